@@ -1,0 +1,14 @@
+DROP TABLE ocpp_messages;
+DROP TABLE events;
+DROP TABLE id_tags;
+DROP TABLE meter_values;
+DROP TABLE ocpp_transactions;
+DROP TABLE wallet_ledger;
+DROP TABLE charging_sessions;
+DROP TABLE connectors;
+DROP TABLE chargers;
+DROP TABLE stations;
+DROP TABLE tariffs;
+DROP TABLE customers;
+DROP TABLE operators;
+DROP TABLE settings;

@@ -1,0 +1,671 @@
+//! Operator endpoints: login, stations, chargers, tariffs, customers and wallets, sessions, the OCPP
+//! message log, and remote commands to chargers.
+
+use actix_web::{HttpResponse, web};
+use diesel::prelude::*;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::str_field;
+use crate::auth::{self, OperatorId, Role};
+use crate::charging::{self, ListFilter};
+use crate::db::models::{Charger, Connector, Customer, Operator, Station, Tariff};
+use crate::db::schema::*;
+use crate::db::{DbConnection, is_unique_violation, now, write_tx};
+use crate::error::AppError;
+use crate::money;
+use crate::ocpp::schemas::{Kind, schemas};
+use crate::state::AppState;
+use crate::wallet;
+
+/// Remote commands an operator may send (OCPP 1.6 core).
+pub const COMMANDS: &[&str] = &[
+    "RemoteStartTransaction",
+    "RemoteStopTransaction",
+    "Reset",
+    "UnlockConnector",
+    "ChangeAvailability",
+    "GetConfiguration",
+    "ChangeConfiguration",
+    "ClearCache",
+    "TriggerMessage",
+    "DataTransfer",
+];
+
+/// Largest single wallet credit (major units 1,000,000.00).
+const MAX_CREDIT: i64 = 100_000_000;
+
+pub async fn login(
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, AppError> {
+    let email = body
+        .get("email")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim()
+        .to_lowercase();
+    let password = body
+        .get("password")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let found = state
+        .db
+        .run(move |c| {
+            Ok(operators::table
+                .filter(operators::email.eq(email))
+                .select(Operator::as_select())
+                .first(c)
+                .optional()?)
+        })
+        .await?;
+    let hash = found
+        .as_ref()
+        .map(|o| o.password_hash.clone())
+        .unwrap_or_else(|| state.dummy_hash.clone());
+    let ok = auth::verify_password(password, hash).await;
+    match found {
+        Some(op) if ok => {
+            let token = state.jwt.issue(Role::Operator, op.id)?;
+            Ok(HttpResponse::Ok().json(json!({"success": true, "token": token, "operator": {"id": op.id, "email": op.email, "name": op.name}})))
+        }
+        _ => Err(AppError::Unauthorized("Invalid email or password".into())),
+    }
+}
+
+fn station_json(s: &Station) -> Value {
+    json!({"id": s.id, "name": s.name, "address": s.address, "tariffId": s.tariff_id, "createdAt": super::timestamp(s.created_at)})
+}
+
+fn tariff_json(t: &Tariff) -> Value {
+    json!({"id": t.id, "name": t.name, "pricePerKwh": money::to_major(t.price_per_kwh), "createdAt": super::timestamp(t.created_at)})
+}
+
+fn optional_id(body: &Value, name: &str) -> Result<Option<i64>, AppError> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .filter(|n| *n > 0)
+            .map(Some)
+            .ok_or_else(|| AppError::bad_request(format!("{name} must be a positive integer"))),
+    }
+}
+
+fn check_tariff(c: &mut DbConnection, tariff_id: Option<i64>) -> Result<(), AppError> {
+    if let Some(t) = tariff_id {
+        let n: i64 = tariffs::table
+            .filter(tariffs::id.eq(t))
+            .count()
+            .get_result(c)?;
+        if n == 0 {
+            return Err(AppError::NotFound("Tariff not found".into()));
+        }
+    }
+    Ok(())
+}
+
+pub async fn create_station(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, AppError> {
+    let name = str_field(&body, "name")?.to_string();
+    let address = body
+        .get("address")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let tariff_id = optional_id(&body, "tariffId")?;
+    let station = state
+        .db
+        .run(move |c| {
+            check_tariff(c, tariff_id)?;
+            let id: i64 = diesel::insert_into(stations::table)
+                .values((
+                    stations::name.eq(name),
+                    stations::address.eq(address),
+                    stations::tariff_id.eq(tariff_id),
+                    stations::created_at.eq(now()),
+                ))
+                .returning(stations::id)
+                .get_result(c)?;
+            Ok(stations::table
+                .find(id)
+                .select(Station::as_select())
+                .first(c)?)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(json!({"success": true, "station": station_json(&station)})))
+}
+
+pub async fn list_stations(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+) -> Result<HttpResponse, AppError> {
+    let rows: Vec<Station> = state
+        .db
+        .run(|c| {
+            Ok(stations::table
+                .order(stations::id)
+                .select(Station::as_select())
+                .load(c)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(
+        json!({"success": true, "stations": rows.iter().map(station_json).collect::<Vec<_>>()}),
+    ))
+}
+
+pub async fn assign_station_tariff(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<i64>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let tariff_id = optional_id(&body, "tariffId")?;
+    let station = state
+        .db
+        .run(move |c| {
+            check_tariff(c, tariff_id)?;
+            let n = diesel::update(stations::table.find(id))
+                .set(stations::tariff_id.eq(tariff_id))
+                .execute(c)?;
+            if n == 0 {
+                return Err(AppError::NotFound("Station not found".into()));
+            }
+            Ok(stations::table
+                .find(id)
+                .select(Station::as_select())
+                .first(c)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"success": true, "station": station_json(&station)})))
+}
+
+fn charger_json(state: &AppState, ch: &Charger, conns: &[&Connector]) -> Value {
+    let ts = |t: Option<chrono::NaiveDateTime>| t.map(super::timestamp);
+    json!({
+        "id": ch.id,
+        "deviceId": ch.device_id,
+        "chargingPointId": ch.charging_point_id,
+        "stationId": ch.station_id,
+        "name": ch.name,
+        "tariffId": ch.tariff_id,
+        "online": state.registry.is_online(&ch.device_id),
+        "hasOcppPassword": ch.ocpp_password_hash.is_some(),
+        "vendor": ch.vendor,
+        "model": ch.model,
+        "serialNumber": ch.serial_number,
+        "firmwareVersion": ch.firmware_version,
+        "status": ch.status,
+        "errorCode": ch.error_code,
+        "lastBootAt": ts(ch.last_boot_at),
+        "lastHeartbeat": ts(ch.last_heartbeat_at),
+        "lastSeen": ts(ch.last_seen_at),
+        "connectors": conns.iter().map(|k| json!({
+            "connectorId": k.connector_id, "status": k.status, "errorCode": k.error_code,
+            "info": k.info, "vendorErrorCode": k.vendor_error_code, "updatedAt": super::timestamp(k.updated_at),
+        })).collect::<Vec<_>>(),
+        "createdAt": super::timestamp(ch.created_at),
+    })
+}
+
+fn valid_device_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 48
+        && id
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "-_.:".contains(ch))
+}
+
+pub async fn create_charger(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, AppError> {
+    let device_id = str_field(&body, "deviceId")?.to_string();
+    if !valid_device_id(&device_id) {
+        return Err(AppError::bad_request(
+            "deviceId must be 1 to 48 characters: letters, digits, '-', '_', '.', ':'",
+        ));
+    }
+    let cp_id = match body
+        .get("chargingPointId")
+        .and_then(Value::as_str)
+        .map(str::trim)
+    {
+        Some(s) if !s.is_empty() => s.to_string(),
+        _ => format!("CP-{device_id}"),
+    };
+    let station_id = optional_id(&body, "stationId")?
+        .ok_or_else(|| AppError::bad_request("stationId is required"))?;
+    let tariff_id = optional_id(&body, "tariffId")?;
+    let name = body.get("name").and_then(Value::as_str).map(str::to_string);
+    let hash = match body.get("ocppPassword") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) if p.len() >= 8 && p.len() <= 40 => {
+            Some(auth::hash_password(p.clone(), state.settings.bcrypt_cost).await?)
+        }
+        Some(_) => {
+            return Err(AppError::bad_request(
+                "ocppPassword must be 8 to 40 characters",
+            ));
+        }
+    };
+    let st = state.clone();
+    let charger = state
+        .db
+        .run(move |c| {
+            let n: i64 = stations::table
+                .filter(stations::id.eq(station_id))
+                .count()
+                .get_result(c)?;
+            if n == 0 {
+                return Err(AppError::NotFound("Station not found".into()));
+            }
+            check_tariff(c, tariff_id)?;
+            let id: i64 = diesel::insert_into(chargers::table)
+                .values((
+                    chargers::device_id.eq(&device_id),
+                    chargers::charging_point_id.eq(&cp_id),
+                    chargers::station_id.eq(station_id),
+                    chargers::name.eq(name),
+                    chargers::ocpp_password_hash.eq(hash),
+                    chargers::tariff_id.eq(tariff_id),
+                    chargers::created_at.eq(now()),
+                ))
+                .returning(chargers::id)
+                .get_result(c)
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        AppError::Conflict(
+                            "A charger with this deviceId or chargingPointId already exists".into(),
+                        )
+                    } else {
+                        AppError::from(e)
+                    }
+                })?;
+            let ch: Charger = chargers::table
+                .find(id)
+                .select(Charger::as_select())
+                .first(c)?;
+            Ok(charger_json(&st, &ch, &[]))
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(json!({"success": true, "charger": charger})))
+}
+
+fn load_chargers(
+    c: &mut DbConnection,
+    device: Option<&str>,
+) -> Result<(Vec<Charger>, Vec<Connector>), AppError> {
+    let mut q = chargers::table
+        .order(chargers::id)
+        .select(Charger::as_select())
+        .into_boxed();
+    if let Some(d) = device {
+        q = q.filter(chargers::device_id.eq(d.to_string()));
+    }
+    let list: Vec<Charger> = q.load(c)?;
+    let ids: Vec<i64> = list.iter().map(|c| c.id).collect();
+    let conns = connectors::table
+        .filter(connectors::charger_id.eq_any(ids))
+        .order((connectors::charger_id, connectors::connector_id))
+        .select(Connector::as_select())
+        .load(c)?;
+    Ok((list, conns))
+}
+
+fn chargers_json(state: &AppState, list: &[Charger], conns: &[Connector]) -> Vec<Value> {
+    list.iter()
+        .map(|ch| {
+            charger_json(
+                state,
+                ch,
+                &conns
+                    .iter()
+                    .filter(|k| k.charger_id == ch.id)
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect()
+}
+
+pub async fn list_chargers(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+) -> Result<HttpResponse, AppError> {
+    let (list, conns) = state.db.run(|c| load_chargers(c, None)).await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({"success": true, "chargers": chargers_json(&state, &list, &conns)})))
+}
+
+pub async fn get_charger(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let device = path.into_inner();
+    let (list, conns) = state
+        .db
+        .run(move |c| load_chargers(c, Some(&device)))
+        .await?;
+    let charger = chargers_json(&state, &list, &conns)
+        .into_iter()
+        .next()
+        .ok_or(AppError::ChargerNotFound)?;
+    Ok(HttpResponse::Ok().json(json!({"success": true, "charger": charger})))
+}
+
+/// Deletes a charger that has no charging history; one with history is kept for the books (409).
+pub async fn delete_charger(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let device = path.into_inner();
+    let d = device.clone();
+    state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                let id: i64 = chargers::table
+                    .filter(chargers::device_id.eq(&d))
+                    .select(chargers::id)
+                    .first(c)
+                    .optional()?
+                    .ok_or(AppError::ChargerNotFound)?;
+                let sessions: i64 = charging_sessions::table
+                    .filter(charging_sessions::charger_id.eq(id))
+                    .count()
+                    .get_result(c)?;
+                let txs: i64 = ocpp_transactions::table
+                    .filter(ocpp_transactions::charger_id.eq(id))
+                    .count()
+                    .get_result(c)?;
+                if sessions + txs > 0 {
+                    return Err(AppError::Conflict(
+                        "Charger has charging history and cannot be deleted".into(),
+                    ));
+                }
+                diesel::delete(connectors::table.filter(connectors::charger_id.eq(id)))
+                    .execute(c)?;
+                diesel::delete(meter_values::table.filter(meter_values::charger_id.eq(id)))
+                    .execute(c)?;
+                diesel::delete(ocpp_messages::table.filter(ocpp_messages::charger_id.eq(id)))
+                    .execute(c)?;
+                diesel::delete(chargers::table.find(id)).execute(c)?;
+                Ok(())
+            })
+        })
+        .await?;
+    state.registry.disconnect(&device);
+    Ok(HttpResponse::Ok().json(json!({"success": true})))
+}
+
+pub async fn assign_charger_tariff(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, AppError> {
+    let device = path.into_inner();
+    let tariff_id = optional_id(&body, "tariffId")?;
+    state
+        .db
+        .run(move |c| {
+            check_tariff(c, tariff_id)?;
+            let n = diesel::update(chargers::table.filter(chargers::device_id.eq(device)))
+                .set(chargers::tariff_id.eq(tariff_id))
+                .execute(c)?;
+            if n == 0 {
+                Err(AppError::ChargerNotFound)
+            } else {
+                Ok(())
+            }
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"success": true, "tariffId": tariff_id})))
+}
+
+pub async fn create_tariff(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, AppError> {
+    let name = str_field(&body, "name")?.to_string();
+    let price = body
+        .get("pricePerKwh")
+        .and_then(money::parse_json)
+        .filter(|p| *p <= 100_000_00)
+        .ok_or_else(|| {
+            AppError::bad_request(
+                "pricePerKwh must be a non-negative amount with at most 2 decimals",
+            )
+        })?;
+    let tariff = state
+        .db
+        .run(move |c| {
+            let id: i64 = diesel::insert_into(tariffs::table)
+                .values((
+                    tariffs::name.eq(name),
+                    tariffs::price_per_kwh.eq(price),
+                    tariffs::created_at.eq(now()),
+                ))
+                .returning(tariffs::id)
+                .get_result(c)?;
+            Ok(tariffs::table
+                .find(id)
+                .select(Tariff::as_select())
+                .first(c)?)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(json!({"success": true, "tariff": tariff_json(&tariff)})))
+}
+
+pub async fn list_tariffs(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+) -> Result<HttpResponse, AppError> {
+    let rows: Vec<Tariff> = state
+        .db
+        .run(|c| {
+            Ok(tariffs::table
+                .order(tariffs::id)
+                .select(Tariff::as_select())
+                .load(c)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(
+        json!({"success": true, "tariffs": rows.iter().map(tariff_json).collect::<Vec<_>>()}),
+    ))
+}
+
+pub async fn list_customers(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+) -> Result<HttpResponse, AppError> {
+    let rows: Vec<Customer> = state
+        .db
+        .run(|c| {
+            Ok(customers::table
+                .order(customers::id)
+                .select(Customer::as_select())
+                .load(c)?)
+        })
+        .await?;
+    let list: Vec<Value> = rows.iter().map(super::customer::customer_json).collect();
+    Ok(HttpResponse::Ok().json(json!({"success": true, "customers": list})))
+}
+
+pub async fn credit_wallet(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<i64>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let amount = body
+        .get("amount")
+        .and_then(money::parse_json)
+        .filter(|a| *a > 0 && *a <= MAX_CREDIT)
+        .ok_or(AppError::InvalidAmount)?;
+    let note = body
+        .get("note")
+        .and_then(Value::as_str)
+        .map(|s| s.chars().take(200).collect::<String>());
+    let customer = state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                let exists: i64 = customers::table
+                    .filter(customers::id.eq(id))
+                    .count()
+                    .get_result(c)?;
+                if exists == 0 {
+                    return Err(AppError::NotFound("Customer not found".into()));
+                }
+                wallet::apply(
+                    c,
+                    id,
+                    amount,
+                    wallet::Kind::Credit,
+                    None,
+                    Some(note.as_deref().unwrap_or("Operator credit")),
+                )?;
+                Ok(customers::table
+                    .find(id)
+                    .select(Customer::as_select())
+                    .first(c)?)
+            })
+        })
+        .await?;
+    state.events.wake();
+    Ok(HttpResponse::Ok()
+        .json(json!({"success": true, "customer": super::customer::customer_json(&customer)})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionQuery {
+    status: Option<String>,
+    device_id: Option<String>,
+    customer_id: Option<i64>,
+    limit: Option<i64>,
+}
+
+pub async fn list_sessions(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    q: web::Query<SessionQuery>,
+) -> Result<HttpResponse, AppError> {
+    let q = q.into_inner();
+    let filter = ListFilter {
+        customer_id: q.customer_id,
+        status: q.status,
+        device_id: q.device_id,
+        limit: q.limit.unwrap_or(200),
+    };
+    let sessions = state.db.run(move |c| charging::list(c, filter)).await?;
+    Ok(HttpResponse::Ok().json(json!({"success": true, "sessions": sessions})))
+}
+
+#[derive(Deserialize)]
+pub struct LimitQuery {
+    limit: Option<i64>,
+}
+
+pub async fn messages(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+    q: web::Query<LimitQuery>,
+) -> Result<HttpResponse, AppError> {
+    let device = path.into_inner();
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let rows = state
+        .db
+        .run(move |c| {
+            let id: i64 = chargers::table
+                .filter(chargers::device_id.eq(device))
+                .select(chargers::id)
+                .first(c)
+                .optional()?
+                .ok_or(AppError::ChargerNotFound)?;
+            Ok(ocpp_messages::table
+                .filter(ocpp_messages::charger_id.eq(id))
+                .order(ocpp_messages::id.desc())
+                .limit(limit)
+                .select((
+                    ocpp_messages::id,
+                    ocpp_messages::direction,
+                    ocpp_messages::message_type,
+                    ocpp_messages::message_id,
+                    ocpp_messages::action,
+                    ocpp_messages::payload,
+                    ocpp_messages::created_at,
+                ))
+                .load::<(
+                    i64,
+                    String,
+                    i32,
+                    String,
+                    Option<String>,
+                    String,
+                    chrono::NaiveDateTime,
+                )>(c)?)
+        })
+        .await?;
+    let list: Vec<Value> = rows
+        .into_iter()
+        .map(|(id, dir, mt, mid, action, text, at)| {
+            let frame = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
+            json!({"id": id, "direction": dir, "messageType": mt, "messageId": mid, "action": action, "frame": frame, "createdAt": super::timestamp(at)})
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"success": true, "messages": list})))
+}
+
+/// Sends an OCPP command to a charger and returns its answer.
+pub async fn command(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<(String, String)>,
+    body: Option<web::Json<Value>>,
+) -> Result<HttpResponse, AppError> {
+    let (device, action) = path.into_inner();
+    if !COMMANDS.contains(&action.as_str()) {
+        return Err(if schemas().knows(&action) {
+            AppError::bad_request(format!("{action} is not available as a remote command yet"))
+        } else {
+            AppError::NotFound(format!("Unknown command {action}"))
+        });
+    }
+    let payload = body.map(|b| b.into_inner()).unwrap_or_else(|| json!({}));
+    schemas()
+        .validate(&action, Kind::Request, &payload)
+        .map_err(|e| {
+            AppError::bad_request(format!("Invalid {action} payload: {}", e.description))
+        })?;
+    let d = device.clone();
+    let known: i64 = state
+        .db
+        .run(move |c| {
+            Ok(chargers::table
+                .filter(chargers::device_id.eq(d))
+                .count()
+                .get_result(c)?)
+        })
+        .await?;
+    if known == 0 {
+        return Err(AppError::ChargerNotFound);
+    }
+    let answer = state
+        .registry
+        .call(&device, &action, payload, state.settings.call_timeout())
+        .await;
+    let response = answer.map_err(AppError::from)?;
+    Ok(HttpResponse::Ok().json(json!({"success": true, "action": action, "response": response})))
+}

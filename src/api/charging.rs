@@ -1,0 +1,157 @@
+//! The customer's charging endpoints, including the live event stream (SSE).
+
+use std::time::Duration;
+
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use diesel::prelude::*;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use crate::auth::CustomerId;
+use crate::charging::{self, ListFilter, start::StartRequest};
+use crate::db::models::Session;
+use crate::db::schema::charging_sessions;
+use crate::error::AppError;
+use crate::money;
+use crate::state::AppState;
+
+pub async fn start(
+    state: web::Data<AppState>,
+    who: CustomerId,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, AppError> {
+    let device_id = super::str_field(&body, "deviceId")?.to_string();
+    let connector_id = body
+        .get("connectorId")
+        .and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        })
+        .filter(|n| *n > 0 && *n <= i64::from(i32::MAX))
+        .ok_or_else(|| AppError::bad_request("connectorId must be a positive integer"))?
+        as i32;
+    let amount = body
+        .get("amount")
+        .and_then(money::parse_json)
+        .ok_or(AppError::InvalidAmount)?;
+    let charging_point_id = body
+        .get("chargingPointId")
+        .and_then(Value::as_str)
+        .map(|s| s.trim().to_string());
+    let idempotency_key = match req.headers().get("Idempotency-Key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|k| !k.is_empty() && k.len() <= 128)
+                .ok_or_else(|| {
+                    AppError::bad_request("Idempotency-Key must be 1 to 128 visible characters")
+                })?
+                .to_string(),
+        ),
+    };
+    let request = StartRequest {
+        device_id,
+        connector_id,
+        amount,
+        charging_point_id,
+        idempotency_key,
+    };
+    let session = charging::start::start(&state.into_inner(), who.0, request).await?;
+    Ok(HttpResponse::Ok().json(
+        json!({"success": true, "message": "Charging started successfully", "session": session}),
+    ))
+}
+
+pub async fn stop(
+    state: web::Data<AppState>,
+    who: CustomerId,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, AppError> {
+    let session_id = super::str_field(&body, "sessionId")?.to_string();
+    let (message, session) = charging::stop::stop(&state.into_inner(), who.0, session_id).await?;
+    Ok(HttpResponse::Ok().json(json!({"success": true, "message": message, "session": session})))
+}
+
+pub async fn sessions(
+    state: web::Data<AppState>,
+    who: CustomerId,
+) -> Result<HttpResponse, AppError> {
+    let filter = ListFilter {
+        customer_id: Some(who.0),
+        limit: 200,
+        ..Default::default()
+    };
+    let sessions = state.db.run(move |c| charging::list(c, filter)).await?;
+    Ok(HttpResponse::Ok().json(json!({"success": true, "sessions": sessions})))
+}
+
+pub async fn session(
+    state: web::Data<AppState>,
+    who: CustomerId,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let uid = path.into_inner();
+    let customer = who.0;
+    let session = state
+        .db
+        .run(move |c| {
+            let s: Session = charging_sessions::table
+                .filter(charging_sessions::session_uid.eq(uid))
+                .filter(charging_sessions::customer_id.eq(customer))
+                .select(Session::as_select())
+                .first(c)
+                .optional()?
+                .ok_or(AppError::SessionNotFound)?;
+            charging::view(c, &s)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"success": true, "session": session})))
+}
+
+/// `GET /api/user/events`: the customer's session and wallet events as Server-Sent Events. Browsers'
+/// EventSource cannot send headers, so the token may also come as `?token=`.
+pub async fn events(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let customer = match CustomerId::extract(&req).await {
+        Ok(c) => c.0,
+        Err(e) => {
+            let token = web::Query::<std::collections::HashMap<String, String>>::from_query(
+                req.query_string(),
+            )
+            .ok()
+            .and_then(|q| q.get("token").cloned())
+            .ok_or(e)?;
+            state.jwt.verify_role(&token, crate::auth::Role::Customer)?
+        }
+    };
+    let live = tokio_stream::wrappers::BroadcastStream::new(state.events.subscribe()).filter_map(
+        move |ev| {
+            let out = match ev {
+                Ok(ev) if ev.customer_id == Some(customer) => {
+                    let data = json!({"id": ev.id, "name": ev.name, "payload": ev.payload});
+                    Some(Ok::<_, actix_web::Error>(Bytes::from(format!(
+                        "event: {}\ndata: {data}\n\n",
+                        ev.name
+                    ))))
+                }
+                _ => None,
+            };
+            std::future::ready(out)
+        },
+    );
+    let keepalive =
+        tokio_stream::wrappers::IntervalStream::new(tokio::time::interval(Duration::from_secs(15)))
+            .map(|_| Ok::<_, actix_web::Error>(Bytes::from_static(b": keepalive\n\n")));
+    let stream = futures_util::stream::select(live, keepalive);
+    Ok(HttpResponse::Ok()
+        .insert_header(("Content-Type", "text/event-stream"))
+        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(stream))
+}

@@ -1,0 +1,76 @@
+//! Health, metrics, the OpenAPI document with Swagger UI, the web panels, and request metrics.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+
+use crate::state::AppState;
+
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    use diesel::connection::SimpleConnection;
+    let db = state.db.run(|c| Ok(c.batch_execute("SELECT 1")?)).await;
+    let body = json!({
+        "status": if db.is_ok() { "ok" } else { "unavailable" },
+        "database": state.db.backend().name(),
+        "chargersOnline": state.registry.len(),
+    });
+    if db.is_ok() {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    metrics::gauge!("csms_connected_chargers").set(state.registry.len() as f64);
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}
+
+/// Counts and times every request by route pattern (not raw path, so ids do not explode the labels).
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let method = req.method().to_string();
+    let res = next.call(req).await?;
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "static".to_string());
+    let status = res.status().as_u16().to_string();
+    metrics::counter!("csms_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("csms_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    Ok(res)
+}
+
+#[derive(rust_embed::Embed)]
+#[folder = "web/"]
+struct Web;
+
+/// The web panels from `web/`, embedded in the binary so it runs from any folder.
+pub async fn static_file(req: HttpRequest) -> HttpResponse {
+    let path = req.path().trim_start_matches('/');
+    let path = if path.is_empty() { "index.html" } else { path };
+    match Web::get(path) {
+        Some(file) => HttpResponse::Ok()
+            .content_type(mime_guess::from_path(path).first_or_octet_stream().as_ref())
+            .insert_header(("Cache-Control", "no-cache"))
+            .body(file.data.into_owned()),
+        None => HttpResponse::NotFound().json(json!({"success": false, "error": "Not found"})),
+    }
+}
+
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(super::openapi::document())
+}
+
+pub fn swagger() -> utoipa_swagger_ui::SwaggerUi {
+    utoipa_swagger_ui::SwaggerUi::new("/swagger-ui/{_:.*}")
+        .config(utoipa_swagger_ui::Config::from("/api/openapi.json"))
+}

@@ -1,0 +1,296 @@
+//! `POST /api/user/charging/start`: validate → one transaction that reserves the connector and
+//! debits the wallet (the database decides the race) → commit → RemoteStartTransaction → settle.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use serde_json::Value;
+
+use crate::db::models::{Charger, Customer, NewSession, Session};
+use crate::db::schema::{chargers, charging_sessions, connectors, customers, ocpp_transactions};
+use crate::db::{DbConnection, is_unique_violation, now, write_tx};
+use crate::error::{AppError, CONNECTOR_IN_USE};
+use crate::ocpp::registry::CallFailure;
+use crate::state::State;
+use crate::wallet;
+
+pub struct StartRequest {
+    pub device_id: String,
+    pub connector_id: i32,
+    pub amount: i64,
+    pub charging_point_id: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+/// Starts a session; returns the session view of the winner.
+pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result<Value, AppError> {
+    if req.amount <= 0 || req.amount > state.derived.max_amount {
+        return Err(AppError::InvalidAmount);
+    }
+    if let Some(key) = req.idempotency_key.clone() {
+        let previous = state
+            .db
+            .run(move |c| by_idempotency_key(c, customer_id, &key))
+            .await?;
+        if let Some(s) = previous {
+            return replay_answer(state, s).await;
+        }
+    }
+
+    // Checks that need no lock; the ones that decide a race happen inside the transaction below.
+    let default_price = state.derived.default_price_per_kwh;
+    let (charger, customer, price, status) = {
+        let device = req.device_id.clone();
+        let connector = req.connector_id;
+        state
+            .db
+            .run(move |c| {
+                let charger: Charger = chargers::table
+                    .filter(chargers::device_id.eq(&device))
+                    .select(Charger::as_select())
+                    .first(c)
+                    .optional()?
+                    .ok_or(AppError::ChargerNotFound)?;
+                let status: String = connectors::table
+                    .filter(connectors::charger_id.eq(charger.id))
+                    .filter(connectors::connector_id.eq(connector))
+                    .select(connectors::status)
+                    .first(c)
+                    .optional()?
+                    .ok_or(AppError::ConnectorNotFound)?;
+                let customer: Customer = customers::table
+                    .find(customer_id)
+                    .select(Customer::as_select())
+                    .first(c)?;
+                let price = super::price_for(c, &charger, default_price)?;
+                Ok((charger, customer, price, status))
+            })
+            .await?
+    };
+    if let Some(cp) = &req.charging_point_id {
+        if !cp.is_empty() && *cp != charger.charging_point_id {
+            return Err(AppError::ChargerNotFound);
+        }
+    }
+    if !state.registry.is_online(&charger.device_id) {
+        return Err(AppError::ChargerOffline);
+    }
+    if matches!(status.as_str(), "Faulted" | "Unavailable") {
+        return Err(AppError::ConnectorUnavailable);
+    }
+
+    let reserved = {
+        let (charger_id, connector, amount, tag) = (
+            charger.id,
+            req.connector_id,
+            req.amount,
+            customer.id_tag.clone(),
+        );
+        let key = req.idempotency_key.clone();
+        state
+            .db
+            .run(move |c| {
+                Ok(reserve(
+                    c,
+                    customer_id,
+                    charger_id,
+                    connector,
+                    amount,
+                    price,
+                    &tag,
+                    key.as_deref(),
+                ))
+            })
+            .await?
+    };
+    let session = match reserved {
+        Ok(s) => s,
+        Err(Reserve::Failed(AppError::ConnectorInUse)) => {
+            log::info!(
+                "{CONNECTOR_IN_USE} (customer {customer_id}, {} connector {})",
+                req.device_id,
+                req.connector_id
+            );
+            return Err(AppError::ConnectorInUse);
+        }
+        Err(Reserve::Failed(e)) => return Err(e),
+        Err(Reserve::Replay(s)) => return replay_answer(state, s).await,
+    };
+    state.events.wake();
+
+    let payload = serde_json::json!({"connectorId": req.connector_id, "idTag": customer.id_tag});
+    let answer = state
+        .registry
+        .call(
+            &charger.device_id,
+            "RemoteStartTransaction",
+            payload,
+            state.settings.remote_start_timeout(),
+        )
+        .await;
+    let accepted = matches!(&answer, Ok(v) if v["status"] == "Accepted");
+    let session_id = session.id;
+    let (outcome, view) = state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                let failure = match &answer {
+                    _ if accepted => None,
+                    Ok(_) | Err(CallFailure::CallError { .. }) => {
+                        Some(("rejected", AppError::ChargerRejectedStart))
+                    }
+                    Err(CallFailure::Timeout) => Some(("timeout", AppError::ChargerTimeout)),
+                    Err(CallFailure::Offline | CallFailure::Disconnected) => {
+                        Some(("offline", AppError::ChargerOffline))
+                    }
+                };
+                let outcome = match failure {
+                    None => {
+                        super::activate(c, session_id)?;
+                        None
+                    }
+                    // If StartTransaction already made it active, the charger is charging: not a failure.
+                    Some((reason, err)) => {
+                        super::fail(c, session_id, reason, &["pending"])?.then_some(err)
+                    }
+                };
+                let s = super::load(c, session_id)?;
+                Ok::<_, AppError>((outcome, super::view(c, &s)?))
+            })
+        })
+        .await?;
+    state.events.wake();
+    match outcome {
+        Some(err) => {
+            log::info!("session {}: start failed: {err}", session.session_uid);
+            Err(err)
+        }
+        None => {
+            log::info!(
+                "Charging started successfully (session {}, customer {customer_id}, {} connector {})",
+                session.session_uid,
+                req.device_id,
+                req.connector_id
+            );
+            Ok(view)
+        }
+    }
+}
+
+enum Reserve {
+    Failed(AppError),
+    /// The same Idempotency-Key won a concurrent request: answer with its session.
+    Replay(Session),
+}
+
+impl<E: Into<AppError>> From<E> for Reserve {
+    fn from(e: E) -> Self {
+        Reserve::Failed(e.into())
+    }
+}
+
+/// The race is decided here, by the database: the partial unique index admits one open session per
+/// connector, and the conditional debit cannot take a wallet below zero. Nothing is written for a loser.
+#[allow(clippy::too_many_arguments)]
+fn reserve(
+    c: &mut DbConnection,
+    customer_id: i64,
+    charger_id: i64,
+    connector_id: i32,
+    amount: i64,
+    price: i64,
+    id_tag: &str,
+    key: Option<&str>,
+) -> Result<Session, Reserve> {
+    let uid = format!("SESS_{}", uuid::Uuid::new_v4().simple());
+    let result = write_tx(c, |c| -> Result<Session, AppError> {
+        // A transaction the charger runs without any session (it started while the connector was
+        // held by a session that has since ended) still occupies the connector.
+        let orphan: i64 = ocpp_transactions::table
+            .filter(ocpp_transactions::charger_id.eq(charger_id))
+            .filter(ocpp_transactions::connector_id.eq(connector_id))
+            .filter(ocpp_transactions::stopped_at.is_null())
+            .filter(ocpp_transactions::session_id.is_null())
+            .count()
+            .get_result(c)?;
+        if orphan > 0 {
+            return Err(AppError::ConnectorInUse);
+        }
+        let t = now();
+        let new = NewSession {
+            session_uid: &uid,
+            customer_id: Some(customer_id),
+            charger_id,
+            connector_id,
+            origin: "app",
+            id_tag,
+            status: "pending",
+            amount,
+            price_per_kwh: price,
+            transaction_id: None,
+            meter_start: None,
+            idempotency_key: key,
+            created_at: t,
+            started_at: None,
+            updated_at: t,
+        };
+        let id: i64 = diesel::insert_into(charging_sessions::table)
+            .values(&new)
+            .returning(charging_sessions::id)
+            .get_result(c)?;
+        let session = super::load(c, id)?;
+        wallet::apply(
+            c,
+            customer_id,
+            -amount,
+            wallet::Kind::ChargeHold,
+            Some(session.id),
+            Some("Prepaid charging session"),
+        )?;
+        Ok(session)
+    });
+    match result {
+        Ok(s) => Ok(s),
+        Err(AppError::Database(e)) if is_unique_violation(&e) => {
+            if let Some(key) = key {
+                if let Some(s) = by_idempotency_key(c, customer_id, key)? {
+                    return Err(Reserve::Replay(s));
+                }
+            }
+            Err(Reserve::Failed(AppError::ConnectorInUse))
+        }
+        Err(e) => Err(Reserve::Failed(e)),
+    }
+}
+
+fn by_idempotency_key(
+    c: &mut DbConnection,
+    customer_id: i64,
+    key: &str,
+) -> Result<Option<Session>, AppError> {
+    Ok(charging_sessions::table
+        .filter(charging_sessions::customer_id.eq(customer_id))
+        .filter(charging_sessions::idempotency_key.eq(key))
+        .select(Session::as_select())
+        .first(c)
+        .optional()?)
+}
+
+/// The answer the first request with this Idempotency-Key got (waiting for it if still in flight).
+async fn replay_answer(state: &State, session: Session) -> Result<Value, AppError> {
+    let deadline = tokio::time::Instant::now()
+        + state.settings.remote_start_timeout()
+        + Duration::from_secs(5);
+    let mut s = session;
+    while s.status == "pending" && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let id = s.id;
+        s = state.db.run(move |c| super::load(c, id)).await?;
+    }
+    match (s.status.as_str(), s.failure_reason.as_deref()) {
+        ("pending", _) | ("failed", Some("timeout")) => Err(AppError::ChargerTimeout),
+        ("failed", Some("offline")) => Err(AppError::ChargerOffline),
+        ("failed", _) => Err(AppError::ChargerRejectedStart),
+        _ => state.db.run(move |c| super::view(c, &s)).await,
+    }
+}

@@ -1,0 +1,129 @@
+//! Settings: every one is a command-line flag and an environment variable (the flag wins).
+
+use std::time::Duration;
+
+use crate::error::AppError;
+use crate::money;
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct Settings {
+    /// `sqlite://PATH` (embedded, default) or `postgres://...`
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/csms.db")]
+    pub database_url: String,
+    /// REST API, web panels, /healthz, /metrics
+    #[arg(long, env = "CSMS_HTTP_ADDR", default_value = "0.0.0.0:3000")]
+    pub http_addr: String,
+    /// OCPP-J WebSocket endpoint
+    #[arg(long, env = "CSMS_OCPP_ADDR", default_value = "0.0.0.0:9000")]
+    pub ocpp_addr: String,
+    /// HS256 secret for tokens; generated once and stored in the database when not given
+    #[arg(long, env = "CSMS_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Lifetime of customer and operator tokens
+    #[arg(long, env = "CSMS_JWT_TTL_SECS", default_value_t = 86_400)]
+    pub jwt_ttl_secs: u64,
+    /// With --admin-password: an operator with these credentials exists after start-up
+    #[arg(long, env = "CSMS_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+    #[arg(long, env = "CSMS_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// How long the start API waits for the charger's RemoteStartTransaction answer
+    #[arg(long, env = "CSMS_REMOTE_START_TIMEOUT_SECS", default_value_t = 30)]
+    pub remote_start_timeout_secs: u64,
+    /// How long an operator's remote command waits for the charger's answer
+    #[arg(long, env = "CSMS_OCPP_CALL_TIMEOUT_SECS", default_value_t = 30)]
+    pub ocpp_call_timeout_secs: u64,
+    /// Interval sent in BootNotification.conf
+    #[arg(long, env = "CSMS_HEARTBEAT_INTERVAL_SECS", default_value_t = 300)]
+    pub heartbeat_interval_secs: u32,
+    /// WebSocket ping interval; a charger silent for two intervals is disconnected and marked offline
+    #[arg(long, env = "CSMS_WS_PING_INTERVAL_SECS", default_value_t = 30)]
+    pub ws_ping_interval_secs: u64,
+    /// Accepted sessions whose charger sends no StartTransaction within this time are cancelled and refunded
+    #[arg(
+        long,
+        env = "CSMS_START_TRANSACTION_TIMEOUT_SECS",
+        default_value_t = 180
+    )]
+    pub start_transaction_timeout_secs: u64,
+    /// How often stuck sessions are looked for
+    #[arg(long, env = "CSMS_RECOVERY_INTERVAL_SECS", default_value_t = 30)]
+    pub recovery_interval_secs: u64,
+    /// Currency code shown in the API
+    #[arg(long, env = "CSMS_CURRENCY", default_value = "INR")]
+    pub currency: String,
+    /// Energy price (major units per kWh) when no tariff applies
+    #[arg(long, env = "CSMS_DEFAULT_PRICE_PER_KWH", default_value = "15.00")]
+    pub default_price_per_kwh: String,
+    /// Largest amount one charging session may prepay (major units)
+    #[arg(long, env = "CSMS_MAX_AMOUNT", default_value = "10000.00")]
+    pub max_amount: String,
+    /// bcrypt cost for customer and operator passwords
+    #[arg(long, env = "CSMS_BCRYPT_COST", default_value_t = 12)]
+    pub bcrypt_cost: u32,
+    /// Database connection pool size
+    #[arg(long, env = "CSMS_DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: u32,
+    /// OCPP frames kept per charger in the message log
+    #[arg(long, env = "CSMS_MESSAGE_LOG_LIMIT", default_value_t = 1000)]
+    pub message_log_limit: i64,
+    /// HTTP worker threads (0 = one per CPU core)
+    #[arg(long, env = "CSMS_HTTP_WORKERS", default_value_t = 0)]
+    pub http_workers: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        // Defaults only; the environment is deliberately ignored here (tests build settings in code).
+        Wrapper::parse_from(["csms"]).settings
+    }
+}
+
+/// Values derived from [`Settings`] once at start-up.
+#[derive(Clone, Debug)]
+pub struct Derived {
+    pub default_price_per_kwh: i64,
+    pub max_amount: i64,
+}
+
+impl Settings {
+    pub fn derive(&self) -> Result<Derived, AppError> {
+        let default_price_per_kwh = money::parse_str(&self.default_price_per_kwh).ok_or_else(|| {
+            AppError::Config(format!(
+                "CSMS_DEFAULT_PRICE_PER_KWH must be a non-negative amount with at most 2 decimals, got {:?}",
+                self.default_price_per_kwh
+            ))
+        })?;
+        let max_amount = money::parse_str(&self.max_amount)
+            .filter(|v| *v > 0)
+            .ok_or_else(|| {
+                AppError::Config(format!(
+                    "CSMS_MAX_AMOUNT must be a positive amount with at most 2 decimals, got {:?}",
+                    self.max_amount
+                ))
+            })?;
+        if !(4..=31).contains(&self.bcrypt_cost) {
+            return Err(AppError::Config(
+                "CSMS_BCRYPT_COST must be between 4 and 31".into(),
+            ));
+        }
+        Ok(Derived {
+            default_price_per_kwh,
+            max_amount,
+        })
+    }
+
+    pub fn remote_start_timeout(&self) -> Duration {
+        Duration::from_secs(self.remote_start_timeout_secs)
+    }
+
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_secs(self.ocpp_call_timeout_secs)
+    }
+}

@@ -1,0 +1,244 @@
+//! Storage: one diesel connection type over PostgreSQL and SQLite, an r2d2 pool, embedded migrations,
+//! and the two helpers every caller uses: [`Db::run`] (a blocking DB job off the async executor) and
+//! [`write_tx`] (a write transaction that takes SQLite's write lock up front).
+
+pub mod models;
+pub mod schema;
+
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::AppError;
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Which database a `DATABASE_URL` points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// A parsed `DATABASE_URL`: `postgres://...`/`postgresql://...`, or `sqlite://PATH` (also `sqlite:PATH`).
+#[derive(Clone, Debug)]
+pub struct DbUrl {
+    pub backend: Backend,
+    /// What the driver gets: the full URL for PostgreSQL, the file path for SQLite.
+    pub target: String,
+}
+
+impl DbUrl {
+    pub fn parse(url: &str) -> Result<Self, AppError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DbUrl {
+                backend: Backend::Postgres,
+                target: url.to_string(),
+            });
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| {
+                AppError::Config(format!(
+                    "DATABASE_URL must start with postgres:// or sqlite://, got {url:?}"
+                ))
+            })?;
+        if path.is_empty() || path == ":memory:" {
+            return Err(AppError::Config(
+                "DATABASE_URL: SQLite needs a file path (each pooled :memory: connection would be its own database)"
+                    .into(),
+            ));
+        }
+        Ok(DbUrl {
+            backend: Backend::Sqlite,
+            target: path.to_string(),
+        })
+    }
+}
+
+/// r2d2 manager that opens the right variant for the URL (so a bad URL reports the driver's own error)
+/// and applies SQLite's pragmas on every new connection.
+#[derive(Debug)]
+pub struct Manager {
+    url: DbUrl,
+}
+
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        match self.url.backend {
+            Backend::Postgres => diesel::PgConnection::establish(&self.url.target)
+                .map(DbConnection::Postgresql)
+                .map_err(diesel::r2d2::Error::ConnectionError),
+            Backend::Sqlite => {
+                let mut conn = diesel::SqliteConnection::establish(&self.url.target)
+                    .map_err(diesel::r2d2::Error::ConnectionError)?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(diesel::r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        conn.is_broken()
+    }
+}
+
+pub type DbPool = Pool<Manager>;
+pub type PooledConn = PooledConnection<Manager>;
+
+/// The shared handle to the database.
+#[derive(Clone)]
+pub struct Db {
+    pool: DbPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Opens the pool (creating the SQLite file and its folder if needed) and runs pending migrations.
+    pub fn connect(database_url: &str, pool_size: u32) -> Result<Self, AppError> {
+        let url = DbUrl::parse(database_url)?;
+        if url.backend == Backend::Sqlite {
+            if let Some(parent) = Path::new(&url.target).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        AppError::Config(format!("cannot create folder {}: {e}", parent.display()))
+                    })?;
+                }
+            }
+        }
+        let backend = url.backend;
+        // Fail fast with the driver's own message instead of r2d2's generic timeout.
+        let mut probe = Manager { url: url.clone() }
+            .connect()
+            .map_err(|e| AppError::Config(format!("cannot open database {database_url}: {e}")))?;
+        run_migrations(&mut probe)?;
+        drop(probe);
+        let pool = Pool::builder()
+            .max_size(pool_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(15))
+            .build(Manager { url })
+            .map_err(|e| AppError::Config(format!("cannot open database {database_url}: {e}")))?;
+        Ok(Db { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool_size(&self) -> u32 {
+        self.pool.max_size()
+    }
+
+    /// A pooled connection, for blocking contexts (tests, benches, CLI subcommands).
+    pub fn get(&self) -> Result<PooledConn, AppError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs a blocking database job on the blocking thread pool, never on an async worker.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("database task failed: {e}")))?
+    }
+}
+
+pub fn run_migrations(conn: &mut DbConnection) -> Result<(), AppError> {
+    let result = match conn {
+        DbConnection::Postgresql(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len()),
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    };
+    match result {
+        Ok(0) => Ok(()),
+        Ok(n) => {
+            log::info!("applied {n} database migration(s)");
+            Ok(())
+        }
+        Err(e) => Err(AppError::Config(format!("migrations failed: {e}"))),
+    }
+}
+
+/// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, taking the write lock before the
+/// first read, so a read-then-write transaction waits (busy_timeout) instead of failing with
+/// "database is locked" when another writer got there first. On PostgreSQL it is a plain transaction;
+/// correctness there comes from conditional updates and unique indexes, not from the isolation level.
+pub fn write_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let sqlite = match conn {
+        DbConnection::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+            true
+        }
+        DbConnection::Postgresql(_) => false,
+    };
+    if !sqlite {
+        return conn.transaction(f);
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
+            Err(e)
+        }
+    }
+}
+
+/// True when a diesel error is a unique-constraint violation (the same on both backends).
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+pub fn now() -> chrono::NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}

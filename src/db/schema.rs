@@ -1,0 +1,223 @@
+//! Diesel table definitions, written by hand to match both `migrations/postgres` and `migrations/sqlite`
+//! (only types supported by the multi-backend connection: BigInt, Integer, Text, Bool, Timestamp).
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    operators (id) {
+        id -> BigInt,
+        email -> Text,
+        name -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    customers (id) {
+        id -> BigInt,
+        name -> Text,
+        email -> Text,
+        password_hash -> Text,
+        id_tag -> Text,
+        balance -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tariffs (id) {
+        id -> BigInt,
+        name -> Text,
+        price_per_kwh -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    stations (id) {
+        id -> BigInt,
+        name -> Text,
+        address -> Nullable<Text>,
+        tariff_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    chargers (id) {
+        id -> BigInt,
+        device_id -> Text,
+        charging_point_id -> Text,
+        station_id -> BigInt,
+        name -> Nullable<Text>,
+        ocpp_password_hash -> Nullable<Text>,
+        tariff_id -> Nullable<BigInt>,
+        vendor -> Nullable<Text>,
+        model -> Nullable<Text>,
+        serial_number -> Nullable<Text>,
+        firmware_version -> Nullable<Text>,
+        iccid -> Nullable<Text>,
+        imsi -> Nullable<Text>,
+        meter_type -> Nullable<Text>,
+        meter_serial_number -> Nullable<Text>,
+        status -> Nullable<Text>,
+        error_code -> Nullable<Text>,
+        last_boot_at -> Nullable<Timestamp>,
+        last_heartbeat_at -> Nullable<Timestamp>,
+        last_seen_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    connectors (id) {
+        id -> BigInt,
+        charger_id -> BigInt,
+        connector_id -> Integer,
+        status -> Text,
+        error_code -> Text,
+        info -> Nullable<Text>,
+        vendor_error_code -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    charging_sessions (id) {
+        id -> BigInt,
+        session_uid -> Text,
+        customer_id -> Nullable<BigInt>,
+        charger_id -> BigInt,
+        connector_id -> Integer,
+        origin -> Text,
+        id_tag -> Text,
+        status -> Text,
+        amount -> BigInt,
+        price_per_kwh -> BigInt,
+        transaction_id -> Nullable<BigInt>,
+        meter_start -> Nullable<BigInt>,
+        meter_last -> Nullable<BigInt>,
+        energy_wh -> BigInt,
+        cost -> BigInt,
+        refund -> Nullable<BigInt>,
+        stop_reason -> Nullable<Text>,
+        failure_reason -> Nullable<Text>,
+        remote_stop_sent -> Bool,
+        idempotency_key -> Nullable<Text>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        stopped_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    wallet_ledger (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        kind -> Text,
+        amount -> BigInt,
+        balance_after -> BigInt,
+        session_id -> Nullable<BigInt>,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ocpp_transactions (id) {
+        id -> BigInt,
+        charger_id -> BigInt,
+        connector_id -> Integer,
+        id_tag -> Text,
+        meter_start -> BigInt,
+        started_at -> Timestamp,
+        reservation_id -> Nullable<Integer>,
+        session_id -> Nullable<BigInt>,
+        meter_stop -> Nullable<BigInt>,
+        stopped_at -> Nullable<Timestamp>,
+        stop_reason -> Nullable<Text>,
+        stop_id_tag -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    meter_values (id) {
+        id -> BigInt,
+        charger_id -> BigInt,
+        connector_id -> Integer,
+        transaction_id -> Nullable<BigInt>,
+        sampled_at -> Timestamp,
+        energy_wh -> Nullable<BigInt>,
+        sampled_values -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    id_tags (id) {
+        id -> BigInt,
+        id_tag -> Text,
+        customer_id -> Nullable<BigInt>,
+        status -> Text,
+        expiry_date -> Nullable<Timestamp>,
+        parent_id_tag -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        name -> Text,
+        customer_id -> Nullable<BigInt>,
+        charger_id -> Nullable<BigInt>,
+        session_id -> Nullable<BigInt>,
+        payload -> Text,
+        created_at -> Timestamp,
+        published_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    ocpp_messages (id) {
+        id -> BigInt,
+        charger_id -> BigInt,
+        direction -> Text,
+        message_type -> Integer,
+        message_id -> Text,
+        action -> Nullable<Text>,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(chargers -> stations (station_id));
+diesel::joinable!(connectors -> chargers (charger_id));
+diesel::joinable!(charging_sessions -> chargers (charger_id));
+diesel::joinable!(charging_sessions -> customers (customer_id));
+diesel::joinable!(wallet_ledger -> customers (customer_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    settings,
+    operators,
+    customers,
+    tariffs,
+    stations,
+    chargers,
+    connectors,
+    charging_sessions,
+    wallet_ledger,
+    ocpp_transactions,
+    meter_values,
+    id_tags,
+    events,
+    ocpp_messages,
+);

@@ -1,0 +1,105 @@
+//! One error type for the application, mapped to HTTP responses here and to OCPP-J CALLERRORs in
+//! `ocpp::frame::ErrorCode::from_app_error`. Every message a person sees is written in this file.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+/// The exact message of the seed scenario for the loser of a race.
+pub const CONNECTOR_IN_USE: &str = "This charger connector is currently in use by another customer. Please try a different connector or wait for the current session to end.";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    // --- start/stop charging (texts fixed by the contract) ---
+    #[error("{}", CONNECTOR_IN_USE)]
+    ConnectorInUse,
+    #[error("Insufficient wallet balance")]
+    InsufficientBalance,
+    #[error("Charger is offline")]
+    ChargerOffline,
+    #[error("Connector is not available")]
+    ConnectorUnavailable,
+    #[error("Invalid amount")]
+    InvalidAmount,
+    #[error("Charger not found")]
+    ChargerNotFound,
+    #[error("Connector not found")]
+    ConnectorNotFound,
+    #[error("Charger rejected the start request")]
+    ChargerRejectedStart,
+    #[error("Charger rejected the stop request")]
+    ChargerRejectedStop,
+    #[error("Charger did not respond")]
+    ChargerTimeout,
+    #[error("Session not found")]
+    SessionNotFound,
+
+    // --- generic ---
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// The charger answered a remote command with a CALLERROR.
+    #[error("Charger answered with an error: {code}: {description}")]
+    ChargerCallError { code: String, description: String },
+
+    // --- internal (logged, shown as a generic message) ---
+    #[error("configuration error: {0}")]
+    Config(String),
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("database pool error: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn bad_request(msg: impl Into<String>) -> Self {
+        AppError::BadRequest(msg.into())
+    }
+
+    fn is_internal(&self) -> bool {
+        matches!(
+            self,
+            AppError::Config(_) | AppError::Database(_) | AppError::Pool(_) | AppError::Internal(_)
+        )
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        use AppError::*;
+        match self {
+            ConnectorInUse | InsufficientBalance | ChargerOffline | ConnectorUnavailable
+            | InvalidAmount | ChargerRejectedStart | ChargerRejectedStop | BadRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            ChargerNotFound | ConnectorNotFound | SessionNotFound | NotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
+            Conflict(_) => StatusCode::CONFLICT,
+            Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Forbidden(_) => StatusCode::FORBIDDEN,
+            ChargerTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ChargerCallError { .. } => StatusCode::BAD_GATEWAY,
+            Config(_) | Database(_) | Pool(_) | Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let message = if self.is_internal() {
+            log::error!("{self}");
+            "Internal server error".to_string()
+        } else {
+            self.to_string()
+        };
+        HttpResponse::build(self.status_code())
+            .json(serde_json::json!({"success": false, "error": message}))
+    }
+}

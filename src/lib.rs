@@ -1,0 +1,15 @@
+//! csms: an OCPP 1.6J central system with an embedded customer wallet.
+
+pub mod api;
+pub mod auth;
+pub mod charging;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod money;
+pub mod ocpp;
+pub mod simulator;
+pub mod startup;
+pub mod state;
+pub mod wallet;

@@ -1,0 +1,85 @@
+//! Money: integer minor units (paise) inside, decimal major units (rupees, at most 2 decimals) outside.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+
+/// Parses a decimal text such as `"50"`, `"50.5"` or `"50.25"` into minor units.
+/// `None` for negative values, more than 2 decimals, exponents, or anything that is not a number.
+pub fn parse_str(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if text.is_empty() || text.contains(['e', 'E']) {
+        return None;
+    }
+    let d = Decimal::from_str_exact(text).ok()?;
+    if d.is_sign_negative() && !d.is_zero() {
+        return None;
+    }
+    if d.normalize().scale() > 2 {
+        return None;
+    }
+    (d * Decimal::from(100)).trunc().to_i64()
+}
+
+/// Parses a JSON amount (a number, or a string holding one) into minor units.
+pub fn parse_json(value: &serde_json::Value) -> Option<i64> {
+    match value {
+        // serde_json prints the shortest text that reads back as the same f64, so 50.1 stays "50.1".
+        serde_json::Value::Number(n) => {
+            let text = n.to_string();
+            let text = text.strip_suffix(".0").unwrap_or(&text);
+            parse_str(text)
+        }
+        serde_json::Value::String(s) => parse_str(s),
+        _ => None,
+    }
+}
+
+/// Minor units as a JSON number in major units (5050 → 50.5).
+pub fn to_major(minor: i64) -> serde_json::Value {
+    let d = Decimal::new(minor, 2);
+    serde_json::Number::from_str(&d.normalize().to_string())
+        .map(serde_json::Value::Number)
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// Cost of `energy_wh` at `price_per_kwh` minor units, rounded half up to the minor unit.
+pub fn energy_cost(energy_wh: i64, price_per_kwh: i64) -> i64 {
+    let wh = i128::from(energy_wh.max(0));
+    let cost = (wh * i128::from(price_per_kwh) + 500) / 1000;
+    i64::try_from(cost).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_amounts() {
+        assert_eq!(parse_json(&json!(50)), Some(5000));
+        assert_eq!(parse_json(&json!(50.5)), Some(5050));
+        assert_eq!(parse_json(&json!(0.01)), Some(1));
+        assert_eq!(parse_json(&json!(50.25)), Some(5025));
+        assert_eq!(parse_json(&json!("12.30")), Some(1230));
+        assert_eq!(parse_json(&json!(1.005)), None);
+        assert_eq!(parse_json(&json!(-1)), None);
+        assert_eq!(parse_json(&json!("abc")), None);
+        assert_eq!(parse_json(&json!(1e30)), None);
+        assert_eq!(parse_json(&json!(null)), None);
+        assert_eq!(parse_json(&json!(true)), None);
+        assert_eq!(parse_str("1e3"), None);
+        assert_eq!(parse_str("0"), Some(0));
+    }
+
+    #[test]
+    fn formats_and_prices() {
+        assert_eq!(to_major(5050), json!(50.5));
+        assert_eq!(to_major(10000), json!(100));
+        assert_eq!(to_major(1), json!(0.01));
+        assert_eq!(energy_cost(1000, 1500), 1500);
+        assert_eq!(energy_cost(1, 1500), 2); // 1.5 paise rounds half up
+        assert_eq!(energy_cost(-5, 1500), 0);
+    }
+}

@@ -1,0 +1,247 @@
+//! One task per connected charger (the "connection" layer of mini-redis): reads frames, answers the
+//! charger's CALLs through the handlers, and sends the central system's CALLs one at a time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::FuturesUnordered;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::frame::{ErrorCode, Frame, OcppError};
+use super::handlers;
+use super::registry::{CallFailure, Command};
+use super::schemas::{Kind, schemas};
+use crate::state::State;
+
+/// What a connection knows about its charger.
+#[derive(Clone, Debug)]
+pub struct ChargerCtx {
+    pub charger_id: i64,
+    pub device_id: Arc<str>,
+}
+
+struct InFlight {
+    id: String,
+    action: String,
+    started: Instant,
+    deadline: Instant,
+    reply: oneshot::Sender<Result<Value, CallFailure>>,
+}
+
+/// Actions a charge point may send to the central system (OCPP 1.6 + security extension).
+const CP_TO_CS: &[&str] = &[
+    "Authorize",
+    "BootNotification",
+    "DataTransfer",
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
+    "Heartbeat",
+    "MeterValues",
+    "StartTransaction",
+    "StatusNotification",
+    "StopTransaction",
+    "LogStatusNotification",
+    "SecurityEventNotification",
+    "SignCertificate",
+    "SignedFirmwareStatusNotification",
+];
+
+type Sink<S> = futures_util::stream::SplitSink<WebSocketStream<S>, Message>;
+
+struct Out<'a, S> {
+    sink: Sink<S>,
+    state: &'a State,
+    ctx: &'a ChargerCtx,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Out<'_, S> {
+    async fn send(&mut self, frame: &Frame, action: Option<&str>) -> bool {
+        let text = frame.to_text();
+        metrics::counter!("csms_ocpp_messages_out_total", "action" => action.unwrap_or("-").to_string()).increment(1);
+        self.state
+            .msglog
+            .record(self.ctx.charger_id, "out", frame, action, text.clone());
+        self.sink.send(Message::text(text)).await.is_ok()
+    }
+}
+
+/// Runs until the socket closes, the charger goes silent, or a newer connection replaces this one.
+pub(crate) async fn run<S>(
+    ws: WebSocketStream<S>,
+    state: State,
+    ctx: ChargerCtx,
+    mut commands: mpsc::Receiver<Command>,
+    close: Arc<Notify>,
+) -> &'static str
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (sink, mut stream) = ws.split();
+    let mut out = Out {
+        sink,
+        state: &state,
+        ctx: &ctx,
+    };
+    let mut in_flight: Option<InFlight> = None;
+    let mut handling = FuturesUnordered::new();
+    let mut next_id: u64 = 0;
+    let ping_every = Duration::from_secs(state.settings.ws_ping_interval_secs.max(1));
+    let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+    let mut last_heard = Instant::now();
+
+    let reason = loop {
+        let deadline = in_flight.as_ref().map(|c| c.deadline);
+        tokio::select! {
+            _ = close.notified() => break "replaced by a new connection",
+            msg = stream.next() => {
+                let msg = match msg {
+                    None => break "closed by the charger",
+                    Some(Err(e)) => { log::debug!("{}: read error {e}", ctx.device_id); break "connection error" }
+                    Some(Ok(m)) => m,
+                };
+                last_heard = Instant::now();
+                let text = match msg {
+                    Message::Text(t) => t.to_string(),
+                    Message::Close(_) => break "closed by the charger",
+                    Message::Binary(_) => {
+                        let e = OcppError::new(ErrorCode::FormationViolation, "OCPP-J frames are text");
+                        if !out.send(&Frame::error("-1", &e), None).await { break "connection error" }
+                        continue;
+                    }
+                    _ => continue, // ping/pong: tungstenite answers pings itself
+                };
+                match Frame::parse(&text) {
+                    Err(bad) => {
+                        log::warn!("{}: bad frame: {}", ctx.device_id, bad.error);
+                        metrics::counter!("csms_ocpp_messages_in_total", "action" => "-").increment(1);
+                        state.msglog.record_raw(ctx.charger_id, "in", 0, bad.id.clone().unwrap_or_default(), None, text);
+                        let id = bad.id.unwrap_or_else(|| "-1".to_string());
+                        if !out.send(&Frame::error(id, &bad.error), None).await { break "connection error" }
+                    }
+                    Ok(frame) => {
+                        let action = match &frame {
+                            Frame::Call { action, .. } => Some(action.clone()),
+                            _ => in_flight.as_ref().filter(|c| c.id == frame.id()).map(|c| c.action.clone()),
+                        };
+                        metrics::counter!("csms_ocpp_messages_in_total", "action" => action.clone().unwrap_or_else(|| "-".into())).increment(1);
+                        state.msglog.record(ctx.charger_id, "in", &frame, action.as_deref(), text);
+                        match frame {
+                            Frame::Call { id, action, payload } => match check_call(&action, &payload) {
+                                Err(e) => {
+                                    if !out.send(&Frame::error(id, &e), Some(&action)).await { break "connection error" }
+                                }
+                                Ok(()) => {
+                                    let fut = handlers::handle(state.clone(), ctx.clone(), action.clone(), payload);
+                                    handling.push(async move { (id, action, fut.await) });
+                                }
+                            },
+                            Frame::CallResult { id, payload } => answer(&ctx, &mut in_flight, &id, Ok(payload)),
+                            Frame::CallError { id, code, description, .. } => {
+                                answer(&ctx, &mut in_flight, &id, Err(CallFailure::CallError { code, description }))
+                            }
+                        }
+                    }
+                }
+            }
+            Some((id, action, result)) = handling.next(), if !handling.is_empty() => {
+                let frame = match result {
+                    Ok(payload) => {
+                        if cfg!(debug_assertions) {
+                            if let Err(e) = schemas().validate(&action, Kind::Response, &payload) {
+                                log::error!("{}: our {action} response breaks the schema: {e}", ctx.device_id);
+                            }
+                        }
+                        Frame::CallResult { id, payload }
+                    }
+                    Err(e) => Frame::error(id, &e),
+                };
+                if !out.send(&frame, Some(&action)).await { break "connection error" }
+            }
+            Some(cmd) = commands.recv(), if in_flight.is_none() => {
+                if cmd.reply.is_closed() { continue } // its caller gave up while it was queued
+                next_id += 1;
+                let id = next_id.to_string();
+                let frame = Frame::call(id.clone(), cmd.action.clone(), cmd.payload);
+                let now = Instant::now();
+                if !out.send(&frame, Some(&cmd.action)).await {
+                    let _ = cmd.reply.send(Err(CallFailure::Disconnected));
+                    break "connection error";
+                }
+                in_flight = Some(InFlight { id, action: cmd.action, started: now, deadline: now + cmd.timeout, reply: cmd.reply });
+            }
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                if let Some(call) = in_flight.take() {
+                    log::warn!("{}: no answer to {} within its timeout", ctx.device_id, call.action);
+                    let _ = call.reply.send(Err(CallFailure::Timeout));
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > ping_every * 2 {
+                    break "silent for two ping intervals";
+                }
+                if out.sink.send(Message::Ping(Vec::new().into())).await.is_err() { break "connection error" }
+            }
+        }
+    };
+
+    if let Some(call) = in_flight.take() {
+        let _ = call.reply.send(Err(CallFailure::Disconnected));
+    }
+    commands.close();
+    while let Ok(cmd) = commands.try_recv() {
+        let _ = cmd.reply.send(Err(CallFailure::Disconnected));
+    }
+    let _ = out.sink.close().await;
+    reason
+}
+
+fn check_call(action: &str, payload: &Value) -> Result<(), OcppError> {
+    let s = schemas();
+    if !s.knows(action) {
+        return Err(OcppError::new(
+            ErrorCode::NotImplemented,
+            format!("Unknown action {action}"),
+        ));
+    }
+    if !CP_TO_CS.contains(&action) {
+        return Err(OcppError::new(
+            ErrorCode::NotSupported,
+            format!("{action} is sent by the central system, not by a charge point"),
+        ));
+    }
+    s.validate(action, Kind::Request, payload)
+}
+
+fn answer(
+    ctx: &ChargerCtx,
+    in_flight: &mut Option<InFlight>,
+    id: &str,
+    result: Result<Value, CallFailure>,
+) {
+    match in_flight.take() {
+        Some(call) if call.id == id => {
+            metrics::histogram!("csms_ocpp_call_duration_seconds", "action" => call.action.clone())
+                .record(call.started.elapsed().as_secs_f64());
+            if let Ok(payload) = &result {
+                if let Err(e) = schemas().validate(&call.action, Kind::Response, payload) {
+                    log::warn!(
+                        "{}: {} answer does not match the schema: {e}",
+                        ctx.device_id,
+                        call.action
+                    );
+                }
+            }
+            let _ = call.reply.send(result);
+        }
+        other => {
+            log::warn!("{}: answer to unknown message id {id}", ctx.device_id);
+            *in_flight = other;
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! OCPP 1.6J: framing, schemas, typed messages, the WebSocket server, per-charger connections,
+//! the registry of connected chargers, and the handlers for charge-point-initiated messages.
+
+pub mod connection;
+pub mod frame;
+pub mod handlers;
+pub mod messages;
+pub mod msglog;
+pub mod registry;
+pub mod schemas;
+pub mod server;

@@ -1,0 +1,129 @@
+//! The OCPP message log: every frame in and out, written in batches by one background task (so the
+//! connection never waits on it) and trimmed to the newest `message_log_limit` frames per charger.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use diesel::prelude::*;
+use tokio::sync::mpsc;
+
+use super::frame::Frame;
+use crate::db::models::NewOcppMessage;
+use crate::db::schema::ocpp_messages;
+use crate::db::{Db, now, write_tx};
+use crate::error::AppError;
+
+pub struct MessageLog {
+    tx: mpsc::Sender<NewOcppMessage>,
+}
+
+impl MessageLog {
+    /// Starts the writer task and returns the handle the connections use.
+    pub fn start(db: Db, limit_per_charger: i64) -> MessageLog {
+        let (tx, rx) = mpsc::channel(16_384);
+        tokio::spawn(writer(db, rx, limit_per_charger));
+        MessageLog { tx }
+    }
+
+    pub fn record(
+        &self,
+        charger_id: i64,
+        direction: &'static str,
+        frame: &Frame,
+        action: Option<&str>,
+        text: String,
+    ) {
+        self.record_raw(
+            charger_id,
+            direction,
+            i32::from(frame.message_type()),
+            frame.id().to_string(),
+            action.map(str::to_string),
+            text,
+        );
+    }
+
+    pub fn record_raw(
+        &self,
+        charger_id: i64,
+        direction: &'static str,
+        message_type: i32,
+        message_id: String,
+        action: Option<String>,
+        payload: String,
+    ) {
+        let row = NewOcppMessage {
+            charger_id,
+            direction,
+            message_type,
+            message_id,
+            action,
+            payload,
+            created_at: now(),
+        };
+        if self.tx.try_send(row).is_err() {
+            metrics::counter!("csms_ocpp_message_log_dropped_total").increment(1);
+        }
+    }
+}
+
+async fn writer(db: Db, mut rx: mpsc::Receiver<NewOcppMessage>, limit: i64) {
+    let mut touched: HashSet<i64> = HashSet::new();
+    let mut last_trim = tokio::time::Instant::now();
+    let mut batch = Vec::with_capacity(512);
+    loop {
+        if rx.recv_many(&mut batch, 512).await == 0 {
+            return; // every sender is gone: the server is shutting down
+        }
+        touched.extend(batch.iter().map(|m| m.charger_id));
+        let rows = std::mem::take(&mut batch);
+        if let Err(e) = db.run(move |c| insert(c, &rows)).await {
+            log::warn!("message log: {e}");
+        }
+        if last_trim.elapsed() > Duration::from_secs(10) {
+            last_trim = tokio::time::Instant::now();
+            let ids: Vec<i64> = touched.drain().collect();
+            if let Err(e) = db.run(move |c| trim(c, &ids, limit)).await {
+                log::warn!("message log trim: {e}");
+            }
+        }
+    }
+}
+
+fn insert(c: &mut crate::db::DbConnection, rows: &[NewOcppMessage]) -> Result<(), AppError> {
+    write_tx(c, |c| {
+        // One statement per row: the multi-backend connection has no batch insert for SQLite.
+        for row in rows {
+            diesel::insert_into(ocpp_messages::table)
+                .values(row)
+                .execute(c)?;
+        }
+        Ok(())
+    })
+}
+
+/// Deletes all but the newest `limit` frames of each charger.
+pub fn trim(
+    c: &mut crate::db::DbConnection,
+    charger_ids: &[i64],
+    limit: i64,
+) -> Result<(), AppError> {
+    for &charger in charger_ids {
+        let cutoff: Option<i64> = ocpp_messages::table
+            .filter(ocpp_messages::charger_id.eq(charger))
+            .order(ocpp_messages::id.desc())
+            .offset(limit)
+            .select(ocpp_messages::id)
+            .first(c)
+            .optional()?;
+        if let Some(cutoff) = cutoff {
+            diesel::delete(
+                ocpp_messages::table
+                    .filter(ocpp_messages::charger_id.eq(charger))
+                    .filter(ocpp_messages::id.le(cutoff)),
+            )
+            .execute(c)?;
+        }
+    }
+    Ok(())
+}

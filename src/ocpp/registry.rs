@@ -1,0 +1,149 @@
+//! Connected chargers: `chargeBoxId → handle`. A handle sends calls from the central system to the
+//! charger's connection task, which keeps one call in flight at a time.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use serde_json::Value;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::error::AppError;
+
+/// Why a call to a charger produced no usable answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallFailure {
+    #[error("charger is offline")]
+    Offline,
+    #[error("charger did not answer in time")]
+    Timeout,
+    #[error("charger disconnected before answering")]
+    Disconnected,
+    #[error("charger answered with CALLERROR {code}: {description}")]
+    CallError { code: String, description: String },
+}
+
+impl From<CallFailure> for AppError {
+    fn from(f: CallFailure) -> Self {
+        match f {
+            CallFailure::Offline | CallFailure::Disconnected => AppError::ChargerOffline,
+            CallFailure::Timeout => AppError::ChargerTimeout,
+            CallFailure::CallError { code, description } => {
+                AppError::ChargerCallError { code, description }
+            }
+        }
+    }
+}
+
+pub(crate) struct Command {
+    pub action: String,
+    pub payload: Value,
+    pub timeout: Duration,
+    pub reply: oneshot::Sender<Result<Value, CallFailure>>,
+}
+
+#[derive(Clone)]
+pub struct ChargerHandle {
+    pub conn_id: u64,
+    pub charger_id: i64,
+    pub connected_at: chrono::NaiveDateTime,
+    pub(crate) tx: mpsc::Sender<Command>,
+    pub(crate) close: Arc<Notify>,
+}
+
+impl ChargerHandle {
+    /// Sends a CALL and waits for its answer. `timeout` covers waiting in the queue too.
+    pub async fn call(
+        &self,
+        action: &str,
+        payload: Value,
+        timeout: Duration,
+    ) -> Result<Value, CallFailure> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command {
+            action: action.to_string(),
+            payload,
+            timeout,
+            reply,
+        };
+        let started = tokio::time::Instant::now();
+        let sent = tokio::time::timeout(timeout, self.tx.send(cmd)).await;
+        match sent {
+            Err(_) => return Err(CallFailure::Timeout),
+            Ok(Err(_)) => return Err(CallFailure::Disconnected),
+            Ok(Ok(())) => {}
+        }
+        let left = timeout.saturating_sub(started.elapsed());
+        match tokio::time::timeout(left, rx).await {
+            Err(_) => Err(CallFailure::Timeout),
+            Ok(Err(_)) => Err(CallFailure::Disconnected),
+            Ok(Ok(result)) => result,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Registry {
+    chargers: DashMap<String, ChargerHandle>,
+    next_conn_id: AtomicU64,
+}
+
+impl Registry {
+    pub fn next_conn_id(&self) -> u64 {
+        self.next_conn_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Registers a new connection; an older one for the same charger is told to close.
+    pub fn register(&self, device_id: &str, handle: ChargerHandle) {
+        if let Some(old) = self.chargers.insert(device_id.to_string(), handle) {
+            log::info!("{device_id}: new connection replaces the old one");
+            old.close.notify_one();
+        }
+        metrics::gauge!("csms_connected_chargers").set(self.chargers.len() as f64);
+    }
+
+    /// Removes the entry if it still belongs to this connection (a replacement may have taken it).
+    pub fn unregister(&self, device_id: &str, conn_id: u64) -> bool {
+        let removed = self
+            .chargers
+            .remove_if(device_id, |_, h| h.conn_id == conn_id)
+            .is_some();
+        metrics::gauge!("csms_connected_chargers").set(self.chargers.len() as f64);
+        removed
+    }
+
+    /// Closes the connection of a charger, if any (used when it is deleted).
+    pub fn disconnect(&self, device_id: &str) {
+        if let Some(h) = self.chargers.get(device_id) {
+            h.close.notify_one();
+        }
+    }
+
+    pub fn get(&self, device_id: &str) -> Option<ChargerHandle> {
+        self.chargers.get(device_id).map(|h| h.clone())
+    }
+
+    pub fn is_online(&self, device_id: &str) -> bool {
+        self.chargers.contains_key(device_id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.chargers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.chargers.is_empty()
+    }
+
+    pub async fn call(
+        &self,
+        device_id: &str,
+        action: &str,
+        payload: Value,
+        timeout: Duration,
+    ) -> Result<Value, CallFailure> {
+        let handle = self.get(device_id).ok_or(CallFailure::Offline)?;
+        handle.call(action, payload, timeout).await
+    }
+}

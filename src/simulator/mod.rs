@@ -1,0 +1,644 @@
+//! A charge-point simulator: a real OCPP 1.6J client over WebSocket. `csms simulate` runs it against
+//! any central system; the tests and `csms demo` use it as a library.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+use crate::ocpp::frame::Frame;
+use crate::ocpp::messages::now_timestamp;
+
+/// How the simulated charger answers RemoteStartTransaction.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RemoteStart {
+    /// Accept, then start a transaction and charge
+    #[default]
+    Accept,
+    /// Answer Rejected
+    Reject,
+    /// Never answer
+    Ignore,
+    /// Close the connection instead of answering
+    Drop,
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct SimConfig {
+    /// Central system URL; the charger id is appended as the last path segment
+    #[arg(long, default_value = "ws://127.0.0.1:9000/ocpp")]
+    pub url: String,
+    /// chargeBoxIdentity
+    #[arg(long, default_value = "DEV1")]
+    pub id: String,
+    #[arg(long, default_value_t = 2)]
+    pub connectors: u32,
+    /// OCPP password (HTTP Basic auth, security profile 1)
+    #[arg(long)]
+    pub password: Option<String>,
+    #[arg(long, value_enum, default_value_t = RemoteStart::Accept)]
+    pub remote_start: RemoteStart,
+    /// Charging power in kW
+    #[arg(long, default_value_t = 7.4)]
+    pub power_kw: f64,
+    /// Seconds between MeterValues during a transaction (0: none)
+    #[arg(long, default_value_t = 10)]
+    pub meter_interval_secs: u64,
+    /// Stop by itself once this much energy went in (the EV is full)
+    #[arg(long)]
+    pub ev_capacity_kwh: Option<f64>,
+    /// Report these connectors as Faulted
+    #[arg(long, value_delimiter = ',')]
+    pub faulted: Vec<u32>,
+    /// Accept RemoteStartTransaction but never send StartTransaction
+    #[arg(long)]
+    pub no_start_transaction: bool,
+}
+
+impl SimConfig {
+    pub fn new(url: impl Into<String>, id: impl Into<String>, connectors: u32) -> Self {
+        SimConfig {
+            url: url.into(),
+            id: id.into(),
+            connectors,
+            password: None,
+            remote_start: RemoteStart::Accept,
+            power_kw: 7.4,
+            meter_interval_secs: 0,
+            ev_capacity_kwh: None,
+            faulted: Vec::new(),
+            no_start_transaction: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("connect: {0}")]
+    Connect(String),
+    #[error("central system answered {code}: {description}")]
+    CallError { code: String, description: String },
+    #[error("no answer within 30 s")]
+    Timeout,
+    #[error("connection closed")]
+    Closed,
+}
+
+enum Out {
+    Frame(String),
+    Close,
+}
+
+#[derive(Default)]
+struct Shared {
+    /// CALLs received from the central system, in order: (action, payload).
+    received: Vec<(String, Value)>,
+    /// transactionId → (connectorId, meter register Wh at start)
+    transactions: HashMap<i64, (u32, f64)>,
+    /// Energy register per connector in Wh.
+    meters: HashMap<u32, f64>,
+    config_keys: HashMap<String, String>,
+    boot_interval: u64,
+}
+
+/// A connected simulated charger. Cloning gives another handle to the same connection.
+#[derive(Clone)]
+pub struct Simulator {
+    cfg: Arc<Mutex<SimConfig>>,
+    out: mpsc::Sender<Out>,
+    pending: Arc<Mutex<HashMap<String, oneshot::Sender<Result<Value, SimError>>>>>,
+    shared: Arc<Mutex<Shared>>,
+    call_lock: Arc<tokio::sync::Mutex<()>>,
+    next_id: Arc<std::sync::atomic::AtomicU64>,
+    closed: Arc<tokio::sync::Notify>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Simulator {
+    /// Connects and performs the charger's start-up: BootNotification, then a StatusNotification for
+    /// the charger (connector 0) and each connector.
+    pub async fn connect(cfg: SimConfig) -> Result<Simulator, SimError> {
+        let sim = Self::connect_only(cfg).await?;
+        sim.boot().await?;
+        Ok(sim)
+    }
+
+    /// Opens the WebSocket without sending anything.
+    pub async fn connect_only(cfg: SimConfig) -> Result<Simulator, SimError> {
+        let url = format!("{}/{}", cfg.url.trim_end_matches('/'), cfg.id);
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| SimError::Connect(e.to_string()))?;
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static("ocpp1.6"),
+        );
+        if let Some(pw) = &cfg.password {
+            use base64::Engine;
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{}:{pw}", cfg.id));
+            let value = HeaderValue::from_str(&format!("Basic {token}"))
+                .map_err(|e| SimError::Connect(e.to_string()))?;
+            request.headers_mut().insert("Authorization", value);
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .map_err(|e| SimError::Connect(e.to_string()))?;
+        let (mut sink, mut stream) = ws.split();
+        let (out, mut out_rx) = mpsc::channel::<Out>(256);
+        let sim = Simulator {
+            cfg: Arc::new(Mutex::new(cfg)),
+            out,
+            pending: Arc::default(),
+            shared: Arc::new(Mutex::new(Shared {
+                boot_interval: 300,
+                ..Default::default()
+            })),
+            call_lock: Arc::default(),
+            next_id: Arc::default(),
+            closed: Arc::default(),
+        };
+        tokio::spawn(async move {
+            while let Some(msg) = out_rx.recv().await {
+                match msg {
+                    Out::Frame(text) => {
+                        if sink.send(Message::text(text)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Out::Close => {
+                        let _ = sink.close().await;
+                        break;
+                    }
+                }
+            }
+        });
+        let reader = sim.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(msg)) = stream.next().await {
+                let Message::Text(text) = msg else { continue };
+                reader.on_frame(text.as_str()).await;
+            }
+            for (_, tx) in lock(&reader.pending).drain() {
+                let _ = tx.send(Err(SimError::Closed));
+            }
+            reader.closed.notify_waiters();
+            let _ = reader.out.send(Out::Close).await;
+        });
+        Ok(sim)
+    }
+
+    pub fn id(&self) -> String {
+        lock(&self.cfg).id.clone()
+    }
+
+    pub fn set_remote_start(&self, behaviour: RemoteStart) {
+        lock(&self.cfg).remote_start = behaviour;
+    }
+
+    /// The CALLs the central system sent, in order.
+    pub fn received(&self) -> Vec<(String, Value)> {
+        lock(&self.shared).received.clone()
+    }
+
+    pub fn received_count(&self, action: &str) -> usize {
+        lock(&self.shared)
+            .received
+            .iter()
+            .filter(|(a, _)| a == action)
+            .count()
+    }
+
+    /// Transactions this charger is running: transactionId → connectorId.
+    pub fn open_transactions(&self) -> HashMap<i64, u32> {
+        lock(&self.shared)
+            .transactions
+            .iter()
+            .map(|(t, (c, _))| (*t, *c))
+            .collect()
+    }
+
+    pub async fn boot(&self) -> Result<(), SimError> {
+        let resp = self
+            .call("BootNotification", json!({"chargePointVendor": "csms", "chargePointModel": "Simulator", "firmwareVersion": env!("CARGO_PKG_VERSION"), "chargePointSerialNumber": format!("SIM-{}", self.id())}))
+            .await?;
+        lock(&self.shared).boot_interval = resp["interval"].as_u64().unwrap_or(300).max(1);
+        self.status(0, "Available").await?;
+        let (n, faulted) = {
+            let cfg = lock(&self.cfg);
+            (cfg.connectors, cfg.faulted.clone())
+        };
+        for c in 1..=n {
+            if faulted.contains(&c) {
+                self.call("StatusNotification", json!({"connectorId": c, "errorCode": "GroundFailure", "status": "Faulted", "timestamp": now_timestamp()})).await?;
+            } else {
+                self.status(c, "Available").await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends heartbeats at the interval the central system asked for, until the connection closes.
+    pub fn spawn_heartbeats(&self) {
+        let sim = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let every = lock(&sim.shared).boot_interval;
+                tokio::time::sleep(Duration::from_secs(every)).await;
+                if sim.call("Heartbeat", json!({})).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
+    pub async fn status(&self, connector: u32, status: &str) -> Result<Value, SimError> {
+        self.call("StatusNotification", json!({"connectorId": connector, "errorCode": "NoError", "status": status, "timestamp": now_timestamp()})).await
+    }
+
+    /// A CP→CS CALL; one at a time, as OCPP-J requires.
+    pub async fn call(&self, action: &str, payload: Value) -> Result<Value, SimError> {
+        let _one_at_a_time = self.call_lock.lock().await;
+        let id = format!(
+            "sim-{}",
+            self.next_id
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let (tx, rx) = oneshot::channel();
+        lock(&self.pending).insert(id.clone(), tx);
+        let text = Frame::call(id.clone(), action, payload).to_text();
+        self.out
+            .send(Out::Frame(text))
+            .await
+            .map_err(|_| SimError::Closed)?;
+        match tokio::time::timeout(Duration::from_secs(30), rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(SimError::Closed),
+            Err(_) => {
+                lock(&self.pending).remove(&id);
+                Err(SimError::Timeout)
+            }
+        }
+    }
+
+    /// Sends any text and returns the central system's reply to the message id `reply_to`.
+    pub async fn send_raw(&self, text: &str, reply_to: &str) -> Result<Value, SimError> {
+        let _one_at_a_time = self.call_lock.lock().await;
+        let (tx, rx) = oneshot::channel();
+        lock(&self.pending).insert(reply_to.to_string(), tx);
+        self.out
+            .send(Out::Frame(text.to_string()))
+            .await
+            .map_err(|_| SimError::Closed)?;
+        match tokio::time::timeout(Duration::from_secs(30), rx).await {
+            Ok(Ok(r)) => r,
+            _ => Err(SimError::Timeout),
+        }
+    }
+
+    pub fn meter_wh(&self, connector: u32) -> f64 {
+        lock(&self.shared)
+            .meters
+            .get(&connector)
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    /// Starts a transaction as if a driver presented `id_tag` (RFID) on `connector`.
+    pub async fn start_transaction(&self, connector: u32, id_tag: &str) -> Result<i64, SimError> {
+        let _ = self.status(connector, "Preparing").await;
+        let meter = self.meter_wh(connector);
+        let resp = self
+            .call("StartTransaction", json!({"connectorId": connector, "idTag": id_tag, "meterStart": meter.round() as i64, "timestamp": now_timestamp()}))
+            .await?;
+        let tx = resp["transactionId"].as_i64().ok_or(SimError::Closed)?;
+        lock(&self.shared)
+            .transactions
+            .insert(tx, (connector, meter));
+        let _ = self.status(connector, "Charging").await;
+        let interval = lock(&self.cfg).meter_interval_secs;
+        if interval > 0 {
+            let sim = self.clone();
+            tokio::spawn(async move { sim.meter_loop(tx, connector, interval).await });
+        }
+        Ok(tx)
+    }
+
+    /// Adds energy to a connector's register and reports it with MeterValues.
+    pub async fn add_energy(&self, transaction_id: i64, wh: f64) -> Result<Value, SimError> {
+        let connector = lock(&self.shared)
+            .transactions
+            .get(&transaction_id)
+            .map(|t| t.0)
+            .unwrap_or(1);
+        let register = {
+            let mut shared = lock(&self.shared);
+            let m = shared.meters.entry(connector).or_insert(0.0);
+            *m += wh;
+            *m
+        };
+        let power = lock(&self.cfg).power_kw * 1000.0;
+        self.call(
+            "MeterValues",
+            json!({"connectorId": connector, "transactionId": transaction_id, "meterValue": [{"timestamp": now_timestamp(), "sampledValue": [
+                {"value": format!("{}", register.round() as i64), "measurand": "Energy.Active.Import.Register", "unit": "Wh", "context": "Sample.Periodic"},
+                {"value": format!("{power:.0}"), "measurand": "Power.Active.Import", "unit": "W", "context": "Sample.Periodic"}
+            ]}]}),
+        )
+        .await
+    }
+
+    async fn meter_loop(&self, tx: i64, connector: u32, interval: u64) {
+        loop {
+            tokio::time::sleep(Duration::from_secs(interval)).await;
+            let running = lock(&self.shared).transactions.contains_key(&tx);
+            if !running {
+                return;
+            }
+            let (kw, cap) = {
+                let cfg = lock(&self.cfg);
+                (cfg.power_kw, cfg.ev_capacity_kwh)
+            };
+            let wh = kw * 1000.0 * interval as f64 / 3600.0;
+            if self.add_energy(tx, wh).await.is_err() {
+                return;
+            }
+            let start = lock(&self.shared)
+                .transactions
+                .get(&tx)
+                .map(|t| t.1)
+                .unwrap_or(0.0);
+            if cap.is_some_and(|cap| self.meter_wh(connector) - start >= cap * 1000.0) {
+                let _ = self.stop_transaction(tx, "EVDisconnected").await;
+                return;
+            }
+        }
+    }
+
+    /// Ends a transaction with StopTransaction and frees the connector.
+    pub async fn stop_transaction(
+        &self,
+        transaction_id: i64,
+        reason: &str,
+    ) -> Result<Value, SimError> {
+        let entry = lock(&self.shared).transactions.remove(&transaction_id);
+        let connector = entry.map(|e| e.0).unwrap_or(1);
+        let _ = self.status(connector, "Finishing").await;
+        let meter = self.meter_wh(connector).round() as i64;
+        let resp = self
+            .call("StopTransaction", json!({"transactionId": transaction_id, "meterStop": meter, "timestamp": now_timestamp(), "reason": reason}))
+            .await;
+        let _ = self.status(connector, "Available").await;
+        resp
+    }
+
+    /// Closes the WebSocket.
+    pub async fn disconnect(&self) {
+        let _ = self.out.send(Out::Close).await;
+    }
+
+    /// Resolves when the connection is gone.
+    pub async fn closed(&self) {
+        self.closed.notified().await
+    }
+
+    async fn reply(&self, id: &str, payload: Value) {
+        let _ = self
+            .out
+            .send(Out::Frame(
+                Frame::CallResult {
+                    id: id.to_string(),
+                    payload,
+                }
+                .to_text(),
+            ))
+            .await;
+    }
+
+    async fn on_frame(&self, text: &str) {
+        let frame = match Frame::parse(text) {
+            Ok(f) => f,
+            Err(e) => {
+                log::warn!("simulator: bad frame from central system: {}", e.error);
+                return;
+            }
+        };
+        match frame {
+            Frame::CallResult { id, payload } => {
+                if let Some(tx) = lock(&self.pending).remove(&id) {
+                    let _ = tx.send(Ok(payload));
+                }
+            }
+            Frame::CallError {
+                id,
+                code,
+                description,
+                ..
+            } => {
+                if let Some(tx) = lock(&self.pending).remove(&id) {
+                    let _ = tx.send(Err(SimError::CallError { code, description }));
+                }
+            }
+            Frame::Call {
+                id,
+                action,
+                payload,
+            } => {
+                lock(&self.shared)
+                    .received
+                    .push((action.clone(), payload.clone()));
+                // Answer from a task so the reader keeps reading answers to our own calls.
+                let sim = self.clone();
+                tokio::spawn(async move { sim.on_call(id, action, payload).await });
+            }
+        }
+    }
+
+    async fn on_call(&self, id: String, action: String, payload: Value) {
+        match action.as_str() {
+            "RemoteStartTransaction" => {
+                let behaviour = lock(&self.cfg).remote_start;
+                match behaviour {
+                    RemoteStart::Ignore => {}
+                    RemoteStart::Drop => self.disconnect().await,
+                    RemoteStart::Reject => self.reply(&id, json!({"status": "Rejected"})).await,
+                    RemoteStart::Accept => {
+                        let connector = payload["connectorId"].as_u64().unwrap_or(1) as u32;
+                        let busy = lock(&self.shared)
+                            .transactions
+                            .values()
+                            .any(|t| t.0 == connector);
+                        if busy {
+                            self.reply(&id, json!({"status": "Rejected"})).await;
+                            return;
+                        }
+                        self.reply(&id, json!({"status": "Accepted"})).await;
+                        if !lock(&self.cfg).no_start_transaction {
+                            let tag = payload["idTag"].as_str().unwrap_or_default().to_string();
+                            if let Err(e) = self.start_transaction(connector, &tag).await {
+                                log::warn!("simulator {}: StartTransaction failed: {e}", self.id());
+                            }
+                        }
+                    }
+                }
+            }
+            "RemoteStopTransaction" => {
+                let tx = payload["transactionId"].as_i64().unwrap_or(-1);
+                let known = lock(&self.shared).transactions.contains_key(&tx);
+                self.reply(
+                    &id,
+                    json!({"status": if known { "Accepted" } else { "Rejected" }}),
+                )
+                .await;
+                if known {
+                    let _ = self.stop_transaction(tx, "Remote").await;
+                }
+            }
+            "Reset" | "ClearCache" | "ChangeAvailability" => {
+                self.reply(&id, json!({"status": "Accepted"})).await;
+                if action == "ChangeAvailability" {
+                    let c = payload["connectorId"].as_u64().unwrap_or(0) as u32;
+                    let status = if payload["type"] == "Inoperative" {
+                        "Unavailable"
+                    } else {
+                        "Available"
+                    };
+                    let _ = self.status(c, status).await;
+                }
+            }
+            "UnlockConnector" => self.reply(&id, json!({"status": "Unlocked"})).await,
+            "DataTransfer" => {
+                self.reply(&id, json!({"status": "Accepted", "data": "ok"}))
+                    .await
+            }
+            "GetConfiguration" => {
+                let wanted: Vec<String> = payload["key"]
+                    .as_array()
+                    .map(|k| {
+                        k.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let (keys, unknown) = {
+                    let shared = lock(&self.shared);
+                    let cfg = lock(&self.cfg);
+                    let mut all: Vec<(String, String, bool)> = vec![
+                        (
+                            "HeartbeatInterval".into(),
+                            shared.boot_interval.to_string(),
+                            false,
+                        ),
+                        (
+                            "MeterValueSampleInterval".into(),
+                            cfg.meter_interval_secs.to_string(),
+                            false,
+                        ),
+                        (
+                            "NumberOfConnectors".into(),
+                            cfg.connectors.to_string(),
+                            true,
+                        ),
+                    ];
+                    for (k, v) in &shared.config_keys {
+                        if !all.iter().any(|(n, _, _)| n == k) {
+                            all.push((k.clone(), v.clone(), false));
+                        }
+                    }
+                    let pick: Vec<Value> = all
+                        .iter()
+                        .filter(|(k, _, _)| wanted.is_empty() || wanted.contains(k))
+                        .map(|(k, v, ro)| json!({"key": k, "readonly": ro, "value": v}))
+                        .collect();
+                    let unknown: Vec<String> = wanted
+                        .iter()
+                        .filter(|w| !all.iter().any(|(k, _, _)| k == *w))
+                        .cloned()
+                        .collect();
+                    (pick, unknown)
+                };
+                let mut resp = json!({"configurationKey": keys});
+                if !unknown.is_empty() {
+                    resp["unknownKey"] = json!(unknown);
+                }
+                self.reply(&id, resp).await;
+            }
+            "ChangeConfiguration" => {
+                let key = payload["key"].as_str().unwrap_or_default().to_string();
+                let value = payload["value"].as_str().unwrap_or_default().to_string();
+                if key == "MeterValueSampleInterval" {
+                    if let Ok(v) = value.parse() {
+                        lock(&self.cfg).meter_interval_secs = v;
+                    }
+                }
+                lock(&self.shared).config_keys.insert(key, value);
+                self.reply(&id, json!({"status": "Accepted"})).await;
+            }
+            "TriggerMessage" => {
+                let requested = payload["requestedMessage"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let supported = matches!(
+                    requested.as_str(),
+                    "BootNotification" | "Heartbeat" | "StatusNotification" | "MeterValues"
+                );
+                self.reply(
+                    &id,
+                    json!({"status": if supported { "Accepted" } else { "NotImplemented" }}),
+                )
+                .await;
+                match requested.as_str() {
+                    "BootNotification" => {
+                        let _ = self.call("BootNotification", json!({"chargePointVendor": "csms", "chargePointModel": "Simulator"})).await;
+                    }
+                    "Heartbeat" => {
+                        let _ = self.call("Heartbeat", json!({})).await;
+                    }
+                    "StatusNotification" => {
+                        let c = payload["connectorId"].as_u64().unwrap_or(0) as u32;
+                        let _ = self.status(c, "Available").await;
+                    }
+                    "MeterValues" => {
+                        let c = payload["connectorId"].as_u64().unwrap_or(1) as u32;
+                        let wh = self.meter_wh(c).round() as i64;
+                        let _ = self.call("MeterValues", json!({"connectorId": c, "meterValue": [{"timestamp": now_timestamp(), "sampledValue": [{"value": wh.to_string()}]}]})).await;
+                    }
+                    _ => {}
+                }
+            }
+            other => {
+                let e = crate::ocpp::frame::OcppError::new(
+                    crate::ocpp::frame::ErrorCode::NotImplemented,
+                    format!("{other} is not implemented by the simulator"),
+                );
+                let _ = self
+                    .out
+                    .send(Out::Frame(Frame::error(id, &e).to_text()))
+                    .await;
+            }
+        }
+    }
+}
+
+/// `csms simulate`: connect, boot, heartbeat, and serve until the connection ends or Ctrl-C.
+pub async fn run_cli(cfg: SimConfig) -> Result<(), SimError> {
+    let sim = Simulator::connect(cfg).await?;
+    log::info!("simulator {} connected and booted", sim.id());
+    sim.spawn_heartbeats();
+    tokio::select! {
+        _ = sim.closed() => log::info!("connection closed"),
+        _ = tokio::signal::ctrl_c() => sim.disconnect().await,
+    }
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! Building the application (database, state, listeners) and running it: the zero-to-production split
+//! that lets tests start the real server on random ports.
+
+use std::sync::{Arc, OnceLock};
+
+use diesel::prelude::*;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+
+use crate::auth::{self, Jwt};
+use crate::charging::recovery;
+use crate::config::Settings;
+use crate::db::schema::{operators, settings as settings_table};
+use crate::db::{Db, now};
+use crate::error::AppError;
+use crate::events::EventBus;
+use crate::ocpp::msglog::MessageLog;
+use crate::ocpp::registry::Registry;
+use crate::state::{AppState, State};
+
+pub struct Application {
+    pub http_port: u16,
+    pub ocpp_port: u16,
+    pub state: State,
+    server: actix_web::dev::Server,
+    ocpp_listener: TcpListener,
+}
+
+/// The process-wide Prometheus recorder (a recorder can be installed once per process).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .install_recorder()
+                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder().handle())
+        })
+        .clone()
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Application, AppError> {
+        let derived = settings.derive()?;
+        let db = {
+            let (url, size) = (settings.database_url.clone(), settings.db_pool_size);
+            tokio::task::spawn_blocking(move || Db::connect(&url, size))
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))??
+        };
+        log::info!(
+            "database: {} ({})",
+            db.backend().name(),
+            redact(&settings.database_url)
+        );
+        let secret = match &settings.jwt_secret {
+            Some(s) if !s.is_empty() => s.clone(),
+            _ => db.run(stored_jwt_secret).await?,
+        };
+        if let (Some(email), Some(password)) = (&settings.admin_email, &settings.admin_password) {
+            bootstrap_admin(&db, email, password, settings.bcrypt_cost).await?;
+        }
+        let dummy_hash = auth::hash_password("not a password".into(), settings.bcrypt_cost).await?;
+        let msglog = MessageLog::start(db.clone(), settings.message_log_limit.max(1));
+        let http_listener = std::net::TcpListener::bind(&settings.http_addr).map_err(|e| {
+            AppError::Config(format!(
+                "cannot listen on {} (CSMS_HTTP_ADDR): {e}",
+                settings.http_addr
+            ))
+        })?;
+        let ocpp_listener = TcpListener::bind(&settings.ocpp_addr).await.map_err(|e| {
+            AppError::Config(format!(
+                "cannot listen on {} (CSMS_OCPP_ADDR): {e}",
+                settings.ocpp_addr
+            ))
+        })?;
+        let http_port = http_listener
+            .local_addr()
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .port();
+        let ocpp_port = ocpp_listener
+            .local_addr()
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .port();
+        let state: State = Arc::new(AppState {
+            jwt: Jwt::new(secret.as_bytes(), settings.jwt_ttl_secs),
+            derived,
+            db,
+            registry: Registry::default(),
+            events: Arc::new(EventBus::default()),
+            msglog,
+            metrics: metrics_handle(),
+            started_at: now(),
+            dummy_hash,
+            settings,
+        });
+        let server = crate::api::server(http_listener, state.clone())
+            .map_err(|e| AppError::Config(format!("HTTP server: {e}")))?;
+        Ok(Application {
+            http_port,
+            ocpp_port,
+            state,
+            server,
+            ocpp_listener,
+        })
+    }
+
+    /// Serves until the HTTP server stops; the OCPP endpoint and background tasks run beside it.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let state = self.state;
+        tokio::spawn(state.events.clone().relay(state.db.clone()));
+        tokio::spawn(recovery::run(state.clone()));
+        tokio::spawn(crate::ocpp::server::serve(
+            self.ocpp_listener,
+            state.clone(),
+        ));
+        log::info!(
+            "csms listening: HTTP on {} (port {}), OCPP on {} (port {})",
+            state.settings.http_addr,
+            self.http_port,
+            state.settings.ocpp_addr,
+            self.ocpp_port
+        );
+        self.server.await
+    }
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+/// The JWT secret stored in the database, created on first start.
+fn stored_jwt_secret(c: &mut crate::db::DbConnection) -> Result<String, AppError> {
+    let key = "jwt_secret";
+    if let Some(v) = settings_table::table
+        .find(key)
+        .select(settings_table::value)
+        .first::<String>(c)
+        .optional()?
+    {
+        return Ok(v);
+    }
+    let secret = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    // Two processes starting at once: the unique key keeps the first one's secret.
+    let _ = diesel::insert_into(settings_table::table)
+        .values((
+            settings_table::key.eq(key),
+            settings_table::value.eq(&secret),
+        ))
+        .execute(c);
+    Ok(settings_table::table
+        .find(key)
+        .select(settings_table::value)
+        .first(c)?)
+}
+
+async fn bootstrap_admin(db: &Db, email: &str, password: &str, cost: u32) -> Result<(), AppError> {
+    let email = email.trim().to_lowercase();
+    let hash = auth::hash_password(password.to_string(), cost).await?;
+    db.run(move |c| {
+        let updated = diesel::update(operators::table.filter(operators::email.eq(&email)))
+            .set(operators::password_hash.eq(&hash))
+            .execute(c)?;
+        if updated == 0 {
+            diesel::insert_into(operators::table)
+                .values((
+                    operators::email.eq(&email),
+                    operators::name.eq("Administrator"),
+                    operators::password_hash.eq(&hash),
+                    operators::created_at.eq(now()),
+                ))
+                .execute(c)?;
+            log::info!("operator {email} created");
+        }
+        Ok(())
+    })
+    .await
+}

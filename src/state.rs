@@ -1,0 +1,29 @@
+//! Everything a request handler or a charger connection needs, shared behind one `Arc`.
+
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::auth::Jwt;
+use crate::config::{Derived, Settings};
+use crate::db::Db;
+use crate::events::EventBus;
+use crate::ocpp::msglog::MessageLog;
+use crate::ocpp::registry::Registry;
+
+pub struct AppState {
+    pub settings: Settings,
+    pub derived: Derived,
+    pub db: Db,
+    pub registry: Registry,
+    pub events: Arc<EventBus>,
+    pub msglog: MessageLog,
+    pub jwt: Jwt,
+    pub metrics: PrometheusHandle,
+    pub started_at: NaiveDateTime,
+    /// A bcrypt hash checked when a login names an unknown email, so that both cases take as long.
+    pub dummy_hash: String,
+}
+
+pub type State = Arc<AppState>;

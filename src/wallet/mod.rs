@@ -1,0 +1,109 @@
+//! The customer wallet: every balance change is a conditional UPDATE plus a ledger row plus an outbox
+//! event, all inside the caller's transaction, so the balance always equals the sum of the ledger.
+
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::db::models::LedgerRow;
+use crate::db::schema::{customers, wallet_ledger};
+use crate::db::{DbConnection, now};
+use crate::error::AppError;
+use crate::events::{self, Subject};
+use crate::money;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Credit,
+    ChargeHold,
+    Refund,
+    Adjustment,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Credit => "credit",
+            Kind::ChargeHold => "charge_hold",
+            Kind::Refund => "refund",
+            Kind::Adjustment => "adjustment",
+        }
+    }
+}
+
+/// Moves `delta` minor units (negative = debit) into a wallet. A debit that would take the balance
+/// below zero changes nothing and fails with `InsufficientBalance`; the check is the UPDATE itself.
+pub fn apply(
+    c: &mut DbConnection,
+    customer_id: i64,
+    delta: i64,
+    kind: Kind,
+    session_id: Option<i64>,
+    note: Option<&str>,
+) -> Result<i64, AppError> {
+    let target = customers::table.filter(customers::id.eq(customer_id));
+    let balance_after: Option<i64> = if delta < 0 {
+        diesel::update(target.filter(customers::balance.ge(-delta)))
+            .set(customers::balance.eq(customers::balance + delta))
+            .returning(customers::balance)
+            .get_result(c)
+            .optional()?
+    } else {
+        diesel::update(target)
+            .set(customers::balance.eq(customers::balance + delta))
+            .returning(customers::balance)
+            .get_result(c)
+            .optional()?
+    };
+    let Some(balance_after) = balance_after else {
+        let exists: i64 = customers::table
+            .filter(customers::id.eq(customer_id))
+            .count()
+            .get_result(c)?;
+        return Err(if exists == 0 {
+            AppError::NotFound("Customer not found".into())
+        } else {
+            AppError::InsufficientBalance
+        });
+    };
+    diesel::insert_into(wallet_ledger::table)
+        .values((
+            wallet_ledger::customer_id.eq(customer_id),
+            wallet_ledger::kind.eq(kind.as_str()),
+            wallet_ledger::amount.eq(delta),
+            wallet_ledger::balance_after.eq(balance_after),
+            wallet_ledger::session_id.eq(session_id),
+            wallet_ledger::note.eq(note),
+            wallet_ledger::created_at.eq(now()),
+        ))
+        .execute(c)?;
+    let name = match kind {
+        Kind::ChargeHold => "wallet.debited",
+        Kind::Refund => "wallet.refunded",
+        Kind::Credit => "wallet.credited",
+        Kind::Adjustment if delta < 0 => "wallet.debited",
+        Kind::Adjustment => "wallet.credited",
+    };
+    events::record(
+        c,
+        name,
+        Subject {
+            customer_id: Some(customer_id),
+            session_id,
+            ..Default::default()
+        },
+        json!({"amount": money::to_major(delta.abs()), "balance": money::to_major(balance_after), "kind": kind.as_str(), "note": note}),
+    )?;
+    Ok(balance_after)
+}
+
+pub fn ledger_json(row: &LedgerRow, session_uid: Option<&str>) -> serde_json::Value {
+    json!({
+        "id": row.id,
+        "type": row.kind,
+        "amount": money::to_major(row.amount),
+        "balanceAfter": money::to_major(row.balance_after),
+        "sessionId": session_uid,
+        "note": row.note,
+        "createdAt": crate::api::timestamp(row.created_at),
+    })
+}
