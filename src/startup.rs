@@ -104,6 +104,11 @@ impl Application {
         })
     }
 
+    /// Stops the HTTP server (tests and benches use it to shut an instance down).
+    pub fn http_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Serves until the HTTP server stops; the OCPP endpoint and background tasks run beside it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let state = self.state;

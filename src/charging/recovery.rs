@@ -24,7 +24,7 @@ pub fn run_once(
         .select(charging_sessions::id)
         .load(c)?;
     let silent: Vec<i64> = charging_sessions::table
-        .filter(charging_sessions::status.eq("active"))
+        .filter(charging_sessions::status.eq_any(["active", "stopping"]))
         .filter(charging_sessions::origin.eq("app"))
         .filter(charging_sessions::transaction_id.is_null())
         .filter(charging_sessions::started_at.lt(active_before))
@@ -39,7 +39,7 @@ pub fn run_once(
     }
     for id in silent {
         if write_tx(c, |c| {
-            super::fail(c, id, "no_start_transaction", &["active"])
+            super::fail(c, id, "no_start_transaction", &["active", "stopping"])
         })? {
             log::warn!("recovered session {id}: charger never started the transaction, refunded");
             resolved += 1;

@@ -7,8 +7,8 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use crate::db::models::Session;
+use crate::db::now;
 use crate::db::schema::charging_sessions;
-use crate::db::{now, write_tx};
 use crate::error::AppError;
 use crate::ocpp::registry::CallFailure;
 use crate::state::State;
@@ -44,21 +44,6 @@ pub async fn stop(
         }
         _ => {}
     }
-    let Some(transaction_id) = s.transaction_id else {
-        // Accepted but the charger has not started a transaction yet: nothing flowed, close it now.
-        let view = state
-            .db
-            .run(move |c| {
-                write_tx(c, |c| {
-                    crate::charging::finalize(c, id, None, "Cancelled", now())?;
-                    let s = crate::charging::load(c, id)?;
-                    crate::charging::view(c, &s)
-                })
-            })
-            .await?;
-        state.events.wake();
-        return Ok(("Charging stopped".into(), view));
-    };
     let marked = state
         .db
         .run(move |c| {
@@ -74,6 +59,18 @@ pub async fn stop(
             .execute(c)?)
         })
         .await?;
+    let Some(transaction_id) = s.transaction_id else {
+        // Accepted, but the charger has not sent StartTransaction yet: when it does, it is stopped at
+        // once (see `transactions::start_transaction`); if it never does, recovery refunds it.
+        let view = state
+            .db
+            .run(move |c| {
+                let s = crate::charging::load(c, id)?;
+                crate::charging::view(c, &s)
+            })
+            .await?;
+        return Ok(("Stop requested".into(), view));
+    };
     if marked == 1 {
         let device = state.db.run(move |c| crate::charging::view(c, &s)).await?["deviceId"]
             .as_str()

@@ -117,6 +117,7 @@ pub struct Simulator {
     call_lock: Arc<tokio::sync::Mutex<()>>,
     next_id: Arc<std::sync::atomic::AtomicU64>,
     closed: Arc<tokio::sync::Notify>,
+    is_closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -167,6 +168,7 @@ impl Simulator {
             call_lock: Arc::default(),
             next_id: Arc::default(),
             closed: Arc::default(),
+            is_closed: Arc::default(),
         };
         tokio::spawn(async move {
             while let Some(msg) = out_rx.recv().await {
@@ -192,6 +194,9 @@ impl Simulator {
             for (_, tx) in lock(&reader.pending).drain() {
                 let _ = tx.send(Err(SimError::Closed));
             }
+            reader
+                .is_closed
+                .store(true, std::sync::atomic::Ordering::SeqCst);
             reader.closed.notify_waiters();
             let _ = reader.out.send(Out::Close).await;
         });
@@ -409,7 +414,17 @@ impl Simulator {
 
     /// Resolves when the connection is gone.
     pub async fn closed(&self) {
-        self.closed.notified().await
+        let notified = self.closed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.is_closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        notified.await
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.is_closed.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     async fn reply(&self, id: &str, payload: Value) {

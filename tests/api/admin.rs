@@ -1,0 +1,323 @@
+//! Operator and customer accounts, authorization, stations, chargers, tariffs, wallets, system routes.
+
+use serde_json::json;
+
+use crate::dual;
+use crate::helpers::TestApp;
+
+async fn auth_rules(app: TestApp) {
+    let (s, body) = app
+        .post(
+            "/api/admin/login",
+            None,
+            json!({"email": "admin@example.com", "password": "nope"}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (401, Some("Invalid email or password"))
+    );
+    let (s, _) = app
+        .post(
+            "/api/admin/login",
+            None,
+            json!({"email": "ghost@example.com", "password": "nope"}),
+        )
+        .await;
+    assert_eq!(s, 401);
+    let (s, body) = app.get("/api/admin/chargers", None).await;
+    assert_eq!((s, body["success"].as_bool()), (401, Some(false)));
+    let (s, _) = app.get("/api/admin/chargers", Some("garbage")).await;
+    assert_eq!(s, 401);
+    let c = app.customer("a@example.com", 0.0).await;
+    let (s, _) = app.get("/api/admin/chargers", Some(&c.token)).await;
+    assert_eq!(s, 403, "customer token on an operator route");
+    let admin = app.admin().await;
+    let (s, _) = app.get("/api/user/profile", Some(&admin)).await;
+    assert_eq!(s, 403, "operator token on a customer route");
+
+    // Customer accounts.
+    let (s, body) = app
+        .post(
+            "/api/customer/register",
+            None,
+            json!({"name": "X", "email": "A@example.com", "password": "password"}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (409, Some("Email is already registered"))
+    );
+    let (s, _) = app
+        .post(
+            "/api/customer/register",
+            None,
+            json!({"name": "X", "email": "not-an-email", "password": "password"}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    let (s, _) = app
+        .post(
+            "/api/customer/register",
+            None,
+            json!({"name": "X", "email": "b@example.com", "password": "123"}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    let (s, body) = app
+        .post(
+            "/api/customer/login",
+            None,
+            json!({"email": "a@example.com", "password": "wrong"}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (401, Some("Invalid email or password"))
+    );
+    let (s, body) = app
+        .post(
+            "/api/customer/login",
+            None,
+            json!({"email": "nobody@example.com", "password": "password"}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (401, Some("Invalid email or password"))
+    );
+    let (s, body) = app
+        .post(
+            "/api/customer/login",
+            None,
+            json!({"email": "a@example.com", "password": "password"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, profile) = app
+        .get("/api/user/profile", Some(body["token"].as_str().unwrap()))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(profile["customer"]["email"], "a@example.com");
+    assert_eq!(profile["customer"]["walletBalance"], 0);
+    let tag = profile["customer"]["idTag"].as_str().unwrap();
+    assert!(!tag.is_empty() && tag.len() <= 20);
+    let (s, body) = app
+        .post("/api/customer/login", None, json!("not an object"))
+        .await;
+    assert_eq!((s, body["success"].as_bool()), (401, Some(false)));
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/customer/login", app.http))
+        .header("content-type", "application/json")
+        .body("{bad json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+}
+dual!(auth_rules);
+
+async fn stations_chargers_tariffs(app: TestApp) {
+    let admin = app.admin().await;
+    let t = Some(admin.as_str());
+    let (s, st) = app
+        .post(
+            "/api/admin/stations",
+            t,
+            json!({"name": "Main", "address": "1 Road"}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let station = st["station"]["id"].as_i64().unwrap();
+    let (s, _) = app.post("/api/admin/stations", t, json!({})).await;
+    assert_eq!(s, 400);
+    let (s, ch) = app
+        .post(
+            "/api/admin/chargers",
+            t,
+            json!({"deviceId": "T1", "stationId": station}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    assert_eq!(ch["charger"]["chargingPointId"], "CP-T1");
+    assert_eq!(ch["charger"]["online"], false);
+    let (s, _) = app
+        .post(
+            "/api/admin/chargers",
+            t,
+            json!({"deviceId": "T1", "stationId": station}),
+        )
+        .await;
+    assert_eq!(s, 409);
+    let (s, _) = app
+        .post(
+            "/api/admin/chargers",
+            t,
+            json!({"deviceId": "T2", "stationId": 999}),
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _) = app
+        .post(
+            "/api/admin/chargers",
+            t,
+            json!({"deviceId": "bad id/with slash", "stationId": station}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    let (s, _) = app
+        .post(
+            "/api/admin/chargers",
+            t,
+            json!({"deviceId": "T3", "stationId": station, "ocppPassword": "short"}),
+        )
+        .await;
+    assert_eq!(s, 400);
+
+    // Tariffs: station price, then a charger-specific price; the default applies without either.
+    let c = app.customer("a@example.com", 0.0).await;
+    assert_eq!(price(&app, &c.token).await, json!(15));
+    let (s, tariff) = app
+        .post(
+            "/api/admin/tariffs",
+            t,
+            json!({"name": "Peak", "pricePerKwh": 20.5}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (s, _) = app
+        .post(
+            "/api/admin/tariffs",
+            t,
+            json!({"name": "Bad", "pricePerKwh": -1}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    let tariff_id = tariff["tariff"]["id"].as_i64().unwrap();
+    let (s, _) = app
+        .request(
+            reqwest::Method::PUT,
+            &format!("/api/admin/stations/{station}/tariff"),
+            t,
+            Some(json!({"tariffId": tariff_id})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(price(&app, &c.token).await, json!(20.5));
+    let (_, cheap) = app
+        .post(
+            "/api/admin/tariffs",
+            t,
+            json!({"name": "Cheap", "pricePerKwh": "9.99"}),
+        )
+        .await;
+    let (s, _) = app
+        .request(
+            reqwest::Method::PUT,
+            "/api/admin/chargers/T1/tariff",
+            t,
+            Some(json!({"tariffId": cheap["tariff"]["id"]})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(price(&app, &c.token).await, json!(9.99));
+    let (_, tariffs) = app.get("/api/admin/tariffs", t).await;
+    assert_eq!(tariffs["tariffs"].as_array().unwrap().len(), 2);
+
+    // Delete: a charger without history goes; the list reflects it.
+    let (s, _) = app
+        .request(reqwest::Method::DELETE, "/api/admin/chargers/T1", t, None)
+        .await;
+    assert_eq!(s, 200);
+    let (_, list) = app.get("/api/admin/chargers", t).await;
+    assert!(list["chargers"].as_array().unwrap().is_empty());
+    let (s, _) = app
+        .request(reqwest::Method::DELETE, "/api/admin/chargers/T1", t, None)
+        .await;
+    assert_eq!(s, 404);
+}
+dual!(stations_chargers_tariffs);
+
+async fn price(app: &TestApp, token: &str) -> serde_json::Value {
+    app.get("/api/user/stations", Some(token)).await.1["stations"][0]["chargers"][0]["pricePerKwh"]
+        .clone()
+}
+
+async fn wallet_credit_and_lists(app: TestApp) {
+    let admin = app.admin().await;
+    let t = Some(admin.as_str());
+    let c = app.customer("a@example.com", 0.0).await;
+    for bad in [
+        json!({}),
+        json!({"amount": 0}),
+        json!({"amount": -10}),
+        json!({"amount": 1.234}),
+        json!({"amount": 1e10}),
+    ] {
+        let (s, body) = app
+            .post(
+                &format!("/api/admin/customers/{}/wallet/credit", c.id),
+                t,
+                bad.clone(),
+            )
+            .await;
+        assert_eq!(
+            (s, body["error"].as_str()),
+            (400, Some("Invalid amount")),
+            "{bad}"
+        );
+    }
+    let (s, _) = app
+        .post(
+            "/api/admin/customers/9999/wallet/credit",
+            t,
+            json!({"amount": 5}),
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, body) = app
+        .post(
+            &format!("/api/admin/customers/{}/wallet/credit", c.id),
+            t,
+            json!({"amount": 12.34, "note": "welcome"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(body["customer"]["walletBalance"], 12.34);
+    let (_, wallet) = app.get("/api/user/wallet", Some(&c.token)).await;
+    assert_eq!(wallet["currency"], "INR");
+    assert_eq!(wallet["transactions"][0]["type"], "credit");
+    assert_eq!(wallet["transactions"][0]["note"], "welcome");
+    assert_eq!(wallet["transactions"][0]["balanceAfter"], 12.34);
+    let (_, customers) = app.get("/api/admin/customers", t).await;
+    assert_eq!(customers["customers"][0]["walletBalance"], 12.34);
+    let (s, sessions) = app.get("/api/admin/sessions?status=active", t).await;
+    assert_eq!(s, 200);
+    assert!(sessions["sessions"].as_array().unwrap().is_empty());
+    app.assert_money_conserved().await;
+}
+dual!(wallet_credit_and_lists);
+
+async fn system_routes(app: TestApp) {
+    let (s, body) = app.get("/healthz", None).await;
+    assert_eq!(s, 200);
+    assert_eq!(body["status"], "ok");
+    let _sim = app.charger("MET1", 1).await;
+    let text = reqwest::get(format!("{}/metrics", app.http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("csms_connected_chargers 1"), "{text}");
+    assert!(text.contains("csms_ocpp_messages_in_total"), "{text}");
+    assert!(text.contains("csms_http_requests_total"), "{text}");
+    let (s, doc) = app.get("/api/openapi.json", None).await;
+    assert_eq!(s, 200);
+    assert!(doc["openapi"].is_string());
+    let page = reqwest::get(format!("{}/", app.http)).await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let (s, _) = app.get("/no-such-page.html", None).await;
+    assert_eq!(s, 404);
+}
+dual!(system_routes);

@@ -1,0 +1,448 @@
+//! Start/stop charging end to end: failures that must refund, RFID, replays, prepaid exhaustion,
+//! idempotency, recovery, and a money-conservation property test.
+
+use std::time::Duration;
+
+use csms::simulator::RemoteStart;
+use serde_json::json;
+
+use crate::dual;
+use crate::helpers::TestApp;
+
+async fn start_stop_settles_energy(app: TestApp) {
+    let sim = app.charger("DEV1", 2).await;
+    let c = app.customer("a@example.com", 100.0).await;
+    let (s, body) = app.start(&c.token, "DEV1", 1, 50.0).await;
+    assert_eq!(s, 200, "{body}");
+    let sid = body["session"]["sessionId"].as_str().unwrap().to_string();
+    assert_eq!(app.balance(&c.token).await, 50.0);
+    app.wait_until(|| sim.open_transactions().len() == 1).await;
+    let tx = *sim.open_transactions().keys().next().unwrap();
+    sim.add_energy(tx, 1500.0).await.unwrap(); // 1.5 kWh at the default 15.00/kWh = 22.50
+    let (_, one) = app
+        .get(
+            &format!("/api/user/charging/sessions/{sid}"),
+            Some(&c.token),
+        )
+        .await;
+    assert_eq!(one["session"]["energyKwh"], 1.5);
+    assert_eq!(one["session"]["cost"], 22.5);
+    assert_eq!(one["session"]["transactionId"], tx);
+    let (s, stop) = app
+        .post(
+            "/api/user/charging/stop",
+            Some(&c.token),
+            json!({"sessionId": sid}),
+        )
+        .await;
+    assert_eq!(s, 200, "{stop}");
+    assert_eq!(stop["session"]["status"], "completed");
+    assert_eq!(stop["session"]["cost"], 22.5);
+    assert_eq!(stop["session"]["refund"], 27.5);
+    assert_eq!(app.balance(&c.token).await, 77.5);
+    let (_, wallet) = app.get("/api/user/wallet", Some(&c.token)).await;
+    let kinds: Vec<&str> = wallet["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["refund", "charge_hold", "credit"]);
+    // Another customer cannot see or stop it.
+    let other = app.customer("b@example.com", 0.0).await;
+    let (s, _) = app
+        .post(
+            "/api/user/charging/stop",
+            Some(&other.token),
+            json!({"sessionId": sid}),
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _) = app
+        .get(
+            &format!("/api/user/charging/sessions/{sid}"),
+            Some(&other.token),
+        )
+        .await;
+    assert_eq!(s, 404);
+    // Outbox events were written in the same transactions.
+    let names = app
+        .db(|c| {
+            use csms::db::schema::events;
+            use diesel::prelude::*;
+            events::table
+                .select(events::name)
+                .load::<String>(c)
+                .unwrap()
+        })
+        .await;
+    for e in [
+        "charging.started",
+        "charging.stopped",
+        "wallet.debited",
+        "wallet.refunded",
+        "wallet.credited",
+        "charger.connected",
+    ] {
+        assert!(names.iter().any(|n| n == e), "missing event {e}: {names:?}");
+    }
+    app.assert_money_conserved().await;
+}
+dual!(start_stop_settles_energy);
+
+async fn charger_rejects_or_is_silent_or_drops(app: TestApp) {
+    let c = app.customer("a@example.com", 100.0).await;
+    let reject = app.charger("REJ1", 1).await;
+    reject.set_remote_start(RemoteStart::Reject);
+    let (s, body) = app.start(&c.token, "REJ1", 1, 40.0).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (400, Some("Charger rejected the start request")),
+        "{body}"
+    );
+
+    let silent = app.charger("SIL1", 1).await;
+    silent.set_remote_start(RemoteStart::Ignore);
+    let (s, body) = app.start(&c.token, "SIL1", 1, 40.0).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (504, Some("Charger did not respond")),
+        "{body}"
+    );
+
+    let dropper = app.charger("DROP1", 1).await;
+    dropper.set_remote_start(RemoteStart::Drop);
+    let (s, body) = app.start(&c.token, "DROP1", 1, 40.0).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (400, Some("Charger is offline")),
+        "{body}"
+    );
+
+    assert_eq!(
+        app.balance(&c.token).await,
+        100.0,
+        "every failed start is refunded in full"
+    );
+    let sessions = app.sessions(&c.token).await;
+    assert_eq!(sessions.len(), 3);
+    assert!(
+        sessions
+            .iter()
+            .all(|s| s["status"] == "failed" && s["refund"] == 40.0),
+        "{sessions:?}"
+    );
+    // The connector is free again after a failure.
+    reject.set_remote_start(RemoteStart::Accept);
+    let (s, body) = app.start(&c.token, "REJ1", 1, 40.0).await;
+    assert_eq!(s, 200, "{body}");
+    app.assert_money_conserved().await;
+}
+dual!(charger_rejects_or_is_silent_or_drops, |s| s
+    .remote_start_timeout_secs =
+    2);
+
+async fn start_validation_errors(app: TestApp) {
+    let mut cfg = app.sim_config("VAL1", 2);
+    cfg.faulted = vec![2];
+    app.register_charger("VAL1", None).await;
+    let _sim = app.connect(cfg).await;
+    app.register_charger("OFF1", None).await;
+    let c = app.customer("a@example.com", 20.0).await;
+    let t = Some(c.token.as_str());
+    let cases = [
+        (
+            json!({"deviceId": "VAL1", "connectorId": 1, "amount": 50}),
+            400,
+            "Insufficient wallet balance",
+        ),
+        (
+            json!({"deviceId": "VAL1", "connectorId": 1}),
+            400,
+            "Invalid amount",
+        ),
+        (
+            json!({"deviceId": "VAL1", "connectorId": 1, "amount": 0}),
+            400,
+            "Invalid amount",
+        ),
+        (
+            json!({"deviceId": "VAL1", "connectorId": 1, "amount": -5}),
+            400,
+            "Invalid amount",
+        ),
+        (
+            json!({"deviceId": "VAL1", "connectorId": 1, "amount": 1.005}),
+            400,
+            "Invalid amount",
+        ),
+        (
+            json!({"deviceId": "VAL1", "connectorId": 1, "amount": "ten"}),
+            400,
+            "Invalid amount",
+        ),
+        (
+            json!({"deviceId": "VAL1", "connectorId": 1, "amount": 1e12}),
+            400,
+            "Invalid amount",
+        ),
+        (
+            json!({"deviceId": "NOPE", "connectorId": 1, "amount": 5}),
+            404,
+            "Charger not found",
+        ),
+        (
+            json!({"deviceId": "VAL1", "connectorId": 1, "amount": 5, "chargingPointId": "CP-OTHER"}),
+            404,
+            "Charger not found",
+        ),
+        (
+            json!({"deviceId": "VAL1", "connectorId": 9, "amount": 5}),
+            404,
+            "Connector not found",
+        ),
+        (
+            json!({"deviceId": "VAL1", "connectorId": 2, "amount": 5}),
+            400,
+            "Connector is not available",
+        ),
+        (
+            json!({"deviceId": "VAL1", "connectorId": -1, "amount": 5}),
+            400,
+            "connectorId must be a positive integer",
+        ),
+        (
+            json!({"connectorId": 1, "amount": 5}),
+            400,
+            "deviceId is required",
+        ),
+    ];
+    for (body, status, error) in cases {
+        let (s, resp) = app.post("/api/user/charging/start", t, body.clone()).await;
+        assert_eq!((s, resp["error"].as_str()), (status, Some(error)), "{body}");
+        assert_eq!(resp["success"], false);
+    }
+    // The offline charger needs a connector row to get past "Connector not found": it never connected.
+    let (s, resp) = app
+        .post(
+            "/api/user/charging/start",
+            t,
+            json!({"deviceId": "OFF1", "connectorId": 1, "amount": 5}),
+        )
+        .await;
+    assert_eq!(
+        (s, resp["error"].as_str()),
+        (404, Some("Connector not found"))
+    );
+    let (s, _) = app
+        .post(
+            "/api/user/charging/start",
+            None,
+            json!({"deviceId": "VAL1", "connectorId": 1, "amount": 5}),
+        )
+        .await;
+    assert_eq!(s, 401);
+    assert_eq!(app.balance(&c.token).await, 20.0);
+    assert!(
+        app.sessions(&c.token).await.is_empty(),
+        "no session for any rejected start"
+    );
+    app.assert_money_conserved().await;
+}
+dual!(start_validation_errors);
+
+async fn offline_charger_is_refused(app: TestApp) {
+    let sim = app.charger("GONE1", 1).await;
+    sim.disconnect().await;
+    app.wait_until(|| !app.state.registry.is_online("GONE1"))
+        .await;
+    let c = app.customer("a@example.com", 20.0).await;
+    let (s, body) = app.start(&c.token, "GONE1", 1, 5.0).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (400, Some("Charger is offline"))
+    );
+    assert_eq!(app.balance(&c.token).await, 20.0);
+}
+dual!(offline_charger_is_refused);
+
+/// A transaction started at the charger (RFID) occupies the connector for app customers.
+async fn rfid_transaction_blocks_the_app(app: TestApp) {
+    let sim = app.charger("RFID1", 1).await;
+    let tx = sim.start_transaction(1, "RFIDCARD1").await.unwrap();
+    let c = app.customer("a@example.com", 50.0).await;
+    let (s, body) = app.start(&c.token, "RFID1", 1, 10.0).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (400, Some(crate::race_in_use()))
+    );
+    assert_eq!(app.balance(&c.token).await, 50.0);
+    sim.stop_transaction(tx, "Local").await.unwrap();
+    let (s, body) = app.start(&c.token, "RFID1", 1, 10.0).await;
+    assert_eq!(s, 200, "{body}");
+}
+dual!(rfid_transaction_blocks_the_app);
+
+/// A replayed StopTransaction gets the same answer and moves no money; a replayed StartTransaction
+/// gets the same transactionId.
+async fn replays_move_no_money(app: TestApp) {
+    let sim = app.charger("REP1", 1).await;
+    let c = app.customer("a@example.com", 100.0).await;
+    let (s, body) = app.start(&c.token, "REP1", 1, 30.0).await;
+    assert_eq!(s, 200, "{body}");
+    app.wait_until(|| sim.open_transactions().len() == 1).await;
+    let tx = *sim.open_transactions().keys().next().unwrap();
+    sim.add_energy(tx, 1000.0).await.unwrap();
+    let stop = json!({"transactionId": tx, "meterStop": 1000, "timestamp": "2026-11-24T10:00:00Z", "reason": "Local", "idTag": c.id_tag});
+    let first = sim.call("StopTransaction", stop.clone()).await.unwrap();
+    let balance = app.balance(&c.token).await;
+    assert_eq!(balance, 85.0, "30 held, 15 charged for 1 kWh, 15 refunded");
+    let again = sim.call("StopTransaction", stop).await.unwrap();
+    assert_eq!(first, again);
+    assert_eq!(
+        app.balance(&c.token).await,
+        balance,
+        "replay moved no money"
+    );
+
+    let start = json!({"connectorId": 1, "idTag": "CARD42", "meterStart": 5000, "timestamp": "2026-11-24T11:00:00Z"});
+    let a = sim.call("StartTransaction", start.clone()).await.unwrap();
+    let b = sim.call("StartTransaction", start).await.unwrap();
+    assert_eq!(a["transactionId"], b["transactionId"]);
+    assert_eq!(a["idTagInfo"]["status"], "Invalid", "unknown card");
+    app.assert_money_conserved().await;
+}
+dual!(replays_move_no_money);
+
+/// When the cost reaches the prepaid amount, the server sends RemoteStopTransaction exactly once.
+async fn prepaid_exhaustion_stops_once(app: TestApp) {
+    let sim = app.charger("EXH1", 1).await;
+    let c = app.customer("a@example.com", 100.0).await;
+    let (s, body) = app.start(&c.token, "EXH1", 1, 15.0).await; // 1 kWh at 15.00
+    assert_eq!(s, 200, "{body}");
+    app.wait_until(|| sim.open_transactions().len() == 1).await;
+    let tx = *sim.open_transactions().keys().next().unwrap();
+    sim.add_energy(tx, 600.0).await.unwrap();
+    assert_eq!(sim.received_count("RemoteStopTransaction"), 0);
+    sim.add_energy(tx, 600.0).await.unwrap(); // 1.2 kWh: over the prepaid amount
+    app.wait_until(|| sim.received_count("RemoteStopTransaction") == 1)
+        .await;
+    app.wait_until(|| sim.open_transactions().is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sim.received_count("RemoteStopTransaction"), 1);
+    let sessions = app.sessions(&c.token).await;
+    assert_eq!(sessions[0]["status"], "completed");
+    assert_eq!(
+        sessions[0]["cost"], 15.0,
+        "cost is capped at the prepaid amount"
+    );
+    assert_eq!(sessions[0]["refund"], 0.0);
+    assert_eq!(app.balance(&c.token).await, 85.0);
+    app.assert_money_conserved().await;
+}
+dual!(prepaid_exhaustion_stops_once);
+
+/// A retried request with the same Idempotency-Key returns the first answer and does not start twice.
+async fn idempotency_key(app: TestApp) {
+    let sim = app.charger("IDEM1", 2).await;
+    let c = app.customer("a@example.com", 100.0).await;
+    let client = reqwest::Client::new();
+    let send = |connector: i64| {
+        client
+            .post(format!("{}/api/user/charging/start", app.http))
+            .bearer_auth(&c.token)
+            .header("Idempotency-Key", "click-1")
+            .json(&json!({"deviceId": "IDEM1", "connectorId": connector, "amount": 10}))
+            .send()
+    };
+    let (a, b) = tokio::join!(send(1), send(1));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+    let (a, b): (serde_json::Value, serde_json::Value) =
+        (a.json().await.unwrap(), b.json().await.unwrap());
+    assert_eq!(a["session"]["sessionId"], b["session"]["sessionId"]);
+    let again: serde_json::Value = send(2).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        again["session"]["sessionId"], a["session"]["sessionId"],
+        "same key, same answer"
+    );
+    assert_eq!(app.balance(&c.token).await, 90.0);
+    assert_eq!(sim.received_count("RemoteStartTransaction"), 1);
+}
+dual!(idempotency_key);
+
+/// Recovery: a session left pending by a crash is refunded at start-up; an accepted session whose
+/// charger never sends StartTransaction is cancelled and refunded.
+async fn recovery_refunds_stuck_sessions(app: TestApp) {
+    let mut cfg = app.sim_config("STUCK1", 2);
+    cfg.no_start_transaction = true;
+    app.register_charger("STUCK1", None).await;
+    let sim = app.connect(cfg).await;
+    let c = app.customer("a@example.com", 100.0).await;
+    let (s, body) = app.start(&c.token, "STUCK1", 1, 20.0).await;
+    assert_eq!(s, 200, "{body}");
+    // Simulate a crash between commit and the charger's answer: a pending session nobody waits for.
+    sim.set_remote_start(RemoteStart::Ignore);
+    let charger_id = app.state.registry.get("STUCK1").unwrap().charger_id;
+    let customer = c.id;
+    let tag = c.id_tag.clone();
+    app.db(move |conn| {
+        use csms::db::schema::charging_sessions;
+        use diesel::prelude::*;
+        let old = csms::db::now() - chrono::Duration::minutes(10);
+        csms::db::write_tx(conn, |conn| {
+            diesel::insert_into(charging_sessions::table)
+                .values((
+                    charging_sessions::session_uid.eq("SESS_crashed"),
+                    charging_sessions::customer_id.eq(customer),
+                    charging_sessions::charger_id.eq(charger_id),
+                    charging_sessions::connector_id.eq(2),
+                    charging_sessions::origin.eq("app"),
+                    charging_sessions::id_tag.eq(&tag),
+                    charging_sessions::status.eq("pending"),
+                    charging_sessions::amount.eq(1000i64),
+                    charging_sessions::price_per_kwh.eq(1500i64),
+                    charging_sessions::created_at.eq(old),
+                    charging_sessions::updated_at.eq(old),
+                ))
+                .execute(conn)?;
+            let sid: i64 = charging_sessions::table
+                .filter(charging_sessions::session_uid.eq("SESS_crashed"))
+                .select(charging_sessions::id)
+                .first(conn)?;
+            csms::wallet::apply(
+                conn,
+                customer,
+                -1000,
+                csms::wallet::Kind::ChargeHold,
+                Some(sid),
+                None,
+            )
+            .map_err(|_| diesel::result::Error::RollbackTransaction)?;
+            Ok::<_, diesel::result::Error>(())
+        })
+        .unwrap();
+    })
+    .await;
+    assert_eq!(app.balance(&c.token).await, 70.0);
+    let mut statuses = Vec::new();
+    for _ in 0..100 {
+        let sessions = app.sessions(&c.token).await;
+        statuses = sessions
+            .iter()
+            .map(|s| s["status"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>();
+        if statuses.iter().all(|s| s == "failed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(statuses, vec!["failed", "failed"]);
+    assert_eq!(app.balance(&c.token).await, 100.0);
+    app.assert_money_conserved().await;
+}
+dual!(recovery_refunds_stuck_sessions, |s| {
+    s.start_transaction_timeout_secs = 1;
+    s.recovery_interval_secs = 1;
+    s.remote_start_timeout_secs = 1;
+});

@@ -1,0 +1,408 @@
+//! Spawns the real server on random ports against a fresh SQLite file or a fresh PostgreSQL database.
+
+use std::time::Duration;
+
+use csms::config::Settings;
+use csms::simulator::{SimConfig, Simulator};
+use csms::startup::Application;
+use csms::state::State;
+use diesel::prelude::*;
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+enum TestDb {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, name } = self {
+            if let Ok(mut c) = diesel::PgConnection::establish(admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut c);
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub http: String,
+    /// `ws://127.0.0.1:PORT/ocpp`
+    pub ocpp: String,
+    pub state: State,
+    client: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+    _db: TestDb,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "admin-password";
+
+fn postgres_base() -> Option<String> {
+    match std::env::var("CSMS_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var("CSMS_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+                panic!("CSMS_REQUIRE_POSTGRES=1 but CSMS_TEST_POSTGRES_URL is not set");
+            }
+            None
+        }
+    }
+}
+
+pub struct Customer {
+    pub id: i64,
+    pub token: String,
+    pub id_tag: String,
+}
+
+impl TestApp {
+    /// `None` when PostgreSQL was asked for but is not configured (and not required).
+    pub async fn spawn_with(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Option<TestApp> {
+        let _ = env_logger::builder().is_test(true).try_init();
+        let (url, db) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("csms.db").display());
+                (url, TestDb::Sqlite(dir))
+            }
+            Backend::Postgres => {
+                let Some(base) = postgres_base() else {
+                    eprintln!("skipped: PostgreSQL half (CSMS_TEST_POSTGRES_URL not set)");
+                    return None;
+                };
+                let name = format!("csms_test_{}", uuid::Uuid::new_v4().simple());
+                let admin_url = base.clone();
+                let n = name.clone();
+                tokio::task::spawn_blocking(move || {
+                    let mut c = diesel::PgConnection::establish(&admin_url)
+                        .expect("connect to CSMS_TEST_POSTGRES_URL");
+                    diesel::sql_query(format!("CREATE DATABASE {n}"))
+                        .execute(&mut c)
+                        .expect("create test database");
+                })
+                .await
+                .unwrap();
+                let url = match base.rfind('/') {
+                    Some(i) if i > "postgres://".len() => format!("{}/{name}", &base[..i]),
+                    _ => format!("{base}/{name}"),
+                };
+                (
+                    url,
+                    TestDb::Postgres {
+                        admin_url: base,
+                        name,
+                    },
+                )
+            }
+        };
+        let mut settings = Settings {
+            database_url: url,
+            http_addr: "127.0.0.1:0".into(),
+            ocpp_addr: "127.0.0.1:0".into(),
+            admin_email: Some(ADMIN_EMAIL.into()),
+            admin_password: Some(ADMIN_PASSWORD.into()),
+            bcrypt_cost: 4,
+            remote_start_timeout_secs: 5,
+            ocpp_call_timeout_secs: 5,
+            db_pool_size: 8,
+            http_workers: 2,
+            ..Settings::default()
+        };
+        tweak(&mut settings);
+        let app = Application::build(settings)
+            .await
+            .expect("application builds");
+        let http = format!("http://127.0.0.1:{}", app.http_port);
+        let ocpp = format!("ws://127.0.0.1:{}/ocpp", app.ocpp_port);
+        let state = app.state.clone();
+        let handle = app.http_handle();
+        tokio::spawn(app.run_until_stopped());
+        Some(TestApp {
+            http,
+            ocpp,
+            state,
+            client: reqwest::Client::new(),
+            handle,
+            _db: db,
+        })
+    }
+
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.http))
+            .timeout(Duration::from_secs(60));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("HTTP request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        self.request(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        self.request(reqwest::Method::GET, path, token, None).await
+    }
+
+    pub async fn admin(&self) -> String {
+        let (status, body) = self
+            .post(
+                "/api/admin/login",
+                None,
+                json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    /// Registers a charger (in a new station) without connecting it.
+    pub async fn register_charger(&self, device: &str, password: Option<&str>) -> Value {
+        let admin = self.admin().await;
+        let (s, station) = self
+            .post(
+                "/api/admin/stations",
+                Some(&admin),
+                json!({"name": format!("Station {device}")}),
+            )
+            .await;
+        assert_eq!(s, 201, "{station}");
+        let mut body = json!({"deviceId": device, "stationId": station["station"]["id"], "chargingPointId": format!("CP-{device}")});
+        if let Some(p) = password {
+            body["ocppPassword"] = json!(p);
+        }
+        let (s, charger) = self.post("/api/admin/chargers", Some(&admin), body).await;
+        assert_eq!(s, 201, "{charger}");
+        charger["charger"].clone()
+    }
+
+    pub fn sim_config(&self, device: &str, connectors: u32) -> SimConfig {
+        SimConfig::new(self.ocpp.clone(), device, connectors)
+    }
+
+    /// Registers a charger and connects a simulator that boots and reports its connectors.
+    pub async fn charger(&self, device: &str, connectors: u32) -> Simulator {
+        self.register_charger(device, None).await;
+        self.connect(self.sim_config(device, connectors)).await
+    }
+
+    pub async fn connect(&self, cfg: SimConfig) -> Simulator {
+        let id = cfg.id.clone();
+        let sim = Simulator::connect(cfg).await.expect("simulator connects");
+        self.wait_until(|| self.state.registry.is_online(&id)).await;
+        sim
+    }
+
+    pub async fn wait_until(&self, mut cond: impl FnMut() -> bool) {
+        for _ in 0..200 {
+            if cond() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("condition not reached in 5 s");
+    }
+
+    /// Registers a customer and credits the wallet with `balance` (major units).
+    pub async fn customer(&self, email: &str, balance: f64) -> Customer {
+        let (s, body) = self
+            .post(
+                "/api/customer/register",
+                None,
+                json!({"name": email, "email": email, "password": "password"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{body}");
+        let id = body["customer"]["id"].as_i64().unwrap();
+        if balance > 0.0 {
+            let admin = self.admin().await;
+            let (s, b) = self
+                .post(
+                    &format!("/api/admin/customers/{id}/wallet/credit"),
+                    Some(&admin),
+                    json!({"amount": balance}),
+                )
+                .await;
+            assert_eq!(s, 200, "{b}");
+        }
+        Customer {
+            id,
+            token: body["token"].as_str().unwrap().to_string(),
+            id_tag: body["customer"]["idTag"].as_str().unwrap().to_string(),
+        }
+    }
+
+    pub async fn balance(&self, token: &str) -> f64 {
+        let (s, body) = self.get("/api/user/wallet", Some(token)).await;
+        assert_eq!(s, 200, "{body}");
+        body["balance"].as_f64().unwrap()
+    }
+
+    pub async fn sessions(&self, token: &str) -> Vec<Value> {
+        let (s, body) = self.get("/api/user/charging/sessions", Some(token)).await;
+        assert_eq!(s, 200, "{body}");
+        body["sessions"].as_array().unwrap().clone()
+    }
+
+    pub async fn start(
+        &self,
+        token: &str,
+        device: &str,
+        connector: i64,
+        amount: f64,
+    ) -> (u16, Value) {
+        self.post(
+            "/api/user/charging/start",
+            Some(token),
+            json!({"deviceId": device, "connectorId": connector, "amount": amount}),
+        )
+        .await
+    }
+
+    /// Runs a closure on a pooled connection (off the async executor).
+    pub async fn db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut csms::db::DbConnection) -> T + Send + 'static,
+    ) -> T {
+        let db = self.state.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = db.get().expect("connection");
+            f(&mut c)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// The money invariants: every wallet equals its ledger sum, never negative; and
+    /// credits == wallets + open holds + paid costs (nothing created or lost).
+    pub async fn assert_money_conserved(&self) {
+        use csms::db::schema::{charging_sessions, customers, wallet_ledger};
+        self.db(|c| {
+            let wallets: Vec<(i64, i64)> = customers::table
+                .select((customers::id, customers::balance))
+                .load(c)
+                .unwrap();
+            let mut total_balance = 0;
+            for (id, balance) in wallets {
+                let amounts: Vec<i64> = wallet_ledger::table
+                    .filter(wallet_ledger::customer_id.eq(id))
+                    .select(wallet_ledger::amount)
+                    .load(c)
+                    .unwrap();
+                assert_eq!(
+                    balance,
+                    amounts.iter().sum::<i64>(),
+                    "customer {id}: balance != ledger sum"
+                );
+                assert!(balance >= 0);
+                total_balance += balance;
+            }
+            let credits: i64 = wallet_ledger::table
+                .filter(wallet_ledger::kind.eq_any(["credit", "adjustment"]))
+                .select(wallet_ledger::amount)
+                .load::<i64>(c)
+                .unwrap()
+                .iter()
+                .sum();
+            let sessions: Vec<(String, i64, i64, Option<i64>)> = charging_sessions::table
+                .filter(charging_sessions::origin.eq("app"))
+                .select((
+                    charging_sessions::status,
+                    charging_sessions::amount,
+                    charging_sessions::cost,
+                    charging_sessions::refund,
+                ))
+                .load(c)
+                .unwrap();
+            let mut held = 0;
+            let mut paid = 0;
+            for (status, amount, cost, refund) in sessions {
+                match status.as_str() {
+                    "pending" | "active" | "stopping" => held += amount,
+                    "completed" => {
+                        assert_eq!(
+                            amount,
+                            cost + refund.unwrap(),
+                            "completed session: amount != cost + refund"
+                        );
+                        paid += cost;
+                    }
+                    "failed" => {
+                        assert_eq!(refund, Some(amount), "failed session not fully refunded")
+                    }
+                    other => panic!("unknown status {other}"),
+                }
+            }
+            assert_eq!(
+                credits,
+                total_balance + held + paid,
+                "credits != wallets + holds + paid costs"
+            );
+        })
+        .await
+    }
+}
+
+/// Generates `sqlite` and `postgres` tests (in a module named after the test) for `async fn name(app: TestApp)`.
+#[macro_export]
+macro_rules! dual {
+    ($name:ident) => {
+        $crate::dual!($name, |_s| {});
+    };
+    ($name:ident, $tweak:expr) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                if let Some(app) =
+                    $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, $tweak)
+                        .await
+                {
+                    super::$name(app).await
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                if let Some(app) =
+                    $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Postgres, $tweak)
+                        .await
+                {
+                    super::$name(app).await
+                }
+            }
+        }
+    };
+}

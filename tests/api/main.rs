@@ -1,0 +1,13 @@
+//! Integration tests: the real server on random ports, real WebSockets, real HTTP, a real SQLite file
+//! and (when CSMS_TEST_POSTGRES_URL is set) a fresh PostgreSQL database per test.
+
+mod helpers;
+
+mod admin;
+mod charging;
+mod ocpp;
+mod race;
+
+pub fn race_in_use() -> &'static str {
+    "This charger connector is currently in use by another customer. Please try a different connector or wait for the current session to end."
+}

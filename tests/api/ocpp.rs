@@ -1,0 +1,490 @@
+//! The OCPP-J endpoint: handshake rules, every charge-point action, schema errors, remote commands,
+//! replacement of a duplicate connection, offline detection, and the message log.
+
+use std::time::Duration;
+
+use csms::simulator::{RemoteStart, SimError, Simulator};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+use crate::dual;
+use crate::helpers::TestApp;
+
+async fn handshake_status(
+    url: &str,
+    protocol: Option<&str>,
+    auth: Option<&str>,
+) -> Result<Option<String>, u16> {
+    let mut req = url.into_client_request().unwrap();
+    if let Some(p) = protocol {
+        req.headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_str(p).unwrap());
+    }
+    if let Some(a) = auth {
+        req.headers_mut()
+            .insert("Authorization", HeaderValue::from_str(a).unwrap());
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((_, resp)) => Ok(resp
+            .headers()
+            .get("Sec-WebSocket-Protocol")
+            .map(|v| v.to_str().unwrap().to_string())),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+        Err(e) => panic!("unexpected handshake error {e}"),
+    }
+}
+
+fn basic(user: &str, pw: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"))
+    )
+}
+
+async fn handshake_rules(app: TestApp) {
+    app.register_charger("OPEN1", None).await;
+    app.register_charger("LOCKED1", Some("s3cret-passw0rd"))
+        .await;
+    let base = app.ocpp.clone();
+    let port_base = base.trim_end_matches("/ocpp");
+    assert_eq!(
+        handshake_status(&format!("{base}/UNKNOWN"), Some("ocpp1.6"), None).await,
+        Err(404)
+    );
+    assert_eq!(
+        handshake_status(&format!("{base}/OPEN1"), Some("ocpp1.6"), None).await,
+        Ok(Some("ocpp1.6".into()))
+    );
+    assert_eq!(
+        handshake_status(
+            &format!("{port_base}/OPEN1"),
+            Some("ocpp2.0.1, ocpp1.6"),
+            None
+        )
+        .await,
+        Ok(Some("ocpp1.6".into())),
+        "/{{id}} works too"
+    );
+    assert_eq!(
+        handshake_status(&format!("{base}/OPEN1"), Some("ocpp2.0.1"), None).await,
+        Err(400),
+        "only other protocols offered"
+    );
+    assert_eq!(
+        handshake_status(&format!("{base}/LOCKED1"), Some("ocpp1.6"), None).await,
+        Err(401)
+    );
+    assert_eq!(
+        handshake_status(
+            &format!("{base}/LOCKED1"),
+            Some("ocpp1.6"),
+            Some(&basic("LOCKED1", "wrong-password"))
+        )
+        .await,
+        Err(401)
+    );
+    assert_eq!(
+        handshake_status(
+            &format!("{base}/LOCKED1"),
+            Some("ocpp1.6"),
+            Some(&basic("OPEN1", "s3cret-passw0rd"))
+        )
+        .await,
+        Err(401),
+        "user must be the chargeBoxId"
+    );
+    assert_eq!(
+        handshake_status(
+            &format!("{base}/LOCKED1"),
+            Some("ocpp1.6"),
+            Some(&basic("LOCKED1", "s3cret-passw0rd"))
+        )
+        .await,
+        Ok(Some("ocpp1.6".into()))
+    );
+    // The password is stored hashed.
+    let hash = app
+        .db(|c| {
+            use csms::db::schema::chargers;
+            use diesel::prelude::*;
+            chargers::table
+                .filter(chargers::device_id.eq("LOCKED1"))
+                .select(chargers::ocpp_password_hash)
+                .first::<Option<String>>(c)
+                .unwrap()
+        })
+        .await
+        .unwrap();
+    assert!(hash.starts_with("$2") && !hash.contains("s3cret"));
+    let mut cfg = app.sim_config("LOCKED1", 1);
+    cfg.password = Some("s3cret-passw0rd".into());
+    let sim = app.connect(cfg).await;
+    sim.call("Heartbeat", json!({})).await.unwrap();
+}
+dual!(handshake_rules);
+
+async fn every_charge_point_action(app: TestApp) {
+    let sim = app.charger("ACT1", 2).await;
+    let c = app.customer("a@example.com", 0.0).await;
+    let charger = app
+        .get("/api/admin/chargers/ACT1", Some(&app.admin().await))
+        .await
+        .1["charger"]
+        .clone();
+    assert_eq!(charger["vendor"], "csms");
+    assert_eq!(charger["model"], "Simulator");
+    assert_eq!(charger["serialNumber"], "SIM-ACT1");
+    assert_eq!(charger["online"], true);
+    assert_eq!(charger["connectors"].as_array().unwrap().len(), 2);
+    assert_eq!(charger["connectors"][0]["status"], "Available");
+
+    let boot = sim
+        .call(
+            "BootNotification",
+            json!({"chargePointVendor": "V", "chargePointModel": "M"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(boot["status"], "Accepted");
+    assert_eq!(boot["interval"], 300);
+    let hb = sim.call("Heartbeat", json!({})).await.unwrap();
+    assert!(hb["currentTime"].as_str().unwrap().ends_with('Z'));
+    sim.call(
+        "StatusNotification",
+        json!({"connectorId": 2, "errorCode": "HighTemperature", "status": "Faulted"}),
+    )
+    .await
+    .unwrap();
+    let charger = app
+        .get("/api/admin/chargers/ACT1", Some(&app.admin().await))
+        .await
+        .1["charger"]
+        .clone();
+    assert_eq!(charger["connectors"][1]["status"], "Faulted");
+    assert_eq!(charger["connectors"][1]["errorCode"], "HighTemperature");
+    assert_eq!(charger["vendor"], "V");
+    assert!(charger["lastHeartbeat"].is_string());
+
+    let ok = sim
+        .call("Authorize", json!({"idTag": c.id_tag}))
+        .await
+        .unwrap();
+    assert_eq!(ok["idTagInfo"]["status"], "Accepted");
+    let bad = sim
+        .call("Authorize", json!({"idTag": "NOBODY"}))
+        .await
+        .unwrap();
+    assert_eq!(bad["idTagInfo"]["status"], "Invalid");
+
+    let tx = sim.start_transaction(1, &c.id_tag).await.unwrap();
+    assert!(tx > 0);
+    sim.add_energy(tx, 250.0).await.unwrap();
+    sim.call("MeterValues", json!({"connectorId": 1, "meterValue": [{"timestamp": "2026-11-24T10:00:00Z", "sampledValue": [{"value": "12.5", "measurand": "Voltage", "unit": "V"}]}]})).await.unwrap();
+    let rows = app
+        .db(move |c| {
+            use csms::db::schema::meter_values;
+            use diesel::prelude::*;
+            meter_values::table
+                .select((meter_values::transaction_id, meter_values::energy_wh))
+                .load::<(Option<i64>, Option<i64>)>(c)
+                .unwrap()
+        })
+        .await;
+    assert!(rows.contains(&(Some(tx), Some(250))), "{rows:?}");
+    assert!(rows.contains(&(None, None)), "{rows:?}");
+    let stop = sim.stop_transaction(tx, "Local").await.unwrap();
+    assert_eq!(
+        stop["idTagInfo"],
+        Value::Null,
+        "no idTag in the request, no idTagInfo in the answer"
+    );
+
+    let dt = sim
+        .call(
+            "DataTransfer",
+            json!({"vendorId": "com.example", "messageId": "x", "data": "y"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(dt["status"], "UnknownVendorId");
+    assert_eq!(
+        sim.call(
+            "DiagnosticsStatusNotification",
+            json!({"status": "Uploaded"})
+        )
+        .await
+        .unwrap(),
+        json!({})
+    );
+    assert_eq!(
+        sim.call("FirmwareStatusNotification", json!({"status": "Installed"}))
+            .await
+            .unwrap(),
+        json!({})
+    );
+}
+dual!(every_charge_point_action);
+
+async fn code_of(sim: &Simulator, text: &str, id: &str) -> String {
+    match sim.send_raw(text, id).await {
+        Err(SimError::CallError { code, .. }) => code,
+        other => panic!("expected a CALLERROR for {text}, got {other:?}"),
+    }
+}
+
+async fn schema_errors_keep_the_connection(app: TestApp) {
+    let sim = app.charger("SCH1", 1).await;
+    let cases = [
+        (
+            r#"[2,"e1","BootNotification",{"chargePointVendor":"V"}]"#,
+            "e1",
+            "ProtocolError",
+        ),
+        (
+            r#"[2,"e2","BootNotification",{"chargePointVendor":1,"chargePointModel":"M"}]"#,
+            "e2",
+            "TypeConstraintViolation",
+        ),
+        (
+            r#"[2,"e3","Heartbeat",{"unexpected":1}]"#,
+            "e3",
+            "FormationViolation",
+        ),
+        (
+            r#"[2,"e4","StatusNotification",{"connectorId":1,"errorCode":"Bogus","status":"Available"}]"#,
+            "e4",
+            "PropertyConstraintViolation",
+        ),
+        (
+            r#"[2,"e5","StartTransaction",{"connectorId":1,"idTag":"A","meterStart":0,"timestamp":"yesterday"}]"#,
+            "e5",
+            "PropertyConstraintViolation",
+        ),
+        (r#"[2,"e6","FooBar",{}]"#, "e6", "NotImplemented"),
+        (r#"[2,"e7","Reset",{"type":"Soft"}]"#, "e7", "NotSupported"),
+        (r#"[2,"e8","Heartbeat"]"#, "e8", "FormationViolation"),
+        (r#"[7,"e9",{}]"#, "e9", "ProtocolError"),
+        ("this is not json", "-1", "FormationViolation"),
+    ];
+    for (text, id, code) in cases {
+        assert_eq!(code_of(&sim, text, id).await, code, "{text}");
+    }
+    // Still connected and usable.
+    assert!(sim.call("Heartbeat", json!({})).await.is_ok());
+    assert!(app.state.registry.is_online("SCH1"));
+}
+dual!(schema_errors_keep_the_connection);
+
+async fn remote_commands_round_trip(app: TestApp) {
+    let sim = app.charger("CMD1", 2).await;
+    let admin = app.admin().await;
+    let cmd = |action: &str, body: Value| {
+        let (app, admin, action) = (&app, admin.clone(), action.to_string());
+        async move {
+            app.post(
+                &format!("/api/admin/chargers/CMD1/commands/{action}"),
+                Some(&admin),
+                body,
+            )
+            .await
+        }
+    };
+    let expect = [
+        (
+            "Reset",
+            json!({"type": "Soft"}),
+            "status",
+            json!("Accepted"),
+        ),
+        (
+            "UnlockConnector",
+            json!({"connectorId": 1}),
+            "status",
+            json!("Unlocked"),
+        ),
+        (
+            "ChangeAvailability",
+            json!({"connectorId": 2, "type": "Inoperative"}),
+            "status",
+            json!("Accepted"),
+        ),
+        (
+            "ChangeConfiguration",
+            json!({"key": "MeterValueSampleInterval", "value": "15"}),
+            "status",
+            json!("Accepted"),
+        ),
+        ("ClearCache", json!({}), "status", json!("Accepted")),
+        (
+            "TriggerMessage",
+            json!({"requestedMessage": "Heartbeat"}),
+            "status",
+            json!("Accepted"),
+        ),
+        (
+            "DataTransfer",
+            json!({"vendorId": "com.example"}),
+            "status",
+            json!("Accepted"),
+        ),
+        (
+            "RemoteStartTransaction",
+            json!({"connectorId": 1, "idTag": "OPERATOR1"}),
+            "status",
+            json!("Accepted"),
+        ),
+    ];
+    for (action, body, field, value) in expect {
+        let (s, resp) = cmd(action, body).await;
+        assert_eq!(s, 200, "{action}: {resp}");
+        assert_eq!(resp["response"][field], value, "{action}: {resp}");
+    }
+    let (s, resp) = cmd(
+        "GetConfiguration",
+        json!({"key": ["MeterValueSampleInterval", "Nope"]}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(resp["response"]["configurationKey"][0]["value"], "15");
+    assert_eq!(resp["response"]["unknownKey"], json!(["Nope"]));
+    app.wait_until(|| sim.open_transactions().len() == 1).await;
+    let tx = *sim.open_transactions().keys().next().unwrap();
+    let (s, resp) = cmd("RemoteStopTransaction", json!({"transactionId": tx})).await;
+    assert_eq!((s, &resp["response"]["status"]), (200, &json!("Accepted")));
+    // Every command reached the charger, in order, one at a time.
+    let received: Vec<String> = sim.received().into_iter().map(|(a, _)| a).collect();
+    for a in [
+        "Reset",
+        "UnlockConnector",
+        "ChangeAvailability",
+        "ChangeConfiguration",
+        "ClearCache",
+        "TriggerMessage",
+        "DataTransfer",
+        "RemoteStartTransaction",
+        "GetConfiguration",
+        "RemoteStopTransaction",
+    ] {
+        assert!(
+            received.iter().any(|r| r == a),
+            "{a} not received: {received:?}"
+        );
+    }
+    // Bad payload, unknown command, unknown charger: refused before anything is sent.
+    let (s, resp) = cmd("Reset", json!({"type": "Bogus"})).await;
+    assert_eq!(s, 400, "{resp}");
+    assert!(
+        resp["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid Reset payload")
+    );
+    let (s, _) = cmd("SelfDestruct", json!({})).await;
+    assert_eq!(s, 404);
+    let (s, _) = app
+        .post(
+            "/api/admin/chargers/NOPE/commands/Reset",
+            Some(&admin),
+            json!({"type": "Soft"}),
+        )
+        .await;
+    assert_eq!(s, 404);
+    // A charger that never answers: 504.
+    sim.set_remote_start(RemoteStart::Ignore);
+    let (s, resp) = cmd(
+        "RemoteStartTransaction",
+        json!({"connectorId": 2, "idTag": "X"}),
+    )
+    .await;
+    assert_eq!(
+        (s, resp["error"].as_str()),
+        (504, Some("Charger did not respond"))
+    );
+    // The queue moves on after a timeout.
+    let (s, _) = cmd("ClearCache", json!({})).await;
+    assert_eq!(s, 200);
+    // Offline charger: 400.
+    sim.disconnect().await;
+    app.wait_until(|| !app.state.registry.is_online("CMD1"))
+        .await;
+    let (s, resp) = cmd("Reset", json!({"type": "Hard"})).await;
+    assert_eq!(
+        (s, resp["error"].as_str()),
+        (400, Some("Charger is offline"))
+    );
+    // The message log holds frames in both directions.
+    let mut messages = Value::Null;
+    for _ in 0..100 {
+        messages = app
+            .get("/api/admin/chargers/CMD1/messages?limit=500", Some(&admin))
+            .await
+            .1["messages"]
+            .clone();
+        if messages
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["action"] == "ClearCache" && m["direction"] == "in")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let list = messages.as_array().unwrap();
+    assert!(list.iter().any(|m| m["direction"] == "in"
+        && m["action"] == "BootNotification"
+        && m["frame"][0] == 2));
+    assert!(list.iter().any(|m| m["direction"] == "out"
+        && m["action"] == "BootNotification"
+        && m["frame"][0] == 3));
+    assert!(
+        list.iter()
+            .any(|m| m["direction"] == "out" && m["action"] == "Reset")
+    );
+}
+dual!(remote_commands_round_trip, |s| s.ocpp_call_timeout_secs = 2);
+
+async fn duplicate_connection_replaces_the_old(app: TestApp) {
+    let first = app.charger("DUP1", 1).await;
+    let old_conn = app.state.registry.get("DUP1").unwrap().conn_id;
+    let second = Simulator::connect(app.sim_config("DUP1", 1)).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), first.closed())
+        .await
+        .expect("old socket closed");
+    assert_ne!(app.state.registry.get("DUP1").unwrap().conn_id, old_conn);
+    assert!(second.call("Heartbeat", json!({})).await.is_ok());
+    assert!(app.state.registry.is_online("DUP1"));
+}
+dual!(duplicate_connection_replaces_the_old);
+
+/// A charger that stops answering pings is disconnected and shown offline.
+async fn dead_connection_goes_offline(app: TestApp) {
+    app.register_charger("DEAD1", None).await;
+    let mut req = format!("{}/DEAD1", app.ocpp).into_client_request().unwrap();
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("ocpp1.6"),
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    app.wait_until(|| app.state.registry.is_online("DEAD1"))
+        .await;
+    // Never read: pings go unanswered.
+    for _ in 0..100 {
+        if !app.state.registry.is_online("DEAD1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !app.state.registry.is_online("DEAD1"),
+        "silent charger still online"
+    );
+    let admin = app.admin().await;
+    let (_, body) = app.get("/api/admin/chargers/DEAD1", Some(&admin)).await;
+    assert_eq!(body["charger"]["online"], false);
+    drop(ws);
+}
+dual!(dead_connection_goes_offline, |s| s.ws_ping_interval_secs =
+    1);
