@@ -5,6 +5,7 @@ pub mod auth;
 pub mod charging;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod events;
 pub mod money;

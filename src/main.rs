@@ -18,6 +18,8 @@ struct Cli {
 enum Command {
     /// Run migrations, then serve HTTP (REST + web panels) and the OCPP endpoint (the default)
     Serve(Settings),
+    /// `serve` plus demo data and built-in simulated chargers (a zero-setup tour)
+    Demo(Settings),
     /// Run pending migrations and exit
     Migrate {
         #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/csms.db")]
@@ -34,6 +36,7 @@ async fn main() {
     let result = match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(settings)) => serve(settings).await,
+        Some(Command::Demo(settings)) => csms::demo::run(settings).await.map_err(|e| e.to_string()),
         Some(Command::Migrate { database_url }) => {
             tokio::task::spawn_blocking(move || csms::db::Db::connect(&database_url, 1).map(|_| ()))
                 .await

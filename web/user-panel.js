@@ -141,7 +141,11 @@
     state.selected = null;
     state.stationsHtml = '';
     localStorage.removeItem(TOKEN_KEY);
+    state.sessions = [];
+    state.transactions = [];
     ui.card.hidden = true;
+    ui.balance.textContent = '—';
+    $('balance-pill').textContent = '';
     setMessage(ui.message, '');
     showAuth(message);
   }
@@ -179,6 +183,7 @@
   function renderBalance(balance) {
     ui.balance.textContent = fmt(balance);
     ui.balance.dataset.amount = String(balance);
+    $('balance-pill').textContent = fmt(balance);
   }
 
   function setCurrency(code) {

@@ -35,6 +35,10 @@ pub const COMMANDS: &[&str] = &[
 /// Largest single wallet credit (major units 1,000,000.00).
 const MAX_CREDIT: i64 = 100_000_000;
 
+#[utoipa::path(post, path = "/api/admin/login", tag = "operator",
+    request_body = crate::api::openapi::LoginBody,
+    responses((status = 200, description = "{success, token, operator}"), (status = 401, description = "Invalid email or password")),
+)]
 pub async fn login(
     state: web::Data<AppState>,
     body: web::Json<Value>,
@@ -106,6 +110,11 @@ fn check_tariff(c: &mut DbConnection, tariff_id: Option<i64>) -> Result<(), AppE
     Ok(())
 }
 
+#[utoipa::path(post, path = "/api/admin/stations", tag = "operator",
+    request_body = crate::api::openapi::StationBody,
+    responses((status = 201, description = "{success, station}")),
+    security(("bearer" = [])),
+)]
 pub async fn create_station(
     state: web::Data<AppState>,
     _op: OperatorId,
@@ -139,6 +148,10 @@ pub async fn create_station(
     Ok(HttpResponse::Created().json(json!({"success": true, "station": station_json(&station)})))
 }
 
+#[utoipa::path(get, path = "/api/admin/stations", tag = "operator",
+    responses((status = 200, description = "{success, stations}")),
+    security(("bearer" = [])),
+)]
 pub async fn list_stations(
     state: web::Data<AppState>,
     _op: OperatorId,
@@ -157,6 +170,12 @@ pub async fn list_stations(
     ))
 }
 
+#[utoipa::path(put, path = "/api/admin/stations/{id}/tariff", tag = "operator",
+    request_body = crate::api::openapi::TariffAssignment,
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "{success, station}"), (status = 404, description = "Station or tariff not found")),
+    security(("bearer" = [])),
+)]
 pub async fn assign_station_tariff(
     state: web::Data<AppState>,
     _op: OperatorId,
@@ -220,6 +239,11 @@ fn valid_device_id(id: &str) -> bool {
             .all(|ch| ch.is_ascii_alphanumeric() || "-_.:".contains(ch))
 }
 
+#[utoipa::path(post, path = "/api/admin/chargers", tag = "operator",
+    request_body = crate::api::openapi::ChargerBody,
+    responses((status = 201, description = "{success, charger}"), (status = 404, description = "Station not found"), (status = 409, description = "Duplicate deviceId or chargingPointId")),
+    security(("bearer" = [])),
+)]
 pub async fn create_charger(
     state: web::Data<AppState>,
     _op: OperatorId,
@@ -333,6 +357,10 @@ fn chargers_json(state: &AppState, list: &[Charger], conns: &[Connector]) -> Vec
         .collect()
 }
 
+#[utoipa::path(get, path = "/api/admin/chargers", tag = "operator",
+    responses((status = 200, description = "{success, chargers} with online flag, last heartbeat, connector statuses")),
+    security(("bearer" = [])),
+)]
 pub async fn list_chargers(
     state: web::Data<AppState>,
     _op: OperatorId,
@@ -342,6 +370,11 @@ pub async fn list_chargers(
         .json(json!({"success": true, "chargers": chargers_json(&state, &list, &conns)})))
 }
 
+#[utoipa::path(get, path = "/api/admin/chargers/{device_id}", tag = "operator",
+    params(("device_id" = String, Path, description = "chargeBoxIdentity")),
+    responses((status = 200, description = "{success, charger}"), (status = 404, description = "Charger not found")),
+    security(("bearer" = [])),
+)]
 pub async fn get_charger(
     state: web::Data<AppState>,
     _op: OperatorId,
@@ -360,6 +393,11 @@ pub async fn get_charger(
 }
 
 /// Deletes a charger that has no charging history; one with history is kept for the books (409).
+#[utoipa::path(delete, path = "/api/admin/chargers/{device_id}", tag = "operator",
+    params(("device_id" = String, Path, description = "chargeBoxIdentity")),
+    responses((status = 200, description = "Deleted"), (status = 404, description = "Charger not found"), (status = 409, description = "Charger has charging history")),
+    security(("bearer" = [])),
+)]
 pub async fn delete_charger(
     state: web::Data<AppState>,
     _op: OperatorId,
@@ -405,6 +443,12 @@ pub async fn delete_charger(
     Ok(HttpResponse::Ok().json(json!({"success": true})))
 }
 
+#[utoipa::path(put, path = "/api/admin/chargers/{device_id}/tariff", tag = "operator",
+    request_body = crate::api::openapi::TariffAssignment,
+    params(("device_id" = String, Path, description = "chargeBoxIdentity")),
+    responses((status = 200, description = "Assigned"), (status = 404, description = "Charger or tariff not found")),
+    security(("bearer" = [])),
+)]
 pub async fn assign_charger_tariff(
     state: web::Data<AppState>,
     _op: OperatorId,
@@ -430,6 +474,11 @@ pub async fn assign_charger_tariff(
     Ok(HttpResponse::Ok().json(json!({"success": true, "tariffId": tariff_id})))
 }
 
+#[utoipa::path(post, path = "/api/admin/tariffs", tag = "operator",
+    request_body = crate::api::openapi::TariffBody,
+    responses((status = 201, description = "{success, tariff}")),
+    security(("bearer" = [])),
+)]
 pub async fn create_tariff(
     state: web::Data<AppState>,
     _op: OperatorId,
@@ -439,7 +488,7 @@ pub async fn create_tariff(
     let price = body
         .get("pricePerKwh")
         .and_then(money::parse_json)
-        .filter(|p| *p <= 100_000_00)
+        .filter(|p| *p <= 10_000_000)
         .ok_or_else(|| {
             AppError::bad_request(
                 "pricePerKwh must be a non-negative amount with at most 2 decimals",
@@ -465,6 +514,10 @@ pub async fn create_tariff(
     Ok(HttpResponse::Created().json(json!({"success": true, "tariff": tariff_json(&tariff)})))
 }
 
+#[utoipa::path(get, path = "/api/admin/tariffs", tag = "operator",
+    responses((status = 200, description = "{success, tariffs}")),
+    security(("bearer" = [])),
+)]
 pub async fn list_tariffs(
     state: web::Data<AppState>,
     _op: OperatorId,
@@ -483,6 +536,10 @@ pub async fn list_tariffs(
     ))
 }
 
+#[utoipa::path(get, path = "/api/admin/customers", tag = "operator",
+    responses((status = 200, description = "{success, customers: [{id, name, email, idTag, walletBalance}]}")),
+    security(("bearer" = [])),
+)]
 pub async fn list_customers(
     state: web::Data<AppState>,
     _op: OperatorId,
@@ -500,6 +557,12 @@ pub async fn list_customers(
     Ok(HttpResponse::Ok().json(json!({"success": true, "customers": list})))
 }
 
+#[utoipa::path(post, path = "/api/admin/customers/{id}/wallet/credit", tag = "operator",
+    request_body = crate::api::openapi::CreditBody,
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "{success, customer}"), (status = 400, description = "Invalid amount"), (status = 404, description = "Customer not found")),
+    security(("bearer" = [])),
+)]
 pub async fn credit_wallet(
     state: web::Data<AppState>,
     _op: OperatorId,
@@ -556,6 +619,11 @@ pub struct SessionQuery {
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/api/admin/sessions", tag = "operator",
+    params(("status" = Option<String>, Query), ("deviceId" = Option<String>, Query), ("customerId" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, description = "{success, sessions}")),
+    security(("bearer" = [])),
+)]
 pub async fn list_sessions(
     state: web::Data<AppState>,
     _op: OperatorId,
@@ -577,6 +645,11 @@ pub struct LimitQuery {
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/api/admin/chargers/{device_id}/messages", tag = "operator",
+    params(("device_id" = String, Path, description = "chargeBoxIdentity")),
+    responses((status = 200, description = "{success, messages}: OCPP frames in and out, newest first")),
+    security(("bearer" = [])),
+)]
 pub async fn messages(
     state: web::Data<AppState>,
     _op: OperatorId,
@@ -629,6 +702,12 @@ pub async fn messages(
 }
 
 /// Sends an OCPP command to a charger and returns its answer.
+#[utoipa::path(post, path = "/api/admin/chargers/{device_id}/commands/{action}", tag = "operator",
+    request_body = serde_json::Value,
+    params(("device_id" = String, Path), ("action" = String, Path, description = "RemoteStartTransaction, RemoteStopTransaction, Reset, UnlockConnector, ChangeAvailability, GetConfiguration, ChangeConfiguration, ClearCache, TriggerMessage, DataTransfer")),
+    responses((status = 200, description = "{success, action, response}: the charger's answer"), (status = 400, description = "Invalid payload / Charger is offline"), (status = 404, description = "Unknown command or charger"), (status = 502, description = "Charger answered with a CALLERROR"), (status = 504, description = "Charger did not respond")),
+    security(("bearer" = [])),
+)]
 pub async fn command(
     state: web::Data<AppState>,
     _op: OperatorId,

@@ -16,6 +16,12 @@ use crate::error::AppError;
 use crate::money;
 use crate::state::AppState;
 
+#[utoipa::path(post, path = "/api/user/charging/start", tag = "charging",
+    request_body = crate::api::openapi::StartBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer")),
+    responses((status = 200, description = "Charging started successfully"), (status = 400, description = "In use / Insufficient wallet balance / Charger is offline / Connector is not available / Invalid amount / Charger rejected the start request"), (status = 404, description = "Charger not found / Connector not found"), (status = 504, description = "Charger did not respond")),
+    security(("bearer" = [])),
+)]
 pub async fn start(
     state: web::Data<AppState>,
     who: CustomerId,
@@ -66,6 +72,11 @@ pub async fn start(
     ))
 }
 
+#[utoipa::path(post, path = "/api/user/charging/stop", tag = "charging",
+    request_body = crate::api::openapi::StopBody,
+    responses((status = 200, description = "{success, message, session}"), (status = 400, description = "Session cannot be stopped now / Charger rejected the stop request"), (status = 404, description = "Session not found (or not yours)")),
+    security(("bearer" = [])),
+)]
 pub async fn stop(
     state: web::Data<AppState>,
     who: CustomerId,
@@ -76,6 +87,10 @@ pub async fn stop(
     Ok(HttpResponse::Ok().json(json!({"success": true, "message": message, "session": session})))
 }
 
+#[utoipa::path(get, path = "/api/user/charging/sessions", tag = "charging",
+    responses((status = 200, description = "{success, sessions}: own sessions, newest first")),
+    security(("bearer" = [])),
+)]
 pub async fn sessions(
     state: web::Data<AppState>,
     who: CustomerId,
@@ -89,6 +104,11 @@ pub async fn sessions(
     Ok(HttpResponse::Ok().json(json!({"success": true, "sessions": sessions})))
 }
 
+#[utoipa::path(get, path = "/api/user/charging/sessions/{session_id}", tag = "charging",
+    params(("session_id" = String, Path, description = "SESS_...")),
+    responses((status = 200, description = "{success, session}"), (status = 404, description = "Session not found")),
+    security(("bearer" = [])),
+)]
 pub async fn session(
     state: web::Data<AppState>,
     who: CustomerId,
@@ -114,6 +134,11 @@ pub async fn session(
 
 /// `GET /api/user/events`: the customer's session and wallet events as Server-Sent Events. Browsers'
 /// EventSource cannot send headers, so the token may also come as `?token=`.
+#[utoipa::path(get, path = "/api/user/events", tag = "charging",
+    params(("token" = Option<String>, Query, description = "Token for EventSource, which cannot send headers")),
+    responses((status = 200, description = "text/event-stream of own session and wallet events")),
+    security(("bearer" = [])),
+)]
 pub async fn events(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -38,6 +38,10 @@ fn new_id_tag() -> String {
     )
 }
 
+#[utoipa::path(post, path = "/api/customer/register", tag = "customer",
+    request_body = crate::api::openapi::RegisterBody,
+    responses((status = 201, description = "Registered: {success, token, customer}"), (status = 400, description = "Invalid input"), (status = 409, description = "Email is already registered")),
+)]
 pub async fn register(
     state: web::Data<AppState>,
     body: web::Json<Value>,
@@ -93,6 +97,10 @@ pub async fn register(
         .json(json!({"success": true, "token": token, "customer": customer_json(&customer)})))
 }
 
+#[utoipa::path(post, path = "/api/customer/login", tag = "customer",
+    request_body = crate::api::openapi::LoginBody,
+    responses((status = 200, description = "{success, token, customer}"), (status = 401, description = "Invalid email or password")),
+)]
 pub async fn login(
     state: web::Data<AppState>,
     body: web::Json<Value>,
@@ -148,6 +156,10 @@ async fn load_customer(state: &AppState, id: i64) -> Result<Customer, AppError> 
         .await
 }
 
+#[utoipa::path(get, path = "/api/user/profile", tag = "customer",
+    responses((status = 200, description = "{success, customer: {id, name, email, idTag, walletBalance}}"), (status = 401, description = "Missing or bad token")),
+    security(("bearer" = [])),
+)]
 pub async fn profile(
     state: web::Data<AppState>,
     who: CustomerId,
@@ -156,6 +168,10 @@ pub async fn profile(
     Ok(HttpResponse::Ok().json(json!({"success": true, "customer": customer_json(&customer)})))
 }
 
+#[utoipa::path(get, path = "/api/user/wallet", tag = "customer",
+    responses((status = 200, description = "{success, balance, currency, transactions (ledger, newest first)}")),
+    security(("bearer" = [])),
+)]
 pub async fn wallet(state: web::Data<AppState>, who: CustomerId) -> Result<HttpResponse, AppError> {
     let id = who.0;
     let customer = load_customer(&state, id).await?;
@@ -191,6 +207,10 @@ pub async fn wallet(state: web::Data<AppState>, who: CustomerId) -> Result<HttpR
 }
 
 /// Stations with chargers, connectors, live status and price, as the user panel shows them.
+#[utoipa::path(get, path = "/api/user/stations", tag = "customer",
+    responses((status = 200, description = "Stations with chargers, connectors, live status, online flag and price")),
+    security(("bearer" = [])),
+)]
 pub async fn stations(
     state: web::Data<AppState>,
     _who: CustomerId,

@@ -1,12 +1,101 @@
-//! The OpenAPI document served at `/api/openapi.json` (and browsable at `/swagger-ui/`).
+//! The OpenAPI document served at `/api/openapi.json` (browsable at `/swagger-ui/`), generated from
+//! the handlers' `#[utoipa::path]` annotations and the request bodies below.
 
-use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+#[derive(ToSchema)]
+pub struct RegisterBody {
+    pub name: String,
+    pub email: String,
+    /// 6 to 72 characters
+    pub password: String,
+}
+
+#[derive(ToSchema)]
+pub struct LoginBody {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(ToSchema)]
+#[allow(non_snake_case)]
+pub struct StartBody {
+    pub deviceId: String,
+    pub connectorId: i32,
+    /// Prepaid amount in major units (e.g. 50 or 50.25): positive, at most 2 decimals
+    pub amount: f64,
+    /// Optional; must match the charger when given
+    pub chargingPointId: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(non_snake_case)]
+pub struct StopBody {
+    pub sessionId: String,
+}
+
+#[derive(ToSchema)]
+#[allow(non_snake_case)]
+pub struct StationBody {
+    pub name: String,
+    pub address: Option<String>,
+    pub tariffId: Option<i64>,
+}
+
+#[derive(ToSchema)]
+#[allow(non_snake_case)]
+pub struct ChargerBody {
+    /// chargeBoxIdentity: 1-48 of letters, digits, '-', '_', '.', ':'
+    pub deviceId: String,
+    /// Defaults to CP-{deviceId}
+    pub chargingPointId: Option<String>,
+    pub stationId: i64,
+    pub name: Option<String>,
+    /// 8-40 characters; enables HTTP Basic auth (security profile 1); stored hashed
+    pub ocppPassword: Option<String>,
+    pub tariffId: Option<i64>,
+}
+
+#[derive(ToSchema)]
+#[allow(non_snake_case)]
+pub struct TariffBody {
+    pub name: String,
+    /// Major units per kWh, at most 2 decimals
+    pub pricePerKwh: f64,
+}
+
+#[derive(ToSchema)]
+#[allow(non_snake_case)]
+pub struct TariffAssignment {
+    /// null removes the assignment
+    pub tariffId: Option<i64>,
+}
+
+#[derive(ToSchema)]
+pub struct CreditBody {
+    /// Major units, positive, at most 2 decimals
+    pub amount: f64,
+    pub note: Option<String>,
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        }
+    }
+}
 
 #[derive(OpenApi)]
-#[openapi(info(
-    title = "csms",
-    description = "OCPP 1.6J central system with a customer wallet"
-))]
+#[openapi(
+    info(title = "csms", description = "OCPP 1.6J central system with a customer wallet. Errors: {\"success\": false, \"error\": \"...\"}."),
+    paths(crate::api::system::healthz, crate::api::system::metrics, crate::api::customer::register, crate::api::customer::login, crate::api::customer::profile, crate::api::customer::wallet, crate::api::customer::stations, crate::api::charging::start, crate::api::charging::stop, crate::api::charging::sessions, crate::api::charging::session, crate::api::charging::events, crate::api::admin::login, crate::api::admin::create_station, crate::api::admin::list_stations, crate::api::admin::assign_station_tariff, crate::api::admin::create_charger, crate::api::admin::list_chargers, crate::api::admin::get_charger, crate::api::admin::delete_charger, crate::api::admin::assign_charger_tariff, crate::api::admin::messages, crate::api::admin::command, crate::api::admin::create_tariff, crate::api::admin::list_tariffs, crate::api::admin::list_customers, crate::api::admin::credit_wallet, crate::api::admin::list_sessions),
+    components(schemas(RegisterBody, LoginBody, StartBody, StopBody, StationBody, ChargerBody, TariffBody, TariffAssignment, CreditBody)),
+    modifiers(&BearerAuth)
+)]
 struct ApiDoc;
 
 pub fn document() -> utoipa::openapi::OpenApi {

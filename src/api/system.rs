@@ -8,6 +8,9 @@ use serde_json::json;
 
 use crate::state::AppState;
 
+#[utoipa::path(get, path = "/healthz", tag = "system",
+    responses((status = 200, description = "Database answers"), (status = 503, description = "Database unavailable")),
+)]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     use diesel::connection::SimpleConnection;
     let db = state.db.run(|c| Ok(c.batch_execute("SELECT 1")?)).await;
@@ -23,6 +26,9 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "system",
+    responses((status = 200, description = "Prometheus text format")),
+)]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     metrics::gauge!("csms_connected_chargers").set(state.registry.len() as f64);
     HttpResponse::Ok()

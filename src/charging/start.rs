@@ -67,11 +67,10 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
             })
             .await?
     };
-    if let Some(cp) = &req.charging_point_id {
-        if !cp.is_empty() && *cp != charger.charging_point_id {
+    if let Some(cp) = &req.charging_point_id
+        && !cp.is_empty() && *cp != charger.charging_point_id {
             return Err(AppError::ChargerNotFound);
         }
-    }
     if !state.registry.is_online(&charger.device_id) {
         return Err(AppError::ChargerOffline);
     }
@@ -114,7 +113,7 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
             return Err(AppError::ConnectorInUse);
         }
         Err(Reserve::Failed(e)) => return Err(e),
-        Err(Reserve::Replay(s)) => return replay_answer(state, s).await,
+        Err(Reserve::Replay(s)) => return replay_answer(state, *s).await,
     };
     state.events.wake();
 
@@ -180,7 +179,7 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
 enum Reserve {
     Failed(AppError),
     /// The same Idempotency-Key won a concurrent request: answer with its session.
-    Replay(Session),
+    Replay(Box<Session>),
 }
 
 impl<E: Into<AppError>> From<E> for Reserve {
@@ -252,11 +251,10 @@ fn reserve(
     match result {
         Ok(s) => Ok(s),
         Err(AppError::Database(e)) if is_unique_violation(&e) => {
-            if let Some(key) = key {
-                if let Some(s) = by_idempotency_key(c, customer_id, key)? {
-                    return Err(Reserve::Replay(s));
+            if let Some(key) = key
+                && let Some(s) = by_idempotency_key(c, customer_id, key)? {
+                    return Err(Reserve::Replay(Box::new(s)));
                 }
-            }
             Err(Reserve::Failed(AppError::ConnectorInUse))
         }
         Err(e) => Err(Reserve::Failed(e)),

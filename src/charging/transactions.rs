@@ -21,7 +21,8 @@ pub fn authorize(c: &mut DbConnection, id_tag: &str) -> Result<(IdTagInfo, Optio
     if let Some(id) = customer {
         return Ok((IdTagInfo::status("Accepted"), Some(id)));
     }
-    let card: Option<(String, Option<NaiveDateTime>, Option<String>, Option<i64>)> = id_tags::table
+    type Card = (String, Option<NaiveDateTime>, Option<String>, Option<i64>);
+    let card: Option<Card> = id_tags::table
         .filter(id_tags::id_tag.eq(id_tag))
         .select((
             id_tags::status,

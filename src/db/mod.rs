@@ -131,15 +131,13 @@ impl Db {
     /// Opens the pool (creating the SQLite file and its folder if needed) and runs pending migrations.
     pub fn connect(database_url: &str, pool_size: u32) -> Result<Self, AppError> {
         let url = DbUrl::parse(database_url)?;
-        if url.backend == Backend::Sqlite {
-            if let Some(parent) = Path::new(&url.target).parent() {
-                if !parent.as_os_str().is_empty() {
+        if url.backend == Backend::Sqlite
+            && let Some(parent) = Path::new(&url.target).parent()
+                && !parent.as_os_str().is_empty() {
                     std::fs::create_dir_all(parent).map_err(|e| {
                         AppError::Config(format!("cannot create folder {}: {e}", parent.display()))
                     })?;
                 }
-            }
-        }
         let backend = url.backend;
         // Fail fast with the driver's own message instead of r2d2's generic timeout.
         let mut probe = Manager { url: url.clone() }

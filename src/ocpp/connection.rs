@@ -152,11 +152,10 @@ where
             Some((id, action, result)) = handling.next(), if !handling.is_empty() => {
                 let frame = match result {
                     Ok(payload) => {
-                        if cfg!(debug_assertions) {
-                            if let Err(e) = schemas().validate(&action, Kind::Response, &payload) {
+                        if cfg!(debug_assertions)
+                            && let Err(e) = schemas().validate(&action, Kind::Response, &payload) {
                                 log::error!("{}: our {action} response breaks the schema: {e}", ctx.device_id);
                             }
-                        }
                         Frame::CallResult { id, payload }
                     }
                     Err(e) => Frame::error(id, &e),
@@ -228,15 +227,14 @@ fn answer(
         Some(call) if call.id == id => {
             metrics::histogram!("csms_ocpp_call_duration_seconds", "action" => call.action.clone())
                 .record(call.started.elapsed().as_secs_f64());
-            if let Ok(payload) = &result {
-                if let Err(e) = schemas().validate(&call.action, Kind::Response, payload) {
+            if let Ok(payload) = &result
+                && let Err(e) = schemas().validate(&call.action, Kind::Response, payload) {
                     log::warn!(
                         "{}: {} answer does not match the schema: {e}",
                         ctx.device_id,
                         call.action
                     );
                 }
-            }
             let _ = call.reply.send(result);
         }
         other => {

@@ -158,6 +158,7 @@ fn basic_credentials(header: &str) -> Option<(String, String)> {
     Some((user.to_string(), password.to_string()))
 }
 
+#[allow(clippy::result_large_err)] // the type is tungstenite's
 fn refuse(status: StatusCode) -> ErrorResponse {
     let mut resp = ErrorResponse::new(Some(
         status.canonical_reason().unwrap_or("refused").to_string(),
@@ -177,6 +178,7 @@ async fn handle_socket(stream: TcpStream, state: State) {
         return;
     };
     let verdict = decide(&state, &head).await;
+    #[allow(clippy::result_large_err)] // the callback's type is tungstenite's
     let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
         if let Verdict::Refuse(status) = verdict {
             return Err(refuse(status));

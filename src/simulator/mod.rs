@@ -90,6 +90,8 @@ pub enum SimError {
     Closed,
 }
 
+type Reply = oneshot::Sender<Result<Value, SimError>>;
+
 enum Out {
     Frame(String),
     Close,
@@ -112,7 +114,7 @@ struct Shared {
 pub struct Simulator {
     cfg: Arc<Mutex<SimConfig>>,
     out: mpsc::Sender<Out>,
-    pending: Arc<Mutex<HashMap<String, oneshot::Sender<Result<Value, SimError>>>>>,
+    pending: Arc<Mutex<HashMap<String, Reply>>>,
     shared: Arc<Mutex<Shared>>,
     call_lock: Arc<tokio::sync::Mutex<()>>,
     next_id: Arc<std::sync::atomic::AtomicU64>,
@@ -591,11 +593,10 @@ impl Simulator {
             "ChangeConfiguration" => {
                 let key = payload["key"].as_str().unwrap_or_default().to_string();
                 let value = payload["value"].as_str().unwrap_or_default().to_string();
-                if key == "MeterValueSampleInterval" {
-                    if let Ok(v) = value.parse() {
+                if key == "MeterValueSampleInterval"
+                    && let Ok(v) = value.parse() {
                         lock(&self.cfg).meter_interval_secs = v;
                     }
-                }
                 lock(&self.shared).config_keys.insert(key, value);
                 self.reply(&id, json!({"status": "Accepted"})).await;
             }

@@ -1,0 +1,111 @@
+//! `csms demo`: `serve` plus the contract's demo data plus built-in simulated chargers that connect
+//! over real WebSockets, so a newcomer can open the user panel and charge at once. Safe to re-run.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+
+use crate::auth;
+use crate::config::Settings;
+use crate::db::schema::{chargers, customers, stations};
+use crate::db::{Db, now, write_tx};
+use crate::error::AppError;
+use crate::simulator::{SimConfig, Simulator};
+use crate::startup::Application;
+use crate::wallet;
+
+pub const DEMO_CHARGERS: &[(&str, &str, u32)] = &[("DEVAFGKV1UW", "CP-DEMO1", 2), ("DEVDEMO2", "CP-DEMO2", 1)];
+pub const DEMO_CUSTOMERS: &[(&str, &str)] = &[("Customer One", "customer1@example.com"), ("Customer Two", "customer2@example.com")];
+pub const DEMO_PASSWORD: &str = "password";
+/// Wallet balance of a new demo customer, in minor units (100.00).
+pub const DEMO_BALANCE: i64 = 10_000;
+
+pub async fn run(mut settings: Settings) -> Result<(), AppError> {
+    if settings.admin_email.is_none() || settings.admin_password.is_none() {
+        settings.admin_email = Some("admin@example.com".into());
+        settings.admin_password = Some("admin".into());
+    }
+    let app = Application::build(settings).await?;
+    seed(&app.state.db, app.state.settings.bcrypt_cost).await?;
+    let base = format!("ws://127.0.0.1:{}/ocpp", app.ocpp_port);
+    for (device, _, connectors) in DEMO_CHARGERS {
+        let mut cfg = SimConfig::new(base.clone(), *device, *connectors);
+        cfg.meter_interval_secs = 5;
+        cfg.power_kw = 11.0;
+        cfg.ev_capacity_kwh = Some(40.0);
+        tokio::spawn(keep_connected(cfg));
+    }
+    let host = match app.state.settings.http_addr.split(':').next() {
+        Some("0.0.0.0") | Some("") | None => "localhost".to_string(),
+        Some(h) => h.to_string(),
+    };
+    log::info!(
+        "demo ready: open http://{host}:{}/user-panel.html (customer1@example.com / password, customer2@example.com / password); operator console http://{host}:{}/admin.html (admin@example.com / admin)",
+        app.http_port, app.http_port
+    );
+    app.run_until_stopped().await.map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// A demo charger stays connected: it reconnects whenever its connection drops.
+async fn keep_connected(cfg: SimConfig) {
+    loop {
+        match Simulator::connect(cfg.clone()).await {
+            Ok(sim) => {
+                sim.spawn_heartbeats();
+                sim.closed().await;
+                log::info!("demo charger {} disconnected; reconnecting", cfg.id);
+            }
+            Err(e) => log::warn!("demo charger {}: {e}", cfg.id),
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Creates whatever demo data is missing; existing rows (and wallets) are left as they are.
+pub async fn seed(db: &Db, bcrypt_cost: u32) -> Result<(), AppError> {
+    let hash = auth::hash_password(DEMO_PASSWORD.into(), bcrypt_cost).await?;
+    db.run(move |c| {
+        write_tx(c, |c| {
+            let station: i64 = match stations::table.filter(stations::name.eq("Demo Station")).select(stations::id).first(c).optional()? {
+                Some(id) => id,
+                None => diesel::insert_into(stations::table)
+                    .values((stations::name.eq("Demo Station"), stations::address.eq("1 Demo Road"), stations::created_at.eq(now())))
+                    .returning(stations::id)
+                    .get_result(c)?,
+            };
+            for (device, cp, _) in DEMO_CHARGERS {
+                let exists: i64 = chargers::table.filter(chargers::device_id.eq(device)).count().get_result(c)?;
+                if exists == 0 {
+                    diesel::insert_into(chargers::table)
+                        .values((
+                            chargers::device_id.eq(device),
+                            chargers::charging_point_id.eq(cp),
+                            chargers::station_id.eq(station),
+                            chargers::name.eq(format!("Demo charger {cp}")),
+                            chargers::created_at.eq(now()),
+                        ))
+                        .execute(c)?;
+                }
+            }
+            for (i, (name, email)) in DEMO_CUSTOMERS.iter().enumerate() {
+                let exists: i64 = customers::table.filter(customers::email.eq(email)).count().get_result(c)?;
+                if exists == 0 {
+                    let id: i64 = diesel::insert_into(customers::table)
+                        .values((
+                            customers::name.eq(name),
+                            customers::email.eq(email),
+                            customers::password_hash.eq(&hash),
+                            customers::id_tag.eq(format!("DEMOCUST{}", i + 1)),
+                            customers::balance.eq(0i64),
+                            customers::created_at.eq(now()),
+                        ))
+                        .returning(customers::id)
+                        .get_result(c)?;
+                    wallet::apply(c, id, DEMO_BALANCE, wallet::Kind::Credit, None, Some("Demo wallet"))?;
+                }
+            }
+            Ok(())
+        })
+    })
+    .await
+}

@@ -1,0 +1,843 @@
+// csms — operator console: chargers (live), OCPP commands and message log, stations, tariffs,
+// customers and wallets, sessions.
+'use strict';
+
+(() => {
+  const { request, money, kwh, esc, dateTime, ago, duration, parseTime, jsonHtml, statusClass, toast, busy, setMessage } = CSMS;
+
+  const TOKEN_KEY = 'csms.adminToken';
+  const CHARGERS_MS = 3000;
+  const SESSIONS_MS = 5000;
+  // The operator API does not report the currency; the system default is INR.
+  const CURRENCY = 'INR';
+
+  const $ = (id) => document.getElementById(id);
+  const fmt = (v) => money(v, CURRENCY);
+
+  const state = {
+    token: localStorage.getItem(TOKEN_KEY),
+    chargers: [],
+    stations: [],
+    tariffs: [],
+    customers: [],
+    sessions: [],
+    open: new Set(), // device ids whose detail row is open
+    logs: new Map(), // deviceId -> {lastKey, openIds:Set}
+    timers: [],
+    lastChargersOk: 0,
+  };
+
+  const api = (path, opts = {}) => request(path, { token: state.token, ...opts });
+
+  function handleAuthError(e) {
+    if (e && (e.status === 401 || e.status === 403) && state.token) {
+      logout(e.message);
+      return true;
+    }
+    return false;
+  }
+
+  // ---------------------------------------------------------------- sign in / out
+
+  function showLogin(message) {
+    $('console-view').hidden = true;
+    $('who').hidden = true;
+    $('login-view').hidden = false;
+    if (message) setMessage($('admin-login-message'), message, 'error');
+  }
+
+  $('admin-login-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const msg = $('admin-login-message');
+    setMessage(msg, '');
+    await busy($('admin-login-btn'), 'Signing in…', async () => {
+      try {
+        const data = await request('/api/admin/login', {
+          method: 'POST',
+          body: { email: $('admin-email').value.trim(), password: $('admin-password').value },
+        });
+        state.token = data.token;
+        localStorage.setItem(TOKEN_KEY, data.token);
+        if (data.operator) localStorage.setItem(TOKEN_KEY + '.who', data.operator.email || data.operator.name || '');
+        $('admin-password').value = '';
+        startConsole();
+      } catch (e) {
+        setMessage(msg, e.message, 'error');
+      }
+    });
+  });
+
+  function logout(message) {
+    for (const t of state.timers) clearInterval(t);
+    state.timers = [];
+    state.token = null;
+    localStorage.removeItem(TOKEN_KEY);
+    localStorage.removeItem(TOKEN_KEY + '.who');
+    $('chargers-body').innerHTML = '<tr class="placeholder"><td colspan="7" class="empty">Loading chargers…</td></tr>';
+    state.open.clear();
+    state.logs.clear();
+    showLogin(message);
+  }
+  $('logout-btn').addEventListener('click', () => logout());
+
+  async function startConsole() {
+    $('login-view').hidden = true;
+    $('console-view').hidden = false;
+    $('who').hidden = false;
+    $('who-name').textContent = localStorage.getItem(TOKEN_KEY + '.who') || 'Operator';
+    await loadTariffs();
+    await Promise.allSettled([loadStations(), loadCustomers()]);
+    await loadChargers();
+    await loadSessions();
+    let n = 0;
+    state.timers.push(setInterval(() => { if (!document.hidden) { loadChargers(); refreshOpenLogs(); } }, CHARGERS_MS));
+    state.timers.push(setInterval(() => {
+      if (document.hidden) return;
+      loadSessions();
+      if (++n % 3 === 0) { loadCustomers(); loadStations(); loadTariffs(); }
+    }, SESSIONS_MS));
+  }
+
+  // ---------------------------------------------------------------- lookups
+
+  const stationName = (id) => (state.stations.find((s) => s.id === id) || {}).name;
+  const tariffById = (id) => state.tariffs.find((t) => t.id === id);
+  const tariffLabel = (id) => {
+    const t = tariffById(id);
+    return t ? `${t.name} · ${fmt(t.pricePerKwh)}/kWh` : (id ? `#${id}` : '');
+  };
+  const customerById = (id) => state.customers.find((c) => c.id === id);
+
+  function tariffOptions(selected, noneLabel = 'No tariff') {
+    return `<option value="">${esc(noneLabel)}</option>` + state.tariffs.map((t) =>
+      `<option value="${t.id}"${t.id === selected ? ' selected' : ''}>${esc(t.name)} — ${esc(fmt(t.pricePerKwh))}/kWh</option>`).join('');
+  }
+
+  /** Refills a <select> only when its options would change, keeping the current choice. */
+  function fillSelect(sel, html) {
+    if (sel.dataset.html === html) return;
+    const v = sel.value;
+    sel.innerHTML = html;
+    sel.dataset.html = html;
+    if ([...sel.options].some((o) => o.value === v)) sel.value = v;
+  }
+
+  // ---------------------------------------------------------------- chargers
+
+  async function loadChargers() {
+    try {
+      const data = await api('/api/admin/chargers');
+      state.chargers = data.chargers || [];
+      state.lastChargersOk = Date.now();
+      renderChargers();
+      renderTariffs(); // "used by" and station charger counts depend on the chargers
+      setRefreshState(true);
+    } catch (e) {
+      if (handleAuthError(e)) return;
+      setRefreshState(false, e.message);
+    }
+  }
+
+  function setRefreshState(ok, error) {
+    const el = $('refresh-state');
+    el.className = 'live ' + (ok ? 'on' : 'off');
+    el.textContent = ok ? 'Live' : 'Refresh failed';
+    el.title = ok ? 'Chargers refresh every 3 seconds' : error;
+    $('chargers-updated').textContent = state.lastChargersOk ? 'Updated ' + new Date(state.lastChargersOk).toLocaleTimeString() + '.' : '';
+  }
+
+  function connectorChips(ch) {
+    const conns = ch.connectors || [];
+    if (!conns.length) return '<span class="muted small">none reported</span>';
+    return conns.map((k) => {
+      const err = k.errorCode && k.errorCode !== 'NoError' ? ` · ${k.errorCode}` : '';
+      const title = [k.info, k.vendorErrorCode, 'updated ' + dateTime(k.updatedAt)].filter(Boolean).join(' · ');
+      return `<span class="chip ${statusClass(k.status)}" title="${esc(title)}">${esc(k.connectorId)} · ${esc((k.status || 'Unknown') + err)}</span>`;
+    }).join('');
+  }
+
+  function chargerCells(ch) {
+    const statusErr = ch.errorCode && ch.errorCode !== 'NoError' ? `<div class="dev-sub" style="color:var(--danger)">${esc(ch.errorCode)}</div>` : '';
+    const hw = [ch.vendor, ch.model].filter(Boolean).join(' ');
+    return {
+      charger: `<div style="font-weight:650">${esc(ch.name || ch.chargingPointId)}</div>
+        <div class="dev-id">${esc(ch.deviceId)}</div><div class="dev-sub">${esc(ch.chargingPointId)}${ch.hasOcppPassword ? ' · password set' : ''}</div>`,
+      station: `<div>${esc(stationName(ch.stationId) || '#' + ch.stationId)}</div><div class="dev-sub">${esc(ch.tariffId ? tariffLabel(ch.tariffId) : 'station tariff')}</div>`,
+      status: `<span class="badge ${ch.online ? 'online' : 'offline'}" data-testid="online-badge">${ch.online ? 'Online' : 'Offline'}</span>
+        ${ch.status ? `<div style="margin-top:4px"><span class="chip ${statusClass(ch.status)}">${esc(ch.status)}</span></div>` : ''}${statusErr}`,
+      connectors: `<div class="conn-chips">${connectorChips(ch)}</div>`,
+      heartbeat: `<div class="nowrap" title="${esc(ch.lastHeartbeat || '')}">${esc(ch.lastHeartbeat ? ago(ch.lastHeartbeat) : '—')}</div>
+        <div class="dev-sub nowrap" title="${esc(ch.lastSeen || '')}">seen ${esc(ch.lastSeen ? ago(ch.lastSeen) : 'never')}</div>`,
+      hardware: `<div>${esc(hw || '—')}</div><div class="dev-sub">${esc(ch.firmwareVersion ? 'fw ' + ch.firmwareVersion : '')}${ch.lastBootAt ? ' · boot ' + esc(ago(ch.lastBootAt)) : ''}</div>`,
+    };
+  }
+
+  function chargerRow(ch) {
+    const tr = document.createElement('tr');
+    tr.dataset.device = ch.deviceId;
+    tr.innerHTML = `
+      <td data-cell="charger"></td><td data-cell="station"></td><td data-cell="status"></td>
+      <td data-cell="connectors"></td><td data-cell="heartbeat"></td><td data-cell="hardware"></td>
+      <td class="right"><div class="row-actions">
+        <select class="sm" data-reset-type aria-label="Reset type"><option>Soft</option><option>Hard</option></select>
+        <button type="button" class="btn-sm" data-action="Reset" data-device="${esc(ch.deviceId)}">↻ Reset</button>
+        <button type="button" class="btn-sm btn-ghost" data-manage aria-expanded="false">Manage ▾</button>
+      </div></td>`;
+    return tr;
+  }
+
+  function connectorOptions(ch, includeZero) {
+    const ids = (ch.connectors || []).map((k) => k.connectorId);
+    if (!ids.length) ids.push(1);
+    return (includeZero ? ['<option value="0">0 · whole charger</option>'] : [])
+      .concat(ids.map((i) => `<option value="${i}">Connector ${i}</option>`)).join('');
+  }
+
+  function detailRow(ch) {
+    const d = esc(ch.deviceId);
+    const tr = document.createElement('tr');
+    tr.className = 'detail';
+    tr.dataset.detailFor = ch.deviceId;
+    tr.innerHTML = `<td colspan="7"><div class="detail-inner">
+      <div>
+        <h3 class="subhead">Commands</h3>
+        <div class="cmd-grid">
+          <div class="cmd"><span class="cmd-name">Unlock connector</span>
+            <select class="sm" data-conn></select>
+            <button type="button" class="btn-sm" data-action="UnlockConnector" data-device="${d}">Unlock</button></div>
+          <div class="cmd"><span class="cmd-name">Availability</span>
+            <select class="sm" data-conn0></select>
+            <select class="sm" data-avail><option>Operative</option><option>Inoperative</option></select>
+            <button type="button" class="btn-sm" data-action="ChangeAvailability" data-device="${d}">Change</button></div>
+          <div class="cmd"><span class="cmd-name">Get configuration</span>
+            <input class="sm grow" data-keys placeholder="keys, comma separated (empty = all)">
+            <button type="button" class="btn-sm" data-action="GetConfiguration" data-device="${d}">Get</button></div>
+          <div class="cmd"><span class="cmd-name">Change configuration</span>
+            <input class="sm" data-key placeholder="key, e.g. HeartbeatInterval" style="width:190px">
+            <input class="sm" data-value placeholder="value">
+            <button type="button" class="btn-sm" data-action="ChangeConfiguration" data-device="${d}">Set</button></div>
+          <div class="cmd"><span class="cmd-name">Trigger message</span>
+            <select class="sm" data-trigger>
+              <option>StatusNotification</option><option>Heartbeat</option><option>BootNotification</option><option>MeterValues</option>
+              <option>DiagnosticsStatusNotification</option><option>FirmwareStatusNotification</option>
+            </select>
+            <select class="sm" data-trigger-conn></select>
+            <button type="button" class="btn-sm" data-action="TriggerMessage" data-device="${d}">Trigger</button></div>
+          <div class="cmd"><span class="cmd-name">Clear cache</span><span class="grow muted small">Clears the charger's authorization cache.</span>
+            <button type="button" class="btn-sm" data-action="ClearCache" data-device="${d}">Clear cache</button></div>
+          <div class="cmd"><span class="cmd-name">Remote start</span>
+            <select class="sm" data-conn-start></select>
+            <select class="sm" data-idtag aria-label="idTag"></select>
+            <button type="button" class="btn-sm" data-action="RemoteStartTransaction" data-device="${d}">Start</button></div>
+          <div class="cmd"><span class="cmd-name">Remote stop</span>
+            <input class="sm" data-txid inputmode="numeric" placeholder="transactionId">
+            <button type="button" class="btn-sm" data-action="RemoteStopTransaction" data-device="${d}">Stop</button></div>
+          <div class="cmd"><span class="cmd-name">Data transfer</span>
+            <input class="sm" data-vendor placeholder="vendorId">
+            <input class="sm" data-msgid placeholder="messageId">
+            <input class="sm" data-data placeholder="data">
+            <button type="button" class="btn-sm" data-action="DataTransfer" data-device="${d}">Send</button></div>
+          <div class="cmd"><span class="cmd-name">Tariff</span>
+            <select class="sm grow" data-charger-tariff></select>
+            <button type="button" class="btn-sm" data-assign-tariff data-device="${d}">Assign</button></div>
+          <div class="cmd"><span class="cmd-name">Delete</span><span class="grow muted small">Only chargers without charging history.</span>
+            <button type="button" class="btn-sm btn-danger" data-delete data-device="${d}">Delete charger</button></div>
+        </div>
+      </div>
+      <div>
+        <div class="card-head" style="margin-bottom:8px">
+          <h3 class="subhead" style="margin:0">OCPP message log</h3>
+          <div class="actions">
+            <input class="sm" data-log-filter type="search" placeholder="Filter by action" style="width:150px">
+            <span class="muted small" data-log-count></span>
+          </div>
+        </div>
+        <div class="log" data-log><div class="empty">Loading messages…</div></div>
+      </div>
+    </div></td>`;
+    return tr;
+  }
+
+  function idTagOptions() {
+    return state.customers.length
+      ? state.customers.map((c) => `<option value="${esc(c.idTag)}">${esc(c.idTag)} — ${esc(c.name)}</option>`).join('')
+      : '<option value="">no customers</option>';
+  }
+
+  function syncDetail(tr, ch) {
+    fillSelect(tr.querySelector('[data-idtag]'), idTagOptions());
+    fillSelect(tr.querySelector('[data-conn]'), connectorOptions(ch, false));
+    fillSelect(tr.querySelector('[data-conn0]'), connectorOptions(ch, true));
+    fillSelect(tr.querySelector('[data-conn-start]'), connectorOptions(ch, false));
+    fillSelect(tr.querySelector('[data-trigger-conn]'), '<option value="">any connector</option>' + connectorOptions(ch, false));
+    const tsel = tr.querySelector('[data-charger-tariff]');
+    const fresh = !tsel.dataset.html;
+    fillSelect(tsel, tariffOptions(null, 'Use station tariff'));
+    if (fresh) tsel.value = ch.tariffId ? String(ch.tariffId) : '';
+  }
+
+  function renderChargers() {
+    const body = $('chargers-body');
+    const list = state.chargers;
+    body.querySelectorAll('tr.placeholder').forEach((r) => r.remove());
+    if (!list.length) {
+      body.innerHTML = '<tr class="placeholder"><td colspan="7" class="empty">No chargers registered yet. Register one below.</td></tr>';
+    }
+    const seen = new Set();
+    let anchor = null; // keep rows in API order
+    for (const ch of list) {
+      seen.add(ch.deviceId);
+      let tr = body.querySelector(`tr[data-device="${CSS.escape(ch.deviceId)}"]`);
+      if (!tr) tr = chargerRow(ch);
+      const want = anchor ? anchor.nextSibling : body.firstChild;
+      if (tr !== want) body.insertBefore(tr, want);
+      anchor = tr;
+      const cells = chargerCells(ch);
+      for (const [k, html] of Object.entries(cells)) {
+        const td = tr.querySelector(`[data-cell="${k}"]`);
+        if (td.dataset.html !== html) { td.innerHTML = html; td.dataset.html = html; }
+      }
+      let det = body.querySelector(`tr.detail[data-detail-for="${CSS.escape(ch.deviceId)}"]`);
+      if (state.open.has(ch.deviceId)) {
+        if (!det) { det = detailRow(ch); }
+        if (tr.nextSibling !== det) body.insertBefore(det, tr.nextSibling);
+        syncDetail(det, ch);
+        anchor = det;
+      } else if (det) {
+        det.remove();
+      }
+    }
+    for (const tr of body.querySelectorAll('tr[data-device], tr.detail')) {
+      const id = tr.dataset.device || tr.dataset.detailFor;
+      if (!seen.has(id)) tr.remove();
+    }
+
+    // stats, counts and the session filter's charger list
+    $('count-chargers').textContent = list.length;
+    $('stat-online').textContent = `${list.filter((c) => c.online).length} / ${list.length}`;
+    const conns = list.flatMap((c) => c.connectors || []);
+    $('stat-charging').textContent = `${conns.filter((k) => k.status === 'Charging').length} / ${conns.length}`;
+    fillSelect($('filter-device'), '<option value="">Any charger</option>' +
+      list.map((c) => `<option value="${esc(c.deviceId)}">${esc(c.deviceId)}${c.name ? ' — ' + esc(c.name) : ''}</option>`).join(''));
+  }
+
+  function toggleDetail(deviceId) {
+    if (state.open.has(deviceId)) {
+      state.open.delete(deviceId);
+      state.logs.delete(deviceId);
+    } else {
+      state.open.add(deviceId);
+    }
+    const tr = $('chargers-body').querySelector(`tr[data-device="${CSS.escape(deviceId)}"]`);
+    if (tr) {
+      const b = tr.querySelector('[data-manage]');
+      b.setAttribute('aria-expanded', String(state.open.has(deviceId)));
+      b.textContent = state.open.has(deviceId) ? 'Close ▴' : 'Manage ▾';
+    }
+    renderChargers();
+    if (state.open.has(deviceId)) loadLog(deviceId);
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  function commandPayload(action, scope) {
+    const q = (sel) => scope.querySelector(sel);
+    const int = (v) => (v === '' || v === undefined ? undefined : Number(v));
+    switch (action) {
+      case 'Reset': return { type: q('[data-reset-type]').value };
+      case 'UnlockConnector': return { connectorId: int(q('[data-conn]').value) };
+      case 'ChangeAvailability': return { connectorId: int(q('[data-conn0]').value), type: q('[data-avail]').value };
+      case 'GetConfiguration': {
+        const keys = q('[data-keys]').value.split(',').map((s) => s.trim()).filter(Boolean);
+        return keys.length ? { key: keys } : {};
+      }
+      case 'ChangeConfiguration': return { key: q('[data-key]').value.trim(), value: q('[data-value]').value };
+      case 'ClearCache': return {};
+      case 'TriggerMessage': {
+        const p = { requestedMessage: q('[data-trigger]').value };
+        const c = q('[data-trigger-conn]').value;
+        if (c !== '') p.connectorId = Number(c);
+        return p;
+      }
+      case 'RemoteStartTransaction': return { connectorId: int(q('[data-conn-start]').value), idTag: q('[data-idtag]').value.trim() };
+      case 'RemoteStopTransaction': return { transactionId: int(q('[data-txid]').value.trim()) };
+      case 'DataTransfer': {
+        const p = { vendorId: q('[data-vendor]').value.trim() };
+        const m = q('[data-msgid]').value.trim();
+        const d = q('[data-data]').value;
+        if (m) p.messageId = m;
+        if (d) p.data = d;
+        return p;
+      }
+      default: return {};
+    }
+  }
+
+  function showCommandResult(kind, deviceId, action, content) {
+    const el = $('command-result');
+    el.className = 'command-result ' + kind;
+    // not data-device / data-action: those select the command buttons
+    el.dataset.resultDevice = deviceId;
+    el.dataset.resultAction = action;
+    el.dataset.state = kind;
+    const time = new Date().toLocaleTimeString();
+    const head = `<div class="cr-head"><strong>${esc(action)}</strong><span class="muted">→</span><span class="dev-id">${esc(deviceId)}</span>`;
+    if (kind === 'pending') {
+      el.innerHTML = `${head}<span class="spinner" aria-hidden="true"></span><span class="muted">waiting for the charger…</span></div>`;
+    } else if (kind === 'error') {
+      el.innerHTML = `${head}<span class="chip bad">Error</span><span class="muted small">${esc(time)}</span></div><div class="cr-error">${esc(content)}</div>`;
+    } else {
+      const r = content || {};
+      const status = typeof r.status === 'string' ? `<span class="chip ${/accepted|unlocked/i.test(r.status) ? 'ok' : 'bad'}">${esc(r.status)}</span>` : '';
+      let extra = '';
+      if (action === 'GetConfiguration' && Array.isArray(r.configurationKey)) {
+        extra = `<div class="table-wrap" style="margin:0 0 8px"><table><thead><tr><th>Key</th><th>Value</th><th>Read-only</th></tr></thead><tbody>${
+          r.configurationKey.map((k) => `<tr><td class="mono">${esc(k.key)}</td><td class="mono">${esc(k.value ?? '')}</td><td>${k.readonly ? 'yes' : ''}</td></tr>`).join('')
+        }</tbody></table></div>${r.unknownKey && r.unknownKey.length ? `<div class="small muted">Unknown keys: ${esc(r.unknownKey.join(', '))}</div>` : ''}`;
+      }
+      el.innerHTML = `${head}${status}<span class="muted small">${esc(time)}</span></div>${extra}<pre class="json">${jsonHtml(r)}</pre>`;
+    }
+  }
+
+  async function runCommand(button) {
+    const action = button.dataset.action;
+    const deviceId = button.dataset.device;
+    const scope = button.closest('tr');
+    const payload = commandPayload(action, scope);
+    if (action === 'ChangeConfiguration' && !payload.key) {
+      showCommandResult('error', deviceId, action, 'Enter the configuration key to change.');
+      scope.querySelector('[data-key]').focus();
+      return;
+    }
+    showCommandResult('pending', deviceId, action);
+    await busy(button, '', async () => {
+      try {
+        const data = await api(`/api/admin/chargers/${encodeURIComponent(deviceId)}/commands/${encodeURIComponent(action)}`, { method: 'POST', body: payload });
+        showCommandResult('success', deviceId, action, data.response);
+      } catch (e) {
+        if (handleAuthError(e)) return;
+        showCommandResult('error', deviceId, action, e.message);
+      }
+    });
+    if (state.open.has(deviceId)) loadLog(deviceId);
+    loadChargers();
+  }
+
+  $('chargers-body').addEventListener('click', async (ev) => {
+    const t = ev.target.closest('button');
+    if (!t) return;
+    if (t.hasAttribute('data-manage')) {
+      toggleDetail(t.closest('tr').dataset.device);
+    } else if (t.dataset.action) {
+      runCommand(t);
+    } else if (t.hasAttribute('data-assign-tariff')) {
+      const d = t.dataset.device;
+      const v = t.closest('tr').querySelector('[data-charger-tariff]').value;
+      await busy(t, '', async () => {
+        try {
+          await api(`/api/admin/chargers/${encodeURIComponent(d)}/tariff`, { method: 'PUT', body: { tariffId: v ? Number(v) : null } });
+          toast(v ? `Tariff assigned to ${d}` : `${d} now uses its station's tariff`);
+          loadChargers();
+          loadTariffs();
+        } catch (e) {
+          if (!handleAuthError(e)) toast(e.message, 'error');
+        }
+      });
+    } else if (t.hasAttribute('data-delete')) {
+      const d = t.dataset.device;
+      if (!window.confirm(`Delete charger ${d}? This cannot be undone.`)) return;
+      await busy(t, '', async () => {
+        try {
+          await api(`/api/admin/chargers/${encodeURIComponent(d)}`, { method: 'DELETE' });
+          toast(`Charger ${d} deleted`);
+          state.open.delete(d);
+          loadChargers();
+        } catch (e) {
+          if (!handleAuthError(e)) toast(e.message, 'error');
+        }
+      });
+    }
+  });
+
+  // ---------------------------------------------------------------- OCPP message log
+
+  const MT = { 2: 'CALL', 3: 'RESULT', 4: 'ERROR' };
+
+  function payloadOf(frame) {
+    if (!Array.isArray(frame)) return frame;
+    if (frame[0] === 2) return frame[3];
+    if (frame[0] === 3) return frame[2];
+    if (frame[0] === 4) return { errorCode: frame[2], errorDescription: frame[3], errorDetails: frame[4] };
+    return frame;
+  }
+
+  async function loadLog(deviceId) {
+    const det = $('chargers-body').querySelector(`tr.detail[data-detail-for="${CSS.escape(deviceId)}"]`);
+    if (!det) return;
+    const box = det.querySelector('[data-log]');
+    let data;
+    try {
+      data = await api(`/api/admin/chargers/${encodeURIComponent(deviceId)}/messages?limit=100`);
+    } catch (e) {
+      if (handleAuthError(e)) return;
+      box.innerHTML = `<div class="message error">${esc(e.message)}</div>`;
+      return;
+    }
+    const msgs = data.messages || [];
+    const filter = det.querySelector('[data-log-filter]').value.trim().toLowerCase();
+    const shown = filter ? msgs.filter((m) => String(m.action || '').toLowerCase().includes(filter)) : msgs;
+    const log = state.logs.get(deviceId) || { key: '', openIds: new Set() };
+    state.logs.set(deviceId, log);
+    const key = filter + '|' + shown.length + '|' + (shown[0] ? shown[0].id : '');
+    if (key === log.key) return; // nothing new; keep the DOM (and expanded items) as they are
+    log.key = key;
+    det.querySelector('[data-log-count]').textContent = `${shown.length} of last ${msgs.length}`;
+    if (!shown.length) {
+      box.innerHTML = '<div class="empty">No messages yet.</div>';
+      return;
+    }
+    const scroll = box.scrollTop;
+    box.innerHTML = shown.map((m) => {
+      const dir = m.direction === 'in' ? 'in' : 'out';
+      const p = payloadOf(m.frame);
+      let preview = '';
+      try { preview = JSON.stringify(p); } catch (_) { preview = ''; }
+      if (preview && preview.length > 120) preview = preview.slice(0, 117) + '…';
+      return `<details class="log-item ${dir}" data-id="${m.id}"${log.openIds.has(String(m.id)) ? ' open' : ''}>
+        <summary>
+          <span class="arrow" title="${dir === 'in' ? 'from charger' : 'to charger'}">${dir === 'in' ? '←' : '→'}</span>
+          <span class="mt t${esc(m.messageType)}">${esc(MT[m.messageType] || m.messageType)}</span>
+          <span style="min-width:0"><div class="act">${esc(m.action || '—')}</div><div class="preview">${esc(preview)}</div></span>
+          <span class="ts" title="${esc(m.createdAt)}">${esc(dateTime(m.createdAt))}</span>
+        </summary>
+        <pre class="json">${jsonHtml(m.frame)}</pre>
+      </details>`;
+    }).join('');
+    box.scrollTop = scroll;
+  }
+
+  function refreshOpenLogs() {
+    for (const d of state.open) loadLog(d);
+  }
+
+  // remember which log entries are expanded, so refreshes keep them open
+  $('chargers-body').addEventListener('toggle', (ev) => {
+    const item = ev.target;
+    if (!item.matches || !item.matches('details.log-item')) return;
+    const det = item.closest('tr.detail');
+    const log = det && state.logs.get(det.dataset.detailFor);
+    if (!log) return;
+    if (item.open) log.openIds.add(item.dataset.id); else log.openIds.delete(item.dataset.id);
+  }, true);
+
+  $('chargers-body').addEventListener('input', (ev) => {
+    if (ev.target.matches('[data-log-filter]')) {
+      const d = ev.target.closest('tr.detail').dataset.detailFor;
+      const log = state.logs.get(d);
+      if (log) log.key = '';
+      loadLog(d);
+    }
+  });
+
+  // ---------------------------------------------------------------- stations
+
+  async function loadStations() {
+    try {
+      const data = await api('/api/admin/stations');
+      state.stations = data.stations || [];
+      renderStations();
+    } catch (e) {
+      handleAuthError(e);
+    }
+  }
+
+  function renderStations() {
+    const list = state.stations;
+    $('count-stations').textContent = list.length;
+    const body = $('stations-body');
+    const html = list.length ? list.map((s) => {
+      const n = state.chargers.filter((c) => c.stationId === s.id).length;
+      return `<tr data-station="${s.id}">
+        <td class="muted">${s.id}</td><td style="font-weight:600">${esc(s.name)}</td><td class="muted">${esc(s.address || '—')}</td>
+        <td>${n}</td>
+        <td><select class="sm" data-station-tariff="${s.id}">${tariffOptions(s.tariffId, 'Default price')}</select></td>
+      </tr>`;
+    }).join('') : '<tr><td colspan="5" class="empty">No stations yet. Create one above.</td></tr>';
+    if (body.dataset.html !== html && !body.contains(document.activeElement)) {
+      body.innerHTML = html;
+      body.dataset.html = html;
+    }
+    fillSelect($('charger-station'), list.length
+      ? list.map((s) => `<option value="${s.id}">${esc(s.name)}</option>`).join('')
+      : '<option value="">Create a station first</option>');
+  }
+
+  $('stations-body').addEventListener('change', async (ev) => {
+    const sel = ev.target.closest('[data-station-tariff]');
+    if (!sel) return;
+    const id = sel.dataset.stationTariff;
+    sel.disabled = true;
+    try {
+      await api(`/api/admin/stations/${id}/tariff`, { method: 'PUT', body: { tariffId: sel.value ? Number(sel.value) : null } });
+      toast('Station tariff updated');
+    } catch (e) {
+      if (!handleAuthError(e)) toast(e.message, 'error');
+    } finally {
+      sel.disabled = false;
+      sel.blur();
+      await loadStations();
+      renderTariffs();
+    }
+  });
+
+  $('station-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const msg = $('station-message');
+    setMessage(msg, '');
+    const body = { name: $('station-name').value.trim() };
+    const addr = $('station-address').value.trim();
+    if (addr) body.address = addr;
+    const t = $('station-tariff').value;
+    if (t) body.tariffId = Number(t);
+    await busy($('station-btn'), 'Creating…', async () => {
+      try {
+        const data = await api('/api/admin/stations', { method: 'POST', body });
+        setMessage(msg, `Station “${data.station.name}” created.`, 'success');
+        $('station-form').reset();
+        await loadStations();
+        $('charger-station').value = String(data.station.id);
+      } catch (e) {
+        if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+      }
+    });
+  });
+
+  $('charger-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const msg = $('charger-message');
+    setMessage(msg, '');
+    const body = { deviceId: $('charger-device').value.trim() };
+    const st = $('charger-station').value;
+    if (st) body.stationId = Number(st);
+    const cp = $('charger-cp').value.trim();
+    if (cp) body.chargingPointId = cp;
+    const name = $('charger-name').value.trim();
+    if (name) body.name = name;
+    const pw = $('charger-password').value;
+    if (pw) body.ocppPassword = pw;
+    const t = $('charger-tariff').value;
+    if (t) body.tariffId = Number(t);
+    await busy($('charger-btn'), 'Registering…', async () => {
+      try {
+        const data = await api('/api/admin/chargers', { method: 'POST', body });
+        const c = data.charger;
+        setMessage(msg, `Charger ${c.deviceId} registered (charging point ${c.chargingPointId}). Point it at ws://<host>/ocpp/${c.deviceId}.`, 'success');
+        for (const id of ['charger-device', 'charger-cp', 'charger-name', 'charger-password']) $(id).value = '';
+        await loadChargers();
+        renderStations();
+      } catch (e) {
+        if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+      }
+    });
+  });
+
+  // ---------------------------------------------------------------- tariffs
+
+  async function loadTariffs() {
+    try {
+      const data = await api('/api/admin/tariffs');
+      state.tariffs = data.tariffs || [];
+      renderTariffs();
+    } catch (e) {
+      handleAuthError(e);
+    }
+  }
+
+  function renderTariffs() {
+    const list = state.tariffs;
+    $('count-tariffs').textContent = list.length;
+    const body = $('tariffs-body');
+    const html = list.length ? list.map((t) => {
+      const st = state.stations.filter((s) => s.tariffId === t.id).map((s) => s.name);
+      const ch = state.chargers.filter((c) => c.tariffId === t.id).map((c) => c.deviceId);
+      const used = [...st.map((n) => 'station ' + n), ...ch.map((d) => 'charger ' + d)];
+      return `<tr data-tariff="${t.id}"><td class="muted">${t.id}</td><td style="font-weight:600">${esc(t.name)}</td>
+        <td class="right num" style="font-weight:650">${esc(fmt(t.pricePerKwh))}</td>
+        <td class="small muted">${used.length ? esc(used.join(', ')) : '—'}</td></tr>`;
+    }).join('') : '<tr><td colspan="4" class="empty">No tariffs yet. Chargers use the default price.</td></tr>';
+    if (body.dataset.html !== html) { body.innerHTML = html; body.dataset.html = html; }
+    for (const sel of document.querySelectorAll('select[data-tariff-select]')) fillSelect(sel, tariffOptions(null, 'None'));
+    renderStations();
+  }
+
+  $('tariff-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const msg = $('tariff-message');
+    setMessage(msg, '');
+    const body = { name: $('tariff-name').value.trim(), pricePerKwh: $('tariff-price').value.trim() };
+    await busy($('tariff-btn'), 'Creating…', async () => {
+      try {
+        const data = await api('/api/admin/tariffs', { method: 'POST', body });
+        setMessage(msg, `Tariff “${data.tariff.name}” created at ${fmt(data.tariff.pricePerKwh)}/kWh.`, 'success');
+        $('tariff-form').reset();
+        await loadTariffs();
+      } catch (e) {
+        if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+      }
+    });
+  });
+
+  // ---------------------------------------------------------------- customers
+
+  async function loadCustomers() {
+    try {
+      const data = await api('/api/admin/customers');
+      state.customers = data.customers || [];
+      renderCustomers();
+    } catch (e) {
+      handleAuthError(e);
+    }
+  }
+
+  function renderCustomers() {
+    const list = state.customers;
+    $('count-customers').textContent = list.length;
+    $('stat-wallets').textContent = fmt(list.reduce((a, c) => a + (Number(c.walletBalance) || 0), 0));
+    const q = $('customer-search').value.trim().toLowerCase();
+    const shown = q ? list.filter((c) => (c.name + ' ' + c.email + ' ' + c.idTag).toLowerCase().includes(q)) : list;
+    const body = $('customers-body');
+    // rows are kept (so a half-typed credit amount survives a refresh); only their values change
+    const existing = new Map([...body.querySelectorAll('tr[data-customer]')].map((r) => [r.dataset.customer, r]));
+    body.querySelectorAll('tr:not([data-customer])').forEach((r) => r.remove());
+    let anchor = null;
+    for (const c of shown) {
+      const id = String(c.id);
+      let tr = existing.get(id);
+      if (!tr) {
+        tr = document.createElement('tr');
+        tr.dataset.customer = id;
+        tr.innerHTML = `<td class="muted">${c.id}</td><td data-c="who"></td><td class="mono" data-c="tag"></td>
+          <td class="right num" style="font-weight:650" data-c="bal"></td>
+          <td><form class="credit-form" data-credit="${c.id}" novalidate>
+            <input class="sm amt" inputmode="decimal" placeholder="Amount" aria-label="Credit amount for ${esc(c.name)}" data-credit-amount>
+            <input class="sm note" placeholder="Note (optional)" aria-label="Note" data-credit-note>
+            <button class="btn-sm btn-accent" type="submit" data-credit-btn>Credit</button>
+          </form></td>`;
+      }
+      existing.delete(id);
+      tr.querySelector('[data-c="who"]').innerHTML = `<div style="font-weight:600">${esc(c.name)}</div><div class="dev-sub">${esc(c.email)}</div>`;
+      tr.querySelector('[data-c="tag"]').textContent = c.idTag;
+      tr.querySelector('[data-c="bal"]').textContent = fmt(c.walletBalance);
+      const want = anchor ? anchor.nextSibling : body.firstChild;
+      if (tr !== want) body.insertBefore(tr, want);
+      anchor = tr;
+    }
+    for (const r of existing.values()) r.remove();
+    if (!shown.length) body.insertAdjacentHTML('beforeend', `<tr><td colspan="5" class="empty">${list.length ? 'No customer matches the search.' : 'No customers yet.'}</td></tr>`);
+
+    fillSelect($('filter-customer'), '<option value="">Any customer</option>' +
+      list.map((c) => `<option value="${c.id}">${esc(c.name)} (${esc(c.email)})</option>`).join(''));
+    for (const sel of document.querySelectorAll('select[data-idtag]')) fillSelect(sel, idTagOptions());
+  }
+
+  $('customer-search').addEventListener('input', renderCustomers);
+
+  $('customers-body').addEventListener('submit', async (ev) => {
+    const form = ev.target.closest('form[data-credit]');
+    if (!form) return;
+    ev.preventDefault();
+    const id = form.dataset.credit;
+    const msg = $('credit-message');
+    setMessage(msg, '');
+    const amount = form.querySelector('[data-credit-amount]').value.trim();
+    const note = form.querySelector('[data-credit-note]').value.trim();
+    const body = { amount };
+    if (note) body.note = note;
+    await busy(form.querySelector('[data-credit-btn]'), '', async () => {
+      try {
+        const data = await api(`/api/admin/customers/${id}/wallet/credit`, { method: 'POST', body });
+        const c = data.customer;
+        setMessage(msg, `Credited ${fmt(amount)} to ${c.name}. New balance: ${fmt(c.walletBalance)}.`, 'success');
+        form.reset();
+        const i = state.customers.findIndex((x) => x.id === c.id);
+        if (i >= 0) state.customers[i] = c;
+        renderCustomers();
+      } catch (e) {
+        if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+      }
+    });
+  });
+
+  // ---------------------------------------------------------------- sessions
+
+  async function loadSessions() {
+    const p = new URLSearchParams();
+    const status = $('filter-status').value;
+    const device = $('filter-device').value;
+    const customer = $('filter-customer').value;
+    if (status) p.set('status', status);
+    if (device) p.set('deviceId', device);
+    if (customer) p.set('customerId', customer);
+    p.set('limit', $('filter-limit').value);
+    try {
+      const data = await api('/api/admin/sessions?' + p.toString());
+      state.sessions = data.sessions || [];
+      renderSessions();
+    } catch (e) {
+      if (!handleAuthError(e)) $('sessions-body').innerHTML = `<tr><td colspan="11"><div class="message error">${esc(e.message)}</div></td></tr>`;
+    }
+    // open sessions across the system, for the stat tile
+    if (!status && !device && !customer) {
+      $('stat-open').textContent = state.sessions.filter((s) => ['pending', 'active', 'stopping'].includes(s.status)).length;
+    }
+  }
+
+  function renderSessions() {
+    const list = state.sessions;
+    $('count-sessions').textContent = list.length;
+    const html = list.length ? list.map((s) => {
+      const c = customerById(s.customerId);
+      const who = c ? `<div style="font-weight:600">${esc(c.name)}</div><div class="dev-sub">${esc(c.email)}</div>`
+        : `<div class="muted">${s.customerId ? '#' + esc(s.customerId) : '—'}</div>${s.idTag ? `<div class="dev-sub mono">${esc(s.idTag)}</div>` : ''}`;
+      const from = parseTime(s.startedAt);
+      const to = parseTime(s.stoppedAt) || (['active', 'stopping'].includes(s.status) ? new Date() : null);
+      const note = s.failureReason || s.stopReason || '';
+      return `<tr data-session="${esc(s.sessionId)}">
+        <td><span class="mono" title="${esc(s.sessionId)}">${esc(String(s.sessionId).slice(0, 13))}…</span>
+          <div class="dev-sub">${esc(s.origin || '')}${s.transactionId ? ' · tx ' + esc(s.transactionId) : ''}</div></td>
+        <td><span class="chip ${statusClass(s.status)}">${esc(s.status)}</span></td>
+        <td>${who}</td>
+        <td><div class="dev-id">${esc(s.deviceId)}</div><div class="dev-sub">${esc(s.chargingPointId)} · #${esc(s.connectorId)}</div></td>
+        <td class="right num">${esc(fmt(s.amount))}</td>
+        <td class="right num">${esc(kwh(s.energyKwh))}</td>
+        <td class="right num">${esc(fmt(s.cost))}</td>
+        <td class="right num">${s.refund === null || s.refund === undefined ? '—' : esc(fmt(s.refund))}</td>
+        <td class="nowrap" title="${esc(s.startedAt || s.createdAt)}">${esc(dateTime(s.startedAt || s.createdAt))}</td>
+        <td class="num">${from && to ? esc(duration((to - from) / 1000)) : '—'}</td>
+        <td class="small ${s.failureReason ? '' : 'muted'}" style="${s.failureReason ? 'color:var(--danger)' : ''}">${esc(note)}</td>
+      </tr>`;
+    }).join('') : '<tr><td colspan="11" class="empty">No sessions match these filters.</td></tr>';
+    const body = $('sessions-body');
+    if (body.dataset.html !== html) { body.innerHTML = html; body.dataset.html = html; }
+  }
+
+  $('session-filters').addEventListener('change', loadSessions);
+  $('session-filters').addEventListener('submit', (ev) => { ev.preventDefault(); loadSessions(); });
+
+  // ---------------------------------------------------------------- nav highlight
+
+  const links = [...document.querySelectorAll('#sidenav a')];
+  const observer = 'IntersectionObserver' in window ? new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      if (e.isIntersecting) {
+        for (const a of links) a.classList.toggle('active', a.getAttribute('href') === '#' + e.target.id);
+      }
+    }
+  }, { rootMargin: '-80px 0px -60% 0px' }) : null;
+  if (observer) for (const a of links) { const s = document.querySelector(a.getAttribute('href')); if (s) observer.observe(s); }
+
+  // ---------------------------------------------------------------- boot
+
+  if (state.token) startConsole();
+  else showLogin();
+})();
