@@ -14,8 +14,12 @@ use crate::simulator::{SimConfig, Simulator};
 use crate::startup::Application;
 use crate::wallet;
 
-pub const DEMO_CHARGERS: &[(&str, &str, u32)] = &[("DEVAFGKV1UW", "CP-DEMO1", 2), ("DEVDEMO2", "CP-DEMO2", 1)];
-pub const DEMO_CUSTOMERS: &[(&str, &str)] = &[("Customer One", "customer1@example.com"), ("Customer Two", "customer2@example.com")];
+pub const DEMO_CHARGERS: &[(&str, &str, u32)] =
+    &[("DEVAFGKV1UW", "CP-DEMO1", 2), ("DEVDEMO2", "CP-DEMO2", 1)];
+pub const DEMO_CUSTOMERS: &[(&str, &str)] = &[
+    ("Customer One", "customer1@example.com"),
+    ("Customer Two", "customer2@example.com"),
+];
 pub const DEMO_PASSWORD: &str = "password";
 /// Wallet balance of a new demo customer, in minor units (100.00).
 pub const DEMO_BALANCE: i64 = 10_000;
@@ -41,9 +45,12 @@ pub async fn run(mut settings: Settings) -> Result<(), AppError> {
     };
     log::info!(
         "demo ready: open http://{host}:{}/user-panel.html (customer1@example.com / password, customer2@example.com / password); operator console http://{host}:{}/admin.html (admin@example.com / admin)",
-        app.http_port, app.http_port
+        app.http_port,
+        app.http_port
     );
-    app.run_until_stopped().await.map_err(|e| AppError::Internal(e.to_string()))
+    app.run_until_stopped()
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))
 }
 
 /// A demo charger stays connected: it reconnects whenever its connection drops.
@@ -66,15 +73,27 @@ pub async fn seed(db: &Db, bcrypt_cost: u32) -> Result<(), AppError> {
     let hash = auth::hash_password(DEMO_PASSWORD.into(), bcrypt_cost).await?;
     db.run(move |c| {
         write_tx(c, |c| {
-            let station: i64 = match stations::table.filter(stations::name.eq("Demo Station")).select(stations::id).first(c).optional()? {
+            let station: i64 = match stations::table
+                .filter(stations::name.eq("Demo Station"))
+                .select(stations::id)
+                .first(c)
+                .optional()?
+            {
                 Some(id) => id,
                 None => diesel::insert_into(stations::table)
-                    .values((stations::name.eq("Demo Station"), stations::address.eq("1 Demo Road"), stations::created_at.eq(now())))
+                    .values((
+                        stations::name.eq("Demo Station"),
+                        stations::address.eq("1 Demo Road"),
+                        stations::created_at.eq(now()),
+                    ))
                     .returning(stations::id)
                     .get_result(c)?,
             };
             for (device, cp, _) in DEMO_CHARGERS {
-                let exists: i64 = chargers::table.filter(chargers::device_id.eq(device)).count().get_result(c)?;
+                let exists: i64 = chargers::table
+                    .filter(chargers::device_id.eq(device))
+                    .count()
+                    .get_result(c)?;
                 if exists == 0 {
                     diesel::insert_into(chargers::table)
                         .values((
@@ -88,7 +107,10 @@ pub async fn seed(db: &Db, bcrypt_cost: u32) -> Result<(), AppError> {
                 }
             }
             for (i, (name, email)) in DEMO_CUSTOMERS.iter().enumerate() {
-                let exists: i64 = customers::table.filter(customers::email.eq(email)).count().get_result(c)?;
+                let exists: i64 = customers::table
+                    .filter(customers::email.eq(email))
+                    .count()
+                    .get_result(c)?;
                 if exists == 0 {
                     let id: i64 = diesel::insert_into(customers::table)
                         .values((
@@ -101,7 +123,14 @@ pub async fn seed(db: &Db, bcrypt_cost: u32) -> Result<(), AppError> {
                         ))
                         .returning(customers::id)
                         .get_result(c)?;
-                    wallet::apply(c, id, DEMO_BALANCE, wallet::Kind::Credit, None, Some("Demo wallet"))?;
+                    wallet::apply(
+                        c,
+                        id,
+                        DEMO_BALANCE,
+                        wallet::Kind::Credit,
+                        None,
+                        Some("Demo wallet"),
+                    )?;
                 }
             }
             Ok(())

@@ -203,44 +203,46 @@
         <h3 class="subhead">Commands</h3>
         <div class="cmd-grid">
           <div class="cmd"><span class="cmd-name">Unlock connector</span>
-            <select class="sm" data-conn></select>
+            <div class="cmd-fields"><select class="sm" data-conn></select></div>
             <button type="button" class="btn-sm" data-action="UnlockConnector" data-device="${d}">Unlock</button></div>
           <div class="cmd"><span class="cmd-name">Availability</span>
-            <select class="sm" data-conn0></select>
-            <select class="sm" data-avail><option>Operative</option><option>Inoperative</option></select>
+            <div class="cmd-fields"><select class="sm" data-conn0></select>
+            <select class="sm" data-avail><option>Operative</option><option>Inoperative</option></select></div>
             <button type="button" class="btn-sm" data-action="ChangeAvailability" data-device="${d}">Change</button></div>
           <div class="cmd"><span class="cmd-name">Get configuration</span>
-            <input class="sm grow" data-keys placeholder="keys, comma separated (empty = all)">
+            <div class="cmd-fields"><input class="sm wide" data-keys placeholder="keys, comma separated (empty = all)"></div>
             <button type="button" class="btn-sm" data-action="GetConfiguration" data-device="${d}">Get</button></div>
           <div class="cmd"><span class="cmd-name">Change configuration</span>
-            <input class="sm" data-key placeholder="key, e.g. HeartbeatInterval" style="width:190px">
-            <input class="sm" data-value placeholder="value">
+            <div class="cmd-fields"><input class="sm" data-key placeholder="key, e.g. HeartbeatInterval">
+            <input class="sm" data-value placeholder="value"></div>
             <button type="button" class="btn-sm" data-action="ChangeConfiguration" data-device="${d}">Set</button></div>
           <div class="cmd"><span class="cmd-name">Trigger message</span>
-            <select class="sm" data-trigger>
+            <div class="cmd-fields"><select class="sm" data-trigger>
               <option>StatusNotification</option><option>Heartbeat</option><option>BootNotification</option><option>MeterValues</option>
               <option>DiagnosticsStatusNotification</option><option>FirmwareStatusNotification</option>
             </select>
-            <select class="sm" data-trigger-conn></select>
+            <select class="sm" data-trigger-conn></select></div>
             <button type="button" class="btn-sm" data-action="TriggerMessage" data-device="${d}">Trigger</button></div>
-          <div class="cmd"><span class="cmd-name">Clear cache</span><span class="grow muted small">Clears the charger's authorization cache.</span>
+          <div class="cmd"><span class="cmd-name">Clear cache</span>
+            <div class="cmd-fields"><span class="muted small">Clears the charger's authorization cache.</span></div>
             <button type="button" class="btn-sm" data-action="ClearCache" data-device="${d}">Clear cache</button></div>
           <div class="cmd"><span class="cmd-name">Remote start</span>
-            <select class="sm" data-conn-start></select>
-            <select class="sm" data-idtag aria-label="idTag"></select>
+            <div class="cmd-fields"><select class="sm" data-conn-start></select>
+            <select class="sm" data-idtag aria-label="idTag"></select></div>
             <button type="button" class="btn-sm" data-action="RemoteStartTransaction" data-device="${d}">Start</button></div>
           <div class="cmd"><span class="cmd-name">Remote stop</span>
-            <input class="sm" data-txid inputmode="numeric" placeholder="transactionId">
+            <div class="cmd-fields"><input class="sm" data-txid inputmode="numeric" placeholder="transactionId"></div>
             <button type="button" class="btn-sm" data-action="RemoteStopTransaction" data-device="${d}">Stop</button></div>
           <div class="cmd"><span class="cmd-name">Data transfer</span>
-            <input class="sm" data-vendor placeholder="vendorId">
+            <div class="cmd-fields"><input class="sm" data-vendor placeholder="vendorId">
             <input class="sm" data-msgid placeholder="messageId">
-            <input class="sm" data-data placeholder="data">
+            <input class="sm" data-data placeholder="data"></div>
             <button type="button" class="btn-sm" data-action="DataTransfer" data-device="${d}">Send</button></div>
           <div class="cmd"><span class="cmd-name">Tariff</span>
-            <select class="sm grow" data-charger-tariff></select>
+            <div class="cmd-fields"><select class="sm wide" data-charger-tariff></select></div>
             <button type="button" class="btn-sm" data-assign-tariff data-device="${d}">Assign</button></div>
-          <div class="cmd"><span class="cmd-name">Delete</span><span class="grow muted small">Only chargers without charging history.</span>
+          <div class="cmd"><span class="cmd-name">Delete</span>
+            <div class="cmd-fields"><span class="muted small">Only chargers without charging history.</span></div>
             <button type="button" class="btn-sm btn-danger" data-delete data-device="${d}">Delete charger</button></div>
         </div>
       </div>
@@ -391,11 +393,14 @@
       const status = typeof r.status === 'string' ? `<span class="chip ${/accepted|unlocked/i.test(r.status) ? 'ok' : 'bad'}">${esc(r.status)}</span>` : '';
       let extra = '';
       if (action === 'GetConfiguration' && Array.isArray(r.configurationKey)) {
-        extra = `<div class="table-wrap" style="margin:0 0 8px"><table><thead><tr><th>Key</th><th>Value</th><th>Read-only</th></tr></thead><tbody>${
+        extra = `<div style="max-height:260px;overflow:auto;margin-bottom:8px"><table><thead><tr><th>Key</th><th>Value</th><th>Read-only</th></tr></thead><tbody>${
           r.configurationKey.map((k) => `<tr><td class="mono">${esc(k.key)}</td><td class="mono">${esc(k.value ?? '')}</td><td>${k.readonly ? 'yes' : ''}</td></tr>`).join('')
         }</tbody></table></div>${r.unknownKey && r.unknownKey.length ? `<div class="small muted">Unknown keys: ${esc(r.unknownKey.join(', '))}</div>` : ''}`;
       }
-      el.innerHTML = `${head}${status}<span class="muted small">${esc(time)}</span></div>${extra}<pre class="json">${jsonHtml(r)}</pre>`;
+      const raw = extra
+        ? `<details><summary class="small muted" style="cursor:pointer">Raw response</summary><pre class="json">${jsonHtml(r)}</pre></details>`
+        : `<pre class="json">${jsonHtml(r)}</pre>`;
+      el.innerHTML = `${head}${status}<span class="muted small">${esc(time)}</span></div>${extra}${raw}`;
     }
   }
 

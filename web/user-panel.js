@@ -388,6 +388,8 @@
         if (data.session) {
           showSession(data.session, { force: true });
           upsertSession(data.session);
+          const r = ui.card.getBoundingClientRect();
+          if (r.top < 0 || r.bottom > window.innerHeight) ui.card.scrollIntoView({ behavior: 'smooth', block: 'start' });
         }
       } catch (e) {
         if (handleAuthError(e)) return;

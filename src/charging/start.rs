@@ -68,9 +68,11 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
             .await?
     };
     if let Some(cp) = &req.charging_point_id
-        && !cp.is_empty() && *cp != charger.charging_point_id {
-            return Err(AppError::ChargerNotFound);
-        }
+        && !cp.is_empty()
+        && *cp != charger.charging_point_id
+    {
+        return Err(AppError::ChargerNotFound);
+    }
     if !state.registry.is_online(&charger.device_id) {
         return Err(AppError::ChargerOffline);
     }
@@ -252,9 +254,10 @@ fn reserve(
         Ok(s) => Ok(s),
         Err(AppError::Database(e)) if is_unique_violation(&e) => {
             if let Some(key) = key
-                && let Some(s) = by_idempotency_key(c, customer_id, key)? {
-                    return Err(Reserve::Replay(Box::new(s)));
-                }
+                && let Some(s) = by_idempotency_key(c, customer_id, key)?
+            {
+                return Err(Reserve::Replay(Box::new(s)));
+            }
             Err(Reserve::Failed(AppError::ConnectorInUse))
         }
         Err(e) => Err(Reserve::Failed(e)),

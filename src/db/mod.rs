@@ -133,11 +133,12 @@ impl Db {
         let url = DbUrl::parse(database_url)?;
         if url.backend == Backend::Sqlite
             && let Some(parent) = Path::new(&url.target).parent()
-                && !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent).map_err(|e| {
-                        AppError::Config(format!("cannot create folder {}: {e}", parent.display()))
-                    })?;
-                }
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                AppError::Config(format!("cannot create folder {}: {e}", parent.display()))
+            })?;
+        }
         let backend = url.backend;
         // Fail fast with the driver's own message instead of r2d2's generic timeout.
         let mut probe = Manager { url: url.clone() }

@@ -228,13 +228,14 @@ fn answer(
             metrics::histogram!("csms_ocpp_call_duration_seconds", "action" => call.action.clone())
                 .record(call.started.elapsed().as_secs_f64());
             if let Ok(payload) = &result
-                && let Err(e) = schemas().validate(&call.action, Kind::Response, payload) {
-                    log::warn!(
-                        "{}: {} answer does not match the schema: {e}",
-                        ctx.device_id,
-                        call.action
-                    );
-                }
+                && let Err(e) = schemas().validate(&call.action, Kind::Response, payload)
+            {
+                log::warn!(
+                    "{}: {} answer does not match the schema: {e}",
+                    ctx.device_id,
+                    call.action
+                );
+            }
             let _ = call.reply.send(result);
         }
         other => {

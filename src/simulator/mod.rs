@@ -594,9 +594,10 @@ impl Simulator {
                 let key = payload["key"].as_str().unwrap_or_default().to_string();
                 let value = payload["value"].as_str().unwrap_or_default().to_string();
                 if key == "MeterValueSampleInterval"
-                    && let Ok(v) = value.parse() {
-                        lock(&self.cfg).meter_interval_secs = v;
-                    }
+                    && let Ok(v) = value.parse()
+                {
+                    lock(&self.cfg).meter_interval_secs = v;
+                }
                 lock(&self.shared).config_keys.insert(key, value);
                 self.reply(&id, json!({"status": "Accepted"})).await;
             }

@@ -315,9 +315,14 @@ async fn system_routes(app: TestApp) {
     let (s, doc) = app.get("/api/openapi.json", None).await;
     assert_eq!(s, 200);
     assert!(doc["openapi"].is_string());
-    assert!(doc["paths"]["/api/user/charging/start"]["post"].is_object(), "{doc}");
+    assert!(
+        doc["paths"]["/api/user/charging/start"]["post"].is_object(),
+        "{doc}"
+    );
     assert!(doc["paths"]["/api/admin/chargers/{device_id}/commands/{action}"]["post"].is_object());
-    let swagger = reqwest::get(format!("{}/swagger-ui/", app.http)).await.unwrap();
+    let swagger = reqwest::get(format!("{}/swagger-ui/", app.http))
+        .await
+        .unwrap();
     assert_eq!(swagger.status().as_u16(), 200);
     let page = reqwest::get(format!("{}/", app.http)).await.unwrap();
     assert_eq!(page.status().as_u16(), 200);

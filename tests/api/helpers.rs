@@ -23,10 +23,11 @@ enum TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let TestDb::Postgres { admin_url, name } = self
-            && let Ok(mut c) = diesel::PgConnection::establish(admin_url) {
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut c);
-            }
+            && let Ok(mut c) = diesel::PgConnection::establish(admin_url)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut c);
+        }
     }
 }
 

@@ -6,6 +6,7 @@ mod helpers;
 mod admin;
 mod charging;
 mod ocpp;
+mod property;
 mod race;
 
 pub fn race_in_use() -> &'static str {
