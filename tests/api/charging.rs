@@ -446,3 +446,43 @@ dual!(recovery_refunds_stuck_sessions, |s| {
     s.recovery_interval_secs = 1;
     s.remote_start_timeout_secs = 1;
 });
+
+/// The customer's own events arrive live over Server-Sent Events; another customer sees none of them.
+async fn events_stream_over_sse(app: TestApp) {
+    use futures_util::StreamExt;
+    let sim = app.charger("SSE1", 1).await;
+    let c = app.customer("a@example.com", 100.0).await;
+    let other = app.customer("b@example.com", 0.0).await;
+    let open = |token: String| {
+        let url = format!("{}/api/user/events?token={token}", app.http);
+        async move {
+            let resp = reqwest::get(url).await.unwrap();
+            assert_eq!(resp.status().as_u16(), 200);
+            assert_eq!(resp.headers()["content-type"], "text/event-stream");
+            resp.bytes_stream()
+        }
+    };
+    let mut mine = open(c.token.clone()).await;
+    let mut theirs = open(other.token.clone()).await;
+    let (s, body) = app.start(&c.token, "SSE1", 1, 20.0).await;
+    assert_eq!(s, 200, "{body}");
+    app.wait_until(|| sim.open_transactions().len() == 1).await;
+    let tx = *sim.open_transactions().keys().next().unwrap();
+    sim.add_energy(tx, 100.0).await.unwrap();
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !(seen.contains("event: charging.started") && seen.contains("event: wallet.debited") && seen.contains("event: charging.progress")) {
+        let chunk = tokio::time::timeout_at(deadline, mine.next()).await.expect("events in time").unwrap().unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains(&body["session"]["sessionId"].as_str().unwrap().to_string()));
+    // The other customer's stream carries nothing of this (at most keepalive comments).
+    if let Ok(Some(Ok(chunk))) = tokio::time::timeout(Duration::from_millis(500), theirs.next()).await {
+        let text = String::from_utf8_lossy(&chunk);
+        assert!(!text.contains("event:"), "{text}");
+    }
+    // A bad token is refused.
+    let resp = reqwest::get(format!("{}/api/user/events?token=bad", app.http)).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+}
+dual!(events_stream_over_sse);
