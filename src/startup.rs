@@ -61,6 +61,7 @@ impl Application {
         }
         let dummy_hash = auth::hash_password("not a password".into(), settings.bcrypt_cost).await?;
         let msglog = MessageLog::start(db.clone(), settings.message_log_limit.max(1));
+        let meters = crate::charging::meter_writer::MeterWriter::start(db.clone());
         let http_listener = std::net::TcpListener::bind(&settings.http_addr).map_err(|e| {
             AppError::Config(format!(
                 "cannot listen on {} (CSMS_HTTP_ADDR): {e}",
@@ -88,6 +89,7 @@ impl Application {
             registry: Registry::default(),
             events: Arc::new(EventBus::default()),
             msglog,
+            meters,
             metrics: metrics_handle(),
             started_at: now(),
             dummy_hash,

@@ -19,6 +19,7 @@ pub struct AppState {
     pub registry: Registry,
     pub events: Arc<EventBus>,
     pub msglog: MessageLog,
+    pub meters: crate::charging::meter_writer::MeterWriter,
     pub jwt: Jwt,
     pub metrics: PrometheusHandle,
     pub started_at: NaiveDateTime,

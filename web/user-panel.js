@@ -456,6 +456,7 @@
     const s = state.current;
     if (!s) { ui.card.hidden = true; return; }
     ui.card.hidden = false;
+    if (ui.card.dataset.sessionId !== s.sessionId) setMessage(ui.sNote, ''); // a note belongs to one session
     ui.card.dataset.sessionId = s.sessionId;
     ui.card.dataset.status = s.status;
     ui.card.classList.toggle('is-live', s.status === 'active');

@@ -554,7 +554,8 @@ pub async fn list_customers(
         })
         .await?;
     let list: Vec<Value> = rows.iter().map(super::customer::customer_json).collect();
-    Ok(HttpResponse::Ok().json(json!({"success": true, "customers": list})))
+    Ok(HttpResponse::Ok()
+        .json(json!({"success": true, "currency": state.settings.currency, "customers": list})))
 }
 
 #[utoipa::path(post, path = "/api/admin/customers/{id}/wallet/credit", tag = "operator",
@@ -637,7 +638,8 @@ pub async fn list_sessions(
         limit: q.limit.unwrap_or(200),
     };
     let sessions = state.db.run(move |c| charging::list(c, filter)).await?;
-    Ok(HttpResponse::Ok().json(json!({"success": true, "sessions": sessions})))
+    Ok(HttpResponse::Ok()
+        .json(json!({"success": true, "currency": state.settings.currency, "sessions": sessions})))
 }
 
 #[derive(Deserialize)]

@@ -45,6 +45,8 @@ pub fn server(listener: std::net::TcpListener, state: State) -> std::io::Result<
             .configure(routes)
     })
     .workers(workers)
+    // Open SSE streams never end by themselves; do not let them hold a shutdown for 30 s.
+    .shutdown_timeout(3)
     .listen(listener)?
     .run();
     Ok(server)

@@ -4,6 +4,7 @@
 //! Every state change is a conditional UPDATE (`... WHERE status = <expected>`): whoever changes the
 //! row does the follow-up (events, refunds), so no path can finish a session or refund it twice.
 
+pub mod meter_writer;
 pub mod recovery;
 pub mod start;
 pub mod stop;

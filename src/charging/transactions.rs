@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::models::{OcppTransaction, Session};
-use crate::db::schema::{charging_sessions, customers, id_tags, meter_values, ocpp_transactions};
+use crate::db::models::{NewMeterValue, OcppTransaction, Session};
+use crate::db::schema::{charging_sessions, customers, id_tags, ocpp_transactions};
 use crate::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
 use crate::events::Subject;
@@ -246,6 +246,36 @@ fn open_local_session(
     }
 }
 
+/// The rows a MeterValues (or StopTransaction.transactionData) stores, and the last energy register.
+pub fn meter_rows(
+    charger_id: i64,
+    connector_id: i32,
+    transaction_id: Option<i64>,
+    values: &[MeterValue],
+) -> (Vec<NewMeterValue>, Option<i64>) {
+    let t = now();
+    let mut last_energy = None;
+    let rows = values
+        .iter()
+        .map(|mv| {
+            let energy = mv.energy_wh();
+            if energy.is_some() {
+                last_energy = energy;
+            }
+            NewMeterValue {
+                charger_id,
+                connector_id,
+                transaction_id,
+                sampled_at: messages::parse_timestamp(&mv.timestamp).unwrap_or(t),
+                energy_wh: energy,
+                sampled_values: serde_json::to_string(&mv.sampled_value).unwrap_or_default(),
+                created_at: t,
+            }
+        })
+        .collect();
+    (rows, last_energy)
+}
+
 fn store_meter_values(
     c: &mut DbConnection,
     charger_id: i64,
@@ -253,32 +283,8 @@ fn store_meter_values(
     transaction_id: Option<i64>,
     values: &[MeterValue],
 ) -> Result<Option<i64>, AppError> {
-    let t = now();
-    let mut last_energy = None;
-    let rows: Vec<_> = values
-        .iter()
-        .map(|mv| {
-            let energy = mv.energy_wh();
-            if energy.is_some() {
-                last_energy = energy;
-            }
-            (
-                meter_values::charger_id.eq(charger_id),
-                meter_values::connector_id.eq(connector_id),
-                meter_values::transaction_id.eq(transaction_id),
-                meter_values::sampled_at.eq(messages::parse_timestamp(&mv.timestamp).unwrap_or(t)),
-                meter_values::energy_wh.eq(energy),
-                meter_values::sampled_values
-                    .eq(serde_json::to_string(&mv.sampled_value).unwrap_or_default()),
-                meter_values::created_at.eq(t),
-            )
-        })
-        .collect();
-    for row in rows {
-        diesel::insert_into(meter_values::table)
-            .values(row)
-            .execute(c)?;
-    }
+    let (rows, last_energy) = meter_rows(charger_id, connector_id, transaction_id, values);
+    crate::db::insert_meter_values(c, &rows)?;
     Ok(last_energy)
 }
 
@@ -297,10 +303,24 @@ pub fn meter_values(
             req.transaction_id,
             &req.meter_value,
         )?;
+        match (req.transaction_id, energy) {
+            (Some(tx_id), Some(register)) => apply_energy(c, charger_id, tx_id, register),
+            _ => Ok(FollowUp::default()),
+        }
+    })
+}
+
+/// A new energy register reading for a transaction: the session's energy and cost follow it, and
+/// reaching the prepaid amount marks the session for one RemoteStopTransaction. Runs inside the
+/// caller's transaction.
+pub fn apply_energy(
+    c: &mut DbConnection,
+    charger_id: i64,
+    tx_id: i64,
+    register: i64,
+) -> Result<FollowUp, AppError> {
+    {
         let mut follow_up = FollowUp::default();
-        let (Some(tx_id), Some(register)) = (req.transaction_id, energy) else {
-            return Ok(follow_up);
-        };
         let session: Option<Session> = charging_sessions::table
             .filter(charging_sessions::transaction_id.eq(tx_id))
             .filter(charging_sessions::charger_id.eq(charger_id))
@@ -352,7 +372,7 @@ pub fn meter_values(
         let s = super::load(c, s.id)?;
         follow_up.progress = Some((super::subject(&s), super::view(c, &s)?));
         Ok(follow_up)
-    })
+    }
 }
 
 /// StopTransaction: closes the transaction exactly once and settles its session; a replay changes

@@ -230,6 +230,38 @@ where
     }
 }
 
+/// Multi-row INSERTs for append-only tables (meter values, the message log). The multi-backend
+/// connection cannot batch-insert into SQLite, so this runs on the inner connection of each backend.
+macro_rules! batch_insert {
+    ($name:ident, $table:path, $row:ty) => {
+        pub fn $name(conn: &mut DbConnection, rows: &[$row]) -> diesel::QueryResult<()> {
+            match conn {
+                DbConnection::Postgresql(c) => {
+                    for chunk in rows.chunks(1000) {
+                        diesel::insert_into($table).values(chunk).execute(c)?;
+                    }
+                }
+                DbConnection::Sqlite(c) => {
+                    for chunk in rows.chunks(500) {
+                        diesel::insert_into($table).values(chunk).execute(c)?;
+                    }
+                }
+            }
+            Ok(())
+        }
+    };
+}
+batch_insert!(
+    insert_meter_values,
+    schema::meter_values::table,
+    models::NewMeterValue
+);
+batch_insert!(
+    insert_ocpp_messages,
+    schema::ocpp_messages::table,
+    models::NewOcppMessage
+);
+
 /// True when a diesel error is a unique-constraint violation (the same on both backends).
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(

@@ -177,6 +177,18 @@ pub struct OcppTransaction {
 }
 
 #[derive(Insertable)]
+#[diesel(table_name = meter_values)]
+pub struct NewMeterValue {
+    pub charger_id: i64,
+    pub connector_id: i32,
+    pub transaction_id: Option<i64>,
+    pub sampled_at: NaiveDateTime,
+    pub energy_wh: Option<i64>,
+    pub sampled_values: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
 #[diesel(table_name = ocpp_messages)]
 pub struct NewOcppMessage {
     pub charger_id: i64,

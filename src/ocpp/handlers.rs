@@ -51,11 +51,7 @@ pub async fn handle(
         }
         "MeterValues" => {
             let req: messages::MeterValues = parse(payload)?;
-            let charger_id = ctx.charger_id;
-            let fu = state
-                .db
-                .run(move |c| transactions::meter_values(c, charger_id, &req))
-                .await?;
+            let fu = state.meters.write(ctx.charger_id, req).await?;
             follow_up(&state, &ctx, fu);
             Ok(json!({}))
         }

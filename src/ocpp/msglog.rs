@@ -91,15 +91,7 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<NewOcppMessage>, limit: i64) {
 }
 
 fn insert(c: &mut crate::db::DbConnection, rows: &[NewOcppMessage]) -> Result<(), AppError> {
-    write_tx(c, |c| {
-        // One statement per row: the multi-backend connection has no batch insert for SQLite.
-        for row in rows {
-            diesel::insert_into(ocpp_messages::table)
-                .values(row)
-                .execute(c)?;
-        }
-        Ok(())
-    })
+    write_tx(c, |c| Ok(crate::db::insert_ocpp_messages(c, rows)?))
 }
 
 /// Deletes all but the newest `limit` frames of each charger.

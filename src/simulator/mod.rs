@@ -648,14 +648,31 @@ impl Simulator {
     }
 }
 
-/// `csms simulate`: connect, boot, heartbeat, and serve until the connection ends or Ctrl-C.
+/// `csms simulate`: connect, boot, heartbeat, and serve; reconnects when the connection drops
+/// (as a real charger does), until Ctrl-C.
 pub async fn run_cli(cfg: SimConfig) -> Result<(), SimError> {
-    let sim = Simulator::connect(cfg).await?;
-    log::info!("simulator {} connected and booted", sim.id());
-    sim.spawn_heartbeats();
-    tokio::select! {
-        _ = sim.closed() => log::info!("connection closed"),
-        _ = tokio::signal::ctrl_c() => sim.disconnect().await,
+    let mut first = true;
+    loop {
+        match Simulator::connect(cfg.clone()).await {
+            Ok(sim) => {
+                log::info!("simulator {} connected and booted", sim.id());
+                sim.spawn_heartbeats();
+                tokio::select! {
+                    _ = sim.closed() => log::info!("connection closed; reconnecting in 3 s"),
+                    _ = tokio::signal::ctrl_c() => {
+                        sim.disconnect().await;
+                        return Ok(());
+                    }
+                }
+            }
+            // A wrong URL or a refused handshake at start-up is an error to report, not to retry.
+            Err(e) if first => return Err(e),
+            Err(e) => log::warn!("reconnect failed: {e}; retrying in 3 s"),
+        }
+        first = false;
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(3)) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
     }
-    Ok(())
 }

@@ -96,6 +96,83 @@ pub fn apply(
     Ok(balance_after)
 }
 
+/// The books at one moment: what was credited, what sits in wallets, what is held by open sessions and
+/// what was paid for energy. Money is conserved when `credits == wallets + held + paid`, every wallet
+/// equals the sum of its ledger rows, and every closed session is fully accounted for.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Audit {
+    pub credits: i64,
+    pub wallets: i64,
+    pub held: i64,
+    pub paid: i64,
+    /// Human-readable violations; empty when the books balance.
+    pub problems: Vec<String>,
+}
+
+impl Audit {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty() && self.credits == self.wallets + self.held + self.paid
+    }
+}
+
+pub fn audit(c: &mut DbConnection) -> Result<Audit, AppError> {
+    use crate::db::schema::charging_sessions;
+    let mut a = Audit::default();
+    let wallets: Vec<(i64, i64)> = customers::table
+        .select((customers::id, customers::balance))
+        .load(c)?;
+    let ledger: Vec<(i64, String, i64)> = wallet_ledger::table
+        .select((
+            wallet_ledger::customer_id,
+            wallet_ledger::kind,
+            wallet_ledger::amount,
+        ))
+        .load(c)?;
+    let mut sums = std::collections::HashMap::new();
+    for (customer, kind, amount) in &ledger {
+        *sums.entry(*customer).or_insert(0i64) += amount;
+        if kind == "credit" || kind == "adjustment" {
+            a.credits += amount;
+        }
+    }
+    for (id, balance) in wallets {
+        a.wallets += balance;
+        let sum = sums.get(&id).copied().unwrap_or(0);
+        if balance != sum || balance < 0 {
+            a.problems.push(format!(
+                "customer {id}: balance {balance} but ledger sum {sum}"
+            ));
+        }
+    }
+    let sessions: Vec<(i64, String, i64, i64, Option<i64>)> = charging_sessions::table
+        .filter(charging_sessions::origin.eq("app"))
+        .select((
+            charging_sessions::id,
+            charging_sessions::status,
+            charging_sessions::amount,
+            charging_sessions::cost,
+            charging_sessions::refund,
+        ))
+        .load(c)?;
+    for (id, status, amount, cost, refund) in sessions {
+        match status.as_str() {
+            "pending" | "active" | "stopping" => a.held += amount,
+            "completed" if refund.is_some_and(|r| r + cost == amount) => a.paid += cost,
+            "failed" if refund == Some(amount) => {}
+            _ => a.problems.push(format!(
+                "session {id} ({status}): amount {amount}, cost {cost}, refund {refund:?}"
+            )),
+        }
+    }
+    if a.credits != a.wallets + a.held + a.paid {
+        a.problems.push(format!(
+            "credits {} != wallets {} + held {} + paid {}",
+            a.credits, a.wallets, a.held, a.paid
+        ));
+    }
+    Ok(a)
+}
+
 pub fn ledger_json(row: &LedgerRow, session_uid: Option<&str>) -> serde_json::Value {
     json!({
         "id": row.id,

@@ -471,18 +471,29 @@ async fn events_stream_over_sse(app: TestApp) {
     sim.add_energy(tx, 100.0).await.unwrap();
     let mut seen = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !(seen.contains("event: charging.started") && seen.contains("event: wallet.debited") && seen.contains("event: charging.progress")) {
-        let chunk = tokio::time::timeout_at(deadline, mine.next()).await.expect("events in time").unwrap().unwrap();
+    while !(seen.contains("event: charging.started")
+        && seen.contains("event: wallet.debited")
+        && seen.contains("event: charging.progress"))
+    {
+        let chunk = tokio::time::timeout_at(deadline, mine.next())
+            .await
+            .expect("events in time")
+            .unwrap()
+            .unwrap();
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
     assert!(seen.contains(&body["session"]["sessionId"].as_str().unwrap().to_string()));
     // The other customer's stream carries nothing of this (at most keepalive comments).
-    if let Ok(Some(Ok(chunk))) = tokio::time::timeout(Duration::from_millis(500), theirs.next()).await {
+    if let Ok(Some(Ok(chunk))) =
+        tokio::time::timeout(Duration::from_millis(500), theirs.next()).await
+    {
         let text = String::from_utf8_lossy(&chunk);
         assert!(!text.contains("event:"), "{text}");
     }
     // A bad token is refused.
-    let resp = reqwest::get(format!("{}/api/user/events?token=bad", app.http)).await.unwrap();
+    let resp = reqwest::get(format!("{}/api/user/events?token=bad", app.http))
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 401);
 }
 dual!(events_stream_over_sse);

@@ -307,73 +307,11 @@ impl TestApp {
         .unwrap()
     }
 
-    /// The money invariants: every wallet equals its ledger sum, never negative; and
-    /// credits == wallets + open holds + paid costs (nothing created or lost).
+    /// The money invariants (see `csms::wallet::audit`): every wallet equals its ledger sum, and
+    /// credits == wallets + open holds + paid costs.
     pub async fn assert_money_conserved(&self) {
-        use csms::db::schema::{charging_sessions, customers, wallet_ledger};
-        self.db(|c| {
-            let wallets: Vec<(i64, i64)> = customers::table
-                .select((customers::id, customers::balance))
-                .load(c)
-                .unwrap();
-            let mut total_balance = 0;
-            for (id, balance) in wallets {
-                let amounts: Vec<i64> = wallet_ledger::table
-                    .filter(wallet_ledger::customer_id.eq(id))
-                    .select(wallet_ledger::amount)
-                    .load(c)
-                    .unwrap();
-                assert_eq!(
-                    balance,
-                    amounts.iter().sum::<i64>(),
-                    "customer {id}: balance != ledger sum"
-                );
-                assert!(balance >= 0);
-                total_balance += balance;
-            }
-            let credits: i64 = wallet_ledger::table
-                .filter(wallet_ledger::kind.eq_any(["credit", "adjustment"]))
-                .select(wallet_ledger::amount)
-                .load::<i64>(c)
-                .unwrap()
-                .iter()
-                .sum();
-            let sessions: Vec<(String, i64, i64, Option<i64>)> = charging_sessions::table
-                .filter(charging_sessions::origin.eq("app"))
-                .select((
-                    charging_sessions::status,
-                    charging_sessions::amount,
-                    charging_sessions::cost,
-                    charging_sessions::refund,
-                ))
-                .load(c)
-                .unwrap();
-            let mut held = 0;
-            let mut paid = 0;
-            for (status, amount, cost, refund) in sessions {
-                match status.as_str() {
-                    "pending" | "active" | "stopping" => held += amount,
-                    "completed" => {
-                        assert_eq!(
-                            amount,
-                            cost + refund.unwrap(),
-                            "completed session: amount != cost + refund"
-                        );
-                        paid += cost;
-                    }
-                    "failed" => {
-                        assert_eq!(refund, Some(amount), "failed session not fully refunded")
-                    }
-                    other => panic!("unknown status {other}"),
-                }
-            }
-            assert_eq!(
-                credits,
-                total_balance + held + paid,
-                "credits != wallets + holds + paid costs"
-            );
-        })
-        .await
+        let audit = self.db(|c| csms::wallet::audit(c).unwrap()).await;
+        assert!(audit.ok(), "money not conserved: {audit:?}");
     }
 }
 
