@@ -27,6 +27,8 @@ enum Command {
     },
     /// A charge-point simulator that connects to any OCPP 1.6J central system
     Simulate(SimConfig),
+    /// Load-test a fresh `csms serve` child: connections | ingest | start
+    Bench(csms::bench::BenchArgs),
 }
 
 #[tokio::main]
@@ -46,6 +48,7 @@ async fn main() {
         Some(Command::Simulate(cfg)) => csms::simulator::run_cli(cfg)
             .await
             .map_err(|e| e.to_string()),
+        Some(Command::Bench(args)) => csms::bench::run(args).await.map_err(|e| e.to_string()),
     };
     if let Err(e) = result {
         log::error!("{e}");

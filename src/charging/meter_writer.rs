@@ -53,7 +53,12 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<Job>) {
         }
         let jobs = std::mem::take(&mut batch);
         metrics::histogram!("csms_meter_batch_messages").record(jobs.len() as f64);
-        let done = db.run(move |c| Ok(write_batch(c, jobs))).await;
+        let done = db
+            .run(move |c| {
+                write_batch(c, jobs);
+                Ok(())
+            })
+            .await;
         if let Err(e) = done {
             log::error!("meter writer: {e}");
         }

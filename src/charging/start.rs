@@ -178,7 +178,7 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
     }
 }
 
-enum Reserve {
+pub enum Reserve {
     Failed(AppError),
     /// The same Idempotency-Key won a concurrent request: answer with its session.
     Replay(Box<Session>),
@@ -193,7 +193,7 @@ impl<E: Into<AppError>> From<E> for Reserve {
 /// The race is decided here, by the database: the partial unique index admits one open session per
 /// connector, and the conditional debit cannot take a wallet below zero. Nothing is written for a loser.
 #[allow(clippy::too_many_arguments)]
-fn reserve(
+pub fn reserve(
     c: &mut DbConnection,
     customer_id: i64,
     charger_id: i64,

@@ -59,6 +59,9 @@ pub struct SimConfig {
     /// Accept RemoteStartTransaction but never send StartTransaction
     #[arg(long)]
     pub no_start_transaction: bool,
+    /// Stop every transaction by itself this many milliseconds after starting it
+    #[arg(long)]
+    pub auto_stop_after_ms: Option<u64>,
 }
 
 impl SimConfig {
@@ -74,6 +77,7 @@ impl SimConfig {
             ev_capacity_kwh: None,
             faulted: Vec::new(),
             no_start_transaction: false,
+            auto_stop_after_ms: None,
         }
     }
 }
@@ -107,6 +111,8 @@ struct Shared {
     meters: HashMap<u32, f64>,
     config_keys: HashMap<String, String>,
     boot_interval: u64,
+    /// RemoteStartTransaction requests for a connector that already had a transaction.
+    busy_rejections: u64,
 }
 
 /// A connected simulated charger. Cloning gives another handle to the same connection.
@@ -224,6 +230,12 @@ impl Simulator {
             .iter()
             .filter(|(a, _)| a == action)
             .count()
+    }
+
+    /// RemoteStartTransaction requests that arrived while the connector already had a transaction
+    /// (a double booking seen from the charger's side).
+    pub fn busy_rejections(&self) -> u64 {
+        lock(&self.shared).busy_rejections
     }
 
     /// Transactions this charger is running: transactionId → connectorId.
@@ -496,14 +508,25 @@ impl Simulator {
                             .values()
                             .any(|t| t.0 == connector);
                         if busy {
+                            lock(&self.shared).busy_rejections += 1;
                             self.reply(&id, json!({"status": "Rejected"})).await;
                             return;
                         }
                         self.reply(&id, json!({"status": "Accepted"})).await;
                         if !lock(&self.cfg).no_start_transaction {
                             let tag = payload["idTag"].as_str().unwrap_or_default().to_string();
-                            if let Err(e) = self.start_transaction(connector, &tag).await {
-                                log::warn!("simulator {}: StartTransaction failed: {e}", self.id());
+                            match self.start_transaction(connector, &tag).await {
+                                Err(e) => log::warn!(
+                                    "simulator {}: StartTransaction failed: {e}",
+                                    self.id()
+                                ),
+                                Ok(tx) => {
+                                    let auto_stop = lock(&self.cfg).auto_stop_after_ms;
+                                    if let Some(ms) = auto_stop {
+                                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                                        let _ = self.stop_transaction(tx, "Local").await;
+                                    }
+                                }
                             }
                         }
                     }

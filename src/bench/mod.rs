@@ -1,0 +1,356 @@
+//! `csms bench <scenario>`: starts its own `csms serve` child on a fresh database, drives it over real
+//! WebSockets and HTTP from this process, measures the same work straight against the database as a
+//! ceiling, prints a table and, as the last line, one JSON object with every figure.
+
+mod client;
+mod scenarios;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::db::{Backend, Db, DbUrl};
+use crate::error::AppError;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// N chargers connect, boot, report status and heartbeat; memory and CPU of the server
+    Connections,
+    /// K chargers send MeterValues as fast as OCPP-J allows; persisted messages per second
+    Ingest,
+    /// C customers race for K connectors through the start API
+    Start,
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct BenchArgs {
+    #[arg(value_enum)]
+    pub scenario: Scenario,
+    /// Database server to benchmark on: a fresh database is created on it (and dropped after).
+    /// Default: a fresh SQLite file.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Upper bound in seconds for the load phase
+    #[arg(long, default_value_t = 20)]
+    pub duration: u64,
+    /// Chargers (default: connections 10000, ingest 100)
+    #[arg(long)]
+    pub chargers: Option<usize>,
+    /// start: concurrent customers
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// start: connectors raced for (on chargers with two connectors each)
+    #[arg(long, default_value_t = 16)]
+    pub connectors: usize,
+    /// Database pool size of the server (and of the ceiling measurement)
+    #[arg(long, default_value_t = 16)]
+    pub pool_size: u32,
+    /// connections: handshakes in flight at once
+    #[arg(long, default_value_t = 256)]
+    pub parallel_handshakes: usize,
+    /// The csms binary to benchmark (default: this one)
+    #[arg(long)]
+    pub server: Option<PathBuf>,
+}
+
+/// Rows of the printed table, then the JSON line.
+pub struct Report {
+    pub rows: Vec<(String, String)>,
+    pub json: serde_json::Map<String, Value>,
+}
+
+impl Report {
+    fn new(scenario: &str, backend: Backend, duration: f64) -> Self {
+        let mut json = serde_json::Map::new();
+        json.insert("scenario".into(), scenario.into());
+        json.insert("backend".into(), backend.name().into());
+        json.insert("duration_s".into(), round(duration, 2).into());
+        Report {
+            rows: Vec::new(),
+            json,
+        }
+    }
+
+    fn add(&mut self, key: &str, label: &str, value: Value) {
+        let shown = match &value {
+            Value::Number(n) => n.to_string(),
+            other => other.to_string(),
+        };
+        self.rows.push((label.to_string(), shown));
+        self.json.insert(key.to_string(), value);
+    }
+
+    fn print(&self) {
+        let width = self.rows.iter().map(|(l, _)| l.len()).max().unwrap_or(10);
+        println!();
+        println!("{:width$}  value", "figure");
+        println!("{:-<width$}  {:-<12}", "", "");
+        for (label, value) in &self.rows {
+            println!("{label:width$}  {value}");
+        }
+        println!();
+        println!("{}", Value::Object(self.json.clone()));
+    }
+}
+
+pub fn round(x: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (x * f).round() / f
+}
+
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// Raises this process's open-file limit (children inherit it): one socket per simulated charger.
+pub fn raise_nofile_limit() {
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            let want: libc::rlim_t = 1 << 20;
+            let raised = libc::rlimit {
+                rlim_cur: want,
+                rlim_max: want.max(lim.rlim_max),
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
+                lim.rlim_cur = lim.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
+        }
+    }
+}
+
+/// The server under test: a `csms serve` child process on a fresh database.
+pub struct ServerProcess {
+    child: tokio::process::Child,
+    pub pid: u32,
+    pub http: String,
+    pub ocpp_port: u16,
+    pub database_url: String,
+    pub backend: Backend,
+    drop_database: Option<(String, String)>,
+    pub log_path: PathBuf,
+    _dir: tempfile_dir::Dir,
+}
+
+mod tempfile_dir {
+    /// A temporary folder removed on drop (the bench has no dev-dependencies).
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn free_port() -> Result<u16, AppError> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| AppError::Internal(format!("no free port: {e}")))
+}
+
+impl ServerProcess {
+    pub async fn start(args: &BenchArgs) -> Result<ServerProcess, AppError> {
+        let dir =
+            std::env::temp_dir().join(format!("csms-bench-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).map_err(|e| AppError::Internal(e.to_string()))?;
+        let dir = tempfile_dir::Dir(dir);
+        let (database_url, backend, drop_database) = match &args.database_url {
+            None => (
+                format!("sqlite://{}", dir.0.join("bench.db").display()),
+                Backend::Sqlite,
+                None,
+            ),
+            Some(url) => {
+                let parsed = DbUrl::parse(url)?;
+                match parsed.backend {
+                    Backend::Sqlite => (url.clone(), Backend::Sqlite, None),
+                    Backend::Postgres => {
+                        let name = format!("csms_bench_{}", uuid::Uuid::new_v4().simple());
+                        let admin = url.clone();
+                        let n = name.clone();
+                        tokio::task::spawn_blocking(move || {
+                            use diesel::{Connection, RunQueryDsl};
+                            let mut c = diesel::PgConnection::establish(&admin)
+                                .map_err(|e| AppError::Config(e.to_string()))?;
+                            diesel::sql_query(format!("CREATE DATABASE {n}")).execute(&mut c)?;
+                            Ok::<_, AppError>(())
+                        })
+                        .await
+                        .map_err(|e| AppError::Internal(e.to_string()))??;
+                        let base = match url.rfind('/') {
+                            Some(i) if i > "postgres://".len() => url[..i].to_string(),
+                            _ => url.clone(),
+                        };
+                        (
+                            format!("{base}/{name}"),
+                            Backend::Postgres,
+                            Some((url.clone(), name)),
+                        )
+                    }
+                }
+            }
+        };
+        let (http_port, ocpp_port) = (free_port()?, free_port()?);
+        let exe = match &args.server {
+            Some(p) => p.clone(),
+            None => std::env::current_exe().map_err(|e| AppError::Internal(e.to_string()))?,
+        };
+        let log_path = dir.0.join("server.log");
+        let log =
+            std::fs::File::create(&log_path).map_err(|e| AppError::Internal(e.to_string()))?;
+        raise_nofile_limit();
+        let child = tokio::process::Command::new(exe)
+            .arg("serve")
+            .env("DATABASE_URL", &database_url)
+            .env("CSMS_HTTP_ADDR", format!("127.0.0.1:{http_port}"))
+            .env("CSMS_OCPP_ADDR", format!("127.0.0.1:{ocpp_port}"))
+            .env("CSMS_ADMIN_EMAIL", "bench@example.com")
+            .env("CSMS_ADMIN_PASSWORD", "bench-password")
+            .env("CSMS_BCRYPT_COST", "4")
+            .env("CSMS_DB_POOL_SIZE", args.pool_size.to_string())
+            .env("CSMS_REMOTE_START_TIMEOUT_SECS", "10")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| AppError::Internal(format!("cannot start the server: {e}")))?;
+        let pid = child.id().unwrap_or(0);
+        let server = ServerProcess {
+            child,
+            pid,
+            http: format!("http://127.0.0.1:{http_port}"),
+            ocpp_port,
+            database_url,
+            backend,
+            drop_database,
+            log_path,
+            _dir: dir,
+        };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = client.get(format!("{}/healthz", server.http)).send().await
+                && r.status().is_success()
+            {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(&server.log_path).unwrap_or_default();
+                return Err(AppError::Internal(format!(
+                    "server did not become healthy:\n{log}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A pool on the server's database, for setup, checks and the ceiling.
+    pub fn db(&self, pool_size: u32) -> Result<Db, AppError> {
+        Db::connect(&self.database_url, pool_size)
+    }
+
+    /// (VmRSS in KiB, user+system CPU seconds) from /proc.
+    pub fn usage(&self) -> (u64, f64) {
+        let rss = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0);
+        let cpu = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
+            .ok()
+            .and_then(|s| {
+                let after = s.rsplit(')').next()?.split_whitespace().collect::<Vec<_>>();
+                // fields 14 and 15 of stat (utime, stime) are 12 and 13 after the command name
+                let ticks: f64 =
+                    after.get(11)?.parse::<f64>().ok()? + after.get(12)?.parse::<f64>().ok()?;
+                // SAFETY: sysconf has no preconditions.
+                let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+                Some(ticks / hz.max(1.0))
+            })
+            .unwrap_or(0.0);
+        (rss, cpu)
+    }
+
+    pub async fn metrics(&self) -> String {
+        match reqwest::get(format!("{}/metrics", self.http)).await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+        if let Some((admin, name)) = self.drop_database.take() {
+            let _ = tokio::task::spawn_blocking(move || {
+                use diesel::{Connection, RunQueryDsl};
+                if let Ok(mut c) = diesel::PgConnection::establish(&admin) {
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut c);
+                }
+            })
+            .await;
+        }
+    }
+}
+
+pub async fn run(args: BenchArgs) -> Result<(), AppError> {
+    raise_nofile_limit();
+    let server = ServerProcess::start(&args).await?;
+    println!(
+        "csms bench {:?} on {} (server pid {}, log {})",
+        args.scenario,
+        server.backend.name(),
+        server.pid,
+        server.log_path.display()
+    );
+    let started = Instant::now();
+    let result = match args.scenario {
+        Scenario::Connections => scenarios::connections(&args, &server).await,
+        Scenario::Ingest => scenarios::ingest(&args, &server).await,
+        Scenario::Start => scenarios::start(&args, &server).await,
+    };
+    let name = format!("{:?}", args.scenario).to_lowercase();
+    let backend = server.backend;
+    let log_path = server.log_path.clone();
+    let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
+    server.stop().await;
+    let mut report = Report::new(&name, backend, started.elapsed().as_secs_f64());
+    match result {
+        Ok(figures) => {
+            for (key, label, value) in figures {
+                report.add(key, label, value);
+            }
+            report.print();
+            Ok(())
+        }
+        Err(e) => {
+            let last: Vec<&str> = tail.lines().rev().take(20).collect();
+            eprintln!(
+                "server log (last lines):\n{}",
+                last.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+            Err(e)
+        }
+    }
+}
+
+pub type Figures = Vec<(&'static str, &'static str, Value)>;

@@ -1,0 +1,590 @@
+//! The three load scenarios. Each returns its figures; `mod.rs` prints them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use serde_json::{Value, json};
+use tokio::sync::{Semaphore, watch};
+
+use super::client::{Client, source_ip};
+use super::{BenchArgs, Figures, ServerProcess, percentile, round};
+use crate::db::models::NewMeterValue;
+use crate::db::schema::{chargers, charging_sessions, customers, meter_values, stations};
+use crate::db::{Db, DbConnection, now, write_tx};
+use crate::error::AppError;
+use crate::simulator::{SimConfig, Simulator};
+
+/// Registers `n` chargers named `{prefix}{i}` in one station, with multi-row INSERTs.
+async fn register_chargers(db: &Db, prefix: &str, n: usize) -> Result<Vec<String>, AppError> {
+    let ids: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
+    let list = ids.clone();
+    db.run(move |c| {
+        write_tx(c, |c| {
+            let station: i64 = diesel::insert_into(stations::table)
+                .values((stations::name.eq("Bench"), stations::created_at.eq(now())))
+                .returning(stations::id)
+                .get_result(c)?;
+            let ts = now().format("%Y-%m-%d %H:%M:%S").to_string();
+            for chunk in list.chunks(1000) {
+                let values: Vec<String> = chunk.iter().map(|id| format!("('{id}', 'CP-{id}', {station}, '{ts}')")).collect();
+                diesel::sql_query(format!(
+                    "INSERT INTO chargers (device_id, charging_point_id, station_id, created_at) VALUES {}",
+                    values.join(",")
+                ))
+                .execute(c)?;
+            }
+            Ok::<_, AppError>(())
+        })
+    })
+    .await?;
+    Ok(ids)
+}
+
+fn ms(micros: &mut [f64]) -> (f64, f64, f64) {
+    micros.sort_by(|a, b| a.total_cmp(b));
+    let to_ms = |v: f64| round(v / 1000.0, 2);
+    (
+        to_ms(percentile(micros, 50.0)),
+        to_ms(percentile(micros, 99.0)),
+        to_ms(micros.last().copied().unwrap_or(0.0)),
+    )
+}
+
+/// Reads `<name>_sum` and `<name>_count` from Prometheus text.
+fn metric_mean(text: &str, name: &str) -> Option<f64> {
+    let get = |suffix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name}_{suffix}")))
+            .and_then(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+    };
+    let (sum, count) = (get("sum")?, get("count")?);
+    (count > 0.0).then(|| sum / count)
+}
+
+pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, AppError> {
+    let n = args.chargers.unwrap_or(10_000);
+    let db = server.db(4)?;
+    let ids = register_chargers(&db, "LOAD", n).await?;
+    println!(
+        "registered {n} chargers; connecting ({} handshakes in flight)...",
+        args.parallel_handshakes
+    );
+    let (rss_before, cpu_before) = server.usage();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.duration);
+    let slots = Arc::new(Semaphore::new(args.parallel_handshakes.max(1)));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let connected = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let last_done_us = Arc::new(AtomicU64::new(0));
+    let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
+    let t0 = Instant::now();
+    let port = server.ocpp_port;
+    for (i, id) in ids.into_iter().enumerate() {
+        let Ok(Ok(permit)) = tokio::time::timeout_at(deadline, slots.clone().acquire_owned()).await
+        else {
+            failed.fetch_add(n - i, Ordering::Relaxed);
+            break;
+        };
+        let (connected, failed, last_done_us, first_error, mut stop) = (
+            connected.clone(),
+            failed.clone(),
+            last_done_us.clone(),
+            first_error.clone(),
+            stop_rx.clone(),
+        );
+        tokio::spawn(async move {
+            let attempt = tokio::time::timeout_at(deadline, async {
+                let mut c = Client::connect(port, &id, source_ip(i)).await?;
+                c.boot().await?;
+                Ok::<_, String>(c)
+            })
+            .await;
+            drop(permit);
+            last_done_us.fetch_max(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
+            match attempt {
+                Ok(Ok(client)) => {
+                    connected.fetch_add(1, Ordering::Relaxed);
+                    tokio::select! {
+                        _ = client.idle() => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+                Ok(Err(e)) => {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    first_error
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get_or_insert(e);
+                }
+                Err(_) => {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    first_error
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get_or_insert("timed out".into());
+                }
+            }
+        });
+    }
+    while connected.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < n
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ok = connected.load(Ordering::Relaxed);
+    let bad = n - ok;
+    let phase = Duration::from_micros(last_done_us.load(Ordering::Relaxed))
+        .as_secs_f64()
+        .max(1e-3);
+    println!("{ok} connected, {bad} failed in {phase:.1} s; letting the server settle...");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (rss, cpu) = server.usage();
+    let online = reqwest::get(format!("{}/healthz", server.http))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .json::<Value>()
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?["chargersOnline"]
+        .as_u64()
+        .unwrap_or(0);
+    let _ = stop_tx.send(true);
+    let per = if ok > 0 {
+        rss.saturating_sub(rss_before) as f64 / ok as f64
+    } else {
+        0.0
+    };
+    let mut figures: Figures = vec![
+        ("connected", "chargers connected and booted", json!(ok)),
+        ("failed", "chargers failed", json!(bad)),
+        ("online_reported", "online per /healthz", json!(online)),
+        (
+            "handshakes_per_s",
+            "handshakes+boot per second",
+            json!(round(ok as f64 / phase, 1)),
+        ),
+        ("rss_kib", "server RSS (KiB)", json!(rss)),
+        (
+            "rss_kib_before",
+            "server RSS before connecting (KiB)",
+            json!(rss_before),
+        ),
+        (
+            "rss_kib_per_connection",
+            "server RSS per connection (KiB, delta)",
+            json!(round(per, 2)),
+        ),
+        (
+            "cpu_s",
+            "server CPU during the run (s)",
+            json!(round(cpu - cpu_before, 2)),
+        ),
+    ];
+    if let Some(e) = first_error
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+    {
+        figures.push(("first_error", "first error", json!(e)));
+    }
+    Ok(figures)
+}
+
+fn meter_payload(register: u64) -> Value {
+    json!({"connectorId": 1, "meterValue": [{"timestamp": crate::ocpp::messages::now_timestamp(),
+        "sampledValue": [{"value": register.to_string(), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]})
+}
+
+pub async fn ingest(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, AppError> {
+    let k = args.chargers.unwrap_or(100);
+    let db = server.db(args.pool_size)?;
+    let ids = register_chargers(&db, "ING", k).await?;
+    let mut clients = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let mut c = Client::connect(server.ocpp_port, id, source_ip(i))
+            .await
+            .map_err(AppError::Internal)?;
+        c.boot().await.map_err(AppError::Internal)?;
+        clients.push(c);
+    }
+    let rows_before: i64 = db
+        .run(|c| Ok(meter_values::table.count().get_result(c)?))
+        .await?;
+    println!(
+        "{k} chargers connected; sending MeterValues for {} s...",
+        args.duration
+    );
+    let t0 = Instant::now();
+    let deadline = t0 + Duration::from_secs(args.duration);
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|mut c| {
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut register = 0u64;
+                while Instant::now() < deadline {
+                    register += 10;
+                    let t = Instant::now();
+                    if c.call("MeterValues", meter_payload(register))
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                    lat.push(t.elapsed().as_micros() as f64);
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap_or_default());
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let acked = lat.len() as i64;
+    let rows_after: i64 = db
+        .run(|c| Ok(meter_values::table.count().get_result(c)?))
+        .await?;
+    let persisted = rows_after - rows_before;
+    let msgs_per_s = acked as f64 / elapsed;
+    let (p50, p99, max) = ms(&mut lat);
+    let batch = metric_mean(&server.metrics().await, "csms_meter_batch_messages")
+        .unwrap_or(1.0)
+        .max(1.0);
+
+    // Ceiling: the same rows, written straight to the same database, in batches of the size the
+    // server's writer formed, by as many writers as the pool has connections. No WebSocket, no JSON.
+    let rows_per_tx = batch.round() as usize;
+    let charger_id: i64 = db
+        .run(|c| Ok(chargers::table.select(chargers::id).first(c)?))
+        .await?;
+    let ceiling_secs = args.duration.clamp(1, 10);
+    println!(
+        "ceiling: {} writers x {rows_per_tx} rows per transaction for {ceiling_secs} s...",
+        args.pool_size
+    );
+    let written = Arc::new(AtomicU64::new(0));
+    let c0 = Instant::now();
+    let c_deadline = c0 + Duration::from_secs(ceiling_secs);
+    let writers: Vec<_> = (0..args.pool_size)
+        .map(|_| {
+            let (db, written) = (db.clone(), written.clone());
+            std::thread::spawn(move || -> Result<(), AppError> {
+                let mut conn = db.get()?;
+                while Instant::now() < c_deadline {
+                    let t = now();
+                    let rows: Vec<NewMeterValue> = (0..rows_per_tx)
+                        .map(|i| NewMeterValue {
+                            charger_id,
+                            connector_id: 1,
+                            transaction_id: None,
+                            sampled_at: t,
+                            energy_wh: Some(i as i64),
+                            sampled_values: r#"[{"value":"10","measurand":"Energy.Active.Import.Register","unit":"Wh"}]"#.into(),
+                            created_at: t,
+                        })
+                        .collect();
+                    write_tx(&mut conn, |c: &mut DbConnection| Ok::<_, AppError>(crate::db::insert_meter_values(c, &rows)?))?;
+                    written.fetch_add(rows_per_tx as u64, Ordering::Relaxed);
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for w in writers {
+        let _ = w.join();
+    }
+    let ceiling = written.load(Ordering::Relaxed) as f64 / c0.elapsed().as_secs_f64();
+    Ok(vec![
+        ("chargers", "chargers sending", json!(k)),
+        ("acked", "MeterValues answered", json!(acked)),
+        ("persisted", "meter rows persisted", json!(persisted)),
+        (
+            "msgs_per_s",
+            "persisted MeterValues per second",
+            json!(round(msgs_per_s, 1)),
+        ),
+        ("p50_ms", "round trip p50 (ms)", json!(p50)),
+        ("p99_ms", "round trip p99 (ms)", json!(p99)),
+        ("max_ms", "round trip max (ms)", json!(max)),
+        (
+            "batch_mean",
+            "server batch size (messages per commit)",
+            json!(round(batch, 1)),
+        ),
+        (
+            "ceiling_msgs_per_s",
+            "ceiling: same rows straight to the database (/s)",
+            json!(round(ceiling, 1)),
+        ),
+        (
+            "ratio",
+            "ratio (server / ceiling)",
+            json!(round(msgs_per_s / ceiling.max(1e-9), 3)),
+        ),
+    ])
+}
+
+pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, AppError> {
+    let k = args.connectors.max(1);
+    let chargers_n = k.div_ceil(2);
+    let c_n = args.concurrency.max(1);
+    let db = server.db(args.pool_size)?;
+    let ids = register_chargers(&db, "STRT", chargers_n).await?;
+    let mut sims = Vec::new();
+    for id in &ids {
+        let mut cfg = SimConfig::new(
+            format!("ws://127.0.0.1:{}/ocpp", server.ocpp_port),
+            id.clone(),
+            2,
+        );
+        cfg.auto_stop_after_ms = Some(20);
+        sims.push(
+            Simulator::connect(cfg)
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))?,
+        );
+    }
+    // Customers with large wallets, created straight in the database; tokens through the real login.
+    let hash = crate::auth::hash_password("password".into(), 4).await?;
+    db.run(move |c| {
+        write_tx(c, |c| {
+            for i in 0..c_n {
+                let id: i64 = diesel::insert_into(customers::table)
+                    .values((
+                        customers::name.eq(format!("Bench {i}")),
+                        customers::email.eq(format!("bench{i}@example.com")),
+                        customers::password_hash.eq(&hash),
+                        customers::id_tag.eq(format!("BENCH{i}")),
+                        customers::balance.eq(0i64),
+                        customers::created_at.eq(now()),
+                    ))
+                    .returning(customers::id)
+                    .get_result(c)?;
+                crate::wallet::apply(
+                    c,
+                    id,
+                    100_000_000,
+                    crate::wallet::Kind::Credit,
+                    None,
+                    Some("bench"),
+                )?;
+            }
+            Ok::<_, AppError>(())
+        })
+    })
+    .await?;
+    let http = reqwest::Client::new();
+    let mut tokens = Vec::new();
+    for i in 0..c_n {
+        let body: Value = http
+            .post(format!("{}/api/customer/login", server.http))
+            .json(&json!({"email": format!("bench{i}@example.com"), "password": "password"}))
+            .send()
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        tokens.push(body["token"].as_str().unwrap_or_default().to_string());
+    }
+    println!(
+        "{c_n} customers racing for {k} connectors on {chargers_n} chargers for {} s...",
+        args.duration
+    );
+    let t0 = Instant::now();
+    let deadline = t0 + Duration::from_secs(args.duration);
+    let tasks: Vec<_> = tokens
+        .into_iter()
+        .enumerate()
+        .map(|(i, token)| {
+            let (http, base, ids) = (http.clone(), server.http.clone(), ids.clone());
+            tokio::spawn(async move {
+                let (mut ok_lat, mut in_use, mut other, mut first_other) = (Vec::new(), 0u64, 0u64, None::<String>);
+                let mut round_no = i;
+                while Instant::now() < deadline {
+                    round_no += 7;
+                    let slot = round_no % k;
+                    let body = json!({"deviceId": ids[slot / 2], "connectorId": slot % 2 + 1, "amount": 1});
+                    let t = Instant::now();
+                    let resp = http.post(format!("{base}/api/user/charging/start")).bearer_auth(&token).json(&body).send().await;
+                    let elapsed = t.elapsed().as_micros() as f64;
+                    match resp {
+                        Ok(r) if r.status().as_u16() == 200 => ok_lat.push(elapsed),
+                        Ok(r) if r.status().as_u16() == 400 => {
+                            let text = r.text().await.unwrap_or_default();
+                            if text.contains("currently in use") {
+                                in_use += 1;
+                            } else {
+                                other += 1;
+                                first_other.get_or_insert(text);
+                            }
+                        }
+                        Ok(r) => {
+                            other += 1;
+                            first_other.get_or_insert(format!("{} {}", r.status(), r.text().await.unwrap_or_default()));
+                        }
+                        Err(e) => {
+                            other += 1;
+                            first_other.get_or_insert(e.to_string());
+                        }
+                    }
+                }
+                (ok_lat, in_use, other, first_other)
+            })
+        })
+        .collect();
+    let (mut lat, mut in_use, mut other, mut first_other) = (Vec::new(), 0, 0, None);
+    for t in tasks {
+        if let Ok((l, u, o, f)) = t.await {
+            lat.extend(l);
+            in_use += u;
+            other += o;
+            if first_other.is_none() {
+                first_other = f;
+            }
+        }
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let starts = lat.len();
+    let (p50, p99, max) = ms(&mut lat);
+    // Let the chargers finish their transactions, then audit.
+    let settle = Instant::now() + Duration::from_secs(20);
+    loop {
+        let open: i64 = db
+            .run(|c| {
+                Ok(charging_sessions::table
+                    .filter(charging_sessions::status.eq_any(crate::charging::OPEN_STATUSES))
+                    .count()
+                    .get_result(c)?)
+            })
+            .await?;
+        if open == 0 || Instant::now() > settle {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let double_bookings: u64 = sims.iter().map(|s| s.busy_rejections()).sum();
+    let audit = db.run(crate::wallet::audit).await?;
+    for s in &sims {
+        s.disconnect().await;
+    }
+
+    // Ceiling: the same reserve+debit transaction straight against the database at the same
+    // concurrency (each success is failed and refunded at once, to free the connector again).
+    let charger_ids: Vec<i64> = {
+        let ids = ids.clone();
+        db.run(move |c| {
+            Ok(chargers::table
+                .filter(chargers::device_id.eq_any(ids))
+                .order(chargers::id)
+                .select(chargers::id)
+                .load(c)?)
+        })
+        .await?
+    };
+    let customer_ids: Vec<(i64, String)> = db
+        .run(|c| {
+            Ok(customers::table
+                .select((customers::id, customers::id_tag))
+                .load(c)?)
+        })
+        .await?;
+    let ceiling_secs = args.duration.clamp(1, 10);
+    println!("ceiling: {c_n} concurrent reserve+debit transactions for {ceiling_secs} s...");
+    let reserved = Arc::new(AtomicU64::new(0));
+    let c0 = Instant::now();
+    let c_deadline = c0 + Duration::from_secs(ceiling_secs);
+    let workers: Vec<_> = customer_ids
+        .into_iter()
+        .enumerate()
+        .map(|(i, (customer, tag))| {
+            let (db, reserved, charger_ids) = (db.clone(), reserved.clone(), charger_ids.clone());
+            tokio::spawn(async move {
+                let mut round_no = i;
+                while Instant::now() < c_deadline {
+                    round_no += 7;
+                    let slot = round_no % k;
+                    let (charger, connector) = (
+                        charger_ids[(slot / 2).min(charger_ids.len() - 1)],
+                        (slot % 2 + 1) as i32,
+                    );
+                    let tag = tag.clone();
+                    let won = db
+                        .run(move |c| {
+                            Ok(
+                                match crate::charging::start::reserve(
+                                    c, customer, charger, connector, 100, 1500, &tag, None,
+                                ) {
+                                    Ok(s) => {
+                                        write_tx(c, |c| {
+                                            crate::charging::fail(c, s.id, "bench", &["pending"])
+                                        })?;
+                                        true
+                                    }
+                                    Err(_) => false,
+                                },
+                            )
+                        })
+                        .await;
+                    if matches!(won, Ok(true)) {
+                        reserved.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        let _ = w.await;
+    }
+    let ceiling = reserved.load(Ordering::Relaxed) as f64 / c0.elapsed().as_secs_f64();
+    let starts_per_s = starts as f64 / elapsed;
+    let mut figures: Figures = vec![
+        ("concurrency", "concurrent customers", json!(c_n)),
+        ("connectors", "connectors", json!(k)),
+        ("starts", "successful starts", json!(starts)),
+        ("in_use", "in-use answers (lost races)", json!(in_use)),
+        ("other_errors", "other answers", json!(other)),
+        (
+            "starts_per_s",
+            "starts per second",
+            json!(round(starts_per_s, 1)),
+        ),
+        ("p50_ms", "start latency p50 (ms)", json!(p50)),
+        ("p99_ms", "start latency p99 (ms)", json!(p99)),
+        ("max_ms", "start latency max (ms)", json!(max)),
+        (
+            "double_bookings",
+            "double bookings (must be 0)",
+            json!(double_bookings),
+        ),
+        (
+            "conservation_ok",
+            "money conserved (must be true)",
+            json!(audit.ok()),
+        ),
+        (
+            "ceiling_starts_per_s",
+            "ceiling: reserve+debit straight to the database (/s)",
+            json!(round(ceiling, 1)),
+        ),
+        (
+            "ratio",
+            "ratio (server / ceiling)",
+            json!(round(starts_per_s / ceiling.max(1e-9), 3)),
+        ),
+    ];
+    if let Some(e) = first_other {
+        figures.push((
+            "first_other_error",
+            "first other answer",
+            json!(e.chars().take(200).collect::<String>()),
+        ));
+    }
+    if !audit.ok() {
+        figures.push(("audit_problems", "audit problems", json!(audit.problems)));
+    }
+    Ok(figures)
+}
