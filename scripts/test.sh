@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, clippy, unit and integration tests on SQLite and
-# PostgreSQL, and the interoperability test against an independent OCPP charge point (PyPI `ocpp`).
+# PostgreSQL (including quick variants of the benchmarks), the interoperability test against an
+# independent OCPP charge point (PyPI `ocpp`), and browser tests (Playwright + Debian's Chromium).
+# Installs what is missing: the Python venv (.venv), Chromium (apt) and playwright-core (npm).
 #
 # PostgreSQL: CSMS_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres; each test
 # creates and drops its own database there). Without a reachable server the PostgreSQL half is
@@ -38,5 +40,8 @@ cargo test --all-targets
 step "interoperability: PyPI ocpp charge point against csms"
 cargo build --bin csms
 scripts/interop.sh target/debug/csms
+
+step "browser end-to-end: Playwright + Chromium against csms demo"
+scripts/browser-test.sh target/debug/csms
 
 step "all green ($BACKENDS)"

@@ -39,7 +39,7 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
 
     // Checks that need no lock; the ones that decide a race happen inside the transaction below.
     let default_price = state.derived.default_price_per_kwh;
-    let (charger, customer, price, status) = {
+    let (charger, customer, price, status, taken) = {
         let device = req.device_id.clone();
         let connector = req.connector_id;
         state
@@ -63,7 +63,15 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
                     .select(Customer::as_select())
                     .first(c)?;
                 let price = super::price_for(c, &charger, default_price)?;
-                Ok((charger, customer, price, status))
+                // Fast path for a connector that is visibly taken: answer without taking the write
+                // lock. Not a correctness check: the unique index in `reserve` decides every race.
+                let taken: i64 = charging_sessions::table
+                    .filter(charging_sessions::charger_id.eq(charger.id))
+                    .filter(charging_sessions::connector_id.eq(connector))
+                    .filter(charging_sessions::status.eq_any(super::OPEN_STATUSES))
+                    .count()
+                    .get_result(c)?;
+                Ok((charger, customer, price, status, taken > 0))
             })
             .await?
     };
@@ -78,6 +86,14 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
     }
     if matches!(status.as_str(), "Faulted" | "Unavailable") {
         return Err(AppError::ConnectorUnavailable);
+    }
+    if taken {
+        log::info!(
+            "{CONNECTOR_IN_USE} (customer {customer_id}, {} connector {})",
+            req.device_id,
+            req.connector_id
+        );
+        return Err(AppError::ConnectorInUse);
     }
 
     let reserved = {

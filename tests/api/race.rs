@@ -246,3 +246,52 @@ async fn one_wallet_many_connectors(app: TestApp) {
     app.assert_money_conserved().await;
 }
 dual!(one_wallet_many_connectors);
+
+/// The database alone decides: 32 threads call the reserve transaction for one connector at the same
+/// instant (no HTTP, no fast path). Exactly one reserves; the others get ConnectorInUse and write nothing.
+async fn reserve_decides_races_in_the_database(app: TestApp) {
+    let _sim = app.charger("DBRACE1", 1).await;
+    let mut customers = Vec::new();
+    for i in 0..32 {
+        let c = app.customer(&format!("db{i}@example.com"), 10.0).await;
+        customers.push((c.id, c.id_tag));
+    }
+    let charger_id = app.state.registry.get("DBRACE1").unwrap().charger_id;
+    for round in 0..5 {
+        let barrier = Arc::new(std::sync::Barrier::new(customers.len()));
+        let mut threads = Vec::new();
+        for (id, tag) in customers.clone() {
+            let (db, barrier) = (app.state.db.clone(), barrier.clone());
+            threads.push(std::thread::spawn(move || {
+                let mut conn = db.get().unwrap();
+                barrier.wait();
+                match csms::charging::start::reserve(
+                    &mut conn, id, charger_id, 1, 100, 1500, &tag, None,
+                ) {
+                    Ok(s) => Some(s.id),
+                    Err(csms::charging::start::Reserve::Failed(
+                        csms::error::AppError::ConnectorInUse,
+                    )) => None,
+                    Err(_) => panic!("unexpected reserve error"),
+                }
+            }));
+        }
+        let winners: Vec<i64> = threads
+            .into_iter()
+            .filter_map(|t| t.join().unwrap())
+            .collect();
+        assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
+        app.assert_money_conserved().await;
+        let session = winners[0];
+        app.db(move |c| {
+            csms::db::write_tx(c, |c| {
+                csms::charging::fail(c, session, "test", &["pending"])
+            })
+            .unwrap()
+        })
+        .await;
+    }
+    app.assert_money_conserved().await;
+}
+dual!(reserve_decides_races_in_the_database, |s| s.db_pool_size =
+    40);

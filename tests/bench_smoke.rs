@@ -1,0 +1,125 @@
+//! Quick variants of each `csms bench` scenario: small N, a few seconds, correctness only (everything
+//! connected, every answered MeterValues persisted, no double booking, money conserved). Never timing.
+
+use serde_json::Value;
+
+fn bench(args: &[&str], postgres: bool) -> Option<Value> {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_csms"));
+    cmd.arg("bench").args(args).env("RUST_LOG", "warn");
+    if postgres {
+        match std::env::var("CSMS_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => {
+                cmd.args(["--database-url", &url]);
+            }
+            _ => {
+                assert!(
+                    std::env::var("CSMS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                    "CSMS_REQUIRE_POSTGRES=1 but CSMS_TEST_POSTGRES_URL is not set"
+                );
+                eprintln!("skipped: PostgreSQL half (CSMS_TEST_POSTGRES_URL not set)");
+                return None;
+            }
+        }
+    }
+    let out = cmd.output().expect("run csms bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "csms bench {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .expect("JSON summary line");
+    Some(serde_json::from_str(last).expect("summary is JSON"))
+}
+
+fn connections(postgres: bool) {
+    let Some(r) = bench(
+        &["connections", "--chargers", "300", "--duration", "30"],
+        postgres,
+    ) else {
+        return;
+    };
+    assert_eq!(r["scenario"], "connections");
+    assert_eq!(r["connected"], 300, "{r}");
+    assert_eq!(r["failed"], 0, "{r}");
+    assert_eq!(r["online_reported"], 300, "{r}");
+    assert!(r["rss_kib"].as_u64().unwrap() > 0);
+}
+
+fn ingest(postgres: bool) {
+    let Some(r) = bench(
+        &[
+            "ingest",
+            "--chargers",
+            "10",
+            "--duration",
+            "2",
+            "--pool-size",
+            "4",
+        ],
+        postgres,
+    ) else {
+        return;
+    };
+    assert_eq!(r["scenario"], "ingest");
+    let acked = r["acked"].as_i64().unwrap();
+    assert!(acked > 0, "{r}");
+    assert!(
+        r["persisted"].as_i64().unwrap() >= acked,
+        "every answered MeterValues is persisted: {r}"
+    );
+    assert!(r["ceiling_msgs_per_s"].as_f64().unwrap() > 0.0);
+}
+
+fn start(postgres: bool) {
+    let Some(r) = bench(
+        &[
+            "start",
+            "--concurrency",
+            "8",
+            "--connectors",
+            "4",
+            "--duration",
+            "2",
+            "--pool-size",
+            "4",
+        ],
+        postgres,
+    ) else {
+        return;
+    };
+    assert_eq!(r["scenario"], "start");
+    assert!(r["starts"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["double_bookings"], 0, "{r}");
+    assert_eq!(r["conservation_ok"], true, "{r}");
+    assert_eq!(r["other_errors"], 0, "{r}");
+}
+
+#[test]
+fn connections_sqlite() {
+    connections(false)
+}
+#[test]
+fn connections_postgres() {
+    connections(true)
+}
+#[test]
+fn ingest_sqlite() {
+    ingest(false)
+}
+#[test]
+fn ingest_postgres() {
+    ingest(true)
+}
+#[test]
+fn start_sqlite() {
+    start(false)
+}
+#[test]
+fn start_postgres() {
+    start(true)
+}
