@@ -130,6 +130,20 @@ pub fn raise_nofile_limit() {
     }
 }
 
+/// The soft open-file limit of this process (the server child inherits it).
+pub fn nofile_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit with a valid pointer to a local struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        lim.rlim_cur
+    } else {
+        0
+    }
+}
+
 /// The server under test: a `csms serve` child process on a fresh database.
 pub struct ServerProcess {
     child: tokio::process::Child,
@@ -314,6 +328,15 @@ impl ServerProcess {
 
 pub async fn run(args: BenchArgs) -> Result<(), AppError> {
     raise_nofile_limit();
+    let limit = nofile_limit();
+    let wanted = args.chargers.unwrap_or(10_000) as u64 + 100;
+    if args.scenario == Scenario::Connections && limit < wanted {
+        println!(
+            "note: the open-file limit is {limit} per process and cannot be raised here (no CAP_SYS_RESOURCE); \
+             at most about {} chargers can connect",
+            limit.saturating_sub(100)
+        );
+    }
     let server = ServerProcess::start(&args).await?;
     println!(
         "csms bench {:?} on {} (server pid {}, log {})",

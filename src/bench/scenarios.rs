@@ -141,14 +141,23 @@ pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Fig
     println!("{ok} connected, {bad} failed in {phase:.1} s; letting the server settle...");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (rss, cpu) = server.usage();
-    let online = reqwest::get(format!("{}/healthz", server.http))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .json::<Value>()
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?["chargersOnline"]
-        .as_u64()
-        .unwrap_or(0);
+    // With every descriptor in use the server may not accept one more HTTP connection: bounded wait.
+    let online = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .ok()
+        .map(|c| c.get(format!("{}/healthz", server.http)).send());
+    let online = match online {
+        Some(req) => match req.await {
+            Ok(r) => r
+                .json::<Value>()
+                .await
+                .ok()
+                .and_then(|v| v["chargersOnline"].as_u64()),
+            Err(_) => None,
+        },
+        None => None,
+    };
     let _ = stop_tx.send(true);
     let per = if ok > 0 {
         rss.saturating_sub(rss_before) as f64 / ok as f64
@@ -158,7 +167,16 @@ pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Fig
     let mut figures: Figures = vec![
         ("connected", "chargers connected and booted", json!(ok)),
         ("failed", "chargers failed", json!(bad)),
-        ("online_reported", "online per /healthz", json!(online)),
+        (
+            "online_reported",
+            "online per /healthz (null: no descriptor left for HTTP)",
+            json!(online),
+        ),
+        (
+            "nofile_limit",
+            "open-file limit per process",
+            json!(super::nofile_limit()),
+        ),
         (
             "handshakes_per_s",
             "handshakes+boot per second",
@@ -215,6 +233,7 @@ pub async fn ingest(args: &BenchArgs, server: &ServerProcess) -> Result<Figures,
         "{k} chargers connected; sending MeterValues for {} s...",
         args.duration
     );
+    let (_, cpu_before) = server.usage();
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_secs(args.duration);
     let tasks: Vec<_> = clients
@@ -243,6 +262,7 @@ pub async fn ingest(args: &BenchArgs, server: &ServerProcess) -> Result<Figures,
         lat.extend(t.await.unwrap_or_default());
     }
     let elapsed = t0.elapsed().as_secs_f64();
+    let server_cores = (server.usage().1 - cpu_before) / elapsed;
     let acked = lat.len() as i64;
     let rows_after: i64 = db
         .run(|c| Ok(meter_values::table.count().get_result(c)?))
@@ -313,6 +333,11 @@ pub async fn ingest(args: &BenchArgs, server: &ServerProcess) -> Result<Figures,
             "batch_mean",
             "server batch size (messages per commit)",
             json!(round(batch, 1)),
+        ),
+        (
+            "server_cores",
+            "server CPU use during load (cores)",
+            json!(round(server_cores, 2)),
         ),
         (
             "ceiling_msgs_per_s",
@@ -394,6 +419,7 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
         "{c_n} customers racing for {k} connectors on {chargers_n} chargers for {} s...",
         args.duration
     );
+    let (_, cpu_before) = server.usage();
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_secs(args.duration);
     let tasks: Vec<_> = tokens
@@ -448,6 +474,8 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
         }
     }
     let elapsed = t0.elapsed().as_secs_f64();
+    let server_cores = (server.usage().1 - cpu_before) / elapsed;
+    let requests_per_s = (lat.len() as u64 + in_use + other) as f64 / elapsed;
     let starts = lat.len();
     let (p50, p99, max) = ms(&mut lat);
     // Let the chargers finish their transactions, then audit.
@@ -551,6 +579,16 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
             "starts_per_s",
             "starts per second",
             json!(round(starts_per_s, 1)),
+        ),
+        (
+            "requests_per_s",
+            "start requests answered per second (all outcomes)",
+            json!(round(requests_per_s, 1)),
+        ),
+        (
+            "server_cores",
+            "server CPU use during load (cores)",
+            json!(round(server_cores, 2)),
         ),
         ("p50_ms", "start latency p50 (ms)", json!(p50)),
         ("p99_ms", "start latency p99 (ms)", json!(p99)),
