@@ -6,8 +6,8 @@ use std::time::Duration;
 use diesel::prelude::*;
 use serde_json::Value;
 
-use crate::db::models::{Charger, Customer, NewSession, Session};
-use crate::db::schema::{chargers, charging_sessions, connectors, customers, ocpp_transactions};
+use crate::db::models::{NewSession, Session};
+use crate::db::schema::{charging_sessions, ocpp_transactions};
 use crate::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::error::{AppError, CONNECTOR_IN_USE};
 use crate::ocpp::registry::CallFailure;
@@ -37,57 +37,38 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
         }
     }
 
-    // Checks that need no lock; the ones that decide a race happen inside the transaction below.
+    // Checks that need no lock, in one query; the race is decided inside the transaction below.
     let default_price = state.derived.default_price_per_kwh;
-    let (charger, customer, price, status, taken) = {
+    let look = {
         let device = req.device_id.clone();
         let connector = req.connector_id;
         state
             .db
-            .run(move |c| {
-                let charger: Charger = chargers::table
-                    .filter(chargers::device_id.eq(&device))
-                    .select(Charger::as_select())
-                    .first(c)
-                    .optional()?
-                    .ok_or(AppError::ChargerNotFound)?;
-                let status: String = connectors::table
-                    .filter(connectors::charger_id.eq(charger.id))
-                    .filter(connectors::connector_id.eq(connector))
-                    .select(connectors::status)
-                    .first(c)
-                    .optional()?
-                    .ok_or(AppError::ConnectorNotFound)?;
-                let customer: Customer = customers::table
-                    .find(customer_id)
-                    .select(Customer::as_select())
-                    .first(c)?;
-                let price = super::price_for(c, &charger, default_price)?;
-                // Fast path for a connector that is visibly taken: answer without taking the write
-                // lock. Not a correctness check: the unique index in `reserve` decides every race.
-                let taken: i64 = charging_sessions::table
-                    .filter(charging_sessions::charger_id.eq(charger.id))
-                    .filter(charging_sessions::connector_id.eq(connector))
-                    .filter(charging_sessions::status.eq_any(super::OPEN_STATUSES))
-                    .count()
-                    .get_result(c)?;
-                Ok((charger, customer, price, status, taken > 0))
-            })
+            .run(move |c| lookup(c, &device, connector, customer_id))
             .await?
     };
+    let look = look.ok_or(AppError::ChargerNotFound)?;
+    let price = look.price.unwrap_or(default_price);
+    let id_tag = look
+        .id_tag
+        .clone()
+        .ok_or_else(|| AppError::Unauthorized("Account no longer exists".into()))?;
     if let Some(cp) = &req.charging_point_id
         && !cp.is_empty()
-        && *cp != charger.charging_point_id
+        && *cp != look.charging_point_id
     {
         return Err(AppError::ChargerNotFound);
     }
-    if !state.registry.is_online(&charger.device_id) {
+    let status = look.connector_status.ok_or(AppError::ConnectorNotFound)?;
+    if !state.registry.is_online(&req.device_id) {
         return Err(AppError::ChargerOffline);
     }
     if matches!(status.as_str(), "Faulted" | "Unavailable") {
         return Err(AppError::ConnectorUnavailable);
     }
-    if taken {
+    // Fast path for a connector that is visibly taken: answer without taking the write lock. Not a
+    // correctness check: the unique index in `reserve` decides every race that gets past it.
+    if look.taken > 0 {
         log::info!(
             "{CONNECTOR_IN_USE} (customer {customer_id}, {} connector {})",
             req.device_id,
@@ -98,10 +79,10 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
 
     let reserved = {
         let (charger_id, connector, amount, tag) = (
-            charger.id,
+            look.charger_id,
             req.connector_id,
             req.amount,
-            customer.id_tag.clone(),
+            id_tag.clone(),
         );
         let key = req.idempotency_key.clone();
         state
@@ -135,11 +116,11 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
     };
     state.events.wake();
 
-    let payload = serde_json::json!({"connectorId": req.connector_id, "idTag": customer.id_tag});
+    let payload = serde_json::json!({"connectorId": req.connector_id, "idTag": id_tag});
     let answer = state
         .registry
         .call(
-            &charger.device_id,
+            &req.device_id,
             "RemoteStartTransaction",
             payload,
             state.settings.remote_start_timeout(),
@@ -192,6 +173,59 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
             Ok(view)
         }
     }
+}
+
+/// What the start flow reads before reserving: the charger, its connector's status, the price
+/// (charger tariff, else station tariff), whether the connector visibly has an open session, and the
+/// customer's idTag.
+#[derive(diesel::QueryableByName)]
+struct Lookup {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    charger_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    charging_point_id: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    connector_status: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    price: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    taken: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    id_tag: Option<String>,
+}
+
+/// One round trip instead of six: every start request, winners and losers, runs this.
+const LOOKUP: &str = "SELECT ch.id AS charger_id, ch.charging_point_id AS charging_point_id, \
+     k.status AS connector_status, COALESCE(t1.price_per_kwh, t2.price_per_kwh) AS price, \
+     (SELECT COUNT(*) FROM charging_sessions s WHERE s.charger_id = ch.id AND s.connector_id = $2 \
+        AND s.status IN ('pending', 'active', 'stopping')) AS taken, \
+     (SELECT cu.id_tag FROM customers cu WHERE cu.id = $3) AS id_tag \
+     FROM chargers ch JOIN stations st ON st.id = ch.station_id \
+     LEFT JOIN tariffs t1 ON t1.id = ch.tariff_id LEFT JOIN tariffs t2 ON t2.id = st.tariff_id \
+     LEFT JOIN connectors k ON k.charger_id = ch.id AND k.connector_id = $2 \
+     WHERE ch.device_id = $1";
+
+fn lookup(
+    c: &mut DbConnection,
+    device: &str,
+    connector: i32,
+    customer_id: i64,
+) -> Result<Option<Lookup>, AppError> {
+    use diesel::sql_types::{BigInt, Integer, Text};
+    // Raw SQL runs on the inner connection; SQLite numbers its parameters ?1, ?2 where PostgreSQL has $1, $2.
+    let rows: Vec<Lookup> = match c {
+        DbConnection::Postgresql(pg) => diesel::sql_query(LOOKUP)
+            .bind::<Text, _>(device)
+            .bind::<Integer, _>(connector)
+            .bind::<BigInt, _>(customer_id)
+            .load(pg)?,
+        DbConnection::Sqlite(lite) => diesel::sql_query(LOOKUP.replace('$', "?"))
+            .bind::<Text, _>(device)
+            .bind::<Integer, _>(connector)
+            .bind::<BigInt, _>(customer_id)
+            .load(lite)?,
+    };
+    Ok(rows.into_iter().next())
 }
 
 pub enum Reserve {
