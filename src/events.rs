@@ -132,9 +132,11 @@ impl EventBus {
         }
         let n = ids.len();
         db.run(move |c| {
-            diesel::update(events::table.filter(events::id.eq_any(ids)))
-                .set(events::published_at.eq(now()))
-                .execute(c)?;
+            crate::db::relaxed_tx(c, |c| {
+                diesel::update(events::table.filter(events::id.eq_any(ids)))
+                    .set(events::published_at.eq(now()))
+                    .execute(c)
+            })?;
             Ok(())
         })
         .await?;

@@ -262,6 +262,24 @@ batch_insert!(
     models::NewOcppMessage
 );
 
+/// A write transaction whose commit need not wait for the disk: for diagnostics and bookkeeping that
+/// may be lost in a crash without harm (the OCPP message log; the outbox's "published" marks, after
+/// which at worst an event is published twice). On PostgreSQL this is `synchronous_commit = off`
+/// for this transaction only; SQLite in WAL mode with `synchronous=NORMAL` already behaves so.
+/// Never use it for money, sessions or anything a charger was told is stored.
+pub fn relaxed_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    write_tx(conn, |c| {
+        if let DbConnection::Postgresql(_) = c {
+            c.batch_execute("SET LOCAL synchronous_commit TO OFF")?;
+        }
+        f(c)
+    })
+}
+
 /// True when a diesel error is a unique-constraint violation (the same on both backends).
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(

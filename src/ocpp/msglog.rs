@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use super::frame::Frame;
 use crate::db::models::NewOcppMessage;
 use crate::db::schema::ocpp_messages;
-use crate::db::{Db, now, write_tx};
+use crate::db::{Db, now, relaxed_tx};
 use crate::error::AppError;
 
 pub struct MessageLog {
@@ -91,7 +91,7 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<NewOcppMessage>, limit: i64) {
 }
 
 fn insert(c: &mut crate::db::DbConnection, rows: &[NewOcppMessage]) -> Result<(), AppError> {
-    write_tx(c, |c| Ok(crate::db::insert_ocpp_messages(c, rows)?))
+    relaxed_tx(c, |c| Ok(crate::db::insert_ocpp_messages(c, rows)?))
 }
 
 /// Deletes all but the newest `limit` frames of each charger.
