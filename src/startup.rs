@@ -50,7 +50,7 @@ impl Application {
         log::info!(
             "database: {} ({})",
             db.backend().name(),
-            redact(&settings.database_url)
+            crate::db::redact(&settings.database_url)
         );
         let secret = match &settings.jwt_secret {
             Some(s) if !s.is_empty() => s.clone(),
@@ -128,13 +128,6 @@ impl Application {
             self.ocpp_port
         );
         self.server.await
-    }
-}
-
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
-        _ => url.to_string(),
     }
 }
 

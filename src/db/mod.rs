@@ -141,9 +141,12 @@ impl Db {
         }
         let backend = url.backend;
         // Fail fast with the driver's own message instead of r2d2's generic timeout.
-        let mut probe = Manager { url: url.clone() }
-            .connect()
-            .map_err(|e| AppError::Config(format!("cannot open database {database_url}: {e}")))?;
+        let mut probe = Manager { url: url.clone() }.connect().map_err(|e| {
+            AppError::Config(format!(
+                "cannot open database {}: {e}",
+                redact(database_url)
+            ))
+        })?;
         run_migrations(&mut probe)?;
         drop(probe);
         let pool = Pool::builder()
@@ -151,7 +154,12 @@ impl Db {
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(15))
             .build(Manager { url })
-            .map_err(|e| AppError::Config(format!("cannot open database {database_url}: {e}")))?;
+            .map_err(|e| {
+                AppError::Config(format!(
+                    "cannot open database {}: {e}",
+                    redact(database_url)
+                ))
+            })?;
         Ok(Db { pool, backend })
     }
 
@@ -286,6 +294,14 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
         e,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
+}
+
+/// A database URL fit for logs: the credentials are replaced by `***`.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
 }
 
 pub fn now() -> chrono::NaiveDateTime {
