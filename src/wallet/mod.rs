@@ -1,6 +1,7 @@
 //! The customer wallet: every balance change is a conditional UPDATE plus a ledger row plus an outbox
 //! event, all inside the caller's transaction, so the balance always equals the sum of the ledger.
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde_json::json;
 
@@ -115,7 +116,19 @@ impl Audit {
     }
 }
 
+/// Reads everything from one snapshot, so that money moving while it runs cannot show as a hole.
 pub fn audit(c: &mut DbConnection) -> Result<Audit, AppError> {
+    c.transaction(|c| {
+        // SQLite (WAL) reads one snapshot per transaction already; PostgreSQL's default isolation
+        // takes a new one per statement.
+        if let DbConnection::Postgresql(_) = c {
+            c.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+        }
+        audit_snapshot(c)
+    })
+}
+
+fn audit_snapshot(c: &mut DbConnection) -> Result<Audit, AppError> {
     use crate::db::schema::charging_sessions;
     let mut a = Audit::default();
     let wallets: Vec<(i64, i64)> = customers::table
