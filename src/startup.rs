@@ -87,6 +87,7 @@ impl Application {
             derived,
             db,
             registry: Registry::default(),
+            occupancy: Default::default(),
             events: Arc::new(EventBus::default()),
             msglog,
             meters,

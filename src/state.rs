@@ -17,6 +17,8 @@ pub struct AppState {
     pub derived: Derived,
     pub db: Db,
     pub registry: Registry,
+    /// Which connectors are taken, as last seen: answers lost start races without the database.
+    pub occupancy: crate::charging::occupancy::Occupancy,
     pub events: Arc<EventBus>,
     pub msglog: MessageLog,
     pub meters: crate::charging::meter_writer::MeterWriter,

@@ -63,7 +63,10 @@ pub async fn run(state: State) {
             .run(move |c| run_once(c, pending_before, t - start_tx))
             .await
         {
-            Ok(n) if n > 0 => state.events.wake(),
+            Ok(n) if n > 0 => {
+                state.occupancy.release_all();
+                state.events.wake();
+            }
             Ok(_) => {}
             Err(e) => log::warn!("session recovery: {e}"),
         }

@@ -37,6 +37,15 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
         }
     }
 
+    // A connector seen taken a moment ago is answered from memory (see `occupancy`): most losers of
+    // a race end here. It never lets a start through; the database decides those.
+    let device = req.device_id.as_str();
+    let cp = req.charging_point_id.as_deref().unwrap_or("");
+    if state.occupancy.is_taken(device, req.connector_id, cp) && state.registry.is_online(device) {
+        return lost(state, customer_id, &req).await;
+    }
+    let epoch = state.occupancy.epoch(device);
+
     // Checks that need no lock, in one query; the race is decided inside the transaction below.
     let default_price = state.derived.default_price_per_kwh;
     let look = {
@@ -68,13 +77,14 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
     }
     // Fast path for a connector that is visibly taken: answer without taking the write lock. Not a
     // correctness check: the unique index in `reserve` decides every race that gets past it.
+    let mark_taken = || {
+        state
+            .occupancy
+            .mark_taken(device, &look.charging_point_id, req.connector_id, epoch)
+    };
     if look.taken > 0 {
-        log::info!(
-            "{CONNECTOR_IN_USE} (customer {customer_id}, {} connector {})",
-            req.device_id,
-            req.connector_id
-        );
-        return Err(AppError::ConnectorInUse);
+        mark_taken();
+        return lost(state, customer_id, &req).await;
     }
 
     let reserved = {
@@ -102,14 +112,13 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
             .await?
     };
     let session = match reserved {
-        Ok(s) => s,
+        Ok(s) => {
+            mark_taken();
+            s
+        }
         Err(Reserve::Failed(AppError::ConnectorInUse)) => {
-            log::info!(
-                "{CONNECTOR_IN_USE} (customer {customer_id}, {} connector {})",
-                req.device_id,
-                req.connector_id
-            );
-            return Err(AppError::ConnectorInUse);
+            mark_taken();
+            return Err(in_use(customer_id, device, req.connector_id));
         }
         Err(Reserve::Failed(e)) => return Err(e),
         Err(Reserve::Replay(s)) => return replay_answer(state, *s).await,
@@ -160,6 +169,7 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
     state.events.wake();
     match outcome {
         Some(err) => {
+            state.occupancy.release(device);
             log::info!("session {}: start failed: {err}", session.session_uid);
             Err(err)
         }
@@ -173,6 +183,27 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
             Ok(view)
         }
     }
+}
+
+/// A connector seen taken before reserving: a lost race, unless what holds it is this very request,
+/// sent a moment earlier with the same Idempotency-Key (a double click), whose answer is replayed.
+async fn lost(state: &State, customer_id: i64, req: &StartRequest) -> Result<Value, AppError> {
+    if let Some(key) = req.idempotency_key.clone() {
+        let first = state
+            .db
+            .run(move |c| by_idempotency_key(c, customer_id, &key))
+            .await?;
+        if let Some(s) = first {
+            return replay_answer(state, s).await;
+        }
+    }
+    Err(in_use(customer_id, &req.device_id, req.connector_id))
+}
+
+/// The answer to the loser of a race (logged as in the seed scenario).
+fn in_use(customer_id: i64, device: &str, connector: i32) -> AppError {
+    log::info!("{CONNECTOR_IN_USE} (customer {customer_id}, {device} connector {connector})");
+    AppError::ConnectorInUse
 }
 
 /// What the start flow reads before reserving: the charger, its connector's status, the price

@@ -7,8 +7,8 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use crate::db::models::Session;
-use crate::db::now;
 use crate::db::schema::charging_sessions;
+use crate::db::{now, write_tx};
 use crate::error::AppError;
 use crate::ocpp::registry::CallFailure;
 use crate::state::State;
@@ -47,16 +47,18 @@ pub async fn stop(
     let marked = state
         .db
         .run(move |c| {
-            Ok(diesel::update(
-                charging_sessions::table
-                    .find(id)
-                    .filter(charging_sessions::status.eq("active")),
-            )
-            .set((
-                charging_sessions::status.eq("stopping"),
-                charging_sessions::updated_at.eq(now()),
-            ))
-            .execute(c)?)
+            write_tx(c, |c| {
+                Ok(diesel::update(
+                    charging_sessions::table
+                        .find(id)
+                        .filter(charging_sessions::status.eq("active")),
+                )
+                .set((
+                    charging_sessions::status.eq("stopping"),
+                    charging_sessions::updated_at.eq(now()),
+                ))
+                .execute(c)?)
+            })
         })
         .await?;
     let Some(transaction_id) = s.transaction_id else {
@@ -95,14 +97,16 @@ pub async fn stop(
             state
                 .db
                 .run(move |c| {
-                    diesel::update(
-                        charging_sessions::table
-                            .find(id)
-                            .filter(charging_sessions::status.eq("stopping")),
-                    )
-                    .set(charging_sessions::status.eq("active"))
-                    .execute(c)?;
-                    Ok(())
+                    write_tx(c, |c| {
+                        diesel::update(
+                            charging_sessions::table
+                                .find(id)
+                                .filter(charging_sessions::status.eq("stopping")),
+                        )
+                        .set(charging_sessions::status.eq("active"))
+                        .execute(c)?;
+                        Ok(())
+                    })
                 })
                 .await?;
             return Err(error);

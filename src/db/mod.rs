@@ -207,6 +207,14 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<(), AppError> {
     }
 }
 
+/// Writers of this process queue here before SQLite's own write lock. SQLite lets one writer in at a
+/// time and makes the others poll (its busy handler sleeps 1, 2, 5, 10 … 100 ms between tries), which
+/// under contention turned millisecond transactions into 100 ms waits; a mutex hands the lock over
+/// the moment the previous writer commits. `busy_timeout` still covers writers in other processes.
+/// One lock per process, not per database file: tests that open several files only serialise their
+/// (sub-millisecond) writes; nothing ever opens a write transaction while holding another.
+static SQLITE_WRITERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, taking the write lock before the
 /// first read, so a read-then-write transaction waits (busy_timeout) instead of failing with
 /// "database is locked" when another writer got there first. On PostgreSQL it is a plain transaction;
@@ -216,16 +224,15 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    let sqlite = match conn {
-        DbConnection::Sqlite(inner) => {
-            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
-            true
-        }
-        DbConnection::Postgresql(_) => false,
-    };
-    if !sqlite {
+    let DbConnection::Sqlite(inner) = conn else {
         return conn.transaction(f);
-    }
+    };
+    // A panic inside another writer's closure poisons nothing that matters: its transaction was
+    // rolled back or never committed.
+    let _writer = SQLITE_WRITERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
     match f(conn) {
         Ok(value) => {
             <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;

@@ -45,6 +45,8 @@ pub async fn handle(
                 .db
                 .run(move |c| transactions::start_transaction(c, charger_id, &req))
                 .await?;
+            // It may have superseded (and settled) an older session on the connector.
+            state.occupancy.release(&ctx.device_id);
             state.events.wake();
             follow_up(&state, &ctx, started.follow_up);
             Ok(json!({"transactionId": started.transaction_id, "idTagInfo": started.id_tag_info}))
@@ -62,6 +64,7 @@ pub async fn handle(
                 .db
                 .run(move |c| transactions::stop_transaction(c, charger_id, &req))
                 .await?;
+            state.occupancy.release(&ctx.device_id);
             state.events.wake();
             Ok(match info {
                 Some(info) => json!({"idTagInfo": info}),
@@ -124,22 +127,21 @@ async fn boot_notification(
         .db
         .run(move |c| {
             let t = now();
-            diesel::update(chargers::table.find(charger_id))
-                .set((
-                    chargers::vendor.eq(req.charge_point_vendor),
-                    chargers::model.eq(req.charge_point_model),
-                    chargers::serial_number.eq(req
-                        .charge_point_serial_number
-                        .or(req.charge_box_serial_number)),
-                    chargers::firmware_version.eq(req.firmware_version),
-                    chargers::iccid.eq(req.iccid),
-                    chargers::imsi.eq(req.imsi),
-                    chargers::meter_type.eq(req.meter_type),
-                    chargers::meter_serial_number.eq(req.meter_serial_number),
-                    chargers::last_boot_at.eq(t),
-                    chargers::last_seen_at.eq(t),
-                ))
-                .execute(c)?;
+            let update = diesel::update(chargers::table.find(charger_id)).set((
+                chargers::vendor.eq(req.charge_point_vendor),
+                chargers::model.eq(req.charge_point_model),
+                chargers::serial_number.eq(req
+                    .charge_point_serial_number
+                    .or(req.charge_box_serial_number)),
+                chargers::firmware_version.eq(req.firmware_version),
+                chargers::iccid.eq(req.iccid),
+                chargers::imsi.eq(req.imsi),
+                chargers::meter_type.eq(req.meter_type),
+                chargers::meter_serial_number.eq(req.meter_serial_number),
+                chargers::last_boot_at.eq(t),
+                chargers::last_seen_at.eq(t),
+            ));
+            write_tx(c, |c| update.execute(c))?;
             Ok(())
         })
         .await?;
@@ -156,12 +158,14 @@ async fn heartbeat(state: &State, ctx: &ChargerCtx) -> Result<Value, OcppError> 
         .db
         .run(move |c| {
             let t = now();
-            diesel::update(chargers::table.find(charger_id))
-                .set((
-                    chargers::last_heartbeat_at.eq(t),
-                    chargers::last_seen_at.eq(t),
-                ))
-                .execute(c)?;
+            write_tx(c, |c| {
+                diesel::update(chargers::table.find(charger_id))
+                    .set((
+                        chargers::last_heartbeat_at.eq(t),
+                        chargers::last_seen_at.eq(t),
+                    ))
+                    .execute(c)
+            })?;
             Ok(())
         })
         .await?;

@@ -1,0 +1,150 @@
+//! An in-memory hint of which connectors are taken, so that the losers of a start race are answered
+//! without a database round trip.
+//!
+//! It is only ever used to say "in use" sooner; it never lets a start through. The partial unique
+//! index in `start::reserve` still decides every race that reaches the database. A wrong hint can
+//! therefore only delay a start, and three rules keep that short and rare:
+//! - a connector is marked taken only from what the database said (a committed reservation, an open
+//!   session seen by the start lookup, a unique violation), and only if no release of its charger was
+//!   noted since that database work began (`epoch` compare-and-set), so a stale read cannot re-mark a
+//!   connector that was just freed;
+//! - everything that can end a session notes a release of the charger (StartTransaction, which may
+//!   supersede an old session; StopTransaction; a failed start; recovery) once its transaction has
+//!   committed, which bumps the epoch and forgets every mark of that charger;
+//! - a mark expires after [`TTL`], so a session ended by some other way (another node, a manual
+//!   database edit) blocks nobody for longer than that.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+
+/// How long a mark is trusted without asking the database again.
+pub const TTL: Duration = Duration::from_secs(2);
+
+#[derive(Default)]
+struct ChargerMarks {
+    epoch: u64,
+    charging_point_id: String,
+    taken: HashMap<i32, Instant>,
+}
+
+#[derive(Default)]
+pub struct Occupancy {
+    chargers: DashMap<String, ChargerMarks>,
+    /// Bumped by [`Occupancy::release_all`], before it clears the chargers one by one.
+    global: AtomicU64,
+}
+
+/// What [`Occupancy::epoch`] returns: the release counts (all chargers, this charger).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Epoch(u64, u64);
+
+impl Occupancy {
+    /// The release epoch of a charger; read it before the database work whose result you mark.
+    pub fn epoch(&self, device_id: &str) -> Epoch {
+        let global = self.global.load(Ordering::SeqCst);
+        Epoch(
+            global,
+            self.chargers.get(device_id).map(|m| m.epoch).unwrap_or(0),
+        )
+    }
+
+    /// True if the connector was seen taken less than [`TTL`] ago and the request names no other
+    /// charging point than the one the charger belongs to.
+    pub fn is_taken(&self, device_id: &str, connector_id: i32, charging_point_id: &str) -> bool {
+        let Some(marks) = self.chargers.get(device_id) else {
+            return false;
+        };
+        if !charging_point_id.is_empty() && charging_point_id != marks.charging_point_id {
+            return false;
+        }
+        marks
+            .taken
+            .get(&connector_id)
+            .is_some_and(|at| at.elapsed() < TTL)
+    }
+
+    /// Marks a connector taken, unless the charger noted a release after `epoch` was read.
+    pub fn mark_taken(
+        &self,
+        device_id: &str,
+        charging_point_id: &str,
+        connector_id: i32,
+        epoch: Epoch,
+    ) {
+        let mut marks = self.chargers.entry(device_id.to_string()).or_default();
+        if Epoch(self.global.load(Ordering::SeqCst), marks.epoch) != epoch {
+            return;
+        }
+        if marks.charging_point_id != charging_point_id {
+            marks.charging_point_id = charging_point_id.to_string();
+        }
+        marks.taken.insert(connector_id, Instant::now());
+    }
+
+    /// Something may have freed a connector of this charger: forget its marks.
+    /// The entry is created if missing, so that a read that began before it cannot mark afterwards.
+    pub fn release(&self, device_id: &str) {
+        let mut marks = self.chargers.entry(device_id.to_string()).or_default();
+        marks.epoch += 1;
+        marks.taken.clear();
+    }
+
+    /// Forgets every mark (after recovery freed connectors of unknown chargers).
+    pub fn release_all(&self) {
+        self.global.fetch_add(1, Ordering::SeqCst);
+        for mut marks in self.chargers.iter_mut() {
+            marks.epoch += 1;
+            marks.taken.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_expire_and_releases_win_over_stale_reads() {
+        let o = Occupancy::default();
+        assert!(!o.is_taken("CP1", 1, ""));
+        let e = o.epoch("CP1");
+        o.mark_taken("CP1", "POINT1", 1, e);
+        assert!(o.is_taken("CP1", 1, ""));
+        assert!(o.is_taken("CP1", 1, "POINT1"));
+        assert!(
+            !o.is_taken("CP1", 1, "OTHER"),
+            "a wrong charging point is not answered from memory"
+        );
+        assert!(!o.is_taken("CP1", 2, ""));
+
+        // A read that began before a release must not re-mark the connector.
+        let stale = o.epoch("CP1");
+        o.release("CP1");
+        assert!(!o.is_taken("CP1", 1, ""));
+        o.mark_taken("CP1", "POINT1", 1, stale);
+        assert!(
+            !o.is_taken("CP1", 1, ""),
+            "stale read re-marked a freed connector"
+        );
+
+        let fresh = o.epoch("CP1");
+        o.mark_taken("CP1", "POINT1", 1, fresh);
+        assert!(o.is_taken("CP1", 1, ""));
+        o.release_all();
+        assert!(!o.is_taken("CP1", 1, ""));
+        o.mark_taken("CP1", "POINT1", 1, fresh);
+        assert!(
+            !o.is_taken("CP1", 1, ""),
+            "read from before release_all re-marked"
+        );
+
+        // A charger never seen before: its release must still invalidate an earlier read.
+        let unseen = o.epoch("CP2");
+        o.release("CP2");
+        o.mark_taken("CP2", "POINT2", 1, unseen);
+        assert!(!o.is_taken("CP2", 1, ""));
+    }
+}
