@@ -10,7 +10,7 @@ use super::frame::{ErrorCode, OcppError};
 use super::messages::{self, BootNotification, StatusNotification};
 use crate::charging::transactions::{self, FollowUp};
 use crate::db::schema::{chargers, connectors};
-use crate::db::{now, write_tx};
+use crate::db::{now, relaxed_tx, write_tx};
 use crate::error::AppError;
 use crate::events::{self, Subject};
 use crate::state::State;
@@ -158,7 +158,7 @@ async fn heartbeat(state: &State, ctx: &ChargerCtx) -> Result<Value, OcppError> 
         .db
         .run(move |c| {
             let t = now();
-            write_tx(c, |c| {
+            relaxed_tx(c, |c| {
                 diesel::update(chargers::table.find(charger_id))
                     .set((
                         chargers::last_heartbeat_at.eq(t),
@@ -179,10 +179,12 @@ async fn status_notification(
 ) -> Result<Value, OcppError> {
     let charger_id = ctx.charger_id;
     let device = ctx.device_id.to_string();
+    // Telemetry, not money: committed without waiting for the disk (`relaxed_tx`). A crash may
+    // lose the last status; the charger reports every connector again after it reconnects.
     let changed = state
         .db
         .run(move |c| {
-            write_tx(c, |c| {
+            relaxed_tx(c, |c| {
                 let t = now();
                 if req.connector_id == 0 {
                     diesel::update(chargers::table.find(charger_id))
