@@ -67,6 +67,11 @@ pub struct Settings {
     /// OCPP frames kept per charger in the message log
     #[arg(long, env = "CSMS_MESSAGE_LOG_LIMIT", default_value_t = 1000)]
     pub message_log_limit: i64,
+    /// Answer lost start races early: from the in-memory occupancy hint, a per-connector queue and a
+    /// read-only lookup. `false` sends every start request to the reserving transaction (the
+    /// database decides either way; tests use `false` to prove that it alone suffices)
+    #[arg(long, env = "CSMS_START_FAST_PATHS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub start_fast_paths: bool,
     /// HTTP worker threads (0 = one per CPU core)
     #[arg(long, env = "CSMS_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,

@@ -50,6 +50,9 @@ pub struct BenchArgs {
     /// connections: handshakes in flight at once
     #[arg(long, default_value_t = 256)]
     pub parallel_handshakes: usize,
+    /// start: run the server with CSMS_START_FAST_PATHS=false (every request reaches the database)
+    #[arg(long)]
+    pub no_fast_paths: bool,
     /// The csms binary to benchmark (default: this one)
     #[arg(long)]
     pub server: Option<PathBuf>,
@@ -235,6 +238,7 @@ impl ServerProcess {
             .env("CSMS_BCRYPT_COST", "4")
             .env("CSMS_DB_POOL_SIZE", args.pool_size.to_string())
             .env("CSMS_REMOTE_START_TIMEOUT_SECS", "10")
+            .env("CSMS_START_FAST_PATHS", (!args.no_fast_paths).to_string())
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// How long a mark is trusted without asking the database again.
 pub const TTL: Duration = Duration::from_secs(2);
@@ -35,6 +36,8 @@ pub struct Occupancy {
     chargers: DashMap<String, ChargerMarks>,
     /// Bumped by [`Occupancy::release_all`], before it clears the chargers one by one.
     global: AtomicU64,
+    /// One queue per connector in front of the reservation, see [`Occupancy::gate`].
+    gates: DashMap<(String, i32), std::sync::Arc<Mutex<()>>>,
 }
 
 /// What [`Occupancy::epoch`] returns: the release counts (all chargers, this charger).
@@ -90,6 +93,20 @@ impl Occupancy {
         let mut marks = self.chargers.entry(device_id.to_string()).or_default();
         marks.epoch += 1;
         marks.taken.clear();
+    }
+
+    /// Admission control, not a correctness check: start requests for the same connector take their
+    /// turn here (waiting without holding a database connection) for the lookup and reservation,
+    /// so that a burst of racers costs one reservation; the ones behind it find the winner's mark
+    /// and lose without touching the database. The unique index still decides every race, also
+    /// between nodes.
+    pub async fn gate(&self, device_id: &str, connector_id: i32) -> OwnedMutexGuard<()> {
+        let gate = self
+            .gates
+            .entry((device_id.to_string(), connector_id))
+            .or_default()
+            .clone();
+        gate.lock_owned().await
     }
 
     /// Forgets every mark (after recovery freed connectors of unknown chargers).

@@ -41,7 +41,22 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
     // a race end here. It never lets a start through; the database decides those.
     let device = req.device_id.as_str();
     let cp = req.charging_point_id.as_deref().unwrap_or("");
-    if state.occupancy.is_taken(device, req.connector_id, cp) && state.registry.is_online(device) {
+    let fast = state.settings.start_fast_paths;
+    let seen_taken = || {
+        fast && state.occupancy.is_taken(device, req.connector_id, cp)
+            && state.registry.is_online(device)
+    };
+    if seen_taken() {
+        return lost(state, customer_id, &req).await;
+    }
+    // One request per connector at a time from here to the reservation; the ones that waited
+    // usually find the connector taken by the one before them.
+    let gate = match fast {
+        true => Some(state.occupancy.gate(device, req.connector_id).await),
+        false => None,
+    };
+    if seen_taken() {
+        drop(gate);
         return lost(state, customer_id, &req).await;
     }
     let epoch = state.occupancy.epoch(device);
@@ -82,8 +97,9 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
             .occupancy
             .mark_taken(device, &look.charging_point_id, req.connector_id, epoch)
     };
-    if look.taken > 0 {
+    if fast && look.taken > 0 {
         mark_taken();
+        drop(gate);
         return lost(state, customer_id, &req).await;
     }
 
@@ -121,8 +137,12 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
             return Err(in_use(customer_id, device, req.connector_id));
         }
         Err(Reserve::Failed(e)) => return Err(e),
-        Err(Reserve::Replay(s)) => return replay_answer(state, *s).await,
+        Err(Reserve::Replay(s)) => {
+            drop(gate);
+            return replay_answer(state, *s).await;
+        }
     };
+    drop(gate);
     state.events.wake();
 
     let payload = serde_json::json!({"connectorId": req.connector_id, "idTag": id_tag});

@@ -128,6 +128,14 @@ async fn two_customers_simultaneous_start(app: TestApp) {
 }
 dual!(two_customers_simultaneous_start);
 
+/// The seed again with the fast paths off (no occupancy hint, no per-connector queue, no read-only
+/// lookup answer): both racers reach the reserving transaction, and the unique index alone decides.
+async fn seed_decided_by_the_database_alone(app: TestApp) {
+    two_customers_simultaneous_start(app).await
+}
+dual!(seed_decided_by_the_database_alone, |s| s.start_fast_paths =
+    false);
+
 /// The seed's "what to test next": different connectors, after the session ends, different chargers.
 async fn seed_follow_ups(app: TestApp) {
     let app = Arc::new(app);
@@ -217,6 +225,13 @@ async fn fifty_customers_one_connector(app: TestApp) {
     app.assert_money_conserved().await;
 }
 dual!(fifty_customers_one_connector);
+
+/// Fifty racers with the fast paths off: every one reaches the reserving transaction.
+async fn fifty_customers_database_alone(app: TestApp) {
+    fifty_customers_one_connector(app).await
+}
+dual!(fifty_customers_database_alone, |s| s.start_fast_paths =
+    false);
 
 /// One wallet racing for many connectors at once: never below zero, exactly as many wins as it can pay.
 async fn one_wallet_many_connectors(app: TestApp) {
