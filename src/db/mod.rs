@@ -152,6 +152,9 @@ impl Db {
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(1))
+            // No `SELECT 1` round trip on every checkout (r2d2's default): a connection that broke
+            // is marked by diesel (`has_broken`) and dropped when it comes back.
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(15))
             .build(Manager { url })
             .map_err(|e| {
