@@ -24,7 +24,7 @@ pub const SUBPROTOCOL: &str = "ocpp1.6";
 /// Small buffers: a charger sends small frames, and one node holds tens of thousands of sockets.
 pub fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4096)
+        .read_buffer_size(2048)
         .write_buffer_size(0)
         .max_message_size(Some(1 << 20))
         .max_frame_size(Some(1 << 20))

@@ -151,6 +151,15 @@ async fn every_charge_point_action(app: TestApp) {
     assert_eq!(boot["interval"], 300);
     let hb = sim.call("Heartbeat", json!({})).await.unwrap();
     assert!(hb["currentTime"].as_str().unwrap().ends_with('Z'));
+    // A frame many times the server's 2 KiB read buffer arrives whole.
+    let big = sim
+        .call(
+            "DataTransfer",
+            json!({"vendorId": "V", "messageId": "dump", "data": "x".repeat(60_000)}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(big["status"], "UnknownVendorId");
     sim.call(
         "StatusNotification",
         json!({"connectorId": 2, "errorCode": "HighTemperature", "status": "Faulted"}),
