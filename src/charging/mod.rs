@@ -62,8 +62,13 @@ pub fn load(c: &mut DbConnection, session_id: i64) -> Result<Session, AppError> 
         .first(c)?)
 }
 
-/// pending → active (the charger accepted RemoteStartTransaction). Returns true if this call did it.
-pub fn activate(c: &mut DbConnection, session_id: i64) -> Result<bool, AppError> {
+/// pending → active (the charger accepted RemoteStartTransaction). Returns the session if this call
+/// did it. `charger` is the charger's (deviceId, chargingPointId) when the caller knows them.
+pub fn activate(
+    c: &mut DbConnection,
+    session_id: i64,
+    charger: Option<(&str, &str)>,
+) -> Result<Option<Session>, AppError> {
     let t = now();
     let n = diesel::update(
         charging_sessions::table
@@ -76,12 +81,20 @@ pub fn activate(c: &mut DbConnection, session_id: i64) -> Result<bool, AppError>
         charging_sessions::updated_at.eq(t),
     ))
     .execute(c)?;
-    if n == 1 {
-        let s = load(c, session_id)?;
-        let v = view(c, &s)?;
-        events::record(c, "charging.started", subject(&s), v)?;
+    // (The multi-backend connection cannot RETURN a whole `Session`.)
+    let s = if n == 1 {
+        Some(load(c, session_id)?)
+    } else {
+        None
+    };
+    if let Some(s) = &s {
+        let v = match charger {
+            Some(ids) => view_with(s, ids),
+            None => view(c, s)?,
+        };
+        events::record(c, "charging.started", subject(s), v)?;
     }
-    Ok(n == 1)
+    Ok(s)
 }
 
 /// Fails a session that never started charging and refunds its hold in full. `from` lists the

@@ -157,6 +157,7 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
         .await;
     let accepted = matches!(&answer, Ok(v) if v["status"] == "Accepted");
     let session_id = session.id;
+    let (device_id, cp_id) = (req.device_id.clone(), look.charging_point_id.clone());
     let (outcome, view) = state
         .db
         .run(move |c| {
@@ -171,18 +172,20 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
                         Some(("offline", AppError::ChargerOffline))
                     }
                 };
-                let outcome = match failure {
-                    None => {
-                        super::activate(c, session_id)?;
-                        None
-                    }
+                let ids = (device_id.as_str(), cp_id.as_str());
+                let (outcome, s) = match failure {
+                    None => match super::activate(c, session_id, Some(ids))? {
+                        Some(s) => (None, s),
+                        // StartTransaction got there first and activated it.
+                        None => (None, super::load(c, session_id)?),
+                    },
                     // If StartTransaction already made it active, the charger is charging: not a failure.
                     Some((reason, err)) => {
-                        super::fail(c, session_id, reason, &["pending"])?.then_some(err)
+                        let failed = super::fail(c, session_id, reason, &["pending"])?;
+                        (failed.then_some(err), super::load(c, session_id)?)
                     }
                 };
-                let s = super::load(c, session_id)?;
-                Ok::<_, AppError>((outcome, super::view(c, &s)?))
+                Ok::<_, AppError>((outcome, super::view_with(&s, ids)))
             })
         })
         .await?;

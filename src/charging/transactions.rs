@@ -127,7 +127,7 @@ pub fn start_transaction(
             .optional()?;
         let session_id = match waiting {
             Some(s) => {
-                super::activate(c, s.id)?; // StartTransaction may overtake the RemoteStart answer
+                super::activate(c, s.id, None)?; // StartTransaction may overtake the RemoteStart answer
                 let t = now();
                 let linked = diesel::update(
                     charging_sessions::table
