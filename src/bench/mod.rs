@@ -50,6 +50,13 @@ pub struct BenchArgs {
     /// connections: handshakes in flight at once
     #[arg(long, default_value_t = 256)]
     pub parallel_handshakes: usize,
+    /// start: how long a customer who lost a race waits before trying again (0: at once, which
+    /// keeps the machine saturated with losing requests)
+    #[arg(long, default_value_t = 0)]
+    pub retry_ms: u64,
+    /// start: how long a simulated charger charges before it stops by itself
+    #[arg(long, default_value_t = 20)]
+    pub hold_ms: u64,
     /// start: run the server with CSMS_START_FAST_PATHS=false (every request reaches the database)
     #[arg(long)]
     pub no_fast_paths: bool,

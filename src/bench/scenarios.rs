@@ -437,7 +437,7 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
             id.clone(),
             2,
         );
-        cfg.auto_stop_after_ms = Some(20);
+        cfg.auto_stop_after_ms = Some(args.hold_ms);
         sims.push(
             Simulator::connect(cfg)
                 .await
@@ -499,6 +499,7 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
         .enumerate()
         .map(|(i, token)| {
             let (http, base, ids) = (http.clone(), server.http.clone(), ids.clone());
+            let retry = Duration::from_millis(args.retry_ms);
             tokio::spawn(async move {
                 let (mut ok_lat, mut in_use, mut other, mut first_other) = (Vec::new(), 0u64, 0u64, None::<String>);
                 let mut round_no = i;
@@ -515,6 +516,9 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
                             let text = r.text().await.unwrap_or_default();
                             if text.contains("currently in use") {
                                 in_use += 1;
+                                if !retry.is_zero() {
+                                    tokio::time::sleep(retry).await;
+                                }
                             } else {
                                 other += 1;
                                 first_other.get_or_insert(text);
@@ -643,6 +647,12 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
     let starts_per_s = starts as f64 / elapsed;
     let mut figures: Figures = vec![
         ("concurrency", "concurrent customers", json!(c_n)),
+        (
+            "retry_ms",
+            "a loser waits before retrying (ms)",
+            json!(args.retry_ms),
+        ),
+        ("hold_ms", "a charger charges for (ms)", json!(args.hold_ms)),
         ("connectors", "connectors", json!(k)),
         ("starts", "successful starts", json!(starts)),
         ("in_use", "in-use answers (lost races)", json!(in_use)),
