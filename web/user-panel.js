@@ -558,7 +558,7 @@
       const from = parseTime(s.startedAt);
       const to = parseTime(s.stoppedAt);
       const dur = from && to ? duration((to - from) / 1000) : '';
-      const sub = [dateTime(s.createdAt), `${kwh(s.energyKwh, 2)} kWh`, dur, s.failureReason].filter(Boolean).join(' · ');
+      const sub = [dateTime(s.createdAt), `${kwh(s.energyKwh)} kWh`, dur, s.failureReason].filter(Boolean).join(' · ');
       const refund = s.refund !== null && s.refund !== undefined && Number(s.refund) > 0 ? `<small>refund ${esc(fmt(s.refund))}</small>` : `<small>of ${esc(fmt(s.amount))}</small>`;
       return `<li data-session="${esc(s.sessionId)}">
         <span class="h-title">${esc(s.chargingPointId || s.deviceId)} · connector ${esc(s.connectorId)}
@@ -599,7 +599,7 @@
     if ((cur && cur.sessionId === s.sessionId) || isOpen(s)) showSession(s);
     if (data.name !== 'charging.progress') {
       loadStations();
-      if (data.name === 'charging.stopped') toast(`Charging stopped · ${kwh(s.energyKwh, 2)} kWh · ${fmt(s.cost)}`);
+      if (data.name === 'charging.stopped') toast(`Charging stopped · ${kwh(s.energyKwh)} kWh · ${fmt(s.cost)}`);
       if (data.name === 'charging.failed') toast(s.failureReason || 'Charging could not start', 'error');
     }
   }
