@@ -24,6 +24,23 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 /// How long a mark is trusted without asking the database again.
 pub const TTL: Duration = Duration::from_secs(2);
 
+/// A turn at a connector's queue. Its entry leaves the map with the last request that used it, so
+/// requests naming chargers or connectors that do not exist cannot make the map grow.
+pub struct Gate<'a> {
+    guard: Option<OwnedMutexGuard<()>>,
+    gates: &'a DashMap<(String, i32), std::sync::Arc<Mutex<()>>>,
+    key: (String, i32),
+}
+
+impl Drop for Gate<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        // Only the map's own reference left: nobody holds or waits for this gate.
+        self.gates
+            .remove_if(&self.key, |_, g| std::sync::Arc::strong_count(g) == 1);
+    }
+}
+
 #[derive(Default)]
 struct ChargerMarks {
     epoch: u64,
@@ -100,13 +117,14 @@ impl Occupancy {
     /// so that a burst of racers costs one reservation; the ones behind it find the winner's mark
     /// and lose without touching the database. The unique index still decides every race, also
     /// between nodes.
-    pub async fn gate(&self, device_id: &str, connector_id: i32) -> OwnedMutexGuard<()> {
-        let gate = self
-            .gates
-            .entry((device_id.to_string(), connector_id))
-            .or_default()
-            .clone();
-        gate.lock_owned().await
+    pub async fn gate(&self, device_id: &str, connector_id: i32) -> Gate<'_> {
+        let key = (device_id.to_string(), connector_id);
+        let gate = self.gates.entry(key.clone()).or_default().clone();
+        Gate {
+            guard: Some(gate.lock_owned().await),
+            gates: &self.gates,
+            key,
+        }
     }
 
     /// Forgets every mark (after recovery freed connectors of unknown chargers).
@@ -163,5 +181,26 @@ mod tests {
         o.release("CP2");
         o.mark_taken("CP2", "POINT2", 1, unseen);
         assert!(!o.is_taken("CP2", 1, ""));
+    }
+
+    #[tokio::test]
+    async fn gates_queue_and_leave_no_entries_behind() {
+        let o = std::sync::Arc::new(Occupancy::default());
+        let first = o.gate("CP1", 1).await;
+        let o2 = o.clone();
+        let waiter = tokio::spawn(async move {
+            let _second = o2.gate("CP1", 1).await;
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !waiter.is_finished(),
+            "second request did not wait its turn"
+        );
+        drop(first);
+        waiter.await.unwrap();
+        for i in 0..100 {
+            drop(o.gate("NOPE", i).await);
+        }
+        assert!(o.gates.is_empty(), "{} gates left", o.gates.len());
     }
 }
