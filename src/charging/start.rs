@@ -61,72 +61,35 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
     }
     let epoch = state.occupancy.epoch(device);
 
-    // Checks that need no lock, in one query; the race is decided inside the transaction below.
-    let default_price = state.derived.default_price_per_kwh;
-    let look = {
-        let device = req.device_id.clone();
-        let connector = req.connector_id;
-        state
-            .db
-            .run(move |c| lookup(c, &device, connector, customer_id))
-            .await?
+    // Checks that need no lock in one query, then (same blocking job, same connection) the
+    // transaction that decides the race.
+    let online = state.registry.is_online(device);
+    let (checked, reserved) = {
+        let args = ReserveArgs {
+            customer_id,
+            device: req.device_id.clone(),
+            connector: req.connector_id,
+            charging_point_id: req.charging_point_id.clone(),
+            amount: req.amount,
+            idempotency_key: req.idempotency_key.clone(),
+            default_price: state.derived.default_price_per_kwh,
+            online,
+            fast,
+        };
+        state.db.run(move |c| lookup_and_reserve(c, &args)).await?
     };
-    let look = look.ok_or(AppError::ChargerNotFound)?;
-    let price = look.price.unwrap_or(default_price);
-    let id_tag = look
-        .id_tag
-        .clone()
-        .ok_or_else(|| AppError::Unauthorized("Account no longer exists".into()))?;
-    if let Some(cp) = &req.charging_point_id
-        && !cp.is_empty()
-        && *cp != look.charging_point_id
-    {
-        return Err(AppError::ChargerNotFound);
-    }
-    let status = look.connector_status.ok_or(AppError::ConnectorNotFound)?;
-    if !state.registry.is_online(&req.device_id) {
-        return Err(AppError::ChargerOffline);
-    }
-    if matches!(status.as_str(), "Faulted" | "Unavailable") {
-        return Err(AppError::ConnectorUnavailable);
-    }
-    // Fast path for a connector that is visibly taken: answer without taking the write lock. Not a
-    // correctness check: the unique index in `reserve` decides every race that gets past it.
     let mark_taken = || {
         state
             .occupancy
-            .mark_taken(device, &look.charging_point_id, req.connector_id, epoch)
+            .mark_taken(device, &checked.charging_point_id, req.connector_id, epoch)
     };
-    if fast && look.taken > 0 {
+    let Some(reserved) = reserved else {
+        // Fast path: the lookup saw an open session on the connector.
         mark_taken();
         drop(gate);
         return lost(state, customer_id, &req).await;
-    }
-
-    let reserved = {
-        let (charger_id, connector, amount, tag) = (
-            look.charger_id,
-            req.connector_id,
-            req.amount,
-            id_tag.clone(),
-        );
-        let key = req.idempotency_key.clone();
-        state
-            .db
-            .run(move |c| {
-                Ok(reserve(
-                    c,
-                    customer_id,
-                    charger_id,
-                    connector,
-                    amount,
-                    price,
-                    &tag,
-                    key.as_deref(),
-                ))
-            })
-            .await?
     };
+    let id_tag = checked.id_tag.clone();
     let session = match reserved {
         Ok(s) => {
             mark_taken();
@@ -157,7 +120,7 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
         .await;
     let accepted = matches!(&answer, Ok(v) if v["status"] == "Accepted");
     let session_id = session.id;
-    let (device_id, cp_id) = (req.device_id.clone(), look.charging_point_id.clone());
+    let (device_id, cp_id) = (req.device_id.clone(), checked.charging_point_id.clone());
     let (outcome, view) = state
         .db
         .run(move |c| {
@@ -280,6 +243,72 @@ fn lookup(
             .load(lite)?,
     };
     Ok(rows.into_iter().next())
+}
+
+struct ReserveArgs {
+    customer_id: i64,
+    device: String,
+    connector: i32,
+    charging_point_id: Option<String>,
+    amount: i64,
+    idempotency_key: Option<String>,
+    default_price: i64,
+    /// Whether the charger was connected just before (the registry lives in memory).
+    online: bool,
+    fast: bool,
+}
+
+/// What the checks established about the charger, for the answer and the occupancy hint.
+struct Checked {
+    charging_point_id: String,
+    id_tag: String,
+}
+
+/// The lookup and its checks, then the reservation. `None` instead of a reservation: the lookup
+/// saw the connector taken (fast paths only; nothing was written).
+fn lookup_and_reserve(
+    c: &mut DbConnection,
+    a: &ReserveArgs,
+) -> Result<(Checked, Option<Result<Session, Reserve>>), AppError> {
+    let look =
+        lookup(c, &a.device, a.connector, a.customer_id)?.ok_or(AppError::ChargerNotFound)?;
+    let id_tag = look
+        .id_tag
+        .clone()
+        .ok_or_else(|| AppError::Unauthorized("Account no longer exists".into()))?;
+    if let Some(cp) = &a.charging_point_id
+        && !cp.is_empty()
+        && *cp != look.charging_point_id
+    {
+        return Err(AppError::ChargerNotFound);
+    }
+    let status = look.connector_status.ok_or(AppError::ConnectorNotFound)?;
+    if !a.online {
+        return Err(AppError::ChargerOffline);
+    }
+    if matches!(status.as_str(), "Faulted" | "Unavailable") {
+        return Err(AppError::ConnectorUnavailable);
+    }
+    let checked = Checked {
+        charging_point_id: look.charging_point_id,
+        id_tag,
+    };
+    // Visibly taken: answer without taking the write lock. Not a correctness check: the unique
+    // index in `reserve` decides every race that gets past it.
+    if a.fast && look.taken > 0 {
+        return Ok((checked, None));
+    }
+    let reserved = reserve(
+        c,
+        a.customer_id,
+        look.charger_id,
+        a.connector,
+        a.amount,
+        look.price.unwrap_or(a.default_price),
+        &checked.id_tag,
+        a.idempotency_key.as_deref(),
+    );
+    Ok((checked, Some(reserved)))
 }
 
 pub enum Reserve {
