@@ -8,8 +8,8 @@
 //!   session seen by the start lookup, a unique violation), and only if no release of its charger was
 //!   noted since that database work began (`epoch` compare-and-set), so a stale read cannot re-mark a
 //!   connector that was just freed;
-//! - everything that can end a session notes a release of the charger (StartTransaction, which may
-//!   supersede an old session; StopTransaction; a failed start; recovery) once its transaction has
+//! - everything that can end a session notes a release of the charger (a StartTransaction that
+//!   superseded an old session; StopTransaction; a failed start; recovery) once its transaction has
 //!   committed, which bumps the epoch and forgets every mark of that charger;
 //! - a mark expires after [`TTL`], so a session ended by some other way (another node, a manual
 //!   database edit) blocks nobody for longer than that.
@@ -46,6 +46,13 @@ struct ChargerMarks {
     epoch: u64,
     charging_point_id: String,
     taken: HashMap<i32, Instant>,
+}
+
+impl ChargerMarks {
+    fn forget(&mut self) {
+        self.epoch += 1;
+        self.taken.clear();
+    }
 }
 
 #[derive(Default)]
@@ -107,9 +114,10 @@ impl Occupancy {
     /// Something may have freed a connector of this charger: forget its marks.
     /// The entry is created if missing, so that a read that began before it cannot mark afterwards.
     pub fn release(&self, device_id: &str) {
-        let mut marks = self.chargers.entry(device_id.to_string()).or_default();
-        marks.epoch += 1;
-        marks.taken.clear();
+        self.chargers
+            .entry(device_id.to_string())
+            .or_default()
+            .forget();
     }
 
     /// Admission control, not a correctness check: start requests for the same connector take their
@@ -131,8 +139,7 @@ impl Occupancy {
     pub fn release_all(&self) {
         self.global.fetch_add(1, Ordering::SeqCst);
         for mut marks in self.chargers.iter_mut() {
-            marks.epoch += 1;
-            marks.taken.clear();
+            marks.forget();
         }
     }
 }

@@ -27,14 +27,8 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
     if req.amount <= 0 || req.amount > state.derived.max_amount {
         return Err(AppError::InvalidAmount);
     }
-    if let Some(key) = req.idempotency_key.clone() {
-        let previous = state
-            .db
-            .run(move |c| by_idempotency_key(c, customer_id, &key))
-            .await?;
-        if let Some(s) = previous {
-            return replay_answer(state, s).await;
-        }
+    if let Some(answer) = replay_by_key(state, customer_id, &req).await {
+        return answer;
     }
 
     // A connector seen taken a moment ago is answered from memory (see `occupancy`): most losers of
@@ -174,16 +168,28 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
 /// A connector seen taken before reserving: a lost race, unless what holds it is this very request,
 /// sent a moment earlier with the same Idempotency-Key (a double click), whose answer is replayed.
 async fn lost(state: &State, customer_id: i64, req: &StartRequest) -> Result<Value, AppError> {
-    if let Some(key) = req.idempotency_key.clone() {
-        let first = state
-            .db
-            .run(move |c| by_idempotency_key(c, customer_id, &key))
-            .await?;
-        if let Some(s) = first {
-            return replay_answer(state, s).await;
-        }
+    if let Some(answer) = replay_by_key(state, customer_id, req).await {
+        return answer;
     }
     Err(in_use(customer_id, &req.device_id, req.connector_id))
+}
+
+/// The answer of an earlier request with this request's Idempotency-Key, if there was one.
+async fn replay_by_key(
+    state: &State,
+    customer_id: i64,
+    req: &StartRequest,
+) -> Option<Result<Value, AppError>> {
+    let key = req.idempotency_key.clone()?;
+    let first = state
+        .db
+        .run(move |c| by_idempotency_key(c, customer_id, &key))
+        .await;
+    match first {
+        Ok(Some(s)) => Some(replay_answer(state, s).await),
+        Ok(None) => None,
+        Err(e) => Some(Err(e)),
+    }
 }
 
 /// The answer to the loser of a race (logged as in the seed scenario).
