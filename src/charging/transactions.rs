@@ -63,6 +63,8 @@ pub struct Started {
     pub transaction_id: i64,
     pub id_tag_info: IdTagInfo,
     pub follow_up: FollowUp,
+    /// An older session on the connector was settled ("Superseded"): the connector changed hands.
+    pub superseded: bool,
 }
 
 /// StartTransaction: records the transaction (a replay gets the same id back), links it to the app
@@ -97,6 +99,7 @@ pub fn start_transaction(
             .filter(ocpp_transactions::id.ne(tx_id))
             .select(OcppTransaction::as_select())
             .load(c)?;
+        let mut superseded = false;
         for old in stale {
             log::warn!(
                 "charger {charger_id} connector {}: transaction {} superseded by {tx_id}",
@@ -110,7 +113,7 @@ pub fn start_transaction(
                 ))
                 .execute(c)?;
             if let Some(sid) = old.session_id {
-                super::finalize(c, sid, None, "Superseded", started_at)?;
+                superseded |= super::finalize(c, sid, None, "Superseded", started_at)?;
             }
         }
 
@@ -163,6 +166,7 @@ pub fn start_transaction(
             transaction_id: tx_id,
             id_tag_info: info,
             follow_up,
+            superseded,
         })
     });
     match result {
@@ -185,6 +189,7 @@ pub fn start_transaction(
                 transaction_id: tx.id,
                 id_tag_info: info,
                 follow_up: FollowUp::default(),
+                superseded: false,
             })
         }
         other => other,

@@ -45,8 +45,9 @@ pub async fn handle(
                 .db
                 .run(move |c| transactions::start_transaction(c, charger_id, &req))
                 .await?;
-            // It may have superseded (and settled) an older session on the connector.
-            state.occupancy.release(&ctx.device_id);
+            if started.superseded {
+                state.occupancy.release(&ctx.device_id);
+            }
             state.events.wake();
             follow_up(&state, &ctx, started.follow_up);
             Ok(json!({"transactionId": started.transaction_id, "idTagInfo": started.id_tag_info}))
