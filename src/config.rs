@@ -72,6 +72,29 @@ pub struct Settings {
     /// database decides either way; tests use `false` to prove that it alone suffices)
     #[arg(long, env = "CSMS_START_FAST_PATHS", default_value_t = true, action = clap::ArgAction::Set)]
     pub start_fast_paths: bool,
+    /// An open session whose connector is reported Available for this long (since after its
+    /// transaction began), or whose charger rebooted and reports the connector free, is settled
+    /// from its last meter reading
+    #[arg(long, env = "CSMS_ORPHAN_GRACE_SECS", default_value_t = 60)]
+    pub orphan_grace_secs: u64,
+    /// The most power a connector can deliver (kW): energy beyond what it could have delivered in
+    /// the elapsed time is logged and capped, never billed
+    #[arg(long, env = "CSMS_MAX_CONNECTOR_KW", default_value_t = 400)]
+    pub max_connector_kw: u32,
+    /// The largest hold (major units) taken when a customer's own idTag, or a card linked to a
+    /// customer, starts a transaction at the charger (less if the wallet holds less)
+    #[arg(long, env = "CSMS_RFID_HOLD", default_value = "500.00")]
+    pub rfid_hold: String,
+    /// First back-off (seconds) before RemoteStopTransaction is sent again to a charger that did not
+    /// stop; it doubles up to 5 minutes
+    #[arg(long, env = "CSMS_STOP_RETRY_SECS", default_value_t = 5)]
+    pub stop_retry_secs: u64,
+    /// This process's name among the processes sharing the database (default: hostname-pid-random)
+    #[arg(long, env = "CSMS_NODE_ID")]
+    pub node_id: Option<String>,
+    /// How often this process records that it is alive; it counts as gone after four intervals
+    #[arg(long, env = "CSMS_NODE_HEARTBEAT_SECS", default_value_t = 5)]
+    pub node_heartbeat_secs: u64,
     /// HTTP worker threads (0 = one per CPU core)
     #[arg(long, env = "CSMS_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,
@@ -95,6 +118,8 @@ impl Default for Settings {
 pub struct Derived {
     pub default_price_per_kwh: i64,
     pub max_amount: i64,
+    /// The billing rules that depend on settings.
+    pub policy: crate::charging::Policy,
 }
 
 impl Settings {
@@ -118,9 +143,25 @@ impl Settings {
                 "CSMS_BCRYPT_COST must be between 4 and 31".into(),
             ));
         }
+        let rfid_hold = money::parse_str(&self.rfid_hold).ok_or_else(|| {
+            AppError::Config(format!(
+                "CSMS_RFID_HOLD must be a non-negative amount with at most 2 decimals, got {:?}",
+                self.rfid_hold
+            ))
+        })?;
+        if self.max_connector_kw == 0 {
+            return Err(AppError::Config(
+                "CSMS_MAX_CONNECTOR_KW must be at least 1".into(),
+            ));
+        }
         Ok(Derived {
             default_price_per_kwh,
             max_amount,
+            policy: crate::charging::Policy {
+                default_price: default_price_per_kwh,
+                max_power_w: i64::from(self.max_connector_kw) * 1000,
+                rfid_hold,
+            },
         })
     }
 
@@ -130,5 +171,14 @@ impl Settings {
 
     pub fn call_timeout(&self) -> Duration {
         Duration::from_secs(self.ocpp_call_timeout_secs)
+    }
+
+    pub fn node_heartbeat(&self) -> Duration {
+        Duration::from_secs(self.node_heartbeat_secs.max(1))
+    }
+
+    /// A node whose heartbeat is older than this is gone.
+    pub fn node_lease(&self) -> Duration {
+        self.node_heartbeat() * 4
     }
 }

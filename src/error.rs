@@ -40,6 +40,9 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A well-formed request that cannot be processed (e.g. an Idempotency-Key reused for another body).
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -84,6 +87,7 @@ impl ResponseError for AppError {
                 StatusCode::NOT_FOUND
             }
             Conflict(_) => StatusCode::CONFLICT,
+            Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Forbidden(_) => StatusCode::FORBIDDEN,
             ChargerTimeout => StatusCode::GATEWAY_TIMEOUT,

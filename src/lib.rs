@@ -10,6 +10,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod money;
+pub mod node;
 pub mod ocpp;
 pub mod simulator;
 pub mod startup;

@@ -60,8 +60,17 @@ impl Application {
             bootstrap_admin(&db, email, password, settings.bcrypt_cost).await?;
         }
         let dummy_hash = auth::hash_password("not a password".into(), settings.bcrypt_cost).await?;
+        let node_id = settings
+            .node_id
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(crate::node::default_id);
+        {
+            let id = node_id.clone();
+            db.run(move |c| crate::node::heartbeat(c, &id)).await?;
+        }
         let msglog = MessageLog::start(db.clone(), settings.message_log_limit.max(1));
-        let meters = crate::charging::meter_writer::MeterWriter::start(db.clone());
+        let meters = crate::charging::meter_writer::MeterWriter::start(db.clone(), derived.policy);
         let http_listener = std::net::TcpListener::bind(&settings.http_addr).map_err(|e| {
             AppError::Config(format!(
                 "cannot listen on {} (CSMS_HTTP_ADDR): {e}",
@@ -93,6 +102,8 @@ impl Application {
             meters,
             metrics: metrics_handle(),
             started_at: now(),
+            node_id,
+            stops: Default::default(),
             dummy_hash,
             settings,
         });
@@ -116,13 +127,16 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let state = self.state;
         tokio::spawn(state.events.clone().relay(state.db.clone()));
+        tokio::spawn(crate::node::run(state.clone()));
         tokio::spawn(recovery::run(state.clone()));
+        tokio::spawn(crate::charging::stops::run(state.clone()));
         tokio::spawn(crate::ocpp::server::serve(
             self.ocpp_listener,
             state.clone(),
         ));
         log::info!(
-            "csms listening: HTTP on {} (port {}), OCPP on {} (port {})",
+            "csms node {} listening: HTTP on {} (port {}), OCPP on {} (port {})",
+            state.node_id,
             state.settings.http_addr,
             self.http_port,
             state.settings.ocpp_addr,

@@ -25,6 +25,10 @@ pub struct AppState {
     pub jwt: Jwt,
     pub metrics: PrometheusHandle,
     pub started_at: NaiveDateTime,
+    /// This process's id in the `nodes` table (pending starts it owns are its to finish).
+    pub node_id: String,
+    /// Sends RemoteStopTransaction for transactions marked to be stopped, again until they stop.
+    pub stops: crate::charging::stops::StopRetrier,
     /// A bcrypt hash checked when a login names an unknown email, so that both cases take as long.
     pub dummy_hash: String,
 }

@@ -642,6 +642,91 @@ pub async fn list_sessions(
         .json(json!({"success": true, "currency": state.settings.currency, "sessions": sessions})))
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CloseBody {
+    /// Why the operator closes it (written to the session and its ledger rows)
+    reason: String,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SessionAnswer {
+    success: bool,
+    message: String,
+    /// The session afterwards
+    #[schema(value_type = Object)]
+    session: Value,
+}
+
+/// Force-closes a session the charger lost: settled from its last meter reading, the rest refunded.
+#[utoipa::path(post, path = "/api/admin/sessions/{session_id}/close", tag = "operator",
+    request_body = CloseBody,
+    params(("session_id" = String, Path, description = "SESS_...")),
+    responses((status = 200, description = "Closed and settled", body = SessionAnswer), (status = 400, description = "reason is required"), (status = 404, description = "Session not found"), (status = 409, description = "Session has already ended")),
+    security(("bearer" = [])),
+)]
+pub async fn close_session(
+    state: web::Data<AppState>,
+    op: OperatorId,
+    path: web::Path<String>,
+    body: web::Json<CloseBody>,
+) -> Result<HttpResponse, AppError> {
+    let uid = path.into_inner();
+    let reason = body.into_inner().reason;
+    let policy = state.derived.policy;
+    let closed = state
+        .db
+        .run(move |c| {
+            let done = charging::orphans::force_close(c, &uid, op.0, &reason, &policy)?;
+            let view = charging::view(c, &done.session)?;
+            Ok((done, view))
+        })
+        .await?;
+    let (done, session) = closed;
+    state.events.wake();
+    let device = session["deviceId"].as_str().unwrap_or_default().to_string();
+    state.occupancy.release(&device);
+    if let Some((device, tx)) = done.stop {
+        // The charger may still be running it: ask once (it was closed here, so nothing retries).
+        let state = state.into_inner();
+        tokio::spawn(async move {
+            let answer = state
+                .registry
+                .call(
+                    &device,
+                    "RemoteStopTransaction",
+                    json!({"transactionId": tx}),
+                    state.settings.call_timeout(),
+                )
+                .await;
+            log::info!("{device}: RemoteStopTransaction {tx} after force-close: {answer:?}");
+        });
+    }
+    Ok(HttpResponse::Ok().json(SessionAnswer {
+        success: true,
+        message: "Session closed".into(),
+        session,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/admin/write-offs", tag = "operator",
+    params(("limit" = Option<i64>, Query)),
+    responses((status = 200, description = "{success, currency, writeOffs}: energy delivered that could not be billed, newest first")),
+    security(("bearer" = [])),
+)]
+pub async fn write_offs(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    q: web::Query<LimitQuery>,
+) -> Result<HttpResponse, AppError> {
+    let limit = q.limit.unwrap_or(200);
+    let list = state
+        .db
+        .run(move |c| charging::write_offs(c, limit))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({"success": true, "currency": state.settings.currency, "writeOffs": list})))
+}
+
 #[derive(Deserialize)]
 pub struct LimitQuery {
     limit: Option<i64>,

@@ -111,6 +111,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(admin::credit_wallet),
         )
         .route("/api/admin/sessions", web::get().to(admin::list_sessions))
+        .route(
+            "/api/admin/sessions/{session_id}/close",
+            web::post().to(admin::close_session),
+        )
+        .route("/api/admin/write-offs", web::get().to(admin::write_offs))
         .service(system::swagger())
         .default_service(web::get().to(system::static_file));
 }

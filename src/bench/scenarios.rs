@@ -604,7 +604,7 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
     let workers: Vec<_> = customer_ids
         .into_iter()
         .enumerate()
-        .map(|(i, (customer, tag))| {
+        .map(|(i, (customer, _tag))| {
             let (db, reserved, charger_ids) = (db.clone(), reserved.clone(), charger_ids.clone());
             tokio::spawn(async move {
                 let mut round_no = i;
@@ -615,22 +615,27 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
                         charger_ids[(slot / 2).min(charger_ids.len() - 1)],
                         (slot % 2 + 1) as i32,
                     );
-                    let tag = tag.clone();
                     let won = db
                         .run(move |c| {
-                            Ok(
-                                match crate::charging::start::reserve(
-                                    c, customer, charger, connector, 100, 1500, &tag, None,
-                                ) {
-                                    Ok(s) => {
-                                        write_tx(c, |c| {
-                                            crate::charging::fail(c, s.id, "bench", &["pending"])
-                                        })?;
-                                        true
-                                    }
-                                    Err(_) => false,
-                                },
-                            )
+                            let r = crate::charging::start::Reservation {
+                                customer_id: customer,
+                                charger_id: charger,
+                                connector_id: connector,
+                                amount: 100,
+                                price: 1500,
+                                key: None,
+                                request_hash: None,
+                                owner_node: None,
+                            };
+                            Ok(match crate::charging::start::reserve(c, &r) {
+                                Ok(s) => {
+                                    write_tx(c, |c| {
+                                        crate::charging::fail(c, s.id, "bench", &["pending"])
+                                    })?;
+                                    true
+                                }
+                                Err(_) => false,
+                            })
                         })
                         .await;
                     if matches!(won, Ok(true)) {

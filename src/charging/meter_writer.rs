@@ -4,6 +4,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::Policy;
 use super::transactions::{self, FollowUp};
 use crate::db::{Db, DbConnection, write_tx};
 use crate::error::AppError;
@@ -23,9 +24,9 @@ pub struct MeterWriter {
 const MAX_BATCH: usize = 2000;
 
 impl MeterWriter {
-    pub fn start(db: Db) -> MeterWriter {
+    pub fn start(db: Db, policy: Policy) -> MeterWriter {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
-        tokio::spawn(writer(db, rx));
+        tokio::spawn(writer(db, policy, rx));
         MeterWriter { tx }
     }
 
@@ -45,7 +46,7 @@ impl MeterWriter {
     }
 }
 
-async fn writer(db: Db, mut rx: mpsc::Receiver<Job>) {
+async fn writer(db: Db, policy: Policy, mut rx: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
         if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
@@ -55,7 +56,7 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<Job>) {
         metrics::histogram!("csms_meter_batch_messages").record(jobs.len() as f64);
         let done = db
             .run(move |c| {
-                write_batch(c, jobs);
+                write_batch(c, jobs, &policy);
                 Ok(())
             })
             .await;
@@ -67,7 +68,7 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<Job>) {
 
 /// Writes a batch in one transaction and answers every job. If the batch fails as a whole (one bad
 /// message), each message is retried in its own transaction so the others still succeed.
-fn write_batch(c: &mut DbConnection, jobs: Vec<Job>) {
+fn write_batch(c: &mut DbConnection, jobs: Vec<Job>, policy: &Policy) {
     let together = write_tx(c, |c| -> Result<Vec<FollowUp>, AppError> {
         let mut rows = Vec::new();
         let mut readings = Vec::new();
@@ -86,7 +87,7 @@ fn write_batch(c: &mut DbConnection, jobs: Vec<Job>) {
         for (job, reading) in jobs.iter().zip(readings) {
             follow_ups.push(match reading {
                 Some((tx_id, register)) => {
-                    transactions::apply_energy(c, job.charger_id, tx_id, register)?
+                    transactions::apply_energy(c, job.charger_id, tx_id, register, policy)?
                 }
                 None => FollowUp::default(),
             });
@@ -105,7 +106,7 @@ fn write_batch(c: &mut DbConnection, jobs: Vec<Job>) {
                 jobs.len()
             );
             for job in jobs {
-                let result = transactions::meter_values(c, job.charger_id, &job.req);
+                let result = transactions::meter_values(c, job.charger_id, &job.req, policy);
                 let _ = job.reply.send(result);
             }
         }

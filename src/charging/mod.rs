@@ -6,9 +6,12 @@
 
 pub mod meter_writer;
 pub mod occupancy;
+pub mod orphans;
 pub mod recovery;
 pub mod start;
 pub mod stop;
+pub mod stops;
+pub mod tags;
 pub mod transactions;
 
 use chrono::NaiveDateTime;
@@ -105,6 +108,17 @@ pub fn fail(
     reason: &str,
     from: &[&str],
 ) -> Result<bool, AppError> {
+    fail_noted(c, session_id, reason, None, from)
+}
+
+/// [`fail`] with a note (who closed it and why) on the session and its refund.
+pub fn fail_noted(
+    c: &mut DbConnection,
+    session_id: i64,
+    reason: &str,
+    note: Option<&str>,
+    from: &[&str],
+) -> Result<bool, AppError> {
     let t = now();
     let n = diesel::update(
         charging_sessions::table
@@ -115,6 +129,7 @@ pub fn fail(
     .set((
         charging_sessions::status.eq("failed"),
         charging_sessions::failure_reason.eq(reason),
+        charging_sessions::stop_note.eq(note),
         charging_sessions::refund.eq(charging_sessions::amount.nullable()),
         charging_sessions::stopped_at.eq(t),
         charging_sessions::updated_at.eq(t),
@@ -125,13 +140,17 @@ pub fn fail(
     }
     let s = load(c, session_id)?;
     if let (Some(customer), true) = (s.customer_id, s.amount > 0) {
+        let note = match note {
+            Some(n) => format!("Start failed: full refund ({n})"),
+            None => "Start failed: full refund".to_string(),
+        };
         wallet::apply(
             c,
             customer,
             s.amount,
             wallet::Kind::Refund,
             Some(s.id),
-            Some("Start failed: full refund"),
+            Some(&note),
         )?;
     }
     let mut payload = view(c, &s)?;
@@ -140,26 +159,218 @@ pub fn fail(
     Ok(true)
 }
 
-/// Ends an open session exactly once: energy from the meter, cost capped at the prepaid amount,
-/// and the unused part refunded. Returns false if the session was already closed.
+/// What the rules of billing need from the settings.
+#[derive(Clone, Copy, Debug)]
+pub struct Policy {
+    /// Price per kWh (minor units) when neither the charger nor its station has a tariff.
+    pub default_price: i64,
+    /// The most power (W) a connector can deliver: energy beyond what it could have delivered in
+    /// the elapsed time is logged and capped, never billed blindly.
+    pub max_power_w: i64,
+    /// The largest hold taken when a customer's own idTag (or a card linked to a customer) starts
+    /// a transaction at the charger.
+    pub rfid_hold: i64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            default_price: 1500,
+            max_power_w: 400_000,
+            rfid_hold: 50_000,
+        }
+    }
+}
+
+/// How a session's transaction ended, and the evidence of the energy it delivered.
+pub struct End<'a> {
+    pub reason: &'a str,
+    pub stopped_at: NaiveDateTime,
+    /// The charger's meterStop, when it sent one.
+    pub meter_stop: Option<i64>,
+    /// Energy (Wh since meterStart) that other evidence shows: a meter register in
+    /// StopTransaction.transactionData, or the next transaction's meterStart on the same connector.
+    pub energy_hint: Option<i64>,
+    /// Who or what closed it, for the session and its ledger rows (operator's reason, evidence).
+    pub note: Option<&'a str>,
+}
+
+/// The most energy a connector could have delivered between `since` and `at` at its maximum
+/// power, plus a minute of slack (clocks and message delays).
+pub fn plausible_wh(since: NaiveDateTime, policy: &Policy, at: NaiveDateTime) -> i64 {
+    let secs = (at - since).num_seconds().max(0).saturating_add(60);
+    policy.max_power_w.saturating_mul(secs) / 3600
+}
+
+/// When a session began, for [`plausible_wh`]: the server's clock, or the charger's own start time
+/// when that is earlier (a late start after an offline period), up to 48 h back.
+fn began(s: &Session) -> NaiveDateTime {
+    s.started_at
+        .unwrap_or(s.created_at)
+        .min(s.created_at)
+        .max(s.created_at - chrono::Duration::hours(48))
+}
+
+/// The energy to bill: the largest of what was already metered, meterStop − meterStart and any
+/// other evidence; never less than already metered (readings do not go backwards), and never more
+/// than the connector could have delivered (logged).
+pub fn best_energy(
+    s: &Session,
+    meter_stop: Option<i64>,
+    hint: Option<i64>,
+    policy: &Policy,
+) -> i64 {
+    let from_stop = meter_stop
+        .zip(s.meter_start)
+        .and_then(|(stop, start)| stop.checked_sub(start));
+    if let Some(e) = from_stop
+        && e < 0
+    {
+        log::warn!(
+            "session {}: meterStop {} below meterStart {} (meter reset or replaced): billing the metered {} Wh",
+            s.session_uid,
+            meter_stop.unwrap_or_default(),
+            s.meter_start.unwrap_or_default(),
+            s.energy_wh
+        );
+    }
+    let claimed = [from_stop, hint]
+        .into_iter()
+        .flatten()
+        .filter(|e| *e >= 0)
+        .fold(s.energy_wh, i64::max);
+    let cap = plausible_wh(began(s), policy, now());
+    if claimed > cap {
+        log::warn!(
+            "session {}: {claimed} Wh is more than the connector could deliver since it started ({cap} Wh at most): capped",
+            s.session_uid
+        );
+        return cap.max(s.energy_wh);
+    }
+    claimed
+}
+
+/// Cost of `energy_wh` for a session: the part paid from the hold (at most the prepaid amount) and
+/// the part beyond it. Sessions without a hold (fleet cards) have a cost but no money moves.
+fn split_cost(s: &Session, energy_wh: i64) -> (i64, i64) {
+    let total = money::energy_cost(energy_wh, s.price_per_kwh);
+    if s.amount > 0 {
+        let from_hold = total.min(s.amount);
+        (from_hold, total - from_hold)
+    } else {
+        (total, 0)
+    }
+}
+
+/// Charges energy beyond the hold (or a late StopTransaction's extra energy) from the wallet, up to
+/// its balance; what cannot be charged is written off for the operator to see. Returns what was
+/// charged. Runs inside the caller's transaction, once per state change that calls it.
+fn charge_beyond_hold(
+    c: &mut DbConnection,
+    s: &Session,
+    extra: i64,
+    energy_wh: i64,
+    why: &str,
+) -> Result<i64, AppError> {
+    if extra <= 0 {
+        return Ok(0);
+    }
+    let Some(customer) = s.customer_id.filter(|_| s.amount > 0) else {
+        return Ok(0);
+    };
+    let balance: i64 = crate::db::schema::customers::table
+        .find(customer)
+        .select(crate::db::schema::customers::balance)
+        .first(c)?;
+    let charged = extra.min(balance);
+    if charged > 0 {
+        wallet::apply(
+            c,
+            customer,
+            -charged,
+            wallet::Kind::Charge,
+            Some(s.id),
+            Some(why),
+        )?;
+    }
+    if charged < extra {
+        let unbilled = extra - charged;
+        let unbilled_wh = match s.price_per_kwh {
+            0 => energy_wh,
+            p => (i128::from(unbilled) * 1000 / i128::from(p)).min(i128::from(energy_wh)) as i64,
+        };
+        write_off(
+            c,
+            WriteOffRow {
+                charger_id: s.charger_id,
+                connector_id: s.connector_id,
+                transaction_id: s.transaction_id,
+                session_id: Some(s.id),
+                customer_id: Some(customer),
+                energy_wh: unbilled_wh,
+                amount: unbilled,
+                reason: why,
+            },
+        )?;
+    }
+    Ok(charged)
+}
+
+pub struct WriteOffRow<'a> {
+    pub charger_id: i64,
+    pub connector_id: i32,
+    pub transaction_id: Option<i64>,
+    pub session_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub energy_wh: i64,
+    pub amount: i64,
+    pub reason: &'a str,
+}
+
+/// Records energy that was delivered but could not be billed.
+pub fn write_off(c: &mut DbConnection, w: WriteOffRow) -> Result<(), AppError> {
+    use crate::db::schema::write_offs;
+    log::warn!(
+        "write-off: charger {} connector {} transaction {:?}: {} Wh, {} unbilled: {}",
+        w.charger_id,
+        w.connector_id,
+        w.transaction_id,
+        w.energy_wh,
+        w.amount,
+        w.reason
+    );
+    diesel::insert_into(write_offs::table)
+        .values((
+            write_offs::charger_id.eq(w.charger_id),
+            write_offs::connector_id.eq(w.connector_id),
+            write_offs::transaction_id.eq(w.transaction_id),
+            write_offs::session_id.eq(w.session_id),
+            write_offs::customer_id.eq(w.customer_id),
+            write_offs::energy_wh.eq(w.energy_wh.max(0)),
+            write_offs::amount.eq(w.amount.max(0)),
+            write_offs::reason.eq(w.reason),
+            write_offs::created_at.eq(now()),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// Ends an open session exactly once from the best evidence of its energy: the cost is paid from
+/// the hold, the unused part refunded, and energy beyond the hold charged from the wallet (what the
+/// wallet cannot cover is written off). Returns false if the session was already closed.
 pub fn finalize(
     c: &mut DbConnection,
     session_id: i64,
-    meter_stop: Option<i64>,
-    reason: &str,
-    stopped_at: NaiveDateTime,
+    end: End,
+    policy: &Policy,
 ) -> Result<bool, AppError> {
     let s = load(c, session_id)?;
-    let energy_wh = match (meter_stop, s.meter_start) {
-        (Some(stop), Some(start)) => (stop - start).max(0),
-        _ => s.energy_wh,
-    };
-    let app = s.origin == "app";
-    let mut cost = money::energy_cost(energy_wh, s.price_per_kwh);
-    if app {
-        cost = cost.min(s.amount);
+    if !matches!(s.status.as_str(), "active" | "stopping") {
+        return Ok(false);
     }
-    let refund = if app { s.amount - cost } else { 0 };
+    let energy_wh = best_energy(&s, end.meter_stop, end.energy_hint, policy);
+    let (cost, extra) = split_cost(&s, energy_wh);
+    let refund = if s.amount > 0 { s.amount - cost } else { 0 };
     let n = diesel::update(
         charging_sessions::table
             .find(session_id)
@@ -170,9 +381,10 @@ pub fn finalize(
         charging_sessions::energy_wh.eq(energy_wh),
         charging_sessions::cost.eq(cost),
         charging_sessions::refund.eq(refund),
-        charging_sessions::meter_last.eq(meter_stop.or(s.meter_last)),
-        charging_sessions::stop_reason.eq(reason),
-        charging_sessions::stopped_at.eq(stopped_at),
+        charging_sessions::meter_last.eq(end.meter_stop.or(s.meter_last)),
+        charging_sessions::stop_reason.eq(end.reason),
+        charging_sessions::stop_note.eq(end.note),
+        charging_sessions::stopped_at.eq(end.stopped_at),
         charging_sessions::updated_at.eq(now()),
     ))
     .execute(c)?;
@@ -180,19 +392,78 @@ pub fn finalize(
         return Ok(false);
     }
     if let (Some(customer), true) = (s.customer_id, refund > 0) {
+        let note = match end.note {
+            Some(n) => format!("Unused prepaid amount ({n})"),
+            None => "Unused prepaid amount".to_string(),
+        };
         wallet::apply(
             c,
             customer,
             refund,
             wallet::Kind::Refund,
             Some(s.id),
-            Some("Unused prepaid amount"),
+            Some(&note),
         )?;
+    }
+    let charged = charge_beyond_hold(c, &s, extra, energy_wh, "Energy beyond the prepaid amount")?;
+    if charged > 0 {
+        diesel::update(charging_sessions::table.find(session_id))
+            .set(charging_sessions::late_cost.eq(charging_sessions::late_cost + charged))
+            .execute(c)?;
     }
     let s = load(c, session_id)?;
     let v = view(c, &s)?;
     events::record(c, "charging.stopped", subject(&s), v)?;
     Ok(true)
+}
+
+/// A StopTransaction for a transaction csms had already closed (the charger lost it, rebooted,
+/// was superseded or force-closed): if it shows more energy than was billed, the difference is
+/// charged up to the wallet's balance and the rest written off. Never touches another session.
+pub fn settle_late(
+    c: &mut DbConnection,
+    session_id: i64,
+    meter_stop: i64,
+    energy_hint: Option<i64>,
+    policy: &Policy,
+) -> Result<(), AppError> {
+    let s = load(c, session_id)?;
+    if s.status != "completed" {
+        return Ok(());
+    }
+    let energy_wh = best_energy(&s, Some(meter_stop), energy_hint, policy);
+    if energy_wh <= s.energy_wh {
+        return Ok(());
+    }
+    let total = money::energy_cost(energy_wh, s.price_per_kwh);
+    let (cost, late_cost) = if s.amount > 0 {
+        let extra = total - s.cost - s.late_cost;
+        let charged = charge_beyond_hold(
+            c,
+            &s,
+            extra,
+            energy_wh - s.energy_wh,
+            "Late StopTransaction: energy beyond what was settled",
+        )?;
+        (s.cost, s.late_cost + charged)
+    } else {
+        (total, 0)
+    };
+    log::info!(
+        "session {}: late StopTransaction shows {energy_wh} Wh (settled {} Wh)",
+        s.session_uid,
+        s.energy_wh
+    );
+    diesel::update(charging_sessions::table.find(session_id))
+        .set((
+            charging_sessions::energy_wh.eq(energy_wh),
+            charging_sessions::cost.eq(cost),
+            charging_sessions::late_cost.eq(late_cost),
+            charging_sessions::meter_last.eq(meter_stop),
+            charging_sessions::updated_at.eq(now()),
+        ))
+        .execute(c)?;
+    Ok(())
 }
 
 fn ts(t: Option<NaiveDateTime>) -> Value {
@@ -215,7 +486,7 @@ pub fn view_with(s: &Session, charger: (&str, &str)) -> Value {
         "amount": money::to_major(s.amount),
         "pricePerKwh": money::to_major(s.price_per_kwh),
         "energyKwh": s.energy_wh as f64 / 1000.0,
-        "cost": money::to_major(s.cost),
+        "cost": money::to_major(s.cost + s.late_cost),
         "refund": s.refund.map(money::to_major),
         "transactionId": s.transaction_id,
         "createdAt": crate::api::timestamp(s.created_at),
@@ -223,6 +494,7 @@ pub fn view_with(s: &Session, charger: (&str, &str)) -> Value {
         "stoppedAt": ts(s.stopped_at),
         "stopReason": s.stop_reason,
         "failureReason": s.failure_reason,
+        "note": s.stop_note,
     })
 }
 
@@ -268,4 +540,41 @@ pub struct ListFilter {
     pub status: Option<String>,
     pub device_id: Option<String>,
     pub limit: i64,
+}
+
+/// Write-offs, newest first, as the operator console shows them.
+pub fn write_offs(c: &mut DbConnection, limit: i64) -> Result<Vec<Value>, AppError> {
+    use crate::db::models::WriteOff;
+    use crate::db::schema::write_offs;
+    let rows: Vec<(WriteOff, String, Option<String>)> = write_offs::table
+        .inner_join(chargers::table.on(chargers::id.eq(write_offs::charger_id)))
+        .left_join(
+            charging_sessions::table
+                .on(charging_sessions::id.nullable().eq(write_offs::session_id)),
+        )
+        .order(write_offs::id.desc())
+        .limit(limit.clamp(1, 1000))
+        .select((
+            WriteOff::as_select(),
+            chargers::device_id,
+            charging_sessions::session_uid.nullable(),
+        ))
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|(w, device, session)| {
+            json!({
+                "id": w.id,
+                "deviceId": device,
+                "connectorId": w.connector_id,
+                "transactionId": w.transaction_id,
+                "sessionId": session,
+                "customerId": w.customer_id,
+                "energyKwh": w.energy_wh as f64 / 1000.0,
+                "amount": money::to_major(w.amount),
+                "reason": w.reason,
+                "createdAt": crate::api::timestamp(w.created_at),
+            })
+        })
+        .collect())
 }

@@ -27,7 +27,8 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
     if req.amount <= 0 || req.amount > state.derived.max_amount {
         return Err(AppError::InvalidAmount);
     }
-    if let Some(answer) = replay_by_key(state, customer_id, &req).await {
+    let hash = request_hash(&req);
+    if let Some(answer) = replay_by_key(state, customer_id, &req, &hash).await {
         return answer;
     }
 
@@ -41,7 +42,7 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
             && state.registry.is_online(device)
     };
     if seen_taken() {
-        return lost(state, customer_id, &req).await;
+        return lost(state, customer_id, &req, &hash).await;
     }
     // One request per connector at a time from here to the reservation; the ones that waited
     // usually find the connector taken by the one before them.
@@ -51,7 +52,7 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
     };
     if seen_taken() {
         drop(gate);
-        return lost(state, customer_id, &req).await;
+        return lost(state, customer_id, &req, &hash).await;
     }
     let epoch = state.occupancy.epoch(device);
 
@@ -66,6 +67,8 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
             charging_point_id: req.charging_point_id.clone(),
             amount: req.amount,
             idempotency_key: req.idempotency_key.clone(),
+            request_hash: hash.clone(),
+            owner_node: state.node_id.clone(),
             default_price: state.derived.default_price_per_kwh,
             online,
             fast,
@@ -81,9 +84,8 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
         // Fast path: the lookup saw an open session on the connector.
         mark_taken();
         drop(gate);
-        return lost(state, customer_id, &req).await;
+        return lost(state, customer_id, &req, &hash).await;
     };
-    let id_tag = checked.id_tag.clone();
     let session = match reserved {
         Ok(s) => {
             mark_taken();
@@ -96,13 +98,15 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
         Err(Reserve::Failed(e)) => return Err(e),
         Err(Reserve::Replay(s)) => {
             drop(gate);
+            check_same_request(&s, &hash)?;
             return replay_answer(state, *s).await;
         }
     };
     drop(gate);
     state.events.wake();
 
-    let payload = serde_json::json!({"connectorId": req.connector_id, "idTag": id_tag});
+    // The session's one-time idTag: the charger's StartTransaction will carry it back.
+    let payload = serde_json::json!({"connectorId": req.connector_id, "idTag": session.id_tag});
     let answer = state
         .registry
         .call(
@@ -115,39 +119,36 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
     let accepted = matches!(&answer, Ok(v) if v["status"] == "Accepted");
     let session_id = session.id;
     let (device_id, cp_id) = (req.device_id.clone(), checked.charging_point_id.clone());
-    let (outcome, view) = state
+    let (s, view) = state
         .db
         .run(move |c| {
             write_tx(c, |c| {
                 let failure = match &answer {
                     _ if accepted => None,
-                    Ok(_) | Err(CallFailure::CallError { .. }) => {
-                        Some(("rejected", AppError::ChargerRejectedStart))
-                    }
-                    Err(CallFailure::Timeout) => Some(("timeout", AppError::ChargerTimeout)),
-                    Err(CallFailure::Offline | CallFailure::Disconnected) => {
-                        Some(("offline", AppError::ChargerOffline))
-                    }
+                    Ok(_) | Err(CallFailure::CallError { .. }) => Some("rejected"),
+                    Err(CallFailure::Timeout) => Some("timeout"),
+                    Err(CallFailure::Offline | CallFailure::Disconnected) => Some("offline"),
                 };
                 let ids = (device_id.as_str(), cp_id.as_str());
-                let (outcome, s) = match failure {
-                    None => match super::activate(c, session_id, Some(ids))? {
-                        Some(s) => (None, s),
-                        // StartTransaction got there first and activated it.
-                        None => (None, super::load(c, session_id)?),
-                    },
-                    // If StartTransaction already made it active, the charger is charging: not a failure.
-                    Some((reason, err)) => {
-                        let failed = super::fail(c, session_id, reason, &["pending"])?;
-                        (failed.then_some(err), super::load(c, session_id)?)
+                match failure {
+                    None => {
+                        super::activate(c, session_id, Some(ids))?;
                     }
-                };
-                Ok::<_, AppError>((outcome, super::view_with(&s, ids)))
+                    // If StartTransaction already made it active, the charger is charging: not a failure.
+                    Some(reason) => {
+                        super::fail(c, session_id, reason, &["pending"])?;
+                    }
+                }
+                // Answer from the row's final state: another node's recovery, a reboot or a
+                // StartTransaction may have decided it meanwhile.
+                let s = super::load(c, session_id)?;
+                let v = super::view_with(&s, ids);
+                Ok::<_, AppError>((s, v))
             })
         })
         .await?;
     state.events.wake();
-    match outcome {
+    match failure_error(&s) {
         Some(err) => {
             state.occupancy.release(device);
             log::info!("session {}: start failed: {err}", session.session_uid);
@@ -165,20 +166,40 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
     }
 }
 
+/// The error a start answers when its session ended up failed (`None`: it is charging or was).
+fn failure_error(s: &Session) -> Option<AppError> {
+    if s.status != "failed" {
+        return None;
+    }
+    Some(match s.failure_reason.as_deref() {
+        Some("timeout" | "interrupted") => AppError::ChargerTimeout,
+        Some("offline" | "charger_rebooted") => AppError::ChargerOffline,
+        Some("connector_taken") => AppError::ConnectorInUse,
+        _ => AppError::ChargerRejectedStart,
+    })
+}
+
 /// A connector seen taken before reserving: a lost race, unless what holds it is this very request,
 /// sent a moment earlier with the same Idempotency-Key (a double click), whose answer is replayed.
-async fn lost(state: &State, customer_id: i64, req: &StartRequest) -> Result<Value, AppError> {
-    if let Some(answer) = replay_by_key(state, customer_id, req).await {
+async fn lost(
+    state: &State,
+    customer_id: i64,
+    req: &StartRequest,
+    hash: &str,
+) -> Result<Value, AppError> {
+    if let Some(answer) = replay_by_key(state, customer_id, req, hash).await {
         return answer;
     }
     Err(in_use(customer_id, &req.device_id, req.connector_id))
 }
 
-/// The answer of an earlier request with this request's Idempotency-Key, if there was one.
+/// The answer of an earlier request with this request's Idempotency-Key, if there was one. The same
+/// key with a different body is refused (422): it is a client bug, not a retry.
 async fn replay_by_key(
     state: &State,
     customer_id: i64,
     req: &StartRequest,
+    hash: &str,
 ) -> Option<Result<Value, AppError>> {
     let key = req.idempotency_key.clone()?;
     let first = state
@@ -186,7 +207,10 @@ async fn replay_by_key(
         .run(move |c| by_idempotency_key(c, customer_id, &key))
         .await;
     match first {
-        Ok(Some(s)) => Some(replay_answer(state, s).await),
+        Ok(Some(s)) => Some(match check_same_request(&s, hash) {
+            Ok(()) => replay_answer(state, s).await,
+            Err(e) => Err(e),
+        }),
         Ok(None) => None,
         Err(e) => Some(Err(e)),
     }
@@ -258,6 +282,8 @@ struct ReserveArgs {
     charging_point_id: Option<String>,
     amount: i64,
     idempotency_key: Option<String>,
+    request_hash: String,
+    owner_node: String,
     default_price: i64,
     /// Whether the charger was connected just before (the registry lives in memory).
     online: bool,
@@ -267,7 +293,6 @@ struct ReserveArgs {
 /// What the checks established about the charger, for the answer and the occupancy hint.
 struct Checked {
     charging_point_id: String,
-    id_tag: String,
 }
 
 /// The lookup and its checks, then the reservation. `None` instead of a reservation: the lookup
@@ -278,10 +303,9 @@ fn lookup_and_reserve(
 ) -> Result<(Checked, Option<Result<Session, Reserve>>), AppError> {
     let look =
         lookup(c, &a.device, a.connector, a.customer_id)?.ok_or(AppError::ChargerNotFound)?;
-    let id_tag = look
-        .id_tag
-        .clone()
-        .ok_or_else(|| AppError::Unauthorized("Account no longer exists".into()))?;
+    if look.id_tag.is_none() {
+        return Err(AppError::Unauthorized("Account no longer exists".into()));
+    }
     if let Some(cp) = &a.charging_point_id
         && !cp.is_empty()
         && *cp != look.charging_point_id
@@ -297,7 +321,6 @@ fn lookup_and_reserve(
     }
     let checked = Checked {
         charging_point_id: look.charging_point_id,
-        id_tag,
     };
     // Visibly taken: answer without taking the write lock. Not a correctness check: the unique
     // index in `reserve` decides every race that gets past it.
@@ -306,13 +329,16 @@ fn lookup_and_reserve(
     }
     let reserved = reserve(
         c,
-        a.customer_id,
-        look.charger_id,
-        a.connector,
-        a.amount,
-        look.price.unwrap_or(a.default_price),
-        &checked.id_tag,
-        a.idempotency_key.as_deref(),
+        &Reservation {
+            customer_id: a.customer_id,
+            charger_id: look.charger_id,
+            connector_id: a.connector,
+            amount: a.amount,
+            price: look.price.unwrap_or(a.default_price),
+            key: a.idempotency_key.as_deref(),
+            request_hash: Some(&a.request_hash),
+            owner_node: Some(&a.owner_node),
+        },
     );
     Ok((checked, Some(reserved)))
 }
@@ -329,19 +355,34 @@ impl<E: Into<AppError>> From<E> for Reserve {
     }
 }
 
+/// What [`reserve`] writes.
+pub struct Reservation<'a> {
+    pub customer_id: i64,
+    pub charger_id: i64,
+    pub connector_id: i32,
+    pub amount: i64,
+    pub price: i64,
+    /// The request's Idempotency-Key, and what the request asked for.
+    pub key: Option<&'a str>,
+    pub request_hash: Option<&'a str>,
+    /// The node whose request this is (recovery leaves a live node's pending starts alone).
+    pub owner_node: Option<&'a str>,
+}
+
 /// The race is decided here, by the database: the partial unique index admits one open session per
-/// connector, and the conditional debit cannot take a wallet below zero. Nothing is written for a loser.
-#[allow(clippy::too_many_arguments)]
-pub fn reserve(
-    c: &mut DbConnection,
-    customer_id: i64,
-    charger_id: i64,
-    connector_id: i32,
-    amount: i64,
-    price: i64,
-    id_tag: &str,
-    key: Option<&str>,
-) -> Result<Session, Reserve> {
+/// connector, and the conditional debit cannot take a wallet below zero. Nothing is written for a
+/// loser. The session gets a fresh one-time idTag (see `tags`).
+pub fn reserve(c: &mut DbConnection, r: &Reservation) -> Result<Session, Reserve> {
+    let Reservation {
+        customer_id,
+        charger_id,
+        connector_id,
+        amount,
+        price,
+        key,
+        ..
+    } = *r;
+    let tag = super::tags::one_time_tag();
     let uid = format!("SESS_{}", uuid::Uuid::new_v4().simple());
     let result = write_tx(c, |c| -> Result<Session, AppError> {
         // A transaction the charger runs without any session (it started while the connector was
@@ -363,7 +404,7 @@ pub fn reserve(
             charger_id,
             connector_id,
             origin: "app",
-            id_tag,
+            id_tag: &tag,
             status: "pending",
             amount,
             price_per_kwh: price,
@@ -373,6 +414,10 @@ pub fn reserve(
             created_at: t,
             started_at: None,
             updated_at: t,
+            start_tag: Some(&tag),
+            owner_node: r.owner_node,
+            request_hash: r.request_hash,
+            resumed_from: None,
         };
         let id: i64 = diesel::insert_into(charging_sessions::table)
             .values(&new)
@@ -403,6 +448,28 @@ pub fn reserve(
     }
 }
 
+/// A fingerprint of what a start request asks for, kept with its Idempotency-Key.
+fn request_hash(req: &StartRequest) -> String {
+    use sha2::{Digest, Sha256};
+    let text = format!(
+        "{}\n{}\n{}\n{}",
+        req.device_id,
+        req.connector_id,
+        req.amount,
+        req.charging_point_id.as_deref().unwrap_or("")
+    );
+    hex::encode(&Sha256::digest(text.as_bytes())[..16])
+}
+
+fn check_same_request(first: &Session, hash: &str) -> Result<(), AppError> {
+    match first.request_hash.as_deref() {
+        Some(h) if h != hash => Err(AppError::Unprocessable(
+            "Idempotency-Key was already used for a different request".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn by_idempotency_key(
     c: &mut DbConnection,
     customer_id: i64,
@@ -427,10 +494,11 @@ async fn replay_answer(state: &State, session: Session) -> Result<Value, AppErro
         let id = s.id;
         s = state.db.run(move |c| super::load(c, id)).await?;
     }
-    match (s.status.as_str(), s.failure_reason.as_deref()) {
-        ("pending", _) | ("failed", Some("timeout")) => Err(AppError::ChargerTimeout),
-        ("failed", Some("offline")) => Err(AppError::ChargerOffline),
-        ("failed", _) => Err(AppError::ChargerRejectedStart),
-        _ => state.db.run(move |c| super::view(c, &s)).await,
+    if s.status == "pending" {
+        return Err(AppError::ChargerTimeout);
+    }
+    match failure_error(&s) {
+        Some(err) => Err(err),
+        None => state.db.run(move |c| super::view(c, &s)).await,
     }
 }

@@ -1,30 +1,38 @@
-//! `POST /api/user/charging/stop`: the customer's own session → `stopping` → RemoteStopTransaction.
-//! The money is settled when the charger's StopTransaction arrives (see `transactions`).
+//! `POST /api/user/charging/stop`: the customer's own session → `stopping`, its transaction marked
+//! to be stopped, and RemoteStopTransaction sent at once (and re-sent by `stops` until the charger
+//! stops). The money is settled when the charger's StopTransaction arrives (see `transactions`).
 
 use std::time::Duration;
 
 use diesel::prelude::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::stops;
+use super::transactions::request_stop;
 use crate::db::models::Session;
-use crate::db::schema::charging_sessions;
+use crate::db::schema::{chargers, charging_sessions};
 use crate::db::{now, write_tx};
 use crate::error::AppError;
-use crate::ocpp::registry::CallFailure;
 use crate::state::State;
+
+pub const STOPPED: &str = "Charging stopped";
+pub const REQUESTED: &str = "Stop requested";
+pub const NOT_CONFIRMED: &str =
+    "Stop requested: the charger has not confirmed yet; it will be asked again until it stops";
 
 pub async fn stop(
     state: &State,
     customer_id: i64,
     session_uid: String,
 ) -> Result<(String, Value), AppError> {
-    let s: Session = state
+    let (s, device): (Session, String) = state
         .db
         .run(move |c| {
             charging_sessions::table
+                .inner_join(chargers::table)
                 .filter(charging_sessions::session_uid.eq(&session_uid))
                 .filter(charging_sessions::customer_id.eq(customer_id))
-                .select(Session::as_select())
+                .select((Session::as_select(), chargers::device_id))
                 .first(c)
                 .optional()?
                 .ok_or(AppError::SessionNotFound)
@@ -38,17 +46,16 @@ pub async fn stop(
                 "Session is still starting; try again in a moment",
             ));
         }
-        "stopping" => {
-            let view = state.db.run(move |c| crate::charging::view(c, &s)).await?;
-            return Ok(("Stop already requested".into(), view));
-        }
         _ => {}
     }
-    let marked = state
+    // active → stopping; a session already stopping is asked for again (its stop may have been
+    // rejected or lost).
+    let transaction_id = s.transaction_id;
+    state
         .db
         .run(move |c| {
             write_tx(c, |c| {
-                Ok(diesel::update(
+                diesel::update(
                     charging_sessions::table
                         .find(id)
                         .filter(charging_sessions::status.eq("active")),
@@ -57,74 +64,52 @@ pub async fn stop(
                     charging_sessions::status.eq("stopping"),
                     charging_sessions::updated_at.eq(now()),
                 ))
-                .execute(c)?)
+                .execute(c)?;
+                if let Some(tx) = transaction_id {
+                    request_stop(c, tx)?;
+                }
+                Ok::<_, AppError>(())
             })
         })
         .await?;
-    let Some(transaction_id) = s.transaction_id else {
+    let Some(transaction_id) = transaction_id else {
         // Accepted, but the charger has not sent StartTransaction yet: when it does, it is stopped at
         // once (see `transactions::start_transaction`); if it never does, recovery refunds it.
-        let view = state
-            .db
-            .run(move |c| {
-                let s = crate::charging::load(c, id)?;
-                crate::charging::view(c, &s)
-            })
-            .await?;
-        return Ok(("Stop requested".into(), view));
+        return Ok((REQUESTED.into(), view(state, id).await?));
     };
-    if marked == 1 {
-        let device = state.db.run(move |c| crate::charging::view(c, &s)).await?["deviceId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let answer = state
-            .registry
-            .call(
-                &device,
-                "RemoteStopTransaction",
-                json!({"transactionId": transaction_id}),
-                state.settings.call_timeout(),
-            )
-            .await;
-        let error = match answer {
-            Ok(v) if v["status"] == "Accepted" => None,
-            Ok(_) | Err(CallFailure::CallError { .. }) => Some(AppError::ChargerRejectedStop),
-            Err(e) => Some(AppError::from(e)),
-        };
-        if let Some(error) = error {
-            // Back to active so the customer can try again; only if nothing settled it meanwhile.
-            state
-                .db
-                .run(move |c| {
-                    write_tx(c, |c| {
-                        diesel::update(
-                            charging_sessions::table
-                                .find(id)
-                                .filter(charging_sessions::status.eq("stopping")),
-                        )
-                        .set(charging_sessions::status.eq("active"))
-                        .execute(c)?;
-                        Ok(())
-                    })
-                })
-                .await?;
-            return Err(error);
-        }
+    let answer = stops::attempt(state, transaction_id, &device).await?;
+    state.stops.wake();
+    let sent = match &answer {
+        Some(Ok(v)) => v["status"] == "Accepted",
+        Some(Err(_)) => false,
+        None => true, // another attempt is in flight
+    };
+    if !sent {
+        return Ok((NOT_CONFIRMED.into(), view(state, id).await?));
     }
     // The charger normally sends StopTransaction right after accepting; show the settled session if it does.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let s = state.db.run(move |c| crate::charging::load(c, id)).await?;
+        let s = state.db.run(move |c| super::load(c, id)).await?;
         if s.status == "completed" || tokio::time::Instant::now() >= deadline {
             let message = if s.status == "completed" {
-                "Charging stopped"
+                STOPPED
             } else {
-                "Stop requested"
+                REQUESTED
             };
-            let view = state.db.run(move |c| crate::charging::view(c, &s)).await?;
-            return Ok((message.into(), view));
+            let v = state.db.run(move |c| super::view(c, &s)).await?;
+            return Ok((message.into(), v));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+async fn view(state: &State, id: i64) -> Result<Value, AppError> {
+    state
+        .db
+        .run(move |c| {
+            let s = super::load(c, id)?;
+            super::view(c, &s)
+        })
+        .await
 }

@@ -1,60 +1,35 @@
 //! What the charger's StartTransaction, MeterValues and StopTransaction do to sessions and money.
+//!
+//! **Billing invariant.** Every transaction a charger reports is either billed against a funded hold
+//! (an app start's session, a late start re-opened with a new hold, a customer's own idTag used at
+//! the charger), belongs to an accepted fleet card that no wallet pays for, or is **refused**:
+//! answered with a status other than `Accepted` *and* marked to be stopped, so that
+//! RemoteStopTransaction is sent and re-sent until the charger stops it (see `stops`). No
+//! transaction is ever accepted at price 0 for a customer.
+//!
+//! **Energy.** The energy billed is the best evidence: the largest of what MeterValues already
+//! recorded, meterStop − meterStart and any other register reading; never less than already
+//! metered, never more than the connector could have delivered (see `best_energy`).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::models::{NewMeterValue, OcppTransaction, Session};
-use crate::db::schema::{charging_sessions, customers, id_tags, ocpp_transactions};
+use super::tags::{self, Payer, upper};
+use super::{End, OPEN_STATUSES, Policy};
+use crate::db::models::{Charger, NewMeterValue, NewSession, OcppTransaction, Session};
+use crate::db::schema::{chargers, charging_sessions, customers, ocpp_transactions};
 use crate::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
 use crate::events::Subject;
-use crate::money;
 use crate::ocpp::messages::{self, IdTagInfo, MeterValue};
-
-/// Authorization of an idTag: a customer's app tag, or an RFID card from `id_tags`.
-pub fn authorize(c: &mut DbConnection, id_tag: &str) -> Result<(IdTagInfo, Option<i64>), AppError> {
-    let customer: Option<i64> = customers::table
-        .filter(customers::id_tag.eq(id_tag))
-        .select(customers::id)
-        .first(c)
-        .optional()?;
-    if let Some(id) = customer {
-        return Ok((IdTagInfo::status("Accepted"), Some(id)));
-    }
-    type Card = (String, Option<NaiveDateTime>, Option<String>, Option<i64>);
-    let card: Option<Card> = id_tags::table
-        .filter(id_tags::id_tag.eq(id_tag))
-        .select((
-            id_tags::status,
-            id_tags::expiry_date,
-            id_tags::parent_id_tag,
-            id_tags::customer_id,
-        ))
-        .first(c)
-        .optional()?;
-    Ok(match card {
-        None => (IdTagInfo::status("Invalid"), None),
-        Some((status, expiry, parent, customer)) => {
-            let expired = expiry.is_some_and(|e| e < now());
-            let info = IdTagInfo {
-                status: if expired {
-                    "Expired".to_string()
-                } else {
-                    status
-                },
-                expiry_date: expiry.map(messages::format_timestamp),
-                parent_id_tag: parent,
-            };
-            (info, customer)
-        }
-    })
-}
 
 /// Side effects the caller performs after the transaction committed.
 #[derive(Default, Debug)]
 pub struct FollowUp {
-    /// Send RemoteStopTransaction for this transaction id.
-    pub remote_stop: Option<i64>,
+    /// A transaction was marked to be stopped: wake the stop retrier.
+    pub stop: bool,
+    /// A connector of this charger may have been freed: forget the occupancy hints.
+    pub released: bool,
     /// Live progress of a session for SSE subscribers.
     pub progress: Option<(Subject, serde_json::Value)>,
 }
@@ -63,21 +38,37 @@ pub struct Started {
     pub transaction_id: i64,
     pub id_tag_info: IdTagInfo,
     pub follow_up: FollowUp,
-    /// An older session on the connector was settled ("Superseded"): the connector changed hands.
-    pub superseded: bool,
 }
 
-/// StartTransaction: records the transaction (a replay gets the same id back), links it to the app
-/// session waiting on that connector for that idTag, or opens a local (RFID) session that blocks the
-/// connector for the app. Transactions left open on the connector are closed: the charger moved on.
+/// Marks an open transaction to be stopped: the stop retrier sends RemoteStopTransaction now and
+/// again with back-off until the charger's StopTransaction closes it.
+pub fn request_stop(c: &mut DbConnection, tx_id: i64) -> Result<bool, AppError> {
+    let n = diesel::update(
+        ocpp_transactions::table
+            .find(tx_id)
+            .filter(ocpp_transactions::stopped_at.is_null()),
+    )
+    .set(ocpp_transactions::stop_next_at.eq(now()))
+    .execute(c)?;
+    Ok(n == 1)
+}
+
+/// StartTransaction. A repeat of a transaction already recorded (the same message again, or a retry
+/// with a fresh timestamp: same connector, idTag in any case and meterStart, still open) gets the
+/// same transactionId and the same answer. Otherwise the transaction is recorded, whatever the
+/// charger left open on the connector is closed (it moved on), and the idTag decides who pays.
 pub fn start_transaction(
     c: &mut DbConnection,
     charger_id: i64,
     req: &messages::StartTransaction,
+    policy: &Policy,
 ) -> Result<Started, AppError> {
+    let tag = tags::normalize(&req.id_tag);
     let started_at = messages::parse_timestamp(&req.timestamp).unwrap_or_else(now);
     let result = write_tx(c, |c| -> Result<Started, AppError> {
-        let (mut info, tag_customer) = authorize(c, &req.id_tag)?;
+        if let Some(tx) = repeated(c, charger_id, req, &tag, started_at)? {
+            return replayed(c, charger_id, &tx);
+        }
         let tx_id: i64 = diesel::insert_into(ocpp_transactions::table)
             .values((
                 ocpp_transactions::charger_id.eq(charger_id),
@@ -90,88 +81,46 @@ pub fn start_transaction(
             ))
             .returning(ocpp_transactions::id)
             .get_result(c)?;
-
-        // Close whatever the charger left open on this connector (a lost StopTransaction).
-        let stale: Vec<OcppTransaction> = ocpp_transactions::table
-            .filter(ocpp_transactions::charger_id.eq(charger_id))
-            .filter(ocpp_transactions::connector_id.eq(req.connector_id))
-            .filter(ocpp_transactions::stopped_at.is_null())
-            .filter(ocpp_transactions::id.ne(tx_id))
-            .select(OcppTransaction::as_select())
-            .load(c)?;
-        let mut superseded = false;
-        for old in stale {
-            log::warn!(
-                "charger {charger_id} connector {}: transaction {} superseded by {tx_id}",
-                req.connector_id,
-                old.id
-            );
-            diesel::update(ocpp_transactions::table.find(old.id))
-                .set((
-                    ocpp_transactions::stopped_at.eq(started_at),
-                    ocpp_transactions::stop_reason.eq("Superseded"),
-                ))
-                .execute(c)?;
-            if let Some(sid) = old.session_id {
-                superseded |= super::finalize(c, sid, None, "Superseded", started_at)?;
-            }
-        }
-
-        let mut follow_up = FollowUp::default();
-        let waiting: Option<Session> = charging_sessions::table
-            .filter(charging_sessions::charger_id.eq(charger_id))
-            .filter(charging_sessions::connector_id.eq(req.connector_id))
-            .filter(charging_sessions::origin.eq("app"))
-            .filter(charging_sessions::id_tag.eq(&req.id_tag))
-            .filter(charging_sessions::transaction_id.is_null())
-            .filter(charging_sessions::status.eq_any(super::OPEN_STATUSES))
-            .select(Session::as_select())
-            .first(c)
-            .optional()?;
-        let session_id = match waiting {
-            Some(s) => {
-                super::activate(c, s.id, None)?; // StartTransaction may overtake the RemoteStart answer
-                let t = now();
-                let linked = diesel::update(
-                    charging_sessions::table
-                        .find(s.id)
-                        .filter(charging_sessions::transaction_id.is_null())
-                        .filter(charging_sessions::status.eq_any(["active", "stopping"])),
-                )
-                .set((
-                    charging_sessions::transaction_id.eq(tx_id),
-                    charging_sessions::meter_start.eq(req.meter_start),
-                    charging_sessions::meter_last.eq(req.meter_start),
-                    charging_sessions::updated_at.eq(t),
-                ))
-                .execute(c)?;
-                if linked == 1 {
-                    info = IdTagInfo::status("Accepted");
-                    if s.status == "stopping" {
-                        follow_up.remote_stop = Some(tx_id); // the customer stopped before the charger started
-                    }
-                    Some(s.id)
-                } else {
-                    None
-                }
-            }
-            None => open_local_session(c, charger_id, req, tx_id, tag_customer, started_at)?,
+        let mut follow_up = FollowUp {
+            released: supersede(c, charger_id, req, tx_id, &tag, started_at, policy)?,
+            ..Default::default()
         };
-        if let Some(sid) = session_id {
-            diesel::update(ocpp_transactions::table.find(tx_id))
-                .set(ocpp_transactions::session_id.eq(sid))
-                .execute(c)?;
+        let (info, session_id) = decide(c, charger_id, req, &tag, tx_id, started_at, policy)?;
+        let linked_stopping = match session_id {
+            Some(sid) => super::load(c, sid)?.status == "stopping",
+            None => false,
+        };
+        // Refused, or the customer pressed Stop before the charger started: stop it.
+        let must_stop = info.status != "Accepted" || session_id.is_none() || linked_stopping;
+        diesel::update(ocpp_transactions::table.find(tx_id))
+            .set((
+                ocpp_transactions::session_id.eq(session_id),
+                ocpp_transactions::id_tag_status.eq(&info.status),
+                ocpp_transactions::stop_next_at.eq(must_stop.then(now)),
+            ))
+            .execute(c)?;
+        if must_stop {
+            log::warn!(
+                "charger {charger_id} connector {}: transaction {tx_id} (idTag {}) {}: stopping it",
+                req.connector_id,
+                req.id_tag,
+                if linked_stopping {
+                    "was stopped by the customer before it began".to_string()
+                } else {
+                    format!("refused ({})", info.status)
+                }
+            );
+            follow_up.stop = true;
         }
         Ok(Started {
             transaction_id: tx_id,
             id_tag_info: info,
             follow_up,
-            superseded,
         })
     });
     match result {
+        // The same message twice at the same moment: the replay index decided; answer the same.
         Err(AppError::Database(e)) if is_unique_violation(&e) => {
-            // A replay of a StartTransaction we already recorded: answer with the same transaction.
             let tx: OcppTransaction = ocpp_transactions::table
                 .filter(ocpp_transactions::charger_id.eq(charger_id))
                 .filter(ocpp_transactions::connector_id.eq(req.connector_id))
@@ -180,74 +129,325 @@ pub fn start_transaction(
                 .filter(ocpp_transactions::started_at.eq(started_at))
                 .select(OcppTransaction::as_select())
                 .first(c)?;
-            let info = if tx.session_id.is_some() {
-                IdTagInfo::status("Accepted")
-            } else {
-                authorize(c, &req.id_tag)?.0
-            };
-            Ok(Started {
-                transaction_id: tx.id,
-                id_tag_info: info,
-                follow_up: FollowUp::default(),
-                superseded: false,
-            })
+            replayed(c, charger_id, &tx)
         }
         other => other,
     }
 }
 
-/// A transaction the charger started by itself (RFID, free vend): a session without money, which
-/// occupies the connector like any other. If an app session already holds the connector, the
-/// transaction is recorded without a session.
-fn open_local_session(
+/// A transaction this StartTransaction repeats: the exact message again, or a retry with a fresh
+/// timestamp of one that is still open.
+fn repeated(
+    c: &mut DbConnection,
+    charger_id: i64,
+    req: &messages::StartTransaction,
+    tag: &str,
+    started_at: NaiveDateTime,
+) -> Result<Option<OcppTransaction>, AppError> {
+    Ok(ocpp_transactions::table
+        .filter(ocpp_transactions::charger_id.eq(charger_id))
+        .filter(ocpp_transactions::connector_id.eq(req.connector_id))
+        .filter(upper(ocpp_transactions::id_tag).eq(tag))
+        .filter(ocpp_transactions::meter_start.eq(req.meter_start))
+        .filter(
+            ocpp_transactions::stopped_at
+                .is_null()
+                .or(ocpp_transactions::started_at.eq(started_at)),
+        )
+        .order(ocpp_transactions::id.desc())
+        .select(OcppTransaction::as_select())
+        .first(c)
+        .optional()?)
+}
+
+fn replayed(
+    c: &mut DbConnection,
+    charger_id: i64,
+    tx: &OcppTransaction,
+) -> Result<Started, AppError> {
+    log::info!(
+        "charger {charger_id}: StartTransaction repeats transaction {}",
+        tx.id
+    );
+    let info = match &tx.id_tag_status {
+        Some(status) => IdTagInfo::status(status),
+        None => tags::authorize(c, charger_id, &tx.id_tag)?,
+    };
+    Ok(Started {
+        transaction_id: tx.id,
+        id_tag_info: info,
+        follow_up: FollowUp::default(),
+    })
+}
+
+/// A new transaction on a connector means the charger moved on: transactions it left open there
+/// (a lost StopTransaction) are closed and their sessions settled (the new meterStart is evidence of
+/// the old one's energy), and app sessions still waiting there for another idTag are failed and
+/// refunded. Returns whether anything was closed.
+fn supersede(
     c: &mut DbConnection,
     charger_id: i64,
     req: &messages::StartTransaction,
     tx_id: i64,
-    customer_id: Option<i64>,
+    tag: &str,
     started_at: NaiveDateTime,
-) -> Result<Option<i64>, AppError> {
-    let uid = format!("SESS_{}", uuid::Uuid::new_v4().simple());
-    let t = now();
-    let new = crate::db::models::NewSession {
-        session_uid: &uid,
-        customer_id,
+    policy: &Policy,
+) -> Result<bool, AppError> {
+    let stale: Vec<OcppTransaction> = ocpp_transactions::table
+        .filter(ocpp_transactions::charger_id.eq(charger_id))
+        .filter(ocpp_transactions::connector_id.eq(req.connector_id))
+        .filter(ocpp_transactions::stopped_at.is_null())
+        .filter(ocpp_transactions::id.ne(tx_id))
+        .select(OcppTransaction::as_select())
+        .load(c)?;
+    let mut closed = false;
+    for old in stale {
+        log::warn!(
+            "charger {charger_id} connector {}: transaction {} superseded by {tx_id}",
+            req.connector_id,
+            old.id
+        );
+        let hint = req
+            .meter_start
+            .checked_sub(old.meter_start)
+            .filter(|e| *e >= 0);
+        closed |= super::orphans::close_transaction(
+            c,
+            &old,
+            "Superseded",
+            started_at,
+            hint,
+            Some("a newer transaction started on the connector"),
+            policy,
+        )?;
+    }
+    let waiting: Vec<Session> = charging_sessions::table
+        .filter(charging_sessions::charger_id.eq(charger_id))
+        .filter(charging_sessions::connector_id.eq(req.connector_id))
+        .filter(charging_sessions::status.eq_any(OPEN_STATUSES))
+        .filter(charging_sessions::transaction_id.is_null())
+        .select(Session::as_select())
+        .load(c)?;
+    for s in waiting {
+        if s.start_tag.as_deref() == Some(tag) {
+            continue;
+        }
+        log::warn!(
+            "session {}: charger {charger_id} started another transaction on connector {}: failed",
+            s.session_uid,
+            req.connector_id
+        );
+        closed |= super::fail(c, s.id, "connector_taken", &OPEN_STATUSES)?;
+    }
+    Ok(closed)
+}
+
+/// Who pays for the new transaction: its idTagInfo, and the session it belongs to (`None`: refused).
+fn decide(
+    c: &mut DbConnection,
+    charger_id: i64,
+    req: &messages::StartTransaction,
+    tag: &str,
+    tx_id: i64,
+    started_at: NaiveDateTime,
+    policy: &Policy,
+) -> Result<(IdTagInfo, Option<i64>), AppError> {
+    let refused = |status: &str| Ok((IdTagInfo::status(status), None));
+    let opening = |customer_id, origin, amount, price, resumed_from| Opening {
         charger_id,
         connector_id: req.connector_id,
-        origin: "local",
+        customer_id,
+        origin,
         id_tag: &req.id_tag,
+        amount,
+        price,
+        resumed_from,
+        tx_id,
+        meter_start: req.meter_start,
+        started_at,
+    };
+    match tags::identify(c, charger_id, tag)? {
+        Payer::AppStart(s) => {
+            let s = super::load(c, s.id)?; // `supersede` may have changed it
+            let open = OPEN_STATUSES.contains(&s.status.as_str());
+            if open && s.transaction_id.is_none() && s.connector_id == req.connector_id {
+                return link(c, &s, tx_id, req.meter_start);
+            }
+            if open {
+                log::warn!(
+                    "session {}: its idTag started transaction {tx_id} on connector {} instead of {}",
+                    s.session_uid,
+                    req.connector_id,
+                    s.connector_id
+                );
+                return refused(if s.transaction_id.is_some() {
+                    "ConcurrentTx"
+                } else {
+                    "Invalid"
+                });
+            }
+            if !tags::resumable(&s) || s.connector_id != req.connector_id {
+                return refused("Invalid"); // the session ended: its tag is spent
+            }
+            // A late start: the start was given up (timeout, offline, recovery), the charger
+            // started anyway. It charges the same customer, at the same price, with a new hold.
+            let Some(customer) = s.customer_id else {
+                return refused("Invalid");
+            };
+            log::warn!(
+                "session {}: late StartTransaction {tx_id} after the start was given up: re-opening it with a new hold",
+                s.session_uid
+            );
+            let o = opening(Some(customer), "app", s.amount, s.price_per_kwh, Some(s.id));
+            Ok(match open_session(c, &o)? {
+                Ok(id) => (IdTagInfo::status("Accepted"), Some(id)),
+                Err(status) => (IdTagInfo::status(status), None),
+            })
+        }
+        Payer::Customer { customer_id, info } => {
+            let balance: i64 = customers::table
+                .find(customer_id)
+                .select(customers::balance)
+                .first(c)?;
+            let hold = balance.min(policy.rfid_hold);
+            if hold <= 0 {
+                return refused("Blocked");
+            }
+            let price = price_of(c, charger_id, policy)?;
+            let o = opening(Some(customer_id), "local", hold, price, None);
+            Ok(match open_session(c, &o)? {
+                Ok(id) => (info, Some(id)),
+                Err(status) => (IdTagInfo::status(status), None),
+            })
+        }
+        Payer::Fleet(info) => {
+            let price = price_of(c, charger_id, policy)?;
+            let o = opening(None, "local", 0, price, None);
+            Ok(match open_session(c, &o)? {
+                Ok(id) => (info, Some(id)),
+                Err(status) => (IdTagInfo::status(status), None),
+            })
+        }
+        Payer::Refused(info) => Ok((info, None)),
+    }
+}
+
+/// The StartTransaction of a waiting app session: the session takes the transaction (and becomes
+/// active if the RemoteStartTransaction answer has not arrived yet).
+fn link(
+    c: &mut DbConnection,
+    s: &Session,
+    tx_id: i64,
+    meter_start: i64,
+) -> Result<(IdTagInfo, Option<i64>), AppError> {
+    super::activate(c, s.id, None)?; // StartTransaction may overtake the RemoteStart answer
+    let linked = diesel::update(
+        charging_sessions::table
+            .find(s.id)
+            .filter(charging_sessions::transaction_id.is_null())
+            .filter(charging_sessions::status.eq_any(["active", "stopping"])),
+    )
+    .set((
+        charging_sessions::transaction_id.eq(tx_id),
+        charging_sessions::meter_start.eq(meter_start),
+        charging_sessions::meter_last.eq(meter_start),
+        charging_sessions::updated_at.eq(now()),
+    ))
+    .execute(c)?;
+    Ok(match linked {
+        1 => (IdTagInfo::status("Accepted"), Some(s.id)),
+        _ => (IdTagInfo::status("Invalid"), None),
+    })
+}
+
+fn price_of(c: &mut DbConnection, charger_id: i64, policy: &Policy) -> Result<i64, AppError> {
+    let charger: Charger = chargers::table
+        .find(charger_id)
+        .select(Charger::as_select())
+        .first(c)?;
+    super::price_for(c, &charger, policy.default_price)
+}
+
+/// A session for a transaction the charger already runs.
+struct Opening<'a> {
+    charger_id: i64,
+    connector_id: i32,
+    customer_id: Option<i64>,
+    origin: &'a str,
+    id_tag: &'a str,
+    /// The hold taken from the customer's wallet (0 for fleet cards).
+    amount: i64,
+    price: i64,
+    resumed_from: Option<i64>,
+    tx_id: i64,
+    meter_start: i64,
+    started_at: NaiveDateTime,
+}
+
+/// Opens an active session with its hold, in a savepoint. `Err(status)` (nothing written): the
+/// wallet cannot fund the hold (`Blocked`), or another open session holds the connector.
+fn open_session(c: &mut DbConnection, o: &Opening) -> Result<Result<i64, &'static str>, AppError> {
+    let uid = format!("SESS_{}", uuid::Uuid::new_v4().simple());
+    let t = now();
+    let new = NewSession {
+        session_uid: &uid,
+        customer_id: o.customer_id,
+        charger_id: o.charger_id,
+        connector_id: o.connector_id,
+        origin: o.origin,
+        id_tag: o.id_tag,
         status: "active",
-        amount: 0,
-        price_per_kwh: 0,
-        transaction_id: Some(tx_id),
-        meter_start: Some(req.meter_start),
+        amount: o.amount,
+        price_per_kwh: o.price,
+        transaction_id: Some(o.tx_id),
+        meter_start: Some(o.meter_start),
         idempotency_key: None,
         created_at: t,
-        started_at: Some(started_at),
+        started_at: Some(o.started_at),
         updated_at: t,
+        start_tag: None,
+        owner_node: None,
+        request_hash: None,
+        resumed_from: o.resumed_from,
     };
-    // A savepoint, so that a unique violation does not abort the surrounding transaction (PostgreSQL).
-    let inserted = c.transaction(|c| {
-        diesel::insert_into(charging_sessions::table)
+    // A savepoint: a unique violation or a short wallet must not abort the surrounding transaction.
+    let opened = c.transaction(|c| -> Result<Session, AppError> {
+        let id: i64 = diesel::insert_into(charging_sessions::table)
             .values(&new)
             .returning(charging_sessions::id)
-            .get_result::<i64>(c)
+            .get_result(c)?;
+        let s = super::load(c, id)?;
+        if let (Some(customer), true) = (s.customer_id, s.amount > 0) {
+            let note = match s.resumed_from {
+                Some(_) => "Late start: prepaid charging session",
+                None => "Charging started at the charger",
+            };
+            crate::wallet::apply(
+                c,
+                customer,
+                -s.amount,
+                crate::wallet::Kind::ChargeHold,
+                Some(s.id),
+                Some(note),
+            )?;
+        }
+        let v = super::view(c, &s)?;
+        crate::events::record(c, "charging.started", super::subject(&s), v)?;
+        Ok(s)
     });
-    match inserted {
-        Ok(id) => {
-            let s = super::load(c, id)?;
-            let v = super::view(c, &s)?;
-            crate::events::record(c, "charging.started", super::subject(&s), v)?;
-            Ok(Some(id))
-        }
-        Err(e) if is_unique_violation(&e) => {
+    match opened {
+        Ok(s) => Ok(Ok(s.id)),
+        Err(AppError::InsufficientBalance) => Ok(Err("Blocked")),
+        Err(AppError::Database(e)) if is_unique_violation(&e) => {
             log::warn!(
-                "charger {charger_id} connector {}: local transaction {tx_id} while another session holds the connector",
-                req.connector_id
+                "charger {} connector {}: transaction {} while another session holds the connector",
+                o.charger_id,
+                o.connector_id,
+                o.tx_id
             );
-            Ok(None)
+            Ok(Err("Invalid"))
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 
@@ -294,11 +494,12 @@ fn store_meter_values(
 }
 
 /// MeterValues: stored; for a session's transaction the energy and cost are updated, and when the
-/// cost reaches the prepaid amount the session is marked for exactly one RemoteStopTransaction.
+/// cost reaches the prepaid amount the transaction is marked to be stopped.
 pub fn meter_values(
     c: &mut DbConnection,
     charger_id: i64,
     req: &messages::MeterValues,
+    policy: &Policy,
 ) -> Result<FollowUp, AppError> {
     write_tx(c, |c| {
         let energy = store_meter_values(
@@ -309,100 +510,121 @@ pub fn meter_values(
             &req.meter_value,
         )?;
         match (req.transaction_id, energy) {
-            (Some(tx_id), Some(register)) => apply_energy(c, charger_id, tx_id, register),
+            (Some(tx_id), Some(register)) => apply_energy(c, charger_id, tx_id, register, policy),
             _ => Ok(FollowUp::default()),
         }
     })
 }
 
-/// A new energy register reading for a transaction: the session's energy and cost follow it, and
-/// reaching the prepaid amount marks the session for one RemoteStopTransaction. Runs inside the
-/// caller's transaction.
+/// A new energy register reading for a transaction: the session's energy follows the best
+/// evidence (a lower reading, from a meter reset or a late message, never takes it back), and
+/// reaching the prepaid amount marks the transaction to be stopped. Runs inside the caller's
+/// transaction.
 pub fn apply_energy(
     c: &mut DbConnection,
     charger_id: i64,
     tx_id: i64,
     register: i64,
+    policy: &Policy,
 ) -> Result<FollowUp, AppError> {
-    {
-        let mut follow_up = FollowUp::default();
-        let session: Option<Session> = charging_sessions::table
-            .filter(charging_sessions::transaction_id.eq(tx_id))
-            .filter(charging_sessions::charger_id.eq(charger_id))
-            .filter(charging_sessions::status.eq_any(["active", "stopping"]))
-            .select(Session::as_select())
-            .first(c)
-            .optional()?;
-        let Some(s) = session else {
-            return Ok(follow_up);
-        };
-        let energy_wh = (register - s.meter_start.unwrap_or(register)).max(0);
-        let mut cost = money::energy_cost(energy_wh, s.price_per_kwh);
-        let app = s.origin == "app";
-        if app {
-            cost = cost.min(s.amount);
-        }
-        diesel::update(
+    let mut follow_up = FollowUp::default();
+    let session: Option<Session> = charging_sessions::table
+        .filter(charging_sessions::transaction_id.eq(tx_id))
+        .filter(charging_sessions::charger_id.eq(charger_id))
+        .filter(charging_sessions::status.eq_any(["active", "stopping"]))
+        .select(Session::as_select())
+        .first(c)
+        .optional()?;
+    let Some(s) = session else {
+        return Ok(follow_up);
+    };
+    let reading = s.meter_start.and_then(|start| register.checked_sub(start));
+    if reading.is_some_and(|r| r < s.energy_wh) {
+        log::info!(
+            "session {}: register {register} Wh reads below what was metered ({} Wh since the start): meter reset or a late message, kept {} Wh",
+            s.session_uid,
+            s.energy_wh,
+            s.energy_wh
+        );
+    }
+    let energy_wh = super::best_energy(&s, None, reading, policy);
+    let (cost, _) = super::split_cost(&s, energy_wh);
+    diesel::update(
+        charging_sessions::table
+            .find(s.id)
+            .filter(charging_sessions::status.eq_any(["active", "stopping"])),
+    )
+    .set((
+        charging_sessions::meter_last.eq(register),
+        charging_sessions::energy_wh.eq(energy_wh),
+        charging_sessions::cost.eq(cost),
+        charging_sessions::updated_at.eq(now()),
+    ))
+    .execute(c)?;
+    if s.amount > 0 && crate::money::energy_cost(energy_wh, s.price_per_kwh) >= s.amount {
+        let marked = diesel::update(
             charging_sessions::table
                 .find(s.id)
-                .filter(charging_sessions::status.eq_any(["active", "stopping"])),
+                .filter(charging_sessions::remote_stop_sent.eq(false))
+                .filter(charging_sessions::status.eq("active")),
         )
         .set((
-            charging_sessions::meter_last.eq(register),
-            charging_sessions::energy_wh.eq(energy_wh),
-            charging_sessions::cost.eq(cost),
-            charging_sessions::updated_at.eq(now()),
+            charging_sessions::remote_stop_sent.eq(true),
+            charging_sessions::status.eq("stopping"),
         ))
         .execute(c)?;
-        if app && cost >= s.amount {
-            let marked = diesel::update(
-                charging_sessions::table
-                    .find(s.id)
-                    .filter(charging_sessions::remote_stop_sent.eq(false))
-                    .filter(charging_sessions::status.eq("active")),
-            )
-            .set((
-                charging_sessions::remote_stop_sent.eq(true),
-                charging_sessions::status.eq("stopping"),
-            ))
-            .execute(c)?;
-            if marked == 1 {
-                log::info!(
-                    "session {}: prepaid amount used up, stopping transaction {tx_id}",
-                    s.session_uid
-                );
-                follow_up.remote_stop = Some(tx_id);
-            }
+        if marked == 1 {
+            log::info!(
+                "session {}: prepaid amount used up, stopping transaction {tx_id}",
+                s.session_uid
+            );
+            follow_up.stop = request_stop(c, tx_id)?;
         }
-        let s = super::load(c, s.id)?;
-        follow_up.progress = Some((super::subject(&s), super::view(c, &s)?));
-        Ok(follow_up)
     }
+    let s = super::load(c, s.id)?;
+    follow_up.progress = Some((super::subject(&s), super::view(c, &s)?));
+    Ok(follow_up)
 }
 
-/// StopTransaction: closes the transaction exactly once and settles its session; a replay changes
-/// nothing and gets the same answer.
+pub struct Stopped {
+    pub id_tag_info: Option<IdTagInfo>,
+    pub follow_up: FollowUp,
+}
+
+/// StopTransaction: closes the transaction exactly once and settles its session from the best
+/// evidence. For a transaction csms had already closed (lost, superseded, force-closed), a late
+/// StopTransaction bills what it shows beyond what was settled; a replay changes nothing and gets
+/// the same answer. Either way the charger gets an answer.
 pub fn stop_transaction(
     c: &mut DbConnection,
     charger_id: i64,
     req: &messages::StopTransaction,
-) -> Result<Option<IdTagInfo>, AppError> {
+    policy: &Policy,
+) -> Result<Stopped, AppError> {
     let stopped_at = messages::parse_timestamp(&req.timestamp).unwrap_or_else(now);
     write_tx(c, |c| {
+        let info = match &req.id_tag {
+            Some(tag) => Some(tags::authorize(c, charger_id, tag)?),
+            None => None,
+        };
+        let mut follow_up = FollowUp::default();
         let tx: Option<OcppTransaction> = ocpp_transactions::table
             .filter(ocpp_transactions::id.eq(req.transaction_id))
             .filter(ocpp_transactions::charger_id.eq(charger_id))
             .select(OcppTransaction::as_select())
             .first(c)
             .optional()?;
-        let info = req.id_tag.as_ref().map(|_| IdTagInfo::status("Accepted"));
         let Some(tx) = tx else {
             log::warn!(
                 "charger {charger_id}: StopTransaction for unknown transaction {}",
                 req.transaction_id
             );
-            return Ok(info);
+            return Ok(Stopped {
+                id_tag_info: info,
+                follow_up,
+            });
         };
+        let reason = req.reason.as_deref().unwrap_or("Local");
         let closed = diesel::update(
             ocpp_transactions::table
                 .find(tx.id)
@@ -411,29 +633,97 @@ pub fn stop_transaction(
         .set((
             ocpp_transactions::meter_stop.eq(req.meter_stop),
             ocpp_transactions::stopped_at.eq(stopped_at),
-            ocpp_transactions::stop_reason.eq(req.reason.as_deref().unwrap_or("Local")),
+            ocpp_transactions::stop_reason.eq(reason),
             ocpp_transactions::stop_id_tag.eq(&req.id_tag),
+            ocpp_transactions::stop_next_at.eq(None::<NaiveDateTime>),
         ))
         .execute(c)?;
-        if closed == 0 {
-            return Ok(info); // replay: already settled
+        // Closed by csms without the charger's numbers: this is the late StopTransaction.
+        let late = closed == 0
+            && diesel::update(
+                ocpp_transactions::table
+                    .find(tx.id)
+                    .filter(ocpp_transactions::meter_stop.is_null()),
+            )
+            .set((
+                ocpp_transactions::meter_stop.eq(req.meter_stop),
+                ocpp_transactions::late_stop_at.eq(now()),
+                ocpp_transactions::stop_id_tag.eq(&req.id_tag),
+            ))
+            .execute(c)?
+                == 1;
+        if closed == 0 && !late {
+            return Ok(Stopped {
+                id_tag_info: info,
+                follow_up,
+            }); // a replay: already settled
         }
-        store_meter_values(
+        follow_up.released = true;
+        let stored = store_meter_values(
             c,
             charger_id,
             tx.connector_id,
             Some(tx.id),
             &req.transaction_data,
         )?;
-        if let Some(sid) = tx.session_id {
-            super::finalize(
-                c,
-                sid,
-                Some(req.meter_stop),
-                req.reason.as_deref().unwrap_or("Local"),
-                stopped_at,
-            )?;
+        let hint = stored
+            .and_then(|r| r.checked_sub(tx.meter_start))
+            .filter(|e| *e >= 0);
+        match (tx.session_id, late) {
+            (Some(sid), false) => {
+                let end = End {
+                    reason,
+                    stopped_at,
+                    meter_stop: Some(req.meter_stop),
+                    energy_hint: hint,
+                    note: None,
+                };
+                super::finalize(c, sid, end, policy)?;
+            }
+            (Some(sid), true) => {
+                super::settle_late(c, sid, req.meter_stop, hint, policy)?;
+            }
+            (None, _) => refused_energy(c, &tx, req.meter_stop, hint, policy)?,
         }
-        Ok(info)
+        Ok(Stopped {
+            id_tag_info: info,
+            follow_up,
+        })
     })
+}
+
+/// A refused transaction that delivered energy before it stopped: nobody can be billed, so it is
+/// written off for the operator to see.
+fn refused_energy(
+    c: &mut DbConnection,
+    tx: &OcppTransaction,
+    meter_stop: i64,
+    hint: Option<i64>,
+    policy: &Policy,
+) -> Result<(), AppError> {
+    let claimed = meter_stop
+        .checked_sub(tx.meter_start)
+        .into_iter()
+        .chain(hint)
+        .filter(|e| *e >= 0)
+        .max()
+        .unwrap_or(0);
+    let energy_wh = claimed.min(super::plausible_wh(tx.created_at, policy, now()));
+    if energy_wh <= 0 {
+        return Ok(());
+    }
+    let price = price_of(c, tx.charger_id, policy)?;
+    super::write_off(
+        c,
+        super::WriteOffRow {
+            charger_id: tx.charger_id,
+            connector_id: tx.connector_id,
+            transaction_id: Some(tx.id),
+            session_id: None,
+            customer_id: None,
+            energy_wh,
+            amount: crate::money::energy_cost(energy_wh, price),
+            reason: "Refused transaction delivered energy before it stopped",
+        },
+    )
 }

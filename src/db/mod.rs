@@ -84,8 +84,11 @@ pub struct Manager {
     url: DbUrl,
 }
 
+/// `synchronous = FULL`: in WAL mode every commit waits until the WAL is on disk, so a power cut
+/// cannot lose a committed hold, refund or settlement. Telemetry opts out per transaction
+/// ([`relaxed_tx`]).
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+     PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;";
 
 impl ManageConnection for Manager {
     type Connection = DbConnection;
@@ -282,18 +285,25 @@ batch_insert!(
 
 /// A write transaction whose commit need not wait for the disk: for diagnostics and bookkeeping that
 /// may be lost in a crash without harm (the OCPP message log; the outbox's "published" marks, after
-/// which at worst an event is published twice). On PostgreSQL this is `synchronous_commit = off`
-/// for this transaction only; SQLite in WAL mode with `synchronous=NORMAL` already behaves so.
+/// which at worst an event is published twice; heartbeats and connector status, which a charger
+/// reports again after it reconnects). On PostgreSQL this is `synchronous_commit = off` for this
+/// transaction only; on SQLite the connection drops to `synchronous = NORMAL` for this commit and
+/// back to `FULL` after it (the pragma cannot change inside a transaction).
 /// Never use it for money, sessions or anything a charger was told is stored.
 pub fn relaxed_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
+    if let DbConnection::Sqlite(_) = conn {
+        conn.batch_execute("PRAGMA synchronous = NORMAL")?;
+        let result = write_tx(conn, f);
+        // If this fails the connection would stay relaxed: mark it broken so the pool drops it.
+        conn.batch_execute("PRAGMA synchronous = FULL")?;
+        return result;
+    }
     write_tx(conn, |c| {
-        if let DbConnection::Postgresql(_) = c {
-            c.batch_execute("SET LOCAL synchronous_commit TO OFF")?;
-        }
+        c.batch_execute("SET LOCAL synchronous_commit TO OFF")?;
         f(c)
     })
 }

@@ -81,6 +81,7 @@ pub struct Charger {
     pub last_heartbeat_at: Option<NaiveDateTime>,
     pub last_seen_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    pub security_profile: i32,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -94,6 +95,7 @@ pub struct Connector {
     pub info: Option<String>,
     pub vendor_error_code: Option<String>,
     pub updated_at: NaiveDateTime,
+    pub status_since: Option<NaiveDateTime>,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -123,6 +125,12 @@ pub struct Session {
     pub started_at: Option<NaiveDateTime>,
     pub stopped_at: Option<NaiveDateTime>,
     pub updated_at: NaiveDateTime,
+    pub start_tag: Option<String>,
+    pub owner_node: Option<String>,
+    pub late_cost: i64,
+    pub request_hash: Option<String>,
+    pub resumed_from: Option<i64>,
+    pub stop_note: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -143,6 +151,10 @@ pub struct NewSession<'a> {
     pub created_at: NaiveDateTime,
     pub started_at: Option<NaiveDateTime>,
     pub updated_at: NaiveDateTime,
+    pub start_tag: Option<&'a str>,
+    pub owner_node: Option<&'a str>,
+    pub request_hash: Option<&'a str>,
+    pub resumed_from: Option<i64>,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -174,6 +186,10 @@ pub struct OcppTransaction {
     pub stop_reason: Option<String>,
     pub stop_id_tag: Option<String>,
     pub created_at: NaiveDateTime,
+    pub id_tag_status: Option<String>,
+    pub stop_next_at: Option<NaiveDateTime>,
+    pub stop_attempts: i32,
+    pub late_stop_at: Option<NaiveDateTime>,
 }
 
 #[derive(Insertable)]
@@ -211,4 +227,19 @@ pub struct EventRow {
     pub payload: String,
     pub created_at: NaiveDateTime,
     pub published_at: Option<NaiveDateTime>,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = write_offs)]
+pub struct WriteOff {
+    pub id: i64,
+    pub charger_id: i64,
+    pub connector_id: i32,
+    pub transaction_id: Option<i64>,
+    pub session_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub energy_wh: i64,
+    pub amount: i64,
+    pub reason: String,
+    pub created_at: NaiveDateTime,
 }

@@ -72,6 +72,7 @@ diesel::table! {
         last_heartbeat_at -> Nullable<Timestamp>,
         last_seen_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        security_profile -> Integer,
     }
 }
 
@@ -85,6 +86,7 @@ diesel::table! {
         info -> Nullable<Text>,
         vendor_error_code -> Nullable<Text>,
         updated_at -> Timestamp,
+        status_since -> Nullable<Timestamp>,
     }
 }
 
@@ -114,6 +116,12 @@ diesel::table! {
         started_at -> Nullable<Timestamp>,
         stopped_at -> Nullable<Timestamp>,
         updated_at -> Timestamp,
+        start_tag -> Nullable<Text>,
+        owner_node -> Nullable<Text>,
+        late_cost -> BigInt,
+        request_hash -> Nullable<Text>,
+        resumed_from -> Nullable<BigInt>,
+        stop_note -> Nullable<Text>,
     }
 }
 
@@ -145,6 +153,10 @@ diesel::table! {
         stop_reason -> Nullable<Text>,
         stop_id_tag -> Nullable<Text>,
         created_at -> Timestamp,
+        id_tag_status -> Nullable<Text>,
+        stop_next_at -> Nullable<Timestamp>,
+        stop_attempts -> Integer,
+        late_stop_at -> Nullable<Timestamp>,
     }
 }
 
@@ -199,6 +211,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    write_offs (id) {
+        id -> BigInt,
+        charger_id -> BigInt,
+        connector_id -> Integer,
+        transaction_id -> Nullable<BigInt>,
+        session_id -> Nullable<BigInt>,
+        customer_id -> Nullable<BigInt>,
+        energy_wh -> BigInt,
+        amount -> BigInt,
+        reason -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    nodes (node_id) {
+        node_id -> Text,
+        started_at -> Timestamp,
+        heartbeat_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    leases (name) {
+        name -> Text,
+        holder -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(chargers -> stations (station_id));
 diesel::joinable!(connectors -> chargers (charger_id));
 diesel::joinable!(charging_sessions -> chargers (charger_id));
@@ -220,4 +263,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     id_tags,
     events,
     ocpp_messages,
+    write_offs,
+    nodes,
+    leases,
 );

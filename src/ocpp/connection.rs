@@ -4,7 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::stream::FuturesUnordered;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -54,6 +57,12 @@ const CP_TO_CS: &[&str] = &[
 
 type Sink<S> = futures_util::stream::SplitSink<WebSocketStream<S>, Message>;
 
+/// CALLs of one charger waiting to be handled. OCPP-J lets a charger have one CALL in flight; a
+/// charger that sends more is not read from (TCP back-pressure) once this many wait.
+const MAX_QUEUED_CALLS: usize = 8;
+
+type Handling = Pin<Box<dyn Future<Output = (String, String, Result<Value, OcppError>)> + Send>>;
+
 struct Out<'a, S> {
     sink: Sink<S>,
     state: &'a State,
@@ -89,17 +98,25 @@ where
         ctx: &ctx,
     };
     let mut in_flight: Option<InFlight> = None;
-    let mut handling = FuturesUnordered::new();
+    // The charger's CALLs are handled one at a time, in the order they arrived.
+    let mut queued: VecDeque<(String, String, Value)> = VecDeque::new();
+    let mut handling: Option<Handling> = None;
     let mut next_id: u64 = 0;
     let ping_every = Duration::from_secs(state.settings.ws_ping_interval_secs.max(1));
     let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
     let mut last_heard = Instant::now();
 
     let reason = loop {
+        if handling.is_none()
+            && let Some((id, action, payload)) = queued.pop_front()
+        {
+            let fut = handlers::handle(state.clone(), ctx.clone(), action.clone(), payload);
+            handling = Some(Box::pin(async move { (id, action, fut.await) }));
+        }
         let deadline = in_flight.as_ref().map(|c| c.deadline);
         tokio::select! {
             _ = close.notified() => break "replaced by a new connection",
-            msg = stream.next() => {
+            msg = stream.next(), if queued.len() < MAX_QUEUED_CALLS => {
                 let msg = match msg {
                     None => break "closed by the charger",
                     Some(Err(e)) => { log::debug!("{}: read error {e}", ctx.device_id); break "connection error" }
@@ -121,6 +138,10 @@ where
                         log::warn!("{}: bad frame: {}", ctx.device_id, bad.error);
                         metrics::counter!("csms_ocpp_messages_in_total", "action" => "-").increment(1);
                         state.msglog.record_raw(ctx.charger_id, "in", 0, bad.id.clone().unwrap_or_default(), None, text);
+                        if bad.is_answer() {
+                            // OCPP-J: a CALLRESULT or CALLERROR is never answered, not even a broken one.
+                            continue;
+                        }
                         let id = bad.id.unwrap_or_else(|| "-1".to_string());
                         if !out.send(&Frame::error(id, &bad.error), None).await { break "connection error" }
                     }
@@ -136,10 +157,7 @@ where
                                 Err(e) => {
                                     if !out.send(&Frame::error(id, &e), Some(&action)).await { break "connection error" }
                                 }
-                                Ok(()) => {
-                                    let fut = handlers::handle(state.clone(), ctx.clone(), action.clone(), payload);
-                                    handling.push(async move { (id, action, fut.await) });
-                                }
+                                Ok(()) => queued.push_back((id, action, payload)),
                             },
                             Frame::CallResult { id, payload } => answer(&ctx, &mut in_flight, &id, Ok(payload)),
                             Frame::CallError { id, code, description, .. } => {
@@ -149,7 +167,8 @@ where
                     }
                 }
             }
-            Some((id, action, result)) = handling.next(), if !handling.is_empty() => {
+            Some((id, action, result)) = futures_util::future::OptionFuture::from(handling.as_mut()), if handling.is_some() => {
+                handling = None;
                 let frame = match result {
                     Ok(payload) => {
                         if cfg!(debug_assertions)
@@ -162,7 +181,10 @@ where
                 };
                 if !out.send(&frame, Some(&action)).await { break "connection error" }
             }
-            Some(cmd) = commands.recv(), if in_flight.is_none() => {
+            // A CALL of ours goes out only between the charger's CALLs, never before the answer to
+            // the one being handled (a RemoteStopTransaction must not overtake the
+            // StartTransaction answer that tells the charger its transactionId).
+            Some(cmd) = commands.recv(), if in_flight.is_none() && handling.is_none() && queued.is_empty() => {
                 if cmd.reply.is_closed() { continue } // its caller gave up while it was queued
                 next_id += 1;
                 let id = next_id.to_string();

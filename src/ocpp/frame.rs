@@ -85,21 +85,32 @@ pub enum Frame {
     },
 }
 
-/// A frame that could not be parsed; `id` is known when the frame got far enough to carry one.
+/// A frame that could not be parsed; `id` is known when the frame got far enough to carry one, and
+/// `message_type` when its first element was a number.
 #[derive(Debug, PartialEq)]
 pub struct BadFrame {
     pub id: Option<String>,
+    pub message_type: Option<u64>,
     pub error: OcppError,
+}
+
+impl BadFrame {
+    /// A broken CALLRESULT or CALLERROR: OCPP-J forbids answering it with a CALLERROR.
+    pub fn is_answer(&self) -> bool {
+        matches!(self.message_type, Some(3 | 4))
+    }
 }
 
 impl Frame {
     pub fn parse(text: &str) -> Result<Frame, BadFrame> {
-        let bad = |id: Option<String>, code, msg: &str| BadFrame {
+        let bad = |id: Option<String>, message_type, code, msg: &str| BadFrame {
             id,
+            message_type,
             error: OcppError::new(code, msg),
         };
         let value: Value = serde_json::from_str(text).map_err(|_| {
             bad(
+                None,
                 None,
                 ErrorCode::FormationViolation,
                 "Frame is not valid JSON",
@@ -108,22 +119,24 @@ impl Frame {
         let Value::Array(mut items) = value else {
             return Err(bad(
                 None,
+                None,
                 ErrorCode::FormationViolation,
                 "Frame is not a JSON array",
             ));
         };
+        let message_type = items.first().and_then(Value::as_u64);
         let id = match items.get(1) {
             Some(Value::String(s)) if !s.is_empty() && s.len() <= 36 => s.clone(),
             _ => {
                 return Err(bad(
                     None,
+                    message_type,
                     ErrorCode::FormationViolation,
                     "Frame has no valid message id",
                 ));
             }
         };
-        let type_id = items.first().and_then(Value::as_u64);
-        match (type_id, items.len()) {
+        match (message_type, items.len()) {
             (Some(2), 4) => {
                 let payload = items.pop().unwrap_or(Value::Null);
                 let action = match items.pop() {
@@ -131,6 +144,7 @@ impl Frame {
                     _ => {
                         return Err(bad(
                             Some(id),
+                            message_type,
                             ErrorCode::FormationViolation,
                             "Action must be a string",
                         ));
@@ -139,6 +153,7 @@ impl Frame {
                 if !payload.is_object() {
                     return Err(bad(
                         Some(id),
+                        message_type,
                         ErrorCode::FormationViolation,
                         "Payload must be a JSON object",
                     ));
@@ -172,11 +187,13 @@ impl Frame {
             }
             (Some(2..=4), _) => Err(bad(
                 Some(id),
+                message_type,
                 ErrorCode::FormationViolation,
                 "Wrong number of elements for the message type",
             )),
             _ => Err(bad(
                 Some(id),
+                message_type,
                 ErrorCode::ProtocolError,
                 "Unknown message type",
             )),

@@ -9,6 +9,7 @@ use super::connection::ChargerCtx;
 use super::frame::{ErrorCode, OcppError};
 use super::messages::{self, BootNotification, StatusNotification};
 use crate::charging::transactions::{self, FollowUp};
+use crate::charging::{orphans, stops, tags};
 use crate::db::schema::{chargers, connectors};
 use crate::db::{now, relaxed_tx, write_tx};
 use crate::error::AppError;
@@ -32,23 +33,20 @@ pub async fn handle(
         "StatusNotification" => status_notification(&state, &ctx, parse(payload)?).await,
         "Authorize" => {
             let req: messages::Authorize = parse(payload)?;
-            let (info, _) = state
+            let charger_id = ctx.charger_id;
+            let info = state
                 .db
-                .run(move |c| transactions::authorize(c, &req.id_tag))
+                .run(move |c| tags::authorize(c, charger_id, &req.id_tag))
                 .await?;
             Ok(json!({"idTagInfo": info}))
         }
         "StartTransaction" => {
             let req: messages::StartTransaction = parse(payload)?;
-            let charger_id = ctx.charger_id;
+            let (charger_id, policy) = (ctx.charger_id, state.derived.policy);
             let started = state
                 .db
-                .run(move |c| transactions::start_transaction(c, charger_id, &req))
+                .run(move |c| transactions::start_transaction(c, charger_id, &req, &policy))
                 .await?;
-            if started.superseded {
-                state.occupancy.release(&ctx.device_id);
-            }
-            state.events.wake();
             follow_up(&state, &ctx, started.follow_up);
             Ok(json!({"transactionId": started.transaction_id, "idTagInfo": started.id_tag_info}))
         }
@@ -60,14 +58,13 @@ pub async fn handle(
         }
         "StopTransaction" => {
             let req: messages::StopTransaction = parse(payload)?;
-            let charger_id = ctx.charger_id;
-            let info = state
+            let (charger_id, policy) = (ctx.charger_id, state.derived.policy);
+            let stopped = state
                 .db
-                .run(move |c| transactions::stop_transaction(c, charger_id, &req))
+                .run(move |c| transactions::stop_transaction(c, charger_id, &req, &policy))
                 .await?;
-            state.occupancy.release(&ctx.device_id);
-            state.events.wake();
-            Ok(match info {
+            follow_up(&state, &ctx, stopped.follow_up);
+            Ok(match stopped.id_tag_info {
                 Some(info) => json!({"idTagInfo": info}),
                 None => json!({}),
             })
@@ -93,28 +90,21 @@ pub async fn handle(
     }
 }
 
-/// Work that must wait until the transaction committed: live progress and RemoteStopTransaction.
+/// Work that must wait until the transaction committed: events, live progress, freed connectors
+/// and stops to send (the connection sends no CALL of its own until this CALL is answered, so a
+/// RemoteStopTransaction never overtakes the StartTransaction answer it refers to).
 fn follow_up(state: &State, ctx: &ChargerCtx, fu: FollowUp) {
+    state.events.wake();
+    if fu.released {
+        state.occupancy.release(&ctx.device_id);
+    }
     if let Some((subject, session)) = fu.progress {
         state
             .events
             .publish_live("charging.progress", subject, session);
     }
-    if let Some(transaction_id) = fu.remote_stop {
-        let state = state.clone();
-        let device = ctx.device_id.clone();
-        tokio::spawn(async move {
-            let result = state
-                .registry
-                .call(
-                    &device,
-                    "RemoteStopTransaction",
-                    json!({"transactionId": transaction_id}),
-                    state.settings.call_timeout(),
-                )
-                .await;
-            log::info!("{device}: RemoteStopTransaction {transaction_id}: {result:?}");
-        });
+    if fu.stop {
+        state.stops.wake();
     }
 }
 
@@ -143,9 +133,12 @@ async fn boot_notification(
                 chargers::last_seen_at.eq(t),
             ));
             write_tx(c, |c| update.execute(c))?;
+            // Transactions it was asked to stop are asked again now.
+            stops::charger_back(c, charger_id)?;
             Ok(())
         })
         .await?;
+    state.stops.wake();
     Ok(json!({
         "status": "Accepted",
         "currentTime": messages::now_timestamp(),
@@ -180,56 +173,88 @@ async fn status_notification(
 ) -> Result<Value, OcppError> {
     let charger_id = ctx.charger_id;
     let device = ctx.device_id.to_string();
+    let policy = state.derived.policy;
     // Telemetry, not money: committed without waiting for the disk (`relaxed_tx`). A crash may
     // lose the last status; the charger reports every connector again after it reconnects.
-    let changed = state
+    let (changed, closed) = state
         .db
         .run(move |c| {
-            relaxed_tx(c, |c| {
-                let t = now();
-                if req.connector_id == 0 {
-                    diesel::update(chargers::table.find(charger_id))
-                        .set((chargers::status.eq(&req.status), chargers::error_code.eq(&req.error_code), chargers::last_seen_at.eq(t)))
-                        .execute(c)?;
-                } else {
-                    let old: Option<String> = connectors::table
-                        .filter(connectors::charger_id.eq(charger_id))
-                        .filter(connectors::connector_id.eq(req.connector_id))
-                        .select(connectors::status)
-                        .first(c)
-                        .optional()?;
-                    let values = (
-                        connectors::status.eq(&req.status),
-                        connectors::error_code.eq(&req.error_code),
-                        connectors::info.eq(&req.info),
-                        connectors::vendor_error_code.eq(&req.vendor_error_code),
-                        connectors::updated_at.eq(t),
-                    );
-                    if old.is_some() {
-                        diesel::update(connectors::table.filter(connectors::charger_id.eq(charger_id)).filter(connectors::connector_id.eq(req.connector_id)))
-                            .set(values)
-                            .execute(c)?;
-                    } else {
-                        diesel::insert_into(connectors::table)
-                            .values((connectors::charger_id.eq(charger_id), connectors::connector_id.eq(req.connector_id), values))
-                            .execute(c)?;
-                    }
-                    if old.as_deref() == Some(req.status.as_str()) {
-                        return Ok::<_, AppError>(false);
-                    }
-                }
-                events::record(
-                    c,
-                    "connector.status_changed",
-                    Subject { charger_id: Some(charger_id), ..Default::default() },
-                    json!({"deviceId": device, "connectorId": req.connector_id, "status": req.status, "errorCode": req.error_code}),
-                )?;
-                Ok(true)
-            })
+            let changed = relaxed_tx(c, |c| record_status(c, charger_id, &device, &req))?;
+            // A connector free after a reboot: what began there before the boot is gone. Money:
+            // its own durable transaction, only when there is something to close.
+            let closed =
+                orphans::after_status(c, charger_id, req.connector_id, &req.status, &policy)?;
+            Ok((changed, closed))
         })
         .await?;
-    if changed {
+    if changed || closed > 0 {
         state.events.wake();
     }
+    if closed > 0 {
+        state.occupancy.release(&ctx.device_id);
+    }
     Ok(json!({}))
+}
+
+/// Stores a connector's (or the charger's, connector 0) status; `status_since` moves only when the
+/// status changes. Returns whether it changed.
+fn record_status(
+    c: &mut crate::db::DbConnection,
+    charger_id: i64,
+    device: &str,
+    req: &StatusNotification,
+) -> Result<bool, AppError> {
+    let t = now();
+    if req.connector_id == 0 {
+        diesel::update(chargers::table.find(charger_id))
+            .set((
+                chargers::status.eq(&req.status),
+                chargers::error_code.eq(&req.error_code),
+                chargers::last_seen_at.eq(t),
+            ))
+            .execute(c)?;
+    } else {
+        let this = connectors::table
+            .filter(connectors::charger_id.eq(charger_id))
+            .filter(connectors::connector_id.eq(req.connector_id));
+        let old: Option<String> = this.select(connectors::status).first(c).optional()?;
+        let values = (
+            connectors::status.eq(&req.status),
+            connectors::error_code.eq(&req.error_code),
+            connectors::info.eq(&req.info),
+            connectors::vendor_error_code.eq(&req.vendor_error_code),
+            connectors::updated_at.eq(t),
+        );
+        match &old {
+            Some(o) if *o == req.status => {
+                diesel::update(this).set(values).execute(c)?;
+                return Ok(false);
+            }
+            Some(_) => {
+                diesel::update(this)
+                    .set((values, connectors::status_since.eq(t)))
+                    .execute(c)?;
+            }
+            None => {
+                diesel::insert_into(connectors::table)
+                    .values((
+                        connectors::charger_id.eq(charger_id),
+                        connectors::connector_id.eq(req.connector_id),
+                        values,
+                        connectors::status_since.eq(t),
+                    ))
+                    .execute(c)?;
+            }
+        }
+    }
+    events::record(
+        c,
+        "connector.status_changed",
+        Subject {
+            charger_id: Some(charger_id),
+            ..Default::default()
+        },
+        json!({"deviceId": device, "connectorId": req.connector_id, "status": req.status, "errorCode": req.error_code}),
+    )?;
+    Ok(true)
 }

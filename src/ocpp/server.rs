@@ -234,6 +234,16 @@ async fn handle_socket(stream: TcpStream, state: State) {
     state.registry.register(&device_id, handle);
     log::info!("{device_id}: connected");
     presence(&state, charger_id, &device_id, "charger.connected").await;
+    // Transactions it was asked to stop while it was away are asked again now.
+    match state
+        .db
+        .run(move |c| crate::charging::stops::charger_back(c, charger_id))
+        .await
+    {
+        Ok(n) if n > 0 => state.stops.wake(),
+        Ok(_) => {}
+        Err(e) => log::warn!("{device_id}: {e}"),
+    }
 
     let reason = connection::run(ws, state.clone(), ctx, commands, close).await;
 

@@ -15,6 +15,9 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use crate::ocpp::frame::Frame;
 use crate::ocpp::messages::now_timestamp;
 
+type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 /// How the simulated charger answers RemoteStartTransaction.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum RemoteStart {
@@ -27,6 +30,31 @@ pub enum RemoteStart {
     Ignore,
     /// Close the connection instead of answering
     Drop,
+    /// Lose the connection instead of answering, reconnect, and start the transaction anyway (a
+    /// charger that accepted but whose answer never arrived)
+    Reconnect,
+}
+
+/// How the simulated charger answers RemoteStopTransaction.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RemoteStop {
+    /// Accept and stop the transaction
+    #[default]
+    Accept,
+    /// Answer Rejected and charge on
+    Reject,
+    /// Never answer and charge on
+    Ignore,
+}
+
+/// How the simulated charger writes the idTag it was given into StartTransaction.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TagCase {
+    /// As received
+    #[default]
+    AsIs,
+    /// In lower case (OCPP idTags are case-insensitive)
+    Lower,
 }
 
 #[derive(clap::Args, Clone, Debug)]
@@ -44,6 +72,19 @@ pub struct SimConfig {
     pub password: Option<String>,
     #[arg(long, value_enum, default_value_t = RemoteStart::Accept)]
     pub remote_start: RemoteStart,
+    /// Answer RemoteStartTransaction only after this many milliseconds (after the central system
+    /// gave up, when longer than its timeout), then start the transaction
+    #[arg(long)]
+    pub remote_start_delay_ms: Option<u64>,
+    #[arg(long, value_enum, default_value_t = RemoteStop::Accept)]
+    pub remote_stop: RemoteStop,
+    /// The idTag's case in StartTransaction
+    #[arg(long, value_enum, default_value_t = TagCase::AsIs)]
+    pub id_tag_case: TagCase,
+    /// Send every StartTransaction twice (the retry with a fresh timestamp, as firmware does when
+    /// it missed the answer); the second answer's transactionId is used
+    #[arg(long)]
+    pub retry_start_transaction: bool,
     /// Charging power in kW
     #[arg(long, default_value_t = 7.4)]
     pub power_kw: f64,
@@ -72,6 +113,10 @@ impl SimConfig {
             connectors,
             password: None,
             remote_start: RemoteStart::Accept,
+            remote_start_delay_ms: None,
+            remote_stop: RemoteStop::Accept,
+            id_tag_case: TagCase::AsIs,
+            retry_start_transaction: false,
             power_kw: 7.4,
             meter_interval_secs: 0,
             ev_capacity_kwh: None,
@@ -113,19 +158,30 @@ struct Shared {
     boot_interval: u64,
     /// RemoteStartTransaction requests for a connector that already had a transaction.
     busy_rejections: u64,
+    /// Transactions lost in a reboot: transactionId → (connectorId, meter register Wh at start).
+    lost: HashMap<i64, (u32, f64)>,
+    /// Every StartTransaction answer: (transactionId, idTagInfo.status).
+    start_answers: Vec<(i64, String)>,
 }
 
-/// A connected simulated charger. Cloning gives another handle to the same connection.
+/// One WebSocket connection of a simulated charger.
+#[derive(Clone)]
+struct Link {
+    out: mpsc::Sender<Out>,
+    closed: Arc<tokio::sync::Notify>,
+    is_closed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A connected simulated charger. Cloning gives another handle to the same charger; it keeps its
+/// transactions and meters across reconnects and reboots, as a real one does.
 #[derive(Clone)]
 pub struct Simulator {
     cfg: Arc<Mutex<SimConfig>>,
-    out: mpsc::Sender<Out>,
+    link: Arc<Mutex<Link>>,
     pending: Arc<Mutex<HashMap<String, Reply>>>,
     shared: Arc<Mutex<Shared>>,
     call_lock: Arc<tokio::sync::Mutex<()>>,
     next_id: Arc<std::sync::atomic::AtomicU64>,
-    closed: Arc<tokio::sync::Notify>,
-    is_closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -143,6 +199,27 @@ impl Simulator {
 
     /// Opens the WebSocket without sending anything.
     pub async fn connect_only(cfg: SimConfig) -> Result<Simulator, SimError> {
+        let link = Self::open(&cfg).await?;
+        let sim = Simulator {
+            cfg: Arc::new(Mutex::new(cfg)),
+            link: Arc::new(Mutex::new(link.0.clone())),
+            pending: Arc::default(),
+            shared: Arc::new(Mutex::new(Shared {
+                boot_interval: 300,
+                ..Default::default()
+            })),
+            call_lock: Arc::default(),
+            next_id: Arc::default(),
+        };
+        sim.serve(link);
+        Ok(sim)
+    }
+
+    /// A new WebSocket for this charger's id and credentials; the frames it reads are handed over
+    /// by [`Simulator::serve`].
+    async fn open(
+        cfg: &SimConfig,
+    ) -> Result<(Link, futures_util::stream::SplitStream<WsStream>), SimError> {
         let url = format!("{}/{}", cfg.url.trim_end_matches('/'), cfg.id);
         let mut request = url
             .as_str()
@@ -165,21 +242,8 @@ impl Simulator {
         let (ws, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
             .await
             .map_err(|e| SimError::Connect(e.to_string()))?;
-        let (mut sink, mut stream) = ws.split();
+        let (mut sink, stream) = ws.split();
         let (out, mut out_rx) = mpsc::channel::<Out>(256);
-        let sim = Simulator {
-            cfg: Arc::new(Mutex::new(cfg)),
-            out,
-            pending: Arc::default(),
-            shared: Arc::new(Mutex::new(Shared {
-                boot_interval: 300,
-                ..Default::default()
-            })),
-            call_lock: Arc::default(),
-            next_id: Arc::default(),
-            closed: Arc::default(),
-            is_closed: Arc::default(),
-        };
         tokio::spawn(async move {
             while let Some(msg) = out_rx.recv().await {
                 match msg {
@@ -195,7 +259,17 @@ impl Simulator {
                 }
             }
         });
-        let reader = sim.clone();
+        let link = Link {
+            out,
+            closed: Arc::default(),
+            is_closed: Arc::default(),
+        };
+        Ok((link, stream))
+    }
+
+    /// Reads a connection's frames until it closes.
+    fn serve(&self, (link, mut stream): (Link, futures_util::stream::SplitStream<WsStream>)) {
+        let reader = self.clone();
         tokio::spawn(async move {
             while let Some(Ok(msg)) = stream.next().await {
                 let Message::Text(text) = msg else { continue };
@@ -204,13 +278,92 @@ impl Simulator {
             for (_, tx) in lock(&reader.pending).drain() {
                 let _ = tx.send(Err(SimError::Closed));
             }
-            reader
-                .is_closed
+            link.is_closed
                 .store(true, std::sync::atomic::Ordering::SeqCst);
-            reader.closed.notify_waiters();
-            let _ = reader.out.send(Out::Close).await;
+            link.closed.notify_waiters();
+            let _ = link.out.send(Out::Close).await;
         });
-        Ok(sim)
+    }
+
+    fn link(&self) -> Link {
+        lock(&self.link).clone()
+    }
+
+    async fn send(&self, text: String) -> Result<(), SimError> {
+        self.link()
+            .out
+            .send(Out::Frame(text))
+            .await
+            .map_err(|_| SimError::Closed)
+    }
+
+    /// Drops the connection and opens a new one, keeping transactions and meters (a network
+    /// outage: no BootNotification). CALLs in flight on the old connection fail.
+    pub async fn reconnect(&self) -> Result<(), SimError> {
+        self.disconnect().await;
+        self.closed().await;
+        let cfg = lock(&self.cfg).clone();
+        let link = Self::open(&cfg).await?;
+        *lock(&self.link) = link.0.clone();
+        self.serve(link);
+        Ok(())
+    }
+
+    /// Reboots: reconnects and boots again. With `lose_transactions` (power loss, hard reset) the
+    /// running transactions are forgotten without StopTransaction and their connectors come back
+    /// `Available`; [`Simulator::send_lost_stop`] can still send their StopTransaction later.
+    pub async fn reboot(&self, lose_transactions: bool) -> Result<(), SimError> {
+        if lose_transactions {
+            let mut shared = lock(&self.shared);
+            let lost: Vec<(i64, (u32, f64))> = shared.transactions.drain().collect();
+            shared.lost.extend(lost);
+        }
+        self.reconnect().await?;
+        self.boot().await
+    }
+
+    /// The central system's answers to this charger's StartTransactions: (transactionId, status).
+    pub fn start_answers(&self) -> Vec<(i64, String)> {
+        lock(&self.shared).start_answers.clone()
+    }
+
+    /// Transactions lost in a reboot: transactionId → connectorId.
+    pub fn lost_transactions(&self) -> HashMap<i64, u32> {
+        lock(&self.shared)
+            .lost
+            .iter()
+            .map(|(t, (c, _))| (*t, *c))
+            .collect()
+    }
+
+    /// The StopTransaction of a transaction lost in a reboot, sent late (from the charger's queue),
+    /// with the meter as it is now.
+    pub async fn send_lost_stop(&self, transaction_id: i64) -> Result<Value, SimError> {
+        let connector = lock(&self.shared)
+            .lost
+            .remove(&transaction_id)
+            .map(|l| l.0)
+            .unwrap_or(1);
+        let meter = self.meter_wh(connector).round() as i64;
+        self.call("StopTransaction", json!({"transactionId": transaction_id, "meterStop": meter, "timestamp": now_timestamp(), "reason": "PowerLoss"})).await
+    }
+
+    /// Energy that flows without being reported (yet): the register moves, no MeterValues is sent.
+    pub fn add_energy_without_report(&self, connector: u32, wh: f64) {
+        *lock(&self.shared).meters.entry(connector).or_insert(0.0) += wh;
+    }
+
+    /// The meter restarts from zero (replaced, or reset by a reboot).
+    pub fn reset_meter(&self, connector: u32) {
+        lock(&self.shared).meters.insert(connector, 0.0);
+    }
+
+    pub fn set_remote_stop(&self, behaviour: RemoteStop) {
+        lock(&self.cfg).remote_stop = behaviour;
+    }
+
+    pub fn set_remote_start_delay_ms(&self, delay: Option<u64>) {
+        lock(&self.cfg).remote_start_delay_ms = delay;
     }
 
     pub fn id(&self) -> String {
@@ -259,9 +412,16 @@ impl Simulator {
             let cfg = lock(&self.cfg);
             (cfg.connectors, cfg.faulted.clone())
         };
+        let charging: Vec<u32> = lock(&self.shared)
+            .transactions
+            .values()
+            .map(|t| t.0)
+            .collect();
         for c in 1..=n {
             if faulted.contains(&c) {
                 self.call("StatusNotification", json!({"connectorId": c, "errorCode": "GroundFailure", "status": "Faulted", "timestamp": now_timestamp()})).await?;
+            } else if charging.contains(&c) {
+                self.status(c, "Charging").await?; // a transaction kept across the reboot
             } else {
                 self.status(c, "Available").await?;
             }
@@ -298,10 +458,7 @@ impl Simulator {
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).insert(id.clone(), tx);
         let text = Frame::call(id.clone(), action, payload).to_text();
-        self.out
-            .send(Out::Frame(text))
-            .await
-            .map_err(|_| SimError::Closed)?;
+        self.send(text).await?;
         match tokio::time::timeout(Duration::from_secs(30), rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(SimError::Closed),
@@ -317,10 +474,7 @@ impl Simulator {
         let _one_at_a_time = self.call_lock.lock().await;
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).insert(reply_to.to_string(), tx);
-        self.out
-            .send(Out::Frame(text.to_string()))
-            .await
-            .map_err(|_| SimError::Closed)?;
+        self.send(text.to_string()).await?;
         match tokio::time::timeout(Duration::from_secs(30), rx).await {
             Ok(Ok(r)) => r,
             _ => Err(SimError::Timeout),
@@ -339,10 +493,30 @@ impl Simulator {
     pub async fn start_transaction(&self, connector: u32, id_tag: &str) -> Result<i64, SimError> {
         let _ = self.status(connector, "Preparing").await;
         let meter = self.meter_wh(connector);
-        let resp = self
-            .call("StartTransaction", json!({"connectorId": connector, "idTag": id_tag, "meterStart": meter.round() as i64, "timestamp": now_timestamp()}))
-            .await?;
-        let tx = resp["transactionId"].as_i64().ok_or(SimError::Closed)?;
+        let (case, retry) = {
+            let cfg = lock(&self.cfg);
+            (cfg.id_tag_case, cfg.retry_start_transaction)
+        };
+        let id_tag = match case {
+            TagCase::AsIs => id_tag.to_string(),
+            TagCase::Lower => id_tag.to_lowercase(),
+        };
+        let body = |timestamp: String| json!({"connectorId": connector, "idTag": id_tag, "meterStart": meter.round() as i64, "timestamp": timestamp});
+        let answered = |resp: &Value| -> Result<i64, SimError> {
+            let tx = resp["transactionId"].as_i64().ok_or(SimError::Closed)?;
+            let status = resp["idTagInfo"]["status"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            lock(&self.shared).start_answers.push((tx, status));
+            Ok(tx)
+        };
+        let mut tx = answered(&self.call("StartTransaction", body(now_timestamp())).await?)?;
+        if retry {
+            // The firmware missed the answer and sends the message again, freshly stamped.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            tx = answered(&self.call("StartTransaction", body(now_timestamp())).await?)?;
+        }
         lock(&self.shared)
             .transactions
             .insert(tx, (connector, meter));
@@ -425,35 +599,33 @@ impl Simulator {
 
     /// Closes the WebSocket.
     pub async fn disconnect(&self) {
-        let _ = self.out.send(Out::Close).await;
+        let _ = self.link().out.send(Out::Close).await;
     }
 
-    /// Resolves when the connection is gone.
+    /// Resolves when the current connection is gone.
     pub async fn closed(&self) {
-        let notified = self.closed.notified();
+        let link = self.link();
+        let notified = link.closed.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if self.is_closed.load(std::sync::atomic::Ordering::SeqCst) {
+        if link.is_closed.load(std::sync::atomic::Ordering::SeqCst) {
             return;
         }
         notified.await
     }
 
     pub fn is_closed(&self) -> bool {
-        self.is_closed.load(std::sync::atomic::Ordering::SeqCst)
+        self.link()
+            .is_closed
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     async fn reply(&self, id: &str, payload: Value) {
-        let _ = self
-            .out
-            .send(Out::Frame(
-                Frame::CallResult {
-                    id: id.to_string(),
-                    payload,
-                }
-                .to_text(),
-            ))
-            .await;
+        let frame = Frame::CallResult {
+            id: id.to_string(),
+            payload,
+        };
+        let _ = self.send(frame.to_text()).await;
     }
 
     async fn on_frame(&self, text: &str) {
@@ -503,7 +675,7 @@ impl Simulator {
                     RemoteStart::Ignore => {}
                     RemoteStart::Drop => self.disconnect().await,
                     RemoteStart::Reject => self.reply(&id, json!({"status": "Rejected"})).await,
-                    RemoteStart::Accept => {
+                    RemoteStart::Accept | RemoteStart::Reconnect => {
                         let connector = payload["connectorId"].as_u64().unwrap_or(1) as u32;
                         let busy = lock(&self.shared)
                             .transactions
@@ -514,7 +686,19 @@ impl Simulator {
                             self.reply(&id, json!({"status": "Rejected"})).await;
                             return;
                         }
-                        self.reply(&id, json!({"status": "Accepted"})).await;
+                        let delay = lock(&self.cfg).remote_start_delay_ms;
+                        if let Some(ms) = delay {
+                            tokio::time::sleep(Duration::from_millis(ms)).await;
+                        }
+                        if behaviour == RemoteStart::Reconnect {
+                            // The answer is lost with the connection; the charger starts anyway.
+                            if let Err(e) = self.reconnect().await {
+                                log::warn!("simulator {}: reconnect failed: {e}", self.id());
+                                return;
+                            }
+                        } else {
+                            self.reply(&id, json!({"status": "Accepted"})).await;
+                        }
                         if !lock(&self.cfg).no_start_transaction {
                             let tag = payload["idTag"].as_str().unwrap_or_default().to_string();
                             match self.start_transaction(connector, &tag).await {
@@ -536,6 +720,15 @@ impl Simulator {
             }
             "RemoteStopTransaction" => {
                 let tx = payload["transactionId"].as_i64().unwrap_or(-1);
+                let behaviour = lock(&self.cfg).remote_stop;
+                match behaviour {
+                    RemoteStop::Accept => {}
+                    RemoteStop::Ignore => return,
+                    RemoteStop::Reject => {
+                        self.reply(&id, json!({"status": "Rejected"})).await;
+                        return;
+                    }
+                }
                 let known = lock(&self.shared).transactions.contains_key(&tx);
                 self.reply(
                     &id,
@@ -664,10 +857,7 @@ impl Simulator {
                     crate::ocpp::frame::ErrorCode::NotImplemented,
                     format!("{other} is not implemented by the simulator"),
                 );
-                let _ = self
-                    .out
-                    .send(Out::Frame(Frame::error(id, &e).to_text()))
-                    .await;
+                let _ = self.send(Frame::error(id, &e).to_text()).await;
             }
         }
     }

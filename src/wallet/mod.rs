@@ -1,6 +1,7 @@
 //! The customer wallet: every balance change is a conditional UPDATE plus a ledger row plus an outbox
 //! event, all inside the caller's transaction, so the balance always equals the sum of the ledger.
 
+use chrono::NaiveDateTime;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde_json::json;
@@ -18,6 +19,8 @@ pub enum Kind {
     ChargeHold,
     Refund,
     Adjustment,
+    /// Energy beyond a session's hold (an overrun, a late StopTransaction), debited from the wallet.
+    Charge,
 }
 
 impl Kind {
@@ -27,6 +30,7 @@ impl Kind {
             Kind::ChargeHold => "charge_hold",
             Kind::Refund => "refund",
             Kind::Adjustment => "adjustment",
+            Kind::Charge => "charge",
         }
     }
 }
@@ -78,7 +82,7 @@ pub fn apply(
         ))
         .execute(c)?;
     let name = match kind {
-        Kind::ChargeHold => "wallet.debited",
+        Kind::ChargeHold | Kind::Charge => "wallet.debited",
         Kind::Refund => "wallet.refunded",
         Kind::Credit => "wallet.credited",
         Kind::Adjustment if delta < 0 => "wallet.debited",
@@ -157,25 +161,87 @@ fn audit_snapshot(c: &mut DbConnection) -> Result<Audit, AppError> {
             ));
         }
     }
-    let sessions: Vec<(i64, String, i64, i64, Option<i64>)> = charging_sessions::table
-        .filter(charging_sessions::origin.eq("app"))
+    // Every session with a hold: app starts, and customers' own idTags used at the charger.
+    type Row = (i64, String, i64, i64, i64, Option<i64>);
+    let sessions: Vec<Row> = charging_sessions::table
+        .filter(charging_sessions::amount.gt(0))
         .select((
             charging_sessions::id,
             charging_sessions::status,
             charging_sessions::amount,
             charging_sessions::cost,
+            charging_sessions::late_cost,
             charging_sessions::refund,
         ))
         .load(c)?;
-    for (id, status, amount, cost, refund) in sessions {
+    let mut late_costs = 0;
+    for (id, status, amount, cost, late_cost, refund) in sessions {
+        late_costs += late_cost;
         match status.as_str() {
             "pending" | "active" | "stopping" => a.held += amount,
-            "completed" if refund.is_some_and(|r| r + cost == amount) => a.paid += cost,
+            "completed" if refund.is_some_and(|r| r + cost == amount) => a.paid += cost + late_cost,
             "failed" if refund == Some(amount) => {}
             _ => a.problems.push(format!(
                 "session {id} ({status}): amount {amount}, cost {cost}, refund {refund:?}"
             )),
         }
+    }
+    // Billing invariant: every transaction a charger reports is billed against a hold, belongs to a
+    // fleet card (no customer), or was refused and is being stopped.
+    use crate::db::schema::ocpp_transactions as tx;
+    type TxRow = (
+        i64,
+        Option<String>,
+        Option<i64>,
+        Option<NaiveDateTime>,
+        Option<NaiveDateTime>,
+    );
+    let unbilled: Vec<TxRow> = tx::table
+        .select((
+            tx::id,
+            tx::id_tag_status,
+            tx::session_id,
+            tx::stopped_at,
+            tx::stop_next_at,
+        ))
+        .filter(
+            tx::session_id
+                .is_null()
+                .or(tx::id_tag_status.ne("Accepted")),
+        )
+        .load(c)?;
+    for (id, status, session, stopped, must_stop) in unbilled {
+        match (status.as_deref(), session) {
+            (Some("Accepted"), None) => a
+                .problems
+                .push(format!("transaction {id} accepted without a session")),
+            (Some(s), _) if s != "Accepted" && stopped.is_none() && must_stop.is_none() => {
+                a.problems.push(format!(
+                    "transaction {id} refused ({s}) but not being stopped"
+                ))
+            }
+            _ => {}
+        }
+    }
+    let free: i64 = charging_sessions::table
+        .filter(charging_sessions::customer_id.is_not_null())
+        .filter(charging_sessions::amount.eq(0))
+        .count()
+        .get_result(c)?;
+    if free > 0 {
+        a.problems
+            .push(format!("{free} session(s) of customers without a hold"));
+    }
+    // Charges beyond a hold are exactly the sessions' late costs.
+    let charged: i64 = ledger
+        .iter()
+        .filter(|(_, kind, _)| kind == "charge")
+        .map(|(_, _, amount)| -amount)
+        .sum();
+    if charged != late_costs {
+        a.problems.push(format!(
+            "ledger charges {charged} != sessions' late costs {late_costs}"
+        ));
     }
     if a.credits != a.wallets + a.held + a.paid {
         a.problems.push(format!(

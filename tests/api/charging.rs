@@ -266,10 +266,21 @@ async fn offline_charger_is_refused(app: TestApp) {
 }
 dual!(offline_charger_is_refused);
 
-/// A transaction started at the charger (RFID) occupies the connector for app customers.
+/// A customer's own idTag used at the charger (an RFID card with the customer's tag) is billed
+/// against a hold on that customer's wallet, and occupies the connector for app customers.
 async fn rfid_transaction_blocks_the_app(app: TestApp) {
     let sim = app.charger("RFID1", 1).await;
-    let tx = sim.start_transaction(1, "RFIDCARD1").await.unwrap();
+    let card = app.customer("card@example.com", 20.0).await;
+    let tx = sim
+        .start_transaction(1, &card.id_tag.to_lowercase())
+        .await
+        .unwrap();
+    assert_eq!(sim.start_answers()[0].1, "Accepted");
+    assert_eq!(
+        app.balance(&card.token).await,
+        0.0,
+        "the whole wallet (less than the RFID hold) is held"
+    );
     let c = app.customer("a@example.com", 50.0).await;
     let (s, body) = app.start(&c.token, "RFID1", 1, 10.0).await;
     assert_eq!(
@@ -277,11 +288,30 @@ async fn rfid_transaction_blocks_the_app(app: TestApp) {
         (400, Some(crate::race_in_use()))
     );
     assert_eq!(app.balance(&c.token).await, 50.0);
+    sim.add_energy(tx, 500.0).await.unwrap(); // 0.5 kWh at 15.00 = 7.50
     sim.stop_transaction(tx, "Local").await.unwrap();
+    assert_eq!(app.balance(&card.token).await, 12.5);
     let (s, body) = app.start(&c.token, "RFID1", 1, 10.0).await;
     assert_eq!(s, 200, "{body}");
+    app.assert_money_conserved().await;
 }
 dual!(rfid_transaction_blocks_the_app);
+
+/// An unknown card is refused (Invalid) *and* stopped: the charger is sent RemoteStopTransaction,
+/// and the connector is free again once it stops.
+async fn unknown_card_is_refused_and_stopped(app: TestApp) {
+    let sim = app.charger("UNK1", 1).await;
+    let tx = sim.start_transaction(1, "NOBODYS-CARD").await.unwrap();
+    assert_eq!(sim.start_answers(), vec![(tx, "Invalid".to_string())]);
+    app.wait_until(|| sim.received_count("RemoteStopTransaction") == 1)
+        .await;
+    app.wait_until(|| sim.open_transactions().is_empty()).await;
+    let c = app.customer("a@example.com", 50.0).await;
+    let (s, body) = app.start(&c.token, "UNK1", 1, 10.0).await;
+    assert_eq!(s, 200, "{body}");
+    app.assert_money_conserved().await;
+}
+dual!(unknown_card_is_refused_and_stopped);
 
 /// A replayed StopTransaction gets the same answer and moves no money; a replayed StartTransaction
 /// gets the same transactionId.
@@ -333,11 +363,11 @@ async fn prepaid_exhaustion_stops_once(app: TestApp) {
     let sessions = app.sessions(&c.token).await;
     assert_eq!(sessions[0]["status"], "completed");
     assert_eq!(
-        sessions[0]["cost"], 15.0,
-        "cost is capped at the prepaid amount"
+        sessions[0]["cost"], 18.0,
+        "1.2 kWh: the hold pays 15.00, the 3.00 beyond it is charged from the wallet"
     );
     assert_eq!(sessions[0]["refund"], 0.0);
-    assert_eq!(app.balance(&c.token).await, 85.0);
+    assert_eq!(app.balance(&c.token).await, 82.0);
     app.assert_money_conserved().await;
 }
 dual!(prepaid_exhaustion_stops_once);
@@ -361,10 +391,17 @@ async fn idempotency_key(app: TestApp) {
     let (a, b): (serde_json::Value, serde_json::Value) =
         (a.json().await.unwrap(), b.json().await.unwrap());
     assert_eq!(a["session"]["sessionId"], b["session"]["sessionId"]);
-    let again: serde_json::Value = send(2).await.unwrap().json().await.unwrap();
+    let again: serde_json::Value = send(1).await.unwrap().json().await.unwrap();
     assert_eq!(
         again["session"]["sessionId"], a["session"]["sessionId"],
         "same key, same answer"
+    );
+    let other = send(2).await.unwrap();
+    assert_eq!(other.status().as_u16(), 422, "same key, different body");
+    let other: serde_json::Value = other.json().await.unwrap();
+    assert_eq!(
+        other["error"],
+        "Idempotency-Key was already used for a different request"
     );
     assert_eq!(app.balance(&c.token).await, 90.0);
     assert_eq!(sim.received_count("RemoteStartTransaction"), 1);

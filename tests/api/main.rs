@@ -5,6 +5,7 @@ mod helpers;
 
 mod admin;
 mod charging;
+mod lifecycle;
 mod ocpp;
 mod property;
 mod race;

@@ -127,7 +127,8 @@ dual!(handshake_rules);
 
 async fn every_charge_point_action(app: TestApp) {
     let sim = app.charger("ACT1", 2).await;
-    let c = app.customer("a@example.com", 0.0).await;
+    let c = app.customer("a@example.com", 50.0).await;
+    let broke = app.customer("broke@example.com", 0.0).await;
     let charger = app
         .get("/api/admin/chargers/ACT1", Some(&app.admin().await))
         .await
@@ -181,6 +182,19 @@ async fn every_charge_point_action(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(ok["idTagInfo"]["status"], "Accepted");
+    let lower = sim
+        .call("Authorize", json!({"idTag": c.id_tag.to_lowercase()}))
+        .await
+        .unwrap();
+    assert_eq!(
+        lower["idTagInfo"]["status"], "Accepted",
+        "idTags are CiString"
+    );
+    let empty = sim
+        .call("Authorize", json!({"idTag": broke.id_tag}))
+        .await
+        .unwrap();
+    assert_eq!(empty["idTagInfo"]["status"], "Blocked", "an empty wallet");
     let bad = sim
         .call("Authorize", json!({"idTag": "NOBODY"}))
         .await
@@ -288,6 +302,8 @@ dual!(schema_errors_keep_the_connection);
 
 async fn remote_commands_round_trip(app: TestApp) {
     let sim = app.charger("CMD1", 2).await;
+    // An operator's remote start is billed like any transaction: to the customer whose idTag it is.
+    let payer = app.customer("payer@example.com", 50.0).await;
     let admin = app.admin().await;
     let cmd = |action: &str, body: Value| {
         let (app, admin, action) = (&app, admin.clone(), action.to_string());
@@ -340,7 +356,7 @@ async fn remote_commands_round_trip(app: TestApp) {
         ),
         (
             "RemoteStartTransaction",
-            json!({"connectorId": 1, "idTag": "OPERATOR1"}),
+            json!({"connectorId": 1, "idTag": payer.id_tag}),
             "status",
             json!("Accepted"),
         ),

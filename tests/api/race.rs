@@ -269,20 +269,28 @@ async fn reserve_decides_races_in_the_database(app: TestApp) {
     let mut customers = Vec::new();
     for i in 0..32 {
         let c = app.customer(&format!("db{i}@example.com"), 10.0).await;
-        customers.push((c.id, c.id_tag));
+        customers.push(c.id);
     }
     let charger_id = app.state.registry.get("DBRACE1").unwrap().charger_id;
     for round in 0..5 {
         let barrier = Arc::new(std::sync::Barrier::new(customers.len()));
         let mut threads = Vec::new();
-        for (id, tag) in customers.clone() {
+        for id in customers.clone() {
             let (db, barrier) = (app.state.db.clone(), barrier.clone());
             threads.push(std::thread::spawn(move || {
                 let mut conn = db.get().unwrap();
                 barrier.wait();
-                match csms::charging::start::reserve(
-                    &mut conn, id, charger_id, 1, 100, 1500, &tag, None,
-                ) {
+                let r = csms::charging::start::Reservation {
+                    customer_id: id,
+                    charger_id,
+                    connector_id: 1,
+                    amount: 100,
+                    price: 1500,
+                    key: None,
+                    request_hash: None,
+                    owner_node: None,
+                };
+                match csms::charging::start::reserve(&mut conn, &r) {
                     Ok(s) => Some(s.id),
                     Err(csms::charging::start::Reserve::Failed(
                         csms::error::AppError::ConnectorInUse,

@@ -1,0 +1,162 @@
+//! idTags: who pays for a transaction a charger reports.
+//!
+//! OCPP idTags are CiString20: compared case-insensitively. csms stores them upper case and upper-
+//! cases what a charger sends. Every app start gets a **one-time idTag** (`start_tag`, unique in the
+//! database), sent in RemoteStartTransaction and valid until its session ends, so a StartTransaction
+//! maps to exactly one session, however late, repeated or re-cased it arrives.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::models::Session;
+use crate::db::schema::{charging_sessions, customers, id_tags};
+use crate::db::{DbConnection, now};
+use crate::error::AppError;
+use crate::ocpp::messages::{self, IdTagInfo};
+
+diesel::define_sql_function! {
+    /// SQL `upper()`, the same on PostgreSQL and SQLite for ASCII (idTags are printable ASCII).
+    fn upper(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// An idTag as csms compares it.
+pub fn normalize(tag: &str) -> String {
+    tag.to_ascii_uppercase()
+}
+
+/// A fresh one-time idTag for an app start: 20 characters (the CiString20 maximum), upper case,
+/// 76 random bits after the `A` prefix.
+pub fn one_time_tag() -> String {
+    let hex = uuid::Uuid::new_v4().simple().to_string();
+    format!("A{}", hex[..19].to_ascii_uppercase())
+}
+
+/// Who pays for a transaction started with an idTag.
+pub enum Payer {
+    /// The one-time tag of an app start on this charger.
+    AppStart(Box<Session>),
+    /// A customer's own idTag used at the charger, or a card linked to a customer: billed against a
+    /// hold on that customer's wallet.
+    Customer { customer_id: i64, info: IdTagInfo },
+    /// An accepted card that belongs to no customer (a fleet card): the operator bills it, no
+    /// wallet is involved.
+    Fleet(IdTagInfo),
+    /// Not allowed to charge (unknown, blocked, expired).
+    Refused(IdTagInfo),
+}
+
+/// Who pays for `tag` (already normalized) on `charger_id`.
+pub fn identify(c: &mut DbConnection, charger_id: i64, tag: &str) -> Result<Payer, AppError> {
+    let app: Option<Session> = charging_sessions::table
+        .filter(charging_sessions::start_tag.eq(tag))
+        .filter(charging_sessions::charger_id.eq(charger_id))
+        .select(Session::as_select())
+        .first(c)
+        .optional()?;
+    if let Some(s) = app {
+        return Ok(Payer::AppStart(Box::new(s)));
+    }
+    let customer: Option<i64> = customers::table
+        .filter(customers::id_tag.eq(tag))
+        .select(customers::id)
+        .first(c)
+        .optional()?;
+    if let Some(customer_id) = customer {
+        return Ok(Payer::Customer {
+            customer_id,
+            info: IdTagInfo::status("Accepted"),
+        });
+    }
+    type Card = (String, Option<NaiveDateTime>, Option<String>, Option<i64>);
+    let card: Option<Card> = id_tags::table
+        .filter(upper(id_tags::id_tag).eq(tag))
+        .select((
+            id_tags::status,
+            id_tags::expiry_date,
+            id_tags::parent_id_tag,
+            id_tags::customer_id,
+        ))
+        .first(c)
+        .optional()?;
+    let Some((status, expiry, parent, customer)) = card else {
+        return Ok(Payer::Refused(IdTagInfo::status("Invalid")));
+    };
+    let expired = expiry.is_some_and(|e| e < now());
+    let info = IdTagInfo {
+        status: if expired { "Expired".into() } else { status },
+        expiry_date: expiry.map(messages::format_timestamp),
+        parent_id_tag: parent,
+    };
+    Ok(match (info.status.as_str(), customer) {
+        ("Accepted", Some(customer_id)) => Payer::Customer { customer_id, info },
+        ("Accepted", None) => Payer::Fleet(info),
+        _ => Payer::Refused(info),
+    })
+}
+
+/// Whether a failed app start may be re-opened by a late StartTransaction: it never had a
+/// transaction, and the customer did not cancel it.
+pub fn resumable(s: &Session) -> bool {
+    s.status == "failed"
+        && s.transaction_id.is_none()
+        && s.failure_reason.as_deref() != Some("cancelled")
+}
+
+/// Authorize.req: what a StartTransaction with this tag would be answered, without side effects.
+/// Customers need money in the wallet (Blocked otherwise); a one-time tag is Accepted while its
+/// session waits for the charger, or when a late start could be funded.
+pub fn authorize(
+    c: &mut DbConnection,
+    charger_id: i64,
+    id_tag: &str,
+) -> Result<IdTagInfo, AppError> {
+    let balance = |c: &mut DbConnection, id: i64| -> Result<i64, AppError> {
+        Ok(customers::table
+            .find(id)
+            .select(customers::balance)
+            .first(c)?)
+    };
+    Ok(match identify(c, charger_id, &normalize(id_tag))? {
+        Payer::AppStart(s) => {
+            let waiting = crate::charging::OPEN_STATUSES.contains(&s.status.as_str())
+                && s.transaction_id.is_none();
+            let fundable = resumable(&s)
+                && match s.customer_id {
+                    Some(id) => balance(c, id)? >= s.amount,
+                    None => false,
+                };
+            if waiting || fundable {
+                IdTagInfo::status("Accepted")
+            } else if resumable(&s) {
+                IdTagInfo::status("Blocked") // a late start would be refused: the wallet is short
+            } else {
+                IdTagInfo::status("Invalid") // the session ended: the tag is spent
+            }
+        }
+        Payer::Customer { customer_id, info } => {
+            if balance(c, customer_id)? > 0 {
+                info
+            } else {
+                IdTagInfo {
+                    status: "Blocked".into(),
+                    ..info
+                }
+            }
+        }
+        Payer::Fleet(info) | Payer::Refused(info) => info,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_time_tags_fit_cistring20_and_differ() {
+        let a = one_time_tag();
+        let b = one_time_tag();
+        assert_eq!(a.len(), 20);
+        assert_ne!(a, b);
+        assert_eq!(normalize(&a.to_lowercase()), a);
+    }
+}
