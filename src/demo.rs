@@ -21,6 +21,9 @@ pub const DEMO_CUSTOMERS: &[(&str, &str)] = &[
     ("Customer Two", "customer2@example.com"),
 ];
 pub const DEMO_PASSWORD: &str = "password";
+/// The OCPP password of the demo chargers (security profile 1), e.g. for
+/// `csms simulate --id DEVDEMO2 --password demo-charger-secret`.
+pub const DEMO_CHARGER_PASSWORD: &str = "demo-charger-secret";
 /// Wallet balance of a new demo customer, in minor units (100.00).
 pub const DEMO_BALANCE: i64 = 10_000;
 
@@ -34,6 +37,7 @@ pub async fn run(mut settings: Settings) -> Result<(), AppError> {
     let base = format!("ws://127.0.0.1:{}/ocpp", app.ocpp_port);
     for (device, _, connectors) in DEMO_CHARGERS {
         let mut cfg = SimConfig::new(base.clone(), *device, *connectors);
+        cfg.password = Some(DEMO_CHARGER_PASSWORD.into());
         cfg.meter_interval_secs = 5;
         cfg.power_kw = 11.0;
         cfg.ev_capacity_kwh = Some(40.0);
@@ -89,11 +93,16 @@ pub async fn seed(db: &Db, bcrypt_cost: u32) -> Result<(), AppError> {
                     .returning(stations::id)
                     .get_result(c)?,
             };
+            let secret = crate::chargers::hash_secret(DEMO_CHARGER_PASSWORD);
             for (device, cp, _) in DEMO_CHARGERS {
-                let exists: i64 = chargers::table
-                    .filter(chargers::device_id.eq(device))
-                    .count()
-                    .get_result(c)?;
+                // Demo chargers use security profile 1 with the demo password (set again on
+                // every run, so a database from an older version works too).
+                let exists = diesel::update(chargers::table.filter(chargers::device_id.eq(device)))
+                    .set((
+                        chargers::security_profile.eq(1),
+                        chargers::ocpp_password_hash.eq(&secret),
+                    ))
+                    .execute(c)?;
                 if exists == 0 {
                     diesel::insert_into(chargers::table)
                         .values((
@@ -101,6 +110,8 @@ pub async fn seed(db: &Db, bcrypt_cost: u32) -> Result<(), AppError> {
                             chargers::charging_point_id.eq(cp),
                             chargers::station_id.eq(station),
                             chargers::name.eq(format!("Demo charger {cp}")),
+                            chargers::security_profile.eq(1),
+                            chargers::ocpp_password_hash.eq(&secret),
                             chargers::created_at.eq(now()),
                         ))
                         .execute(c)?;

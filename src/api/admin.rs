@@ -11,7 +11,7 @@ use crate::auth::{self, OperatorId, Role};
 use crate::charging::{self, ListFilter};
 use crate::db::models::{Charger, Connector, Customer, Operator, Station, Tariff};
 use crate::db::schema::*;
-use crate::db::{DbConnection, is_unique_violation, now, write_tx};
+use crate::db::{DbConnection, now, write_tx};
 use crate::error::AppError;
 use crate::money;
 use crate::ocpp::schemas::{Kind, schemas};
@@ -214,6 +214,7 @@ fn charger_json(state: &AppState, ch: &Charger, conns: &[&Connector]) -> Value {
         "tariffId": ch.tariff_id,
         "online": state.registry.is_online(&ch.device_id),
         "hasOcppPassword": ch.ocpp_password_hash.is_some(),
+        "securityProfile": ch.security_profile,
         "vendor": ch.vendor,
         "model": ch.model,
         "serialNumber": ch.serial_number,
@@ -267,58 +268,104 @@ pub async fn create_charger(
         .ok_or_else(|| AppError::bad_request("stationId is required"))?;
     let tariff_id = optional_id(&body, "tariffId")?;
     let name = body.get("name").and_then(Value::as_str).map(str::to_string);
-    let hash = match body.get("ocppPassword") {
+    let new = crate::chargers::NewCharger {
+        device_id,
+        charging_point_id: cp_id,
+        station_id,
+        name,
+        tariff_id,
+        credentials: credentials(&body)?,
+    };
+    let st = state.clone();
+    let (charger, password) = state
+        .db
+        .run(move |c| {
+            let saved = crate::chargers::create(c, new)?;
+            Ok((
+                charger_json(&st, &saved.charger, &[]),
+                saved.generated_password,
+            ))
+        })
+        .await?;
+    let mut answer = json!({"success": true, "charger": charger});
+    if let Some(p) = password {
+        answer["ocppPassword"] = json!(p); // shown once: only its hash is stored
+    }
+    Ok(HttpResponse::Created().json(answer))
+}
+
+/// `securityProfile` and `ocppPassword` of a charger request body.
+fn credentials(body: &Value) -> Result<crate::chargers::Credentials, AppError> {
+    let security_profile = match body.get("securityProfile") {
         None | Some(Value::Null) => None,
-        Some(Value::String(p)) if p.len() >= 8 && p.len() <= 40 => {
-            Some(auth::hash_password(p.clone(), state.settings.bcrypt_cost).await?)
-        }
+        Some(v) => Some(
+            v.as_i64()
+                .and_then(|p| i32::try_from(p).ok())
+                .ok_or_else(|| AppError::bad_request("securityProfile must be 0, 1, 2 or 3"))?,
+        ),
+    };
+    let password = match body.get("ocppPassword") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(p)) => Some(Some(p.clone())),
+        Some(_) => return Err(AppError::bad_request("ocppPassword must be a string")),
+    };
+    Ok(crate::chargers::Credentials {
+        security_profile,
+        password,
+    })
+}
+
+#[utoipa::path(put, path = "/api/admin/chargers/{device_id}", tag = "operator",
+    request_body = crate::api::openapi::ChargerSettingsBody,
+    params(("device_id" = String, Path, description = "chargeBoxIdentity")),
+    responses((status = 200, description = "{success, charger, ocppPassword?}: ocppPassword only when csms generated one"), (status = 400, description = "Invalid settings"), (status = 404, description = "Charger not found"), (status = 409, description = "Duplicate chargingPointId")),
+    security(("bearer" = [])),
+)]
+pub async fn update_charger(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, AppError> {
+    let device = path.into_inner();
+    let name = match body.get("name") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(n)) => Some(Some(n.clone())),
+        Some(_) => return Err(AppError::bad_request("name must be a string")),
+    };
+    let charging_point_id = match body.get("chargingPointId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(cp)) if !cp.trim().is_empty() => Some(cp.trim().to_string()),
         Some(_) => {
             return Err(AppError::bad_request(
-                "ocppPassword must be 8 to 40 characters",
+                "chargingPointId must be a non-empty string",
             ));
         }
     };
+    let changes = crate::chargers::Changes {
+        name,
+        charging_point_id,
+        credentials: credentials(&body)?,
+    };
     let st = state.clone();
-    let charger = state
+    let (charger, password) = state
         .db
         .run(move |c| {
-            let n: i64 = stations::table
-                .filter(stations::id.eq(station_id))
-                .count()
-                .get_result(c)?;
-            if n == 0 {
-                return Err(AppError::NotFound("Station not found".into()));
-            }
-            check_tariff(c, tariff_id)?;
-            let id: i64 = diesel::insert_into(chargers::table)
-                .values((
-                    chargers::device_id.eq(&device_id),
-                    chargers::charging_point_id.eq(&cp_id),
-                    chargers::station_id.eq(station_id),
-                    chargers::name.eq(name),
-                    chargers::ocpp_password_hash.eq(hash),
-                    chargers::tariff_id.eq(tariff_id),
-                    chargers::created_at.eq(now()),
-                ))
-                .returning(chargers::id)
-                .get_result(c)
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        AppError::Conflict(
-                            "A charger with this deviceId or chargingPointId already exists".into(),
-                        )
-                    } else {
-                        AppError::from(e)
-                    }
-                })?;
-            let ch: Charger = chargers::table
-                .find(id)
-                .select(Charger::as_select())
-                .first(c)?;
-            Ok(charger_json(&st, &ch, &[]))
+            let saved = crate::chargers::update(c, &device, changes)?;
+            let (list, conns) = load_chargers(c, Some(&saved.charger.device_id))?;
+            Ok((
+                chargers_json(&st, &list, &conns).into_iter().next(),
+                saved.generated_password,
+            ))
         })
         .await?;
-    Ok(HttpResponse::Created().json(json!({"success": true, "charger": charger})))
+    let mut answer = json!({"success": true, "charger": charger});
+    if let Some(p) = password {
+        answer["ocppPassword"] = json!(p);
+    }
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 fn load_chargers(

@@ -92,6 +92,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::delete().to(admin::delete_charger),
         )
         .route(
+            "/api/admin/chargers/{device_id}",
+            web::put().to(admin::update_charger),
+        )
+        .route(
             "/api/admin/chargers/{device_id}/tariff",
             web::put().to(admin::assign_charger_tariff),
         )

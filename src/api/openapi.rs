@@ -52,9 +52,25 @@ pub struct ChargerBody {
     pub chargingPointId: Option<String>,
     pub stationId: i64,
     pub name: Option<String>,
-    /// 8-40 characters; enables HTTP Basic auth (security profile 1); stored hashed
+    /// 0 = no authentication (only when set explicitly), 1 (default) = HTTP Basic auth; 2 and 3
+    /// need the TLS listener (not available yet)
+    pub securityProfile: Option<i32>,
+    /// 16-40 characters, profile 1; when left out csms generates one and returns it once as
+    /// `ocppPassword` in the 201 body. Stored as a salted hash
     pub ocppPassword: Option<String>,
     pub tariffId: Option<i64>,
+}
+
+#[derive(ToSchema)]
+#[allow(non_snake_case)]
+pub struct ChargerSettingsBody {
+    pub name: Option<String>,
+    pub chargingPointId: Option<String>,
+    /// 0 or 1 (2 and 3 need the TLS listener)
+    pub securityProfile: Option<i32>,
+    /// 16-40 characters; null removes it (profile 0 only). Moving to profile 1 without one
+    /// generates a password, returned once as `ocppPassword`
+    pub ocppPassword: Option<String>,
 }
 
 #[derive(ToSchema)]
@@ -95,8 +111,8 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "csms", description = "OCPP 1.6J central system with a customer wallet. Errors: {\"success\": false, \"error\": \"...\"}."),
-    paths(crate::api::system::healthz, crate::api::system::metrics, crate::api::customer::register, crate::api::customer::login, crate::api::customer::profile, crate::api::customer::wallet, crate::api::customer::stations, crate::api::charging::start, crate::api::charging::stop, crate::api::charging::sessions, crate::api::charging::session, crate::api::charging::events, crate::api::admin::login, crate::api::admin::create_station, crate::api::admin::list_stations, crate::api::admin::assign_station_tariff, crate::api::admin::create_charger, crate::api::admin::list_chargers, crate::api::admin::get_charger, crate::api::admin::delete_charger, crate::api::admin::assign_charger_tariff, crate::api::admin::messages, crate::api::admin::command, crate::api::admin::create_tariff, crate::api::admin::list_tariffs, crate::api::admin::list_customers, crate::api::admin::credit_wallet, crate::api::admin::list_sessions, crate::api::admin::close_session, crate::api::admin::write_offs),
-    components(schemas(RegisterBody, LoginBody, StartBody, StopBody, StationBody, ChargerBody, TariffBody, TariffAssignment, CreditBody, crate::api::admin::CloseBody, crate::api::admin::SessionAnswer)),
+    paths(crate::api::system::healthz, crate::api::system::metrics, crate::api::customer::register, crate::api::customer::login, crate::api::customer::profile, crate::api::customer::wallet, crate::api::customer::stations, crate::api::charging::start, crate::api::charging::stop, crate::api::charging::sessions, crate::api::charging::session, crate::api::charging::events, crate::api::admin::login, crate::api::admin::create_station, crate::api::admin::list_stations, crate::api::admin::assign_station_tariff, crate::api::admin::create_charger, crate::api::admin::list_chargers, crate::api::admin::get_charger, crate::api::admin::delete_charger, crate::api::admin::assign_charger_tariff, crate::api::admin::messages, crate::api::admin::command, crate::api::admin::create_tariff, crate::api::admin::list_tariffs, crate::api::admin::list_customers, crate::api::admin::credit_wallet, crate::api::admin::list_sessions, crate::api::admin::close_session, crate::api::admin::write_offs, crate::api::admin::update_charger),
+    components(schemas(RegisterBody, LoginBody, StartBody, StopBody, StationBody, ChargerBody, TariffBody, TariffAssignment, CreditBody, crate::api::admin::CloseBody, ChargerSettingsBody, crate::api::admin::SessionAnswer)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;

@@ -28,9 +28,11 @@ async fn register_chargers(db: &Db, prefix: &str, n: usize) -> Result<Vec<String
                 .get_result(c)?;
             let ts = now().format("%Y-%m-%d %H:%M:%S").to_string();
             for chunk in list.chunks(1000) {
-                let values: Vec<String> = chunk.iter().map(|id| format!("('{id}', 'CP-{id}', {station}, '{ts}')")).collect();
+                // Security profile 0 (no password): these scenarios measure other things; the
+                // reconnect storm measures authenticated handshakes.
+                let values: Vec<String> = chunk.iter().map(|id| format!("('{id}', 'CP-{id}', {station}, '{ts}', 0)")).collect();
                 diesel::sql_query(format!(
-                    "INSERT INTO chargers (device_id, charging_point_id, station_id, created_at) VALUES {}",
+                    "INSERT INTO chargers (device_id, charging_point_id, station_id, created_at, security_profile) VALUES {}",
                     values.join(",")
                 ))
                 .execute(c)?;

@@ -110,27 +110,63 @@ pub struct SampledValue {
     pub unit: Option<String>,
 }
 
+/// Readings above this (a petawatt-hour) are garbage, not energy.
+const MAX_REGISTER_WH: f64 = 1e15;
+
 impl MeterValue {
-    /// The active energy import register in Wh, if this sample carries one (Wh or kWh).
-    /// A sample without a measurand is the energy register by the OCPP default.
+    /// The active energy import register in Wh, if this sample carries one: the reading without a
+    /// phase, else the sum of the phases (L1, L2, L3, or L1-N, L2-N, L3-N), at location `Outlet`
+    /// or none, in Wh or kWh. A sample without a measurand is the energy register by the OCPP
+    /// default. Other locations (EV, Inlet, Cable), units, signed data and non-numbers are ignored.
     pub fn energy_wh(&self) -> Option<i64> {
-        self.sampled_value.iter().find_map(|sv| {
+        let mut total = None;
+        let mut lines = [None; 3];
+        let mut to_neutral = [None; 3];
+        for sv in &self.sampled_value {
             let measurand = sv
                 .measurand
                 .as_deref()
                 .unwrap_or("Energy.Active.Import.Register");
             if measurand != "Energy.Active.Import.Register"
                 || sv.format.as_deref() == Some("SignedData")
+                || !matches!(sv.location.as_deref(), None | Some("Outlet"))
             {
-                return None;
+                continue;
             }
-            let value: f64 = sv.value.trim().parse().ok()?;
-            let wh = match sv.unit.as_deref() {
-                Some("kWh") => value * 1000.0,
-                _ => value,
+            let scale = match sv.unit.as_deref() {
+                None | Some("Wh") => 1.0,
+                Some("kWh") => 1000.0,
+                Some(_) => continue,
             };
-            (wh.is_finite() && wh >= 0.0).then(|| wh.round() as i64)
-        })
+            let Ok(value) = sv.value.trim().parse::<f64>() else {
+                continue;
+            };
+            let wh = value * scale;
+            if !wh.is_finite() || !(0.0..MAX_REGISTER_WH).contains(&wh) {
+                continue;
+            }
+            let wh = wh.round() as i64;
+            match sv.phase.as_deref() {
+                None => total = total.or(Some(wh)),
+                Some("L1") => lines[0] = Some(wh),
+                Some("L2") => lines[1] = Some(wh),
+                Some("L3") => lines[2] = Some(wh),
+                Some("L1-N") => to_neutral[0] = Some(wh),
+                Some("L2-N") => to_neutral[1] = Some(wh),
+                Some("L3-N") => to_neutral[2] = Some(wh),
+                Some(_) => {}
+            }
+        }
+        let sum = |phases: [Option<i64>; 3]| -> Option<i64> {
+            phases
+                .iter()
+                .flatten()
+                .try_fold(None::<i64>, |acc, v| {
+                    Some(Some(acc.unwrap_or(0).checked_add(*v)?))
+                })
+                .flatten()
+        };
+        total.or_else(|| sum(lines)).or_else(|| sum(to_neutral))
     }
 }
 
@@ -180,5 +216,53 @@ mod tests {
         assert_eq!(mv.energy_wh(), Some(1500));
         let plain: MeterValue = serde_json::from_value(serde_json::json!({"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{"value": "42"}]})).unwrap();
         assert_eq!(plain.energy_wh(), Some(42));
+    }
+
+    fn sample(values: serde_json::Value) -> MeterValue {
+        serde_json::from_value(
+            serde_json::json!({"timestamp": "2026-01-01T00:00:00Z", "sampledValue": values}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn energy_register_phases_locations_and_garbage() {
+        let e = "Energy.Active.Import.Register";
+        // Phases are summed when there is no total; the total wins when there is one.
+        let phases = sample(serde_json::json!([
+            {"value": "100", "measurand": e, "phase": "L1"},
+            {"value": "200", "measurand": e, "phase": "L2"},
+            {"value": "0.3", "measurand": e, "phase": "L3", "unit": "kWh"}
+        ]));
+        assert_eq!(phases.energy_wh(), Some(600));
+        let with_total = sample(serde_json::json!([
+            {"value": "100", "measurand": e, "phase": "L1"},
+            {"value": "1000", "measurand": e}
+        ]));
+        assert_eq!(with_total.energy_wh(), Some(1000));
+        let to_neutral = sample(serde_json::json!([
+            {"value": "5", "measurand": e, "phase": "L1-N"},
+            {"value": "7", "measurand": e, "phase": "L2-N"}
+        ]));
+        assert_eq!(to_neutral.energy_wh(), Some(12));
+        // The EV's or the inlet's register is not the outlet's.
+        let ev = sample(serde_json::json!([
+            {"value": "999", "measurand": e, "location": "EV"},
+            {"value": "10", "measurand": e, "location": "Outlet"}
+        ]));
+        assert_eq!(ev.energy_wh(), Some(10));
+        let inlet_only =
+            sample(serde_json::json!([{"value": "999", "measurand": e, "location": "Inlet"}]));
+        assert_eq!(inlet_only.energy_wh(), None);
+        // Garbage is no reading.
+        for bad in ["-5", "NaN", "inf", "1e30", "abc", ""] {
+            assert_eq!(
+                sample(serde_json::json!([{"value": bad, "measurand": e}])).energy_wh(),
+                None,
+                "{bad}"
+            );
+        }
+        let varh = sample(serde_json::json!([{"value": "5", "measurand": e, "unit": "varh"}]));
+        assert_eq!(varh.energy_wh(), None);
     }
 }

@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::connection::{self, ChargerCtx};
 use super::registry::ChargerHandle;
+use crate::chargers::Verified;
 use crate::db::now;
 use crate::db::schema::chargers;
 use crate::events::{self, Subject};
@@ -104,45 +105,54 @@ enum Verdict {
     Refuse(StatusCode),
 }
 
+/// Who may connect (see `chargers` for the security profiles): an unknown chargeBoxId gets 404; a
+/// charger of profile 0 connects without credentials; profile 1 needs HTTP Basic auth with user =
+/// chargeBoxId and its password (a fast salted hash, so a reconnect storm costs no bcrypt runs).
 async fn decide(state: &State, head: &RequestHead) -> Verdict {
     let Some(device_id) = charge_box_id(&head.path) else {
         return Verdict::Refuse(StatusCode::NOT_FOUND);
     };
-    let lookup = {
-        let device_id = device_id.clone();
-        state
-            .db
-            .run(move |c| {
-                Ok(chargers::table
-                    .filter(chargers::device_id.eq(device_id))
-                    .select((chargers::id, chargers::ocpp_password_hash))
-                    .first::<(i64, Option<String>)>(c)
-                    .optional()?)
+    let credentials = head.authorization.as_deref().and_then(basic_credentials);
+    let verdict = state
+        .db
+        .run(move |c| {
+            let Some(access) = crate::chargers::access(c, &device_id)? else {
+                return Ok(Verdict::Refuse(StatusCode::NOT_FOUND));
+            };
+            if access.security_profile == 0 {
+                return Ok(Verdict::Accept(access.charger_id));
+            }
+            let Some(hash) = access.password_hash else {
+                log::warn!(
+                    "{device_id}: security profile {} but no password set: refused",
+                    access.security_profile
+                );
+                return Ok(Verdict::Refuse(StatusCode::UNAUTHORIZED));
+            };
+            let Some((user, password)) = credentials else {
+                return Ok(Verdict::Refuse(StatusCode::UNAUTHORIZED));
+            };
+            if user != device_id {
+                log::warn!("{device_id}: Basic auth user {user:?} is not the chargeBoxId: refused");
+                return Ok(Verdict::Refuse(StatusCode::UNAUTHORIZED));
+            }
+            Ok(match crate::chargers::verify_secret(&password, &hash) {
+                Verified::Yes => Verdict::Accept(access.charger_id),
+                Verified::YesRehash => {
+                    crate::chargers::rehash(c, access.charger_id, &password)?;
+                    Verdict::Accept(access.charger_id)
+                }
+                Verified::No => {
+                    log::warn!("{device_id}: wrong OCPP password: refused");
+                    Verdict::Refuse(StatusCode::UNAUTHORIZED)
+                }
             })
-            .await
-    };
-    let (charger_id, hash) = match lookup {
-        Ok(Some(found)) => found,
-        Ok(None) => return Verdict::Refuse(StatusCode::NOT_FOUND),
-        Err(e) => {
-            log::error!("OCPP handshake lookup failed: {e}");
-            return Verdict::Refuse(StatusCode::SERVICE_UNAVAILABLE);
-        }
-    };
-    let Some(hash) = hash else {
-        return Verdict::Accept(charger_id);
-    };
-    let Some((user, password)) = head.authorization.as_deref().and_then(basic_credentials) else {
-        return Verdict::Refuse(StatusCode::UNAUTHORIZED);
-    };
-    if user != device_id {
-        return Verdict::Refuse(StatusCode::UNAUTHORIZED);
-    }
-    if crate::auth::verify_password(password, hash).await {
-        Verdict::Accept(charger_id)
-    } else {
-        Verdict::Refuse(StatusCode::UNAUTHORIZED)
-    }
+        })
+        .await;
+    verdict.unwrap_or_else(|e| {
+        log::error!("OCPP handshake lookup failed: {e}");
+        Verdict::Refuse(StatusCode::SERVICE_UNAVAILABLE)
+    })
 }
 
 fn basic_credentials(header: &str) -> Option<(String, String)> {

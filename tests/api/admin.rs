@@ -1,6 +1,6 @@
 //! Operator and customer accounts, authorization, stations, chargers, tariffs, wallets, system routes.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::dual;
 use crate::helpers::TestApp;
@@ -173,6 +173,15 @@ async fn stations_chargers_tariffs(app: TestApp) {
         )
         .await;
     assert_eq!(s, 400);
+    for bad in [
+        json!({"deviceId": "T3", "stationId": station, "securityProfile": 2}),
+        json!({"deviceId": "T3", "stationId": station, "securityProfile": 7}),
+        json!({"deviceId": "T3", "stationId": station, "securityProfile": "one"}),
+        json!({"deviceId": "T3", "stationId": station, "securityProfile": 0, "ocppPassword": "0123456789abcdef"}),
+    ] {
+        let (s, body) = app.post("/api/admin/chargers", t, bad.clone()).await;
+        assert_eq!(s, 400, "{bad} -> {body}");
+    }
 
     // Tariffs: station price, then a charger-specific price; the default applies without either.
     let c = app.customer("a@example.com", 0.0).await;
@@ -330,3 +339,71 @@ async fn system_routes(app: TestApp) {
     assert_eq!(s, 404);
 }
 dual!(system_routes);
+
+/// `PUT /api/admin/chargers/{deviceId}`: profile 0 → 1 generates a password (shown once), a new
+/// password takes effect at the next handshake, profiles 2 and 3 are refused, unknown → 404.
+async fn charger_settings(app: TestApp) {
+    let t = app.admin().await;
+    let t = Some(t.as_str());
+    app.register_charger_with("SET1", json!({"securityProfile": 0}))
+        .await;
+    let put = |body: Value| {
+        app.request(
+            reqwest::Method::PUT,
+            "/api/admin/chargers/SET1",
+            t,
+            Some(body),
+        )
+    };
+    let (s, body) = put(json!({"name": "Bay 7", "securityProfile": 1})).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["charger"]["name"], "Bay 7");
+    assert_eq!(body["charger"]["securityProfile"], 1);
+    let generated = body["ocppPassword"].as_str().unwrap().to_string();
+    assert_eq!(generated.len(), 40);
+    let mut cfg = csms::simulator::SimConfig::new(app.ocpp.clone(), "SET1", 1);
+    assert!(
+        csms::simulator::Simulator::connect(cfg.clone())
+            .await
+            .is_err(),
+        "no password: refused"
+    );
+    cfg.password = Some(generated.clone());
+    let sim = app.connect(cfg.clone()).await;
+    // A password of the operator's choosing; the connected charger is not dropped.
+    let (s, body) = put(json!({"ocppPassword": "operator-chosen-pw-1"})).await;
+    assert_eq!(s, 200, "{body}");
+    assert!(body["ocppPassword"].is_null(), "not generated, not shown");
+    assert!(sim.call("Heartbeat", json!({})).await.is_ok());
+    assert!(
+        csms::simulator::Simulator::connect(cfg.clone())
+            .await
+            .is_err(),
+        "old password refused"
+    );
+    cfg.password = Some("operator-chosen-pw-1".into());
+    assert!(csms::simulator::Simulator::connect(cfg).await.is_ok());
+    for bad in [
+        json!({"securityProfile": 3}),
+        json!({"ocppPassword": "short"}),
+        json!({"ocppPassword": null}),
+        json!({"chargingPointId": ""}),
+        json!({"name": 5}),
+    ] {
+        let (s, body) = put(bad.clone()).await;
+        assert_eq!(s, 400, "{bad} -> {body}");
+    }
+    let (s, body) = put(json!({"securityProfile": 0, "ocppPassword": null})).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["charger"]["hasOcppPassword"], false);
+    let (s, _) = app
+        .request(
+            reqwest::Method::PUT,
+            "/api/admin/chargers/NOPE",
+            t,
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(s, 404);
+}
+dual!(charger_settings);

@@ -143,9 +143,9 @@ dual!(charger_rejects_or_is_silent_or_drops, |s| s
     2);
 
 async fn start_validation_errors(app: TestApp) {
+    app.register_charger("VAL1", None).await;
     let mut cfg = app.sim_config("VAL1", 2);
     cfg.faulted = vec![2];
-    app.register_charger("VAL1", None).await;
     let _sim = app.connect(cfg).await;
     app.register_charger("OFF1", None).await;
     let c = app.customer("a@example.com", 20.0).await;
@@ -411,9 +411,9 @@ dual!(idempotency_key);
 /// Recovery: a session left pending by a crash is refunded at start-up; an accepted session whose
 /// charger never sends StartTransaction is cancelled and refunded.
 async fn recovery_refunds_stuck_sessions(app: TestApp) {
+    app.register_charger("STUCK1", None).await;
     let mut cfg = app.sim_config("STUCK1", 2);
     cfg.no_start_transaction = true;
-    app.register_charger("STUCK1", None).await;
     let sim = app.connect(cfg).await;
     let c = app.customer("a@example.com", 100.0).await;
     let (s, body) = app.start(&c.token, "STUCK1", 1, 20.0).await;

@@ -36,6 +36,8 @@ pub struct TestApp {
     /// `ws://127.0.0.1:PORT/ocpp`
     pub ocpp: String,
     pub state: State,
+    /// OCPP passwords of the chargers this test registered (generated ones included).
+    passwords: std::sync::Mutex<std::collections::HashMap<String, String>>,
     client: reqwest::Client,
     handle: actix_web::dev::ServerHandle,
     _db: TestDb,
@@ -137,6 +139,7 @@ impl TestApp {
             http,
             ocpp,
             state,
+            passwords: Default::default(),
             client: reqwest::Client::new(),
             handle,
             _db: db,
@@ -190,8 +193,18 @@ impl TestApp {
         body["token"].as_str().unwrap().to_string()
     }
 
-    /// Registers a charger (in a new station) without connecting it.
+    /// Registers a charger (in a new station) without connecting it, with `password` or, when
+    /// `None`, the one csms generates (security profile 1). Returns the charger.
     pub async fn register_charger(&self, device: &str, password: Option<&str>) -> Value {
+        let mut body = json!({});
+        if let Some(p) = password {
+            body["ocppPassword"] = json!(p);
+        }
+        self.register_charger_with(device, body).await["charger"].clone()
+    }
+
+    /// Registers a charger with extra fields in the request body; returns the whole 201 body.
+    pub async fn register_charger_with(&self, device: &str, mut body: Value) -> Value {
         let admin = self.admin().await;
         let (s, station) = self
             .post(
@@ -201,17 +214,46 @@ impl TestApp {
             )
             .await;
         assert_eq!(s, 201, "{station}");
-        let mut body = json!({"deviceId": device, "stationId": station["station"]["id"], "chargingPointId": format!("CP-{device}")});
-        if let Some(p) = password {
-            body["ocppPassword"] = json!(p);
-        }
-        let (s, charger) = self.post("/api/admin/chargers", Some(&admin), body).await;
-        assert_eq!(s, 201, "{charger}");
-        charger["charger"].clone()
+        body["deviceId"] = json!(device);
+        body["stationId"] = station["station"]["id"].clone();
+        body["chargingPointId"] = json!(format!("CP-{device}"));
+        let (s, created) = self
+            .post("/api/admin/chargers", Some(&admin), body.clone())
+            .await;
+        assert_eq!(s, 201, "{created}");
+        let password = created["ocppPassword"]
+            .as_str()
+            .or(body["ocppPassword"].as_str())
+            .map(str::to_string);
+        let mut known = self.passwords.lock().unwrap();
+        match password {
+            Some(p) => known.insert(device.to_string(), p),
+            None => known.remove(device),
+        };
+        created
     }
 
+    /// The OCPP password this test knows for a charger.
+    pub fn password(&self, device: &str) -> Option<String> {
+        self.passwords.lock().unwrap().get(device).cloned()
+    }
+
+    /// `Basic ...` for a charger's handshake, when it has a password.
+    pub fn basic_auth(&self, device: &str) -> Option<String> {
+        use base64::Engine;
+        self.password(device).map(|p| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{device}:{p}"))
+            )
+        })
+    }
+
+    /// A simulator configuration for a registered charger (with its password).
     pub fn sim_config(&self, device: &str, connectors: u32) -> SimConfig {
-        SimConfig::new(self.ocpp.clone(), device, connectors)
+        let mut cfg = SimConfig::new(self.ocpp.clone(), device, connectors);
+        cfg.password = self.password(device);
+        cfg
     }
 
     /// Registers a charger and connects a simulator that boots and reports its connectors.
@@ -228,13 +270,14 @@ impl TestApp {
     }
 
     pub async fn wait_until(&self, mut cond: impl FnMut() -> bool) {
-        for _ in 0..200 {
+        // Generous: CI runs many of these tests at once on two cores.
+        for _ in 0..600 {
             if cond() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("condition not reached in 5 s");
+        panic!("condition not reached in 15 s");
     }
 
     /// Registers a customer and credits the wallet with `balance` (major units).

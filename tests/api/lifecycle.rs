@@ -19,28 +19,28 @@ async fn session(app: &TestApp, token: &str, sid: &str) -> Value {
     body["session"].clone()
 }
 
-/// Waits (up to 10 s) until an async condition holds.
+/// Waits (up to 15 s) until an async condition holds.
 async fn eventually<F, Fut>(what: &str, mut f: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    for _ in 0..200 {
+    for _ in 0..300 {
         if f().await {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("not reached in 10 s: {what}");
+    panic!("not reached in 15 s: {what}");
 }
 
 /// The charger answers RemoteStartTransaction `Accepted` after csms gave up (504, refunded), then
 /// starts with the idTag it was given. The late start re-opens the session with a new hold and is
 /// billed; before this it was accepted at price 0.
 async fn late_accept_is_billed_with_a_new_hold(app: TestApp) {
+    app.register_charger("LATE1", None).await;
     let mut cfg = app.sim_config("LATE1", 1);
     cfg.remote_start_delay_ms = Some(1_500); // the start API waits 1 s
-    app.register_charger("LATE1", None).await;
     let sim = app.connect(cfg).await;
     let c = app.customer("a@example.com", 100.0).await;
     let (s, body) = app.start(&c.token, "LATE1", 1, 50.0).await;
@@ -76,9 +76,9 @@ dual!(late_accept_is_billed_with_a_new_hold, |s| s
 /// A late start the wallet can no longer fund is refused (Blocked) and stopped; the energy it
 /// delivered before stopping is written off for the operator to see.
 async fn late_start_without_money_is_refused_and_stopped(app: TestApp) {
+    app.register_charger("LATE2", None).await;
     let mut cfg = app.sim_config("LATE2", 2);
     cfg.remote_start_delay_ms = Some(1_500);
-    app.register_charger("LATE2", None).await;
     let sim = app.connect(cfg).await;
     let c = app.customer("a@example.com", 60.0).await;
     let (s, _) = app.start(&c.token, "LATE2", 1, 50.0).await;
@@ -128,9 +128,9 @@ dual!(reconnect_during_remote_start_is_billed);
 /// Recovery refunds an accepted session whose StartTransaction did not come in time (the charger
 /// queued it while offline, or the driver plugged in late); when it comes, it is billed.
 async fn start_transaction_after_recovery_is_billed(app: TestApp) {
+    app.register_charger("SLOW1", None).await;
     let mut cfg = app.sim_config("SLOW1", 1);
     cfg.no_start_transaction = true;
-    app.register_charger("SLOW1", None).await;
     let sim = app.connect(cfg).await;
     let c = app.customer("a@example.com", 100.0).await;
     let (s, body) = app.start(&c.token, "SLOW1", 1, 30.0).await;
@@ -160,9 +160,9 @@ dual!(start_transaction_after_recovery_is_billed, |s| {
 /// A StartTransaction retried with a fresh timestamp (the firmware missed the answer) is the same
 /// transaction: one transactionId, the energy billed once to the app session.
 async fn retried_start_transaction_is_one_transaction(app: TestApp) {
+    app.register_charger("RETRY1", None).await;
     let mut cfg = app.sim_config("RETRY1", 1);
     cfg.retry_start_transaction = true;
-    app.register_charger("RETRY1", None).await;
     let sim = app.connect(cfg).await;
     let c = app.customer("a@example.com", 100.0).await;
     let (s, body) = app.start(&c.token, "RETRY1", 1, 50.0).await;
@@ -206,9 +206,9 @@ dual!(meter_reset_bills_the_metered_energy);
 /// idTags are case-insensitive: a charger that sends the one-time tag in lower case is linked to
 /// the app session.
 async fn id_tag_in_another_case_links_the_session(app: TestApp) {
+    app.register_charger("CASE1", None).await;
     let mut cfg = app.sim_config("CASE1", 1);
     cfg.id_tag_case = TagCase::Lower;
-    app.register_charger("CASE1", None).await;
     let sim = app.connect(cfg).await;
     let c = app.customer("a@example.com", 100.0).await;
     let (s, body) = app.start(&c.token, "CASE1", 1, 50.0).await;

@@ -44,8 +44,9 @@ fn basic(user: &str, pw: &str) -> String {
 }
 
 async fn handshake_rules(app: TestApp) {
-    app.register_charger("OPEN1", None).await;
-    app.register_charger("LOCKED1", Some("s3cret-passw0rd"))
+    app.register_charger_with("OPEN1", json!({"securityProfile": 0}))
+        .await;
+    app.register_charger("LOCKED1", Some("s3cret-passw0rd-16"))
         .await;
     let base = app.ocpp.clone();
     let port_base = base.trim_end_matches("/ocpp");
@@ -89,7 +90,7 @@ async fn handshake_rules(app: TestApp) {
         handshake_status(
             &format!("{base}/LOCKED1"),
             Some("ocpp1.6"),
-            Some(&basic("OPEN1", "s3cret-passw0rd"))
+            Some(&basic("OPEN1", "s3cret-passw0rd-16"))
         )
         .await,
         Err(401),
@@ -99,7 +100,7 @@ async fn handshake_rules(app: TestApp) {
         handshake_status(
             &format!("{base}/LOCKED1"),
             Some("ocpp1.6"),
-            Some(&basic("LOCKED1", "s3cret-passw0rd"))
+            Some(&basic("LOCKED1", "s3cret-passw0rd-16"))
         )
         .await,
         Ok(Some("ocpp1.6".into()))
@@ -117,11 +118,71 @@ async fn handshake_rules(app: TestApp) {
         })
         .await
         .unwrap();
-    assert!(hash.starts_with("$2") && !hash.contains("s3cret"));
+    assert!(
+        hash.starts_with("sha256$") && !hash.contains("s3cret"),
+        "{hash}"
+    );
     let mut cfg = app.sim_config("LOCKED1", 1);
-    cfg.password = Some("s3cret-passw0rd".into());
+    cfg.password = Some("s3cret-passw0rd-16".into());
     let sim = app.connect(cfg).await;
     sim.call("Heartbeat", json!({})).await.unwrap();
+
+    // Without a password and without profile 0, csms generates one, shows it once, requires it.
+    let created = app.register_charger_with("GEN1", json!({})).await;
+    let generated = created["ocppPassword"].as_str().unwrap().to_string();
+    assert_eq!(generated.len(), 40);
+    assert!(generated.chars().all(|c| c.is_ascii_hexdigit()));
+    assert_eq!(created["charger"]["securityProfile"], 1);
+    let (_, again) = app
+        .get("/api/admin/chargers/GEN1", Some(&app.admin().await))
+        .await;
+    assert!(again["ocppPassword"].is_null(), "shown only once: {again}");
+    assert_eq!(
+        handshake_status(&format!("{base}/GEN1"), Some("ocpp1.6"), None).await,
+        Err(401)
+    );
+    assert_eq!(
+        handshake_status(
+            &format!("{base}/GEN1"),
+            Some("ocpp1.6"),
+            Some(&basic("GEN1", &generated))
+        )
+        .await,
+        Ok(Some("ocpp1.6".into()))
+    );
+    // A hash written by an earlier version (bcrypt) still works, and is replaced by the fast form.
+    let old = bcrypt::hash("legacy-password-0001", 4).unwrap();
+    app.db(move |c| {
+        use csms::db::schema::chargers;
+        use diesel::prelude::*;
+        diesel::update(chargers::table.filter(chargers::device_id.eq("GEN1")))
+            .set(chargers::ocpp_password_hash.eq(old))
+            .execute(c)
+            .unwrap()
+    })
+    .await;
+    assert_eq!(
+        handshake_status(
+            &format!("{base}/GEN1"),
+            Some("ocpp1.6"),
+            Some(&basic("GEN1", "legacy-password-0001"))
+        )
+        .await,
+        Ok(Some("ocpp1.6".into()))
+    );
+    let upgraded = app
+        .db(|c| {
+            use csms::db::schema::chargers;
+            use diesel::prelude::*;
+            chargers::table
+                .filter(chargers::device_id.eq("GEN1"))
+                .select(chargers::ocpp_password_hash)
+                .first::<Option<String>>(c)
+                .unwrap()
+        })
+        .await
+        .unwrap();
+    assert!(upgraded.starts_with("sha256$"), "{upgraded}");
 }
 dual!(handshake_rules);
 
@@ -487,12 +548,7 @@ dual!(duplicate_connection_replaces_the_old);
 /// A charger that stops answering pings is disconnected and shown offline.
 async fn dead_connection_goes_offline(app: TestApp) {
     app.register_charger("DEAD1", None).await;
-    let mut req = format!("{}/DEAD1", app.ocpp).into_client_request().unwrap();
-    req.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static("ocpp1.6"),
-    );
-    let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let ws = raw_socket(&app, "DEAD1").await;
     app.wait_until(|| app.state.registry.is_online("DEAD1"))
         .await;
     // Never read: pings go unanswered.
@@ -513,3 +569,91 @@ async fn dead_connection_goes_offline(app: TestApp) {
 }
 dual!(dead_connection_goes_offline, |s| s.ws_ping_interval_secs =
     1);
+
+/// Opens a raw OCPP WebSocket (no simulator) for a registered charger.
+async fn raw_socket(
+    app: &TestApp,
+    device: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut req = format!("{}/{device}", app.ocpp)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("ocpp1.6"),
+    );
+    if let Some(auth) = app.basic_auth(device) {
+        req.headers_mut()
+            .insert("Authorization", HeaderValue::from_str(&auth).unwrap());
+    }
+    let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    ws
+}
+
+/// OCPP-J: a CALLRESULT or CALLERROR that cannot be parsed is logged, never answered with a
+/// CALLERROR. Pipelined CALLs (more than OCPP-J allows) are all answered, in order.
+async fn broken_answers_are_not_answered_and_calls_stay_in_order(app: TestApp) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    app.register_charger("RAW1", None).await;
+    let mut ws = raw_socket(&app, "RAW1").await;
+    for broken in [
+        r#"[3,"r1"]"#,
+        r#"[4,"r2","GenericError"]"#,
+        r#"[3,"r3",{},"extra"]"#,
+    ] {
+        ws.send(Message::text(broken)).await.unwrap();
+    }
+    // 20 CALLs without waiting for answers: handled one at a time, answered in order.
+    for i in 0..20 {
+        ws.send(Message::text(format!(r#"[2,"h{i}","Heartbeat",{{}}]"#)))
+            .await
+            .unwrap();
+    }
+    let mut ids = Vec::new();
+    while ids.len() < 20 {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("an answer")
+            .unwrap()
+            .unwrap();
+        let Message::Text(text) = msg else { continue };
+        let frame: Value = serde_json::from_str(text.as_str()).unwrap();
+        assert_eq!(
+            frame[0], 3,
+            "only CALLRESULTs, no CALLERROR for the broken answers: {frame}"
+        );
+        ids.push(frame[1].as_str().unwrap().to_string());
+    }
+    let expected: Vec<String> = (0..20).map(|i| format!("h{i}")).collect();
+    assert_eq!(ids, expected);
+}
+dual!(broken_answers_are_not_answered_and_calls_stay_in_order);
+
+/// A frame above the size limit (1 MiB) closes the connection instead of being buffered.
+async fn oversized_frames_close_the_connection(app: TestApp) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    app.register_charger("BIG1", None).await;
+    let mut ws = raw_socket(&app, "BIG1").await;
+    app.wait_until(|| app.state.registry.is_online("BIG1"))
+        .await;
+    let huge = format!(
+        r#"[2,"b1","DataTransfer",{{"vendorId":"V","data":"{}"}}]"#,
+        "x".repeat(2 << 20)
+    );
+    let _ = ws.send(Message::text(huge)).await;
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the server closed the connection");
+    app.wait_until(|| !app.state.registry.is_online("BIG1"))
+        .await;
+}
+dual!(oversized_frames_close_the_connection);

@@ -1,0 +1,365 @@
+//! Chargers: registration and settings, and their OCPP credentials.
+//!
+//! Security profiles (OCPP 1.6 security whitepaper): 0 = no authentication, only when an operator
+//! says so explicitly; 1 = HTTP Basic auth over `ws://` with the charger's password. Profiles 2 and
+//! 3 need the TLS listener (not available yet) and are refused with a clear error.
+//!
+//! A charger password is a machine secret (OCPP: 16–40 characters; csms generates 40 hex digits
+//! from 20 random bytes). It is stored as a salted SHA-256 (`sha256$<salt>$<digest>`), not bcrypt: a
+//! secret with that much entropy gains nothing from a slow hash, and 10,000 chargers reconnecting
+//! after a restart must not cost 10,000 bcrypt runs. Hashes written by earlier versions (bcrypt) are
+//! still accepted and replaced by the fast form on the charger's next successful handshake.
+
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::db::models::Charger;
+use crate::db::schema::{chargers, stations, tariffs};
+use crate::db::{DbConnection, is_unique_violation, now, write_tx};
+use crate::error::AppError;
+
+pub const MIN_PASSWORD: usize = 16;
+pub const MAX_PASSWORD: usize = 40;
+
+/// A new random charger password: 40 hex digits (20 random bytes).
+pub fn generate_password() -> String {
+    hex::encode(rand::random::<[u8; 20]>())
+}
+
+fn digest(salt: &[u8], password: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(salt);
+    h.update(password.as_bytes());
+    h.finalize().into()
+}
+
+/// `sha256$<salt hex>$<digest hex>` with a fresh 16-byte salt.
+pub fn hash_secret(password: &str) -> String {
+    let salt = rand::random::<[u8; 16]>();
+    format!(
+        "sha256${}${}",
+        hex::encode(salt),
+        hex::encode(digest(&salt, password))
+    )
+}
+
+/// How a presented password compares with a stored hash.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verified {
+    Yes,
+    /// Right, but stored in the old (bcrypt) form: store [`hash_secret`] instead.
+    YesRehash,
+    No,
+}
+
+/// Checks a charger password in constant time (for the fast form); bcrypt for old hashes.
+pub fn verify_secret(password: &str, stored: &str) -> Verified {
+    if let Some(rest) = stored.strip_prefix("sha256$") {
+        let Some((salt, want)) = rest.split_once('$') else {
+            return Verified::No;
+        };
+        let (Ok(salt), Ok(want)) = (hex::decode(salt), hex::decode(want)) else {
+            return Verified::No;
+        };
+        let got = digest(&salt, password);
+        let same = want.len() == got.len()
+            && want
+                .iter()
+                .zip(got.iter())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        return if same { Verified::Yes } else { Verified::No };
+    }
+    if stored.starts_with("$2") && bcrypt::verify(password, stored).unwrap_or(false) {
+        return Verified::YesRehash;
+    }
+    Verified::No
+}
+
+/// The credentials of a charger as an operator asks for them.
+#[derive(Debug, Default)]
+pub struct Credentials {
+    pub security_profile: Option<i32>,
+    /// `Some(None)`: remove the password (profile 0 only).
+    pub password: Option<Option<String>>,
+}
+
+/// What to store: the profile, the password hash (`None`: no password), and the password to show
+/// once when csms generated it.
+struct Resolved {
+    profile: i32,
+    hash: Option<String>,
+    generated: Option<String>,
+}
+
+fn resolve(
+    current_profile: Option<i32>,
+    current_hash: Option<&str>,
+    want: &Credentials,
+) -> Result<Resolved, AppError> {
+    let profile = want.security_profile.or(current_profile).unwrap_or(1);
+    match profile {
+        0 | 1 => {}
+        2 | 3 => {
+            return Err(AppError::bad_request(
+                "Security profiles 2 and 3 need the TLS listener, which this version does not have yet",
+            ));
+        }
+        _ => {
+            return Err(AppError::bad_request(
+                "securityProfile must be 0, 1, 2 or 3",
+            ));
+        }
+    }
+    if let Some(Some(p)) = &want.password
+        && !(MIN_PASSWORD..=MAX_PASSWORD).contains(&p.chars().count())
+    {
+        return Err(AppError::bad_request(format!(
+            "ocppPassword must be {MIN_PASSWORD} to {MAX_PASSWORD} characters"
+        )));
+    }
+    if profile == 0 {
+        if matches!(want.password, Some(Some(_))) {
+            return Err(AppError::bad_request(
+                "securityProfile 0 means no password: leave ocppPassword out",
+            ));
+        }
+        return Ok(Resolved {
+            profile,
+            hash: None,
+            generated: None,
+        });
+    }
+    Ok(match &want.password {
+        Some(Some(p)) => Resolved {
+            profile,
+            hash: Some(hash_secret(p)),
+            generated: None,
+        },
+        Some(None) => {
+            return Err(AppError::bad_request(
+                "A charger with security profile 1 needs a password",
+            ));
+        }
+        None => match current_hash {
+            Some(h) => Resolved {
+                profile,
+                hash: Some(h.to_string()),
+                generated: None,
+            },
+            None => {
+                let p = generate_password();
+                Resolved {
+                    profile,
+                    hash: Some(hash_secret(&p)),
+                    generated: Some(p),
+                }
+            }
+        },
+    })
+}
+
+pub struct NewCharger {
+    pub device_id: String,
+    pub charging_point_id: String,
+    pub station_id: i64,
+    pub name: Option<String>,
+    pub tariff_id: Option<i64>,
+    pub credentials: Credentials,
+}
+
+/// A charger with the password csms generated for it, shown once.
+pub struct Saved {
+    pub charger: Charger,
+    pub generated_password: Option<String>,
+}
+
+fn check_tariff(c: &mut DbConnection, tariff_id: Option<i64>) -> Result<(), AppError> {
+    if let Some(t) = tariff_id {
+        let n: i64 = tariffs::table.find(t).count().get_result(c)?;
+        if n == 0 {
+            return Err(AppError::NotFound("Tariff not found".into()));
+        }
+    }
+    Ok(())
+}
+
+fn duplicate(e: diesel::result::Error) -> AppError {
+    if is_unique_violation(&e) {
+        AppError::Conflict("A charger with this deviceId or chargingPointId already exists".into())
+    } else {
+        AppError::from(e)
+    }
+}
+
+/// Registers a charger (security profile 1 with a generated password unless told otherwise).
+pub fn create(c: &mut DbConnection, new: NewCharger) -> Result<Saved, AppError> {
+    let r = resolve(None, None, &new.credentials)?;
+    write_tx(c, |c| {
+        let n: i64 = stations::table
+            .filter(stations::id.eq(new.station_id))
+            .count()
+            .get_result(c)?;
+        if n == 0 {
+            return Err(AppError::NotFound("Station not found".into()));
+        }
+        check_tariff(c, new.tariff_id)?;
+        let id: i64 = diesel::insert_into(chargers::table)
+            .values((
+                chargers::device_id.eq(&new.device_id),
+                chargers::charging_point_id.eq(&new.charging_point_id),
+                chargers::station_id.eq(new.station_id),
+                chargers::name.eq(&new.name),
+                chargers::ocpp_password_hash.eq(&r.hash),
+                chargers::security_profile.eq(r.profile),
+                chargers::tariff_id.eq(new.tariff_id),
+                chargers::created_at.eq(now()),
+            ))
+            .returning(chargers::id)
+            .get_result(c)
+            .map_err(duplicate)?;
+        Ok(Saved {
+            charger: chargers::table
+                .find(id)
+                .select(Charger::as_select())
+                .first(c)?,
+            generated_password: r.generated,
+        })
+    })
+}
+
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub name: Option<Option<String>>,
+    pub charging_point_id: Option<String>,
+    pub credentials: Credentials,
+}
+
+/// `PUT /api/admin/chargers/{deviceId}`: name, charging point id, security profile, password. A new
+/// password (given, or generated when moving to profile 1 without one) takes effect at the
+/// charger's next handshake; the connected session is not dropped.
+pub fn update(c: &mut DbConnection, device_id: &str, ch: Changes) -> Result<Saved, AppError> {
+    write_tx(c, |c| {
+        let current: Charger = chargers::table
+            .filter(chargers::device_id.eq(device_id))
+            .select(Charger::as_select())
+            .first(c)
+            .optional()?
+            .ok_or(AppError::ChargerNotFound)?;
+        let r = resolve(
+            Some(current.security_profile),
+            current.ocpp_password_hash.as_deref(),
+            &ch.credentials,
+        )?;
+        let cp = ch
+            .charging_point_id
+            .unwrap_or(current.charging_point_id.clone());
+        let name = ch.name.unwrap_or(current.name.clone());
+        diesel::update(chargers::table.find(current.id))
+            .set((
+                chargers::charging_point_id.eq(&cp),
+                chargers::name.eq(&name),
+                chargers::ocpp_password_hash.eq(&r.hash),
+                chargers::security_profile.eq(r.profile),
+            ))
+            .execute(c)
+            .map_err(duplicate)?;
+        Ok(Saved {
+            charger: chargers::table
+                .find(current.id)
+                .select(Charger::as_select())
+                .first(c)?,
+            generated_password: r.generated,
+        })
+    })
+}
+
+/// What the handshake needs to know about a charger.
+pub struct Access {
+    pub charger_id: i64,
+    pub security_profile: i32,
+    pub password_hash: Option<String>,
+}
+
+pub fn access(c: &mut DbConnection, device_id: &str) -> Result<Option<Access>, AppError> {
+    Ok(chargers::table
+        .filter(chargers::device_id.eq(device_id))
+        .select((
+            chargers::id,
+            chargers::security_profile,
+            chargers::ocpp_password_hash,
+        ))
+        .first::<(i64, i32, Option<String>)>(c)
+        .optional()?
+        .map(|(charger_id, security_profile, password_hash)| Access {
+            charger_id,
+            security_profile,
+            password_hash,
+        }))
+}
+
+/// Replaces an old (bcrypt) hash with the fast form after a successful handshake.
+pub fn rehash(c: &mut DbConnection, charger_id: i64, password: &str) -> Result<(), AppError> {
+    let hash = hash_secret(password);
+    write_tx(c, |c| {
+        diesel::update(chargers::table.find(charger_id))
+            .set(chargers::ocpp_password_hash.eq(hash))
+            .execute(c)
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_hash_salted_and_verify() {
+        let p = generate_password();
+        assert_eq!(p.len(), 40);
+        let (a, b) = (hash_secret(&p), hash_secret(&p));
+        assert_ne!(a, b, "salted");
+        assert_eq!(verify_secret(&p, &a), Verified::Yes);
+        assert_eq!(verify_secret("wrong", &a), Verified::No);
+        assert_eq!(verify_secret(&p, "sha256$zz$zz"), Verified::No);
+        assert_eq!(verify_secret(&p, "garbage"), Verified::No);
+        let old = bcrypt::hash(&p, 4).unwrap();
+        assert_eq!(verify_secret(&p, &old), Verified::YesRehash);
+        assert_eq!(verify_secret("wrong", &old), Verified::No);
+    }
+
+    #[test]
+    fn profiles_and_passwords() {
+        let none = Credentials::default();
+        let r = resolve(None, None, &none).unwrap();
+        assert_eq!(r.profile, 1);
+        assert!(r.generated.is_some() && r.hash.is_some(), "generated");
+        let zero = Credentials {
+            security_profile: Some(0),
+            password: None,
+        };
+        let r = resolve(None, None, &zero).unwrap();
+        assert_eq!((r.profile, r.hash, r.generated), (0, None, None));
+        let zero_with = Credentials {
+            security_profile: Some(0),
+            password: Some(Some("0123456789abcdef".into())),
+        };
+        assert!(resolve(None, None, &zero_with).is_err());
+        let short = Credentials {
+            security_profile: Some(1),
+            password: Some(Some("short".into())),
+        };
+        assert!(resolve(None, None, &short).is_err());
+        for p in [2, 3, 4, -1] {
+            let c = Credentials {
+                security_profile: Some(p),
+                password: None,
+            };
+            assert!(resolve(None, None, &c).is_err(), "{p}");
+        }
+        // Keeping the current password when only other settings change.
+        let r = resolve(Some(1), Some("sha256$aa$bb"), &Credentials::default()).unwrap();
+        assert_eq!(r.hash.as_deref(), Some("sha256$aa$bb"));
+        assert!(r.generated.is_none());
+    }
+}
