@@ -89,39 +89,74 @@ impl EventBus {
         }));
     }
 
-    /// Publishes committed outbox rows, oldest first, and marks them published. Runs forever.
-    pub async fn relay(self: Arc<Self>, db: Db) {
+    /// Relays committed outbox rows to this process's subscribers, forever. Every process tails the
+    /// outbox itself (several processes may share the database), and one of them at a time, the
+    /// holder of the `outbox-relay` lease, marks rows published and logs `Published <name> event`.
+    ///
+    /// Rows are delivered as they become visible, which is the order their transactions committed:
+    /// a row whose id was taken by a transaction that has not committed yet (a gap below rows
+    /// already seen) is waited for up to [`GAP_WAIT`], then given up (a rolled-back transaction
+    /// leaves such a gap for good). Events about one session or wallet come from transactions that
+    /// update the same row, so they are delivered in the order those committed.
+    pub async fn relay(self: Arc<Self>, db: Db, node_id: String) {
+        let mut tail = match db.run(Tail::start).await {
+            Ok(t) => t,
+            Err(e) => {
+                log::error!("event relay could not start: {e}");
+                return;
+            }
+        };
+        let mut leader = false;
+        let mut lease_checked = std::time::Instant::now() - LEASE_RENEW;
         loop {
-            match self.publish_pending(&db).await {
+            if lease_checked.elapsed() >= LEASE_RENEW {
+                let id = node_id.clone();
+                leader = db
+                    .run(move |c| crate::node::try_lease(c, "outbox-relay", &id, LEASE_TTL))
+                    .await
+                    .unwrap_or(false);
+                lease_checked = std::time::Instant::now();
+            }
+            match self.publish_pending(&db, &mut tail, leader).await {
                 Ok(n) if n > 0 => continue, // more may be waiting
                 Ok(_) => {}
                 Err(e) => log::warn!("event relay: {e}"),
             }
             tokio::select! {
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = tokio::time::sleep(Duration::from_millis(if tail.gaps.is_empty() { 1000 } else { 100 })) => {}
             }
         }
     }
 
-    async fn publish_pending(&self, db: &Db) -> Result<usize, AppError> {
+    async fn publish_pending(
+        &self,
+        db: &Db,
+        tail: &mut Tail,
+        leader: bool,
+    ) -> Result<usize, AppError> {
+        let after = tail.cursor;
         let rows: Vec<EventRow> = db
-            .run(|c| {
+            .run(move |c| {
                 Ok(events::table
-                    .filter(events::published_at.is_null())
+                    .filter(events::id.gt(after))
                     .order(events::id.asc())
                     .limit(500)
                     .select(EventRow::as_select())
                     .load(c)?)
             })
             .await?;
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut fresh = 0;
+        let seen: Vec<i64> = rows.iter().map(|r| r.id).collect();
         for row in rows {
+            if tail.delivered.contains(&row.id) {
+                continue;
+            }
+            fresh += 1;
             let payload = serde_json::from_str(&row.payload).unwrap_or(Value::Null);
-            log::info!("Published {} event", row.name);
+            if leader {
+                log::info!("Published {} event", row.name);
+            }
             let _ = self.tx.send(Arc::new(Event {
                 id: Some(row.id),
                 name: row.name,
@@ -130,16 +165,113 @@ impl EventBus {
                 payload,
             }));
         }
-        let n = ids.len();
-        db.run(move |c| {
-            crate::db::relaxed_tx(c, |c| {
-                diesel::update(events::table.filter(events::id.eq_any(ids)))
+        let before = tail.cursor;
+        tail.advance(&seen, std::time::Instant::now());
+        if leader && tail.cursor > before {
+            let upto = tail.cursor;
+            db.run(move |c| {
+                crate::db::relaxed_tx(c, |c| {
+                    diesel::update(
+                        events::table
+                            .filter(events::published_at.is_null())
+                            .filter(events::id.le(upto)),
+                    )
                     .set(events::published_at.eq(now()))
                     .execute(c)
-            })?;
-            Ok(())
+                })?;
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(fresh)
+    }
+}
+
+/// How long a gap in the outbox ids is waited for before it is taken for a rollback.
+pub const GAP_WAIT: Duration = Duration::from_secs(5);
+const LEASE_TTL: Duration = Duration::from_secs(10);
+const LEASE_RENEW: Duration = Duration::from_secs(3);
+
+/// A process's position in the outbox: every id up to `cursor` was delivered or given up; above
+/// it, `delivered` holds the ids already delivered and `gaps` the missing ones with when they were
+/// first missed.
+#[derive(Debug, Default)]
+pub struct Tail {
+    pub cursor: i64,
+    pub delivered: std::collections::BTreeSet<i64>,
+    pub gaps: std::collections::BTreeMap<i64, std::time::Instant>,
+}
+
+impl Tail {
+    /// Starts at the oldest unpublished row (nothing committed before a crash is lost), or after the
+    /// newest row.
+    fn start(c: &mut DbConnection) -> Result<Tail, AppError> {
+        let oldest: Option<i64> = events::table
+            .filter(events::published_at.is_null())
+            .select(diesel::dsl::min(events::id))
+            .first(c)?;
+        let newest: Option<i64> = events::table
+            .select(diesel::dsl::max(events::id))
+            .first(c)?;
+        Ok(Tail {
+            cursor: oldest.map(|o| o - 1).or(newest).unwrap_or(0),
+            ..Default::default()
         })
-        .await?;
-        Ok(n)
+    }
+
+    /// Records the ids seen above the cursor (delivered now or before) and moves the cursor over
+    /// every id that is delivered, or missing for longer than [`GAP_WAIT`].
+    pub fn advance(&mut self, seen: &[i64], at: std::time::Instant) {
+        self.delivered.extend(seen.iter().copied());
+        let Some(&top) = self.delivered.last() else {
+            return;
+        };
+        for id in self.cursor + 1..top {
+            if !self.delivered.contains(&id) {
+                self.gaps.entry(id).or_insert(at);
+            }
+        }
+        loop {
+            let next = self.cursor + 1;
+            let given_up = self
+                .gaps
+                .get(&next)
+                .is_some_and(|first| at.duration_since(*first) >= GAP_WAIT);
+            if !(self.delivered.remove(&next) || given_up) {
+                break;
+            }
+            self.gaps.remove(&next);
+            self.cursor = next;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn tail_waits_for_gaps_then_gives_them_up() {
+        let t0 = Instant::now();
+        let mut t = Tail {
+            cursor: 10,
+            ..Default::default()
+        };
+        // 12 and 13 are visible; 11 is not committed yet.
+        t.advance(&[12, 13], t0);
+        assert_eq!(t.cursor, 10);
+        assert!(t.gaps.contains_key(&11));
+        // 11 commits: the cursor moves over all three.
+        t.advance(&[11, 12, 13], t0 + Duration::from_secs(1));
+        assert_eq!(t.cursor, 13);
+        assert!(t.delivered.is_empty() && t.gaps.is_empty());
+        // 14 rolled back: given up after GAP_WAIT, not before.
+        t.advance(&[15], t0);
+        assert_eq!(t.cursor, 13);
+        t.advance(&[15], t0 + GAP_WAIT / 2);
+        assert_eq!(t.cursor, 13);
+        t.advance(&[15], t0 + GAP_WAIT);
+        assert_eq!(t.cursor, 15);
     }
 }

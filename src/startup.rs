@@ -126,7 +126,12 @@ impl Application {
     /// Serves until the HTTP server stops; the OCPP endpoint and background tasks run beside it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let state = self.state;
-        tokio::spawn(state.events.clone().relay(state.db.clone()));
+        tokio::spawn(
+            state
+                .events
+                .clone()
+                .relay(state.db.clone(), state.node_id.clone()),
+        );
         tokio::spawn(crate::node::run(state.clone()));
         tokio::spawn(recovery::run(state.clone()));
         tokio::spawn(crate::charging::stops::run(state.clone()));

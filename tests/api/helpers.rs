@@ -17,7 +17,12 @@ pub enum Backend {
 
 enum TestDb {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+    /// Another node on a database that the first `TestApp` owns.
+    Shared,
 }
 
 impl Drop for TestDb {
@@ -32,6 +37,8 @@ impl Drop for TestDb {
 }
 
 pub struct TestApp {
+    /// The settings it was built with (another node on the same database starts from them).
+    pub settings: Settings,
     pub http: String,
     /// `ws://127.0.0.1:PORT/ocpp`
     pub ocpp: String,
@@ -127,7 +134,20 @@ impl TestApp {
             ..Settings::default()
         };
         tweak(&mut settings);
-        let app = Application::build(settings)
+        Some(Self::launch(settings, db).await)
+    }
+
+    /// A second node (process) on this test's database: its own HTTP and OCPP ports, registry,
+    /// relay, recovery and node id.
+    pub async fn another_node(&self, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = self.settings.clone();
+        settings.node_id = None;
+        tweak(&mut settings);
+        Self::launch(settings, TestDb::Shared).await
+    }
+
+    async fn launch(settings: Settings, db: TestDb) -> TestApp {
+        let app = Application::build(settings.clone())
             .await
             .expect("application builds");
         let http = format!("http://127.0.0.1:{}", app.http_port);
@@ -135,7 +155,8 @@ impl TestApp {
         let state = app.state.clone();
         let handle = app.http_handle();
         tokio::spawn(app.run_until_stopped());
-        Some(TestApp {
+        TestApp {
+            settings,
             http,
             ocpp,
             state,
@@ -143,7 +164,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             handle,
             _db: db,
-        })
+        }
     }
 
     pub async fn request(

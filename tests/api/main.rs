@@ -6,6 +6,7 @@ mod helpers;
 mod admin;
 mod charging;
 mod lifecycle;
+mod nodes;
 mod ocpp;
 mod property;
 mod race;
