@@ -1,5 +1,8 @@
-//! Passwords (bcrypt, off the async executor) and tokens (JWT HS256 with expiry), plus the actix
-//! extractors that turn a bearer token into a customer or operator id.
+//! Passwords (bcrypt, off the async executor), tokens (JWT HS256 with expiry), logins with their
+//! throttle, plus the actix extractors that turn a bearer token into a customer or operator id.
+
+pub mod login;
+pub mod ratelimit;
 
 use std::future::{Ready, ready};
 

@@ -1,7 +1,9 @@
 //! Settings: every one is a command-line flag and an environment variable (the flag wins).
 
+use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::auth::ratelimit::LoginLimits;
 use crate::error::AppError;
 use crate::money;
 
@@ -98,6 +100,25 @@ pub struct Settings {
     /// HTTP worker threads (0 = one per CPU core)
     #[arg(long, env = "CSMS_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,
+    /// Consecutive failed logins for one account (email) before it is locked
+    #[arg(long, env = "CSMS_LOGIN_MAX_FAILURES", default_value_t = 5)]
+    pub login_max_failures: u32,
+    /// First lock of an account; it doubles with every further failure
+    #[arg(long, env = "CSMS_LOGIN_LOCK_SECS", default_value_t = 30)]
+    pub login_lock_secs: u64,
+    /// Longest lock of an account
+    #[arg(long, env = "CSMS_LOGIN_LOCK_MAX_SECS", default_value_t = 900)]
+    pub login_lock_max_secs: u64,
+    /// Failed logins allowed from one client address within --login-addr-window-secs
+    #[arg(long, env = "CSMS_LOGIN_ADDR_MAX_FAILURES", default_value_t = 20)]
+    pub login_addr_max_failures: u32,
+    /// The sliding window of --login-addr-max-failures
+    #[arg(long, env = "CSMS_LOGIN_ADDR_WINDOW_SECS", default_value_t = 600)]
+    pub login_addr_window_secs: u64,
+    /// Comma-separated IP addresses of reverse proxies whose X-Forwarded-For is believed (the client
+    /// address is then the right-most entry that is not one of them); empty: the peer address counts
+    #[arg(long, env = "CSMS_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
 }
 
 impl Default for Settings {
@@ -120,6 +141,9 @@ pub struct Derived {
     pub max_amount: i64,
     /// The billing rules that depend on settings.
     pub policy: crate::charging::Policy,
+    /// Reverse proxies whose X-Forwarded-For is believed (`CSMS_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<IpAddr>,
+    pub login_limits: LoginLimits,
 }
 
 impl Settings {
@@ -154,6 +178,45 @@ impl Settings {
                 "CSMS_MAX_CONNECTOR_KW must be at least 1".into(),
             ));
         }
+        let trusted_proxies = self
+            .trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpAddr>().map_err(|_| {
+                    AppError::Config(format!(
+                        "CSMS_TRUSTED_PROXIES must be comma-separated IP addresses, got {s:?}"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let positive = |value: u64, name: &str| {
+            if value == 0 {
+                Err(AppError::Config(format!("{name} must be at least 1")))
+            } else {
+                Ok(Duration::from_secs(value))
+            }
+        };
+        if self.login_max_failures == 0 || self.login_addr_max_failures == 0 {
+            return Err(AppError::Config(
+                "CSMS_LOGIN_MAX_FAILURES and CSMS_LOGIN_ADDR_MAX_FAILURES must be at least 1"
+                    .into(),
+            ));
+        }
+        let login_limits = LoginLimits {
+            max_failures: self.login_max_failures,
+            lock: positive(self.login_lock_secs, "CSMS_LOGIN_LOCK_SECS")?,
+            lock_max: positive(self.login_lock_max_secs, "CSMS_LOGIN_LOCK_MAX_SECS")?,
+            addr_max_failures: self.login_addr_max_failures,
+            addr_window: positive(self.login_addr_window_secs, "CSMS_LOGIN_ADDR_WINDOW_SECS")?,
+            ..LoginLimits::default()
+        };
+        if login_limits.lock_max < login_limits.lock {
+            return Err(AppError::Config(
+                "CSMS_LOGIN_LOCK_MAX_SECS must not be below CSMS_LOGIN_LOCK_SECS".into(),
+            ));
+        }
         Ok(Derived {
             default_price_per_kwh,
             max_amount,
@@ -162,6 +225,8 @@ impl Settings {
                 max_power_w: i64::from(self.max_connector_kw) * 1000,
                 rfid_hold,
             },
+            trusted_proxies,
+            login_limits,
         })
     }
 

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
+use crate::auth::ratelimit::LoginLimiter;
 use crate::auth::{self, Jwt};
 use crate::charging::recovery;
 use crate::config::Settings;
@@ -93,6 +94,7 @@ impl Application {
             .port();
         let state: State = Arc::new(AppState {
             jwt: Jwt::new(secret.as_bytes(), settings.jwt_ttl_secs),
+            login_limiter: LoginLimiter::new(derived.login_limits.clone()),
             derived,
             db,
             registry: Registry::default(),

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod charging;
 pub mod customer;
 pub mod openapi;
+pub mod security;
 pub mod system;
 
 use actix_web::dev::Server;
@@ -118,6 +119,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/admin/write-offs", web::get().to(admin::write_offs))
         .service(system::swagger())
         .default_service(web::get().to(system::static_file));
+}
+
+/// The email and password of a login body (missing fields are empty: they fail like wrong ones).
+pub fn login_credentials(
+    body: &serde_json::Value,
+    client: Option<std::net::IpAddr>,
+) -> crate::auth::login::Credentials {
+    let field = |name: &str| {
+        body.get(name)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    crate::auth::login::Credentials {
+        email: field("email"),
+        password: field("password"),
+        client,
+    }
 }
 
 /// Reads a required string field from a JSON body.
