@@ -119,6 +119,9 @@ pub struct Settings {
     /// address is then the right-most entry that is not one of them); empty: the peer address counts
     #[arg(long, env = "CSMS_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
+    /// Lifetime of the ticket that opens the customer's event stream (GET /api/user/events?ticket=)
+    #[arg(long, env = "CSMS_SSE_TICKET_TTL_SECS", default_value_t = 60)]
+    pub sse_ticket_ttl_secs: u64,
 }
 
 impl Default for Settings {
@@ -215,6 +218,11 @@ impl Settings {
         if login_limits.lock_max < login_limits.lock {
             return Err(AppError::Config(
                 "CSMS_LOGIN_LOCK_MAX_SECS must not be below CSMS_LOGIN_LOCK_SECS".into(),
+            ));
+        }
+        if !(1..=3600).contains(&self.sse_ticket_ttl_secs) {
+            return Err(AppError::Config(
+                "CSMS_SSE_TICKET_TTL_SECS must be between 1 and 3600".into(),
             ));
         }
         Ok(Derived {

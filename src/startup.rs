@@ -93,7 +93,11 @@ impl Application {
             .map_err(|e| AppError::Internal(e.to_string()))?
             .port();
         let state: State = Arc::new(AppState {
-            jwt: Jwt::new(secret.as_bytes(), settings.jwt_ttl_secs),
+            jwt: Jwt::new(
+                secret.as_bytes(),
+                settings.jwt_ttl_secs,
+                settings.sse_ticket_ttl_secs,
+            ),
             login_limiter: LoginLimiter::new(derived.login_limits.clone()),
             derived,
             db,

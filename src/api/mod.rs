@@ -74,6 +74,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(charging::session),
         )
         .route("/api/user/events", web::get().to(charging::events))
+        .route(
+            "/api/user/events/ticket",
+            web::post().to(charging::events_ticket),
+        )
         // operators
         .route("/api/admin/login", web::post().to(admin::login))
         .route("/api/admin/stations", web::post().to(admin::create_station))

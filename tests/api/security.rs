@@ -1,7 +1,8 @@
-//! HTTP-side security: login throttling.
+//! HTTP-side security: login throttling, the events ticket.
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
@@ -157,3 +158,162 @@ async fn login_budget_per_address(app: TestApp) {
     assert_eq!(s, 429);
 }
 dual!(login_budget_per_address, |s| s.login_addr_max_failures = 3);
+
+/// Reads the event stream until `want` appears (or fails after 10 s).
+async fn read_until(resp: reqwest::Response, want: &str) {
+    let mut stream = resp.bytes_stream();
+    let mut seen = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains(want) {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(found, "{want:?} not in the stream: {seen:?}");
+}
+
+async fn events_ticket(app: TestApp) {
+    let c = app.customer("sse@example.com", 0.0).await;
+    let admin = app.admin().await;
+    let (s, _, body) = raw(
+        &app,
+        reqwest::Method::POST,
+        "/api/user/events/ticket",
+        Some(&c.token),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["success"], true);
+    assert_eq!(body["expiresIn"], 60);
+    let ticket = body["ticket"].as_str().expect("ticket").to_string();
+
+    // The ticket opens the customer's own stream.
+    let resp = reqwest::Client::new()
+        .get(format!("{}/api/user/events?ticket={ticket}", app.http))
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(
+        resp.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/event-stream")
+    );
+    let (s, b) = app
+        .post(
+            &format!("/api/admin/customers/{}/wallet/credit", c.id),
+            Some(&admin),
+            json!({"amount": 12.5}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    read_until(resp, "event: wallet.credited").await;
+
+    // The Authorization header keeps working for clients that can send it.
+    let resp = reqwest::Client::new()
+        .get(format!("{}/api/user/events", app.http))
+        .bearer_auth(&c.token)
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(resp.status().as_u16(), 200);
+    drop(resp);
+
+    // The 24-hour API token is no longer accepted in the URL.
+    let (s, _, body) = raw(
+        &app,
+        reqwest::Method::GET,
+        &format!("/api/user/events?token={}", c.token),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!((s, body["success"].as_bool()), (401, Some(false)), "{body}");
+    // Nor as a ticket.
+    let (s, _, _) = raw(
+        &app,
+        reqwest::Method::GET,
+        &format!("/api/user/events?ticket={}", c.token),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, 401);
+    // A ticket is useless as an API token, the event stream's header included.
+    for (method, path) in [
+        (reqwest::Method::GET, "/api/user/profile"),
+        (reqwest::Method::GET, "/api/user/wallet"),
+        (reqwest::Method::POST, "/api/user/events/ticket"),
+        (reqwest::Method::GET, "/api/user/events"),
+        (reqwest::Method::GET, "/api/admin/chargers"),
+    ] {
+        let (s, _, body) = raw(&app, method, path, Some(&ticket), None).await;
+        assert_eq!(s, 401, "{path}: {body}");
+    }
+    // Garbage, no credentials at all, and operators (who have no event stream) are refused.
+    let (s, _, _) = raw(
+        &app,
+        reqwest::Method::GET,
+        "/api/user/events?ticket=garbage",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, 401);
+    let (s, _, _) = raw(&app, reqwest::Method::GET, "/api/user/events", None, None).await;
+    assert_eq!(s, 401);
+    let (s, _, _) = raw(
+        &app,
+        reqwest::Method::POST,
+        "/api/user/events/ticket",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, 401);
+    let (s, _, _) = raw(
+        &app,
+        reqwest::Method::POST,
+        "/api/user/events/ticket",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(s, 403);
+}
+dual!(events_ticket);
+
+/// With a 1-second lifetime, a ticket is refused once it has expired.
+async fn events_ticket_expires(app: TestApp) {
+    let c = app.customer("late@example.com", 0.0).await;
+    let (s, _, body) = raw(
+        &app,
+        reqwest::Method::POST,
+        "/api/user/events/ticket",
+        Some(&c.token),
+        None,
+    )
+    .await;
+    assert_eq!((s, body["expiresIn"].as_u64()), (200, Some(1)), "{body}");
+    let ticket = body["ticket"].as_str().expect("ticket").to_string();
+    // exp is in whole seconds and checked without leeway: 2.5 s is past it whatever the rounding.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let (s, _, body) = raw(
+        &app,
+        reqwest::Method::GET,
+        &format!("/api/user/events?ticket={ticket}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, 401, "{body}");
+    assert_eq!(body["error"], "Invalid or expired events ticket");
+}
+dual!(events_ticket_expires, |s| s.sse_ticket_ttl_secs = 1);
