@@ -124,6 +124,9 @@ pub struct Settings {
     pub sse_ticket_ttl_secs: u64,
 }
 
+/// Shortest accepted `CSMS_JWT_SECRET`, in bytes (HS256 wants a key of at least its 256-bit output).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
 impl Default for Settings {
     fn default() -> Self {
         use clap::Parser;
@@ -180,6 +183,16 @@ impl Settings {
             return Err(AppError::Config(
                 "CSMS_MAX_CONNECTOR_KW must be at least 1".into(),
             ));
+        }
+        if let Some(secret) = self.jwt_secret.as_deref()
+            && !secret.is_empty()
+            && secret.len() < MIN_JWT_SECRET_BYTES
+        {
+            return Err(AppError::Config(format!(
+                "CSMS_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes long (got {}); \
+                 use a long random value, or leave it unset to have one generated and stored in the database",
+                secret.len()
+            )));
         }
         let trusted_proxies = self
             .trusted_proxies
@@ -253,5 +266,56 @@ impl Settings {
     /// A node whose heartbeat is older than this is gone.
     pub fn node_lease(&self) -> Duration {
         self.node_heartbeat() * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings::default()
+    }
+
+    #[test]
+    fn jwt_secret_must_be_32_bytes() {
+        let mut s = settings();
+        s.jwt_secret = Some("x".repeat(31));
+        let err = s.derive().expect_err("31 bytes accepted").to_string();
+        assert!(
+            err.contains("CSMS_JWT_SECRET") && err.contains("at least 32 bytes"),
+            "{err}"
+        );
+        s.jwt_secret = Some("x".repeat(32));
+        assert!(s.derive().is_ok());
+        // Unset, or set to nothing (docker-compose passes an empty value): generated and stored.
+        s.jwt_secret = Some(String::new());
+        assert!(s.derive().is_ok());
+        s.jwt_secret = None;
+        assert!(s.derive().is_ok());
+    }
+
+    #[test]
+    fn login_settings_are_checked() {
+        let mut s = settings();
+        s.trusted_proxies = " 10.0.0.1, ::1 ".into();
+        assert_eq!(
+            s.derive().expect("valid").trusted_proxies,
+            vec![
+                "10.0.0.1".parse::<IpAddr>().expect("ip"),
+                "::1".parse().expect("ip")
+            ]
+        );
+        s.trusted_proxies = "10.0.0.0/8".into();
+        assert!(s.derive().is_err(), "networks are not addresses");
+        let mut s = settings();
+        s.login_lock_max_secs = 10;
+        assert!(s.derive().is_err(), "cap below the first lock");
+        let mut s = settings();
+        s.login_max_failures = 0;
+        assert!(s.derive().is_err());
+        let mut s = settings();
+        s.sse_ticket_ttl_secs = 0;
+        assert!(s.derive().is_err());
     }
 }

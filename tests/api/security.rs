@@ -1,7 +1,9 @@
-//! HTTP-side security: login throttling, the events ticket.
+//! HTTP-side security: login throttling, the events ticket, the JWT secret check.
 
 use std::time::Duration;
 
+use csms::config::Settings;
+use csms::startup::Application;
 use futures_util::StreamExt;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -317,3 +319,39 @@ async fn events_ticket_expires(app: TestApp) {
     assert_eq!(body["error"], "Invalid or expired events ticket");
 }
 dual!(events_ticket_expires, |s| s.sse_ticket_ttl_secs = 1);
+
+#[tokio::test]
+async fn short_jwt_secret_is_a_configuration_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = Settings {
+        database_url: format!("sqlite://{}", dir.path().join("csms.db").display()),
+        http_addr: "127.0.0.1:0".into(),
+        ocpp_addr: "127.0.0.1:0".into(),
+        jwt_secret: Some("too-short-secret-31-bytes-long!".into()),
+        bcrypt_cost: 4,
+        ..Settings::default()
+    };
+    assert_eq!(settings.jwt_secret.as_deref().map(str::len), Some(31));
+    let err = match Application::build(settings).await {
+        Ok(_) => panic!("a 31-byte CSMS_JWT_SECRET was accepted"),
+        Err(e) => e,
+    };
+    assert!(
+        matches!(err, csms::error::AppError::Config(_)),
+        "not a configuration error: {err:?}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("CSMS_JWT_SECRET") && msg.contains("at least 32 bytes"),
+        "{msg}"
+    );
+}
+
+/// A 32-byte secret is enough, and tokens work with it.
+async fn jwt_secret_of_32_bytes_works(app: TestApp) {
+    let c = app.customer("key@example.com", 0.0).await;
+    let (s, _) = app.get("/api/user/profile", Some(&c.token)).await;
+    assert_eq!(s, 200);
+}
+dual!(jwt_secret_of_32_bytes_works, |s| s.jwt_secret =
+    Some("0123456789abcdef0123456789abcdef".into()));
