@@ -296,7 +296,7 @@
         }).join('');
         return `<div class="station" data-station="${esc(st.id)}">
           <div class="station-head"><span class="station-name">${esc(st.name)}</span><span class="station-addr">${esc(st.address || '')}</span></div>
-          ${chargers || '<div class="muted small" style="margin-top:8px">No chargers at this station yet.</div>'}
+          ${chargers || '<div class="muted small mt-8">No chargers at this station yet.</div>'}
         </div>`;
       }).join('');
     }
@@ -563,7 +563,7 @@
       const refund = s.refund !== null && s.refund !== undefined && Number(s.refund) > 0 ? `<small>refund ${esc(fmt(s.refund))}</small>` : `<small>of ${esc(fmt(s.amount))}</small>`;
       return `<li data-session="${esc(s.sessionId)}">
         <span class="h-title">${esc(s.chargingPointId || s.deviceId)} · connector ${esc(s.connectorId)}
-          <span class="chip ${statusClass(s.status)}" style="text-transform:capitalize">${esc(s.status)}</span></span>
+          <span class="chip capitalize ${statusClass(s.status)}">${esc(s.status)}</span></span>
         <span class="h-amt">${esc(fmt(s.cost))}${refund}</span>
         <span class="h-sub">${esc(sub)}</span>
       </li>`;

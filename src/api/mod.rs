@@ -43,6 +43,7 @@ pub fn server(listener: std::net::TcpListener, state: State) -> std::io::Result<
                 AppError::bad_request(format!("Invalid path: {err}")).into()
             }))
             .wrap(actix_web::middleware::from_fn(system::observe))
+            .wrap(actix_web::middleware::from_fn(security::headers))
             .configure(routes)
     })
     .workers(workers)

@@ -1,13 +1,65 @@
-//! HTTP-side protections: the client address that the login throttle counts against.
+//! HTTP-side protections: security headers on every response, and the client address that the
+//! login throttle counts against.
 
 use std::future::{Ready, ready};
 use std::net::IpAddr;
 
-use actix_web::dev::Payload;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpRequest, web};
 
 use crate::error::AppError;
 use crate::state::AppState;
+
+/// The web panels and the API: scripts, styles and everything else only from this origin (no inline
+/// script, no inline style attribute), images also as `data:` (the panels' icons), nothing may frame
+/// them.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
+
+/// Swagger UI (vendored, under `/swagger-ui/`) sets inline styles from its scripts and uses `data:`
+/// images in its stylesheet; its scripts are files of its own, so only `style-src` is looser.
+pub const SWAGGER_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; connect-src 'self'; font-src 'self' data:; object-src 'none'; \
+     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+fn is_swagger(path: &str) -> bool {
+    path == "/swagger-ui" || path.starts_with("/swagger-ui/")
+}
+
+/// Adds the security headers to every response, errors and event streams included (a header the
+/// handler set itself is kept). Handler and extractor errors reach this layer as responses already
+/// (actix turns them into responses at the route), so they get the headers too.
+pub async fn headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let csp = if is_swagger(req.path()) {
+        SWAGGER_CSP
+    } else {
+        CSP
+    };
+    let mut res = next.call(req).await?;
+    let h = res.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, csp),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ] {
+        set_default(h, name, value);
+    }
+    Ok(res)
+}
+
+fn set_default(h: &mut actix_web::http::header::HeaderMap, name: HeaderName, value: &'static str) {
+    if !h.contains_key(&name) {
+        h.insert(name, HeaderValue::from_static(value));
+    }
+}
 
 /// The client's address: the peer, or, when the peer is a trusted reverse proxy
 /// (`CSMS_TRUSTED_PROXIES`), the right-most X-Forwarded-For entry that is not a trusted proxy.
@@ -98,5 +150,14 @@ mod tests {
             client_ip(Some(ip("::ffff:10.0.0.1")), &["198.51.100.4"], &trusted),
             Some(ip("198.51.100.4"))
         );
+    }
+
+    #[test]
+    fn swagger_paths() {
+        assert!(is_swagger("/swagger-ui/"));
+        assert!(is_swagger("/swagger-ui/index.css"));
+        assert!(is_swagger("/swagger-ui"));
+        assert!(!is_swagger("/swagger-uix"));
+        assert!(!is_swagger("/user-panel.html"));
     }
 }

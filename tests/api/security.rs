@@ -1,4 +1,4 @@
-//! HTTP-side security: login throttling, the events ticket, the JWT secret check.
+//! HTTP-side security: login throttling, the events ticket, security headers, the JWT secret check.
 
 use std::time::Duration;
 
@@ -319,6 +319,137 @@ async fn events_ticket_expires(app: TestApp) {
     assert_eq!(body["error"], "Invalid or expired events ticket");
 }
 dual!(events_ticket_expires, |s| s.sse_ticket_ttl_secs = 1);
+
+fn assert_security_headers(path: &str, headers: &HeaderMap, swagger: bool) {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("{path}: no {name} header"))
+            .to_string()
+    };
+    assert_eq!(get("x-content-type-options"), "nosniff", "{path}");
+    assert_eq!(get("referrer-policy"), "no-referrer", "{path}");
+    assert_eq!(get("x-frame-options"), "DENY", "{path}");
+    let csp = get("content-security-policy");
+    for directive in [
+        "default-src 'self'",
+        "script-src 'self';",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{path}: {directive} not in {csp}");
+    }
+    assert!(!csp.contains("unsafe-eval"), "{path}: {csp}");
+    if swagger {
+        assert!(
+            csp.contains("style-src 'self' 'unsafe-inline'"),
+            "{path}: {csp}"
+        );
+    } else {
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert!(csp.contains("style-src 'self';"), "{path}: {csp}");
+    }
+}
+
+async fn security_headers(app: TestApp) {
+    let c = app.customer("hdr@example.com", 0.0).await;
+    let admin = app.admin().await;
+    let cases: Vec<(&str, Option<&str>, u16)> = vec![
+        ("/", None, 200),
+        ("/index.html", None, 200),
+        ("/user-panel.html", None, 200),
+        ("/admin.html", None, 200),
+        ("/user-panel.js", None, 200),
+        ("/app.css", None, 200),
+        ("/healthz", None, 200),
+        ("/metrics", None, 200),
+        ("/api/openapi.json", None, 200),
+        ("/api/user/profile", Some(c.token.as_str()), 200),
+        ("/api/admin/stations", Some(admin.as_str()), 200),
+        // errors: 401 from an extractor, 403, 404 from the static fallback
+        ("/api/user/profile", None, 401),
+        ("/api/admin/stations", Some(c.token.as_str()), 403),
+        ("/no-such-file.html", None, 404),
+    ];
+    for (path, token, want) in cases {
+        let (s, headers, body) = raw(&app, reqwest::Method::GET, path, token, None).await;
+        assert_eq!(s, want, "{path}: {body}");
+        assert_security_headers(path, &headers, false);
+    }
+    // 400 from a bad path parameter
+    let (s, headers, body) = raw(
+        &app,
+        reqwest::Method::PUT,
+        "/api/admin/stations/x/tariff",
+        Some(&admin),
+        Some(json!({"tariffId": null})),
+    )
+    .await;
+    assert_eq!(s, 400, "{body}");
+    assert_security_headers("bad path", &headers, false);
+    // A JSON error from a handler (bad JSON body) and a throttled login carry them too.
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/customer/login", app.http))
+        .header("content-type", "application/json")
+        .body("{bad json")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 400);
+    assert_security_headers("bad json", resp.headers(), false);
+    // The event stream.
+    let resp = reqwest::Client::new()
+        .get(format!("{}/api/user/events", app.http))
+        .bearer_auth(&c.token)
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_security_headers("/api/user/events", resp.headers(), false);
+    drop(resp);
+    // Swagger UI has its own, looser style-src.
+    for path in ["/swagger-ui/", "/swagger-ui/swagger-initializer.js"] {
+        let (s, headers, _) = raw(&app, reqwest::Method::GET, path, None, None).await;
+        assert_eq!(s, 200, "{path}");
+        assert_security_headers(path, &headers, true);
+    }
+}
+dual!(security_headers);
+
+/// The panels as served contain no inline script, event-handler attribute or style attribute (the
+/// Content-Security-Policy would block them).
+async fn panels_have_no_inline_code(app: TestApp) {
+    for page in [
+        "/",
+        "/user-panel.html",
+        "/admin.html",
+        "/api.js",
+        "/user-panel.js",
+        "/admin.js",
+    ] {
+        let (s, _, body) = raw(&app, reqwest::Method::GET, page, None, None).await;
+        assert_eq!(s, 200, "{page}");
+        let text = body.as_str().expect("text").to_lowercase();
+        assert!(!text.contains("style=\""), "{page}: a style attribute");
+        assert!(!text.contains("javascript:"), "{page}: a javascript: URL");
+        for (i, _) in text.match_indices("<script") {
+            let tag = &text[i..i + text[i..].find('>').expect("tag end")];
+            assert!(tag.contains(" src="), "{page}: inline script {tag}");
+        }
+        for attr in [
+            " onclick=",
+            " onload=",
+            " onerror=",
+            " onsubmit=",
+            " oninput=",
+        ] {
+            assert!(!text.contains(attr), "{page}: {attr}");
+        }
+    }
+}
+dual!(panels_have_no_inline_code);
 
 #[tokio::test]
 async fn short_jwt_secret_is_a_configuration_error() {
