@@ -1,7 +1,9 @@
 //! Settings: every one is a command-line flag and an environment variable (the flag wins).
 
+use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::auth::ratelimit::LoginLimits;
 use crate::error::AppError;
 use crate::money;
 
@@ -98,7 +100,32 @@ pub struct Settings {
     /// HTTP worker threads (0 = one per CPU core)
     #[arg(long, env = "CSMS_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,
+    /// Consecutive failed logins for one account (email) before it is locked
+    #[arg(long, env = "CSMS_LOGIN_MAX_FAILURES", default_value_t = 5)]
+    pub login_max_failures: u32,
+    /// First lock of an account; it doubles with every further failure
+    #[arg(long, env = "CSMS_LOGIN_LOCK_SECS", default_value_t = 30)]
+    pub login_lock_secs: u64,
+    /// Longest lock of an account
+    #[arg(long, env = "CSMS_LOGIN_LOCK_MAX_SECS", default_value_t = 900)]
+    pub login_lock_max_secs: u64,
+    /// Failed logins allowed from one client address within --login-addr-window-secs
+    #[arg(long, env = "CSMS_LOGIN_ADDR_MAX_FAILURES", default_value_t = 20)]
+    pub login_addr_max_failures: u32,
+    /// The sliding window of --login-addr-max-failures
+    #[arg(long, env = "CSMS_LOGIN_ADDR_WINDOW_SECS", default_value_t = 600)]
+    pub login_addr_window_secs: u64,
+    /// Comma-separated IP addresses of reverse proxies whose X-Forwarded-For is believed (the client
+    /// address is then the right-most entry that is not one of them); empty: the peer address counts
+    #[arg(long, env = "CSMS_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+    /// Lifetime of the ticket that opens the customer's event stream (GET /api/user/events?ticket=)
+    #[arg(long, env = "CSMS_SSE_TICKET_TTL_SECS", default_value_t = 60)]
+    pub sse_ticket_ttl_secs: u64,
 }
+
+/// Shortest accepted `CSMS_JWT_SECRET`, in bytes (HS256 wants a key of at least its 256-bit output).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -120,6 +147,9 @@ pub struct Derived {
     pub max_amount: i64,
     /// The billing rules that depend on settings.
     pub policy: crate::charging::Policy,
+    /// Reverse proxies whose X-Forwarded-For is believed (`CSMS_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<IpAddr>,
+    pub login_limits: LoginLimits,
 }
 
 impl Settings {
@@ -154,6 +184,60 @@ impl Settings {
                 "CSMS_MAX_CONNECTOR_KW must be at least 1".into(),
             ));
         }
+        if let Some(secret) = self.jwt_secret.as_deref()
+            && !secret.is_empty()
+            && secret.len() < MIN_JWT_SECRET_BYTES
+        {
+            return Err(AppError::Config(format!(
+                "CSMS_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes long (got {}); \
+                 use a long random value, or leave it unset to have one generated and stored in the database",
+                secret.len()
+            )));
+        }
+        let trusted_proxies = self
+            .trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpAddr>().map_err(|_| {
+                    AppError::Config(format!(
+                        "CSMS_TRUSTED_PROXIES must be comma-separated IP addresses, got {s:?}"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let positive = |value: u64, name: &str| {
+            if value == 0 {
+                Err(AppError::Config(format!("{name} must be at least 1")))
+            } else {
+                Ok(Duration::from_secs(value))
+            }
+        };
+        if self.login_max_failures == 0 || self.login_addr_max_failures == 0 {
+            return Err(AppError::Config(
+                "CSMS_LOGIN_MAX_FAILURES and CSMS_LOGIN_ADDR_MAX_FAILURES must be at least 1"
+                    .into(),
+            ));
+        }
+        let login_limits = LoginLimits {
+            max_failures: self.login_max_failures,
+            lock: positive(self.login_lock_secs, "CSMS_LOGIN_LOCK_SECS")?,
+            lock_max: positive(self.login_lock_max_secs, "CSMS_LOGIN_LOCK_MAX_SECS")?,
+            addr_max_failures: self.login_addr_max_failures,
+            addr_window: positive(self.login_addr_window_secs, "CSMS_LOGIN_ADDR_WINDOW_SECS")?,
+            ..LoginLimits::default()
+        };
+        if login_limits.lock_max < login_limits.lock {
+            return Err(AppError::Config(
+                "CSMS_LOGIN_LOCK_MAX_SECS must not be below CSMS_LOGIN_LOCK_SECS".into(),
+            ));
+        }
+        if !(1..=3600).contains(&self.sse_ticket_ttl_secs) {
+            return Err(AppError::Config(
+                "CSMS_SSE_TICKET_TTL_SECS must be between 1 and 3600".into(),
+            ));
+        }
         Ok(Derived {
             default_price_per_kwh,
             max_amount,
@@ -162,6 +246,8 @@ impl Settings {
                 max_power_w: i64::from(self.max_connector_kw) * 1000,
                 rfid_hold,
             },
+            trusted_proxies,
+            login_limits,
         })
     }
 
@@ -180,5 +266,56 @@ impl Settings {
     /// A node whose heartbeat is older than this is gone.
     pub fn node_lease(&self) -> Duration {
         self.node_heartbeat() * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings::default()
+    }
+
+    #[test]
+    fn jwt_secret_must_be_32_bytes() {
+        let mut s = settings();
+        s.jwt_secret = Some("x".repeat(31));
+        let err = s.derive().expect_err("31 bytes accepted").to_string();
+        assert!(
+            err.contains("CSMS_JWT_SECRET") && err.contains("at least 32 bytes"),
+            "{err}"
+        );
+        s.jwt_secret = Some("x".repeat(32));
+        assert!(s.derive().is_ok());
+        // Unset, or set to nothing (docker-compose passes an empty value): generated and stored.
+        s.jwt_secret = Some(String::new());
+        assert!(s.derive().is_ok());
+        s.jwt_secret = None;
+        assert!(s.derive().is_ok());
+    }
+
+    #[test]
+    fn login_settings_are_checked() {
+        let mut s = settings();
+        s.trusted_proxies = " 10.0.0.1, ::1 ".into();
+        assert_eq!(
+            s.derive().expect("valid").trusted_proxies,
+            vec![
+                "10.0.0.1".parse::<IpAddr>().expect("ip"),
+                "::1".parse().expect("ip")
+            ]
+        );
+        s.trusted_proxies = "10.0.0.0/8".into();
+        assert!(s.derive().is_err(), "networks are not addresses");
+        let mut s = settings();
+        s.login_lock_max_secs = 10;
+        assert!(s.derive().is_err(), "cap below the first lock");
+        let mut s = settings();
+        s.login_max_failures = 0;
+        assert!(s.derive().is_err());
+        let mut s = settings();
+        s.sse_ticket_ttl_secs = 0;
+        assert!(s.derive().is_err());
     }
 }

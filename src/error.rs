@@ -47,6 +47,9 @@ pub enum AppError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// Login refused by the throttle (`auth::ratelimit`); 429 with `Retry-After`.
+    #[error("Too many failed login attempts. Try again in {}.", seconds(*retry_after_secs))]
+    TooManyLoginAttempts { retry_after_secs: u64 },
     /// The charger answered a remote command with a CALLERROR.
     #[error("Charger answered with an error: {code}: {description}")]
     ChargerCallError { code: String, description: String },
@@ -60,6 +63,15 @@ pub enum AppError {
     Pool(#[from] r2d2::Error),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// "1 second", "30 seconds".
+fn seconds(n: u64) -> String {
+    if n == 1 {
+        "1 second".into()
+    } else {
+        format!("{n} seconds")
+    }
 }
 
 impl AppError {
@@ -90,6 +102,7 @@ impl ResponseError for AppError {
             Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Forbidden(_) => StatusCode::FORBIDDEN,
+            TooManyLoginAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ChargerTimeout => StatusCode::GATEWAY_TIMEOUT,
             ChargerCallError { .. } => StatusCode::BAD_GATEWAY,
             Config(_) | Database(_) | Pool(_) | Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -103,7 +116,41 @@ impl ResponseError for AppError {
         } else {
             self.to_string()
         };
-        HttpResponse::build(self.status_code())
-            .json(serde_json::json!({"success": false, "error": message}))
+        let mut response = HttpResponse::build(self.status_code());
+        if let AppError::TooManyLoginAttempts { retry_after_secs } = self {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, *retry_after_secs));
+        }
+        response.json(serde_json::json!({"success": false, "error": message}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_many_login_attempts_is_429_with_retry_after() {
+        let e = AppError::TooManyLoginAttempts {
+            retry_after_secs: 30,
+        };
+        assert_eq!(
+            e.to_string(),
+            "Too many failed login attempts. Try again in 30 seconds."
+        );
+        let r = e.error_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            r.headers()
+                .get(actix_web::http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some("30")
+        );
+        let one = AppError::TooManyLoginAttempts {
+            retry_after_secs: 1,
+        };
+        assert_eq!(
+            one.to_string(),
+            "Too many failed login attempts. Try again in 1 second."
+        );
     }
 }

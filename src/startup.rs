@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
+use crate::auth::ratelimit::LoginLimiter;
 use crate::auth::{self, Jwt};
 use crate::charging::recovery;
 use crate::config::Settings;
@@ -92,7 +93,12 @@ impl Application {
             .map_err(|e| AppError::Internal(e.to_string()))?
             .port();
         let state: State = Arc::new(AppState {
-            jwt: Jwt::new(secret.as_bytes(), settings.jwt_ttl_secs),
+            jwt: Jwt::new(
+                secret.as_bytes(),
+                settings.jwt_ttl_secs,
+                settings.sse_ticket_ttl_secs,
+            ),
+            login_limiter: LoginLimiter::new(derived.login_limits.clone()),
             derived,
             db,
             registry: Registry::default(),

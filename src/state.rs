@@ -6,6 +6,7 @@ use chrono::NaiveDateTime;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::Jwt;
+use crate::auth::ratelimit::LoginLimiter;
 use crate::config::{Derived, Settings};
 use crate::db::Db;
 use crate::events::EventBus;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub msglog: MessageLog,
     pub meters: crate::charging::meter_writer::MeterWriter,
     pub jwt: Jwt,
+    /// Failed-login throttle per account and client address (in memory, per process).
+    pub login_limiter: LoginLimiter,
     pub metrics: PrometheusHandle,
     pub started_at: NaiveDateTime,
     /// This process's id in the `nodes` table (pending starts it owns are its to finish).

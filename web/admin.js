@@ -157,14 +157,14 @@
   }
 
   function chargerCells(ch) {
-    const statusErr = ch.errorCode && ch.errorCode !== 'NoError' ? `<div class="dev-sub" style="color:var(--danger)">${esc(ch.errorCode)}</div>` : '';
+    const statusErr = ch.errorCode && ch.errorCode !== 'NoError' ? `<div class="dev-sub text-danger">${esc(ch.errorCode)}</div>` : '';
     const hw = [ch.vendor, ch.model].filter(Boolean).join(' ');
     return {
-      charger: `<div style="font-weight:650">${esc(ch.name || ch.chargingPointId)}</div>
+      charger: `<div class="fw-650">${esc(ch.name || ch.chargingPointId)}</div>
         <div class="dev-id">${esc(ch.deviceId)}</div><div class="dev-sub">${esc(ch.chargingPointId)}${ch.hasOcppPassword ? ' · password set' : ''}</div>`,
       station: `<div>${esc(stationName(ch.stationId) || '#' + ch.stationId)}</div><div class="dev-sub">${esc(ch.tariffId ? tariffLabel(ch.tariffId) : 'station tariff')}</div>`,
       status: `<span class="badge ${ch.online ? 'online' : 'offline'}" data-testid="online-badge">${ch.online ? 'Online' : 'Offline'}</span>
-        ${ch.status ? `<div style="margin-top:4px"><span class="chip ${statusClass(ch.status)}">${esc(ch.status)}</span></div>` : ''}${statusErr}`,
+        ${ch.status ? `<div class="mt-4"><span class="chip ${statusClass(ch.status)}">${esc(ch.status)}</span></div>` : ''}${statusErr}`,
       connectors: `<div class="conn-chips">${connectorChips(ch)}</div>`,
       heartbeat: `<div class="nowrap" title="${esc(ch.lastHeartbeat || '')}">${esc(ch.lastHeartbeat ? ago(ch.lastHeartbeat) : '—')}</div>
         <div class="dev-sub nowrap" title="${esc(ch.lastSeen || '')}">seen ${esc(ch.lastSeen ? ago(ch.lastSeen) : 'never')}</div>`,
@@ -247,10 +247,10 @@
         </div>
       </div>
       <div>
-        <div class="card-head" style="margin-bottom:8px">
-          <h3 class="subhead" style="margin:0">OCPP message log</h3>
+        <div class="card-head tight">
+          <h3 class="subhead flush">OCPP message log</h3>
           <div class="actions">
-            <input class="sm" data-log-filter type="search" placeholder="Filter by action" style="width:150px">
+            <input class="sm" data-log-filter type="search" placeholder="Filter by action">
             <span class="muted small" data-log-count></span>
           </div>
         </div>
@@ -393,12 +393,12 @@
       const status = typeof r.status === 'string' ? `<span class="chip ${/accepted|unlocked/i.test(r.status) ? 'ok' : 'bad'}">${esc(r.status)}</span>` : '';
       let extra = '';
       if (action === 'GetConfiguration' && Array.isArray(r.configurationKey)) {
-        extra = `<div style="max-height:260px;overflow:auto;margin-bottom:8px"><table><thead><tr><th>Key</th><th>Value</th><th>Read-only</th></tr></thead><tbody>${
+        extra = `<div class="config-table"><table><thead><tr><th>Key</th><th>Value</th><th>Read-only</th></tr></thead><tbody>${
           r.configurationKey.map((k) => `<tr><td class="mono">${esc(k.key)}</td><td class="mono">${esc(k.value ?? '')}</td><td>${k.readonly ? 'yes' : ''}</td></tr>`).join('')
         }</tbody></table></div>${r.unknownKey && r.unknownKey.length ? `<div class="small muted">Unknown keys: ${esc(r.unknownKey.join(', '))}</div>` : ''}`;
       }
       const raw = extra
-        ? `<details><summary class="small muted" style="cursor:pointer">Raw response</summary><pre class="json">${jsonHtml(r)}</pre></details>`
+        ? `<details><summary class="small muted">Raw response</summary><pre class="json">${jsonHtml(r)}</pre></details>`
         : `<pre class="json">${jsonHtml(r)}</pre>`;
       el.innerHTML = `${head}${status}<span class="muted small">${esc(time)}</span></div>${extra}${raw}`;
     }
@@ -512,7 +512,7 @@
         <summary>
           <span class="arrow" title="${dir === 'in' ? 'from charger' : 'to charger'}">${dir === 'in' ? '←' : '→'}</span>
           <span class="mt t${esc(m.messageType)}">${esc(MT[m.messageType] || m.messageType)}</span>
-          <span style="min-width:0"><div class="act">${esc(m.action || '—')}</div><div class="preview">${esc(preview)}</div></span>
+          <span class="min-w-0"><div class="act">${esc(m.action || '—')}</div><div class="preview">${esc(preview)}</div></span>
           <span class="ts" title="${esc(m.createdAt)}">${esc(dateTime(m.createdAt))}</span>
         </summary>
         <pre class="json">${jsonHtml(m.frame)}</pre>
@@ -563,7 +563,7 @@
     const html = list.length ? list.map((s) => {
       const n = state.chargers.filter((c) => c.stationId === s.id).length;
       return `<tr data-station="${s.id}">
-        <td class="muted">${s.id}</td><td style="font-weight:600">${esc(s.name)}</td><td class="muted">${esc(s.address || '—')}</td>
+        <td class="muted">${s.id}</td><td class="fw-600">${esc(s.name)}</td><td class="muted">${esc(s.address || '—')}</td>
         <td>${n}</td>
         <td><select class="sm" data-station-tariff="${s.id}">${tariffOptions(s.tariffId, 'Default price')}</select></td>
       </tr>`;
@@ -666,8 +666,8 @@
       const st = state.stations.filter((s) => s.tariffId === t.id).map((s) => s.name);
       const ch = state.chargers.filter((c) => c.tariffId === t.id).map((c) => c.deviceId);
       const used = [...st.map((n) => 'station ' + n), ...ch.map((d) => 'charger ' + d)];
-      return `<tr data-tariff="${t.id}"><td class="muted">${t.id}</td><td style="font-weight:600">${esc(t.name)}</td>
-        <td class="right num" style="font-weight:650">${esc(fmt(t.pricePerKwh))}</td>
+      return `<tr data-tariff="${t.id}"><td class="muted">${t.id}</td><td class="fw-600">${esc(t.name)}</td>
+        <td class="right num fw-650">${esc(fmt(t.pricePerKwh))}</td>
         <td class="small muted">${used.length ? esc(used.join(', ')) : '—'}</td></tr>`;
     }).join('') : '<tr><td colspan="4" class="empty">No tariffs yet. Chargers use the default price.</td></tr>';
     if (body.dataset.html !== html) { body.innerHTML = html; body.dataset.html = html; }
@@ -722,7 +722,7 @@
         tr = document.createElement('tr');
         tr.dataset.customer = id;
         tr.innerHTML = `<td class="muted">${c.id}</td><td data-c="who"></td><td class="mono" data-c="tag"></td>
-          <td class="right num" style="font-weight:650" data-c="bal"></td>
+          <td class="right num fw-650" data-c="bal"></td>
           <td><form class="credit-form" data-credit="${c.id}" novalidate>
             <input class="sm amt" inputmode="decimal" placeholder="Amount" aria-label="Credit amount for ${esc(c.name)}" data-credit-amount>
             <input class="sm note" placeholder="Note (optional)" aria-label="Note" data-credit-note>
@@ -730,7 +730,7 @@
           </form></td>`;
       }
       existing.delete(id);
-      tr.querySelector('[data-c="who"]').innerHTML = `<div style="font-weight:600">${esc(c.name)}</div><div class="dev-sub">${esc(c.email)}</div>`;
+      tr.querySelector('[data-c="who"]').innerHTML = `<div class="fw-600">${esc(c.name)}</div><div class="dev-sub">${esc(c.email)}</div>`;
       tr.querySelector('[data-c="tag"]').textContent = c.idTag;
       tr.querySelector('[data-c="bal"]').textContent = fmt(c.walletBalance);
       const want = anchor ? anchor.nextSibling : body.firstChild;
@@ -802,7 +802,7 @@
     $('count-sessions').textContent = list.length;
     const html = list.length ? list.map((s) => {
       const c = customerById(s.customerId);
-      const who = c ? `<div style="font-weight:600">${esc(c.name)}</div><div class="dev-sub">${esc(c.email)}</div>`
+      const who = c ? `<div class="fw-600">${esc(c.name)}</div><div class="dev-sub">${esc(c.email)}</div>`
         : `<div class="muted">${s.customerId ? '#' + esc(s.customerId) : '—'}</div>${s.idTag ? `<div class="dev-sub mono">${esc(s.idTag)}</div>` : ''}`;
       const from = parseTime(s.startedAt);
       const to = parseTime(s.stoppedAt) || (['active', 'stopping'].includes(s.status) ? new Date() : null);
@@ -819,7 +819,7 @@
         <td class="right num">${s.refund === null || s.refund === undefined ? '—' : esc(fmt(s.refund))}</td>
         <td class="nowrap" title="${esc(s.startedAt || s.createdAt)}">${esc(dateTime(s.startedAt || s.createdAt))}</td>
         <td class="num">${from && to ? esc(duration((to - from) / 1000)) : '—'}</td>
-        <td class="small ${s.failureReason ? '' : 'muted'}" style="${s.failureReason ? 'color:var(--danger)' : ''}">${esc(note)}</td>
+        <td class="small ${s.failureReason ? 'text-danger' : 'muted'}">${esc(note)}</td>
       </tr>`;
     }).join('') : '<tr><td colspan="11" class="empty">No sessions match these filters.</td></tr>';
     const body = $('sessions-body');

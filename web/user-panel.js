@@ -41,6 +41,7 @@
     es: null,
     esRetry: 1000,
     esTimer: null,
+    esGen: 0,
     timers: [],
     walletReload: null,
   };
@@ -295,7 +296,7 @@
         }).join('');
         return `<div class="station" data-station="${esc(st.id)}">
           <div class="station-head"><span class="station-name">${esc(st.name)}</span><span class="station-addr">${esc(st.address || '')}</span></div>
-          ${chargers || '<div class="muted small" style="margin-top:8px">No chargers at this station yet.</div>'}
+          ${chargers || '<div class="muted small mt-8">No chargers at this station yet.</div>'}
         </div>`;
       }).join('');
     }
@@ -562,7 +563,7 @@
       const refund = s.refund !== null && s.refund !== undefined && Number(s.refund) > 0 ? `<small>refund ${esc(fmt(s.refund))}</small>` : `<small>of ${esc(fmt(s.amount))}</small>`;
       return `<li data-session="${esc(s.sessionId)}">
         <span class="h-title">${esc(s.chargingPointId || s.deviceId)} · connector ${esc(s.connectorId)}
-          <span class="chip ${statusClass(s.status)}" style="text-transform:capitalize">${esc(s.status)}</span></span>
+          <span class="chip capitalize ${statusClass(s.status)}">${esc(s.status)}</span></span>
         <span class="h-amt">${esc(fmt(s.cost))}${refund}</span>
         <span class="h-sub">${esc(sub)}</span>
       </li>`;
@@ -615,13 +616,28 @@
     reloadWalletSoon();
   }
 
-  function connectEvents() {
+  /**
+   * Opens the live event stream. EventSource cannot send the Authorization header, so every
+   * (re)connect first asks for a short-lived ticket (POST /api/user/events/ticket) and puts that in
+   * the URL, never the token itself.
+   */
+  async function connectEvents() {
     clearTimeout(state.esTimer);
-    if (state.es) state.es.close();
+    if (state.es) { state.es.close(); state.es = null; }
+    const gen = ++state.esGen; // a later connect or stopLive() makes this one stale
     if (!state.token || typeof EventSource === 'undefined') { setLive('off', 'Polling'); return; }
-    const es = new EventSource('/api/user/events?token=' + encodeURIComponent(state.token));
-    state.es = es;
     setLive('', 'Connecting…');
+    let ticket;
+    try {
+      ticket = (await api('/api/user/events/ticket', { method: 'POST' })).ticket;
+    } catch (e) {
+      if (handleAuthError(e)) return;
+      if (gen === state.esGen) retryEvents();
+      return;
+    }
+    if (gen !== state.esGen || !state.token || !ticket) return;
+    const es = new EventSource('/api/user/events?ticket=' + encodeURIComponent(ticket));
+    state.es = es;
     es.onopen = () => {
       state.esRetry = 1000;
       setLive('on', 'Live');
@@ -630,18 +646,12 @@
       loadSessions();
     };
     es.onerror = () => {
-      setLive('off', 'Reconnecting…');
-      if (es.readyState === EventSource.CLOSED) {
-        // The browser gave up (e.g. an HTTP error): check the token, then retry with backoff.
-        es.close();
-        if (state.es !== es) return;
-        state.es = null;
-        state.esTimer = setTimeout(async () => {
-          try { await api('/api/user/profile'); } catch (e) { if (handleAuthError(e)) return; }
-          if (state.token) connectEvents();
-        }, state.esRetry);
-        state.esRetry = Math.min(state.esRetry * 2, 30000);
-      }
+      if (state.es !== es) return;
+      // The browser would retry with the same URL, whose ticket expires within a minute: reconnect
+      // here instead, with a new ticket (which also finds out whether the token still works).
+      es.close();
+      state.es = null;
+      retryEvents();
     };
     for (const name of ['charging.started', 'charging.progress', 'charging.stopped', 'charging.failed']) {
       es.addEventListener(name, onChargingEvent);
@@ -649,6 +659,14 @@
     for (const name of ['wallet.debited', 'wallet.refunded', 'wallet.credited']) {
       es.addEventListener(name, onWalletEvent);
     }
+  }
+
+  /** Reconnects the event stream after a pause that doubles up to 30 s. */
+  function retryEvents() {
+    setLive('off', 'Reconnecting…');
+    clearTimeout(state.esTimer);
+    state.esTimer = setTimeout(() => { if (state.token) connectEvents(); }, state.esRetry);
+    state.esRetry = Math.min(state.esRetry * 2, 30000);
   }
 
   /** Light polling as a fallback for SSE: the open session and stations every 5 s, the rest less often. */
@@ -683,6 +701,7 @@
     for (const t of state.timers) clearInterval(t);
     state.timers = [];
     clearTimeout(state.esTimer);
+    state.esGen++;
     if (state.es) { state.es.close(); state.es = null; }
   }
 

@@ -6,10 +6,11 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::security::ClientAddr;
 use super::str_field;
-use crate::auth::{self, OperatorId, Role};
+use crate::auth::{self, OperatorId};
 use crate::charging::{self, ListFilter};
-use crate::db::models::{Charger, Connector, Customer, Operator, Station, Tariff};
+use crate::db::models::{Charger, Connector, Customer, Station, Tariff};
 use crate::db::schema::*;
 use crate::db::{DbConnection, now, write_tx};
 use crate::error::AppError;
@@ -37,45 +38,16 @@ const MAX_CREDIT: i64 = 100_000_000;
 
 #[utoipa::path(post, path = "/api/admin/login", tag = "operator",
     request_body = crate::api::openapi::LoginBody,
-    responses((status = 200, description = "{success, token, operator}"), (status = 401, description = "Invalid email or password")),
+    responses((status = 200, description = "{success, token, operator}"), (status = 401, description = "Invalid email or password"), (status = 429, description = "Too many failed login attempts (per account or client address); Retry-After gives the seconds to wait")),
 )]
 pub async fn login(
     state: web::Data<AppState>,
+    client: ClientAddr,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, AppError> {
-    let email = body
-        .get("email")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .trim()
-        .to_lowercase();
-    let password = body
-        .get("password")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let found = state
-        .db
-        .run(move |c| {
-            Ok(operators::table
-                .filter(operators::email.eq(email))
-                .select(Operator::as_select())
-                .first(c)
-                .optional()?)
-        })
-        .await?;
-    let hash = found
-        .as_ref()
-        .map(|o| o.password_hash.clone())
-        .unwrap_or_else(|| state.dummy_hash.clone());
-    let ok = auth::verify_password(password, hash).await;
-    match found {
-        Some(op) if ok => {
-            let token = state.jwt.issue(Role::Operator, op.id)?;
-            Ok(HttpResponse::Ok().json(json!({"success": true, "token": token, "operator": {"id": op.id, "email": op.email, "name": op.name}})))
-        }
-        _ => Err(AppError::Unauthorized("Invalid email or password".into())),
-    }
+    let credentials = super::login_credentials(&body, client.0);
+    let (token, op) = auth::login::operator(&state, credentials).await?;
+    Ok(HttpResponse::Ok().json(json!({"success": true, "token": token, "operator": {"id": op.id, "email": op.email, "name": op.name}})))
 }
 
 fn station_json(s: &Station) -> Value {

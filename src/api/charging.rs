@@ -2,11 +2,14 @@
 
 use std::time::Duration;
 
+use actix_web::http::header::AUTHORIZATION;
 use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::auth::CustomerId;
 use crate::charging::{self, ListFilter, start::StartRequest};
@@ -132,28 +135,55 @@ pub async fn session(
     Ok(HttpResponse::Ok().json(json!({"success": true, "session": session})))
 }
 
-/// `GET /api/user/events`: the customer's session and wallet events as Server-Sent Events. Browsers'
-/// EventSource cannot send headers, so the token may also come as `?token=`.
+/// `POST /api/user/events/ticket`: what `GET /api/user/events?ticket=` needs.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventsTicketResponse {
+    pub success: bool,
+    /// Opens this customer's event stream once or many times until it expires; useless as an API token
+    pub ticket: String,
+    /// Seconds until the ticket expires
+    pub expires_in: u64,
+}
+
+/// A short-lived ticket for the event stream: browsers' EventSource cannot send an Authorization
+/// header, and a 24-hour token in a URL would end up in logs and history.
+#[utoipa::path(post, path = "/api/user/events/ticket", tag = "charging",
+    responses((status = 200, description = "A ticket for GET /api/user/events?ticket=", body = EventsTicketResponse), (status = 401, description = "Missing or bad token")),
+    security(("bearer" = [])),
+)]
+pub async fn events_ticket(
+    state: web::Data<AppState>,
+    who: CustomerId,
+) -> Result<web::Json<EventsTicketResponse>, AppError> {
+    let t = state.jwt.issue_events_ticket(who.0)?;
+    Ok(web::Json(EventsTicketResponse {
+        success: true,
+        ticket: t.ticket,
+        expires_in: t.expires_in_secs,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    ticket: Option<String>,
+}
+
+/// `GET /api/user/events`: the customer's session and wallet events as Server-Sent Events, opened
+/// with the Authorization header or (browsers) with `?ticket=` from `POST /api/user/events/ticket`.
 #[utoipa::path(get, path = "/api/user/events", tag = "charging",
-    params(("token" = Option<String>, Query, description = "Token for EventSource, which cannot send headers")),
-    responses((status = 200, description = "text/event-stream of own session and wallet events")),
+    params(("ticket" = Option<String>, Query, description = "Ticket from POST /api/user/events/ticket (for EventSource, which cannot send headers); API tokens are not accepted here")),
+    responses((status = 200, description = "text/event-stream of own session and wallet events"), (status = 401, description = "Missing, bad or expired token or ticket")),
     security(("bearer" = [])),
 )]
 pub async fn events(
     state: web::Data<AppState>,
     req: HttpRequest,
+    query: web::Query<EventsQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let customer = match CustomerId::extract(&req).await {
-        Ok(c) => c.0,
-        Err(e) => {
-            let token = web::Query::<std::collections::HashMap<String, String>>::from_query(
-                req.query_string(),
-            )
-            .ok()
-            .and_then(|q| q.get("token").cloned())
-            .ok_or(e)?;
-            state.jwt.verify_role(&token, crate::auth::Role::Customer)?
-        }
+    let customer = match (&query.ticket, req.headers().contains_key(AUTHORIZATION)) {
+        (Some(ticket), false) => state.jwt.verify_events_ticket(ticket)?,
+        _ => CustomerId::extract(&req).await?.0,
     };
     let live = tokio_stream::wrappers::BroadcastStream::new(state.events.subscribe()).filter_map(
         move |ev| {

@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
+use super::security::ClientAddr;
 use super::str_field;
 use crate::auth::{self, CustomerId, Role};
 use crate::db::models::{Charger, Connector, Customer, LedgerRow, NewCustomer, Station};
@@ -99,47 +100,17 @@ pub async fn register(
 
 #[utoipa::path(post, path = "/api/customer/login", tag = "customer",
     request_body = crate::api::openapi::LoginBody,
-    responses((status = 200, description = "{success, token, customer}"), (status = 401, description = "Invalid email or password")),
+    responses((status = 200, description = "{success, token, customer}"), (status = 401, description = "Invalid email or password"), (status = 429, description = "Too many failed login attempts (per account or client address); Retry-After gives the seconds to wait")),
 )]
 pub async fn login(
     state: web::Data<AppState>,
+    client: ClientAddr,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, AppError> {
-    let email = body
-        .get("email")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .trim()
-        .to_lowercase();
-    let password = body
-        .get("password")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let found = state
-        .db
-        .run(move |c| {
-            Ok(customers::table
-                .filter(customers::email.eq(email))
-                .select(Customer::as_select())
-                .first(c)
-                .optional()?)
-        })
-        .await?;
-    let hash = found
-        .as_ref()
-        .map(|c| c.password_hash.clone())
-        .unwrap_or_else(|| state.dummy_hash.clone());
-    let ok = auth::verify_password(password, hash).await;
-    match found {
-        Some(customer) if ok => {
-            let token = state.jwt.issue(Role::Customer, customer.id)?;
-            Ok(HttpResponse::Ok().json(
-                json!({"success": true, "token": token, "customer": customer_json(&customer)}),
-            ))
-        }
-        _ => Err(AppError::Unauthorized("Invalid email or password".into())),
-    }
+    let credentials = super::login_credentials(&body, client.0);
+    let (token, customer) = auth::login::customer(&state, credentials).await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({"success": true, "token": token, "customer": customer_json(&customer)})))
 }
 
 async fn load_customer(state: &AppState, id: i64) -> Result<Customer, AppError> {

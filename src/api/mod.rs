@@ -4,6 +4,7 @@ pub mod admin;
 pub mod charging;
 pub mod customer;
 pub mod openapi;
+pub mod security;
 pub mod system;
 
 use actix_web::dev::Server;
@@ -42,6 +43,7 @@ pub fn server(listener: std::net::TcpListener, state: State) -> std::io::Result<
                 AppError::bad_request(format!("Invalid path: {err}")).into()
             }))
             .wrap(actix_web::middleware::from_fn(system::observe))
+            .wrap(actix_web::middleware::from_fn(security::headers))
             .configure(routes)
     })
     .workers(workers)
@@ -73,6 +75,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(charging::session),
         )
         .route("/api/user/events", web::get().to(charging::events))
+        .route(
+            "/api/user/events/ticket",
+            web::post().to(charging::events_ticket),
+        )
         // operators
         .route("/api/admin/login", web::post().to(admin::login))
         .route("/api/admin/stations", web::post().to(admin::create_station))
@@ -122,6 +128,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/admin/write-offs", web::get().to(admin::write_offs))
         .service(system::swagger())
         .default_service(web::get().to(system::static_file));
+}
+
+/// The email and password of a login body (missing fields are empty: they fail like wrong ones).
+pub fn login_credentials(
+    body: &serde_json::Value,
+    client: Option<std::net::IpAddr>,
+) -> crate::auth::login::Credentials {
+    let field = |name: &str| {
+        body.get(name)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    crate::auth::login::Credentials {
+        email: field("email"),
+        password: field("password"),
+        client,
+    }
 }
 
 /// Reads a required string field from a JSON body.

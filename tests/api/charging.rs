@@ -491,8 +491,23 @@ async fn events_stream_over_sse(app: TestApp) {
     let c = app.customer("a@example.com", 100.0).await;
     let other = app.customer("b@example.com", 0.0).await;
     let open = |token: String| {
-        let url = format!("{}/api/user/events?token={token}", app.http);
+        let app = &app;
         async move {
+            // As a browser does: a short-lived ticket first, then the stream with it in the URL.
+            let (s, ticket) = app
+                .request(
+                    reqwest::Method::POST,
+                    "/api/user/events/ticket",
+                    Some(&token),
+                    None,
+                )
+                .await;
+            assert_eq!(s, 200, "{ticket}");
+            let url = format!(
+                "{}/api/user/events?ticket={}",
+                app.http,
+                ticket["ticket"].as_str().unwrap()
+            );
             let resp = reqwest::get(url).await.unwrap();
             assert_eq!(resp.status().as_u16(), 200);
             assert_eq!(resp.headers()["content-type"], "text/event-stream");
@@ -527,8 +542,12 @@ async fn events_stream_over_sse(app: TestApp) {
         let text = String::from_utf8_lossy(&chunk);
         assert!(!text.contains("event:"), "{text}");
     }
-    // A bad token is refused.
-    let resp = reqwest::get(format!("{}/api/user/events?token=bad", app.http))
+    // A bad ticket is refused, and so is the API token in the URL.
+    let resp = reqwest::get(format!("{}/api/user/events?ticket=bad", app.http))
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    let resp = reqwest::get(format!("{}/api/user/events?token={}", app.http, c.token))
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 401);

@@ -10,6 +10,7 @@ mod nodes;
 mod ocpp;
 mod property;
 mod race;
+mod security;
 
 pub fn race_in_use() -> &'static str {
     "This charger connector is currently in use by another customer. Please try a different connector or wait for the current session to end."

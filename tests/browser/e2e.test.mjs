@@ -87,6 +87,12 @@ async function newPage(name) {
   contexts.push(context);
   const page = await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(`${name}: ${e.message}`));
+  // The server's Content-Security-Policy allows no inline script or style: a violation shows up as
+  // a console error ("Refused to ... because it violates the following Content Security Policy
+  // directive") and fails the test like an uncaught exception.
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) pageErrors.push(`${name}: ${m.text()}`);
+  });
   return page;
 }
 
@@ -302,8 +308,16 @@ test('full session in the user panel: start, live energy, stop, refund', async (
   let page;
   await capturing('session', () => ({ customer: page }), async () => {
     page = await newPage('session');
+    const streams = [];
+    page.on('request', (r) => { if (r.url().includes('/api/user/events')) streams.push(r.url()); });
     await customerLogin(page, raceLoserEmail);
     await waitBalance(page, '₹100.00');
+    // The live stream opens with a short-lived ticket, never with the API token in the URL.
+    await page.waitForFunction(() => document.getElementById('live').textContent.trim() === 'Live');
+    const opened = streams.filter((u) => u.includes('/api/user/events?'));
+    assert.ok(opened.length >= 1, `no event stream opened: ${streams.join(' ')}`);
+    for (const u of opened) assert.match(u, /\/api\/user\/events\?ticket=[^&]+$/);
+    assert.ok(streams.some((u) => u.endsWith('/api/user/events/ticket')), 'a ticket was asked for');
     await prepareStart(page, 'DEVDEMO2', 1, 50);
     await page.locator('#start-btn').click();
     const r = await startOutcome(page);
@@ -367,5 +381,23 @@ test('operator console: chargers online, Reset answered Accepted', async () => {
     assert.match(await result.textContent(), /Accepted/);
     await shot(page, 'admin-reset.png');
     assertNoPageErrors(['admin']);
+  });
+});
+
+test('landing page and Swagger UI render under their Content-Security-Policy', async () => {
+  let page;
+  await capturing('csp', () => ({ csp: page }), async () => {
+    page = await newPage('csp');
+    const res = await page.goto(baseUrl + '/');
+    assert.match(res.headers()['content-security-policy'] || '', /frame-ancestors 'none'/);
+    assert.equal(await page.locator('.link-card').count(), 3);
+    // the icons' colours come from app.css now, not from style attributes
+    const bg = await page.locator('.link-card .ic').first().evaluate((el) => getComputedStyle(el).backgroundColor);
+    assert.notEqual(bg, 'rgba(0, 0, 0, 0)');
+    await page.goto(baseUrl + '/swagger-ui/');
+    await page.locator('.swagger-ui .info .title').waitFor({ state: 'visible' });
+    await page.locator('.swagger-ui .opblock').first().waitFor({ state: 'visible' });
+    await shot(page, 'swagger-ui.png');
+    assertNoPageErrors(['csp']);
   });
 });
