@@ -32,29 +32,33 @@ async fn recovery_leaves_live_nodes_alone(app: TestApp) {
     assert_eq!(body["session"]["status"], "active");
     assert_eq!(app.balance(&c.token).await, 60.0);
 
-    // A pending start whose node is gone: failed and refunded by a survivor's recovery.
+    // A pending start whose node is gone: failed and refunded by a survivor's recovery. (Its
+    // StartTransaction first, so that it cannot link the row while the test rewinds it.)
+    app.wait_until(|| sim.open_transactions().len() == 1).await;
     let uid = body["session"]["sessionId"].as_str().unwrap().to_string();
     let policy = app.state.derived.policy;
     let resolved = app
         .db(move |c| {
-            diesel::update(
-                charging_sessions::table.filter(charging_sessions::session_uid.eq(&uid)),
-            )
-            .set((
-                charging_sessions::status.eq("pending"),
-                charging_sessions::transaction_id.eq(None::<i64>),
-                charging_sessions::owner_node.eq("crashed-node"),
-            ))
-            .execute(c)
-            .unwrap();
-            diesel::insert_into(nodes::table)
-                .values((
-                    nodes::node_id.eq("crashed-node"),
-                    nodes::started_at.eq(csms::db::now()),
-                    nodes::heartbeat_at.eq(csms::db::now()),
+            // Both rows at once: the other node's recovery runs every second meanwhile.
+            csms::db::write_tx(c, |c| {
+                diesel::insert_into(nodes::table)
+                    .values((
+                        nodes::node_id.eq("crashed-node"),
+                        nodes::started_at.eq(csms::db::now()),
+                        nodes::heartbeat_at.eq(csms::db::now()),
+                    ))
+                    .execute(c)?;
+                diesel::update(
+                    charging_sessions::table.filter(charging_sessions::session_uid.eq(&uid)),
+                )
+                .set((
+                    charging_sessions::status.eq("pending"),
+                    charging_sessions::transaction_id.eq(None::<i64>),
+                    charging_sessions::owner_node.eq("crashed-node"),
                 ))
                 .execute(c)
-                .unwrap();
+            })
+            .unwrap();
             let t = csms::db::now();
             let cut = |live: Vec<String>| Cutoffs {
                 pending_before: t - chrono::Duration::seconds(3600),
@@ -69,12 +73,18 @@ async fn recovery_leaves_live_nodes_alone(app: TestApp) {
                 .set(nodes::heartbeat_at.eq(t - chrono::Duration::seconds(60)))
                 .execute(c)
                 .unwrap();
+            // This pass or the other node's resolves it, exactly once.
             let alive = csms::node::live(c, Duration::from_secs(20)).unwrap();
-            let once_gone = run_once(c, &cut(alive), &policy).unwrap();
-            (while_alive, once_gone)
+            run_once(c, &cut(alive), &policy).unwrap();
+            let status: String = charging_sessions::table
+                .filter(charging_sessions::owner_node.eq("crashed-node"))
+                .select(charging_sessions::status)
+                .first(c)
+                .unwrap();
+            (while_alive, status)
         })
         .await;
-    assert_eq!(resolved, (0, 1));
+    assert_eq!(resolved, (0, "failed".to_string()));
     assert_eq!(app.balance(&c.token).await, 100.0, "refunded");
     app.assert_money_conserved().await;
     drop(other);
