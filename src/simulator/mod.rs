@@ -358,6 +358,31 @@ impl Simulator {
         lock(&self.shared).meters.insert(connector, 0.0);
     }
 
+    /// Reports every connector's status as the charger sees it (after a reconnect, as chargers
+    /// do): `Charging` where it runs a transaction, `Available` elsewhere.
+    pub async fn report_statuses(&self) -> Result<(), SimError> {
+        let n = lock(&self.cfg).connectors;
+        let charging: Vec<u32> = lock(&self.shared)
+            .transactions
+            .values()
+            .map(|t| t.0)
+            .collect();
+        for c in 1..=n {
+            let status = if charging.contains(&c) {
+                "Charging"
+            } else {
+                "Available"
+            };
+            self.status(c, status).await?;
+        }
+        Ok(())
+    }
+
+    /// Where the next (re)connection goes (a charger behind a load balancer that moved it).
+    pub fn set_url(&self, url: impl Into<String>) {
+        lock(&self.cfg).url = url.into();
+    }
+
     pub fn set_remote_stop(&self, behaviour: RemoteStop) {
         lock(&self.cfg).remote_stop = behaviour;
     }

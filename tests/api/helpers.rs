@@ -15,7 +15,7 @@ pub enum Backend {
     Postgres,
 }
 
-enum TestDb {
+pub enum TestDb {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres {
         admin_url: String,
@@ -77,6 +77,47 @@ pub struct Customer {
     pub id_tag: String,
 }
 
+/// A new empty database for one test (a SQLite file in a temp folder, or a PostgreSQL database
+/// dropped afterwards) and its URL. `None` when PostgreSQL is not configured (and not required).
+pub async fn fresh_database(backend: Backend) -> Option<(String, TestDb)> {
+    Some(match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("csms.db").display());
+            (url, TestDb::Sqlite(dir))
+        }
+        Backend::Postgres => {
+            let Some(base) = postgres_base() else {
+                eprintln!("skipped: PostgreSQL half (CSMS_TEST_POSTGRES_URL not set)");
+                return None;
+            };
+            let name = format!("csms_test_{}", uuid::Uuid::new_v4().simple());
+            let admin_url = base.clone();
+            let n = name.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut c = diesel::PgConnection::establish(&admin_url)
+                    .expect("connect to CSMS_TEST_POSTGRES_URL");
+                diesel::sql_query(format!("CREATE DATABASE {n}"))
+                    .execute(&mut c)
+                    .expect("create test database");
+            })
+            .await
+            .unwrap();
+            let url = match base.rfind('/') {
+                Some(i) if i > "postgres://".len() => format!("{}/{name}", &base[..i]),
+                _ => format!("{base}/{name}"),
+            };
+            (
+                url,
+                TestDb::Postgres {
+                    admin_url: base,
+                    name,
+                },
+            )
+        }
+    })
+}
+
 impl TestApp {
     /// `None` when PostgreSQL was asked for but is not configured (and not required).
     pub async fn spawn_with(
@@ -84,42 +125,7 @@ impl TestApp {
         tweak: impl FnOnce(&mut Settings),
     ) -> Option<TestApp> {
         let _ = env_logger::builder().is_test(true).try_init();
-        let (url, db) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}", dir.path().join("csms.db").display());
-                (url, TestDb::Sqlite(dir))
-            }
-            Backend::Postgres => {
-                let Some(base) = postgres_base() else {
-                    eprintln!("skipped: PostgreSQL half (CSMS_TEST_POSTGRES_URL not set)");
-                    return None;
-                };
-                let name = format!("csms_test_{}", uuid::Uuid::new_v4().simple());
-                let admin_url = base.clone();
-                let n = name.clone();
-                tokio::task::spawn_blocking(move || {
-                    let mut c = diesel::PgConnection::establish(&admin_url)
-                        .expect("connect to CSMS_TEST_POSTGRES_URL");
-                    diesel::sql_query(format!("CREATE DATABASE {n}"))
-                        .execute(&mut c)
-                        .expect("create test database");
-                })
-                .await
-                .unwrap();
-                let url = match base.rfind('/') {
-                    Some(i) if i > "postgres://".len() => format!("{}/{name}", &base[..i]),
-                    _ => format!("{base}/{name}"),
-                };
-                (
-                    url,
-                    TestDb::Postgres {
-                        admin_url: base,
-                        name,
-                    },
-                )
-            }
-        };
+        let (url, db) = fresh_database(backend).await?;
         let mut settings = Settings {
             database_url: url,
             http_addr: "127.0.0.1:0".into(),

@@ -8,6 +8,7 @@ mod charging;
 mod lifecycle;
 mod nodes;
 mod ocpp;
+mod process;
 mod property;
 mod race;
 mod security;
