@@ -383,6 +383,13 @@ impl Simulator {
         lock(&self.cfg).url = url.into();
     }
 
+    /// Firmware quirks: StartTransaction sent twice (retried with a fresh timestamp), idTag case.
+    pub fn set_quirks(&self, retry_start_transaction: bool, id_tag_case: TagCase) {
+        let mut cfg = lock(&self.cfg);
+        cfg.retry_start_transaction = retry_start_transaction;
+        cfg.id_tag_case = id_tag_case;
+    }
+
     pub fn set_remote_stop(&self, behaviour: RemoteStop) {
         lock(&self.cfg).remote_stop = behaviour;
     }

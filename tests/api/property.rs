@@ -1,9 +1,12 @@
 //! Money conservation under random, concurrent interleavings of credits, starts, meter values,
-//! stops (customer and charger side), rejections and replays.
+//! stops (customer and charger side), rejections and replays, and the faults of real chargers:
+//! late accepts, reboots that lose transactions (and their late StopTransaction), meter resets,
+//! retried and re-cased StartTransaction, rejected or ignored stops, reconnects, customers' own
+//! idTags at the charger, and operators force-closing sessions.
 
 use std::sync::{Arc, Mutex};
 
-use csms::simulator::{RemoteStart, Simulator};
+use csms::simulator::{RemoteStart, RemoteStop, Simulator, TagCase};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
@@ -35,6 +38,16 @@ enum Op {
     ReplayStop,
     ReplayStart(usize),
     Behaviour(usize, bool),
+    /// The next accept arrives after csms gave up (or on time again).
+    LateAccept(usize, bool),
+    Reboot(usize, bool),
+    LateStop(usize),
+    MeterReset(usize),
+    StopBehaviour(usize, u64),
+    Quirks(usize, bool, bool),
+    Reconnect(usize),
+    OwnTagAtCharger(usize, usize),
+    ForceClose(usize),
 }
 
 async fn run_op(
@@ -114,6 +127,51 @@ async fn run_op(
         } else {
             RemoteStart::Reject
         }),
+        Op::LateAccept(ch, late) => sims[ch].set_remote_start_delay_ms(late.then_some(3_500)),
+        Op::Reboot(ch, lose) => {
+            let _ = sims[ch].reboot(lose).await;
+        }
+        Op::LateStop(ch) => {
+            if let Some((&tx, _)) = sims[ch].lost_transactions().iter().next() {
+                let _ = sims[ch].send_lost_stop(tx).await;
+            }
+        }
+        Op::MeterReset(ch) => sims[ch].reset_meter(1),
+        Op::StopBehaviour(ch, which) => sims[ch].set_remote_stop(match which {
+            0 => RemoteStop::Reject,
+            1 => RemoteStop::Ignore,
+            _ => RemoteStop::Accept,
+        }),
+        Op::Quirks(ch, retry, lower) => {
+            sims[ch].set_quirks(retry, if lower { TagCase::Lower } else { TagCase::AsIs })
+        }
+        Op::Reconnect(ch) => {
+            let _ = sims[ch].reconnect().await;
+            let _ = sims[ch].report_statuses().await;
+        }
+        Op::OwnTagAtCharger(ch, c) => {
+            let busy: Vec<u32> = sims[ch].open_transactions().values().copied().collect();
+            if !busy.contains(&2) {
+                let _ = sims[ch].start_transaction(2, &customers[c].id_tag).await;
+            }
+        }
+        Op::ForceClose(c) => {
+            let sessions = app.sessions(&customers[c].token).await;
+            if let Some(s) = sessions.iter().find(|s| s["status"] == "active") {
+                let admin = app.admin().await;
+                let (code, body) = app
+                    .post(
+                        &format!(
+                            "/api/admin/sessions/{}/close",
+                            s["sessionId"].as_str().unwrap_or("")
+                        ),
+                        Some(&admin),
+                        json!({"reason": "property test"}),
+                    )
+                    .await;
+                assert!(matches!(code, 200 | 409), "{code} {body}");
+            }
+        }
     }
 }
 
@@ -135,7 +193,16 @@ async fn money_is_conserved_under_random_interleavings(app: TestApp) {
         let mut rng = Rng(seed);
         for _round in 0..15 {
             let ops: Vec<Op> = (0..4)
-                .map(|_| match rng.below(10) {
+                .map(|_| match rng.below(20) {
+                    10 => Op::LateAccept(rng.below(3) as usize, rng.below(2) == 0),
+                    11 => Op::Reboot(rng.below(3) as usize, rng.below(2) == 0),
+                    12 => Op::LateStop(rng.below(3) as usize),
+                    13 => Op::MeterReset(rng.below(3) as usize),
+                    14 => Op::StopBehaviour(rng.below(3) as usize, rng.below(4)),
+                    15 => Op::Quirks(rng.below(3) as usize, rng.below(2) == 0, rng.below(2) == 0),
+                    16 => Op::Reconnect(rng.below(3) as usize),
+                    17 => Op::OwnTagAtCharger(rng.below(3) as usize, rng.below(5) as usize),
+                    18 => Op::ForceClose(rng.below(5) as usize),
                     0 => Op::Credit(rng.below(5) as usize, (1 + rng.below(3000)) as f64 / 100.0),
                     1..=3 => Op::Start(
                         rng.below(5) as usize,
@@ -164,13 +231,82 @@ async fn money_is_conserved_under_random_interleavings(app: TestApp) {
             app.assert_money_conserved().await;
         }
     }
-    // Finish everything: every session settles, and the books still balance.
+    // Finish everything: the chargers behave again, stop what they run and report their
+    // connectors; every session settles (recovery handles what they lost), and the books balance.
     for sim in &sims {
-        for tx in sim.open_transactions().keys() {
-            let _ = sim.stop_transaction(*tx, "Local").await;
+        sim.set_remote_stop(RemoteStop::Accept);
+        sim.set_remote_start_delay_ms(None);
+    }
+    // A late accept may still be on its way (up to 3.5 s): keep stopping until nothing is open.
+    for _ in 0..120 {
+        for sim in &sims {
+            for tx in sim.lost_transactions().keys() {
+                let _ = sim.send_lost_stop(*tx).await;
+            }
+            for tx in sim.open_transactions().keys() {
+                let _ = sim.stop_transaction(*tx, "Local").await;
+            }
         }
+        let open = app
+            .db(|c| {
+                use csms::db::schema::charging_sessions;
+                use diesel::prelude::*;
+                charging_sessions::table
+                    .filter(charging_sessions::status.eq_any(["pending", "active", "stopping"]))
+                    .count()
+                    .get_result::<i64>(c)
+                    .unwrap()
+            })
+            .await;
+        if open == 0 {
+            break;
+        }
+        for sim in &sims {
+            let _ = sim.report_statuses().await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     app.assert_money_conserved().await;
+    let open = app
+        .db(|c| {
+            use csms::db::schema::charging_sessions;
+            use diesel::prelude::*;
+            charging_sessions::table
+                .filter(charging_sessions::status.eq_any(["pending", "active", "stopping"]))
+                .select((charging_sessions::session_uid, charging_sessions::status))
+                .load::<(String, String)>(c)
+                .unwrap()
+        })
+        .await;
+    if !open.is_empty() {
+        let detail = app
+            .db(|c| {
+                use csms::db::models::{OcppTransaction, Session};
+                use csms::db::schema::{charging_sessions, connectors, ocpp_transactions};
+                use diesel::prelude::*;
+                let s: Vec<Session> = charging_sessions::table
+                    .filter(charging_sessions::status.eq_any(["pending", "active", "stopping"]))
+                    .select(Session::as_select())
+                    .load(c)
+                    .unwrap();
+                let t: Vec<OcppTransaction> = ocpp_transactions::table
+                    .select(OcppTransaction::as_select())
+                    .load(c)
+                    .unwrap();
+                let k: Vec<(i64, i32, String, Option<chrono::NaiveDateTime>)> = connectors::table
+                    .select((
+                        connectors::charger_id,
+                        connectors::connector_id,
+                        connectors::status,
+                        connectors::status_since,
+                    ))
+                    .load(c)
+                    .unwrap();
+                format!("{s:#?}\n{t:#?}\n{k:?}")
+            })
+            .await;
+        panic!("sessions left open: {open:?}\n{detail}");
+    }
     // The run exercised what it claims to: paid sessions, failed (refunded) starts, refunds.
     let statuses = app
         .db(|c| {
@@ -198,6 +334,11 @@ async fn money_is_conserved_under_random_interleavings(app: TestApp) {
         "no failed start"
     );
 }
-dual!(money_is_conserved_under_random_interleavings, |s| s
-    .remote_start_timeout_secs =
-    3);
+dual!(money_is_conserved_under_random_interleavings, |s| {
+    s.remote_start_timeout_secs = 3;
+    s.ocpp_call_timeout_secs = 2;
+    s.stop_retry_secs = 1;
+    s.orphan_grace_secs = 2;
+    s.recovery_interval_secs = 1;
+    s.start_transaction_timeout_secs = 4;
+});
