@@ -25,6 +25,16 @@ pub fn source_ip(i: usize) -> IpAddr {
 
 impl Client {
     pub async fn connect(port: u16, id: &str, source: IpAddr) -> Result<Client, String> {
+        Self::connect_as(port, id, source, None).await
+    }
+
+    /// Like [`Client::connect`], with HTTP Basic auth (security profile 1) when a password is given.
+    pub async fn connect_as(
+        port: u16,
+        id: &str,
+        source: IpAddr,
+        password: Option<&str>,
+    ) -> Result<Client, String> {
         let socket = TcpSocket::new_v4().map_err(|e| e.to_string())?;
         socket
             .bind(SocketAddr::new(source, 0))
@@ -41,6 +51,13 @@ impl Client {
             "Sec-WebSocket-Protocol",
             HeaderValue::from_static("ocpp1.6"),
         );
+        if let Some(pw) = password {
+            use base64::Engine;
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{pw}"));
+            let value =
+                HeaderValue::from_str(&format!("Basic {token}")).map_err(|e| e.to_string())?;
+            req.headers_mut().insert("Authorization", value);
+        }
         let (ws, _) = tokio_tungstenite::client_async_with_config(
             req,
             stream,

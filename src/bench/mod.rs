@@ -22,6 +22,9 @@ pub enum Scenario {
     Ingest,
     /// C customers race for K connectors through the start API
     Start,
+    /// N chargers with passwords are connected, the server is killed and restarted, and all of them
+    /// reconnect at once (with jitter): time until every one is booted again
+    Storm,
 }
 
 #[derive(clap::Args, Clone, Debug)]
@@ -60,6 +63,9 @@ pub struct BenchArgs {
     /// start: run the server with CSMS_START_FAST_PATHS=false (every request reaches the database)
     #[arg(long)]
     pub no_fast_paths: bool,
+    /// storm: each charger waits a random 0..jitter ms before reconnecting
+    #[arg(long, default_value_t = 1000)]
+    pub jitter_ms: u64,
     /// The csms binary to benchmark (default: this one)
     #[arg(long)]
     pub server: Option<PathBuf>,
@@ -157,6 +163,8 @@ pub fn nofile_limit() -> u64 {
 /// The server under test: a `csms serve` child process on a fresh database.
 pub struct ServerProcess {
     child: tokio::process::Child,
+    exe: PathBuf,
+    env: Vec<(String, String)>,
     pub pid: u32,
     pub http: String,
     pub ocpp_port: u16,
@@ -175,6 +183,27 @@ mod tempfile_dir {
             let _ = std::fs::remove_dir_all(&self.0);
         }
     }
+}
+
+fn spawn_child(
+    exe: &std::path::Path,
+    env: &[(String, String)],
+    log_path: &std::path::Path,
+) -> Result<tokio::process::Child, AppError> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    tokio::process::Command::new(exe)
+        .arg("serve")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| AppError::Internal(format!("cannot start the server: {e}")))
 }
 
 fn free_port() -> Result<u16, AppError> {
@@ -232,30 +261,28 @@ impl ServerProcess {
             None => std::env::current_exe().map_err(|e| AppError::Internal(e.to_string()))?,
         };
         let log_path = dir.0.join("server.log");
-        let log =
-            std::fs::File::create(&log_path).map_err(|e| AppError::Internal(e.to_string()))?;
+        let env = vec![
+            ("DATABASE_URL".to_string(), database_url.clone()),
+            ("CSMS_HTTP_ADDR".into(), format!("127.0.0.1:{http_port}")),
+            ("CSMS_OCPP_ADDR".into(), format!("127.0.0.1:{ocpp_port}")),
+            ("CSMS_ADMIN_EMAIL".into(), "bench@example.com".into()),
+            ("CSMS_ADMIN_PASSWORD".into(), "bench-password".into()),
+            ("CSMS_BCRYPT_COST".into(), "4".into()),
+            ("CSMS_DB_POOL_SIZE".into(), args.pool_size.to_string()),
+            ("CSMS_REMOTE_START_TIMEOUT_SECS".into(), "10".into()),
+            (
+                "CSMS_START_FAST_PATHS".into(),
+                (!args.no_fast_paths).to_string(),
+            ),
+            ("RUST_LOG".into(), "warn".into()),
+        ];
         raise_nofile_limit();
-        let child = tokio::process::Command::new(exe)
-            .arg("serve")
-            .env("DATABASE_URL", &database_url)
-            .env("CSMS_HTTP_ADDR", format!("127.0.0.1:{http_port}"))
-            .env("CSMS_OCPP_ADDR", format!("127.0.0.1:{ocpp_port}"))
-            .env("CSMS_ADMIN_EMAIL", "bench@example.com")
-            .env("CSMS_ADMIN_PASSWORD", "bench-password")
-            .env("CSMS_BCRYPT_COST", "4")
-            .env("CSMS_DB_POOL_SIZE", args.pool_size.to_string())
-            .env("CSMS_REMOTE_START_TIMEOUT_SECS", "10")
-            .env("CSMS_START_FAST_PATHS", (!args.no_fast_paths).to_string())
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| AppError::Internal(format!("cannot start the server: {e}")))?;
+        let child = spawn_child(&exe, &env, &log_path)?;
         let pid = child.id().unwrap_or(0);
         let server = ServerProcess {
             child,
+            exe,
+            env,
             pid,
             http: format!("http://127.0.0.1:{http_port}"),
             ocpp_port,
@@ -265,22 +292,36 @@ impl ServerProcess {
             log_path,
             _dir: dir,
         };
+        server.wait_healthy().await?;
+        Ok(server)
+    }
+
+    async fn wait_healthy(&self) -> Result<(), AppError> {
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(r) = client.get(format!("{}/healthz", server.http)).send().await
+            if let Ok(r) = client.get(format!("{}/healthz", self.http)).send().await
                 && r.status().is_success()
             {
-                return Ok(server);
+                return Ok(());
             }
             if Instant::now() > deadline {
-                let log = std::fs::read_to_string(&server.log_path).unwrap_or_default();
+                let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
                 return Err(AppError::Internal(format!(
                     "server did not become healthy:\n{log}"
                 )));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// kill -9 and start again on the same database and ports (a crash and its restart).
+    pub async fn restart(&mut self) -> Result<(), AppError> {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+        self.child = spawn_child(&self.exe, &self.env, &self.log_path)?;
+        self.pid = self.child.id().unwrap_or(0);
+        self.wait_healthy().await
     }
 
     /// A pool on the server's database, for setup, checks and the ceiling.
@@ -341,14 +382,14 @@ pub async fn run(args: BenchArgs) -> Result<(), AppError> {
     raise_nofile_limit();
     let limit = nofile_limit();
     let wanted = args.chargers.unwrap_or(10_000) as u64 + 100;
-    if args.scenario == Scenario::Connections && limit < wanted {
+    if matches!(args.scenario, Scenario::Connections | Scenario::Storm) && limit < wanted {
         println!(
             "note: the open-file limit is {limit} per process and cannot be raised here (no CAP_SYS_RESOURCE); \
              at most about {} chargers can connect",
             limit.saturating_sub(100)
         );
     }
-    let server = ServerProcess::start(&args).await?;
+    let mut server = ServerProcess::start(&args).await?;
     println!(
         "csms bench {:?} on {} (server pid {}, log {})",
         args.scenario,
@@ -361,6 +402,7 @@ pub async fn run(args: BenchArgs) -> Result<(), AppError> {
         Scenario::Connections => scenarios::connections(&args, &server).await,
         Scenario::Ingest => scenarios::ingest(&args, &server).await,
         Scenario::Start => scenarios::start(&args, &server).await,
+        Scenario::Storm => scenarios::storm(&args, &mut server).await,
     };
     let name = format!("{:?}", args.scenario).to_lowercase();
     let backend = server.backend;
