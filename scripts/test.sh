@@ -34,8 +34,16 @@ cargo fmt --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 
-step "cargo test (unit + integration: $BACKENDS)"
-cargo test --all-targets
+# cargo nextest (on this machine kind) runs every test in its own process, several at once
+# (.config/nextest.toml); plain cargo test where it is missing. The process-level tests (kill -9,
+# two processes on one database) use the csms binary cargo builds for the test run.
+if cargo nextest --version >/dev/null 2>&1; then
+  step "cargo nextest (unit + integration + process-level: $BACKENDS)"
+  cargo nextest run --all-targets
+else
+  step "cargo test (unit + integration + process-level: $BACKENDS; cargo-nextest not installed)"
+  cargo test --all-targets
+fi
 
 step "interoperability: PyPI ocpp charge point against csms"
 cargo build --bin csms

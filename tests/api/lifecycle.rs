@@ -509,3 +509,38 @@ async fn absurd_readings_are_capped(app: TestApp) {
     app.assert_money_conserved().await;
 }
 dual!(absurd_readings_are_capped);
+
+/// SQLite commits money with `synchronous = FULL`; a relaxed (telemetry) commit drops to NORMAL
+/// for itself only and leaves the connection at FULL again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_money_commits_are_durable() {
+    let Some(app) = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |_| {}).await else {
+        return;
+    };
+    let levels = app
+        .db(|c| {
+            use diesel::prelude::*;
+            #[derive(diesel::QueryableByName)]
+            struct Level {
+                #[diesel(sql_type = diesel::sql_types::Integer)]
+                synchronous: i32,
+            }
+            let level = |c: &mut csms::db::DbConnection| -> i32 {
+                let csms::db::DbConnection::Sqlite(inner) = c else {
+                    unreachable!("a SQLite test");
+                };
+                diesel::sql_query("PRAGMA synchronous")
+                    .get_result::<Level>(inner)
+                    .unwrap()
+                    .synchronous
+            };
+            let before = level(c);
+            let inside =
+                csms::db::relaxed_tx(c, |c| Ok::<_, diesel::result::Error>(level(c))).unwrap();
+            let after = level(c);
+            (before, inside, after)
+        })
+        .await;
+    // 2 = FULL, 1 = NORMAL
+    assert_eq!(levels, (2, 1, 2));
+}

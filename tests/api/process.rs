@@ -284,7 +284,11 @@ async fn crash_rounds(backend: Backend) {
     let mut server = Server::spawn(&url);
     let fleet = setup(&server, 3, 6, "CRASH").await;
     let started = Arc::new(AtomicU64::new(0));
-    let rounds = 6;
+    // Six rounds in CI; `CSMS_CRASH_ROUNDS=100` for a longer campaign.
+    let rounds: usize = std::env::var("CSMS_CRASH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6);
     for round in 0..rounds {
         let route = Arc::new(std::sync::Mutex::new(vec![
             server.http.clone();
