@@ -35,9 +35,9 @@ impl<'a> Arbitrary<'a> for Sample {
                     "Voltage",
                 ],
             )?,
-            phase: pick(u, &["L1", "N"])?,
-            location: pick(u, &["Outlet", "EV"])?,
-            unit: pick(u, &["Wh", "kWh", "W", "kW"])?,
+            phase: pick(u, &["L1", "L2", "L3", "L1-N", "L2-N", "L3-N", "N", "L1-L2"])?,
+            location: pick(u, &["Outlet", "EV", "Inlet"])?,
+            unit: pick(u, &["Wh", "kWh", "varh", "W"])?,
         }))
     }
 }

@@ -187,13 +187,20 @@ fn check_timestamp(text: &str) {
     );
 }
 
-/// Target (c): `MeterValue::energy_wh` never panics and is `None` or a non-negative Wh count.
+/// Target (c): `MeterValue::energy_wh` never panics and is `None` or a non-negative Wh count, and
+/// not past three phases of a petawatt-hour (messages.rs drops readings above 1e15 Wh as garbage),
+/// so that the sums and differences made of it downstream stay far from i64 overflow.
 pub fn check_energy(mv: &MeterValue) {
     let _ = messages::parse_timestamp(&mv.timestamp);
     if let Some(wh) = mv.energy_wh() {
         assert!(
             wh >= 0,
             "negative energy {wh} Wh from {:?}",
+            mv.sampled_value
+        );
+        assert!(
+            wh <= 3_000_000_000_000_000,
+            "implausible energy {wh} Wh from {:?}",
             mv.sampled_value
         );
     }
