@@ -265,4 +265,36 @@ mod tests {
         let varh = sample(serde_json::json!([{"value": "5", "measurand": e, "unit": "varh"}]));
         assert_eq!(varh.energy_wh(), None);
     }
+
+    /// Found by fuzzing (fuzz/, target decode_structured; the first input is the crash as found):
+    /// the schemas bound no integer, the typed payloads do (i32 connector ids, i64 transaction ids
+    /// and meter readings, as in the database). Such a schema-valid CALL must be refused when it is
+    /// deserialized, which the handler answers with a CALLERROR, and never truncated or wrapped.
+    #[test]
+    fn schema_valid_integers_past_the_field_type_are_refused() {
+        use super::super::schemas::{Kind, schemas}; // also under fuzz/, which includes this file
+        let meter_values = r#"{"connectorId":9.223372036854776e+18,"meterValue":[{"sampledValue":[{"value":""}],"timestamp":"1970-01-01T00:00:00z"}]}"#;
+        let status = r#"{"connectorId":2147483648,"errorCode":"NoError","status":"Available"}"#;
+        let stop = r#"{"meterStop":1,"timestamp":"2026-01-01T00:00:00Z","transactionId":9223372036854775808}"#;
+        for (action, text) in [
+            ("MeterValues", meter_values),
+            ("StatusNotification", status),
+            ("StopTransaction", stop),
+        ] {
+            let payload: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert!(
+                schemas().validate(action, Kind::Request, &payload).is_ok(),
+                "{action} {text}"
+            );
+        }
+        assert!(serde_json::from_str::<MeterValues>(meter_values).is_err());
+        assert!(serde_json::from_str::<StatusNotification>(status).is_err());
+        assert!(serde_json::from_str::<StopTransaction>(stop).is_err());
+        // The largest values that fit still decode.
+        let fits: StopTransaction = serde_json::from_str(
+            r#"{"meterStop":9223372036854775807,"timestamp":"2026-01-01T00:00:00Z","transactionId":-9223372036854775808}"#,
+        )
+        .unwrap();
+        assert_eq!((fits.meter_stop, fits.transaction_id), (i64::MAX, i64::MIN));
+    }
 }
