@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, clippy, unit and integration tests on SQLite and
-# PostgreSQL (including quick variants of the benchmarks), the interoperability test against an
-# independent OCPP charge point (PyPI `ocpp`), and browser tests (Playwright + Debian's Chromium).
-# Installs what is missing: the Python venv (.venv), Chromium (apt) and playwright-core (npm).
+# PostgreSQL (including quick variants of the benchmarks and the process-level crash tests), a
+# bounded fuzzing campaign, the interoperability test against an independent OCPP charge point
+# (PyPI `ocpp`), and browser tests (Playwright + Debian's Chromium).
+# Installs what is missing: cargo-fuzz, the Python venv (.venv), Chromium (apt) and playwright-core (npm).
 #
 # PostgreSQL: CSMS_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres; each test
 # creates and drops its own database there). Without a reachable server the PostgreSQL half is
@@ -44,6 +45,9 @@ else
   step "cargo test (unit + integration + process-level: $BACKENDS; cargo-nextest not installed)"
   cargo test --all-targets
 fi
+
+step "fuzzing: OCPP frame parser and CALL decoding (30 s per target)"
+scripts/fuzz.sh 30
 
 step "interoperability: PyPI ocpp charge point against csms"
 cargo build --bin csms

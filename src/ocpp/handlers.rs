@@ -16,9 +16,11 @@ use crate::error::AppError;
 use crate::events::{self, Subject};
 use crate::state::State;
 
+/// The typed payload of a CALL that passed schema validation. What can still fail here is a value
+/// the schema allows but the field cannot hold (an integer beyond i32/i64): a property constraint.
 fn parse<T: DeserializeOwned>(payload: Value) -> Result<T, OcppError> {
     serde_json::from_value(payload)
-        .map_err(|e| OcppError::new(ErrorCode::FormationViolation, e.to_string()))
+        .map_err(|e| OcppError::new(ErrorCode::PropertyConstraintViolation, e.to_string()))
 }
 
 pub async fn handle(

@@ -351,6 +351,12 @@ async fn schema_errors_keep_the_connection(app: TestApp) {
         (r#"[2,"e8","Heartbeat"]"#, "e8", "FormationViolation"),
         (r#"[7,"e9",{}]"#, "e9", "ProtocolError"),
         ("this is not json", "-1", "FormationViolation"),
+        // Schema-valid, but beyond what the field (i32) holds: found by the fuzzer.
+        (
+            r#"[2,"e10","MeterValues",{"connectorId":2147483648,"meterValue":[{"timestamp":"2026-01-01T00:00:00Z","sampledValue":[{"value":"1"}]}]}]"#,
+            "e10",
+            "PropertyConstraintViolation",
+        ),
     ];
     for (text, id, code) in cases {
         assert_eq!(code_of(&sim, text, id).await, code, "{text}");
