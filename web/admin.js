@@ -122,6 +122,58 @@
     if ([...sel.options].some((o) => o.value === v)) sel.value = v;
   }
 
+  // ---------------------------------------------------------------- charger passwords
+
+  /**
+   * Shows a charger password that csms generated. The API returns it once (only a salted hash is
+   * stored), so it stays on screen until the operator dismisses it or leaves the page.
+   */
+  function showSecret(box, deviceId, password) {
+    box.innerHTML = `<div class="secret-head"><strong>OCPP password for <span class="dev-id">${esc(deviceId)}</span></strong>
+        <button type="button" class="btn-sm btn-ghost" data-secret-dismiss>Done</button></div>
+      <div class="secret-value"><code data-testid="secret-value">${esc(password)}</code>
+        <button type="button" class="btn-sm" data-secret-copy>Copy</button></div>
+      <div class="secret-note">It will not be shown again: csms keeps only a hash of it. Configure the charger with it now
+        (HTTP Basic auth, user <span class="mono">${esc(deviceId)}</span>).</div>`;
+    box.hidden = false;
+  }
+
+  function hideSecret(box) {
+    box.hidden = true;
+    box.innerHTML = '';
+  }
+
+  document.addEventListener('click', async (ev) => {
+    const b = ev.target.closest('[data-secret-copy], [data-secret-dismiss]');
+    if (!b) return;
+    const box = b.closest('.secret');
+    if (b.hasAttribute('data-secret-dismiss')) { hideSecret(box); return; }
+    const code = box.querySelector('code');
+    try {
+      await navigator.clipboard.writeText(code.textContent);
+      toast('Password copied');
+    } catch (_) {
+      // no clipboard access (e.g. not a secure context): select it for a manual copy
+      const range = document.createRange();
+      range.selectNodeContents(code);
+      const sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+      toast('Press Ctrl+C to copy the selected password');
+    }
+  });
+
+  /** The charger's OCPP security profile, for the chargers list. */
+  function profileChip(ch) {
+    if (ch.securityProfile === 0) {
+      return `<span class="chip warn" data-testid="security-profile" title="Security profile 0: anyone who knows the device ID can connect as this charger">Profile 0</span>
+        <div class="dev-sub text-warn">no authentication</div>`;
+    }
+    return ch.hasOcppPassword
+      ? `<span class="chip ok" data-testid="security-profile" title="Security profile ${esc(ch.securityProfile)}: HTTP Basic auth with its OCPP password">Profile ${esc(ch.securityProfile)}</span>`
+      : `<span class="chip bad" data-testid="security-profile" title="No password set: the charger cannot connect">Profile ${esc(ch.securityProfile)} · no password</span>`;
+  }
+
   // ---------------------------------------------------------------- chargers
 
   async function loadChargers() {
@@ -161,7 +213,8 @@
     const hw = [ch.vendor, ch.model].filter(Boolean).join(' ');
     return {
       charger: `<div class="fw-650">${esc(ch.name || ch.chargingPointId)}</div>
-        <div class="dev-id">${esc(ch.deviceId)}</div><div class="dev-sub">${esc(ch.chargingPointId)}${ch.hasOcppPassword ? ' · password set' : ''}</div>`,
+        <div class="dev-id">${esc(ch.deviceId)}</div><div class="dev-sub">${esc(ch.chargingPointId)}</div>
+        <div class="mt-4">${profileChip(ch)}</div>`,
       station: `<div>${esc(stationName(ch.stationId) || '#' + ch.stationId)}</div><div class="dev-sub">${esc(ch.tariffId ? tariffLabel(ch.tariffId) : 'station tariff')}</div>`,
       status: `<span class="badge ${ch.online ? 'online' : 'offline'}" data-testid="online-badge">${ch.online ? 'Online' : 'Offline'}</span>
         ${ch.status ? `<div class="mt-4"><span class="chip ${statusClass(ch.status)}">${esc(ch.status)}</span></div>` : ''}${statusErr}`,
@@ -241,6 +294,14 @@
           <div class="cmd"><span class="cmd-name">Tariff</span>
             <div class="cmd-fields"><select class="sm wide" data-charger-tariff></select></div>
             <button type="button" class="btn-sm" data-assign-tariff data-device="${d}">Assign</button></div>
+          <div class="cmd"><span class="cmd-name">Security</span>
+            <div class="cmd-fields"><select class="sm" data-profile aria-label="Security profile">
+              <option value="1">1 · password</option><option value="0">0 · no authentication</option></select>
+            <input class="sm" data-new-password type="password" autocomplete="new-password" placeholder="new password" aria-label="New OCPP password (16–40 characters)">
+            <span class="muted small">A new password (16–40 characters) takes effect at the charger's next connection. Moving from profile 0 to 1 without one generates one.</span></div>
+            <button type="button" class="btn-sm" data-save-security data-device="${d}">Save</button></div>
+          <div class="message" data-security-message></div>
+          <div class="secret" data-secret hidden></div>
           <div class="cmd"><span class="cmd-name">Delete</span>
             <div class="cmd-fields"><span class="muted small">Only chargers without charging history.</span></div>
             <button type="button" class="btn-sm btn-danger" data-delete data-device="${d}">Delete charger</button></div>
@@ -276,6 +337,19 @@
     const fresh = !tsel.dataset.html;
     fillSelect(tsel, tariffOptions(null, 'Use station tariff'));
     if (fresh) tsel.value = ch.tariffId ? String(ch.tariffId) : '';
+    const psel = tr.querySelector('[data-profile]');
+    if (!psel.dataset.synced) {
+      psel.dataset.synced = '1';
+      psel.value = ch.securityProfile === 0 ? '0' : '1';
+      syncPasswordInput(psel, tr.querySelector('[data-new-password]'));
+    }
+  }
+
+  /** Profile 0 means no password: the password field is off then. */
+  function syncPasswordInput(profileSelect, input) {
+    const none = profileSelect.value === '0';
+    input.disabled = none;
+    if (none) input.value = '';
   }
 
   function renderChargers() {
@@ -448,6 +522,8 @@
           if (!handleAuthError(e)) toast(e.message, 'error');
         }
       });
+    } else if (t.hasAttribute('data-save-security')) {
+      saveSecurity(t);
     } else if (t.hasAttribute('data-delete')) {
       const d = t.dataset.device;
       if (!window.confirm(`Delete charger ${d}? This cannot be undone.`)) return;
@@ -463,6 +539,47 @@
       });
     }
   });
+
+  $('chargers-body').addEventListener('change', (ev) => {
+    if (ev.target.matches('[data-profile]')) {
+      syncPasswordInput(ev.target, ev.target.closest('tr').querySelector('[data-new-password]'));
+    }
+  });
+
+  /** PUT /api/admin/chargers/{deviceId}: security profile and password. */
+  async function saveSecurity(button) {
+    const d = button.dataset.device;
+    const scope = button.closest('tr');
+    const profile = Number(scope.querySelector('[data-profile]').value);
+    const input = scope.querySelector('[data-new-password]');
+    const msg = scope.querySelector('[data-security-message]');
+    const box = scope.querySelector('[data-secret]');
+    setMessage(msg, '');
+    const body = { securityProfile: profile };
+    if (profile !== 0 && input.value) body.ocppPassword = input.value;
+    await busy(button, '', async () => {
+      try {
+        const data = await api(`/api/admin/chargers/${encodeURIComponent(d)}`, { method: 'PUT', body });
+        input.value = '';
+        hideSecret(box);
+        let text;
+        if (profile === 0) {
+          text = `${d} now connects without authentication (security profile 0).`;
+        } else if (data.ocppPassword) {
+          text = `${d} uses security profile 1 with the password csms generated below; it takes effect at the charger's next connection.`;
+          showSecret(box, d, data.ocppPassword);
+        } else if (body.ocppPassword) {
+          text = `New password saved for ${d}; it takes effect at the charger's next connection.`;
+        } else {
+          text = `${d} uses security profile 1; its password is unchanged.`;
+        }
+        setMessage(msg, text, 'success');
+        loadChargers();
+      } catch (e) {
+        if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+      }
+    });
+  }
 
   // ---------------------------------------------------------------- OCPP message log
 
@@ -628,16 +745,25 @@
     if (cp) body.chargingPointId = cp;
     const name = $('charger-name').value.trim();
     if (name) body.name = name;
+    // always explicit: profile 0 (no authentication) only when the operator chose it
+    body.securityProfile = Number($('charger-profile').value);
     const pw = $('charger-password').value;
-    if (pw) body.ocppPassword = pw;
+    if (pw && body.securityProfile !== 0) body.ocppPassword = pw;
     const t = $('charger-tariff').value;
     if (t) body.tariffId = Number(t);
+    hideSecret($('charger-secret'));
     await busy($('charger-btn'), 'Registering…', async () => {
       try {
         const data = await api('/api/admin/chargers', { method: 'POST', body });
         const c = data.charger;
-        setMessage(msg, `Charger ${c.deviceId} registered (charging point ${c.chargingPointId}). Point it at ws://<host>/ocpp/${c.deviceId}.`, 'success');
+        const auth = c.securityProfile === 0
+          ? 'without authentication (security profile 0)'
+          : `with security profile 1 (HTTP Basic auth, ${data.ocppPassword ? 'the password below' : 'the password you entered'})`;
+        setMessage(msg, `Charger ${c.deviceId} registered (charging point ${c.chargingPointId}) ${auth}. Point it at ws://<host>/ocpp/${c.deviceId}.`, 'success');
+        if (data.ocppPassword) showSecret($('charger-secret'), c.deviceId, data.ocppPassword);
         for (const id of ['charger-device', 'charger-cp', 'charger-name', 'charger-password']) $(id).value = '';
+        $('charger-profile').value = '1';
+        syncProfileNote();
         await loadChargers();
         renderStations();
       } catch (e) {
@@ -645,6 +771,16 @@
       }
     });
   });
+
+  function syncProfileNote() {
+    const none = $('charger-profile').value === '0';
+    syncPasswordInput($('charger-profile'), $('charger-password'));
+    $('charger-profile-note').textContent = none
+      ? 'Security profile 0: anyone who knows the device ID can connect as this charger. Use it only on a closed network.'
+      : 'The charger connects with HTTP Basic auth: user = device ID, password = its OCPP password. Leave the password empty and csms generates one.';
+    $('charger-profile-note').classList.toggle('text-danger', none);
+  }
+  $('charger-profile').addEventListener('change', syncProfileNote);
 
   // ---------------------------------------------------------------- tariffs
 
