@@ -1,18 +1,17 @@
-// csms — operator console: chargers (live), OCPP commands and message log, stations, tariffs,
-// customers and wallets, sessions.
+// csms — operator console: chargers (live), OCPP commands and message log, charger credentials,
+// stations, tariffs, customers and wallets, sessions (with force-close).
 'use strict';
 
 (() => {
-  const { request, money, kwh, esc, dateTime, ago, duration, parseTime, jsonHtml, statusClass, toast, busy, setMessage } = CSMS;
+  const { request, money, currencySymbol, kwh, esc, dateTime, ago, duration, parseTime, jsonHtml, statusClass, toast, busy, setMessage } = CSMS;
 
   const TOKEN_KEY = 'csms.adminToken';
   const CHARGERS_MS = 3000;
   const SESSIONS_MS = 5000;
-  // The operator API does not report the currency; the system default is INR.
-  const CURRENCY = 'INR';
+  const OPEN_STATUSES = ['pending', 'active', 'stopping'];
 
   const $ = (id) => document.getElementById(id);
-  const fmt = (v) => money(v, CURRENCY);
+  const fmt = (v) => money(v, state.currency);
 
   const state = {
     token: localStorage.getItem(TOKEN_KEY),
@@ -21,6 +20,9 @@
     tariffs: [],
     customers: [],
     sessions: [],
+    // the system default until an answer reports the currency (customers and sessions do)
+    currency: 'INR',
+    closing: null, // id of the session whose close form is open
     open: new Set(), // device ids whose detail row is open
     logs: new Map(), // deviceId -> {lastKey, openIds:Set}
     timers: [],
@@ -28,6 +30,12 @@
   };
 
   const api = (path, opts = {}) => request(path, { token: state.token, ...opts });
+
+  function setCurrency(code) {
+    if (!code || code === state.currency) return;
+    state.currency = code;
+    for (const el of document.querySelectorAll('.cur-sym')) el.textContent = currencySymbol(code).trim();
+  }
 
   function handleAuthError(e) {
     if (e && (e.status === 401 || e.status === 403) && state.token) {
@@ -76,6 +84,8 @@
     $('chargers-body').innerHTML = '<tr class="placeholder"><td colspan="7" class="empty">Loading chargers…</td></tr>';
     state.open.clear();
     state.logs.clear();
+    state.closing = null;
+    $('close-form').hidden = true;
     showLogin(message);
   }
   $('logout-btn').addEventListener('click', () => logout());
@@ -833,6 +843,7 @@
   async function loadCustomers() {
     try {
       const data = await api('/api/admin/customers');
+      setCurrency(data.currency);
       state.customers = data.customers || [];
       renderCustomers();
     } catch (e) {
@@ -922,6 +933,7 @@
     p.set('limit', $('filter-limit').value);
     try {
       const data = await api('/api/admin/sessions?' + p.toString());
+      setCurrency(data.currency);
       state.sessions = data.sessions || [];
       renderSessions();
     } catch (e) {
@@ -929,7 +941,7 @@
     }
     // open sessions across the system, for the stat tile
     if (!status && !device && !customer) {
-      $('stat-open').textContent = state.sessions.filter((s) => ['pending', 'active', 'stopping'].includes(s.status)).length;
+      $('stat-open').textContent = state.sessions.filter((s) => OPEN_STATUSES.includes(s.status)).length;
     }
   }
 
@@ -942,11 +954,14 @@
         : `<div class="muted">${s.customerId ? '#' + esc(s.customerId) : '—'}</div>${s.idTag ? `<div class="dev-sub mono">${esc(s.idTag)}</div>` : ''}`;
       const from = parseTime(s.startedAt);
       const to = parseTime(s.stoppedAt) || (['active', 'stopping'].includes(s.status) ? new Date() : null);
-      const note = s.failureReason || s.stopReason || '';
-      return `<tr data-session="${esc(s.sessionId)}">
+      const reason = s.failureReason || s.stopReason || '';
+      const open = OPEN_STATUSES.includes(s.status);
+      const closing = state.closing === s.sessionId;
+      return `<tr data-session="${esc(s.sessionId)}" data-status="${esc(s.status)}"${closing ? ' class="closing"' : ''}>
         <td><span class="mono" title="${esc(s.sessionId)}">${esc(String(s.sessionId).slice(0, 13))}…</span>
           <div class="dev-sub">${esc(s.origin || '')}${s.transactionId ? ' · tx ' + esc(s.transactionId) : ''}</div></td>
-        <td><span class="chip ${statusClass(s.status)}">${esc(s.status)}</span></td>
+        <td><span class="chip ${statusClass(s.status)}">${esc(s.status)}</span>${open
+          ? `<div class="mt-4"><button type="button" class="btn-sm btn-ghost btn-close-session" data-close-session="${esc(s.sessionId)}" aria-controls="close-form" aria-expanded="${closing ? 'true' : 'false'}" title="Close this session (settle it from its last meter reading)">Close…</button></div>` : ''}</td>
         <td>${who}</td>
         <td><div class="dev-id">${esc(s.deviceId)}</div><div class="dev-sub">${esc(s.chargingPointId)} · #${esc(s.connectorId)}</div></td>
         <td class="right num">${esc(fmt(s.amount))}</td>
@@ -955,7 +970,7 @@
         <td class="right num">${s.refund === null || s.refund === undefined ? '—' : esc(fmt(s.refund))}</td>
         <td class="nowrap" title="${esc(s.startedAt || s.createdAt)}">${esc(dateTime(s.startedAt || s.createdAt))}</td>
         <td class="num">${from && to ? esc(duration((to - from) / 1000)) : '—'}</td>
-        <td class="small ${s.failureReason ? 'text-danger' : 'muted'}">${esc(note)}</td>
+        <td class="small session-note" data-testid="session-note">${reason ? `<div class="${s.failureReason ? 'text-danger' : 'muted'}">${esc(reason)}</div>` : ''}${s.note ? `<div>${esc(s.note)}</div>` : ''}${reason || s.note ? '' : '<span class="muted">—</span>'}</td>
       </tr>`;
     }).join('') : '<tr><td colspan="11" class="empty">No sessions match these filters.</td></tr>';
     const body = $('sessions-body');
@@ -964,6 +979,71 @@
 
   $('session-filters').addEventListener('change', loadSessions);
   $('session-filters').addEventListener('submit', (ev) => { ev.preventDefault(); loadSessions(); });
+
+  // ---------------------------------------------------------------- force-close
+
+  function openCloseForm(id) {
+    const s = state.sessions.find((x) => x.sessionId === id);
+    const form = $('close-form');
+    if (form.dataset.session !== id) {
+      $('close-reason').value = '';
+      setMessage($('close-message'), '');
+    }
+    state.closing = id;
+    form.dataset.session = id;
+    $('close-session-id').textContent = id;
+    const c = s && customerById(s.customerId);
+    $('close-session-info').textContent = s
+      ? [s.status, `${s.deviceId} #${s.connectorId}`, c ? c.name : (s.idTag || ''), `prepaid ${fmt(s.amount)}`].filter(Boolean).join(' · ')
+      : '';
+    form.hidden = false;
+    renderSessions();
+    form.scrollIntoView({ block: 'nearest' });
+    $('close-reason').focus();
+  }
+
+  function hideCloseForm() {
+    state.closing = null;
+    $('close-form').hidden = true;
+    delete $('close-form').dataset.session;
+    renderSessions();
+  }
+
+  $('sessions-body').addEventListener('click', (ev) => {
+    const b = ev.target.closest('button[data-close-session]');
+    if (!b) return;
+    if (state.closing === b.dataset.closeSession) hideCloseForm();
+    else openCloseForm(b.dataset.closeSession);
+  });
+
+  $('close-cancel').addEventListener('click', hideCloseForm);
+
+  $('close-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const id = $('close-form').dataset.session;
+    if (!id) return;
+    const msg = $('close-message');
+    setMessage(msg, '');
+    let done = false;
+    await busy($('close-btn'), 'Closing…', async () => {
+      try {
+        const data = await api(`/api/admin/sessions/${encodeURIComponent(id)}/close`, { method: 'POST', body: { reason: $('close-reason').value } });
+        done = true;
+        const i = state.sessions.findIndex((x) => x.sessionId === id);
+        if (i >= 0 && data.session) state.sessions[i] = data.session;
+        toast(`${data.message || 'Session closed'}: ${data.session ? data.session.status : id}`);
+      } catch (e) {
+        if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+      }
+    });
+    if (!done) return;
+    $('close-reason').value = '';
+    hideCloseForm();
+    // the close settled money and freed a connector
+    loadSessions();
+    loadCustomers();
+    loadChargers();
+  });
 
   // ---------------------------------------------------------------- nav highlight
 
