@@ -1,18 +1,17 @@
-// csms — operator console: chargers (live), OCPP commands and message log, stations, tariffs,
-// customers and wallets, sessions.
+// csms — operator console: chargers (live), OCPP commands and message log, charger credentials,
+// stations, tariffs, customers and wallets, sessions (with force-close), write-offs.
 'use strict';
 
 (() => {
-  const { request, money, kwh, esc, dateTime, ago, duration, parseTime, jsonHtml, statusClass, toast, busy, setMessage } = CSMS;
+  const { request, money, currencySymbol, kwh, esc, dateTime, ago, duration, parseTime, jsonHtml, statusClass, toast, busy, setMessage } = CSMS;
 
   const TOKEN_KEY = 'csms.adminToken';
   const CHARGERS_MS = 3000;
   const SESSIONS_MS = 5000;
-  // The operator API does not report the currency; the system default is INR.
-  const CURRENCY = 'INR';
+  const OPEN_STATUSES = ['pending', 'active', 'stopping'];
 
   const $ = (id) => document.getElementById(id);
-  const fmt = (v) => money(v, CURRENCY);
+  const fmt = (v) => money(v, state.currency);
 
   const state = {
     token: localStorage.getItem(TOKEN_KEY),
@@ -21,6 +20,10 @@
     tariffs: [],
     customers: [],
     sessions: [],
+    writeOffs: [],
+    // the system default until an answer reports the currency (customers, sessions, write-offs do)
+    currency: 'INR',
+    closing: null, // id of the session whose close form is open
     open: new Set(), // device ids whose detail row is open
     logs: new Map(), // deviceId -> {lastKey, openIds:Set}
     timers: [],
@@ -28,6 +31,12 @@
   };
 
   const api = (path, opts = {}) => request(path, { token: state.token, ...opts });
+
+  function setCurrency(code) {
+    if (!code || code === state.currency) return;
+    state.currency = code;
+    for (const el of document.querySelectorAll('.cur-sym')) el.textContent = currencySymbol(code).trim();
+  }
 
   function handleAuthError(e) {
     if (e && (e.status === 401 || e.status === 403) && state.token) {
@@ -76,6 +85,8 @@
     $('chargers-body').innerHTML = '<tr class="placeholder"><td colspan="7" class="empty">Loading chargers…</td></tr>';
     state.open.clear();
     state.logs.clear();
+    state.closing = null;
+    $('close-form').hidden = true;
     showLogin(message);
   }
   $('logout-btn').addEventListener('click', () => logout());
@@ -88,13 +99,13 @@
     await loadTariffs();
     await Promise.allSettled([loadStations(), loadCustomers()]);
     await loadChargers();
-    await loadSessions();
+    await Promise.allSettled([loadSessions(), loadWriteOffs()]);
     let n = 0;
     state.timers.push(setInterval(() => { if (!document.hidden) { loadChargers(); refreshOpenLogs(); } }, CHARGERS_MS));
     state.timers.push(setInterval(() => {
       if (document.hidden) return;
       loadSessions();
-      if (++n % 3 === 0) { loadCustomers(); loadStations(); loadTariffs(); }
+      if (++n % 3 === 0) { loadCustomers(); loadStations(); loadTariffs(); loadWriteOffs(); }
     }, SESSIONS_MS));
   }
 
@@ -120,6 +131,58 @@
     sel.innerHTML = html;
     sel.dataset.html = html;
     if ([...sel.options].some((o) => o.value === v)) sel.value = v;
+  }
+
+  // ---------------------------------------------------------------- charger passwords
+
+  /**
+   * Shows a charger password that csms generated. The API returns it once (only a salted hash is
+   * stored), so it stays on screen until the operator dismisses it or leaves the page.
+   */
+  function showSecret(box, deviceId, password) {
+    box.innerHTML = `<div class="secret-head"><strong>OCPP password for <span class="dev-id">${esc(deviceId)}</span></strong>
+        <button type="button" class="btn-sm btn-ghost" data-secret-dismiss>Done</button></div>
+      <div class="secret-value"><code data-testid="secret-value">${esc(password)}</code>
+        <button type="button" class="btn-sm" data-secret-copy>Copy</button></div>
+      <div class="secret-note">It will not be shown again: csms keeps only a hash of it. Configure the charger with it now
+        (HTTP Basic auth, user <span class="mono">${esc(deviceId)}</span>).</div>`;
+    box.hidden = false;
+  }
+
+  function hideSecret(box) {
+    box.hidden = true;
+    box.innerHTML = '';
+  }
+
+  document.addEventListener('click', async (ev) => {
+    const b = ev.target.closest('[data-secret-copy], [data-secret-dismiss]');
+    if (!b) return;
+    const box = b.closest('.secret');
+    if (b.hasAttribute('data-secret-dismiss')) { hideSecret(box); return; }
+    const code = box.querySelector('code');
+    try {
+      await navigator.clipboard.writeText(code.textContent);
+      toast('Password copied');
+    } catch (_) {
+      // no clipboard access (e.g. not a secure context): select it for a manual copy
+      const range = document.createRange();
+      range.selectNodeContents(code);
+      const sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+      toast('Press Ctrl+C to copy the selected password');
+    }
+  });
+
+  /** The charger's OCPP security profile, for the chargers list. */
+  function profileChip(ch) {
+    if (ch.securityProfile === 0) {
+      return `<span class="chip warn" data-testid="security-profile" title="Security profile 0: anyone who knows the device ID can connect as this charger">Profile 0</span>
+        <div class="dev-sub text-warn">no authentication</div>`;
+    }
+    return ch.hasOcppPassword
+      ? `<span class="chip ok" data-testid="security-profile" title="Security profile ${esc(ch.securityProfile)}: HTTP Basic auth with its OCPP password">Profile ${esc(ch.securityProfile)}</span>`
+      : `<span class="chip bad" data-testid="security-profile" title="No password set: the charger cannot connect">Profile ${esc(ch.securityProfile)} · no password</span>`;
   }
 
   // ---------------------------------------------------------------- chargers
@@ -161,7 +224,8 @@
     const hw = [ch.vendor, ch.model].filter(Boolean).join(' ');
     return {
       charger: `<div class="fw-650">${esc(ch.name || ch.chargingPointId)}</div>
-        <div class="dev-id">${esc(ch.deviceId)}</div><div class="dev-sub">${esc(ch.chargingPointId)}${ch.hasOcppPassword ? ' · password set' : ''}</div>`,
+        <div class="dev-id">${esc(ch.deviceId)}</div><div class="dev-sub">${esc(ch.chargingPointId)}</div>
+        <div class="mt-4">${profileChip(ch)}</div>`,
       station: `<div>${esc(stationName(ch.stationId) || '#' + ch.stationId)}</div><div class="dev-sub">${esc(ch.tariffId ? tariffLabel(ch.tariffId) : 'station tariff')}</div>`,
       status: `<span class="badge ${ch.online ? 'online' : 'offline'}" data-testid="online-badge">${ch.online ? 'Online' : 'Offline'}</span>
         ${ch.status ? `<div class="mt-4"><span class="chip ${statusClass(ch.status)}">${esc(ch.status)}</span></div>` : ''}${statusErr}`,
@@ -241,6 +305,14 @@
           <div class="cmd"><span class="cmd-name">Tariff</span>
             <div class="cmd-fields"><select class="sm wide" data-charger-tariff></select></div>
             <button type="button" class="btn-sm" data-assign-tariff data-device="${d}">Assign</button></div>
+          <div class="cmd"><span class="cmd-name">Security</span>
+            <div class="cmd-fields"><select class="sm" data-profile aria-label="Security profile">
+              <option value="1">1 · password</option><option value="0">0 · no authentication</option></select>
+            <input class="sm" data-new-password type="password" autocomplete="new-password" placeholder="new password" aria-label="New OCPP password (16–40 characters)">
+            <span class="muted small">A new password (16–40 characters) takes effect at the charger's next connection. Moving from profile 0 to 1 without one generates one.</span></div>
+            <button type="button" class="btn-sm" data-save-security data-device="${d}">Save</button></div>
+          <div class="message" data-security-message></div>
+          <div class="secret" data-secret hidden></div>
           <div class="cmd"><span class="cmd-name">Delete</span>
             <div class="cmd-fields"><span class="muted small">Only chargers without charging history.</span></div>
             <button type="button" class="btn-sm btn-danger" data-delete data-device="${d}">Delete charger</button></div>
@@ -276,6 +348,19 @@
     const fresh = !tsel.dataset.html;
     fillSelect(tsel, tariffOptions(null, 'Use station tariff'));
     if (fresh) tsel.value = ch.tariffId ? String(ch.tariffId) : '';
+    const psel = tr.querySelector('[data-profile]');
+    if (!psel.dataset.synced) {
+      psel.dataset.synced = '1';
+      psel.value = ch.securityProfile === 0 ? '0' : '1';
+      syncPasswordInput(psel, tr.querySelector('[data-new-password]'));
+    }
+  }
+
+  /** Profile 0 means no password: the password field is off then. */
+  function syncPasswordInput(profileSelect, input) {
+    const none = profileSelect.value === '0';
+    input.disabled = none;
+    if (none) input.value = '';
   }
 
   function renderChargers() {
@@ -448,6 +533,8 @@
           if (!handleAuthError(e)) toast(e.message, 'error');
         }
       });
+    } else if (t.hasAttribute('data-save-security')) {
+      saveSecurity(t);
     } else if (t.hasAttribute('data-delete')) {
       const d = t.dataset.device;
       if (!window.confirm(`Delete charger ${d}? This cannot be undone.`)) return;
@@ -463,6 +550,47 @@
       });
     }
   });
+
+  $('chargers-body').addEventListener('change', (ev) => {
+    if (ev.target.matches('[data-profile]')) {
+      syncPasswordInput(ev.target, ev.target.closest('tr').querySelector('[data-new-password]'));
+    }
+  });
+
+  /** PUT /api/admin/chargers/{deviceId}: security profile and password. */
+  async function saveSecurity(button) {
+    const d = button.dataset.device;
+    const scope = button.closest('tr');
+    const profile = Number(scope.querySelector('[data-profile]').value);
+    const input = scope.querySelector('[data-new-password]');
+    const msg = scope.querySelector('[data-security-message]');
+    const box = scope.querySelector('[data-secret]');
+    setMessage(msg, '');
+    const body = { securityProfile: profile };
+    if (profile !== 0 && input.value) body.ocppPassword = input.value;
+    await busy(button, '', async () => {
+      try {
+        const data = await api(`/api/admin/chargers/${encodeURIComponent(d)}`, { method: 'PUT', body });
+        input.value = '';
+        hideSecret(box);
+        let text;
+        if (profile === 0) {
+          text = `${d} now connects without authentication (security profile 0).`;
+        } else if (data.ocppPassword) {
+          text = `${d} uses security profile 1 with the password csms generated below; it takes effect at the charger's next connection.`;
+          showSecret(box, d, data.ocppPassword);
+        } else if (body.ocppPassword) {
+          text = `New password saved for ${d}; it takes effect at the charger's next connection.`;
+        } else {
+          text = `${d} uses security profile 1; its password is unchanged.`;
+        }
+        setMessage(msg, text, 'success');
+        loadChargers();
+      } catch (e) {
+        if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+      }
+    });
+  }
 
   // ---------------------------------------------------------------- OCPP message log
 
@@ -628,16 +756,25 @@
     if (cp) body.chargingPointId = cp;
     const name = $('charger-name').value.trim();
     if (name) body.name = name;
+    // always explicit: profile 0 (no authentication) only when the operator chose it
+    body.securityProfile = Number($('charger-profile').value);
     const pw = $('charger-password').value;
-    if (pw) body.ocppPassword = pw;
+    if (pw && body.securityProfile !== 0) body.ocppPassword = pw;
     const t = $('charger-tariff').value;
     if (t) body.tariffId = Number(t);
+    hideSecret($('charger-secret'));
     await busy($('charger-btn'), 'Registering…', async () => {
       try {
         const data = await api('/api/admin/chargers', { method: 'POST', body });
         const c = data.charger;
-        setMessage(msg, `Charger ${c.deviceId} registered (charging point ${c.chargingPointId}). Point it at ws://<host>/ocpp/${c.deviceId}.`, 'success');
+        const auth = c.securityProfile === 0
+          ? 'without authentication (security profile 0)'
+          : `with security profile 1 (HTTP Basic auth, ${data.ocppPassword ? 'the password below' : 'the password you entered'})`;
+        setMessage(msg, `Charger ${c.deviceId} registered (charging point ${c.chargingPointId}) ${auth}. Point it at ws://<host>/ocpp/${c.deviceId}.`, 'success');
+        if (data.ocppPassword) showSecret($('charger-secret'), c.deviceId, data.ocppPassword);
         for (const id of ['charger-device', 'charger-cp', 'charger-name', 'charger-password']) $(id).value = '';
+        $('charger-profile').value = '1';
+        syncProfileNote();
         await loadChargers();
         renderStations();
       } catch (e) {
@@ -645,6 +782,16 @@
       }
     });
   });
+
+  function syncProfileNote() {
+    const none = $('charger-profile').value === '0';
+    syncPasswordInput($('charger-profile'), $('charger-password'));
+    $('charger-profile-note').textContent = none
+      ? 'Security profile 0: anyone who knows the device ID can connect as this charger. Use it only on a closed network.'
+      : 'The charger connects with HTTP Basic auth: user = device ID, password = its OCPP password. Leave the password empty and csms generates one.';
+    $('charger-profile-note').classList.toggle('text-danger', none);
+  }
+  $('charger-profile').addEventListener('change', syncProfileNote);
 
   // ---------------------------------------------------------------- tariffs
 
@@ -697,6 +844,7 @@
   async function loadCustomers() {
     try {
       const data = await api('/api/admin/customers');
+      setCurrency(data.currency);
       state.customers = data.customers || [];
       renderCustomers();
     } catch (e) {
@@ -786,6 +934,7 @@
     p.set('limit', $('filter-limit').value);
     try {
       const data = await api('/api/admin/sessions?' + p.toString());
+      setCurrency(data.currency);
       state.sessions = data.sessions || [];
       renderSessions();
     } catch (e) {
@@ -793,7 +942,7 @@
     }
     // open sessions across the system, for the stat tile
     if (!status && !device && !customer) {
-      $('stat-open').textContent = state.sessions.filter((s) => ['pending', 'active', 'stopping'].includes(s.status)).length;
+      $('stat-open').textContent = state.sessions.filter((s) => OPEN_STATUSES.includes(s.status)).length;
     }
   }
 
@@ -806,11 +955,14 @@
         : `<div class="muted">${s.customerId ? '#' + esc(s.customerId) : '—'}</div>${s.idTag ? `<div class="dev-sub mono">${esc(s.idTag)}</div>` : ''}`;
       const from = parseTime(s.startedAt);
       const to = parseTime(s.stoppedAt) || (['active', 'stopping'].includes(s.status) ? new Date() : null);
-      const note = s.failureReason || s.stopReason || '';
-      return `<tr data-session="${esc(s.sessionId)}">
+      const reason = s.failureReason || s.stopReason || '';
+      const open = OPEN_STATUSES.includes(s.status);
+      const closing = state.closing === s.sessionId;
+      return `<tr data-session="${esc(s.sessionId)}" data-status="${esc(s.status)}"${closing ? ' class="closing"' : ''}>
         <td><span class="mono" title="${esc(s.sessionId)}">${esc(String(s.sessionId).slice(0, 13))}…</span>
           <div class="dev-sub">${esc(s.origin || '')}${s.transactionId ? ' · tx ' + esc(s.transactionId) : ''}</div></td>
-        <td><span class="chip ${statusClass(s.status)}">${esc(s.status)}</span></td>
+        <td><span class="chip ${statusClass(s.status)}">${esc(s.status)}</span>${open
+          ? `<div class="mt-4"><button type="button" class="btn-sm btn-ghost btn-close-session" data-close-session="${esc(s.sessionId)}" aria-controls="close-form" aria-expanded="${closing ? 'true' : 'false'}" title="Close this session (settle it from its last meter reading)">Close…</button></div>` : ''}</td>
         <td>${who}</td>
         <td><div class="dev-id">${esc(s.deviceId)}</div><div class="dev-sub">${esc(s.chargingPointId)} · #${esc(s.connectorId)}</div></td>
         <td class="right num">${esc(fmt(s.amount))}</td>
@@ -819,7 +971,7 @@
         <td class="right num">${s.refund === null || s.refund === undefined ? '—' : esc(fmt(s.refund))}</td>
         <td class="nowrap" title="${esc(s.startedAt || s.createdAt)}">${esc(dateTime(s.startedAt || s.createdAt))}</td>
         <td class="num">${from && to ? esc(duration((to - from) / 1000)) : '—'}</td>
-        <td class="small ${s.failureReason ? 'text-danger' : 'muted'}">${esc(note)}</td>
+        <td class="small session-note" data-testid="session-note">${reason ? `<div class="${s.failureReason ? 'text-danger' : 'muted'}">${esc(reason)}</div>` : ''}${s.note ? `<div>${esc(s.note)}</div>` : ''}${reason || s.note ? '' : '<span class="muted">—</span>'}</td>
       </tr>`;
     }).join('') : '<tr><td colspan="11" class="empty">No sessions match these filters.</td></tr>';
     const body = $('sessions-body');
@@ -828,6 +980,113 @@
 
   $('session-filters').addEventListener('change', loadSessions);
   $('session-filters').addEventListener('submit', (ev) => { ev.preventDefault(); loadSessions(); });
+
+  // ---------------------------------------------------------------- force-close
+
+  function openCloseForm(id) {
+    const s = state.sessions.find((x) => x.sessionId === id);
+    const form = $('close-form');
+    if (form.dataset.session !== id) {
+      $('close-reason').value = '';
+      setMessage($('close-message'), '');
+    }
+    state.closing = id;
+    form.dataset.session = id;
+    $('close-session-id').textContent = id;
+    const c = s && customerById(s.customerId);
+    $('close-session-info').textContent = s
+      ? [s.status, `${s.deviceId} #${s.connectorId}`, c ? c.name : (s.idTag || ''), `prepaid ${fmt(s.amount)}`].filter(Boolean).join(' · ')
+      : '';
+    form.hidden = false;
+    renderSessions();
+    form.scrollIntoView({ block: 'nearest' });
+    $('close-reason').focus();
+  }
+
+  function hideCloseForm() {
+    state.closing = null;
+    $('close-form').hidden = true;
+    delete $('close-form').dataset.session;
+    renderSessions();
+  }
+
+  $('sessions-body').addEventListener('click', (ev) => {
+    const b = ev.target.closest('button[data-close-session]');
+    if (!b) return;
+    if (state.closing === b.dataset.closeSession) hideCloseForm();
+    else openCloseForm(b.dataset.closeSession);
+  });
+
+  $('close-cancel').addEventListener('click', hideCloseForm);
+
+  $('close-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const id = $('close-form').dataset.session;
+    if (!id) return;
+    const msg = $('close-message');
+    setMessage(msg, '');
+    let done = false;
+    await busy($('close-btn'), 'Closing…', async () => {
+      try {
+        const data = await api(`/api/admin/sessions/${encodeURIComponent(id)}/close`, { method: 'POST', body: { reason: $('close-reason').value } });
+        done = true;
+        const i = state.sessions.findIndex((x) => x.sessionId === id);
+        if (i >= 0 && data.session) state.sessions[i] = data.session;
+        toast(`${data.message || 'Session closed'}: ${data.session ? data.session.status : id}`);
+      } catch (e) {
+        if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+      }
+    });
+    if (!done) return;
+    $('close-reason').value = '';
+    hideCloseForm();
+    // the close settled money and freed a connector
+    loadSessions();
+    loadCustomers();
+    loadWriteOffs();
+    loadChargers();
+  });
+
+  // ---------------------------------------------------------------- write-offs
+
+  const WRITE_OFFS_LIMIT = 200;
+
+  async function loadWriteOffs() {
+    try {
+      const data = await api(`/api/admin/write-offs?limit=${WRITE_OFFS_LIMIT}`);
+      setCurrency(data.currency);
+      state.writeOffs = data.writeOffs || [];
+      renderWriteOffs();
+    } catch (e) {
+      if (!handleAuthError(e)) $('write-offs-body').innerHTML = `<tr><td colspan="8"><div class="message error">${esc(e.message)}</div></td></tr>`;
+    }
+  }
+
+  function renderWriteOffs() {
+    const list = state.writeOffs;
+    $('count-write-offs').textContent = list.length;
+    // in minor units, so that the sum is exact
+    const total = list.reduce((a, w) => a + Math.round((Number(w.amount) || 0) * 100), 0) / 100;
+    const energy = list.reduce((a, w) => a + (Number(w.energyKwh) || 0), 0);
+    $('write-offs-total').textContent = `Total ${fmt(total)} · ${kwh(energy)} kWh${list.length >= WRITE_OFFS_LIMIT ? ` (latest ${WRITE_OFFS_LIMIT})` : ''}`;
+    const html = list.length ? list.map((w) => {
+      const c = w.customerId ? customerById(w.customerId) : null;
+      const who = c ? `<div class="fw-600">${esc(c.name)}</div><div class="dev-sub">${esc(c.email)}</div>`
+        : `<span class="muted">${w.customerId ? '#' + esc(w.customerId) : 'no wallet'}</span>`;
+      return `<tr data-write-off="${esc(w.id)}">
+        <td class="muted">${esc(w.id)}</td>
+        <td class="nowrap" title="${esc(w.createdAt)}">${esc(dateTime(w.createdAt))}</td>
+        <td><div class="dev-id">${esc(w.deviceId)}</div><div class="dev-sub">#${esc(w.connectorId)}${w.transactionId ? ' · tx ' + esc(w.transactionId) : ''}</div></td>
+        <td>${w.sessionId ? `<span class="mono" title="${esc(w.sessionId)}">${esc(String(w.sessionId).slice(0, 13))}…</span>` : '<span class="muted">—</span>'}</td>
+        <td>${who}</td>
+        <td class="right num">${esc(kwh(w.energyKwh))}</td>
+        <td class="right num fw-650">${esc(fmt(w.amount))}</td>
+        <td class="small">${esc(w.reason)}</td>
+      </tr>`;
+    }).join('') : '<tr><td colspan="8" class="empty">No write-offs: every kWh delivered so far has been billed.</td></tr>';
+    const body = $('write-offs-body');
+    if (body.dataset.html !== html) { body.innerHTML = html; body.dataset.html = html; }
+  }
 
   // ---------------------------------------------------------------- nav highlight
 

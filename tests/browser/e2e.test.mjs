@@ -8,8 +8,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,6 +36,7 @@ const PASSWORD = 'password';
 let server = null; // the csms child process
 let serverLog = null;
 let baseUrl = '';
+let ocppPort = 0;
 let tmpDir = '';
 let browser = null;
 const contexts = [];
@@ -193,6 +196,55 @@ async function waitSessionStatus(page, status, timeout = 20000) {
   });
 }
 
+async function adminLogin(page) {
+  await page.goto(baseUrl + '/admin.html');
+  await page.locator('#admin-email').fill('admin@example.com');
+  await page.locator('#admin-password').fill('admin');
+  await page.locator('#admin-login-btn').click();
+  await page.locator('#console-view').waitFor({ state: 'visible' });
+}
+
+/** A JSON API call from the test itself: {status, data}. */
+async function callApi(method, urlPath, { token, body } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (token) headers.Authorization = 'Bearer ' + token;
+  const res = await fetch(baseUrl + urlPath, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const raw = await res.text();
+  let data = null;
+  try { data = JSON.parse(raw); } catch (_) { data = raw; }
+  return { status: res.status, data };
+}
+
+async function apiToken(kind, email, password) {
+  const r = await callApi('POST', `/api/${kind}/login`, { body: { email, password } });
+  assert.equal(r.status, 200, JSON.stringify(r.data));
+  return r.data.token;
+}
+
+/**
+ * An OCPP WebSocket handshake as a charger makes it (HTTP Basic auth when `password` is given);
+ * resolves with the HTTP status: 101 when csms accepts it (the socket is closed at once), else 401/404.
+ */
+function ocppHandshake(deviceId, password) {
+  return new Promise((resolve, reject) => {
+    const headers = {
+      Connection: 'Upgrade',
+      Upgrade: 'websocket',
+      'Sec-WebSocket-Version': '13',
+      'Sec-WebSocket-Key': crypto.randomBytes(16).toString('base64'),
+      'Sec-WebSocket-Protocol': 'ocpp1.6',
+    };
+    if (password !== undefined) headers.Authorization = 'Basic ' + Buffer.from(`${deviceId}:${password}`).toString('base64');
+    const req = http.request({ host: '127.0.0.1', port: ocppPort, path: `/ocpp/${encodeURIComponent(deviceId)}`, headers });
+    req.on('upgrade', (res, socket) => { socket.destroy(); resolve(res.statusCode); });
+    req.on('response', (res) => { res.resume(); resolve(res.statusCode); });
+    req.on('error', reject);
+    req.setTimeout(10000, () => req.destroy(new Error('OCPP handshake timed out')));
+    req.end();
+  });
+}
+
 // ------------------------------------------------------------------ server + browser
 
 before(async () => {
@@ -200,7 +252,8 @@ before(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   for (const f of fs.readdirSync(ARTIFACTS)) if (f.endsWith('.png')) fs.rmSync(path.join(ARTIFACTS, f));
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'csms-browser-'));
-  const [httpPort, ocppPort] = [await freePort(), await freePort()];
+  const httpPort = await freePort();
+  ocppPort = await freePort();
   baseUrl = `http://127.0.0.1:${httpPort}`;
   serverLog = fs.openSync(path.join(ARTIFACTS, 'csms.log'), 'w');
   server = spawn(BIN, ['demo'], {
@@ -355,11 +408,7 @@ test('operator console: chargers online, Reset answered Accepted', async () => {
   let page;
   await capturing('admin', () => ({ admin: page }), async () => {
     page = await newPage('admin');
-    await page.goto(baseUrl + '/admin.html');
-    await page.locator('#admin-email').fill('admin@example.com');
-    await page.locator('#admin-password').fill('admin');
-    await page.locator('#admin-login-btn').click();
-    await page.locator('#console-view').waitFor({ state: 'visible' });
+    await adminLogin(page);
 
     const row = page.locator('#chargers-body tr[data-device="DEVAFGKV1UW"]');
     await row.waitFor({ state: 'visible' });
@@ -381,6 +430,197 @@ test('operator console: chargers online, Reset answered Accepted', async () => {
     assert.match(await result.textContent(), /Accepted/);
     await shot(page, 'admin-reset.png');
     assertNoPageErrors(['admin']);
+  });
+});
+
+test('operator console: register chargers, a generated password is shown once, security settings', async () => {
+  let page;
+  await capturing('register', () => ({ register: page }), async () => {
+    page = await newPage('register');
+    await adminLogin(page);
+    // the demo station is in the form's station list
+    await page.waitForFunction(() => [...document.getElementById('charger-station').options].some((o) => o.value !== ''));
+    const device = 'DEVE2EREG1';
+    const secret = page.locator('#charger-secret');
+    const message = page.locator('#charger-message');
+
+    // a password outside 16–40 characters: the server's answer is shown, nothing is registered
+    await page.locator('#charger-device').fill(device);
+    await page.locator('#charger-password').fill('too-short');
+    await page.locator('#charger-btn').click();
+    await page.waitForFunction(() => document.getElementById('charger-message').classList.contains('error'));
+    assert.equal((await message.textContent()).trim(), 'ocppPassword must be 16 to 40 characters');
+    assert.equal(await secret.isVisible(), false);
+
+    // profile 1 (the default) without a password: csms generates one and shows it once
+    await page.locator('#charger-password').fill('');
+    assert.equal(await page.locator('#charger-profile').inputValue(), '1');
+    await page.locator('#charger-btn').click();
+    await secret.waitFor({ state: 'visible' });
+    assert.match(await message.getAttribute('class'), /success/);
+    assert.match(await message.textContent(), new RegExp(`Charger ${device} registered .*security profile 1`));
+    const password = (await secret.locator('[data-testid="secret-value"]').textContent()).trim();
+    assert.match(password, /^[0-9a-f]{40}$/, 'a generated password: 40 hex digits');
+    assert.match(await secret.textContent(), /will not be shown again/);
+    const row = page.locator(`#chargers-body tr[data-device="${device}"]`);
+    await row.waitFor({ state: 'visible' });
+    assert.equal((await row.locator('[data-testid="security-profile"]').textContent()).trim(), 'Profile 1');
+    await shot(page, 'admin-register-password.png');
+
+    // the password is the charger's: the OCPP handshake accepts it and nothing else
+    assert.equal(await ocppHandshake(device, password), 101);
+    assert.equal(await ocppHandshake(device, 'x'.repeat(40)), 401);
+    assert.equal(await ocppHandshake(device), 401);
+
+    // shown once: the API never returns it again, and a reload of the console does not show it
+    const token = await apiToken('admin', 'admin@example.com', 'admin');
+    for (const p of [`/api/admin/chargers/${device}`, '/api/admin/chargers']) {
+      const r = await callApi('GET', p, { token });
+      assert.equal(r.status, 200);
+      assert.ok(!JSON.stringify(r.data).includes(password), `${p} does not return the password`);
+    }
+    await secret.locator('[data-secret-dismiss]').click();
+    assert.equal(await secret.isVisible(), false);
+    await page.reload();
+    await page.locator('#console-view').waitFor({ state: 'visible' });
+    await row.waitFor({ state: 'visible' });
+    assert.ok(!(await page.content()).includes(password), 'the password is nowhere on the page after a reload');
+
+    // profile 0 only when chosen explicitly: no password field, no password shown
+    await page.locator('#charger-device').fill('DEVE2EREG0');
+    await page.locator('#charger-profile').selectOption('0');
+    assert.equal(await page.locator('#charger-password').isDisabled(), true);
+    await page.locator('#charger-btn').click();
+    await page.waitForFunction(() => /DEVE2EREG0 registered/.test(document.getElementById('charger-message').textContent));
+    assert.match(await message.textContent(), /without authentication \(security profile 0\)/);
+    assert.equal(await secret.isVisible(), false);
+    await page.locator('#chargers-body tr[data-device="DEVE2EREG0"]').waitFor({ state: 'visible' });
+    const row0 = page.locator('#chargers-body tr[data-device="DEVE2EREG0"]');
+    assert.equal((await row0.locator('[data-testid="security-profile"]').textContent()).trim(), 'Profile 0');
+    assert.match(await row0.locator('[data-cell="charger"]').textContent(), /no authentication/);
+    assert.equal(await ocppHandshake('DEVE2EREG0'), 101);
+
+    // settings of the first charger: profile 0, then back to 1, which generates a new password
+    await row.locator('[data-manage]').click();
+    const detail = page.locator(`#chargers-body tr.detail[data-detail-for="${device}"]`);
+    await detail.waitFor({ state: 'visible' });
+    const settingsMessage = detail.locator('[data-security-message]');
+    assert.equal(await detail.locator('[data-profile]').inputValue(), '1');
+    await detail.locator('[data-profile]').selectOption('0');
+    await detail.locator('[data-save-security]').click();
+    await page.waitForFunction((d) => /without authentication/.test(document.querySelector(`tr.detail[data-detail-for="${d}"] [data-security-message]`).textContent), device);
+    await page.waitForFunction((d) => document.querySelector(`tr[data-device="${d}"] [data-testid="security-profile"]`).textContent.trim() === 'Profile 0', device);
+    assert.equal(await ocppHandshake(device), 101);
+
+    await detail.locator('[data-profile]').selectOption('1');
+    await detail.locator('[data-save-security]').click();
+    const settingsSecret = detail.locator('[data-secret]');
+    await settingsSecret.waitFor({ state: 'visible' });
+    assert.match(await settingsMessage.textContent(), /generated/);
+    const second = (await settingsSecret.locator('[data-testid="secret-value"]').textContent()).trim();
+    assert.match(second, /^[0-9a-f]{40}$/);
+    assert.notEqual(second, password);
+    assert.match(await settingsSecret.textContent(), /will not be shown again/);
+    await page.waitForFunction((d) => document.querySelector(`tr[data-device="${d}"] [data-testid="security-profile"]`).textContent.trim() === 'Profile 1', device);
+    assert.equal(await ocppHandshake(device, second), 101);
+    assert.equal(await ocppHandshake(device, password), 401);
+    assert.equal(await ocppHandshake(device), 401);
+
+    // an operator's own password: saved, nothing generated or shown
+    const own = 'operator-chosen-secret-01';
+    await detail.locator('[data-new-password]').fill(own);
+    await detail.locator('[data-save-security]').click();
+    await page.waitForFunction((d) => /New password saved/.test(document.querySelector(`tr.detail[data-detail-for="${d}"] [data-security-message]`).textContent), device);
+    assert.equal(await settingsSecret.isVisible(), false);
+    assert.equal(await ocppHandshake(device, own), 101);
+    assert.equal(await ocppHandshake(device, second), 401);
+    await shot(page, 'admin-charger-settings.png');
+    assertNoPageErrors(['register']);
+  });
+});
+
+test('operator console: force-close an open session with a reason', async () => {
+  let page;
+  await capturing('close', () => ({ close: page }), async () => {
+    // two sessions started by a demo customer through the API
+    const customer = await apiToken('customer', 'customer1@example.com', PASSWORD);
+    const start = async (deviceId, connectorId) => {
+      const r = await callApi('POST', '/api/user/charging/start', { token: customer, body: { deviceId, connectorId, amount: 10 } });
+      assert.equal(r.status, 200, JSON.stringify(r.data));
+      assert.equal(r.data.message, STARTED);
+      return r.data.session.sessionId;
+    };
+    const lost = await start('DEVAFGKV1UW', 2);
+    const other = await start('DEVDEMO2', 1);
+
+    page = await newPage('close');
+    await adminLogin(page);
+    const rowOf = (id) => page.locator(`#sessions-body tr[data-session="${id}"]`);
+    await page.waitForFunction((ids) => ids.every((id) => {
+      const tr = document.querySelector(`#sessions-body tr[data-session="${id}"]`);
+      return tr && tr.dataset.status === 'active';
+    }), [lost, other], { timeout: 20000 });
+    const form = page.locator('#close-form');
+    const formMessage = page.locator('#close-message');
+    const closeError = () => page.waitForFunction(() => document.getElementById('close-message').classList.contains('error'));
+
+    // someone else closes `other` while the operator is typing: the console shows the 409
+    await rowOf(other).locator('[data-close-session]').click();
+    await form.waitFor({ state: 'visible' });
+    assert.equal(await form.getAttribute('data-session'), other);
+    await page.locator('#close-reason').fill('too late');
+    const operator = await apiToken('admin', 'admin@example.com', 'admin');
+    const closed = await callApi('POST', `/api/admin/sessions/${other}/close`, { token: operator, body: { reason: 'closed over the API' } });
+    assert.equal(closed.status, 200, JSON.stringify(closed.data));
+    await page.locator('#close-btn').click();
+    await closeError();
+    assert.equal((await formMessage.textContent()).trim(), 'Session has already ended');
+    await page.locator('#close-cancel').click();
+    await form.waitFor({ state: 'hidden' });
+    await page.waitForFunction((id) => document.querySelector(`#sessions-body tr[data-session="${id}"]`)?.dataset.status === 'completed', other);
+
+    // the operator closes `lost`: a reason is required (the server's 400 is shown), then it settles
+    await rowOf(lost).locator('[data-close-session]').click();
+    await form.waitFor({ state: 'visible' });
+    assert.equal(await form.getAttribute('data-session'), lost);
+    assert.equal(await page.locator('#close-reason').inputValue(), '', 'a fresh form for another session');
+    await page.locator('#close-btn').click();
+    await closeError();
+    assert.equal((await formMessage.textContent()).trim(), 'reason is required (at most 500 characters)');
+    assert.equal(await rowOf(lost).getAttribute('data-status'), 'active');
+    const reason = 'E2E: the charger lost this transaction';
+    await page.locator('#close-reason').fill(reason);
+    await shot(page, 'admin-close-form.png');
+    await page.locator('#close-btn').click();
+    await form.waitFor({ state: 'hidden' });
+    await page.waitForFunction((id) => document.querySelector(`#sessions-body tr[data-session="${id}"]`)?.dataset.status === 'completed', lost);
+    const note = (await rowOf(lost).locator('[data-testid="session-note"]').textContent()).replace(/\s+/g, ' ').trim();
+    assert.match(note, /ForceClosed/);
+    assert.ok(note.includes(`closed by operator admin@example.com: ${reason}`), note);
+    assert.equal(await rowOf(lost).locator('[data-close-session]').count(), 0, 'no Close button on a completed session');
+
+    // the customer sees the same: completed, the reason on the session, the rest refunded
+    const mine = await callApi('GET', `/api/user/charging/sessions/${lost}`, { token: customer });
+    assert.equal(mine.status, 200);
+    const s = mine.data.session || mine.data;
+    assert.equal(s.status, 'completed');
+    assert.equal(s.stopReason, 'ForceClosed');
+    assert.ok(String(s.note).includes(reason), JSON.stringify(s));
+    assert.notEqual(s.refund, null);
+
+    // the status filter still narrows the list
+    await page.locator('#filter-status').selectOption('completed');
+    await page.waitForFunction((id) => {
+      const rows = [...document.querySelectorAll('#sessions-body tr[data-session]')];
+      return rows.some((r) => r.dataset.session === id) && rows.every((r) => r.dataset.status === 'completed');
+    }, lost);
+    await page.locator('#filter-status').selectOption('');
+
+    // the write-offs section answered (with its total), whether or not anything was written off
+    await page.waitForFunction(() => /^Total /.test(document.getElementById('write-offs-total').textContent));
+    await page.locator('#write-offs-body tr').first().waitFor({ state: 'attached' });
+    await shot(page, 'admin-sessions-closed.png', { fullPage: true });
+    assertNoPageErrors(['close']);
   });
 });
 
