@@ -174,7 +174,8 @@ pub struct Saved {
     pub generated_password: Option<String>,
 }
 
-fn check_tariff(c: &mut DbConnection, tariff_id: Option<i64>) -> Result<(), AppError> {
+/// 404 `Tariff not found` unless the tariff exists (or none is given).
+pub fn check_tariff(c: &mut DbConnection, tariff_id: Option<i64>) -> Result<(), AppError> {
     if let Some(t) = tariff_id {
         let n: i64 = tariffs::table.find(t).count().get_result(c)?;
         if n == 0 {

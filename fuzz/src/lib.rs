@@ -31,23 +31,8 @@ use frame::Frame;
 use messages::MeterValue;
 use schemas::{Kind, schemas};
 
-/// The CALLs a charge point sends (`CP_TO_CS` in src/ocpp/connection.rs).
-pub const CP_ACTIONS: &[&str] = &[
-    "Authorize",
-    "BootNotification",
-    "DataTransfer",
-    "DiagnosticsStatusNotification",
-    "FirmwareStatusNotification",
-    "Heartbeat",
-    "MeterValues",
-    "StartTransaction",
-    "StatusNotification",
-    "StopTransaction",
-    "LogStatusNotification",
-    "SecurityEventNotification",
-    "SignCertificate",
-    "SignedFirmwareStatusNotification",
-];
+/// The CALLs a charge point sends.
+pub use schemas::CP_TO_CS as CP_ACTIONS;
 
 /// Target (a): `Frame::parse` never panics, and whatever parses re-serializes and parses back to
 /// the same frame.

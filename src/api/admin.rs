@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::security::ClientAddr;
 use super::str_field;
 use crate::auth::{self, OperatorId};
+use crate::chargers::check_tariff;
 use crate::charging::{self, ListFilter};
 use crate::db::models::{Charger, Connector, Customer, Station, Tariff};
 use crate::db::schema::*;
@@ -67,19 +68,6 @@ fn optional_id(body: &Value, name: &str) -> Result<Option<i64>, AppError> {
             .map(Some)
             .ok_or_else(|| AppError::bad_request(format!("{name} must be a positive integer"))),
     }
-}
-
-fn check_tariff(c: &mut DbConnection, tariff_id: Option<i64>) -> Result<(), AppError> {
-    if let Some(t) = tariff_id {
-        let n: i64 = tariffs::table
-            .filter(tariffs::id.eq(t))
-            .count()
-            .get_result(c)?;
-        if n == 0 {
-            return Err(AppError::NotFound("Tariff not found".into()));
-        }
-    }
-    Ok(())
 }
 
 #[utoipa::path(post, path = "/api/admin/stations", tag = "operator",

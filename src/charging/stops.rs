@@ -42,8 +42,18 @@ impl StopRetrier {
     }
 }
 
-/// The charger (re)connected or booted: its transactions waiting to be stopped are due now.
+/// The charger (re)connected or booted: its transactions waiting to be stopped are due now. A read
+/// first: in a reconnect storm almost no charger has one, and a write would cost each a commit.
 pub fn charger_back(c: &mut DbConnection, charger_id: i64) -> Result<usize, AppError> {
+    let waiting: i64 = ocpp_transactions::table
+        .filter(ocpp_transactions::charger_id.eq(charger_id))
+        .filter(ocpp_transactions::stopped_at.is_null())
+        .filter(ocpp_transactions::stop_next_at.is_not_null())
+        .count()
+        .get_result(c)?;
+    if waiting == 0 {
+        return Ok(0);
+    }
     Ok(write_tx(c, |c| {
         diesel::update(
             ocpp_transactions::table

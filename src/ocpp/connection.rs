@@ -37,24 +37,6 @@ struct InFlight {
     reply: oneshot::Sender<Result<Value, CallFailure>>,
 }
 
-/// Actions a charge point may send to the central system (OCPP 1.6 + security extension).
-const CP_TO_CS: &[&str] = &[
-    "Authorize",
-    "BootNotification",
-    "DataTransfer",
-    "DiagnosticsStatusNotification",
-    "FirmwareStatusNotification",
-    "Heartbeat",
-    "MeterValues",
-    "StartTransaction",
-    "StatusNotification",
-    "StopTransaction",
-    "LogStatusNotification",
-    "SecurityEventNotification",
-    "SignCertificate",
-    "SignedFirmwareStatusNotification",
-];
-
 type Sink<S> = futures_util::stream::SplitSink<WebSocketStream<S>, Message>;
 
 /// CALLs of one charger waiting to be handled. OCPP-J lets a charger have one CALL in flight; a
@@ -230,7 +212,7 @@ fn check_call(action: &str, payload: &Value) -> Result<(), OcppError> {
             format!("Unknown action {action}"),
         ));
     }
-    if !CP_TO_CS.contains(&action) {
+    if !super::schemas::CP_TO_CS.contains(&action) {
         return Err(OcppError::new(
             ErrorCode::NotSupported,
             format!("{action} is sent by the central system, not by a charge point"),

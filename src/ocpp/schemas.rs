@@ -62,6 +62,24 @@ const FILES: &[(&str, &str, &str)] = schema_files!(
     "UpdateFirmware",
 );
 
+/// Actions a charge point may send to the central system (OCPP 1.6 + security extension).
+pub const CP_TO_CS: &[&str] = &[
+    "Authorize",
+    "BootNotification",
+    "DataTransfer",
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
+    "Heartbeat",
+    "MeterValues",
+    "StartTransaction",
+    "StatusNotification",
+    "StopTransaction",
+    "LogStatusNotification",
+    "SecurityEventNotification",
+    "SignCertificate",
+    "SignedFirmwareStatusNotification",
+];
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Request,

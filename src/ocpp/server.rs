@@ -270,7 +270,8 @@ async fn presence(state: &State, charger_id: i64, device_id: &str, event: &'stat
     let result = state
         .db
         .run(move |c| {
-            crate::db::write_tx(c, |c| {
+            // Presence is telemetry: committed without waiting for the disk.
+            crate::db::relaxed_tx(c, |c| {
                 diesel::update(chargers::table.find(charger_id))
                     .set(chargers::last_seen_at.eq(now()))
                     .execute(c)?;
