@@ -16,4 +16,5 @@ pub mod ocpp;
 pub mod simulator;
 pub mod startup;
 pub mod state;
+pub mod tokens;
 pub mod wallet;

@@ -6,6 +6,7 @@ pub mod customer;
 pub mod openapi;
 pub mod security;
 pub mod system;
+pub mod tokens;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
@@ -126,6 +127,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(admin::close_session),
         )
         .route("/api/admin/write-offs", web::get().to(admin::write_offs))
+        .route("/api/admin/id-tags", web::post().to(tokens::create))
+        .route("/api/admin/id-tags", web::get().to(tokens::list))
+        .route("/api/admin/id-tags/{id_tag}", web::get().to(tokens::get))
+        .route("/api/admin/id-tags/{id_tag}", web::put().to(tokens::update))
+        .route("/api/admin/id-tags/{id_tag}", web::delete().to(tokens::delete))
         .service(system::swagger())
         .default_service(web::get().to(system::static_file));
 }

@@ -69,7 +69,7 @@ pub fn identify(c: &mut DbConnection, charger_id: i64, tag: &str) -> Result<Paye
     }
     type Card = (String, Option<NaiveDateTime>, Option<String>, Option<i64>);
     let card: Option<Card> = id_tags::table
-        .filter(upper(id_tags::id_tag).eq(tag))
+        .filter(id_tags::id_tag.eq(tag)) // stored upper case (see `tokens`)
         .select((
             id_tags::status,
             id_tags::expiry_date,
@@ -81,7 +81,7 @@ pub fn identify(c: &mut DbConnection, charger_id: i64, tag: &str) -> Result<Paye
     let Some((status, expiry, parent, customer)) = card else {
         return Ok(Payer::Refused(IdTagInfo::status("Invalid")));
     };
-    let expired = expiry.is_some_and(|e| e < now());
+    let expired = status == "Accepted" && expiry.is_some_and(|e| e < now());
     let info = IdTagInfo {
         status: if expired { "Expired".into() } else { status },
         expiry_date: expiry.map(messages::format_timestamp),
@@ -92,6 +92,24 @@ pub fn identify(c: &mut DbConnection, charger_id: i64, tag: &str) -> Result<Paye
         ("Accepted", None) => Payer::Fleet(info),
         _ => Payer::Refused(info),
     })
+}
+
+/// Whether `tag` (normalized) is in an accepted transaction that is still open, other than `except`:
+/// a card or a customer's own tag charges on one connector at a time (`ConcurrentTx`).
+pub fn in_transaction(
+    c: &mut DbConnection,
+    tag: &str,
+    except: Option<i64>,
+) -> Result<bool, AppError> {
+    use crate::db::schema::ocpp_transactions as t;
+    let n: i64 = t::table
+        .filter(t::stopped_at.is_null())
+        .filter(upper(t::id_tag).eq(tag))
+        .filter(t::id_tag_status.eq("Accepted"))
+        .filter(t::id.ne(except.unwrap_or(-1)))
+        .count()
+        .get_result(c)?;
+    Ok(n > 0)
 }
 
 /// Whether a failed app start may be re-opened by a late StartTransaction: it never had a
@@ -116,7 +134,12 @@ pub fn authorize(
             .select(customers::balance)
             .first(c)?)
     };
-    Ok(match identify(c, charger_id, &normalize(id_tag))? {
+    let tag = normalize(id_tag);
+    let payer = identify(c, charger_id, &tag)?;
+    if matches!(payer, Payer::Customer { .. } | Payer::Fleet(_)) && in_transaction(c, &tag, None)? {
+        return Ok(IdTagInfo::status("ConcurrentTx"));
+    }
+    Ok(match payer {
         Payer::AppStart(s) => {
             let waiting = crate::charging::OPEN_STATUSES.contains(&s.status.as_str())
                 && s.transaction_id.is_none();

@@ -304,6 +304,11 @@ fn decide(
                 Err(status) => (IdTagInfo::status(status), None),
             })
         }
+        Payer::Customer { .. } | Payer::Fleet(_)
+            if tags::in_transaction(c, tag, Some(tx_id))? =>
+        {
+            refused("ConcurrentTx") // the same card is charging elsewhere
+        }
         Payer::Customer { customer_id, info } => {
             let balance: i64 = customers::table
                 .find(customer_id)

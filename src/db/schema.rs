@@ -182,6 +182,8 @@ diesel::table! {
         expiry_date -> Nullable<Timestamp>,
         parent_id_tag -> Nullable<Text>,
         created_at -> Timestamp,
+        note -> Nullable<Text>,
+        updated_at -> Nullable<Timestamp>,
     }
 }
 

@@ -12,6 +12,7 @@ mod process;
 mod property;
 mod race;
 mod security;
+mod tokens;
 
 pub fn race_in_use() -> &'static str {
     "This charger connector is currently in use by another customer. Please try a different connector or wait for the current session to end."
