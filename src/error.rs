@@ -4,6 +4,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
+/// A start on a connector another customer holds a reservation for.
+pub const CONNECTOR_RESERVED: &str = "This connector is reserved by another customer.";
+
 /// The exact message of the seed scenario for the loser of a race.
 pub const CONNECTOR_IN_USE: &str = "This charger connector is currently in use by another customer. Please try a different connector or wait for the current session to end.";
 
@@ -12,6 +15,8 @@ pub enum AppError {
     // --- start/stop charging (texts fixed by the contract) ---
     #[error("{}", CONNECTOR_IN_USE)]
     ConnectorInUse,
+    #[error("{}", CONNECTOR_RESERVED)]
+    ConnectorReserved,
     #[error("Insufficient wallet balance")]
     InsufficientBalance,
     #[error("Charger is offline")]
@@ -91,10 +96,9 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         use AppError::*;
         match self {
-            ConnectorInUse | InsufficientBalance | ChargerOffline | ConnectorUnavailable
-            | InvalidAmount | ChargerRejectedStart | ChargerRejectedStop | BadRequest(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            ConnectorInUse | ConnectorReserved | InsufficientBalance | ChargerOffline
+            | ConnectorUnavailable | InvalidAmount | ChargerRejectedStart | ChargerRejectedStop
+            | BadRequest(_) => StatusCode::BAD_REQUEST,
             ChargerNotFound | ConnectorNotFound | SessionNotFound | NotFound(_) => {
                 StatusCode::NOT_FOUND
             }

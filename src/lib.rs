@@ -13,6 +13,7 @@ pub mod events;
 pub mod money;
 pub mod node;
 pub mod ocpp;
+pub mod reservations;
 pub mod simulator;
 pub mod startup;
 pub mod state;

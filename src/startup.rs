@@ -141,6 +141,7 @@ impl Application {
         tokio::spawn(crate::node::run(state.clone()));
         tokio::spawn(recovery::run(state.clone()));
         tokio::spawn(crate::charging::stops::run(state.clone()));
+        tokio::spawn(crate::reservations::run(state.clone()));
         tokio::spawn(crate::ocpp::server::serve(
             self.ocpp_listener,
             state.clone(),

@@ -24,6 +24,8 @@ use crate::wallet;
 pub const COMMANDS: &[&str] = &[
     "RemoteStartTransaction",
     "RemoteStopTransaction",
+    "ReserveNow",
+    "CancelReservation",
     "Reset",
     "UnlockConnector",
     "ChangeAvailability",
@@ -822,6 +824,26 @@ pub async fn command(
         .map_err(|e| {
             AppError::bad_request(format!("Invalid {action} payload: {}", e.description))
         })?;
+    match action.as_str() {
+        // Reservations go through the database like the API's, so that they exclude sessions.
+        "ReserveNow" => {
+            let mut request = super::reservations::from_reserve_now(&payload)?;
+            request.device_id = device;
+            let r = crate::reservations::reserve(&state.into_inner(), request).await?;
+            return Ok(HttpResponse::Ok().json(json!({"success": true, "action": action, "response": {"status": "Accepted"}, "reservation": r})));
+        }
+        "CancelReservation" => {
+            let (d, id) = (
+                device.clone(),
+                payload["reservationId"].as_i64().unwrap_or(-1),
+            );
+            state
+                .db
+                .run(move |c| crate::reservations::cancelled_by_command(c, &d, id))
+                .await?;
+        }
+        _ => {}
+    }
     let d = device.clone();
     let known: i64 = state
         .db

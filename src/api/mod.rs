@@ -4,6 +4,7 @@ pub mod admin;
 pub mod charging;
 pub mod customer;
 pub mod openapi;
+pub mod reservations;
 pub mod security;
 pub mod system;
 pub mod tokens;
@@ -127,11 +128,32 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(admin::close_session),
         )
         .route("/api/admin/write-offs", web::get().to(admin::write_offs))
+        .route(
+            "/api/user/reservations",
+            web::post().to(reservations::reserve),
+        )
+        .route("/api/user/reservations", web::get().to(reservations::mine))
+        .route(
+            "/api/user/reservations/{id}",
+            web::delete().to(reservations::cancel_mine),
+        )
+        .route(
+            "/api/admin/reservations",
+            web::post().to(reservations::operator_reserve),
+        )
+        .route("/api/admin/reservations", web::get().to(reservations::list))
+        .route(
+            "/api/admin/reservations/{id}",
+            web::delete().to(reservations::operator_cancel),
+        )
         .route("/api/admin/id-tags", web::post().to(tokens::create))
         .route("/api/admin/id-tags", web::get().to(tokens::list))
         .route("/api/admin/id-tags/{id_tag}", web::get().to(tokens::get))
         .route("/api/admin/id-tags/{id_tag}", web::put().to(tokens::update))
-        .route("/api/admin/id-tags/{id_tag}", web::delete().to(tokens::delete))
+        .route(
+            "/api/admin/id-tags/{id_tag}",
+            web::delete().to(tokens::delete),
+        )
         .service(system::swagger())
         .default_service(web::get().to(system::static_file));
 }

@@ -105,7 +105,10 @@ pub async fn update(
     body: web::Json<TokenInput>,
 ) -> Result<HttpResponse, AppError> {
     let (tag, input) = (path.into_inner(), body.into_inner());
-    let id_tag = state.db.run(move |c| tokens::update(c, &tag, input)).await?;
+    let id_tag = state
+        .db
+        .run(move |c| tokens::update(c, &tag, input))
+        .await?;
     Ok(HttpResponse::Ok().json(TokenAnswer {
         success: true,
         id_tag,

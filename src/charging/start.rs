@@ -136,7 +136,9 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
                     }
                     // If StartTransaction already made it active, the charger is charging: not a failure.
                     Some(reason) => {
-                        super::fail(c, session_id, reason, &["pending"])?;
+                        if super::fail(c, session_id, reason, &["pending"])? {
+                            crate::reservations::restore(c, session_id)?;
+                        }
                     }
                 }
                 // Answer from the row's final state: another node's recovery, a reboot or a
@@ -382,9 +384,16 @@ pub fn reserve(c: &mut DbConnection, r: &Reservation) -> Result<Session, Reserve
         key,
         ..
     } = *r;
-    let tag = super::tags::one_time_tag();
     let uid = format!("SESS_{}", uuid::Uuid::new_v4().simple());
     let result = write_tx(c, |c| -> Result<Session, AppError> {
+        // Another customer's reservation refuses the start; the customer's own is consumed, and its
+        // idTag (which the charger holds the connector for) becomes the session's one-time idTag.
+        let claimed =
+            crate::reservations::claim_for_start(c, charger_id, connector_id, customer_id)?;
+        let tag = match &claimed {
+            Some((_, tag)) => tag.clone(),
+            None => super::tags::one_time_tag(),
+        };
         // A transaction the charger runs without any session (it started while the connector was
         // held by a session that has since ended) still occupies the connector.
         let orphan: i64 = ocpp_transactions::table
@@ -424,6 +433,9 @@ pub fn reserve(c: &mut DbConnection, r: &Reservation) -> Result<Session, Reserve
             .returning(charging_sessions::id)
             .get_result(c)?;
         let session = super::load(c, id)?;
+        if let Some((reservation, _)) = claimed {
+            crate::reservations::consumed(c, reservation, id)?;
+        }
         wallet::apply(
             c,
             customer_id,

@@ -49,9 +49,10 @@ pub async fn stop(
         _ => {}
     }
     // active → stopping; a session already stopping is asked for again (its stop may have been
-    // rejected or lost).
-    let transaction_id = s.transaction_id;
-    state
+    // rejected or lost). The transaction is read again after the update, in the same transaction:
+    // a StartTransaction linked since the read above would otherwise never be stopped (it saw the
+    // session still active, so it did not stop it either). The row lock orders the two.
+    let transaction_id = state
         .db
         .run(move |c| {
             write_tx(c, |c| {
@@ -65,10 +66,14 @@ pub async fn stop(
                     charging_sessions::updated_at.eq(now()),
                 ))
                 .execute(c)?;
-                if let Some(tx) = transaction_id {
+                let tx: Option<i64> = charging_sessions::table
+                    .find(id)
+                    .select(charging_sessions::transaction_id)
+                    .first(c)?;
+                if let Some(tx) = tx {
                     request_stop(c, tx)?;
                 }
-                Ok::<_, AppError>(())
+                Ok::<_, AppError>(tx)
             })
         })
         .await?;

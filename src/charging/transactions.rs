@@ -86,6 +86,14 @@ pub fn start_transaction(
             ..Default::default()
         };
         let (info, session_id) = decide(c, charger_id, req, &tag, tx_id, started_at, policy)?;
+        if let (Some(reservation), "Accepted") = (req.reservation_id, info.status.as_str()) {
+            crate::reservations::used_by_transaction(
+                c,
+                charger_id,
+                i64::from(reservation),
+                session_id,
+            )?;
+        }
         let linked_stopping = match session_id {
             Some(sid) => super::load(c, sid)?.status == "stopping",
             None => false,
@@ -304,9 +312,7 @@ fn decide(
                 Err(status) => (IdTagInfo::status(status), None),
             })
         }
-        Payer::Customer { .. } | Payer::Fleet(_)
-            if tags::in_transaction(c, tag, Some(tx_id))? =>
-        {
+        Payer::Customer { .. } | Payer::Fleet(_) if tags::in_transaction(c, tag, Some(tx_id))? => {
             refused("ConcurrentTx") // the same card is charging elsewhere
         }
         Payer::Customer { customer_id, info } => {

@@ -244,7 +244,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    reservations (id) {
+        id -> BigInt,
+        charger_id -> BigInt,
+        connector_id -> Integer,
+        customer_id -> Nullable<BigInt>,
+        id_tag -> Text,
+        parent_id_tag -> Nullable<Text>,
+        status -> Text,
+        answer -> Nullable<Text>,
+        expires_at -> Timestamp,
+        session_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(chargers -> stations (station_id));
+diesel::joinable!(reservations -> chargers (charger_id));
 diesel::joinable!(connectors -> chargers (charger_id));
 diesel::joinable!(charging_sessions -> chargers (charger_id));
 diesel::joinable!(charging_sessions -> customers (customer_id));
@@ -268,4 +286,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     write_offs,
     nodes,
     leases,
+    reservations,
 );

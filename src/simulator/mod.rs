@@ -162,6 +162,10 @@ struct Shared {
     lost: HashMap<i64, (u32, f64)>,
     /// Every StartTransaction answer: (transactionId, idTagInfo.status).
     start_answers: Vec<(i64, String)>,
+    /// Reservations held: reservationId → (connectorId, idTag).
+    reservations: HashMap<i64, (u32, String)>,
+    /// What ReserveNow is answered (None: Accepted).
+    reserve_answer: Option<String>,
 }
 
 /// One WebSocket connection of a simulated charger.
@@ -390,6 +394,30 @@ impl Simulator {
         cfg.id_tag_case = id_tag_case;
     }
 
+    /// Answer ReserveNow with this status (`Faulted`, `Occupied`, `Rejected`, `Unavailable`);
+    /// `None`: Accepted when the connector is free, else Occupied.
+    pub fn set_reserve_answer(&self, answer: Option<&str>) {
+        lock(&self.shared).reserve_answer = answer.map(str::to_string);
+    }
+
+    /// The reservations the charger holds: reservationId → (connectorId, idTag).
+    pub fn reservations(&self) -> HashMap<i64, (u32, String)> {
+        lock(&self.shared).reservations.clone()
+    }
+
+    /// Forgets every reservation (they expired on the charger's clock).
+    pub fn drop_reservations(&self) {
+        lock(&self.shared).reservations.clear();
+    }
+
+    /// Holds a reservation the central system did not send (for a StartTransaction that carries a
+    /// reservationId, e.g. a group member's card).
+    pub fn hold_reservation(&self, reservation_id: i64, connector: u32, id_tag: &str) {
+        lock(&self.shared)
+            .reservations
+            .insert(reservation_id, (connector, id_tag.to_string()));
+    }
+
     pub fn set_remote_stop(&self, behaviour: RemoteStop) {
         lock(&self.cfg).remote_stop = behaviour;
     }
@@ -533,7 +561,26 @@ impl Simulator {
             TagCase::AsIs => id_tag.to_string(),
             TagCase::Lower => id_tag.to_lowercase(),
         };
-        let body = |timestamp: String| json!({"connectorId": connector, "idTag": id_tag, "meterStart": meter.round() as i64, "timestamp": timestamp});
+        // A reservation for this idTag on this connector (or the whole charger) is used up by it.
+        let reservation = {
+            let mut shared = lock(&self.shared);
+            let found = shared
+                .reservations
+                .iter()
+                .find(|(_, (c, t))| (*c == connector || *c == 0) && t.eq_ignore_ascii_case(&id_tag))
+                .map(|(id, _)| *id);
+            if let Some(id) = found {
+                shared.reservations.remove(&id);
+            }
+            found
+        };
+        let body = |timestamp: String| {
+            let mut b = json!({"connectorId": connector, "idTag": id_tag, "meterStart": meter.round() as i64, "timestamp": timestamp});
+            if let Some(id) = reservation {
+                b["reservationId"] = json!(id);
+            }
+            b
+        };
         let answered = |resp: &Value| -> Result<i64, SimError> {
             let tx = resp["transactionId"].as_i64().ok_or(SimError::Closed)?;
             let status = resp["idTagInfo"]["status"]
@@ -709,10 +756,15 @@ impl Simulator {
                     RemoteStart::Reject => self.reply(&id, json!({"status": "Rejected"})).await,
                     RemoteStart::Accept | RemoteStart::Reconnect => {
                         let connector = payload["connectorId"].as_u64().unwrap_or(1) as u32;
-                        let busy = lock(&self.shared)
-                            .transactions
-                            .values()
-                            .any(|t| t.0 == connector);
+                        let tag = payload["idTag"].as_str().unwrap_or_default();
+                        let busy = {
+                            let shared = lock(&self.shared);
+                            shared.transactions.values().any(|t| t.0 == connector)
+                                || shared
+                                    .reservations
+                                    .values()
+                                    .any(|(c, t)| *c == connector && !t.eq_ignore_ascii_case(tag))
+                        };
                         if busy {
                             lock(&self.shared).busy_rejections += 1;
                             self.reply(&id, json!({"status": "Rejected"})).await;
@@ -784,6 +836,47 @@ impl Simulator {
                 }
             }
             "UnlockConnector" => self.reply(&id, json!({"status": "Unlocked"})).await,
+            "ReserveNow" => {
+                let connector = payload["connectorId"].as_u64().unwrap_or(0) as u32;
+                let reservation = payload["reservationId"].as_i64().unwrap_or(-1);
+                let tag = payload["idTag"].as_str().unwrap_or_default().to_string();
+                let answer = {
+                    let mut shared = lock(&self.shared);
+                    let occupied = shared.transactions.values().any(|t| t.0 == connector)
+                        || shared
+                            .reservations
+                            .iter()
+                            .any(|(id, (c, _))| *c == connector && *id != reservation);
+                    let answer = match shared.reserve_answer.clone() {
+                        Some(a) => a,
+                        None if occupied => "Occupied".to_string(),
+                        None => "Accepted".to_string(),
+                    };
+                    if answer == "Accepted" {
+                        shared.reservations.insert(reservation, (connector, tag));
+                    }
+                    answer
+                };
+                self.reply(&id, json!({"status": answer})).await;
+                if answer == "Accepted" && connector > 0 {
+                    let _ = self.status(connector, "Reserved").await;
+                }
+            }
+            "CancelReservation" => {
+                let reservation = payload["reservationId"].as_i64().unwrap_or(-1);
+                let removed = lock(&self.shared).reservations.remove(&reservation);
+                let status = if removed.is_some() {
+                    "Accepted"
+                } else {
+                    "Rejected"
+                };
+                self.reply(&id, json!({"status": status})).await;
+                if let Some((connector, _)) = removed
+                    && connector > 0
+                {
+                    let _ = self.status(connector, "Available").await;
+                }
+            }
             "DataTransfer" => {
                 self.reply(&id, json!({"status": "Accepted", "data": "ok"}))
                     .await

@@ -11,6 +11,7 @@ mod ocpp;
 mod process;
 mod property;
 mod race;
+mod reservations;
 mod security;
 mod tokens;
 

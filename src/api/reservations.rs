@@ -1,0 +1,260 @@
+//! Reservations over HTTP: a customer's (`/api/user/reservations`) and the operator's
+//! (`/api/admin/reservations`). Rules in `crate::reservations`.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::{CustomerId, OperatorId};
+use crate::charging::tags::normalize;
+use crate::error::AppError;
+use crate::ocpp::messages::parse_timestamp;
+use crate::reservations::{self, Filter, Request, Reservation};
+use crate::state::AppState;
+use crate::tokens::valid_tag;
+
+/// `POST /api/user/reservations`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CustomerReservationInput {
+    pub device_id: String,
+    /// 0 reserves the whole charger
+    #[schema(minimum = 0)]
+    pub connector_id: i32,
+    /// 1 to 120 (default 15)
+    #[schema(minimum = 1, maximum = 120)]
+    pub minutes: Option<i64>,
+    pub charging_point_id: Option<String>,
+}
+
+/// `POST /api/admin/reservations`: reserve for a token (its idTag, or a group by parentIdTag).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OperatorReservationInput {
+    pub device_id: String,
+    /// 0 reserves the whole charger
+    #[schema(minimum = 0)]
+    pub connector_id: i32,
+    /// The idTag the connector is held for
+    pub id_tag: String,
+    pub parent_id_tag: Option<String>,
+    /// RFC 3339, in the future; or `minutes`
+    pub expiry_date: Option<String>,
+    #[schema(minimum = 1)]
+    pub minutes: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReservationAnswer {
+    success: bool,
+    reservation: Reservation,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReservationList {
+    success: bool,
+    reservations: Vec<Reservation>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    device_id: Option<String>,
+    status: Option<String>,
+    customer_id: Option<i64>,
+    limit: Option<i64>,
+}
+
+fn connector(id: i32) -> Result<i32, AppError> {
+    if id < 0 {
+        return Err(AppError::bad_request("connectorId must be 0 or more"));
+    }
+    Ok(id)
+}
+
+#[utoipa::path(post, path = "/api/user/reservations", tag = "customer",
+    request_body = CustomerReservationInput,
+    responses((status = 201, description = "Reserved: the charger accepted", body = ReservationAnswer),
+        (status = 400, description = "Invalid minutes or connector; the connector is in use or reserved by another customer; the charger is offline or refused (Faulted, Occupied, Unavailable, Rejected)"),
+        (status = 404, description = "Charger or connector not found"),
+        (status = 409, description = "You already have a reservation"),
+        (status = 502, description = "The charger answered with an error"),
+        (status = 504, description = "Charger did not respond")),
+    security(("bearer" = [])),
+)]
+pub async fn reserve(
+    state: web::Data<AppState>,
+    who: CustomerId,
+    body: web::Json<CustomerReservationInput>,
+) -> Result<HttpResponse, AppError> {
+    let b = body.into_inner();
+    let expires_at = reservations::customer_expiry(b.minutes.unwrap_or(15))?;
+    let request = Request {
+        device_id: b.device_id,
+        connector_id: connector(b.connector_id)?,
+        customer_id: Some(who.0),
+        id_tag: None,
+        parent_id_tag: None,
+        expires_at,
+    };
+    let reservation = reservations::reserve(&state.into_inner(), request).await?;
+    Ok(HttpResponse::Created().json(ReservationAnswer {
+        success: true,
+        reservation,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/user/reservations", tag = "customer",
+    responses((status = 200, description = "The customer's reservations, newest first", body = ReservationList)),
+    security(("bearer" = [])),
+)]
+pub async fn mine(state: web::Data<AppState>, who: CustomerId) -> Result<HttpResponse, AppError> {
+    let filter = Filter {
+        customer_id: Some(who.0),
+        limit: Some(50),
+        ..Default::default()
+    };
+    let reservations = state.db.run(move |c| reservations::list(c, filter)).await?;
+    Ok(HttpResponse::Ok().json(ReservationList {
+        success: true,
+        reservations,
+    }))
+}
+
+#[utoipa::path(delete, path = "/api/user/reservations/{id}", tag = "customer",
+    params(("id" = i64, Path, description = "reservationId")),
+    responses((status = 200, description = "Cancelled", body = ReservationAnswer),
+        (status = 404, description = "Reservation not found"),
+        (status = 409, description = "The reservation has already ended")),
+    security(("bearer" = [])),
+)]
+pub async fn cancel_mine(
+    state: web::Data<AppState>,
+    who: CustomerId,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let reservation =
+        reservations::cancel(&state.into_inner(), path.into_inner(), Some(who.0)).await?;
+    Ok(HttpResponse::Ok().json(ReservationAnswer {
+        success: true,
+        reservation,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/admin/reservations", tag = "operator",
+    request_body = OperatorReservationInput,
+    responses((status = 201, description = "Reserved: the charger accepted", body = ReservationAnswer),
+        (status = 400, description = "Invalid input; the connector is in use or reserved; the charger is offline or refused"),
+        (status = 404, description = "Charger or connector not found"),
+        (status = 502, description = "The charger answered with an error"),
+        (status = 504, description = "Charger did not respond")),
+    security(("bearer" = [])),
+)]
+pub async fn operator_reserve(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    body: web::Json<OperatorReservationInput>,
+) -> Result<HttpResponse, AppError> {
+    let b = body.into_inner();
+    let expires_at = match (&b.expiry_date, b.minutes) {
+        (Some(text), None) => parse_timestamp(text)
+            .filter(|t| *t > crate::db::now())
+            .ok_or_else(|| {
+                AppError::bad_request("expiryDate must be an RFC 3339 date-time in the future")
+            })?,
+        (None, Some(m)) if (1..=7 * 24 * 60).contains(&m) => {
+            crate::db::now() + chrono::Duration::minutes(m)
+        }
+        (None, Some(_)) => {
+            return Err(AppError::bad_request("minutes must be 1 to 10080"));
+        }
+        _ => {
+            return Err(AppError::bad_request("Give either expiryDate or minutes"));
+        }
+    };
+    let request = Request {
+        device_id: b.device_id,
+        connector_id: connector(b.connector_id)?,
+        customer_id: None,
+        id_tag: Some(valid_tag("idTag", &b.id_tag)?),
+        parent_id_tag: match &b.parent_id_tag {
+            Some(p) => Some(valid_tag("parentIdTag", p)?),
+            None => None,
+        },
+        expires_at,
+    };
+    let reservation = reservations::reserve(&state.into_inner(), request).await?;
+    Ok(HttpResponse::Created().json(ReservationAnswer {
+        success: true,
+        reservation,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/admin/reservations", tag = "operator",
+    params(("deviceId" = Option<String>, Query), ("status" = Option<String>, Query), ("customerId" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, description = "Reservations, newest first", body = ReservationList)),
+    security(("bearer" = [])),
+)]
+pub async fn list(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let q = q.into_inner();
+    let filter = Filter {
+        customer_id: q.customer_id,
+        device_id: q.device_id,
+        status: q.status,
+        limit: q.limit,
+    };
+    let reservations = state.db.run(move |c| reservations::list(c, filter)).await?;
+    Ok(HttpResponse::Ok().json(ReservationList {
+        success: true,
+        reservations,
+    }))
+}
+
+#[utoipa::path(delete, path = "/api/admin/reservations/{id}", tag = "operator",
+    params(("id" = i64, Path, description = "reservationId")),
+    responses((status = 200, description = "Cancelled (CancelReservation sent)", body = ReservationAnswer),
+        (status = 404, description = "Reservation not found"),
+        (status = 409, description = "The reservation has already ended")),
+    security(("bearer" = [])),
+)]
+pub async fn operator_cancel(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let reservation = reservations::cancel(&state.into_inner(), path.into_inner(), None).await?;
+    Ok(HttpResponse::Ok().json(ReservationAnswer {
+        success: true,
+        reservation,
+    }))
+}
+
+/// The commands API's ReserveNow: the payload's idTag, parentIdTag, connectorId and expiryDate
+/// are used; csms numbers the reservation (its reservationId is in the answer).
+pub fn from_reserve_now(payload: &serde_json::Value) -> Result<Request, AppError> {
+    let text = |k: &str| payload[k].as_str().map(str::to_string);
+    let id_tag = text("idTag").ok_or_else(|| AppError::bad_request("idTag is required"))?;
+    let expires_at = text("expiryDate")
+        .and_then(|t| parse_timestamp(&t))
+        .filter(|t| *t > crate::db::now())
+        .ok_or_else(|| {
+            AppError::bad_request("expiryDate must be an RFC 3339 date-time in the future")
+        })?;
+    Ok(Request {
+        device_id: String::new(),
+        connector_id: connector(
+            i32::try_from(payload["connectorId"].as_i64().unwrap_or(-1)).unwrap_or(-1),
+        )?,
+        customer_id: None,
+        id_tag: Some(normalize(&valid_tag("idTag", &id_tag)?)),
+        parent_id_tag: match text("parentIdTag") {
+            Some(p) => Some(valid_tag("parentIdTag", &p)?),
+            None => None,
+        },
+        expires_at,
+    })
+}

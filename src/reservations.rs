@@ -1,0 +1,654 @@
+//! Reservations (OCPP 1.6 Reservation profile): a customer, or the operator for a token, holds a
+//! connector (connector 0: the whole charger) until an expiry time.
+//!
+//! **A reservation and an open session on the same connector exclude each other, by the database.**
+//! Two reservations of one connector, or two of one customer, cannot both be pending or active: a
+//! unique partial index decides, as it decides the start race. A reservation and a session are in two
+//! tables, so each side takes the same row lock first (an update of the connector's row) and then
+//! looks at the other table within its transaction: whichever commits second sees the first (on
+//! PostgreSQL the second waits on the row lock, then reads what the first committed; SQLite runs one
+//! writer at a time). See [`lock_connectors`], [`hold`] and [`claim_for_start`].
+//!
+//! A customer's reservation is sent with a fresh one-time idTag; the holder's app start uses it as
+//! its session's one-time idTag, so the charger recognises the holder and the StartTransaction that
+//! follows carries the reservationId. Another customer's start gets 400 [`RESERVED`].
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::charging::OPEN_STATUSES;
+use crate::db::schema::{chargers, charging_sessions, connectors, ocpp_transactions, reservations};
+use crate::db::{DbConnection, is_unique_violation, now, write_tx};
+use crate::error::AppError;
+use crate::events::{self, Subject};
+use crate::ocpp::messages::format_timestamp;
+use crate::ocpp::registry::CallFailure;
+use crate::state::State;
+
+/// The statuses in which a reservation holds its connector.
+pub const HOLDING: [&str; 2] = ["pending", "active"];
+/// Longest reservation a customer can make.
+pub const MAX_CUSTOMER_MINUTES: i64 = 120;
+
+/// A reservation as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Reservation {
+    /// The OCPP reservationId
+    pub id: i64,
+    pub device_id: String,
+    /// 0: the whole charger
+    pub connector_id: i32,
+    pub customer_id: Option<i64>,
+    /// The idTag the charger holds the connector for (a one-time tag for a customer's reservation)
+    pub id_tag: String,
+    pub parent_id_tag: Option<String>,
+    /// pending (sent to the charger), active, used (a session consumed it), cancelled, expired,
+    /// refused (the charger answered Faulted, Occupied, Unavailable or Rejected), failed (no answer)
+    pub status: String,
+    /// The charger's answer to ReserveNow, when it was not Accepted
+    pub answer: Option<String>,
+    pub expires_at: String,
+    /// The session that consumed it
+    pub session_id: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Queryable)]
+struct Row {
+    id: i64,
+    charger_id: i64,
+    connector_id: i32,
+    customer_id: Option<i64>,
+    id_tag: String,
+    parent_id_tag: Option<String>,
+    status: String,
+    answer: Option<String>,
+    expires_at: NaiveDateTime,
+    session_id: Option<i64>,
+    created_at: NaiveDateTime,
+}
+
+type Columns = (
+    reservations::id,
+    reservations::charger_id,
+    reservations::connector_id,
+    reservations::customer_id,
+    reservations::id_tag,
+    reservations::parent_id_tag,
+    reservations::status,
+    reservations::answer,
+    reservations::expires_at,
+    reservations::session_id,
+    reservations::created_at,
+);
+
+const COLUMNS: Columns = (
+    reservations::id,
+    reservations::charger_id,
+    reservations::connector_id,
+    reservations::customer_id,
+    reservations::id_tag,
+    reservations::parent_id_tag,
+    reservations::status,
+    reservations::answer,
+    reservations::expires_at,
+    reservations::session_id,
+    reservations::created_at,
+);
+
+fn view(c: &mut DbConnection, r: Row) -> Result<Reservation, AppError> {
+    let device_id: String = chargers::table
+        .find(r.charger_id)
+        .select(chargers::device_id)
+        .first(c)?;
+    let session_id = match r.session_id {
+        Some(id) => charging_sessions::table
+            .find(id)
+            .select(charging_sessions::session_uid)
+            .first(c)
+            .optional()?,
+        None => None,
+    };
+    Ok(Reservation {
+        id: r.id,
+        device_id,
+        connector_id: r.connector_id,
+        customer_id: r.customer_id,
+        id_tag: r.id_tag,
+        parent_id_tag: r.parent_id_tag,
+        status: r.status,
+        answer: r.answer,
+        expires_at: format_timestamp(r.expires_at),
+        session_id,
+        created_at: format_timestamp(r.created_at),
+    })
+}
+
+fn load(c: &mut DbConnection, id: i64) -> Result<Row, AppError> {
+    reservations::table
+        .find(id)
+        .select(COLUMNS)
+        .first(c)
+        .optional()?
+        .ok_or_else(|| AppError::NotFound("Reservation not found".into()))
+}
+
+/// What to reserve.
+pub struct Request {
+    pub device_id: String,
+    pub connector_id: i32,
+    /// The customer holding it (an app reservation), or none (the operator's, for `id_tag`).
+    pub customer_id: Option<i64>,
+    /// For the operator's reservations: the token's idTag (normalized). Customers get a one-time tag.
+    pub id_tag: Option<String>,
+    pub parent_id_tag: Option<String>,
+    pub expires_at: NaiveDateTime,
+}
+
+/// Takes the connector rows' locks (no change): a session start and a reservation of the same
+/// connector serialize on them. Connector 0 locks every connector of the charger.
+pub fn lock_connectors(
+    c: &mut DbConnection,
+    charger_id: i64,
+    connector_id: i32,
+) -> Result<usize, AppError> {
+    let mut q = diesel::update(connectors::table)
+        .filter(connectors::charger_id.eq(charger_id))
+        .into_boxed();
+    if connector_id != 0 {
+        q = q.filter(connectors::connector_id.eq(connector_id));
+    }
+    Ok(q.set(connectors::status_since.eq(connectors::status_since))
+        .execute(c)?)
+}
+
+/// Marks the charger's reservations whose time is up as expired.
+fn expire_due(c: &mut DbConnection, charger_id: Option<i64>) -> Result<usize, AppError> {
+    let mut q = diesel::update(reservations::table)
+        .filter(reservations::status.eq_any(HOLDING))
+        .filter(reservations::expires_at.le(now()))
+        .into_boxed();
+    if let Some(id) = charger_id {
+        q = q.filter(reservations::charger_id.eq(id));
+    }
+    Ok(q.set((
+        reservations::status.eq("expired"),
+        reservations::updated_at.eq(now()),
+    ))
+    .execute(c)?)
+}
+
+/// The holding reservations that cover `connector_id` of a charger: its own and the whole
+/// charger's (connector 0). For connector 0: every holding reservation of the charger.
+fn covering(
+    c: &mut DbConnection,
+    charger_id: i64,
+    connector_id: i32,
+) -> Result<Vec<Row>, AppError> {
+    let mut q = reservations::table
+        .filter(reservations::charger_id.eq(charger_id))
+        .filter(reservations::status.eq_any(HOLDING))
+        .filter(reservations::expires_at.gt(now()))
+        .select(COLUMNS)
+        .into_boxed();
+    if connector_id != 0 {
+        q = q.filter(reservations::connector_id.eq_any([0, connector_id]));
+    }
+    Ok(q.load(c)?)
+}
+
+/// Step 1 of a reservation: checks, then one transaction that takes the connector (status
+/// `pending`). The charger is asked after the commit ([`reserve`]).
+fn hold(c: &mut DbConnection, r: &Request, online: bool) -> Result<Row, AppError> {
+    let charger_id: i64 = chargers::table
+        .filter(chargers::device_id.eq(&r.device_id))
+        .select(chargers::id)
+        .first(c)
+        .optional()?
+        .ok_or(AppError::ChargerNotFound)?;
+    if r.connector_id != 0 {
+        let status: Option<String> = connectors::table
+            .filter(connectors::charger_id.eq(charger_id))
+            .filter(connectors::connector_id.eq(r.connector_id))
+            .select(connectors::status)
+            .first(c)
+            .optional()?;
+        match status.as_deref() {
+            None => return Err(AppError::ConnectorNotFound),
+            Some("Faulted" | "Unavailable") => return Err(AppError::ConnectorUnavailable),
+            _ => {}
+        }
+    }
+    if !online {
+        return Err(AppError::ChargerOffline);
+    }
+    let id_tag = match &r.id_tag {
+        Some(t) => t.clone(),
+        None => crate::charging::tags::one_time_tag().replacen('A', "R", 1),
+    };
+    let result = write_tx(c, |c| {
+        expire_due(c, Some(charger_id))?;
+        let connectors = lock_connectors(c, charger_id, r.connector_id)?;
+        if r.connector_id == 0 && connectors == 0 {
+            return Err(AppError::ConnectorNotFound);
+        }
+        if let Some(other) = covering(c, charger_id, r.connector_id)?.first() {
+            return Err(
+                if r.customer_id.is_some() && other.customer_id == r.customer_id {
+                    AppError::Conflict("You already have a reservation".into())
+                } else {
+                    AppError::ConnectorReserved
+                },
+            );
+        }
+        // An open session (or a transaction without one) on the connector; for the whole charger,
+        // on every connector.
+        let mut open: Vec<i32> = charging_sessions::table
+            .filter(charging_sessions::charger_id.eq(charger_id))
+            .filter(charging_sessions::status.eq_any(OPEN_STATUSES))
+            .select(charging_sessions::connector_id)
+            .load(c)?;
+        open.extend(
+            ocpp_transactions::table
+                .filter(ocpp_transactions::charger_id.eq(charger_id))
+                .filter(ocpp_transactions::stopped_at.is_null())
+                .select(ocpp_transactions::connector_id)
+                .load::<i32>(c)?,
+        );
+        open.sort_unstable();
+        open.dedup();
+        let taken = if r.connector_id == 0 {
+            open.len() >= connectors
+        } else {
+            open.contains(&r.connector_id)
+        };
+        if taken {
+            return Err(AppError::ConnectorInUse);
+        }
+        let t = now();
+        let id: i64 = diesel::insert_into(reservations::table)
+            .values((
+                reservations::charger_id.eq(charger_id),
+                reservations::connector_id.eq(r.connector_id),
+                reservations::customer_id.eq(r.customer_id),
+                reservations::id_tag.eq(&id_tag),
+                reservations::parent_id_tag.eq(&r.parent_id_tag),
+                reservations::status.eq("pending"),
+                reservations::expires_at.eq(r.expires_at),
+                reservations::created_at.eq(t),
+                reservations::updated_at.eq(t),
+            ))
+            .returning(reservations::id)
+            .get_result(c)?;
+        events::record(
+            c,
+            "reservation.created",
+            Subject {
+                customer_id: r.customer_id,
+                charger_id: Some(charger_id),
+                session_id: None,
+            },
+            json!({"reservationId": id, "deviceId": r.device_id, "connectorId": r.connector_id, "expiresAt": format_timestamp(r.expires_at)}),
+        )?;
+        load(c, id)
+    });
+    match result {
+        Err(AppError::Database(e)) if is_unique_violation(&e) => {
+            // The per-customer index, or a racing reservation of the same connector.
+            let mine: i64 = match r.customer_id {
+                Some(customer) => reservations::table
+                    .filter(reservations::customer_id.eq(customer))
+                    .filter(reservations::status.eq_any(HOLDING))
+                    .count()
+                    .get_result(c)?,
+                None => 0,
+            };
+            Err(if mine > 0 {
+                AppError::Conflict("You already have a reservation".into())
+            } else {
+                AppError::ConnectorReserved
+            })
+        }
+        other => other,
+    }
+}
+
+/// Reserves: holds the connector in the database, then sends ReserveNow. Anything but `Accepted`
+/// leaves nothing holding (the row stays, `refused` or `failed`, as history).
+pub async fn reserve(state: &State, r: Request) -> Result<Reservation, AppError> {
+    // Checked again by the call itself; this saves a row for the common case.
+    let online = state.registry.is_online(&r.device_id);
+    let row = {
+        let r = Request {
+            device_id: r.device_id.clone(),
+            parent_id_tag: r.parent_id_tag.clone(),
+            id_tag: r.id_tag.clone(),
+            ..r
+        };
+        state.db.run(move |c| hold(c, &r, online)).await?
+    };
+    let mut payload = json!({
+        "connectorId": row.connector_id,
+        "expiryDate": format_timestamp(row.expires_at),
+        "idTag": row.id_tag,
+        "reservationId": row.id,
+    });
+    if let Some(p) = &row.parent_id_tag {
+        payload["parentIdTag"] = json!(p);
+    }
+    let answer = state
+        .registry
+        .call(
+            &r.device_id,
+            "ReserveNow",
+            payload,
+            state.settings.call_timeout(),
+        )
+        .await;
+    let id = row.id;
+    let lost = matches!(
+        answer,
+        Err(CallFailure::Timeout | CallFailure::Disconnected)
+    );
+    let (status, note, error) = match answer {
+        Ok(v) if v["status"] == "Accepted" => ("active", None, None),
+        Ok(v) => {
+            let s = v["status"].as_str().unwrap_or("Rejected").to_string();
+            let e = AppError::bad_request(format!("Charger refused the reservation: {s}"));
+            ("refused", Some(s), Some(e))
+        }
+        Err(f) => ("failed", Some(f.to_string()), Some(AppError::from(f))),
+    };
+    let done = state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                // Conditional: a start may already have consumed a pending reservation.
+                diesel::update(
+                    reservations::table
+                        .find(id)
+                        .filter(reservations::status.eq("pending")),
+                )
+                .set((
+                    reservations::status.eq(status),
+                    reservations::answer.eq(&note),
+                    reservations::updated_at.eq(now()),
+                ))
+                .execute(c)?;
+                let row = load(c, id)?;
+                view(c, row)
+            })
+        })
+        .await?;
+    state.events.wake();
+    if lost {
+        // The charger may have taken it without our hearing the answer: tell it to let go.
+        cancel_on_charger(state, &r.device_id, id);
+    }
+    match error {
+        Some(e) => Err(e),
+        None => Ok(done),
+    }
+}
+
+/// Sends CancelReservation in the background (best effort: the charger's own expiry is the backstop).
+fn cancel_on_charger(state: &State, device: &str, id: i64) {
+    let (state, device) = (state.clone(), device.to_string());
+    tokio::spawn(async move {
+        let answer = state
+            .registry
+            .call(
+                &device,
+                "CancelReservation",
+                json!({"reservationId": id}),
+                state.settings.call_timeout(),
+            )
+            .await;
+        log::info!("reservation {id}: CancelReservation on {device}: {answer:?}");
+    });
+}
+
+/// Cancels a holding reservation (`customer_id`: only if it is theirs) and tells the charger.
+pub async fn cancel(
+    state: &State,
+    id: i64,
+    customer_id: Option<i64>,
+) -> Result<Reservation, AppError> {
+    let (device, done) = state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                let row = load(c, id)?;
+                if customer_id.is_some() && row.customer_id != customer_id {
+                    return Err(AppError::NotFound("Reservation not found".into()));
+                }
+                let n = diesel::update(
+                    reservations::table
+                        .find(id)
+                        .filter(reservations::status.eq_any(HOLDING)),
+                )
+                .set((
+                    reservations::status.eq("cancelled"),
+                    reservations::updated_at.eq(now()),
+                ))
+                .execute(c)?;
+                if n == 0 {
+                    return Err(AppError::Conflict(format!(
+                        "Reservation is already {}",
+                        row.status
+                    )));
+                }
+                events::record(
+                    c,
+                    "reservation.cancelled",
+                    Subject {
+                        customer_id: row.customer_id,
+                        charger_id: Some(row.charger_id),
+                        session_id: None,
+                    },
+                    json!({"reservationId": id}),
+                )?;
+                let row = load(c, id)?;
+                let v = view(c, row)?;
+                Ok((v.device_id.clone(), v))
+            })
+        })
+        .await?;
+    state.events.wake();
+    cancel_on_charger(state, &device, id);
+    Ok(done)
+}
+
+/// The commands API's CancelReservation: a reservation csms knows is marked cancelled (whatever
+/// the charger then answers; its own expiry is the backstop). Returns whether one was.
+pub fn cancelled_by_command(
+    c: &mut DbConnection,
+    device_id: &str,
+    id: i64,
+) -> Result<bool, AppError> {
+    let charger_id: Option<i64> = chargers::table
+        .filter(chargers::device_id.eq(device_id))
+        .select(chargers::id)
+        .first(c)
+        .optional()?;
+    let Some(charger_id) = charger_id else {
+        return Err(AppError::ChargerNotFound);
+    };
+    let n = diesel::update(
+        reservations::table
+            .find(id)
+            .filter(reservations::charger_id.eq(charger_id))
+            .filter(reservations::status.eq_any(HOLDING)),
+    )
+    .set((
+        reservations::status.eq("cancelled"),
+        reservations::updated_at.eq(now()),
+    ))
+    .execute(c)?;
+    Ok(n == 1)
+}
+
+/// For an app start by `customer_id` on a connector, inside the start's transaction (after its
+/// connector lock): `Err(ConnectorReserved)` when another holder's reservation covers the connector;
+/// the customer's own covering reservation (consumed by the start: its idTag becomes the session's)
+/// otherwise.
+pub fn claim_for_start(
+    c: &mut DbConnection,
+    charger_id: i64,
+    connector_id: i32,
+    customer_id: i64,
+) -> Result<Option<(i64, String)>, AppError> {
+    lock_connectors(c, charger_id, connector_id)?;
+    let rows = covering(c, charger_id, connector_id)?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    match rows.iter().find(|r| r.customer_id == Some(customer_id)) {
+        Some(mine) => Ok(Some((mine.id, mine.id_tag.clone()))),
+        None => Err(AppError::ConnectorReserved),
+    }
+}
+
+/// The start that claimed reservation `id` created session `session_id`.
+pub fn consumed(c: &mut DbConnection, id: i64, session_id: i64) -> Result<(), AppError> {
+    diesel::update(
+        reservations::table
+            .find(id)
+            .filter(reservations::status.eq_any(HOLDING)),
+    )
+    .set((
+        reservations::status.eq("used"),
+        reservations::session_id.eq(session_id),
+        reservations::updated_at.eq(now()),
+    ))
+    .execute(c)?;
+    Ok(())
+}
+
+/// An app start that consumed a reservation failed (rejected, no answer, offline): the reservation
+/// holds again if its time is not up (the charger still holds it too).
+pub fn restore(c: &mut DbConnection, session_id: i64) -> Result<(), AppError> {
+    diesel::update(
+        reservations::table
+            .filter(reservations::session_id.eq(session_id))
+            .filter(reservations::status.eq("used"))
+            .filter(reservations::expires_at.gt(now())),
+    )
+    .set((
+        reservations::status.eq("active"),
+        reservations::session_id.eq(None::<i64>),
+        reservations::updated_at.eq(now()),
+    ))
+    .execute(c)?;
+    Ok(())
+}
+
+/// A StartTransaction carried `reservationId`: the reservation ends, linked to the session if any.
+pub fn used_by_transaction(
+    c: &mut DbConnection,
+    charger_id: i64,
+    reservation_id: i64,
+    session_id: Option<i64>,
+) -> Result<(), AppError> {
+    diesel::update(
+        reservations::table
+            .find(reservation_id)
+            .filter(reservations::charger_id.eq(charger_id))
+            .filter(reservations::status.eq_any(HOLDING)),
+    )
+    .set((
+        reservations::status.eq("used"),
+        reservations::session_id.eq(session_id),
+        reservations::updated_at.eq(now()),
+    ))
+    .execute(c)?;
+    Ok(())
+}
+
+/// The holding reservations of a charger's connectors, by connector (0: the whole charger), for
+/// showing connectors as Reserved: `(connector_id, customer_id)`.
+pub fn holding(c: &mut DbConnection) -> Result<Vec<(i64, i32, Option<i64>)>, AppError> {
+    Ok(reservations::table
+        .filter(reservations::status.eq_any(HOLDING))
+        .filter(reservations::expires_at.gt(now()))
+        .select((
+            reservations::charger_id,
+            reservations::connector_id,
+            reservations::customer_id,
+        ))
+        .load(c)?)
+}
+
+pub fn get(
+    c: &mut DbConnection,
+    id: i64,
+    customer_id: Option<i64>,
+) -> Result<Reservation, AppError> {
+    let row = load(c, id)?;
+    if customer_id.is_some() && row.customer_id != customer_id {
+        return Err(AppError::NotFound("Reservation not found".into()));
+    }
+    view(c, row)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Filter {
+    pub customer_id: Option<i64>,
+    pub device_id: Option<String>,
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// Reservations, newest first.
+pub fn list(c: &mut DbConnection, f: Filter) -> Result<Vec<Reservation>, AppError> {
+    expire_due(c, None)?;
+    let mut q = reservations::table
+        .inner_join(chargers::table)
+        .order(reservations::id.desc())
+        .limit(f.limit.unwrap_or(200).clamp(1, 1000))
+        .select(COLUMNS)
+        .into_boxed();
+    if let Some(customer) = f.customer_id {
+        q = q.filter(reservations::customer_id.eq(customer));
+    }
+    if let Some(device) = f.device_id {
+        q = q.filter(chargers::device_id.eq(device));
+    }
+    if let Some(status) = f.status {
+        q = q.filter(reservations::status.eq(status));
+    }
+    let rows: Vec<Row> = q.load(c)?;
+    rows.into_iter().map(|r| view(c, r)).collect()
+}
+
+/// Expires reservations whose time is up (every few seconds in the background).
+pub fn sweep(c: &mut DbConnection) -> Result<usize, AppError> {
+    write_tx(c, |c| expire_due(c, None))
+}
+
+/// How long a customer's reservation lasts: 1 to [`MAX_CUSTOMER_MINUTES`] minutes from now.
+pub fn customer_expiry(minutes: i64) -> Result<NaiveDateTime, AppError> {
+    if !(1..=MAX_CUSTOMER_MINUTES).contains(&minutes) {
+        return Err(AppError::bad_request(format!(
+            "minutes must be 1 to {MAX_CUSTOMER_MINUTES}"
+        )));
+    }
+    Ok(now() + Duration::minutes(minutes))
+}
+
+/// Background: marks reservations whose time is up as expired, every 5 seconds.
+pub async fn run(state: State) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        match state.db.run(sweep).await {
+            Ok(0) => {}
+            Ok(n) => log::info!("{n} reservation(s) expired"),
+            Err(e) => log::warn!("reservation sweep: {e}"),
+        }
+    }
+}
