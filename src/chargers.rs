@@ -275,6 +275,45 @@ pub fn update(c: &mut DbConnection, device_id: &str, ch: Changes) -> Result<Save
     })
 }
 
+/// ChangeConfiguration `AuthorizationKey` through the commands API: the new password must be one
+/// csms accepts (checked before it is sent), and is stored once the charger accepted it
+/// ([`authorization_key_accepted`]), so its next handshake uses it.
+pub fn check_authorization_key(value: &str) -> Result<(), AppError> {
+    if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&value.chars().count())
+        || !value.chars().all(|c| c.is_ascii_graphic())
+    {
+        return Err(AppError::bad_request(format!(
+            "AuthorizationKey must be {MIN_PASSWORD} to {MAX_PASSWORD} printable characters"
+        )));
+    }
+    Ok(())
+}
+
+/// The charger accepted a new `AuthorizationKey`: it is the charger's password from now on (a
+/// profile 0 charger moves to profile 1).
+pub fn authorization_key_accepted(
+    c: &mut DbConnection,
+    device_id: &str,
+    value: &str,
+) -> Result<(), AppError> {
+    check_authorization_key(value)?;
+    let hash = hash_secret(value);
+    write_tx(c, |c| {
+        let n = diesel::update(chargers::table.filter(chargers::device_id.eq(device_id)))
+            .set((
+                chargers::ocpp_password_hash.eq(&hash),
+                chargers::security_profile.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(
+                    "CASE WHEN security_profile = 0 THEN 1 ELSE security_profile END",
+                )),
+            ))
+            .execute(c)?;
+        if n == 0 {
+            return Err(AppError::ChargerNotFound);
+        }
+        Ok(())
+    })
+}
+
 /// What the handshake needs to know about a charger.
 pub struct Access {
     pub charger_id: i64,

@@ -10,6 +10,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod local_list;
 pub mod money;
 pub mod node;
 pub mod ocpp;

@@ -110,6 +110,7 @@ impl Application {
             started_at: now(),
             node_id,
             stops: Default::default(),
+            local_lists: Default::default(),
             dummy_hash,
             settings,
         });
@@ -142,6 +143,7 @@ impl Application {
         tokio::spawn(recovery::run(state.clone()));
         tokio::spawn(crate::charging::stops::run(state.clone()));
         tokio::spawn(crate::reservations::run(state.clone()));
+        tokio::spawn(crate::local_list::run(state.clone()));
         tokio::spawn(crate::ocpp::server::serve(
             self.ocpp_listener,
             state.clone(),

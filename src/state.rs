@@ -32,6 +32,8 @@ pub struct AppState {
     pub node_id: String,
     /// Sends RemoteStopTransaction for transactions marked to be stopped, again until they stop.
     pub stops: crate::charging::stops::StopRetrier,
+    /// Sends Local Authorization List updates after tokens change.
+    pub local_lists: crate::local_list::Updater,
     /// A bcrypt hash checked when a login names an unknown email, so that both cases take as long.
     pub dummy_hash: String,
 }

@@ -20,21 +20,8 @@ use crate::ocpp::schemas::{Kind, schemas};
 use crate::state::AppState;
 use crate::wallet;
 
-/// Remote commands an operator may send (OCPP 1.6 core).
-pub const COMMANDS: &[&str] = &[
-    "RemoteStartTransaction",
-    "RemoteStopTransaction",
-    "ReserveNow",
-    "CancelReservation",
-    "Reset",
-    "UnlockConnector",
-    "ChangeAvailability",
-    "GetConfiguration",
-    "ChangeConfiguration",
-    "ClearCache",
-    "TriggerMessage",
-    "DataTransfer",
-];
+/// Remote commands an operator may send: every CS→CP action of OCPP 1.6 and its security extension.
+pub const COMMANDS: &[&str] = crate::ocpp::schemas::CS_TO_CP;
 
 /// Largest single wallet credit (major units 1,000,000.00).
 const MAX_CREDIT: i64 = 100_000_000;
@@ -813,7 +800,7 @@ pub async fn command(
     let (device, action) = path.into_inner();
     if !COMMANDS.contains(&action.as_str()) {
         return Err(if schemas().knows(&action) {
-            AppError::bad_request(format!("{action} is not available as a remote command yet"))
+            AppError::bad_request(format!("{action} is sent by the charger, not to it"))
         } else {
             AppError::NotFound(format!("Unknown command {action}"))
         });
@@ -831,6 +818,20 @@ pub async fn command(
             request.device_id = device;
             let r = crate::reservations::reserve(&state.into_inner(), request).await?;
             return Ok(HttpResponse::Ok().json(json!({"success": true, "action": action, "response": {"status": "Accepted"}, "reservation": r})));
+        }
+        // The local list csms tracks per charger: sent from the tokens, never hand-written.
+        "SendLocalList" => {
+            let mode = match payload["updateType"].as_str() {
+                Some("Full") => crate::local_list::Mode::Full,
+                _ => crate::local_list::Mode::Auto,
+            };
+            let r = crate::local_list::sync(&state.into_inner(), &device, mode).await?;
+            return Ok(HttpResponse::Ok().json(json!({"success": true, "action": action, "response": {"status": r.status}, "localList": r})));
+        }
+        "GetLocalListVersion" => {
+            let v = crate::local_list::check(&state.into_inner(), &device).await?;
+            return Ok(HttpResponse::Ok()
+                .json(json!({"success": true, "action": action, "response": {"listVersion": v}})));
         }
         "CancelReservation" => {
             let (d, id) = (
@@ -857,10 +858,28 @@ pub async fn command(
     if known == 0 {
         return Err(AppError::ChargerNotFound);
     }
+    let new_key = (action == "ChangeConfiguration" && payload["key"] == "AuthorizationKey")
+        .then(|| payload["value"].as_str().unwrap_or_default().to_string());
+    if let Some(key) = &new_key {
+        crate::chargers::check_authorization_key(key)?;
+    }
     let answer = state
         .registry
         .call(&device, &action, payload, state.settings.call_timeout())
         .await;
     let response = answer.map_err(AppError::from)?;
+    if let Some(key) = new_key
+        && matches!(
+            response["status"].as_str(),
+            Some("Accepted" | "RebootRequired")
+        )
+    {
+        let d = device.clone();
+        state
+            .db
+            .run(move |c| crate::chargers::authorization_key_accepted(c, &d, &key))
+            .await?;
+        log::info!("{device}: AuthorizationKey changed: the new password is stored");
+    }
     Ok(HttpResponse::Ok().json(json!({"success": true, "action": action, "response": response})))
 }

@@ -146,6 +146,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/api/admin/reservations/{id}",
             web::delete().to(reservations::operator_cancel),
         )
+        .route(
+            "/api/admin/chargers/{device_id}/local-list",
+            web::get().to(tokens::local_list),
+        )
+        .route(
+            "/api/admin/chargers/{device_id}/local-list",
+            web::post().to(tokens::sync_local_list),
+        )
         .route("/api/admin/id-tags", web::post().to(tokens::create))
         .route("/api/admin/id-tags", web::get().to(tokens::list))
         .route("/api/admin/id-tags/{id_tag}", web::get().to(tokens::get))

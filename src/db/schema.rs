@@ -261,7 +261,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    local_lists (charger_id) {
+        charger_id -> BigInt,
+        version -> Integer,
+        entries -> Text,
+        charger_version -> Nullable<Integer>,
+        last_update -> Nullable<Text>,
+        last_status -> Nullable<Text>,
+        syncing_until -> Nullable<Timestamp>,
+        synced_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(chargers -> stations (station_id));
+diesel::joinable!(local_lists -> chargers (charger_id));
 diesel::joinable!(reservations -> chargers (charger_id));
 diesel::joinable!(connectors -> chargers (charger_id));
 diesel::joinable!(charging_sessions -> chargers (charger_id));
@@ -287,4 +302,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     nodes,
     leases,
     reservations,
+    local_lists,
 );

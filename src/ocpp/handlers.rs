@@ -141,6 +141,7 @@ async fn boot_notification(
         })
         .await?;
     state.stops.wake();
+    crate::local_list::after_boot(state, &ctx.device_id);
     Ok(json!({
         "status": "Accepted",
         "currentTime": messages::now_timestamp(),

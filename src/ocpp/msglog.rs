@@ -33,6 +33,19 @@ impl MessageLog {
         action: Option<&str>,
         text: String,
     ) {
+        // A new charger password is never written to the log.
+        let text = match frame {
+            Frame::Call {
+                id,
+                action,
+                payload,
+            } if action == "ChangeConfiguration" && payload["key"] == "AuthorizationKey" => {
+                let mut p = payload.clone();
+                p["value"] = serde_json::Value::from("(hidden)");
+                serde_json::json!([2, id, action, p]).to_string()
+            }
+            _ => text,
+        };
         self.record_raw(
             charger_id,
             direction,

@@ -128,6 +128,11 @@ impl Registry {
         self.chargers.contains_key(device_id)
     }
 
+    /// The chargers connected to this process.
+    pub fn devices(&self) -> Vec<String> {
+        self.chargers.iter().map(|e| e.key().clone()).collect()
+    }
+
     pub fn len(&self) -> usize {
         self.chargers.len()
     }

@@ -62,6 +62,36 @@ const FILES: &[(&str, &str, &str)] = schema_files!(
     "UpdateFirmware",
 );
 
+/// Actions the central system may send to a charge point (OCPP 1.6 + security extension).
+pub const CS_TO_CP: &[&str] = &[
+    "CancelReservation",
+    "ChangeAvailability",
+    "ChangeConfiguration",
+    "ClearCache",
+    "ClearChargingProfile",
+    "DataTransfer",
+    "GetCompositeSchedule",
+    "GetConfiguration",
+    "GetDiagnostics",
+    "GetLocalListVersion",
+    "RemoteStartTransaction",
+    "RemoteStopTransaction",
+    "ReserveNow",
+    "Reset",
+    "SendLocalList",
+    "SetChargingProfile",
+    "TriggerMessage",
+    "UnlockConnector",
+    "UpdateFirmware",
+    "CertificateSigned",
+    "DeleteCertificate",
+    "ExtendedTriggerMessage",
+    "GetInstalledCertificateIds",
+    "GetLog",
+    "InstallCertificate",
+    "SignedUpdateFirmware",
+];
+
 /// Actions a charge point may send to the central system (OCPP 1.6 + security extension).
 pub const CP_TO_CS: &[&str] = &[
     "Authorize",

@@ -166,6 +166,13 @@ struct Shared {
     reservations: HashMap<i64, (u32, String)>,
     /// What ReserveNow is answered (None: Accepted).
     reserve_answer: Option<String>,
+    /// Scripted answers: action → the payload to answer with (nothing else happens).
+    answers: HashMap<String, Value>,
+    /// The Local Authorization List: its version and entries (idTag → idTagInfo).
+    local_list_version: i64,
+    local_list: HashMap<String, Value>,
+    /// Charging profiles installed: chargingProfileId → (connectorId, profile).
+    profiles: HashMap<i64, (u32, Value)>,
 }
 
 /// One WebSocket connection of a simulated charger.
@@ -403,6 +410,34 @@ impl Simulator {
     /// The reservations the charger holds: reservationId → (connectorId, idTag).
     pub fn reservations(&self) -> HashMap<i64, (u32, String)> {
         lock(&self.shared).reservations.clone()
+    }
+
+    /// Answers `action` with `answer` from now on (and does nothing else); `None` restores the
+    /// simulator's own behaviour.
+    pub fn set_answer(&self, action: &str, answer: Option<Value>) {
+        let mut shared = lock(&self.shared);
+        match answer {
+            Some(a) => shared.answers.insert(action.to_string(), a),
+            None => shared.answers.remove(action),
+        };
+    }
+
+    /// The Local Authorization List the charger holds: (listVersion, idTag → idTagInfo).
+    pub fn local_list(&self) -> (i64, HashMap<String, Value>) {
+        let shared = lock(&self.shared);
+        (shared.local_list_version, shared.local_list.clone())
+    }
+
+    /// Empties the Local Authorization List (version 0), as a charger reset to factory settings.
+    pub fn clear_local_list(&self) {
+        let mut shared = lock(&self.shared);
+        shared.local_list.clear();
+        shared.local_list_version = 0;
+    }
+
+    /// The charging profiles installed: chargingProfileId → (connectorId, profile).
+    pub fn profiles(&self) -> HashMap<i64, (u32, Value)> {
+        lock(&self.shared).profiles.clone()
     }
 
     /// Forgets every reservation (they expired on the charger's clock).
@@ -747,6 +782,11 @@ impl Simulator {
     }
 
     async fn on_call(&self, id: String, action: String, payload: Value) {
+        let scripted = lock(&self.shared).answers.get(&action).cloned();
+        if let Some(answer) = scripted {
+            self.reply(&id, answer).await;
+            return;
+        }
         match action.as_str() {
             "RemoteStartTransaction" => {
                 let behaviour = lock(&self.cfg).remote_start;
@@ -836,6 +876,115 @@ impl Simulator {
                 }
             }
             "UnlockConnector" => self.reply(&id, json!({"status": "Unlocked"})).await,
+            "GetLocalListVersion" => {
+                let v = lock(&self.shared).local_list_version;
+                self.reply(&id, json!({"listVersion": v})).await;
+            }
+            "SendLocalList" => {
+                let version = payload["listVersion"].as_i64().unwrap_or(0);
+                let full = payload["updateType"] == "Full";
+                {
+                    let mut shared = lock(&self.shared);
+                    if full {
+                        shared.local_list.clear();
+                    }
+                    for entry in payload["localAuthorizationList"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                    {
+                        let tag = entry["idTag"].as_str().unwrap_or_default().to_string();
+                        match entry.get("idTagInfo") {
+                            Some(info) => {
+                                shared.local_list.insert(tag, info.clone());
+                            }
+                            None => {
+                                shared.local_list.remove(&tag);
+                            }
+                        }
+                    }
+                    shared.local_list_version = version;
+                }
+                self.reply(&id, json!({"status": "Accepted"})).await;
+            }
+            "SetChargingProfile" => {
+                let connector = payload["connectorId"].as_u64().unwrap_or(0) as u32;
+                let profile = payload["csChargingProfiles"].clone();
+                let pid = profile["chargingProfileId"].as_i64().unwrap_or(0);
+                lock(&self.shared)
+                    .profiles
+                    .insert(pid, (connector, profile));
+                self.reply(&id, json!({"status": "Accepted"})).await;
+            }
+            "ClearChargingProfile" => {
+                let removed = {
+                    let mut shared = lock(&self.shared);
+                    let before = shared.profiles.len();
+                    shared.profiles.retain(|pid, (c, p)| {
+                        let by_id = payload["id"].as_i64().is_some_and(|i| i == *pid);
+                        let by_connector = payload["connectorId"]
+                            .as_u64()
+                            .is_none_or(|x| x as u32 == *c);
+                        let by_purpose = payload["chargingProfilePurpose"]
+                            .as_str()
+                            .is_none_or(|x| p["chargingProfilePurpose"] == x);
+                        let by_level = payload["stackLevel"]
+                            .as_i64()
+                            .is_none_or(|x| p["stackLevel"] == x);
+                        let matches = if payload.get("id").is_some() {
+                            by_id
+                        } else {
+                            by_connector && by_purpose && by_level
+                        };
+                        !matches
+                    });
+                    before - shared.profiles.len()
+                };
+                let status = if removed > 0 { "Accepted" } else { "Unknown" };
+                self.reply(&id, json!({"status": status})).await;
+            }
+            "GetCompositeSchedule" => {
+                let connector = payload["connectorId"].as_u64().unwrap_or(0);
+                let duration = payload["duration"].as_i64().unwrap_or(0);
+                let unit = payload["chargingRateUnit"].as_str().unwrap_or("A");
+                let limit = if unit == "W" { 11_000.0 } else { 16.0 };
+                self.reply(
+                    &id,
+                    json!({"status": "Accepted", "connectorId": connector, "scheduleStart": now_timestamp(),
+                        "chargingSchedule": {"duration": duration, "chargingRateUnit": unit,
+                            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit}]}}),
+                )
+                .await;
+            }
+            "UpdateFirmware" => {
+                self.reply(&id, json!({})).await;
+                let sim = self.clone();
+                tokio::spawn(async move {
+                    for status in ["Downloading", "Downloaded", "Installing"] {
+                        let _ = sim
+                            .call("FirmwareStatusNotification", json!({"status": status}))
+                            .await;
+                    }
+                    // Installing reboots the charger; it comes back with the new firmware.
+                    if sim.reboot(false).await.is_ok() {
+                        let _ = sim
+                            .call("FirmwareStatusNotification", json!({"status": "Installed"}))
+                            .await;
+                    }
+                });
+            }
+            "GetDiagnostics" => {
+                let file = format!("diagnostics-{}.log", self.id());
+                self.reply(&id, json!({"fileName": file})).await;
+                let sim = self.clone();
+                tokio::spawn(async move {
+                    for status in ["Uploading", "Uploaded"] {
+                        let _ = sim
+                            .call("DiagnosticsStatusNotification", json!({"status": status}))
+                            .await;
+                    }
+                });
+            }
             "ReserveNow" => {
                 let connector = payload["connectorId"].as_u64().unwrap_or(0) as u32;
                 let reservation = payload["reservationId"].as_i64().unwrap_or(-1);
@@ -941,6 +1090,10 @@ impl Simulator {
                 {
                     lock(&self.cfg).meter_interval_secs = v;
                 }
+                if key == "AuthorizationKey" {
+                    // The next connection authenticates with it.
+                    lock(&self.cfg).password = Some(value.clone());
+                }
                 lock(&self.shared).config_keys.insert(key, value);
                 self.reply(&id, json!({"status": "Accepted"})).await;
             }
@@ -951,7 +1104,12 @@ impl Simulator {
                     .to_string();
                 let supported = matches!(
                     requested.as_str(),
-                    "BootNotification" | "Heartbeat" | "StatusNotification" | "MeterValues"
+                    "BootNotification"
+                        | "Heartbeat"
+                        | "StatusNotification"
+                        | "MeterValues"
+                        | "DiagnosticsStatusNotification"
+                        | "FirmwareStatusNotification"
                 );
                 self.reply(
                     &id,
@@ -964,6 +1122,16 @@ impl Simulator {
                     }
                     "Heartbeat" => {
                         let _ = self.call("Heartbeat", json!({})).await;
+                    }
+                    "DiagnosticsStatusNotification" => {
+                        let _ = self
+                            .call("DiagnosticsStatusNotification", json!({"status": "Idle"}))
+                            .await;
+                    }
+                    "FirmwareStatusNotification" => {
+                        let _ = self
+                            .call("FirmwareStatusNotification", json!({"status": "Idle"}))
+                            .await;
                     }
                     "StatusNotification" => {
                         let c = payload["connectorId"].as_u64().unwrap_or(0) as u32;

@@ -407,3 +407,49 @@ async fn charger_settings(app: TestApp) {
     assert_eq!(s, 404);
 }
 dual!(charger_settings);
+
+/// ChangeConfiguration `AuthorizationKey` through the commands API: a key csms would refuse is not
+/// sent; an accepted one becomes the stored password (the charger's next handshake uses it, the old
+/// one is refused), and the message log never shows it.
+async fn authorization_key_rotates_the_password(app: TestApp) {
+    let t = app.admin().await;
+    app.register_charger("KEY1", None).await;
+    let old = app.sim_config("KEY1", 1);
+    let sim = app.connect(old.clone()).await;
+    let path = "/api/admin/chargers/KEY1/commands/ChangeConfiguration";
+    let (s, body) = app
+        .post(
+            path,
+            Some(&t),
+            json!({"key": "AuthorizationKey", "value": "short"}),
+        )
+        .await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(sim.received_count("ChangeConfiguration"), 0, "not sent");
+    let new_key = "0123456789abcdef0123456789abcdef01234567";
+    let (s, body) = app
+        .post(
+            path,
+            Some(&t),
+            json!({"key": "AuthorizationKey", "value": new_key}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["response"]["status"].as_str()),
+        (200, Some("Accepted")),
+        "{body}"
+    );
+    assert!(
+        csms::simulator::Simulator::connect(old.clone())
+            .await
+            .is_err(),
+        "the old password is refused"
+    );
+    sim.reconnect().await.unwrap(); // with the new key, as a real charger does
+    assert!(sim.call("Heartbeat", json!({})).await.is_ok());
+    let (_, log) = app.get("/api/admin/chargers/KEY1/messages", Some(&t)).await;
+    let text = log.to_string();
+    assert!(text.contains("AuthorizationKey"), "{text}");
+    assert!(!text.contains(new_key), "the key is not logged");
+}
+dual!(authorization_key_rotates_the_password);

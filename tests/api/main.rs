@@ -6,6 +6,7 @@ mod helpers;
 mod admin;
 mod charging;
 mod lifecycle;
+mod local_list;
 mod nodes;
 mod ocpp;
 mod process;

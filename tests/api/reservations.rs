@@ -75,6 +75,28 @@ async fn stop(app: &TestApp, token: &str, session: &Value) {
     );
 }
 
+/// Waits until customers see the connector `Available` again (the charger reports it after its
+/// StopTransaction was answered, so every trace of the session is gone by then).
+async fn wait_available(app: &TestApp, token: &str, device: &str, connector: i64) {
+    for _ in 0..300 {
+        let (_, b) = app.get("/api/user/stations", Some(token)).await;
+        let status = b["stations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["chargers"].as_array().cloned().unwrap_or_default())
+            .filter(|c| c["deviceId"] == device)
+            .flat_map(|c| c["connectors"].as_array().cloned().unwrap_or_default())
+            .find(|k| k["connectorId"] == connector)
+            .map(|k| k["status"].clone());
+        if status == Some(json!("Available")) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{device} connector {connector} not Available in 15 s");
+}
+
 /// The reservationId each of a charger's transactions carried, by transactionId.
 async fn transaction_reservations(app: &TestApp) -> Vec<(i64, Option<i32>)> {
     app.db(|c| {
@@ -225,6 +247,7 @@ async fn reservation_races_have_one_winner(app: TestApp) {
                     "round {round}: {rbody}"
                 );
                 stop(&app, &b.token, &sbody["session"]).await;
+                wait_available(&app, &b.token, "RACE-R", 1).await;
             }
             other => panic!("round {round}: {other:?} {rbody} {sbody}"),
         }

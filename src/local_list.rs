@@ -1,0 +1,520 @@
+//! Local Authorization List Management: csms computes each charger's list from the tokens and keeps
+//! the charger's copy in step with SendLocalList: a Full update first (and whenever the charger's
+//! version disagrees with the one csms recorded), then Differential updates carrying only what
+//! changed, with increasing listVersion. What each charger accepted is stored per charger.
+//!
+//! **What goes in the list.** Every fleet token (no customer) with its status, expiry and group, and
+//! the tokens of customers whose status is not `Accepted` (so that a blocked card is refused offline
+//! too). A customer's accepted card is *not* listed: it charges against a hold on the customer's
+//! wallet, which needs the central system (billing invariant 1), so a charger that is offline must
+//! not start it on its own.
+//!
+//! When it is sent: after a token changes (to every connected charger, as a Differential update),
+//! after a charger boots (GetLocalListVersion first; a disagreement gets a Full update), and when
+//! the operator asks (`POST /api/admin/chargers/{deviceId}/local-list`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+use utoipa::ToSchema;
+
+use crate::db::schema::{chargers, id_tags, local_lists};
+use crate::db::{DbConnection, is_unique_violation, now, write_tx};
+use crate::error::AppError;
+use crate::ocpp::messages::format_timestamp;
+use crate::state::State;
+
+/// How long one update may hold a charger's list before another may take it over.
+const SYNC_LEASE_SECS: i64 = 60;
+
+/// The list a charger should hold: idTag → idTagInfo.
+pub fn desired(c: &mut DbConnection) -> Result<BTreeMap<String, Value>, AppError> {
+    type Row = (
+        String,
+        String,
+        Option<NaiveDateTime>,
+        Option<String>,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = id_tags::table
+        .select((
+            id_tags::id_tag,
+            id_tags::status,
+            id_tags::expiry_date,
+            id_tags::parent_id_tag,
+            id_tags::customer_id,
+        ))
+        .load(c)?;
+    let mut list = BTreeMap::new();
+    for (tag, status, expiry, parent, customer) in rows {
+        let expired = status == "Accepted" && expiry.is_some_and(|e| e < now());
+        let status = if expired {
+            "Expired".to_string()
+        } else {
+            status
+        };
+        if customer.is_some() && status == "Accepted" {
+            continue; // billed against a wallet hold: online only
+        }
+        let mut info = json!({ "status": status });
+        if let Some(e) = expiry {
+            info["expiryDate"] = json!(format_timestamp(e));
+        }
+        if let Some(p) = parent {
+            info["parentIdTag"] = json!(p);
+        }
+        list.insert(tag, info);
+    }
+    Ok(list)
+}
+
+/// A charger's list as the operator sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListState {
+    pub device_id: String,
+    /// The listVersion the charger accepted last (0: none sent yet)
+    pub version: i32,
+    /// Entries the charger holds, as csms sent them
+    pub entries: usize,
+    /// Entries it should hold now
+    pub desired_entries: usize,
+    /// Whether the charger's list is the desired one
+    pub in_sync: bool,
+    /// The charger's answer to the last GetLocalListVersion (-1: not supported)
+    pub charger_version: Option<i32>,
+    /// Full or Differential
+    pub last_update: Option<String>,
+    /// Accepted, Failed, NotSupported, VersionMismatch, or why it could not be sent
+    pub last_status: Option<String>,
+    pub synced_at: Option<String>,
+}
+
+struct Stored {
+    charger_id: i64,
+    version: i32,
+    entries: BTreeMap<String, Value>,
+    charger_version: Option<i32>,
+    last_update: Option<String>,
+    last_status: Option<String>,
+    synced_at: Option<NaiveDateTime>,
+}
+
+fn charger_id(c: &mut DbConnection, device_id: &str) -> Result<i64, AppError> {
+    chargers::table
+        .filter(chargers::device_id.eq(device_id))
+        .select(chargers::id)
+        .first(c)
+        .optional()?
+        .ok_or(AppError::ChargerNotFound)
+}
+
+/// The charger's row, created empty the first time.
+fn stored(c: &mut DbConnection, device_id: &str) -> Result<Stored, AppError> {
+    let id = charger_id(c, device_id)?;
+    type Row = (
+        i32,
+        String,
+        Option<i32>,
+        Option<String>,
+        Option<String>,
+        Option<NaiveDateTime>,
+    );
+    let select = || {
+        local_lists::table.find(id).select((
+            local_lists::version,
+            local_lists::entries,
+            local_lists::charger_version,
+            local_lists::last_update,
+            local_lists::last_status,
+            local_lists::synced_at,
+        ))
+    };
+    let mut row: Option<Row> = select().first(c).optional()?;
+    if row.is_none() {
+        let inserted = diesel::insert_into(local_lists::table)
+            .values((
+                local_lists::charger_id.eq(id),
+                local_lists::updated_at.eq(now()),
+            ))
+            .execute(c);
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {} // another process created it
+            Err(e) => return Err(e.into()),
+        }
+        row = Some(select().first(c)?);
+    }
+    let Some((version, entries, charger_version, last_update, last_status, synced_at)) = row else {
+        return Err(AppError::Internal("local list row vanished".into()));
+    };
+    Ok(Stored {
+        charger_id: id,
+        version,
+        entries: serde_json::from_str(&entries).unwrap_or_default(),
+        charger_version,
+        last_update,
+        last_status,
+        synced_at,
+    })
+}
+
+/// A charger's list state for the operator.
+pub fn state_of(c: &mut DbConnection, device_id: &str) -> Result<ListState, AppError> {
+    let s = stored(c, device_id)?;
+    let want = desired(c)?;
+    Ok(ListState {
+        device_id: device_id.to_string(),
+        version: s.version,
+        entries: s.entries.len(),
+        desired_entries: want.len(),
+        in_sync: s.version > 0 && s.entries == want,
+        charger_version: s.charger_version,
+        last_update: s.last_update,
+        last_status: s.last_status,
+        synced_at: s.synced_at.map(format_timestamp),
+    })
+}
+
+/// The entries of a Differential update from `have` to `want`: changed and new ones with their
+/// idTagInfo, removed ones without.
+pub fn difference(have: &BTreeMap<String, Value>, want: &BTreeMap<String, Value>) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (tag, info) in want {
+        if have.get(tag) != Some(info) {
+            out.push(json!({"idTag": tag, "idTagInfo": info}));
+        }
+    }
+    for tag in have.keys() {
+        if !want.contains_key(tag) {
+            out.push(json!({ "idTag": tag }));
+        }
+    }
+    out
+}
+
+/// Which update to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A Differential update with what changed (a Full one if none was ever accepted); nothing
+    /// when the charger is up to date.
+    Auto,
+    Full,
+}
+
+/// What an update did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncReport {
+    /// Full, Differential, or None (already up to date)
+    pub update_type: String,
+    pub list_version: i32,
+    /// The charger's answer (Accepted, Failed, NotSupported, VersionMismatch)
+    pub status: String,
+    /// Entries sent
+    pub sent: usize,
+    pub list: ListState,
+}
+
+/// Takes the charger's list for one update (any process), or says another update is running.
+fn claim(c: &mut DbConnection, device_id: &str) -> Result<Stored, AppError> {
+    write_tx(c, |c| {
+        let s = stored(c, device_id)?;
+        let t = now();
+        let n = diesel::update(
+            local_lists::table.find(s.charger_id).filter(
+                local_lists::syncing_until
+                    .is_null()
+                    .or(local_lists::syncing_until.lt(t)),
+            ),
+        )
+        .set(local_lists::syncing_until.eq(t + chrono::Duration::seconds(SYNC_LEASE_SECS)))
+        .execute(c)?;
+        if n == 0 {
+            return Err(AppError::Conflict(
+                "A local list update for this charger is already in progress".into(),
+            ));
+        }
+        Ok(s)
+    })
+}
+
+fn finish(
+    c: &mut DbConnection,
+    charger_id: i64,
+    accepted: Option<(i32, &BTreeMap<String, Value>)>,
+    update: &str,
+    status: &str,
+) -> Result<(), AppError> {
+    write_tx(c, |c| {
+        let row = local_lists::table.find(charger_id);
+        if let Some((version, entries)) = accepted {
+            let text = serde_json::to_string(entries).unwrap_or_else(|_| "{}".into());
+            diesel::update(row)
+                .set((
+                    local_lists::version.eq(version),
+                    local_lists::entries.eq(text),
+                    local_lists::charger_version.eq(version),
+                    local_lists::synced_at.eq(now()),
+                ))
+                .execute(c)?;
+        }
+        diesel::update(row)
+            .set((
+                local_lists::last_update.eq(update),
+                local_lists::last_status.eq(status),
+                local_lists::syncing_until.eq(None::<NaiveDateTime>),
+                local_lists::updated_at.eq(now()),
+            ))
+            .execute(c)?;
+        Ok(())
+    })
+}
+
+/// Brings a charger's list up to date (see [`Mode`]). A Differential update the charger answers
+/// `VersionMismatch` is followed by a Full one.
+pub async fn sync(state: &State, device_id: &str, mode: Mode) -> Result<SyncReport, AppError> {
+    if !state.registry.is_online(device_id) {
+        return Err(AppError::ChargerOffline);
+    }
+    let d = device_id.to_string();
+    let (s, want) = state
+        .db
+        .run(move |c| {
+            let s = claim(c, &d)?;
+            let want = desired(c)?;
+            Ok((s, want))
+        })
+        .await?;
+    let charger_id = s.charger_id;
+    let mut full = mode == Mode::Full || s.version == 0;
+    let mut version = s.version;
+    loop {
+        let (update, entries) = if full {
+            let all: Vec<Value> = want
+                .iter()
+                .map(|(tag, info)| json!({"idTag": tag, "idTagInfo": info}))
+                .collect();
+            ("Full", all)
+        } else {
+            ("Differential", difference(&s.entries, &want))
+        };
+        if !full && entries.is_empty() {
+            let d = device_id.to_string();
+            let list = state
+                .db
+                .run(move |c| {
+                    write_tx(c, |c| {
+                        diesel::update(local_lists::table.find(charger_id))
+                            .set(local_lists::syncing_until.eq(None::<NaiveDateTime>))
+                            .execute(c)
+                    })?;
+                    state_of(c, &d)
+                })
+                .await?;
+            return Ok(SyncReport {
+                update_type: "None".into(),
+                list_version: version,
+                status: "Accepted".into(),
+                sent: 0,
+                list,
+            });
+        }
+        let next = version + 1;
+        let sent = entries.len();
+        let payload =
+            json!({"listVersion": next, "updateType": update, "localAuthorizationList": entries});
+        let answer = state
+            .registry
+            .call(
+                device_id,
+                "SendLocalList",
+                payload,
+                state.settings.call_timeout(),
+            )
+            .await;
+        let status = match &answer {
+            Ok(v) => v["status"].as_str().unwrap_or("Failed").to_string(),
+            Err(e) => e.to_string(),
+        };
+        let accepted = status == "Accepted";
+        let (w, st, d) = (want.clone(), status.clone(), device_id.to_string());
+        let list = state
+            .db
+            .run(move |c| {
+                finish(c, charger_id, accepted.then_some((next, &w)), update, &st)?;
+                state_of(c, &d)
+            })
+            .await?;
+        if status == "VersionMismatch" && !full {
+            // The charger's list is not what csms recorded: start over with a Full update.
+            let d = device_id.to_string();
+            state.db.run(move |c| claim(c, &d)).await?;
+            full = true;
+            version = next;
+            continue;
+        }
+        log::info!("{device_id}: SendLocalList {update} v{next} ({sent} entries): {status}");
+        return match answer {
+            Err(e) => Err(e.into()),
+            Ok(_) => Ok(SyncReport {
+                update_type: update.into(),
+                list_version: next,
+                status,
+                sent,
+                list,
+            }),
+        };
+    }
+}
+
+/// Asks the charger for its list version (recorded), and sends a Full update when it is not the
+/// one csms recorded. Returns the charger's version.
+pub async fn check(state: &State, device_id: &str) -> Result<i32, AppError> {
+    let answer = state
+        .registry
+        .call(
+            device_id,
+            "GetLocalListVersion",
+            json!({}),
+            state.settings.call_timeout(),
+        )
+        .await?;
+    let theirs = answer["listVersion"]
+        .as_i64()
+        .and_then(|v| i32::try_from(v).ok())
+        .unwrap_or(-1);
+    let d = device_id.to_string();
+    let ours = state
+        .db
+        .run(move |c| {
+            let s = stored(c, &d)?;
+            write_tx(c, |c| {
+                diesel::update(local_lists::table.find(s.charger_id))
+                    .set(local_lists::charger_version.eq(theirs))
+                    .execute(c)
+            })?;
+            let want = desired(c)?;
+            Ok((s.version, want.is_empty()))
+        })
+        .await?;
+    let (version, nothing_listed) = ours;
+    // -1: the charger has no local list. Otherwise a version other than the one csms recorded, or
+    // a charger that never got csms's list, gets the whole list.
+    let never_sent = version == 0 && !nothing_listed;
+    if theirs >= 0 && (theirs != version || never_sent) {
+        log::info!("{device_id}: local list version {theirs}, csms recorded {version}: resync");
+        sync(state, device_id, Mode::Full).await?;
+    }
+    Ok(theirs)
+}
+
+/// Wakes the background updater (a token changed).
+#[derive(Default)]
+pub struct Updater {
+    wake: Notify,
+}
+
+impl Updater {
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// Background: after a token changes (and every 10 minutes), every connected charger whose list is
+/// out of date gets a Differential update. Chargers that answered NotSupported are left alone.
+pub async fn run(state: State) {
+    let mut again = false;
+    loop {
+        if !again {
+            tokio::select! {
+                _ = state.local_lists.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+            }
+        }
+        again = false;
+        // Let a burst of token changes settle into one update.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        for device in state.registry.devices() {
+            let d = device.clone();
+            let due = state
+                .db
+                .run(move |c| {
+                    let s = stored(c, &d)?;
+                    let supported = s.last_status.as_deref() != Some("NotSupported")
+                        && s.charger_version != Some(-1);
+                    Ok(supported && (s.version > 0 || !desired(c)?.is_empty()))
+                })
+                .await;
+            if let Ok(true) = due {
+                match sync(&state, &device, Mode::Auto).await {
+                    Ok(_) => {}
+                    // An update in flight may have computed its list before this change: go again.
+                    Err(AppError::Conflict(_)) => again = true,
+                    Err(e) => log::info!("{device}: local list not updated: {e}"),
+                }
+            }
+        }
+        if again {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// After a charger booted: check its list version (only where csms has a list for it).
+pub fn after_boot(state: &State, device_id: &str) {
+    let (state, device) = (state.clone(), device_id.to_string());
+    tokio::spawn(async move {
+        // After the BootNotification answer has gone out.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let d = device.clone();
+        let wanted = state
+            .db
+            .run(move |c| {
+                let s = stored(c, &d)?;
+                Ok(s.version > 0 || !desired(c)?.is_empty())
+            })
+            .await;
+        if let Ok(true) = wanted
+            && let Err(e) = check(&state, &device).await
+        {
+            log::info!("{device}: local list check: {e}");
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differential_carries_only_the_change() {
+        let have: BTreeMap<String, Value> = [
+            ("A".to_string(), json!({"status": "Accepted"})),
+            ("B".to_string(), json!({"status": "Accepted"})),
+            ("C".to_string(), json!({"status": "Accepted"})),
+        ]
+        .into();
+        let want: BTreeMap<String, Value> = [
+            ("A".to_string(), json!({"status": "Accepted"})),
+            ("B".to_string(), json!({"status": "Blocked"})),
+            ("D".to_string(), json!({"status": "Accepted"})),
+        ]
+        .into();
+        let d = difference(&have, &want);
+        assert_eq!(
+            d,
+            vec![
+                json!({"idTag": "B", "idTagInfo": {"status": "Blocked"}}),
+                json!({"idTag": "D", "idTagInfo": {"status": "Accepted"}}),
+                json!({"idTag": "C"}),
+            ]
+        );
+        assert!(difference(&want, &want).is_empty());
+    }
+}
