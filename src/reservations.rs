@@ -318,8 +318,21 @@ fn hold(c: &mut DbConnection, r: &Request, online: bool) -> Result<Row, AppError
 }
 
 /// Reserves: holds the connector in the database, then sends ReserveNow. Anything but `Accepted`
-/// leaves nothing holding (the row stays, `refused` or `failed`, as history).
+/// leaves nothing holding (the row stays, `refused` or `failed`, as history) and is a 400
+/// `Charger refused the reservation: <status>`.
 pub async fn reserve(state: &State, r: Request) -> Result<Reservation, AppError> {
+    let (reservation, answer) = reserve_answer(state, r).await?;
+    match answer.as_str() {
+        "Accepted" => Ok(reservation),
+        other => Err(AppError::bad_request(format!(
+            "Charger refused the reservation: {other}"
+        ))),
+    }
+}
+
+/// [`reserve`], with the charger's answer (`Accepted`, `Faulted`, `Occupied`, `Rejected`,
+/// `Unavailable`) instead of an error for a refusal (the commands API relays it as it is).
+pub async fn reserve_answer(state: &State, r: Request) -> Result<(Reservation, String), AppError> {
     // Checked again by the call itself; this saves a row for the common case.
     let online = state.registry.is_online(&r.device_id);
     let row = {
@@ -354,14 +367,18 @@ pub async fn reserve(state: &State, r: Request) -> Result<Reservation, AppError>
         answer,
         Err(CallFailure::Timeout | CallFailure::Disconnected)
     );
-    let (status, note, error) = match answer {
-        Ok(v) if v["status"] == "Accepted" => ("active", None, None),
+    let (status, note, error, reply) = match answer {
+        Ok(v) if v["status"] == "Accepted" => ("active", None, None, "Accepted".to_string()),
         Ok(v) => {
             let s = v["status"].as_str().unwrap_or("Rejected").to_string();
-            let e = AppError::bad_request(format!("Charger refused the reservation: {s}"));
-            ("refused", Some(s), Some(e))
+            ("refused", Some(s.clone()), None, s)
         }
-        Err(f) => ("failed", Some(f.to_string()), Some(AppError::from(f))),
+        Err(f) => (
+            "failed",
+            Some(f.to_string()),
+            Some(AppError::from(f)),
+            String::new(),
+        ),
     };
     let done = state
         .db
@@ -391,7 +408,7 @@ pub async fn reserve(state: &State, r: Request) -> Result<Reservation, AppError>
     }
     match error {
         Some(e) => Err(e),
-        None => Ok(done),
+        None => Ok((done, reply)),
     }
 }
 

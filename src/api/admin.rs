@@ -816,8 +816,9 @@ pub async fn command(
         "ReserveNow" => {
             let mut request = super::reservations::from_reserve_now(&payload)?;
             request.device_id = device;
-            let r = crate::reservations::reserve(&state.into_inner(), request).await?;
-            return Ok(HttpResponse::Ok().json(json!({"success": true, "action": action, "response": {"status": "Accepted"}, "reservation": r})));
+            let (r, status) =
+                crate::reservations::reserve_answer(&state.into_inner(), request).await?;
+            return Ok(HttpResponse::Ok().json(json!({"success": true, "action": action, "response": {"status": status}, "reservation": r})));
         }
         // The local list csms tracks per charger: sent from the tokens, never hand-written.
         "SendLocalList" => {
