@@ -16,6 +16,7 @@ pub mod node;
 pub mod ocpp;
 pub mod reservations;
 pub mod simulator;
+pub mod smart_charging;
 pub mod startup;
 pub mod state;
 pub mod tokens;

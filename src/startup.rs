@@ -111,6 +111,7 @@ impl Application {
             node_id,
             stops: Default::default(),
             local_lists: Default::default(),
+            load: Default::default(),
             dummy_hash,
             settings,
         });
@@ -144,6 +145,7 @@ impl Application {
         tokio::spawn(crate::charging::stops::run(state.clone()));
         tokio::spawn(crate::reservations::run(state.clone()));
         tokio::spawn(crate::local_list::run(state.clone()));
+        tokio::spawn(crate::smart_charging::run(state.clone()));
         tokio::spawn(crate::ocpp::server::serve(
             self.ocpp_listener,
             state.clone(),

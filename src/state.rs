@@ -34,6 +34,8 @@ pub struct AppState {
     pub stops: crate::charging::stops::StopRetrier,
     /// Sends Local Authorization List updates after tokens change.
     pub local_lists: crate::local_list::Updater,
+    /// Shares stations' power limits between their transactions.
+    pub load: crate::smart_charging::LoadManager,
     /// A bcrypt hash checked when a login names an unknown email, so that both cases take as long.
     pub dummy_hash: String,
 }

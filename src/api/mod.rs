@@ -6,6 +6,7 @@ pub mod customer;
 pub mod openapi;
 pub mod reservations;
 pub mod security;
+pub mod smart_charging;
 pub mod system;
 pub mod tokens;
 
@@ -153,6 +154,30 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/admin/chargers/{device_id}/local-list",
             web::post().to(tokens::sync_local_list),
+        )
+        .route(
+            "/api/admin/chargers/{device_id}/charging-profiles",
+            web::post().to(smart_charging::set),
+        )
+        .route(
+            "/api/admin/chargers/{device_id}/charging-profiles",
+            web::get().to(smart_charging::list),
+        )
+        .route(
+            "/api/admin/chargers/{device_id}/charging-profiles/clear",
+            web::post().to(smart_charging::clear),
+        )
+        .route(
+            "/api/admin/chargers/{device_id}/composite-schedule",
+            web::get().to(smart_charging::composite),
+        )
+        .route(
+            "/api/admin/stations/{id}/power-limit",
+            web::put().to(smart_charging::set_limit),
+        )
+        .route(
+            "/api/admin/stations/{id}/load",
+            web::get().to(smart_charging::load),
         )
         .route("/api/admin/id-tags", web::post().to(tokens::create))
         .route("/api/admin/id-tags", web::get().to(tokens::list))

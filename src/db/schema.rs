@@ -46,6 +46,7 @@ diesel::table! {
         address -> Nullable<Text>,
         tariff_id -> Nullable<BigInt>,
         created_at -> Timestamp,
+        max_power_w -> Nullable<BigInt>,
     }
 }
 
@@ -275,7 +276,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    charging_profiles (id) {
+        id -> BigInt,
+        charger_id -> BigInt,
+        connector_id -> Integer,
+        purpose -> Text,
+        stack_level -> Integer,
+        transaction_id -> Nullable<BigInt>,
+        profile -> Text,
+        origin -> Text,
+        status -> Text,
+        answer -> Nullable<Text>,
+        limit_w -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(chargers -> stations (station_id));
+diesel::joinable!(charging_profiles -> chargers (charger_id));
 diesel::joinable!(local_lists -> chargers (charger_id));
 diesel::joinable!(reservations -> chargers (charger_id));
 diesel::joinable!(connectors -> chargers (charger_id));
@@ -303,4 +323,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     leases,
     reservations,
     local_lists,
+    charging_profiles,
 );

@@ -50,6 +50,7 @@ pub async fn handle(
                 .run(move |c| transactions::start_transaction(c, charger_id, &req, &policy))
                 .await?;
             follow_up(&state, &ctx, started.follow_up);
+            state.load.touch(ctx.charger_id);
             Ok(json!({"transactionId": started.transaction_id, "idTagInfo": started.id_tag_info}))
         }
         "MeterValues" => {
@@ -66,6 +67,7 @@ pub async fn handle(
                 .run(move |c| transactions::stop_transaction(c, charger_id, &req, &policy))
                 .await?;
             follow_up(&state, &ctx, stopped.follow_up);
+            state.load.touch(ctx.charger_id);
             Ok(match stopped.id_tag_info {
                 Some(info) => json!({"idTagInfo": info}),
                 None => json!({}),
@@ -195,6 +197,7 @@ async fn status_notification(
     }
     if closed > 0 {
         state.occupancy.release(&ctx.device_id);
+        state.load.touch(ctx.charger_id);
     }
     Ok(json!({}))
 }

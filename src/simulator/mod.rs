@@ -700,7 +700,14 @@ impl Simulator {
         transaction_id: i64,
         reason: &str,
     ) -> Result<Value, SimError> {
-        let entry = lock(&self.shared).transactions.remove(&transaction_id);
+        let entry = {
+            let mut shared = lock(&self.shared);
+            // A TxProfile ends with its transaction.
+            shared
+                .profiles
+                .retain(|_, (_, p)| p["transactionId"].as_i64() != Some(transaction_id));
+            shared.transactions.remove(&transaction_id)
+        };
         let connector = entry.map(|e| e.0).unwrap_or(1);
         let _ = self.status(connector, "Finishing").await;
         let meter = self.meter_wh(connector).round() as i64;

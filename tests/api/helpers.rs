@@ -230,19 +230,22 @@ impl TestApp {
         self.register_charger_with(device, body).await["charger"].clone()
     }
 
-    /// Registers a charger with extra fields in the request body; returns the whole 201 body.
+    /// Registers a charger with extra fields in the request body (a station of its own unless
+    /// `stationId` is given); returns the whole 201 body.
     pub async fn register_charger_with(&self, device: &str, mut body: Value) -> Value {
         let admin = self.admin().await;
-        let (s, station) = self
-            .post(
-                "/api/admin/stations",
-                Some(&admin),
-                json!({"name": format!("Station {device}")}),
-            )
-            .await;
-        assert_eq!(s, 201, "{station}");
+        if body["stationId"].is_null() {
+            let (s, station) = self
+                .post(
+                    "/api/admin/stations",
+                    Some(&admin),
+                    json!({"name": format!("Station {device}")}),
+                )
+                .await;
+            assert_eq!(s, 201, "{station}");
+            body["stationId"] = station["station"]["id"].clone();
+        }
         body["deviceId"] = json!(device);
-        body["stationId"] = station["station"]["id"].clone();
         body["chargingPointId"] = json!(format!("CP-{device}"));
         let (s, created) = self
             .post("/api/admin/chargers", Some(&admin), body.clone())

@@ -14,6 +14,7 @@ mod property;
 mod race;
 mod reservations;
 mod security;
+mod smart_charging;
 mod tokens;
 
 pub fn race_in_use() -> &'static str {

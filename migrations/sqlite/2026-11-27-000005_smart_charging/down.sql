@@ -1,0 +1,2 @@
+ALTER TABLE stations DROP COLUMN max_power_w;
+DROP TABLE charging_profiles;

@@ -1,0 +1,667 @@
+//! Smart Charging: the operator's charging profiles (ChargePointMaxProfile, TxDefaultProfile,
+//! TxProfile; Absolute, Recurring or Relative; in A or W), sent with SetChargingProfile, cleared with
+//! ClearChargingProfile, read back with GetCompositeSchedule; and **load management**: a station's
+//! power limit shared between the transactions running there.
+//!
+//! Load management sends every open transaction at a station with a limit `L` a TxProfile (in W)
+//! of `L / n` whenever a transaction starts or stops there (and every 30 s). **The sum of the
+//! installed profiles never exceeds `L`:** limits are lowered before any is raised, and a profile
+//! is only raised (or a new transaction given one) when the sum of what the chargers accepted, with
+//! the new value, stays within `L`. A charger that rejects a lower limit blocks raises for the
+//! others until it accepts (the next round tries again).
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+use utoipa::ToSchema;
+
+use crate::db::schema::{chargers, charging_profiles, ocpp_transactions, stations};
+use crate::db::{DbConnection, now, write_tx};
+use crate::error::AppError;
+use crate::ocpp::messages::format_timestamp;
+use crate::ocpp::schemas::{Kind, schemas};
+use crate::state::State;
+
+/// A charging profile csms sent, as the operator sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    /// The chargingProfileId
+    pub id: i64,
+    pub device_id: String,
+    pub connector_id: i32,
+    pub purpose: String,
+    pub stack_level: i32,
+    pub transaction_id: Option<i64>,
+    /// The csChargingProfiles object as sent
+    #[schema(value_type = Object)]
+    pub profile: Value,
+    /// operator, or load (the station's load management)
+    pub origin: String,
+    /// pending, installed (Accepted), rejected, cleared, failed (no answer)
+    pub status: String,
+    pub answer: Option<String>,
+    pub limit_w: Option<i64>,
+    pub updated_at: String,
+}
+
+type Row = (
+    i64,
+    i64,
+    i32,
+    String,
+    i32,
+    Option<i64>,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    NaiveDateTime,
+);
+
+type Columns = (
+    charging_profiles::id,
+    charging_profiles::charger_id,
+    charging_profiles::connector_id,
+    charging_profiles::purpose,
+    charging_profiles::stack_level,
+    charging_profiles::transaction_id,
+    charging_profiles::profile,
+    charging_profiles::origin,
+    charging_profiles::status,
+    charging_profiles::answer,
+    charging_profiles::limit_w,
+    charging_profiles::updated_at,
+);
+
+const COLUMNS: Columns = (
+    charging_profiles::id,
+    charging_profiles::charger_id,
+    charging_profiles::connector_id,
+    charging_profiles::purpose,
+    charging_profiles::stack_level,
+    charging_profiles::transaction_id,
+    charging_profiles::profile,
+    charging_profiles::origin,
+    charging_profiles::status,
+    charging_profiles::answer,
+    charging_profiles::limit_w,
+    charging_profiles::updated_at,
+);
+
+fn view(device_id: &str, r: Row) -> Profile {
+    let (id, _, connector_id, purpose, stack_level, tx, profile, origin, status, answer, limit, at) =
+        r;
+    Profile {
+        id,
+        device_id: device_id.to_string(),
+        connector_id,
+        purpose,
+        stack_level,
+        transaction_id: tx,
+        profile: serde_json::from_str(&profile).unwrap_or(Value::Null),
+        origin,
+        status,
+        answer,
+        limit_w: limit,
+        updated_at: format_timestamp(at),
+    }
+}
+
+fn charger_id(c: &mut DbConnection, device_id: &str) -> Result<i64, AppError> {
+    chargers::table
+        .filter(chargers::device_id.eq(device_id))
+        .select(chargers::id)
+        .first(c)
+        .optional()?
+        .ok_or(AppError::ChargerNotFound)
+}
+
+/// `POST /api/admin/chargers/{deviceId}/charging-profiles`: `csChargingProfiles` as OCPP has it;
+/// csms assigns `chargingProfileId`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProfileInput {
+    /// 0: the whole charger
+    #[schema(minimum = 0)]
+    pub connector_id: i32,
+    /// A csChargingProfiles object (chargingProfileId is assigned by csms)
+    #[schema(value_type = Object)]
+    pub charging_profile: Value,
+}
+
+/// Records a profile (`pending`) and builds the SetChargingProfile payload; 400 when the schema
+/// says no.
+fn prepare(
+    c: &mut DbConnection,
+    charger_id: i64,
+    connector_id: i32,
+    mut profile: Value,
+    origin: &str,
+    limit_w: Option<i64>,
+    reuse: Option<i64>,
+) -> Result<(i64, Value), AppError> {
+    if !profile.is_object() {
+        return Err(AppError::bad_request("chargingProfile must be an object"));
+    }
+    let purpose = profile["chargingProfilePurpose"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let stack_level = profile["stackLevel"].as_i64().unwrap_or(-1);
+    let tx = profile["transactionId"].as_i64();
+    profile["chargingProfileId"] = json!(reuse.unwrap_or(1));
+    let check = json!({"connectorId": connector_id, "csChargingProfiles": profile});
+    schemas()
+        .validate("SetChargingProfile", Kind::Request, &check)
+        .map_err(|e| {
+            AppError::bad_request(format!("Invalid charging profile: {}", e.description))
+        })?;
+    if purpose == "TxProfile" && connector_id == 0 {
+        return Err(AppError::bad_request(
+            "A TxProfile applies to a connector, not connectorId 0",
+        ));
+    }
+    if purpose == "ChargePointMaxProfile" && connector_id != 0 {
+        return Err(AppError::bad_request(
+            "A ChargePointMaxProfile applies to connectorId 0",
+        ));
+    }
+    let stack_level = i32::try_from(stack_level).unwrap_or(0);
+    write_tx(c, |c| {
+        let t = now();
+        let id = match reuse {
+            Some(id) => {
+                diesel::update(charging_profiles::table.find(id))
+                    .set((
+                        charging_profiles::status.eq("pending"),
+                        charging_profiles::limit_w.eq(limit_w),
+                        charging_profiles::updated_at.eq(t),
+                    ))
+                    .execute(c)?;
+                id
+            }
+            None => diesel::insert_into(charging_profiles::table)
+                .values((
+                    charging_profiles::charger_id.eq(charger_id),
+                    charging_profiles::connector_id.eq(connector_id),
+                    charging_profiles::purpose.eq(&purpose),
+                    charging_profiles::stack_level.eq(stack_level),
+                    charging_profiles::transaction_id.eq(tx),
+                    charging_profiles::profile.eq("{}"),
+                    charging_profiles::origin.eq(origin),
+                    charging_profiles::status.eq("pending"),
+                    charging_profiles::limit_w.eq(limit_w),
+                    charging_profiles::created_at.eq(t),
+                    charging_profiles::updated_at.eq(t),
+                ))
+                .returning(charging_profiles::id)
+                .get_result(c)?,
+        };
+        let mut profile = profile.clone();
+        profile["chargingProfileId"] = json!(id);
+        diesel::update(charging_profiles::table.find(id))
+            .set(charging_profiles::profile.eq(profile.to_string()))
+            .execute(c)?;
+        Ok((
+            id,
+            json!({"connectorId": connector_id, "csChargingProfiles": profile}),
+        ))
+    })
+}
+
+fn settle(c: &mut DbConnection, id: i64, status: &str, answer: &str) -> Result<(), AppError> {
+    write_tx(c, |c| {
+        diesel::update(charging_profiles::table.find(id))
+            .set((
+                charging_profiles::status.eq(status),
+                charging_profiles::answer.eq(answer),
+                charging_profiles::updated_at.eq(now()),
+            ))
+            .execute(c)
+    })?;
+    Ok(())
+}
+
+/// Sends a recorded profile and records the charger's answer. `Ok(true)`: installed.
+async fn send(state: &State, device_id: &str, id: i64, payload: Value) -> Result<bool, AppError> {
+    let answer = state
+        .registry
+        .call(
+            device_id,
+            "SetChargingProfile",
+            payload,
+            state.settings.call_timeout(),
+        )
+        .await;
+    let (status, text) = match &answer {
+        Ok(v) if v["status"] == "Accepted" => ("installed", "Accepted".to_string()),
+        Ok(v) => (
+            "rejected",
+            v["status"].as_str().unwrap_or("Rejected").to_string(),
+        ),
+        Err(e) => ("failed", e.to_string()),
+    };
+    state.db.run(move |c| settle(c, id, status, &text)).await?;
+    answer.map_err(AppError::from)?;
+    Ok(status == "installed")
+}
+
+/// The operator's SetChargingProfile. The answer is recorded (installed or rejected).
+pub async fn set(state: &State, device_id: &str, input: ProfileInput) -> Result<Profile, AppError> {
+    if input.connector_id < 0 {
+        return Err(AppError::bad_request("connectorId must be 0 or more"));
+    }
+    if !state.registry.is_online(device_id) {
+        let d = device_id.to_string();
+        state.db.run(move |c| charger_id(c, &d)).await?;
+        return Err(AppError::ChargerOffline);
+    }
+    let d = device_id.to_string();
+    let (id, payload) = state
+        .db
+        .run(move |c| {
+            let cid = charger_id(c, &d)?;
+            prepare(
+                c,
+                cid,
+                input.connector_id,
+                input.charging_profile,
+                "operator",
+                None,
+                None,
+            )
+        })
+        .await?;
+    send(state, device_id, id, payload).await?;
+    let d = device_id.to_string();
+    state.db.run(move |c| get(c, &d, id)).await
+}
+
+pub fn get(c: &mut DbConnection, device_id: &str, id: i64) -> Result<Profile, AppError> {
+    let cid = charger_id(c, device_id)?;
+    let row: Row = charging_profiles::table
+        .find(id)
+        .filter(charging_profiles::charger_id.eq(cid))
+        .select(COLUMNS)
+        .first(c)
+        .optional()?
+        .ok_or_else(|| AppError::NotFound("Charging profile not found".into()))?;
+    Ok(view(device_id, row))
+}
+
+/// A charger's profiles, newest first (cleared ones too, unless `current`).
+pub fn list(
+    c: &mut DbConnection,
+    device_id: &str,
+    current: bool,
+) -> Result<Vec<Profile>, AppError> {
+    let cid = charger_id(c, device_id)?;
+    let mut q = charging_profiles::table
+        .filter(charging_profiles::charger_id.eq(cid))
+        .order(charging_profiles::id.desc())
+        .limit(500)
+        .select(COLUMNS)
+        .into_boxed();
+    if current {
+        q = q.filter(charging_profiles::status.eq_any(["pending", "installed"]));
+    }
+    let rows: Vec<Row> = q.load(c)?;
+    Ok(rows.into_iter().map(|r| view(device_id, r)).collect())
+}
+
+/// `ClearChargingProfile` criteria (all optional; none: every profile).
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClearInput {
+    pub id: Option<i64>,
+    pub connector_id: Option<i32>,
+    pub charging_profile_purpose: Option<String>,
+    pub stack_level: Option<i32>,
+}
+
+/// Sends ClearChargingProfile; on `Accepted` the profiles it names are marked cleared. Returns the
+/// charger's status (Accepted or Unknown).
+pub async fn clear(state: &State, device_id: &str, input: ClearInput) -> Result<String, AppError> {
+    let payload = serde_json::to_value(&input)
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<serde_json::Map<_, _>>()
+        })
+        .map(Value::Object)
+        .unwrap_or_else(|| json!({}));
+    schemas()
+        .validate("ClearChargingProfile", Kind::Request, &payload)
+        .map_err(|e| AppError::bad_request(format!("Invalid criteria: {}", e.description)))?;
+    let d = device_id.to_string();
+    let cid = state.db.run(move |c| charger_id(c, &d)).await?;
+    let answer = state
+        .registry
+        .call(
+            device_id,
+            "ClearChargingProfile",
+            payload,
+            state.settings.call_timeout(),
+        )
+        .await?;
+    let status = answer["status"].as_str().unwrap_or("Unknown").to_string();
+    if status == "Accepted" {
+        state
+            .db
+            .run(move |c| {
+                write_tx(c, |c| {
+                    let mut q = diesel::update(charging_profiles::table)
+                        .filter(charging_profiles::charger_id.eq(cid))
+                        .filter(charging_profiles::status.eq_any(["pending", "installed"]))
+                        .into_boxed();
+                    if let Some(id) = input.id {
+                        q = q.filter(charging_profiles::id.eq(id));
+                    } else {
+                        if let Some(k) = input.connector_id {
+                            q = q.filter(charging_profiles::connector_id.eq(k));
+                        }
+                        if let Some(p) = input.charging_profile_purpose {
+                            q = q.filter(charging_profiles::purpose.eq(p));
+                        }
+                        if let Some(l) = input.stack_level {
+                            q = q.filter(charging_profiles::stack_level.eq(l));
+                        }
+                    }
+                    q.set((
+                        charging_profiles::status.eq("cleared"),
+                        charging_profiles::updated_at.eq(now()),
+                    ))
+                    .execute(c)
+                })?;
+                Ok(())
+            })
+            .await?;
+    }
+    Ok(status)
+}
+
+/// GetCompositeSchedule, relayed.
+pub async fn composite(
+    state: &State,
+    device_id: &str,
+    connector_id: i32,
+    duration: i64,
+    unit: Option<String>,
+) -> Result<Value, AppError> {
+    let mut payload = json!({"connectorId": connector_id, "duration": duration});
+    if let Some(u) = unit {
+        payload["chargingRateUnit"] = json!(u);
+    }
+    schemas()
+        .validate("GetCompositeSchedule", Kind::Request, &payload)
+        .map_err(|e| AppError::bad_request(format!("Invalid request: {}", e.description)))?;
+    let d = device_id.to_string();
+    state.db.run(move |c| charger_id(c, &d)).await?;
+    Ok(state
+        .registry
+        .call(
+            device_id,
+            "GetCompositeSchedule",
+            payload,
+            state.settings.call_timeout(),
+        )
+        .await?)
+}
+
+// ---- load management ----
+
+/// A transaction at a station with a limit, and its load profile.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Share {
+    pub transaction_id: i64,
+    pub device_id: String,
+    pub connector_id: i32,
+    /// The limit the charger accepted (none yet: no load profile installed)
+    pub limit_w: Option<i64>,
+}
+
+/// A station's power limit and how it is shared now.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StationLoad {
+    pub station_id: i64,
+    pub max_power_w: Option<i64>,
+    /// Sum of the installed load profiles (never above maxPowerW)
+    pub allocated_w: i64,
+    pub transactions: Vec<Share>,
+}
+
+struct Running {
+    tx: i64,
+    charger_id: i64,
+    device: String,
+    connector: i32,
+    profile_id: Option<i64>,
+    installed: Option<i64>,
+}
+
+fn running(c: &mut DbConnection, station_id: i64) -> Result<(Option<i64>, Vec<Running>), AppError> {
+    let limit: Option<i64> = stations::table
+        .find(station_id)
+        .select(stations::max_power_w)
+        .first::<Option<i64>>(c)
+        .optional()?
+        .ok_or_else(|| AppError::NotFound("Station not found".into()))?;
+    let open: Vec<(i64, i64, String, i32)> = ocpp_transactions::table
+        .inner_join(chargers::table.on(chargers::id.eq(ocpp_transactions::charger_id)))
+        .filter(chargers::station_id.eq(station_id))
+        .filter(ocpp_transactions::stopped_at.is_null())
+        .order(ocpp_transactions::id)
+        .select((
+            ocpp_transactions::id,
+            chargers::id,
+            chargers::device_id,
+            ocpp_transactions::connector_id,
+        ))
+        .load(c)?;
+    let mut out = Vec::with_capacity(open.len());
+    for (tx, charger_id, device, connector) in open {
+        let p: Option<(i64, String, Option<i64>)> = charging_profiles::table
+            .filter(charging_profiles::origin.eq("load"))
+            .filter(charging_profiles::transaction_id.eq(tx))
+            .select((
+                charging_profiles::id,
+                charging_profiles::status,
+                charging_profiles::limit_w,
+            ))
+            .first(c)
+            .optional()?;
+        out.push(Running {
+            tx,
+            charger_id,
+            device,
+            connector,
+            profile_id: p.as_ref().map(|p| p.0),
+            installed: p.and_then(|(_, s, l)| if s == "installed" { l } else { None }),
+        });
+    }
+    Ok((limit, out))
+}
+
+pub fn station_load(c: &mut DbConnection, station_id: i64) -> Result<StationLoad, AppError> {
+    let (limit, txs) = running(c, station_id)?;
+    Ok(StationLoad {
+        station_id,
+        max_power_w: limit,
+        allocated_w: txs.iter().filter_map(|t| t.installed).sum(),
+        transactions: txs
+            .into_iter()
+            .map(|t| Share {
+                transaction_id: t.tx,
+                device_id: t.device,
+                connector_id: t.connector,
+                limit_w: t.installed,
+            })
+            .collect(),
+    })
+}
+
+/// Sets (or with `None` removes) a station's power limit, and rebalances it.
+pub fn set_limit(
+    c: &mut DbConnection,
+    station_id: i64,
+    max_power_w: Option<i64>,
+) -> Result<(), AppError> {
+    if max_power_w.is_some_and(|w| !(1..=100_000_000).contains(&w)) {
+        return Err(AppError::bad_request(
+            "maxPowerW must be 1 to 100000000 W, or null",
+        ));
+    }
+    let n = write_tx(c, |c| {
+        diesel::update(stations::table.find(station_id))
+            .set(stations::max_power_w.eq(max_power_w))
+            .execute(c)
+    })?;
+    if n == 0 {
+        return Err(AppError::NotFound("Station not found".into()));
+    }
+    Ok(())
+}
+
+/// One station's round: lower what must be lowered, then give new transactions and raises what
+/// the limit still allows.
+pub async fn rebalance(state: &State, station_id: i64) -> Result<(), AppError> {
+    let (limit, txs) = state.db.run(move |c| running(c, station_id)).await?;
+    let Some(limit) = limit else {
+        // No limit (any more): clear the load profiles still installed.
+        for t in txs.iter().filter(|t| t.installed.is_some()) {
+            if let Some(pid) = t.profile_id {
+                let _ = clear(
+                    state,
+                    &t.device,
+                    ClearInput {
+                        id: Some(pid),
+                        ..Default::default()
+                    },
+                )
+                .await;
+            }
+        }
+        return Ok(());
+    };
+    if txs.is_empty() {
+        return Ok(());
+    }
+    let share = limit / txs.len() as i64;
+    let mut sum: i64 = txs.iter().filter_map(|t| t.installed).sum();
+    // Lowering first, then transactions without a profile, then raises.
+    let mut order: Vec<&Running> = txs.iter().filter(|t| t.installed != Some(share)).collect();
+    order.sort_by_key(|t| match t.installed {
+        Some(w) if w > share => 0,
+        None => 1,
+        Some(_) => 2,
+    });
+    for t in order {
+        let current = t.installed.unwrap_or(0);
+        if sum - current + share > limit {
+            continue; // a lower limit was not accepted yet: try again next round
+        }
+        let profile = json!({
+            "chargingProfileId": 1,
+            "transactionId": t.tx,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxProfile",
+            "chargingProfileKind": "Relative",
+            "chargingSchedule": {
+                "chargingRateUnit": "W",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": share as f64}]
+            }
+        });
+        let (cid, connector, reuse) = (t.charger_id, t.connector, t.profile_id);
+        let (id, payload) = state
+            .db
+            .run(move |c| prepare(c, cid, connector, profile, "load", Some(share), reuse))
+            .await?;
+        match send(state, &t.device, id, payload).await {
+            Ok(true) => sum = sum - current + share,
+            Ok(false) | Err(_) => {
+                // Rejected or lost: the charger keeps what it had (the row no longer says installed,
+                // so a later round sends it again).
+                log::info!(
+                    "{}: load profile for transaction {} not installed",
+                    t.device,
+                    t.tx
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Queues the stations whose transactions changed.
+#[derive(Default)]
+pub struct LoadManager {
+    chargers: Mutex<HashSet<i64>>,
+    wake: Notify,
+}
+
+impl LoadManager {
+    /// A transaction started or stopped on this charger.
+    pub fn touch(&self, charger_id: i64) {
+        self.chargers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(charger_id);
+        self.wake.notify_one();
+    }
+}
+
+/// Background: rebalances the stations with a limit whose transactions changed, and every station
+/// with a limit every 30 s. One station at a time, so rounds never overlap in this process.
+pub async fn run(state: State) {
+    loop {
+        let tick = tokio::select! {
+            _ = state.load.wake.notified() => false,
+            _ = tokio::time::sleep(Duration::from_secs(30)) => true,
+        };
+        let touched: Vec<i64> = state
+            .load
+            .chargers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .collect();
+        let found = state
+            .db
+            .run(move |c| {
+                let mut q = stations::table
+                    .inner_join(chargers::table)
+                    .filter(stations::max_power_w.is_not_null())
+                    .select(stations::id)
+                    .distinct()
+                    .into_boxed();
+                if !tick {
+                    q = q.filter(chargers::id.eq_any(touched));
+                }
+                Ok(q.load::<i64>(c)?)
+            })
+            .await;
+        match found {
+            Ok(ids) => {
+                for id in ids {
+                    if let Err(e) = rebalance(&state, id).await {
+                        log::warn!("station {id}: load management: {e}");
+                    }
+                }
+            }
+            Err(e) => log::warn!("load management: {e}"),
+        }
+    }
+}
