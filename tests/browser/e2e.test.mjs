@@ -740,6 +740,24 @@ test('reservations in the user panel: A reserves a connector, B sees it Reserved
     await waitSessionStatus(pa, 'active');
     await pa.locator('#stop-btn').click();
     await waitSessionStatus(pa, 'completed');
+
+    // B reserves connector 2 for 5 minutes and cancels it from "My reservation"
+    await waitConnectorChip(pb, device, 2, 'Available');
+    await prepareStart(pb, device, 2, 10);
+    await pb.locator('#reserve-minutes').selectOption('5');
+    await pb.locator('#reserve-btn').click();
+    assert.equal((await actionOutcome(pb, '#reserve-btn')).kind, 'success');
+    const cardB = pb.locator('#reservation-card');
+    await cardB.waitFor({ state: 'visible' });
+    assert.match(await text(pb, '#reservation-where'), /connector 2$/);
+    assert.ok(seconds(await text(pb, '#reservation-countdown')) <= 5 * 60);
+    await waitConnectorChip(pb, device, 2, 'Reserved by you');
+    await pb.locator('#reservation-cancel').click();
+    await cardB.waitFor({ state: 'hidden' });
+    await waitConnectorChip(pb, device, 2, 'Available'); // the charger let go (CancelReservation)
+    const tokenB = await apiToken('customer', 'customer2@example.com', PASSWORD);
+    const bs = await callApi('GET', '/api/user/reservations', { token: tokenB });
+    assert.equal(bs.data.reservations[0].status, 'cancelled', JSON.stringify(bs.data.reservations[0]));
     assertNoPageErrors(['holder', 'other']);
   });
 });
