@@ -960,10 +960,10 @@
         ? `<div class="dev-sub text-warn" title="What a charger is told now">now ${esc(t.effectiveStatus)}</div>` : '';
       const expired = t.expiryDate && (parseTime(t.expiryDate) || 0) <= Date.now();
       return `<tr data-token="${esc(t.idTag)}" data-status="${esc(t.status)}" data-effective-status="${esc(t.effectiveStatus || t.status)}">
-        <td class="mono fw-600">${esc(t.idTag)}</td>
+        <td class="mono fw-600 nowrap">${esc(t.idTag)}</td>
         <td><span class="chip ${TOKEN_CHIP[t.status] || 's-unknown'}" data-testid="token-status">${esc(t.status)}</span>${effective}</td>
         <td class="nowrap${expired ? ' text-warn' : ''}" title="${esc(t.expiryDate || '')}">${t.expiryDate ? esc(dateTime(t.expiryDate)) : '<span class="muted">never</span>'}</td>
-        <td class="mono">${t.parentIdTag ? esc(t.parentIdTag) : '<span class="muted">—</span>'}</td>
+        <td class="mono nowrap">${t.parentIdTag ? esc(t.parentIdTag) : '<span class="muted">—</span>'}</td>
         <td>${customerCell(t.customerId)}</td>
         <td class="small">${t.note ? esc(t.note) : '<span class="muted">—</span>'}</td>
         <td class="nowrap" title="${esc(t.updatedAt || t.createdAt)}">${esc(dateTime(t.updatedAt || t.createdAt))}</td>
@@ -1093,7 +1093,7 @@
       const holding = HOLDING.includes(r.status);
       const who = r.customerId !== null && r.customerId !== undefined
         ? `${customerCell(r.customerId)}<div class="dev-sub">customer · one-time tag <span class="mono">${esc(r.idTag)}</span></div>`
-        : `<div class="mono fw-600">${esc(r.idTag)}</div><div class="dev-sub">token${r.parentIdTag ? ' · group <span class="mono">' + esc(r.parentIdTag) + '</span>' : ''}</div>`;
+        : `<div class="mono fw-600 nowrap">${esc(r.idTag)}</div><div class="dev-sub">token${r.parentIdTag ? ' · group <span class="mono">' + esc(r.parentIdTag) + '</span>' : ''}</div>`;
       return `<tr data-reservation="${esc(r.id)}" data-status="${esc(r.status)}" data-device="${esc(r.deviceId)}">
         <td class="muted">${esc(r.id)}</td>
         <td><span class="chip ${RESERVATION_CHIP[r.status] || 's-unknown'}" data-testid="reservation-status">${esc(r.status)}</span>${r.answer ? `<div class="dev-sub text-danger">${esc(r.answer)}</div>` : ''}</td>
