@@ -1,5 +1,6 @@
 // csms — operator console: chargers (live), OCPP commands and message log, charger credentials,
-// stations, tariffs, customers and wallets, sessions (with force-close), write-offs.
+// stations, tariffs, customers and wallets, tokens (idTags), reservations, sessions (with
+// force-close), write-offs.
 'use strict';
 
 (() => {
@@ -20,6 +21,8 @@
     tariffs: [],
     customers: [],
     sessions: [],
+    tokens: [],
+    reservations: [],
     writeOffs: [],
     // the system default until an answer reports the currency (customers, sessions, write-offs do)
     currency: 'INR',
@@ -99,13 +102,14 @@
     await loadTariffs();
     await Promise.allSettled([loadStations(), loadCustomers()]);
     await loadChargers();
-    await Promise.allSettled([loadSessions(), loadWriteOffs()]);
+    await Promise.allSettled([loadTokens(), loadReservations(), loadSessions(), loadWriteOffs()]);
     let n = 0;
     state.timers.push(setInterval(() => { if (!document.hidden) { loadChargers(); refreshOpenLogs(); } }, CHARGERS_MS));
     state.timers.push(setInterval(() => {
       if (document.hidden) return;
       loadSessions();
-      if (++n % 3 === 0) { loadCustomers(); loadStations(); loadTariffs(); loadWriteOffs(); }
+      loadReservations();
+      if (++n % 3 === 0) { loadCustomers(); loadStations(); loadTariffs(); loadTokens(); loadWriteOffs(); }
     }, SESSIONS_MS));
   }
 
@@ -404,8 +408,11 @@
     $('stat-online').textContent = `${list.filter((c) => c.online).length} / ${list.length}`;
     const conns = list.flatMap((c) => c.connectors || []);
     $('stat-charging').textContent = `${conns.filter((k) => k.status === 'Charging').length} / ${conns.length}`;
-    fillSelect($('filter-device'), '<option value="">Any charger</option>' +
-      list.map((c) => `<option value="${esc(c.deviceId)}">${esc(c.deviceId)}${c.name ? ' — ' + esc(c.name) : ''}</option>`).join(''));
+    const deviceOptions = list.map((c) => `<option value="${esc(c.deviceId)}">${esc(c.deviceId)}${c.name ? ' — ' + esc(c.name) : ''}</option>`).join('');
+    fillSelect($('filter-device'), '<option value="">Any charger</option>' + deviceOptions);
+    fillSelect($('rfilter-device'), '<option value="">Any charger</option>' + deviceOptions);
+    fillSelect($('reservation-device'), deviceOptions || '<option value="">No chargers yet</option>');
+    syncReservationConnectors();
   }
 
   function toggleDetail(deviceId) {
@@ -888,8 +895,9 @@
     for (const r of existing.values()) r.remove();
     if (!shown.length) body.insertAdjacentHTML('beforeend', `<tr><td colspan="5" class="empty">${list.length ? 'No customer matches the search.' : 'No customers yet.'}</td></tr>`);
 
-    fillSelect($('filter-customer'), '<option value="">Any customer</option>' +
-      list.map((c) => `<option value="${c.id}">${esc(c.name)} (${esc(c.email)})</option>`).join(''));
+    const customerOptions = list.map((c) => `<option value="${c.id}">${esc(c.name)} (${esc(c.email)})</option>`).join('');
+    fillSelect($('filter-customer'), '<option value="">Any customer</option>' + customerOptions);
+    fillSelect($('token-customer'), '<option value="">No customer</option>' + customerOptions);
     for (const sel of document.querySelectorAll('select[data-idtag]')) fillSelect(sel, idTagOptions());
   }
 
@@ -919,6 +927,249 @@
         if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
       }
     });
+  });
+
+  // ---------------------------------------------------------------- tokens (idTags)
+
+  const TOKEN_STATUSES = ['Accepted', 'Blocked', 'Expired', 'Invalid'];
+  const TOKEN_CHIP = { Accepted: 'ok', Blocked: 'bad', Expired: 'warn', Invalid: 'bad' };
+
+  async function loadTokens() {
+    try {
+      const data = await api('/api/admin/id-tags');
+      state.tokens = data.idTags || [];
+      renderTokens();
+    } catch (e) {
+      if (!handleAuthError(e)) $('tokens-body').innerHTML = `<tr><td colspan="8"><div class="message error">${esc(e.message)}</div></td></tr>`;
+    }
+  }
+
+  function customerCell(id) {
+    if (id === null || id === undefined) return '<span class="muted">—</span>';
+    const c = customerById(id);
+    return c ? `<div class="fw-600">${esc(c.name)}</div><div class="dev-sub">${esc(c.email)}</div>` : `<span class="muted">#${esc(id)}</span>`;
+  }
+
+  function renderTokens() {
+    const list = state.tokens;
+    $('count-tokens').textContent = list.length;
+    const q = $('token-search').value.trim().toLowerCase();
+    const shown = q ? list.filter((t) => [t.idTag, t.parentIdTag, t.note].filter(Boolean).join(' ').toLowerCase().includes(q)) : list;
+    const html = shown.length ? shown.map((t) => {
+      const effective = t.effectiveStatus && t.effectiveStatus !== t.status
+        ? `<div class="dev-sub text-warn" title="What a charger is told now">now ${esc(t.effectiveStatus)}</div>` : '';
+      const expired = t.expiryDate && (parseTime(t.expiryDate) || 0) <= Date.now();
+      return `<tr data-token="${esc(t.idTag)}" data-status="${esc(t.status)}" data-effective-status="${esc(t.effectiveStatus || t.status)}">
+        <td class="mono fw-600 nowrap">${esc(t.idTag)}</td>
+        <td><span class="chip ${TOKEN_CHIP[t.status] || 's-unknown'}" data-testid="token-status">${esc(t.status)}</span>${effective}</td>
+        <td class="nowrap${expired ? ' text-warn' : ''}" title="${esc(t.expiryDate || '')}">${t.expiryDate ? esc(dateTime(t.expiryDate)) : '<span class="muted">never</span>'}</td>
+        <td class="mono nowrap">${t.parentIdTag ? esc(t.parentIdTag) : '<span class="muted">—</span>'}</td>
+        <td>${customerCell(t.customerId)}</td>
+        <td class="small">${t.note ? esc(t.note) : '<span class="muted">—</span>'}</td>
+        <td class="nowrap" title="${esc(t.updatedAt || t.createdAt)}">${esc(dateTime(t.updatedAt || t.createdAt))}</td>
+        <td class="right"><div class="row-actions">
+          <select class="sm" data-token-status aria-label="Status of ${esc(t.idTag)}">${TOKEN_STATUSES.map((x) => `<option${x === t.status ? ' selected' : ''}>${x}</option>`).join('')}</select>
+          <button type="button" class="btn-sm btn-danger" data-token-delete="${esc(t.idTag)}">Delete</button>
+        </div></td>
+      </tr>`;
+    }).join('') : `<tr><td colspan="8" class="empty">${list.length ? 'No token matches the search.' : 'No tokens yet. Create one above.'}</td></tr>`;
+    const body = $('tokens-body');
+    // not while the operator is using a status menu in the table
+    const menuOpen = document.activeElement && document.activeElement.matches('select') && body.contains(document.activeElement);
+    if (body.dataset.html !== html && !menuOpen) { body.innerHTML = html; body.dataset.html = html; }
+    fillSelect($('reservation-idtag'), list.length
+      ? list.map((t) => `<option value="${esc(t.idTag)}">${esc(t.idTag)}${t.effectiveStatus && t.effectiveStatus !== 'Accepted' ? ' · ' + esc(t.effectiveStatus) : ''}${t.note ? ' — ' + esc(t.note) : ''}</option>`).join('')
+      : '<option value="">No tokens yet: create one in Tokens</option>');
+  }
+
+  $('token-search').addEventListener('input', renderTokens);
+
+  $('token-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const msg = $('token-message');
+    setMessage(msg, '');
+    const body = { idTag: $('token-idtag').value.trim(), status: $('token-status').value };
+    const expiry = $('token-expiry').value;
+    if (expiry) {
+      const d = new Date(expiry); // datetime-local: the browser's local time
+      if (Number.isNaN(d.getTime())) {
+        setMessage(msg, 'Enter a valid expiry date and time, or leave it empty.', 'error');
+        return;
+      }
+      body.expiryDate = d.toISOString();
+    }
+    const parent = $('token-parent').value.trim();
+    if (parent) body.parentIdTag = parent;
+    const customer = $('token-customer').value;
+    if (customer) body.customerId = Number(customer);
+    const note = $('token-note').value.trim();
+    if (note) body.note = note;
+    await busy($('token-btn'), 'Creating…', async () => {
+      try {
+        const data = await api('/api/admin/id-tags', { method: 'POST', body });
+        const t = data.idTag;
+        setMessage(msg, `Token ${t.idTag} created (${t.status}${t.expiryDate ? ', expires ' + dateTime(t.expiryDate) : ''}).`, 'success');
+        $('token-form').reset();
+        await loadTokens();
+      } catch (e) {
+        if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+      }
+    });
+  });
+
+  $('tokens-body').addEventListener('change', async (ev) => {
+    const sel = ev.target.closest('[data-token-status]');
+    if (!sel) return;
+    const tag = sel.closest('tr').dataset.token;
+    const msg = $('tokens-list-message');
+    setMessage(msg, '');
+    sel.disabled = true;
+    try {
+      const data = await api('/api/admin/id-tags/' + encodeURIComponent(tag), { method: 'PUT', body: { status: sel.value } });
+      toast(`Token ${data.idTag.idTag} is now ${data.idTag.status}`);
+    } catch (e) {
+      if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+    } finally {
+      sel.disabled = false;
+      sel.blur();
+      await loadTokens();
+    }
+  });
+
+  $('tokens-body').addEventListener('click', async (ev) => {
+    const b = ev.target.closest('button[data-token-delete]');
+    if (!b) return;
+    const tag = b.dataset.tokenDelete;
+    if (!window.confirm(`Delete token ${tag}? Chargers will no longer accept it.`)) return;
+    const msg = $('tokens-list-message');
+    setMessage(msg, '');
+    await busy(b, '', async () => {
+      try {
+        await api('/api/admin/id-tags/' + encodeURIComponent(tag), { method: 'DELETE' });
+        toast(`Token ${tag} deleted`);
+      } catch (e) {
+        if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+      }
+    });
+    await loadTokens();
+  });
+
+  // ---------------------------------------------------------------- reservations
+
+  const HOLDING = ['pending', 'active'];
+  const RESERVATION_CHIP = {
+    pending: 's-pending', active: 's-reserved', used: 'ok', cancelled: 's-unknown', expired: 's-unknown', refused: 'bad', failed: 'bad',
+  };
+
+  async function loadReservations() {
+    const p = new URLSearchParams();
+    const status = $('rfilter-status').value;
+    const device = $('rfilter-device').value;
+    if (status) p.set('status', status);
+    if (device) p.set('deviceId', device);
+    p.set('limit', '200');
+    try {
+      const data = await api('/api/admin/reservations?' + p.toString());
+      state.reservations = data.reservations || [];
+      renderReservations();
+    } catch (e) {
+      if (!handleAuthError(e)) $('reservations-body').innerHTML = `<tr><td colspan="8"><div class="message error">${esc(e.message)}</div></td></tr>`;
+    }
+  }
+
+  /** "in 14 min", "in 2 h 5 min"; changes once a minute, so a refresh does not redraw the table every time. */
+  function timeLeft(t) {
+    const d = parseTime(t);
+    if (!d) return '';
+    const min = Math.ceil((d.getTime() - Date.now()) / 60000);
+    if (min <= 0) return 'due now';
+    return min < 60 ? `in ${min} min` : `in ${Math.floor(min / 60)} h ${min % 60} min`;
+  }
+
+  function renderReservations() {
+    const list = state.reservations;
+    $('count-reservations').textContent = list.filter((r) => HOLDING.includes(r.status)).length;
+    const html = list.length ? list.map((r) => {
+      const holding = HOLDING.includes(r.status);
+      const who = r.customerId !== null && r.customerId !== undefined
+        ? `${customerCell(r.customerId)}<div class="dev-sub">customer · one-time tag <span class="mono">${esc(r.idTag)}</span></div>`
+        : `<div class="mono fw-600 nowrap">${esc(r.idTag)}</div><div class="dev-sub">token${r.parentIdTag ? ' · group <span class="mono">' + esc(r.parentIdTag) + '</span>' : ''}</div>`;
+      return `<tr data-reservation="${esc(r.id)}" data-status="${esc(r.status)}" data-device="${esc(r.deviceId)}">
+        <td class="muted">${esc(r.id)}</td>
+        <td><span class="chip ${RESERVATION_CHIP[r.status] || 's-unknown'}" data-testid="reservation-status">${esc(r.status)}</span>${r.answer ? `<div class="dev-sub text-danger">${esc(r.answer)}</div>` : ''}</td>
+        <td><div class="dev-id">${esc(r.deviceId)}</div><div class="dev-sub">${r.connectorId === 0 ? 'whole charger' : 'connector ' + esc(r.connectorId)}</div></td>
+        <td>${who}</td>
+        <td class="nowrap" title="${esc(r.expiresAt)}">${esc(dateTime(r.expiresAt))}${holding ? `<div class="dev-sub">${esc(timeLeft(r.expiresAt))}</div>` : ''}</td>
+        <td class="nowrap" title="${esc(r.createdAt)}">${esc(dateTime(r.createdAt))}</td>
+        <td>${r.sessionId ? `<span class="mono" title="${esc(r.sessionId)}">${esc(String(r.sessionId).slice(0, 13))}…</span>` : '<span class="muted">—</span>'}</td>
+        <td class="right">${holding ? `<button type="button" class="btn-sm btn-danger" data-cancel-reservation="${esc(r.id)}">Cancel</button>` : ''}</td>
+      </tr>`;
+    }).join('') : '<tr><td colspan="8" class="empty">No reservations match these filters.</td></tr>';
+    const body = $('reservations-body');
+    if (body.dataset.html !== html) { body.innerHTML = html; body.dataset.html = html; }
+  }
+
+  /** The connector menu of the reservation form follows its charger menu. */
+  function syncReservationConnectors() {
+    const ch = state.chargers.find((c) => c.deviceId === $('reservation-device').value);
+    fillSelect($('reservation-connector'), ch ? connectorOptions(ch, true) : '<option value="1">Connector 1</option>');
+    const sel = $('reservation-connector');
+    if (!sel.dataset.touched && sel.value === '0' && sel.options.length > 1) sel.value = sel.options[1].value;
+  }
+
+  $('reservation-device').addEventListener('change', () => {
+    delete $('reservation-connector').dataset.touched;
+    syncReservationConnectors();
+  });
+  $('reservation-connector').addEventListener('change', (ev) => { ev.target.dataset.touched = '1'; });
+
+  $('reservation-filters').addEventListener('change', loadReservations);
+  $('reservation-filters').addEventListener('submit', (ev) => { ev.preventDefault(); loadReservations(); });
+
+  $('reservation-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const msg = $('reservation-message');
+    setMessage(msg, '');
+    const idTag = $('reservation-idtag').value;
+    const deviceId = $('reservation-device').value;
+    if (!deviceId || !idTag) {
+      setMessage(msg, !deviceId ? 'Choose a charger.' : 'Choose a token (create one in Tokens first).', 'error');
+      return;
+    }
+    const body = { deviceId, connectorId: Number($('reservation-connector').value), idTag, minutes: Number($('reservation-minutes').value) };
+    const parent = $('reservation-parent').value.trim();
+    if (parent) body.parentIdTag = parent;
+    await busy($('reservation-btn'), 'Reserving…', async () => {
+      try {
+        const data = await api('/api/admin/reservations', { method: 'POST', body });
+        const r = data.reservation;
+        const what = r.connectorId === 0 ? 'the whole charger' : 'connector ' + r.connectorId;
+        setMessage(msg, `Reservation #${r.id}: ${r.deviceId} ${what} held for ${r.idTag} until ${dateTime(r.expiresAt)}.`, 'success');
+        $('reservation-parent').value = '';
+      } catch (e) {
+        if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+      }
+    });
+    loadReservations();
+    loadChargers();
+  });
+
+  $('reservations-body').addEventListener('click', async (ev) => {
+    const b = ev.target.closest('button[data-cancel-reservation]');
+    if (!b) return;
+    const id = b.dataset.cancelReservation;
+    const msg = $('reservations-list-message');
+    setMessage(msg, '');
+    await busy(b, '', async () => {
+      try {
+        const data = await api('/api/admin/reservations/' + encodeURIComponent(id), { method: 'DELETE' });
+        toast(`Reservation #${id} ${data.reservation ? data.reservation.status : 'cancelled'}`);
+      } catch (e) {
+        if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+      }
+    });
+    loadReservations();
+    loadChargers();
   });
 
   // ---------------------------------------------------------------- sessions

@@ -1,4 +1,5 @@
-// csms — customer panel: account, wallet, stations, start/stop charging with live updates (SSE).
+// csms — customer panel: account, wallet, stations, reservations, start/stop charging with live
+// updates (SSE).
 'use strict';
 
 (() => {
@@ -8,6 +9,7 @@
   const DISMISSED_KEY = 'csms.dismissedSession';
   const OPEN = ['pending', 'active', 'stopping'];
   const TERMINAL = ['completed', 'failed'];
+  const HOLDING = ['pending', 'active']; // reservation statuses that hold a connector
   const POLL_MS = 5000;
 
   const $ = (id) => document.getElementById(id);
@@ -24,6 +26,10 @@
     sProgress: $('session-progress'), sProgressText: $('session-progress-text'), sPrepaid: $('session-prepaid'),
     sNote: $('session-note'), sId: $('session-id'), stopBtn: $('stop-btn'), dismissBtn: $('session-dismiss'),
     sessionsList: $('sessions-list'), sessionsMore: $('sessions-more'), sessionsCount: $('sessions-count'),
+    reserveBtn: $('reserve-btn'), reserveMinutes: $('reserve-minutes'),
+    rCard: $('reservation-card'), rWhere: $('reservation-where'), rStatus: $('reservation-status'),
+    rCountdown: $('reservation-countdown'), rUntil: $('reservation-until'), rCancel: $('reservation-cancel'),
+    rMessage: $('reservation-message'),
   };
 
   const state = {
@@ -38,6 +44,7 @@
     transactions: [],
     walletShown: 8,
     current: null, // the session shown in the card
+    reservation: null, // the customer's holding reservation (pending or active, not yet expired)
     es: null,
     esRetry: 1000,
     esTimer: null,
@@ -144,7 +151,9 @@
     localStorage.removeItem(TOKEN_KEY);
     state.sessions = [];
     state.transactions = [];
+    state.reservation = null;
     ui.card.hidden = true;
+    ui.rCard.hidden = true;
     ui.balance.textContent = '—';
     $('balance-pill').textContent = '';
     setMessage(ui.message, '');
@@ -169,7 +178,7 @@
       if (handleAuthError(e)) return;
       toast(e.message, 'error');
     }
-    await Promise.allSettled([loadWallet(), loadStations(), loadSessions(true)]);
+    await Promise.allSettled([loadWallet(), loadReservations(), loadStations(), loadSessions(true)]);
     startLive();
   }
 
@@ -251,9 +260,16 @@
     }
   }
 
+  /** Whether the customer's own reservation holds connector `k` of `charger` (0: the whole charger). */
+  function reservedByMe(charger, k) {
+    const r = state.reservation;
+    return !!r && r.deviceId === charger.deviceId && (r.connectorId === 0 || r.connectorId === k.connectorId);
+  }
+
   function connectorChip(charger, k) {
     if (k.inUse) return '<span class="chip busy">In use</span>';
     if (!charger.online) return '<span class="chip s-unavailable">Offline</span>';
+    if (reservedByMe(charger, k)) return '<span class="chip s-reserved mine" data-testid="reserved-by-you">Reserved by you</span>';
     const label = CONNECTOR_LABELS[k.status] || k.status || 'Unknown';
     const err = k.status === 'Faulted' && k.errorCode && k.errorCode !== 'NoError' ? ` · ${k.errorCode}` : '';
     return `<span class="chip ${statusClass(k.status)}">${esc(label + err)}</span>`;
@@ -271,8 +287,9 @@
           const connHtml = conns.length
             ? conns.map((k) => {
               const pressed = sel && sel.deviceId === ch.deviceId && sel.connectorId === k.connectorId;
-              const usable = ch.online && !k.inUse && ['Available', 'Preparing', 'Finishing', 'SuspendedEV', 'SuspendedEVSE'].includes(k.status);
-              return `<button type="button" class="connector${usable ? '' : ' unavailable'}" aria-pressed="${pressed ? 'true' : 'false'}"
+              const mine = reservedByMe(ch, k);
+              const usable = ch.online && !k.inUse && (mine || ['Available', 'Preparing', 'Finishing', 'SuspendedEV', 'SuspendedEVSE'].includes(k.status));
+              return `<button type="button" class="connector${usable ? '' : ' unavailable'}${mine ? ' mine' : ''}" aria-pressed="${pressed ? 'true' : 'false'}"
                   data-device="${esc(ch.deviceId)}" data-connector="${esc(k.connectorId)}" data-cp="${esc(ch.chargingPointId)}"
                   data-testid="connector-${esc(ch.deviceId)}-${esc(k.connectorId)}">
                   <span class="cn"><span class="plug" aria-hidden="true">${esc(k.connectorId)}</span>Connector ${esc(k.connectorId)}</span>
@@ -398,6 +415,7 @@
       }
     });
     loadWallet();
+    loadReservations(); // a start by the holder consumes their reservation
     loadStations();
     loadSessions();
   });
@@ -428,6 +446,114 @@
     if (state.current) sessionStorage.setItem(DISMISSED_KEY, state.current.sessionId);
     state.current = null;
     ui.card.hidden = true;
+  });
+
+  // ---------------------------------------------------------------- reservations
+
+  /** The customer's reservations; the newest one that still holds a connector goes in the box. */
+  async function loadReservations() {
+    try {
+      const data = await api('/api/user/reservations');
+      const now = Date.now();
+      const holding = (data.reservations || []).find((r) => HOLDING.includes(r.status) && (parseTime(r.expiresAt) || 0) > now);
+      setReservation(holding || null);
+    } catch (e) {
+      if (!handleAuthError(e)) console.warn('reservations:', e.message);
+    }
+  }
+
+  function setReservation(r) {
+    const before = state.reservation;
+    state.reservation = r;
+    renderReservation();
+    // connector chips show "Reserved by you": redraw them when that changed
+    const key = (x) => (x ? `${x.id}|${x.deviceId}|${x.connectorId}` : '');
+    if (key(before) !== key(r)) renderStations();
+  }
+
+  function renderReservation() {
+    const r = state.reservation;
+    if (!r) {
+      ui.rCard.hidden = true;
+      delete ui.rCard.dataset.reservation;
+      return;
+    }
+    if (ui.rCard.dataset.reservation !== String(r.id)) setMessage(ui.rMessage, '');
+    ui.rCard.hidden = false;
+    ui.rCard.dataset.reservation = String(r.id);
+    ui.rCard.dataset.status = r.status;
+    const found = findCharger(r.deviceId);
+    const name = found ? (found.charger.name || found.charger.chargingPointId) : r.deviceId;
+    ui.rWhere.textContent = `${name} · ${r.connectorId === 0 ? 'any connector' : 'connector ' + r.connectorId}`;
+    ui.rStatus.textContent = r.status === 'pending' ? 'confirming…' : 'reserved';
+    const until = parseTime(r.expiresAt);
+    ui.rUntil.textContent = until
+      ? `Held for you until ${until.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}. Start charging on it before then; nobody else can.`
+      : '';
+    tickReservation();
+  }
+
+  function tickReservation() {
+    const r = state.reservation;
+    if (!r) return;
+    const left = ((parseTime(r.expiresAt) || new Date()) - Date.now()) / 1000;
+    ui.rCountdown.textContent = duration(left);
+    if (left <= 0) {
+      // the server expires it; drop it here and ask again
+      setReservation(null);
+      toast('Your reservation has expired', 'error');
+      loadReservations();
+      loadStations();
+    }
+  }
+
+  ui.reserveBtn.addEventListener('click', async () => {
+    if (ui.reserveBtn.disabled) return;
+    const sel = state.selected;
+    if (!sel) {
+      setMessage(ui.message, 'Choose a connector first.', 'error');
+      return;
+    }
+    setMessage(ui.message, '');
+    await busy(ui.reserveBtn, 'Reserving…', async () => {
+      try {
+        const body = { deviceId: sel.deviceId, connectorId: sel.connectorId, minutes: Number(ui.reserveMinutes.value) };
+        if (sel.chargingPointId) body.chargingPointId = sel.chargingPointId;
+        const data = await api('/api/user/reservations', { method: 'POST', body });
+        const r = data.reservation;
+        const until = r && parseTime(r.expiresAt);
+        setMessage(ui.message, `Connector ${sel.connectorId} is reserved for you` +
+          (until ? ` until ${until.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}.` : '.'), 'success');
+        if (r) setReservation(r);
+      } catch (e) {
+        if (handleAuthError(e)) return;
+        setMessage(ui.message, e.message, 'error');
+      }
+    });
+    loadReservations();
+    loadStations();
+  });
+
+  ui.rCancel.addEventListener('click', async () => {
+    const r = state.reservation;
+    if (!r || ui.rCancel.disabled) return;
+    setMessage(ui.rMessage, '');
+    let done = false;
+    await busy(ui.rCancel, 'Cancelling…', async () => {
+      try {
+        await api('/api/user/reservations/' + encodeURIComponent(r.id), { method: 'DELETE' });
+        done = true;
+      } catch (e) {
+        if (handleAuthError(e)) return;
+        setMessage(ui.rMessage, e.message, 'error');
+      }
+    });
+    if (done) {
+      setReservation(null);
+      toast('Reservation cancelled');
+    }
+    loadReservations();
+    loadStations();
   });
 
   // ---------------------------------------------------------------- session card
@@ -659,6 +785,9 @@
     for (const name of ['wallet.debited', 'wallet.refunded', 'wallet.credited']) {
       es.addEventListener(name, onWalletEvent);
     }
+    for (const name of ['reservation.created', 'reservation.cancelled']) {
+      es.addEventListener(name, () => { loadReservations(); loadStations(); });
+    }
   }
 
   /** Reconnects the event stream after a pause that doubles up to 30 s. */
@@ -682,6 +811,7 @@
       }
     }
     loadStations();
+    loadReservations();
     const sseDown = !state.es || state.es.readyState !== EventSource.OPEN;
     if (sseDown || n % 3 === 0) {
       loadWallet();
@@ -694,7 +824,7 @@
     connectEvents();
     let n = 0;
     state.timers.push(setInterval(() => poll(++n), POLL_MS));
-    state.timers.push(setInterval(tickElapsed, 1000));
+    state.timers.push(setInterval(() => { tickElapsed(); tickReservation(); }, 1000));
   }
 
   function stopLive() {

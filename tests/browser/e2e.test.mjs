@@ -641,3 +641,216 @@ test('landing page and Swagger UI render under their Content-Security-Policy', a
     assertNoPageErrors(['csp']);
   });
 });
+
+// ------------------------------------------------------------------ reservations and tokens
+
+const RESERVED = 'This connector is reserved by another customer.';
+
+/** Waits until the request behind `buttonSel` has finished and #message shows its outcome: {kind, text}. */
+async function actionOutcome(page, buttonSel) {
+  await page.waitForFunction((sel) => {
+    const m = document.getElementById('message');
+    const b = document.querySelector(sel);
+    return m.textContent.trim() !== '' && !b.disabled && !b.querySelector('.spinner');
+  }, buttonSel, { timeout: 40000 });
+  return page.evaluate(() => {
+    const m = document.getElementById('message');
+    return { kind: m.classList.contains('success') ? 'success' : m.classList.contains('error') ? 'error' : m.className, text: m.textContent.trim() };
+  });
+}
+
+/** The chip text of a connector in the user panel's station list. */
+function waitConnectorChip(page, deviceId, connectorId, want, timeout = 20000) {
+  return page.waitForFunction(
+    ([d, c, w]) => document.querySelector(`[data-testid="connector-${d}-${c}"] .chip`)?.textContent.trim() === w,
+    [deviceId, connectorId, want],
+    { timeout },
+  ).catch(async () => {
+    const now = await page.locator(`[data-testid="connector-${deviceId}-${connectorId}"] .chip`).textContent().catch(() => '?');
+    throw new Error(`connector ${deviceId}/${connectorId} shows "${now}", expected "${want}"`);
+  });
+}
+
+/** "14:52" → 892 seconds. */
+function seconds(mmss) {
+  const parts = String(mmss).trim().split(':').map(Number);
+  return parts.reduce((a, x) => a * 60 + x, 0);
+}
+
+test('reservations in the user panel: A reserves a connector, B sees it Reserved and cannot start, A starts on it', async () => {
+  let pa;
+  let pb;
+  await capturing('reserve', () => ({ holder: pa, other: pb }), async () => {
+    const device = 'DEVAFGKV1UW';
+    pa = await newPage('holder');
+    pb = await newPage('other');
+    await Promise.all([customerLogin(pa, 'customer1@example.com'), customerLogin(pb, 'customer2@example.com')]);
+    await waitConnectorChip(pa, device, 1, 'Available');
+    assert.equal(await pa.locator('#reservation-card').isVisible(), false, 'no reservation yet');
+
+    // A reserves connector 1 for the default 15 minutes
+    await prepareStart(pa, device, 1, 10);
+    assert.equal(await pa.locator('#reserve-minutes').inputValue(), '15');
+    await pa.locator('#reserve-btn').click();
+    const reserved = await actionOutcome(pa, '#reserve-btn');
+    assert.equal(reserved.kind, 'success', reserved.text);
+    assert.match(reserved.text, /^Connector 1 is reserved for you until /);
+
+    // "My reservation": where, and a countdown from about 15:00 that runs down
+    const card = pa.locator('#reservation-card');
+    await card.waitFor({ state: 'visible' });
+    assert.match(await text(pa, '#reservation-where'), /connector 1$/);
+    await pa.waitForFunction(() => document.getElementById('reservation-status').textContent.trim() === 'reserved');
+    const left1 = seconds(await text(pa, '#reservation-countdown'));
+    assert.ok(left1 > 14 * 60 && left1 <= 15 * 60, `countdown ${left1} s`);
+    await pa.waitForFunction((s) => {
+      const [m, x] = document.getElementById('reservation-countdown').textContent.trim().split(':').map(Number);
+      return m * 60 + x < s;
+    }, left1, { timeout: 5000 });
+    await waitConnectorChip(pa, device, 1, 'Reserved by you');
+    await shot(pa, 'reserve-holder.png', { fullPage: true });
+
+    // B: the charger reported the connector Reserved (StatusNotification); B's start is refused
+    await waitConnectorChip(pb, device, 1, 'Reserved');
+    await prepareStart(pb, device, 1, 10);
+    await pb.locator('#start-btn').click();
+    assert.deepEqual(await startOutcome(pb), { kind: 'error', text: RESERVED });
+    // and so is B's own reservation of it
+    await pb.locator('#reserve-btn').click();
+    assert.deepEqual(await actionOutcome(pb, '#reserve-btn'), { kind: 'error', text: RESERVED });
+    // no session was started for B (its card may still show an earlier, finished one)
+    assert.ok(!['pending', 'active', 'stopping'].includes(await pb.locator('#session-card').getAttribute('data-status')));
+    assert.equal(await pb.locator('#reservation-card').isVisible(), false);
+    await shot(pb, 'reserve-other-refused.png', { fullPage: true });
+
+    // A starts on the reserved connector: the start consumes the reservation
+    await pa.locator('#start-btn').click();
+    assert.deepEqual(await startOutcome(pa), { kind: 'success', text: STARTED });
+    await card.waitFor({ state: 'hidden' });
+    const token = await apiToken('customer', 'customer1@example.com', PASSWORD);
+    const mine = await callApi('GET', '/api/user/reservations', { token });
+    assert.equal(mine.status, 200);
+    const r = mine.data.reservations[0];
+    assert.equal(r.status, 'used', JSON.stringify(r));
+    assert.equal(r.deviceId, device);
+    assert.equal(r.connectorId, 1);
+    assert.equal(r.sessionId, await pa.locator('#session-card').getAttribute('data-session-id'));
+
+    // clean up: A stops charging
+    await waitSessionStatus(pa, 'active');
+    await pa.locator('#stop-btn').click();
+    await waitSessionStatus(pa, 'completed');
+
+    // B reserves connector 2 for 5 minutes and cancels it from "My reservation"
+    await waitConnectorChip(pb, device, 2, 'Available');
+    await prepareStart(pb, device, 2, 10);
+    await pb.locator('#reserve-minutes').selectOption('5');
+    await pb.locator('#reserve-btn').click();
+    assert.equal((await actionOutcome(pb, '#reserve-btn')).kind, 'success');
+    const cardB = pb.locator('#reservation-card');
+    await cardB.waitFor({ state: 'visible' });
+    assert.match(await text(pb, '#reservation-where'), /connector 2$/);
+    assert.ok(seconds(await text(pb, '#reservation-countdown')) <= 5 * 60);
+    await waitConnectorChip(pb, device, 2, 'Reserved by you');
+    await pb.locator('#reservation-cancel').click();
+    await cardB.waitFor({ state: 'hidden' });
+    await waitConnectorChip(pb, device, 2, 'Available'); // the charger let go (CancelReservation)
+    const tokenB = await apiToken('customer', 'customer2@example.com', PASSWORD);
+    const bs = await callApi('GET', '/api/user/reservations', { token: tokenB });
+    assert.equal(bs.data.reservations[0].status, 'cancelled', JSON.stringify(bs.data.reservations[0]));
+    assertNoPageErrors(['holder', 'other']);
+  });
+});
+
+test('operator console: tokens (create, edit status, delete) and reservations (create for a token, cancel)', async () => {
+  let page;
+  await capturing('tokens', () => ({ tokens: page }), async () => {
+    page = await newPage('tokens');
+    page.on('dialog', (d) => d.accept()); // the delete confirmation
+    await adminLogin(page);
+    const tag = 'E2E-FLEET-01';
+    const row = page.locator(`#tokens-body tr[data-token="${tag}"]`);
+    const tokenMessage = page.locator('#token-message');
+
+    // create a token with every field
+    await page.locator('#token-idtag').fill(tag.toLowerCase()); // csms keeps idTags in upper case
+    await page.locator('#token-status').selectOption('Accepted');
+    await page.locator('#token-expiry').fill('2099-12-31T23:30');
+    await page.locator('#token-parent').fill('E2E-FLEET');
+    await page.locator('#token-customer').selectOption({ label: 'Customer Two (customer2@example.com)' });
+    await page.locator('#token-note').fill('E2E van 12');
+    await page.locator('#token-btn').click();
+    await page.waitForFunction(() => document.getElementById('token-message').classList.contains('success'));
+    assert.match(await tokenMessage.textContent(), new RegExp(`Token ${tag} created \\(Accepted, expires `));
+    await row.waitFor({ state: 'visible' });
+    assert.equal(await row.getAttribute('data-status'), 'Accepted');
+    const cells = (await row.textContent()).replace(/\s+/g, ' ');
+    for (const want of ['E2E-FLEET', 'Customer Two', 'E2E van 12', '2099']) assert.ok(cells.includes(want), `${want} in "${cells}"`);
+
+    // the same idTag again: the server's answer is shown
+    await page.locator('#token-idtag').fill(tag);
+    await page.locator('#token-btn').click();
+    await page.waitForFunction(() => document.getElementById('token-message').classList.contains('error'));
+    assert.equal((await tokenMessage.textContent()).trim(), 'A token with this idTag already exists');
+    await page.locator('#token-idtag').fill('');
+
+    // edit its status: Blocked, then Accepted again
+    for (const status of ['Blocked', 'Accepted']) {
+      await row.locator('[data-token-status]').selectOption(status);
+      await page.waitForFunction(([t, s]) => document.querySelector(`#tokens-body tr[data-token="${t}"]`)?.dataset.status === s, [tag, status]);
+      assert.equal((await row.locator('[data-testid="token-status"]').textContent()).trim(), status);
+    }
+    const operator = await apiToken('admin', 'admin@example.com', 'admin');
+    const got = await callApi('GET', `/api/admin/id-tags/${tag}`, { token: operator });
+    assert.equal(got.status, 200);
+    assert.equal(got.data.idTag.status, 'Accepted');
+    assert.equal(got.data.idTag.parentIdTag, 'E2E-FLEET');
+    await shot(page, 'admin-tokens.png');
+
+    // reserve a connector for the token
+    const device = 'DEVAFGKV1UW';
+    await page.waitForFunction((d) => [...document.getElementById('reservation-device').options].some((o) => o.value === d), device);
+    await page.locator('#reservation-device').selectOption(device);
+    await page.locator('#reservation-connector').selectOption('1');
+    await page.waitForFunction((t) => [...document.getElementById('reservation-idtag').options].some((o) => o.value === t), tag);
+    await page.locator('#reservation-idtag').selectOption(tag);
+    await page.locator('#reservation-minutes').fill('30');
+    await page.locator('#reservation-btn').click();
+    await page.waitForFunction(() => /success|error/.test(document.getElementById('reservation-message').className), null, { timeout: 40000 });
+    const reservationMessage = (await page.locator('#reservation-message').textContent()).trim();
+    assert.match(await page.locator('#reservation-message').getAttribute('class'), /success/, reservationMessage);
+    const id = /^Reservation #(\d+): /.exec(reservationMessage)?.[1];
+    assert.ok(id, reservationMessage);
+    assert.match(reservationMessage, new RegExp(`${device} connector 1 held for ${tag} until `));
+    const resRow = page.locator(`#reservations-body tr[data-reservation="${id}"]`);
+    await page.waitForFunction((i) => document.querySelector(`#reservations-body tr[data-reservation="${i}"]`)?.dataset.status === 'active', id);
+    const resText = (await resRow.textContent()).replace(/\s+/g, ' ');
+    assert.ok(resText.includes(tag) && resText.includes('connector 1') && resText.includes('token'), resText);
+    // the charger reports the connector Reserved
+    await page.waitForFunction((d) => [...document.querySelectorAll(`#chargers-body tr[data-device="${d}"] .conn-chips .chip`)]
+      .some((c) => c.textContent.trim() === '1 · Reserved'), device, { timeout: 20000 });
+    await shot(page, 'admin-reservation.png');
+
+    // cancel it from the console
+    await resRow.locator('[data-cancel-reservation]').click();
+    await page.waitForFunction((i) => document.querySelector(`#reservations-body tr[data-reservation="${i}"]`)?.dataset.status === 'cancelled', id);
+    assert.equal(await resRow.locator('[data-cancel-reservation]').count(), 0, 'no Cancel on a cancelled reservation');
+    await page.waitForFunction((d) => [...document.querySelectorAll(`#chargers-body tr[data-device="${d}"] .conn-chips .chip`)]
+      .some((c) => c.textContent.trim() === '1 · Available'), device, { timeout: 20000 });
+    const listed = await callApi('GET', `/api/admin/reservations?deviceId=${device}&status=cancelled`, { token: operator });
+    assert.ok(listed.data.reservations.some((r) => String(r.id) === id && r.idTag === tag), JSON.stringify(listed.data));
+
+    // the status filter narrows the list
+    await page.locator('#rfilter-status').selectOption('active');
+    await page.waitForFunction((i) => !document.querySelector(`#reservations-body tr[data-reservation="${i}"]`), id);
+    await page.locator('#rfilter-status').selectOption('cancelled');
+    await resRow.waitFor({ state: 'visible' });
+    await page.locator('#rfilter-status').selectOption('');
+
+    // delete the token
+    await row.locator('[data-token-delete]').click();
+    await row.waitFor({ state: 'detached' });
+    assert.equal((await callApi('GET', `/api/admin/id-tags/${tag}`, { token: operator })).status, 404);
+    assertNoPageErrors(['tokens']);
+  });
+});
