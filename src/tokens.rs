@@ -113,7 +113,11 @@ fn token(r: Row) -> Token {
     let expired = status == "Accepted" && expiry.is_some_and(|e| e < now());
     Token {
         id_tag,
-        effective_status: if expired { "Expired".into() } else { status.clone() },
+        effective_status: if expired {
+            "Expired".into()
+        } else {
+            status.clone()
+        },
         status,
         expiry_date: expiry.map(format_timestamp),
         parent_id_tag: parent,
@@ -283,13 +287,19 @@ pub fn update(c: &mut DbConnection, tag: &str, input: TokenInput) -> Result<Toke
             diesel::update(row).set(id_tags::status.eq(s)).execute(c)?;
         }
         if let Some(e) = ch.expiry {
-            diesel::update(row).set(id_tags::expiry_date.eq(e)).execute(c)?;
+            diesel::update(row)
+                .set(id_tags::expiry_date.eq(e))
+                .execute(c)?;
         }
         if let Some(p) = &ch.parent {
-            diesel::update(row).set(id_tags::parent_id_tag.eq(p)).execute(c)?;
+            diesel::update(row)
+                .set(id_tags::parent_id_tag.eq(p))
+                .execute(c)?;
         }
         if let Some(cu) = ch.customer {
-            diesel::update(row).set(id_tags::customer_id.eq(cu)).execute(c)?;
+            diesel::update(row)
+                .set(id_tags::customer_id.eq(cu))
+                .execute(c)?;
         }
         if let Some(n) = &ch.note {
             diesel::update(row).set(id_tags::note.eq(n)).execute(c)?;

@@ -304,9 +304,7 @@ fn decide(
                 Err(status) => (IdTagInfo::status(status), None),
             })
         }
-        Payer::Customer { .. } | Payer::Fleet(_)
-            if tags::in_transaction(c, tag, Some(tx_id))? =>
-        {
+        Payer::Customer { .. } | Payer::Fleet(_) if tags::in_transaction(c, tag, Some(tx_id))? => {
             refused("ConcurrentTx") // the same card is charging elsewhere
         }
         Payer::Customer { customer_id, info } => {

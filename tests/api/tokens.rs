@@ -92,7 +92,10 @@ async fn tokens_crud_is_case_insensitive_and_validated(app: TestApp) {
     assert_eq!(body["idTag"]["parentIdTag"], "FLEET-A", "untouched");
     assert_eq!(body["idTag"]["customerId"], c.id);
     let (s, body) = app
-        .get(&format!("/api/admin/id-tags?customerId={}", c.id), Some(&admin))
+        .get(
+            &format!("/api/admin/id-tags?customerId={}", c.id),
+            Some(&admin),
+        )
         .await;
     assert_eq!((s, body["idTags"].as_array().unwrap().len()), (200, 1));
     let (s, body) = app
@@ -118,13 +121,23 @@ async fn tokens_crud_is_case_insensitive_and_validated(app: TestApp) {
     assert_eq!(s, 404);
 
     let (s, _) = app
-        .request(Method::DELETE, "/api/admin/id-tags/card-1", Some(&admin), None)
+        .request(
+            Method::DELETE,
+            "/api/admin/id-tags/card-1",
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(s, 200);
     let (s, body) = app.get("/api/admin/id-tags/CARD-1", Some(&admin)).await;
     assert_eq!((s, body["error"].as_str()), (404, Some("Token not found")));
     let (s, _) = app
-        .request(Method::DELETE, "/api/admin/id-tags/card-1", Some(&admin), None)
+        .request(
+            Method::DELETE,
+            "/api/admin/id-tags/card-1",
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(s, 404);
 }
@@ -148,7 +161,10 @@ async fn authorize_answers_from_tokens(app: TestApp) {
     }
     let (_, b) = app.get("/api/admin/id-tags/OLD", Some(&admin)).await;
     assert_eq!(
-        (b["idTag"]["status"].as_str(), b["idTag"]["effectiveStatus"].as_str()),
+        (
+            b["idTag"]["status"].as_str(),
+            b["idTag"]["effectiveStatus"].as_str()
+        ),
         (Some("Accepted"), Some("Expired"))
     );
 
@@ -172,7 +188,10 @@ async fn authorize_answers_from_tokens(app: TestApp) {
     let other = app.charger("AUTH2", 1).await;
     assert_eq!(authorize(&other, "FLEET").await["status"], "ConcurrentTx");
     let tx2 = other.start_transaction(1, "FLEET").await.unwrap();
-    assert_eq!(other.start_answers(), vec![(tx2, "ConcurrentTx".to_string())]);
+    assert_eq!(
+        other.start_answers(),
+        vec![(tx2, "ConcurrentTx".to_string())]
+    );
     app.wait_until(|| other.received_count("RemoteStopTransaction") == 1)
         .await;
     // Once the first transaction ends, the card is free again.
@@ -188,9 +207,19 @@ dual!(authorize_answers_from_tokens);
 async fn linked_card_bills_the_customer(app: TestApp) {
     let admin = app.admin().await;
     let c = app.customer("driver@example.com", 20.0).await;
-    let (s, b) = token(&app, &admin, json!({"idTag": "DRIVER-CARD", "customerId": c.id})).await;
+    let (s, b) = token(
+        &app,
+        &admin,
+        json!({"idTag": "DRIVER-CARD", "customerId": c.id}),
+    )
+    .await;
     assert_eq!(s, 201, "{b}");
-    let (s, b) = token(&app, &admin, json!({"idTag": "STOLEN", "customerId": c.id, "status": "Blocked"})).await;
+    let (s, b) = token(
+        &app,
+        &admin,
+        json!({"idTag": "STOLEN", "customerId": c.id, "status": "Blocked"}),
+    )
+    .await;
     assert_eq!(s, 201, "{b}");
     let (s, b) = token(&app, &admin, json!({"idTag": "DEPOT"})).await;
     assert_eq!(s, 201, "{b}");
@@ -214,14 +243,22 @@ async fn linked_card_bills_the_customer(app: TestApp) {
     assert_eq!(sim.start_answers()[1], (blocked, "Blocked".to_string()));
     app.wait_until(|| sim.received_count("RemoteStopTransaction") == 1)
         .await;
-    assert_eq!(app.balance(&c.token).await, 14.0, "a refused card moves nothing");
+    assert_eq!(
+        app.balance(&c.token).await,
+        14.0,
+        "a refused card moves nothing"
+    );
     assert_eq!(app.sessions(&c.token).await.len(), 1);
 
     let fleet = sim.start_transaction(1, "depot").await.unwrap();
     assert_eq!(sim.start_answers()[2], (fleet, "Accepted".to_string()));
     sim.add_energy(fleet, 1000.0).await.unwrap();
     sim.stop_transaction(fleet, "Local").await.unwrap();
-    assert_eq!(app.balance(&c.token).await, 14.0, "a fleet card is not the customer's");
+    assert_eq!(
+        app.balance(&c.token).await,
+        14.0,
+        "a fleet card is not the customer's"
+    );
     let (s, b) = app.get("/api/admin/sessions", Some(&admin)).await;
     assert_eq!(s, 200, "{b}");
     let fleet_session = b["sessions"]
@@ -233,7 +270,10 @@ async fn linked_card_bills_the_customer(app: TestApp) {
         .unwrap_or_else(|| panic!("fleet session listed: {b}"));
     assert_eq!(fleet_session["status"], "completed", "{fleet_session}");
     assert_eq!(fleet_session["customerId"], Value::Null);
-    assert_eq!(fleet_session["cost"], 15.0, "1 kWh at 15.00, billed by the operator");
+    assert_eq!(
+        fleet_session["cost"], 15.0,
+        "1 kWh at 15.00, billed by the operator"
+    );
     app.assert_money_conserved().await;
 }
 dual!(linked_card_bills_the_customer);
