@@ -131,9 +131,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/admin/id-tags", web::get().to(tokens::list))
         .route("/api/admin/id-tags/{id_tag}", web::get().to(tokens::get))
         .route("/api/admin/id-tags/{id_tag}", web::put().to(tokens::update))
-        .route("/api/admin/id-tags/{id_tag}", web::delete().to(tokens::delete))
+        .route(
+            "/api/admin/id-tags/{id_tag}",
+            web::delete().to(tokens::delete),
+        )
         .service(system::swagger())
         .default_service(web::get().to(system::static_file));
+}
+
+/// `{"success": true}`: done, nothing else to say.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Done {
+    pub success: bool,
 }
 
 /// The email and password of a login body (missing fields are empty: they fail like wrong ones).

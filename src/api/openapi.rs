@@ -2,6 +2,7 @@
 //! the handlers' `#[utoipa::path]` annotations and the request bodies below.
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr, Response};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 #[derive(ToSchema)]
@@ -108,12 +109,62 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Every error answer is an [`crate::error::ErrorBody`]; every operation documents the errors the
+/// framework gives before a handler runs: 401 and 403 from the bearer token, 400 from a body,
+/// query or path that does not parse.
+struct ErrorAnswers;
+
+impl Modify for ErrorAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let path_params = item.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+            ];
+            for op in operations.into_iter().flatten() {
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let takes_input = path_params
+                    || op.request_body.is_some()
+                    || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let answers = &mut op.responses.responses;
+                if secured {
+                    answers
+                        .entry("401".into())
+                        .or_insert_with(|| Response::new("Missing, bad or expired token").into());
+                    answers.entry("403".into()).or_insert_with(|| {
+                        Response::new("A token of the other role (customer or operator)").into()
+                    });
+                }
+                if takes_input {
+                    answers.entry("400".into()).or_insert_with(|| {
+                        Response::new("Invalid JSON body, query or path").into()
+                    });
+                }
+                for (status, answer) in answers.iter_mut() {
+                    if let RefOr::T(answer) = answer
+                        && status.as_str() >= "400"
+                        && answer.content.is_empty()
+                    {
+                        answer.content.insert(
+                            "application/json".into(),
+                            Content::new(Some(Ref::from_schema_name("ErrorBody"))).into(),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "csms", description = "OCPP 1.6J central system with a customer wallet. Errors: {\"success\": false, \"error\": \"...\"}."),
     paths(crate::api::system::healthz, crate::api::system::metrics, crate::api::customer::register, crate::api::customer::login, crate::api::customer::profile, crate::api::customer::wallet, crate::api::customer::stations, crate::api::charging::start, crate::api::charging::stop, crate::api::charging::sessions, crate::api::charging::session, crate::api::charging::events, crate::api::charging::events_ticket, crate::api::admin::login, crate::api::admin::create_station, crate::api::admin::list_stations, crate::api::admin::assign_station_tariff, crate::api::admin::create_charger, crate::api::admin::list_chargers, crate::api::admin::get_charger, crate::api::admin::delete_charger, crate::api::admin::assign_charger_tariff, crate::api::admin::messages, crate::api::admin::command, crate::api::admin::create_tariff, crate::api::admin::list_tariffs, crate::api::admin::list_customers, crate::api::admin::credit_wallet, crate::api::admin::list_sessions, crate::api::admin::close_session, crate::api::admin::write_offs, crate::api::admin::update_charger, crate::api::tokens::create, crate::api::tokens::list, crate::api::tokens::get, crate::api::tokens::update, crate::api::tokens::delete),
-    components(schemas(crate::tokens::TokenInput, crate::tokens::Token, crate::api::tokens::TokenAnswer, crate::api::tokens::TokenList, crate::api::tokens::Done, crate::api::charging::EventsTicketResponse, RegisterBody, LoginBody, StartBody, StopBody, StationBody, ChargerBody, TariffBody, TariffAssignment, CreditBody, crate::api::admin::CloseBody, ChargerSettingsBody, crate::api::admin::SessionAnswer)),
-    modifiers(&BearerAuth)
+    components(schemas(crate::error::ErrorBody, crate::api::Done, crate::tokens::TokenInput, crate::tokens::Token, crate::api::tokens::TokenAnswer, crate::api::tokens::TokenList, crate::api::charging::EventsTicketResponse, RegisterBody, LoginBody, StartBody, StopBody, StationBody, ChargerBody, TariffBody, TariffAssignment, CreditBody, crate::api::admin::CloseBody, ChargerSettingsBody, crate::api::admin::SessionAnswer, crate::charging::SessionView)),
+    modifiers(&BearerAuth, &ErrorAnswers)
 )]
 struct ApiDoc;
 

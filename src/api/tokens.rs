@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::Done;
 use crate::auth::OperatorId;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -21,11 +22,6 @@ pub struct TokenAnswer {
 pub struct TokenList {
     success: bool,
     id_tags: Vec<Token>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Done {
-    success: bool,
 }
 
 #[derive(Deserialize)]
@@ -105,7 +101,10 @@ pub async fn update(
     body: web::Json<TokenInput>,
 ) -> Result<HttpResponse, AppError> {
     let (tag, input) = (path.into_inner(), body.into_inner());
-    let id_tag = state.db.run(move |c| tokens::update(c, &tag, input)).await?;
+    let id_tag = state
+        .db
+        .run(move |c| tokens::update(c, &tag, input))
+        .await?;
     Ok(HttpResponse::Ok().json(TokenAnswer {
         success: true,
         id_tag,
