@@ -57,6 +57,15 @@ pub async fn login(
     }))
 }
 
+/// An optional string field: absent or null is `None`; any other non-string is 400.
+fn optional_str(body: &Value, name: &str) -> Result<Option<String>, AppError> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(AppError::bad_request(format!("{name} must be a string"))),
+    }
+}
+
 fn optional_id(body: &Value, name: &str) -> Result<Option<i64>, AppError> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
@@ -88,14 +97,11 @@ pub struct StationList {
 pub async fn create_station(
     state: web::Data<AppState>,
     _op: OperatorId,
-    body: web::Json<Value>,
+    body: super::Body<Value>,
 ) -> Result<HttpResponse, AppError> {
     let new = stations::NewStation {
         name: str_field(&body, "name")?.to_string(),
-        address: body
-            .get("address")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        address: optional_str(&body, "address")?,
         tariff_id: optional_id(&body, "tariffId")?,
     };
     let station = state.db.run(move |c| stations::create(c, new)).await?;
@@ -130,7 +136,7 @@ pub async fn assign_station_tariff(
     state: web::Data<AppState>,
     _op: OperatorId,
     path: web::Path<i64>,
-    body: web::Json<Value>,
+    body: super::Body<Value>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let tariff_id = optional_id(&body, "tariffId")?;
@@ -174,22 +180,18 @@ fn online(state: &web::Data<AppState>) -> impl Fn(&str) -> bool + Send + 'static
 pub async fn create_charger(
     state: web::Data<AppState>,
     _op: OperatorId,
-    body: web::Json<Value>,
+    body: super::Body<Value>,
 ) -> Result<HttpResponse, AppError> {
     let device_id = str_field(&body, "deviceId")?.to_string();
     chargers::valid_device_id(&device_id)?;
-    let cp_id = match body
-        .get("chargingPointId")
-        .and_then(Value::as_str)
-        .map(str::trim)
-    {
-        Some(s) if !s.is_empty() => s.to_string(),
+    let cp_id = match optional_str(&body, "chargingPointId")? {
+        Some(s) if !s.trim().is_empty() => s.trim().to_string(),
         _ => format!("CP-{device_id}"),
     };
     let station_id = optional_id(&body, "stationId")?
         .ok_or_else(|| AppError::bad_request("stationId is required"))?;
     let tariff_id = optional_id(&body, "tariffId")?;
-    let name = body.get("name").and_then(Value::as_str).map(str::to_string);
+    let name = optional_str(&body, "name")?;
     let new = chargers::NewCharger {
         device_id,
         charging_point_id: cp_id,
@@ -242,7 +244,7 @@ pub async fn update_charger(
     state: web::Data<AppState>,
     _op: OperatorId,
     path: web::Path<String>,
-    body: web::Json<Value>,
+    body: super::Body<Value>,
 ) -> Result<HttpResponse, AppError> {
     let device = path.into_inner();
     let name = match body.get("name") {
@@ -352,7 +354,7 @@ pub async fn assign_charger_tariff(
     state: web::Data<AppState>,
     _op: OperatorId,
     path: web::Path<String>,
-    body: web::Json<Value>,
+    body: super::Body<Value>,
 ) -> Result<HttpResponse, AppError> {
     let device = path.into_inner();
     let tariff_id = optional_id(&body, "tariffId")?;
@@ -386,7 +388,7 @@ pub struct TariffList {
 pub async fn create_tariff(
     state: web::Data<AppState>,
     _op: OperatorId,
-    body: web::Json<Value>,
+    body: super::Body<Value>,
 ) -> Result<HttpResponse, AppError> {
     let name = str_field(&body, "name")?.to_string();
     let price = tariffs::valid_price(body.get("pricePerKwh").and_then(money::parse_json))?;
@@ -455,11 +457,11 @@ pub async fn credit_wallet(
     state: web::Data<AppState>,
     _op: OperatorId,
     path: web::Path<i64>,
-    body: web::Json<Value>,
+    body: super::Body<Value>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let amount = customers::valid_credit(body.get("amount").and_then(money::parse_json))?;
-    let note = body.get("note").and_then(Value::as_str).map(str::to_string);
+    let note = optional_str(&body, "note")?;
     let customer = state
         .db
         .run(move |c| customers::credit(c, id, amount, note.as_deref()))
@@ -516,6 +518,7 @@ pub async fn list_sessions(
 #[derive(Deserialize, ToSchema)]
 pub struct CloseBody {
     /// Why the operator closes it (written to the session and its ledger rows)
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     reason: String,
 }
 
@@ -538,10 +541,10 @@ pub async fn close_session(
     state: web::Data<AppState>,
     op: OperatorId,
     path: web::Path<String>,
-    body: web::Json<CloseBody>,
+    body: super::Body<CloseBody>,
 ) -> Result<HttpResponse, AppError> {
     let uid = path.into_inner();
-    let reason = body.into_inner().reason;
+    let reason = body.0.reason;
     let policy = state.derived.policy;
     let (done, session) = state
         .db

@@ -26,20 +26,20 @@ pub struct ChargingAnswer {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct SessionList {
+pub struct OwnSessions {
     success: bool,
     sessions: Vec<SessionView>,
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct SessionAnswer {
+pub struct OwnSession {
     success: bool,
     session: SessionView,
 }
 
 #[utoipa::path(post, path = "/api/user/charging/start", tag = "charging",
     request_body = crate::api::openapi::StartBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 128 visible characters; retries with the same key return the first answer", pattern = r"^[!-~]([ -~]{0,126}[!-~])?$")),
     responses((status = 200, description = "Charging started successfully", body = ChargingAnswer), (status = 400, description = "In use / Insufficient wallet balance / Charger is offline / Connector is not available / Invalid amount / Charger rejected the start request"), (status = 404, description = "Charger not found / Connector not found"), (status = 504, description = "Charger did not respond")),
     security(("bearer" = [])),
 )]
@@ -47,7 +47,7 @@ pub async fn start(
     state: web::Data<AppState>,
     who: CustomerId,
     req: HttpRequest,
-    body: web::Json<Value>,
+    body: super::Body<Value>,
 ) -> Result<HttpResponse, AppError> {
     let device_id = super::str_field(&body, "deviceId")?.to_string();
     let connector_id = body
@@ -103,7 +103,7 @@ pub async fn start(
 pub async fn stop(
     state: web::Data<AppState>,
     who: CustomerId,
-    body: web::Json<Value>,
+    body: super::Body<Value>,
 ) -> Result<HttpResponse, AppError> {
     let session_id = super::str_field(&body, "sessionId")?.to_string();
     let (message, session) = charging::stop::stop(&state.into_inner(), who.0, session_id).await?;
@@ -115,7 +115,7 @@ pub async fn stop(
 }
 
 #[utoipa::path(get, path = "/api/user/charging/sessions", tag = "charging",
-    responses((status = 200, description = "Own sessions, newest first", body = SessionList)),
+    responses((status = 200, description = "Own sessions, newest first", body = OwnSessions)),
     security(("bearer" = [])),
 )]
 pub async fn sessions(
@@ -128,7 +128,7 @@ pub async fn sessions(
         ..Default::default()
     };
     let sessions = state.db.run(move |c| charging::list(c, filter)).await?;
-    Ok(HttpResponse::Ok().json(SessionList {
+    Ok(HttpResponse::Ok().json(OwnSessions {
         success: true,
         sessions,
     }))
@@ -136,7 +136,7 @@ pub async fn sessions(
 
 #[utoipa::path(get, path = "/api/user/charging/sessions/{session_id}", tag = "charging",
     params(("session_id" = String, Path, description = "SESS_...")),
-    responses((status = 200, description = "The session", body = SessionAnswer), (status = 404, description = "Session not found")),
+    responses((status = 200, description = "The session", body = OwnSession), (status = 404, description = "Session not found")),
     security(("bearer" = [])),
 )]
 pub async fn session(
@@ -150,7 +150,7 @@ pub async fn session(
         .db
         .run(move |c| charging::own(c, customer, &uid))
         .await?;
-    Ok(HttpResponse::Ok().json(SessionAnswer {
+    Ok(HttpResponse::Ok().json(OwnSession {
         success: true,
         session,
     }))

@@ -36,7 +36,7 @@ pub struct Profile {
 )]
 pub async fn register(
     state: web::Data<AppState>,
-    body: web::Json<Value>,
+    body: super::Body<Value>,
 ) -> Result<HttpResponse, AppError> {
     let r = Registration {
         name: str_field(&body, "name")?.to_string(),

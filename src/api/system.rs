@@ -85,7 +85,7 @@ pub async fn static_file(req: HttpRequest) -> HttpResponse {
 }
 
 pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(super::openapi::document())
+    HttpResponse::Ok().json(super::openapi::json())
 }
 
 pub fn swagger() -> utoipa_swagger_ui::SwaggerUi {
