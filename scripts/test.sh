@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, clippy, unit and integration tests on SQLite and
-# PostgreSQL (including quick variants of the benchmarks and the process-level crash tests), a
+# PostgreSQL (including quick variants of the benchmarks and the process-level crash tests), the API
+# conformance test (schemathesis against the OpenAPI document, as operator and as customer), a
 # bounded fuzzing campaign, the interoperability test against an independent OCPP charge point
 # (PyPI `ocpp`), and browser tests (Playwright + Debian's Chromium).
-# Installs what is missing: cargo-fuzz, the Python venv (.venv), Chromium (apt) and playwright-core (npm).
+# Installs what is missing: cargo-fuzz, the Python venv (.venv), schemathesis (target/schemathesis/venv),
+# Chromium (apt) and playwright-core (npm).
 #
 # PostgreSQL: CSMS_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres; each test
 # creates and drops its own database there). Without a reachable server the PostgreSQL half is
@@ -45,6 +47,10 @@ else
   step "cargo test (unit + integration + process-level: $BACKENDS; cargo-nextest not installed)"
   cargo test --all-targets
 fi
+
+step "API conformance: schemathesis against /api/openapi.json, as operator and as customer"
+cargo build --bin csms
+scripts/schemathesis.sh target/debug/csms
 
 step "fuzzing: OCPP frame parser and CALL decoding (30 s per target)"
 scripts/fuzz.sh 30

@@ -11,12 +11,18 @@
 //! still accepted and replaced by the fast form on the charger's next successful handshake.
 
 use diesel::prelude::*;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
-use crate::db::models::Charger;
-use crate::db::schema::{chargers, stations, tariffs};
+use crate::db::models::{Charger, Connector};
+use crate::db::schema::{
+    chargers, charging_sessions, connectors, meter_values, ocpp_messages, ocpp_transactions,
+    stations, tariffs,
+};
 use crate::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
+use crate::ocpp::messages::format_timestamp;
 
 pub const MIN_PASSWORD: usize = 16;
 pub const MAX_PASSWORD: usize = 40;
@@ -312,6 +318,234 @@ pub fn authorization_key_accepted(
         }
         Ok(())
     })
+}
+
+/// A chargeBoxIdentity an operator may register: 1 to 48 letters, digits, '-', '_', '.', ':'.
+pub fn valid_device_id(id: &str) -> Result<(), AppError> {
+    let ok = !id.is_empty()
+        && id.len() <= 48
+        && id
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "-_.:".contains(ch));
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::bad_request(
+            "deviceId must be 1 to 48 characters: letters, digits, '-', '_', '.', ':'",
+        ))
+    }
+}
+
+/// A charger as the operator API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargerView {
+    pub id: i64,
+    /// chargeBoxIdentity
+    pub device_id: String,
+    pub charging_point_id: String,
+    pub station_id: i64,
+    pub name: Option<String>,
+    pub tariff_id: Option<i64>,
+    /// Connected to this csms now
+    pub online: bool,
+    pub has_ocpp_password: bool,
+    pub security_profile: i32,
+    pub vendor: Option<String>,
+    pub model: Option<String>,
+    pub serial_number: Option<String>,
+    pub firmware_version: Option<String>,
+    /// The last StatusNotification for connector 0
+    pub status: Option<String>,
+    pub error_code: Option<String>,
+    pub last_boot_at: Option<String>,
+    pub last_heartbeat: Option<String>,
+    pub last_seen: Option<String>,
+    pub connectors: Vec<ConnectorView>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorView {
+    pub connector_id: i32,
+    pub status: String,
+    pub error_code: String,
+    pub info: Option<String>,
+    pub vendor_error_code: Option<String>,
+    pub updated_at: String,
+}
+
+impl ChargerView {
+    fn of(ch: Charger, conns: &[Connector], online: bool) -> Self {
+        ChargerView {
+            id: ch.id,
+            online,
+            has_ocpp_password: ch.ocpp_password_hash.is_some(),
+            security_profile: ch.security_profile,
+            vendor: ch.vendor,
+            model: ch.model,
+            serial_number: ch.serial_number,
+            firmware_version: ch.firmware_version,
+            status: ch.status,
+            error_code: ch.error_code,
+            last_boot_at: ch.last_boot_at.map(format_timestamp),
+            last_heartbeat: ch.last_heartbeat_at.map(format_timestamp),
+            last_seen: ch.last_seen_at.map(format_timestamp),
+            connectors: conns
+                .iter()
+                .filter(|k| k.charger_id == ch.id)
+                .map(|k| ConnectorView {
+                    connector_id: k.connector_id,
+                    status: k.status.clone(),
+                    error_code: k.error_code.clone(),
+                    info: k.info.clone(),
+                    vendor_error_code: k.vendor_error_code.clone(),
+                    updated_at: format_timestamp(k.updated_at),
+                })
+                .collect(),
+            created_at: format_timestamp(ch.created_at),
+            device_id: ch.device_id,
+            charging_point_id: ch.charging_point_id,
+            station_id: ch.station_id,
+            name: ch.name,
+            tariff_id: ch.tariff_id,
+        }
+    }
+}
+
+/// Chargers (all, or the one with `device`) with their connectors, in registration order.
+fn views(
+    c: &mut DbConnection,
+    device: Option<&str>,
+    online: impl Fn(&str) -> bool,
+) -> Result<Vec<ChargerView>, AppError> {
+    let mut q = chargers::table
+        .order(chargers::id)
+        .select(Charger::as_select())
+        .into_boxed();
+    if let Some(d) = device {
+        q = q.filter(chargers::device_id.eq(d.to_string()));
+    }
+    let list: Vec<Charger> = q.load(c)?;
+    let ids: Vec<i64> = list.iter().map(|c| c.id).collect();
+    let conns: Vec<Connector> = connectors::table
+        .filter(connectors::charger_id.eq_any(ids))
+        .order((connectors::charger_id, connectors::connector_id))
+        .select(Connector::as_select())
+        .load(c)?;
+    Ok(list
+        .into_iter()
+        .map(|ch| {
+            let on = online(&ch.device_id);
+            ChargerView::of(ch, &conns, on)
+        })
+        .collect())
+}
+
+/// Every charger; `online` tells whether a chargeBoxIdentity is connected.
+pub fn list(
+    c: &mut DbConnection,
+    online: impl Fn(&str) -> bool,
+) -> Result<Vec<ChargerView>, AppError> {
+    views(c, None, online)
+}
+
+pub fn get(
+    c: &mut DbConnection,
+    device_id: &str,
+    online: impl Fn(&str) -> bool,
+) -> Result<ChargerView, AppError> {
+    views(c, Some(device_id), online)?
+        .into_iter()
+        .next()
+        .ok_or(AppError::ChargerNotFound)
+}
+
+/// A charger as registered or changed, with the password csms generated for it (shown once).
+pub struct Registered {
+    pub charger: ChargerView,
+    pub generated_password: Option<String>,
+}
+
+/// [`create`], as the API shows the result (no connectors yet).
+pub fn register(
+    c: &mut DbConnection,
+    new: NewCharger,
+    online: impl Fn(&str) -> bool,
+) -> Result<Registered, AppError> {
+    let saved = create(c, new)?;
+    let on = online(&saved.charger.device_id);
+    Ok(Registered {
+        charger: ChargerView::of(saved.charger, &[], on),
+        generated_password: saved.generated_password,
+    })
+}
+
+/// [`update`], as the API shows the result.
+pub fn change(
+    c: &mut DbConnection,
+    device_id: &str,
+    changes: Changes,
+    online: impl Fn(&str) -> bool,
+) -> Result<Registered, AppError> {
+    let saved = update(c, device_id, changes)?;
+    Ok(Registered {
+        charger: get(c, &saved.charger.device_id, online)?,
+        generated_password: saved.generated_password,
+    })
+}
+
+/// The internal id of a registered charger (404 `Charger not found`).
+pub fn id_of(c: &mut DbConnection, device_id: &str) -> Result<i64, AppError> {
+    chargers::table
+        .filter(chargers::device_id.eq(device_id))
+        .select(chargers::id)
+        .first(c)
+        .optional()?
+        .ok_or(AppError::ChargerNotFound)
+}
+
+/// Deletes a charger that has no charging history; one with history is kept for the books (409).
+pub fn delete(c: &mut DbConnection, device_id: &str) -> Result<(), AppError> {
+    write_tx(c, |c| {
+        let id = id_of(c, device_id)?;
+        let sessions: i64 = charging_sessions::table
+            .filter(charging_sessions::charger_id.eq(id))
+            .count()
+            .get_result(c)?;
+        let txs: i64 = ocpp_transactions::table
+            .filter(ocpp_transactions::charger_id.eq(id))
+            .count()
+            .get_result(c)?;
+        if sessions + txs > 0 {
+            return Err(AppError::Conflict(
+                "Charger has charging history and cannot be deleted".into(),
+            ));
+        }
+        diesel::delete(connectors::table.filter(connectors::charger_id.eq(id))).execute(c)?;
+        diesel::delete(meter_values::table.filter(meter_values::charger_id.eq(id))).execute(c)?;
+        diesel::delete(ocpp_messages::table.filter(ocpp_messages::charger_id.eq(id))).execute(c)?;
+        diesel::delete(chargers::table.find(id)).execute(c)?;
+        Ok(())
+    })
+}
+
+/// Sets (or with `None` removes) the charger's own tariff.
+pub fn assign_tariff(
+    c: &mut DbConnection,
+    device_id: &str,
+    tariff_id: Option<i64>,
+) -> Result<(), AppError> {
+    check_tariff(c, tariff_id)?;
+    let n = diesel::update(chargers::table.filter(chargers::device_id.eq(device_id)))
+        .set(chargers::tariff_id.eq(tariff_id))
+        .execute(c)?;
+    if n == 0 {
+        Err(AppError::ChargerNotFound)
+    } else {
+        Ok(())
+    }
 }
 
 /// What the handshake needs to know about a charger.

@@ -10,6 +10,23 @@ pub const CONNECTOR_RESERVED: &str = "This connector is reserved by another cust
 /// The exact message of the seed scenario for the loser of a race.
 pub const CONNECTOR_IN_USE: &str = "This charger connector is currently in use by another customer. Please try a different connector or wait for the current session to end.";
 
+/// The body of every error answer: `{"success": false, "error": "<message for a person>"}`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Always false
+    pub success: bool,
+    pub error: String,
+}
+
+impl ErrorBody {
+    pub fn new(error: impl Into<String>) -> Self {
+        ErrorBody {
+            success: false,
+            error: error.into(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     // --- start/stop charging (texts fixed by the contract) ---
@@ -124,7 +141,7 @@ impl ResponseError for AppError {
         if let AppError::TooManyLoginAttempts { retry_after_secs } = self {
             response.insert_header((actix_web::http::header::RETRY_AFTER, *retry_after_secs));
         }
-        response.json(serde_json::json!({"success": false, "error": message}))
+        response.json(ErrorBody::new(message))
     }
 }
 

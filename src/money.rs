@@ -44,6 +44,17 @@ pub fn to_major(minor: i64) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
+/// Minor units that serialize as [`to_major`] does: a JSON number in major units. In OpenAPI
+/// schemas, fields of this type are declared `#[schema(value_type = f64)]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Major(pub i64);
+
+impl serde::Serialize for Major {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&to_major(self.0), s)
+    }
+}
+
 /// Cost of `energy_wh` at `price_per_kwh` minor units, rounded half up to the minor unit.
 pub fn energy_cost(energy_wh: i64, price_per_kwh: i64) -> i64 {
     let wh = i128::from(energy_wh.max(0));

@@ -5,31 +5,49 @@ use std::time::Duration;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::auth::CustomerId;
-use crate::charging::{self, ListFilter, start::StartRequest};
-use crate::db::models::Session;
-use crate::db::schema::charging_sessions;
+use crate::charging::{self, ListFilter, SessionView, start::StartRequest};
 use crate::error::AppError;
 use crate::money;
 use crate::state::AppState;
 
+/// The answer of start and stop.
+#[derive(Serialize, ToSchema)]
+pub struct ChargingAnswer {
+    success: bool,
+    message: String,
+    #[schema(value_type = SessionView)]
+    session: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OwnSessions {
+    success: bool,
+    sessions: Vec<SessionView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OwnSession {
+    success: bool,
+    session: SessionView,
+}
+
 #[utoipa::path(post, path = "/api/user/charging/start", tag = "charging",
     request_body = crate::api::openapi::StartBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer")),
-    responses((status = 200, description = "Charging started successfully"), (status = 400, description = "In use / Insufficient wallet balance / Charger is offline / Connector is not available / Invalid amount / Charger rejected the start request"), (status = 404, description = "Charger not found / Connector not found"), (status = 504, description = "Charger did not respond")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 128 visible characters; retries with the same key return the first answer", pattern = r"^[!-~]([ -~]{0,126}[!-~])?$")),
+    responses((status = 200, description = "Charging started successfully", body = ChargingAnswer), (status = 400, description = "In use / Insufficient wallet balance / Charger is offline / Connector is not available / Invalid amount / Charger rejected the start request"), (status = 404, description = "Charger not found / Connector not found"), (status = 504, description = "Charger did not respond")),
     security(("bearer" = [])),
 )]
 pub async fn start(
     state: web::Data<AppState>,
     who: CustomerId,
     req: HttpRequest,
-    body: web::Json<Value>,
+    body: super::Body<Value>,
 ) -> Result<HttpResponse, AppError> {
     let device_id = super::str_field(&body, "deviceId")?.to_string();
     let connector_id = body
@@ -70,28 +88,34 @@ pub async fn start(
         idempotency_key,
     };
     let session = charging::start::start(&state.into_inner(), who.0, request).await?;
-    Ok(HttpResponse::Ok().json(
-        json!({"success": true, "message": "Charging started successfully", "session": session}),
-    ))
+    Ok(HttpResponse::Ok().json(ChargingAnswer {
+        success: true,
+        message: "Charging started successfully".into(),
+        session,
+    }))
 }
 
 #[utoipa::path(post, path = "/api/user/charging/stop", tag = "charging",
     request_body = crate::api::openapi::StopBody,
-    responses((status = 200, description = "{success, message, session}"), (status = 400, description = "Session cannot be stopped now / Charger rejected the stop request"), (status = 404, description = "Session not found (or not yours)")),
+    responses((status = 200, description = "Stopped, or stop requested (message says which)", body = ChargingAnswer), (status = 400, description = "Session cannot be stopped now / Charger rejected the stop request"), (status = 404, description = "Session not found (or not yours)")),
     security(("bearer" = [])),
 )]
 pub async fn stop(
     state: web::Data<AppState>,
     who: CustomerId,
-    body: web::Json<Value>,
+    body: super::Body<Value>,
 ) -> Result<HttpResponse, AppError> {
     let session_id = super::str_field(&body, "sessionId")?.to_string();
     let (message, session) = charging::stop::stop(&state.into_inner(), who.0, session_id).await?;
-    Ok(HttpResponse::Ok().json(json!({"success": true, "message": message, "session": session})))
+    Ok(HttpResponse::Ok().json(ChargingAnswer {
+        success: true,
+        message,
+        session,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/user/charging/sessions", tag = "charging",
-    responses((status = 200, description = "{success, sessions}: own sessions, newest first")),
+    responses((status = 200, description = "Own sessions, newest first", body = OwnSessions)),
     security(("bearer" = [])),
 )]
 pub async fn sessions(
@@ -104,12 +128,15 @@ pub async fn sessions(
         ..Default::default()
     };
     let sessions = state.db.run(move |c| charging::list(c, filter)).await?;
-    Ok(HttpResponse::Ok().json(json!({"success": true, "sessions": sessions})))
+    Ok(HttpResponse::Ok().json(OwnSessions {
+        success: true,
+        sessions,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/user/charging/sessions/{session_id}", tag = "charging",
     params(("session_id" = String, Path, description = "SESS_...")),
-    responses((status = 200, description = "{success, session}"), (status = 404, description = "Session not found")),
+    responses((status = 200, description = "The session", body = OwnSession), (status = 404, description = "Session not found")),
     security(("bearer" = [])),
 )]
 pub async fn session(
@@ -121,18 +148,12 @@ pub async fn session(
     let customer = who.0;
     let session = state
         .db
-        .run(move |c| {
-            let s: Session = charging_sessions::table
-                .filter(charging_sessions::session_uid.eq(uid))
-                .filter(charging_sessions::customer_id.eq(customer))
-                .select(Session::as_select())
-                .first(c)
-                .optional()?
-                .ok_or(AppError::SessionNotFound)?;
-            charging::view(c, &s)
-        })
+        .run(move |c| charging::own(c, customer, &uid))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"success": true, "session": session})))
+    Ok(HttpResponse::Ok().json(OwnSession {
+        success: true,
+        session,
+    }))
 }
 
 /// `POST /api/user/events/ticket`: what `GET /api/user/events?ticket=` needs.
@@ -173,7 +194,7 @@ pub struct EventsQuery {
 /// with the Authorization header or (browsers) with `?ticket=` from `POST /api/user/events/ticket`.
 #[utoipa::path(get, path = "/api/user/events", tag = "charging",
     params(("ticket" = Option<String>, Query, description = "Ticket from POST /api/user/events/ticket (for EventSource, which cannot send headers); API tokens are not accepted here")),
-    responses((status = 200, description = "text/event-stream of own session and wallet events"), (status = 401, description = "Missing, bad or expired token or ticket")),
+    responses((status = 200, description = "Own session and wallet events (Server-Sent Events)", body = String, content_type = "text/event-stream"), (status = 401, description = "Missing, bad or expired token or ticket")),
     security(("bearer" = [])),
 )]
 pub async fn events(

@@ -11,10 +11,11 @@ pub mod system;
 pub mod tokens;
 
 use actix_web::dev::Server;
-use actix_web::{App, HttpServer, web};
+use actix_web::http::{Method, header};
+use actix_web::{App, HttpResponse, HttpServer, Resource, Route, web};
 use chrono::NaiveDateTime;
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorBody};
 use crate::state::State;
 
 pub fn timestamp(t: NaiveDateTime) -> String {
@@ -57,138 +58,284 @@ pub fn server(listener: std::net::TcpListener, state: State) -> std::io::Result<
     Ok(server)
 }
 
+/// One path with its methods; any other method gets 405 with `Allow` (not the web panel's 404).
+fn resource(path: &str, routes: Vec<(Method, Route)>) -> Resource {
+    let allow = routes
+        .iter()
+        .map(|(m, _)| m.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut r = web::resource(path);
+    for (_, route) in routes {
+        r = r.route(route);
+    }
+    r.default_service(web::to(move || {
+        let allow = allow.clone();
+        async move {
+            HttpResponse::MethodNotAllowed()
+                .insert_header((header::ALLOW, allow))
+                .json(ErrorBody::new("Method not allowed"))
+        }
+    }))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(system::healthz))
-        .route("/metrics", web::get().to(system::metrics))
-        .route("/api/openapi.json", web::get().to(system::openapi))
+    let get = |r: Route| (Method::GET, r);
+    let post = |r: Route| (Method::POST, r);
+    let put = |r: Route| (Method::PUT, r);
+    let delete = |r: Route| (Method::DELETE, r);
+    let paths = vec![
+        ("/healthz", vec![get(web::get().to(system::healthz))]),
+        ("/metrics", vec![get(web::get().to(system::metrics))]),
+        (
+            "/api/openapi.json",
+            vec![get(web::get().to(system::openapi))],
+        ),
         // customers
-        .route("/api/customer/register", web::post().to(customer::register))
-        .route("/api/customer/login", web::post().to(customer::login))
-        .route("/api/user/profile", web::get().to(customer::profile))
-        .route("/api/user/wallet", web::get().to(customer::wallet))
-        .route("/api/user/stations", web::get().to(customer::stations))
-        .route("/api/user/charging/start", web::post().to(charging::start))
-        .route("/api/user/charging/stop", web::post().to(charging::stop))
-        .route(
+        (
+            "/api/customer/register",
+            vec![post(web::post().to(customer::register))],
+        ),
+        (
+            "/api/customer/login",
+            vec![post(web::post().to(customer::login))],
+        ),
+        (
+            "/api/user/profile",
+            vec![get(web::get().to(customer::profile))],
+        ),
+        (
+            "/api/user/wallet",
+            vec![get(web::get().to(customer::wallet))],
+        ),
+        (
+            "/api/user/stations",
+            vec![get(web::get().to(customer::stations))],
+        ),
+        (
+            "/api/user/charging/start",
+            vec![post(web::post().to(charging::start))],
+        ),
+        (
+            "/api/user/charging/stop",
+            vec![post(web::post().to(charging::stop))],
+        ),
+        (
             "/api/user/charging/sessions",
-            web::get().to(charging::sessions),
-        )
-        .route(
+            vec![get(web::get().to(charging::sessions))],
+        ),
+        (
             "/api/user/charging/sessions/{session_id}",
-            web::get().to(charging::session),
-        )
-        .route("/api/user/events", web::get().to(charging::events))
-        .route(
+            vec![get(web::get().to(charging::session))],
+        ),
+        (
+            "/api/user/events",
+            vec![get(web::get().to(charging::events))],
+        ),
+        (
             "/api/user/events/ticket",
-            web::post().to(charging::events_ticket),
-        )
+            vec![post(web::post().to(charging::events_ticket))],
+        ),
         // operators
-        .route("/api/admin/login", web::post().to(admin::login))
-        .route("/api/admin/stations", web::post().to(admin::create_station))
-        .route("/api/admin/stations", web::get().to(admin::list_stations))
-        .route(
+        ("/api/admin/login", vec![post(web::post().to(admin::login))]),
+        (
+            "/api/admin/stations",
+            vec![
+                post(web::post().to(admin::create_station)),
+                get(web::get().to(admin::list_stations)),
+            ],
+        ),
+        (
             "/api/admin/stations/{id}/tariff",
-            web::put().to(admin::assign_station_tariff),
-        )
-        .route("/api/admin/chargers", web::post().to(admin::create_charger))
-        .route("/api/admin/chargers", web::get().to(admin::list_chargers))
-        .route(
+            vec![put(web::put().to(admin::assign_station_tariff))],
+        ),
+        (
+            "/api/admin/chargers",
+            vec![
+                post(web::post().to(admin::create_charger)),
+                get(web::get().to(admin::list_chargers)),
+            ],
+        ),
+        (
             "/api/admin/chargers/{device_id}",
-            web::get().to(admin::get_charger),
-        )
-        .route(
-            "/api/admin/chargers/{device_id}",
-            web::delete().to(admin::delete_charger),
-        )
-        .route(
-            "/api/admin/chargers/{device_id}",
-            web::put().to(admin::update_charger),
-        )
-        .route(
+            vec![
+                get(web::get().to(admin::get_charger)),
+                put(web::put().to(admin::update_charger)),
+                delete(web::delete().to(admin::delete_charger)),
+            ],
+        ),
+        (
             "/api/admin/chargers/{device_id}/tariff",
-            web::put().to(admin::assign_charger_tariff),
-        )
-        .route(
+            vec![put(web::put().to(admin::assign_charger_tariff))],
+        ),
+        (
             "/api/admin/chargers/{device_id}/messages",
-            web::get().to(admin::messages),
-        )
-        .route(
+            vec![get(web::get().to(admin::messages))],
+        ),
+        (
             "/api/admin/chargers/{device_id}/commands/{action}",
-            web::post().to(admin::command),
-        )
-        .route("/api/admin/tariffs", web::post().to(admin::create_tariff))
-        .route("/api/admin/tariffs", web::get().to(admin::list_tariffs))
-        .route("/api/admin/customers", web::get().to(admin::list_customers))
-        .route(
+            vec![post(web::post().to(admin::command))],
+        ),
+        (
+            "/api/admin/tariffs",
+            vec![
+                post(web::post().to(admin::create_tariff)),
+                get(web::get().to(admin::list_tariffs)),
+            ],
+        ),
+        (
+            "/api/admin/customers",
+            vec![get(web::get().to(admin::list_customers))],
+        ),
+        (
             "/api/admin/customers/{id}/wallet/credit",
-            web::post().to(admin::credit_wallet),
-        )
-        .route("/api/admin/sessions", web::get().to(admin::list_sessions))
-        .route(
+            vec![post(web::post().to(admin::credit_wallet))],
+        ),
+        (
+            "/api/admin/sessions",
+            vec![get(web::get().to(admin::list_sessions))],
+        ),
+        (
             "/api/admin/sessions/{session_id}/close",
-            web::post().to(admin::close_session),
-        )
-        .route("/api/admin/write-offs", web::get().to(admin::write_offs))
-        .route(
-            "/api/user/reservations",
-            web::post().to(reservations::reserve),
-        )
-        .route("/api/user/reservations", web::get().to(reservations::mine))
-        .route(
-            "/api/user/reservations/{id}",
-            web::delete().to(reservations::cancel_mine),
-        )
-        .route(
-            "/api/admin/reservations",
-            web::post().to(reservations::operator_reserve),
-        )
-        .route("/api/admin/reservations", web::get().to(reservations::list))
-        .route(
-            "/api/admin/reservations/{id}",
-            web::delete().to(reservations::operator_cancel),
-        )
-        .route(
-            "/api/admin/chargers/{device_id}/local-list",
-            web::get().to(tokens::local_list),
-        )
-        .route(
-            "/api/admin/chargers/{device_id}/local-list",
-            web::post().to(tokens::sync_local_list),
-        )
-        .route(
-            "/api/admin/chargers/{device_id}/charging-profiles",
-            web::post().to(smart_charging::set),
-        )
-        .route(
-            "/api/admin/chargers/{device_id}/charging-profiles",
-            web::get().to(smart_charging::list),
-        )
-        .route(
-            "/api/admin/chargers/{device_id}/charging-profiles/clear",
-            web::post().to(smart_charging::clear),
-        )
-        .route(
-            "/api/admin/chargers/{device_id}/composite-schedule",
-            web::get().to(smart_charging::composite),
-        )
-        .route(
-            "/api/admin/stations/{id}/power-limit",
-            web::put().to(smart_charging::set_limit),
-        )
-        .route(
-            "/api/admin/stations/{id}/load",
-            web::get().to(smart_charging::load),
-        )
-        .route("/api/admin/id-tags", web::post().to(tokens::create))
-        .route("/api/admin/id-tags", web::get().to(tokens::list))
-        .route("/api/admin/id-tags/{id_tag}", web::get().to(tokens::get))
-        .route("/api/admin/id-tags/{id_tag}", web::put().to(tokens::update))
-        .route(
+            vec![post(web::post().to(admin::close_session))],
+        ),
+        (
+            "/api/admin/write-offs",
+            vec![get(web::get().to(admin::write_offs))],
+        ),
+        (
+            "/api/admin/id-tags",
+            vec![
+                post(web::post().to(tokens::create)),
+                get(web::get().to(tokens::list)),
+            ],
+        ),
+        (
             "/api/admin/id-tags/{id_tag}",
-            web::delete().to(tokens::delete),
-        )
-        .service(system::swagger())
+            vec![
+                get(web::get().to(tokens::get)),
+                put(web::put().to(tokens::update)),
+                delete(web::delete().to(tokens::delete)),
+            ],
+        ),
+        (
+            "/api/user/reservations",
+            vec![
+                post(web::post().to(reservations::reserve)),
+                get(web::get().to(reservations::mine)),
+            ],
+        ),
+        (
+            "/api/user/reservations/{id}",
+            vec![delete(web::delete().to(reservations::cancel_mine))],
+        ),
+        (
+            "/api/admin/reservations",
+            vec![
+                post(web::post().to(reservations::operator_reserve)),
+                get(web::get().to(reservations::list)),
+            ],
+        ),
+        (
+            "/api/admin/reservations/{id}",
+            vec![delete(web::delete().to(reservations::operator_cancel))],
+        ),
+        (
+            "/api/admin/chargers/{device_id}/local-list",
+            vec![
+                get(web::get().to(tokens::local_list)),
+                post(web::post().to(tokens::sync_local_list)),
+            ],
+        ),
+        (
+            "/api/admin/chargers/{device_id}/charging-profiles",
+            vec![
+                post(web::post().to(smart_charging::set)),
+                get(web::get().to(smart_charging::list)),
+            ],
+        ),
+        (
+            "/api/admin/chargers/{device_id}/charging-profiles/clear",
+            vec![post(web::post().to(smart_charging::clear))],
+        ),
+        (
+            "/api/admin/chargers/{device_id}/composite-schedule",
+            vec![get(web::get().to(smart_charging::composite))],
+        ),
+        (
+            "/api/admin/stations/{id}/power-limit",
+            vec![put(web::put().to(smart_charging::set_limit))],
+        ),
+        (
+            "/api/admin/stations/{id}/load",
+            vec![get(web::get().to(smart_charging::load))],
+        ),
+    ];
+    for (path, methods) in paths {
+        cfg.service(resource(path, methods));
+    }
+    cfg.service(system::swagger())
         .default_service(web::get().to(system::static_file));
+}
+
+/// A JSON request body that must be an object (an array or a scalar is 400, like a body that does
+/// not parse), read as `T`. Numbers with no fractional part (`5.0`) count as integers, as JSON
+/// Schema says they are.
+pub struct Body<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Body<T> {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        let json = web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            let web::Json(mut value) = json.await?;
+            if !value.is_object() {
+                return Err(
+                    AppError::bad_request("Invalid JSON body: expected a JSON object").into(),
+                );
+            }
+            integral_numbers(&mut value);
+            serde_json::from_value(value)
+                .map(Body)
+                .map_err(|e| AppError::bad_request(format!("Invalid JSON body: {e}")).into())
+        })
+    }
+}
+
+impl<T> std::ops::Deref for Body<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Turns `5.0` into `5` throughout a JSON value (within ±2^53, where f64 is exact).
+fn integral_numbers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() <= 9_007_199_254_740_992.0
+            {
+                *v = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(map) => map.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
+}
+
+/// `{"success": true}`: done, nothing else to say.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Done {
+    pub success: bool,
 }
 
 /// The email and password of a login body (missing fields are empty: they fail like wrong ones).

@@ -4,21 +4,33 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
+use crate::error::ErrorBody;
 use crate::state::AppState;
 
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    /// ok or unavailable
+    status: String,
+    /// sqlite or postgres
+    database: String,
+    /// Chargers connected to this node
+    chargers_online: usize,
+}
+
 #[utoipa::path(get, path = "/healthz", tag = "system",
-    responses((status = 200, description = "Database answers"), (status = 503, description = "Database unavailable")),
+    responses((status = 200, description = "Database answers", body = Health), (status = 503, description = "Database unavailable", body = Health)),
 )]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    use diesel::connection::SimpleConnection;
-    let db = state.db.run(|c| Ok(c.batch_execute("SELECT 1")?)).await;
-    let body = json!({
-        "status": if db.is_ok() { "ok" } else { "unavailable" },
-        "database": state.db.backend().name(),
-        "chargersOnline": state.registry.len(),
-    });
+    let db = state.db.run(crate::db::ping).await;
+    let body = Health {
+        status: if db.is_ok() { "ok" } else { "unavailable" }.into(),
+        database: state.db.backend().name().into(),
+        chargers_online: state.registry.len(),
+    };
     if db.is_ok() {
         HttpResponse::Ok().json(body)
     } else {
@@ -27,7 +39,7 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "system",
-    responses((status = 200, description = "Prometheus text format")),
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")),
 )]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     metrics::gauge!("csms_connected_chargers").set(state.registry.len() as f64);
@@ -68,12 +80,12 @@ pub async fn static_file(req: HttpRequest) -> HttpResponse {
             .content_type(mime_guess::from_path(path).first_or_octet_stream().as_ref())
             .insert_header(("Cache-Control", "no-cache"))
             .body(file.data.into_owned()),
-        None => HttpResponse::NotFound().json(json!({"success": false, "error": "Not found"})),
+        None => HttpResponse::NotFound().json(ErrorBody::new("Not found")),
     }
 }
 
 pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(super::openapi::document())
+    HttpResponse::Ok().json(super::openapi::json())
 }
 
 pub fn swagger() -> utoipa_swagger_ui::SwaggerUi {

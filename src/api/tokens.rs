@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::Done;
 use crate::auth::OperatorId;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -23,9 +24,44 @@ pub struct TokenList {
     id_tags: Vec<Token>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct Done {
-    success: bool,
+/// `POST /api/admin/id-tags` as documented (read as [`TokenInput`]).
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct NewTokenBody {
+    /// 1–20 printable ASCII characters (CiString20; compared case-insensitively)
+    #[schema(pattern = r"^[!-~]{1,20}$")]
+    id_tag: String,
+    /// Accepted (default), Blocked, Expired or Invalid
+    #[schema(pattern = "^(Accepted|Blocked|Expired|Invalid)$")]
+    status: Option<String>,
+    /// RFC 3339; after it the token answers Expired
+    #[schema(format = DateTime)]
+    expiry_date: Option<String>,
+    /// The group (another idTag) the token belongs to
+    #[schema(pattern = r"^[!-~]{1,20}$")]
+    parent_id_tag: Option<String>,
+    /// The customer whose wallet pays; none: a fleet card billed by the operator
+    customer_id: Option<i64>,
+    #[schema(max_length = 500)]
+    note: Option<String>,
+}
+
+/// `PUT /api/admin/id-tags/{idTag}` as documented (read as [`TokenInput`]): what is given changes,
+/// null clears expiryDate, parentIdTag, customerId or note. The idTag itself cannot change.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct TokenChanges {
+    #[schema(pattern = "^(Accepted|Blocked|Expired|Invalid)$")]
+    status: Option<String>,
+    #[schema(format = DateTime)]
+    expiry_date: Option<String>,
+    #[schema(pattern = r"^[!-~]{1,20}$")]
+    parent_id_tag: Option<String>,
+    customer_id: Option<i64>,
+    #[schema(max_length = 500)]
+    note: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -36,16 +72,16 @@ pub struct TokenQuery {
 }
 
 #[utoipa::path(post, path = "/api/admin/id-tags", tag = "operator",
-    request_body = TokenInput,
+    request_body = NewTokenBody,
     responses((status = 201, description = "Registered", body = TokenAnswer), (status = 400, description = "Invalid idTag, status, expiryDate, parentIdTag or note"), (status = 404, description = "Customer not found"), (status = 409, description = "The idTag (in any case) is already a token or a customer's")),
     security(("bearer" = [])),
 )]
 pub async fn create(
     state: web::Data<AppState>,
     _op: OperatorId,
-    body: web::Json<TokenInput>,
+    body: super::Body<TokenInput>,
 ) -> Result<HttpResponse, AppError> {
-    let input = body.into_inner();
+    let input = body.0;
     let id_tag = state.db.run(move |c| tokens::create(c, input)).await?;
     state.local_lists.wake();
     Ok(HttpResponse::Created().json(TokenAnswer {
@@ -76,7 +112,7 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/api/admin/id-tags/{id_tag}", tag = "operator",
-    params(("id_tag" = String, Path, description = "idTag, any case")),
+    params(("id_tag" = String, Path, description = "idTag, any case", pattern = r"^[!-~]{1,20}$")),
     responses((status = 200, description = "The token", body = TokenAnswer), (status = 404, description = "Token not found")),
     security(("bearer" = [])),
 )]
@@ -94,8 +130,8 @@ pub async fn get(
 }
 
 #[utoipa::path(put, path = "/api/admin/id-tags/{id_tag}", tag = "operator",
-    request_body = TokenInput,
-    params(("id_tag" = String, Path, description = "idTag, any case")),
+    request_body = TokenChanges,
+    params(("id_tag" = String, Path, description = "idTag, any case", pattern = r"^[!-~]{1,20}$")),
     responses((status = 200, description = "Changed", body = TokenAnswer), (status = 400, description = "Invalid field, or an attempt to change the idTag"), (status = 404, description = "Token or customer not found")),
     security(("bearer" = [])),
 )]
@@ -103,9 +139,9 @@ pub async fn update(
     state: web::Data<AppState>,
     _op: OperatorId,
     path: web::Path<String>,
-    body: web::Json<TokenInput>,
+    body: super::Body<TokenInput>,
 ) -> Result<HttpResponse, AppError> {
-    let (tag, input) = (path.into_inner(), body.into_inner());
+    let (tag, input) = (path.into_inner(), body.0);
     let id_tag = state
         .db
         .run(move |c| tokens::update(c, &tag, input))
@@ -117,7 +153,7 @@ pub async fn update(
 }
 
 #[utoipa::path(delete, path = "/api/admin/id-tags/{id_tag}", tag = "operator",
-    params(("id_tag" = String, Path, description = "idTag, any case")),
+    params(("id_tag" = String, Path, description = "idTag, any case", pattern = r"^[!-~]{1,20}$")),
     responses((status = 200, description = "Removed", body = Done), (status = 404, description = "Token not found")),
     security(("bearer" = [])),
 )]

@@ -466,48 +466,103 @@ pub fn settle_late(
     Ok(())
 }
 
-fn ts(t: Option<NaiveDateTime>) -> Value {
-    t.map(crate::api::timestamp)
-        .map(Value::String)
-        .unwrap_or(Value::Null)
+/// A session as the API shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    /// SESS_...
+    pub session_id: String,
+    /// pending, active, stopping, completed or failed
+    pub status: String,
+    pub device_id: String,
+    pub charging_point_id: String,
+    pub connector_id: i32,
+    /// None: a session started by a token the operator bills
+    pub customer_id: Option<i64>,
+    /// app (started through the API) or charger (started at the charger with a card)
+    pub origin: String,
+    pub id_tag: String,
+    /// Prepaid amount, major units
+    #[schema(value_type = f64)]
+    pub amount: money::Major,
+    #[schema(value_type = f64)]
+    pub price_per_kwh: money::Major,
+    pub energy_kwh: f64,
+    /// What the energy costs so far (including late charges), major units
+    #[schema(value_type = f64)]
+    pub cost: money::Major,
+    /// What went back to the wallet when it ended
+    #[schema(value_type = Option<f64>)]
+    pub refund: Option<money::Major>,
+    pub transaction_id: Option<i64>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub stopped_at: Option<String>,
+    pub stop_reason: Option<String>,
+    pub failure_reason: Option<String>,
+    pub note: Option<String>,
 }
 
-/// A session as the API shows it.
+impl SessionView {
+    /// The view of a session on the charger with these (deviceId, chargingPointId).
+    pub fn of(s: &Session, charger: (&str, &str)) -> Self {
+        let ts = |t: Option<NaiveDateTime>| t.map(crate::ocpp::messages::format_timestamp);
+        SessionView {
+            session_id: s.session_uid.clone(),
+            status: s.status.clone(),
+            device_id: charger.0.to_string(),
+            charging_point_id: charger.1.to_string(),
+            connector_id: s.connector_id,
+            customer_id: s.customer_id,
+            origin: s.origin.clone(),
+            id_tag: s.id_tag.clone(),
+            amount: money::Major(s.amount),
+            price_per_kwh: money::Major(s.price_per_kwh),
+            energy_kwh: s.energy_wh as f64 / 1000.0,
+            cost: money::Major(s.cost + s.late_cost),
+            refund: s.refund.map(money::Major),
+            transaction_id: s.transaction_id,
+            created_at: crate::ocpp::messages::format_timestamp(s.created_at),
+            started_at: ts(s.started_at),
+            stopped_at: ts(s.stopped_at),
+            stop_reason: s.stop_reason.clone(),
+            failure_reason: s.failure_reason.clone(),
+            note: s.stop_note.clone(),
+        }
+    }
+
+    pub fn load(c: &mut DbConnection, s: &Session) -> Result<Self, AppError> {
+        let (device, cp): (String, String) = chargers::table
+            .find(s.charger_id)
+            .select((chargers::device_id, chargers::charging_point_id))
+            .first(c)?;
+        Ok(SessionView::of(s, (&device, &cp)))
+    }
+}
+
+/// [`SessionView`] as JSON (for callers that pass it on untyped).
 pub fn view_with(s: &Session, charger: (&str, &str)) -> Value {
-    json!({
-        "sessionId": s.session_uid,
-        "status": s.status,
-        "deviceId": charger.0,
-        "chargingPointId": charger.1,
-        "connectorId": s.connector_id,
-        "customerId": s.customer_id,
-        "origin": s.origin,
-        "idTag": s.id_tag,
-        "amount": money::to_major(s.amount),
-        "pricePerKwh": money::to_major(s.price_per_kwh),
-        "energyKwh": s.energy_wh as f64 / 1000.0,
-        "cost": money::to_major(s.cost + s.late_cost),
-        "refund": s.refund.map(money::to_major),
-        "transactionId": s.transaction_id,
-        "createdAt": crate::api::timestamp(s.created_at),
-        "startedAt": ts(s.started_at),
-        "stoppedAt": ts(s.stopped_at),
-        "stopReason": s.stop_reason,
-        "failureReason": s.failure_reason,
-        "note": s.stop_note,
-    })
+    serde_json::to_value(SessionView::of(s, charger)).unwrap_or_default()
 }
 
 pub fn view(c: &mut DbConnection, s: &Session) -> Result<Value, AppError> {
-    let (device, cp): (String, String) = chargers::table
-        .find(s.charger_id)
-        .select((chargers::device_id, chargers::charging_point_id))
-        .first(c)?;
-    Ok(view_with(s, (&device, &cp)))
+    Ok(serde_json::to_value(SessionView::load(c, s)?).unwrap_or_default())
+}
+
+/// A customer's own session by its id (another customer's is `Session not found` too).
+pub fn own(c: &mut DbConnection, customer_id: i64, uid: &str) -> Result<SessionView, AppError> {
+    let s: Session = charging_sessions::table
+        .filter(charging_sessions::session_uid.eq(uid))
+        .filter(charging_sessions::customer_id.eq(customer_id))
+        .select(Session::as_select())
+        .first(c)
+        .optional()?
+        .ok_or(AppError::SessionNotFound)?;
+    SessionView::load(c, &s)
 }
 
 /// Sessions with their charger's ids, newest first.
-pub fn list(c: &mut DbConnection, filter: ListFilter) -> Result<Vec<Value>, AppError> {
+pub fn list(c: &mut DbConnection, filter: ListFilter) -> Result<Vec<SessionView>, AppError> {
     let mut q = charging_sessions::table
         .inner_join(chargers::table)
         .select((
@@ -530,7 +585,7 @@ pub fn list(c: &mut DbConnection, filter: ListFilter) -> Result<Vec<Value>, AppE
     let rows: Vec<(Session, String, String)> = q.load(c)?;
     Ok(rows
         .iter()
-        .map(|(s, d, cp)| view_with(s, (d, cp)))
+        .map(|(s, d, cp)| SessionView::of(s, (d, cp)))
         .collect())
 }
 
@@ -542,8 +597,26 @@ pub struct ListFilter {
     pub limit: i64,
 }
 
+/// Energy delivered that could not be billed, as the operator console shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WriteOffView {
+    pub id: i64,
+    pub device_id: String,
+    pub connector_id: i32,
+    pub transaction_id: Option<i64>,
+    pub session_id: Option<String>,
+    pub customer_id: Option<i64>,
+    pub energy_kwh: f64,
+    /// What the energy would have cost, major units
+    #[schema(value_type = f64)]
+    pub amount: money::Major,
+    pub reason: String,
+    pub created_at: String,
+}
+
 /// Write-offs, newest first, as the operator console shows them.
-pub fn write_offs(c: &mut DbConnection, limit: i64) -> Result<Vec<Value>, AppError> {
+pub fn write_offs(c: &mut DbConnection, limit: i64) -> Result<Vec<WriteOffView>, AppError> {
     use crate::db::models::WriteOff;
     use crate::db::schema::write_offs;
     let rows: Vec<(WriteOff, String, Option<String>)> = write_offs::table
@@ -562,19 +635,17 @@ pub fn write_offs(c: &mut DbConnection, limit: i64) -> Result<Vec<Value>, AppErr
         .load(c)?;
     Ok(rows
         .into_iter()
-        .map(|(w, device, session)| {
-            json!({
-                "id": w.id,
-                "deviceId": device,
-                "connectorId": w.connector_id,
-                "transactionId": w.transaction_id,
-                "sessionId": session,
-                "customerId": w.customer_id,
-                "energyKwh": w.energy_wh as f64 / 1000.0,
-                "amount": money::to_major(w.amount),
-                "reason": w.reason,
-                "createdAt": crate::api::timestamp(w.created_at),
-            })
+        .map(|(w, device_id, session_id)| WriteOffView {
+            id: w.id,
+            device_id,
+            connector_id: w.connector_id,
+            transaction_id: w.transaction_id,
+            session_id,
+            customer_id: w.customer_id,
+            energy_kwh: w.energy_wh as f64 / 1000.0,
+            amount: money::Major(w.amount),
+            reason: w.reason,
+            created_at: crate::ocpp::messages::format_timestamp(w.created_at),
         })
         .collect())
 }

@@ -327,3 +327,8 @@ pub fn redact(url: &str) -> String {
 pub fn now() -> chrono::NaiveDateTime {
     chrono::Utc::now().naive_utc()
 }
+
+/// `SELECT 1`: whether the database answers (for `/healthz`).
+pub fn ping(c: &mut DbConnection) -> Result<(), AppError> {
+    Ok(c.batch_execute("SELECT 1")?)
+}

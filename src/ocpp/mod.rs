@@ -1,6 +1,7 @@
 //! OCPP 1.6J: framing, schemas, typed messages, the WebSocket server, per-charger connections,
 //! the registry of connected chargers, and the handlers for charge-point-initiated messages.
 
+pub mod commands;
 pub mod connection;
 pub mod frame;
 pub mod handlers;

@@ -132,3 +132,69 @@ pub fn trim(
     }
     Ok(())
 }
+
+/// A logged frame as the operator API shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageView {
+    pub id: i64,
+    /// `in` (from the charger) or `out`
+    pub direction: String,
+    /// 2 CALL, 3 CALLRESULT, 4 CALLERROR
+    pub message_type: i32,
+    pub message_id: String,
+    pub action: Option<String>,
+    /// The frame as JSON (as text when it was not valid JSON)
+    #[schema(value_type = Object)]
+    pub frame: serde_json::Value,
+    pub created_at: String,
+}
+
+/// The newest `limit` (1 to 1,000) frames of a charger, newest first; 404 for an unknown charger.
+pub fn list(
+    c: &mut crate::db::DbConnection,
+    device_id: &str,
+    limit: i64,
+) -> Result<Vec<MessageView>, AppError> {
+    let id = crate::chargers::id_of(c, device_id)?;
+    let rows = ocpp_messages::table
+        .filter(ocpp_messages::charger_id.eq(id))
+        .order(ocpp_messages::id.desc())
+        .limit(limit.clamp(1, 1000))
+        .select((
+            ocpp_messages::id,
+            ocpp_messages::direction,
+            ocpp_messages::message_type,
+            ocpp_messages::message_id,
+            ocpp_messages::action,
+            ocpp_messages::payload,
+            ocpp_messages::created_at,
+        ))
+        .load::<(
+            i64,
+            String,
+            i32,
+            String,
+            Option<String>,
+            String,
+            chrono::NaiveDateTime,
+        )>(c)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, direction, message_type, message_id, action, text, at)| {
+                let frame = serde_json::from_str::<serde_json::Value>(&text)
+                    .unwrap_or(serde_json::Value::String(text));
+                MessageView {
+                    id,
+                    direction,
+                    message_type,
+                    message_id,
+                    action,
+                    frame,
+                    created_at: crate::ocpp::messages::format_timestamp(at),
+                }
+            },
+        )
+        .collect())
+}

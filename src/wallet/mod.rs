@@ -252,14 +252,56 @@ fn audit_snapshot(c: &mut DbConnection) -> Result<Audit, AppError> {
     Ok(a)
 }
 
-pub fn ledger_json(row: &LedgerRow, session_uid: Option<&str>) -> serde_json::Value {
-    json!({
-        "id": row.id,
-        "type": row.kind,
-        "amount": money::to_major(row.amount),
-        "balanceAfter": money::to_major(row.balance_after),
-        "sessionId": session_uid,
-        "note": row.note,
-        "createdAt": crate::api::timestamp(row.created_at),
-    })
+/// A wallet ledger row as the API shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerEntry {
+    pub id: i64,
+    /// credit, charge_hold, refund, adjustment or charge
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Major units; negative for a debit
+    #[schema(value_type = f64)]
+    pub amount: money::Major,
+    #[schema(value_type = f64)]
+    pub balance_after: money::Major,
+    /// The session it belongs to, if any
+    pub session_id: Option<String>,
+    pub note: Option<String>,
+    pub created_at: String,
+}
+
+/// The newest `limit` ledger rows of a customer, newest first.
+pub fn history(
+    c: &mut DbConnection,
+    customer_id: i64,
+    limit: i64,
+) -> Result<Vec<LedgerEntry>, AppError> {
+    use crate::db::schema::charging_sessions;
+    let rows: Vec<(LedgerRow, Option<String>)> = wallet_ledger::table
+        .left_join(
+            charging_sessions::table.on(charging_sessions::id
+                .nullable()
+                .eq(wallet_ledger::session_id)),
+        )
+        .filter(wallet_ledger::customer_id.eq(customer_id))
+        .order(wallet_ledger::id.desc())
+        .limit(limit)
+        .select((
+            LedgerRow::as_select(),
+            charging_sessions::session_uid.nullable(),
+        ))
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, session_id)| LedgerEntry {
+            id: row.id,
+            kind: row.kind,
+            amount: money::Major(row.amount),
+            balance_after: money::Major(row.balance_after),
+            session_id,
+            note: row.note,
+            created_at: crate::ocpp::messages::format_timestamp(row.created_at),
+        })
+        .collect())
 }

@@ -340,6 +340,103 @@ async fn system_routes(app: TestApp) {
 }
 dual!(system_routes);
 
+/// The API's edges: a known path with an undeclared method is 405 with `Allow` (not the web panel's
+/// 404); a body that is not a JSON object is 400; integral floats count as integers; every error
+/// status in the OpenAPI document has the shared error body.
+async fn api_edges(app: TestApp) {
+    let t = app.admin().await;
+    let resp = reqwest::Client::new()
+        .patch(format!("{}/api/admin/stations", app.http))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 405);
+    assert_eq!(
+        resp.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("POST, GET")
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"success": false, "error": "Method not allowed"})
+    );
+    let (s, _) = app
+        .request(reqwest::Method::DELETE, "/healthz", None, None)
+        .await;
+    assert_eq!(s, 405);
+
+    let (s, body) = app
+        .post("/api/admin/stations", Some(&t), json!(["Main"]))
+        .await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(body["error"], "Invalid JSON body: expected a JSON object");
+    let (s, body) = app
+        .request(
+            reqwest::Method::PUT,
+            "/api/admin/id-tags/NOPE",
+            Some(&t),
+            Some(json!([null, null])),
+        )
+        .await;
+    assert_eq!(s, 400, "{body}");
+
+    let (s, body) = app
+        .post(
+            "/api/admin/tariffs",
+            Some(&t),
+            json!({"name": "T", "pricePerKwh": 12.5}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let tariff = body["tariff"]["id"].as_i64().unwrap();
+    let (s, body) = app
+        .post(
+            "/api/admin/stations",
+            Some(&t),
+            json!({"name": "S", "tariffId": tariff as f64}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(body["station"]["tariffId"], tariff);
+    let (s, body) = app
+        .post(
+            "/api/admin/stations",
+            Some(&t),
+            json!({"name": "S", "address": 5}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (400, Some("address must be a string"))
+    );
+
+    let (_, doc) = app.get("/api/openapi.json", None).await;
+    assert_eq!(
+        doc["components"]["schemas"]["ErrorBody"]["required"],
+        json!(["success", "error"])
+    );
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, answer) in op["responses"].as_object().unwrap() {
+                let schema = &answer["content"]["application/json"]["schema"];
+                if status.as_str() >= "400" && status != "503" {
+                    assert_eq!(
+                        schema["$ref"], "#/components/schemas/ErrorBody",
+                        "{method} {path} {status}"
+                    );
+                } else {
+                    assert!(
+                        answer["content"].is_object(),
+                        "{method} {path} {status}: no body documented"
+                    );
+                }
+            }
+        }
+    }
+}
+dual!(api_edges);
+
 /// `PUT /api/admin/chargers/{deviceId}`: profile 0 → 1 generates a password (shown once), a new
 /// password takes effect at the next handshake, profiles 2 and 3 are refused, unknown → 404.
 async fn charger_settings(app: TestApp) {

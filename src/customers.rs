@@ -1,0 +1,174 @@
+//! Customer accounts: registration rules, the profile, the operator's customer list and wallet
+//! credits (the wallet itself is `crate::wallet`).
+
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::models::{Customer, NewCustomer};
+use crate::db::schema::customers;
+use crate::db::{DbConnection, is_unique_violation, now, write_tx};
+use crate::error::AppError;
+use crate::money::Major;
+use crate::wallet;
+
+/// Largest single wallet credit (major units 1,000,000.00).
+pub const MAX_CREDIT: i64 = 100_000_000;
+
+/// A customer as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerView {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    /// The customer's own idTag (what csms sends to chargers for app starts)
+    pub id_tag: String,
+    /// Major units
+    #[schema(value_type = f64)]
+    pub wallet_balance: Major,
+}
+
+impl From<Customer> for CustomerView {
+    fn from(c: Customer) -> Self {
+        CustomerView {
+            id: c.id,
+            name: c.name,
+            email: c.email,
+            id_tag: c.id_tag,
+            wallet_balance: Major(c.balance),
+        }
+    }
+}
+
+pub fn valid_email(email: &str) -> bool {
+    let parts: Vec<&str> = email.split('@').collect();
+    email.len() <= 254
+        && parts.len() == 2
+        && !parts[0].is_empty()
+        && parts[1].contains('.')
+        && !email.contains(char::is_whitespace)
+}
+
+/// A registration as given (`name` and `email` trimmed; the email is lower-cased here).
+pub struct Registration {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// Checks a registration before its password is hashed: 400 with the field's rule.
+pub fn check(r: &Registration) -> Result<(), AppError> {
+    if r.name.chars().count() > 100 {
+        return Err(AppError::bad_request("name must be at most 100 characters"));
+    }
+    if !valid_email(&r.email) {
+        return Err(AppError::bad_request("A valid email is required"));
+    }
+    if r.password.chars().count() < 6 || r.password.len() > 72 {
+        return Err(AppError::bad_request("password must be 6 to 72 characters"));
+    }
+    Ok(())
+}
+
+/// A fresh idTag for a customer: 20 characters at most, as OCPP's IdToken allows.
+fn new_id_tag() -> String {
+    format!(
+        "C{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..15].to_uppercase()
+    )
+}
+
+/// Creates the account (wallet 0); 409 when the email is taken.
+pub fn create(
+    c: &mut DbConnection,
+    name: &str,
+    email: &str,
+    password_hash: &str,
+) -> Result<CustomerView, AppError> {
+    let tag = new_id_tag();
+    let new = NewCustomer {
+        name,
+        email,
+        password_hash,
+        id_tag: &tag,
+        balance: 0,
+        created_at: now(),
+    };
+    let id: i64 = diesel::insert_into(customers::table)
+        .values(&new)
+        .returning(customers::id)
+        .get_result(c)
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                AppError::Conflict("Email is already registered".into())
+            } else {
+                AppError::from(e)
+            }
+        })?;
+    load(c, id)
+}
+
+fn load(c: &mut DbConnection, id: i64) -> Result<CustomerView, AppError> {
+    Ok(customers::table
+        .find(id)
+        .select(Customer::as_select())
+        .first::<Customer>(c)?
+        .into())
+}
+
+/// The account behind a customer token (401 when it was deleted since).
+pub fn profile(c: &mut DbConnection, id: i64) -> Result<CustomerView, AppError> {
+    customers::table
+        .find(id)
+        .select(Customer::as_select())
+        .first::<Customer>(c)
+        .optional()?
+        .map(CustomerView::from)
+        .ok_or_else(|| AppError::Unauthorized("Account no longer exists".into()))
+}
+
+pub fn list(c: &mut DbConnection) -> Result<Vec<CustomerView>, AppError> {
+    Ok(customers::table
+        .order(customers::id)
+        .select(Customer::as_select())
+        .load::<Customer>(c)?
+        .into_iter()
+        .map(CustomerView::from)
+        .collect())
+}
+
+/// An operator's credit: `amount` minor units (1 to [`MAX_CREDIT`], else `Invalid amount`).
+pub fn valid_credit(amount: Option<i64>) -> Result<i64, AppError> {
+    amount
+        .filter(|a| *a > 0 && *a <= MAX_CREDIT)
+        .ok_or(AppError::InvalidAmount)
+}
+
+/// Credits a wallet (ledger note: the operator's, at most 200 characters, or "Operator credit").
+pub fn credit(
+    c: &mut DbConnection,
+    id: i64,
+    amount: i64,
+    note: Option<&str>,
+) -> Result<CustomerView, AppError> {
+    let note: Option<String> = note.map(|s| s.chars().take(200).collect());
+    write_tx(c, |c| {
+        let exists: i64 = customers::table
+            .filter(customers::id.eq(id))
+            .count()
+            .get_result(c)?;
+        if exists == 0 {
+            return Err(AppError::NotFound("Customer not found".into()));
+        }
+        wallet::apply(
+            c,
+            id,
+            amount,
+            wallet::Kind::Credit,
+            None,
+            Some(note.as_deref().unwrap_or("Operator credit")),
+        )?;
+        load(c, id)
+    })
+}
