@@ -65,6 +65,9 @@ pub enum AppError {
     /// A well-formed request that cannot be processed (e.g. an Idempotency-Key reused for another body).
     #[error("{0}")]
     Unprocessable(String),
+    /// An upload above the size limit.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -121,6 +124,7 @@ impl ResponseError for AppError {
             }
             Conflict(_) => StatusCode::CONFLICT,
             Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Forbidden(_) => StatusCode::FORBIDDEN,
             TooManyLoginAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod firmware;
 pub mod local_list;
 pub mod money;
 pub mod node;

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod charging;
 pub mod customer;
+pub mod firmware;
 pub mod openapi;
 pub mod reservations;
 pub mod security;
@@ -269,6 +270,41 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         (
             "/api/admin/stations/{id}/load",
             vec![get(web::get().to(smart_charging::load))],
+        ),
+        (
+            "/api/admin/firmware",
+            vec![
+                post(web::post().to(firmware::upload)),
+                get(web::get().to(firmware::images)),
+            ],
+        ),
+        (
+            "/api/admin/chargers/{device_id}/firmware",
+            vec![post(web::post().to(firmware::update_firmware))],
+        ),
+        (
+            "/api/admin/chargers/{device_id}/diagnostics",
+            vec![post(web::post().to(firmware::get_diagnostics))],
+        ),
+        (
+            "/api/admin/chargers/{device_id}/maintenance",
+            vec![get(web::get().to(firmware::jobs))],
+        ),
+        (
+            "/api/admin/maintenance/{id}/file",
+            vec![get(web::get().to(firmware::file))],
+        ),
+        // chargers (no login: the token in the address is the secret)
+        (
+            "/files/firmware/{token}/{name}",
+            vec![get(web::get().to(firmware::download))],
+        ),
+        (
+            "/files/diagnostics/{token}/{name}",
+            vec![
+                put(web::put().to(firmware::receive)),
+                post(web::post().to(firmware::receive)),
+            ],
         ),
     ];
     for (path, methods) in paths {

@@ -294,7 +294,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    firmware_images (id) {
+        id -> BigInt,
+        name -> Text,
+        version -> Text,
+        token -> Text,
+        sha256 -> Text,
+        size -> BigInt,
+        data -> Binary,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    maintenance_jobs (id) {
+        id -> BigInt,
+        charger_id -> BigInt,
+        kind -> Text,
+        image_id -> Nullable<BigInt>,
+        location -> Text,
+        token -> Nullable<Text>,
+        status -> Text,
+        history -> Text,
+        file_name -> Nullable<Text>,
+        data -> Nullable<Binary>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(chargers -> stations (station_id));
+diesel::joinable!(maintenance_jobs -> chargers (charger_id));
 diesel::joinable!(charging_profiles -> chargers (charger_id));
 diesel::joinable!(local_lists -> chargers (charger_id));
 diesel::joinable!(reservations -> chargers (charger_id));
@@ -324,4 +355,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     reservations,
     local_lists,
     charging_profiles,
+    firmware_images,
+    maintenance_jobs,
 );

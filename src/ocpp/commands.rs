@@ -85,6 +85,21 @@ pub async fn run(
             let v = crate::local_list::check(state, device).await?;
             return Ok(Outcome::answer(json!({ "listVersion": v })));
         }
+        "UpdateFirmware" | "GetDiagnostics" => {
+            let kind = if action == "UpdateFirmware" {
+                "firmware"
+            } else {
+                "diagnostics"
+            };
+            let (d, location) = (
+                device.to_string(),
+                payload["location"].as_str().unwrap_or_default().to_string(),
+            );
+            state
+                .db
+                .run(move |c| crate::firmware::command_job(c, &d, kind, &location))
+                .await?;
+        }
         "CancelReservation" => {
             let (d, id) = (
                 device.to_string(),

@@ -85,6 +85,17 @@ pub async fn handle(
         }
         "DiagnosticsStatusNotification" | "FirmwareStatusNotification" => {
             log::info!("{}: {action} {}", ctx.device_id, payload["status"]);
+            let kind = if action == "FirmwareStatusNotification" {
+                "firmware"
+            } else {
+                "diagnostics"
+            };
+            let status = payload["status"].as_str().unwrap_or_default().to_string();
+            let charger_id = ctx.charger_id;
+            state
+                .db
+                .run(move |c| crate::firmware::status_notification(c, charger_id, kind, &status))
+                .await?;
             Ok(json!({}))
         }
         other => Err(OcppError::new(
@@ -122,6 +133,7 @@ async fn boot_notification(
         .db
         .run(move |c| {
             let t = now();
+            let running = req.firmware_version.clone();
             let update = diesel::update(chargers::table.find(charger_id)).set((
                 chargers::vendor.eq(req.charge_point_vendor),
                 chargers::model.eq(req.charge_point_model),
@@ -139,6 +151,8 @@ async fn boot_notification(
             write_tx(c, |c| update.execute(c))?;
             // Transactions it was asked to stop are asked again now.
             stops::charger_back(c, charger_id)?;
+            // It may have rebooted into the firmware it was installing.
+            crate::firmware::after_boot(c, charger_id, running.as_deref())?;
             Ok(())
         })
         .await?;

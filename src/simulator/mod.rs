@@ -173,6 +173,12 @@ struct Shared {
     local_list: HashMap<String, Value>,
     /// Charging profiles installed: chargingProfileId → (connectorId, profile).
     profiles: HashMap<i64, (u32, Value)>,
+    /// The firmware version it reports at boot (None: the crate's version).
+    firmware_version: Option<String>,
+    /// What an UpdateFirmware installs: (version, whether it sends the Installed notification).
+    next_firmware: Option<(String, bool)>,
+    /// The firmware images it downloaded (bytes).
+    downloaded: Vec<Vec<u8>>,
 }
 
 /// One WebSocket connection of a simulated charger.
@@ -428,6 +434,71 @@ impl Simulator {
         (shared.local_list_version, shared.local_list.clone())
     }
 
+    /// What the next UpdateFirmware installs: the version it then reports at boot, and whether it
+    /// sends the Installed notification (some chargers only reboot).
+    pub fn set_next_firmware(&self, version: &str, send_installed: bool) {
+        lock(&self.shared).next_firmware = Some((version.to_string(), send_installed));
+    }
+
+    /// The firmware images it downloaded.
+    pub fn downloaded(&self) -> Vec<Vec<u8>> {
+        lock(&self.shared).downloaded.clone()
+    }
+
+    fn firmware_version(&self) -> String {
+        lock(&self.shared)
+            .firmware_version
+            .clone()
+            .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string())
+    }
+
+    async fn notify(&self, action: &str, status: &str) {
+        let _ = self.call(action, json!({ "status": status })).await;
+    }
+
+    /// UpdateFirmware: download over HTTP, install, reboot into the new version.
+    async fn install_firmware(&self, location: &str) {
+        self.notify("FirmwareStatusNotification", "Downloading")
+            .await;
+        let image = match reqwest::get(location).await {
+            Ok(r) if r.status().is_success() => r.bytes().await.ok(),
+            _ => None,
+        };
+        let Some(image) = image else {
+            self.notify("FirmwareStatusNotification", "DownloadFailed")
+                .await;
+            return;
+        };
+        lock(&self.shared).downloaded.push(image.to_vec());
+        self.notify("FirmwareStatusNotification", "Downloaded")
+            .await;
+        self.notify("FirmwareStatusNotification", "Installing")
+            .await;
+        let (version, send_installed) = lock(&self.shared)
+            .next_firmware
+            .clone()
+            .unwrap_or_else(|| ("installed".to_string(), true));
+        lock(&self.shared).firmware_version = Some(version);
+        if self.reboot(false).await.is_ok() && send_installed {
+            self.notify("FirmwareStatusNotification", "Installed").await;
+        }
+    }
+
+    /// GetDiagnostics: upload a file over HTTP (PUT `location` + file name).
+    async fn upload_diagnostics(&self, location: &str, file: &str) {
+        self.notify("DiagnosticsStatusNotification", "Uploading")
+            .await;
+        let body = format!("diagnostics of {}\n", self.id());
+        let sent = reqwest::Client::new()
+            .put(format!("{location}{file}"))
+            .body(body)
+            .send()
+            .await;
+        let ok = matches!(sent, Ok(r) if r.status().is_success());
+        let status = if ok { "Uploaded" } else { "UploadFailed" };
+        self.notify("DiagnosticsStatusNotification", status).await;
+    }
+
     /// Empties the Local Authorization List (version 0), as a charger reset to factory settings.
     pub fn clear_local_list(&self) {
         let mut shared = lock(&self.shared);
@@ -499,7 +570,7 @@ impl Simulator {
 
     pub async fn boot(&self) -> Result<(), SimError> {
         let resp = self
-            .call("BootNotification", json!({"chargePointVendor": "csms", "chargePointModel": "Simulator", "firmwareVersion": env!("CARGO_PKG_VERSION"), "chargePointSerialNumber": format!("SIM-{}", self.id())}))
+            .call("BootNotification", json!({"chargePointVendor": "csms", "chargePointModel": "Simulator", "firmwareVersion": self.firmware_version(), "chargePointSerialNumber": format!("SIM-{}", self.id())}))
             .await?;
         lock(&self.shared).boot_interval = resp["interval"].as_u64().unwrap_or(300).max(1);
         self.status(0, "Available").await?;
@@ -966,31 +1037,15 @@ impl Simulator {
             "UpdateFirmware" => {
                 self.reply(&id, json!({})).await;
                 let sim = self.clone();
-                tokio::spawn(async move {
-                    for status in ["Downloading", "Downloaded", "Installing"] {
-                        let _ = sim
-                            .call("FirmwareStatusNotification", json!({"status": status}))
-                            .await;
-                    }
-                    // Installing reboots the charger; it comes back with the new firmware.
-                    if sim.reboot(false).await.is_ok() {
-                        let _ = sim
-                            .call("FirmwareStatusNotification", json!({"status": "Installed"}))
-                            .await;
-                    }
-                });
+                let location = payload["location"].as_str().unwrap_or_default().to_string();
+                tokio::spawn(async move { sim.install_firmware(&location).await });
             }
             "GetDiagnostics" => {
                 let file = format!("diagnostics-{}.log", self.id());
                 self.reply(&id, json!({"fileName": file})).await;
                 let sim = self.clone();
-                tokio::spawn(async move {
-                    for status in ["Uploading", "Uploaded"] {
-                        let _ = sim
-                            .call("DiagnosticsStatusNotification", json!({"status": status}))
-                            .await;
-                    }
-                });
+                let location = payload["location"].as_str().unwrap_or_default().to_string();
+                tokio::spawn(async move { sim.upload_diagnostics(&location, &file).await });
             }
             "ReserveNow" => {
                 let connector = payload["connectorId"].as_u64().unwrap_or(0) as u32;

@@ -5,6 +5,7 @@ mod helpers;
 
 mod admin;
 mod charging;
+mod firmware;
 mod lifecycle;
 mod local_list;
 mod nodes;

@@ -9,7 +9,22 @@ use crate::{answered, call, cmd, dual, eventually, minutes_ago, sent};
 async fn tc_044_1_firmware_update_download_and_install(app: TestApp) {
     let admin = app.admin().await;
     let sim = app.charger("TC0441", 1).await;
-    let body = json!({"location": "http://127.0.0.1/firmware.bin", "retrieveDate": minutes_ago(0), "retries": 1, "retryInterval": 30});
+    // An image csms hosts.
+    let image = reqwest::Client::new()
+        .post(format!(
+            "{}/api/admin/firmware?name=fw.bin&version=9.9",
+            app.http
+        ))
+        .bearer_auth(&admin)
+        .body("firmware")
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let location = format!("{}{}", app.http, image["image"]["path"].as_str().unwrap());
+    let body = json!({"location": location, "retrieveDate": minutes_ago(0), "retries": 1, "retryInterval": 30});
     let r = cmd(&app, &admin, "TC0441", "UpdateFirmware", body.clone()).await;
     assert_eq!(r, json!({}));
     assert_eq!(sent(&sim, "UpdateFirmware"), vec![body]);
@@ -87,10 +102,18 @@ dual!(tc_044_3_firmware_update_installation_failed);
 async fn tc_045_1_get_diagnostics(app: TestApp) {
     let admin = app.admin().await;
     let sim = app.charger("TC0451", 1).await;
-    let body = json!({"location": "http://127.0.0.1/diagnostics/"});
-    let r = cmd(&app, &admin, "TC0451", "GetDiagnostics", body.clone()).await;
-    assert_eq!(r["fileName"], "diagnostics-TC0451.log");
-    assert_eq!(sent(&sim, "GetDiagnostics"), vec![body]);
+    // Through the operator API: the charger uploads to csms itself.
+    let (s, job) = app
+        .post(
+            "/api/admin/chargers/TC0451/diagnostics",
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 201, "{job}");
+    assert_eq!(job["job"]["fileName"], "diagnostics-TC0451.log");
+    let got = sent(&sim, "GetDiagnostics");
+    assert_eq!(got, vec![json!({"location": job["job"]["location"]})]);
     for status in ["Uploading", "Uploaded"] {
         eventually(status, || async {
             answered(

@@ -1,0 +1,2 @@
+DROP TABLE maintenance_jobs;
+DROP TABLE firmware_images;

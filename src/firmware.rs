@@ -1,0 +1,528 @@
+//! Firmware and diagnostics without an FTP server: csms hosts the firmware images an operator
+//! uploads (chargers download them over HTTP from `/files/firmware/{token}`) and receives
+//! diagnostics uploads over HTTP (`PUT` or `POST /files/diagnostics/{token}/{fileName}`). Every
+//! UpdateFirmware and GetDiagnostics is a job with the statuses the charger reported; a charger that
+//! boots with the new image's version after Installing is recognised as Installed even if it never
+//! says so.
+//!
+//! The tokens in the addresses are random (128 bits) and per image / per diagnostics request: the
+//! download and upload addresses need no login, as chargers have none to give.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::db::schema::{chargers, firmware_images, maintenance_jobs};
+use crate::db::{DbConnection, now, write_tx};
+use crate::error::AppError;
+use crate::ocpp::messages::format_timestamp;
+use crate::state::State;
+
+/// Largest firmware image or diagnostics file accepted.
+pub const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
+
+/// A hosted firmware image.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Image {
+    pub id: i64,
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    pub size: i64,
+    /// Where chargers download it (relative to csms's HTTP address)
+    pub path: String,
+    pub created_at: String,
+}
+
+fn token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn text(field: &str, v: &str) -> Result<String, AppError> {
+    let v = v.trim();
+    if v.is_empty() || v.len() > 100 || v.chars().any(|c| c.is_control() || c == '/') {
+        return Err(AppError::bad_request(format!(
+            "{field} must be 1 to 100 characters without '/'"
+        )));
+    }
+    Ok(v.to_string())
+}
+
+type ImageRow = (i64, String, String, String, String, i64, NaiveDateTime);
+
+fn image_view(r: ImageRow) -> Image {
+    let (id, name, version, token, sha256, size, created) = r;
+    Image {
+        id,
+        path: format!("/files/firmware/{token}/{name}"),
+        name,
+        version,
+        sha256,
+        size,
+        created_at: format_timestamp(created),
+    }
+}
+
+fn image_columns() -> (
+    firmware_images::id,
+    firmware_images::name,
+    firmware_images::version,
+    firmware_images::token,
+    firmware_images::sha256,
+    firmware_images::size,
+    firmware_images::created_at,
+) {
+    (
+        firmware_images::id,
+        firmware_images::name,
+        firmware_images::version,
+        firmware_images::token,
+        firmware_images::sha256,
+        firmware_images::size,
+        firmware_images::created_at,
+    )
+}
+
+/// Stores an uploaded image.
+pub fn upload(
+    c: &mut DbConnection,
+    name: &str,
+    version: &str,
+    data: Vec<u8>,
+) -> Result<Image, AppError> {
+    let (name, version) = (text("name", name)?, text("version", version)?);
+    if data.is_empty() {
+        return Err(AppError::bad_request("The image is empty"));
+    }
+    let sha = hex(&Sha256::digest(&data));
+    let size = data.len() as i64;
+    write_tx(c, |c| {
+        let id: i64 = diesel::insert_into(firmware_images::table)
+            .values((
+                firmware_images::name.eq(&name),
+                firmware_images::version.eq(&version),
+                firmware_images::token.eq(token()),
+                firmware_images::sha256.eq(&sha),
+                firmware_images::size.eq(size),
+                firmware_images::data.eq(&data),
+                firmware_images::created_at.eq(now()),
+            ))
+            .returning(firmware_images::id)
+            .get_result(c)?;
+        Ok(image_view(
+            firmware_images::table
+                .find(id)
+                .select(image_columns())
+                .first(c)?,
+        ))
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn images(c: &mut DbConnection) -> Result<Vec<Image>, AppError> {
+    Ok(firmware_images::table
+        .order(firmware_images::id.desc())
+        .select(image_columns())
+        .load::<ImageRow>(c)?
+        .into_iter()
+        .map(image_view)
+        .collect())
+}
+
+/// The image behind a download address.
+pub fn download(c: &mut DbConnection, token: &str) -> Result<(String, Vec<u8>), AppError> {
+    firmware_images::table
+        .filter(firmware_images::token.eq(token))
+        .select((firmware_images::name, firmware_images::data))
+        .first(c)
+        .optional()?
+        .ok_or_else(|| AppError::NotFound("File not found".into()))
+}
+
+/// An UpdateFirmware or GetDiagnostics request and what the charger reported.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    pub id: i64,
+    pub device_id: String,
+    /// firmware or diagnostics
+    pub kind: String,
+    pub image_id: Option<i64>,
+    pub location: String,
+    /// Requested, then what the charger reported (Downloading, Downloaded, Installing, Installed,
+    /// DownloadFailed, InstallationFailed; Uploading, Uploaded, UploadFailed), or Failed: <why>
+    pub status: String,
+    /// Every status with its time: [[status, time], ...]
+    #[schema(value_type = Vec<Vec<String>>)]
+    pub history: Value,
+    pub file_name: Option<String>,
+    /// Bytes received for a diagnostics job
+    pub received_bytes: Option<i64>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+type JobRow = (
+    i64,
+    String,
+    String,
+    Option<i64>,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<Vec<u8>>,
+    NaiveDateTime,
+    NaiveDateTime,
+);
+
+fn job(c: &mut DbConnection, id: i64) -> Result<Job, AppError> {
+    let r: JobRow = maintenance_jobs::table
+        .inner_join(chargers::table)
+        .filter(maintenance_jobs::id.eq(id))
+        .select((
+            maintenance_jobs::id,
+            chargers::device_id,
+            maintenance_jobs::kind,
+            maintenance_jobs::image_id,
+            maintenance_jobs::location,
+            maintenance_jobs::status,
+            maintenance_jobs::history,
+            maintenance_jobs::file_name,
+            maintenance_jobs::data,
+            maintenance_jobs::created_at,
+            maintenance_jobs::updated_at,
+        ))
+        .first(c)
+        .optional()?
+        .ok_or_else(|| AppError::NotFound("Job not found".into()))?;
+    let (id, device_id, kind, image_id, location, status, history, file_name, data, ca, ua) = r;
+    Ok(Job {
+        id,
+        device_id,
+        kind,
+        image_id,
+        location,
+        status,
+        history: serde_json::from_str(&history).unwrap_or(json!([])),
+        file_name,
+        received_bytes: data.map(|d| d.len() as i64),
+        created_at: format_timestamp(ca),
+        updated_at: format_timestamp(ua),
+    })
+}
+
+/// A charger's jobs, newest first.
+pub fn jobs(c: &mut DbConnection, device_id: &str) -> Result<Vec<Job>, AppError> {
+    let cid = charger_id(c, device_id)?;
+    let ids: Vec<i64> = maintenance_jobs::table
+        .filter(maintenance_jobs::charger_id.eq(cid))
+        .order(maintenance_jobs::id.desc())
+        .limit(100)
+        .select(maintenance_jobs::id)
+        .load(c)?;
+    ids.into_iter().map(|id| job(c, id)).collect()
+}
+
+fn charger_id(c: &mut DbConnection, device_id: &str) -> Result<i64, AppError> {
+    chargers::table
+        .filter(chargers::device_id.eq(device_id))
+        .select(chargers::id)
+        .first(c)
+        .optional()?
+        .ok_or(AppError::ChargerNotFound)
+}
+
+/// Sets a job's status, adding it to the history.
+fn record(c: &mut DbConnection, id: i64, status: &str) -> Result<(), AppError> {
+    let history: String = maintenance_jobs::table
+        .find(id)
+        .select(maintenance_jobs::history)
+        .first(c)?;
+    let mut h: Vec<Value> = serde_json::from_str(&history).unwrap_or_default();
+    h.push(json!([status, format_timestamp(now())]));
+    diesel::update(maintenance_jobs::table.find(id))
+        .set((
+            maintenance_jobs::status.eq(status),
+            maintenance_jobs::history.eq(Value::from(h).to_string()),
+            maintenance_jobs::updated_at.eq(now()),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+fn new_job(
+    c: &mut DbConnection,
+    charger_id: i64,
+    kind: &str,
+    image_id: Option<i64>,
+    location: &str,
+    token: Option<&str>,
+) -> Result<i64, AppError> {
+    write_tx(c, |c| {
+        let t = now();
+        let id: i64 = diesel::insert_into(maintenance_jobs::table)
+            .values((
+                maintenance_jobs::charger_id.eq(charger_id),
+                maintenance_jobs::kind.eq(kind),
+                maintenance_jobs::image_id.eq(image_id),
+                maintenance_jobs::location.eq(location),
+                maintenance_jobs::token.eq(token),
+                maintenance_jobs::status.eq("Requested"),
+                maintenance_jobs::created_at.eq(t),
+                maintenance_jobs::updated_at.eq(t),
+            ))
+            .returning(maintenance_jobs::id)
+            .get_result(c)?;
+        record(c, id, "Requested")?;
+        Ok(id)
+    })
+}
+
+/// What the operator asks for.
+pub struct FirmwareRequest {
+    pub image_id: i64,
+    pub retrieve_date: Option<NaiveDateTime>,
+    pub retries: Option<i64>,
+    pub retry_interval: Option<i64>,
+}
+
+/// Sends UpdateFirmware for a hosted image; `base_url` is csms's HTTP address as the operator
+/// reached it (chargers download from there).
+pub async fn update_firmware(
+    state: &State,
+    device_id: &str,
+    base_url: &str,
+    r: FirmwareRequest,
+) -> Result<Job, AppError> {
+    let (d, image) = (device_id.to_string(), r.image_id);
+    let (cid, path) = state
+        .db
+        .run(move |c| {
+            let cid = charger_id(c, &d)?;
+            let (token, name): (String, String) = firmware_images::table
+                .find(image)
+                .select((firmware_images::token, firmware_images::name))
+                .first(c)
+                .optional()?
+                .ok_or_else(|| AppError::NotFound("Firmware image not found".into()))?;
+            Ok((cid, format!("/files/firmware/{token}/{name}")))
+        })
+        .await?;
+    if !state.registry.is_online(device_id) {
+        return Err(AppError::ChargerOffline);
+    }
+    let location = format!("{base_url}{path}");
+    let mut payload = json!({
+        "location": location,
+        "retrieveDate": format_timestamp(r.retrieve_date.unwrap_or_else(now)),
+    });
+    if let Some(n) = r.retries {
+        payload["retries"] = json!(n);
+    }
+    if let Some(n) = r.retry_interval {
+        payload["retryInterval"] = json!(n);
+    }
+    let loc = location.clone();
+    let id = state
+        .db
+        .run(move |c| new_job(c, cid, "firmware", Some(image), &loc, None))
+        .await?;
+    send(state, device_id, id, "UpdateFirmware", payload).await?;
+    state.db.run(move |c| job(c, id)).await
+}
+
+/// Sends GetDiagnostics; the charger uploads to csms.
+pub async fn get_diagnostics(
+    state: &State,
+    device_id: &str,
+    base_url: &str,
+    start: Option<NaiveDateTime>,
+    stop: Option<NaiveDateTime>,
+) -> Result<Job, AppError> {
+    let d = device_id.to_string();
+    let cid = state.db.run(move |c| charger_id(c, &d)).await?;
+    if !state.registry.is_online(device_id) {
+        return Err(AppError::ChargerOffline);
+    }
+    let tok = token();
+    let location = format!("{base_url}/files/diagnostics/{tok}/");
+    let mut payload = json!({ "location": location });
+    if let Some(t) = start {
+        payload["startTime"] = json!(format_timestamp(t));
+    }
+    if let Some(t) = stop {
+        payload["stopTime"] = json!(format_timestamp(t));
+    }
+    let loc = location.clone();
+    let id = state
+        .db
+        .run(move |c| new_job(c, cid, "diagnostics", None, &loc, Some(&tok)))
+        .await?;
+    let answer = send(state, device_id, id, "GetDiagnostics", payload).await?;
+    if let Some(name) = answer["fileName"].as_str().map(str::to_string) {
+        state
+            .db
+            .run(move |c| {
+                write_tx(c, |c| {
+                    diesel::update(maintenance_jobs::table.find(id))
+                        .set(maintenance_jobs::file_name.eq(name))
+                        .execute(c)
+                })?;
+                Ok(())
+            })
+            .await?;
+    }
+    state.db.run(move |c| job(c, id)).await
+}
+
+async fn send(
+    state: &State,
+    device_id: &str,
+    id: i64,
+    action: &str,
+    payload: Value,
+) -> Result<Value, AppError> {
+    let answer = state
+        .registry
+        .call(device_id, action, payload, state.settings.call_timeout())
+        .await;
+    if let Err(e) = &answer {
+        let why = format!("Failed: {e}");
+        state
+            .db
+            .run(move |c| write_tx(c, |c| record(c, id, &why)))
+            .await?;
+    }
+    Ok(answer?)
+}
+
+/// UpdateFirmware or GetDiagnostics sent through the commands API (a location of the operator's
+/// choosing): a job, so that the charger's status notifications are tracked all the same.
+pub fn command_job(
+    c: &mut DbConnection,
+    device_id: &str,
+    kind: &str,
+    location: &str,
+) -> Result<i64, AppError> {
+    let cid = charger_id(c, device_id)?;
+    new_job(c, cid, kind, None, location, None)
+}
+
+/// A FirmwareStatusNotification (`kind` firmware) or DiagnosticsStatusNotification (diagnostics):
+/// the charger's latest job of that kind takes the status. `Idle` (nothing in progress, e.g. when
+/// triggered) changes nothing.
+pub fn status_notification(
+    c: &mut DbConnection,
+    charger_id: i64,
+    kind: &str,
+    status: &str,
+) -> Result<(), AppError> {
+    if status == "Idle" {
+        return Ok(());
+    }
+    write_tx(c, |c| {
+        let latest: Option<(i64, String)> = maintenance_jobs::table
+            .filter(maintenance_jobs::charger_id.eq(charger_id))
+            .filter(maintenance_jobs::kind.eq(kind))
+            .order(maintenance_jobs::id.desc())
+            .select((maintenance_jobs::id, maintenance_jobs::status))
+            .first(c)
+            .optional()?;
+        match latest {
+            // A repeat (or Installed after csms recognised it at boot) adds nothing.
+            Some((_, current)) if current == status => Ok(()),
+            Some((id, _)) => record(c, id, status),
+            None => {
+                log::info!("charger {charger_id}: {kind} status {status} without a request");
+                Ok(())
+            }
+        }
+    })
+}
+
+/// A BootNotification: if the charger was installing an image and now runs that image's version,
+/// the job is Installed (some chargers never send the Installed notification).
+pub fn after_boot(
+    c: &mut DbConnection,
+    charger_id: i64,
+    firmware_version: Option<&str>,
+) -> Result<(), AppError> {
+    let Some(running) = firmware_version else {
+        return Ok(());
+    };
+    let latest: Option<(i64, String, Option<i64>)> = maintenance_jobs::table
+        .filter(maintenance_jobs::charger_id.eq(charger_id))
+        .filter(maintenance_jobs::kind.eq("firmware"))
+        .order(maintenance_jobs::id.desc())
+        .select((
+            maintenance_jobs::id,
+            maintenance_jobs::status,
+            maintenance_jobs::image_id,
+        ))
+        .first(c)
+        .optional()?;
+    let Some((id, status, Some(image))) = latest else {
+        return Ok(());
+    };
+    if !matches!(status.as_str(), "Downloaded" | "Installing") {
+        return Ok(());
+    }
+    let version: String = firmware_images::table
+        .find(image)
+        .select(firmware_images::version)
+        .first(c)?;
+    if version == running {
+        log::info!("charger {charger_id} booted with firmware {version}: installed");
+        write_tx(c, |c| record(c, id, "Installed"))?;
+    }
+    Ok(())
+}
+
+/// A charger uploads its diagnostics file.
+pub fn receive(
+    c: &mut DbConnection,
+    token: &str,
+    file_name: &str,
+    data: Vec<u8>,
+) -> Result<(), AppError> {
+    let name = text("fileName", file_name)?;
+    let n = write_tx(c, |c| {
+        diesel::update(
+            maintenance_jobs::table
+                .filter(maintenance_jobs::token.eq(token))
+                .filter(maintenance_jobs::kind.eq("diagnostics")),
+        )
+        .set((
+            maintenance_jobs::file_name.eq(&name),
+            maintenance_jobs::data.eq(&data),
+            maintenance_jobs::updated_at.eq(now()),
+        ))
+        .execute(c)
+    })?;
+    if n == 0 {
+        return Err(AppError::NotFound("Upload address not found".into()));
+    }
+    Ok(())
+}
+
+/// A received diagnostics file.
+pub fn diagnostics_file(c: &mut DbConnection, id: i64) -> Result<(String, Vec<u8>), AppError> {
+    let (name, data): (Option<String>, Option<Vec<u8>>) = maintenance_jobs::table
+        .find(id)
+        .select((maintenance_jobs::file_name, maintenance_jobs::data))
+        .first(c)
+        .optional()?
+        .ok_or_else(|| AppError::NotFound("Job not found".into()))?;
+    match (name, data) {
+        (Some(n), Some(d)) => Ok((n, d)),
+        _ => Err(AppError::NotFound("No file received".into())),
+    }
+}
