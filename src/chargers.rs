@@ -103,7 +103,16 @@ fn resolve(
     current_hash: Option<&str>,
     want: &Credentials,
 ) -> Result<Resolved, AppError> {
-    let profile = want.security_profile.or(current_profile).unwrap_or(1);
+    // A password given for a charger without one (profile 0) and no profile named: profile 1.
+    let implied = match (&want.password, current_profile) {
+        (Some(Some(_)), Some(0)) => Some(1),
+        _ => None,
+    };
+    let profile = want
+        .security_profile
+        .or(implied)
+        .or(current_profile)
+        .unwrap_or(1);
     match profile {
         0 | 1 => {}
         2 | 3 => {

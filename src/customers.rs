@@ -43,7 +43,7 @@ impl From<Customer> for CustomerView {
 
 pub fn valid_email(email: &str) -> bool {
     let parts: Vec<&str> = email.split('@').collect();
-    email.len() <= 254
+    email.chars().count() <= 254
         && parts.len() == 2
         && !parts[0].is_empty()
         && parts[1].contains('.')

@@ -44,7 +44,7 @@ fn token() -> String {
 
 fn text(field: &str, v: &str) -> Result<String, AppError> {
     let v = v.trim();
-    if v.is_empty() || v.len() > 100 || v.chars().any(|c| c.is_control() || c == '/') {
+    if v.is_empty() || v.chars().count() > 100 || v.chars().any(|c| c.is_control() || c == '/') {
         return Err(AppError::bad_request(format!(
             "{field} must be 1 to 100 characters without '/'"
         )));
@@ -493,6 +493,14 @@ pub fn receive(
     file_name: &str,
     data: Vec<u8>,
 ) -> Result<(), AppError> {
+    let known: i64 = maintenance_jobs::table
+        .filter(maintenance_jobs::token.eq(token))
+        .filter(maintenance_jobs::kind.eq("diagnostics"))
+        .count()
+        .get_result(c)?;
+    if known == 0 {
+        return Err(AppError::NotFound("Upload address not found".into()));
+    }
     let name = text("fileName", file_name)?;
     let n = write_tx(c, |c| {
         diesel::update(

@@ -31,7 +31,7 @@ use crate::state::State;
 /// A charging profile csms sent, as the operator sees it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Profile {
+pub struct ChargingProfile {
     /// The chargingProfileId
     pub id: i64,
     pub device_id: String,
@@ -96,10 +96,10 @@ const COLUMNS: Columns = (
     charging_profiles::updated_at,
 );
 
-fn view(device_id: &str, r: Row) -> Profile {
+fn view(device_id: &str, r: Row) -> ChargingProfile {
     let (id, _, connector_id, purpose, stack_level, tx, profile, origin, status, answer, limit, at) =
         r;
-    Profile {
+    ChargingProfile {
         id,
         device_id: device_id.to_string(),
         connector_id,
@@ -255,7 +255,11 @@ async fn send(state: &State, device_id: &str, id: i64, payload: Value) -> Result
 }
 
 /// The operator's SetChargingProfile. The answer is recorded (installed or rejected).
-pub async fn set(state: &State, device_id: &str, input: ProfileInput) -> Result<Profile, AppError> {
+pub async fn set(
+    state: &State,
+    device_id: &str,
+    input: ProfileInput,
+) -> Result<ChargingProfile, AppError> {
     if input.connector_id < 0 {
         return Err(AppError::bad_request("connectorId must be 0 or more"));
     }
@@ -285,7 +289,7 @@ pub async fn set(state: &State, device_id: &str, input: ProfileInput) -> Result<
     state.db.run(move |c| get(c, &d, id)).await
 }
 
-pub fn get(c: &mut DbConnection, device_id: &str, id: i64) -> Result<Profile, AppError> {
+pub fn get(c: &mut DbConnection, device_id: &str, id: i64) -> Result<ChargingProfile, AppError> {
     let cid = charger_id(c, device_id)?;
     let row: Row = charging_profiles::table
         .find(id)
@@ -302,7 +306,7 @@ pub fn list(
     c: &mut DbConnection,
     device_id: &str,
     current: bool,
-) -> Result<Vec<Profile>, AppError> {
+) -> Result<Vec<ChargingProfile>, AppError> {
     let cid = charger_id(c, device_id)?;
     let mut q = charging_profiles::table
         .filter(charging_profiles::charger_id.eq(cid))
@@ -321,9 +325,13 @@ pub fn list(
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClearInput {
+    #[schema(minimum = 0)]
     pub id: Option<i64>,
+    #[schema(minimum = 0)]
     pub connector_id: Option<i32>,
+    #[schema(pattern = "^(ChargePointMaxProfile|TxDefaultProfile|TxProfile)$")]
     pub charging_profile_purpose: Option<String>,
+    #[schema(minimum = 0)]
     pub stack_level: Option<i32>,
 }
 

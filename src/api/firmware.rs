@@ -37,10 +37,23 @@ pub struct JobList {
     jobs: Vec<Job>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
-    name: Option<String>,
-    version: Option<String>,
+    /// The file name (1 to 100 characters, no '/')
+    #[param(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^/\x00-\x1f\x7f-\x9f]*[^/\s\x00-\x1f\x7f-\x9f][^/\x00-\x1f\x7f-\x9f]*$"
+    )]
+    name: String,
+    /// The firmware version the charger reports after installing it
+    #[param(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^/\x00-\x1f\x7f-\x9f]*[^/\s\x00-\x1f\x7f-\x9f][^/\x00-\x1f\x7f-\x9f]*$"
+    )]
+    version: String,
 }
 
 /// `POST /api/admin/chargers/{deviceId}/firmware`
@@ -49,6 +62,7 @@ pub struct UploadQuery {
 pub struct UpdateBody {
     image_id: i64,
     /// RFC 3339; default now
+    #[schema(format = DateTime)]
     retrieve_date: Option<String>,
     #[schema(minimum = 0)]
     retries: Option<i64>,
@@ -60,7 +74,9 @@ pub struct UpdateBody {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DiagnosticsBody {
+    #[schema(format = DateTime)]
     start_time: Option<String>,
+    #[schema(format = DateTime)]
     stop_time: Option<String>,
 }
 
@@ -96,7 +112,7 @@ fn time(field: &str, v: Option<String>) -> Result<Option<chrono::NaiveDateTime>,
 }
 
 #[utoipa::path(post, path = "/api/admin/firmware", tag = "operator",
-    params(("name" = String, Query, description = "file name"), ("version" = String, Query, description = "the firmware version the charger reports after installing it")),
+    params(UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, description = "Stored; chargers download it from `path`", body = ImageAnswer), (status = 400, description = "Missing name or version, or an empty file"), (status = 413, description = "Above 64 MiB")),
     security(("bearer" = [])),
@@ -109,7 +125,7 @@ pub async fn upload(
 ) -> Result<HttpResponse, AppError> {
     let q = q.into_inner();
     let data = read(payload).await?;
-    let (name, version) = (q.name.unwrap_or_default(), q.version.unwrap_or_default());
+    let (name, version) = (q.name, q.version);
     let image = state
         .db
         .run(move |c| firmware::upload(c, &name, &version, data))
@@ -154,7 +170,7 @@ pub async fn download(
 #[utoipa::path(post, path = "/api/admin/chargers/{device_id}/firmware", tag = "operator",
     request_body = UpdateBody,
     params(("device_id" = String, Path)),
-    responses((status = 201, description = "UpdateFirmware sent; the job follows the charger's status notifications", body = JobAnswer), (status = 400, description = "Invalid input or charger offline"), (status = 404, description = "Charger or image not found"), (status = 504, description = "Charger did not respond")),
+    responses((status = 201, description = "UpdateFirmware sent; the job follows the charger's status notifications", body = JobAnswer), (status = 400, description = "Invalid input"), (status = 404, description = "Charger or image not found"), (status = 409, description = "Charger is offline"), (status = 504, description = "Charger did not respond")),
     security(("bearer" = [])),
 )]
 pub async fn update_firmware(
@@ -162,9 +178,9 @@ pub async fn update_firmware(
     state: web::Data<AppState>,
     _op: OperatorId,
     path: web::Path<String>,
-    body: web::Json<UpdateBody>,
+    body: super::Body<UpdateBody>,
 ) -> Result<HttpResponse, AppError> {
-    let b = body.into_inner();
+    let b = body.0;
     let r = FirmwareRequest {
         image_id: b.image_id,
         retrieve_date: time("retrieveDate", b.retrieve_date)?,
@@ -178,14 +194,15 @@ pub async fn update_firmware(
     }
     let job =
         firmware::update_firmware(&state.into_inner(), &path.into_inner(), &base_url(&req), r)
-            .await?;
+            .await
+            .map_err(super::offline_is_conflict)?;
     Ok(HttpResponse::Created().json(JobAnswer { success: true, job }))
 }
 
 #[utoipa::path(post, path = "/api/admin/chargers/{device_id}/diagnostics", tag = "operator",
     request_body = DiagnosticsBody,
     params(("device_id" = String, Path)),
-    responses((status = 201, description = "GetDiagnostics sent; the charger uploads to csms", body = JobAnswer), (status = 400, description = "Invalid input or charger offline"), (status = 404, description = "Charger not found"), (status = 504, description = "Charger did not respond")),
+    responses((status = 201, description = "GetDiagnostics sent; the charger uploads to csms", body = JobAnswer), (status = 400, description = "Invalid input"), (status = 404, description = "Charger not found"), (status = 409, description = "Charger is offline"), (status = 504, description = "Charger did not respond")),
     security(("bearer" = [])),
 )]
 pub async fn get_diagnostics(
@@ -193,9 +210,9 @@ pub async fn get_diagnostics(
     state: web::Data<AppState>,
     _op: OperatorId,
     path: web::Path<String>,
-    body: Option<web::Json<DiagnosticsBody>>,
+    body: super::Body<DiagnosticsBody>,
 ) -> Result<HttpResponse, AppError> {
-    let b = body.map(|b| b.into_inner()).unwrap_or_default();
+    let b = body.0;
     let (start, stop) = (
         time("startTime", b.start_time)?,
         time("stopTime", b.stop_time)?,
@@ -207,7 +224,8 @@ pub async fn get_diagnostics(
         start,
         stop,
     )
-    .await?;
+    .await
+    .map_err(super::offline_is_conflict)?;
     Ok(HttpResponse::Created().json(JobAnswer { success: true, job }))
 }
 
@@ -246,6 +264,19 @@ pub async fn receive(
         .run(move |c| firmware::receive(c, &token, &name, data))
         .await?;
     Ok(HttpResponse::Ok().json(crate::api::Done { success: true }))
+}
+
+#[utoipa::path(post, path = "/files/diagnostics/{token}/{name}", tag = "charger",
+    params(("token" = String, Path), ("name" = String, Path)),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, description = "Received (as PUT)", body = crate::api::Done), (status = 404, description = "Upload address not found"), (status = 413, description = "Above 64 MiB")),
+)]
+pub async fn receive_post(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    receive(state, path, payload).await
 }
 
 #[utoipa::path(get, path = "/api/admin/maintenance/{id}/file", tag = "operator",

@@ -303,7 +303,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/files/diagnostics/{token}/{name}",
             vec![
                 put(web::put().to(firmware::receive)),
-                post(web::post().to(firmware::receive)),
+                post(web::post().to(firmware::receive_post)),
             ],
         ),
     ];
@@ -312,6 +312,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     }
     cfg.service(system::swagger())
         .default_service(web::get().to(system::static_file));
+}
+
+/// For the operator's charger operations beyond the contract's (reservations, profiles, local
+/// lists, firmware): a charger that is not connected is a conflict with its current state (409),
+/// not a bad request. The contract's start and commands keep 400.
+pub fn offline_is_conflict(e: crate::error::AppError) -> crate::error::AppError {
+    match e {
+        crate::error::AppError::ChargerOffline => {
+            crate::error::AppError::Conflict("Charger is offline".into())
+        }
+        e => e,
+    }
 }
 
 /// A JSON request body that must be an object (an array or a scalar is 400, like a body that does

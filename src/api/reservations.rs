@@ -17,6 +17,7 @@ use crate::tokens::valid_tag;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CustomerReservationInput {
+    #[schema(min_length = 1)]
     pub device_id: String,
     /// 0 reserves the whole charger
     #[schema(minimum = 0)]
@@ -31,16 +32,18 @@ pub struct CustomerReservationInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OperatorReservationInput {
+    #[schema(min_length = 1)]
     pub device_id: String,
     /// 0 reserves the whole charger
     #[schema(minimum = 0)]
     pub connector_id: i32,
     /// The idTag the connector is held for
+    #[schema(pattern = r"^[!-~]{1,20}$")]
     pub id_tag: String,
+    #[schema(pattern = r"^[!-~]{1,20}$")]
     pub parent_id_tag: Option<String>,
-    /// RFC 3339, in the future; or `minutes`
-    pub expiry_date: Option<String>,
-    #[schema(minimum = 1)]
+    /// How long it holds (default 15; a week at most)
+    #[schema(minimum = 1, maximum = 10080)]
     pub minutes: Option<i64>,
 }
 
@@ -75,9 +78,9 @@ fn connector(id: i32) -> Result<i32, AppError> {
 #[utoipa::path(post, path = "/api/user/reservations", tag = "customer",
     request_body = CustomerReservationInput,
     responses((status = 201, description = "Reserved: the charger accepted", body = ReservationAnswer),
-        (status = 400, description = "Invalid minutes or connector; the connector is in use or reserved by another customer; the charger is offline or refused (Faulted, Occupied, Unavailable, Rejected)"),
+        (status = 400, description = "Invalid minutes or connector; the connector is in use or reserved by another customer; the charger refused (Faulted, Occupied, Unavailable, Rejected)"),
         (status = 404, description = "Charger or connector not found"),
-        (status = 409, description = "You already have a reservation"),
+        (status = 409, description = "You already have a reservation / Charger is offline"),
         (status = 502, description = "The charger answered with an error"),
         (status = 504, description = "Charger did not respond")),
     security(("bearer" = [])),
@@ -85,9 +88,9 @@ fn connector(id: i32) -> Result<i32, AppError> {
 pub async fn reserve(
     state: web::Data<AppState>,
     who: CustomerId,
-    body: web::Json<CustomerReservationInput>,
+    body: super::Body<CustomerReservationInput>,
 ) -> Result<HttpResponse, AppError> {
-    let b = body.into_inner();
+    let b = body.0;
     let expires_at = reservations::customer_expiry(b.minutes.unwrap_or(15))?;
     let request = Request {
         device_id: b.device_id,
@@ -97,7 +100,9 @@ pub async fn reserve(
         parent_id_tag: None,
         expires_at,
     };
-    let reservation = reservations::reserve(&state.into_inner(), request).await?;
+    let reservation = reservations::reserve(&state.into_inner(), request)
+        .await
+        .map_err(super::offline_is_conflict)?;
     Ok(HttpResponse::Created().json(ReservationAnswer {
         success: true,
         reservation,
@@ -144,8 +149,9 @@ pub async fn cancel_mine(
 #[utoipa::path(post, path = "/api/admin/reservations", tag = "operator",
     request_body = OperatorReservationInput,
     responses((status = 201, description = "Reserved: the charger accepted", body = ReservationAnswer),
-        (status = 400, description = "Invalid input; the connector is in use or reserved; the charger is offline or refused"),
+        (status = 400, description = "Invalid input; the connector is in use or reserved; the charger refused"),
         (status = 404, description = "Charger or connector not found"),
+        (status = 409, description = "Charger is offline"),
         (status = 502, description = "The charger answered with an error"),
         (status = 504, description = "Charger did not respond")),
     security(("bearer" = [])),
@@ -153,25 +159,14 @@ pub async fn cancel_mine(
 pub async fn operator_reserve(
     state: web::Data<AppState>,
     _op: OperatorId,
-    body: web::Json<OperatorReservationInput>,
+    body: super::Body<OperatorReservationInput>,
 ) -> Result<HttpResponse, AppError> {
-    let b = body.into_inner();
-    let expires_at = match (&b.expiry_date, b.minutes) {
-        (Some(text), None) => parse_timestamp(text)
-            .filter(|t| *t > crate::db::now())
-            .ok_or_else(|| {
-                AppError::bad_request("expiryDate must be an RFC 3339 date-time in the future")
-            })?,
-        (None, Some(m)) if (1..=7 * 24 * 60).contains(&m) => {
-            crate::db::now() + chrono::Duration::minutes(m)
-        }
-        (None, Some(_)) => {
-            return Err(AppError::bad_request("minutes must be 1 to 10080"));
-        }
-        _ => {
-            return Err(AppError::bad_request("Give either expiryDate or minutes"));
-        }
-    };
+    let b = body.0;
+    let minutes = b.minutes.unwrap_or(15);
+    if !(1..=7 * 24 * 60).contains(&minutes) {
+        return Err(AppError::bad_request("minutes must be 1 to 10080"));
+    }
+    let expires_at = crate::db::now() + chrono::Duration::minutes(minutes);
     let request = Request {
         device_id: b.device_id,
         connector_id: connector(b.connector_id)?,
@@ -183,7 +178,9 @@ pub async fn operator_reserve(
         },
         expires_at,
     };
-    let reservation = reservations::reserve(&state.into_inner(), request).await?;
+    let reservation = reservations::reserve(&state.into_inner(), request)
+        .await
+        .map_err(super::offline_is_conflict)?;
     Ok(HttpResponse::Created().json(ReservationAnswer {
         success: true,
         reservation,

@@ -8,23 +8,23 @@ use utoipa::ToSchema;
 
 use crate::auth::OperatorId;
 use crate::error::AppError;
-use crate::smart_charging::{self, ClearInput, Profile, ProfileInput, StationLoad};
+use crate::smart_charging::{self, ChargingProfile, ClearInput, ProfileInput, StationLoad};
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct ProfileAnswer {
     success: bool,
-    profile: Profile,
+    profile: ChargingProfile,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct ProfileList {
     success: bool,
-    profiles: Vec<Profile>,
+    profiles: Vec<ChargingProfile>,
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct ChargerAnswer {
+pub struct ChargerReply {
     success: bool,
     /// The charger's answer
     #[schema(value_type = Object)]
@@ -55,23 +55,26 @@ pub struct CompositeQuery {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LimitBody {
     /// W; null removes the limit (and the load profiles)
+    #[schema(minimum = 1, maximum = 100000000)]
     max_power_w: Option<i64>,
 }
 
 #[utoipa::path(post, path = "/api/admin/chargers/{device_id}/charging-profiles", tag = "operator",
     request_body = ProfileInput,
     params(("device_id" = String, Path)),
-    responses((status = 201, description = "Sent; status installed (Accepted) or rejected", body = ProfileAnswer), (status = 400, description = "Invalid profile (checked against the SetChargingProfile schema) or charger offline"), (status = 404, description = "Charger not found"), (status = 502, description = "The charger answered with an error"), (status = 504, description = "Charger did not respond")),
+    responses((status = 201, description = "Sent; status installed (Accepted) or rejected", body = ProfileAnswer), (status = 400, description = "Invalid profile (checked against the SetChargingProfile schema)"), (status = 409, description = "Charger is offline"), (status = 404, description = "Charger not found"), (status = 502, description = "The charger answered with an error"), (status = 504, description = "Charger did not respond")),
     security(("bearer" = [])),
 )]
 pub async fn set(
     state: web::Data<AppState>,
     _op: OperatorId,
     path: web::Path<String>,
-    body: web::Json<ProfileInput>,
+    body: super::Body<ProfileInput>,
 ) -> Result<HttpResponse, AppError> {
     let device = path.into_inner();
-    let profile = smart_charging::set(&state.into_inner(), &device, body.into_inner()).await?;
+    let profile = smart_charging::set(&state.into_inner(), &device, body.0)
+        .await
+        .map_err(super::offline_is_conflict)?;
     Ok(HttpResponse::Created().json(ProfileAnswer {
         success: true,
         profile,
@@ -103,27 +106,28 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/admin/chargers/{device_id}/charging-profiles/clear", tag = "operator",
     request_body = ClearInput,
     params(("device_id" = String, Path)),
-    responses((status = 200, description = "The charger's answer (Accepted or Unknown)", body = ChargerAnswer), (status = 400, description = "Invalid criteria or charger offline"), (status = 404, description = "Charger not found"), (status = 504, description = "Charger did not respond")),
+    responses((status = 200, description = "The charger's answer (Accepted or Unknown)", body = ChargerReply), (status = 400, description = "Invalid criteria"), (status = 409, description = "Charger is offline"), (status = 404, description = "Charger not found"), (status = 504, description = "Charger did not respond")),
     security(("bearer" = [])),
 )]
 pub async fn clear(
     state: web::Data<AppState>,
     _op: OperatorId,
     path: web::Path<String>,
-    body: Option<web::Json<ClearInput>>,
+    body: super::Body<ClearInput>,
 ) -> Result<HttpResponse, AppError> {
-    let device = path.into_inner();
-    let input = body.map(|b| b.into_inner()).unwrap_or_default();
-    let status = smart_charging::clear(&state.into_inner(), &device, input).await?;
-    Ok(HttpResponse::Ok().json(ChargerAnswer {
+    let (device, input) = (path.into_inner(), body.0);
+    let status = smart_charging::clear(&state.into_inner(), &device, input)
+        .await
+        .map_err(super::offline_is_conflict)?;
+    Ok(HttpResponse::Ok().json(ChargerReply {
         success: true,
         response: serde_json::json!({ "status": status }),
     }))
 }
 
 #[utoipa::path(get, path = "/api/admin/chargers/{device_id}/composite-schedule", tag = "operator",
-    params(("device_id" = String, Path), ("connectorId" = Option<i32>, Query), ("duration" = Option<i64>, Query, description = "seconds (default 3600)"), ("chargingRateUnit" = Option<String>, Query, description = "A or W")),
-    responses((status = 200, description = "The charger's GetCompositeSchedule answer", body = ChargerAnswer), (status = 400, description = "Invalid request or charger offline"), (status = 404, description = "Charger not found"), (status = 504, description = "Charger did not respond")),
+    params(("device_id" = String, Path), ("connectorId" = Option<i32>, Query, minimum = 0), ("duration" = Option<i64>, Query, description = "seconds (default 3600)", minimum = 0), ("chargingRateUnit" = Option<String>, Query, description = "A or W (empty: the charger's choice)", pattern = "^(A|W)?$")),
+    responses((status = 200, description = "The charger's GetCompositeSchedule answer", body = ChargerReply), (status = 400, description = "Invalid request"), (status = 409, description = "Charger is offline"), (status = 404, description = "Charger not found"), (status = 504, description = "Charger did not respond")),
     security(("bearer" = [])),
 )]
 pub async fn composite(
@@ -138,10 +142,11 @@ pub async fn composite(
         &device,
         q.connector_id.unwrap_or(0),
         q.duration.unwrap_or(3600),
-        q.charging_rate_unit,
+        q.charging_rate_unit.filter(|u| !u.is_empty()),
     )
-    .await?;
-    Ok(HttpResponse::Ok().json(ChargerAnswer {
+    .await
+    .map_err(super::offline_is_conflict)?;
+    Ok(HttpResponse::Ok().json(ChargerReply {
         success: true,
         response,
     }))
@@ -157,9 +162,9 @@ pub async fn set_limit(
     state: web::Data<AppState>,
     _op: OperatorId,
     path: web::Path<i64>,
-    body: web::Json<LimitBody>,
+    body: super::Body<LimitBody>,
 ) -> Result<HttpResponse, AppError> {
-    let (id, limit) = (path.into_inner(), body.into_inner().max_power_w);
+    let (id, limit) = (path.into_inner(), body.0.max_power_w);
     state
         .db
         .run(move |c| smart_charging::set_limit(c, id, limit))

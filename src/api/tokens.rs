@@ -199,17 +199,17 @@ pub async fn local_list(
 #[utoipa::path(post, path = "/api/admin/chargers/{device_id}/local-list", tag = "operator",
     request_body = SyncBody,
     params(("device_id" = String, Path, description = "chargeBoxIdentity")),
-    responses((status = 200, description = "Sent (or already in step: updateType None); status is the charger's answer", body = SyncAnswer), (status = 400, description = "Charger is offline"), (status = 404, description = "Charger not found"), (status = 409, description = "An update is already in progress"), (status = 502, description = "The charger answered with an error"), (status = 504, description = "Charger did not respond")),
+    responses((status = 200, description = "Sent (or already in step: updateType None); status is the charger's answer", body = SyncAnswer), (status = 404, description = "Charger not found"), (status = 409, description = "Charger is offline, or an update is already in progress"), (status = 502, description = "The charger answered with an error"), (status = 504, description = "Charger did not respond")),
     security(("bearer" = [])),
 )]
 pub async fn sync_local_list(
     state: web::Data<AppState>,
     _op: OperatorId,
     path: web::Path<String>,
-    body: Option<web::Json<SyncBody>>,
+    body: super::Body<SyncBody>,
 ) -> Result<HttpResponse, AppError> {
     let device = path.into_inner();
-    let mode = match body.and_then(|b| b.into_inner().full) {
+    let mode = match body.0.full {
         Some(true) => crate::local_list::Mode::Full,
         _ => crate::local_list::Mode::Auto,
     };
@@ -218,7 +218,9 @@ pub async fn sync_local_list(
         .db
         .run(move |c| crate::local_list::state_of(c, &d))
         .await?; // 404 before "offline"
-    let report = crate::local_list::sync(&state.into_inner(), &device, mode).await?;
+    let report = crate::local_list::sync(&state.into_inner(), &device, mode)
+        .await
+        .map_err(super::offline_is_conflict)?;
     Ok(HttpResponse::Ok().json(SyncAnswer {
         success: true,
         result: report,
