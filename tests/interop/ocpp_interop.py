@@ -28,7 +28,7 @@ import urllib.request
 from datetime import datetime, timezone
 
 import websockets
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint as BaseChargePoint
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action
@@ -66,6 +66,10 @@ def _action(*names):
 
 ACTION_RESET = _action("reset", "Reset")
 ACTION_GET_CONFIGURATION = _action("get_configuration", "GetConfiguration")
+ACTION_RESERVE_NOW = _action("reserve_now", "ReserveNow")
+ACTION_CANCEL_RESERVATION = _action("cancel_reservation", "CancelReservation")
+ACTION_SET_CHARGING_PROFILE = _action("set_charging_profile", "SetChargingProfile")
+ACTION_UPDATE_FIRMWARE = _action("update_firmware", "UpdateFirmware")
 
 passed = 0
 failed = 0
@@ -163,6 +167,7 @@ class InteropChargePoint(BaseChargePoint):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.received = []
+        self.downloaded = None
 
     @on(ACTION_RESET)
     def on_reset(self, type, **kwargs):  # noqa: A002 - the OCPP field name
@@ -184,6 +189,41 @@ class InteropChargePoint(BaseChargePoint):
                 unknown_key=[k for k in key if k not in known] or None,
             )
         return call_result.GetConfiguration(configuration_key=conf)
+
+
+    @on(ACTION_RESERVE_NOW)
+    def on_reserve_now(self, connector_id, expiry_date, id_tag, reservation_id, **kwargs):
+        self.received.append(("ReserveNow", {"connectorId": connector_id, "idTag": id_tag,
+                                             "reservationId": reservation_id}))
+        return call_result.ReserveNow(status="Accepted")
+
+    @on(ACTION_CANCEL_RESERVATION)
+    def on_cancel_reservation(self, reservation_id, **kwargs):
+        self.received.append(("CancelReservation", {"reservationId": reservation_id}))
+        return call_result.CancelReservation(status="Accepted")
+
+    @on(ACTION_SET_CHARGING_PROFILE)
+    def on_set_charging_profile(self, connector_id, cs_charging_profiles, **kwargs):
+        self.received.append(("SetChargingProfile", {"connectorId": connector_id,
+                                                     "profile": cs_charging_profiles}))
+        return call_result.SetChargingProfile(status="Accepted")
+
+    @on(ACTION_UPDATE_FIRMWARE)
+    def on_update_firmware(self, location, retrieve_date, **kwargs):
+        self.received.append(("UpdateFirmware", {"location": location}))
+        return call_result.UpdateFirmware()
+
+    @after(ACTION_UPDATE_FIRMWARE)
+    async def after_update_firmware(self, location, retrieve_date, **kwargs):
+        # Download the image from csms over HTTP, as a real charger does, and report it.
+        await self.call(call.FirmwareStatusNotification(status="Downloading"))
+        try:
+            data = await asyncio.to_thread(lambda: urllib.request.urlopen(location, timeout=20).read())
+        except Exception:  # noqa: BLE001
+            data = None
+        self.downloaded = data
+        await self.call(call.FirmwareStatusNotification(
+            status="Downloaded" if data is not None else "DownloadFailed"))
 
 
 def now_iso():
@@ -259,6 +299,7 @@ async def scenario():
         loop_task = asyncio.create_task(cp.start())
         try:
             await charge_point_flow(cp, device_id, token)
+            await feature_flow(cp, device_id, token)
         finally:
             loop_task.cancel()
             try:
@@ -422,6 +463,105 @@ async def charge_point_flow(cp, device_id, token):
         st == 200 and want <= actions,
         f"HTTP {st}, missing {sorted(want - actions)}",
     )
+
+
+def http_raw(method, path, data, token):
+    """A request with a raw (octet-stream) body; returns (status, parsed JSON body)."""
+    req = urllib.request.Request(HTTP + path, data=data, method=method)
+    req.add_header("Content-Type", "application/octet-stream")
+    req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=40) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+
+
+async def feature_flow(cp, device_id, token):
+    """Tokens, a reservation, a charging profile and a firmware update against this charge point."""
+    async def cp_call(name, payload):
+        try:
+            return await cp.call(payload, suppress=False)
+        except Exception as e:  # noqa: BLE001
+            check(name, False, f"{type(e).__name__}: {e}")
+            return None
+
+    def status_of(res):
+        info = res.id_tag_info or {}
+        return info.get("status") if isinstance(info, dict) else getattr(info, "status", None)
+
+    # Tokens: Blocked, Expired, and one Accepted with a group.
+    suffix = secrets.token_hex(3).upper()
+    tags = {
+        "blocked": (f"BLK{suffix}", {"status": "Blocked"}),
+        "expired": (f"EXP{suffix}", {"expiryDate": "2020-01-01T00:00:00Z"}),
+        "valid": (f"OK{suffix}", {"parentIdTag": "GROUP"}),
+    }
+    for name, (tag, extra) in tags.items():
+        st, body = await ahttp("POST", "/api/admin/id-tags", {"idTag": tag, **extra}, token)
+        check(f"token {name} registered", st == 201, f"HTTP {st} {body}")
+    for name, want in (("blocked", "Blocked"), ("expired", "Expired"), ("valid", "Accepted")):
+        res = await cp_call(f"Authorize {name}", call.Authorize(id_tag=tags[name][0].lower()))
+        if res is not None:
+            check(f"Authorize {name} token -> {want}", status_of(res) == want, f"{res}")
+
+    # A reservation for the valid token, used by its StartTransaction.
+    valid = tags["valid"][0]
+    st, body = await ahttp(
+        "POST", "/api/admin/reservations",
+        {"deviceId": device_id, "connectorId": 1, "idTag": valid, "minutes": 10}, token)
+    rid = (body or {}).get("reservation", {}).get("id") if isinstance(body, dict) else None
+    check("reservation accepted", st == 201 and isinstance(rid, int), f"HTTP {st} {body}")
+    check("charge point received ReserveNow",
+          ("ReserveNow", {"connectorId": 1, "idTag": valid, "reservationId": rid}) in cp.received,
+          f"received={cp.received}")
+    start = await cp_call("StartTransaction with reservationId", call.StartTransaction(
+        connector_id=1, id_tag=valid, meter_start=0, timestamp=now_iso(), reservation_id=rid))
+    if start is not None:
+        check("StartTransaction on the reservation -> Accepted", status_of(start) == "Accepted",
+              f"{start}")
+        st, body = await ahttp("GET", f"/api/admin/reservations?deviceId={device_id}", token=token)
+        res = (body or {}).get("reservations", [{}])[0] if isinstance(body, dict) else {}
+        check("reservation used", res.get("status") == "used", f"{body}")
+        stop = await cp_call("StopTransaction", call.StopTransaction(
+            meter_stop=1000, timestamp=now_iso(), transaction_id=start.transaction_id,
+            reason="Local"))
+        check("StopTransaction answered", stop is not None)
+
+    # A charging profile.
+    profile = {"stackLevel": 1, "chargingProfilePurpose": "TxDefaultProfile",
+               "chargingProfileKind": "Absolute",
+               "chargingSchedule": {"chargingRateUnit": "A", "startSchedule": now_iso(),
+                                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}]}}
+    st, body = await ahttp("POST", f"/api/admin/chargers/{device_id}/charging-profiles",
+                           {"connectorId": 0, "chargingProfile": profile}, token)
+    installed = (body or {}).get("profile", {}) if isinstance(body, dict) else {}
+    check("charging profile installed", st == 201 and installed.get("status") == "installed",
+          f"HTTP {st} {body}")
+    check("charge point received SetChargingProfile",
+          any(a == "SetChargingProfile" for a, _ in cp.received), f"received={cp.received}")
+
+    # A firmware update: csms hosts the image, the charge point downloads it.
+    image = b"interop firmware " + secrets.token_bytes(16)
+    st, body = await asyncio.to_thread(
+        http_raw, "POST", "/api/admin/firmware?name=fw.bin&version=9.9", image, token)
+    image_id = (body or {}).get("image", {}).get("id") if isinstance(body, dict) else None
+    check("firmware image uploaded", st == 201 and isinstance(image_id, int), f"HTTP {st} {body}")
+    st, body = await ahttp("POST", f"/api/admin/chargers/{device_id}/firmware",
+                           {"imageId": image_id}, token)
+    job_id = (body or {}).get("job", {}).get("id") if isinstance(body, dict) else None
+    check("UpdateFirmware sent", st == 201 and isinstance(job_id, int), f"HTTP {st} {body}")
+    status = None
+    for _ in range(100):
+        st, body = await ahttp("GET", f"/api/admin/chargers/{device_id}/maintenance", token=token)
+        jobs = (body or {}).get("jobs", []) if isinstance(body, dict) else []
+        status = next((j.get("status") for j in jobs if j.get("id") == job_id), None)
+        if status == "Downloaded":
+            break
+        await asyncio.sleep(0.1)
+    check("firmware job Downloaded", status == "Downloaded", f"status={status!r}")
+    check("the charge point downloaded the image from csms", cp.downloaded == image,
+          f"{len(cp.downloaded or b'')} bytes")
 
 
 def main():
