@@ -873,50 +873,13 @@ test('operator console: firmware update and diagnostics, station power limit, ch
       return t;
     };
 
-    // upload a firmware image: its name is the file's
-    const file = path.join(tmpDir, 'e2e-firmware.bin');
-    fs.writeFileSync(file, crypto.randomBytes(4096));
-    await page.locator('#firmware-file').setInputFiles(file);
-    await page.locator('#firmware-version').fill('e2e-2.0.0');
-    await page.locator('#firmware-btn').click();
-    const uploaded = await success('#firmware-message');
-    const imageId = /^Image #(\d+) e2e-firmware\.bin \(version e2e-2\.0\.0, 4\.0 KiB\) uploaded\.$/.exec(uploaded)?.[1];
-    assert.ok(imageId, uploaded);
-    const imageRow = page.locator(`#firmware-body tr[data-image="${imageId}"]`);
-    await imageRow.waitFor({ state: 'visible' });
-    assert.match((await imageRow.textContent()).replace(/\s+/g, ' '), /e2e-firmware\.bin e2e-2\.0\.0 4\.0 KiB/);
-
-    // update the charger: the simulator downloads the image from csms, installs it and reboots
+    // the charger's Manage panel
     await online();
     await page.locator(`#chargers-body tr[data-device="${device}"] [data-manage]`).click();
     const det = page.locator(`#chargers-body tr.detail[data-detail-for="${device}"]`);
     await det.waitFor({ state: 'visible' });
-    await page.waitForFunction(([d, i]) => [...document.querySelector(`tr.detail[data-detail-for="${d}"] [data-fw-image]`).options].some((o) => o.value === i), [device, imageId]);
-    await det.locator('[data-fw-image]').selectOption(imageId);
-    await det.locator('[data-fw-update]').click();
-    const fwSent = await success(`tr.detail[data-detail-for="${device}"] [data-fw-message]`);
-    const fwJob = /^UpdateFirmware sent: job #(\d+) /.exec(fwSent)?.[1];
-    assert.ok(fwJob, fwSent);
     const jobStatus = (id, status) => page.waitForFunction(([d, j, s]) => document.querySelector(`tr.detail[data-detail-for="${d}"] tr[data-job="${j}"]`)?.dataset.status === s,
       [device, id, status], { timeout: 60000 });
-    await jobStatus(fwJob, 'Installed');
-    const fwRow = det.locator(`tr[data-job="${fwJob}"]`);
-    const fwText = (await fwRow.textContent()).replace(/\s+/g, ' ');
-    for (const s of ['Requested', 'Downloading', 'Downloaded', 'Installing', 'Installed', 'e2e-firmware.bin · e2e-2.0.0']) assert.ok(fwText.includes(s), `${s} in "${fwText}"`);
-    await shot(page, 'admin-firmware.png');
-
-    // diagnostics: the charger uploads a file to csms; the console downloads it with the token
-    await online();
-    await det.locator('[data-diagnostics]').click();
-    const diagSent = await success(`tr.detail[data-detail-for="${device}"] [data-fw-message]`);
-    const diagJob = /^GetDiagnostics sent: job #(\d+) /.exec(diagSent)?.[1];
-    assert.ok(diagJob, diagSent);
-    await jobStatus(diagJob, 'Uploaded');
-    const fileButton = det.locator(`tr[data-job="${diagJob}"] [data-job-file]`);
-    await fileButton.waitFor({ state: 'visible' });
-    const [dl] = await Promise.all([page.waitForEvent('download'), fileButton.click()]);
-    assert.equal(dl.suggestedFilename(), await fileButton.getAttribute('data-file-name'));
-    assert.equal(fs.readFileSync(await dl.path(), 'utf8'), `diagnostics of ${device}\n`);
 
     // a TxDefaultProfile: sent, listed as installed, cleared
     await det.locator('[data-sc-connector]').selectOption('0');
@@ -971,6 +934,46 @@ test('operator console: firmware update and diagnostics, station power limit, ch
     assert.equal(await success('#loads-message'), 'Power limit of Demo Station removed.');
     await page.waitForFunction((id) => document.querySelector(`#loads-body tr[data-station-load="${id}"]`)?.dataset.maxPowerW === '', station.id);
     assert.equal((await loadRow.locator('[data-testid="power-limit"]').textContent()).trim(), 'no limit');
+
+    // diagnostics: the charger uploads a file to csms; the console downloads it with the token
+    await det.locator('[data-diagnostics]').click();
+    const diagSent = await success(`tr.detail[data-detail-for="${device}"] [data-fw-message]`);
+    const diagJob = /^GetDiagnostics sent: job #(\d+) /.exec(diagSent)?.[1];
+    assert.ok(diagJob, diagSent);
+    await jobStatus(diagJob, 'Uploaded');
+    const fileButton = det.locator(`tr[data-job="${diagJob}"] [data-job-file]`);
+    await fileButton.waitFor({ state: 'visible' });
+    const [dl] = await Promise.all([page.waitForEvent('download'), fileButton.click()]);
+    assert.equal(dl.suggestedFilename(), await fileButton.getAttribute('data-file-name'));
+    assert.equal(fs.readFileSync(await dl.path(), 'utf8'), `diagnostics of ${device}\n`);
+
+    // upload a firmware image: its name is the file's
+    const file = path.join(tmpDir, 'e2e-firmware.bin');
+    fs.writeFileSync(file, crypto.randomBytes(4096));
+    await page.locator('#firmware-file').setInputFiles(file);
+    await page.locator('#firmware-version').fill('e2e-2.0.0');
+    await page.locator('#firmware-btn').click();
+    const uploaded = await success('#firmware-message');
+    const imageId = /^Image #(\d+) e2e-firmware\.bin \(version e2e-2\.0\.0, 4\.0 KiB\) uploaded\.$/.exec(uploaded)?.[1];
+    assert.ok(imageId, uploaded);
+    const imageRow = page.locator(`#firmware-body tr[data-image="${imageId}"]`);
+    await imageRow.waitFor({ state: 'visible' });
+    assert.match((await imageRow.textContent()).replace(/\s+/g, ' '), /e2e-firmware\.bin e2e-2\.0\.0 4\.0 KiB/);
+
+    // update the charger: the simulator downloads the image from csms, installs it and reboots (last:
+    // csms demo then replaces the rebooted simulator with a fresh one, which forgets its profiles)
+    await page.waitForFunction(([d, i]) => [...document.querySelector(`tr.detail[data-detail-for="${d}"] [data-fw-image]`).options].some((o) => o.value === i), [device, imageId]);
+    await det.locator('[data-fw-image]').selectOption(imageId);
+    await det.locator('[data-fw-update]').click();
+    const fwSent = await success(`tr.detail[data-detail-for="${device}"] [data-fw-message]`);
+    const fwJob = /^UpdateFirmware sent: job #(\d+) /.exec(fwSent)?.[1];
+    assert.ok(fwJob, fwSent);
+    await jobStatus(fwJob, 'Installed');
+    const fwRow = det.locator(`tr[data-job="${fwJob}"]`);
+    const fwText = (await fwRow.textContent()).replace(/\s+/g, ' ');
+    for (const s of ['Requested', 'Downloading', 'Downloaded', 'Installing', 'Installed', 'e2e-firmware.bin · e2e-2.0.0']) assert.ok(fwText.includes(s), `${s} in "${fwText}"`);
+    await shot(page, 'admin-firmware.png');
+
     assertNoPageErrors(['maintenance']);
   });
 });
