@@ -381,8 +381,8 @@
         </div>
         <div class="table-wrap">
           <table class="mini-table">
-            <thead><tr><th>#</th><th>Connector</th><th>Profile</th><th>Schedule</th><th>Status</th><th class="right"></th></tr></thead>
-            <tbody data-profiles><tr><td colspan="6" class="empty">Loading profiles…</td></tr></tbody>
+            <thead><tr><th>#</th><th>Connector</th><th>Profile</th><th>Schedule</th><th>Status</th></tr></thead>
+            <tbody data-profiles><tr><td colspan="5" class="empty">Loading profiles…</td></tr></tbody>
           </table>
         </div>
         <div class="message" data-sc-message role="status"></div>
@@ -913,7 +913,7 @@
     try {
       data = await api(`/api/admin/chargers/${encodeURIComponent(deviceId)}/charging-profiles?current=true`);
     } catch (e) {
-      if (!handleAuthError(e)) setHtml(detailOf(deviceId)?.querySelector('[data-profiles]'), `<tr><td colspan="6"><div class="message error">${esc(e.message)}</div></td></tr>`);
+      if (!handleAuthError(e)) setHtml(detailOf(deviceId)?.querySelector('[data-profiles]'), `<tr><td colspan="5"><div class="message error">${esc(e.message)}</div></td></tr>`);
       return;
     }
     const body = detailOf(deviceId)?.querySelector('[data-profiles]');
@@ -926,10 +926,10 @@
         <td>${p.connectorId === 0 ? 'whole charger' : esc(p.connectorId)}</td>
         <td><div class="fw-600">${esc(p.purpose)}</div><div class="dev-sub">stack ${esc(p.stackLevel)} · ${esc(p.origin)}${p.transactionId ? ' · tx ' + esc(p.transactionId) : ''}</div></td>
         <td>${scheduleSummary(p.profile)}</td>
-        <td><span class="chip ${cls}" data-testid="profile-status">${esc(p.status)}</span>${p.answer && p.answer !== 'Accepted' ? `<div class="dev-sub text-danger">${esc(p.answer)}</div>` : ''}</td>
-        <td class="right"><button type="button" class="btn-sm btn-ghost" data-sc-clear="${esc(p.id)}" data-device="${esc(deviceId)}">Clear</button></td>
+        <td><span class="chip ${cls}" data-testid="profile-status">${esc(p.status)}</span>${p.answer && p.answer !== 'Accepted' ? `<div class="dev-sub text-danger">${esc(p.answer)}</div>` : ''}
+          <div class="mt-4"><button type="button" class="btn-sm btn-ghost" data-sc-clear="${esc(p.id)}" data-device="${esc(deviceId)}">Clear</button></div></td>
       </tr>`;
-    }).join('') : '<tr><td colspan="6" class="empty">No charging profiles installed.</td></tr>');
+    }).join('') : '<tr><td colspan="5" class="empty">No charging profiles installed.</td></tr>');
   }
 
   async function loadLocalList(deviceId) {
