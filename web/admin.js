@@ -1,10 +1,11 @@
 // csms — operator console: chargers (live), OCPP commands and message log, charger credentials,
-// stations, tariffs, customers and wallets, tokens (idTags), reservations, sessions (with
-// force-close), write-offs.
+// firmware images, updates and diagnostics, charging profiles, local lists, stations (with power
+// limits and live load), tariffs, customers and wallets, tokens (idTags), reservations, sessions
+// (with force-close), write-offs.
 'use strict';
 
 (() => {
-  const { request, money, currencySymbol, kwh, esc, dateTime, ago, duration, parseTime, jsonHtml, statusClass, toast, busy, setMessage } = CSMS;
+  const { request, download, money, currencySymbol, kwh, esc, dateTime, ago, duration, parseTime, jsonHtml, statusClass, toast, busy, setMessage } = CSMS;
 
   const TOKEN_KEY = 'csms.adminToken';
   const CHARGERS_MS = 3000;
@@ -31,6 +32,9 @@
     logs: new Map(), // deviceId -> {lastKey, openIds:Set}
     timers: [],
     lastChargersOk: 0,
+    images: [], // hosted firmware images
+    jobs: new Map(), // deviceId -> maintenance jobs (firmware, diagnostics)
+    loads: new Map(), // stationId -> {maxPowerW, allocatedW, transactions}
   };
 
   const api = (path, opts = {}) => request(path, { token: state.token, ...opts });
@@ -88,6 +92,9 @@
     $('chargers-body').innerHTML = '<tr class="placeholder"><td colspan="7" class="empty">Loading chargers…</td></tr>';
     state.open.clear();
     state.logs.clear();
+    state.jobs.clear();
+    state.loads.clear();
+    $('loads-body').innerHTML = '<tr class="placeholder"><td colspan="5" class="empty">No stations yet.</td></tr>';
     state.closing = null;
     $('close-form').hidden = true;
     showLogin(message);
@@ -102,14 +109,20 @@
     await loadTariffs();
     await Promise.allSettled([loadStations(), loadCustomers()]);
     await loadChargers();
-    await Promise.allSettled([loadTokens(), loadReservations(), loadSessions(), loadWriteOffs()]);
+    await Promise.allSettled([loadTokens(), loadReservations(), loadSessions(), loadWriteOffs(), loadImages(), loadLoads()]);
     let n = 0;
-    state.timers.push(setInterval(() => { if (!document.hidden) { loadChargers(); refreshOpenLogs(); } }, CHARGERS_MS));
+    state.timers.push(setInterval(() => {
+      if (document.hidden) return;
+      loadChargers();
+      refreshOpenLogs();
+      refreshOpenPanels();
+      loadLoads();
+    }, CHARGERS_MS));
     state.timers.push(setInterval(() => {
       if (document.hidden) return;
       loadSessions();
       loadReservations();
-      if (++n % 3 === 0) { loadCustomers(); loadStations(); loadTariffs(); loadTokens(); loadWriteOffs(); }
+      if (++n % 3 === 0) { loadCustomers(); loadStations(); loadTariffs(); loadTokens(); loadWriteOffs(); loadImages(); }
     }, SESSIONS_MS));
   }
 
@@ -332,6 +345,80 @@
         </div>
         <div class="log" data-log><div class="empty">Loading messages…</div></div>
       </div>
+      <div class="detail-wide">
+        <div class="ll-line" data-local-list data-testid="local-list">
+          <span class="cmd-name">Local list</span>
+          <span class="ll-state" data-ll-state><span class="muted small">Loading…</span></span>
+          <span class="ll-actions">
+            <button type="button" class="btn-sm" data-ll-sync data-device="${d}">Sync</button>
+            <button type="button" class="btn-sm btn-ghost" data-ll-full data-device="${d}">Send full list</button>
+          </span>
+        </div>
+        <div class="message" data-ll-message role="status"></div>
+      </div>
+      <div class="maint-panel" data-fw-panel>
+        <h3 class="subhead">Firmware &amp; diagnostics</h3>
+        <div class="cmd-grid">
+          <div class="cmd"><span class="cmd-name">Update firmware</span>
+            <div class="cmd-fields"><select class="sm wide" data-fw-image aria-label="Firmware image"></select></div>
+            <button type="button" class="btn-sm" data-fw-update data-device="${d}">Update firmware</button></div>
+          <div class="cmd"><span class="cmd-name">Diagnostics</span>
+            <div class="cmd-fields"><span class="muted small">The charger uploads its diagnostics file to csms; download it below.</span></div>
+            <button type="button" class="btn-sm" data-diagnostics data-device="${d}">Get diagnostics</button></div>
+        </div>
+        <div class="message" data-fw-message role="status"></div>
+        <div class="table-wrap mt-8">
+          <table class="mini-table">
+            <thead><tr><th>#</th><th>Job</th><th>Status</th><th>History</th><th>File</th></tr></thead>
+            <tbody data-jobs><tr><td colspan="5" class="empty">Loading jobs…</td></tr></tbody>
+          </table>
+        </div>
+      </div>
+      <div class="maint-panel" data-sc-panel>
+        <div class="card-head tight">
+          <h3 class="subhead flush">Smart charging</h3>
+          <div class="actions"><button type="button" class="btn-sm btn-danger" data-sc-clear-all data-device="${d}">Clear all profiles</button></div>
+        </div>
+        <div class="table-wrap">
+          <table class="mini-table">
+            <thead><tr><th>#</th><th>Connector</th><th>Profile</th><th>Schedule</th><th>Status</th></tr></thead>
+            <tbody data-profiles><tr><td colspan="5" class="empty">Loading profiles…</td></tr></tbody>
+          </table>
+        </div>
+        <div class="message" data-sc-message role="status"></div>
+        <form class="sc-form" data-sc-form data-device="${d}" novalidate>
+          <h4 class="minihead">Set a charging profile</h4>
+          <div class="sc-fields">
+            <label>Connector<select class="sm" data-sc-connector></select></label>
+            <label>Purpose<select class="sm" data-sc-purpose>
+              <option>TxDefaultProfile</option><option>ChargePointMaxProfile</option><option>TxProfile</option></select></label>
+            <label>Kind<select class="sm" data-sc-kind><option>Absolute</option><option>Recurring</option><option>Relative</option></select></label>
+            <label>Recurrency<select class="sm" data-sc-recurrency disabled><option>Daily</option><option>Weekly</option></select></label>
+            <label>Unit<select class="sm" data-sc-unit><option value="A">A (amperes)</option><option value="W">W (watts)</option></select></label>
+            <label>Stack level<input class="sm" data-sc-stack type="number" min="0" step="1" value="0" inputmode="numeric"></label>
+            <label>Transaction<input class="sm" data-sc-tx inputmode="numeric" placeholder="TxProfile only" disabled></label>
+            <label>Duration (s)<input class="sm" data-sc-duration inputmode="numeric" placeholder="optional"></label>
+          </div>
+          <table class="mini-table periods">
+            <thead><tr><th>Start (s)</th><th>Limit</th><th></th></tr></thead>
+            <tbody data-sc-periods>${periodRow(0, '')}</tbody>
+          </table>
+          <div class="sc-buttons">
+            <button type="button" class="btn-sm btn-ghost" data-sc-add-period>+ Period</button>
+            <button type="submit" class="btn-sm btn-accent" data-sc-send>Send profile</button>
+          </div>
+        </form>
+        <div class="sc-form" data-cs-box>
+          <h4 class="minihead">Composite schedule</h4>
+          <div class="sc-fields">
+            <label>Connector<select class="sm" data-cs-connector></select></label>
+            <label>Duration (s)<input class="sm" data-cs-duration inputmode="numeric" value="3600"></label>
+            <label>Unit<select class="sm" data-cs-unit><option value="">charger's choice</option><option>A</option><option>W</option></select></label>
+            <button type="button" class="btn-sm" data-cs-get data-device="${d}">Get schedule</button>
+          </div>
+          <div data-cs-result></div>
+        </div>
+      </div>
     </div></td>`;
     return tr;
   }
@@ -352,6 +439,9 @@
     const fresh = !tsel.dataset.html;
     fillSelect(tsel, tariffOptions(null, 'Use station tariff'));
     if (fresh) tsel.value = ch.tariffId ? String(ch.tariffId) : '';
+    fillSelect(tr.querySelector('[data-fw-image]'), imageOptions());
+    fillSelect(tr.querySelector('[data-sc-connector]'), connectorOptions(ch, true));
+    fillSelect(tr.querySelector('[data-cs-connector]'), connectorOptions(ch, true));
     const psel = tr.querySelector('[data-profile]');
     if (!psel.dataset.synced) {
       psel.dataset.synced = '1';
@@ -429,7 +519,14 @@
       b.textContent = state.open.has(deviceId) ? 'Close ▴' : 'Manage ▾';
     }
     renderChargers();
-    if (state.open.has(deviceId)) loadLog(deviceId);
+    if (state.open.has(deviceId)) {
+      loadLog(deviceId);
+      loadJobs(deviceId);
+      loadProfiles(deviceId);
+      loadLocalList(deviceId);
+    } else {
+      state.jobs.delete(deviceId);
+    }
   }
 
   // ---------------------------------------------------------------- commands
@@ -679,6 +776,457 @@
     }
   });
 
+  // ---------------------------------------------------------------- firmware images
+
+  const bytes = (n) => {
+    const v = Number(n);
+    if (!Number.isFinite(v)) return '—';
+    if (v < 1024) return v + ' B';
+    if (v < 1024 * 1024) return (v / 1024).toFixed(1) + ' KiB';
+    return (v / 1024 / 1024).toFixed(1) + ' MiB';
+  };
+
+  async function loadImages() {
+    try {
+      const data = await api('/api/admin/firmware');
+      state.images = data.images || [];
+      renderImages();
+    } catch (e) {
+      if (!handleAuthError(e)) $('firmware-body').innerHTML = `<tr><td colspan="6"><div class="message error">${esc(e.message)}</div></td></tr>`;
+    }
+  }
+
+  function renderImages() {
+    const list = state.images;
+    $('count-firmware').textContent = list.length;
+    const html = list.length ? list.map((i) => `<tr data-image="${esc(i.id)}">
+        <td class="muted">${esc(i.id)}</td>
+        <td class="fw-600">${esc(i.name)}</td>
+        <td class="mono">${esc(i.version)}</td>
+        <td class="right num">${esc(bytes(i.size))}</td>
+        <td class="mono small" title="${esc(i.sha256)}">${esc(String(i.sha256 || '').slice(0, 12))}…</td>
+        <td class="nowrap" title="${esc(i.createdAt)}">${esc(dateTime(i.createdAt))}</td>
+      </tr>`).join('') : '<tr><td colspan="6" class="empty">No images yet. Upload one to update chargers.</td></tr>';
+    const body = $('firmware-body');
+    if (body.dataset.html !== html) { body.innerHTML = html; body.dataset.html = html; }
+    for (const sel of document.querySelectorAll('#chargers-body [data-fw-image]')) fillSelect(sel, imageOptions());
+  }
+
+  function imageOptions() {
+    return state.images.length
+      ? state.images.map((i) => `<option value="${esc(i.id)}">#${esc(i.id)} ${esc(i.name)} · ${esc(i.version)}</option>`).join('')
+      : '<option value="">no images: upload one in Firmware</option>';
+  }
+
+  $('firmware-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const msg = $('firmware-message');
+    setMessage(msg, '');
+    const file = $('firmware-file').files[0];
+    const version = $('firmware-version').value.trim();
+    if (!file || !version) {
+      setMessage(msg, !file ? 'Choose the image file.' : 'Enter the version the charger reports after installing it.', 'error');
+      return;
+    }
+    await busy($('firmware-btn'), 'Uploading…', async () => {
+      try {
+        const q = new URLSearchParams({ name: file.name, version });
+        const data = await api('/api/admin/firmware?' + q.toString(), { method: 'POST', raw: file });
+        const i = data.image;
+        setMessage(msg, `Image #${i.id} ${i.name} (version ${i.version}, ${bytes(i.size)}) uploaded.`, 'success');
+        $('firmware-form').reset();
+      } catch (e) {
+        if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+      }
+    });
+    loadImages();
+  });
+
+  // ---------------------------------------------------------------- per charger: jobs, profiles, local list
+
+  const JOB_DONE = /^(Installed|DownloadFailed|InstallationFailed|Uploaded|UploadFailed|Idle|Failed)/;
+  const detailOf = (deviceId) => $('chargers-body').querySelector(`tr.detail[data-detail-for="${CSS.escape(deviceId)}"]`);
+  const setHtml = (el, html) => { if (el && el.dataset.html !== html) { el.innerHTML = html; el.dataset.html = html; } };
+
+  function refreshOpenPanels() {
+    for (const d of state.open) {
+      const jobs = state.jobs.get(d);
+      if (!jobs || jobs.some((j) => !JOB_DONE.test(j.status))) loadJobs(d); // poll while one is in progress
+      loadProfiles(d);
+      loadLocalList(d);
+    }
+  }
+
+  function jobChip(status) {
+    const cls = /^(Installed|Uploaded)$/.test(status) ? 'ok' : (/Failed/.test(status) ? 'bad' : (status === 'Idle' ? 's-unknown' : 'busy'));
+    return `<span class="chip ${cls}" data-testid="job-status">${esc(status)}</span>`;
+  }
+
+  async function loadJobs(deviceId) {
+    let data;
+    try {
+      data = await api(`/api/admin/chargers/${encodeURIComponent(deviceId)}/maintenance`);
+    } catch (e) {
+      if (!handleAuthError(e)) setHtml(detailOf(deviceId)?.querySelector('[data-jobs]'), `<tr><td colspan="5"><div class="message error">${esc(e.message)}</div></td></tr>`);
+      return;
+    }
+    const jobs = data.jobs || [];
+    state.jobs.set(deviceId, jobs);
+    const body = detailOf(deviceId)?.querySelector('[data-jobs]');
+    if (!body) return;
+    setHtml(body, jobs.length ? jobs.map((j) => {
+      const img = state.images.find((i) => i.id === j.imageId);
+      const what = j.kind === 'firmware'
+        ? `<div class="fw-600">Firmware</div><div class="dev-sub">${img ? esc(img.name + ' · ' + img.version) : (j.imageId ? 'image #' + esc(j.imageId) : 'not requested by csms')}</div>`
+        : `<div class="fw-600">Diagnostics</div>`;
+      const history = (Array.isArray(j.history) ? j.history : []).map((h) =>
+        `<li><span>${esc(h[0])}</span> <span class="muted" title="${esc(h[1])}">${esc(dateTime(h[1]))}</span></li>`).join('');
+      const file = j.kind === 'diagnostics' && j.fileName && j.receivedBytes !== null && j.receivedBytes !== undefined
+        ? `<button type="button" class="btn-sm btn-ghost link-btn" data-job-file="${esc(j.id)}" data-file-name="${esc(j.fileName)}">⬇ ${esc(j.fileName)}</button><div class="dev-sub">${esc(bytes(j.receivedBytes))}</div>`
+        : '<span class="muted">—</span>';
+      return `<tr data-job="${esc(j.id)}" data-kind="${esc(j.kind)}" data-status="${esc(j.status)}">
+        <td class="muted">${esc(j.id)}</td>
+        <td>${what}<div class="dev-sub nowrap" title="${esc(j.createdAt)}">${esc(dateTime(j.createdAt))}</div></td>
+        <td>${jobChip(j.status)}</td>
+        <td><ol class="job-history">${history}</ol></td>
+        <td>${file}</td>
+      </tr>`;
+    }).join('') : '<tr><td colspan="5" class="empty">No firmware updates or diagnostics yet.</td></tr>');
+  }
+
+  function periodRow(start, limit) {
+    return `<tr data-period><td><input class="sm" data-period-start inputmode="numeric" value="${esc(start)}" aria-label="Start period (seconds)"></td>
+      <td><input class="sm" data-period-limit inputmode="decimal" value="${esc(limit)}" placeholder="e.g. 16" aria-label="Limit"></td>
+      <td><button type="button" class="btn-sm btn-ghost" data-sc-remove-period aria-label="Remove period">✕</button></td></tr>`;
+  }
+
+  function scheduleSummary(p) {
+    const cs = (p && p.chargingSchedule) || {};
+    const unit = cs.chargingRateUnit || '';
+    const periods = (cs.chargingSchedulePeriod || []).map((x) => `${x.startPeriod}s: ${x.limit} ${unit}`).join(', ');
+    const kind = [p && p.chargingProfileKind, p && p.recurrencyKind].filter(Boolean).join(' · ');
+    return `<div>${esc(periods || '—')}</div><div class="dev-sub">${esc(kind)}${cs.duration ? ' · ' + esc(cs.duration) + ' s' : ''}</div>`;
+  }
+
+  async function loadProfiles(deviceId) {
+    let data;
+    try {
+      data = await api(`/api/admin/chargers/${encodeURIComponent(deviceId)}/charging-profiles?current=true`);
+    } catch (e) {
+      if (!handleAuthError(e)) setHtml(detailOf(deviceId)?.querySelector('[data-profiles]'), `<tr><td colspan="5"><div class="message error">${esc(e.message)}</div></td></tr>`);
+      return;
+    }
+    const body = detailOf(deviceId)?.querySelector('[data-profiles]');
+    if (!body) return;
+    const list = data.profiles || [];
+    setHtml(body, list.length ? list.map((p) => {
+      const cls = p.status === 'installed' ? 'ok' : (p.status === 'pending' ? 's-pending' : 'bad');
+      return `<tr data-profile-id="${esc(p.id)}" data-status="${esc(p.status)}" data-purpose="${esc(p.purpose)}">
+        <td class="muted">${esc(p.id)}</td>
+        <td>${p.connectorId === 0 ? 'whole charger' : esc(p.connectorId)}</td>
+        <td><div class="fw-600">${esc(p.purpose)}</div><div class="dev-sub">stack ${esc(p.stackLevel)} · ${esc(p.origin)}${p.transactionId ? ' · tx ' + esc(p.transactionId) : ''}</div></td>
+        <td>${scheduleSummary(p.profile)}</td>
+        <td><span class="chip ${cls}" data-testid="profile-status">${esc(p.status)}</span>${p.answer && p.answer !== 'Accepted' ? `<div class="dev-sub text-danger">${esc(p.answer)}</div>` : ''}
+          <div class="mt-4"><button type="button" class="btn-sm btn-ghost" data-sc-clear="${esc(p.id)}" data-device="${esc(deviceId)}">Clear</button></div></td>
+      </tr>`;
+    }).join('') : '<tr><td colspan="5" class="empty">No charging profiles installed.</td></tr>');
+  }
+
+  async function loadLocalList(deviceId) {
+    let data;
+    try {
+      data = await api(`/api/admin/chargers/${encodeURIComponent(deviceId)}/local-list`);
+    } catch (e) {
+      if (!handleAuthError(e)) setHtml(detailOf(deviceId)?.querySelector('[data-ll-state]'), `<span class="text-danger small">${esc(e.message)}</span>`);
+      return;
+    }
+    const box = detailOf(deviceId)?.querySelector('[data-local-list]');
+    if (!box) return;
+    const l = data.localList || {};
+    box.dataset.inSync = String(!!l.inSync);
+    box.dataset.version = String(l.version ?? '');
+    box.dataset.lastStatus = l.lastStatus || '';
+    const parts = [
+      `<span class="chip ${l.inSync ? 'ok' : 'warn'}" data-testid="local-list-sync">${l.inSync ? 'In sync' : 'Out of sync'}</span>`,
+      `<span>version <strong data-testid="local-list-version">${esc(l.version ?? '—')}</strong>${l.chargerVersion !== null && l.chargerVersion !== undefined && l.chargerVersion !== l.version ? ` <span class="muted">(charger ${esc(l.chargerVersion)})</span>` : ''}</span>`,
+      `<span>${esc(l.entries ?? 0)} entries${l.desiredEntries !== undefined && l.desiredEntries !== l.entries ? ` <span class="muted">(${esc(l.desiredEntries)} wanted)</span>` : ''}</span>`,
+      `<span class="muted">last: ${l.lastStatus ? `<span data-testid="local-list-status">${esc(l.lastStatus)}</span>` : 'never sent'}${l.lastUpdate ? ' · ' + esc(l.lastUpdate) : ''}${l.syncedAt ? ' · ' + esc(ago(l.syncedAt)) : ''}</span>`,
+    ];
+    setHtml(box.querySelector('[data-ll-state]'), parts.join('<span class="sep">·</span>'));
+  }
+
+  /** The csChargingProfiles object of the detail's profile form; throws Error with a message to show. */
+  function profileFromForm(form) {
+    const q = (sel) => form.querySelector(sel);
+    const purpose = q('[data-sc-purpose]').value;
+    const kind = q('[data-sc-kind]').value;
+    const stack = Number(q('[data-sc-stack]').value);
+    if (!Number.isInteger(stack) || stack < 0) throw new Error('The stack level is a whole number, 0 or more.');
+    const periods = [...form.querySelectorAll('tr[data-period]')].map((tr) => ({
+      startPeriod: Number(tr.querySelector('[data-period-start]').value.trim()),
+      limit: Number(tr.querySelector('[data-period-limit]').value.trim().replace(',', '.')),
+      empty: !tr.querySelector('[data-period-limit]').value.trim(),
+    })).filter((p) => !p.empty);
+    if (!periods.length) throw new Error('Enter at least one period with a limit.');
+    for (const p of periods) {
+      if (!Number.isInteger(p.startPeriod) || p.startPeriod < 0) throw new Error('A period starts at a whole number of seconds, 0 or more.');
+      if (!Number.isFinite(p.limit) || p.limit < 0) throw new Error('A limit is a number, 0 or more.');
+    }
+    periods.sort((a, b) => a.startPeriod - b.startPeriod);
+    if (periods[0].startPeriod !== 0) throw new Error('The first period starts at 0 s.');
+    const schedule = {
+      chargingRateUnit: q('[data-sc-unit]').value,
+      chargingSchedulePeriod: periods.map((p) => ({ startPeriod: p.startPeriod, limit: p.limit })),
+    };
+    const dur = q('[data-sc-duration]').value.trim();
+    if (dur) {
+      const n = Number(dur);
+      if (!Number.isInteger(n) || n <= 0) throw new Error('The duration is a whole number of seconds.');
+      schedule.duration = n;
+    }
+    if (kind !== 'Relative') schedule.startSchedule = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const profile = { stackLevel: stack, chargingProfilePurpose: purpose, chargingProfileKind: kind, chargingSchedule: schedule };
+    if (kind === 'Recurring') profile.recurrencyKind = q('[data-sc-recurrency]').value;
+    if (purpose === 'TxProfile') {
+      const tx = Number(q('[data-sc-tx]').value.trim());
+      if (!Number.isInteger(tx) || tx <= 0) throw new Error('A TxProfile needs the transactionId it applies to.');
+      profile.transactionId = tx;
+    }
+    return { connectorId: Number(q('[data-sc-connector]').value), chargingProfile: profile };
+  }
+
+  function syncProfileForm(form) {
+    const purpose = form.querySelector('[data-sc-purpose]').value;
+    const kind = form.querySelector('[data-sc-kind]').value;
+    form.querySelector('[data-sc-recurrency]').disabled = kind !== 'Recurring';
+    const tx = form.querySelector('[data-sc-tx]');
+    tx.disabled = purpose !== 'TxProfile';
+    if (tx.disabled) tx.value = '';
+    const conn = form.querySelector('[data-sc-connector]');
+    if (purpose === 'ChargePointMaxProfile') conn.value = '0';
+    else if (purpose === 'TxProfile' && conn.value === '0' && conn.options.length > 1) conn.value = conn.options[1].value;
+  }
+
+  function compositeHtml(r) {
+    const cs = (r && r.chargingSchedule) || null;
+    let table = '';
+    if (cs && Array.isArray(cs.chargingSchedulePeriod)) {
+      const start = parseTime(cs.startSchedule || r.scheduleStart);
+      table = `<table class="mini-table" data-testid="composite-periods"><thead><tr><th>From</th><th>Limit</th><th>Phases</th></tr></thead><tbody>${
+        cs.chargingSchedulePeriod.map((p) => `<tr><td>${esc(p.startPeriod)} s${start ? ` <span class="muted">(${esc(dateTime(new Date(start.getTime() + p.startPeriod * 1000)))})</span>` : ''}</td>
+          <td class="fw-600">${esc(p.limit)} ${esc(cs.chargingRateUnit || '')}</td><td>${esc(p.numberPhases ?? '—')}</td></tr>`).join('')
+      }</tbody></table>`;
+    }
+    const status = r && r.status ? `<span class="chip ${r.status === 'Accepted' ? 'ok' : 'bad'}">${esc(r.status)}</span>` : '';
+    return `<div class="mt-4">${status}${cs && cs.duration ? ` <span class="muted small">${esc(cs.duration)} s</span>` : ''}</div>${table}
+      <details><summary class="small muted">Raw response</summary><pre class="json">${jsonHtml(r)}</pre></details>`;
+  }
+
+  $('chargers-body').addEventListener('change', (ev) => {
+    const form = ev.target.closest('form[data-sc-form]');
+    if (form && ev.target.matches('[data-sc-purpose], [data-sc-kind]')) syncProfileForm(form);
+  });
+
+  $('chargers-body').addEventListener('submit', async (ev) => {
+    const form = ev.target.closest('form[data-sc-form]');
+    if (!form) return;
+    ev.preventDefault();
+    const d = form.dataset.device;
+    const msg = form.closest('[data-sc-panel]').querySelector('[data-sc-message]');
+    setMessage(msg, '');
+    let body;
+    try {
+      body = profileFromForm(form);
+    } catch (e) {
+      setMessage(msg, e.message, 'error');
+      return;
+    }
+    await busy(form.querySelector('[data-sc-send]'), 'Sending…', async () => {
+      try {
+        const data = await api(`/api/admin/chargers/${encodeURIComponent(d)}/charging-profiles`, { method: 'POST', body });
+        const p = data.profile;
+        setMessage(msg, `Profile #${p.id} (${p.purpose}) ${p.status}${p.answer && p.status !== 'installed' ? ': ' + p.answer : ''}.`, p.status === 'installed' ? 'success' : 'error');
+      } catch (e) {
+        if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+      }
+    });
+    loadProfiles(d);
+  });
+
+  $('chargers-body').addEventListener('click', async (ev) => {
+    const t = ev.target.closest('button');
+    if (!t) return;
+    const det = t.closest('tr.detail');
+    if (!det) return;
+    const d = det.dataset.detailFor;
+    const enc = encodeURIComponent(d);
+    if (t.hasAttribute('data-fw-update') || t.hasAttribute('data-diagnostics')) {
+      const msg = det.querySelector('[data-fw-message]');
+      setMessage(msg, '');
+      const firmware = t.hasAttribute('data-fw-update');
+      const imageId = Number(det.querySelector('[data-fw-image]').value);
+      if (firmware && !imageId) { setMessage(msg, 'Upload a firmware image first (Firmware section).', 'error'); return; }
+      await busy(t, firmware ? 'Sending…' : 'Asking…', async () => {
+        try {
+          const data = firmware
+            ? await api(`/api/admin/chargers/${enc}/firmware`, { method: 'POST', body: { imageId } })
+            : await api(`/api/admin/chargers/${enc}/diagnostics`, { method: 'POST', body: {} });
+          setMessage(msg, `${firmware ? 'UpdateFirmware' : 'GetDiagnostics'} sent: job #${data.job.id} ${data.job.status}.`, 'success');
+        } catch (e) {
+          if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+        }
+      });
+      loadJobs(d);
+    } else if (t.hasAttribute('data-job-file')) {
+      await busy(t, '', async () => {
+        try {
+          await download(`/api/admin/maintenance/${encodeURIComponent(t.dataset.jobFile)}/file`, { token: state.token, fileName: t.dataset.fileName });
+        } catch (e) {
+          if (!handleAuthError(e)) toast(e.message, 'error');
+        }
+      });
+    } else if (t.hasAttribute('data-sc-add-period')) {
+      const rows = det.querySelector('[data-sc-periods]');
+      const last = [...rows.querySelectorAll('[data-period-start]')].map((i) => Number(i.value) || 0);
+      rows.insertAdjacentHTML('beforeend', periodRow(last.length ? Math.max(...last) + 900 : 0, ''));
+    } else if (t.hasAttribute('data-sc-remove-period')) {
+      const rows = det.querySelector('[data-sc-periods]');
+      if (rows.children.length > 1) t.closest('tr').remove();
+      else t.closest('tr').querySelector('[data-period-limit]').value = '';
+    } else if (t.hasAttribute('data-sc-clear') || t.hasAttribute('data-sc-clear-all')) {
+      const all = t.hasAttribute('data-sc-clear-all');
+      if (all && !window.confirm(`Clear every charging profile on ${d}?`)) return;
+      const msg = det.querySelector('[data-sc-message]');
+      setMessage(msg, '');
+      await busy(t, '', async () => {
+        try {
+          const data = await api(`/api/admin/chargers/${enc}/charging-profiles/clear`, { method: 'POST', body: all ? {} : { id: Number(t.dataset.scClear) } });
+          const st = data.response && data.response.status;
+          setMessage(msg, `ClearChargingProfile${all ? ' (all)' : ' #' + t.dataset.scClear}: ${st}.`, st === 'Accepted' ? 'success' : 'error');
+        } catch (e) {
+          if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+        }
+      });
+      loadProfiles(d);
+    } else if (t.hasAttribute('data-cs-get')) {
+      const out = det.querySelector('[data-cs-result]');
+      const p = new URLSearchParams({ connectorId: det.querySelector('[data-cs-connector]').value });
+      const dur = det.querySelector('[data-cs-duration]').value.trim();
+      if (dur) p.set('duration', dur);
+      const unit = det.querySelector('[data-cs-unit]').value;
+      if (unit) p.set('chargingRateUnit', unit);
+      await busy(t, '', async () => {
+        try {
+          const data = await api(`/api/admin/chargers/${enc}/composite-schedule?${p.toString()}`);
+          out.innerHTML = compositeHtml(data.response);
+        } catch (e) {
+          if (!handleAuthError(e)) out.innerHTML = `<div class="message error">${esc(e.message)}</div>`;
+        }
+      });
+    } else if (t.hasAttribute('data-ll-sync') || t.hasAttribute('data-ll-full')) {
+      const full = t.hasAttribute('data-ll-full');
+      const msg = det.querySelector('[data-ll-message]');
+      setMessage(msg, '');
+      await busy(t, '', async () => {
+        try {
+          const data = await api(`/api/admin/chargers/${enc}/local-list`, { method: 'POST', body: full ? { full: true } : {} });
+          const r = data.result;
+          const text = r.updateType === 'None'
+            ? `Already in sync (version ${r.listVersion}).`
+            : `SendLocalList ${r.updateType} version ${r.listVersion} (${r.sent} entries): ${r.status}.`;
+          setMessage(msg, text, r.updateType === 'None' || r.status === 'Accepted' ? 'success' : 'error');
+        } catch (e) {
+          if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+        }
+      });
+      loadLocalList(d);
+    }
+  });
+
+  // ---------------------------------------------------------------- station power limits
+
+  const kw = (w) => (w === null || w === undefined ? '—' : (Number(w) / 1000).toLocaleString('en-US', { maximumFractionDigits: 1 }) + ' kW');
+
+  async function loadLoads() {
+    const ids = state.stations.map((s) => s.id);
+    const results = await Promise.allSettled(ids.map((id) => api(`/api/admin/stations/${id}/load`)));
+    results.forEach((r, i) => { if (r.status === 'fulfilled' && r.value.load) state.loads.set(ids[i], r.value.load); });
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed && handleAuthError(failed.reason)) return;
+    renderLoads();
+  }
+
+  function loadCells(s, l) {
+    if (!l) return { limit: '<span class="muted">…</span>', allocated: '', shares: '' };
+    const limited = l.maxPowerW !== null && l.maxPowerW !== undefined;
+    const shares = (l.transactions || []).map((t) =>
+      `<li><span class="dev-id">${esc(t.deviceId)}</span> #${esc(t.connectorId)} · tx ${esc(t.transactionId)}: <strong>${t.limitW === null || t.limitW === undefined ? 'no limit' : esc(kw(t.limitW))}</strong></li>`).join('');
+    return {
+      limit: limited ? `<span class="chip busy plain" data-testid="power-limit" title="${esc(l.maxPowerW)} W">${esc(kw(l.maxPowerW))}</span>`
+        : '<span class="muted" data-testid="power-limit">no limit</span>',
+      allocated: `<span class="num" data-testid="allocated" title="${esc(l.allocatedW)} W">${esc(kw(l.allocatedW))}</span>${limited && l.maxPowerW > 0 ? `<div class="dev-sub">${esc(Math.round((100 * l.allocatedW) / l.maxPowerW))}% of the limit</div>` : ''}`,
+      shares: shares ? `<ul class="shares">${shares}</ul>` : '<span class="muted">no transactions</span>',
+    };
+  }
+
+  function renderLoads() {
+    const body = $('loads-body');
+    const list = state.stations;
+    body.querySelectorAll('tr.placeholder').forEach((r) => r.remove());
+    if (!list.length) { body.innerHTML = '<tr class="placeholder"><td colspan="5" class="empty">No stations yet.</td></tr>'; return; }
+    const seen = new Set();
+    for (const s of list) {
+      seen.add(String(s.id));
+      let tr = body.querySelector(`tr[data-station-load="${s.id}"]`);
+      if (!tr) {
+        tr = document.createElement('tr');
+        tr.dataset.stationLoad = s.id;
+        tr.innerHTML = `<td data-cell="name"></td><td data-cell="limit"></td><td data-cell="allocated"></td><td data-cell="shares"></td>
+          <td class="right"><div class="row-actions">
+            <input class="sm limit-input" data-limit-input type="number" min="0" step="100" inputmode="numeric" placeholder="e.g. 11000" aria-label="Power limit in watts">
+            <button type="button" class="btn-sm" data-limit-set>Set</button>
+            <button type="button" class="btn-sm btn-ghost" data-limit-remove>Remove</button>
+          </div></td>`;
+        body.appendChild(tr);
+      }
+      const l = state.loads.get(s.id);
+      tr.dataset.maxPowerW = l && l.maxPowerW !== null && l.maxPowerW !== undefined ? String(l.maxPowerW) : '';
+      const cells = { name: `<div class="fw-600">${esc(s.name)}</div><div class="dev-sub">#${esc(s.id)}</div>`, ...loadCells(s, l) };
+      for (const [k, html] of Object.entries(cells)) setHtml(tr.querySelector(`[data-cell="${k}"]`), html);
+    }
+    for (const tr of body.querySelectorAll('tr[data-station-load]')) if (!seen.has(tr.dataset.stationLoad)) tr.remove();
+  }
+
+  $('loads-body').addEventListener('click', async (ev) => {
+    const b = ev.target.closest('button[data-limit-set], button[data-limit-remove]');
+    if (!b) return;
+    const tr = b.closest('tr');
+    const id = Number(tr.dataset.stationLoad);
+    const msg = $('loads-message');
+    setMessage(msg, '');
+    let maxPowerW = null;
+    if (b.hasAttribute('data-limit-set')) {
+      const v = tr.querySelector('[data-limit-input]').value.trim();
+      maxPowerW = Number(v);
+      if (!v || !Number.isInteger(maxPowerW) || maxPowerW < 0) {
+        setMessage(msg, 'Enter the limit in watts (a whole number), e.g. 11000.', 'error');
+        return;
+      }
+    }
+    await busy(b, '', async () => {
+      try {
+        const data = await api(`/api/admin/stations/${id}/power-limit`, { method: 'PUT', body: { maxPowerW } });
+        state.loads.set(id, data.load);
+        tr.querySelector('[data-limit-input]').value = '';
+        const name = stationName(id) || '#' + id;
+        setMessage(msg, maxPowerW === null ? `Power limit of ${name} removed.` : `Power limit of ${name} set to ${kw(maxPowerW)}.`, 'success');
+      } catch (e) {
+        if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+      }
+    });
+    renderLoads();
+  });
+
   // ---------------------------------------------------------------- stations
 
   async function loadStations() {
@@ -707,6 +1255,7 @@
       body.innerHTML = html;
       body.dataset.html = html;
     }
+    renderLoads();
     fillSelect($('charger-station'), list.length
       ? list.map((s) => `<option value="${s.id}">${esc(s.name)}</option>`).join('')
       : '<option value="">Create a station first</option>');

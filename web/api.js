@@ -17,16 +17,18 @@ const CSMS = (() => {
    * Calls the JSON API. Resolves with the parsed body on 2xx; rejects with ApiError carrying the
    * server's `error` text otherwise.
    */
-  async function request(path, { method = 'GET', body, token, headers = {}, signal } = {}) {
+  async function request(path, { method = 'GET', body, raw, token, headers = {}, signal } = {}) {
     const h = { Accept: 'application/json', ...headers };
-    if (body !== undefined) h['Content-Type'] = 'application/json';
+    if (raw !== undefined) h['Content-Type'] = 'application/octet-stream';
+    else if (body !== undefined) h['Content-Type'] = 'application/json';
     if (token) h.Authorization = 'Bearer ' + token;
     let res;
     try {
       res = await fetch(path, {
         method,
         headers: h,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        // `raw`: a File / Blob / ArrayBuffer sent as it is (uploads)
+        body: raw !== undefined ? raw : (body === undefined ? undefined : JSON.stringify(body)),
         signal,
         cache: 'no-store',
       });
@@ -46,6 +48,34 @@ const CSMS = (() => {
       throw new ApiError(msg, res.status, data);
     }
     return data || {};
+  }
+
+  /**
+   * Downloads a file that needs the bearer token (a plain link cannot send it): fetches it and
+   * offers the blob under `fileName`. Rejects with ApiError like `request`.
+   */
+  async function download(path, { token, fileName = 'download' } = {}) {
+    let res;
+    try {
+      res = await fetch(path, { headers: token ? { Authorization: 'Bearer ' + token } : {}, cache: 'no-store' });
+    } catch (_) {
+      throw new ApiError(NETWORK_ERROR, 0, null);
+    }
+    if (!res.ok) {
+      let data = null;
+      try { data = await res.json(); } catch (_) { data = null; }
+      throw new ApiError(data && data.error ? data.error : `Download failed (HTTP ${res.status})`, res.status, data);
+    }
+    const m = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') || '');
+    const url = URL.createObjectURL(await res.blob());
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = m ? m[1] : fileName;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    return a.download;
   }
 
   /** A random key for the Idempotency-Key header (works outside secure contexts too). */
@@ -173,5 +203,5 @@ const CSMS = (() => {
     el.textContent = text || '';
   }
 
-  return { ApiError, request, randomKey, money, currencySymbol, kwh, esc, dateTime, ago, duration, parseTime, jsonHtml, statusClass, toast, busy, setMessage };
+  return { ApiError, request, download, randomKey, money, currencySymbol, kwh, esc, dateTime, ago, duration, parseTime, jsonHtml, statusClass, toast, busy, setMessage };
 })();

@@ -854,3 +854,126 @@ test('operator console: tokens (create, edit status, delete) and reservations (c
     assertNoPageErrors(['tokens']);
   });
 });
+
+test('operator console: firmware update and diagnostics, station power limit, charging profiles, local list', async () => {
+  let page;
+  await capturing('maintenance', () => ({ maintenance: page }), async () => {
+    page = await newPage('maintenance');
+    page.on('dialog', (d) => d.accept());
+    await adminLogin(page);
+    const device = 'DEVDEMO2'; // the other tests use DEVAFGKV1UW: this one reboots into new firmware
+    const online = () => page.waitForFunction((d) => document.querySelector(`#chargers-body tr[data-device="${d}"] [data-testid="online-badge"]`)
+      ?.textContent.trim() === 'Online', device, { timeout: 30000 });
+    const settled = (sel) => page.waitForFunction((s) => /success|error/.test(document.querySelector(s)?.className || ''), sel, { timeout: 40000 });
+    const success = async (sel) => {
+      await settled(sel);
+      const m = page.locator(sel);
+      const t = (await m.textContent()).trim();
+      assert.match(await m.getAttribute('class'), /success/, t);
+      return t;
+    };
+
+    // the charger's Manage panel
+    await online();
+    await page.locator(`#chargers-body tr[data-device="${device}"] [data-manage]`).click();
+    const det = page.locator(`#chargers-body tr.detail[data-detail-for="${device}"]`);
+    await det.waitFor({ state: 'visible' });
+    const jobStatus = (id, status) => page.waitForFunction(([d, j, s]) => document.querySelector(`tr.detail[data-detail-for="${d}"] tr[data-job="${j}"]`)?.dataset.status === s,
+      [device, id, status], { timeout: 60000 });
+
+    // a TxDefaultProfile: sent, listed as installed, cleared
+    await det.locator('[data-sc-connector]').selectOption('0');
+    await det.locator('[data-sc-purpose]').selectOption('TxDefaultProfile');
+    await det.locator('[data-sc-kind]').selectOption('Absolute');
+    await det.locator('[data-sc-unit]').selectOption('A');
+    await det.locator('[data-sc-stack]').fill('2');
+    await det.locator('[data-period-limit]').first().fill('16');
+    await det.locator('[data-sc-add-period]').click();
+    await det.locator('[data-period-limit]').nth(1).fill('10');
+    await det.locator('[data-sc-send]').click();
+    const sent = await success(`tr.detail[data-detail-for="${device}"] [data-sc-message]`);
+    const profileId = /^Profile #(\d+) \(TxDefaultProfile\) installed\.$/.exec(sent)?.[1];
+    assert.ok(profileId, sent);
+    const profileRow = det.locator(`tr[data-profile-id="${profileId}"]`);
+    await profileRow.waitFor({ state: 'visible' });
+    assert.equal(await profileRow.getAttribute('data-status'), 'installed');
+    assert.match((await profileRow.textContent()).replace(/\s+/g, ' '), /TxDefaultProfile\s*stack 2 · operator.*0s: 16 A, 900s: 10 A/);
+    await det.locator('[data-cs-get]').click();
+    await page.waitForFunction((d) => /Accepted|Rejected/.test(document.querySelector(`tr.detail[data-detail-for="${d}"] [data-cs-result]`)?.textContent || ''), device, { timeout: 40000 });
+    await shot(page, 'admin-smart-charging.png');
+    await profileRow.locator('[data-sc-clear]').click();
+    assert.equal(await success(`tr.detail[data-detail-for="${device}"] [data-sc-message]`), `ClearChargingProfile #${profileId}: Accepted.`);
+    await profileRow.waitFor({ state: 'detached' });
+
+    // local list: Sync brings the charger in step
+    await det.locator('[data-ll-sync]').click();
+    const synced = await success(`tr.detail[data-detail-for="${device}"] [data-ll-message]`);
+    assert.match(synced, /^(Already in sync \(version \d+\)|SendLocalList (Full|Differential) version \d+ \(\d+ entries\): Accepted)\.$/);
+    await page.waitForFunction((d) => document.querySelector(`tr.detail[data-detail-for="${d}"] [data-local-list]`)?.dataset.inSync === 'true', device);
+    assert.equal((await det.locator('[data-testid="local-list-sync"]').textContent()).trim(), 'In sync');
+    await det.locator('[data-ll-full]').click();
+    assert.match(await success(`tr.detail[data-detail-for="${device}"] [data-ll-message]`), /^SendLocalList Full version \d+ \(\d+ entries\): Accepted\.$/);
+
+    // station power limit: set, shown, removed
+    const operator = await apiToken('admin', 'admin@example.com', 'admin');
+    const stations = (await callApi('GET', '/api/admin/stations', { token: operator })).data.stations;
+    const station = stations.find((s) => s.name === 'Demo Station');
+    assert.ok(station, JSON.stringify(stations));
+    const loadRow = page.locator(`#loads-body tr[data-station-load="${station.id}"]`);
+    await loadRow.waitFor({ state: 'visible' });
+    await loadRow.locator('[data-limit-input]').fill('11000');
+    await loadRow.locator('[data-limit-set]').click();
+    assert.equal(await success('#loads-message'), 'Power limit of Demo Station set to 11 kW.');
+    await page.waitForFunction((id) => document.querySelector(`#loads-body tr[data-station-load="${id}"]`)?.dataset.maxPowerW === '11000', station.id);
+    assert.equal((await loadRow.locator('[data-testid="power-limit"]').textContent()).trim(), '11 kW');
+    const load = (await callApi('GET', `/api/admin/stations/${station.id}/load`, { token: operator })).data.load;
+    assert.equal(load.maxPowerW, 11000);
+    await loadRow.scrollIntoViewIfNeeded();
+    await shot(page, 'admin-power-limit.png');
+    await loadRow.locator('[data-limit-remove]').click();
+    assert.equal(await success('#loads-message'), 'Power limit of Demo Station removed.');
+    await page.waitForFunction((id) => document.querySelector(`#loads-body tr[data-station-load="${id}"]`)?.dataset.maxPowerW === '', station.id);
+    assert.equal((await loadRow.locator('[data-testid="power-limit"]').textContent()).trim(), 'no limit');
+
+    // diagnostics: the charger uploads a file to csms; the console downloads it with the token
+    await det.locator('[data-diagnostics]').click();
+    const diagSent = await success(`tr.detail[data-detail-for="${device}"] [data-fw-message]`);
+    const diagJob = /^GetDiagnostics sent: job #(\d+) /.exec(diagSent)?.[1];
+    assert.ok(diagJob, diagSent);
+    await jobStatus(diagJob, 'Uploaded');
+    const fileButton = det.locator(`tr[data-job="${diagJob}"] [data-job-file]`);
+    await fileButton.waitFor({ state: 'visible' });
+    const [dl] = await Promise.all([page.waitForEvent('download'), fileButton.click()]);
+    assert.equal(dl.suggestedFilename(), await fileButton.getAttribute('data-file-name'));
+    assert.equal(fs.readFileSync(await dl.path(), 'utf8'), `diagnostics of ${device}\n`);
+
+    // upload a firmware image: its name is the file's
+    const file = path.join(tmpDir, 'e2e-firmware.bin');
+    fs.writeFileSync(file, crypto.randomBytes(4096));
+    await page.locator('#firmware-file').setInputFiles(file);
+    await page.locator('#firmware-version').fill('e2e-2.0.0');
+    await page.locator('#firmware-btn').click();
+    const uploaded = await success('#firmware-message');
+    const imageId = /^Image #(\d+) e2e-firmware\.bin \(version e2e-2\.0\.0, 4\.0 KiB\) uploaded\.$/.exec(uploaded)?.[1];
+    assert.ok(imageId, uploaded);
+    const imageRow = page.locator(`#firmware-body tr[data-image="${imageId}"]`);
+    await imageRow.waitFor({ state: 'visible' });
+    assert.match((await imageRow.textContent()).replace(/\s+/g, ' '), /e2e-firmware\.bin e2e-2\.0\.0 4\.0 KiB/);
+
+    // update the charger: the simulator downloads the image from csms, installs it and reboots (last:
+    // csms demo then replaces the rebooted simulator with a fresh one, which forgets its profiles)
+    await page.waitForFunction(([d, i]) => [...document.querySelector(`tr.detail[data-detail-for="${d}"] [data-fw-image]`).options].some((o) => o.value === i), [device, imageId]);
+    await det.locator('[data-fw-image]').selectOption(imageId);
+    await det.locator('[data-fw-update]').click();
+    const fwSent = await success(`tr.detail[data-detail-for="${device}"] [data-fw-message]`);
+    const fwJob = /^UpdateFirmware sent: job #(\d+) /.exec(fwSent)?.[1];
+    assert.ok(fwJob, fwSent);
+    await jobStatus(fwJob, 'Installed');
+    const fwRow = det.locator(`tr[data-job="${fwJob}"]`);
+    const fwText = (await fwRow.textContent()).replace(/\s+/g, ' ');
+    for (const s of ['Requested', 'Downloading', 'Downloaded', 'Installing', 'Installed', 'e2e-firmware.bin · e2e-2.0.0']) assert.ok(fwText.includes(s), `${s} in "${fwText}"`);
+    await shot(page, 'admin-firmware.png');
+
+    assertNoPageErrors(['maintenance']);
+  });
+});
