@@ -63,7 +63,15 @@ async fn keep_connected(cfg: SimConfig) {
         match Simulator::connect(cfg.clone()).await {
             Ok(sim) => {
                 sim.spawn_heartbeats();
-                sim.closed().await;
+                loop {
+                    sim.closed().await;
+                    // A charger that rebooted itself (a firmware install, a Reset) is back on a
+                    // new connection: keep it, with its state, rather than start another one.
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    if sim.is_closed() {
+                        break;
+                    }
+                }
                 log::info!("demo charger {} disconnected; reconnecting", cfg.id);
             }
             Err(e) => log::warn!("demo charger {}: {e}", cfg.id),

@@ -225,7 +225,37 @@ fn settle(c: &mut DbConnection, id: i64, status: &str, answer: &str) -> Result<(
                 charging_profiles::answer.eq(answer),
                 charging_profiles::updated_at.eq(now()),
             ))
-            .execute(c)
+            .execute(c)?;
+        if status == "installed" {
+            // OCPP 1.6: a profile with the same stackLevel and purpose (on the same connector)
+            // replaces the one the charger had.
+            let (charger, connector, purpose, level): (i64, i32, String, i32) =
+                charging_profiles::table
+                    .find(id)
+                    .select((
+                        charging_profiles::charger_id,
+                        charging_profiles::connector_id,
+                        charging_profiles::purpose,
+                        charging_profiles::stack_level,
+                    ))
+                    .first(c)?;
+            diesel::update(
+                charging_profiles::table
+                    .filter(charging_profiles::charger_id.eq(charger))
+                    .filter(charging_profiles::connector_id.eq(connector))
+                    .filter(charging_profiles::purpose.eq(purpose))
+                    .filter(charging_profiles::stack_level.eq(level))
+                    .filter(charging_profiles::id.ne(id))
+                    .filter(charging_profiles::status.eq_any(["pending", "installed"])),
+            )
+            .set((
+                charging_profiles::status.eq("cleared"),
+                charging_profiles::answer.eq(format!("Replaced by profile {id}")),
+                charging_profiles::updated_at.eq(now()),
+            ))
+            .execute(c)?;
+        }
+        Ok::<_, AppError>(())
     })?;
     Ok(())
 }

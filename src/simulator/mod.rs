@@ -989,9 +989,16 @@ impl Simulator {
                 let connector = payload["connectorId"].as_u64().unwrap_or(0) as u32;
                 let profile = payload["csChargingProfiles"].clone();
                 let pid = profile["chargingProfileId"].as_i64().unwrap_or(0);
-                lock(&self.shared)
-                    .profiles
-                    .insert(pid, (connector, profile));
+                {
+                    let mut shared = lock(&self.shared);
+                    // The same stackLevel and purpose on the same connector: replaced.
+                    shared.profiles.retain(|_, (c, p)| {
+                        !(*c == connector
+                            && p["stackLevel"] == profile["stackLevel"]
+                            && p["chargingProfilePurpose"] == profile["chargingProfilePurpose"])
+                    });
+                    shared.profiles.insert(pid, (connector, profile));
+                }
                 self.reply(&id, json!({"status": "Accepted"})).await;
             }
             "ClearChargingProfile" => {

@@ -140,6 +140,30 @@ async fn operator_profiles(app: TestApp) {
     assert!(sim.profiles().is_empty());
     let (_, b) = app.get(&format!("{base}?current=true"), Some(&admin)).await;
     assert_eq!(b["profiles"], json!([]), "every profile marked cleared");
+    // The same stack level and purpose on the same connector replaces the older profile.
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (s, b) = app
+            .post(
+                base,
+                Some(&admin),
+                json!({"connectorId": 1, "chargingProfile": tx_default("Absolute", "A")}),
+            )
+            .await;
+        assert_eq!(s, 201, "{b}");
+        ids.push(b["profile"]["id"].as_i64().unwrap());
+    }
+    let (_, b) = app.get(base, Some(&admin)).await;
+    let older = b["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == ids[0])
+        .unwrap()
+        .clone();
+    assert_eq!(older["status"], "cleared", "{older}");
+    assert_eq!(older["answer"], format!("Replaced by profile {}", ids[1]));
+    assert_eq!(sim.profiles().len(), 1);
     let (s, _) = app
         .post(
             "/api/admin/chargers/NOPE/charging-profiles",

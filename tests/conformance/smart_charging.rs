@@ -106,11 +106,13 @@ dual!(tc_066_get_composite_schedule);
 async fn tc_067_clear_charging_profile(app: TestApp) {
     let admin = app.admin().await;
     let sim = app.charger("TC067", 1).await;
-    for id in [10, 11, 12] {
-        let body =
-            json!({"connectorId": 1, "csChargingProfiles": profile(id, "TxDefaultProfile", None)});
+    for (id, level) in [(10, 1), (11, 2), (12, 3)] {
+        let mut p = profile(id, "TxDefaultProfile", None);
+        p["stackLevel"] = json!(level);
+        let body = json!({"connectorId": 1, "csChargingProfiles": p});
         cmd(&app, &admin, "TC067", "SetChargingProfile", body).await;
     }
+    assert_eq!(sim.profiles().len(), 3);
     // By id.
     let r = cmd(
         &app,
@@ -128,14 +130,18 @@ async fn tc_067_clear_charging_profile(app: TestApp) {
         &admin,
         "TC067",
         "ClearChargingProfile",
-        json!({"connectorId": 1, "chargingProfilePurpose": "TxDefaultProfile", "stackLevel": 1}),
+        json!({"connectorId": 1, "chargingProfilePurpose": "TxDefaultProfile", "stackLevel": 2}),
     )
     .await;
     assert_eq!(r["status"], "Accepted");
+    assert_eq!(sim.profiles().len(), 1);
+    // With an empty payload: everything.
+    let r = cmd(&app, &admin, "TC067", "ClearChargingProfile", json!({})).await;
+    assert_eq!(r["status"], "Accepted");
     assert!(sim.profiles().is_empty());
-    // With an empty payload: everything (nothing left: Unknown).
+    // Nothing left: Unknown.
     let r = cmd(&app, &admin, "TC067", "ClearChargingProfile", json!({})).await;
     assert_eq!(r["status"], "Unknown");
-    assert_eq!(sent(&sim, "ClearChargingProfile").len(), 3);
+    assert_eq!(sent(&sim, "ClearChargingProfile").len(), 4);
 }
 dual!(tc_067_clear_charging_profile);
