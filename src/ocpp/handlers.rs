@@ -81,7 +81,11 @@ pub async fn handle(
                 req.vendor_id,
                 req.message_id
             );
-            Ok(json!({"status": "UnknownVendorId"}))
+            Ok(super::data_transfer::answer(
+                &req.vendor_id,
+                req.message_id.as_deref(),
+                req.data.as_deref(),
+            ))
         }
         "DiagnosticsStatusNotification" | "FirmwareStatusNotification" => {
             log::info!("{}: {action} {}", ctx.device_id, payload["status"]);

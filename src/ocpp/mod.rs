@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod connection;
+pub mod data_transfer;
 pub mod frame;
 pub mod handlers;
 pub mod messages;

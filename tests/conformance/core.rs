@@ -618,6 +618,21 @@ async fn tc_064_data_transfer_to_a_central_system(app: TestApp) {
     )
     .await;
     assert_eq!(a["status"], "UnknownVendorId");
+    // The registry's own vendor: a known message, and one it does not handle.
+    let a = call(
+        &sim,
+        "DataTransfer",
+        json!({"vendorId": "org.csms", "messageId": "Echo", "data": "ping"}),
+    )
+    .await;
+    assert_eq!(a, json!({"status": "Accepted", "data": "ping"}));
+    let a = call(
+        &sim,
+        "DataTransfer",
+        json!({"vendorId": "org.csms", "messageId": "Nope"}),
+    )
+    .await;
+    assert_eq!(a["status"], "UnknownMessageId");
     eventually("logged", || async {
         answered(
             &app,
