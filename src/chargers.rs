@@ -360,6 +360,9 @@ pub struct ChargerView {
     pub online: bool,
     pub has_ocpp_password: bool,
     pub security_profile: i32,
+    /// accepted; pending (admitted unknown charger awaiting approval: BootNotification Pending);
+    /// rejected (disabled: BootNotification Rejected)
+    pub registration: String,
     pub vendor: Option<String>,
     pub model: Option<String>,
     pub serial_number: Option<String>,
@@ -392,6 +395,7 @@ impl ChargerView {
             online,
             has_ocpp_password: ch.ocpp_password_hash.is_some(),
             security_profile: ch.security_profile,
+            registration: ch.registration.clone(),
             vendor: ch.vendor,
             model: ch.model,
             serial_number: ch.serial_number,
@@ -562,6 +566,126 @@ pub struct Access {
     pub charger_id: i64,
     pub security_profile: i32,
     pub password_hash: Option<String>,
+    /// Whether its BootNotification is answered Accepted (`registration = 'accepted'`).
+    pub accepted: bool,
+}
+
+/// Most admitted unknown chargers waiting for approval at once.
+pub const MAX_PENDING: i64 = 1000;
+
+/// An unknown charger connects while `CSMS_ADMIT_UNKNOWN_CHARGERS` is on: registered as `pending`
+/// (security profile 0, in the "Unassigned chargers" station) for the operator to approve. `None`
+/// when too many are pending already or the id is not a valid chargeBoxIdentity.
+pub fn admit_unknown(c: &mut DbConnection, device_id: &str) -> Result<Option<i64>, AppError> {
+    if valid_device_id(device_id).is_err() {
+        return Ok(None);
+    }
+    let result = write_tx(c, |c| {
+        let pending: i64 = chargers::table
+            .filter(chargers::registration.eq("pending"))
+            .count()
+            .get_result(c)?;
+        if pending >= MAX_PENDING {
+            return Ok(None);
+        }
+        let station: Option<i64> = crate::db::schema::stations::table
+            .filter(crate::db::schema::stations::name.eq("Unassigned chargers"))
+            .select(crate::db::schema::stations::id)
+            .first(c)
+            .optional()?;
+        let station = match station {
+            Some(id) => id,
+            None => diesel::insert_into(crate::db::schema::stations::table)
+                .values((
+                    crate::db::schema::stations::name.eq("Unassigned chargers"),
+                    crate::db::schema::stations::created_at.eq(now()),
+                ))
+                .returning(crate::db::schema::stations::id)
+                .get_result(c)?,
+        };
+        let id: i64 = diesel::insert_into(chargers::table)
+            .values((
+                chargers::device_id.eq(device_id),
+                chargers::charging_point_id.eq(format!("CP-{device_id}")),
+                chargers::station_id.eq(station),
+                chargers::security_profile.eq(0),
+                chargers::registration.eq("pending"),
+                chargers::created_at.eq(now()),
+            ))
+            .returning(chargers::id)
+            .get_result(c)?;
+        log::info!("{device_id}: unknown charger admitted as pending, awaiting approval");
+        Ok::<_, AppError>(Some(id))
+    });
+    match result {
+        // Two connections of the same new charger at once: the other one registered it.
+        Err(AppError::Database(e)) if crate::db::is_unique_violation(&e) => Ok(None),
+        other => other,
+    }
+}
+
+/// The operator accepts, holds (pending) or rejects (disables) a charger.
+pub fn set_registration(
+    c: &mut DbConnection,
+    device_id: &str,
+    status: &str,
+) -> Result<(), AppError> {
+    if !["accepted", "pending", "rejected"].contains(&status) {
+        return Err(AppError::bad_request(
+            "status must be accepted, pending or rejected",
+        ));
+    }
+    let n = write_tx(c, |c| {
+        diesel::update(chargers::table.filter(chargers::device_id.eq(device_id)))
+            .set(chargers::registration.eq(status))
+            .execute(c)
+    })?;
+    if n == 0 {
+        return Err(AppError::ChargerNotFound);
+    }
+    Ok(())
+}
+
+/// The operator's decision on a charger, applied to its live connection too: an accepted charger
+/// is asked to boot again at once (TriggerMessage BootNotification) so that it hears Accepted.
+pub async fn decide_registration(
+    state: &crate::state::State,
+    device_id: &str,
+    status: &str,
+) -> Result<(), AppError> {
+    let (d, s) = (device_id.to_string(), status.to_string());
+    state.db.run(move |c| set_registration(c, &d, &s)).await?;
+    if let Some(handle) = state.registry.get(device_id) {
+        let accepted = status == "accepted";
+        handle
+            .accepted
+            .store(accepted, std::sync::atomic::Ordering::Release);
+        if accepted {
+            let (state, device) = (state.clone(), device_id.to_string());
+            tokio::spawn(async move {
+                let answer = state
+                    .registry
+                    .call(
+                        &device,
+                        "TriggerMessage",
+                        serde_json::json!({"requestedMessage": "BootNotification"}),
+                        state.settings.call_timeout(),
+                    )
+                    .await;
+                log::info!("{device}: accepted; TriggerMessage BootNotification: {answer:?}");
+            });
+        }
+    }
+    log::info!("{device_id}: registration set to {status}");
+    Ok(())
+}
+
+/// A charger's registration (for its BootNotification answer).
+pub fn registration(c: &mut DbConnection, charger_id: i64) -> Result<String, AppError> {
+    Ok(chargers::table
+        .find(charger_id)
+        .select(chargers::registration)
+        .first(c)?)
 }
 
 pub fn access(c: &mut DbConnection, device_id: &str) -> Result<Option<Access>, AppError> {
@@ -571,14 +695,18 @@ pub fn access(c: &mut DbConnection, device_id: &str) -> Result<Option<Access>, A
             chargers::id,
             chargers::security_profile,
             chargers::ocpp_password_hash,
+            chargers::registration,
         ))
-        .first::<(i64, i32, Option<String>)>(c)
+        .first::<(i64, i32, Option<String>, String)>(c)
         .optional()?
-        .map(|(charger_id, security_profile, password_hash)| Access {
-            charger_id,
-            security_profile,
-            password_hash,
-        }))
+        .map(
+            |(charger_id, security_profile, password_hash, registration)| Access {
+                charger_id,
+                security_profile,
+                password_hash,
+                accepted: registration == "accepted",
+            },
+        ))
 }
 
 /// Replaces an old (bcrypt) hash with the fast form after a successful handshake.

@@ -74,6 +74,11 @@ pub struct Settings {
     /// database decides either way; tests use `false` to prove that it alone suffices)
     #[arg(long, env = "CSMS_START_FAST_PATHS", default_value_t = true, action = clap::ArgAction::Set)]
     pub start_fast_paths: bool,
+    /// Admit chargers nobody registered: they connect (no authentication) as `pending`, are answered
+    /// BootNotification Pending and wait for an operator's approval in the console (at most 1000
+    /// pending at a time). `false`: an unknown chargeBoxId gets 404 at the handshake
+    #[arg(long, env = "CSMS_ADMIT_UNKNOWN_CHARGERS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub admit_unknown_chargers: bool,
     /// An open session whose connector is reported Available for this long (since after its
     /// transaction began), or whose charger rebooted and reports the connector free, is settled
     /// from its last meter reading

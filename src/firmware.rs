@@ -58,7 +58,7 @@ fn image_view(r: ImageRow) -> Image {
     let (id, name, version, token, sha256, size, created) = r;
     Image {
         id,
-        path: format!("/files/firmware/{token}/{name}"),
+        path: format!("/files/firmware/{token}/{}", url_name(&name)),
         name,
         version,
         sha256,
@@ -122,6 +122,32 @@ pub fn upload(
     })
 }
 
+/// A file name safe in a URL path segment (the download address a charger is given).
+fn url_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Whether `token` is a diagnostics upload address (checked before the body is read).
+pub fn upload_address(c: &mut DbConnection, token: &str) -> Result<(), AppError> {
+    let known: i64 = maintenance_jobs::table
+        .filter(maintenance_jobs::token.eq(token))
+        .filter(maintenance_jobs::kind.eq("diagnostics"))
+        .count()
+        .get_result(c)?;
+    if known == 0 {
+        return Err(AppError::NotFound("Upload address not found".into()));
+    }
+    Ok(())
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -178,7 +204,7 @@ type JobRow = (
     String,
     String,
     Option<String>,
-    Option<Vec<u8>>,
+    Option<i64>,
     NaiveDateTime,
     NaiveDateTime,
 );
@@ -196,14 +222,17 @@ fn job(c: &mut DbConnection, id: i64) -> Result<Job, AppError> {
             maintenance_jobs::status,
             maintenance_jobs::history,
             maintenance_jobs::file_name,
-            maintenance_jobs::data,
+            // The size only: the file itself stays in the database.
+            diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(
+                "CAST(length(maintenance_jobs.data) AS BIGINT)",
+            ),
             maintenance_jobs::created_at,
             maintenance_jobs::updated_at,
         ))
         .first(c)
         .optional()?
         .ok_or_else(|| AppError::NotFound("Job not found".into()))?;
-    let (id, device_id, kind, image_id, location, status, history, file_name, data, ca, ua) = r;
+    let (id, device_id, kind, image_id, location, status, history, file_name, size, ca, ua) = r;
     Ok(Job {
         id,
         device_id,
@@ -213,7 +242,7 @@ fn job(c: &mut DbConnection, id: i64) -> Result<Job, AppError> {
         status,
         history: serde_json::from_str(&history).unwrap_or(json!([])),
         file_name,
-        received_bytes: data.map(|d| d.len() as i64),
+        received_bytes: size,
         created_at: format_timestamp(ca),
         updated_at: format_timestamp(ua),
     })
@@ -313,7 +342,7 @@ pub async fn update_firmware(
                 .first(c)
                 .optional()?
                 .ok_or_else(|| AppError::NotFound("Firmware image not found".into()))?;
-            Ok((cid, format!("/files/firmware/{token}/{name}")))
+            Ok((cid, format!("/files/firmware/{token}/{}", url_name(&name))))
         })
         .await?;
     if !state.registry.is_online(device_id) {

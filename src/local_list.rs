@@ -292,7 +292,11 @@ pub async fn sync(state: &State, device_id: &str, mode: Mode) -> Result<SyncRepo
         })
         .await?;
     let charger_id = s.charger_id;
-    let mut full = mode == Mode::Full || s.version == 0;
+    // A first list, or after an update that was not accepted (lost, failed, mismatched): what the
+    // charger holds is not known, so it gets the whole list.
+    let mut full = mode == Mode::Full
+        || s.version == 0
+        || s.last_status.as_deref().is_some_and(|st| st != "Accepted");
     let mut version = s.version;
     loop {
         let (update, entries) = if full {

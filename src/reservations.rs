@@ -413,7 +413,7 @@ pub async fn reserve_answer(state: &State, r: Request) -> Result<(Reservation, S
 }
 
 /// Sends CancelReservation in the background (best effort: the charger's own expiry is the backstop).
-fn cancel_on_charger(state: &State, device: &str, id: i64) {
+pub fn cancel_on_charger(state: &State, device: &str, id: i64) {
     let (state, device) = (state.clone(), device.to_string());
     tokio::spawn(async move {
         let answer = state
@@ -546,35 +546,45 @@ pub fn consumed(c: &mut DbConnection, id: i64, session_id: i64) -> Result<(), Ap
     Ok(())
 }
 
-/// An app start that consumed a reservation failed (rejected, no answer, offline): the reservation
-/// holds again if its time is not up (the charger still holds it too).
-pub fn restore(c: &mut DbConnection, session_id: i64) -> Result<(), AppError> {
-    diesel::update(
-        reservations::table
-            .filter(reservations::session_id.eq(session_id))
-            .filter(reservations::status.eq("used"))
-            .filter(reservations::expires_at.gt(now())),
-    )
-    .set((
-        reservations::status.eq("active"),
-        reservations::session_id.eq(None::<i64>),
-        reservations::updated_at.eq(now()),
-    ))
-    .execute(c)?;
-    Ok(())
+/// An app start that consumed a reservation failed (rejected, no answer, offline): the
+/// reservation ends too (its idTag was spent on the failed session's one-time idTag), and the
+/// charger is told to let go of it ([`cancel_on_charger`], after the commit). Returns its id.
+pub fn end_after_failed_start(
+    c: &mut DbConnection,
+    session_id: i64,
+) -> Result<Option<i64>, AppError> {
+    let id: Option<i64> = reservations::table
+        .filter(reservations::session_id.eq(session_id))
+        .filter(reservations::status.eq("used"))
+        .select(reservations::id)
+        .first(c)
+        .optional()?;
+    if let Some(id) = id {
+        diesel::update(reservations::table.find(id))
+            .set((
+                reservations::status.eq("cancelled"),
+                reservations::answer.eq("the start it was used for failed"),
+                reservations::updated_at.eq(now()),
+            ))
+            .execute(c)?;
+    }
+    Ok(id)
 }
 
-/// A StartTransaction carried `reservationId`: the reservation ends, linked to the session if any.
+/// A StartTransaction carried `reservationId`: the charger ended the reservation (whatever csms
+/// answers), so it is used, linked to the session if any.
 pub fn used_by_transaction(
     c: &mut DbConnection,
     charger_id: i64,
     reservation_id: i64,
     session_id: Option<i64>,
+    connector_id: i32,
 ) -> Result<(), AppError> {
     diesel::update(
         reservations::table
             .find(reservation_id)
             .filter(reservations::charger_id.eq(charger_id))
+            .filter(reservations::connector_id.eq_any([0, connector_id]))
             .filter(reservations::status.eq_any(HOLDING)),
     )
     .set((

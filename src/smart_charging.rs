@@ -145,7 +145,6 @@ fn prepare(
     connector_id: i32,
     mut profile: Value,
     origin: &str,
-    limit_w: Option<i64>,
     reuse: Option<i64>,
 ) -> Result<(i64, Value), AppError> {
     if !profile.is_object() {
@@ -178,16 +177,9 @@ fn prepare(
     write_tx(c, |c| {
         let t = now();
         let id = match reuse {
-            Some(id) => {
-                diesel::update(charging_profiles::table.find(id))
-                    .set((
-                        charging_profiles::status.eq("pending"),
-                        charging_profiles::limit_w.eq(limit_w),
-                        charging_profiles::updated_at.eq(t),
-                    ))
-                    .execute(c)?;
-                id
-            }
+            // A new value for the same profile: the row keeps the last accepted limit (and status)
+            // until the charger answers, so a lost or refused answer never counts as less.
+            Some(id) => id,
             None => diesel::insert_into(charging_profiles::table)
                 .values((
                     charging_profiles::charger_id.eq(charger_id),
@@ -198,7 +190,6 @@ fn prepare(
                     charging_profiles::profile.eq("{}"),
                     charging_profiles::origin.eq(origin),
                     charging_profiles::status.eq("pending"),
-                    charging_profiles::limit_w.eq(limit_w),
                     charging_profiles::created_at.eq(t),
                     charging_profiles::updated_at.eq(t),
                 ))
@@ -217,7 +208,13 @@ fn prepare(
     })
 }
 
-fn settle(c: &mut DbConnection, id: i64, status: &str, answer: &str) -> Result<(), AppError> {
+fn settle(
+    c: &mut DbConnection,
+    id: i64,
+    status: &str,
+    answer: &str,
+    limit_w: Option<i64>,
+) -> Result<(), AppError> {
     write_tx(c, |c| {
         diesel::update(charging_profiles::table.find(id))
             .set((
@@ -227,6 +224,12 @@ fn settle(c: &mut DbConnection, id: i64, status: &str, answer: &str) -> Result<(
             ))
             .execute(c)?;
         if status == "installed" {
+            // What the charger now enforces (load profiles): only an accepted value is recorded.
+            if limit_w.is_some() {
+                diesel::update(charging_profiles::table.find(id))
+                    .set(charging_profiles::limit_w.eq(limit_w))
+                    .execute(c)?;
+            }
             // OCPP 1.6: a profile with the same stackLevel and purpose (on the same connector)
             // replaces the one the charger had.
             let (charger, connector, purpose, level): (i64, i32, String, i32) =
@@ -260,8 +263,15 @@ fn settle(c: &mut DbConnection, id: i64, status: &str, answer: &str) -> Result<(
     Ok(())
 }
 
-/// Sends a recorded profile and records the charger's answer. `Ok(true)`: installed.
-async fn send(state: &State, device_id: &str, id: i64, payload: Value) -> Result<bool, AppError> {
+/// Sends a recorded profile and records the charger's answer (and, for a load profile, the limit
+/// it accepted). `Ok(true)`: installed.
+async fn send(
+    state: &State,
+    device_id: &str,
+    id: i64,
+    payload: Value,
+    limit_w: Option<i64>,
+) -> Result<bool, AppError> {
     let answer = state
         .registry
         .call(
@@ -279,7 +289,10 @@ async fn send(state: &State, device_id: &str, id: i64, payload: Value) -> Result
         ),
         Err(e) => ("failed", e.to_string()),
     };
-    state.db.run(move |c| settle(c, id, status, &text)).await?;
+    state
+        .db
+        .run(move |c| settle(c, id, status, &text, limit_w))
+        .await?;
     answer.map_err(AppError::from)?;
     Ok(status == "installed")
 }
@@ -310,11 +323,10 @@ pub async fn set(
                 input.charging_profile,
                 "operator",
                 None,
-                None,
             )
         })
         .await?;
-    send(state, device_id, id, payload).await?;
+    send(state, device_id, id, payload, None).await?;
     let d = device_id.to_string();
     state.db.run(move |c| get(c, &d, id)).await
 }
@@ -418,6 +430,7 @@ pub async fn clear(state: &State, device_id: &str, input: ClearInput) -> Result<
                     }
                     q.set((
                         charging_profiles::status.eq("cleared"),
+                        charging_profiles::limit_w.eq(None::<i64>),
                         charging_profiles::updated_at.eq(now()),
                     ))
                     .execute(c)
@@ -527,7 +540,8 @@ fn running(c: &mut DbConnection, station_id: i64) -> Result<(Option<i64>, Vec<Ru
             device,
             connector,
             profile_id: p.as_ref().map(|p| p.0),
-            installed: p.and_then(|(_, s, l)| if s == "installed" { l } else { None }),
+            // The last limit the charger accepted (kept through later refused or lost sends).
+            installed: p.and_then(|(_, s, l)| if s == "cleared" { None } else { l }),
         });
     }
     Ok((limit, out))
@@ -576,6 +590,8 @@ pub fn set_limit(
 /// One station's round: lower what must be lowered, then give new transactions and raises what
 /// the limit still allows.
 pub async fn rebalance(state: &State, station_id: i64) -> Result<(), AppError> {
+    // One round at a time in this process (the API's and the background task's).
+    let _round = state.load.round.lock().await;
     let (limit, txs) = state.db.run(move |c| running(c, station_id)).await?;
     let Some(limit) = limit else {
         // No limit (any more): clear the load profiles still installed.
@@ -607,6 +623,9 @@ pub async fn rebalance(state: &State, station_id: i64) -> Result<(), AppError> {
         Some(_) => 2,
     });
     for t in order {
+        if !state.registry.is_online(&t.device) {
+            continue; // connected elsewhere, or away: its accepted limit still counts
+        }
         let current = t.installed.unwrap_or(0);
         if sum - current + share > limit {
             continue; // a lower limit was not accepted yet: try again next round
@@ -625,9 +644,9 @@ pub async fn rebalance(state: &State, station_id: i64) -> Result<(), AppError> {
         let (cid, connector, reuse) = (t.charger_id, t.connector, t.profile_id);
         let (id, payload) = state
             .db
-            .run(move |c| prepare(c, cid, connector, profile, "load", Some(share), reuse))
+            .run(move |c| prepare(c, cid, connector, profile, "load", reuse))
             .await?;
-        match send(state, &t.device, id, payload).await {
+        match send(state, &t.device, id, payload, Some(share)).await {
             Ok(true) => sum = sum - current + share,
             Ok(false) | Err(_) => {
                 // Rejected or lost: the charger keeps what it had (the row no longer says installed,
@@ -648,6 +667,7 @@ pub async fn rebalance(state: &State, station_id: i64) -> Result<(), AppError> {
 pub struct LoadManager {
     chargers: Mutex<HashSet<i64>>,
     wake: Notify,
+    round: tokio::sync::Mutex<()>,
 }
 
 impl LoadManager {

@@ -234,6 +234,33 @@ fn credentials(body: &Value) -> Result<chargers::Credentials, AppError> {
     })
 }
 
+/// `PUT /api/admin/chargers/{deviceId}/registration`
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationBody {
+    /// accepted (BootNotification Accepted), pending (Pending: awaiting approval), rejected (Rejected:
+    /// disabled)
+    #[schema(pattern = "^(accepted|pending|rejected)$")]
+    status: String,
+}
+
+#[utoipa::path(put, path = "/api/admin/chargers/{device_id}/registration", tag = "operator",
+    request_body = RegistrationBody,
+    params(("device_id" = String, Path, description = "chargeBoxIdentity")),
+    responses((status = 200, description = "Set; a connected charger that is now accepted is asked to boot again", body = crate::api::Done), (status = 400, description = "Invalid status"), (status = 404, description = "Charger not found")),
+    security(("bearer" = [])),
+)]
+pub async fn set_registration(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+    body: super::Body<RegistrationBody>,
+) -> Result<HttpResponse, AppError> {
+    let device = path.into_inner();
+    chargers::decide_registration(&state.into_inner(), &device, &body.0.status).await?;
+    Ok(HttpResponse::Ok().json(crate::api::Done { success: true }))
+}
+
 #[utoipa::path(put, path = "/api/admin/chargers/{device_id}", tag = "operator",
     request_body = crate::api::openapi::ChargerSettingsBody,
     params(("device_id" = String, Path, description = "chargeBoxIdentity")),

@@ -258,6 +258,11 @@ pub async fn receive(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let (token, name) = path.into_inner();
+    let t = token.clone();
+    state
+        .db
+        .run(move |c| firmware::upload_address(c, &t))
+        .await?;
     let data = read(payload).await?;
     state
         .db

@@ -166,6 +166,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             ],
         ),
         (
+            "/api/admin/chargers/{device_id}/registration",
+            vec![put(web::put().to(admin::set_registration))],
+        ),
+        (
             "/api/admin/chargers/{device_id}/tariff",
             vec![put(web::put().to(admin::assign_charger_tariff))],
         ),

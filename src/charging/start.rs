@@ -119,13 +119,17 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
     let accepted = matches!(&answer, Ok(v) if v["status"] == "Accepted");
     let session_id = session.id;
     let (device_id, cp_id) = (req.device_id.clone(), checked.charging_point_id.clone());
-    let (s, view) = state
+    let (s, view, ended) = state
         .db
         .run(move |c| {
             write_tx(c, |c| {
+                let mut ended = None;
                 let failure = match &answer {
                     _ if accepted => None,
-                    Ok(_) | Err(CallFailure::CallError { .. }) => Some("rejected"),
+                    // A charger not accepted (pending approval, rejected) gets no RemoteStart.
+                    Ok(_) | Err(CallFailure::CallError { .. } | CallFailure::NotAccepted) => {
+                        Some("rejected")
+                    }
                     Err(CallFailure::Timeout) => Some("timeout"),
                     Err(CallFailure::Offline | CallFailure::Disconnected) => Some("offline"),
                 };
@@ -137,7 +141,7 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
                     // If StartTransaction already made it active, the charger is charging: not a failure.
                     Some(reason) => {
                         if super::fail(c, session_id, reason, &["pending"])? {
-                            crate::reservations::restore(c, session_id)?;
+                            ended = crate::reservations::end_after_failed_start(c, session_id)?;
                         }
                     }
                 }
@@ -145,11 +149,14 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
                 // StartTransaction may have decided it meanwhile.
                 let s = super::load(c, session_id)?;
                 let v = super::view_with(&s, ids);
-                Ok::<_, AppError>((s, v))
+                Ok::<_, AppError>((s, v, ended))
             })
         })
         .await?;
     state.events.wake();
+    if let Some(reservation) = ended {
+        crate::reservations::cancel_on_charger(state, device, reservation);
+    }
     match failure_error(&s) {
         Some(err) => {
             state.occupancy.release(device);

@@ -86,12 +86,13 @@ pub fn start_transaction(
             ..Default::default()
         };
         let (info, session_id) = decide(c, charger_id, req, &tag, tx_id, started_at, policy)?;
-        if let (Some(reservation), "Accepted") = (req.reservation_id, info.status.as_str()) {
+        if let Some(reservation) = req.reservation_id {
             crate::reservations::used_by_transaction(
                 c,
                 charger_id,
                 i64::from(reservation),
                 session_id,
+                req.connector_id,
             )?;
         }
         let linked_stopping = match session_id {

@@ -82,6 +82,8 @@ pub struct Charger {
     pub last_seen_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub security_profile: i32,
+    /// accepted, pending (awaiting approval) or rejected (disabled)
+    pub registration: String,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable)]

@@ -74,6 +74,7 @@ diesel::table! {
         last_seen_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         security_profile -> Integer,
+        registration -> Text,
     }
 }
 

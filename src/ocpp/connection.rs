@@ -27,6 +27,8 @@ use crate::state::State;
 pub struct ChargerCtx {
     pub charger_id: i64,
     pub device_id: Arc<str>,
+    /// Whether the charger is accepted (see `ChargerHandle::accepted`).
+    pub accepted: Arc<std::sync::atomic::AtomicBool>,
 }
 
 struct InFlight {

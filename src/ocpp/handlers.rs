@@ -29,6 +29,16 @@ pub async fn handle(
     action: String,
     payload: Value,
 ) -> Result<Value, OcppError> {
+    // OCPP 1.6: a charger whose BootNotification was not Accepted sends nothing else (it may not
+    // charge): anything else is refused until an operator accepts it.
+    if action != "BootNotification" && !ctx.accepted.load(std::sync::atomic::Ordering::Acquire) {
+        return Err(OcppError::new(
+            ErrorCode::SecurityError,
+            format!(
+                "{action} refused: this charger is not accepted by the central system (BootNotification first)"
+            ),
+        ));
+    }
     match action.as_str() {
         "BootNotification" => boot_notification(&state, &ctx, parse(payload)?).await,
         "Heartbeat" => heartbeat(&state, &ctx).await,
@@ -133,7 +143,7 @@ async fn boot_notification(
     req: BootNotification,
 ) -> Result<Value, OcppError> {
     let charger_id = ctx.charger_id;
-    state
+    let registration = state
         .db
         .run(move |c| {
             let t = now();
@@ -153,13 +163,32 @@ async fn boot_notification(
                 chargers::last_seen_at.eq(t),
             ));
             write_tx(c, |c| update.execute(c))?;
-            // Transactions it was asked to stop are asked again now.
-            stops::charger_back(c, charger_id)?;
-            // It may have rebooted into the firmware it was installing.
-            crate::firmware::after_boot(c, charger_id, running.as_deref())?;
-            Ok(())
+            let registration = crate::chargers::registration(c, charger_id)?;
+            if registration == "accepted" {
+                // Transactions it was asked to stop are asked again now.
+                stops::charger_back(c, charger_id)?;
+                // It may have rebooted into the firmware it was installing.
+                crate::firmware::after_boot(c, charger_id, running.as_deref())?;
+            }
+            Ok(registration)
         })
         .await?;
+    let accepted = registration == "accepted";
+    ctx.accepted
+        .store(accepted, std::sync::atomic::Ordering::Release);
+    if !accepted {
+        // Pending: it boots again after `interval` (or when an operator accepts it and csms
+        // triggers a BootNotification); Rejected: it may try again after `interval`.
+        log::info!(
+            "{}: BootNotification answered {registration}",
+            ctx.device_id
+        );
+        return Ok(json!({
+            "status": if registration == "pending" { "Pending" } else { "Rejected" },
+            "currentTime": messages::now_timestamp(),
+            "interval": state.settings.heartbeat_interval_secs.min(60),
+        }));
+    }
     state.stops.wake();
     crate::local_list::after_boot(state, &ctx.device_id);
     Ok(json!({

@@ -22,6 +22,10 @@ pub enum CallFailure {
     Disconnected,
     #[error("charger answered with CALLERROR {code}: {description}")]
     CallError { code: String, description: String },
+    /// The charger's BootNotification was not answered Accepted (pending approval, or rejected):
+    /// OCPP 1.6 lets the central system send it only configuration and trigger requests.
+    #[error("charger is not accepted (pending approval or rejected)")]
+    NotAccepted,
 }
 
 impl From<CallFailure> for AppError {
@@ -32,6 +36,9 @@ impl From<CallFailure> for AppError {
             CallFailure::CallError { code, description } => {
                 AppError::ChargerCallError { code, description }
             }
+            CallFailure::NotAccepted => AppError::Conflict(
+                "Charger is not accepted: approve it first (it is pending or rejected)".into(),
+            ),
         }
     }
 }
@@ -48,6 +55,8 @@ pub struct ChargerHandle {
     pub conn_id: u64,
     pub charger_id: i64,
     pub connected_at: chrono::NaiveDateTime,
+    /// Whether the charger is accepted (registration `accepted`); shared with its connection.
+    pub accepted: Arc<std::sync::atomic::AtomicBool>,
     pub(crate) tx: mpsc::Sender<Command>,
     pub(crate) close: Arc<Notify>,
 }
@@ -60,6 +69,15 @@ impl ChargerHandle {
         payload: Value,
         timeout: Duration,
     ) -> Result<Value, CallFailure> {
+        // While Pending or Rejected, only what lets the operator look at and configure it.
+        if !self.accepted.load(std::sync::atomic::Ordering::Acquire)
+            && !matches!(
+                action,
+                "GetConfiguration" | "ChangeConfiguration" | "TriggerMessage"
+            )
+        {
+            return Err(CallFailure::NotAccepted);
+        }
         let (reply, rx) = oneshot::channel();
         let cmd = Command {
             action: action.to_string(),

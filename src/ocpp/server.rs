@@ -101,7 +101,8 @@ pub fn charge_box_id(path: &str) -> Option<String> {
 }
 
 enum Verdict {
-    Accept(i64),
+    /// The charger's id, and whether it is accepted (not pending or rejected).
+    Accept(i64, bool),
     Refuse(StatusCode),
 }
 
@@ -113,14 +114,23 @@ async fn decide(state: &State, head: &RequestHead) -> Verdict {
         return Verdict::Refuse(StatusCode::NOT_FOUND);
     };
     let credentials = head.authorization.as_deref().and_then(basic_credentials);
+    let admit = state.settings.admit_unknown_chargers;
     let verdict = state
         .db
         .run(move |c| {
             let Some(access) = crate::chargers::access(c, &device_id)? else {
+                if admit {
+                    // An unknown charger, admitted to wait for an operator's approval.
+                    return Ok(match crate::chargers::admit_unknown(c, &device_id)? {
+                        Some(id) => Verdict::Accept(id, false),
+                        None => Verdict::Refuse(StatusCode::NOT_FOUND),
+                    });
+                }
                 return Ok(Verdict::Refuse(StatusCode::NOT_FOUND));
             };
+            let ok = access.accepted;
             if access.security_profile == 0 {
-                return Ok(Verdict::Accept(access.charger_id));
+                return Ok(Verdict::Accept(access.charger_id, ok));
             }
             let Some(hash) = access.password_hash else {
                 log::warn!(
@@ -137,10 +147,10 @@ async fn decide(state: &State, head: &RequestHead) -> Verdict {
                 return Ok(Verdict::Refuse(StatusCode::UNAUTHORIZED));
             }
             Ok(match crate::chargers::verify_secret(&password, &hash) {
-                Verified::Yes => Verdict::Accept(access.charger_id),
+                Verified::Yes => Verdict::Accept(access.charger_id, ok),
                 Verified::YesRehash => {
                     crate::chargers::rehash(c, access.charger_id, &password)?;
-                    Verdict::Accept(access.charger_id)
+                    Verdict::Accept(access.charger_id, ok)
                 }
                 Verified::No => {
                     log::warn!("{device_id}: wrong OCPP password: refused");
@@ -220,15 +230,17 @@ async fn handle_socket(stream: TcpStream, state: State) {
                 return;
             }
         };
-    let Verdict::Accept(charger_id) = verdict else {
+    let Verdict::Accept(charger_id, accepted) = verdict else {
         return;
     };
     let Some(device_id) = charge_box_id(&head.path) else {
         return;
     };
+    let accepted = Arc::new(std::sync::atomic::AtomicBool::new(accepted));
     let ctx = ChargerCtx {
         charger_id,
         device_id: Arc::from(device_id.as_str()),
+        accepted: accepted.clone(),
     };
 
     let (tx, commands) = mpsc::channel(64);
@@ -238,6 +250,7 @@ async fn handle_socket(stream: TcpStream, state: State) {
         conn_id,
         charger_id,
         connected_at: now(),
+        accepted,
         tx,
         close: close.clone(),
     };

@@ -253,11 +253,13 @@ async fn rejected_stop_is_retried(app: TestApp) {
         body["message"].as_str().unwrap().contains("asked again"),
         "{body}"
     );
+    // (The retrier may also have tried meanwhile on a loaded machine: count from here.)
+    let before = sim.received_count("RemoteStopTransaction");
+    assert!(before >= 1);
     let (s, _) = stop().await;
     assert_eq!(s, 200);
-    assert_eq!(
-        sim.received_count("RemoteStopTransaction"),
-        2,
+    assert!(
+        sim.received_count("RemoteStopTransaction") > before,
         "sent again at once"
     );
     // The retrier keeps asking; once the charger accepts, it stops and the money settles.

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin;
+mod boot_policy;
 mod charging;
 mod firmware;
 mod lifecycle;
