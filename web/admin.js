@@ -202,6 +202,21 @@
       : `<span class="chip bad" data-testid="security-profile" title="No password set: the charger cannot connect">Profile ${esc(ch.securityProfile)} · no password</span>`;
   }
 
+  /** Pending (admitted unknown charger awaiting approval) and rejected (disabled) chargers. */
+  function registrationChip(ch) {
+    const d = esc(ch.deviceId);
+    if (ch.registration === 'pending') {
+      return `<div class="mt-4"><span class="chip warn" data-testid="registration" title="Admitted unknown charger: BootNotification answered Pending until you accept it">Awaiting approval</span>
+        <button type="button" class="btn-sm" data-registration="accepted" data-charger="${d}">Accept</button>
+        <button type="button" class="btn-sm btn-ghost" data-registration="rejected" data-charger="${d}">Reject</button></div>`;
+    }
+    if (ch.registration === 'rejected') {
+      return `<div class="mt-4"><span class="chip bad" data-testid="registration" title="Disabled: BootNotification answered Rejected">Rejected</span>
+        <button type="button" class="btn-sm" data-registration="accepted" data-charger="${d}">Accept</button></div>`;
+    }
+    return '';
+  }
+
   // ---------------------------------------------------------------- chargers
 
   async function loadChargers() {
@@ -242,7 +257,7 @@
     return {
       charger: `<div class="fw-650">${esc(ch.name || ch.chargingPointId)}</div>
         <div class="dev-id">${esc(ch.deviceId)}</div><div class="dev-sub">${esc(ch.chargingPointId)}</div>
-        <div class="mt-4">${profileChip(ch)}</div>`,
+        <div class="mt-4">${profileChip(ch)}</div>${registrationChip(ch)}`,
       station: `<div>${esc(stationName(ch.stationId) || '#' + ch.stationId)}</div><div class="dev-sub">${esc(ch.tariffId ? tariffLabel(ch.tariffId) : 'station tariff')}</div>`,
       status: `<span class="badge ${ch.online ? 'online' : 'offline'}" data-testid="online-badge">${ch.online ? 'Online' : 'Offline'}</span>
         ${ch.status ? `<div class="mt-4"><span class="chip ${statusClass(ch.status)}">${esc(ch.status)}</span></div>` : ''}${statusErr}`,
@@ -633,6 +648,18 @@
           toast(v ? `Tariff assigned to ${d}` : `${d} now uses its station's tariff`);
           loadChargers();
           loadTariffs();
+        } catch (e) {
+          if (!handleAuthError(e)) toast(e.message, 'error');
+        }
+      });
+    } else if (t.dataset.registration) {
+      const d = t.dataset.charger;
+      const status = t.dataset.registration;
+      await busy(t, '', async () => {
+        try {
+          await api(`/api/admin/chargers/${encodeURIComponent(d)}/registration`, { method: 'PUT', body: { status } });
+          toast(status === 'accepted' ? `${d} accepted` : `${d} ${status}`);
+          loadChargers();
         } catch (e) {
           if (!handleAuthError(e)) toast(e.message, 'error');
         }
