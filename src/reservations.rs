@@ -16,7 +16,7 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::charging::OPEN_STATUSES;
@@ -24,9 +24,10 @@ use crate::db::schema::{chargers, charging_sessions, connectors, ocpp_transactio
 use crate::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
 use crate::events::{self, Subject};
-use crate::ocpp::messages::format_timestamp;
+use crate::ocpp::messages::{format_timestamp, parse_timestamp};
 use crate::ocpp::registry::CallFailure;
 use crate::state::State;
+use crate::tokens::valid_tag;
 
 /// The statuses in which a reservation holds its connector.
 pub const HOLDING: [&str; 2] = ["pending", "active"];
@@ -147,6 +148,97 @@ pub struct Request {
     pub id_tag: Option<String>,
     pub parent_id_tag: Option<String>,
     pub expires_at: NaiveDateTime,
+}
+
+impl Request {
+    /// A customer's reservation of a connector (0: the whole charger) for 1 to
+    /// [`MAX_CUSTOMER_MINUTES`] minutes (default 15).
+    pub fn for_customer(
+        device_id: String,
+        connector_id: i32,
+        customer_id: i64,
+        minutes: Option<i64>,
+    ) -> Result<Request, AppError> {
+        Ok(Request {
+            device_id,
+            connector_id: valid_connector(connector_id)?,
+            customer_id: Some(customer_id),
+            id_tag: None,
+            parent_id_tag: None,
+            expires_at: customer_expiry(minutes.unwrap_or(15))?,
+        })
+    }
+
+    /// The operator's reservation for a token (and its group) for 1 minute to a week (default
+    /// 15 minutes).
+    pub fn for_token(
+        device_id: String,
+        connector_id: i32,
+        id_tag: &str,
+        parent_id_tag: Option<&str>,
+        minutes: Option<i64>,
+    ) -> Result<Request, AppError> {
+        let minutes = minutes.unwrap_or(15);
+        if !(1..=7 * 24 * 60).contains(&minutes) {
+            return Err(AppError::bad_request("minutes must be 1 to 10080"));
+        }
+        Request::token(
+            device_id,
+            connector_id,
+            id_tag,
+            parent_id_tag,
+            now() + Duration::minutes(minutes),
+        )
+    }
+
+    /// The commands API's ReserveNow (already checked against its schema): its idTag, parentIdTag,
+    /// connectorId and expiryDate; csms numbers the reservation itself.
+    pub fn from_reserve_now(device_id: &str, payload: &Value) -> Result<Request, AppError> {
+        let expires_at = payload["expiryDate"]
+            .as_str()
+            .and_then(parse_timestamp)
+            .filter(|t| *t > now())
+            .ok_or_else(|| {
+                AppError::bad_request("expiryDate must be an RFC 3339 date-time in the future")
+            })?;
+        let connector = payload["connectorId"]
+            .as_i64()
+            .and_then(|c| i32::try_from(c).ok())
+            .unwrap_or(-1);
+        Request::token(
+            device_id.to_string(),
+            connector,
+            payload["idTag"].as_str().unwrap_or_default(),
+            payload["parentIdTag"].as_str(),
+            expires_at,
+        )
+    }
+
+    fn token(
+        device_id: String,
+        connector_id: i32,
+        id_tag: &str,
+        parent_id_tag: Option<&str>,
+        expires_at: NaiveDateTime,
+    ) -> Result<Request, AppError> {
+        Ok(Request {
+            device_id,
+            connector_id: valid_connector(connector_id)?,
+            customer_id: None,
+            id_tag: Some(valid_tag("idTag", id_tag)?),
+            parent_id_tag: parent_id_tag
+                .map(|p| valid_tag("parentIdTag", p))
+                .transpose()?,
+            expires_at,
+        })
+    }
+}
+
+fn valid_connector(id: i32) -> Result<i32, AppError> {
+    if id < 0 {
+        return Err(AppError::bad_request("connectorId must be 0 or more"));
+    }
+    Ok(id)
 }
 
 /// Takes the connector rows' locks (no change): a session start and a reservation of the same
@@ -658,7 +750,7 @@ pub fn sweep(c: &mut DbConnection) -> Result<usize, AppError> {
 }
 
 /// How long a customer's reservation lasts: 1 to [`MAX_CUSTOMER_MINUTES`] minutes from now.
-pub fn customer_expiry(minutes: i64) -> Result<NaiveDateTime, AppError> {
+fn customer_expiry(minutes: i64) -> Result<NaiveDateTime, AppError> {
     if !(1..=MAX_CUSTOMER_MINUTES).contains(&minutes) {
         return Err(AppError::bad_request(format!(
             "minutes must be 1 to {MAX_CUSTOMER_MINUTES}"

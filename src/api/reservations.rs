@@ -6,12 +6,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{CustomerId, OperatorId};
-use crate::charging::tags::normalize;
 use crate::error::AppError;
-use crate::ocpp::messages::parse_timestamp;
 use crate::reservations::{self, Filter, Request, Reservation};
 use crate::state::AppState;
-use crate::tokens::valid_tag;
 
 /// `POST /api/user/reservations`
 #[derive(Debug, Deserialize, ToSchema)]
@@ -68,13 +65,6 @@ pub struct ListQuery {
     limit: Option<i64>,
 }
 
-fn connector(id: i32) -> Result<i32, AppError> {
-    if id < 0 {
-        return Err(AppError::bad_request("connectorId must be 0 or more"));
-    }
-    Ok(id)
-}
-
 #[utoipa::path(post, path = "/api/user/reservations", tag = "customer",
     request_body = CustomerReservationInput,
     responses((status = 201, description = "Reserved: the charger accepted", body = ReservationAnswer),
@@ -91,15 +81,7 @@ pub async fn reserve(
     body: super::Body<CustomerReservationInput>,
 ) -> Result<HttpResponse, AppError> {
     let b = body.0;
-    let expires_at = reservations::customer_expiry(b.minutes.unwrap_or(15))?;
-    let request = Request {
-        device_id: b.device_id,
-        connector_id: connector(b.connector_id)?,
-        customer_id: Some(who.0),
-        id_tag: None,
-        parent_id_tag: None,
-        expires_at,
-    };
+    let request = Request::for_customer(b.device_id, b.connector_id, who.0, b.minutes)?;
     let reservation = reservations::reserve(&state.into_inner(), request)
         .await
         .map_err(super::offline_is_conflict)?;
@@ -162,22 +144,13 @@ pub async fn operator_reserve(
     body: super::Body<OperatorReservationInput>,
 ) -> Result<HttpResponse, AppError> {
     let b = body.0;
-    let minutes = b.minutes.unwrap_or(15);
-    if !(1..=7 * 24 * 60).contains(&minutes) {
-        return Err(AppError::bad_request("minutes must be 1 to 10080"));
-    }
-    let expires_at = crate::db::now() + chrono::Duration::minutes(minutes);
-    let request = Request {
-        device_id: b.device_id,
-        connector_id: connector(b.connector_id)?,
-        customer_id: None,
-        id_tag: Some(valid_tag("idTag", &b.id_tag)?),
-        parent_id_tag: match &b.parent_id_tag {
-            Some(p) => Some(valid_tag("parentIdTag", p)?),
-            None => None,
-        },
-        expires_at,
-    };
+    let request = Request::for_token(
+        b.device_id,
+        b.connector_id,
+        &b.id_tag,
+        b.parent_id_tag.as_deref(),
+        b.minutes,
+    )?;
     let reservation = reservations::reserve(&state.into_inner(), request)
         .await
         .map_err(super::offline_is_conflict)?;
@@ -228,30 +201,4 @@ pub async fn operator_cancel(
         success: true,
         reservation,
     }))
-}
-
-/// The commands API's ReserveNow: the payload's idTag, parentIdTag, connectorId and expiryDate
-/// are used; csms numbers the reservation (its reservationId is in the answer).
-pub fn from_reserve_now(payload: &serde_json::Value) -> Result<Request, AppError> {
-    let text = |k: &str| payload[k].as_str().map(str::to_string);
-    let id_tag = text("idTag").ok_or_else(|| AppError::bad_request("idTag is required"))?;
-    let expires_at = text("expiryDate")
-        .and_then(|t| parse_timestamp(&t))
-        .filter(|t| *t > crate::db::now())
-        .ok_or_else(|| {
-            AppError::bad_request("expiryDate must be an RFC 3339 date-time in the future")
-        })?;
-    Ok(Request {
-        device_id: String::new(),
-        connector_id: connector(
-            i32::try_from(payload["connectorId"].as_i64().unwrap_or(-1)).unwrap_or(-1),
-        )?,
-        customer_id: None,
-        id_tag: Some(normalize(&valid_tag("idTag", &id_tag)?)),
-        parent_id_tag: match text("parentIdTag") {
-            Some(p) => Some(valid_tag("parentIdTag", &p)?),
-            None => None,
-        },
-        expires_at,
-    })
 }

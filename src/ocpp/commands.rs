@@ -61,8 +61,7 @@ pub async fn run(
     state.db.run(move |c| crate::chargers::id_of(c, &d)).await?;
     match action {
         "ReserveNow" => {
-            let mut request = crate::api::reservations::from_reserve_now(&payload)?;
-            request.device_id = device.to_string();
+            let request = crate::reservations::Request::from_reserve_now(device, &payload)?;
             let (r, status) = crate::reservations::reserve_answer(state, request).await?;
             return Ok(Outcome {
                 reservation: Some(r),
