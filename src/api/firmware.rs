@@ -96,6 +96,17 @@ async fn read(mut payload: web::Payload) -> Result<Vec<u8>, AppError> {
     Ok(data)
 }
 
+/// A file download.
+fn attachment(name: &str, data: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{}\"", name.replace('"', "")),
+        ))
+        .body(data)
+}
+
 /// csms's HTTP address as the caller reached it: where chargers are told to download and upload.
 fn base_url(req: &HttpRequest) -> String {
     let info = req.connection_info();
@@ -158,13 +169,7 @@ pub async fn download(
 ) -> Result<HttpResponse, AppError> {
     let (token, _) = path.into_inner();
     let (name, data) = state.db.run(move |c| firmware::download(c, &token)).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/octet-stream")
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"{}\"", name.replace('"', "")),
-        ))
-        .body(data))
+    Ok(attachment(&name, data))
 }
 
 #[utoipa::path(post, path = "/api/admin/chargers/{device_id}/firmware", tag = "operator",
@@ -299,11 +304,5 @@ pub async fn file(
         .db
         .run(move |c| firmware::diagnostics_file(c, id))
         .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/octet-stream")
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"{}\"", name.replace('"', "")),
-        ))
-        .body(data))
+    Ok(attachment(&name, data))
 }

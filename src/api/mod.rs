@@ -4,6 +4,7 @@ pub mod admin;
 pub mod charging;
 pub mod customer;
 pub mod firmware;
+pub mod local_list;
 pub mod openapi;
 pub mod reservations;
 pub mod security;
@@ -248,8 +249,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         (
             "/api/admin/chargers/{device_id}/local-list",
             vec![
-                get(web::get().to(tokens::local_list)),
-                post(web::post().to(tokens::sync_local_list)),
+                get(web::get().to(local_list::local_list)),
+                post(web::post().to(local_list::sync_local_list)),
             ],
         ),
         (
