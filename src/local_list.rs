@@ -164,6 +164,30 @@ fn stored(c: &mut DbConnection, device_id: &str) -> Result<Stored, AppError> {
     })
 }
 
+/// What the background tasks need to know of a charger's list, without creating its row.
+struct Peek {
+    version: i32,
+    /// Not known to answer NotSupported or -1.
+    supported: bool,
+}
+
+fn peek(c: &mut DbConnection, device_id: &str) -> Result<Option<Peek>, AppError> {
+    let row: Option<(i32, Option<String>, Option<i32>)> = local_lists::table
+        .inner_join(chargers::table)
+        .filter(chargers::device_id.eq(device_id))
+        .select((
+            local_lists::version,
+            local_lists::last_status,
+            local_lists::charger_version,
+        ))
+        .first(c)
+        .optional()?;
+    Ok(row.map(|(version, status, theirs)| Peek {
+        version,
+        supported: status.as_deref() != Some("NotSupported") && theirs != Some(-1),
+    }))
+}
+
 /// A charger's list state for the operator.
 pub fn state_of(c: &mut DbConnection, device_id: &str) -> Result<ListState, AppError> {
     let s = stored(c, device_id)?;
@@ -279,6 +303,17 @@ fn finish(
 /// Brings a charger's list up to date (see [`Mode`]). A Differential update the charger answers
 /// `VersionMismatch` is followed by a Full one.
 pub async fn sync(state: &State, device_id: &str, mode: Mode) -> Result<SyncReport, AppError> {
+    sync_to(state, device_id, mode, None).await
+}
+
+/// [`sync`] to a list already computed (`None`: compute it now), so that one round over many
+/// chargers reads the tokens once.
+async fn sync_to(
+    state: &State,
+    device_id: &str,
+    mode: Mode,
+    want: Option<BTreeMap<String, Value>>,
+) -> Result<SyncReport, AppError> {
     if !state.registry.is_online(device_id) {
         return Err(AppError::ChargerOffline);
     }
@@ -287,7 +322,10 @@ pub async fn sync(state: &State, device_id: &str, mode: Mode) -> Result<SyncRepo
         .db
         .run(move |c| {
             let s = claim(c, &d)?;
-            let want = desired(c)?;
+            let want = match want {
+                Some(w) => w,
+                None => desired(c)?,
+            };
             Ok((s, want))
         })
         .await?;
@@ -444,19 +482,26 @@ pub async fn run(state: State) {
         again = false;
         // Let a burst of token changes settle into one update.
         tokio::time::sleep(Duration::from_millis(200)).await;
+        let want = match state.db.run(desired).await {
+            Ok(w) => w,
+            Err(e) => {
+                log::warn!("local lists: {e}");
+                continue;
+            }
+        };
         for device in state.registry.devices() {
-            let d = device.clone();
+            let (d, listed) = (device.clone(), !want.is_empty());
             let due = state
                 .db
                 .run(move |c| {
-                    let s = stored(c, &d)?;
-                    let supported = s.last_status.as_deref() != Some("NotSupported")
-                        && s.charger_version != Some(-1);
-                    Ok(supported && (s.version > 0 || !desired(c)?.is_empty()))
+                    Ok(match peek(c, &d)? {
+                        Some(p) => p.supported && (p.version > 0 || listed),
+                        None => listed,
+                    })
                 })
                 .await;
             if let Ok(true) = due {
-                match sync(&state, &device, Mode::Auto).await {
+                match sync_to(&state, &device, Mode::Auto, Some(want.clone())).await {
                     Ok(_) => {}
                     // An update in flight may have computed its list before this change: go again.
                     Err(AppError::Conflict(_)) => again = true,
@@ -477,11 +522,13 @@ pub fn after_boot(state: &State, device_id: &str) {
         // After the BootNotification answer has gone out.
         tokio::time::sleep(Duration::from_millis(500)).await;
         let d = device.clone();
+        // Two reads (no token list, no write): a reconnect storm costs little here.
         let wanted = state
             .db
             .run(move |c| {
-                let s = stored(c, &d)?;
-                Ok(s.version > 0 || !desired(c)?.is_empty())
+                let sent = peek(c, &d)?.is_some_and(|p| p.version > 0);
+                let any: i64 = id_tags::table.count().get_result(c)?;
+                Ok(sent || any > 0)
             })
             .await;
         if let Ok(true) = wanted
