@@ -112,13 +112,30 @@ impl Registry {
         self.next_conn_id.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// Registers a new connection; an older one for the same charger is told to close.
-    pub fn register(&self, device_id: &str, handle: ChargerHandle) {
-        if let Some(old) = self.chargers.insert(device_id.to_string(), handle) {
-            log::info!("{device_id}: new connection replaces the old one");
-            old.close.notify_one();
-        }
+    /// Registers a connection; an older one for the same charger is told to close. Connections are
+    /// ordered by `conn_id`, taken when the TCP connection was accepted: a connection whose
+    /// handshake finished late (a slow password check, a stalled thread) never replaces one that
+    /// was accepted after it. Returns false when this connection is the stale one and must close.
+    pub fn register(&self, device_id: &str, handle: ChargerHandle) -> bool {
+        use dashmap::mapref::entry::Entry;
+        let registered = match self.chargers.entry(device_id.to_string()) {
+            Entry::Vacant(v) => {
+                v.insert(handle);
+                true
+            }
+            Entry::Occupied(mut o) if o.get().conn_id < handle.conn_id => {
+                log::info!("{device_id}: new connection replaces the old one");
+                let old = o.insert(handle);
+                old.close.notify_one();
+                true
+            }
+            Entry::Occupied(_) => {
+                log::info!("{device_id}: a newer connection is already registered: this one closes");
+                false
+            }
+        };
         metrics::gauge!("csms_connected_chargers").set(self.chargers.len() as f64);
+        registered
     }
 
     /// Removes the entry if it still belongs to this connection (a replacement may have taken it).
@@ -168,5 +185,38 @@ impl Registry {
     ) -> Result<Value, CallFailure> {
         let handle = self.get(device_id).ok_or(CallFailure::Offline)?;
         handle.call(action, payload, timeout).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handle(conn_id: u64) -> ChargerHandle {
+        let (tx, _rx) = mpsc::channel(1);
+        ChargerHandle {
+            conn_id,
+            charger_id: 1,
+            connected_at: chrono::Utc::now().naive_utc(),
+            accepted: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            tx,
+            close: Arc::new(Notify::new()),
+        }
+    }
+
+    /// A connection accepted earlier whose handshake finishes later never replaces the newer one.
+    #[test]
+    fn the_newest_accepted_connection_wins() {
+        let r = Registry::default();
+        let older = r.next_conn_id();
+        let newer = r.next_conn_id();
+        assert!(r.register("CP", handle(newer)));
+        assert!(!r.register("CP", handle(older)), "the stale connection is refused");
+        assert_eq!(r.get("CP").map(|h| h.conn_id), Some(newer));
+        let newest = r.next_conn_id();
+        assert!(r.register("CP", handle(newest)));
+        assert_eq!(r.get("CP").map(|h| h.conn_id), Some(newest));
+        assert!(!r.unregister("CP", newer));
+        assert!(r.unregister("CP", newest));
     }
 }

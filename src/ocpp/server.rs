@@ -194,6 +194,9 @@ fn refuse(status: StatusCode) -> ErrorResponse {
 }
 
 async fn handle_socket(stream: TcpStream, state: State) {
+    // Taken before anything can await: the order of acceptance decides which connection of a
+    // charger is the newest.
+    let conn_id = state.registry.next_conn_id();
     let Some(head) = peek_head(&stream).await else {
         return;
     };
@@ -245,7 +248,6 @@ async fn handle_socket(stream: TcpStream, state: State) {
 
     let (tx, commands) = mpsc::channel(64);
     let close = Arc::new(Notify::new());
-    let conn_id = state.registry.next_conn_id();
     let handle = ChargerHandle {
         conn_id,
         charger_id,
@@ -254,7 +256,11 @@ async fn handle_socket(stream: TcpStream, state: State) {
         tx,
         close: close.clone(),
     };
-    state.registry.register(&device_id, handle);
+    if !state.registry.register(&device_id, handle) {
+        let mut ws = ws;
+        let _ = ws.close(None).await;
+        return;
+    }
     log::info!("{device_id}: connected");
     presence(&state, charger_id, &device_id, "charger.connected").await;
     // Transactions it was asked to stop while it was away are asked again now.
