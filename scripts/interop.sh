@@ -25,8 +25,8 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     python3 -m venv "$VENV"
 fi
 PY="$VENV/bin/python"
-if ! "$PY" -c 'import ocpp.v16, websockets' >/dev/null 2>&1; then
-    "$PY" -m pip install -q --disable-pip-version-check "ocpp>=2.1,<3" "websockets>=13"
+if ! "$PY" -c 'import ocpp.v16, websockets, cryptography' >/dev/null 2>&1; then
+    "$PY" -m pip install -q --disable-pip-version-check "ocpp>=2.1,<3" "websockets>=13" "cryptography>=42"
 fi
 
 WORK="$(mktemp -d /tmp/csms-interop.XXXXXX)"
@@ -53,11 +53,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Two distinct free loopback ports.
-read -r HTTP_PORT OCPP_PORT < <("$PY" - <<'EOF'
+# Three distinct free loopback ports.
+read -r HTTP_PORT OCPP_PORT TLS_PORT < <("$PY" - <<'EOF'
 import socket
 socks = []
-for _ in range(2):
+for _ in range(3):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     socks.append(s)
@@ -74,6 +74,13 @@ export CSMS_ADMIN_EMAIL="admin@example.com"
 export CSMS_ADMIN_PASSWORD="admin-password"
 export CSMS_BCRYPT_COST=4
 export RUST_LOG="${RUST_LOG:-info}"
+# TLS (security profiles 2 and 3) with certificates made by Python's `cryptography` for this run.
+"$PY" "$ROOT/tests/interop/pki.py" "$WORK/pki"
+export INTEROP_PKI="$WORK/pki"
+export CSMS_OCPP_TLS_ADDR="127.0.0.1:$TLS_PORT"
+export CSMS_OCPP_TLS_CERT="$WORK/pki/server.pem"
+export CSMS_OCPP_TLS_KEY="$WORK/pki/server.key"
+export CSMS_OCPP_TLS_CLIENT_CA="$WORK/pki/ca.pem"
 
 echo "interop: starting $BIN (HTTP $CSMS_HTTP_ADDR, OCPP $CSMS_OCPP_ADDR)"
 "$BIN" serve >"$WORK/server.log" 2>&1 &
@@ -81,6 +88,7 @@ SERVER_PID=$!
 
 export CSMS_HTTP="http://$CSMS_HTTP_ADDR"
 export CSMS_OCPP="ws://$CSMS_OCPP_ADDR/ocpp"
+export CSMS_WSS="wss://localhost:$TLS_PORT/ocpp"
 
 ready=""
 deadline=$((SECONDS + 30))

@@ -114,12 +114,9 @@ fn resolve(
         .or(current_profile)
         .unwrap_or(1);
     match profile {
-        0 | 1 => {}
-        2 | 3 => {
-            return Err(AppError::bad_request(
-                "Security profiles 2 and 3 need the TLS listener, which this version does not have yet",
-            ));
-        }
+        // 2 and 3 connect over the TLS listener (CSMS_OCPP_TLS_ADDR); 3 authenticates with a client
+        // certificate, and keeps a password only for a later move back to 1 or 2.
+        0..=3 => {}
         _ => {
             return Err(AppError::bad_request(
                 "securityProfile must be 0, 1, 2 or 3",
@@ -153,7 +150,7 @@ fn resolve(
         },
         Some(None) => {
             return Err(AppError::bad_request(
-                "A charger with security profile 1 needs a password",
+                "A charger with security profile 1, 2 or 3 needs a password",
             ));
         }
         None => match current_hash {
@@ -324,6 +321,86 @@ pub fn authorization_key_accepted(
             .execute(c)?;
         if n == 0 {
             return Err(AppError::ChargerNotFound);
+        }
+        Ok(())
+    })
+}
+
+/// What the TLS listener offers, for raising a charger's security profile.
+#[derive(Clone, Copy, Debug)]
+pub struct TlsOffer {
+    /// The `wss://` listener runs (profiles 2 and 3).
+    pub listener: bool,
+    /// It verifies client certificates (profile 3).
+    pub client_certificates: bool,
+}
+
+/// ChangeConfiguration `SecurityProfile` through the commands API (the upgrade of TC_083): the
+/// new profile must be higher than the stored one (OCPP forbids lowering it; an operator lowers
+/// it with `PUT /api/admin/chargers/{deviceId}`), and csms must be able to take the charger at
+/// it. Returns the profile, stored once the charger accepted ([`security_profile_accepted`]).
+pub fn check_security_profile(
+    c: &mut DbConnection,
+    device_id: &str,
+    value: &str,
+    tls: TlsOffer,
+) -> Result<i32, AppError> {
+    let profile: i32 = value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|p| (0..=3).contains(p))
+        .ok_or_else(|| AppError::bad_request("SecurityProfile must be 0, 1, 2 or 3"))?;
+    let (current, has_password) = chargers::table
+        .filter(chargers::device_id.eq(device_id))
+        .select((
+            chargers::security_profile,
+            chargers::ocpp_password_hash.is_not_null(),
+        ))
+        .first::<(i32, bool)>(c)
+        .optional()?
+        .ok_or(AppError::ChargerNotFound)?;
+    if profile <= current {
+        return Err(AppError::bad_request(format!(
+            "The charger is at security profile {current}: ChangeConfiguration may only raise it \
+             (lower it with PUT /api/admin/chargers/{device_id})"
+        )));
+    }
+    if profile >= 2 && !tls.listener {
+        return Err(AppError::bad_request(format!(
+            "Security profile {profile} needs the TLS listener (CSMS_OCPP_TLS_ADDR)"
+        )));
+    }
+    if profile == 3 && !tls.client_certificates {
+        return Err(AppError::bad_request(
+            "Security profile 3 needs client certificate verification (CSMS_OCPP_TLS_CLIENT_CA)",
+        ));
+    }
+    if profile == 2 && !has_password {
+        return Err(AppError::bad_request(
+            "Security profile 2 needs a password: set one first (AuthorizationKey)",
+        ));
+    }
+    Ok(profile)
+}
+
+/// The charger accepted a new `SecurityProfile`: from its next connection it must use it, and a
+/// connection below it is refused.
+pub fn security_profile_accepted(
+    c: &mut DbConnection,
+    device_id: &str,
+    profile: i32,
+) -> Result<(), AppError> {
+    write_tx(c, |c| {
+        let n = diesel::update(
+            chargers::table
+                .filter(chargers::device_id.eq(device_id))
+                .filter(chargers::security_profile.lt(profile)),
+        )
+        .set(chargers::security_profile.eq(profile))
+        .execute(c)?;
+        if n == 0 {
+            log::info!("{device_id}: security profile already at {profile} or above");
         }
         Ok(())
     })
@@ -761,12 +838,22 @@ mod tests {
             password: Some(Some("short".into())),
         };
         assert!(resolve(None, None, &short).is_err());
-        for p in [2, 3, 4, -1] {
+        for p in [4, -1] {
             let c = Credentials {
                 security_profile: Some(p),
                 password: None,
             };
             assert!(resolve(None, None, &c).is_err(), "{p}");
+        }
+        // Profiles 2 and 3 keep a password (generated when none is given), like profile 1.
+        for p in [2, 3] {
+            let c = Credentials {
+                security_profile: Some(p),
+                password: None,
+            };
+            let r = resolve(None, None, &c).unwrap();
+            assert_eq!(r.profile, p);
+            assert!(r.generated.is_some() && r.hash.is_some(), "{p}");
         }
         // Keeping the current password when only other settings change.
         let r = resolve(Some(1), Some("sha256$aa$bb"), &Credentials::default()).unwrap();

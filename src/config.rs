@@ -18,6 +18,24 @@ pub struct Settings {
     /// OCPP-J WebSocket endpoint
     #[arg(long, env = "CSMS_OCPP_ADDR", default_value = "0.0.0.0:9000")]
     pub ocpp_addr: String,
+    /// OCPP-J over TLS (`wss://`, security profiles 2 and 3), e.g. `0.0.0.0:9443`; needs
+    /// --ocpp-tls-cert and --ocpp-tls-key. Unset: no TLS listener
+    #[arg(long, env = "CSMS_OCPP_TLS_ADDR")]
+    pub ocpp_tls_addr: Option<String>,
+    /// PEM certificate chain of the TLS listener (leaf first; RSA >= 2048 bits or EC >= 224 bits)
+    #[arg(long, env = "CSMS_OCPP_TLS_CERT")]
+    pub ocpp_tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of the TLS listener (PKCS#8, PKCS#1 or SEC1)
+    #[arg(long, env = "CSMS_OCPP_TLS_KEY")]
+    pub ocpp_tls_key: Option<std::path::PathBuf>,
+    /// PEM CA certificate(s) that charger client certificates must chain to: turns on client
+    /// certificate verification (security profile 3)
+    #[arg(long, env = "CSMS_OCPP_TLS_CLIENT_CA")]
+    pub ocpp_tls_client_ca: Option<std::path::PathBuf>,
+    /// How often the TLS files are checked for changes (they are also reloaded on SIGHUP); a reload
+    /// never drops connected chargers
+    #[arg(long, env = "CSMS_OCPP_TLS_RELOAD_SECS", default_value_t = 10)]
+    pub ocpp_tls_reload_secs: u64,
     /// HS256 secret for tokens; generated once and stored in the database when not given
     #[arg(long, env = "CSMS_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,

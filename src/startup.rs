@@ -2,6 +2,7 @@
 //! that lets tests start the real server on random ports.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use diesel::prelude::*;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -25,6 +26,9 @@ pub struct Application {
     pub state: State,
     server: actix_web::dev::Server,
     ocpp_listener: TcpListener,
+    /// The `wss://` listener and its port, when CSMS_OCPP_TLS_ADDR is set.
+    pub ocpp_tls_port: Option<u16>,
+    ocpp_tls_listener: Option<TcpListener>,
 }
 
 /// The process-wide Prometheus recorder (a recorder can be installed once per process).
@@ -84,6 +88,38 @@ impl Application {
                 settings.ocpp_addr
             ))
         })?;
+        let (tls, ocpp_tls_listener) = match &settings.ocpp_tls_addr {
+            None => (None, None),
+            Some(addr) => {
+                let (Some(cert), Some(key)) = (&settings.ocpp_tls_cert, &settings.ocpp_tls_key)
+                else {
+                    return Err(AppError::Config(
+                        "CSMS_OCPP_TLS_ADDR needs CSMS_OCPP_TLS_CERT and CSMS_OCPP_TLS_KEY".into(),
+                    ));
+                };
+                let files = crate::ocpp::tls::TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                    client_ca: settings.ocpp_tls_client_ca.clone(),
+                };
+                let tls = tokio::task::spawn_blocking(move || crate::ocpp::tls::Tls::load(files))
+                    .await
+                    .map_err(|e| AppError::Internal(e.to_string()))?
+                    .map_err(|e| AppError::Config(format!("OCPP TLS: {e}")))?;
+                let listener = TcpListener::bind(addr).await.map_err(|e| {
+                    AppError::Config(format!("cannot listen on {addr} (CSMS_OCPP_TLS_ADDR): {e}"))
+                })?;
+                (Some(tls), Some(listener))
+            }
+        };
+        let ocpp_tls_port = match &ocpp_tls_listener {
+            Some(l) => Some(
+                l.local_addr()
+                    .map_err(|e| AppError::Internal(e.to_string()))?
+                    .port(),
+            ),
+            None => None,
+        };
         let http_port = http_listener
             .local_addr()
             .map_err(|e| AppError::Internal(e.to_string()))?
@@ -113,6 +149,7 @@ impl Application {
             local_lists: Default::default(),
             load: Default::default(),
             dummy_hash,
+            tls,
             settings,
         });
         let server = crate::api::server(http_listener, state.clone())
@@ -123,6 +160,8 @@ impl Application {
             state,
             server,
             ocpp_listener,
+            ocpp_tls_port,
+            ocpp_tls_listener,
         })
     }
 
@@ -150,6 +189,23 @@ impl Application {
             self.ocpp_listener,
             state.clone(),
         ));
+        if let (Some(listener), Some(tls)) = (self.ocpp_tls_listener, state.tls.clone()) {
+            tokio::spawn(
+                tls.clone()
+                    .watch(Duration::from_secs(state.settings.ocpp_tls_reload_secs)),
+            );
+            tokio::spawn(crate::ocpp::server::serve_tls(listener, state.clone(), tls));
+            log::info!(
+                "OCPP over TLS on {} (port {}){}",
+                state.settings.ocpp_tls_addr.as_deref().unwrap_or(""),
+                self.ocpp_tls_port.unwrap_or(0),
+                if state.tls.as_ref().is_some_and(|t| t.client_auth()) {
+                    ", client certificates verified"
+                } else {
+                    ""
+                }
+            );
+        }
         log::info!(
             "csms node {} listening: HTTP on {} (port {}), OCPP on {} (port {})",
             state.node_id,

@@ -36,6 +36,8 @@ pub struct AppState {
     pub local_lists: crate::local_list::Updater,
     /// Shares stations' power limits between their transactions.
     pub load: crate::smart_charging::LoadManager,
+    /// The `wss://` listener's certificates (security profiles 2 and 3), when it is configured.
+    pub tls: Option<Arc<crate::ocpp::tls::Tls>>,
     /// A bcrypt hash checked when a login names an unknown email, so that both cases take as long.
     pub dummy_hash: String,
 }

@@ -197,8 +197,12 @@
       return `<span class="chip warn" data-testid="security-profile" title="Security profile 0: anyone who knows the device ID can connect as this charger">Profile 0</span>
         <div class="dev-sub text-warn">no authentication</div>`;
     }
+    if (ch.securityProfile === 3) {
+      return `<span class="chip ok" data-testid="security-profile" title="Security profile 3: wss:// with a client certificate whose CN is the device ID">Profile 3 · certificate</span>`;
+    }
+    const how = ch.securityProfile === 2 ? 'wss:// and HTTP Basic auth' : 'HTTP Basic auth';
     return ch.hasOcppPassword
-      ? `<span class="chip ok" data-testid="security-profile" title="Security profile ${esc(ch.securityProfile)}: HTTP Basic auth with its OCPP password">Profile ${esc(ch.securityProfile)}</span>`
+      ? `<span class="chip ok" data-testid="security-profile" title="Security profile ${esc(ch.securityProfile)}: ${how} with its OCPP password">Profile ${esc(ch.securityProfile)}</span>`
       : `<span class="chip bad" data-testid="security-profile" title="No password set: the charger cannot connect">Profile ${esc(ch.securityProfile)} · no password</span>`;
   }
 
@@ -339,10 +343,19 @@
             <button type="button" class="btn-sm" data-assign-tariff data-device="${d}">Assign</button></div>
           <div class="cmd"><span class="cmd-name">Security</span>
             <div class="cmd-fields"><select class="sm" data-profile aria-label="Security profile">
-              <option value="1">1 · password</option><option value="0">0 · no authentication</option></select>
+              <option value="1">1 · password</option><option value="2">2 · TLS + password</option>
+              <option value="3">3 · TLS client certificate</option><option value="0">0 · no authentication</option></select>
             <input class="sm" data-new-password type="password" autocomplete="new-password" placeholder="new password" aria-label="New OCPP password (16–40 characters)">
-            <span class="muted small">A new password (16–40 characters) takes effect at the charger's next connection. Moving from profile 0 to 1 without one generates one.</span></div>
+            <span class="muted small">Stored in csms only: a new password (16–40 characters) takes effect at the charger's next connection. Moving from profile 0 without one generates one.</span></div>
             <button type="button" class="btn-sm" data-save-security data-device="${d}">Save</button></div>
+          <div class="cmd"><span class="cmd-name">Rotate password</span>
+            <div class="cmd-fields"><span class="muted small">Sends the charger a new random password (ChangeConfiguration AuthorizationKey, 20 bytes as hex); csms stores it only when the charger accepts.</span></div>
+            <button type="button" class="btn-sm" data-rotate-password data-device="${d}">Rotate password</button></div>
+          <div class="cmd"><span class="cmd-name">Raise profile over OCPP</span>
+            <div class="cmd-fields"><select class="sm" data-raise-profile aria-label="New security profile">
+              <option value="2">2 · TLS + password</option><option value="3">3 · TLS client certificate</option></select>
+            <span class="muted small">ChangeConfiguration SecurityProfile; once accepted, send Reset: the charger must come back over wss://, and the old profile is refused.</span></div>
+            <button type="button" class="btn-sm" data-raise-security data-device="${d}">Send</button></div>
           <div class="message" data-security-message></div>
           <div class="secret" data-secret hidden></div>
           <div class="cmd"><span class="cmd-name">Delete</span>
@@ -460,7 +473,7 @@
     const psel = tr.querySelector('[data-profile]');
     if (!psel.dataset.synced) {
       psel.dataset.synced = '1';
-      psel.value = ch.securityProfile === 0 ? '0' : '1';
+      psel.value = String(ch.securityProfile);
       syncPasswordInput(psel, tr.querySelector('[data-new-password]'));
     }
   }
@@ -666,6 +679,10 @@
       });
     } else if (t.hasAttribute('data-save-security')) {
       saveSecurity(t);
+    } else if (t.hasAttribute('data-rotate-password')) {
+      rotatePassword(t);
+    } else if (t.hasAttribute('data-raise-security')) {
+      raiseProfile(t);
     } else if (t.hasAttribute('data-delete')) {
       const d = t.dataset.device;
       if (!window.confirm(`Delete charger ${d}? This cannot be undone.`)) return;
@@ -708,15 +725,67 @@
         if (profile === 0) {
           text = `${d} now connects without authentication (security profile 0).`;
         } else if (data.ocppPassword) {
-          text = `${d} uses security profile 1 with the password csms generated below; it takes effect at the charger's next connection.`;
+          text = `${d} uses security profile ${profile} with the password csms generated below; it takes effect at the charger's next connection.`;
           showSecret(box, d, data.ocppPassword);
         } else if (body.ocppPassword) {
           text = `New password saved for ${d}; it takes effect at the charger's next connection.`;
         } else {
-          text = `${d} uses security profile 1; its password is unchanged.`;
+          text = `${d} uses security profile ${profile}; its password is unchanged.`;
         }
         setMessage(msg, text, 'success');
         loadChargers();
+      } catch (e) {
+        if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+      }
+    });
+  }
+
+  /** ChangeConfiguration AuthorizationKey with a new random password, shown once when accepted. */
+  async function rotatePassword(button) {
+    const d = button.dataset.device;
+    const scope = button.closest('tr');
+    const msg = scope.querySelector('[data-security-message]');
+    const box = scope.querySelector('[data-secret]');
+    const bytes = new Uint8Array(20);
+    crypto.getRandomValues(bytes);
+    const password = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+    setMessage(msg, '');
+    await busy(button, '', async () => {
+      try {
+        const data = await api(`/api/admin/chargers/${encodeURIComponent(d)}/commands/ChangeConfiguration`,
+          { method: 'POST', body: { key: 'AuthorizationKey', value: password } });
+        const status = data.response && data.response.status;
+        if (status === 'Accepted' || status === 'RebootRequired') {
+          showSecret(box, d, password);
+          setMessage(msg, `${d} accepted its new password (${status}); csms stored it for its next connection.`, 'success');
+          loadChargers();
+        } else {
+          hideSecret(box);
+          setMessage(msg, `${d} answered ${status || 'nothing usable'}: the password is unchanged.`, 'error');
+        }
+      } catch (e) {
+        if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+      }
+    });
+  }
+
+  /** ChangeConfiguration SecurityProfile (the upgrade of TC_083). */
+  async function raiseProfile(button) {
+    const d = button.dataset.device;
+    const scope = button.closest('tr');
+    const msg = scope.querySelector('[data-security-message]');
+    const value = scope.querySelector('[data-raise-profile]').value;
+    setMessage(msg, '');
+    await busy(button, '', async () => {
+      try {
+        const data = await api(`/api/admin/chargers/${encodeURIComponent(d)}/commands/ChangeConfiguration`,
+          { method: 'POST', body: { key: 'SecurityProfile', value } });
+        const status = data.response && data.response.status;
+        const ok = status === 'Accepted' || status === 'RebootRequired';
+        setMessage(msg, ok
+          ? `${d} accepted security profile ${value}: send Reset; it must reconnect over wss:// from now on.`
+          : `${d} answered ${status || 'nothing usable'}: its profile is unchanged.`, ok ? 'success' : 'error');
+        if (ok) loadChargers();
       } catch (e) {
         if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
       }
@@ -1369,9 +1438,13 @@
   function syncProfileNote() {
     const none = $('charger-profile').value === '0';
     syncPasswordInput($('charger-profile'), $('charger-password'));
-    $('charger-profile-note').textContent = none
-      ? 'Security profile 0: anyone who knows the device ID can connect as this charger. Use it only on a closed network.'
-      : 'The charger connects with HTTP Basic auth: user = device ID, password = its OCPP password. Leave the password empty and csms generates one.';
+    const notes = {
+      0: 'Security profile 0: anyone who knows the device ID can connect as this charger. Use it only on a closed network.',
+      1: 'The charger connects with HTTP Basic auth: user = device ID, password = its OCPP password. Leave the password empty and csms generates one.',
+      2: 'The charger connects over wss:// (the TLS listener) with HTTP Basic auth: user = device ID, password = its OCPP password. Leave the password empty and csms generates one.',
+      3: 'The charger connects over wss:// with a client certificate whose common name is the device ID, signed by the CA in CSMS_OCPP_TLS_CLIENT_CA.',
+    };
+    $('charger-profile-note').textContent = notes[$('charger-profile').value];
     $('charger-profile-note').classList.toggle('text-danger', none);
   }
   $('charger-profile').addEventListener('change', syncProfileNote);

@@ -4,8 +4,12 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::net::{TcpSocket, TcpStream};
+use std::sync::Arc;
+
+use tokio::net::TcpSocket;
 use tokio_tungstenite::WebSocketStream;
+
+use crate::simulator::tls::SimStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -13,7 +17,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use crate::ocpp::frame::Frame;
 
 pub struct Client {
-    ws: WebSocketStream<TcpStream>,
+    ws: WebSocketStream<SimStream>,
     next: u64,
 }
 
@@ -35,6 +39,17 @@ impl Client {
         source: IpAddr,
         password: Option<&str>,
     ) -> Result<Client, String> {
+        Self::connect_with(port, id, source, password, None).await
+    }
+
+    /// Like [`Client::connect_as`], over TLS (`wss://localhost`) when a client configuration is given.
+    pub async fn connect_with(
+        port: u16,
+        id: &str,
+        source: IpAddr,
+        password: Option<&str>,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<Client, String> {
         let socket = TcpSocket::new_v4().map_err(|e| e.to_string())?;
         socket
             .bind(SocketAddr::new(source, 0))
@@ -44,7 +59,19 @@ impl Client {
             .await
             .map_err(|e| format!("connect: {e}"))?;
         let _ = stream.set_nodelay(true);
-        let mut req = format!("ws://127.0.0.1:{port}/ocpp/{id}")
+        let (stream, scheme) = match tls {
+            None => (SimStream::Plain(stream), "ws"),
+            Some(config) => {
+                let name = rustls::pki_types::ServerName::try_from("localhost")
+                    .map_err(|e| e.to_string())?;
+                let tls = tokio_rustls::TlsConnector::from(config)
+                    .connect(name, stream)
+                    .await
+                    .map_err(|e| format!("TLS: {e}"))?;
+                (SimStream::Tls(Box::new(tls)), "wss")
+            }
+        };
+        let mut req = format!("{scheme}://localhost:{port}/ocpp/{id}")
             .into_client_request()
             .map_err(|e| e.to_string())?;
         req.headers_mut().insert(

@@ -2,7 +2,7 @@
 //! out. Those csms keeps state for go through their domain: ReserveNow and CancelReservation
 //! (`reservations`, so that they exclude app sessions), SendLocalList and GetLocalListVersion
 //! (`local_list`, which tracks each charger's list), and ChangeConfiguration `AuthorizationKey`
-//! (the new password is stored once the charger accepted it).
+//! and `SecurityProfile` (the new password or profile is stored once the charger accepted it).
 
 use serde_json::{Value, json};
 
@@ -116,15 +116,47 @@ pub async fn run(
     if let Some(key) = &new_key {
         crate::chargers::check_authorization_key(key)?;
     }
+    let new_profile = match (action, payload["key"].as_str()) {
+        ("ChangeConfiguration", Some("SecurityProfile")) => {
+            let (d, value) = (
+                device.to_string(),
+                payload["value"].as_str().unwrap_or_default().to_string(),
+            );
+            let tls = crate::chargers::TlsOffer {
+                listener: state.tls.is_some(),
+                client_certificates: state.tls.as_ref().is_some_and(|t| t.client_auth()),
+            };
+            Some(
+                state
+                    .db
+                    .run(move |c| crate::chargers::check_security_profile(c, &d, &value, tls))
+                    .await?,
+            )
+        }
+        _ => None,
+    };
     let response = state
         .registry
         .call(device, action, payload, state.settings.call_timeout())
         .await?;
+    let accepted = matches!(
+        response["status"].as_str(),
+        Some("Accepted" | "RebootRequired")
+    );
+    if let Some(profile) = new_profile
+        && accepted
+    {
+        let d = device.to_string();
+        state
+            .db
+            .run(move |c| crate::chargers::security_profile_accepted(c, &d, profile))
+            .await?;
+        log::info!(
+            "{device}: SecurityProfile {profile} accepted: connections below it are refused from now on"
+        );
+    }
     if let Some(key) = new_key
-        && matches!(
-            response["status"].as_str(),
-            Some("Accepted" | "RebootRequired")
-        )
+        && accepted
     {
         let d = device.to_string();
         state

@@ -11,3 +11,5 @@ pub mod msglog;
 pub mod registry;
 pub mod schemas;
 pub mod server;
+pub mod stream;
+pub mod tls;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use diesel::prelude::*;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
@@ -14,6 +14,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::connection::{self, ChargerCtx};
 use super::registry::ChargerHandle;
+use super::stream::{Link, OcppStream, RequestHead, Transport};
+use super::tls::Tls;
 use crate::chargers::Verified;
 use crate::db::now;
 use crate::db::schema::chargers;
@@ -36,7 +38,16 @@ pub async fn serve(listener: TcpListener, state: State) {
         match listener.accept().await {
             Ok((stream, _)) => {
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(handle_socket(stream, state.clone()));
+                // Taken before anything can await: the order of acceptance decides which
+                // connection of a charger is the newest.
+                let conn_id = state.registry.next_conn_id();
+                let stream = OcppStream::new(Transport::Plain(stream));
+                tokio::spawn(handle_socket(
+                    conn_id,
+                    stream,
+                    Link::default(),
+                    state.clone(),
+                ));
             }
             Err(e) => {
                 log::warn!("OCPP accept failed: {e}");
@@ -46,43 +57,52 @@ pub async fn serve(listener: TcpListener, state: State) {
     }
 }
 
-struct RequestHead {
-    path: String,
-    authorization: Option<String>,
-}
-
-/// Reads the HTTP upgrade request without consuming it, so the decision (404/401) can use the
-/// database asynchronously before tungstenite performs the handshake.
-async fn peek_head(stream: &TcpStream) -> Option<RequestHead> {
-    let mut buf = vec![0u8; 8192];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+/// The `wss://` listener (security profiles 2 and 3): the TLS handshake, then the same rules.
+pub async fn serve_tls(listener: TcpListener, state: State, tls: Arc<Tls>) {
     loop {
-        let n = tokio::time::timeout_at(deadline, stream.peek(&mut buf))
-            .await
-            .ok()?
-            .ok()?;
-        if n == 0 {
-            return None;
-        }
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut req = httparse::Request::new(&mut headers);
-        match req.parse(&buf[..n]) {
-            Ok(httparse::Status::Complete(_)) => {
-                let authorization = req
-                    .headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case("authorization"))
-                    .and_then(|h| std::str::from_utf8(h.value).ok())
-                    .map(str::to_string);
-                return Some(RequestHead {
-                    path: req.path?.to_string(),
-                    authorization,
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                let conn_id = state.registry.next_conn_id();
+                let acceptor = tls.acceptor();
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let accepted =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                            .await;
+                    let stream = match accepted {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            metrics::counter!("csms_ocpp_tls_handshake_failures_total")
+                                .increment(1);
+                            log::warn!("OCPP TLS handshake with {peer} failed: {e}");
+                            return;
+                        }
+                        Err(_) => {
+                            metrics::counter!("csms_ocpp_tls_handshake_failures_total")
+                                .increment(1);
+                            log::info!("OCPP TLS handshake with {peer} timed out");
+                            return;
+                        }
+                    };
+                    let client_cn = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|certs| certs.first())
+                        .and_then(super::tls::common_name);
+                    let link = Link {
+                        tls: true,
+                        client_cn,
+                    };
+                    let stream = OcppStream::new(Transport::Tls(Box::new(stream)));
+                    handle_socket(conn_id, stream, link, state).await;
                 });
             }
-            Ok(httparse::Status::Partial) if n < buf.len() => {
-                tokio::time::sleep(Duration::from_millis(5)).await;
+            Err(e) => {
+                log::warn!("OCPP TLS accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            _ => return None,
         }
     }
 }
@@ -108,13 +128,17 @@ enum Verdict {
 
 /// Who may connect (see `chargers` for the security profiles): an unknown chargeBoxId gets 404; a
 /// charger of profile 0 connects without credentials; profile 1 needs HTTP Basic auth with user =
-/// chargeBoxId and its password (a fast salted hash, so a reconnect storm costs no bcrypt runs).
-async fn decide(state: &State, head: &RequestHead) -> Verdict {
+/// chargeBoxId and its password (a fast salted hash, so a reconnect storm costs no bcrypt runs);
+/// profile 2 the same over TLS; profile 3 a TLS client certificate, chained to the configured CA,
+/// whose common name is the chargeBoxId. A charger arriving below its profile gets 403, and the
+/// refusal is a security event of that charger.
+async fn decide(state: &State, head: &RequestHead, link: &Link) -> Verdict {
     let Some(device_id) = charge_box_id(&head.path) else {
         return Verdict::Refuse(StatusCode::NOT_FOUND);
     };
     let credentials = head.authorization.as_deref().and_then(basic_credentials);
     let admit = state.settings.admit_unknown_chargers;
+    let link = link.clone();
     let verdict = state
         .db
         .run(move |c| {
@@ -129,8 +153,34 @@ async fn decide(state: &State, head: &RequestHead) -> Verdict {
                 return Ok(Verdict::Refuse(StatusCode::NOT_FOUND));
             };
             let ok = access.accepted;
-            if access.security_profile == 0 {
+            let profile = access.security_profile;
+            if profile == 0 {
                 return Ok(Verdict::Accept(access.charger_id, ok));
+            }
+            if profile >= 2 && !link.tls {
+                below_profile(
+                    c,
+                    access.charger_id,
+                    &device_id,
+                    format!("security profile {profile} charger connected without TLS"),
+                )?;
+                return Ok(Verdict::Refuse(StatusCode::FORBIDDEN));
+            }
+            if profile == 3 {
+                let refusal = match &link.client_cn {
+                    Some(cn) if *cn == device_id => None,
+                    Some(cn) => Some(format!(
+                        "client certificate common name {cn:?} is not the chargeBoxId"
+                    )),
+                    None => Some("security profile 3 charger sent no client certificate".into()),
+                };
+                return Ok(match refusal {
+                    None => Verdict::Accept(access.charger_id, ok),
+                    Some(reason) => {
+                        below_profile(c, access.charger_id, &device_id, reason)?;
+                        Verdict::Refuse(StatusCode::FORBIDDEN)
+                    }
+                });
             }
             let Some(hash) = access.password_hash else {
                 log::warn!(
@@ -165,6 +215,19 @@ async fn decide(state: &State, head: &RequestHead) -> Verdict {
     })
 }
 
+/// A charger that connected below its security profile: refused, logged, and recorded as a
+/// security event of the charger.
+fn below_profile(
+    _c: &mut crate::db::DbConnection,
+    _charger_id: i64,
+    device_id: &str,
+    reason: String,
+) -> Result<(), crate::error::AppError> {
+    log::warn!("{device_id}: {reason}: refused");
+    metrics::counter!("csms_ocpp_security_refusals_total").increment(1);
+    Ok(())
+}
+
 fn basic_credentials(header: &str) -> Option<(String, String)> {
     let encoded = header
         .strip_prefix("Basic ")
@@ -193,14 +256,11 @@ fn refuse(status: StatusCode) -> ErrorResponse {
     resp
 }
 
-async fn handle_socket(stream: TcpStream, state: State) {
-    // Taken before anything can await: the order of acceptance decides which connection of a
-    // charger is the newest.
-    let conn_id = state.registry.next_conn_id();
-    let Some(head) = peek_head(&stream).await else {
+async fn handle_socket(conn_id: u64, mut stream: OcppStream, link: Link, state: State) {
+    let Some(head) = stream.read_head().await else {
         return;
     };
-    let verdict = decide(&state, &head).await;
+    let verdict = decide(&state, &head, &link).await;
     #[allow(clippy::result_large_err)] // the callback's type is tungstenite's
     let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
         if let Verdict::Refuse(status) = verdict {

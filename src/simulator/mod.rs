@@ -15,8 +15,9 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use crate::ocpp::frame::Frame;
 use crate::ocpp::messages::now_timestamp;
 
-type WsStream =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub mod tls;
+
+type WsStream = tokio_tungstenite::WebSocketStream<tls::SimStream>;
 
 /// How the simulated charger answers RemoteStartTransaction.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -103,6 +104,18 @@ pub struct SimConfig {
     /// Stop every transaction by itself this many milliseconds after starting it
     #[arg(long)]
     pub auto_stop_after_ms: Option<u64>,
+    /// The `wss://` URL to use once ChangeConfiguration SecurityProfile 2 or 3 was accepted
+    #[arg(long)]
+    pub tls_url: Option<String>,
+    /// PEM CA certificate(s) trusted for a `wss://` URL (security profiles 2 and 3)
+    #[arg(long)]
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// PEM client certificate presented over TLS (security profile 3), with --client-key
+    #[arg(long, requires = "client_key")]
+    pub client_cert: Option<std::path::PathBuf>,
+    /// PEM private key of --client-cert
+    #[arg(long, requires = "client_cert")]
+    pub client_key: Option<std::path::PathBuf>,
 }
 
 impl SimConfig {
@@ -123,6 +136,10 @@ impl SimConfig {
             faulted: Vec::new(),
             no_start_transaction: false,
             auto_stop_after_ms: None,
+            tls_url: None,
+            ca_cert: None,
+            client_cert: None,
+            client_key: None,
         }
     }
 }
@@ -254,9 +271,17 @@ impl Simulator {
                 .map_err(|e| SimError::Connect(e.to_string()))?;
             request.headers_mut().insert("Authorization", value);
         }
-        // Nagle off, as on the server: an answer followed at once by the next CALL (Accepted, then
-        // StatusNotification) would otherwise wait for a delayed ACK, ~40 ms on Linux.
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
+        let tls = match &cfg.ca_cert {
+            Some(ca) => Some(
+                tls::client_config(ca, cfg.client_cert.as_deref(), cfg.client_key.as_deref())
+                    .map_err(SimError::Connect)?,
+            ),
+            None => None,
+        };
+        let stream = tls::connect(request.uri(), tls)
+            .await
+            .map_err(SimError::Connect)?;
+        let (ws, _) = tokio_tungstenite::client_async_with_config(request, stream, None)
             .await
             .map_err(|e| SimError::Connect(e.to_string()))?;
         let (mut sink, stream) = ws.split();
@@ -1162,6 +1187,13 @@ impl Simulator {
                 if key == "AuthorizationKey" {
                     // The next connection authenticates with it.
                     lock(&self.cfg).password = Some(value.clone());
+                }
+                if key == "SecurityProfile" && value.parse::<u8>().is_ok_and(|p| p >= 2) {
+                    // From the next connection on (after a Reset), over TLS.
+                    let mut cfg = lock(&self.cfg);
+                    if let Some(url) = cfg.tls_url.clone() {
+                        cfg.url = url;
+                    }
                 }
                 lock(&self.shared).config_keys.insert(key, value);
                 self.reply(&id, json!({"status": "Accepted"})).await;

@@ -174,7 +174,7 @@ async fn stations_chargers_tariffs(app: TestApp) {
         .await;
     assert_eq!(s, 400);
     for bad in [
-        json!({"deviceId": "T3", "stationId": station, "securityProfile": 2}),
+        json!({"deviceId": "T3", "stationId": station, "securityProfile": -1}),
         json!({"deviceId": "T3", "stationId": station, "securityProfile": 7}),
         json!({"deviceId": "T3", "stationId": station, "securityProfile": "one"}),
         json!({"deviceId": "T3", "stationId": station, "securityProfile": 0, "ocppPassword": "0123456789abcdef"}),
@@ -438,7 +438,7 @@ async fn api_edges(app: TestApp) {
 dual!(api_edges);
 
 /// `PUT /api/admin/chargers/{deviceId}`: profile 0 → 1 generates a password (shown once), a new
-/// password takes effect at the next handshake, profiles 2 and 3 are refused, unknown → 404.
+/// password takes effect at the next handshake, profiles outside 0..=3 are refused, unknown → 404.
 async fn charger_settings(app: TestApp) {
     let t = app.admin().await;
     let t = Some(t.as_str());
@@ -481,7 +481,8 @@ async fn charger_settings(app: TestApp) {
     cfg.password = Some("operator-chosen-pw-1".into());
     assert!(csms::simulator::Simulator::connect(cfg).await.is_ok());
     for bad in [
-        json!({"securityProfile": 3}),
+        json!({"securityProfile": 4}),
+        json!({"securityProfile": -1}),
         json!({"ocppPassword": "short"}),
         json!({"ocppPassword": null}),
         json!({"chargingPointId": ""}),

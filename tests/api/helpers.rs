@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use std::path::PathBuf;
+
 use csms::config::Settings;
 use csms::simulator::{SimConfig, Simulator};
 use csms::startup::Application;
@@ -42,6 +44,8 @@ pub struct TestApp {
     pub http: String,
     /// `ws://127.0.0.1:PORT/ocpp`
     pub ocpp: String,
+    /// `wss://localhost:PORT/ocpp` when the TLS listener runs ([`tls`] settings)
+    pub wss: Option<String>,
     pub state: State,
     /// OCPP passwords of the chargers this test registered (generated ones included).
     passwords: std::sync::Mutex<std::collections::HashMap<String, String>>,
@@ -158,6 +162,9 @@ impl TestApp {
             .expect("application builds");
         let http = format!("http://127.0.0.1:{}", app.http_port);
         let ocpp = format!("ws://127.0.0.1:{}/ocpp", app.ocpp_port);
+        let wss = app
+            .ocpp_tls_port
+            .map(|p| format!("wss://localhost:{p}/ocpp"));
         let state = app.state.clone();
         let handle = app.http_handle();
         tokio::spawn(app.run_until_stopped());
@@ -165,6 +172,7 @@ impl TestApp {
             settings,
             http,
             ocpp,
+            wss,
             state,
             passwords: Default::default(),
             client: reqwest::Client::new(),
@@ -283,6 +291,31 @@ impl TestApp {
     pub fn sim_config(&self, device: &str, connectors: u32) -> SimConfig {
         let mut cfg = SimConfig::new(self.ocpp.clone(), device, connectors);
         cfg.password = self.password(device);
+        cfg
+    }
+
+    /// A simulator configuration over `wss://` (trusting the test CA), with a client certificate
+    /// when one is given.
+    pub fn tls_config(
+        &self,
+        device: &str,
+        connectors: u32,
+        client: Option<(PathBuf, PathBuf)>,
+    ) -> SimConfig {
+        let pki = TestPki::of(self);
+        let mut cfg = SimConfig::new(
+            self.wss
+                .clone()
+                .expect("the TLS listener runs (helpers::tls)"),
+            device,
+            connectors,
+        );
+        cfg.password = self.password(device);
+        cfg.ca_cert = Some(pki.ca_cert());
+        if let Some((cert, key)) = client {
+            cfg.client_cert = Some(cert);
+            cfg.client_key = Some(key);
+        }
         cfg
     }
 
@@ -416,4 +449,137 @@ macro_rules! dual {
             }
         }
     };
+}
+
+/// Settings tweak: a TLS listener with a test PKI made for this test (a CA, a server certificate
+/// for localhost / 127.0.0.1, client certificates verified against the CA). Never committed keys.
+pub fn tls(s: &mut Settings) {
+    let pki = TestPki::create();
+    s.ocpp_tls_addr = Some("127.0.0.1:0".into());
+    s.ocpp_tls_cert = Some(pki.dir.join("server.pem"));
+    s.ocpp_tls_key = Some(pki.dir.join("server.key"));
+    s.ocpp_tls_client_ca = Some(pki.ca_cert());
+    s.ocpp_tls_reload_secs = 1;
+}
+
+/// Certificates made by the tests themselves with rcgen.
+pub struct TestPki {
+    pub dir: PathBuf,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+#[allow(dead_code)] // not every test binary uses every kind
+pub enum ClientCert {
+    Valid,
+    Expired,
+    /// Signed by a CA csms does not know.
+    Foreign,
+}
+
+fn ca_params(name: &str) -> rcgen::CertificateParams {
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, name.to_string());
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    p.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    p
+}
+
+impl TestPki {
+    /// A new CA and server certificate in a new directory (left in the temp dir: a few small files).
+    pub fn create() -> TestPki {
+        let dir = tempfile::Builder::new()
+            .prefix("csms-test-pki")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = ca_params("csms test CA");
+        let cert = params.self_signed(&key).unwrap();
+        std::fs::write(dir.join("ca.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.join("ca.key"), key.serialize_pem()).unwrap();
+        let pki = TestPki {
+            dir,
+            issuer: rcgen::Issuer::new(params, key),
+        };
+        pki.server_certificate("server");
+        pki
+    }
+
+    /// The PKI of an app started with [`tls`].
+    pub fn of(app: &TestApp) -> TestPki {
+        let ca = app
+            .settings
+            .ocpp_tls_client_ca
+            .clone()
+            .expect("the app runs with helpers::tls");
+        let dir = ca.parent().unwrap().to_path_buf();
+        let key = rcgen::KeyPair::from_pem(&std::fs::read_to_string(dir.join("ca.key")).unwrap())
+            .unwrap();
+        let issuer =
+            rcgen::Issuer::from_ca_cert_pem(&std::fs::read_to_string(&ca).unwrap(), key).unwrap();
+        TestPki { dir, issuer }
+    }
+
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// A new server certificate and key, written as `{name}.pem` / `{name}.key`.
+    pub fn server_certificate(&self, name: &str) -> (PathBuf, PathBuf) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut p =
+            rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                .unwrap();
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, "localhost");
+        p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        let cert = p.signed_by(&key, &self.issuer).unwrap();
+        let (c, k) = (
+            self.dir.join(format!("{name}.pem")),
+            self.dir.join(format!("{name}.key")),
+        );
+        // The key first: a reload that sees the new certificate finds its key.
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        std::fs::write(&c, cert.pem()).unwrap();
+        (c, k)
+    }
+
+    /// A client certificate for `cn` (the charger's identity), written into the PKI directory.
+    pub fn client(&self, cn: &str, kind: ClientCert) -> (PathBuf, PathBuf) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, cn.to_string());
+        p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let tag = match kind {
+            ClientCert::Valid => "valid",
+            ClientCert::Expired => "expired",
+            ClientCert::Foreign => "foreign",
+        };
+        let cert = match kind {
+            ClientCert::Valid => p.signed_by(&key, &self.issuer).unwrap(),
+            ClientCert::Expired => {
+                p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+                p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+                p.signed_by(&key, &self.issuer).unwrap()
+            }
+            ClientCert::Foreign => {
+                let other_key = rcgen::KeyPair::generate().unwrap();
+                let other = rcgen::Issuer::new(ca_params("someone else's CA"), other_key);
+                p.signed_by(&key, &other).unwrap()
+            }
+        };
+        let (c, k) = (
+            self.dir.join(format!("client-{cn}-{tag}.pem")),
+            self.dir.join(format!("client-{cn}-{tag}.key")),
+        );
+        std::fs::write(&c, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        (c, k)
+    }
 }

@@ -17,6 +17,7 @@ mod race;
 mod reservations;
 mod security;
 mod smart_charging;
+mod tls;
 mod tokens;
 
 pub fn race_in_use() -> &'static str {

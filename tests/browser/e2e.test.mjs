@@ -429,6 +429,19 @@ test('operator console: chargers online, Reset answered Accepted', async () => {
     assert.equal(await result.getAttribute('data-result-action'), 'Reset');
     assert.match(await result.textContent(), /Accepted/);
     await shot(page, 'admin-reset.png');
+
+    // rotate password: ChangeConfiguration AuthorizationKey with a random 20-byte key, shown once
+    // after the charger accepted it
+    await row.locator('[data-manage]').click();
+    const detail = page.locator('#chargers-body tr.detail[data-detail-for="DEVAFGKV1UW"]');
+    await detail.waitFor({ state: 'visible' });
+    await detail.locator('[data-rotate-password]').click();
+    await page.waitForFunction(() => /success|error/.test(document.querySelector('tr.detail[data-detail-for="DEVAFGKV1UW"] [data-security-message]').className), null, { timeout: 40000 });
+    const rotated = detail.locator('[data-security-message]');
+    assert.match(await rotated.getAttribute('class'), /success/, await rotated.textContent());
+    assert.match(await rotated.textContent(), /accepted its new password/);
+    const key = (await detail.locator('[data-secret] [data-testid="secret-value"]').textContent()).trim();
+    assert.match(key, /^[0-9a-f]{40}$/, 'a 20-byte key as hex');
     assertNoPageErrors(['admin']);
   });
 });

@@ -8,6 +8,9 @@ Environment:
   CSMS_ADMIN_EMAIL     operator e-mail
   CSMS_ADMIN_PASSWORD  operator password
   INTEROP_TIMEOUT      overall time limit in seconds (default 60)
+  CSMS_WSS             e.g. wss://localhost:9443/ocpp: also run the TLS checks (security
+                       profiles 2 and 3, Python `ssl` as the second TLS implementation)
+  INTEROP_PKI          directory made by pki.py (the CA csms trusts and its server certificate)
 
 Prints one PASS/FAIL line per check and closes with `N passed, M failed`.
 Exit status: 0 when every check passed, 1 otherwise, 2 on a crash or timeout.
@@ -25,6 +28,7 @@ import sys
 import traceback
 import urllib.error
 import urllib.request
+import warnings
 from datetime import datetime, timezone
 
 import websockets
@@ -43,6 +47,8 @@ OCPP = os.environ.get("CSMS_OCPP", "ws://127.0.0.1:9000/ocpp").rstrip("/")
 ADMIN_EMAIL = os.environ.get("CSMS_ADMIN_EMAIL", "admin@example.com")
 ADMIN_PASSWORD = os.environ.get("CSMS_ADMIN_PASSWORD", "admin-password")
 TIMEOUT = float(os.environ.get("INTEROP_TIMEOUT", "60"))
+WSS = os.environ.get("CSMS_WSS", "").rstrip("/")
+PKI = os.environ.get("INTEROP_PKI", "")
 
 VENDOR = "PyOCPP-Interop"
 MODEL = "InteropModel-1"
@@ -141,16 +147,18 @@ def basic(user, password):
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def connect(device_id, headers=None):
+def connect(device_id, headers=None, ssl_context=None):
     kwargs = {"subprotocols": ["ocpp1.6"], "open_timeout": 10}
     if headers:
         kwargs[HEADERS_KW] = headers
-    return ws_connect(f"{OCPP}/{device_id}", **kwargs)
+    if ssl_context is None:
+        return ws_connect(f"{OCPP}/{device_id}", **kwargs)
+    return ws_connect(f"{WSS}/{device_id}", ssl=ssl_context, **kwargs)
 
 
-async def expect_refused(name, device_id, headers, want):
+async def expect_refused(name, device_id, headers, want, ssl_context=None):
     try:
-        ws = await connect(device_id, headers)
+        ws = await connect(device_id, headers, ssl_context)
     except REFUSED as e:
         got = handshake_status(e)
         return check(name, got == want, f"expected HTTP {want}, got {got}")
@@ -306,6 +314,146 @@ async def scenario():
                 await loop_task
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
+
+    if WSS:
+        await tls_scenario(token, station_id)
+
+
+# --------------------------------------------------------------------------- TLS
+
+
+def tls_context(client=None, minimum=None, maximum=None, ciphers=None):
+    """A client context trusting the test CA; `client` = (cert, key) for security profile 3."""
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=os.path.join(PKI, "ca.pem"))
+    if minimum is not None:
+        ctx.minimum_version = minimum
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    if ciphers:
+        ctx.set_ciphers(ciphers)
+    if client:
+        ctx.load_cert_chain(str(client[0]), str(client[1]))
+    return ctx
+
+
+def raw_tls(ctx):
+    """A bare TLS handshake with csms's wss port: (protocol, cipher) or the error text."""
+    import socket
+    import ssl
+
+    host_port = WSS.split("://", 1)[1].split("/", 1)[0]
+    host, port = host_port.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            with ctx.wrap_socket(sock, server_hostname=host) as tls:
+                return tls.version(), tls.cipher()[0]
+    except (ssl.SSLError, OSError) as e:
+        return None, f"{type(e).__name__}: {e}"
+
+
+async def register(token, station_id, device_id, body):
+    st, resp = await ahttp(
+        "POST", "/api/admin/chargers", {"deviceId": device_id, "stationId": station_id, **body}, token
+    )
+    check(f"register {device_id} ({body.get('securityProfile')})", st == 201, f"HTTP {st} {resp}")
+    return resp if isinstance(resp, dict) else {}
+
+
+async def boot_over(ws, device_id):
+    """BootNotification and Heartbeat over an open connection; True when both are accepted."""
+    cp = InteropChargePoint(device_id, ws, response_timeout=15)
+    loop_task = asyncio.create_task(cp.start())
+    try:
+        boot = await cp.call(
+            call.BootNotification(charge_point_model=MODEL, charge_point_vendor=VENDOR),
+            suppress=False,
+        )
+        beat = await cp.call(call.Heartbeat(), suppress=False)
+        return boot.status == "Accepted" and bool(beat.current_time)
+    finally:
+        loop_task.cancel()
+        try:
+            await loop_task
+        except (asyncio.CancelledError, Exception):  # noqa: BLE001
+            pass
+
+
+async def tls_scenario(token, station_id):
+    import ssl
+
+    import pki
+
+    # Python's ssl (OpenSSL) as the second TLS implementation.
+    version, cipher = raw_tls(tls_context(minimum=ssl.TLSVersion.TLSv1_2,
+                                          maximum=ssl.TLSVersion.TLSv1_2,
+                                          ciphers="ECDHE-ECDSA-AES128-GCM-SHA256"))
+    check("TLS 1.2 with a whitepaper suite (ECDHE-ECDSA-AES128-GCM-SHA256)",
+          version == "TLSv1.2" and cipher == "ECDHE-ECDSA-AES128-GCM-SHA256", f"{version} {cipher}")
+    version, cipher = raw_tls(tls_context(minimum=ssl.TLSVersion.TLSv1_3))
+    check("TLS 1.3 negotiated", version == "TLSv1.3", f"{version} {cipher}")
+    version, detail = raw_tls(tls_context(maximum=ssl.TLSVersion.TLSv1_2,
+                                          ciphers="ECDHE-ECDSA-CHACHA20-POLY1305"))
+    check("a suite outside the whitepaper's list is refused by the server",
+          version is None and "ALERT" in detail.upper(), f"{version} {detail}")
+    legacy = tls_context()
+    with warnings.catch_warnings():  # TLSv1_1 is deprecated in Python: that is the point
+        warnings.simplefilter("ignore", DeprecationWarning)
+        legacy.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        legacy.maximum_version = ssl.TLSVersion.TLSv1_1
+    try:
+        legacy.set_ciphers("DEFAULT:@SECLEVEL=0")
+    except ssl.SSLError:
+        pass
+    version, detail = raw_tls(legacy)
+    # Refused by csms (an alert from the server), not by this client's own OpenSSL settings.
+    check("TLS 1.1 is refused by the server", version is None and "ALERT" in detail.upper(),
+          f"{version} {detail}")
+
+    # Security profile 2: Basic auth over TLS.
+    sp2 = "PYSP2-" + secrets.token_hex(3).upper()
+    sp2_password = "pw2-" + secrets.token_hex(8)
+    await register(token, station_id, sp2, {"securityProfile": 2, "ocppPassword": sp2_password})
+    await expect_refused("profile 2 over plain ws -> 403", sp2,
+                         {"Authorization": basic(sp2, sp2_password)}, 403)
+    await expect_refused("profile 2 over TLS without a password -> 401", sp2, None, 401,
+                         tls_context())
+    try:
+        async with await connect(sp2, {"Authorization": basic(sp2, sp2_password)},
+                                 tls_context()) as ws:
+            check("profile 2: wss + Basic auth, booted", await boot_over(ws, sp2))
+    except Exception as e:  # noqa: BLE001
+        check("profile 2: wss + Basic auth, booted", False, f"{type(e).__name__}: {e}")
+
+    # Security profile 3: a client certificate whose CN is the chargeBoxId.
+    sp3 = "PYSP3-" + secrets.token_hex(3).upper()
+    await register(token, station_id, sp3, {"securityProfile": 3})
+    good = pki.client(PKI, sp3)
+    try:
+        async with await connect(sp3, None, tls_context(client=good)) as ws:
+            check("profile 3: client certificate, booted", await boot_over(ws, sp3))
+    except Exception as e:  # noqa: BLE001
+        check("profile 3: client certificate, booted", False, f"{type(e).__name__}: {e}")
+    await expect_refused("profile 3 without a client certificate -> 403", sp3, None, 403,
+                         tls_context())
+    await expect_refused("profile 3 with another charger's certificate -> 403", sp3, None, 403,
+                         tls_context(client=pki.client(PKI, "SOMEONE-ELSE")))
+    for kind in ("expired", "foreign"):
+        name = f"profile 3 with a certificate that is {kind}: TLS handshake fails"
+        try:
+            ws = await connect(sp3, None, tls_context(client=pki.client(PKI, sp3, kind)))
+        except REFUSED as e:
+            check(name, False, f"got HTTP {handshake_status(e)}")
+        except Exception:  # noqa: BLE001 - ssl.SSLError or ConnectionClosed, by version
+            check(name, True)
+        else:
+            # TLS 1.3 reports a refused client certificate after the handshake: the first read fails.
+            try:
+                await asyncio.wait_for(ws.recv(), 5)
+                check(name, False, "the connection stayed open")
+            except Exception:  # noqa: BLE001
+                check(name, True)
 
 
 async def charge_point_flow(cp, device_id, token):
