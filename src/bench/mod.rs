@@ -66,6 +66,10 @@ pub struct BenchArgs {
     /// storm: each charger waits a random 0..jitter ms before reconnecting
     #[arg(long, default_value_t = 1000)]
     pub jitter_ms: u64,
+    /// connections: chargers connect over `wss://` (TLS 1.3, a CA and server certificate made for
+    /// the run), to compare memory per charger and handshakes/s with plain `ws://`
+    #[arg(long)]
+    pub tls: bool,
     /// The csms binary to benchmark (default: this one)
     #[arg(long)]
     pub server: Option<PathBuf>,
@@ -168,6 +172,8 @@ pub struct ServerProcess {
     pub pid: u32,
     pub http: String,
     pub ocpp_port: u16,
+    /// With --tls: the `wss://` port and a client configuration trusting the run's CA.
+    pub tls: Option<(u16, std::sync::Arc<rustls::ClientConfig>)>,
     pub database_url: String,
     pub backend: Backend,
     drop_database: Option<(String, String)>,
@@ -276,6 +282,24 @@ impl ServerProcess {
             ),
             ("RUST_LOG".into(), "warn".into()),
         ];
+        let mut env = env;
+        let tls = if args.tls {
+            let tls_port = free_port()?;
+            let files = bench_certificates(&dir.0)?;
+            env.extend([
+                (
+                    "CSMS_OCPP_TLS_ADDR".to_string(),
+                    format!("127.0.0.1:{tls_port}"),
+                ),
+                ("CSMS_OCPP_TLS_CERT".into(), files.cert.display().to_string()),
+                ("CSMS_OCPP_TLS_KEY".into(), files.key.display().to_string()),
+            ]);
+            let client = crate::simulator::tls::client_config(&files.ca, None, None)
+                .map_err(AppError::Internal)?;
+            Some((tls_port, client))
+        } else {
+            None
+        };
         raise_nofile_limit();
         let child = spawn_child(&exe, &env, &log_path)?;
         let pid = child.id().unwrap_or(0);
@@ -286,6 +310,7 @@ impl ServerProcess {
             pid,
             http: format!("http://127.0.0.1:{http_port}"),
             ocpp_port,
+            tls,
             database_url,
             backend,
             drop_database,
@@ -376,6 +401,34 @@ impl ServerProcess {
             .await;
         }
     }
+}
+
+/// The run's TLS files: a CA, and a server certificate for localhost signed by it.
+struct BenchCertificates {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+fn bench_certificates(dir: &std::path::Path) -> Result<BenchCertificates, AppError> {
+    let fail = |e: String| AppError::Internal(format!("bench certificates: {e}"));
+    let ca = crate::ca::Ca::open(dir.join("ca")).map_err(|e| fail(e.to_string()))?;
+    let (cert, key) = ca
+        .issue("localhost", &["localhost".to_string()], 2, false)
+        .map_err(|e| fail(e.to_string()))?;
+    let files = BenchCertificates {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("server.pem"),
+        key: dir.join("server.key"),
+    };
+    for (path, pem) in [
+        (&files.ca, ca.cert_pem()),
+        (&files.cert, cert.as_str()),
+        (&files.key, key.as_str()),
+    ] {
+        std::fs::write(path, pem).map_err(|e| fail(e.to_string()))?;
+    }
+    Ok(files)
 }
 
 pub async fn run(args: BenchArgs) -> Result<(), AppError> {

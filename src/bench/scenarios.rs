@@ -82,7 +82,10 @@ pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Fig
     let last_done_us = Arc::new(AtomicU64::new(0));
     let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
     let t0 = Instant::now();
-    let port = server.ocpp_port;
+    let (port, tls) = match &server.tls {
+        Some((port, config)) => (*port, Some(config.clone())),
+        None => (server.ocpp_port, None),
+    };
     for (i, id) in ids.into_iter().enumerate() {
         let Ok(Ok(permit)) = tokio::time::timeout_at(deadline, slots.clone().acquire_owned()).await
         else {
@@ -96,9 +99,10 @@ pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Fig
             first_error.clone(),
             stop_rx.clone(),
         );
+        let tls = tls.clone();
         tokio::spawn(async move {
             let attempt = tokio::time::timeout_at(deadline, async {
-                let mut c = Client::connect(port, &id, source_ip(i)).await?;
+                let mut c = Client::connect_with(port, &id, source_ip(i), None, tls).await?;
                 c.boot().await?;
                 Ok::<_, String>(c)
             })
@@ -167,6 +171,11 @@ pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Fig
         0.0
     };
     let mut figures: Figures = vec![
+        (
+            "transport",
+            "transport",
+            json!(if server.tls.is_some() { "wss" } else { "ws" }),
+        ),
         ("connected", "chargers connected and booted", json!(ok)),
         ("failed", "chargers failed", json!(bad)),
         (
