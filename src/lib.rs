@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod bench;
+pub mod ca;
 pub mod chargers;
 pub mod charging;
 pub mod config;
