@@ -2,7 +2,9 @@
 //! out. Those csms keeps state for go through their domain: ReserveNow and CancelReservation
 //! (`reservations`, so that they exclude app sessions), SendLocalList and GetLocalListVersion
 //! (`local_list`, which tracks each charger's list), and ChangeConfiguration `AuthorizationKey`
-//! (the new password is stored once the charger accepted it).
+//! (the new password is stored once the charger accepted it). GetInstalledCertificateIds,
+//! InstallCertificate and DeleteCertificate update what csms knows is installed
+//! (`certificates`); GetLog and SignedUpdateFirmware are jobs (`security_jobs`).
 
 use serde_json::{Value, json};
 
@@ -99,6 +101,13 @@ pub async fn run(
                 .run(move |c| crate::firmware::command_job(c, &d, kind, &location))
                 .await?;
         }
+        "GetLog" | "SignedUpdateFirmware" => {
+            let (d, a, p) = (device.to_string(), action.to_string(), payload.clone());
+            state
+                .db
+                .run(move |c| crate::security_jobs::command_job(c, &d, &a, &p))
+                .await?;
+        }
         "CancelReservation" => {
             let (d, id) = (
                 device.to_string(),
@@ -118,8 +127,14 @@ pub async fn run(
     }
     let response = state
         .registry
-        .call(device, action, payload, state.settings.call_timeout())
+        .call(
+            device,
+            action,
+            payload.clone(),
+            state.settings.call_timeout(),
+        )
         .await?;
+    crate::certificates::after_command(state, device, action, &payload, &response).await?;
     if let Some(key) = new_key
         && matches!(
             response["status"].as_str(),
