@@ -130,7 +130,9 @@ impl Registry {
                 true
             }
             Entry::Occupied(_) => {
-                log::info!("{device_id}: a newer connection is already registered: this one closes");
+                log::info!(
+                    "{device_id}: a newer connection is already registered: this one closes"
+                );
                 false
             }
         };
@@ -211,7 +213,10 @@ mod tests {
         let older = r.next_conn_id();
         let newer = r.next_conn_id();
         assert!(r.register("CP", handle(newer)));
-        assert!(!r.register("CP", handle(older)), "the stale connection is refused");
+        assert!(
+            !r.register("CP", handle(older)),
+            "the stale connection is refused"
+        );
         assert_eq!(r.get("CP").map(|h| h.conn_id), Some(newer));
         let newest = r.next_conn_id();
         assert!(r.register("CP", handle(newest)));
