@@ -145,6 +145,10 @@ pub struct Settings {
     /// Lifetime of the ticket that opens the customer's event stream (GET /api/user/events?ticket=)
     #[arg(long, env = "CSMS_SSE_TICKET_TTL_SECS", default_value_t = 60)]
     pub sse_ticket_ttl_secs: u64,
+    /// The charger CA's directory (its key, 0600, and certificate; created on first use): it signs
+    /// the chargers' certificates (SignCertificate)
+    #[arg(long, env = "CSMS_CA_DIR", default_value = "data/ca")]
+    pub ca_dir: String,
 }
 
 /// Shortest accepted `CSMS_JWT_SECRET`, in bytes (HS256 wants a key of at least its 256-bit output).

@@ -38,11 +38,11 @@ pub struct Image {
     pub created_at: String,
 }
 
-fn token() -> String {
+pub(crate) fn token() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-fn text(field: &str, v: &str) -> Result<String, AppError> {
+pub(crate) fn text(field: &str, v: &str) -> Result<String, AppError> {
     let v = v.trim();
     if v.is_empty() || v.chars().count() > 100 || v.chars().any(|c| c.is_control() || c == '/') {
         return Err(AppError::bad_request(format!(
@@ -123,7 +123,7 @@ pub fn upload(
 }
 
 /// A file name safe in a URL path segment (the download address a charger is given).
-fn url_name(name: &str) -> String {
+pub(crate) fn url_name(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "._-".contains(c) {

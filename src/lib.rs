@@ -3,6 +3,8 @@
 pub mod api;
 pub mod auth;
 pub mod bench;
+pub mod ca;
+pub mod certificates;
 pub mod chargers;
 pub mod charging;
 pub mod config;
@@ -17,6 +19,8 @@ pub mod money;
 pub mod node;
 pub mod ocpp;
 pub mod reservations;
+pub mod security_events;
+pub mod security_jobs;
 pub mod simulator;
 pub mod smart_charging;
 pub mod startup;

@@ -402,6 +402,30 @@
           </table>
         </div>
       </div>
+      <div class="maint-panel" data-sec-panel>
+        <h3 class="subhead">Security: certificates &amp; events</h3>
+        <div class="cmd-grid">
+          <div class="cmd"><span class="cmd-name">Charger certificate</span>
+            <div class="cmd-fields"><span class="muted small">ExtendedTriggerMessage SignChargePointCertificate: the charger sends a CSR, csms's CA signs it.</span></div>
+            <button type="button" class="btn-sm" data-sec-cert data-device="${d}">Request certificate</button></div>
+          <div class="cmd"><span class="cmd-name">Security log</span>
+            <div class="cmd-fields"><span class="muted small">GetLog SecurityLog: the charger uploads it to csms.</span></div>
+            <button type="button" class="btn-sm" data-sec-log data-device="${d}">Get security log</button></div>
+        </div>
+        <div class="message" data-sec-message role="status"></div>
+        <div class="table-wrap mt-8">
+          <table class="mini-table">
+            <thead><tr><th>Certificate</th><th>Serial</th><th>Expires</th><th>Status</th></tr></thead>
+            <tbody data-certs><tr><td colspan="4" class="empty">Loading certificates…</td></tr></tbody>
+          </table>
+        </div>
+        <div class="table-wrap mt-8">
+          <table class="mini-table">
+            <thead><tr><th>Time</th><th>Security event</th><th>Details</th><th>Source</th></tr></thead>
+            <tbody data-sec-events><tr><td colspan="4" class="empty">Loading security events…</td></tr></tbody>
+          </table>
+        </div>
+      </div>
       <div class="maint-panel" data-sc-panel>
         <div class="card-head tight">
           <h3 class="subhead flush">Smart charging</h3>
@@ -550,6 +574,7 @@
     if (state.open.has(deviceId)) {
       loadLog(deviceId);
       loadJobs(deviceId);
+      loadSecurity(deviceId);
       loadProfiles(deviceId);
       loadLocalList(deviceId);
     } else {
@@ -948,9 +973,50 @@
     for (const d of state.open) {
       const jobs = state.jobs.get(d);
       if (!jobs || jobs.some((j) => !JOB_DONE.test(j.status))) loadJobs(d); // poll while one is in progress
+      loadSecurity(d);
       loadProfiles(d);
       loadLocalList(d);
     }
+  }
+
+  // Certificates csms issued and the charger reported installed (with expiry), and security events
+  // (critical ones highlighted).
+  async function loadSecurity(deviceId) {
+    const enc = encodeURIComponent(deviceId);
+    let certs, events;
+    try {
+      [certs, events] = await Promise.all([
+        api(`/api/admin/chargers/${enc}/certificates`),
+        api(`/api/admin/chargers/${enc}/security-events?limit=50`),
+      ]);
+    } catch (e) {
+      if (!handleAuthError(e)) setHtml(detailOf(deviceId)?.querySelector('[data-certs]'), `<tr><td colspan="4"><div class="message error">${esc(e.message)}</div></td></tr>`);
+      return;
+    }
+    const det = detailOf(deviceId);
+    if (!det) return;
+    const c = certs.certificates || { issued: [], installed: [] };
+    const issued = (c.issued || []).map((x) => `<tr data-cert="${esc(x.serial)}">
+        <td><div class="fw-600">Charge point certificate</div><div class="dev-sub">${esc(x.commonName)}</div></td>
+        <td class="mono small">${esc(x.serial)}</td>
+        <td class="nowrap" title="${esc(x.notAfter)}">${esc(dateTime(x.notAfter))}${x.expired ? ' <span class="chip bad">expired</span>' : ''}</td>
+        <td><span class="chip ${x.status === 'Accepted' ? 'ok' : (x.status === 'Pending' ? 'busy' : 'bad')}" data-testid="cert-status">${esc(x.status)}</span></td>
+      </tr>`);
+    const installed = (c.installed || []).map((x) => `<tr data-installed="${esc(x.serialNumber)}">
+        <td><div class="fw-600">${esc(x.certificateType)}</div><div class="dev-sub">reported ${esc(dateTime(x.reportedAt))}</div></td>
+        <td class="mono small">${esc(x.serialNumber)}</td>
+        <td class="muted">—</td>
+        <td><span class="chip ok">installed</span></td>
+      </tr>`);
+    const rows = issued.concat(installed);
+    setHtml(det.querySelector('[data-certs]'), rows.length ? rows.join('') : '<tr><td colspan="4" class="empty">No certificates yet.</td></tr>');
+    const ev = events.events || [];
+    setHtml(det.querySelector('[data-sec-events]'), ev.length ? ev.map((e) => `<tr class="${e.critical ? 'crit' : ''}" data-sec-event="${esc(e.id)}" data-critical="${e.critical}">
+        <td class="nowrap" title="${esc(e.timestamp || e.receivedAt)}">${esc(dateTime(e.timestamp || e.receivedAt))}</td>
+        <td><span class="fw-600">${esc(e.type)}</span>${e.critical ? ' <span class="chip bad">critical</span>' : ''}</td>
+        <td class="small">${esc(e.techInfo || '')}</td>
+        <td class="muted">${esc(e.source)}</td>
+      </tr>`).join('') : '<tr><td colspan="4" class="empty">No security events.</td></tr>');
   }
 
   function jobChip(status) {
@@ -1173,6 +1239,24 @@
         }
       });
       loadJobs(d);
+    } else if (t.hasAttribute('data-sec-cert') || t.hasAttribute('data-sec-log')) {
+      const msg = det.querySelector('[data-sec-message]');
+      setMessage(msg, '');
+      const cert = t.hasAttribute('data-sec-cert');
+      await busy(t, 'Asking…', async () => {
+        try {
+          if (cert) {
+            const data = await api(`/api/admin/chargers/${enc}/commands/ExtendedTriggerMessage`, { method: 'POST', body: { requestedMessage: 'SignChargePointCertificate' } });
+            setMessage(msg, `The charger answered ${data.response && data.response.status}.`, 'success');
+          } else {
+            const data = await api(`/api/admin/chargers/${enc}/logs`, { method: 'POST', body: { logType: 'SecurityLog' } });
+            setMessage(msg, `GetLog sent: request #${data.job.requestId} ${data.job.status}.`, 'success');
+          }
+        } catch (e) {
+          if (!handleAuthError(e)) setMessage(msg, e.message, 'error');
+        }
+      });
+      loadSecurity(d);
     } else if (t.hasAttribute('data-job-file')) {
       await busy(t, '', async () => {
         try {

@@ -81,7 +81,7 @@ pub struct DiagnosticsBody {
 }
 
 /// Reads a request body up to `MAX_FILE_BYTES` (413 above).
-async fn read(mut payload: web::Payload) -> Result<Vec<u8>, AppError> {
+pub(crate) async fn read(mut payload: web::Payload) -> Result<Vec<u8>, AppError> {
     let mut data = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| AppError::bad_request(format!("Upload failed: {e}")))?;
@@ -97,7 +97,7 @@ async fn read(mut payload: web::Payload) -> Result<Vec<u8>, AppError> {
 }
 
 /// A file download.
-fn attachment(name: &str, data: Vec<u8>) -> HttpResponse {
+pub(crate) fn attachment(name: &str, data: Vec<u8>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/octet-stream")
         .insert_header((
@@ -108,12 +108,15 @@ fn attachment(name: &str, data: Vec<u8>) -> HttpResponse {
 }
 
 /// csms's HTTP address as the caller reached it: where chargers are told to download and upload.
-fn base_url(req: &HttpRequest) -> String {
+pub(crate) fn base_url(req: &HttpRequest) -> String {
     let info = req.connection_info();
     format!("{}://{}", info.scheme(), info.host())
 }
 
-fn time(field: &str, v: Option<String>) -> Result<Option<chrono::NaiveDateTime>, AppError> {
+pub(crate) fn time(
+    field: &str,
+    v: Option<String>,
+) -> Result<Option<chrono::NaiveDateTime>, AppError> {
     match v {
         None => Ok(None),
         Some(t) => parse_timestamp(&t)

@@ -1,6 +1,7 @@
 //! The HTTP side: REST for customers and operators, health, metrics, OpenAPI, and the web panels.
 
 pub mod admin;
+pub mod charger_security;
 pub mod charging;
 pub mod customer;
 pub mod firmware;
@@ -299,7 +300,38 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/api/admin/maintenance/{id}/file",
             vec![get(web::get().to(firmware::file))],
         ),
+        (
+            "/api/admin/chargers/{device_id}/certificates",
+            vec![get(web::get().to(charger_security::certificates))],
+        ),
+        (
+            "/api/admin/chargers/{device_id}/security-events",
+            vec![get(web::get().to(charger_security::events))],
+        ),
+        (
+            "/api/admin/chargers/{device_id}/logs",
+            vec![post(web::post().to(charger_security::get_log))],
+        ),
+        (
+            "/api/admin/chargers/{device_id}/signed-firmware",
+            vec![post(web::post().to(charger_security::signed_firmware))],
+        ),
+        (
+            "/api/admin/chargers/{device_id}/security-jobs",
+            vec![get(web::get().to(charger_security::jobs))],
+        ),
+        (
+            "/api/admin/security-jobs/{id}/file",
+            vec![get(web::get().to(charger_security::file))],
+        ),
         // chargers (no login: the token in the address is the secret)
+        (
+            "/files/logs/{token}/{name}",
+            vec![
+                put(web::put().to(charger_security::receive)),
+                post(web::post().to(charger_security::receive_post)),
+            ],
+        ),
         (
             "/files/firmware/{token}/{name}",
             vec![get(web::get().to(firmware::download))],

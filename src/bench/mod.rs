@@ -291,7 +291,10 @@ impl ServerProcess {
                     "CSMS_OCPP_TLS_ADDR".to_string(),
                     format!("127.0.0.1:{tls_port}"),
                 ),
-                ("CSMS_OCPP_TLS_CERT".into(), files.cert.display().to_string()),
+                (
+                    "CSMS_OCPP_TLS_CERT".into(),
+                    files.cert.display().to_string(),
+                ),
                 ("CSMS_OCPP_TLS_KEY".into(), files.key.display().to_string()),
             ]);
             let client = crate::simulator::tls::client_config(&files.ca, None, None)

@@ -325,7 +325,69 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    charger_certificates (id) {
+        id -> BigInt,
+        charger_id -> BigInt,
+        serial -> Text,
+        common_name -> Text,
+        not_after -> Timestamp,
+        pem -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    installed_certificates (id) {
+        id -> BigInt,
+        charger_id -> BigInt,
+        certificate_type -> Text,
+        hash_algorithm -> Text,
+        issuer_name_hash -> Text,
+        issuer_key_hash -> Text,
+        serial_number -> Text,
+        reported_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    security_events (id) {
+        id -> BigInt,
+        charger_id -> BigInt,
+        kind -> Text,
+        tech_info -> Nullable<Text>,
+        charger_timestamp -> Nullable<Timestamp>,
+        received_at -> Timestamp,
+        critical -> Bool,
+        source -> Text,
+    }
+}
+
+diesel::table! {
+    security_jobs (id) {
+        id -> BigInt,
+        charger_id -> BigInt,
+        kind -> Text,
+        request_id -> BigInt,
+        image_id -> Nullable<BigInt>,
+        location -> Text,
+        token -> Nullable<Text>,
+        status -> Text,
+        history -> Text,
+        file_name -> Nullable<Text>,
+        data -> Nullable<Binary>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(chargers -> stations (station_id));
+diesel::joinable!(charger_certificates -> chargers (charger_id));
+diesel::joinable!(installed_certificates -> chargers (charger_id));
+diesel::joinable!(security_events -> chargers (charger_id));
+diesel::joinable!(security_jobs -> chargers (charger_id));
 diesel::joinable!(maintenance_jobs -> chargers (charger_id));
 diesel::joinable!(charging_profiles -> chargers (charger_id));
 diesel::joinable!(local_lists -> chargers (charger_id));
@@ -358,4 +420,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     charging_profiles,
     firmware_images,
     maintenance_jobs,
+    charger_certificates,
+    installed_certificates,
+    security_events,
+    security_jobs,
 );

@@ -3,6 +3,8 @@
 //! (`reservations`, so that they exclude app sessions), SendLocalList and GetLocalListVersion
 //! (`local_list`, which tracks each charger's list), and ChangeConfiguration `AuthorizationKey`
 //! and `SecurityProfile` (the new password or profile is stored once the charger accepted it).
+//! GetInstalledCertificateIds, InstallCertificate and DeleteCertificate update what csms knows is
+//! installed (`certificates`); GetLog and SignedUpdateFirmware are jobs (`security_jobs`).
 
 use serde_json::{Value, json};
 
@@ -99,6 +101,13 @@ pub async fn run(
                 .run(move |c| crate::firmware::command_job(c, &d, kind, &location))
                 .await?;
         }
+        "GetLog" | "SignedUpdateFirmware" => {
+            let (d, a, p) = (device.to_string(), action.to_string(), payload.clone());
+            state
+                .db
+                .run(move |c| crate::security_jobs::command_job(c, &d, &a, &p))
+                .await?;
+        }
         "CancelReservation" => {
             let (d, id) = (
                 device.to_string(),
@@ -137,7 +146,12 @@ pub async fn run(
     };
     let response = state
         .registry
-        .call(device, action, payload, state.settings.call_timeout())
+        .call(
+            device,
+            action,
+            payload.clone(),
+            state.settings.call_timeout(),
+        )
         .await?;
     let accepted = matches!(
         response["status"].as_str(),
@@ -155,6 +169,7 @@ pub async fn run(
             "{device}: SecurityProfile {profile} accepted: connections below it are refused from now on"
         );
     }
+    crate::certificates::after_command(state, device, action, &payload, &response).await?;
     if let Some(key) = new_key
         && accepted
     {

@@ -112,6 +112,54 @@ pub async fn handle(
                 .await?;
             Ok(json!({}))
         }
+        "SecurityEventNotification" => {
+            let kind = payload["type"].as_str().unwrap_or_default().to_string();
+            let tech_info = payload["techInfo"].as_str().map(str::to_string);
+            let timestamp = payload["timestamp"]
+                .as_str()
+                .and_then(messages::parse_timestamp);
+            let charger_id = ctx.charger_id;
+            state
+                .db
+                .run(move |c| {
+                    crate::security_events::record_charger(
+                        c,
+                        charger_id,
+                        &kind,
+                        tech_info.as_deref(),
+                        timestamp,
+                    )
+                })
+                .await?;
+            Ok(json!({}))
+        }
+        "SignCertificate" => {
+            let csr = payload["csr"].as_str().unwrap_or_default().to_string();
+            let status =
+                crate::certificates::sign_certificate(&state, ctx.charger_id, &ctx.device_id, csr)
+                    .await?;
+            Ok(json!({ "status": status }))
+        }
+        "LogStatusNotification" | "SignedFirmwareStatusNotification" => {
+            log::info!("{}: {action} {}", ctx.device_id, payload["status"]);
+            let signed_firmware = action == "SignedFirmwareStatusNotification";
+            let status = payload["status"].as_str().unwrap_or_default().to_string();
+            let request_id = payload["requestId"].as_i64();
+            let charger_id = ctx.charger_id;
+            state
+                .db
+                .run(move |c| {
+                    crate::security_jobs::status_notification(
+                        c,
+                        charger_id,
+                        signed_firmware,
+                        request_id,
+                        &status,
+                    )
+                })
+                .await?;
+            Ok(json!({}))
+        }
         other => Err(OcppError::new(
             ErrorCode::NotSupported,
             format!("{other} is not supported by this central system"),

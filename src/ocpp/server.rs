@@ -218,13 +218,14 @@ async fn decide(state: &State, head: &RequestHead, link: &Link) -> Verdict {
 /// A charger that connected below its security profile: refused, logged, and recorded as a
 /// security event of the charger.
 fn below_profile(
-    _c: &mut crate::db::DbConnection,
-    _charger_id: i64,
+    c: &mut crate::db::DbConnection,
+    charger_id: i64,
     device_id: &str,
     reason: String,
 ) -> Result<(), crate::error::AppError> {
     log::warn!("{device_id}: {reason}: refused");
     metrics::counter!("csms_ocpp_security_refusals_total").increment(1);
+    crate::security_events::record_refused_connection(c, charger_id, &reason)?;
     Ok(())
 }
 

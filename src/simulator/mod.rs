@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use crate::ocpp::frame::Frame;
 use crate::ocpp::messages::now_timestamp;
 
+mod security;
 pub mod tls;
 
 type WsStream = tokio_tungstenite::WebSocketStream<tls::SimStream>;
@@ -196,6 +197,8 @@ struct Shared {
     next_firmware: Option<(String, bool)>,
     /// The firmware images it downloaded (bytes).
     downloaded: Vec<Vec<u8>>,
+    /// The security extension's state (certificates, logs, signed firmware).
+    security: security::SecurityState,
 }
 
 /// One WebSocket connection of a simulated charger.
@@ -888,6 +891,9 @@ impl Simulator {
         let scripted = lock(&self.shared).answers.get(&action).cloned();
         if let Some(answer) = scripted {
             self.reply(&id, answer).await;
+            return;
+        }
+        if self.on_security_call(&id, &action, &payload).await {
             return;
         }
         match action.as_str() {

@@ -52,6 +52,8 @@ pub struct TestApp {
     client: reqwest::Client,
     handle: actix_web::dev::ServerHandle,
     _db: TestDb,
+    /// The charger CA's directory (`CSMS_CA_DIR`), removed with the test.
+    _ca: Option<tempfile::TempDir>,
 }
 
 impl Drop for TestApp {
@@ -130,6 +132,7 @@ impl TestApp {
     ) -> Option<TestApp> {
         let _ = env_logger::builder().is_test(true).try_init();
         let (url, db) = fresh_database(backend).await?;
+        let ca = tempfile::tempdir().expect("temp dir");
         let mut settings = Settings {
             database_url: url,
             http_addr: "127.0.0.1:0".into(),
@@ -141,10 +144,11 @@ impl TestApp {
             ocpp_call_timeout_secs: 5,
             db_pool_size: 8,
             http_workers: 2,
+            ca_dir: ca.path().join("ca").display().to_string(),
             ..Settings::default()
         };
         tweak(&mut settings);
-        Some(Self::launch(settings, db).await)
+        Some(Self::launch(settings, db, Some(ca)).await)
     }
 
     /// A second node (process) on this test's database: its own HTTP and OCPP ports, registry,
@@ -153,10 +157,10 @@ impl TestApp {
         let mut settings = self.settings.clone();
         settings.node_id = None;
         tweak(&mut settings);
-        Self::launch(settings, TestDb::Shared).await
+        Self::launch(settings, TestDb::Shared, None).await
     }
 
-    async fn launch(settings: Settings, db: TestDb) -> TestApp {
+    async fn launch(settings: Settings, db: TestDb, ca: Option<tempfile::TempDir>) -> TestApp {
         let app = Application::build(settings.clone())
             .await
             .expect("application builds");
@@ -178,6 +182,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             handle,
             _db: db,
+            _ca: ca,
         }
     }
 

@@ -5,6 +5,7 @@ mod helpers;
 
 mod admin;
 mod boot_policy;
+mod certificates;
 mod charging;
 mod firmware;
 mod lifecycle;

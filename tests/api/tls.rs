@@ -142,6 +142,26 @@ async fn profile_3_is_a_client_certificate(app: TestApp) {
     // The good certificate still works.
     let sim = app.connect(app.tls_config("SP3", 1, Some(good))).await;
     sim.call("Heartbeat", json!({})).await.unwrap();
+    // The refusals are a security event of the charger: recorded once a minute, not once per try.
+    let admin = app.admin().await;
+    let (s, b) = app
+        .get("/api/admin/chargers/SP3/security-events", Some(&admin))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let refused: Vec<_> = b["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "FailedToAuthenticateAtCentralSystem" && e["source"] == "csms")
+        .collect();
+    assert_eq!(refused.len(), 1, "{b}");
+    assert!(
+        refused[0]["techInfo"]
+            .as_str()
+            .unwrap()
+            .contains("no client certificate"),
+        "{b}"
+    );
 }
 dual!(profile_3_is_a_client_certificate, crate::helpers::tls);
 

@@ -1,0 +1,442 @@
+//! csms's charger CA: a small certificate authority whose key and certificate live in a directory
+//! (`CSMS_CA_DIR`, created on first use; the key file is readable by its owner only). It signs the
+//! chargers' certificate signing requests (OCPP 1.6 security extension, SignCertificate) and can
+//! issue a certificate with a fresh key (servers and clients for TLS, tests, tools).
+//!
+//! Keys are ECDSA P-256 (the security whitepaper asks for RSA ≥ 2048 or EC ≥ 224 bits).
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName,
+    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
+};
+use sha2::{Digest, Sha256};
+
+/// The CA key's file name in its directory.
+pub const KEY_FILE: &str = "ca.key";
+/// The CA certificate's file name in its directory.
+pub const CERT_FILE: &str = "ca.crt";
+
+/// Longest validity csms gives a certificate it issues (10 years).
+pub const MAX_DAYS: u32 = 3650;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaError {
+    #[error("CA directory {path}: {error}")]
+    Io { path: String, error: std::io::Error },
+    #[error("Invalid certificate signing request: {0}")]
+    InvalidCsr(String),
+    #[error("The CSR's common name {found:?} is not the charger's identity {expected:?}")]
+    WrongCommonName { expected: String, found: String },
+    #[error("Invalid certificate: {0}")]
+    InvalidCertificate(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("Certificate generation failed: {0}")]
+    Rcgen(#[from] rcgen::Error),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CaError + '_ {
+    move |error| CaError::Io {
+        path: path.display().to_string(),
+        error,
+    }
+}
+
+/// The charger CA (its key in memory once opened).
+pub struct Ca {
+    dir: PathBuf,
+    key: KeyPair,
+    cert_pem: String,
+}
+
+impl std::fmt::Debug for Ca {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ca").field("dir", &self.dir).finish()
+    }
+}
+
+/// A certificate signed for a CSR.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The certificate alone
+    pub cert_pem: String,
+    /// The certificate followed by the CA certificate (what CertificateSigned carries)
+    pub chain_pem: String,
+    /// Hexadecimal, lower case, no leading zeros (as in OCPP's CertificateHashData)
+    pub serial: String,
+    pub common_name: String,
+    pub not_after: NaiveDateTime,
+}
+
+/// Validity from yesterday (clocks differ) to `days` from today, at midnight UTC.
+fn validity(params: &mut CertificateParams, days: u32) -> Result<NaiveDateTime, CaError> {
+    if days == 0 || days > MAX_DAYS {
+        return Err(CaError::Invalid(format!(
+            "The validity must be 1 to {MAX_DAYS} days"
+        )));
+    }
+    Ok(dates(params, days))
+}
+
+/// Sets the validity dates (see [`validity`]) without bounds.
+fn dates(params: &mut CertificateParams, days: u32) -> NaiveDateTime {
+    let ymd = |d: NaiveDate| rcgen::date_time_ymd(d.year(), d.month() as u8, d.day() as u8);
+    let today = chrono::Utc::now().date_naive();
+    let start = today - chrono::Days::new(1);
+    let end = today + chrono::Days::new(u64::from(days));
+    params.not_before = ymd(start);
+    params.not_after = ymd(end);
+    end.and_time(chrono::NaiveTime::MIN)
+}
+
+/// A random positive serial number (120 bits) and its hexadecimal form without leading zeros.
+fn serial() -> (SerialNumber, String) {
+    let mut bytes = *uuid::Uuid::new_v4().as_bytes();
+    // Positive and without a leading zero byte.
+    bytes[0] = (bytes[0] & 0x7f) | 0x10;
+    (SerialNumber::from_slice(&bytes), hex_serial(&bytes))
+}
+
+/// OCPP's form of a serial number: hexadecimal, lower case, without leading zeros.
+pub fn hex_serial(bytes: &[u8]) -> String {
+    let h = hex::encode(bytes);
+    let t = h.trim_start_matches('0');
+    if t.is_empty() {
+        "0".to_string()
+    } else {
+        t.to_string()
+    }
+}
+
+impl Ca {
+    /// Opens the CA in `dir`, creating the directory, key and certificate when they do not exist
+    /// yet. A key file readable by others is made private again.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Ca, CaError> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let key_path = dir.join(KEY_FILE);
+        let cert_path = dir.join(CERT_FILE);
+        let key = match std::fs::read_to_string(&key_path) {
+            Ok(pem) => {
+                let mode = std::fs::metadata(&key_path)
+                    .map_err(io(&key_path))?
+                    .permissions()
+                    .mode();
+                if mode & 0o077 != 0 {
+                    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))
+                        .map_err(io(&key_path))?;
+                }
+                KeyPair::from_pem(&pem).map_err(|e| CaError::Io {
+                    path: key_path.display().to_string(),
+                    error: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+                })?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = KeyPair::generate()?;
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&key_path)
+                {
+                    Ok(mut f) => {
+                        f.write_all(key.serialize_pem().as_bytes())
+                            .and_then(|_| f.sync_all())
+                            .map_err(io(&key_path))?;
+                        key
+                    }
+                    // Another process created it meanwhile: theirs counts.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        return Self::open(dir);
+                    }
+                    Err(e) => return Err(io(&key_path)(e)),
+                }
+            }
+            Err(e) => return Err(io(&key_path)(e)),
+        };
+        let cert_pem = match std::fs::read_to_string(&cert_path) {
+            Ok(pem) => pem,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut params = CertificateParams::new(Vec::<String>::new())?;
+                let mut dn = DistinguishedName::new();
+                dn.push(DnType::CommonName, "csms charger CA");
+                dn.push(DnType::OrganizationName, "csms");
+                params.distinguished_name = dn;
+                params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+                params.key_usages = vec![
+                    KeyUsagePurpose::KeyCertSign,
+                    KeyUsagePurpose::CrlSign,
+                    KeyUsagePurpose::DigitalSignature,
+                ];
+                params.serial_number = Some(serial().0);
+                // The CA outlives what it signs: 20 years.
+                dates(&mut params, 20 * 365);
+                let pem = params.self_signed(&key)?.pem();
+                // Written whole or not at all.
+                let tmp = dir.join(format!("{CERT_FILE}.{}", uuid::Uuid::new_v4().simple()));
+                std::fs::write(&tmp, &pem).map_err(io(&tmp))?;
+                std::fs::rename(&tmp, &cert_path).map_err(io(&cert_path))?;
+                std::fs::read_to_string(&cert_path).map_err(io(&cert_path))?
+            }
+            Err(e) => return Err(io(&cert_path)(e)),
+        };
+        Ok(Ca { dir, key, cert_pem })
+    }
+
+    /// The CA certificate (PEM): what chargers and TLS clients trust.
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn issuer(&self) -> Result<Issuer<'static, &KeyPair>, CaError> {
+        Ok(Issuer::from_ca_cert_pem(&self.cert_pem, &self.key)?)
+    }
+
+    /// Signs a certificate signing request (PEM) whose signature is valid and whose subject's
+    /// common name is `expected_cn`: a client certificate valid `days` days, with the CSR's subject
+    /// and key (nothing else from the CSR is taken over: no CA flag, no other usage).
+    pub fn sign_csr(&self, csr_pem: &str, expected_cn: &str, days: u32) -> Result<Issued, CaError> {
+        // Parses and verifies the CSR's signature with its own key.
+        let csr = CertificateSigningRequestParams::from_pem(csr_pem)
+            .map_err(|e| CaError::InvalidCsr(e.to_string()))?;
+        let cn = csr_common_name(csr_pem)?;
+        if cn != expected_cn {
+            return Err(CaError::WrongCommonName {
+                expected: expected_cn.to_string(),
+                found: cn,
+            });
+        }
+        let mut params = CertificateParams::default();
+        params.distinguished_name = csr.params.distinguished_name.clone();
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyAgreement,
+        ];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.use_authority_key_identifier_extension = true;
+        let (sn, serial) = serial();
+        params.serial_number = Some(sn);
+        let not_after = validity(&mut params, days)?;
+        let request = CertificateSigningRequestParams {
+            params,
+            public_key: csr.public_key,
+        };
+        let cert_pem = request.signed_by(&self.issuer()?)?.pem();
+        Ok(Issued {
+            chain_pem: format!("{cert_pem}{}", self.cert_pem),
+            cert_pem,
+            serial,
+            common_name: cn,
+            not_after,
+        })
+    }
+
+    /// A certificate and a fresh key (both PEM) for `cn` and the DNS names, valid `days` days: for a
+    /// TLS client with `client_auth`, else for a TLS server.
+    pub fn issue(
+        &self,
+        cn: &str,
+        dns_names: &[String],
+        days: u32,
+        client_auth: bool,
+    ) -> Result<(String, String), CaError> {
+        if cn.trim().is_empty() {
+            return Err(CaError::Invalid("The common name is empty".into()));
+        }
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(dns_names.to_vec())?;
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, cn);
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyAgreement,
+        ];
+        params.extended_key_usages = vec![if client_auth {
+            ExtendedKeyUsagePurpose::ClientAuth
+        } else {
+            ExtendedKeyUsagePurpose::ServerAuth
+        }];
+        params.use_authority_key_identifier_extension = true;
+        params.serial_number = Some(serial().0);
+        validity(&mut params, days)?;
+        let cert = params.signed_by(&key, &self.issuer()?)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
+}
+
+fn pem_der(pem: &str, what: &str) -> Result<Vec<u8>, CaError> {
+    let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
+        .map_err(|e| CaError::InvalidCertificate(format!("{what} is not PEM: {e}")))?;
+    Ok(p.contents)
+}
+
+/// The subject common name of a CSR (PEM).
+pub fn csr_common_name(csr_pem: &str) -> Result<String, CaError> {
+    use x509_parser::prelude::FromDer;
+    let der = pem_der(csr_pem, "The CSR").map_err(|e| CaError::InvalidCsr(e.to_string()))?;
+    let (_, csr) = x509_parser::certification_request::X509CertificationRequest::from_der(&der)
+        .map_err(|e| CaError::InvalidCsr(e.to_string()))?;
+    let cn = csr
+        .certification_request_info
+        .subject
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .map(str::to_string)
+        .ok_or_else(|| CaError::InvalidCsr("no common name in the subject".into()))?;
+    Ok(cn)
+}
+
+/// OCPP's CertificateHashData of a certificate (SHA-256): of its issuer's name (DER), of its
+/// issuer's public key, and its serial number. `issuer_pem` is the issuing certificate; `None` for a
+/// self-signed one (a root).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashData {
+    pub issuer_name_hash: String,
+    pub issuer_key_hash: String,
+    pub serial_number: String,
+    /// The certificate's validity end
+    pub not_after: NaiveDateTime,
+}
+
+pub fn hash_data(cert_pem: &str, issuer_pem: Option<&str>) -> Result<HashData, CaError> {
+    let der = pem_der(cert_pem, "The certificate")?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der)
+        .map_err(|e| CaError::InvalidCertificate(e.to_string()))?;
+    let issuer_der = match issuer_pem {
+        Some(p) => pem_der(p, "The issuer certificate")?,
+        None => der.clone(),
+    };
+    let (_, issuer) = x509_parser::parse_x509_certificate(&issuer_der)
+        .map_err(|e| CaError::InvalidCertificate(e.to_string()))?;
+    let not_after = chrono::DateTime::from_timestamp(cert.validity().not_after.timestamp(), 0)
+        .map(|t| t.naive_utc())
+        .ok_or_else(|| CaError::InvalidCertificate("validity out of range".into()))?;
+    Ok(HashData {
+        issuer_name_hash: hex::encode(&Sha256::digest(cert.tbs_certificate.issuer.as_raw())[..]),
+        issuer_key_hash: hex::encode(
+            &Sha256::digest(&issuer.public_key().subject_public_key.data)[..],
+        ),
+        serial_number: hex_serial(cert.raw_serial()),
+        not_after,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csr(cn: &str) -> (KeyPair, String) {
+        let key = KeyPair::generate().expect("key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name.push(DnType::CommonName, cn);
+        let pem = params
+            .serialize_request(&key)
+            .expect("csr")
+            .pem()
+            .expect("pem");
+        (key, pem)
+    }
+
+    #[test]
+    fn created_once_with_a_private_key() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("ca");
+        let ca = Ca::open(&path).expect("created");
+        let mode = std::fs::metadata(path.join(KEY_FILE))
+            .expect("key file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let again = Ca::open(&path).expect("reopened");
+        assert_eq!(ca.cert_pem(), again.cert_pem(), "the same CA");
+        // A key made readable by others is made private again.
+        std::fs::set_permissions(path.join(KEY_FILE), std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        Ca::open(&path).expect("reopened");
+        let mode = std::fs::metadata(path.join(KEY_FILE))
+            .expect("key file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn signs_a_csr_for_the_expected_name_only() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ca = Ca::open(dir.path()).expect("ca");
+        let (key, pem) = csr("CP1");
+        let issued = ca.sign_csr(&pem, "CP1", 30).expect("signed");
+        assert!(issued.chain_pem.ends_with(ca.cert_pem()));
+        let (_, leaf) = x509_parser::pem::parse_x509_pem(issued.cert_pem.as_bytes()).expect("pem");
+        let leaf = leaf.parse_x509().expect("cert");
+        assert_eq!(
+            leaf.public_key().subject_public_key.data.as_ref(),
+            key.public_key_raw(),
+            "for the CSR's key"
+        );
+        let (_, root) = x509_parser::pem::parse_x509_pem(ca.cert_pem().as_bytes()).expect("pem");
+        let root = root.parse_x509().expect("cert");
+        leaf.verify_signature(Some(root.public_key()))
+            .expect("signed by the CA");
+        assert!(!leaf.is_ca());
+        let h = hash_data(&issued.cert_pem, Some(ca.cert_pem())).expect("hash");
+        assert_eq!(h.serial_number, issued.serial);
+        assert_eq!(h.not_after, issued.not_after);
+        assert!(matches!(
+            ca.sign_csr(&pem, "CP2", 30),
+            Err(CaError::WrongCommonName { .. })
+        ));
+        assert!(matches!(
+            ca.sign_csr("garbage", "CP1", 30),
+            Err(CaError::InvalidCsr(_))
+        ));
+        assert!(matches!(
+            ca.sign_csr(&pem, "CP1", 0),
+            Err(CaError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn issues_server_and_client_certificates() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ca = Ca::open(dir.path()).expect("ca");
+        let (cert, key) = ca
+            .issue("localhost", &["localhost".into()], 10, false)
+            .expect("issued");
+        assert!(key.contains("PRIVATE KEY"));
+        let (_, c) = x509_parser::pem::parse_x509_pem(cert.as_bytes()).expect("pem");
+        let c = c.parse_x509().expect("cert");
+        let eku = c.extended_key_usage().expect("eku").expect("present").value;
+        assert!(eku.server_auth && !eku.client_auth);
+        let (cert, _) = ca.issue("CP1", &[], 10, true).expect("issued");
+        let (_, c) = x509_parser::pem::parse_x509_pem(cert.as_bytes()).expect("pem");
+        let c = c.parse_x509().expect("cert");
+        let eku = c.extended_key_usage().expect("eku").expect("present").value;
+        assert!(eku.client_auth && !eku.server_auth);
+    }
+
+    #[test]
+    fn hash_data_of_a_root_uses_its_own_name_and_key() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ca = Ca::open(dir.path()).expect("ca");
+        let h = hash_data(ca.cert_pem(), None).expect("hash");
+        assert_eq!(h.issuer_name_hash.len(), 64);
+        assert_eq!(h.issuer_key_hash.len(), 64);
+        assert!(!h.serial_number.starts_with('0'));
+        assert_eq!(hex_serial(&[0, 0, 0x0a, 0xbc]), "abc");
+        assert_eq!(hex_serial(&[0]), "0");
+    }
+}

@@ -1,0 +1,421 @@
+//! Charger certificates (OCPP 1.6 security extension). A charger asks for a certificate with
+//! SignCertificate (by itself, or after ExtendedTriggerMessage SignChargePointCertificate): csms
+//! checks the CSR (its signature with its own key, and a common name equal to the charger's
+//! identity), answers Accepted and, once that answer has gone out, sends CertificateSigned with the
+//! chain its charger CA (`crate::ca`, in `CSMS_CA_DIR`) signed; a CSR it refuses is answered
+//! Rejected and recorded as a security event. Every issued certificate is stored with the charger's
+//! answer to CertificateSigned.
+//!
+//! csms also keeps what a charger said it has installed: its last GetInstalledCertificateIds answer
+//! per certificate type, plus root certificates it accepted with InstallCertificate, less what it
+//! deleted with DeleteCertificate.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use crate::ca::{Ca, CaError, Issued};
+use crate::db::schema::{charger_certificates, installed_certificates};
+use crate::db::{DbConnection, now, write_tx};
+use crate::error::AppError;
+use crate::ocpp::messages::format_timestamp;
+use crate::state::State;
+
+/// Validity of the certificates issued to chargers.
+pub const CHARGER_CERT_DAYS: u32 = 365;
+
+impl From<CaError> for AppError {
+    fn from(e: CaError) -> Self {
+        match e {
+            CaError::InvalidCsr(_)
+            | CaError::WrongCommonName { .. }
+            | CaError::InvalidCertificate(_)
+            | CaError::Invalid(_) => AppError::BadRequest(e.to_string()),
+            CaError::Io { .. } | CaError::Rcgen(_) => AppError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// The charger CA in `dir`, opened once per process (created on first use).
+pub async fn ca(dir: &str) -> Result<Arc<Ca>, AppError> {
+    static OPEN: OnceLock<Mutex<HashMap<PathBuf, Arc<Ca>>>> = OnceLock::new();
+    let dir = PathBuf::from(dir);
+    tokio::task::spawn_blocking(move || {
+        let mut open = OPEN
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(ca) = open.get(&dir) {
+            return Ok(ca.clone());
+        }
+        let ca = Arc::new(Ca::open(&dir)?);
+        open.insert(dir, ca.clone());
+        Ok(ca)
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("CA task: {e}")))?
+}
+
+/// A certificate csms issued to a charger.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedCertificate {
+    pub id: i64,
+    /// Hexadecimal
+    pub serial: String,
+    pub common_name: String,
+    pub not_after: String,
+    /// Whether it expired
+    pub expired: bool,
+    /// Pending (CertificateSigned not answered yet), Accepted, Rejected or Failed: <why>
+    pub status: String,
+    pub pem: String,
+    pub created_at: String,
+}
+
+/// A certificate the charger said it has installed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InstalledCertificate {
+    /// CentralSystemRootCertificate or ManufacturerRootCertificate
+    pub certificate_type: String,
+    pub hash_algorithm: String,
+    pub issuer_name_hash: String,
+    pub issuer_key_hash: String,
+    pub serial_number: String,
+    pub reported_at: String,
+}
+
+/// A charger's certificates: those csms issued (newest first) and those it reported installed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargerCertificates {
+    pub device_id: String,
+    pub issued: Vec<IssuedCertificate>,
+    pub installed: Vec<InstalledCertificate>,
+}
+
+type IssuedRow = (
+    i64,
+    String,
+    String,
+    NaiveDateTime,
+    String,
+    String,
+    NaiveDateTime,
+);
+
+pub fn list(c: &mut DbConnection, device_id: &str) -> Result<ChargerCertificates, AppError> {
+    let cid = crate::chargers::id_of(c, device_id)?;
+    let t = now();
+    let issued: Vec<IssuedRow> = charger_certificates::table
+        .filter(charger_certificates::charger_id.eq(cid))
+        .order(charger_certificates::id.desc())
+        .limit(100)
+        .select((
+            charger_certificates::id,
+            charger_certificates::serial,
+            charger_certificates::common_name,
+            charger_certificates::not_after,
+            charger_certificates::status,
+            charger_certificates::pem,
+            charger_certificates::created_at,
+        ))
+        .load(c)?;
+    let installed: Vec<(String, String, String, String, String, NaiveDateTime)> =
+        installed_certificates::table
+            .filter(installed_certificates::charger_id.eq(cid))
+            .order(installed_certificates::id.asc())
+            .select((
+                installed_certificates::certificate_type,
+                installed_certificates::hash_algorithm,
+                installed_certificates::issuer_name_hash,
+                installed_certificates::issuer_key_hash,
+                installed_certificates::serial_number,
+                installed_certificates::reported_at,
+            ))
+            .load(c)?;
+    Ok(ChargerCertificates {
+        device_id: device_id.to_string(),
+        issued: issued
+            .into_iter()
+            .map(
+                |(id, serial, common_name, not_after, status, pem, created)| IssuedCertificate {
+                    id,
+                    serial,
+                    common_name,
+                    not_after: format_timestamp(not_after),
+                    expired: not_after <= t,
+                    status,
+                    pem,
+                    created_at: format_timestamp(created),
+                },
+            )
+            .collect(),
+        installed: installed
+            .into_iter()
+            .map(
+                |(certificate_type, hash_algorithm, inh, ikh, serial_number, at)| {
+                    InstalledCertificate {
+                        certificate_type,
+                        hash_algorithm,
+                        issuer_name_hash: inh,
+                        issuer_key_hash: ikh,
+                        serial_number,
+                        reported_at: format_timestamp(at),
+                    }
+                },
+            )
+            .collect(),
+    })
+}
+
+/// SignCertificate from a charger: `Accepted` (and CertificateSigned follows once the answer went
+/// out) or `Rejected` (recorded as a security event).
+pub async fn sign_certificate(
+    state: &State,
+    charger_id: i64,
+    device_id: &str,
+    csr: String,
+) -> Result<&'static str, AppError> {
+    let ca = ca(&state.settings.ca_dir).await?;
+    let device = device_id.to_string();
+    let signed: Result<Issued, CaError> =
+        tokio::task::spawn_blocking(move || ca.sign_csr(&csr, &device, CHARGER_CERT_DAYS))
+            .await
+            .map_err(|e| AppError::Internal(format!("CA task: {e}")))?;
+    let issued = match signed {
+        Ok(i) => i,
+        Err(e @ (CaError::Io { .. } | CaError::Rcgen(_))) => return Err(e.into()),
+        Err(e) => {
+            let why = e.to_string();
+            log::warn!("{device_id}: SignCertificate rejected: {why}");
+            state
+                .db
+                .run(move |c| {
+                    crate::security_events::record_csms(
+                        c,
+                        charger_id,
+                        "InvalidCertificateSigningRequest",
+                        Some(&why),
+                    )
+                })
+                .await?;
+            return Ok("Rejected");
+        }
+    };
+    let chain = issued.chain_pem.clone();
+    let id = state
+        .db
+        .run(move |c| {
+            let t = now();
+            let id: i64 = write_tx(c, |c| {
+                diesel::insert_into(charger_certificates::table)
+                    .values((
+                        charger_certificates::charger_id.eq(charger_id),
+                        charger_certificates::serial.eq(&issued.serial),
+                        charger_certificates::common_name.eq(&issued.common_name),
+                        charger_certificates::not_after.eq(issued.not_after),
+                        charger_certificates::pem.eq(&issued.cert_pem),
+                        charger_certificates::status.eq("Pending"),
+                        charger_certificates::created_at.eq(t),
+                        charger_certificates::updated_at.eq(t),
+                    ))
+                    .returning(charger_certificates::id)
+                    .get_result(c)
+            })?;
+            Ok(id)
+        })
+        .await?;
+    // The connection sends our CALL only after the answer to the charger's CALL went out.
+    let (state, device) = (state.clone(), device_id.to_string());
+    tokio::spawn(async move { send_certificate(&state, &device, id, chain).await });
+    Ok("Accepted")
+}
+
+/// CertificateSigned with the chain; the charger's answer is stored with the certificate.
+async fn send_certificate(state: &State, device: &str, id: i64, chain: String) {
+    let answer = state
+        .registry
+        .call(
+            device,
+            "CertificateSigned",
+            json!({ "certificateChain": chain }),
+            state.settings.call_timeout(),
+        )
+        .await;
+    let status = match answer {
+        Ok(v) => v["status"].as_str().unwrap_or("Rejected").to_string(),
+        Err(e) => format!("Failed: {}", AppError::from(e)),
+    };
+    log::info!("{device}: CertificateSigned answered {status}");
+    let stored = state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                diesel::update(charger_certificates::table.find(id))
+                    .set((
+                        charger_certificates::status.eq(status),
+                        charger_certificates::updated_at.eq(now()),
+                    ))
+                    .execute(c)
+            })?;
+            Ok(())
+        })
+        .await;
+    if let Err(e) = stored {
+        log::error!("{device}: CertificateSigned answer not stored: {e}");
+    }
+}
+
+fn hash_field(h: &Value, f: &str) -> String {
+    h[f].as_str().unwrap_or_default().to_string()
+}
+
+/// The charger's answer to GetInstalledCertificateIds for `certificate_type`: what it reported
+/// replaces what csms knew of that type (NotFound: it has none).
+pub fn installed_reported(
+    c: &mut DbConnection,
+    device_id: &str,
+    certificate_type: &str,
+    answer: &Value,
+) -> Result<(), AppError> {
+    let cid = crate::chargers::id_of(c, device_id)?;
+    let hashes = answer["certificateHashData"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let found = answer["status"] == "Accepted";
+    write_tx(c, |c| {
+        diesel::delete(
+            installed_certificates::table
+                .filter(installed_certificates::charger_id.eq(cid))
+                .filter(installed_certificates::certificate_type.eq(certificate_type)),
+        )
+        .execute(c)?;
+        if found {
+            let t = now();
+            for h in &hashes {
+                diesel::insert_into(installed_certificates::table)
+                    .values((
+                        installed_certificates::charger_id.eq(cid),
+                        installed_certificates::certificate_type.eq(certificate_type),
+                        installed_certificates::hash_algorithm.eq(hash_field(h, "hashAlgorithm")),
+                        installed_certificates::issuer_name_hash
+                            .eq(hash_field(h, "issuerNameHash")),
+                        installed_certificates::issuer_key_hash.eq(hash_field(h, "issuerKeyHash")),
+                        installed_certificates::serial_number.eq(hash_field(h, "serialNumber")),
+                        installed_certificates::reported_at.eq(t),
+                    ))
+                    .execute(c)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// A root certificate the charger accepted with InstallCertificate: known as installed (its hash
+/// data computed as the charger does, for a self-signed certificate).
+pub fn installed(
+    c: &mut DbConnection,
+    device_id: &str,
+    certificate_type: &str,
+    pem: &str,
+) -> Result<(), AppError> {
+    let cid = crate::chargers::id_of(c, device_id)?;
+    let h = match crate::ca::hash_data(pem, None) {
+        Ok(h) => h,
+        Err(e) => {
+            log::info!("{device_id}: installed certificate not recorded: {e}");
+            return Ok(());
+        }
+    };
+    write_tx(c, |c| {
+        let same = installed_certificates::table
+            .filter(installed_certificates::charger_id.eq(cid))
+            .filter(installed_certificates::issuer_name_hash.eq(&h.issuer_name_hash))
+            .filter(installed_certificates::issuer_key_hash.eq(&h.issuer_key_hash))
+            .filter(installed_certificates::serial_number.eq(&h.serial_number));
+        diesel::delete(same).execute(c)?;
+        diesel::insert_into(installed_certificates::table)
+            .values((
+                installed_certificates::charger_id.eq(cid),
+                installed_certificates::certificate_type.eq(certificate_type),
+                installed_certificates::hash_algorithm.eq("SHA256"),
+                installed_certificates::issuer_name_hash.eq(&h.issuer_name_hash),
+                installed_certificates::issuer_key_hash.eq(&h.issuer_key_hash),
+                installed_certificates::serial_number.eq(&h.serial_number),
+                installed_certificates::reported_at.eq(now()),
+            ))
+            .execute(c)?;
+        Ok(())
+    })
+}
+
+/// DeleteCertificate answered Accepted: the certificate is no longer installed.
+pub fn deleted(c: &mut DbConnection, device_id: &str, hash: &Value) -> Result<(), AppError> {
+    let cid = crate::chargers::id_of(c, device_id)?;
+    write_tx(c, |c| {
+        diesel::delete(
+            installed_certificates::table
+                .filter(installed_certificates::charger_id.eq(cid))
+                .filter(
+                    installed_certificates::issuer_name_hash.eq(hash_field(hash, "issuerNameHash")),
+                )
+                .filter(
+                    installed_certificates::issuer_key_hash.eq(hash_field(hash, "issuerKeyHash")),
+                )
+                .filter(installed_certificates::serial_number.eq(hash_field(hash, "serialNumber"))),
+        )
+        .execute(c)?;
+        Ok(())
+    })
+}
+
+/// What csms records for a certificate command the charger answered (see the module docs).
+pub async fn after_command(
+    state: &State,
+    device_id: &str,
+    action: &str,
+    payload: &Value,
+    response: &Value,
+) -> Result<(), AppError> {
+    let (d, p, r) = (device_id.to_string(), payload.clone(), response.clone());
+    match action {
+        "GetInstalledCertificateIds" => {
+            state
+                .db
+                .run(move |c| {
+                    let t = p["certificateType"].as_str().unwrap_or_default();
+                    installed_reported(c, &d, t, &r)
+                })
+                .await
+        }
+        "InstallCertificate" if r["status"] == "Accepted" => {
+            state
+                .db
+                .run(move |c| {
+                    installed(
+                        c,
+                        &d,
+                        p["certificateType"].as_str().unwrap_or_default(),
+                        p["certificate"].as_str().unwrap_or_default(),
+                    )
+                })
+                .await
+        }
+        "DeleteCertificate" if r["status"] == "Accepted" => {
+            state
+                .db
+                .run(move |c| deleted(c, &d, &p["certificateHashData"]))
+                .await
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,258 @@
+//! The security extension's messages with bad input: CSRs csms must refuse (and record as security
+//! events), unknown chargers, invalid GetLog and SignedUpdateFirmware requests, unknown upload
+//! addresses, and critical security events flagged.
+
+use serde_json::json;
+
+use crate::dual;
+use crate::helpers::TestApp;
+
+async fn events(app: &TestApp, admin: &str, device: &str) -> Vec<serde_json::Value> {
+    let (s, b) = app
+        .get(
+            &format!("/api/admin/chargers/{device}/security-events"),
+            Some(admin),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    b["events"].as_array().cloned().unwrap_or_default()
+}
+
+async fn issued(app: &TestApp, admin: &str, device: &str) -> Vec<serde_json::Value> {
+    let (s, b) = app
+        .get(
+            &format!("/api/admin/chargers/{device}/certificates"),
+            Some(admin),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    b["certificates"]["issued"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A CSR (PEM) for `cn` with a fresh key.
+fn csr(cn: &str) -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    params.serialize_request(&key).unwrap().pem().unwrap()
+}
+
+async fn refused(app: &TestApp, admin: &str, device: &str, csr: &str, why: &str) {
+    let sim = app.charger(device, 1).await;
+    let a = sim
+        .call("SignCertificate", json!({ "csr": csr }))
+        .await
+        .unwrap();
+    assert_eq!(a, json!({"status": "Rejected"}));
+    let ev = events(app, admin, device).await;
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0]["type"], "InvalidCertificateSigningRequest");
+    assert_eq!(ev[0]["source"], "csms");
+    assert!(
+        ev[0]["techInfo"].as_str().unwrap().contains(why),
+        "{}",
+        ev[0]["techInfo"]
+    );
+    assert!(issued(app, admin, device).await.is_empty());
+    // Nothing is sent after a refusal.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(sim.received_count("CertificateSigned"), 0);
+}
+
+async fn csr_with_another_common_name_is_rejected(app: TestApp) {
+    let admin = app.admin().await;
+    refused(&app, &admin, "SECCN", &csr("SOMEONE-ELSE"), "SOMEONE-ELSE").await;
+}
+dual!(csr_with_another_common_name_is_rejected);
+
+async fn garbage_csr_is_rejected(app: TestApp) {
+    let admin = app.admin().await;
+    refused(
+        &app,
+        &admin,
+        "SECBAD",
+        "not a CSR",
+        "Invalid certificate signing request",
+    )
+    .await;
+}
+dual!(garbage_csr_is_rejected);
+
+async fn csr_with_a_broken_signature_is_rejected(app: TestApp) {
+    use base64::Engine;
+    let admin = app.admin().await;
+    let good = csr("SECSIG");
+    let (_, pem) = x509_parser::pem::parse_x509_pem(good.as_bytes()).unwrap();
+    let mut der = pem.contents;
+    let last = der.len() - 1;
+    der[last] ^= 0x01; // the last byte of the signature
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let bad = format!(
+        "-----BEGIN CERTIFICATE REQUEST-----\n{}\n-----END CERTIFICATE REQUEST-----\n",
+        lines.join("\n")
+    );
+    refused(
+        &app,
+        &admin,
+        "SECSIG",
+        &bad,
+        "Invalid certificate signing request",
+    )
+    .await;
+}
+dual!(csr_with_a_broken_signature_is_rejected);
+
+async fn simulator_with_a_wrong_common_name_gets_no_certificate(app: TestApp) {
+    let admin = app.admin().await;
+    let sim = app.charger("SECSIM", 1).await;
+    sim.set_csr_common_name(Some("OTHER"));
+    assert_eq!(sim.sign_certificate().await.unwrap(), "Rejected");
+    assert!(sim.certificate().is_none());
+    sim.set_csr_common_name(None);
+    assert_eq!(sim.sign_certificate().await.unwrap(), "Accepted");
+    app.wait_until(|| sim.certificate().is_some()).await;
+    let certs = issued(&app, &admin, "SECSIM").await;
+    assert_eq!(certs.len(), 1);
+    assert_eq!(certs[0]["commonName"], "SECSIM");
+}
+dual!(simulator_with_a_wrong_common_name_gets_no_certificate);
+
+async fn critical_security_events_are_flagged(app: TestApp) {
+    let admin = app.admin().await;
+    let sim = app.charger("SECEV", 1).await;
+    sim.security_event("TamperDetectionActivated", Some("lid opened"))
+        .await
+        .unwrap();
+    sim.security_event("InvalidMessages", None).await.unwrap();
+    let ev = events(&app, &admin, "SECEV").await;
+    assert_eq!(ev.len(), 2);
+    assert_eq!(ev[0]["type"], "InvalidMessages");
+    assert_eq!(ev[0]["critical"], false);
+    assert_eq!(ev[1]["type"], "TamperDetectionActivated");
+    assert_eq!(ev[1]["critical"], true);
+    assert_eq!(ev[1]["techInfo"], "lid opened");
+    // A type longer than the schema allows is refused before it is stored.
+    let e = sim
+        .call(
+            "SecurityEventNotification",
+            json!({"type": "x".repeat(51), "timestamp": "2026-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert!(e.is_err(), "{e:?}");
+    assert_eq!(events(&app, &admin, "SECEV").await.len(), 2);
+}
+dual!(critical_security_events_are_flagged);
+
+async fn unknown_charger_is_404(app: TestApp) {
+    let admin = app.admin().await;
+    for path in ["certificates", "security-events", "security-jobs"] {
+        let (s, b) = app
+            .get(&format!("/api/admin/chargers/NOPE/{path}"), Some(&admin))
+            .await;
+        assert_eq!(s, 404, "{path}: {b}");
+    }
+    let (s, b) = app
+        .post(
+            "/api/admin/chargers/NOPE/logs",
+            Some(&admin),
+            json!({"logType": "SecurityLog"}),
+        )
+        .await;
+    assert_eq!(s, 404, "{b}");
+    // Operators only.
+    let (s, _) = app.get("/api/admin/chargers/NOPE/certificates", None).await;
+    assert_eq!(s, 401);
+}
+dual!(unknown_charger_is_404);
+
+async fn bad_log_and_signed_firmware_requests_are_400(app: TestApp) {
+    let admin = app.admin().await;
+    let sim = app.charger("SECBODY", 1).await;
+    let (s, b) = app
+        .post(
+            "/api/admin/chargers/SECBODY/logs",
+            Some(&admin),
+            json!({"logType": "EverythingLog"}),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    let (s, b) = app
+        .post(
+            "/api/admin/chargers/SECBODY/logs",
+            Some(&admin),
+            json!({"logType": "SecurityLog", "oldestTimestamp": "2026-02-01T00:00:00Z", "latestTimestamp": "2026-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    let (s, b) = app
+        .post(
+            "/api/admin/chargers/SECBODY/signed-firmware",
+            Some(&admin),
+            json!({"imageId": 1, "signingCertificate": "not a certificate", "signature": "AAAA"}),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    let dir = tempfile::tempdir().unwrap();
+    let cert = csms::ca::Ca::open(dir.path())
+        .unwrap()
+        .cert_pem()
+        .to_string();
+    let (s, b) = app
+        .post(
+            "/api/admin/chargers/SECBODY/signed-firmware",
+            Some(&admin),
+            json!({"imageId": 1, "signingCertificate": cert, "signature": "***"}),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    let (s, b) = app
+        .post(
+            "/api/admin/chargers/SECBODY/signed-firmware",
+            Some(&admin),
+            json!({"imageId": 999, "signingCertificate": cert, "signature": "AAAA"}),
+        )
+        .await;
+    assert_eq!(s, 404, "{b}");
+    assert_eq!(sim.received_count("GetLog"), 0);
+    assert_eq!(sim.received_count("SignedUpdateFirmware"), 0);
+    // An offline charger: 409, no job.
+    sim.disconnect().await;
+    sim.closed().await;
+    app.wait_until(|| !app.state.registry.is_online("SECBODY"))
+        .await;
+    let (s, b) = app
+        .post(
+            "/api/admin/chargers/SECBODY/logs",
+            Some(&admin),
+            json!({"logType": "SecurityLog"}),
+        )
+        .await;
+    assert_eq!(s, 409, "{b}");
+    let (s, b) = app
+        .get("/api/admin/chargers/SECBODY/security-jobs", Some(&admin))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(b["jobs"], json!([]));
+}
+dual!(bad_log_and_signed_firmware_requests_are_400);
+
+async fn unknown_log_upload_address_is_404(app: TestApp) {
+    let r = reqwest::Client::new()
+        .put(format!("{}/files/logs/0123456789abcdef/x.log", app.http))
+        .body("log")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+dual!(unknown_log_upload_address_is_404);
