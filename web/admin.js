@@ -408,6 +408,12 @@
         </div>
         <div class="table-wrap mt-8">
           <table class="mini-table">
+            <thead><tr><th>Request</th><th>Job</th><th>Status</th><th>History</th><th>File</th></tr></thead>
+            <tbody data-sec-jobs><tr><td colspan="5" class="empty">Loading…</td></tr></tbody>
+          </table>
+        </div>
+        <div class="table-wrap mt-8">
+          <table class="mini-table">
             <thead><tr><th>Time</th><th>Security event</th><th>Details</th><th>Source</th></tr></thead>
             <tbody data-sec-events><tr><td colspan="4" class="empty">Loading security events…</td></tr></tbody>
           </table>
@@ -914,11 +920,12 @@
   // (critical ones highlighted).
   async function loadSecurity(deviceId) {
     const enc = encodeURIComponent(deviceId);
-    let certs, events;
+    let certs, events, jobs;
     try {
-      [certs, events] = await Promise.all([
+      [certs, events, jobs] = await Promise.all([
         api(`/api/admin/chargers/${enc}/certificates`),
         api(`/api/admin/chargers/${enc}/security-events?limit=50`),
+        api(`/api/admin/chargers/${enc}/security-jobs`),
       ]);
     } catch (e) {
       if (!handleAuthError(e)) setHtml(detailOf(deviceId)?.querySelector('[data-certs]'), `<tr><td colspan="4"><div class="message error">${esc(e.message)}</div></td></tr>`);
@@ -941,6 +948,21 @@
       </tr>`);
     const rows = issued.concat(installed);
     setHtml(det.querySelector('[data-certs]'), rows.length ? rows.join('') : '<tr><td colspan="4" class="empty">No certificates yet.</td></tr>');
+    const js = jobs.jobs || [];
+    setHtml(det.querySelector('[data-sec-jobs]'), js.length ? js.map((j) => {
+      const history = (Array.isArray(j.history) ? j.history : []).map((h) =>
+        `<li><span>${esc(h[0])}</span> <span class="muted" title="${esc(h[1])}">${esc(dateTime(h[1]))}</span></li>`).join('');
+      const file = j.kind !== 'SignedFirmware' && j.fileName && j.receivedBytes !== null && j.receivedBytes !== undefined
+        ? `<button type="button" class="btn-sm btn-ghost link-btn" data-sec-file="${esc(j.id)}" data-file-name="${esc(j.fileName)}">⬇ ${esc(j.fileName)}</button><div class="dev-sub">${esc(bytes(j.receivedBytes))}</div>`
+        : '<span class="muted">—</span>';
+      return `<tr data-sec-job="${esc(j.id)}" data-kind="${esc(j.kind)}" data-status="${esc(j.status)}">
+        <td class="muted">${esc(j.requestId)}</td>
+        <td><div class="fw-600">${esc(j.kind === 'SignedFirmware' ? 'Signed firmware' : j.kind)}</div><div class="dev-sub nowrap" title="${esc(j.createdAt)}">${esc(dateTime(j.createdAt))}</div></td>
+        <td>${jobChip(j.status)}</td>
+        <td><ol class="job-history">${history}</ol></td>
+        <td>${file}</td>
+      </tr>`;
+    }).join('') : '<tr><td colspan="5" class="empty">No security logs or signed firmware updates yet.</td></tr>');
     const ev = events.events || [];
     setHtml(det.querySelector('[data-sec-events]'), ev.length ? ev.map((e) => `<tr class="${e.critical ? 'crit' : ''}" data-sec-event="${esc(e.id)}" data-critical="${e.critical}">
         <td class="nowrap" title="${esc(e.timestamp || e.receivedAt)}">${esc(dateTime(e.timestamp || e.receivedAt))}</td>
@@ -1188,6 +1210,14 @@
         }
       });
       loadSecurity(d);
+    } else if (t.hasAttribute('data-sec-file')) {
+      await busy(t, '', async () => {
+        try {
+          await download(`/api/admin/security-jobs/${encodeURIComponent(t.dataset.secFile)}/file`, { token: state.token, fileName: t.dataset.fileName });
+        } catch (e) {
+          if (!handleAuthError(e)) toast(e.message, 'error');
+        }
+      });
     } else if (t.hasAttribute('data-job-file')) {
       await busy(t, '', async () => {
         try {
