@@ -393,10 +393,10 @@
         <h3 class="subhead">Security: certificates &amp; events</h3>
         <div class="cmd-grid">
           <div class="cmd"><span class="cmd-name">Charger certificate</span>
-            <div class="cmd-fields"><span class="muted small">ExtendedTriggerMessage SignChargePointCertificate: the charger sends a CSR, csms's CA signs it.</span></div>
+            <div class="cmd-fields"><span class="muted small">The charger sends a CSR; csms's CA signs it.</span></div>
             <button type="button" class="btn-sm" data-sec-cert data-device="${d}">Request certificate</button></div>
           <div class="cmd"><span class="cmd-name">Security log</span>
-            <div class="cmd-fields"><span class="muted small">GetLog SecurityLog: the charger uploads it to csms.</span></div>
+            <div class="cmd-fields"><span class="muted small">Uploaded to csms; download it below.</span></div>
             <button type="button" class="btn-sm" data-sec-log data-device="${d}">Get security log</button></div>
         </div>
         <div class="message" data-sec-message role="status"></div>
@@ -918,6 +918,8 @@
 
   // Certificates csms issued and the charger reported installed (with expiry), and security events
   // (critical ones highlighted).
+  const shortSerial = (x) => (x && x.length > 12 ? x.slice(0, 12) + '…' : (x || ''));
+
   async function loadSecurity(deviceId) {
     const enc = encodeURIComponent(deviceId);
     let certs, events, jobs;
@@ -936,13 +938,13 @@
     const c = certs.certificates || { issued: [], installed: [] };
     const issued = (c.issued || []).map((x) => `<tr data-cert="${esc(x.serial)}">
         <td><div class="fw-600">Charge point certificate</div><div class="dev-sub">${esc(x.commonName)}</div></td>
-        <td class="mono small">${esc(x.serial)}</td>
+        <td class="mono small" title="${esc(x.serial)}">${esc(shortSerial(x.serial))}</td>
         <td class="nowrap" title="${esc(x.notAfter)}">${esc(dateTime(x.notAfter))}${x.expired ? ' <span class="chip bad">expired</span>' : ''}</td>
         <td><span class="chip ${x.status === 'Accepted' ? 'ok' : (x.status === 'Pending' ? 'busy' : 'bad')}" data-testid="cert-status">${esc(x.status)}</span></td>
       </tr>`);
     const installed = (c.installed || []).map((x) => `<tr data-installed="${esc(x.serialNumber)}">
         <td><div class="fw-600">${esc(x.certificateType)}</div><div class="dev-sub">reported ${esc(dateTime(x.reportedAt))}</div></td>
-        <td class="mono small">${esc(x.serialNumber)}</td>
+        <td class="mono small" title="${esc(x.serialNumber)}">${esc(shortSerial(x.serialNumber))}</td>
         <td class="muted">—</td>
         <td><span class="chip ok">installed</span></td>
       </tr>`);
