@@ -256,3 +256,52 @@ async fn unknown_log_upload_address_is_404(app: TestApp) {
     assert_eq!(r.status(), 404);
 }
 dual!(unknown_log_upload_address_is_404);
+
+/// Deleting a charger (no charging history) takes its certificates, security events and jobs
+/// with it, on both databases (foreign keys cascade).
+async fn deleting_a_charger_takes_its_security_records(app: TestApp) {
+    let admin = app.admin().await;
+    let sim = app.charger("SECDEL", 1).await;
+    assert_eq!(sim.sign_certificate().await.unwrap(), "Accepted");
+    app.wait_until(|| sim.certificate().is_some()).await;
+    sim.security_event("StartupOfTheDevice", None)
+        .await
+        .unwrap();
+    let (s, b) = app
+        .post(
+            "/api/admin/chargers/SECDEL/logs",
+            Some(&admin),
+            json!({"logType": "DiagnosticsLog"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(issued(&app, &admin, "SECDEL").await.len(), 1);
+    sim.disconnect().await;
+    let (s, b) = app
+        .request(
+            reqwest::Method::DELETE,
+            "/api/admin/chargers/SECDEL",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, _) = app
+        .get("/api/admin/chargers/SECDEL/security-events", Some(&admin))
+        .await;
+    assert_eq!(s, 404);
+    let left: i64 = app
+        .db(|c| {
+            use csms::db::schema::{charger_certificates, security_events, security_jobs};
+            use diesel::prelude::*;
+            charger_certificates::table
+                .count()
+                .get_result::<i64>(c)
+                .unwrap()
+                + security_events::table.count().get_result::<i64>(c).unwrap()
+                + security_jobs::table.count().get_result::<i64>(c).unwrap()
+        })
+        .await;
+    assert_eq!(left, 0);
+}
+dual!(deleting_a_charger_takes_its_security_records);
