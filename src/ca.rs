@@ -209,6 +209,7 @@ impl Ca {
         let csr = CertificateSigningRequestParams::from_pem(csr_pem)
             .map_err(|e| CaError::InvalidCsr(e.to_string()))?;
         let cn = csr_common_name(csr_pem)?;
+        csr_key_strength(csr_pem)?;
         if cn != expected_cn {
             return Err(CaError::WrongCommonName {
                 expected: expected_cn.to_string(),
@@ -297,6 +298,32 @@ pub fn csr_common_name(csr_pem: &str) -> Result<String, CaError> {
         .map(str::to_string)
         .ok_or_else(|| CaError::InvalidCsr("no common name in the subject".into()))?;
     Ok(cn)
+}
+
+/// The security whitepaper's minimum key sizes: RSA ≥ 2048 bits, EC ≥ 224 bits (Ed25519 and other
+/// keys rcgen can read pass).
+fn csr_key_strength(csr_pem: &str) -> Result<(), CaError> {
+    use x509_parser::prelude::FromDer;
+    use x509_parser::public_key::PublicKey;
+    let der = pem_der(csr_pem, "The CSR").map_err(|e| CaError::InvalidCsr(e.to_string()))?;
+    let (_, csr) = x509_parser::certification_request::X509CertificationRequest::from_der(&der)
+        .map_err(|e| CaError::InvalidCsr(e.to_string()))?;
+    let key = csr
+        .certification_request_info
+        .subject_pki
+        .parsed()
+        .map_err(|e| CaError::InvalidCsr(format!("unreadable public key: {e}")))?;
+    let (bits, min) = match &key {
+        PublicKey::RSA(_) => (key.key_size(), 2048),
+        PublicKey::EC(_) => (key.key_size(), 224),
+        _ => return Ok(()),
+    };
+    if bits < min {
+        return Err(CaError::InvalidCsr(format!(
+            "a {bits}-bit key is too weak (at least {min} bits)"
+        )));
+    }
+    Ok(())
 }
 
 /// OCPP's CertificateHashData of a certificate (SHA-256): of its issuer's name (DER), of its

@@ -406,10 +406,10 @@
         <h3 class="subhead">Security: certificates &amp; events</h3>
         <div class="cmd-grid">
           <div class="cmd"><span class="cmd-name">Charger certificate</span>
-            <div class="cmd-fields"><span class="muted small">ExtendedTriggerMessage SignChargePointCertificate: the charger sends a CSR, csms's CA signs it.</span></div>
+            <div class="cmd-fields"><span class="muted small">The charger sends a CSR; csms's CA signs it.</span></div>
             <button type="button" class="btn-sm" data-sec-cert data-device="${d}">Request certificate</button></div>
           <div class="cmd"><span class="cmd-name">Security log</span>
-            <div class="cmd-fields"><span class="muted small">GetLog SecurityLog: the charger uploads it to csms.</span></div>
+            <div class="cmd-fields"><span class="muted small">Uploaded to csms; download it below.</span></div>
             <button type="button" class="btn-sm" data-sec-log data-device="${d}">Get security log</button></div>
         </div>
         <div class="message" data-sec-message role="status"></div>
@@ -417,6 +417,12 @@
           <table class="mini-table">
             <thead><tr><th>Certificate</th><th>Serial</th><th>Expires</th><th>Status</th></tr></thead>
             <tbody data-certs><tr><td colspan="4" class="empty">Loading certificates…</td></tr></tbody>
+          </table>
+        </div>
+        <div class="table-wrap mt-8">
+          <table class="mini-table">
+            <thead><tr><th>Request</th><th>Job</th><th>Status</th><th>History</th><th>File</th></tr></thead>
+            <tbody data-sec-jobs><tr><td colspan="5" class="empty">Loading…</td></tr></tbody>
           </table>
         </div>
         <div class="table-wrap mt-8">
@@ -981,13 +987,16 @@
 
   // Certificates csms issued and the charger reported installed (with expiry), and security events
   // (critical ones highlighted).
+  const shortSerial = (x) => (x && x.length > 12 ? x.slice(0, 12) + '…' : (x || ''));
+
   async function loadSecurity(deviceId) {
     const enc = encodeURIComponent(deviceId);
-    let certs, events;
+    let certs, events, jobs;
     try {
-      [certs, events] = await Promise.all([
+      [certs, events, jobs] = await Promise.all([
         api(`/api/admin/chargers/${enc}/certificates`),
         api(`/api/admin/chargers/${enc}/security-events?limit=50`),
+        api(`/api/admin/chargers/${enc}/security-jobs`),
       ]);
     } catch (e) {
       if (!handleAuthError(e)) setHtml(detailOf(deviceId)?.querySelector('[data-certs]'), `<tr><td colspan="4"><div class="message error">${esc(e.message)}</div></td></tr>`);
@@ -998,18 +1007,33 @@
     const c = certs.certificates || { issued: [], installed: [] };
     const issued = (c.issued || []).map((x) => `<tr data-cert="${esc(x.serial)}">
         <td><div class="fw-600">Charge point certificate</div><div class="dev-sub">${esc(x.commonName)}</div></td>
-        <td class="mono small">${esc(x.serial)}</td>
+        <td class="mono small" title="${esc(x.serial)}">${esc(shortSerial(x.serial))}</td>
         <td class="nowrap" title="${esc(x.notAfter)}">${esc(dateTime(x.notAfter))}${x.expired ? ' <span class="chip bad">expired</span>' : ''}</td>
         <td><span class="chip ${x.status === 'Accepted' ? 'ok' : (x.status === 'Pending' ? 'busy' : 'bad')}" data-testid="cert-status">${esc(x.status)}</span></td>
       </tr>`);
     const installed = (c.installed || []).map((x) => `<tr data-installed="${esc(x.serialNumber)}">
         <td><div class="fw-600">${esc(x.certificateType)}</div><div class="dev-sub">reported ${esc(dateTime(x.reportedAt))}</div></td>
-        <td class="mono small">${esc(x.serialNumber)}</td>
+        <td class="mono small" title="${esc(x.serialNumber)}">${esc(shortSerial(x.serialNumber))}</td>
         <td class="muted">—</td>
         <td><span class="chip ok">installed</span></td>
       </tr>`);
     const rows = issued.concat(installed);
     setHtml(det.querySelector('[data-certs]'), rows.length ? rows.join('') : '<tr><td colspan="4" class="empty">No certificates yet.</td></tr>');
+    const js = jobs.jobs || [];
+    setHtml(det.querySelector('[data-sec-jobs]'), js.length ? js.map((j) => {
+      const history = (Array.isArray(j.history) ? j.history : []).map((h) =>
+        `<li><span>${esc(h[0])}</span> <span class="muted" title="${esc(h[1])}">${esc(dateTime(h[1]))}</span></li>`).join('');
+      const file = j.kind !== 'SignedFirmware' && j.fileName && j.receivedBytes !== null && j.receivedBytes !== undefined
+        ? `<button type="button" class="btn-sm btn-ghost link-btn" data-sec-file="${esc(j.id)}" data-file-name="${esc(j.fileName)}">⬇ ${esc(j.fileName)}</button><div class="dev-sub">${esc(bytes(j.receivedBytes))}</div>`
+        : '<span class="muted">—</span>';
+      return `<tr data-sec-job="${esc(j.id)}" data-kind="${esc(j.kind)}" data-status="${esc(j.status)}">
+        <td class="muted">${esc(j.requestId)}</td>
+        <td><div class="fw-600">${esc(j.kind === 'SignedFirmware' ? 'Signed firmware' : j.kind)}</div><div class="dev-sub nowrap" title="${esc(j.createdAt)}">${esc(dateTime(j.createdAt))}</div></td>
+        <td>${jobChip(j.status)}</td>
+        <td><ol class="job-history">${history}</ol></td>
+        <td>${file}</td>
+      </tr>`;
+    }).join('') : '<tr><td colspan="5" class="empty">No security logs or signed firmware updates yet.</td></tr>');
     const ev = events.events || [];
     setHtml(det.querySelector('[data-sec-events]'), ev.length ? ev.map((e) => `<tr class="${e.critical ? 'crit' : ''}" data-sec-event="${esc(e.id)}" data-critical="${e.critical}">
         <td class="nowrap" title="${esc(e.timestamp || e.receivedAt)}">${esc(dateTime(e.timestamp || e.receivedAt))}</td>
@@ -1257,6 +1281,14 @@
         }
       });
       loadSecurity(d);
+    } else if (t.hasAttribute('data-sec-file')) {
+      await busy(t, '', async () => {
+        try {
+          await download(`/api/admin/security-jobs/${encodeURIComponent(t.dataset.secFile)}/file`, { token: state.token, fileName: t.dataset.fileName });
+        } catch (e) {
+          if (!handleAuthError(e)) toast(e.message, 'error');
+        }
+      });
     } else if (t.hasAttribute('data-job-file')) {
       await busy(t, '', async () => {
         try {

@@ -19,12 +19,39 @@ pub(super) struct SecurityState {
     csr_common_name: Option<String>,
     /// Root certificates installed: (certificateType, PEM, hash data).
     installed: Vec<(String, String, HashData)>,
-    /// Whether the next signed firmware's signature turns out invalid.
+    /// Whether the next signed firmware's signature is found invalid even if it verifies.
     invalid_signature: bool,
     /// Every SignCertificate answer: status.
     sign_answers: Vec<String>,
     /// Logs uploaded: (requestId, file name).
     uploaded_logs: Vec<(i64, String)>,
+}
+
+/// Whether `signature` (base64) is the signature of `image` by the key of `certificate` (PEM):
+/// ECDSA with SHA-256 for an EC key, RSA PKCS#1 v1.5 with SHA-256 for an RSA key.
+fn signature_verifies(certificate: &str, signature: &str, image: &[u8]) -> bool {
+    use base64::Engine;
+    use x509_parser::oid_registry::{OID_PKCS1_SHA256WITHRSA, OID_SIG_ECDSA_WITH_SHA256};
+    use x509_parser::public_key::PublicKey;
+    let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(signature.trim()) else {
+        return false;
+    };
+    let Some(Ok(pem)) = x509_parser::pem::Pem::iter_from_buffer(certificate.as_bytes()).next()
+    else {
+        return false;
+    };
+    let Ok(cert) = pem.parse_x509() else {
+        return false;
+    };
+    let spki = cert.public_key();
+    let algorithm = match spki.parsed() {
+        Ok(PublicKey::EC(_)) => OID_SIG_ECDSA_WITH_SHA256,
+        Ok(PublicKey::RSA(_)) => OID_PKCS1_SHA256WITHRSA,
+        _ => return false,
+    };
+    let algorithm = x509_parser::x509::AlgorithmIdentifier::new(algorithm, None);
+    let value = x509_parser::asn1_rs::BitString::new(0, &sig);
+    x509_parser::verify::verify_signature(spki, &algorithm, &value, image).is_ok()
 }
 
 fn leaf_public_key(chain: &str) -> Option<Vec<u8>> {
@@ -255,14 +282,22 @@ impl Simulator {
             "SignedUpdateFirmware" => {
                 let request_id = payload["requestId"].as_i64().unwrap_or(0);
                 self.reply(id, json!({"status": "Accepted"})).await;
-                let location = payload["firmware"]["location"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                let sim = self.clone();
-                tokio::spawn(
-                    async move { sim.install_signed_firmware(&location, request_id).await },
+                let field = |f: &str| {
+                    payload["firmware"][f]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                let (location, certificate, signature) = (
+                    field("location"),
+                    field("signingCertificate"),
+                    field("signature"),
                 );
+                let sim = self.clone();
+                tokio::spawn(async move {
+                    sim.install_signed_firmware(&location, request_id, &certificate, &signature)
+                        .await
+                });
             }
             _ => return false,
         }
@@ -308,8 +343,15 @@ impl Simulator {
             .await;
     }
 
-    /// SignedUpdateFirmware: download, verify the signature (as scripted), install, reboot.
-    async fn install_signed_firmware(&self, location: &str, request_id: i64) {
+    /// SignedUpdateFirmware: download, verify the signature with the signing certificate's key
+    /// (or find it invalid when scripted), install, reboot.
+    async fn install_signed_firmware(
+        &self,
+        location: &str,
+        request_id: i64,
+        certificate: &str,
+        signature: &str,
+    ) {
         self.signed_status("Downloading", request_id).await;
         let image = match reqwest::get(location).await {
             Ok(r) if r.status().is_success() => r.bytes().await.ok(),
@@ -321,8 +363,8 @@ impl Simulator {
         };
         lock(&self.shared).downloaded.push(image.to_vec());
         self.signed_status("Downloaded", request_id).await;
-        let invalid = std::mem::take(&mut lock(&self.shared).security.invalid_signature);
-        if invalid {
+        let scripted = std::mem::take(&mut lock(&self.shared).security.invalid_signature);
+        if scripted || !signature_verifies(certificate, signature, &image) {
             self.signed_status("InvalidSignature", request_id).await;
             let _ = self
                 .security_event(

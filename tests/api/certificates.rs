@@ -256,3 +256,139 @@ async fn unknown_log_upload_address_is_404(app: TestApp) {
     assert_eq!(r.status(), 404);
 }
 dual!(unknown_log_upload_address_is_404);
+
+/// Deleting a charger (no charging history) takes its certificates, security events and jobs
+/// with it, on both databases (foreign keys cascade).
+async fn deleting_a_charger_takes_its_security_records(app: TestApp) {
+    let admin = app.admin().await;
+    let sim = app.charger("SECDEL", 1).await;
+    assert_eq!(sim.sign_certificate().await.unwrap(), "Accepted");
+    app.wait_until(|| sim.certificate().is_some()).await;
+    sim.security_event("StartupOfTheDevice", None)
+        .await
+        .unwrap();
+    let (s, b) = app
+        .post(
+            "/api/admin/chargers/SECDEL/logs",
+            Some(&admin),
+            json!({"logType": "DiagnosticsLog"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(issued(&app, &admin, "SECDEL").await.len(), 1);
+    sim.disconnect().await;
+    let (s, b) = app
+        .request(
+            reqwest::Method::DELETE,
+            "/api/admin/chargers/SECDEL",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, _) = app
+        .get("/api/admin/chargers/SECDEL/security-events", Some(&admin))
+        .await;
+    assert_eq!(s, 404);
+    let left: i64 = app
+        .db(|c| {
+            use csms::db::schema::{charger_certificates, security_events, security_jobs};
+            use diesel::prelude::*;
+            charger_certificates::table
+                .count()
+                .get_result::<i64>(c)
+                .unwrap()
+                + security_events::table.count().get_result::<i64>(c).unwrap()
+                + security_jobs::table.count().get_result::<i64>(c).unwrap()
+        })
+        .await;
+    assert_eq!(left, 0);
+}
+dual!(deleting_a_charger_takes_its_security_records);
+
+/// GetLog through the commands API (the operator's own location and requestId) is tracked as a job
+/// under that requestId, and GetInstalledCertificateIds NotFound clears what csms knew installed.
+async fn commands_api_security_messages_are_tracked(app: TestApp) {
+    let admin = app.admin().await;
+    let sim = app.charger("SECCMD", 1).await;
+    let (_, job) = app
+        .post(
+            "/api/admin/chargers/SECCMD/logs",
+            Some(&admin),
+            json!({"logType": "SecurityLog"}),
+        )
+        .await;
+    let location = job["job"]["location"].as_str().unwrap().to_string();
+    let (s, b) = app
+        .post(
+            "/api/admin/chargers/SECCMD/commands/GetLog",
+            Some(&admin),
+            json!({"logType": "DiagnosticsLog", "requestId": 4242, "log": {"remoteLocation": location}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["response"]["status"], "Accepted");
+    let mut done = false;
+    for _ in 0..300 {
+        let (_, b) = app
+            .get("/api/admin/chargers/SECCMD/security-jobs", Some(&admin))
+            .await;
+        let jobs = b["jobs"].as_array().cloned().unwrap_or_default();
+        if jobs.iter().any(|j| {
+            j["requestId"] == 4242 && j["kind"] == "DiagnosticsLog" && j["status"] == "Uploaded"
+        }) {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        done,
+        "the commands API's GetLog reached Uploaded under requestId 4242"
+    );
+    assert!(sim.uploaded_logs().iter().any(|(r, _)| *r == 4242));
+    // A root installed, then the charger reports none of that type: csms forgets it.
+    let dir = tempfile::tempdir().unwrap();
+    let pem = csms::ca::Ca::open(dir.path())
+        .unwrap()
+        .cert_pem()
+        .to_string();
+    let (s, b) = app
+        .post(
+            "/api/admin/chargers/SECCMD/commands/InstallCertificate",
+            Some(&admin),
+            json!({"certificateType": "ManufacturerRootCertificate", "certificate": pem}),
+        )
+        .await;
+    assert_eq!((s, &b["response"]["status"]), (200, &json!("Accepted")));
+    let installed = |app: &TestApp, admin: String| {
+        let app_http = app.http.clone();
+        async move {
+            let r = reqwest::Client::new()
+                .get(format!("{app_http}/api/admin/chargers/SECCMD/certificates"))
+                .bearer_auth(admin)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap();
+            r["certificates"]["installed"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(installed(&app, admin.clone()).await, 1);
+    sim.set_answer(
+        "GetInstalledCertificateIds",
+        Some(json!({"status": "NotFound"})),
+    );
+    let (s, b) = app
+        .post(
+            "/api/admin/chargers/SECCMD/commands/GetInstalledCertificateIds",
+            Some(&admin),
+            json!({"certificateType": "ManufacturerRootCertificate"}),
+        )
+        .await;
+    assert_eq!((s, &b["response"]["status"]), (200, &json!("NotFound")));
+    assert_eq!(installed(&app, admin.clone()).await, 0);
+}
+dual!(commands_api_security_messages_are_tracked);

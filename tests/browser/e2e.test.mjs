@@ -264,6 +264,7 @@ before(async () => {
       CSMS_HTTP_ADDR: `127.0.0.1:${httpPort}`,
       CSMS_OCPP_ADDR: `127.0.0.1:${ocppPort}`,
       CSMS_BCRYPT_COST: '4',
+      CSMS_CA_DIR: path.join(tmpDir, 'ca'),
       RUST_LOG: process.env.RUST_LOG || 'info',
     },
     stdio: ['ignore', serverLog, serverLog],
@@ -443,6 +444,37 @@ test('operator console: chargers online, Reset answered Accepted', async () => {
     const key = (await detail.locator('[data-secret] [data-testid="secret-value"]').textContent()).trim();
     assert.match(key, /^[0-9a-f]{40}$/, 'a 20-byte key as hex');
     assertNoPageErrors(['admin']);
+  });
+});
+
+test('operator console: a charger certificate is issued and a security log uploaded', async () => {
+  let page;
+  await capturing('certificates', () => ({ certificates: page }), async () => {
+    page = await newPage('certificates');
+    await adminLogin(page);
+    const device = 'DEVAFGKV1UW';
+    const row = page.locator(`#chargers-body tr[data-device="${device}"]`);
+    await row.waitFor({ state: 'visible' });
+    await row.locator('[data-manage]').click();
+    const detail = page.locator(`#chargers-body tr.detail[data-detail-for="${device}"]`);
+    await detail.waitFor({ state: 'visible' });
+    // ExtendedTriggerMessage SignChargePointCertificate: the simulator sends a CSR, csms signs it,
+    // the simulator accepts the certificate; the panel shows it with its expiry.
+    await detail.locator('[data-sec-cert]').click();
+    await page.waitForFunction((d) => {
+      const c = document.querySelector(`tr.detail[data-detail-for="${d}"] [data-certs] [data-testid="cert-status"]`);
+      return c && c.textContent.trim() === 'Accepted';
+    }, device, { timeout: 20000 });
+    assert.match(await detail.locator('[data-certs] tr[data-cert]').first().textContent(), new RegExp(device));
+    // GetLog SecurityLog: uploaded to csms, offered for download.
+    await detail.locator('[data-sec-log]').click();
+    await page.waitForFunction((d) => {
+      const j = document.querySelector(`tr.detail[data-detail-for="${d}"] [data-sec-jobs] tr[data-sec-job]`);
+      return j && j.dataset.status === 'Uploaded';
+    }, device, { timeout: 20000 });
+    assert.equal(await detail.locator('[data-sec-jobs] [data-sec-file]').count(), 1);
+    await shot(page, 'admin-certificates.png');
+    assertNoPageErrors(['certificates']);
   });
 });
 

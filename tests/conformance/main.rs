@@ -3,8 +3,8 @@
 //! (the simulator, scripted where the case needs a particular answer) and checks what csms sent and
 //! answered, field by field, and every frame against the official OCPP 1.6 JSON schemas.
 //!
-//! The "Security extension" cases (TC_073 … TC_088) belong to the security issue; TC_073 (password
-//! rotation) is here already.
+//! Of the "Security extension" cases, TC_073 … TC_081, TC_085 and TC_088 are here (`security`); the
+//! TLS ones (TC_083, TC_086, TC_087) belong to the TLS work.
 
 #[path = "../api/helpers.rs"]
 mod helpers;
