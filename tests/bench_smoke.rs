@@ -97,6 +97,14 @@ fn start(postgres: bool) {
     assert_eq!(r["double_bookings"], 0, "{r}");
     assert_eq!(r["conservation_ok"], true, "{r}");
     assert_eq!(r["other_errors"], 0, "{r}");
+    // The ceiling runs the whole cycle (reserve+debit, activate, StartTransaction, hold,
+    // StopTransaction) and leaves the books balanced; the reserve-only figure is kept beside it.
+    assert!(r["ceiling_starts_per_s"].as_f64().unwrap() > 0.0, "{r}");
+    assert!(
+        r["ceiling_reserve_only_per_s"].as_f64().unwrap() > 0.0,
+        "{r}"
+    );
+    assert_eq!(r["conservation_after_ceiling_ok"], true, "{r}");
 }
 
 #[test]

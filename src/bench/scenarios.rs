@@ -587,8 +587,8 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
         s.disconnect().await;
     }
 
-    // Ceiling: the same reserve+debit transaction straight against the database at the same
-    // concurrency (each success is failed and refunded at once, to free the connector again).
+    // Ceiling: the same start cycle straight against the database at the same concurrency and
+    // hold ([`start_ceiling`]); beside it, reserve+debit alone (the earlier ceiling).
     let charger_ids: Vec<i64> = {
         let ids = ids.clone();
         db.run(move |c| {
@@ -608,58 +608,24 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
         })
         .await?;
     let ceiling_secs = args.duration.clamp(1, 10);
-    println!("ceiling: {c_n} concurrent reserve+debit transactions for {ceiling_secs} s...");
-    let reserved = Arc::new(AtomicU64::new(0));
-    let c0 = Instant::now();
-    let c_deadline = c0 + Duration::from_secs(ceiling_secs);
-    let workers: Vec<_> = customer_ids
-        .into_iter()
-        .enumerate()
-        .map(|(i, (customer, _tag))| {
-            let (db, reserved, charger_ids) = (db.clone(), reserved.clone(), charger_ids.clone());
-            tokio::spawn(async move {
-                let mut round_no = i;
-                while Instant::now() < c_deadline {
-                    round_no += 7;
-                    let slot = round_no % k;
-                    let (charger, connector) = (
-                        charger_ids[(slot / 2).min(charger_ids.len() - 1)],
-                        (slot % 2 + 1) as i32,
-                    );
-                    let won = db
-                        .run(move |c| {
-                            let r = crate::charging::start::Reservation {
-                                customer_id: customer,
-                                charger_id: charger,
-                                connector_id: connector,
-                                amount: 100,
-                                price: 1500,
-                                key: None,
-                                request_hash: None,
-                                owner_node: None,
-                            };
-                            Ok(match crate::charging::start::reserve(c, &r) {
-                                Ok(s) => {
-                                    write_tx(c, |c| {
-                                        crate::charging::fail(c, s.id, "bench", &["pending"])
-                                    })?;
-                                    true
-                                }
-                                Err(_) => false,
-                            })
-                        })
-                        .await;
-                    if matches!(won, Ok(true)) {
-                        reserved.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        let _ = w.await;
-    }
-    let ceiling = reserved.load(Ordering::Relaxed) as f64 / c0.elapsed().as_secs_f64();
+    println!(
+        "ceiling: {c_n} concurrent start cycles straight to the database for {ceiling_secs} s..."
+    );
+    let hold = Duration::from_millis(args.hold_ms);
+    let ceiling = start_ceiling(
+        &db,
+        &customer_ids,
+        &charger_ids,
+        k,
+        ceiling_secs,
+        Some(hold),
+    )
+    .await;
+    println!("ceiling: {c_n} concurrent reserve+debit transactions alone for {ceiling_secs} s...");
+    let reserve_ceiling =
+        start_ceiling(&db, &customer_ids, &charger_ids, k, ceiling_secs, None).await;
+    // The ceiling's own cycles settled and refunded like the server's: the books still balance.
+    let audit_after_ceiling = db.run(crate::wallet::audit).await?;
     let starts_per_s = starts as f64 / elapsed;
     let mut figures: Figures = vec![
         ("concurrency", "concurrent customers", json!(c_n)),
@@ -702,14 +668,29 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
             json!(audit.ok()),
         ),
         (
+            "conservation_after_ceiling_ok",
+            "money conserved after the ceiling's cycles (must be true)",
+            json!(audit_after_ceiling.ok()),
+        ),
+        (
             "ceiling_starts_per_s",
-            "ceiling: reserve+debit straight to the database (/s)",
+            "ceiling: the same cycle straight to the database (/s)",
             json!(round(ceiling, 1)),
         ),
         (
             "ratio",
             "ratio (server / ceiling)",
             json!(round(starts_per_s / ceiling.max(1e-9), 3)),
+        ),
+        (
+            "ceiling_reserve_only_per_s",
+            "reserve+debit alone, no hold (/s; the earlier ceiling)",
+            json!(round(reserve_ceiling, 1)),
+        ),
+        (
+            "ratio_reserve_only",
+            "ratio (server / reserve+debit alone)",
+            json!(round(starts_per_s / reserve_ceiling.max(1e-9), 3)),
         ),
     ];
     if let Some(e) = first_other {
@@ -948,4 +929,117 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
             json!(round(bcrypt_ms * n as f64 / 1000.0 / cores, 1)),
         ),
     ])
+}
+
+/// The start ceiling: `customers` workers run the start cycle straight against the database for
+/// `secs`, with no HTTP and no WebSocket, each on a rotating connector as in the scenario. With a
+/// `hold`, the whole cycle the server runs: reserve+debit, activate (the charger accepted),
+/// StartTransaction, the charge itself (`hold`, no connection held), StopTransaction (settle and
+/// refund). Without, reserve+debit alone, failed and refunded at once. Returns cycles per second.
+async fn start_ceiling(
+    db: &Db,
+    customers: &[(i64, String)],
+    charger_ids: &[i64],
+    k: usize,
+    secs: u64,
+    hold: Option<Duration>,
+) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let c0 = Instant::now();
+    let deadline = c0 + Duration::from_secs(secs);
+    let workers: Vec<_> = customers
+        .iter()
+        .enumerate()
+        .map(|(i, (customer, _))| {
+            let (db, done, charger_ids, customer) =
+                (db.clone(), done.clone(), charger_ids.to_vec(), *customer);
+            tokio::spawn(async move {
+                let mut round_no = i;
+                while Instant::now() < deadline {
+                    round_no += 7;
+                    let slot = round_no % k;
+                    let (charger, connector) = (
+                        charger_ids[(slot / 2).min(charger_ids.len() - 1)],
+                        (slot % 2 + 1) as i32,
+                    );
+                    let started = db
+                        .run(move |c| Ok(ceiling_start(c, customer, charger, connector, hold)))
+                        .await;
+                    let Ok(Some(tx)) = started else { continue };
+                    if let (Some(hold), Some(tx)) = (hold, tx) {
+                        tokio::time::sleep(hold).await;
+                        let stopped = db
+                            .run(move |c| {
+                                let req = crate::ocpp::messages::StopTransaction {
+                                    id_tag: None,
+                                    meter_stop: 0,
+                                    timestamp: crate::ocpp::messages::now_timestamp(),
+                                    transaction_id: tx,
+                                    reason: Some("EVDisconnected".into()),
+                                    transaction_data: Vec::new(),
+                                };
+                                crate::charging::transactions::stop_transaction(
+                                    c,
+                                    charger,
+                                    &req,
+                                    &crate::charging::Policy::default(),
+                                )
+                            })
+                            .await;
+                        if stopped.is_err() {
+                            continue;
+                        }
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        let _ = w.await;
+    }
+    done.load(Ordering::Relaxed) as f64 / c0.elapsed().as_secs_f64()
+}
+
+/// One start as the server makes it, on one pooled connection: `None` when the connector was
+/// taken; `Some(Some(transactionId))` when a charge began (with a hold), `Some(None)` when the
+/// reservation alone was measured (and refunded).
+fn ceiling_start(
+    c: &mut crate::db::DbConnection,
+    customer: i64,
+    charger: i64,
+    connector: i32,
+    hold: Option<Duration>,
+) -> Option<Option<i64>> {
+    let r = crate::charging::start::Reservation {
+        customer_id: customer,
+        charger_id: charger,
+        connector_id: connector,
+        amount: 100,
+        price: 1500,
+        key: None,
+        request_hash: None,
+        owner_node: None,
+    };
+    let s = crate::charging::start::reserve(c, &r).ok()?;
+    if hold.is_none() {
+        write_tx(c, |c| crate::charging::fail(c, s.id, "bench", &["pending"])).ok()?;
+        return Some(None);
+    }
+    write_tx(c, |c| crate::charging::activate(c, s.id, None)).ok()?;
+    let req = crate::ocpp::messages::StartTransaction {
+        connector_id: connector,
+        id_tag: s.id_tag.clone(),
+        meter_start: 0,
+        reservation_id: None,
+        timestamp: crate::ocpp::messages::now_timestamp(),
+    };
+    let started = crate::charging::transactions::start_transaction(
+        c,
+        charger,
+        &req,
+        &crate::charging::Policy::default(),
+    )
+    .ok()?;
+    Some(Some(started.transaction_id))
 }

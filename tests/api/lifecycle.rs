@@ -111,9 +111,14 @@ async fn reconnect_during_remote_start_is_billed(app: TestApp) {
     sim.set_remote_start(RemoteStart::Reconnect);
     let c = app.customer("a@example.com", 100.0).await;
     let (s, body) = app.start(&c.token, "RECO1", 1, 40.0).await;
-    assert_eq!(
-        (s, body["error"].as_str()),
-        (400, Some("Charger is offline"))
+    // The answer to RemoteStart is lost with the connection. Usually csms sees the old connection
+    // close first and answers "offline" (then the StartTransaction re-opens the session); on a
+    // loaded machine the StartTransaction on the new connection can come first, and then the start
+    // is simply a success. Either way the energy is billed once.
+    assert!(
+        (s == 400 && body["error"] == "Charger is offline")
+            || (s == 200 && body["success"] == true),
+        "{s} {body}"
     );
     app.wait_until(|| sim.open_transactions().len() == 1).await;
     let tx = *sim.open_transactions().keys().next().unwrap();
