@@ -252,12 +252,25 @@ fn retries(payload: &mut Value, retries: Option<i64>, interval: Option<i64>) {
 }
 
 /// Sends GetLog; the charger uploads the log to csms (`base_url` is csms's HTTP address).
+/// The id of a registered charger that is connected: 404 for an unknown one, 409 (offline) when it
+/// is not connected.
+async fn reachable(state: &State, device_id: &str) -> Result<i64, AppError> {
+    let d = device_id.to_string();
+    let cid = state.db.run(move |c| crate::chargers::id_of(c, &d)).await?;
+    if !state.registry.is_online(device_id) {
+        return Err(AppError::ChargerOffline);
+    }
+    Ok(cid)
+}
+
 pub async fn get_log(
     state: &State,
     device_id: &str,
     base_url: &str,
     r: LogRequest,
 ) -> Result<SecurityJob, AppError> {
+    // The charger first (404, then 409 when offline), then the request.
+    let cid = reachable(state, device_id).await?;
     check_retries(r.retries, r.retry_interval)?;
     if !LOG_TYPES.contains(&r.log_type.as_str()) {
         return Err(AppError::bad_request(
@@ -270,11 +283,6 @@ pub async fn get_log(
         return Err(AppError::bad_request(
             "oldestTimestamp must not be after latestTimestamp",
         ));
-    }
-    let d = device_id.to_string();
-    let cid = state.db.run(move |c| crate::chargers::id_of(c, &d)).await?;
-    if !state.registry.is_online(device_id) {
-        return Err(AppError::ChargerOffline);
     }
     let tok = token();
     let location = format!("{base_url}/files/logs/{tok}/");
@@ -329,6 +337,7 @@ pub async fn signed_update_firmware(
     base_url: &str,
     r: SignedFirmwareRequest,
 ) -> Result<SecurityJob, AppError> {
+    let cid = reachable(state, device_id).await?;
     check_retries(r.retries, r.retry_interval)?;
     // A certificate (PEM) the charger can read, and a base64 signature.
     crate::ca::hash_data(&r.signing_certificate, None).map_err(|e| {
@@ -350,23 +359,19 @@ pub async fn signed_update_firmware(
             return Err(AppError::bad_request("signature must be base64"));
         }
     }
-    let (d, image) = (device_id.to_string(), r.image_id);
-    let (cid, path) = state
+    let image = r.image_id;
+    let path = state
         .db
         .run(move |c| {
-            let cid = crate::chargers::id_of(c, &d)?;
             let (token, name): (String, String) = firmware_images::table
                 .find(image)
                 .select((firmware_images::token, firmware_images::name))
                 .first(c)
                 .optional()?
                 .ok_or_else(|| AppError::NotFound("Firmware image not found".into()))?;
-            Ok((cid, format!("/files/firmware/{token}/{}", url_name(&name))))
+            Ok(format!("/files/firmware/{token}/{}", url_name(&name)))
         })
         .await?;
-    if !state.registry.is_online(device_id) {
-        return Err(AppError::ChargerOffline);
-    }
     let location = format!("{base_url}{path}");
     let loc = location.clone();
     let (id, request_id) = state

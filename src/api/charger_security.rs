@@ -48,6 +48,7 @@ pub struct EventsQuery {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GetLogBody {
     /// SecurityLog or DiagnosticsLog
+    #[schema(pattern = "^(SecurityLog|DiagnosticsLog)$")]
     log_type: String,
     #[schema(format = DateTime)]
     oldest_timestamp: Option<String>,
@@ -66,8 +67,18 @@ pub struct SignedFirmwareBody {
     /// A hosted image (`POST /api/admin/firmware`)
     image_id: i64,
     /// PEM certificate of the key that signed the image (at most 5500 characters)
+    #[schema(
+        min_length = 1,
+        max_length = 5500,
+        pattern = "-----BEGIN CERTIFICATE-----"
+    )]
     signing_certificate: String,
     /// Base64 signature of the image (at most 800 characters)
+    #[schema(
+        min_length = 1,
+        max_length = 800,
+        pattern = r"^\s*[A-Za-z0-9+/]+={0,2}\s*$"
+    )]
     signature: String,
     /// RFC 3339; default now
     #[schema(format = DateTime)]
