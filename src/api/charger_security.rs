@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::firmware::{attachment, base_url, read, time};
+use super::firmware::{attachment, base_url, receive_upload, time};
 use crate::auth::OperatorId;
 use crate::certificates::{self, ChargerCertificates};
 use crate::error::AppError;
@@ -244,18 +244,14 @@ pub async fn receive(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
-    let (token, name) = path.into_inner();
-    let t = token.clone();
-    state
-        .db
-        .run(move |c| security_jobs::upload_address(c, &t))
-        .await?;
-    let data = read(payload).await?;
-    state
-        .db
-        .run(move |c| security_jobs::receive(c, &token, &name, data))
-        .await?;
-    Ok(HttpResponse::Ok().json(crate::api::Done { success: true }))
+    receive_upload(
+        &state,
+        path,
+        payload,
+        security_jobs::upload_address,
+        security_jobs::receive,
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/files/logs/{token}/{name}", tag = "charger",

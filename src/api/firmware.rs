@@ -96,6 +96,24 @@ pub(crate) async fn read(mut payload: web::Payload) -> Result<Vec<u8>, AppError>
     Ok(data)
 }
 
+/// A file a charger uploads to an address csms gave it (`/files/{kind}/{token}/{name}`): the address
+/// is checked before the body is read, then the file is stored. `known` and `store` are the
+/// domain's (diagnostics or logs).
+pub(crate) async fn receive_upload(
+    state: &AppState,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    known: fn(&mut crate::db::DbConnection, &str) -> Result<(), AppError>,
+    store: fn(&mut crate::db::DbConnection, &str, &str, Vec<u8>) -> Result<(), AppError>,
+) -> Result<HttpResponse, AppError> {
+    let (token, name) = path.into_inner();
+    let t = token.clone();
+    state.db.run(move |c| known(c, &t)).await?;
+    let data = read(payload).await?;
+    state.db.run(move |c| store(c, &token, &name, data)).await?;
+    Ok(HttpResponse::Ok().json(crate::api::Done { success: true }))
+}
+
 /// A file download.
 pub(crate) fn attachment(name: &str, data: Vec<u8>) -> HttpResponse {
     HttpResponse::Ok()
@@ -265,18 +283,14 @@ pub async fn receive(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
-    let (token, name) = path.into_inner();
-    let t = token.clone();
-    state
-        .db
-        .run(move |c| firmware::upload_address(c, &t))
-        .await?;
-    let data = read(payload).await?;
-    state
-        .db
-        .run(move |c| firmware::receive(c, &token, &name, data))
-        .await?;
-    Ok(HttpResponse::Ok().json(crate::api::Done { success: true }))
+    receive_upload(
+        &state,
+        path,
+        payload,
+        firmware::upload_address,
+        firmware::receive,
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/files/diagnostics/{token}/{name}", tag = "charger",
