@@ -276,12 +276,19 @@ fn decide(
         started_at,
     };
     match tags::identify(c, charger_id, tag)? {
-        Payer::AppStart(s) => {
-            let s = super::load(c, s.id)?; // `supersede` may have changed it
+        Payer::AppStart(found) => {
+            let mut s = super::load(c, found.id)?; // `supersede` may have changed it
             let open = OPEN_STATUSES.contains(&s.status.as_str());
             if open && s.transaction_id.is_none() && s.connector_id == req.connector_id {
-                return link(c, &s, tx_id, req.meter_start);
+                if let Some(linked) = link(c, &s, tx_id, req.meter_start)? {
+                    return Ok(linked);
+                }
+                // The session changed while this waited for its row: on PostgreSQL the start was
+                // given up (offline, timeout) and refunded by a transaction that committed first.
+                // Decide again on what it is now: usually a late start, billed with a new hold.
+                s = super::load(c, found.id)?;
             }
+            let open = OPEN_STATUSES.contains(&s.status.as_str());
             if open {
                 log::warn!(
                     "session {}: its idTag started transaction {tx_id} on connector {} instead of {}",
@@ -346,12 +353,13 @@ fn decide(
 
 /// The StartTransaction of a waiting app session: the session takes the transaction (and becomes
 /// active if the RemoteStartTransaction answer has not arrived yet).
+/// `None` when the session is no longer waiting (it was failed or linked meanwhile).
 fn link(
     c: &mut DbConnection,
     s: &Session,
     tx_id: i64,
     meter_start: i64,
-) -> Result<(IdTagInfo, Option<i64>), AppError> {
+) -> Result<Option<(IdTagInfo, Option<i64>)>, AppError> {
     super::activate(c, s.id, None)?; // StartTransaction may overtake the RemoteStart answer
     let linked = diesel::update(
         charging_sessions::table
@@ -366,10 +374,7 @@ fn link(
         charging_sessions::updated_at.eq(now()),
     ))
     .execute(c)?;
-    Ok(match linked {
-        1 => (IdTagInfo::status("Accepted"), Some(s.id)),
-        _ => (IdTagInfo::status("Invalid"), None),
-    })
+    Ok((linked == 1).then(|| (IdTagInfo::status("Accepted"), Some(s.id))))
 }
 
 fn price_of(c: &mut DbConnection, charger_id: i64, policy: &Policy) -> Result<i64, AppError> {
