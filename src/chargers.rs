@@ -433,8 +433,10 @@ pub struct ChargerView {
     pub station_id: i64,
     pub name: Option<String>,
     pub tariff_id: Option<i64>,
-    /// Connected to this csms now
+    /// Connected to this csms now (to any node of a cluster)
     pub online: bool,
+    /// The node holding its connection (cluster mode: possibly another node than the one asked)
+    pub node: Option<String>,
     pub has_ocpp_password: bool,
     pub security_profile: i32,
     /// accepted; pending (admitted unknown charger awaiting approval: BootNotification Pending);
@@ -470,6 +472,7 @@ impl ChargerView {
         ChargerView {
             id: ch.id,
             online,
+            node: None,
             has_ocpp_password: ch.ocpp_password_hash.is_some(),
             security_profile: ch.security_profile,
             registration: ch.registration.clone(),

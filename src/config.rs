@@ -117,6 +117,14 @@ pub struct Settings {
     /// This process's name among the processes sharing the database (default: hostname-pid-random)
     #[arg(long, env = "CSMS_NODE_ID")]
     pub node_id: Option<String>,
+    /// Cluster mode: the NATS server the nodes talk through (e.g. nats://127.0.0.1:4222). Needs
+    /// PostgreSQL; unset, the node runs alone
+    #[arg(long, env = "CSMS_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// First token of this cluster's NATS subjects (clusters sharing one NATS server need different
+    /// prefixes)
+    #[arg(long, env = "CSMS_NATS_PREFIX", default_value = "csms")]
+    pub nats_prefix: String,
     /// How often this process records that it is alive; it counts as gone after four intervals
     #[arg(long, env = "CSMS_NODE_HEARTBEAT_SECS", default_value_t = 5)]
     pub node_heartbeat_secs: u64,
@@ -206,6 +214,24 @@ impl Settings {
                 self.rfid_hold
             ))
         })?;
+        if self.nats_url.is_some() {
+            if !(self.database_url.starts_with("postgres://")
+                || self.database_url.starts_with("postgresql://"))
+            {
+                return Err(AppError::Config(
+                    "cluster mode (CSMS_NATS_URL) needs PostgreSQL: set DATABASE_URL to a postgres:// URL shared by every node (SQLite is for one node)".into(),
+                ));
+            }
+            let p = &self.nats_prefix;
+            if p.is_empty()
+                || p.split('.').any(str::is_empty)
+                || p.chars().any(|c| c.is_whitespace() || c == '*' || c == '>')
+            {
+                return Err(AppError::Config(format!(
+                    "CSMS_NATS_PREFIX must be NATS subject tokens without wildcards, got {p:?}"
+                )));
+            }
+        }
         if self.max_connector_kw == 0 {
             return Err(AppError::Config(
                 "CSMS_MAX_CONNECTOR_KW must be at least 1".into(),

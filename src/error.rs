@@ -52,6 +52,11 @@ pub enum AppError {
     ChargerRejectedStop,
     #[error("Charger did not respond")]
     ChargerTimeout,
+    /// Cluster mode: the node holding the charger cannot be reached because NATS is down.
+    #[error(
+        "The central system's nodes cannot reach each other right now. Please try again shortly."
+    )]
+    ClusterUnavailable,
     #[error("Session not found")]
     SessionNotFound,
 
@@ -129,6 +134,7 @@ impl ResponseError for AppError {
             Forbidden(_) => StatusCode::FORBIDDEN,
             TooManyLoginAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ChargerTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ClusterUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ChargerCallError { .. } => StatusCode::BAD_GATEWAY,
             Config(_) | Database(_) | Pool(_) | Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

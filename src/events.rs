@@ -57,6 +57,8 @@ pub fn record(
 pub struct EventBus {
     tx: broadcast::Sender<Arc<Event>>,
     wake: Notify,
+    /// Cluster mode: wake-ups and live events reach the other nodes too.
+    cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 impl Default for EventBus {
@@ -64,14 +66,33 @@ impl Default for EventBus {
         EventBus {
             tx: broadcast::channel(4096).0,
             wake: Notify::new(),
+            cluster: Default::default(),
         }
     }
 }
 
 impl EventBus {
-    /// Tells the relay that new rows were committed (it also polls, so a missed wake only delays).
+    /// Tells the relay that new rows were committed (it also polls, so a missed wake only delays);
+    /// in cluster mode every node's relay.
     pub fn wake(&self) {
+        self.wake_local();
+        if let Some(c) = self.cluster.get() {
+            c.wake_others();
+        }
+    }
+
+    /// Wakes this node's relay only.
+    pub fn wake_local(&self) {
         self.wake.notify_one();
+    }
+
+    pub fn set_cluster(&self, cluster: Arc<crate::cluster::Cluster>) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    /// Delivers an event to this node's subscribers only.
+    pub fn send_local(&self, event: Event) {
+        let _ = self.tx.send(Arc::new(event));
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
@@ -80,13 +101,17 @@ impl EventBus {
 
     /// Publishes a live-only event (not stored), such as charging progress from meter values.
     pub fn publish_live(&self, name: &str, subject: Subject, payload: Value) {
-        let _ = self.tx.send(Arc::new(Event {
+        let event = Event {
             id: None,
             name: name.to_string(),
             customer_id: subject.customer_id,
             charger_id: subject.charger_id,
             payload,
-        }));
+        };
+        if let Some(c) = self.cluster.get() {
+            c.publish_live(&event);
+        }
+        self.send_local(event);
     }
 
     /// Relays committed outbox rows to this process's subscribers, forever. Every process tails the

@@ -7,6 +7,7 @@ pub mod ca;
 pub mod certificates;
 pub mod chargers;
 pub mod charging;
+pub mod cluster;
 pub mod config;
 pub mod customers;
 pub mod db;

@@ -104,6 +104,7 @@ pub async fn run(state: State) {
     let every = state.settings.node_heartbeat();
     loop {
         let id = state.node_id.clone();
+        let was_stale = state.registry.cluster().is_some_and(|c| c.is_stale());
         let result = state
             .db
             .run(move |c| {
@@ -115,8 +116,18 @@ pub async fn run(state: State) {
                 Ok(())
             })
             .await;
-        if let Err(e) = result {
-            log::warn!("node heartbeat: {e}");
+        match (result, state.registry.cluster()) {
+            (Err(e), _) => log::warn!("node heartbeat: {e}"),
+            (Ok(()), Some(cluster)) => {
+                // Back from a stall longer than the lease: other nodes may have taken chargers
+                // (and missed claims cannot be trusted): check every connection before trusting
+                // this node's view again.
+                if was_stale {
+                    cluster.verify_all(&state).await;
+                }
+                cluster.beat();
+            }
+            (Ok(()), None) => {}
         }
         tokio::time::sleep(every).await;
     }

@@ -74,6 +74,27 @@ impl Application {
             let id = node_id.clone();
             db.run(move |c| crate::node::heartbeat(c, &id)).await?;
         }
+        let cluster = match &settings.nats_url {
+            None => None,
+            Some(url) => {
+                // An earlier run under the same CSMS_NODE_ID held sockets that are gone now.
+                let id = node_id.clone();
+                db.run(move |c| crate::cluster::forget_node(c, &id)).await?;
+                let cluster = crate::cluster::Cluster::connect(
+                    url,
+                    &settings.nats_prefix,
+                    &node_id,
+                    settings.node_lease(),
+                )
+                .await?;
+                cluster.beat();
+                log::info!(
+                    "cluster mode: node {node_id}, NATS {url}, subjects {}.*",
+                    settings.nats_prefix
+                );
+                Some(cluster)
+            }
+        };
         let msglog = MessageLog::start(db.clone(), settings.message_log_limit.max(1));
         let meters = crate::charging::meter_writer::MeterWriter::start(db.clone(), derived.policy);
         let http_listener = std::net::TcpListener::bind(&settings.http_addr).map_err(|e| {
@@ -152,6 +173,11 @@ impl Application {
             tls,
             settings,
         });
+        if let Some(cluster) = cluster {
+            state.registry.set_cluster(cluster.clone());
+            state.events.set_cluster(cluster.clone());
+            state.occupancy.set_cluster(cluster);
+        }
         let server = crate::api::server(http_listener, state.clone())
             .map_err(|e| AppError::Config(format!("HTTP server: {e}")))?;
         Ok(Application {
@@ -180,6 +206,9 @@ impl Application {
                 .relay(state.db.clone(), state.node_id.clone()),
         );
         tokio::spawn(crate::node::run(state.clone()));
+        if let Some(cluster) = state.registry.cluster() {
+            tokio::spawn(cluster.clone().run(state.clone()));
+        }
         tokio::spawn(recovery::run(state.clone()));
         tokio::spawn(crate::charging::stops::run(state.clone()));
         tokio::spawn(crate::reservations::run(state.clone()));

@@ -315,7 +315,10 @@ pub async fn list_chargers(
     _op: OperatorId,
 ) -> Result<HttpResponse, AppError> {
     let online = online(&state);
-    let chargers = state.db.run(move |c| chargers::list(c, online)).await?;
+    let mut chargers = state.db.run(move |c| chargers::list(c, online)).await?;
+    for ch in &mut chargers {
+        ch.node = state.registry.holder(&ch.device_id, &state.node_id);
+    }
     Ok(HttpResponse::Ok().json(ChargerList {
         success: true,
         chargers,
@@ -714,4 +717,16 @@ pub async fn command(
         reservation: outcome.reservation,
         local_list: outcome.local_list,
     }))
+}
+
+#[utoipa::path(get, path = "/api/admin/cluster", tag = "operator",
+    responses((status = 200, description = "The nodes sharing this database (heartbeat, lease, chargers held), and the named leases", body = crate::cluster::ClusterView)),
+    security(("bearer" = [])),
+)]
+pub async fn cluster(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+) -> Result<HttpResponse, AppError> {
+    let view = crate::cluster::describe(state.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(view))
 }

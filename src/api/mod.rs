@@ -142,6 +142,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         // operators
         ("/api/admin/login", vec![post(web::post().to(admin::login))]),
         (
+            "/api/admin/cluster",
+            vec![get(web::get().to(admin::cluster))],
+        ),
+        (
             "/api/admin/stations",
             vec![
                 post(web::post().to(admin::create_station)),

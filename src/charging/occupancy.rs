@@ -62,6 +62,8 @@ pub struct Occupancy {
     global: AtomicU64,
     /// One queue per connector in front of the reservation, see [`Occupancy::gate`].
     gates: DashMap<(String, i32), std::sync::Arc<Mutex<()>>>,
+    /// Cluster mode: releases are told to the other nodes too.
+    cluster: std::sync::OnceLock<std::sync::Arc<crate::cluster::Cluster>>,
 }
 
 /// What [`Occupancy::epoch`] returns: the release counts (all chargers, this charger).
@@ -114,6 +116,18 @@ impl Occupancy {
     /// Something may have freed a connector of this charger: forget its marks.
     /// The entry is created if missing, so that a read that began before it cannot mark afterwards.
     pub fn release(&self, device_id: &str) {
+        self.release_local(device_id);
+        if let Some(c) = self.cluster.get() {
+            c.release_occupancy(Some(device_id));
+        }
+    }
+
+    pub fn set_cluster(&self, cluster: std::sync::Arc<crate::cluster::Cluster>) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    /// A release noted by this node only (one another node told it about).
+    pub fn release_local(&self, device_id: &str) {
         self.chargers
             .entry(device_id.to_string())
             .or_default()
@@ -137,6 +151,13 @@ impl Occupancy {
 
     /// Forgets every mark (after recovery freed connectors of unknown chargers).
     pub fn release_all(&self) {
+        self.release_all_local();
+        if let Some(c) = self.cluster.get() {
+            c.release_occupancy(None);
+        }
+    }
+
+    pub fn release_all_local(&self) {
         self.global.fetch_add(1, Ordering::SeqCst);
         for mut marks in self.chargers.iter_mut() {
             marks.forget();

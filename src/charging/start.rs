@@ -131,6 +131,9 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
                         Some("rejected")
                     }
                     Err(CallFailure::Timeout) => Some("timeout"),
+                    // The RemoteStart may or may not have reached the owning node: like a timeout,
+                    // refunded now, and a StartTransaction that still comes is billed anew.
+                    Err(CallFailure::Unavailable) => Some("unavailable"),
                     Err(CallFailure::Offline | CallFailure::Disconnected) => Some("offline"),
                 };
                 let ids = (device_id.as_str(), cp_id.as_str());
@@ -184,6 +187,7 @@ fn failure_error(s: &Session) -> Option<AppError> {
         Some("timeout" | "interrupted") => AppError::ChargerTimeout,
         Some("offline" | "charger_rebooted") => AppError::ChargerOffline,
         Some("connector_taken") => AppError::ConnectorInUse,
+        Some("unavailable") => AppError::ClusterUnavailable,
         _ => AppError::ChargerRejectedStart,
     })
 }

@@ -239,6 +239,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    charger_owners (device_id) {
+        device_id -> Text,
+        node_id -> Text,
+        epoch -> BigInt,
+        claimed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     leases (name) {
         name -> Text,
         holder -> Text,
@@ -415,6 +424,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     write_offs,
     nodes,
     leases,
+    charger_owners,
     reservations,
     local_lists,
     charging_profiles,

@@ -64,6 +64,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Out<'_, S> {
     }
 }
 
+const FENCED: &str = "fenced: another node holds this charger now";
+
 /// Runs until the socket closes, the charger goes silent, or a newer connection replaces this one.
 pub(crate) async fn run<S>(
     ws: WebSocketStream<S>,
@@ -71,6 +73,7 @@ pub(crate) async fn run<S>(
     ctx: ChargerCtx,
     mut commands: mpsc::Receiver<Command>,
     close: Arc<Notify>,
+    epoch: Option<i64>,
 ) -> &'static str
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -90,7 +93,18 @@ where
     let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
     let mut last_heard = Instant::now();
 
+    // Cluster mode: a node that stalled past its lease checks it still holds the charger before
+    // it handles a message or sends a call for it.
+    let fenced = || async {
+        match (state.registry.cluster(), epoch) {
+            (Some(cluster), Some(epoch)) => cluster.fenced(&state, &ctx.device_id, epoch).await,
+            _ => false,
+        }
+    };
     let reason = loop {
+        if fenced().await {
+            break FENCED;
+        }
         if handling.is_none()
             && let Some((id, action, payload)) = queued.pop_front()
         {
@@ -170,6 +184,10 @@ where
             // StartTransaction answer that tells the charger its transactionId).
             Some(cmd) = commands.recv(), if in_flight.is_none() && handling.is_none() && queued.is_empty() => {
                 if cmd.reply.is_closed() { continue } // its caller gave up while it was queued
+                if fenced().await {
+                    let _ = cmd.reply.send(Err(CallFailure::Offline));
+                    break FENCED;
+                }
                 next_id += 1;
                 let id = next_id.to_string();
                 let frame = Frame::call(id.clone(), cmd.action.clone(), cmd.payload);

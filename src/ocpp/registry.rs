@@ -12,7 +12,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use crate::error::AppError;
 
 /// Why a call to a charger produced no usable answer.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum CallFailure {
     #[error("charger is offline")]
     Offline,
@@ -26,6 +26,9 @@ pub enum CallFailure {
     /// OCPP 1.6 lets the central system send it only configuration and trigger requests.
     #[error("charger is not accepted (pending approval or rejected)")]
     NotAccepted,
+    /// Cluster mode: the charger is held by another node and NATS cannot reach it now.
+    #[error("the cluster's messaging (NATS) is unavailable")]
+    Unavailable,
 }
 
 impl From<CallFailure> for AppError {
@@ -39,6 +42,7 @@ impl From<CallFailure> for AppError {
             CallFailure::NotAccepted => AppError::Conflict(
                 "Charger is not accepted: approve it first (it is pending or rejected)".into(),
             ),
+            CallFailure::Unavailable => AppError::ClusterUnavailable,
         }
     }
 }
@@ -105,6 +109,8 @@ impl ChargerHandle {
 pub struct Registry {
     chargers: DashMap<String, ChargerHandle>,
     next_conn_id: AtomicU64,
+    /// Cluster mode: chargers held by other nodes, reached over NATS.
+    cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 impl Registry {
@@ -161,8 +167,31 @@ impl Registry {
         self.chargers.get(device_id).map(|h| h.clone())
     }
 
+    /// Connected to this node or, in cluster mode, to another live node.
     pub fn is_online(&self, device_id: &str) -> bool {
         self.chargers.contains_key(device_id)
+            || self
+                .cluster
+                .get()
+                .is_some_and(|c| c.holder_elsewhere(device_id).is_some())
+    }
+
+    /// The cluster this node belongs to (cluster mode only).
+    pub fn cluster(&self) -> Option<&Arc<crate::cluster::Cluster>> {
+        self.cluster.get()
+    }
+
+    /// The node holding a charger's connection: this one, another one (cluster mode), or none.
+    pub fn holder(&self, device_id: &str, me: &str) -> Option<String> {
+        if self.chargers.contains_key(device_id) {
+            return Some(me.to_string());
+        }
+        self.cluster.get()?.holder_elsewhere(device_id)
+    }
+
+    /// Turns on cluster mode: calls to chargers held by other nodes go over NATS.
+    pub fn set_cluster(&self, cluster: Arc<crate::cluster::Cluster>) {
+        let _ = self.cluster.set(cluster);
     }
 
     /// The chargers connected to this process.
@@ -178,7 +207,30 @@ impl Registry {
         self.chargers.is_empty()
     }
 
+    /// A call to a charger wherever it is connected: here, or (cluster mode) on the node that
+    /// holds it, which queues it like its own (one call in flight per charger).
     pub async fn call(
+        &self,
+        device_id: &str,
+        action: &str,
+        payload: Value,
+        timeout: Duration,
+    ) -> Result<Value, CallFailure> {
+        if let Some(handle) = self.get(device_id) {
+            return handle.call(action, payload, timeout).await;
+        }
+        match self.cluster.get() {
+            Some(cluster) => {
+                cluster
+                    .call_remote(device_id, action, payload, timeout)
+                    .await
+            }
+            None => Err(CallFailure::Offline),
+        }
+    }
+
+    /// A call to a charger connected to this node only (what a node does for another one).
+    pub async fn call_local(
         &self,
         device_id: &str,
         action: &str,

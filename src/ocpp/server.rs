@@ -322,6 +322,21 @@ async fn handle_socket(conn_id: u64, mut stream: OcppStream, link: Link, state: 
         let _ = ws.close(None).await;
         return;
     }
+    // Cluster mode: this node takes the charger (a newer epoch closes an older connection on
+    // another node).
+    let epoch = match state.registry.cluster() {
+        None => None,
+        Some(cluster) => match cluster.claim(&state, &device_id).await {
+            Ok(epoch) => Some(epoch),
+            Err(e) => {
+                log::warn!("{device_id}: could not take ownership: {e}");
+                state.registry.unregister(&device_id, conn_id);
+                let mut ws = ws;
+                let _ = ws.close(None).await;
+                return;
+            }
+        },
+    };
     log::info!("{device_id}: connected");
     presence(&state, charger_id, &device_id, "charger.connected").await;
     // Transactions it was asked to stop while it was away are asked again now.
@@ -335,10 +350,13 @@ async fn handle_socket(conn_id: u64, mut stream: OcppStream, link: Link, state: 
         Err(e) => log::warn!("{device_id}: {e}"),
     }
 
-    let reason = connection::run(ws, state.clone(), ctx, commands, close).await;
+    let reason = connection::run(ws, state.clone(), ctx, commands, close, epoch).await;
 
     if state.registry.unregister(&device_id, conn_id) {
         log::info!("{device_id}: disconnected ({reason})");
+        if let (Some(cluster), Some(epoch)) = (state.registry.cluster(), epoch) {
+            cluster.release(&state, &device_id, epoch).await;
+        }
         presence(&state, charger_id, &device_id, "charger.disconnected").await;
     } else {
         log::info!("{device_id}: old connection closed ({reason})");

@@ -424,6 +424,11 @@ impl Simulator {
     }
 
     /// Where the next (re)connection goes (a charger behind a load balancer that moved it).
+    /// This charger's settings (to connect the same charger again elsewhere).
+    pub fn config(&self) -> SimConfig {
+        lock(&self.cfg).clone()
+    }
+
     pub fn set_url(&self, url: impl Into<String>) {
         lock(&self.cfg).url = url.into();
     }

@@ -7,6 +7,7 @@ mod admin;
 mod boot_policy;
 mod certificates;
 mod charging;
+mod cluster;
 mod firmware;
 mod lifecycle;
 mod local_list;

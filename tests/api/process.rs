@@ -23,15 +23,24 @@ use serde_json::{Value, json};
 use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, fresh_database};
 
 /// A `csms serve` child process.
-struct Server {
-    child: Child,
-    http: String,
-    ocpp: String,
+pub(crate) struct Server {
+    pub child: Child,
+    pub http: String,
+    pub ocpp: String,
 }
 
 impl Server {
-    fn spawn(database_url: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_csms"))
+    pub fn spawn(database_url: &str) -> Server {
+        Server::spawn_with(database_url, &[])
+    }
+
+    /// With more settings (`CSMS_…` variables) than the test defaults.
+    pub fn spawn_with(database_url: &str, extra: &[(&str, String)]) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_csms"));
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        let mut child = command
             .arg("serve")
             .env("DATABASE_URL", database_url)
             .env("CSMS_HTTP_ADDR", "127.0.0.1:0")
@@ -82,7 +91,7 @@ impl Server {
     }
 
     /// SIGKILL: no shutdown, no flush, nothing.
-    fn kill(mut self) {
+    pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -95,7 +104,7 @@ impl Drop for Server {
     }
 }
 
-async fn call(
+pub(crate) async fn call(
     http: &reqwest::Client,
     url: String,
     token: Option<&str>,
@@ -118,13 +127,13 @@ async fn call(
 }
 
 /// Chargers, customers and their tokens, set up through the API of the first server.
-struct Fleet {
-    sims: Vec<Simulator>,
-    tokens: Vec<String>,
-    devices: Vec<String>,
+pub(crate) struct Fleet {
+    pub sims: Vec<Simulator>,
+    pub tokens: Vec<String>,
+    pub devices: Vec<String>,
 }
 
-async fn setup(server: &Server, chargers: usize, customers: usize, tag: &str) -> Fleet {
+pub(crate) async fn setup(server: &Server, chargers: usize, customers: usize, tag: &str) -> Fleet {
     let http = reqwest::Client::new();
     let (s, login) = call(
         &http,
@@ -231,7 +240,7 @@ fn load(
 
 /// The end of every scenario: the chargers stop what they still run, recovery resolves the rest;
 /// then nothing is open and the books balance.
-async fn settle_and_audit(fleet: &Fleet, database_url: &str) {
+pub(crate) async fn settle_and_audit(fleet: &Fleet, database_url: &str) {
     for sim in &fleet.sims {
         let _ = sim.report_statuses().await;
         for tx in sim.open_transactions().keys() {
