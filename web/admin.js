@@ -264,6 +264,7 @@
         <div class="mt-4">${profileChip(ch)}</div>${registrationChip(ch)}`,
       station: `<div>${esc(stationName(ch.stationId) || '#' + ch.stationId)}</div><div class="dev-sub">${esc(ch.tariffId ? tariffLabel(ch.tariffId) : 'station tariff')}</div>`,
       status: `<span class="badge ${ch.online ? 'online' : 'offline'}" data-testid="online-badge">${ch.online ? 'Online' : 'Offline'}</span>
+        ${ch.online && ch.node ? `<div class="dev-sub nowrap" data-testid="charger-node" title="the csms node holding its connection">node ${esc(ch.node)}</div>` : ''}
         ${ch.status ? `<div class="mt-4"><span class="chip ${statusClass(ch.status)}">${esc(ch.status)}</span></div>` : ''}${statusErr}`,
       connectors: `<div class="conn-chips">${connectorChips(ch)}</div>`,
       heartbeat: `<div class="nowrap" title="${esc(ch.lastHeartbeat || '')}">${esc(ch.lastHeartbeat ? ago(ch.lastHeartbeat) : '—')}</div>

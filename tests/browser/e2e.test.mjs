@@ -418,6 +418,8 @@ test('operator console: chargers online, Reset answered Accepted', async () => {
       return b && b.textContent.trim() === 'Online';
     });
     await page.waitForFunction(() => document.getElementById('stat-online').textContent.trim() === '2 / 2');
+    // Which node holds the connection (one node here; in a cluster, any of them).
+    assert.match((await row.locator('[data-testid="charger-node"]').textContent()).trim(), /^node \S+$/);
 
     await row.locator('button[data-action="Reset"]').click();
     await page.waitForFunction(() => {
