@@ -131,3 +131,88 @@ fn start_sqlite() {
 fn start_postgres() {
     start(true)
 }
+
+/// Whether the machine's NATS answers (cluster runs); required under CI.
+fn nats_up() -> bool {
+    let up = std::net::TcpStream::connect_timeout(
+        &"127.0.0.1:4222".parse().expect("address"),
+        std::time::Duration::from_secs(2),
+    )
+    .is_ok();
+    if !up {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "NATS is required under CI (nothing at 127.0.0.1:4222)"
+        );
+        eprintln!("skipped: cluster half (no NATS at 127.0.0.1:4222)");
+    }
+    up
+}
+
+/// `connections --nodes 3`: the chargers spread over three nodes, by two load-generator
+/// processes when one would exceed its share.
+#[test]
+fn connections_cluster() {
+    if !nats_up() {
+        return;
+    }
+    let Some(r) = bench(
+        &[
+            "connections",
+            "--nodes",
+            "3",
+            "--chargers",
+            "300",
+            "--per-generator",
+            "150",
+            "--duration",
+            "30",
+        ],
+        true,
+    ) else {
+        return;
+    };
+    assert_eq!(r["nodes"], 3, "{r}");
+    assert_eq!(r["load_generators"], 2, "{r}");
+    assert_eq!(r["connected"], 300, "{r}");
+    assert_eq!(r["failed"], 0, "{r}");
+    let held: u64 = r["per_node"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["chargers"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(held, 300, "every charger held by exactly one node: {r}");
+}
+
+/// `start --nodes 2`: customers and chargers on different nodes race; still no double booking.
+#[test]
+fn start_cluster() {
+    if !nats_up() {
+        return;
+    }
+    let Some(r) = bench(
+        &[
+            "start",
+            "--nodes",
+            "2",
+            "--concurrency",
+            "8",
+            "--connectors",
+            "4",
+            "--duration",
+            "2",
+            "--pool-size",
+            "4",
+        ],
+        true,
+    ) else {
+        return;
+    };
+    assert_eq!(r["nodes"], 2, "{r}");
+    assert!(r["starts"].as_u64().unwrap() > 0, "{r}");
+    assert!(r["cross_node_share"].as_f64().unwrap() > 0.0, "{r}");
+    assert_eq!(r["double_bookings"], 0, "{r}");
+    assert_eq!(r["conservation_ok"], true, "{r}");
+    assert_eq!(r["other_errors"], 0, "{r}");
+}

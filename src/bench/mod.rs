@@ -3,6 +3,7 @@
 //! ceiling, prints a table and, as the last line, one JSON object with every figure.
 
 mod client;
+mod cluster;
 mod scenarios;
 
 use std::path::PathBuf;
@@ -73,6 +74,20 @@ pub struct BenchArgs {
     /// The csms binary to benchmark (default: this one)
     #[arg(long)]
     pub server: Option<PathBuf>,
+    /// Cluster mode: this many csms nodes on the one database (PostgreSQL: --database-url), talking
+    /// over --nats-url; chargers and customers are spread over the nodes
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
+    /// The NATS server of --nodes
+    #[arg(long, default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    /// connections --nodes: chargers per load-generator process (default: what the open-files cap
+    /// of one process allows)
+    #[arg(long)]
+    pub per_generator: Option<usize>,
+    /// (internal) one load-generator process of `connections`: `FIRST:COUNT:PORT,PORT…`
+    #[arg(long, hide = true)]
+    pub worker: Option<String>,
 }
 
 /// Rows of the printed table, then the JSON line.
@@ -178,7 +193,17 @@ pub struct ServerProcess {
     pub backend: Backend,
     drop_database: Option<(String, String)>,
     pub log_path: PathBuf,
+    /// Cluster mode (--nodes): the other nodes, on the same database.
+    pub peers: Vec<Peer>,
     _dir: tempfile_dir::Dir,
+}
+
+/// Another node of a cluster run.
+pub struct Peer {
+    child: tokio::process::Child,
+    pub pid: u32,
+    pub http: String,
+    pub ocpp_port: u16,
 }
 
 mod tempfile_dir {
@@ -303,6 +328,24 @@ impl ServerProcess {
         } else {
             None
         };
+        if args.nodes > 1 {
+            if backend != Backend::Postgres {
+                return Err(AppError::Config(
+                    "--nodes needs a PostgreSQL --database-url (cluster mode)".into(),
+                ));
+            }
+            if args.tls {
+                return Err(AppError::Config(
+                    "--nodes with --tls is not measured".into(),
+                ));
+            }
+            let prefix = format!("bench{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+            env.extend([
+                ("CSMS_NATS_URL".to_string(), args.nats_url.clone()),
+                ("CSMS_NATS_PREFIX".into(), prefix),
+                ("CSMS_NODE_ID".into(), "bench-node0".into()),
+            ]);
+        }
         raise_nofile_limit();
         let child = spawn_child(&exe, &env, &log_path)?;
         let pid = child.id().unwrap_or(0);
@@ -318,29 +361,49 @@ impl ServerProcess {
             backend,
             drop_database,
             log_path,
+            peers: Vec::new(),
             _dir: dir,
         };
         server.wait_healthy().await?;
+        let mut server = server;
+        for i in 1..args.nodes {
+            let (http_port, ocpp_port) = (free_port()?, free_port()?);
+            let mut env = server.env.clone();
+            for (k, v) in env.iter_mut() {
+                match k.as_str() {
+                    "CSMS_HTTP_ADDR" => *v = format!("127.0.0.1:{http_port}"),
+                    "CSMS_OCPP_ADDR" => *v = format!("127.0.0.1:{ocpp_port}"),
+                    "CSMS_NODE_ID" => *v = format!("bench-node{i}"),
+                    _ => {}
+                }
+            }
+            let log = server._dir.0.join(format!("node{i}.log"));
+            let child = spawn_child(&server.exe, &env, &log)?;
+            let peer = Peer {
+                pid: child.id().unwrap_or(0),
+                child,
+                http: format!("http://127.0.0.1:{http_port}"),
+                ocpp_port,
+            };
+            wait_healthy_at(&peer.http, &log).await?;
+            server.peers.push(peer);
+        }
         Ok(server)
     }
 
+    /// Every node: (pid, HTTP base URL, OCPP port); the first is this one.
+    pub fn nodes(&self) -> Vec<(u32, String, u16)> {
+        std::iter::once((self.pid, self.http.clone(), self.ocpp_port))
+            .chain(
+                self.peers
+                    .iter()
+                    .map(|p| (p.pid, p.http.clone(), p.ocpp_port)),
+            )
+            .collect()
+    }
+
     async fn wait_healthy(&self) -> Result<(), AppError> {
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = client.get(format!("{}/healthz", self.http)).send().await
-                && r.status().is_success()
-            {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
-                return Err(AppError::Internal(format!(
-                    "server did not become healthy:\n{log}"
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_healthy_at(&self.http, &self.log_path).await
     }
 
     /// kill -9 and start again on the same database and ports (a crash and its restart).
@@ -359,27 +422,7 @@ impl ServerProcess {
 
     /// (VmRSS in KiB, user+system CPU seconds) from /proc.
     pub fn usage(&self) -> (u64, f64) {
-        let rss = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            })
-            .unwrap_or(0);
-        let cpu = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
-            .ok()
-            .and_then(|s| {
-                let after = s.rsplit(')').next()?.split_whitespace().collect::<Vec<_>>();
-                // fields 14 and 15 of stat (utime, stime) are 12 and 13 after the command name
-                let ticks: f64 =
-                    after.get(11)?.parse::<f64>().ok()? + after.get(12)?.parse::<f64>().ok()?;
-                // SAFETY: sysconf has no preconditions.
-                let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-                Some(ticks / hz.max(1.0))
-            })
-            .unwrap_or(0.0);
-        (rss, cpu)
+        usage_of(self.pid)
     }
 
     pub async fn metrics(&self) -> String {
@@ -390,6 +433,10 @@ impl ServerProcess {
     }
 
     pub async fn stop(mut self) {
+        for mut peer in std::mem::take(&mut self.peers) {
+            let _ = peer.child.start_kill();
+            let _ = peer.child.wait().await;
+        }
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
         if let Some((admin, name)) = self.drop_database.take() {
@@ -435,6 +482,9 @@ fn bench_certificates(dir: &std::path::Path) -> Result<BenchCertificates, AppErr
 }
 
 pub async fn run(args: BenchArgs) -> Result<(), AppError> {
+    if let Some(spec) = &args.worker {
+        return cluster::worker(spec, &args).await;
+    }
     raise_nofile_limit();
     let limit = nofile_limit();
     let wanted = args.chargers.unwrap_or(10_000) as u64 + 100;
@@ -455,6 +505,7 @@ pub async fn run(args: BenchArgs) -> Result<(), AppError> {
     );
     let started = Instant::now();
     let result = match args.scenario {
+        Scenario::Connections if args.nodes > 1 => cluster::connections(&args, &server).await,
         Scenario::Connections => scenarios::connections(&args, &server).await,
         Scenario::Ingest => scenarios::ingest(&args, &server).await,
         Scenario::Start => scenarios::start(&args, &server).await,
@@ -486,3 +537,47 @@ pub async fn run(args: BenchArgs) -> Result<(), AppError> {
 }
 
 pub type Figures = Vec<(&'static str, &'static str, Value)>;
+
+async fn wait_healthy_at(http: &str, log_path: &std::path::Path) -> Result<(), AppError> {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = client.get(format!("{http}/healthz")).send().await
+            && r.status().is_success()
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            let log = std::fs::read_to_string(log_path).unwrap_or_default();
+            return Err(AppError::Internal(format!(
+                "server did not become healthy:\n{log}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A process's resident memory (KiB) and CPU time so far (s), from /proc.
+pub fn usage_of(pid: u32) -> (u64, f64) {
+    let rss = std::fs::read_to_string(format!("/proc/{}/status", pid))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0);
+    let cpu = std::fs::read_to_string(format!("/proc/{}/stat", pid))
+        .ok()
+        .and_then(|s| {
+            let after = s.rsplit(')').next()?.split_whitespace().collect::<Vec<_>>();
+            // fields 14 and 15 of stat (utime, stime) are 12 and 13 after the command name
+            let ticks: f64 =
+                after.get(11)?.parse::<f64>().ok()? + after.get(12)?.parse::<f64>().ok()?;
+            // SAFETY: sysconf has no preconditions.
+            let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+            Some(ticks / hz.max(1.0))
+        })
+        .unwrap_or(0.0);
+    (rss, cpu)
+}

@@ -17,7 +17,11 @@ use crate::error::AppError;
 use crate::simulator::{SimConfig, Simulator};
 
 /// Registers `n` chargers named `{prefix}{i}` in one station, with multi-row INSERTs.
-async fn register_chargers(db: &Db, prefix: &str, n: usize) -> Result<Vec<String>, AppError> {
+pub(super) async fn register_chargers(
+    db: &Db,
+    prefix: &str,
+    n: usize,
+) -> Result<Vec<String>, AppError> {
     let ids: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
     let list = ids.clone();
     db.run(move |c| {
@@ -441,10 +445,12 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
     let c_n = args.concurrency.max(1);
     let db = server.db(args.pool_size)?;
     let ids = register_chargers(&db, "STRT", chargers_n).await?;
+    // With --nodes: charger j on node j % N, customer i on node i % N.
+    let nodes = server.nodes();
     let mut sims = Vec::new();
-    for id in &ids {
+    for (j, id) in ids.iter().enumerate() {
         let mut cfg = SimConfig::new(
-            format!("ws://127.0.0.1:{}/ocpp", server.ocpp_port),
+            format!("ws://127.0.0.1:{}/ocpp", nodes[j % nodes.len()].2),
             id.clone(),
             2,
         );
@@ -505,11 +511,14 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
     let (_, cpu_before) = server.usage();
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_secs(args.duration);
+    let cross = Arc::new(AtomicU64::new(0));
+    let nodes_n = nodes.len();
     let tasks: Vec<_> = tokens
         .into_iter()
         .enumerate()
         .map(|(i, token)| {
-            let (http, base, ids) = (http.clone(), server.http.clone(), ids.clone());
+            let (http, base, ids) = (http.clone(), nodes[i % nodes_n].1.clone(), ids.clone());
+            let cross = cross.clone();
             let retry = Duration::from_millis(args.retry_ms);
             tokio::spawn(async move {
                 let (mut ok_lat, mut in_use, mut other, mut first_other) = (Vec::new(), 0u64, 0u64, None::<String>);
@@ -522,7 +531,12 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
                     let resp = http.post(format!("{base}/api/user/charging/start")).bearer_auth(&token).json(&body).send().await;
                     let elapsed = t.elapsed().as_micros() as f64;
                     match resp {
-                        Ok(r) if r.status().as_u16() == 200 => ok_lat.push(elapsed),
+                        Ok(r) if r.status().as_u16() == 200 => {
+                            ok_lat.push(elapsed);
+                            if i % nodes_n != (slot / 2) % nodes_n {
+                                cross.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
                         Ok(r) if r.status().as_u16() == 400 => {
                             let text = r.text().await.unwrap_or_default();
                             if text.contains("currently in use") {
@@ -661,6 +675,19 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
             "double_bookings",
             "double bookings (must be 0)",
             json!(double_bookings),
+        ),
+        (
+            "nodes",
+            "csms nodes (customers and chargers spread over them)",
+            json!(nodes_n),
+        ),
+        (
+            "cross_node_share",
+            "share of the starts whose customer and charger were on different nodes",
+            json!(round(
+                cross.load(Ordering::Relaxed) as f64 / starts.max(1) as f64,
+                3
+            )),
         ),
         (
             "conservation_ok",
