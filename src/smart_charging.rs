@@ -623,7 +623,7 @@ pub async fn rebalance(state: &State, station_id: i64) -> Result<(), AppError> {
         Some(_) => 2,
     });
     for t in order {
-        if !state.registry.is_online(&t.device) {
+        if !state.registry.is_local(&t.device) {
             continue; // connected elsewhere, or away: its accepted limit still counts
         }
         let current = t.installed.unwrap_or(0);

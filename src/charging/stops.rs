@@ -191,8 +191,8 @@ pub async fn run(state: State) {
         match state.db.run(due).await {
             Ok(list) => {
                 for (tx_id, device) in list {
-                    if !state.registry.is_online(&device) {
-                        continue; // sent when it reconnects (`charger_back`)
+                    if !state.registry.is_local(&device) {
+                        continue; // its node sends it, or it is sent when it reconnects (`charger_back`)
                     }
                     let state = state.clone();
                     tokio::spawn(async move {

@@ -167,6 +167,11 @@ impl Registry {
         self.chargers.get(device_id).map(|h| h.clone())
     }
 
+    /// Connected to this node (background work acts for these; each node for its own).
+    pub fn is_local(&self, device_id: &str) -> bool {
+        self.chargers.contains_key(device_id)
+    }
+
     /// Connected to this node or, in cluster mode, to another live node.
     pub fn is_online(&self, device_id: &str) -> bool {
         self.chargers.contains_key(device_id)
