@@ -108,6 +108,10 @@ pub struct SimConfig {
     /// The `wss://` URL to use once ChangeConfiguration SecurityProfile 2 or 3 was accepted
     #[arg(long)]
     pub tls_url: Option<String>,
+    /// Other addresses of the central system (nodes of a cluster), tried in turn when a reconnect
+    /// to the current one fails; the first that answers becomes the current one
+    #[arg(long = "fallback-url")]
+    pub fallback_urls: Vec<String>,
     /// PEM CA certificate(s) trusted for a `wss://` URL (security profiles 2 and 3)
     #[arg(long)]
     pub ca_cert: Option<std::path::PathBuf>,
@@ -138,6 +142,7 @@ impl SimConfig {
             no_start_transaction: false,
             auto_stop_after_ms: None,
             tls_url: None,
+            fallback_urls: Vec::new(),
             ca_cert: None,
             client_cert: None,
             client_key: None,
@@ -348,10 +353,32 @@ impl Simulator {
         self.disconnect().await;
         self.closed().await;
         let cfg = lock(&self.cfg).clone();
-        let link = Self::open(&cfg).await?;
-        *lock(&self.link) = link.0.clone();
-        self.serve(link);
-        Ok(())
+        let mut failure = None;
+        for url in std::iter::once(&cfg.url).chain(&cfg.fallback_urls) {
+            let mut attempt = cfg.clone();
+            attempt.url = url.clone();
+            match Self::open(&attempt).await {
+                Ok(link) => {
+                    if *url != cfg.url {
+                        // This node answered: it is the current one, the old one a fallback.
+                        let mut c = lock(&self.cfg);
+                        c.fallback_urls.retain(|u| u != url);
+                        let old = std::mem::replace(&mut c.url, url.clone());
+                        c.fallback_urls.push(old);
+                    }
+                    *lock(&self.link) = link.0.clone();
+                    self.serve(link);
+                    return Ok(());
+                }
+                Err(e) => failure = Some(e),
+            }
+        }
+        Err(failure.unwrap_or(SimError::Closed))
+    }
+
+    /// Other addresses tried in turn when a reconnect fails (see [`SimConfig::fallback_urls`]).
+    pub fn set_fallback_urls(&self, urls: Vec<String>) {
+        lock(&self.cfg).fallback_urls = urls;
     }
 
     /// Reboots: reconnects and boots again. With `lose_transactions` (power loss, hard reset) the
@@ -1271,6 +1298,7 @@ impl Simulator {
 /// `csms simulate`: connect, boot, heartbeat, and serve; reconnects when the connection drops
 /// (as a real charger does), until Ctrl-C.
 pub async fn run_cli(cfg: SimConfig) -> Result<(), SimError> {
+    let mut cfg = cfg;
     let mut first = true;
     loop {
         match Simulator::connect(cfg.clone()).await {
@@ -1287,7 +1315,15 @@ pub async fn run_cli(cfg: SimConfig) -> Result<(), SimError> {
             }
             // A wrong URL or a refused handshake at start-up is an error to report, not to retry.
             Err(e) if first => return Err(e),
-            Err(e) => log::warn!("reconnect failed: {e}; retrying in 3 s"),
+            Err(e) => {
+                log::warn!("reconnect to {} failed: {e}; retrying in 3 s", cfg.url);
+                // The next address of the central system (another node of a cluster), if any.
+                if !cfg.fallback_urls.is_empty() {
+                    let next = cfg.fallback_urls.remove(0);
+                    let old = std::mem::replace(&mut cfg.url, next);
+                    cfg.fallback_urls.push(old);
+                }
+            }
         }
         first = false;
         tokio::select! {

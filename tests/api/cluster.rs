@@ -417,10 +417,16 @@ async fn node_killed_mid_session() {
         .next()
         .expect("a transaction");
     sim.add_energy(tx, 500.0).await.unwrap();
+    // The charger knows the other nodes' addresses (as behind a load balancer that moves it).
+    sim.set_fallback_urls(vec![c.nodes[1].ocpp.clone(), c.nodes[0].ocpp.clone()]);
     c.nodes.pop().unwrap().kill();
     let _ = tokio::time::timeout(Duration::from_secs(10), sim.closed()).await;
-    sim.set_url(c.nodes[1].ocpp.clone());
     sim.reconnect().await.expect("reconnects to a survivor");
+    assert_eq!(
+        sim.config().url,
+        c.nodes[1].ocpp,
+        "the first survivor took it"
+    );
     let _ = sim.report_statuses().await;
     until_held(&http, &c, &admin, &device, &c.ids[1]).await;
     sim.add_energy(tx, 500.0).await.unwrap();
