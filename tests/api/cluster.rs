@@ -457,6 +457,92 @@ async fn node_killed_mid_session() {
     settle_and_audit(&fleet, &c.url).await;
 }
 
+/// A node holding many chargers dies: they all reconnect at once (with jitter) to the survivors,
+/// which take them over; every one is online again, and commands reach them through any node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn node_death_rehomes_its_chargers() {
+    let Some(nats) = nats_url() else { return };
+    let Some(mut c) = cluster(3, &nats).await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let n = 30;
+    let fleet = setup(&c.nodes[2], n, 0, "XHOME").await;
+    let admin = admin_token(&http, &c.nodes[0].http).await;
+    let held_by = |view: &Value, node: &str| {
+        view["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|v| v["nodeId"] == node)
+            .map_or(0, |v| v["chargers"].as_i64().unwrap_or(0))
+    };
+    let first = c.nodes[0].http.clone();
+    let cluster_view = || async {
+        call(
+            &http,
+            format!("{first}/api/admin/cluster"),
+            Some(&admin),
+            None,
+        )
+        .await
+        .1
+    };
+    for (i, sim) in fleet.sims.iter().enumerate() {
+        // Half of them try node 0 first, half node 1 (as a load balancer would spread them).
+        let (a, b) = (c.nodes[i % 2].ocpp.clone(), c.nodes[1 - i % 2].ocpp.clone());
+        sim.set_fallback_urls(vec![a, b]);
+    }
+    c.nodes.pop().unwrap().kill();
+    let reconnects: Vec<_> = fleet
+        .sims
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, sim)| {
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(Duration::from_secs(10), sim.closed()).await;
+                tokio::time::sleep(Duration::from_millis((i as u64 * 37) % 500)).await;
+                sim.reconnect().await.map_err(|e| e.to_string())?;
+                let _ = sim.report_statuses().await;
+                Ok::<_, String>(())
+            })
+        })
+        .collect();
+    for r in reconnects {
+        r.await.unwrap().expect("reconnects to a survivor");
+    }
+    let mut view = Value::Null;
+    for _ in 0..100 {
+        view = cluster_view().await;
+        if held_by(&view, &c.ids[0]) + held_by(&view, &c.ids[1]) == n as i64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (h0, h1) = (held_by(&view, &c.ids[0]), held_by(&view, &c.ids[1]));
+    assert_eq!(h0 + h1, n as i64, "{view}");
+    assert!(h0 > 0 && h1 > 0, "spread over both survivors: {view}");
+    for device in &fleet.devices {
+        let ch = charger(&http, &c.nodes[0].http, &admin, device).await;
+        assert_eq!(ch["online"], true, "{ch}");
+        assert!(ch["node"] == c.ids[0] || ch["node"] == c.ids[1], "{ch}");
+    }
+    for (i, device) in fleet.devices.iter().enumerate().take(4) {
+        let (s, v) = post(
+            &http,
+            format!(
+                "{}/api/admin/chargers/{device}/commands/GetConfiguration",
+                c.nodes[i % 2].http
+            ),
+            &admin,
+            json!({}),
+        )
+        .await;
+        assert_eq!(s, 200, "{device}: {v}");
+    }
+}
+
 /// A `nats-server` of the test's own on a free port.
 struct OwnNats {
     child: Child,
