@@ -115,6 +115,17 @@ async fn until_held(http: &reqwest::Client, c: &Cluster, admin: &str, device: &s
     panic!("{device} is not seen held by {node} on every node");
 }
 
+/// Waits (up to 5 s) for what a simulated charger sees to change; the assertions that follow say
+/// whether it did.
+async fn until(done: impl Fn() -> bool) {
+    for _ in 0..250 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn post(http: &reqwest::Client, url: String, token: &str, body: Value) -> (u16, Value) {
     call(http, url, Some(token), Some(body)).await
 }
@@ -174,12 +185,7 @@ async fn seed_race_across_nodes() {
         wins[*who] += 1;
         // The winner stops through the node it started on; the charger on the third node stops.
         let sid = body["session"]["sessionId"].clone();
-        for _ in 0..100 {
-            if sim.open_transactions().len() == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        until(|| sim.open_transactions().len() == 1).await;
         let (s, v) = post(
             &http,
             format!("{base}/api/user/charging/stop"),
@@ -188,12 +194,7 @@ async fn seed_race_across_nodes() {
         )
         .await;
         assert_eq!(s, 200, "round {round}: stop {v}");
-        for _ in 0..250 {
-            if sim.open_transactions().is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        until(|| sim.open_transactions().is_empty()).await;
         assert!(sim.open_transactions().is_empty(), "round {round}: stopped");
         // The release reaches the other nodes' occupancy hints over NATS.
         tokio::time::sleep(Duration::from_millis(150)).await;
@@ -320,12 +321,7 @@ async fn events_across_nodes() {
     .await;
     assert_eq!(s, 200, "{body}");
     let sim = &fleet.sims[0];
-    for _ in 0..100 {
-        if !sim.open_transactions().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until(|| !sim.open_transactions().is_empty()).await;
     let tx = *sim
         .open_transactions()
         .keys()
@@ -405,12 +401,7 @@ async fn node_killed_mid_session() {
     .await;
     assert_eq!(s, 200, "{body}");
     let sim = &fleet.sims[0];
-    for _ in 0..100 {
-        if !sim.open_transactions().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until(|| !sim.open_transactions().is_empty()).await;
     let tx = *sim
         .open_transactions()
         .keys()
@@ -439,12 +430,7 @@ async fn node_killed_mid_session() {
     )
     .await;
     assert_eq!(s, 200, "{v}");
-    for _ in 0..250 {
-        if sim.open_transactions().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until(|| sim.open_transactions().is_empty()).await;
     let (_, w) = call(
         &http,
         format!("{}/api/user/wallet", c.nodes[1].http),
