@@ -149,3 +149,92 @@ impl Client {
         while let Some(Ok(_)) = self.ws.next().await {}
     }
 }
+
+/// Idle chargers held open by [`connect_all`] until `stop` is sent.
+pub struct Held {
+    pub connected: usize,
+    pub failed: usize,
+    /// When the last handshake (successful or not) finished, from the start (s).
+    pub phase_s: f64,
+    pub first_error: Option<String>,
+    pub stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// Connects and boots chargers `(i, chargeBoxId, port)` (charger `i` from [`source_ip`]`(i)`),
+/// `parallel` handshakes at a time, until `deadline`; each then idles until [`Held::stop`].
+pub async fn connect_all(
+    chargers: Vec<(usize, String, u16)>,
+    parallel: usize,
+    deadline: tokio::time::Instant,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> Held {
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    let n = chargers.len();
+    let slots = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let connected = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let last_done_us = Arc::new(AtomicU64::new(0));
+    let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
+    let t0 = std::time::Instant::now();
+    for (k, (i, id, port)) in chargers.into_iter().enumerate() {
+        let Ok(Ok(permit)) = tokio::time::timeout_at(deadline, slots.clone().acquire_owned()).await
+        else {
+            failed.fetch_add(n - k, Ordering::Relaxed);
+            break;
+        };
+        let (connected, failed, last_done_us, first_error, mut stop) = (
+            connected.clone(),
+            failed.clone(),
+            last_done_us.clone(),
+            first_error.clone(),
+            stop_rx.clone(),
+        );
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let attempt = tokio::time::timeout_at(deadline, async {
+                let mut c = Client::connect_with(port, &id, source_ip(i), None, tls).await?;
+                c.boot().await?;
+                Ok::<_, String>(c)
+            })
+            .await;
+            drop(permit);
+            last_done_us.fetch_max(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
+            let error = match attempt {
+                Ok(Ok(client)) => {
+                    connected.fetch_add(1, Ordering::Relaxed);
+                    tokio::select! {
+                        _ = client.idle() => {}
+                        _ = stop.changed() => {}
+                    }
+                    return;
+                }
+                Ok(Err(e)) => e,
+                Err(_) => "timed out".to_string(),
+            };
+            failed.fetch_add(1, Ordering::Relaxed);
+            first_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(error);
+        });
+    }
+    while connected.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < n
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let ok = connected.load(Ordering::Relaxed);
+    let first_error = first_error
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    Held {
+        connected: ok,
+        failed: n - ok,
+        phase_s: std::time::Duration::from_micros(last_done_us.load(Ordering::Relaxed))
+            .as_secs_f64(),
+        first_error,
+        stop,
+    }
+}

@@ -3,15 +3,12 @@
 //! generator's side alike; so the chargers are spread over the nodes, and the load generator runs as
 //! several worker processes (`--worker FIRST:COUNT:PORTS`, each holding at most one cap's worth).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::sync::Semaphore;
 
-use super::client::{Client, source_ip};
+use super::client::connect_all;
 use super::{BenchArgs, Figures, ServerProcess, round, usage_of};
 use crate::error::AppError;
 
@@ -46,75 +43,21 @@ pub async fn worker(spec: &str, args: &BenchArgs) -> Result<(), AppError> {
     }
     super::raise_nofile_limit();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.duration);
-    let slots = Arc::new(Semaphore::new(args.parallel_handshakes.max(1)));
-    let connected = Arc::new(AtomicUsize::new(0));
-    let failed = Arc::new(AtomicUsize::new(0));
-    let last_done_us = Arc::new(AtomicU64::new(0));
-    let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let t0 = Instant::now();
-    for i in first..first + count {
-        let Ok(Ok(permit)) = tokio::time::timeout_at(deadline, slots.clone().acquire_owned()).await
-        else {
-            failed.fetch_add(first + count - i, Ordering::Relaxed);
-            break;
-        };
-        let port = ports[i % ports.len()];
-        let (connected, failed, last_done_us, first_error, mut stop) = (
-            connected.clone(),
-            failed.clone(),
-            last_done_us.clone(),
-            first_error.clone(),
-            stop_rx.clone(),
-        );
-        tokio::spawn(async move {
-            let id = format!("LOAD{i}");
-            let attempt = tokio::time::timeout_at(deadline, async {
-                let mut c = Client::connect_with(port, &id, source_ip(i), None, None).await?;
-                c.boot().await?;
-                Ok::<_, String>(c)
-            })
-            .await;
-            drop(permit);
-            last_done_us.fetch_max(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
-            let error = match attempt {
-                Ok(Ok(client)) => {
-                    connected.fetch_add(1, Ordering::Relaxed);
-                    tokio::select! {
-                        _ = client.idle() => {}
-                        _ = stop.changed() => {}
-                    }
-                    return;
-                }
-                Ok(Err(e)) => e,
-                Err(_) => "timed out".to_string(),
-            };
-            failed.fetch_add(1, Ordering::Relaxed);
-            first_error
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get_or_insert(error);
-        });
-    }
-    while connected.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < count
-        && tokio::time::Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let chargers = (first..first + count)
+        .map(|i| (i, format!("LOAD{i}"), ports[i % ports.len()]))
+        .collect();
+    let held = connect_all(chargers, args.parallel_handshakes, deadline, None).await;
     let report = WorkerReport {
-        connected: connected.load(Ordering::Relaxed),
-        failed: count - connected.load(Ordering::Relaxed),
-        phase_s: Duration::from_micros(last_done_us.load(Ordering::Relaxed)).as_secs_f64(),
-        first_error: first_error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone(),
+        connected: held.connected,
+        failed: held.failed,
+        phase_s: held.phase_s,
+        first_error: held.first_error.clone(),
     };
     println!("{}", serde_json::to_string(&report).unwrap_or_default());
     // Hold the connections until the parent closes our stdin.
     let mut sink = Vec::new();
     let _ = tokio::io::stdin().read_to_end(&mut sink).await;
-    let _ = stop_tx.send(true);
+    let _ = held.stop.send(true);
     Ok(())
 }
 

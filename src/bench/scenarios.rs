@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use serde_json::{Value, json};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::Semaphore;
 
-use super::client::{Client, source_ip};
+use super::client::{Client, connect_all, source_ip};
 use super::{BenchArgs, Figures, ServerProcess, percentile, round};
 use crate::db::models::{NewMeterValue, NewOcppMessage};
 use crate::db::schema::{chargers, charging_sessions, customers, meter_values, stations};
@@ -79,75 +79,18 @@ pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Fig
     );
     let (rss_before, cpu_before) = server.usage();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.duration);
-    let slots = Arc::new(Semaphore::new(args.parallel_handshakes.max(1)));
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let connected = Arc::new(AtomicUsize::new(0));
-    let failed = Arc::new(AtomicUsize::new(0));
-    let last_done_us = Arc::new(AtomicU64::new(0));
-    let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
-    let t0 = Instant::now();
     let (port, tls) = match &server.tls {
         Some((port, config)) => (*port, Some(config.clone())),
         None => (server.ocpp_port, None),
     };
-    for (i, id) in ids.into_iter().enumerate() {
-        let Ok(Ok(permit)) = tokio::time::timeout_at(deadline, slots.clone().acquire_owned()).await
-        else {
-            failed.fetch_add(n - i, Ordering::Relaxed);
-            break;
-        };
-        let (connected, failed, last_done_us, first_error, mut stop) = (
-            connected.clone(),
-            failed.clone(),
-            last_done_us.clone(),
-            first_error.clone(),
-            stop_rx.clone(),
-        );
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let attempt = tokio::time::timeout_at(deadline, async {
-                let mut c = Client::connect_with(port, &id, source_ip(i), None, tls).await?;
-                c.boot().await?;
-                Ok::<_, String>(c)
-            })
-            .await;
-            drop(permit);
-            last_done_us.fetch_max(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
-            match attempt {
-                Ok(Ok(client)) => {
-                    connected.fetch_add(1, Ordering::Relaxed);
-                    tokio::select! {
-                        _ = client.idle() => {}
-                        _ = stop.changed() => {}
-                    }
-                }
-                Ok(Err(e)) => {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                    first_error
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .get_or_insert(e);
-                }
-                Err(_) => {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                    first_error
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .get_or_insert("timed out".into());
-                }
-            }
-        });
-    }
-    while connected.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < n
-        && tokio::time::Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let ok = connected.load(Ordering::Relaxed);
-    let bad = n - ok;
-    let phase = Duration::from_micros(last_done_us.load(Ordering::Relaxed))
-        .as_secs_f64()
-        .max(1e-3);
+    let chargers = ids
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| (i, id, port))
+        .collect();
+    let held = connect_all(chargers, args.parallel_handshakes, deadline, tls).await;
+    let (ok, bad) = (held.connected, held.failed);
+    let phase = held.phase_s.max(1e-3);
     println!("{ok} connected, {bad} failed in {phase:.1} s; letting the server settle...");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (rss, cpu) = server.usage();
@@ -168,7 +111,7 @@ pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Fig
         },
         None => None,
     };
-    let _ = stop_tx.send(true);
+    let _ = held.stop.send(true);
     let per = if ok > 0 {
         rss.saturating_sub(rss_before) as f64 / ok as f64
     } else {
@@ -214,11 +157,7 @@ pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Fig
             json!(round(cpu - cpu_before, 2)),
         ),
     ];
-    if let Some(e) = first_error
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone()
-    {
+    if let Some(e) = held.first_error {
         figures.push(("first_error", "first error", json!(e)));
     }
     Ok(figures)
