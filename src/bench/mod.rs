@@ -5,6 +5,7 @@
 mod client;
 mod cluster;
 mod scenarios;
+mod storm;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -509,7 +510,7 @@ pub async fn run(args: BenchArgs) -> Result<(), AppError> {
         Scenario::Connections => scenarios::connections(&args, &server).await,
         Scenario::Ingest => scenarios::ingest(&args, &server).await,
         Scenario::Start => scenarios::start(&args, &server).await,
-        Scenario::Storm => scenarios::storm(&args, &mut server).await,
+        Scenario::Storm => storm::storm(&args, &mut server).await,
     };
     let name = format!("{:?}", args.scenario).to_lowercase();
     let backend = server.backend;
