@@ -17,30 +17,38 @@ struct Job {
 }
 
 pub struct MeterWriter {
-    tx: mpsc::Sender<Job>,
+    lanes: Vec<mpsc::Sender<Job>>,
 }
 
 /// Largest number of MeterValues messages committed together.
 const MAX_BATCH: usize = 2000;
 
 impl MeterWriter {
-    pub fn start(db: Db, policy: Policy) -> MeterWriter {
-        let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
-        tokio::spawn(writer(db, policy, rx));
-        MeterWriter { tx }
+    /// `lanes` writers commit batches side by side; a charger's messages always go through the same
+    /// lane, so they are stored (and its sessions updated) in the order it sent them, and no two
+    /// lanes ever update the same session (no lock waits or deadlocks between lanes).
+    pub fn start(db: Db, policy: Policy, lanes: usize) -> MeterWriter {
+        let lanes = (0..lanes.max(1))
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
+                tokio::spawn(writer(db.clone(), policy, rx));
+                tx
+            })
+            .collect();
+        MeterWriter { lanes }
     }
 
     /// Stores one MeterValues message; resolves once it is durable.
     pub async fn write(&self, charger_id: i64, req: MeterValues) -> Result<FollowUp, AppError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Job {
-                charger_id,
-                req,
-                reply,
-            })
-            .await
-            .map_err(|_| AppError::Internal("meter writer stopped".into()))?;
+        let lane = &self.lanes[charger_id.rem_euclid(self.lanes.len() as i64) as usize];
+        lane.send(Job {
+            charger_id,
+            req,
+            reply,
+        })
+        .await
+        .map_err(|_| AppError::Internal("meter writer stopped".into()))?;
         rx.await
             .map_err(|_| AppError::Internal("meter writer dropped a message".into()))?
     }
@@ -66,33 +74,13 @@ async fn writer(db: Db, policy: Policy, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// Writes a batch in one transaction and answers every job. If the batch fails as a whole (one bad
-/// message), each message is retried in its own transaction so the others still succeed.
+/// Writes a batch in one transaction, set-wise ([`transactions::meter_values_batch`]), and answers
+/// every job. If the batch fails as a whole (one bad message), each message is retried in its own
+/// transaction so the others still succeed.
 fn write_batch(c: &mut DbConnection, jobs: Vec<Job>, policy: &Policy) {
-    let together = write_tx(c, |c| -> Result<Vec<FollowUp>, AppError> {
-        let mut rows = Vec::new();
-        let mut readings = Vec::new();
-        for job in &jobs {
-            let (r, energy) = transactions::meter_rows(
-                job.charger_id,
-                job.req.connector_id,
-                job.req.transaction_id,
-                &job.req.meter_value,
-            );
-            rows.extend(r);
-            readings.push(job.req.transaction_id.zip(energy));
-        }
-        crate::db::insert_meter_values(c, &rows)?;
-        let mut follow_ups = Vec::with_capacity(jobs.len());
-        for (job, reading) in jobs.iter().zip(readings) {
-            follow_ups.push(match reading {
-                Some((tx_id, register)) => {
-                    transactions::apply_energy(c, job.charger_id, tx_id, register, policy)?
-                }
-                None => FollowUp::default(),
-            });
-        }
-        Ok(follow_ups)
+    let together = write_tx(c, |c| {
+        let batch: Vec<(i64, &MeterValues)> = jobs.iter().map(|j| (j.charger_id, &j.req)).collect();
+        transactions::meter_values_batch(c, &batch, policy)
     });
     match together {
         Ok(follow_ups) => {

@@ -11,6 +11,8 @@
 //! recorded, meterStop − meterStart and any other register reading; never less than already
 //! metered, never more than the connector could have delivered (see `best_energy`).
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -518,70 +520,109 @@ pub fn meter_values(
     req: &messages::MeterValues,
     policy: &Policy,
 ) -> Result<FollowUp, AppError> {
-    write_tx(c, |c| {
-        let energy = store_meter_values(
-            c,
-            charger_id,
+    let mut follow_ups = write_tx(c, |c| meter_values_batch(c, &[(charger_id, req)], policy))?;
+    Ok(follow_ups.pop().unwrap_or_default())
+}
+
+/// Many MeterValues messages (of many chargers, in arrival order) stored set-wise inside the
+/// caller's transaction: one multi-row insert for their meter rows, one read of the sessions their
+/// transactions belong to (with their chargers' ids), and one UPDATE for all of those sessions,
+/// however many messages the batch holds. Per message, the session's energy follows the best
+/// evidence (a lower reading, from a meter reset or a late message, never takes it back) and
+/// reaching the prepaid amount marks the transaction to be stopped (rare: one statement more for
+/// each such session). Returns one follow-up per message, with the session as it stood after it.
+pub fn meter_values_batch(
+    c: &mut DbConnection,
+    batch: &[(i64, &messages::MeterValues)],
+    policy: &Policy,
+) -> Result<Vec<FollowUp>, AppError> {
+    let mut rows = Vec::new();
+    let mut readings = Vec::with_capacity(batch.len());
+    for (charger_id, req) in batch {
+        let (r, energy) = meter_rows(
+            *charger_id,
             req.connector_id,
             req.transaction_id,
             &req.meter_value,
-        )?;
-        match (req.transaction_id, energy) {
-            (Some(tx_id), Some(register)) => apply_energy(c, charger_id, tx_id, register, policy),
-            _ => Ok(FollowUp::default()),
-        }
-    })
-}
-
-/// A new energy register reading for a transaction: the session's energy follows the best
-/// evidence (a lower reading, from a meter reset or a late message, never takes it back), and
-/// reaching the prepaid amount marks the transaction to be stopped. Runs inside the caller's
-/// transaction.
-pub fn apply_energy(
-    c: &mut DbConnection,
-    charger_id: i64,
-    tx_id: i64,
-    register: i64,
-    policy: &Policy,
-) -> Result<FollowUp, AppError> {
-    let mut follow_up = FollowUp::default();
-    let session: Option<Session> = charging_sessions::table
-        .filter(charging_sessions::transaction_id.eq(tx_id))
-        .filter(charging_sessions::charger_id.eq(charger_id))
-        .filter(charging_sessions::status.eq_any(["active", "stopping"]))
-        .select(Session::as_select())
-        .first(c)
-        .optional()?;
-    let Some(s) = session else {
-        return Ok(follow_up);
-    };
-    let reading = s.meter_start.and_then(|start| register.checked_sub(start));
-    if reading.is_some_and(|r| r < s.energy_wh) {
-        log::info!(
-            "session {}: register {register} Wh reads below what was metered ({} Wh since the start): meter reset or a late message, kept {} Wh",
-            s.session_uid,
-            s.energy_wh,
-            s.energy_wh
         );
+        rows.extend(r);
+        readings.push(req.transaction_id.zip(energy));
     }
-    let energy_wh = super::best_energy(&s, None, reading, policy);
-    let (cost, _) = super::split_cost(&s, energy_wh);
-    diesel::update(
-        charging_sessions::table
-            .find(s.id)
-            .filter(charging_sessions::status.eq_any(["active", "stopping"])),
-    )
-    .set((
-        charging_sessions::meter_last.eq(register),
-        charging_sessions::energy_wh.eq(energy_wh),
-        charging_sessions::cost.eq(cost),
-        charging_sessions::updated_at.eq(now()),
-    ))
-    .execute(c)?;
-    if s.amount > 0 && crate::money::energy_cost(energy_wh, s.price_per_kwh) >= s.amount {
-        let marked = diesel::update(
+    crate::db::insert_meter_values(c, &rows)?;
+    let mut follow_ups: Vec<FollowUp> = batch.iter().map(|_| FollowUp::default()).collect();
+    let tx_ids: Vec<i64> = readings.iter().flatten().map(|(tx, _)| *tx).collect();
+    if tx_ids.is_empty() {
+        return Ok(follow_ups);
+    }
+    // The open sessions of those transactions, with their chargers' ids for the progress view.
+    let mut sessions: HashMap<i64, (Session, String, String, bool)> = charging_sessions::table
+        .inner_join(chargers::table)
+        .filter(charging_sessions::transaction_id.eq_any(&tx_ids))
+        .filter(charging_sessions::status.eq_any(["active", "stopping"]))
+        .select((
+            Session::as_select(),
+            chargers::device_id,
+            chargers::charging_point_id,
+        ))
+        .load::<(Session, String, String)>(c)?
+        .into_iter()
+        .filter_map(|(s, device, cp)| Some((s.transaction_id?, (s, device, cp, false))))
+        .collect();
+    let t = now();
+    let mut to_stop = Vec::new();
+    for ((charger_id, _), (reading, follow_up)) in batch
+        .iter()
+        .zip(readings.into_iter().zip(follow_ups.iter_mut()))
+    {
+        let Some((tx_id, register)) = reading else {
+            continue;
+        };
+        let Some((s, device, cp, touched)) = sessions
+            .get_mut(&tx_id)
+            .filter(|(s, ..)| s.charger_id == *charger_id)
+        else {
+            continue;
+        };
+        let since_start = s.meter_start.and_then(|start| register.checked_sub(start));
+        if since_start.is_some_and(|r| r < s.energy_wh) {
+            log::info!(
+                "session {}: register {register} Wh reads below what was metered ({} Wh since the start): meter reset or a late message, kept {} Wh",
+                s.session_uid,
+                s.energy_wh,
+                s.energy_wh
+            );
+        }
+        s.energy_wh = super::best_energy(s, None, since_start, policy);
+        s.cost = super::split_cost(s, s.energy_wh).0;
+        s.meter_last = Some(register);
+        s.updated_at = t;
+        *touched = true;
+        if s.amount > 0
+            && crate::money::energy_cost(s.energy_wh, s.price_per_kwh) >= s.amount
+            && s.status == "active"
+            && !s.remote_stop_sent
+        {
+            s.status = "stopping".into();
+            s.remote_stop_sent = true;
+            to_stop.push(s.id);
+            log::info!(
+                "session {}: prepaid amount used up, stopping transaction {tx_id}",
+                s.session_uid
+            );
+            follow_up.stop = request_stop(c, tx_id)?;
+        }
+        follow_up.progress = Some((super::subject(s), super::view_with(s, (device, cp))));
+    }
+    let touched: Vec<&Session> = sessions
+        .values()
+        .filter(|(.., touched)| *touched)
+        .map(|(s, ..)| s)
+        .collect();
+    update_metered(c, &touched, t)?;
+    if !to_stop.is_empty() {
+        diesel::update(
             charging_sessions::table
-                .find(s.id)
+                .filter(charging_sessions::id.eq_any(&to_stop))
                 .filter(charging_sessions::remote_stop_sent.eq(false))
                 .filter(charging_sessions::status.eq("active")),
         )
@@ -590,17 +631,56 @@ pub fn apply_energy(
             charging_sessions::status.eq("stopping"),
         ))
         .execute(c)?;
-        if marked == 1 {
-            log::info!(
-                "session {}: prepaid amount used up, stopping transaction {tx_id}",
-                s.session_uid
-            );
-            follow_up.stop = request_stop(c, tx_id)?;
+    }
+    Ok(follow_ups)
+}
+
+/// One UPDATE for many sessions' meter readings (`CASE id WHEN … THEN …` per column), for sessions
+/// still open: a session settled meanwhile keeps its settlement. The values are integers formatted
+/// by this function; the one timestamp is bound.
+fn update_metered(
+    c: &mut DbConnection,
+    sessions: &[&Session],
+    t: chrono::NaiveDateTime,
+) -> Result<(), AppError> {
+    use diesel::sql_types::Timestamp;
+    use std::fmt::Write;
+    for chunk in sessions.chunks(500) {
+        let column = |name: &str, value: &dyn Fn(&Session) -> i64| {
+            let mut sql = format!("{name} = CASE id");
+            for s in chunk {
+                let _ = write!(sql, " WHEN {} THEN {}", s.id, value(s));
+            }
+            sql + " END"
+        };
+        let ids: Vec<String> = chunk.iter().map(|s| s.id.to_string()).collect();
+        let set = [
+            column("meter_last", &|s| s.meter_last.unwrap_or_default()),
+            column("energy_wh", &|s| s.energy_wh),
+            column("cost", &|s| s.cost),
+        ]
+        .join(", ");
+        let sql = |param: &str| {
+            format!(
+                "UPDATE charging_sessions SET {set}, updated_at = {param} \
+                 WHERE id IN ({}) AND status IN ('active', 'stopping')",
+                ids.join(",")
+            )
+        };
+        match c {
+            DbConnection::Postgresql(pg) => {
+                diesel::sql_query(sql("$1"))
+                    .bind::<Timestamp, _>(t)
+                    .execute(pg)?;
+            }
+            DbConnection::Sqlite(lite) => {
+                diesel::sql_query(sql("?"))
+                    .bind::<Timestamp, _>(t)
+                    .execute(lite)?;
+            }
         }
     }
-    let s = super::load(c, s.id)?;
-    follow_up.progress = Some((super::subject(&s), super::view(c, &s)?));
-    Ok(follow_up)
+    Ok(())
 }
 
 pub struct Stopped {

@@ -372,6 +372,82 @@ async fn prepaid_exhaustion_stops_once(app: TestApp) {
 }
 dual!(prepaid_exhaustion_stops_once);
 
+/// MeterValues of many sessions arriving at once are stored together (one batch, set-wise session
+/// updates): every session is metered by its own charger's readings only, a lower reading never
+/// takes energy back, and the one session whose prepaid amount runs out amid the others is stopped
+/// exactly once.
+async fn meter_values_of_many_sessions_at_once(app: TestApp) {
+    const N: usize = 12;
+    let mut sims = Vec::new();
+    let mut customers = Vec::new();
+    for i in 0..N {
+        let device = format!("BATCH{i}");
+        sims.push(app.charger(&device, 1).await);
+        let c = app.customer(&format!("b{i}@example.com"), 100.0).await;
+        // Customer 0 prepays 15.00 (1 kWh); the others 50.00.
+        let amount = if i == 0 { 15.0 } else { 50.0 };
+        let (s, body) = app.start(&c.token, &device, 1, amount).await;
+        assert_eq!(s, 200, "{body}");
+        customers.push(c);
+    }
+    let mut txs = Vec::new();
+    for sim in &sims {
+        app.wait_until(|| sim.open_transactions().len() == 1).await;
+        txs.push(*sim.open_transactions().keys().next().unwrap());
+    }
+    // Four rounds, every charger at once: 300 Wh each round (customer 0 passes 1 kWh in round 4);
+    // charger i also sends a stale register (below what it already reported) in round 3.
+    for round in 0..4 {
+        let sends = sims
+            .iter()
+            .zip(&txs)
+            .map(|(sim, tx)| sim.add_energy(*tx, 300.0));
+        for r in futures_util::future::join_all(sends).await {
+            r.unwrap();
+        }
+        if round == 2 {
+            let stale = sims.iter().zip(&txs).map(|(sim, tx)| {
+                sim.call(
+                    "MeterValues",
+                    json!({"connectorId": 1, "transactionId": tx, "meterValue": [{"timestamp": "2026-11-24T10:00:00Z",
+                        "sampledValue": [{"value": "1", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]}),
+                )
+            });
+            for r in futures_util::future::join_all(stale).await {
+                r.unwrap();
+            }
+        }
+    }
+    app.wait_until(|| sims[0].received_count("RemoteStopTransaction") == 1)
+        .await;
+    app.wait_until(|| sims[0].open_transactions().is_empty())
+        .await;
+    for (i, c) in customers.iter().enumerate().skip(1) {
+        let sessions = app.sessions(&c.token).await;
+        assert_eq!(sessions.len(), 1, "{sessions:?}");
+        assert_eq!(
+            sessions[0]["status"], "active",
+            "customer {i}: {sessions:?}"
+        );
+        assert_eq!(sessions[0]["energyKwh"], 1.2, "customer {i}: {sessions:?}");
+        assert_eq!(sessions[0]["cost"], 18.0, "customer {i}: {sessions:?}");
+        assert_eq!(sims[i].received_count("RemoteStopTransaction"), 0);
+    }
+    for (sim, tx) in sims.iter().zip(&txs).skip(1) {
+        sim.stop_transaction(*tx, "Local").await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(sims[0].received_count("RemoteStopTransaction"), 1);
+    let first = app.sessions(&customers[0].token).await;
+    assert_eq!(first[0]["status"], "completed", "{first:?}");
+    assert_eq!(first[0]["cost"], 18.0, "{first:?}");
+    for c in &customers[1..] {
+        assert_eq!(app.balance(&c.token).await, 82.0);
+    }
+    app.assert_money_conserved().await;
+}
+dual!(meter_values_of_many_sessions_at_once);
+
 /// A retried request with the same Idempotency-Key returns the first answer and does not start twice.
 async fn idempotency_key(app: TestApp) {
     let sim = app.charger("IDEM1", 2).await;
