@@ -28,5 +28,6 @@ pub mod startup;
 pub mod state;
 pub mod stations;
 pub mod tariffs;
+pub mod telemetry;
 pub mod tokens;
 pub mod wallet;

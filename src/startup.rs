@@ -96,7 +96,18 @@ impl Application {
             }
         };
         let msglog = MessageLog::start(db.clone(), settings.message_log_limit.max(1));
-        let meters = crate::charging::meter_writer::MeterWriter::start(db.clone(), derived.policy);
+        // PostgreSQL commits several meter batches side by side (a quarter of the pool, up to 4);
+        // SQLite has one writer at a time anyway.
+        let meter_lanes = match db.backend() {
+            crate::db::Backend::Postgres => (db.pool_size() as usize / 4).clamp(1, 4),
+            crate::db::Backend::Sqlite => 1,
+        };
+        let telemetry = crate::telemetry::TelemetryWriter::start(db.clone());
+        let meters = crate::charging::meter_writer::MeterWriter::start(
+            db.clone(),
+            derived.policy,
+            meter_lanes,
+        );
         let http_listener = std::net::TcpListener::bind(&settings.http_addr).map_err(|e| {
             AppError::Config(format!(
                 "cannot listen on {} (CSMS_HTTP_ADDR): {e}",
@@ -163,6 +174,7 @@ impl Application {
             events: Arc::new(EventBus::default()),
             msglog,
             meters,
+            telemetry,
             metrics: metrics_handle(),
             started_at: now(),
             node_id,

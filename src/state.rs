@@ -23,6 +23,8 @@ pub struct AppState {
     pub events: Arc<EventBus>,
     pub msglog: MessageLog,
     pub meters: crate::charging::meter_writer::MeterWriter,
+    /// Group commit for Heartbeats and StatusNotifications.
+    pub telemetry: crate::telemetry::TelemetryWriter,
     pub jwt: Jwt,
     /// Failed-login throttle per account and client address (in memory, per process).
     pub login_limiter: LoginLimiter,

@@ -10,10 +10,8 @@ use super::frame::{ErrorCode, OcppError};
 use super::messages::{self, BootNotification, StatusNotification};
 use crate::charging::transactions::{self, FollowUp};
 use crate::charging::{orphans, stops, tags};
-use crate::db::schema::{chargers, connectors};
-use crate::db::{now, relaxed_tx, write_tx};
-use crate::error::AppError;
-use crate::events::{self, Subject};
+use crate::db::schema::chargers;
+use crate::db::{now, write_tx};
 use crate::state::State;
 
 /// The typed payload of a CALL that passed schema validation. What can still fail here is a value
@@ -66,7 +64,7 @@ pub async fn handle(
         "MeterValues" => {
             let req: messages::MeterValues = parse(payload)?;
             let fu = state.meters.write(ctx.charger_id, req).await?;
-            follow_up(&state, &ctx, fu);
+            live_follow_up(&state, &ctx, fu);
             Ok(json!({}))
         }
         "StopTransaction" => {
@@ -172,6 +170,12 @@ pub async fn handle(
 /// RemoteStopTransaction never overtakes the StartTransaction answer it refers to).
 fn follow_up(state: &State, ctx: &ChargerCtx, fu: FollowUp) {
     state.events.wake();
+    live_follow_up(state, ctx, fu);
+}
+
+/// [`follow_up`] for work that recorded no events (MeterValues): no outbox wake-up, which in a
+/// cluster would be one NATS message per MeterValues.
+fn live_follow_up(state: &State, ctx: &ChargerCtx, fu: FollowUp) {
     if fu.released {
         state.occupancy.release(&ctx.device_id);
     }
@@ -247,22 +251,7 @@ async fn boot_notification(
 }
 
 async fn heartbeat(state: &State, ctx: &ChargerCtx) -> Result<Value, OcppError> {
-    let charger_id = ctx.charger_id;
-    state
-        .db
-        .run(move |c| {
-            let t = now();
-            relaxed_tx(c, |c| {
-                diesel::update(chargers::table.find(charger_id))
-                    .set((
-                        chargers::last_heartbeat_at.eq(t),
-                        chargers::last_seen_at.eq(t),
-                    ))
-                    .execute(c)
-            })?;
-            Ok(())
-        })
-        .await?;
+    state.telemetry.heartbeat(ctx.charger_id).await?;
     Ok(json!({"currentTime": messages::now_timestamp()}))
 }
 
@@ -272,21 +261,23 @@ async fn status_notification(
     req: StatusNotification,
 ) -> Result<Value, OcppError> {
     let charger_id = ctx.charger_id;
-    let device = ctx.device_id.to_string();
     let policy = state.derived.policy;
-    // Telemetry, not money: committed without waiting for the disk (`relaxed_tx`). A crash may
-    // lose the last status; the charger reports every connector again after it reconnects.
-    let (changed, closed) = state
-        .db
-        .run(move |c| {
-            let changed = relaxed_tx(c, |c| record_status(c, charger_id, &device, &req))?;
-            // A connector free after a reboot: what began there before the boot is gone. Money:
-            // its own durable transaction, only when there is something to close.
-            let closed =
-                orphans::after_status(c, charger_id, req.connector_id, &req.status, &policy)?;
-            Ok((changed, closed))
-        })
+    let (connector_id, status) = (req.connector_id, req.status.clone());
+    // Telemetry, not money: group-committed without waiting for the disk (see `telemetry`).
+    let changed = state
+        .telemetry
+        .status(charger_id, &ctx.device_id, req)
         .await?;
+    // A connector free after a reboot: what began there before the boot is gone. Money: its own
+    // durable transaction, only when there is something to close.
+    let closed = if connector_id > 0 && matches!(status.as_str(), "Available" | "Preparing") {
+        state
+            .db
+            .run(move |c| orphans::after_status(c, charger_id, connector_id, &status, &policy))
+            .await?
+    } else {
+        0
+    };
     if changed || closed > 0 {
         state.events.wake();
     }
@@ -295,67 +286,4 @@ async fn status_notification(
         state.load.touch(ctx.charger_id);
     }
     Ok(json!({}))
-}
-
-/// Stores a connector's (or the charger's, connector 0) status; `status_since` moves only when the
-/// status changes. Returns whether it changed.
-fn record_status(
-    c: &mut crate::db::DbConnection,
-    charger_id: i64,
-    device: &str,
-    req: &StatusNotification,
-) -> Result<bool, AppError> {
-    let t = now();
-    if req.connector_id == 0 {
-        diesel::update(chargers::table.find(charger_id))
-            .set((
-                chargers::status.eq(&req.status),
-                chargers::error_code.eq(&req.error_code),
-                chargers::last_seen_at.eq(t),
-            ))
-            .execute(c)?;
-    } else {
-        let this = connectors::table
-            .filter(connectors::charger_id.eq(charger_id))
-            .filter(connectors::connector_id.eq(req.connector_id));
-        let old: Option<String> = this.select(connectors::status).first(c).optional()?;
-        let values = (
-            connectors::status.eq(&req.status),
-            connectors::error_code.eq(&req.error_code),
-            connectors::info.eq(&req.info),
-            connectors::vendor_error_code.eq(&req.vendor_error_code),
-            connectors::updated_at.eq(t),
-        );
-        match &old {
-            Some(o) if *o == req.status => {
-                diesel::update(this).set(values).execute(c)?;
-                return Ok(false);
-            }
-            Some(_) => {
-                diesel::update(this)
-                    .set((values, connectors::status_since.eq(t)))
-                    .execute(c)?;
-            }
-            None => {
-                diesel::insert_into(connectors::table)
-                    .values((
-                        connectors::charger_id.eq(charger_id),
-                        connectors::connector_id.eq(req.connector_id),
-                        values,
-                        connectors::status_since.eq(t),
-                    ))
-                    .execute(c)?;
-            }
-        }
-    }
-    events::record(
-        c,
-        "connector.status_changed",
-        Subject {
-            charger_id: Some(charger_id),
-            ..Default::default()
-        },
-        json!({"deviceId": device, "connectorId": req.connector_id, "status": req.status, "errorCode": req.error_code}),
-    )?;
-    Ok(true)
 }
