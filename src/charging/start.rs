@@ -386,6 +386,78 @@ pub struct Reservation<'a> {
 /// connector, and the conditional debit cannot take a wallet below zero. Nothing is written for a
 /// loser. The session gets a fresh one-time idTag (see `tags`).
 pub fn reserve(c: &mut DbConnection, r: &Reservation) -> Result<Session, Reserve> {
+    let (customer_id, key) = (r.customer_id, r.key);
+    let uid = format!("SESS_{}", uuid::Uuid::new_v4().simple());
+    let in_one_call = match c {
+        DbConnection::Postgresql(pg) => reserve_in_one_call(pg, r, &uid).transpose(),
+        DbConnection::Sqlite(_) => None,
+    };
+    let result = match in_one_call {
+        Some(result) => result,
+        None => reserve_step_by_step(c, r, &uid),
+    };
+    match result {
+        Ok(s) => Ok(s),
+        Err(AppError::Database(e)) if is_unique_violation(&e) => {
+            if let Some(key) = key
+                && let Some(s) = by_idempotency_key(c, customer_id, key)?
+            {
+                return Err(Reserve::Replay(Box::new(s)));
+            }
+            Err(Reserve::Failed(AppError::ConnectorInUse))
+        }
+        Err(e) => Err(Reserve::Failed(e)),
+    }
+}
+
+/// PostgreSQL: [`reserve_step_by_step`]'s work in one round trip, by the server-side function
+/// `csms_reserve_start` (migration `reserve_start`), which runs the same statements in the same
+/// order inside one implicit transaction. `None` when a reservation covers the connector (nothing
+/// was written; the step-by-step path knows how to claim a customer's own reservation).
+fn reserve_in_one_call(
+    pg: &mut diesel::PgConnection,
+    r: &Reservation,
+    uid: &str,
+) -> Result<Option<Session>, AppError> {
+    use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+    let tag = super::tags::one_time_tag();
+    let rows: Result<Vec<Session>, diesel::result::Error> = diesel::sql_query(
+        "SELECT * FROM csms_reserve_start($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind::<BigInt, _>(r.customer_id)
+    .bind::<BigInt, _>(r.charger_id)
+    .bind::<Integer, _>(r.connector_id)
+    .bind::<BigInt, _>(r.amount)
+    .bind::<BigInt, _>(r.price)
+    .bind::<Text, _>(uid)
+    .bind::<Text, _>(&tag)
+    .bind::<Nullable<Text>, _>(r.key)
+    .bind::<Nullable<Text>, _>(r.request_hash)
+    .bind::<Nullable<Text>, _>(r.owner_node)
+    .bind::<Timestamp, _>(now())
+    .load(pg);
+    match rows {
+        Ok(mut rows) => Ok(rows.pop()),
+        Err(diesel::result::Error::DatabaseError(_, info))
+            if info.message().starts_with("csms: ") =>
+        {
+            Err(match info.message() {
+                "csms: insufficient balance" => AppError::InsufficientBalance,
+                "csms: customer not found" => AppError::NotFound("Customer not found".into()),
+                _ => AppError::ConnectorInUse,
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The reservation as statements sent one by one in a transaction (SQLite, and PostgreSQL when a
+/// reservation covers the connector).
+fn reserve_step_by_step(
+    c: &mut DbConnection,
+    r: &Reservation,
+    uid: &str,
+) -> Result<Session, AppError> {
     let Reservation {
         customer_id,
         charger_id,
@@ -395,8 +467,7 @@ pub fn reserve(c: &mut DbConnection, r: &Reservation) -> Result<Session, Reserve
         key,
         ..
     } = *r;
-    let uid = format!("SESS_{}", uuid::Uuid::new_v4().simple());
-    let result = write_tx(c, |c| -> Result<Session, AppError> {
+    write_tx(c, |c| -> Result<Session, AppError> {
         // Another customer's reservation refuses the start; the customer's own is consumed, and its
         // idTag (which the charger holds the connector for) becomes the session's one-time idTag.
         let claimed =
@@ -419,7 +490,7 @@ pub fn reserve(c: &mut DbConnection, r: &Reservation) -> Result<Session, Reserve
         }
         let t = now();
         let new = NewSession {
-            session_uid: &uid,
+            session_uid: uid,
             customer_id: Some(customer_id),
             charger_id,
             connector_id,
@@ -456,19 +527,7 @@ pub fn reserve(c: &mut DbConnection, r: &Reservation) -> Result<Session, Reserve
             Some("Prepaid charging session"),
         )?;
         Ok(session)
-    });
-    match result {
-        Ok(s) => Ok(s),
-        Err(AppError::Database(e)) if is_unique_violation(&e) => {
-            if let Some(key) = key
-                && let Some(s) = by_idempotency_key(c, customer_id, key)?
-            {
-                return Err(Reserve::Replay(Box::new(s)));
-            }
-            Err(Reserve::Failed(AppError::ConnectorInUse))
-        }
-        Err(e) => Err(Reserve::Failed(e)),
-    }
+    })
 }
 
 /// A fingerprint of what a start request asks for, kept with its Idempotency-Key.

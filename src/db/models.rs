@@ -100,7 +100,7 @@ pub struct Connector {
     pub status_since: Option<NaiveDateTime>,
 }
 
-#[derive(Clone, Debug, Queryable, Selectable)]
+#[derive(Clone, Debug, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = charging_sessions)]
 pub struct Session {
     pub id: i64,

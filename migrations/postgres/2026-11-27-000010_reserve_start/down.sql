@@ -1,0 +1,1 @@
+DROP FUNCTION csms_reserve_start;
