@@ -72,6 +72,8 @@ fn ingest(postgres: bool) {
         r["persisted"].as_i64().unwrap() >= acked,
         "every answered MeterValues is persisted: {r}"
     );
+    // Every charger sent in a live customer session, and every session was metered by it.
+    assert_eq!(r["sessions_metered"], r["chargers"], "{r}");
     assert!(r["ceiling_msgs_per_s"].as_f64().unwrap() > 0.0);
 }
 
@@ -105,6 +107,8 @@ fn start(postgres: bool) {
         "{r}"
     );
     assert_eq!(r["conservation_after_ceiling_ok"], true, "{r}");
+    assert_eq!(r["ceiling_cycle_per_s"], r["ceiling_starts_per_s"], "{r}");
+    assert!(r["ratio_cycle"].as_f64().unwrap() > 0.0, "{r}");
 }
 
 #[test]
