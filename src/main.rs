@@ -31,12 +31,6 @@ enum Command {
     Bench(csms::bench::BenchArgs),
 }
 
-/// mimalloc instead of the system allocator: a profile of MeterValues ingest spent a fifth of the
-/// server's CPU in glibc's malloc/free (many small, short-lived JSON values per message); see
-/// BENCHMARKS.md.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
