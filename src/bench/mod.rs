@@ -27,7 +27,8 @@ pub enum Scenario {
     /// C customers race for K connectors through the start API
     Start,
     /// N chargers with passwords are connected, the server is killed and restarted, and all of them
-    /// reconnect at once (with jitter): time until every one is booted again
+    /// reconnect at once (with jitter): time until every one is booted again, while customers start
+    /// charging on other chargers
     Storm,
     /// --minutes of steady load (chargers sending MeterValues, customers starting and stopping, an
     /// operator polling the console): memory, open files, database size and start p99 per interval
@@ -48,10 +49,10 @@ pub struct BenchArgs {
     /// Chargers (default: connections and storm 10000, ingest 100, soak 2000)
     #[arg(long)]
     pub chargers: Option<usize>,
-    /// start: concurrent customers (soak: one per connector)
+    /// start: concurrent customers (storm: 12; soak: one per connector)
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
-    /// start, soak: connectors the customers start on (on chargers with two connectors each)
+    /// start, storm, soak: connectors the customers start on (on chargers with two connectors each)
     #[arg(long, default_value_t = 16)]
     pub connectors: usize,
     /// Database pool size of the server (and of the ceiling measurement)
@@ -587,6 +588,23 @@ async fn wait_healthy_at(http: &str, log_path: &std::path::Path) -> Result<(), A
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// CPU time so far (s) of every process named `postgres` on this machine (the PostgreSQL server
+/// and its backends; backends that ended are not counted), from /proc.
+pub fn postgres_cpu_s() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|c| c.trim() == "postgres")
+                .unwrap_or(false)
+        })
+        .map(|pid| usage_of(pid).1)
+        .sum()
 }
 
 /// Least-squares slope of `ys` over `xs` (0 with fewer than two points).
