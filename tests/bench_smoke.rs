@@ -111,6 +111,75 @@ fn start(postgres: bool) {
     assert!(r["ratio_cycle"].as_f64().unwrap() > 0.0, "{r}");
 }
 
+/// A few seconds of soak: chargers sending MeterValues, customers starting and stopping, the
+/// console polled; samples taken, nothing failed, the books balance.
+fn soak(postgres: bool) {
+    let Some(r) = bench(
+        &[
+            "soak",
+            "--minutes",
+            "0.2",
+            "--chargers",
+            "50",
+            "--connectors",
+            "8",
+        ],
+        postgres,
+    ) else {
+        return;
+    };
+    assert_eq!(r["scenario"], "soak");
+    assert_eq!(r["chargers_connected"], 50, "{r}");
+    assert_eq!(r["errors"], 0, "{r}");
+    assert!(r["starts"].as_u64().unwrap() > 0, "{r}");
+    assert!(r["meter_values"].as_u64().unwrap() > 0, "{r}");
+    assert!(r["console_polls"].as_u64().unwrap() > 0, "{r}");
+    assert!(r["sample_count"].as_u64().unwrap() >= 3, "{r}");
+    let samples = r["samples"].as_array().unwrap();
+    assert!(
+        samples.iter().all(|s| s["rss_kib"].as_u64().unwrap() > 0
+            && s["open_files"].as_u64().unwrap() > 0
+            && s["db_bytes"].as_u64().unwrap() > 0),
+        "{r}"
+    );
+    assert!(r["rss_slope_kib_per_min"].is_number(), "{r}");
+    assert!(r["p99_slope_ms_per_min"].is_number(), "{r}");
+    assert_eq!(r["open_sessions_left"], 0, "{r}");
+    assert_eq!(r["double_bookings"], 0, "{r}");
+    assert_eq!(r["audit_ok"], true, "{r}");
+}
+
+/// A small reconnect storm with customers starting meanwhile: every charger back, starts made,
+/// no start error but lost races, the books balance.
+fn storm(postgres: bool) {
+    let Some(r) = bench(
+        &[
+            "storm",
+            "--chargers",
+            "300",
+            "--duration",
+            "60",
+            "--jitter-ms",
+            "1000",
+            "--connectors",
+            "4",
+        ],
+        postgres,
+    ) else {
+        return;
+    };
+    assert_eq!(r["scenario"], "storm");
+    assert_eq!(r["booted"], 300, "{r}");
+    assert_eq!(r["not_booted"], 0, "{r}");
+    assert_eq!(r["booted_within_s"], r["all_booted_s"], "{r}");
+    assert_eq!(r["customer_chargers_rebooted"], 2, "{r}");
+    assert!(r["starts_during_storm"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["start_errors"], 0, "{r}");
+    assert_eq!(r["open_sessions_left"], 0, "{r}");
+    assert_eq!(r["double_bookings"], 0, "{r}");
+    assert_eq!(r["audit_ok"], true, "{r}");
+}
+
 #[test]
 fn connections_sqlite() {
     connections(false)
@@ -134,6 +203,23 @@ fn start_sqlite() {
 #[test]
 fn start_postgres() {
     start(true)
+}
+
+#[test]
+fn soak_sqlite() {
+    soak(false)
+}
+#[test]
+fn soak_postgres() {
+    soak(true)
+}
+#[test]
+fn storm_sqlite() {
+    storm(false)
+}
+#[test]
+fn storm_postgres() {
+    storm(true)
 }
 
 /// Whether the machine's NATS answers (cluster runs); required under CI.

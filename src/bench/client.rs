@@ -144,6 +144,19 @@ impl Client {
         Ok(())
     }
 
+    /// Reads (which also answers the server's pings) for `d`; an error when the socket closed.
+    pub async fn idle_for(&mut self, d: std::time::Duration) -> Result<(), String> {
+        let until = tokio::time::Instant::now() + d;
+        loop {
+            match tokio::time::timeout_at(until, self.ws.next()).await {
+                Err(_) => return Ok(()),
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(e))) => return Err(e.to_string()),
+                Ok(None) => return Err("closed".into()),
+            }
+        }
+    }
+
     /// Keeps reading (which also answers the server's pings) until the socket closes.
     pub async fn idle(mut self) {
         while let Some(Ok(_)) = self.ws.next().await {}

@@ -4,7 +4,9 @@
 
 mod client;
 mod cluster;
+mod customers;
 mod scenarios;
+mod soak;
 mod storm;
 
 use std::path::PathBuf;
@@ -25,8 +27,12 @@ pub enum Scenario {
     /// C customers race for K connectors through the start API
     Start,
     /// N chargers with passwords are connected, the server is killed and restarted, and all of them
-    /// reconnect at once (with jitter): time until every one is booted again
+    /// reconnect at once (with jitter): time until every one is booted again, while customers start
+    /// charging on other chargers
     Storm,
+    /// --minutes of steady load (chargers sending MeterValues, customers starting and stopping, an
+    /// operator polling the console): memory, open files, database size and start p99 per interval
+    Soak,
 }
 
 #[derive(clap::Args, Clone, Debug)]
@@ -40,13 +46,13 @@ pub struct BenchArgs {
     /// Upper bound in seconds for the load phase
     #[arg(long, default_value_t = 20)]
     pub duration: u64,
-    /// Chargers (default: connections 10000, ingest 100)
+    /// Chargers (default: connections and storm 10000, ingest 100, soak 2000)
     #[arg(long)]
     pub chargers: Option<usize>,
-    /// start: concurrent customers
+    /// start: concurrent customers (storm: 12; soak: one per connector)
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
-    /// start: connectors raced for (on chargers with two connectors each)
+    /// start, storm, soak: connectors the customers start on (on chargers with two connectors each)
     #[arg(long, default_value_t = 16)]
     pub connectors: usize,
     /// Database pool size of the server (and of the ceiling measurement)
@@ -72,6 +78,15 @@ pub struct BenchArgs {
     /// the run), to compare memory per charger and handshakes/s with plain `ws://`
     #[arg(long)]
     pub tls: bool,
+    /// soak: how long, in minutes (fractions allowed: 0.2 is a 12-second smoke run). Samples are
+    /// taken every minute (runs under 2 minutes: every sixth of the run) and chargers send
+    /// MeterValues every 10 s (at most every half sample interval)
+    #[arg(long, default_value_t = 10.0)]
+    pub minutes: f64,
+    /// OCPP frames kept per charger in the server's message log (default: the server's 1000; soak:
+    /// 50, so that trimming reaches its steady state within minutes)
+    #[arg(long)]
+    pub message_log_limit: Option<i64>,
     /// The csms binary to benchmark (default: this one)
     #[arg(long)]
     pub server: Option<PathBuf>,
@@ -112,10 +127,16 @@ impl Report {
     fn add(&mut self, key: &str, label: &str, value: Value) {
         let shown = match &value {
             Value::Number(n) => n.to_string(),
+            Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        self.rows.push((label.to_string(), shown));
-        self.json.insert(key.to_string(), value);
+        // An empty label: in the JSON only; an empty key: a row of the table only.
+        if !label.is_empty() {
+            self.rows.push((label.to_string(), shown));
+        }
+        if !key.is_empty() {
+            self.json.insert(key.to_string(), value);
+        }
     }
 
     fn print(&self) {
@@ -308,7 +329,13 @@ impl ServerProcess {
             ),
             ("RUST_LOG".into(), "warn".into()),
         ];
+        let log_limit = args
+            .message_log_limit
+            .or((args.scenario == Scenario::Soak).then_some(soak::MESSAGE_LOG_LIMIT));
         let mut env = env;
+        if let Some(limit) = log_limit {
+            env.push(("CSMS_MESSAGE_LOG_LIMIT".into(), limit.to_string()));
+        }
         let tls = if args.tls {
             let tls_port = free_port()?;
             let files = bench_certificates(&dir.0)?;
@@ -489,7 +516,11 @@ pub async fn run(args: BenchArgs) -> Result<(), AppError> {
     raise_nofile_limit();
     let limit = nofile_limit();
     let wanted = args.chargers.unwrap_or(10_000) as u64 + 100;
-    if matches!(args.scenario, Scenario::Connections | Scenario::Storm) && limit < wanted {
+    if matches!(
+        args.scenario,
+        Scenario::Connections | Scenario::Storm | Scenario::Soak
+    ) && limit < wanted
+    {
         println!(
             "note: the open-file limit is {limit} per process and cannot be raised here (no CAP_SYS_RESOURCE); \
              at most about {} chargers can connect",
@@ -511,6 +542,7 @@ pub async fn run(args: BenchArgs) -> Result<(), AppError> {
         Scenario::Ingest => scenarios::ingest(&args, &server).await,
         Scenario::Start => scenarios::start(&args, &server).await,
         Scenario::Storm => storm::storm(&args, &mut server).await,
+        Scenario::Soak => soak::soak(&args, &server).await,
     };
     let name = format!("{:?}", args.scenario).to_lowercase();
     let backend = server.backend;
@@ -556,6 +588,41 @@ async fn wait_healthy_at(http: &str, log_path: &std::path::Path) -> Result<(), A
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// CPU time so far (s) of every process named `postgres` on this machine (the PostgreSQL server
+/// and its backends; backends that ended are not counted), from /proc.
+pub fn postgres_cpu_s() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|c| c.trim() == "postgres")
+                .unwrap_or(false)
+        })
+        .map(|pid| usage_of(pid).1)
+        .sum()
+}
+
+/// Least-squares slope of `ys` over `xs` (0 with fewer than two points).
+pub fn slope(xs: &[f64], ys: &[f64]) -> f64 {
+    let n = xs.len().min(ys.len());
+    if n < 2 {
+        return 0.0;
+    }
+    let (mx, my) = (
+        xs[..n].iter().sum::<f64>() / n as f64,
+        ys[..n].iter().sum::<f64>() / n as f64,
+    );
+    let (mut num, mut den) = (0.0, 0.0);
+    for i in 0..n {
+        num += (xs[i] - mx) * (ys[i] - my);
+        den += (xs[i] - mx) * (xs[i] - mx);
+    }
+    if den == 0.0 { 0.0 } else { num / den }
 }
 
 /// A process's resident memory (KiB) and CPU time so far (s), from /proc.

@@ -9,8 +9,9 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use super::client::{Client, source_ip};
+use super::customers::{self, Started};
 use super::scenarios::register_chargers;
-use super::{BenchArgs, Figures, ServerProcess, round};
+use super::{BenchArgs, Figures, ServerProcess, percentile, round};
 use crate::db::schema::chargers;
 use crate::db::write_tx;
 use crate::error::AppError;
@@ -151,6 +152,12 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
         })
     })
     .await?;
+    // Customers who start charging during the storm, on chargers of their own (no password).
+    let http = reqwest::Client::new();
+    let connectors = args.connectors.max(1);
+    let (cp_ids, sims) =
+        customers::charge_points(server, &db, "STC", connectors, Some(args.hold_ms), 0).await?;
+    let tokens = customers::customers(&db, &http, &server.http, "storm", STORM_CUSTOMERS).await?;
     let port = server.ocpp_port;
     println!("first connection of all {n} chargers...");
     let (first, _, first_secs, clients) = storm_wave(args, port, &ids).await;
@@ -176,19 +183,65 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
             }
         })
     };
+    let bench_cpu_before = super::usage_of(std::process::id()).1;
+    let pg_cpu_before = super::postgres_cpu_s();
+    // The customers' chargers come back at once (no jitter); their customers start charging on
+    // them until every storm charger has booted again.
+    let mut rebooted = 0;
+    for sim in &sims {
+        if sim.reboot(false).await.is_ok() {
+            rebooted += 1;
+        }
+    }
+    let (storm_done, done_rx) = tokio::sync::watch::channel(false);
+    let workers = start_during_storm(
+        &http,
+        &server.http,
+        tokens,
+        cp_ids,
+        connectors,
+        args.retry_ms,
+        done_rx,
+    );
     println!(
-        "storm: {n} chargers reconnect at once (jitter 0..{} ms)...",
+        "storm: {n} chargers reconnect at once (jitter 0..{} ms); {STORM_CUSTOMERS} customers start \
+         charging on {connectors} other connectors meanwhile...",
         args.jitter_ms
     );
     let (booted, failed, secs, clients) = storm_wave(args, port, &ids).await;
+    let _ = storm_done.send(true);
     sampling.abort();
     let (_, cpu) = server.usage();
+    let bench_cpu = super::usage_of(std::process::id()).1 - bench_cpu_before;
+    let pg_cpu = super::postgres_cpu_s() - pg_cpu_before;
+    let (mut lat, mut in_use, mut other, mut first_other) = (Vec::new(), 0u64, 0u64, None);
+    for w in workers {
+        if let Ok((l, u, o, f)) = w.await {
+            lat.extend(l);
+            in_use += u;
+            other += o;
+            if first_other.is_none() {
+                first_other = f;
+            }
+        }
+    }
     drop(clients);
+    let open_left = customers::settle(&db, 20).await?;
+    let double_bookings: u64 = sims.iter().map(|s| s.busy_rejections()).sum();
+    let audit = db.run(crate::wallet::audit).await?;
+    for s in &sims {
+        s.disconnect().await;
+    }
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let starts = lat.len();
+    let start_p50 = round(percentile(&lat, 50.0) / 1000.0, 2);
+    let start_p99 = round(percentile(&lat, 99.0) / 1000.0, 2);
+    let start_max = round(lat.last().copied().unwrap_or(0.0) / 1000.0, 2);
     let cores = std::thread::available_parallelism()
         .map(|c| c.get())
         .unwrap_or(1) as f64;
     let secs = secs.max(1e-3);
-    Ok(vec![
+    let mut figures: Figures = vec![
         ("chargers", "chargers (security profile 1)", json!(n)),
         ("jitter_ms", "reconnect jitter (ms)", json!(args.jitter_ms)),
         (
@@ -203,6 +256,11 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
             json!(round(secs, 2)),
         ),
         (
+            "booted_within_s",
+            "the same: booted within (s)",
+            json!(round(secs, 2)),
+        ),
+        (
             "handshakes_per_s",
             "authenticated handshakes + boot per second",
             json!(round(booted as f64 / secs, 1)),
@@ -213,6 +271,72 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
             json!(failed),
         ),
         (
+            "failed_handshakes",
+            "failed handshakes (connect, authenticate or boot; each retried)",
+            json!(failed),
+        ),
+        ("not_booted", "chargers not booted again", json!(n - booted)),
+        (
+            "customer_connectors",
+            "customers' connectors (reconnected right after the restart)",
+            json!(connectors),
+        ),
+        (
+            "customer_chargers_rebooted",
+            "customers' chargers back after the restart",
+            json!(rebooted),
+        ),
+        (
+            "customers",
+            "customers starting during the storm",
+            json!(STORM_CUSTOMERS),
+        ),
+        (
+            "starts_during_storm",
+            "successful starts during the storm",
+            json!(starts),
+        ),
+        (
+            "start_p50_during_storm_ms",
+            "start latency p50 during the storm (ms)",
+            json!(start_p50),
+        ),
+        (
+            "start_p99_during_storm_ms",
+            "start latency p99 during the storm (ms)",
+            json!(start_p99),
+        ),
+        (
+            "start_max_during_storm_ms",
+            "start latency max during the storm (ms)",
+            json!(start_max),
+        ),
+        (
+            "start_in_use",
+            "start: in-use answers (lost races, expected)",
+            json!(in_use),
+        ),
+        (
+            "start_errors",
+            "start: other answers (must be 0)",
+            json!(other),
+        ),
+        (
+            "open_sessions_left",
+            "sessions still open 20 s after the storm (must be 0)",
+            json!(open_left),
+        ),
+        (
+            "double_bookings",
+            "double bookings (must be 0)",
+            json!(double_bookings),
+        ),
+        (
+            "audit_ok",
+            "money audit exact (must be true)",
+            json!(audit.ok()),
+        ),
+        (
             "peak_rss_kib",
             "server peak RSS during the storm (KiB)",
             json!(peak_rss.load(Ordering::Relaxed)),
@@ -221,6 +345,21 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
             "cpu_s",
             "server CPU during the storm (s)",
             json!(round(cpu - cpu_before, 2)),
+        ),
+        (
+            "bench_cpu_s",
+            "load generator (this process) CPU during the storm (s)",
+            json!(round(bench_cpu, 2)),
+        ),
+        (
+            "postgres_cpu_s",
+            "PostgreSQL (all its processes) CPU during the storm (s)",
+            json!(round(pg_cpu, 2)),
+        ),
+        (
+            "machine_cpu_s",
+            "CPU the machine had during the storm (s: cores x duration)",
+            json!(round(cores * secs, 2)),
         ),
         (
             "bcrypt_verify_ms",
@@ -237,5 +376,66 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
             "…spread over every core, at best (s)",
             json!(round(bcrypt_ms * n as f64 / 1000.0 / cores, 1)),
         ),
-    ])
+    ];
+    if let Some(e) = first_other {
+        figures.push((
+            "first_start_error",
+            "first other start answer",
+            json!(e.chars().take(200).collect::<String>()),
+        ));
+    }
+    if !audit.ok() {
+        figures.push(("audit_problems", "audit problems", json!(audit.problems)));
+    }
+    Ok(figures)
+}
+
+/// Customers during the storm.
+const STORM_CUSTOMERS: usize = 12;
+
+type WorkerResult = (Vec<f64>, u64, u64, Option<String>);
+
+/// One task per customer: starts on a rotating connector (as the start scenario does) until
+/// `done`; returns the successful starts' latencies (µs), the in-use answers, the other answers and
+/// the first of those.
+fn start_during_storm(
+    http: &reqwest::Client,
+    base: &str,
+    tokens: Vec<String>,
+    cp_ids: Vec<String>,
+    k: usize,
+    retry_ms: u64,
+    done: tokio::sync::watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<WorkerResult>> {
+    tokens
+        .into_iter()
+        .enumerate()
+        .map(|(i, token)| {
+            let (http, base, ids, done) =
+                (http.clone(), base.to_string(), cp_ids.clone(), done.clone());
+            tokio::spawn(async move {
+                let (mut lat, mut in_use, mut other, mut first) = (Vec::new(), 0u64, 0u64, None);
+                let mut round_no = i;
+                while !*done.borrow() {
+                    round_no += 7;
+                    let slot = round_no % k;
+                    match customers::start(&http, &base, &token, &ids[slot / 2], slot % 2 + 1).await
+                    {
+                        Started::Ok(micros, _) => lat.push(micros),
+                        Started::InUse => {
+                            in_use += 1;
+                            // A lost race: a moment (--retry-ms, at least 10 ms) before the next try.
+                            tokio::time::sleep(Duration::from_millis(retry_ms.max(10))).await;
+                        }
+                        Started::Other(e) => {
+                            other += 1;
+                            first.get_or_insert(e);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                }
+                (lat, in_use, other, first)
+            })
+        })
+        .collect()
 }
