@@ -44,19 +44,15 @@ pub(super) async fn charge_points(
     Ok((ids, sims))
 }
 
-/// `n` customers `{prefix}{i}` with large wallets, created straight in the database; their tokens
-/// through the real login.
-pub(super) async fn customers(
-    db: &Db,
-    http: &reqwest::Client,
-    base: &str,
-    prefix: &str,
-    n: usize,
-) -> Result<Vec<String>, AppError> {
+/// `n` customers `{prefix}{i}` (email `{prefix}{i}@example.com` in lower case, password
+/// "password") with large wallets, created straight in the database (credited through the
+/// ledger). Returns their ids.
+pub(super) async fn create(db: &Db, prefix: &str, n: usize) -> Result<Vec<i64>, AppError> {
     let hash = crate::auth::hash_password("password".into(), 4).await?;
     let p = prefix.to_string();
     db.run(move |c| {
         write_tx(c, |c| {
+            let mut ids = Vec::with_capacity(n);
             for i in 0..n {
                 let id: i64 = diesel::insert_into(customers::table)
                     .values((
@@ -77,11 +73,24 @@ pub(super) async fn customers(
                     None,
                     Some("bench"),
                 )?;
+                ids.push(id);
             }
-            Ok::<_, AppError>(())
+            Ok::<_, AppError>(ids)
         })
     })
-    .await?;
+    .await
+}
+
+/// `n` customers `{prefix}{i}` with large wallets, created straight in the database; their tokens
+/// through the real login.
+pub(super) async fn customers(
+    db: &Db,
+    http: &reqwest::Client,
+    base: &str,
+    prefix: &str,
+    n: usize,
+) -> Result<Vec<String>, AppError> {
+    create(db, prefix, n).await?;
     let mut tokens = Vec::new();
     for i in 0..n {
         let email = format!("{}{i}@example.com", prefix.to_lowercase());

@@ -329,7 +329,7 @@ pub async fn ingest(args: &BenchArgs, server: &ServerProcess) -> Result<Figures,
         c.boot().await.map_err(AppError::Internal)?;
         clients.push(c);
     }
-    let customers = create_customers(&db, k).await?;
+    let customers = super::customers::create(&db, "Bench", k).await?;
     let list = ids.clone();
     let charger_ids: Vec<i64> = db
         .run(move |c| {
@@ -506,41 +506,6 @@ pub async fn ingest(args: &BenchArgs, server: &ServerProcess) -> Result<Figures,
     ])
 }
 
-/// `n` customers `bench{i}@example.com` (password "password") with large wallets, created straight
-/// in the database (credited through the ledger). Returns their ids.
-pub(super) async fn create_customers(db: &Db, n: usize) -> Result<Vec<i64>, AppError> {
-    let hash = crate::auth::hash_password("password".into(), 4).await?;
-    db.run(move |c| {
-        write_tx(c, |c| {
-            let mut ids = Vec::with_capacity(n);
-            for i in 0..n {
-                let id: i64 = diesel::insert_into(customers::table)
-                    .values((
-                        customers::name.eq(format!("Bench {i}")),
-                        customers::email.eq(format!("bench{i}@example.com")),
-                        customers::password_hash.eq(&hash),
-                        customers::id_tag.eq(format!("BENCH{i}")),
-                        customers::balance.eq(0i64),
-                        customers::created_at.eq(now()),
-                    ))
-                    .returning(customers::id)
-                    .get_result(c)?;
-                crate::wallet::apply(
-                    c,
-                    id,
-                    100_000_000,
-                    crate::wallet::Kind::Credit,
-                    None,
-                    Some("bench"),
-                )?;
-                ids.push(id);
-            }
-            Ok::<_, AppError>(ids)
-        })
-    })
-    .await
-}
-
 pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, AppError> {
     let k = args.connectors.max(1);
     let chargers_n = k.div_ceil(2);
@@ -564,7 +529,7 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
         );
     }
     // Customers with large wallets, created straight in the database; tokens through the real login.
-    create_customers(&db, c_n).await?;
+    super::customers::create(&db, "Bench", c_n).await?;
     let http = reqwest::Client::new();
     let mut tokens = Vec::new();
     for i in 0..c_n {
