@@ -71,7 +71,7 @@ pub(crate) async fn run<S>(
     ws: WebSocketStream<S>,
     state: State,
     ctx: ChargerCtx,
-    mut commands: mpsc::Receiver<Command>,
+    mut commands: mpsc::Receiver<Box<Command>>,
     close: Arc<Notify>,
     epoch: Option<i64>,
 ) -> &'static str
@@ -183,6 +183,7 @@ where
             // the one being handled (a RemoteStopTransaction must not overtake the
             // StartTransaction answer that tells the charger its transactionId).
             Some(cmd) = commands.recv(), if in_flight.is_none() && handling.is_none() && queued.is_empty() => {
+                let cmd = *cmd;
                 if cmd.reply.is_closed() { continue } // its caller gave up while it was queued
                 if fenced().await {
                     let _ = cmd.reply.send(Err(CallFailure::Offline));

@@ -61,7 +61,9 @@ pub struct ChargerHandle {
     pub connected_at: chrono::NaiveDateTime,
     /// Whether the charger is accepted (registration `accepted`); shared with its connection.
     pub accepted: Arc<std::sync::atomic::AtomicBool>,
-    pub(crate) tx: mpsc::Sender<Command>,
+    /// Boxed: the channel allocates its first block of 32 slots with the connection, so each slot
+    /// is a pointer (256 bytes per idle charger) rather than a whole command (2.5 KiB).
+    pub(crate) tx: mpsc::Sender<Box<Command>>,
     pub(crate) close: Arc<Notify>,
 }
 
@@ -90,7 +92,7 @@ impl ChargerHandle {
             reply,
         };
         let started = tokio::time::Instant::now();
-        let sent = tokio::time::timeout(timeout, self.tx.send(cmd)).await;
+        let sent = tokio::time::timeout(timeout, self.tx.send(Box::new(cmd))).await;
         match sent {
             Err(_) => return Err(CallFailure::Timeout),
             Ok(Err(_)) => return Err(CallFailure::Disconnected),
