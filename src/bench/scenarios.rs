@@ -57,6 +57,14 @@ fn ms(micros: &mut [f64]) -> (f64, f64, f64) {
     )
 }
 
+/// Reads a summary's quantile (`<name>{quantile="0.99"} v`) from Prometheus text.
+fn metric_quantile(text: &str, name: &str, q: &str) -> Option<f64> {
+    let prefix = format!("{name}{{quantile=\"{q}\"}}");
+    text.lines()
+        .find(|l| l.starts_with(&prefix))
+        .and_then(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+}
+
 /// Reads `<name>_sum` and `<name>_count` from Prometheus text.
 fn metric_mean(text: &str, name: &str) -> Option<f64> {
     let get = |suffix: &str| {
@@ -619,6 +627,19 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
     let requests_per_s = (lat.len() as u64 + in_use + other) as f64 / elapsed;
     let starts = lat.len();
     let (p50, p99, max) = ms(&mut lat);
+    // Where a start's time goes, from the server's own histograms (first node): the lookup and
+    // reservation (every request that reached the database), RemoteStartTransaction to the
+    // charger and back, and the activation.
+    let metrics = server.metrics().await;
+    let phase = |name: &str| {
+        let ms = |v: Option<f64>| json!(round(v.unwrap_or(0.0) * 1000.0, 2));
+        json!({"mean_ms": ms(metric_mean(&metrics, name)), "p99_ms": ms(metric_quantile(&metrics, name, "0.99"))})
+    };
+    let phases = json!({
+        "reserve": phase("csms_start_reserve_seconds"),
+        "remote_start": phase("csms_start_remote_start_seconds"),
+        "activate": phase("csms_start_activate_seconds"),
+    });
     // Let the chargers finish their transactions, then audit.
     let settle = Instant::now() + Duration::from_secs(20);
     loop {
@@ -711,6 +732,11 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
         ("p50_ms", "start latency p50 (ms)", json!(p50)),
         ("p99_ms", "start latency p99 (ms)", json!(p99)),
         ("max_ms", "start latency max (ms)", json!(max)),
+        (
+            "phases",
+            "server-side phases of a start: mean and p99 (ms)",
+            phases,
+        ),
         (
             "double_bookings",
             "double bookings (must be 0)",

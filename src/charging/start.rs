@@ -73,7 +73,10 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
             online,
             fast,
         };
-        state.db.run(move |c| lookup_and_reserve(c, &args)).await?
+        let t = std::time::Instant::now();
+        let looked = state.db.run(move |c| lookup_and_reserve(c, &args)).await?;
+        metrics::histogram!("csms_start_reserve_seconds").record(t.elapsed().as_secs_f64());
+        looked
     };
     let mark_taken = || {
         state
@@ -107,6 +110,7 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
 
     // The session's one-time idTag: the charger's StartTransaction will carry it back.
     let payload = serde_json::json!({"connectorId": req.connector_id, "idTag": session.id_tag});
+    let t = std::time::Instant::now();
     let answer = state
         .registry
         .call(
@@ -116,8 +120,10 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
             state.settings.remote_start_timeout(),
         )
         .await;
+    metrics::histogram!("csms_start_remote_start_seconds").record(t.elapsed().as_secs_f64());
     let accepted = matches!(&answer, Ok(v) if v["status"] == "Accepted");
     let session_id = session.id;
+    let t = std::time::Instant::now();
     let (device_id, cp_id) = (req.device_id.clone(), checked.charging_point_id.clone());
     let (s, view, ended) = state
         .db
@@ -156,6 +162,7 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
             })
         })
         .await?;
+    metrics::histogram!("csms_start_activate_seconds").record(t.elapsed().as_secs_f64());
     state.events.wake();
     if let Some(reservation) = ended {
         crate::reservations::cancel_on_charger(state, device, reservation);
