@@ -27,7 +27,7 @@ enum Command {
     },
     /// A charge-point simulator that connects to any OCPP 1.6J central system
     Simulate(SimConfig),
-    /// Load-test a fresh `csms serve` child: connections | ingest | start
+    /// Load-test a fresh `csms serve` child: connections | ingest | start | storm | soak
     Bench(csms::bench::BenchArgs),
 }
 

@@ -16,7 +16,7 @@ use super::client::{Client, source_ip};
 use super::customers::{self, Started};
 use super::scenarios::register_chargers;
 use super::{BenchArgs, Figures, ServerProcess, percentile, round, slope};
-use crate::db::schema::ocpp_messages;
+use crate::db::schema::{meter_values, ocpp_messages};
 use crate::db::{DbConnection, DbUrl};
 use crate::error::AppError;
 
@@ -74,6 +74,18 @@ fn database_bytes(c: &mut DbConnection, url: &str) -> u64 {
 fn open_files(pid: u32) -> u64 {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|d| d.count() as u64)
+        .unwrap_or(0)
+}
+
+/// The server's threads (the runtime's blocking pool grows and shrinks with the load).
+fn threads(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Threads:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -279,6 +291,8 @@ struct Sample {
     open_files: u64,
     db_bytes: u64,
     msglog_rows: i64,
+    meter_rows: i64,
+    threads: u64,
     starts: usize,
     start_p99_ms: f64,
     console_p99_ms: f64,
@@ -396,10 +410,11 @@ pub async fn soak(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, A
         tokio::time::sleep_until((t0 + sample_every * k).into()).await;
         let (rss_kib, _) = server.usage();
         let url = url.clone();
-        let (db_bytes, msglog_rows) = db
+        let (db_bytes, msglog_rows, meter_rows) = db
             .run(move |c| {
                 let rows: i64 = ocpp_messages::table.count().get_result(c)?;
-                Ok((database_bytes(c, &url), rows))
+                let meters: i64 = meter_values::table.count().get_result(c)?;
+                Ok((database_bytes(c, &url), rows, meters))
             })
             .await?;
         let lat = take(&start_lat);
@@ -409,17 +424,21 @@ pub async fn soak(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, A
             open_files: open_files(server.pid),
             db_bytes,
             msglog_rows,
+            meter_rows,
+            threads: threads(server.pid),
             starts: lat.len(),
             start_p99_ms: p99_ms(lat),
             console_p99_ms: p99_ms(take(&console_lat)),
         };
         println!(
-            "  {:5.2} min: RSS {:.1} MiB, {} open files, database {:.1} MiB, {} message-log rows, {} starts (p99 {} ms), chargers list p99 {} ms",
+            "  {:5.2} min: RSS {:.1} MiB, {} threads, {} open files, database {:.1} MiB, {} message-log rows, {} meter rows, {} starts (p99 {} ms), chargers list p99 {} ms",
             s.t_min,
             s.rss_kib as f64 / 1024.0,
+            s.threads,
             s.open_files,
             s.db_bytes as f64 / 1_048_576.0,
             s.msglog_rows,
+            s.meter_rows,
             s.starts,
             s.start_p99_ms,
             s.console_p99_ms
@@ -540,8 +559,9 @@ pub async fn soak(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, A
             "",
             label,
             json!(format!(
-                "RSS {:.1} MiB | {} fds | db {:.1} MiB | {} log rows | {} starts, p99 {} ms | console p99 {} ms",
+                "RSS {:.1} MiB | {} threads | {} fds | db {:.1} MiB | {} log rows | {} starts, p99 {} ms | console p99 {} ms",
                 s.rss_kib as f64 / 1024.0,
+                s.threads,
                 s.open_files,
                 s.db_bytes as f64 / 1_048_576.0,
                 s.msglog_rows,
@@ -556,6 +576,8 @@ pub async fn soak(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, A
             "open_files": s.open_files,
             "db_bytes": s.db_bytes,
             "msglog_rows": s.msglog_rows,
+            "meter_rows": s.meter_rows,
+            "threads": s.threads,
             "starts": s.starts,
             "start_p99_ms": s.start_p99_ms,
             "console_p99_ms": s.console_p99_ms,

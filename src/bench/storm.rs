@@ -211,6 +211,17 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
     let (booted, failed, secs, clients) = storm_wave(args, port, &ids).await;
     let _ = storm_done.send(true);
     sampling.abort();
+    // The server's own view (it restarted just before the storm): how long it took to answer the
+    // start requests (every answer, lost races included) and the chargers to answer RemoteStart.
+    let metrics = server.metrics().await;
+    let server_start_p99 = quantile_ms(
+        &metrics,
+        "csms_http_request_duration_seconds{method=\"POST\",route=\"/api/user/charging/start\",",
+    );
+    let remote_start_p99 = quantile_ms(
+        &metrics,
+        "csms_ocpp_call_duration_seconds{action=\"RemoteStartTransaction\",",
+    );
     let (_, cpu) = server.usage();
     let bench_cpu = super::usage_of(std::process::id()).1 - bench_cpu_before;
     let pg_cpu = super::postgres_cpu_s() - pg_cpu_before;
@@ -312,6 +323,16 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
             json!(start_max),
         ),
         (
+            "server_start_p99_ms",
+            "the server's p99 to answer a start request (all answers, from /metrics; ms)",
+            json!(server_start_p99),
+        ),
+        (
+            "remote_start_p99_ms",
+            "the server's p99 for RemoteStartTransaction to be answered (from /metrics; ms)",
+            json!(remote_start_p99),
+        ),
+        (
             "start_in_use",
             "start: in-use answers (lost races, expected)",
             json!(in_use),
@@ -388,6 +409,15 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
         figures.push(("audit_problems", "audit problems", json!(audit.problems)));
     }
     Ok(figures)
+}
+
+/// The 0.99 quantile (in ms) of a Prometheus summary, given its name and first labels.
+fn quantile_ms(metrics: &str, prefix: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(prefix) && l.contains("quantile=\"0.99\""))
+        .and_then(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+        .map(|s| round(s * 1000.0, 2))
 }
 
 /// Customers during the storm.
