@@ -641,21 +641,7 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
         "activate": phase("csms_start_activate_seconds"),
     });
     // Let the chargers finish their transactions, then audit.
-    let settle = Instant::now() + Duration::from_secs(20);
-    loop {
-        let open: i64 = db
-            .run(|c| {
-                Ok(charging_sessions::table
-                    .filter(charging_sessions::status.eq_any(crate::charging::OPEN_STATUSES))
-                    .count()
-                    .get_result(c)?)
-            })
-            .await?;
-        if open == 0 || Instant::now() > settle {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    super::customers::settle(&db, 20).await?;
     let double_bookings: u64 = sims.iter().map(|s| s.busy_rejections()).sum();
     let audit = db.run(crate::wallet::audit).await?;
     for s in &sims {

@@ -170,14 +170,7 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
         let (pid, peak) = (server.pid, peak_rss.clone());
         tokio::spawn(async move {
             loop {
-                let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
-                    .ok()
-                    .and_then(|s| {
-                        s.lines()
-                            .find(|l| l.starts_with("VmRSS:"))
-                            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-                    })
-                    .unwrap_or(0);
+                let (rss, _) = super::usage_of(pid);
                 peak.fetch_max(rss, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
