@@ -143,6 +143,7 @@ fn soak(postgres: bool) {
         "{r}"
     );
     assert!(r["rss_slope_kib_per_min"].is_number(), "{r}");
+    assert!(r["rss_slope_second_half_kib_per_min"].is_number(), "{r}");
     assert!(r["p99_slope_ms_per_min"].is_number(), "{r}");
     assert_eq!(r["open_sessions_left"], 0, "{r}");
     assert_eq!(r["double_bookings"], 0, "{r}");

@@ -479,6 +479,10 @@ pub async fn soak(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, A
     let of = |f: &dyn Fn(&Sample) -> f64| samples.iter().map(f).collect::<Vec<f64>>();
     let rss_slope = slope(&xs, &of(&|s| s.rss_kib as f64));
     let p99_slope = slope(&xs, &of(&|s| s.start_p99_ms));
+    // The same slope over the second half only: warm-up (caches filling, the message log growing
+    // to its cap) is over by then, so a leak shows here and warm-up does not.
+    let half = samples.len() / 2;
+    let rss_slope_late = slope(&xs[half..], &of(&|s| s.rss_kib as f64)[half..]);
     let fd_slope = slope(&xs, &of(&|s| s.open_files as f64));
     let db_slope = slope(&xs, &of(&|s| s.db_bytes as f64 / 1024.0));
     let console_slope = slope(&xs, &of(&|s| s.console_p99_ms));
@@ -590,6 +594,11 @@ pub async fn soak(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, A
             "rss_slope_kib_per_min",
             "RSS slope (KiB/min, least squares)",
             json!(round(rss_slope, 1)),
+        ),
+        (
+            "rss_slope_second_half_kib_per_min",
+            "RSS slope over the second half (KiB/min)",
+            json!(round(rss_slope_late, 1)),
         ),
         (
             "p99_slope_ms_per_min",

@@ -72,24 +72,7 @@ pub fn activate(
     session_id: i64,
     charger: Option<(&str, &str)>,
 ) -> Result<Option<Session>, AppError> {
-    let t = now();
-    let n = diesel::update(
-        charging_sessions::table
-            .find(session_id)
-            .filter(charging_sessions::status.eq("pending")),
-    )
-    .set((
-        charging_sessions::status.eq("active"),
-        charging_sessions::started_at.eq(t),
-        charging_sessions::updated_at.eq(t),
-    ))
-    .execute(c)?;
-    // (The multi-backend connection cannot RETURN a whole `Session`.)
-    let s = if n == 1 {
-        Some(load(c, session_id)?)
-    } else {
-        None
-    };
+    let s = mark_active(c, session_id, now())?;
     if let Some(s) = &s {
         let v = match charger {
             Some(ids) => view_with(s, ids),
@@ -98,6 +81,30 @@ pub fn activate(
         events::record(c, "charging.started", subject(s), v)?;
     }
     Ok(s)
+}
+
+/// The conditional `pending → active` UPDATE, returning the row it changed in the same round trip.
+/// (The multi-backend connection cannot RETURN a whole `Session`: raw SQL runs on the inner
+/// connection, and SQLite numbers its parameters ?1, ?2 where PostgreSQL has $1, $2.)
+fn mark_active(
+    c: &mut DbConnection,
+    session_id: i64,
+    t: NaiveDateTime,
+) -> Result<Option<Session>, AppError> {
+    use diesel::sql_types::{BigInt, Timestamp};
+    const SQL: &str = "UPDATE charging_sessions SET status = 'active', started_at = $2, \
+         updated_at = $2 WHERE id = $1 AND status = 'pending' RETURNING *";
+    let rows: Vec<Session> = match c {
+        DbConnection::Postgresql(pg) => diesel::sql_query(SQL)
+            .bind::<BigInt, _>(session_id)
+            .bind::<Timestamp, _>(t)
+            .load(pg)?,
+        DbConnection::Sqlite(lite) => diesel::sql_query(SQL.replace('$', "?"))
+            .bind::<BigInt, _>(session_id)
+            .bind::<Timestamp, _>(t)
+            .load(lite)?,
+    };
+    Ok(rows.into_iter().next())
 }
 
 /// Fails a session that never started charging and refunds its hold in full. `from` lists the

@@ -143,20 +143,23 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
                     Err(CallFailure::Offline | CallFailure::Disconnected) => Some("offline"),
                 };
                 let ids = (device_id.as_str(), cp_id.as_str());
-                match failure {
-                    None => {
-                        super::activate(c, session_id, Some(ids))?;
-                    }
+                let activated = match failure {
+                    // The row this call made active is final: it stays locked until commit.
+                    None => super::activate(c, session_id, Some(ids))?,
                     // If StartTransaction already made it active, the charger is charging: not a failure.
                     Some(reason) => {
                         if super::fail(c, session_id, reason, &["pending"])? {
                             ended = crate::reservations::end_after_failed_start(c, session_id)?;
                         }
+                        None
                     }
-                }
-                // Answer from the row's final state: another node's recovery, a reboot or a
-                // StartTransaction may have decided it meanwhile.
-                let s = super::load(c, session_id)?;
+                };
+                // Otherwise answer from the row's final state: another node's recovery, a reboot
+                // or a StartTransaction may have decided it meanwhile.
+                let s = match activated {
+                    Some(s) => s,
+                    None => super::load(c, session_id)?,
+                };
                 let v = super::view_with(&s, ids);
                 Ok::<_, AppError>((s, v, ended))
             })
