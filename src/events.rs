@@ -143,41 +143,49 @@ impl EventBus {
                 lease_checked = std::time::Instant::now();
             }
             match self.publish_pending(&db, &mut tail, leader).await {
-                Ok(n) if n > 0 => continue, // more may be waiting
-                Ok(_) => {}
+                Ok(true) => continue,
+                Ok(false) => {}
                 Err(e) => log::warn!("event relay: {e}"),
             }
             tokio::select! {
-                _ = self.wake.notified() => {}
+                _ = self.wake.notified() => {
+                    // Commits come in bursts (a start writes its events in two transactions, the
+                    // charger's messages follow): lingering a moment lets one pass carry them all,
+                    // instead of two or three statements per commit.
+                    tokio::time::sleep(RELAY_LINGER).await;
+                }
                 _ = tokio::time::sleep(Duration::from_millis(if tail.gaps.is_empty() { 1000 } else { 100 })) => {}
             }
         }
     }
 
+    /// Delivers the rows above the cursor; `true` when more may be waiting.
     async fn publish_pending(
         &self,
         db: &Db,
         tail: &mut Tail,
         leader: bool,
-    ) -> Result<usize, AppError> {
+    ) -> Result<bool, AppError> {
         let after = tail.cursor;
         let rows: Vec<EventRow> = db
             .run(move |c| {
                 Ok(events::table
                     .filter(events::id.gt(after))
                     .order(events::id.asc())
-                    .limit(500)
+                    .limit(PAGE as i64)
                     .select(EventRow::as_select())
                     .load(c)?)
             })
             .await?;
-        let mut fresh = 0;
+        // A full page with something new in it: more rows may be waiting right behind it.
+        let more = rows.len() >= PAGE;
+        let mut fresh = false;
         let seen: Vec<i64> = rows.iter().map(|r| r.id).collect();
         for row in rows {
             if tail.delivered.contains(&row.id) {
                 continue;
             }
-            fresh += 1;
+            fresh = true;
             let payload = serde_json::from_str(&row.payload).unwrap_or(Value::Null);
             if leader {
                 log::info!("Published {} event", row.name);
@@ -208,9 +216,14 @@ impl EventBus {
             })
             .await?;
         }
-        Ok(fresh)
+        Ok(more && fresh)
     }
 }
+
+/// Rows the relay reads per pass.
+const PAGE: usize = 500;
+/// How long the relay waits after a wake-up before reading, to gather the commits of a burst.
+const RELAY_LINGER: Duration = Duration::from_millis(5);
 
 /// How long a gap in the outbox ids is waited for before it is taken for a rollback.
 pub const GAP_WAIT: Duration = Duration::from_secs(5);

@@ -80,6 +80,9 @@ impl MessageLog {
     }
 }
 
+/// How long the writer waits after a frame for the rest of its burst.
+const LINGER: Duration = Duration::from_millis(5);
+
 async fn writer(db: Db, mut rx: mpsc::Receiver<NewOcppMessage>, limit: i64) {
     let mut touched: HashSet<i64> = HashSet::new();
     let mut last_trim = tokio::time::Instant::now();
@@ -87,6 +90,16 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<NewOcppMessage>, limit: i64) {
     loop {
         if rx.recv_many(&mut batch, 512).await == 0 {
             return; // every sender is gone: the server is shutting down
+        }
+        // Frames come in bursts (a call and its answer, a start's messages): lingering a moment
+        // lets one transaction carry the burst instead of one transaction per frame.
+        if batch.len() < 512 {
+            tokio::time::sleep(LINGER).await;
+            while batch.len() < 512
+                && let Ok(m) = rx.try_recv()
+            {
+                batch.push(m);
+            }
         }
         touched.extend(batch.iter().map(|m| m.charger_id));
         let rows = std::mem::take(&mut batch);
