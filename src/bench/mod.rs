@@ -626,15 +626,29 @@ pub fn slope(xs: &[f64], ys: &[f64]) -> f64 {
 }
 
 /// A process's resident memory (KiB) and CPU time so far (s), from /proc.
-pub fn usage_of(pid: u32) -> (u64, f64) {
-    let rss = std::fs::read_to_string(format!("/proc/{}/status", pid))
+/// A number from `/proc/<pid>/status` (`VmRSS:` in KiB, `Threads:`...); 0 when unreadable.
+pub fn status_field(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// A quantile of a Prometheus summary from its text: the first line that starts with `prefix` (the
+/// name and any labels before `quantile`) and carries `quantile="<q>"`.
+pub fn metric_quantile(text: &str, prefix: &str, q: &str) -> Option<f64> {
+    let quantile = format!("quantile=\"{q}\"");
+    text.lines()
+        .find(|l| l.starts_with(prefix) && l.contains(&quantile))
+        .and_then(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+}
+
+pub fn usage_of(pid: u32) -> (u64, f64) {
+    let rss = status_field(pid, "VmRSS:");
     let cpu = std::fs::read_to_string(format!("/proc/{}/stat", pid))
         .ok()
         .and_then(|s| {

@@ -57,14 +57,6 @@ fn ms(micros: &mut [f64]) -> (f64, f64, f64) {
     )
 }
 
-/// Reads a summary's quantile (`<name>{quantile="0.99"} v`) from Prometheus text.
-fn metric_quantile(text: &str, name: &str, q: &str) -> Option<f64> {
-    let prefix = format!("{name}{{quantile=\"{q}\"}}");
-    text.lines()
-        .find(|l| l.starts_with(&prefix))
-        .and_then(|l| l.split_whitespace().last()?.parse::<f64>().ok())
-}
-
 /// Reads `<name>_sum` and `<name>_count` from Prometheus text.
 fn metric_mean(text: &str, name: &str) -> Option<f64> {
     let get = |suffix: &str| {
@@ -633,7 +625,7 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
     let metrics = server.metrics().await;
     let phase = |name: &str| {
         let ms = |v: Option<f64>| json!(round(v.unwrap_or(0.0) * 1000.0, 2));
-        json!({"mean_ms": ms(metric_mean(&metrics, name)), "p99_ms": ms(metric_quantile(&metrics, name, "0.99"))})
+        json!({"mean_ms": ms(metric_mean(&metrics, name)), "p99_ms": ms(super::metric_quantile(&metrics, &format!("{name}{{"), "0.99"))})
     };
     let phases = json!({
         "reserve": phase("csms_start_reserve_seconds"),

@@ -77,18 +77,6 @@ fn open_files(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// The server's threads (the runtime's blocking pool grows and shrinks with the load).
-fn threads(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Threads:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 fn metric_sum(text: &str, name: &str) -> f64 {
     text.lines()
         .filter(|l| l.starts_with(name))
@@ -425,7 +413,8 @@ pub async fn soak(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, A
             db_bytes,
             msglog_rows,
             meter_rows,
-            threads: threads(server.pid),
+            // The runtime's blocking pool grows and shrinks with the load.
+            threads: super::status_field(server.pid, "Threads:"),
             starts: lat.len(),
             start_p99_ms: p99_ms(lat),
             console_p99_ms: p99_ms(take(&console_lat)),

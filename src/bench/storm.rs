@@ -406,11 +406,7 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
 
 /// The 0.99 quantile (in ms) of a Prometheus summary, given its name and first labels.
 fn quantile_ms(metrics: &str, prefix: &str) -> Option<f64> {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(prefix) && l.contains("quantile=\"0.99\""))
-        .and_then(|l| l.split_whitespace().last()?.parse::<f64>().ok())
-        .map(|s| round(s * 1000.0, 2))
+    super::metric_quantile(metrics, prefix, "0.99").map(|s| round(s * 1000.0, 2))
 }
 
 /// Customers during the storm.

@@ -83,9 +83,8 @@ pub fn activate(
     Ok(s)
 }
 
-/// The conditional `pending → active` UPDATE, returning the row it changed in the same round trip.
-/// (The multi-backend connection cannot RETURN a whole `Session`: raw SQL runs on the inner
-/// connection, and SQLite numbers its parameters ?1, ?2 where PostgreSQL has $1, $2.)
+/// The conditional `pending → active` UPDATE, returning the row it changed in the same round trip
+/// (the multi-backend connection cannot RETURN a whole `Session`).
 fn mark_active(
     c: &mut DbConnection,
     session_id: i64,
@@ -94,16 +93,7 @@ fn mark_active(
     use diesel::sql_types::{BigInt, Timestamp};
     const SQL: &str = "UPDATE charging_sessions SET status = 'active', started_at = $2, \
          updated_at = $2 WHERE id = $1 AND status = 'pending' RETURNING *";
-    let rows: Vec<Session> = match c {
-        DbConnection::Postgresql(pg) => diesel::sql_query(SQL)
-            .bind::<BigInt, _>(session_id)
-            .bind::<Timestamp, _>(t)
-            .load(pg)?,
-        DbConnection::Sqlite(lite) => diesel::sql_query(SQL.replace('$', "?"))
-            .bind::<BigInt, _>(session_id)
-            .bind::<Timestamp, _>(t)
-            .load(lite)?,
-    };
+    let rows: Vec<Session> = crate::db::load_raw!(c, SQL, BigInt => session_id, Timestamp => t)?;
     Ok(rows.into_iter().next())
 }
 

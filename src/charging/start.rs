@@ -282,19 +282,13 @@ fn lookup(
     customer_id: i64,
 ) -> Result<Option<Lookup>, AppError> {
     use diesel::sql_types::{BigInt, Integer, Text};
-    // Raw SQL runs on the inner connection; SQLite numbers its parameters ?1, ?2 where PostgreSQL has $1, $2.
-    let rows: Vec<Lookup> = match c {
-        DbConnection::Postgresql(pg) => diesel::sql_query(LOOKUP)
-            .bind::<Text, _>(device)
-            .bind::<Integer, _>(connector)
-            .bind::<BigInt, _>(customer_id)
-            .load(pg)?,
-        DbConnection::Sqlite(lite) => diesel::sql_query(LOOKUP.replace('$', "?"))
-            .bind::<Text, _>(device)
-            .bind::<Integer, _>(connector)
-            .bind::<BigInt, _>(customer_id)
-            .load(lite)?,
-    };
+    let rows: Vec<Lookup> = crate::db::load_raw!(
+        c,
+        LOOKUP,
+        Text => device,
+        Integer => connector,
+        BigInt => customer_id,
+    )?;
     Ok(rows.into_iter().next())
 }
 

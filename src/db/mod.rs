@@ -270,6 +270,23 @@ where
     }
 }
 
+/// Loads the rows of one raw SQL query, written with PostgreSQL's `$1, $2` parameters, on either
+/// backend: raw SQL runs on the inner connection, and SQLite numbers its parameters `?1, ?2`.
+/// `load_raw!(conn, SQL, BigInt => id, Timestamp => t)`.
+macro_rules! load_raw {
+    ($conn:expr, $sql:expr $(, $ty:ty => $val:expr)* $(,)?) => {
+        match $conn {
+            $crate::db::DbConnection::Postgresql(pg) => {
+                diesel::sql_query($sql)$(.bind::<$ty, _>($val))*.load(pg)
+            }
+            $crate::db::DbConnection::Sqlite(lite) => {
+                diesel::sql_query($sql.replace('$', "?"))$(.bind::<$ty, _>($val))*.load(lite)
+            }
+        }
+    };
+}
+pub(crate) use load_raw;
+
 /// Multi-row INSERTs for append-only tables (meter values, the message log). The multi-backend
 /// connection cannot batch-insert into SQLite, so this runs on the inner connection of each backend.
 macro_rules! batch_insert {
