@@ -83,6 +83,8 @@ export CSMS_OCPP_ADDR="127.0.0.1:$OCPP_PORT"
 export CSMS_ADMIN_EMAIL="admin@example.com"
 export CSMS_ADMIN_PASSWORD="admin-password"
 export CSMS_BCRYPT_COST=4
+# Every request comes from 127.0.0.1: keep registrations fuzzable past the per-address budget.
+export CSMS_REGISTER_ADDR_MAX=100000
 export RUST_LOG="${RUST_LOG:-warn}"
 # Remote commands to a charger that is not connected answer at once; keep any wait short.
 export CSMS_OCPP_CALL_TIMEOUT_SECS=2

@@ -21,6 +21,11 @@ pub const KEY_FILE: &str = "ca.key";
 /// The CA certificate's file name in its directory.
 pub const CERT_FILE: &str = "ca.crt";
 
+/// The subject csms gives every charger CA it creates: `CN=csms charger CA, O=csms`.
+pub const CA_COMMON_NAME: &str = "csms charger CA";
+/// See [`CA_COMMON_NAME`].
+pub const CA_ORGANIZATION: &str = "csms";
+
 /// Longest validity csms gives a certificate it issues (10 years).
 pub const MAX_DAYS: u32 = 3650;
 
@@ -164,8 +169,8 @@ impl Ca {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut params = CertificateParams::new(Vec::<String>::new())?;
                 let mut dn = DistinguishedName::new();
-                dn.push(DnType::CommonName, "csms charger CA");
-                dn.push(DnType::OrganizationName, "csms");
+                dn.push(DnType::CommonName, CA_COMMON_NAME);
+                dn.push(DnType::OrganizationName, CA_ORGANIZATION);
                 params.distinguished_name = dn;
                 params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
                 params.key_usages = vec![
@@ -193,6 +198,11 @@ impl Ca {
         &self.cert_pem
     }
 
+    /// What marks the certificates this CA signs (see [`CaMark`]).
+    pub fn mark(&self) -> Result<CaMark, CaError> {
+        CaMark::of_pem(&self.cert_pem)
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -201,9 +211,11 @@ impl Ca {
         Ok(Issuer::from_ca_cert_pem(&self.cert_pem, &self.key)?)
     }
 
-    /// Signs a certificate signing request (PEM) whose signature is valid and whose subject's
-    /// common name is `expected_cn`: a client certificate valid `days` days, with the CSR's subject
-    /// and key (nothing else from the CSR is taken over: no CA flag, no other usage).
+    /// Signs a certificate signing request (PEM) whose signature is valid and whose subject names
+    /// `expected_cn` alone (see [`csr_common_name`]): a client certificate valid `days` days, for
+    /// the CSR's key, whose subject csms builds from `expected_cn` alone (`CN=<expected_cn>`).
+    /// Nothing else is taken from the CSR: not its other subject attributes, not the extensions it
+    /// asks for (no CA flag, no other usage, no alternative names).
     pub fn sign_csr(&self, csr_pem: &str, expected_cn: &str, days: u32) -> Result<Issued, CaError> {
         // Parses and verifies the CSR's signature with its own key.
         let csr = CertificateSigningRequestParams::from_pem(csr_pem)
@@ -217,7 +229,9 @@ impl Ca {
             });
         }
         let mut params = CertificateParams::default();
-        params.distinguished_name = csr.params.distinguished_name.clone();
+        let mut subject = DistinguishedName::new();
+        subject.push(DnType::CommonName, expected_cn);
+        params.distinguished_name = subject;
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,
@@ -237,7 +251,7 @@ impl Ca {
             chain_pem: format!("{cert_pem}{}", self.cert_pem),
             cert_pem,
             serial,
-            common_name: cn,
+            common_name: expected_cn.to_string(),
             not_after,
         })
     }
@@ -277,26 +291,161 @@ impl Ca {
     }
 }
 
+/// What marks a certificate as issued by csms's charger CA: its issuer is the CA certificate's
+/// subject, or its authority key identifier is the CA's subject key identifier, or its issuer is the
+/// name csms gives every charger CA it creates ([`CA_COMMON_NAME`]; a CA directory replaced by a
+/// new one keeps that name, and so does the mark when the CA certificate cannot be read). A mark
+/// that is too wide refuses more, never less: a certificate that carries it must be on csms's
+/// record of what it issued.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaMark {
+    /// The CA certificate's subject (DER): the issuer name of what it signs
+    subject: Option<Vec<u8>>,
+    /// The CA certificate's subject key identifier: the authority key identifier of what it signs
+    key_id: Option<Vec<u8>>,
+}
+
+impl CaMark {
+    /// The mark of the CA certificate `pem`.
+    pub fn of_pem(pem: &str) -> Result<CaMark, CaError> {
+        use x509_parser::extensions::ParsedExtension;
+        let der = pem_der(pem, "The CA certificate")?;
+        let (_, cert) = x509_parser::parse_x509_certificate(&der)
+            .map_err(|e| CaError::InvalidCertificate(e.to_string()))?;
+        let key_id = cert
+            .extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+                _ => None,
+            });
+        Ok(CaMark {
+            subject: Some(cert.subject().as_raw().to_vec()),
+            key_id,
+        })
+    }
+
+    /// The mark of the CA in `dir` (`CSMS_CA_DIR`), read without creating anything: without a CA
+    /// certificate there, only the name csms gives its CAs marks a certificate as csms's.
+    pub fn read(dir: impl AsRef<Path>) -> Result<CaMark, CaError> {
+        let path = dir.as_ref().join(CERT_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(pem) => Self::of_pem(&pem),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CaMark::default()),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    /// Whether `cert` carries the mark of csms's charger CA.
+    pub fn issued(&self, cert: &x509_parser::certificate::X509Certificate<'_>) -> bool {
+        use x509_parser::extensions::ParsedExtension;
+        let issuer = cert.issuer();
+        if self.subject.as_deref() == Some(issuer.as_raw()) || is_csms_ca_name(issuer) {
+            return true;
+        }
+        let Some(key_id) = self.key_id.as_deref() else {
+            return false;
+        };
+        cert.extensions()
+            .iter()
+            .any(|e| match e.parsed_extension() {
+                ParsedExtension::AuthorityKeyIdentifier(a) => {
+                    a.key_identifier.as_ref().is_some_and(|k| k.0 == key_id)
+                }
+                _ => false,
+            })
+    }
+}
+
+/// Whether `name` is exactly the name csms gives the charger CAs it creates.
+fn is_csms_ca_name(name: &x509_parser::x509::X509Name<'_>) -> bool {
+    use x509_parser::oid_registry::{OID_X509_COMMON_NAME, OID_X509_ORGANIZATION_NAME};
+    let attrs: Vec<_> = name.iter_attributes().collect();
+    let [cn, o] = attrs.as_slice() else {
+        return false;
+    };
+    *cn.attr_type() == OID_X509_COMMON_NAME
+        && cn.as_str().ok() == Some(CA_COMMON_NAME)
+        && *o.attr_type() == OID_X509_ORGANIZATION_NAME
+        && o.as_str().ok() == Some(CA_ORGANIZATION)
+}
+
+/// The DER of the first certificate in `pem`.
+pub fn cert_der(pem: &str) -> Result<Vec<u8>, CaError> {
+    pem_der(pem, "The certificate")
+}
+
 fn pem_der(pem: &str, what: &str) -> Result<Vec<u8>, CaError> {
     let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
         .map_err(|e| CaError::InvalidCertificate(format!("{what} is not PEM: {e}")))?;
     Ok(p.contents)
 }
 
-/// The subject common name of a CSR (PEM).
+/// The one common name of a certificate's or CSR's subject, or why it names no single identity:
+/// no common name, more than one (`CN=A, CN=B` reads as A to one library and as B to another), or
+/// one that is not a string.
+pub fn single_common_name(name: &x509_parser::x509::X509Name<'_>) -> Result<String, String> {
+    let cns: Vec<_> = name.iter_common_name().collect();
+    match cns.as_slice() {
+        [] => Err("the subject has no common name".into()),
+        [cn] => cn
+            .as_str()
+            .map(str::to_string)
+            .map_err(|_| "the subject's common name is not a string".into()),
+        more => Err(format!(
+            "the subject has {} common names (exactly one is allowed)",
+            more.len()
+        )),
+    }
+}
+
+/// Subject attributes a CSR may carry besides its common name, at most once each, and that csms
+/// ignores (the certificate's subject is its own): organizationName, which the security whitepaper
+/// asks a charger to fill with the operator's name, and the other descriptive attributes CSR tools
+/// put there.
+const IGNORED_CSR_ATTRIBUTES: [(&x509_parser::der_parser::Oid<'static>, &str); 5] = [
+    (&x509_parser::oid_registry::OID_X509_ORGANIZATION_NAME, "O"),
+    (
+        &x509_parser::oid_registry::OID_X509_ORGANIZATIONAL_UNIT,
+        "OU",
+    ),
+    (&x509_parser::oid_registry::OID_X509_COUNTRY_NAME, "C"),
+    (
+        &x509_parser::oid_registry::OID_X509_STATE_OR_PROVINCE_NAME,
+        "ST",
+    ),
+    (&x509_parser::oid_registry::OID_X509_LOCALITY_NAME, "L"),
+];
+
+/// The identity a CSR (PEM) asks for: its subject's one common name. Refused: a subject with no
+/// common name or more than one, or with any attribute other than the common name and those csms
+/// ignores ([`IGNORED_CSR_ATTRIBUTES`]), or one of those twice.
 pub fn csr_common_name(csr_pem: &str) -> Result<String, CaError> {
     use x509_parser::prelude::FromDer;
     let der = pem_der(csr_pem, "The CSR").map_err(|e| CaError::InvalidCsr(e.to_string()))?;
     let (_, csr) = x509_parser::certification_request::X509CertificationRequest::from_der(&der)
         .map_err(|e| CaError::InvalidCsr(e.to_string()))?;
-    let cn = csr
-        .certification_request_info
-        .subject
-        .iter_common_name()
-        .next()
-        .and_then(|cn| cn.as_str().ok())
-        .map(str::to_string)
-        .ok_or_else(|| CaError::InvalidCsr("no common name in the subject".into()))?;
+    let subject = &csr.certification_request_info.subject;
+    let cn = single_common_name(subject).map_err(CaError::InvalidCsr)?;
+    let mut seen = [false; IGNORED_CSR_ATTRIBUTES.len()];
+    for attr in subject.iter_attributes() {
+        let oid = attr.attr_type();
+        if *oid == x509_parser::oid_registry::OID_X509_COMMON_NAME {
+            continue;
+        }
+        let Some(i) = IGNORED_CSR_ATTRIBUTES.iter().position(|(o, _)| *o == oid) else {
+            return Err(CaError::InvalidCsr(format!(
+                "the subject carries attribute {} (csms accepts CN, and O, OU, C, ST, L once each)",
+                oid.to_id_string()
+            )));
+        };
+        if std::mem::replace(&mut seen[i], true) {
+            return Err(CaError::InvalidCsr(format!(
+                "the subject carries {} more than once",
+                IGNORED_CSR_ATTRIBUTES[i].1
+            )));
+        }
+    }
     Ok(cn)
 }
 
@@ -436,6 +585,203 @@ mod tests {
         ));
     }
 
+    /// A CSR (PEM) whose subject is `entries`, in order. rcgen keeps one value per attribute type,
+    /// so a second common name goes in under CN's OID as a custom type: `CN=M, CN=VICTIM` on the
+    /// wire.
+    fn csr_with(entries: &[(DnType, &str)]) -> (KeyPair, String) {
+        let key = KeyPair::generate().expect("key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name = DistinguishedName::new();
+        for (ty, value) in entries {
+            params.distinguished_name.push(ty.clone(), *value);
+        }
+        let pem = params
+            .serialize_request(&key)
+            .expect("csr")
+            .pem()
+            .expect("pem");
+        (key, pem)
+    }
+
+    /// Another common name (see [`csr_with`]).
+    fn cn_again() -> DnType {
+        DnType::CustomDnType(vec![2, 5, 4, 3])
+    }
+
+    /// The subject of a CSR as (OID, value) pairs, in order.
+    fn csr_subject(pem: &str) -> Vec<(String, String)> {
+        use x509_parser::prelude::FromDer;
+        let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).expect("pem");
+        let (_, csr) =
+            x509_parser::certification_request::X509CertificationRequest::from_der(&p.contents)
+                .expect("csr");
+        csr.certification_request_info
+            .subject
+            .iter_attributes()
+            .map(|a| {
+                (
+                    a.attr_type().to_id_string(),
+                    a.as_str().expect("string").to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Issue 19, item 1: the accepted charger M asks for `CN=M, CN=VICTIM`. The first common name
+    /// is M's, and rcgen would keep the last one in the certificate: csms must refuse it, in
+    /// either order.
+    #[test]
+    fn refuses_a_csr_with_two_common_names() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ca = Ca::open(dir.path()).expect("ca");
+        let (_, pem) = csr_with(&[(DnType::CommonName, "M"), (cn_again(), "VICTIM")]);
+        assert_eq!(
+            csr_subject(&pem),
+            vec![
+                ("2.5.4.3".to_string(), "M".to_string()),
+                ("2.5.4.3".to_string(), "VICTIM".to_string())
+            ],
+            "exactly CN=M, CN=VICTIM"
+        );
+        let e = ca.sign_csr(&pem, "M", 30).expect_err("refused");
+        assert!(matches!(e, CaError::InvalidCsr(_)), "{e}");
+        assert!(e.to_string().contains("2 common names"), "{e}");
+        let (_, pem) = csr_with(&[(DnType::CommonName, "VICTIM"), (cn_again(), "M")]);
+        assert!(matches!(
+            ca.sign_csr(&pem, "M", 30),
+            Err(CaError::InvalidCsr(_))
+        ));
+        let (_, pem) = csr_with(&[(DnType::CommonName, "M"), (cn_again(), "M")]);
+        assert!(matches!(
+            ca.sign_csr(&pem, "M", 30),
+            Err(CaError::InvalidCsr(_))
+        ));
+        let (_, pem) = csr_with(&[(DnType::OrganizationName, "CPO")]);
+        let e = ca.sign_csr(&pem, "M", 30).expect_err("refused");
+        assert!(e.to_string().contains("no common name"), "{e}");
+    }
+
+    /// Besides its one common name a CSR may carry the descriptive attributes the whitepaper and
+    /// CSR tools put there (O, OU, C, ST, L, once each), which csms ignores; anything else is
+    /// refused.
+    #[test]
+    fn csr_subject_attributes() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ca = Ca::open(dir.path()).expect("ca");
+        let (_, pem) = csr_with(&[
+            (DnType::CountryName, "IN"),
+            (DnType::StateOrProvinceName, "KA"),
+            (DnType::LocalityName, "Bengaluru"),
+            (DnType::OrganizationName, "Some CPO"),
+            (DnType::OrganizationalUnitName, "Chargers"),
+            (DnType::CommonName, "CP1"),
+        ]);
+        ca.sign_csr(&pem, "CP1", 30).expect("accepted");
+        for (ty, value, why) in [
+            // emailAddress
+            (
+                DnType::CustomDnType(vec![1, 2, 840, 113549, 1, 9, 1]),
+                "a@b.c",
+                "1.2.840.113549.1.9.1",
+            ),
+            // serialNumber
+            (DnType::CustomDnType(vec![2, 5, 4, 5]), "SN-1", "2.5.4.5"),
+            // UID
+            (
+                DnType::CustomDnType(vec![0, 9, 2342, 19200300, 100, 1, 1]),
+                "u",
+                "0.9.2342.19200300.100.1.1",
+            ),
+            (
+                DnType::CustomDnType(vec![1, 3, 6, 1, 4, 1, 99999, 1]),
+                "x",
+                "1.3.6.1.4.1.99999.1",
+            ),
+            (
+                DnType::CustomDnType(vec![2, 5, 4, 10]),
+                "second O",
+                "O more than once",
+            ),
+        ] {
+            let (_, pem) = csr_with(&[
+                (DnType::CommonName, "CP1"),
+                (DnType::OrganizationName, "Some CPO"),
+                (ty, value),
+            ]);
+            let e = ca.sign_csr(&pem, "CP1", 30).expect_err("refused");
+            assert!(matches!(e, CaError::InvalidCsr(_)), "{value}: {e}");
+            assert!(e.to_string().contains(why), "{value}: {e}");
+        }
+    }
+
+    /// The certificate names the expected identity alone and takes nothing from the CSR but its
+    /// public key: not its other subject attributes, not the extensions it asks for.
+    #[test]
+    fn issued_certificate_names_the_charger_alone() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ca = Ca::open(dir.path()).expect("ca");
+        let key = KeyPair::generate().expect("key");
+        let mut params =
+            CertificateParams::new(vec!["victim.example".to_string()]).expect("params");
+        params.distinguished_name = DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "Some CPO");
+        params.distinguished_name.push(DnType::CommonName, "CP1");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let pem = params
+            .serialize_request(&key)
+            .expect("csr")
+            .pem()
+            .expect("pem");
+        let issued = ca.sign_csr(&pem, "CP1", 30).expect("signed");
+        assert_eq!(issued.common_name, "CP1");
+        let (_, leaf) = x509_parser::pem::parse_x509_pem(issued.cert_pem.as_bytes()).expect("pem");
+        let leaf = leaf.parse_x509().expect("cert");
+        let subject: Vec<(String, String)> = leaf
+            .subject()
+            .iter_attributes()
+            .map(|a| {
+                (
+                    a.attr_type().to_id_string(),
+                    a.as_str().expect("string").to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(subject, vec![("2.5.4.3".to_string(), "CP1".to_string())]);
+        assert_eq!(
+            leaf.public_key().subject_public_key.data.as_ref(),
+            key.public_key_raw()
+        );
+        assert!(!leaf.is_ca());
+        assert!(leaf.subject_alternative_name().expect("san").is_none());
+        let ku = leaf.key_usage().expect("ku").expect("present").value;
+        assert!(ku.digital_signature() && !ku.key_cert_sign());
+        let eku = leaf
+            .extended_key_usage()
+            .expect("eku")
+            .expect("present")
+            .value;
+        assert!(eku.client_auth && !eku.server_auth);
+        // An extension request rcgen cannot read makes the CSR unreadable: refused.
+        params.is_ca = IsCa::NoCa;
+        params.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
+            &[1, 3, 6, 1, 4, 1, 99999, 2],
+            vec![0x05, 0x00],
+        )];
+        let pem = params
+            .serialize_request(&key)
+            .expect("csr")
+            .pem()
+            .expect("pem");
+        assert!(matches!(
+            ca.sign_csr(&pem, "CP1", 30),
+            Err(CaError::InvalidCsr(_))
+        ));
+    }
+
     #[test]
     fn issues_server_and_client_certificates() {
         let dir = tempfile::tempdir().expect("dir");
@@ -453,6 +799,69 @@ mod tests {
         let c = c.parse_x509().expect("cert");
         let eku = c.extended_key_usage().expect("eku").expect("present").value;
         assert!(eku.client_auth && !eku.server_auth);
+    }
+
+    fn parsed(pem: &str) -> Vec<u8> {
+        cert_der(pem).expect("der")
+    }
+
+    /// csms's mark is on what its CA signs, and on what any CA csms created signs (same name); not
+    /// on a certificate from a CA of another name and key. A CA csms did not create (an operator's
+    /// own, in `CSMS_CA_DIR`) is recognised by its name and its key identifier.
+    #[test]
+    fn the_mark_of_csms_charger_ca() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ca = Ca::open(dir.path().join("a")).expect("ca");
+        let mark = ca.mark().expect("mark");
+        assert_eq!(CaMark::read(ca.dir()).expect("read"), mark);
+        assert_eq!(
+            CaMark::read(dir.path().join("none")).expect("read"),
+            CaMark::default()
+        );
+        assert!(!dir.path().join("none").exists(), "nothing created");
+        let marked = |mark: &CaMark, pem: &str| {
+            let der = parsed(pem);
+            let (_, cert) = x509_parser::parse_x509_certificate(&der).expect("cert");
+            mark.issued(&cert)
+        };
+        let (_, csr_pem) = csr("CP1");
+        let issued = ca.sign_csr(&csr_pem, "CP1", 30).expect("signed");
+        assert!(marked(&mark, &issued.cert_pem));
+        let (client, _) = ca.issue("CP1", &[], 10, true).expect("issued");
+        assert!(marked(&mark, &client));
+        // Another CA csms created (a replaced CA directory): the same name.
+        let other = Ca::open(dir.path().join("b")).expect("ca");
+        let (client, _) = other.issue("CP1", &[], 10, true).expect("issued");
+        assert!(marked(&mark, &client));
+        assert!(marked(&CaMark::default(), &client));
+        // A CA of another name and key.
+        let key = KeyPair::generate().expect("key");
+        let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
+        p.distinguished_name.push(DnType::CommonName, "maker CA");
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let maker_pem = p.self_signed(&key).expect("ca").pem();
+        let maker = Issuer::from_ca_cert_pem(&maker_pem, &key).expect("issuer");
+        let leaf_key = KeyPair::generate().expect("key");
+        let mut lp = CertificateParams::new(Vec::<String>::new()).expect("params");
+        lp.distinguished_name.push(DnType::CommonName, "CP1");
+        lp.use_authority_key_identifier_extension = true;
+        let leaf = lp.signed_by(&leaf_key, &maker).expect("leaf").pem();
+        assert!(!marked(&mark, &leaf));
+        assert!(!marked(&CaMark::default(), &leaf));
+        // An operator's own CA in CSMS_CA_DIR: its name, or its key identifier under another name.
+        let own = CaMark::of_pem(&maker_pem).expect("mark");
+        assert!(own.key_id.is_some(), "rcgen writes the CA's key identifier");
+        assert!(marked(&own, &leaf));
+        let renamed = CaMark {
+            subject: None,
+            key_id: own.key_id.clone(),
+        };
+        assert!(marked(&renamed, &leaf));
+        let other_key = CaMark {
+            subject: None,
+            key_id: Some(vec![1, 2, 3]),
+        };
+        assert!(!marked(&other_key, &leaf));
     }
 
     #[test]

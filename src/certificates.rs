@@ -1,10 +1,14 @@
 //! Charger certificates (OCPP 1.6 security extension). A charger asks for a certificate with
 //! SignCertificate (by itself, or after ExtendedTriggerMessage SignChargePointCertificate): csms
-//! checks the CSR (its signature with its own key, and a common name equal to the charger's
-//! identity), answers Accepted and, once that answer has gone out, sends CertificateSigned with the
-//! chain its charger CA (`crate::ca`, in `CSMS_CA_DIR`) signed; a CSR it refuses is answered
-//! Rejected and recorded as a security event. Every issued certificate is stored with the charger's
-//! answer to CertificateSigned.
+//! checks the CSR (its signature with its own key, and a subject whose one common name is the
+//! charger's identity: see `Ca::sign_csr`), answers Accepted and, once that answer has gone out,
+//! sends CertificateSigned with the chain its charger CA (`crate::ca`, in `CSMS_CA_DIR`) signed,
+//! for `CN=<identity>` alone; a CSR it refuses is answered Rejected and recorded as a security
+//! event. Every issued certificate is stored with the charger's
+//! answer to CertificateSigned, and that record is what the profile-3 handshake trusts: a
+//! certificate from csms's CA identifies only the charger it was recorded for ([`not_issued_to`]).
+//! Certificates signed before the CSR subject fix that name another charger are reported at
+//! start-up ([`audit_issued`]).
 //!
 //! csms also keeps what a charger said it has installed: its last GetInstalledCertificateIds answer
 //! per certificate type, plus root certificates it accepted with InstallCertificate, less what it
@@ -21,7 +25,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::ca::{Ca, CaError, Issued};
-use crate::db::schema::{charger_certificates, installed_certificates};
+use crate::db::schema::{charger_certificates, chargers, installed_certificates};
 use crate::db::{DbConnection, now, write_tx};
 use crate::error::AppError;
 use crate::ocpp::messages::format_timestamp;
@@ -237,6 +241,159 @@ pub async fn sign_certificate(
     let (state, device) = (state.clone(), device_id.to_string());
     tokio::spawn(async move { send_certificate(&state, &device, id, chain).await });
     Ok("Accepted")
+}
+
+/// Why the client certificate `cert`, from csms's charger CA, may not identify the charger
+/// `charger_id` at the profile-3 handshake, or `None` when csms recorded issuing this very
+/// certificate (its serial, and the same bytes) to that charger. One read by the serial, which is
+/// unique (indexed). A certificate csms's CA signed before the CSR subject fix, whose subject names
+/// another charger than the one that asked for it, fails here for every charger: the one it names
+/// has no record of it, and the one that asked is not the one it names.
+pub fn not_issued_to(
+    c: &mut DbConnection,
+    charger_id: i64,
+    cert: &crate::ocpp::tls::FromCsms,
+) -> Result<Option<String>, AppError> {
+    let serial = &cert.serial;
+    let row: Option<(i64, String, String)> = charger_certificates::table
+        .inner_join(chargers::table)
+        .filter(charger_certificates::serial.eq(serial))
+        .select((
+            charger_certificates::charger_id,
+            chargers::device_id,
+            charger_certificates::pem,
+        ))
+        .first(c)
+        .optional()?;
+    Ok(match row {
+        None => Some(format!(
+            "client certificate from csms's charger CA (serial {serial}) was not issued by csms \
+             to this charger: csms has no record of it"
+        )),
+        Some((owner, device, _)) if owner != charger_id => Some(format!(
+            "client certificate (serial {serial}) was issued by csms to another charger, {device:?}"
+        )),
+        Some((_, _, pem)) if crate::ca::cert_der(&pem).ok().as_deref() != Some(&cert.der[..]) => {
+            Some(format!(
+                "client certificate (serial {serial}) is not the certificate csms issued to this \
+                 charger with that serial"
+            ))
+        }
+        Some(_) => None,
+    })
+}
+
+/// The security event of an issued certificate whose subject is not its recorded identity.
+const MISISSUED: &str = "InvalidChargePointCertificate";
+
+/// Finds the certificates csms issued whose subject is not `CN=<the identity recorded for them>`
+/// alone: certificates signed before the CSR subject fix for a CSR like `CN=M, CN=VICTIM`, which
+/// read `CN=VICTIM` while csms recorded them for M. Each is logged and recorded once as a security
+/// event (`InvalidChargePointCertificate`, source csms) of the charger it was issued to, and of the
+/// charger it names when that one exists. The profile-3 handshake refuses them anyway
+/// ([`not_issued_to`]); this tells the operator which charger asked for one. Returns their serials.
+pub fn audit_issued(c: &mut DbConnection) -> Result<Vec<String>, AppError> {
+    type Row = (i64, i64, String, String, String, NaiveDateTime, String);
+    let mut found = Vec::new();
+    let mut after = 0i64;
+    loop {
+        let rows: Vec<Row> = charger_certificates::table
+            .inner_join(chargers::table)
+            .filter(charger_certificates::id.gt(after))
+            .order(charger_certificates::id.asc())
+            .limit(500)
+            .select((
+                charger_certificates::id,
+                charger_certificates::charger_id,
+                charger_certificates::serial,
+                charger_certificates::common_name,
+                charger_certificates::pem,
+                charger_certificates::created_at,
+                chargers::device_id,
+            ))
+            .load(c)?;
+        let Some(last) = rows.last() else {
+            break;
+        };
+        after = last.0;
+        for (_, owner, serial, common_name, pem, created, device) in rows {
+            let subject = crate::ca::cert_der(&pem).ok().and_then(|der| {
+                let (_, cert) = x509_parser::parse_x509_certificate(&der).ok()?;
+                Some((
+                    crate::ca::single_common_name(cert.subject()),
+                    cert.subject().to_string(),
+                ))
+            });
+            let (named, subject) = match subject {
+                Some((Ok(cn), _)) if cn == common_name && cn == device => continue,
+                Some((Ok(cn), subject)) => (Some(cn), subject),
+                Some((Err(_), subject)) => (None, subject),
+                None => (None, "an unreadable subject".to_string()),
+            };
+            log::warn!(
+                "certificate serial {serial} that csms issued to {device} on {created} reads \
+                 {subject:?}: refused at the profile-3 handshake"
+            );
+            let created = format_timestamp(created);
+            record_once(
+                c,
+                owner,
+                &format!(
+                    "certificate serial {serial} that csms issued to this charger on {created} \
+                     reads {subject:?}, not CN={device}: refused at the profile-3 handshake"
+                ),
+            )?;
+            if let Some(named) = named.filter(|n| *n != device) {
+                let victim: Option<i64> = chargers::table
+                    .filter(chargers::device_id.eq(&named))
+                    .select(chargers::id)
+                    .first(c)
+                    .optional()?;
+                if let Some(victim) = victim {
+                    record_once(
+                        c,
+                        victim,
+                        &format!(
+                            "certificate serial {serial} names this charger but csms issued it \
+                             to {device:?} on {created}: refused at the profile-3 handshake"
+                        ),
+                    )?;
+                }
+            }
+            found.push(serial);
+        }
+    }
+    Ok(found)
+}
+
+/// Records csms's `MISISSUED` event unless the charger already has it with the same text.
+fn record_once(c: &mut DbConnection, charger_id: i64, tech_info: &str) -> Result<(), AppError> {
+    use crate::db::schema::security_events;
+    let known: i64 = security_events::table
+        .filter(security_events::charger_id.eq(charger_id))
+        .filter(security_events::source.eq("csms"))
+        .filter(security_events::kind.eq(MISISSUED))
+        .filter(security_events::tech_info.eq(tech_info))
+        .count()
+        .get_result(c)?;
+    if known == 0 {
+        crate::security_events::record_csms(c, charger_id, MISISSUED, Some(tech_info))?;
+    }
+    Ok(())
+}
+
+/// [`audit_issued`] at start-up: logged, never fatal.
+pub async fn audit_at_startup(state: State) {
+    match state.db.run(audit_issued).await {
+        Ok(found) if found.is_empty() => {}
+        Ok(found) => log::warn!(
+            "{} issued certificate(s) name another charger than the one csms issued them to \
+             (security events InvalidChargePointCertificate): {}",
+            found.len(),
+            found.join(", ")
+        ),
+        Err(e) => log::error!("issued certificates not audited: {e}"),
+    }
 }
 
 /// CertificateSigned with the chain; the charger's answer is stored with the certificate.

@@ -301,8 +301,36 @@ pub fn check_authorization_key(value: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-/// The charger accepted a new `AuthorizationKey`: it is the charger's password from now on (a
-/// profile 0 charger moves to profile 1).
+/// A new `AuthorizationKey` is about to be sent: until the charger answers, a connection with it is
+/// let in too (a charger that accepts it may reconnect with it at once, before its answer has been
+/// processed; connecting with it proves it took it).
+pub fn authorization_key_pending(
+    c: &mut DbConnection,
+    device_id: &str,
+    value: &str,
+) -> Result<(), AppError> {
+    check_authorization_key(value)?;
+    let hash = hash_secret(value);
+    write_tx(c, |c| {
+        diesel::update(chargers::table.filter(chargers::device_id.eq(device_id)))
+            .set(chargers::pending_password_hash.eq(&hash))
+            .execute(c)
+    })?;
+    Ok(())
+}
+
+/// The charger refused the new `AuthorizationKey`: its old password stays the only one.
+pub fn authorization_key_refused(c: &mut DbConnection, device_id: &str) -> Result<(), AppError> {
+    write_tx(c, |c| {
+        diesel::update(chargers::table.filter(chargers::device_id.eq(device_id)))
+            .set(chargers::pending_password_hash.eq(None::<String>))
+            .execute(c)
+    })?;
+    Ok(())
+}
+
+/// The charger accepted a new `AuthorizationKey` (its answer, or a connection with it): it is the
+/// charger's password from now on (a profile 0 charger moves to profile 1).
 pub fn authorization_key_accepted(
     c: &mut DbConnection,
     device_id: &str,
@@ -314,6 +342,7 @@ pub fn authorization_key_accepted(
         let n = diesel::update(chargers::table.filter(chargers::device_id.eq(device_id)))
             .set((
                 chargers::ocpp_password_hash.eq(&hash),
+                chargers::pending_password_hash.eq(None::<String>),
                 chargers::security_profile.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(
                     "CASE WHEN security_profile = 0 THEN 1 ELSE security_profile END",
                 )),
@@ -453,6 +482,8 @@ pub struct ChargerView {
     pub last_heartbeat: Option<String>,
     pub last_seen: Option<String>,
     pub connectors: Vec<ConnectorView>,
+    /// Sessions open on it now (the console warns before rejecting a charger that has some)
+    pub open_sessions: i64,
     pub created_at: String,
 }
 
@@ -468,8 +499,9 @@ pub struct ConnectorView {
 }
 
 impl ChargerView {
-    fn of(ch: Charger, conns: &[Connector], online: bool) -> Self {
+    fn of(ch: Charger, conns: &[Connector], online: bool, open_sessions: i64) -> Self {
         ChargerView {
+            open_sessions,
             id: ch.id,
             online,
             node: None,
@@ -523,15 +555,21 @@ fn views(
     let list: Vec<Charger> = q.load(c)?;
     let ids: Vec<i64> = list.iter().map(|c| c.id).collect();
     let conns: Vec<Connector> = connectors::table
-        .filter(connectors::charger_id.eq_any(ids))
+        .filter(connectors::charger_id.eq_any(&ids))
         .order((connectors::charger_id, connectors::connector_id))
         .select(Connector::as_select())
+        .load(c)?;
+    let open: Vec<i64> = crate::db::schema::charging_sessions::table
+        .filter(crate::db::schema::charging_sessions::charger_id.eq_any(&ids))
+        .filter(crate::db::schema::charging_sessions::status.eq_any(crate::charging::OPEN_STATUSES))
+        .select(crate::db::schema::charging_sessions::charger_id)
         .load(c)?;
     Ok(list
         .into_iter()
         .map(|ch| {
             let on = online(&ch.device_id);
-            ChargerView::of(ch, &conns, on)
+            let n = open.iter().filter(|id| **id == ch.id).count() as i64;
+            ChargerView::of(ch, &conns, on, n)
         })
         .collect())
 }
@@ -570,7 +608,7 @@ pub fn register(
     let saved = create(c, new)?;
     let on = online(&saved.charger.device_id);
     Ok(Registered {
-        charger: ChargerView::of(saved.charger, &[], on),
+        charger: ChargerView::of(saved.charger, &[], on, 0),
         generated_password: saved.generated_password,
     })
 }
@@ -619,7 +657,21 @@ pub fn delete(c: &mut DbConnection, device_id: &str) -> Result<(), AppError> {
         diesel::delete(connectors::table.filter(connectors::charger_id.eq(id))).execute(c)?;
         diesel::delete(meter_values::table.filter(meter_values::charger_id.eq(id))).execute(c)?;
         diesel::delete(ocpp_messages::table.filter(ocpp_messages::charger_id.eq(id))).execute(c)?;
+        // The files its diagnostics and log jobs received go with the jobs (which cascade).
+        let mut files: Vec<i64> = crate::db::schema::maintenance_jobs::table
+            .filter(crate::db::schema::maintenance_jobs::charger_id.eq(id))
+            .filter(crate::db::schema::maintenance_jobs::file_id.is_not_null())
+            .select(crate::db::schema::maintenance_jobs::file_id.assume_not_null())
+            .load(c)?;
+        files.extend(
+            crate::db::schema::security_jobs::table
+                .filter(crate::db::schema::security_jobs::charger_id.eq(id))
+                .filter(crate::db::schema::security_jobs::file_id.is_not_null())
+                .select(crate::db::schema::security_jobs::file_id.assume_not_null())
+                .load::<i64>(c)?,
+        );
         diesel::delete(chargers::table.find(id)).execute(c)?;
+        crate::files::delete_in(c, &files)?;
         Ok(())
     })
 }
@@ -646,6 +698,8 @@ pub struct Access {
     pub charger_id: i64,
     pub security_profile: i32,
     pub password_hash: Option<String>,
+    /// A new password sent in ChangeConfiguration AuthorizationKey, not yet confirmed.
+    pub pending_password_hash: Option<String>,
     /// Whether its BootNotification is answered Accepted (`registration = 'accepted'`).
     pub accepted: bool,
 }
@@ -769,6 +823,7 @@ pub fn registration(c: &mut DbConnection, charger_id: i64) -> Result<String, App
 }
 
 pub fn access(c: &mut DbConnection, device_id: &str) -> Result<Option<Access>, AppError> {
+    type Row = (i64, i32, Option<String>, String, Option<String>);
     Ok(chargers::table
         .filter(chargers::device_id.eq(device_id))
         .select((
@@ -776,14 +831,16 @@ pub fn access(c: &mut DbConnection, device_id: &str) -> Result<Option<Access>, A
             chargers::security_profile,
             chargers::ocpp_password_hash,
             chargers::registration,
+            chargers::pending_password_hash,
         ))
-        .first::<(i64, i32, Option<String>, String)>(c)
+        .first::<Row>(c)
         .optional()?
         .map(
-            |(charger_id, security_profile, password_hash, registration)| Access {
+            |(charger_id, security_profile, password_hash, registration, pending)| Access {
                 charger_id,
                 security_profile,
                 password_hash,
+                pending_password_hash: pending,
                 accepted: registration == "accepted",
             },
         ))

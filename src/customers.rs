@@ -1,6 +1,8 @@
 //! Customer accounts: registration rules, the profile, the operator's customer list and wallet
 //! credits (the wallet itself is `crate::wallet`).
 
+use std::net::IpAddr;
+
 use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -10,6 +12,7 @@ use crate::db::schema::customers;
 use crate::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
 use crate::money::Major;
+use crate::state::AppState;
 use crate::wallet;
 
 /// Largest single wallet credit (major units 1,000,000.00).
@@ -71,6 +74,57 @@ pub fn check(r: &Registration) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Registers a customer, cheapest checks first: the input ([`check`]), the client address's
+/// registration budget (`auth::ratelimit`: 429 with `Retry-After`), whether the email is taken (one
+/// indexed read: 409), and only then the password hash (bcrypt, the costly step). The unique index on
+/// the email still decides between two registrations of one email at the same moment (409).
+pub async fn register(
+    state: &AppState,
+    r: Registration,
+    client: Option<IpAddr>,
+) -> Result<CustomerView, AppError> {
+    check(&r)?;
+    let registering = state
+        .login_limiter
+        .begin_registration(client)
+        .map_err(|t| {
+            let secs = t.retry_after_secs();
+            AppError::RateLimited {
+                message: format!(
+                    "Too many registrations from this address. Try again in {}.",
+                    crate::error::seconds(secs)
+                ),
+                retry_after_secs: secs,
+            }
+        })?;
+    let email = r.email.clone();
+    // On a database error the registration is dropped: released without counting.
+    if state.db.run(move |c| email_taken(c, &email)).await? {
+        registering.counted();
+        return Err(email_conflict());
+    }
+    let hash = crate::auth::hash_password(r.password, state.settings.bcrypt_cost).await?;
+    let (name, email) = (r.name, r.email);
+    let created = state.db.run(move |c| create(c, &name, &email, &hash)).await;
+    if matches!(&created, Ok(_) | Err(AppError::Conflict(_))) {
+        registering.counted();
+    }
+    created
+}
+
+/// Whether an account has this (lower-case) email.
+pub fn email_taken(c: &mut DbConnection, email: &str) -> Result<bool, AppError> {
+    let n: i64 = customers::table
+        .filter(customers::email.eq(email))
+        .count()
+        .get_result(c)?;
+    Ok(n > 0)
+}
+
+fn email_conflict() -> AppError {
+    AppError::Conflict("Email is already registered".into())
+}
+
 /// A fresh idTag for a customer: 20 characters at most, as OCPP's IdToken allows.
 fn new_id_tag() -> String {
     format!(
@@ -101,7 +155,7 @@ pub fn create(
         .get_result(c)
         .map_err(|e| {
             if is_unique_violation(&e) {
-                AppError::Conflict("Email is already registered".into())
+                email_conflict()
             } else {
                 AppError::from(e)
             }

@@ -73,6 +73,9 @@ pub enum AppError {
     /// An upload above the size limit.
     #[error("{0}")]
     TooLarge(String),
+    /// An address that existed and no longer works (an upload address used or expired).
+    #[error("{0}")]
+    Gone(String),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -80,6 +83,13 @@ pub enum AppError {
     /// Login refused by the throttle (`auth::ratelimit`); 429 with `Retry-After`.
     #[error("Too many failed login attempts. Try again in {}.", seconds(*retry_after_secs))]
     TooManyLoginAttempts { retry_after_secs: u64 },
+    /// Refused for a while (registrations from one address, a customer's reservations after
+    /// no-shows); 429 with `Retry-After`.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// The charger answered a remote command with a CALLERROR.
     #[error("Charger answered with an error: {code}: {description}")]
     ChargerCallError { code: String, description: String },
@@ -96,7 +106,7 @@ pub enum AppError {
 }
 
 /// "1 second", "30 seconds".
-fn seconds(n: u64) -> String {
+pub(crate) fn seconds(n: u64) -> String {
     if n == 1 {
         "1 second".into()
     } else {
@@ -130,9 +140,10 @@ impl ResponseError for AppError {
             Conflict(_) => StatusCode::CONFLICT,
             Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Gone(_) => StatusCode::GONE,
             Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Forbidden(_) => StatusCode::FORBIDDEN,
-            TooManyLoginAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            TooManyLoginAttempts { .. } | RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ChargerTimeout => StatusCode::GATEWAY_TIMEOUT,
             ClusterUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ChargerCallError { .. } => StatusCode::BAD_GATEWAY,
@@ -148,7 +159,11 @@ impl ResponseError for AppError {
             self.to_string()
         };
         let mut response = HttpResponse::build(self.status_code());
-        if let AppError::TooManyLoginAttempts { retry_after_secs } = self {
+        if let AppError::TooManyLoginAttempts { retry_after_secs }
+        | AppError::RateLimited {
+            retry_after_secs, ..
+        } = self
+        {
             response.insert_header((actix_web::http::header::RETRY_AFTER, *retry_after_secs));
         }
         response.json(ErrorBody::new(message))

@@ -6,23 +6,24 @@
 //! says so.
 //!
 //! The tokens in the addresses are random (128 bits) and per image / per diagnostics request: the
-//! download and upload addresses need no login, as chargers have none to give.
+//! download and upload addresses need no login, as chargers have none to give. An upload address
+//! accepts one upload, within `CSMS_UPLOAD_TOKEN_TTL_SECS` of its request. Files are stored and
+//! served in chunks (`crate::files`).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::db::schema::{chargers, firmware_images, maintenance_jobs};
 use crate::db::{DbConnection, now, write_tx};
 use crate::error::AppError;
+use crate::files::Received;
 use crate::ocpp::messages::format_timestamp;
 use crate::state::State;
 
-/// Largest firmware image or diagnostics file accepted.
-pub const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
+pub use crate::files::MAX_FILE_BYTES;
 
 /// A hosted firmware image.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -87,28 +88,28 @@ fn image_columns() -> (
     )
 }
 
-/// Stores an uploaded image.
+/// Stores an uploaded image (its file received by `crate::files::receive`; the caller discards it
+/// when this fails).
 pub fn upload(
     c: &mut DbConnection,
     name: &str,
     version: &str,
-    data: Vec<u8>,
+    file: &Received,
 ) -> Result<Image, AppError> {
     let (name, version) = (text("name", name)?, text("version", version)?);
-    if data.is_empty() {
+    if file.size == 0 {
         return Err(AppError::bad_request("The image is empty"));
     }
-    let sha = hex(&Sha256::digest(&data));
-    let size = data.len() as i64;
     write_tx(c, |c| {
+        crate::files::complete(c, file)?;
         let id: i64 = diesel::insert_into(firmware_images::table)
             .values((
                 firmware_images::name.eq(&name),
                 firmware_images::version.eq(&version),
                 firmware_images::token.eq(token()),
-                firmware_images::sha256.eq(&sha),
-                firmware_images::size.eq(size),
-                firmware_images::data.eq(&data),
+                firmware_images::sha256.eq(&file.sha256),
+                firmware_images::size.eq(file.size),
+                firmware_images::file_id.eq(file.file_id),
                 firmware_images::created_at.eq(now()),
             ))
             .returning(firmware_images::id)
@@ -135,21 +136,37 @@ pub(crate) fn url_name(name: &str) -> String {
         .collect()
 }
 
-/// Whether `token` is a diagnostics upload address (checked before the body is read).
-pub fn upload_address(c: &mut DbConnection, token: &str) -> Result<(), AppError> {
-    let known: i64 = maintenance_jobs::table
-        .filter(maintenance_jobs::token.eq(token))
-        .filter(maintenance_jobs::kind.eq("diagnostics"))
-        .count()
-        .get_result(c)?;
-    if known == 0 {
-        return Err(AppError::NotFound("Upload address not found".into()));
+/// Whether an upload address may take an upload now: 404 when there is none, 410 when it was used
+/// or has expired.
+pub(crate) fn check_address(
+    found: Option<(Option<NaiveDateTime>, Option<NaiveDateTime>)>,
+) -> Result<(), AppError> {
+    match found {
+        None => Err(AppError::NotFound("Upload address not found".into())),
+        Some((_, Some(_))) => Err(AppError::Gone(
+            "This upload address was already used: it accepts one upload".into(),
+        )),
+        Some((expires, None)) if expires.is_none_or(|t| t <= now()) => Err(AppError::Gone(
+            "This upload address has expired: ask for the file again".into(),
+        )),
+        Some(_) => Ok(()),
     }
-    Ok(())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Whether `token` is a diagnostics upload address that may take an upload (checked before the
+/// body is read, and again when it has been).
+pub fn upload_address(c: &mut DbConnection, token: &str) -> Result<(), AppError> {
+    check_address(
+        maintenance_jobs::table
+            .filter(maintenance_jobs::token.eq(token))
+            .filter(maintenance_jobs::kind.eq("diagnostics"))
+            .select((
+                maintenance_jobs::token_expires_at,
+                maintenance_jobs::token_used_at,
+            ))
+            .first(c)
+            .optional()?,
+    )
 }
 
 pub fn images(c: &mut DbConnection) -> Result<Vec<Image>, AppError> {
@@ -162,14 +179,32 @@ pub fn images(c: &mut DbConnection) -> Result<Vec<Image>, AppError> {
         .collect())
 }
 
+/// A stored file to send: its name, file id and size.
+pub type Download = (String, i64, i64);
+
 /// The image behind a download address.
-pub fn download(c: &mut DbConnection, token: &str) -> Result<(String, Vec<u8>), AppError> {
-    firmware_images::table
+pub fn download(c: &mut DbConnection, token: &str) -> Result<Download, AppError> {
+    let (name, file): (String, Option<i64>) = firmware_images::table
         .filter(firmware_images::token.eq(token))
-        .select((firmware_images::name, firmware_images::data))
+        .select((firmware_images::name, firmware_images::file_id))
         .first(c)
         .optional()?
-        .ok_or_else(|| AppError::NotFound("File not found".into()))
+        .ok_or_else(|| AppError::NotFound("File not found".into()))?;
+    stored(c, name, file)
+}
+
+/// A complete stored file as a [`Download`]; 404 when there is none.
+pub(crate) fn stored(
+    c: &mut DbConnection,
+    name: String,
+    file: Option<i64>,
+) -> Result<Download, AppError> {
+    let Some(file) = file else {
+        return Err(AppError::NotFound("No file received".into()));
+    };
+    let size = crate::files::size(c, file)?
+        .ok_or_else(|| AppError::NotFound("No file received".into()))?;
+    Ok((name, file, size))
 }
 
 /// An UpdateFirmware or GetDiagnostics request and what the charger reported.
@@ -224,7 +259,7 @@ fn job(c: &mut DbConnection, id: i64) -> Result<Job, AppError> {
             maintenance_jobs::file_name,
             // The size only: the file itself stays in the database.
             diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(
-                "CAST(length(maintenance_jobs.data) AS BIGINT)",
+                "(SELECT files.size FROM files WHERE files.id = maintenance_jobs.file_id)",
             ),
             maintenance_jobs::created_at,
             maintenance_jobs::updated_at,
@@ -287,13 +322,14 @@ fn record(c: &mut DbConnection, id: i64, status: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+/// A new job; `token`: its upload address and how long that accepts an upload.
 fn new_job(
     c: &mut DbConnection,
     charger_id: i64,
     kind: &str,
     image_id: Option<i64>,
     location: &str,
-    token: Option<&str>,
+    token: Option<(&str, chrono::Duration)>,
 ) -> Result<i64, AppError> {
     write_tx(c, |c| {
         let t = now();
@@ -303,7 +339,8 @@ fn new_job(
                 maintenance_jobs::kind.eq(kind),
                 maintenance_jobs::image_id.eq(image_id),
                 maintenance_jobs::location.eq(location),
-                maintenance_jobs::token.eq(token),
+                maintenance_jobs::token.eq(token.map(|(t, _)| t)),
+                maintenance_jobs::token_expires_at.eq(token.map(|(_, ttl)| t + ttl)),
                 maintenance_jobs::status.eq("Requested"),
                 maintenance_jobs::created_at.eq(t),
                 maintenance_jobs::updated_at.eq(t),
@@ -391,9 +428,10 @@ pub async fn get_diagnostics(
         payload["stopTime"] = json!(format_timestamp(t));
     }
     let loc = location.clone();
+    let ttl = state.settings.upload_token_ttl();
     let id = state
         .db
-        .run(move |c| new_job(c, cid, "diagnostics", None, &loc, Some(&tok)))
+        .run(move |c| new_job(c, cid, "diagnostics", None, &loc, Some((&tok, ttl))))
         .await?;
     let answer = send(state, device_id, id, "GetDiagnostics", payload).await?;
     if let Some(name) = answer["fileName"].as_str().map(str::to_string) {
@@ -515,51 +553,50 @@ pub fn after_boot(
     Ok(())
 }
 
-/// A charger uploads its diagnostics file.
+/// A charger uploaded its diagnostics file (received by `crate::files::receive`): the job takes
+/// it and the upload address is used up, in one transaction whose UPDATE only matches an address
+/// that is still unused and unexpired. Of two uploads to one address, one wins; the other gets 410
+/// (and the caller discards its file).
 pub fn receive(
     c: &mut DbConnection,
     token: &str,
     file_name: &str,
-    data: Vec<u8>,
+    file: &Received,
 ) -> Result<(), AppError> {
-    let known: i64 = maintenance_jobs::table
-        .filter(maintenance_jobs::token.eq(token))
-        .filter(maintenance_jobs::kind.eq("diagnostics"))
-        .count()
-        .get_result(c)?;
-    if known == 0 {
-        return Err(AppError::NotFound("Upload address not found".into()));
-    }
     let name = text("fileName", file_name)?;
-    let n = write_tx(c, |c| {
-        diesel::update(
+    write_tx(c, |c| {
+        let t = now();
+        let n = diesel::update(
             maintenance_jobs::table
                 .filter(maintenance_jobs::token.eq(token))
-                .filter(maintenance_jobs::kind.eq("diagnostics")),
+                .filter(maintenance_jobs::kind.eq("diagnostics"))
+                .filter(maintenance_jobs::token_used_at.is_null())
+                .filter(maintenance_jobs::token_expires_at.gt(t)),
         )
         .set((
             maintenance_jobs::file_name.eq(&name),
-            maintenance_jobs::data.eq(&data),
-            maintenance_jobs::updated_at.eq(now()),
+            maintenance_jobs::file_id.eq(file.file_id),
+            maintenance_jobs::token_used_at.eq(t),
+            maintenance_jobs::updated_at.eq(t),
         ))
-        .execute(c)
-    })?;
-    if n == 0 {
-        return Err(AppError::NotFound("Upload address not found".into()));
-    }
-    Ok(())
+        .execute(c)?;
+        if n == 0 {
+            upload_address(c, token)?;
+            return Err(AppError::Gone(
+                "This upload address was already used".into(),
+            ));
+        }
+        crate::files::complete(c, file)
+    })
 }
 
 /// A received diagnostics file.
-pub fn diagnostics_file(c: &mut DbConnection, id: i64) -> Result<(String, Vec<u8>), AppError> {
-    let (name, data): (Option<String>, Option<Vec<u8>>) = maintenance_jobs::table
+pub fn diagnostics_file(c: &mut DbConnection, id: i64) -> Result<Download, AppError> {
+    let (name, file): (Option<String>, Option<i64>) = maintenance_jobs::table
         .find(id)
-        .select((maintenance_jobs::file_name, maintenance_jobs::data))
+        .select((maintenance_jobs::file_name, maintenance_jobs::file_id))
         .first(c)
         .optional()?
         .ok_or_else(|| AppError::NotFound("Job not found".into()))?;
-    match (name, data) {
-        (Some(n), Some(d)) => Ok((n, d)),
-        _ => Err(AppError::NotFound("No file received".into())),
-    }
+    stored(c, name.unwrap_or_else(|| format!("diagnostics-{id}")), file)
 }

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod auth_cache;
 pub mod bench;
 pub mod ca;
 pub mod certificates;
@@ -14,6 +15,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod firmware;
 pub mod local_list;
 pub mod money;

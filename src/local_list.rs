@@ -11,7 +11,15 @@
 //!
 //! When it is sent: after a token changes (to every connected charger, as a Differential update),
 //! after a charger boots (GetLocalListVersion first; a disagreement gets a Full update), and when
-//! the operator asks (`POST /api/admin/chargers/{deviceId}/local-list`).
+//! the operator asks (`POST /api/admin/chargers/{deviceId}/local-list`, or the SendLocalList and
+//! GetLocalListVersion commands). The first two are automatic and can be turned off
+//! (`CSMS_LOCAL_LIST_AUTO_SYNC=false`); the operator's requests always go out.
+//!
+//! **One update at a time per charger** (a lease on its row, any process). An automatic update
+//! never displaces the operator's: an operator's update that finds one under way waits for it and
+//! then goes out; an automatic one that finds any update under way gives way (the running one, or
+//! the background's next round, brings the list in step). The operator's GetLocalListVersion always
+//! returns the charger's answer; the resync csms adds when the version disagrees is automatic.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -31,6 +39,15 @@ use crate::state::State;
 
 /// How long one update may hold a charger's list before another may take it over.
 const SYNC_LEASE_SECS: i64 = 60;
+
+/// Who asks for an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// An operator's request: waits for an update under way, then goes out.
+    Operator,
+    /// csms's own (after a boot, after a token change): gives way to an update under way.
+    Automatic,
+}
 
 /// The list a charger should hold: idTag → idTagInfo.
 pub fn desired(c: &mut DbConnection) -> Result<BTreeMap<String, Value>, AppError> {
@@ -268,6 +285,24 @@ fn claim(c: &mut DbConnection, device_id: &str) -> Result<Stored, AppError> {
     })
 }
 
+/// Gives the charger's list up without an update (nothing was sent).
+async fn release(state: &State, charger_id: i64) {
+    let freed = state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                diesel::update(local_lists::table.find(charger_id))
+                    .set(local_lists::syncing_until.eq(None::<NaiveDateTime>))
+                    .execute(c)
+            })?;
+            Ok(())
+        })
+        .await;
+    if let Err(e) = freed {
+        log::warn!("local list of charger {charger_id}: not released: {e}");
+    }
+}
+
 fn finish(
     c: &mut DbConnection,
     charger_id: i64,
@@ -300,35 +335,66 @@ fn finish(
     })
 }
 
-/// Brings a charger's list up to date (see [`Mode`]). A Differential update the charger answers
-/// `VersionMismatch` is followed by a Full one.
+/// Brings a charger's list up to date (see [`Mode`]) on the operator's request: an update under
+/// way (csms's own at connect, say) is waited for, never a reason to refuse. A Differential update
+/// the charger answers `VersionMismatch` is followed by a Full one.
 pub async fn sync(state: &State, device_id: &str, mode: Mode) -> Result<SyncReport, AppError> {
-    sync_to(state, device_id, mode, None).await
+    sync_to(state, device_id, mode, None, Origin::Operator, None).await
+}
+
+/// Takes the charger's list for one update; the operator's request waits (polling the lease, which
+/// any process may hold) until the update under way is done, or its lease ran out.
+async fn claim_for(state: &State, device_id: &str, origin: Origin) -> Result<Stored, AppError> {
+    let deadline =
+        std::time::Instant::now() + Duration::from_secs(SYNC_LEASE_SECS.unsigned_abs() + 5);
+    loop {
+        let d = device_id.to_string();
+        match state.db.run(move |c| claim(c, &d)).await {
+            Err(AppError::Conflict(_))
+                if origin == Origin::Operator && std::time::Instant::now() < deadline =>
+            {
+                if !state.registry.is_online(device_id) {
+                    return Err(AppError::ChargerOffline);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// [`sync`] to a list already computed (`None`: compute it now), so that one round over many
-/// chargers reads the tokens once.
+/// chargers reads the tokens once. With `seen`, only while csms still records that version (a
+/// resync decided on an answer that an update finished meanwhile has made stale is not sent:
+/// `Conflict`).
 async fn sync_to(
     state: &State,
     device_id: &str,
     mode: Mode,
     want: Option<BTreeMap<String, Value>>,
+    origin: Origin,
+    seen: Option<i32>,
 ) -> Result<SyncReport, AppError> {
     if !state.registry.is_online(device_id) {
         return Err(AppError::ChargerOffline);
     }
-    let d = device_id.to_string();
-    let (s, want) = state
-        .db
-        .run(move |c| {
-            let s = claim(c, &d)?;
-            let want = match want {
-                Some(w) => w,
-                None => desired(c)?,
-            };
-            Ok((s, want))
-        })
-        .await?;
+    let s = claim_for(state, device_id, origin).await?;
+    if seen.is_some_and(|v| v != s.version) {
+        release(state, s.charger_id).await;
+        return Err(AppError::Conflict(
+            "The local list changed while this update waited".into(),
+        ));
+    }
+    let want = match want {
+        Some(w) => w,
+        None => match state.db.run(desired).await {
+            Ok(w) => w,
+            Err(e) => {
+                release(state, s.charger_id).await;
+                return Err(e);
+            }
+        },
+    };
     let charger_id = s.charger_id;
     // A first list, or after an update that was not accepted (lost, failed, mismatched): what the
     // charger holds is not known, so it gets the whole list.
@@ -395,8 +461,7 @@ async fn sync_to(
             .await?;
         if status == "VersionMismatch" && !full {
             // The charger's list is not what csms recorded: start over with a Full update.
-            let d = device_id.to_string();
-            state.db.run(move |c| claim(c, &d)).await?;
+            claim_for(state, device_id, origin).await?;
             full = true;
             version = next;
             continue;
@@ -415,8 +480,102 @@ async fn sync_to(
     }
 }
 
-/// Asks the charger for its list version (recorded), and sends a Full update when it is not the
-/// one csms recorded. Returns the charger's version.
+/// The commands API's SendLocalList, sent **as given** (the operator's listVersion, updateType and
+/// entries), after any update under way (an operator's command waits, it is never replaced by csms's
+/// own list). What the charger accepted is recorded as its list: a Full update replaces the entries,
+/// a Differential one applies onto them (an entry without idTagInfo is removed). Returns the
+/// charger's answer as it was, with the list as csms now records it. With automatic sync on, csms
+/// later brings the list back to the one it computes from the tokens (a Differential update).
+pub async fn send_as_given(
+    state: &State,
+    device_id: &str,
+    payload: Value,
+) -> Result<(Value, SyncReport), AppError> {
+    if !state.registry.is_online(device_id) {
+        return Err(AppError::ChargerOffline);
+    }
+    let s = claim_for(state, device_id, Origin::Operator).await?;
+    let charger_id = s.charger_id;
+    let version = payload["listVersion"]
+        .as_i64()
+        .and_then(|v| i32::try_from(v).ok())
+        .unwrap_or_default();
+    let update = payload["updateType"]
+        .as_str()
+        .unwrap_or("Differential")
+        .to_string();
+    let given: Vec<Value> = payload["localAuthorizationList"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let answer = state
+        .registry
+        .call(
+            device_id,
+            "SendLocalList",
+            payload,
+            state.settings.call_timeout(),
+        )
+        .await;
+    let status = match &answer {
+        Ok(v) => v["status"].as_str().unwrap_or("Failed").to_string(),
+        Err(e) => e.to_string(),
+    };
+    let mut entries = if update == "Full" {
+        BTreeMap::new()
+    } else {
+        s.entries
+    };
+    for e in &given {
+        let Some(tag) = e["idTag"].as_str() else {
+            continue;
+        };
+        let tag = crate::charging::tags::normalize(tag);
+        match e.get("idTagInfo") {
+            Some(info) => {
+                entries.insert(tag, info.clone());
+            }
+            None => {
+                entries.remove(&tag);
+            }
+        }
+    }
+    let accepted = status == "Accepted";
+    let (st, d, up) = (status.clone(), device_id.to_string(), update.clone());
+    let list = state
+        .db
+        .run(move |c| {
+            finish(
+                c,
+                charger_id,
+                accepted.then_some((version, &entries)),
+                &up,
+                &st,
+            )?;
+            state_of(c, &d)
+        })
+        .await?;
+    log::info!(
+        "{device_id}: the operator's SendLocalList {update} v{version} ({} entries): {status}",
+        given.len()
+    );
+    let response = answer?;
+    Ok((
+        response,
+        SyncReport {
+            update_type: update,
+            list_version: version,
+            status,
+            sent: given.len(),
+            list,
+        },
+    ))
+}
+
+/// Asks the charger for its list version (recorded) and returns it. With automatic sync on, a
+/// version other than the one csms recorded is followed by a Full update, unless an update is
+/// under way already (it brings the list in step); that resync is csms's own and never fails the
+/// request (its outcome is logged and recorded with the list).
 pub async fn check(state: &State, device_id: &str) -> Result<i32, AppError> {
     let answer = state
         .registry
@@ -449,9 +608,23 @@ pub async fn check(state: &State, device_id: &str) -> Result<i32, AppError> {
     // -1: the charger has no local list. Otherwise a version other than the one csms recorded, or
     // a charger that never got csms's list, gets the whole list.
     let never_sent = version == 0 && !nothing_listed;
-    if theirs >= 0 && (theirs != version || never_sent) {
+    if state.settings.local_list_auto_sync && theirs >= 0 && (theirs != version || never_sent) {
         log::info!("{device_id}: local list version {theirs}, csms recorded {version}: resync");
-        sync(state, device_id, Mode::Full).await?;
+        let resync = sync_to(
+            state,
+            device_id,
+            Mode::Full,
+            None,
+            Origin::Automatic,
+            Some(version),
+        );
+        match resync.await {
+            Ok(_) => {}
+            Err(AppError::Conflict(_)) => {
+                log::info!("{device_id}: local list resync left to the update under way or done")
+            }
+            Err(e) => log::info!("{device_id}: local list resync: {e}"),
+        }
     }
     Ok(theirs)
 }
@@ -470,7 +643,11 @@ impl Updater {
 
 /// Background: after a token changes (and every 10 minutes), every connected charger whose list is
 /// out of date gets a Differential update. Chargers that answered NotSupported are left alone.
+/// Nothing when automatic sync is off (`CSMS_LOCAL_LIST_AUTO_SYNC=false`).
 pub async fn run(state: State) {
+    if !state.settings.local_list_auto_sync {
+        return;
+    }
     let mut again = false;
     loop {
         if !again {
@@ -501,7 +678,16 @@ pub async fn run(state: State) {
                 })
                 .await;
             if let Ok(true) = due {
-                match sync_to(&state, &device, Mode::Auto, Some(want.clone())).await {
+                match sync_to(
+                    &state,
+                    &device,
+                    Mode::Auto,
+                    Some(want.clone()),
+                    Origin::Automatic,
+                    None,
+                )
+                .await
+                {
                     Ok(_) => {}
                     // An update in flight may have computed its list before this change: go again.
                     Err(AppError::Conflict(_)) => again = true,
@@ -515,8 +701,12 @@ pub async fn run(state: State) {
     }
 }
 
-/// After a charger booted: check its list version (only where csms has a list for it).
+/// After a charger booted: check its list version (only where csms has a list for it, and only
+/// with automatic sync on).
 pub fn after_boot(state: &State, device_id: &str) {
+    if !state.settings.local_list_auto_sync {
+        return;
+    }
     let (state, device) = (state.clone(), device_id.to_string());
     tokio::spawn(async move {
         // After the BootNotification answer has gone out.

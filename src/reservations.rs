@@ -12,6 +12,15 @@
 //! A customer's reservation is sent with a fresh one-time idTag; the holder's app start uses it as
 //! its session's one-time idTag, so the charger recognises the holder and the StartTransaction that
 //! follows carries the reservationId. Another customer's start gets 400 [`RESERVED`].
+//!
+//! **Customers' limits** (one account must not be able to block chargers for free): a customer
+//! reserves one connector, never the whole charger (connector 0 is the operator's); holds one
+//! reservation at a time (a unique partial index); and after letting [`NoShows::max`] reservations
+//! expire unused within [`NoShows::window`] is refused new ones for [`NoShows::cooldown`] (decided
+//! by a query over this table, so every process agrees). See [`refused_until`].
+//!
+//! A start that consumed a reservation and then failed gives it back while its time is not up
+//! ([`end_after_failed_start`]): the charger consumes a reservation only when a transaction starts.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -20,6 +29,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::charging::OPEN_STATUSES;
+use crate::config::Settings;
 use crate::db::schema::{chargers, charging_sessions, connectors, ocpp_transactions, reservations};
 use crate::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
@@ -34,12 +44,41 @@ pub const HOLDING: [&str; 2] = ["pending", "active"];
 /// Longest reservation a customer can make.
 pub const MAX_CUSTOMER_MINUTES: i64 = 120;
 
+/// A customer's reservation of connector 0.
+pub const WHOLE_CHARGER_IS_OPERATORS: &str = "A customer reserves one connector (connectorId 1 or more): only the operator can reserve a whole charger";
+
+/// The no-show rule: a customer who let `max` reservations expire unused within `window` is refused
+/// new ones until `cooldown` after the last of those (`max` 0: no rule).
+#[derive(Clone, Copy, Debug)]
+pub struct NoShows {
+    pub max: u32,
+    pub window: Duration,
+    pub cooldown: Duration,
+}
+
+impl NoShows {
+    /// `CSMS_RESERVATION_NO_SHOWS`, `CSMS_RESERVATION_NO_SHOW_WINDOW_SECS`,
+    /// `CSMS_RESERVATION_NO_SHOW_COOLDOWN_SECS`.
+    pub fn from_settings(s: &Settings) -> NoShows {
+        // At most a year (the configuration's bound), so that adding them to a date cannot overflow.
+        let secs = |v: u64| Duration::seconds(i64::try_from(v.min(366 * 24 * 3600)).unwrap_or(0));
+        NoShows {
+            max: s.reservation_no_shows,
+            window: secs(s.reservation_no_show_window_secs),
+            cooldown: secs(s.reservation_no_show_cooldown_secs),
+        }
+    }
+}
+
 /// A reservation as the API shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Reservation {
-    /// The OCPP reservationId
+    /// csms's id of the reservation (the API's)
     pub id: i64,
+    /// The reservationId the charger knows: `id` for the reservations csms makes, the operator's
+    /// own for a ReserveNow sent through the commands API
+    pub reservation_id: i64,
     pub device_id: String,
     /// 0: the whole charger
     pub connector_id: i32,
@@ -61,6 +100,7 @@ pub struct Reservation {
 #[derive(Queryable)]
 struct Row {
     id: i64,
+    ocpp_id: Option<i64>,
     charger_id: i64,
     connector_id: i32,
     customer_id: Option<i64>,
@@ -75,6 +115,7 @@ struct Row {
 
 type Columns = (
     reservations::id,
+    reservations::ocpp_id,
     reservations::charger_id,
     reservations::connector_id,
     reservations::customer_id,
@@ -89,6 +130,7 @@ type Columns = (
 
 const COLUMNS: Columns = (
     reservations::id,
+    reservations::ocpp_id,
     reservations::charger_id,
     reservations::connector_id,
     reservations::customer_id,
@@ -115,6 +157,7 @@ fn view(c: &mut DbConnection, r: Row) -> Result<Reservation, AppError> {
         None => None,
     };
     Ok(Reservation {
+        reservation_id: r.ocpp(),
         id: r.id,
         device_id,
         connector_id: r.connector_id,
@@ -127,6 +170,13 @@ fn view(c: &mut DbConnection, r: Row) -> Result<Reservation, AppError> {
         session_id,
         created_at: format_timestamp(r.created_at),
     })
+}
+
+impl Row {
+    /// The reservationId the charger knows.
+    fn ocpp(&self) -> i64 {
+        self.ocpp_id.unwrap_or(self.id)
+    }
 }
 
 fn load(c: &mut DbConnection, id: i64) -> Result<Row, AppError> {
@@ -151,17 +201,20 @@ pub struct Request {
 }
 
 impl Request {
-    /// A customer's reservation of a connector (0: the whole charger) for 1 to
-    /// [`MAX_CUSTOMER_MINUTES`] minutes (default 15).
+    /// A customer's reservation of a connector (1 or more: connector 0, the whole charger, is for
+    /// the operator only) for 1 to [`MAX_CUSTOMER_MINUTES`] minutes (default 15).
     pub fn for_customer(
         device_id: String,
         connector_id: i32,
         customer_id: i64,
         minutes: Option<i64>,
     ) -> Result<Request, AppError> {
+        if connector_id < 1 {
+            return Err(AppError::bad_request(WHOLE_CHARGER_IS_OPERATORS));
+        }
         Ok(Request {
             device_id,
-            connector_id: valid_connector(connector_id)?,
+            connector_id,
             customer_id: Some(customer_id),
             id_tag: None,
             parent_id_tag: None,
@@ -258,14 +311,34 @@ pub fn lock_connectors(
         .execute(c)?)
 }
 
-/// Marks the charger's reservations whose time is up as expired.
-fn expire_due(c: &mut DbConnection, charger_id: Option<i64>) -> Result<usize, AppError> {
+/// Whose reservations [`expire_due`] looks at.
+#[derive(Clone, Copy)]
+enum Scope {
+    All,
+    Charger(i64),
+    Customer(i64),
+    /// A charger's and a customer's (one statement).
+    ChargerOrCustomer(i64, i64),
+}
+
+/// Marks the reservations whose time is up as expired (all, a charger's or a customer's). Callers
+/// that also lock connectors expire first and lock after, all in the same order.
+fn expire_due(c: &mut DbConnection, scope: Scope) -> Result<usize, AppError> {
     let mut q = diesel::update(reservations::table)
         .filter(reservations::status.eq_any(HOLDING))
         .filter(reservations::expires_at.le(now()))
         .into_boxed();
-    if let Some(id) = charger_id {
-        q = q.filter(reservations::charger_id.eq(id));
+    match scope {
+        Scope::All => {}
+        Scope::Charger(id) => q = q.filter(reservations::charger_id.eq(id)),
+        Scope::Customer(id) => q = q.filter(reservations::customer_id.eq(id)),
+        Scope::ChargerOrCustomer(charger, customer) => {
+            q = q.filter(
+                reservations::charger_id
+                    .eq(charger)
+                    .or(reservations::customer_id.eq(customer)),
+            )
+        }
     }
     Ok(q.set((
         reservations::status.eq("expired"),
@@ -295,7 +368,12 @@ fn covering(
 
 /// Step 1 of a reservation: checks, then one transaction that takes the connector (status
 /// `pending`). The charger is asked after the commit ([`reserve`]).
-fn hold(c: &mut DbConnection, r: &Request, online: bool) -> Result<Row, AppError> {
+fn hold(c: &mut DbConnection, r: &Request, online: bool, rule: &NoShows) -> Result<Row, AppError> {
+    if let Some(customer) = r.customer_id
+        && let Some(until) = refused_until(c, customer, rule)?
+    {
+        return Err(no_show_refusal(rule, until));
+    }
     let charger_id: i64 = chargers::table
         .filter(chargers::device_id.eq(&r.device_id))
         .select(chargers::id)
@@ -323,7 +401,14 @@ fn hold(c: &mut DbConnection, r: &Request, online: bool) -> Result<Row, AppError
         None => crate::charging::tags::one_time_tag().replacen('A', "R", 1),
     };
     let result = write_tx(c, |c| {
-        expire_due(c, Some(charger_id))?;
+        // A customer's expired reservation elsewhere must not count as their one reservation.
+        expire_due(
+            c,
+            match r.customer_id {
+                Some(customer) => Scope::ChargerOrCustomer(charger_id, customer),
+                None => Scope::Charger(charger_id),
+            },
+        )?;
         let connectors = lock_connectors(c, charger_id, r.connector_id)?;
         if r.connector_id == 0 && connectors == 0 {
             return Err(AppError::ConnectorNotFound);
@@ -376,6 +461,10 @@ fn hold(c: &mut DbConnection, r: &Request, online: bool) -> Result<Row, AppError
             ))
             .returning(reservations::id)
             .get_result(c)?;
+        // The charger knows it by the same number (unique among the charger's holding ones).
+        diesel::update(reservations::table.find(id))
+            .set(reservations::ocpp_id.eq(id))
+            .execute(c)?;
         events::record(
             c,
             "reservation.created",
@@ -434,13 +523,14 @@ pub async fn reserve_answer(state: &State, r: Request) -> Result<(Reservation, S
             id_tag: r.id_tag.clone(),
             ..r
         };
-        state.db.run(move |c| hold(c, &r, online)).await?
+        let rule = NoShows::from_settings(&state.settings);
+        state.db.run(move |c| hold(c, &r, online, &rule)).await?
     };
     let mut payload = json!({
         "connectorId": row.connector_id,
         "expiryDate": format_timestamp(row.expires_at),
         "idTag": row.id_tag,
-        "reservationId": row.id,
+        "reservationId": row.ocpp(),
     });
     if let Some(p) = &row.parent_id_tag {
         payload["parentIdTag"] = json!(p);
@@ -454,7 +544,7 @@ pub async fn reserve_answer(state: &State, r: Request) -> Result<(Reservation, S
             state.settings.call_timeout(),
         )
         .await;
-    let id = row.id;
+    let (id, ocpp_id) = (row.id, row.ocpp());
     let lost = matches!(
         answer,
         Err(CallFailure::Timeout | CallFailure::Disconnected)
@@ -496,7 +586,7 @@ pub async fn reserve_answer(state: &State, r: Request) -> Result<(Reservation, S
     state.events.wake();
     if lost {
         // The charger may have taken it without our hearing the answer: tell it to let go.
-        cancel_on_charger(state, &r.device_id, id);
+        cancel_on_charger(state, &r.device_id, ocpp_id);
     }
     match error {
         Some(e) => Err(e),
@@ -504,7 +594,120 @@ pub async fn reserve_answer(state: &State, r: Request) -> Result<(Reservation, S
     }
 }
 
-/// Sends CancelReservation in the background (best effort: the charger's own expiry is the backstop).
+/// The commands API's ReserveNow, sent **as given** (the operator's reservationId, expiryDate, idTag,
+/// parentIdTag and connector): the charger is the authority on its own connectors, so nothing is
+/// checked against csms's view first. What csms records follows the charger's answer:
+/// - `Accepted`: the connector is free and now reserved by the charger. Transactions csms still
+///   holds open there have ended and are settled (`charging::orphans::connector_free`); a
+///   reservation csms holds on that connector, or under the same reservationId on that charger, was
+///   replaced on the charger (OCPP: a ReserveNow with a held id replaces it; one reservation per
+///   connector) and ends `cancelled`; the operator's reservation is recorded `active` under its id,
+///   so that the StartTransaction carrying that reservationId is linked to it and the customer path
+///   sees the connector reserved.
+/// - `Faulted`, `Occupied`, `Unavailable`, `Rejected`: recorded `refused`, nothing else changes.
+/// - no answer: recorded `failed` (csms sends nothing of its own after it).
+///
+/// Returns the charger's answer as it was, and the recorded reservation.
+pub async fn reserve_as_given(
+    state: &State,
+    device: &str,
+    payload: Value,
+) -> Result<(Value, Reservation), AppError> {
+    let ocpp_id = payload["reservationId"].as_i64().unwrap_or_default();
+    let connector_id = payload["connectorId"]
+        .as_i64()
+        .and_then(|c| i32::try_from(c).ok())
+        .unwrap_or_default();
+    let id_tag = crate::charging::tags::normalize(payload["idTag"].as_str().unwrap_or_default());
+    let parent = payload["parentIdTag"]
+        .as_str()
+        .map(crate::charging::tags::normalize);
+    let expires_at = payload["expiryDate"]
+        .as_str()
+        .and_then(parse_timestamp)
+        .unwrap_or_else(now);
+    let answer = state
+        .registry
+        .call(device, "ReserveNow", payload, state.settings.call_timeout())
+        .await;
+    let (status, note, result) = match answer {
+        Ok(v) if v["status"] == "Accepted" => ("active", None, Ok(v)),
+        Ok(v) => (
+            "refused",
+            Some(v["status"].as_str().unwrap_or("Rejected").to_string()),
+            Ok(v),
+        ),
+        Err(f) => ("failed", Some(f.to_string()), Err(AppError::from(f))),
+    };
+    let (d, policy) = (device.to_string(), state.derived.policy);
+    let recorded = state
+        .db
+        .run(move |c| {
+            let charger_id = crate::chargers::id_of(c, &d)?;
+            if status == "active" {
+                crate::charging::orphans::connector_free(
+                    c,
+                    charger_id,
+                    connector_id,
+                    "a reservation",
+                    &policy,
+                )?;
+            }
+            write_tx(c, |c| {
+                if status == "active" {
+                    let replaced = diesel::update(
+                        reservations::table
+                            .filter(reservations::charger_id.eq(charger_id))
+                            .filter(reservations::status.eq_any(HOLDING))
+                            .filter(
+                                reservations::ocpp_id
+                                    .eq(ocpp_id)
+                                    .or(reservations::connector_id.eq(connector_id)),
+                            ),
+                    )
+                    .set((
+                        reservations::status.eq("cancelled"),
+                        reservations::answer.eq(format!(
+                            "replaced on the charger by the operator's reservation {ocpp_id}"
+                        )),
+                        reservations::updated_at.eq(now()),
+                    ))
+                    .execute(c)?;
+                    if replaced > 0 {
+                        log::info!(
+                            "{d}: the operator's ReserveNow {ocpp_id} replaced {replaced} reservation(s) csms held there"
+                        );
+                    }
+                }
+                let t = now();
+                let id: i64 = diesel::insert_into(reservations::table)
+                    .values((
+                        reservations::charger_id.eq(charger_id),
+                        reservations::connector_id.eq(connector_id),
+                        reservations::customer_id.eq(None::<i64>),
+                        reservations::id_tag.eq(&id_tag),
+                        reservations::parent_id_tag.eq(&parent),
+                        reservations::status.eq(status),
+                        reservations::answer.eq(&note),
+                        reservations::expires_at.eq(expires_at),
+                        reservations::created_at.eq(t),
+                        reservations::updated_at.eq(t),
+                        reservations::ocpp_id.eq(ocpp_id),
+                    ))
+                    .returning(reservations::id)
+                    .get_result(c)?;
+                let row = load(c, id)?;
+                view(c, row)
+            })
+        })
+        .await?;
+    state.events.wake();
+    state.occupancy.release(device);
+    Ok((result?, recorded))
+}
+
+/// Sends CancelReservation for the reservationId the charger knows, in the background (best effort:
+/// the charger's own expiry is the backstop).
 pub fn cancel_on_charger(state: &State, device: &str, id: i64) {
     let (state, device) = (state.clone(), device.to_string());
     tokio::spawn(async move {
@@ -543,6 +746,7 @@ pub async fn cancel(
                 .set((
                     reservations::status.eq("cancelled"),
                     reservations::updated_at.eq(now()),
+                    reservations::customer_cancelled_at.eq(customer_id.map(|_| now())),
                 ))
                 .execute(c)?;
                 if n == 0 {
@@ -568,12 +772,12 @@ pub async fn cancel(
         })
         .await?;
     state.events.wake();
-    cancel_on_charger(state, &device, id);
+    cancel_on_charger(state, &device, done.reservation_id);
     Ok(done)
 }
 
-/// The commands API's CancelReservation: a reservation csms knows is marked cancelled (whatever
-/// the charger then answers; its own expiry is the backstop). Returns whether one was.
+/// The commands API's CancelReservation (for the reservationId the charger knows), once the charger
+/// accepted it: the holding reservation with that id is marked cancelled. Returns whether one was.
 pub fn cancelled_by_command(
     c: &mut DbConnection,
     device_id: &str,
@@ -589,7 +793,7 @@ pub fn cancelled_by_command(
     };
     let n = diesel::update(
         reservations::table
-            .find(id)
+            .filter(reservations::ocpp_id.eq(id))
             .filter(reservations::charger_id.eq(charger_id))
             .filter(reservations::status.eq_any(HOLDING)),
     )
@@ -604,7 +808,10 @@ pub fn cancelled_by_command(
 /// For an app start by `customer_id` on a connector, inside the start's transaction (after its
 /// connector lock): `Err(ConnectorReserved)` when another holder's reservation covers the connector;
 /// the customer's own covering reservation (consumed by the start: its idTag becomes the session's)
-/// otherwise.
+/// otherwise. A reservation given back after a failed start ([`end_after_failed_start`]) still
+/// carries the idTag that failed session was started with: the tag moves to the new session (the
+/// unique `start_tag` index admits one session per tag; the failed one can no longer be re-opened
+/// by a StartTransaction with it, the new one is what the charger's reservation now stands for).
 pub fn claim_for_start(
     c: &mut DbConnection,
     charger_id: i64,
@@ -617,7 +824,16 @@ pub fn claim_for_start(
         return Ok(None);
     }
     match rows.iter().find(|r| r.customer_id == Some(customer_id)) {
-        Some(mine) => Ok(Some((mine.id, mine.id_tag.clone()))),
+        Some(mine) => {
+            diesel::update(
+                charging_sessions::table
+                    .filter(charging_sessions::start_tag.eq(&mine.id_tag))
+                    .filter(charging_sessions::status.eq("failed")),
+            )
+            .set(charging_sessions::start_tag.eq(None::<String>))
+            .execute(c)?;
+            Ok(Some((mine.id, mine.id_tag.clone())))
+        }
         None => Err(AppError::ConnectorReserved),
     }
 }
@@ -638,29 +854,91 @@ pub fn consumed(c: &mut DbConnection, id: i64, session_id: i64) -> Result<(), Ap
     Ok(())
 }
 
-/// An app start that consumed a reservation failed (rejected, no answer, offline): the
-/// reservation ends too (its idTag was spent on the failed session's one-time idTag), and the
-/// charger is told to let go of it ([`cancel_on_charger`], after the commit). Returns its id.
+/// An app start that consumed a reservation failed (rejected, no answer, offline). A charger
+/// consumes a reservation only when a transaction starts with it (and that StartTransaction carries
+/// the reservationId, which marks it used: [`used_by_transaction`]), so after a failed start it still
+/// holds it. While its time is not up the reservation is given back: holding again (`active`), the
+/// same id, idTag and expiry, and the charger is told nothing. Otherwise (its time is up, or
+/// something else holds the connector or the customer's one reservation meanwhile) it ends
+/// `cancelled` and the charger is told to let go ([`cancel_on_charger`], after the commit): the
+/// reservationId the charger knows is returned for that.
 pub fn end_after_failed_start(
     c: &mut DbConnection,
     session_id: i64,
 ) -> Result<Option<i64>, AppError> {
-    let id: Option<i64> = reservations::table
+    let row: Option<Row> = reservations::table
         .filter(reservations::session_id.eq(session_id))
         .filter(reservations::status.eq("used"))
-        .select(reservations::id)
+        .select(COLUMNS)
         .first(c)
         .optional()?;
-    if let Some(id) = id {
-        diesel::update(reservations::table.find(id))
-            .set((
-                reservations::status.eq("cancelled"),
-                reservations::answer.eq("the start it was used for failed"),
-                reservations::updated_at.eq(now()),
-            ))
-            .execute(c)?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    if row.expires_at > now() {
+        // In a savepoint: on PostgreSQL a unique violation (the customer reserved elsewhere at this
+        // very moment) would otherwise abort the whole transaction, the refund with it.
+        match c.transaction(|c| give_back(c, &row)) {
+            Ok(true) => return Ok(None),
+            Ok(false) => {}
+            Err(AppError::Database(e)) if is_unique_violation(&e) => {}
+            Err(e) => return Err(e),
+        }
     }
-    Ok(id)
+    diesel::update(reservations::table.find(row.id))
+        .set((
+            reservations::status.eq("cancelled"),
+            reservations::answer.eq("the start it was used for failed"),
+            reservations::updated_at.eq(now()),
+        ))
+        .execute(c)?;
+    Ok(Some(row.ocpp()))
+}
+
+/// [`end_after_failed_start`]'s give-back, under the connector lock: whether it holds again.
+fn give_back(c: &mut DbConnection, row: &Row) -> Result<bool, AppError> {
+    // Expire, then lock, as `hold` does (the other order could deadlock with it on PostgreSQL).
+    if let Some(customer) = row.customer_id {
+        expire_due(c, Scope::Customer(customer))?;
+    }
+    lock_connectors(c, row.charger_id, row.connector_id)?;
+    if !covering(c, row.charger_id, row.connector_id)?.is_empty() {
+        return Ok(false);
+    }
+    if let Some(customer) = row.customer_id {
+        let other: i64 = reservations::table
+            .filter(reservations::customer_id.eq(customer))
+            .filter(reservations::status.eq_any(HOLDING))
+            .count()
+            .get_result(c)?;
+        if other > 0 {
+            return Ok(false);
+        }
+    }
+    let n = diesel::update(
+        reservations::table
+            .find(row.id)
+            .filter(reservations::status.eq("used")),
+    )
+    .set((
+        reservations::status.eq("active"),
+        reservations::session_id.eq(None::<i64>),
+        reservations::updated_at.eq(now()),
+    ))
+    .execute(c)?;
+    if n == 1 {
+        events::record(
+            c,
+            "reservation.restored",
+            Subject {
+                customer_id: row.customer_id,
+                charger_id: Some(row.charger_id),
+                session_id: None,
+            },
+            json!({"reservationId": row.id, "expiresAt": format_timestamp(row.expires_at)}),
+        )?;
+    }
+    Ok(n == 1)
 }
 
 /// A StartTransaction carried `reservationId`: the charger ended the reservation (whatever csms
@@ -674,7 +952,7 @@ pub fn used_by_transaction(
 ) -> Result<(), AppError> {
     diesel::update(
         reservations::table
-            .find(reservation_id)
+            .filter(reservations::ocpp_id.eq(reservation_id))
             .filter(reservations::charger_id.eq(charger_id))
             .filter(reservations::connector_id.eq_any([0, connector_id]))
             .filter(reservations::status.eq_any(HOLDING)),
@@ -724,7 +1002,7 @@ pub struct Filter {
 
 /// Reservations, newest first.
 pub fn list(c: &mut DbConnection, f: Filter) -> Result<Vec<Reservation>, AppError> {
-    expire_due(c, None)?;
+    expire_due(c, Scope::All)?;
     let mut q = reservations::table
         .inner_join(chargers::table)
         .order(reservations::id.desc())
@@ -746,7 +1024,93 @@ pub fn list(c: &mut DbConnection, f: Filter) -> Result<Vec<Reservation>, AppErro
 
 /// Expires reservations whose time is up (every few seconds in the background).
 pub fn sweep(c: &mut DbConnection) -> Result<usize, AppError> {
-    write_tx(c, |c| expire_due(c, None))
+    write_tx(c, |c| expire_due(c, Scope::All))
+}
+
+/// Until when a customer may not reserve because of the no-show rule (`None`: they may now): the
+/// latest `max` of their reservations that went unused (cancelled by them after holding the
+/// connector for [`HELD_BEFORE_CANCEL`], or expired: `expired`, or still marked holding past
+/// their expiry) lying within one `window`, plus `cooldown` after the last of them.
+pub fn refused_until(
+    c: &mut DbConnection,
+    customer_id: i64,
+    rule: &NoShows,
+) -> Result<Option<NaiveDateTime>, AppError> {
+    let k = rule.max as usize;
+    if k == 0 {
+        return Ok(None);
+    }
+    let t = now();
+    // Only a group whose last no-show is within `cooldown` of now still refuses, and its first
+    // lies within `window` before that.
+    let since = t - rule.cooldown - rule.window;
+    let mut unused: Vec<NaiveDateTime> = reservations::table
+        .filter(reservations::customer_id.eq(customer_id))
+        .filter(reservations::expires_at.gt(since))
+        .filter(reservations::expires_at.le(t))
+        .filter(
+            reservations::status
+                .eq("expired")
+                .or(reservations::status.eq_any(HOLDING)),
+        )
+        .select(reservations::expires_at)
+        .load(c)?;
+    // Cancelled by the customer after holding the connector for a while: cancelling at the end and
+    // reserving again would otherwise hold a connector forever.
+    let cancelled: Vec<(NaiveDateTime, Option<NaiveDateTime>)> = reservations::table
+        .filter(reservations::customer_id.eq(customer_id))
+        .filter(reservations::customer_cancelled_at.gt(since))
+        .filter(reservations::customer_cancelled_at.le(t))
+        .select((
+            reservations::created_at,
+            reservations::customer_cancelled_at,
+        ))
+        .load(c)?;
+    unused.extend(
+        cancelled
+            .into_iter()
+            .filter_map(|(created, at)| at.filter(|at| *at - created >= HELD_BEFORE_CANCEL)),
+    );
+    unused.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(unused
+        .windows(k)
+        .find(|w| w[0] - w[k - 1] <= rule.window)
+        .map(|w| w[0] + rule.cooldown)
+        .filter(|until| *until > t))
+}
+
+/// A customer's own cancellation after holding the connector this long counts as a no-show.
+pub const HELD_BEFORE_CANCEL: Duration = Duration::minutes(5);
+
+/// The 429 for a customer the no-show rule refuses until `until`.
+fn no_show_refusal(rule: &NoShows, until: NaiveDateTime) -> AppError {
+    let wait = (until - now()).num_seconds().max(1);
+    AppError::RateLimited {
+        message: format!(
+            "You let {} reservations go unused within {}: new reservations are refused until {}.",
+            rule.max,
+            span(rule.window),
+            format_timestamp(until)
+        ),
+        retry_after_secs: u64::try_from(wait).unwrap_or(1),
+    }
+}
+
+/// "24 hours", "90 minutes", "45 seconds".
+fn span(d: Duration) -> String {
+    let s = d.num_seconds();
+    let (n, unit) = if s % 3600 == 0 {
+        (s / 3600, "hour")
+    } else if s % 60 == 0 {
+        (s / 60, "minute")
+    } else {
+        (s, "second")
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
 }
 
 /// How long a customer's reservation lasts: 1 to [`MAX_CUSTOMER_MINUTES`] minutes from now.

@@ -99,6 +99,42 @@ pub fn record_csms(
     insert(c, charger_id, kind, tech_info, Some(now()), "csms")
 }
 
+/// The whitepaper's event for messages that are not valid OCPP: csms records it when it
+/// disconnects a charger that kept sending frames that are not OCPP-J.
+pub const INVALID_MESSAGES: &str = "InvalidMessages";
+
+/// A charger disconnected for invalid frames; at most once a minute per charger (a charger that
+/// reconnects and floods again cannot fill the table). Returns whether it was recorded.
+pub fn record_invalid_messages(
+    c: &mut DbConnection,
+    charger_id: i64,
+    tech_info: &str,
+) -> Result<bool, AppError> {
+    at_most_once_a_minute(c, charger_id, INVALID_MESSAGES, tech_info)
+}
+
+/// Records csms's event `kind` unless one was recorded for the charger in the last minute.
+fn at_most_once_a_minute(
+    c: &mut DbConnection,
+    charger_id: i64,
+    kind: &str,
+    tech_info: &str,
+) -> Result<bool, AppError> {
+    let since = now() - chrono::Duration::seconds(60);
+    let recent: i64 = security_events::table
+        .filter(security_events::charger_id.eq(charger_id))
+        .filter(security_events::source.eq("csms"))
+        .filter(security_events::kind.eq(kind))
+        .filter(security_events::received_at.gt(since))
+        .count()
+        .get_result(c)?;
+    if recent > 0 {
+        return Ok(false);
+    }
+    record_csms(c, charger_id, kind, Some(tech_info))?;
+    Ok(true)
+}
+
 /// The kind of a connection refused below the charger's security profile (the whitepaper's name
 /// for a charger that failed to authenticate at the central system).
 pub const REFUSED_CONNECTION: &str = "FailedToAuthenticateAtCentralSystem";
@@ -110,19 +146,7 @@ pub fn record_refused_connection(
     charger_id: i64,
     tech_info: &str,
 ) -> Result<bool, AppError> {
-    let since = now() - chrono::Duration::seconds(60);
-    let recent: i64 = security_events::table
-        .filter(security_events::charger_id.eq(charger_id))
-        .filter(security_events::source.eq("csms"))
-        .filter(security_events::kind.eq(REFUSED_CONNECTION))
-        .filter(security_events::received_at.gt(since))
-        .count()
-        .get_result(c)?;
-    if recent > 0 {
-        return Ok(false);
-    }
-    record_csms(c, charger_id, REFUSED_CONNECTION, Some(tech_info))?;
-    Ok(true)
+    at_most_once_a_minute(c, charger_id, REFUSED_CONNECTION, tech_info)
 }
 
 type Row = (

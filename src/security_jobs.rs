@@ -14,7 +14,8 @@ use utoipa::ToSchema;
 use crate::db::schema::{chargers, firmware_images, security_jobs};
 use crate::db::{DbConnection, now, write_tx};
 use crate::error::AppError;
-use crate::firmware::{text, token, url_name};
+use crate::files::Received;
+use crate::firmware::{Download, check_address, stored, text, token, url_name};
 use crate::ocpp::messages::format_timestamp;
 use crate::ocpp::schemas::{Kind, schemas};
 use crate::state::State;
@@ -78,7 +79,7 @@ fn job(c: &mut DbConnection, id: i64) -> Result<SecurityJob, AppError> {
             security_jobs::history,
             security_jobs::file_name,
             diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(
-                "CAST(length(security_jobs.data) AS BIGINT)",
+                "(SELECT files.size FROM files WHERE files.id = security_jobs.file_id)",
             ),
             security_jobs::created_at,
             security_jobs::updated_at,
@@ -145,7 +146,8 @@ fn record(c: &mut DbConnection, id: i64, status: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-/// A new job; `request_id` None: the job's own id is the requestId.
+/// A new job; `request_id` None: the job's own id is the requestId; `token`: its upload address
+/// and how long that accepts an upload.
 fn new_job(
     c: &mut DbConnection,
     charger_id: i64,
@@ -153,7 +155,7 @@ fn new_job(
     request_id: Option<i64>,
     image_id: Option<i64>,
     location: &str,
-    token: Option<&str>,
+    token: Option<(&str, chrono::Duration)>,
 ) -> Result<(i64, i64), AppError> {
     write_tx(c, |c| {
         let t = now();
@@ -164,7 +166,8 @@ fn new_job(
                 security_jobs::request_id.eq(request_id.unwrap_or(0)),
                 security_jobs::image_id.eq(image_id),
                 security_jobs::location.eq(location),
-                security_jobs::token.eq(token),
+                security_jobs::token.eq(token.map(|(t, _)| t)),
+                security_jobs::token_expires_at.eq(token.map(|(_, ttl)| t + ttl)),
                 security_jobs::status.eq("Requested"),
                 security_jobs::created_at.eq(t),
                 security_jobs::updated_at.eq(t),
@@ -287,9 +290,10 @@ pub async fn get_log(
     let tok = token();
     let location = format!("{base_url}/files/logs/{tok}/");
     let (loc, kind) = (location.clone(), r.log_type.clone());
+    let ttl = state.settings.upload_token_ttl();
     let (id, request_id) = state
         .db
-        .run(move |c| new_job(c, cid, &kind, None, None, &loc, Some(&tok)))
+        .run(move |c| new_job(c, cid, &kind, None, None, &loc, Some((&tok, ttl))))
         .await?;
     let mut log = json!({ "remoteLocation": location });
     if let Some(t) = r.oldest {
@@ -463,51 +467,63 @@ pub fn status_notification(
     })
 }
 
-/// Whether `token` is a log upload address (checked before the body is read).
+/// Whether `token` is a log upload address that may take an upload (checked before the body is
+/// read, and again when it has been): 404 unknown, 410 used or expired.
 pub fn upload_address(c: &mut DbConnection, token: &str) -> Result<(), AppError> {
-    let known: i64 = security_jobs::table
-        .filter(security_jobs::token.eq(token))
-        .count()
-        .get_result(c)?;
-    if known == 0 {
-        return Err(AppError::NotFound("Upload address not found".into()));
-    }
-    Ok(())
+    check_address(
+        security_jobs::table
+            .filter(security_jobs::token.eq(token))
+            .select((
+                security_jobs::token_expires_at,
+                security_jobs::token_used_at,
+            ))
+            .first(c)
+            .optional()?,
+    )
 }
 
-/// A charger uploads a log.
+/// A charger uploaded a log (received by `crate::files::receive`): the job takes it and the upload
+/// address is used up, in one transaction whose UPDATE only matches an address still unused and
+/// unexpired (of two uploads, one wins; the other gets 410).
 pub fn receive(
     c: &mut DbConnection,
     token: &str,
     file_name: &str,
-    data: Vec<u8>,
+    file: &Received,
 ) -> Result<(), AppError> {
     let name = text("fileName", file_name)?;
-    let n = write_tx(c, |c| {
-        diesel::update(security_jobs::table.filter(security_jobs::token.eq(token)))
-            .set((
-                security_jobs::file_name.eq(&name),
-                security_jobs::data.eq(&data),
-                security_jobs::updated_at.eq(now()),
-            ))
-            .execute(c)
-    })?;
-    if n == 0 {
-        return Err(AppError::NotFound("Upload address not found".into()));
-    }
-    Ok(())
+    write_tx(c, |c| {
+        let t = now();
+        let n = diesel::update(
+            security_jobs::table
+                .filter(security_jobs::token.eq(token))
+                .filter(security_jobs::token_used_at.is_null())
+                .filter(security_jobs::token_expires_at.gt(t)),
+        )
+        .set((
+            security_jobs::file_name.eq(&name),
+            security_jobs::file_id.eq(file.file_id),
+            security_jobs::token_used_at.eq(t),
+            security_jobs::updated_at.eq(t),
+        ))
+        .execute(c)?;
+        if n == 0 {
+            upload_address(c, token)?;
+            return Err(AppError::Gone(
+                "This upload address was already used".into(),
+            ));
+        }
+        crate::files::complete(c, file)
+    })
 }
 
 /// A received log file.
-pub fn log_file(c: &mut DbConnection, id: i64) -> Result<(String, Vec<u8>), AppError> {
-    let (name, data): (Option<String>, Option<Vec<u8>>) = security_jobs::table
+pub fn log_file(c: &mut DbConnection, id: i64) -> Result<Download, AppError> {
+    let (name, file): (Option<String>, Option<i64>) = security_jobs::table
         .find(id)
-        .select((security_jobs::file_name, security_jobs::data))
+        .select((security_jobs::file_name, security_jobs::file_id))
         .first(c)
         .optional()?
         .ok_or_else(|| AppError::NotFound("Job not found".into()))?;
-    match (name, data) {
-        (Some(n), Some(d)) => Ok((n, d)),
-        _ => Err(AppError::NotFound("No file received".into())),
-    }
+    stored(c, name.unwrap_or_else(|| format!("log-{id}")), file)
 }

@@ -80,28 +80,22 @@ impl Application {
                 // An earlier run under the same CSMS_NODE_ID held sockets that are gone now.
                 let id = node_id.clone();
                 db.run(move |c| crate::cluster::forget_node(c, &id)).await?;
-                let cluster = crate::cluster::Cluster::connect(
-                    url,
-                    &settings.nats_prefix,
-                    &node_id,
-                    settings.node_lease(),
-                )
-                .await?;
+                let cluster =
+                    crate::cluster::Cluster::connect(&settings, &node_id, secret.as_bytes())
+                        .await?;
                 cluster.beat();
                 log::info!(
-                    "cluster mode: node {node_id}, NATS {url}, subjects {}.*",
+                    "cluster mode: node {node_id}, NATS {}, subjects {}.*",
+                    crate::cluster::redact(url),
                     settings.nats_prefix
                 );
                 Some(cluster)
             }
         };
-        let msglog = MessageLog::start(db.clone(), settings.message_log_limit.max(1));
+        let msglog = MessageLog::start(db.clone(), crate::ocpp::msglog::Limits::of(&settings));
         // PostgreSQL commits several meter batches side by side (a quarter of the pool, up to 4);
         // SQLite has one writer at a time anyway.
-        let meter_lanes = match db.backend() {
-            crate::db::Backend::Postgres => (db.pool_size() as usize / 4).clamp(1, 4),
-            crate::db::Backend::Sqlite => 1,
-        };
+        let meter_lanes = crate::charging::meter_writer::lanes_for(db.backend(), db.pool_size());
         let telemetry = crate::telemetry::TelemetryWriter::start(db.clone());
         let meters = crate::charging::meter_writer::MeterWriter::start(
             db.clone(),
@@ -133,6 +127,7 @@ impl Application {
                     cert: cert.clone(),
                     key: key.clone(),
                     client_ca: settings.ocpp_tls_client_ca.clone(),
+                    charger_ca_dir: Some(settings.ca_dir.clone().into()),
                 };
                 let tls = tokio::task::spawn_blocking(move || crate::ocpp::tls::Tls::load(files))
                     .await
@@ -181,6 +176,7 @@ impl Application {
             stops: Default::default(),
             local_lists: Default::default(),
             load: Default::default(),
+            auth_cache: Default::default(),
             dummy_hash,
             tls,
             settings,
@@ -222,6 +218,7 @@ impl Application {
             tokio::spawn(cluster.clone().run(state.clone()));
         }
         tokio::spawn(recovery::run(state.clone()));
+        tokio::spawn(crate::certificates::audit_at_startup(state.clone()));
         tokio::spawn(crate::charging::stops::run(state.clone()));
         tokio::spawn(crate::reservations::run(state.clone()));
         tokio::spawn(crate::local_list::run(state.clone()));

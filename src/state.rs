@@ -40,6 +40,8 @@ pub struct AppState {
     pub load: crate::smart_charging::LoadManager,
     /// The `wss://` listener's certificates (security profiles 2 and 3), when it is configured.
     pub tls: Option<Arc<crate::ocpp::tls::Tls>>,
+    /// Which chargers were asked about their authorization cache (see `auth_cache`).
+    pub auth_cache: crate::auth_cache::AuthCache,
     /// A bcrypt hash checked when a login names an unknown email, so that both cases take as long.
     pub dummy_hash: String,
 }

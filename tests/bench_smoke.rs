@@ -59,7 +59,7 @@ fn ingest(postgres: bool) {
             "--duration",
             "2",
             "--pool-size",
-            "4",
+            "8",
         ],
         postgres,
     ) else {
@@ -75,6 +75,18 @@ fn ingest(postgres: bool) {
     // Every charger sent in a live customer session, and every session was metered by it.
     assert_eq!(r["sessions_metered"], r["chargers"], "{r}");
     assert!(r["ceiling_msgs_per_s"].as_f64().unwrap() > 0.0);
+    // The ceiling has the server's shape: its lanes (a quarter of the pool of 8 on PostgreSQL,
+    // one on SQLite) and its mean batch, at most one message per session per batch.
+    let lanes = if postgres { 2 } else { 1 };
+    assert_eq!(r["ceiling_lanes"], lanes, "{r}");
+    let batch = r["ceiling_batch"].as_u64().unwrap();
+    assert!((1..=10u64.div_ceil(lanes)).contains(&batch), "{r}");
+    // Both sides are rated on the whole work, the message log's rows included: the server's
+    // log was drained and dropped nothing, so the ratio compares the same work.
+    assert_eq!(r["log_rows_dropped"], 0, "{r}");
+    assert!(r["log_drain_s"].as_f64().unwrap() >= 0.0, "{r}");
+    assert!(r["msgs_with_log_per_s"].as_f64().unwrap() > 0.0, "{r}");
+    assert!(r["ratio"].as_f64().unwrap() > 0.0, "{r}");
 }
 
 fn start(postgres: bool) {
@@ -152,14 +164,13 @@ fn soak(postgres: bool) {
 
 /// A small reconnect storm with customers starting meanwhile: every charger back, starts made,
 /// no start error but lost races, the books balance.
+/// With the default --duration (a bound, not the storm's length) the storm runs until it is over.
 fn storm(postgres: bool) {
     let Some(r) = bench(
         &[
             "storm",
             "--chargers",
             "300",
-            "--duration",
-            "60",
             "--jitter-ms",
             "1000",
             "--connectors",
@@ -172,9 +183,56 @@ fn storm(postgres: bool) {
     assert_eq!(r["scenario"], "storm");
     assert_eq!(r["booted"], 300, "{r}");
     assert_eq!(r["not_booted"], 0, "{r}");
+    assert_eq!(r["storm_finished"], true, "{r}");
+    assert_eq!(r["gave_up"], 0, "{r}");
+    assert_eq!(r["cut_off"], 0, "{r}");
+    // Every charger booted: "until all booted" is a time, the storm's own length.
+    assert!(r["all_booted_s"].as_f64().unwrap() > 0.0, "{r}");
     assert_eq!(r["booted_within_s"], r["all_booted_s"], "{r}");
+    assert_eq!(r["first_booted"], 300, "{r}");
+    assert!(r["first_connect_s"].is_number(), "{r}");
     assert_eq!(r["customer_chargers_rebooted"], 2, "{r}");
     assert!(r["starts_during_storm"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["start_errors"], 0, "{r}");
+    assert_eq!(r["open_sessions_left"], 0, "{r}");
+    assert_eq!(r["double_bookings"], 0, "{r}");
+    assert_eq!(r["audit_ok"], true, "{r}");
+}
+
+/// A storm cut short by its bound (jitter up to 3 s, bound 1 s): not every charger booted, so
+/// there is no time "until all booted" (null), and the output says how many booted and how many
+/// were still trying; the money side is still exact.
+fn storm_cut_short(postgres: bool) {
+    let Some(r) = bench(
+        &[
+            "storm",
+            "--chargers",
+            "50",
+            "--duration",
+            "1",
+            "--jitter-ms",
+            "3000",
+            "--connectors",
+            "4",
+        ],
+        postgres,
+    ) else {
+        return;
+    };
+    let booted = r["booted"].as_u64().unwrap();
+    assert!(booted < 50, "{r}");
+    assert_eq!(r["not_booted"], 50 - booted, "{r}");
+    assert_eq!(
+        booted + r["gave_up"].as_u64().unwrap() + r["cut_off"].as_u64().unwrap(),
+        50,
+        "every charger booted, gave up or was cut off: {r}"
+    );
+    assert!(r["cut_off"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["storm_finished"], false, "{r}");
+    assert!(r["all_booted_s"].is_null(), "{r}");
+    assert!(r["booted_within_s"].is_null(), "{r}");
+    assert!(r["first_connect_s"].is_null(), "{r}");
+    assert!(r["first_booted"].as_u64().unwrap() < 50, "{r}");
     assert_eq!(r["start_errors"], 0, "{r}");
     assert_eq!(r["open_sessions_left"], 0, "{r}");
     assert_eq!(r["double_bookings"], 0, "{r}");
@@ -221,6 +279,14 @@ fn storm_sqlite() {
 #[test]
 fn storm_postgres() {
     storm(true)
+}
+#[test]
+fn storm_cut_short_sqlite() {
+    storm_cut_short(false)
+}
+#[test]
+fn storm_cut_short_postgres() {
+    storm_cut_short(true)
 }
 
 /// Whether the machine's NATS answers (cluster runs); required under CI.

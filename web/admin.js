@@ -212,7 +212,7 @@
     if (ch.registration === 'pending') {
       return `<div class="mt-4"><span class="chip warn" data-testid="registration" title="Admitted unknown charger: BootNotification answered Pending until you accept it">Awaiting approval</span>
         <button type="button" class="btn-sm" data-registration="accepted" data-charger="${d}">Accept</button>
-        <button type="button" class="btn-sm btn-ghost" data-registration="rejected" data-charger="${d}">Reject</button></div>`;
+        <button type="button" class="btn-sm btn-ghost" data-registration="rejected" data-charger="${d}" data-open-sessions="${Number(ch.openSessions) || 0}">Reject</button></div>`;
     }
     if (ch.registration === 'rejected') {
       return `<div class="mt-4"><span class="chip bad" data-testid="registration" title="Disabled: BootNotification answered Rejected">Rejected</span>
@@ -359,6 +359,10 @@
             <button type="button" class="btn-sm" data-raise-security data-device="${d}">Send</button></div>
           <div class="message" data-security-message></div>
           <div class="secret" data-secret hidden></div>
+          <div class="cmd"><span class="cmd-name">Registration</span>
+            <div class="cmd-fields"><span class="muted small">Pending or Rejected: its BootNotification is answered so and it may not start charging; transactions it already runs are still stopped and billed.</span></div>
+            <button type="button" class="btn-sm btn-ghost" data-registration="pending" data-charger="${d}" data-open-sessions="${Number(ch.openSessions) || 0}">Set pending</button>
+            <button type="button" class="btn-sm btn-ghost" data-registration="rejected" data-charger="${d}" data-open-sessions="${Number(ch.openSessions) || 0}">Reject</button></div>
           <div class="cmd"><span class="cmd-name">Delete</span>
             <div class="cmd-fields"><span class="muted small">Only chargers without charging history.</span></div>
             <button type="button" class="btn-sm btn-danger" data-delete data-device="${d}">Delete charger</button></div>
@@ -700,6 +704,10 @@
     } else if (t.dataset.registration) {
       const d = t.dataset.charger;
       const status = t.dataset.registration;
+      const open = Number(t.dataset.openSessions) || 0;
+      if (status !== 'accepted' && open > 0 && !window.confirm(
+        `${d} has ${open} open session${open === 1 ? '' : 's'}. ${status === 'rejected' ? 'Rejecting' : 'Setting it back to pending'} stops it from starting new ones; ` +
+        'the running ones are still stopped and billed from what the charger reports. Continue?')) return;
       await busy(t, '', async () => {
         try {
           await api(`/api/admin/chargers/${encodeURIComponent(d)}/registration`, { method: 'PUT', body: { status } });

@@ -424,7 +424,7 @@
     const s = state.current;
     if (!s || ui.stopBtn.disabled) return;
     setMessage(ui.sNote, '');
-    await busy(ui.stopBtn, 'Stopping…', async () => {
+    await busy(ui.stopBtn, s.status === 'failed' ? 'Cancelling…' : 'Stopping…', async () => {
       try {
         const data = await api('/api/user/charging/stop', { method: 'POST', body: { sessionId: s.sessionId } });
         if (data.session) {
@@ -611,7 +611,10 @@
     ui.sPrepaid.textContent = `prepaid ${fmt(amount)}`;
     ui.sId.textContent = 'Session ' + s.sessionId + (s.transactionId ? ` · tx ${s.transactionId}` : '');
 
-    if (s.status === 'failed') {
+    if (s.status === 'failed' && s.resumable) {
+      setMessage(ui.sNote, `The charger did not confirm the start (${s.failureReason || 'no answer'}); your prepayment was refunded. ` +
+        'It may still begin when a car is plugged in, charging your wallet again: cancel the start if you will not charge now.', 'error');
+    } else if (s.status === 'failed') {
       setMessage(ui.sNote, s.failureReason || s.reason || 'The charger did not start charging. Your prepayment was refunded.', 'error');
     } else if (s.status === 'completed') {
       const reason = s.stopReason ? ` (${s.stopReason})` : '';
@@ -625,7 +628,9 @@
     }
 
     const open = isOpen(s);
-    ui.stopBtn.hidden = !open;
+    const cancellable = s.status === 'failed' && !!s.resumable;
+    ui.stopBtn.hidden = !open && !cancellable;
+    ui.stopBtn.textContent = cancellable ? 'Cancel start' : 'Stop charging';
     if (!ui.stopBtn.querySelector('.spinner')) ui.stopBtn.disabled = s.status === 'stopping';
     ui.dismissBtn.hidden = open;
     tickElapsed();
@@ -785,7 +790,7 @@
     for (const name of ['wallet.debited', 'wallet.refunded', 'wallet.credited']) {
       es.addEventListener(name, onWalletEvent);
     }
-    for (const name of ['reservation.created', 'reservation.cancelled']) {
+    for (const name of ['reservation.created', 'reservation.cancelled', 'reservation.restored']) {
       es.addEventListener(name, () => { loadReservations(); loadStations(); });
     }
   }

@@ -4,7 +4,7 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::security::ClientAddr;
@@ -586,21 +586,9 @@ pub async fn close_session(
         .await?;
     state.events.wake();
     state.occupancy.release(&session.device_id);
-    if let Some((device, tx)) = done.stop {
-        // The charger may still be running it: ask once (it was closed here, so nothing retries).
-        let state = state.into_inner();
-        tokio::spawn(async move {
-            let answer = state
-                .registry
-                .call(
-                    &device,
-                    "RemoteStopTransaction",
-                    json!({"transactionId": tx}),
-                    state.settings.call_timeout(),
-                )
-                .await;
-            log::info!("{device}: RemoteStopTransaction {tx} after force-close: {answer:?}");
-        });
+    if done.stop.is_some() {
+        // The charger may still be running it: it is asked to stop, and asked again, like any stop.
+        state.stops.wake();
     }
     Ok(HttpResponse::Ok().json(SessionAnswer {
         success: true,

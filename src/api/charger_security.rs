@@ -227,24 +227,26 @@ pub async fn file(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let (name, data) = state
+    let file = state
         .db
         .run(move |c| security_jobs::log_file(c, id))
         .await?;
-    Ok(attachment(&name, data))
+    Ok(attachment(&state, file))
 }
 
 #[utoipa::path(put, path = "/files/logs/{token}/{name}", tag = "charger",
     params(("token" = String, Path), ("name" = String, Path)),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, description = "Received", body = crate::api::Done), (status = 404, description = "Upload address not found"), (status = 413, description = "Above 64 MiB")),
+    responses((status = 200, description = "Received", body = crate::api::Done), (status = 400, description = "Invalid file name, or the upload broke off"), (status = 404, description = "Upload address not found"), (status = 410, description = "Upload address already used (it accepts one upload) or expired"), (status = 413, description = "Above 64 MiB")),
 )]
 pub async fn receive(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     receive_upload(
+        &req,
         &state,
         path,
         payload,
@@ -257,12 +259,13 @@ pub async fn receive(
 #[utoipa::path(post, path = "/files/logs/{token}/{name}", tag = "charger",
     params(("token" = String, Path), ("name" = String, Path)),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, description = "Received (as PUT)", body = crate::api::Done), (status = 404, description = "Upload address not found"), (status = 413, description = "Above 64 MiB")),
+    responses((status = 200, description = "Received (as PUT)", body = crate::api::Done), (status = 400, description = "Invalid file name, or the upload broke off"), (status = 404, description = "Upload address not found"), (status = 410, description = "Upload address already used (it accepts one upload) or expired"), (status = 413, description = "Above 64 MiB")),
 )]
 pub async fn receive_post(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
-    receive(state, path, payload).await
+    receive(req, state, path, payload).await
 }

@@ -32,10 +32,11 @@ pub struct Profile {
 
 #[utoipa::path(post, path = "/api/customer/register", tag = "customer",
     request_body = crate::api::openapi::RegisterBody,
-    responses((status = 201, description = "Registered", body = CustomerLogin), (status = 400, description = "Invalid input"), (status = 409, description = "Email is already registered")),
+    responses((status = 201, description = "Registered", body = CustomerLogin), (status = 400, description = "Invalid input"), (status = 409, description = "Email is already registered"), (status = 429, description = "Too many registrations from this client address; Retry-After gives the seconds to wait")),
 )]
 pub async fn register(
     state: web::Data<AppState>,
+    client: ClientAddr,
     body: super::Body<Value>,
 ) -> Result<HttpResponse, AppError> {
     let r = Registration {
@@ -47,13 +48,7 @@ pub async fn register(
             .unwrap_or_default()
             .to_string(),
     };
-    customers::check(&r)?;
-    let hash = auth::hash_password(r.password, state.settings.bcrypt_cost).await?;
-    let (name, email) = (r.name, r.email);
-    let customer = state
-        .db
-        .run(move |c| customers::create(c, &name, &email, &hash))
-        .await?;
+    let customer = customers::register(&state, r, client.0).await?;
     let token = state.jwt.issue(Role::Customer, customer.id)?;
     Ok(HttpResponse::Created().json(CustomerLogin {
         success: true,

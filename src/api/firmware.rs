@@ -1,15 +1,16 @@
 //! Firmware and diagnostics over HTTP (rules in `crate::firmware`): the operator uploads images and
 //! starts UpdateFirmware / GetDiagnostics; chargers download images and upload diagnostics at
-//! addresses with a secret token (no login).
+//! addresses with a secret token (no login). Uploads and downloads are streamed through
+//! `crate::files` (a chunk at a time), never held whole in memory.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::OperatorId;
 use crate::error::AppError;
-use crate::firmware::{self, FirmwareRequest, Image, Job, MAX_FILE_BYTES};
+use crate::files::Received;
+use crate::firmware::{self, Download, FirmwareRequest, Image, Job};
 use crate::ocpp::messages::parse_timestamp;
 use crate::state::AppState;
 
@@ -80,49 +81,62 @@ pub struct DiagnosticsBody {
     stop_time: Option<String>,
 }
 
-/// Reads a request body up to `MAX_FILE_BYTES` (413 above).
-pub(crate) async fn read(mut payload: web::Payload) -> Result<Vec<u8>, AppError> {
-    let mut data = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| AppError::bad_request(format!("Upload failed: {e}")))?;
-        if data.len() + chunk.len() > MAX_FILE_BYTES {
-            return Err(AppError::TooLarge(format!(
-                "Files are limited to {} MiB",
-                MAX_FILE_BYTES / 1024 / 1024
-            )));
-        }
-        data.extend_from_slice(&chunk);
+/// 413 at once for a body that says it is larger than a file may be (a body without a length is
+/// cut off while it streams, as soon as it passes the limit).
+fn declared_size(req: &HttpRequest) -> Result<(), AppError> {
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > crate::files::MAX_FILE_BYTES as u64) {
+        return Err(AppError::TooLarge(format!(
+            "Files are limited to {} MiB",
+            crate::files::MAX_FILE_BYTES / 1024 / 1024
+        )));
     }
-    Ok(data)
+    Ok(())
 }
 
-/// A file a charger uploads to an address csms gave it (`/files/{kind}/{token}/{name}`): the address
-/// is checked before the body is read, then the file is stored. `known` and `store` are the
-/// domain's (diagnostics or logs).
+/// A file a charger uploads to an address csms gave it (`/files/{kind}/{token}/{name}`): the
+/// address is checked first, before the name and the body (404 unknown, 410 used or expired), the body is
+/// written chunk by chunk as it arrives, and `store` gives the file to its job while using up the
+/// address, in one transaction (a second upload gets 410 and its file is deleted). `known` and
+/// `store` are the domain's (diagnostics or logs).
 pub(crate) async fn receive_upload(
+    req: &HttpRequest,
     state: &AppState,
     path: web::Path<(String, String)>,
     payload: web::Payload,
     known: fn(&mut crate::db::DbConnection, &str) -> Result<(), AppError>,
-    store: fn(&mut crate::db::DbConnection, &str, &str, Vec<u8>) -> Result<(), AppError>,
+    store: fn(&mut crate::db::DbConnection, &str, &str, &Received) -> Result<(), AppError>,
 ) -> Result<HttpResponse, AppError> {
     let (token, name) = path.into_inner();
+    // The address first: an unknown one is 404 whatever the file is called.
     let t = token.clone();
     state.db.run(move |c| known(c, &t)).await?;
-    let data = read(payload).await?;
-    state.db.run(move |c| store(c, &token, &name, data)).await?;
+    firmware::text("fileName", &name)?;
+    declared_size(req)?;
+    let file = crate::files::receive(&state.db, payload).await?;
+    let id = file.file_id;
+    let stored = state.db.run(move |c| store(c, &token, &name, &file)).await;
+    if let Err(e) = stored {
+        crate::files::discard(&state.db, id).await;
+        return Err(e);
+    }
     Ok(HttpResponse::Ok().json(crate::api::Done { success: true }))
 }
 
-/// A file download.
-pub(crate) fn attachment(name: &str, data: Vec<u8>) -> HttpResponse {
+/// A stored file, sent as an attachment a chunk at a time (with its Content-Length).
+pub(crate) fn attachment(state: &AppState, (name, file, size): Download) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/octet-stream")
         .insert_header((
             "Content-Disposition",
             format!("attachment; filename=\"{}\"", name.replace('"', "")),
         ))
-        .body(data)
+        .no_chunking(u64::try_from(size).unwrap_or(0))
+        .streaming(crate::files::read(state.db.clone(), file))
 }
 
 /// csms's HTTP address as the caller reached it: where chargers are told to download and upload.
@@ -150,18 +164,32 @@ pub(crate) fn time(
     security(("bearer" = [])),
 )]
 pub async fn upload(
+    req: HttpRequest,
     state: web::Data<AppState>,
     _op: OperatorId,
     q: web::Query<UploadQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let q = q.into_inner();
-    let data = read(payload).await?;
-    let (name, version) = (q.name, q.version);
+    // The cheap checks before a byte is stored.
+    let (name, version) = (
+        firmware::text("name", &q.name)?,
+        firmware::text("version", &q.version)?,
+    );
+    declared_size(&req)?;
+    let file = crate::files::receive(&state.db, payload).await?;
+    let id = file.file_id;
     let image = state
         .db
-        .run(move |c| firmware::upload(c, &name, &version, data))
-        .await?;
+        .run(move |c| firmware::upload(c, &name, &version, &file))
+        .await;
+    let image = match image {
+        Ok(image) => image,
+        Err(e) => {
+            crate::files::discard(&state.db, id).await;
+            return Err(e);
+        }
+    };
     Ok(HttpResponse::Created().json(ImageAnswer {
         success: true,
         image,
@@ -189,8 +217,8 @@ pub async fn download(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (token, _) = path.into_inner();
-    let (name, data) = state.db.run(move |c| firmware::download(c, &token)).await?;
-    Ok(attachment(&name, data))
+    let file = state.db.run(move |c| firmware::download(c, &token)).await?;
+    Ok(attachment(&state, file))
 }
 
 #[utoipa::path(post, path = "/api/admin/chargers/{device_id}/firmware", tag = "operator",
@@ -276,14 +304,16 @@ pub async fn jobs(
 #[utoipa::path(put, path = "/files/diagnostics/{token}/{name}", tag = "charger",
     params(("token" = String, Path), ("name" = String, Path)),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, description = "Received", body = crate::api::Done), (status = 404, description = "Upload address not found"), (status = 413, description = "Above 64 MiB")),
+    responses((status = 200, description = "Received", body = crate::api::Done), (status = 400, description = "Invalid file name, or the upload broke off"), (status = 404, description = "Upload address not found"), (status = 410, description = "Upload address already used (it accepts one upload) or expired"), (status = 413, description = "Above 64 MiB")),
 )]
 pub async fn receive(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     receive_upload(
+        &req,
         &state,
         path,
         payload,
@@ -296,14 +326,15 @@ pub async fn receive(
 #[utoipa::path(post, path = "/files/diagnostics/{token}/{name}", tag = "charger",
     params(("token" = String, Path), ("name" = String, Path)),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, description = "Received (as PUT)", body = crate::api::Done), (status = 404, description = "Upload address not found"), (status = 413, description = "Above 64 MiB")),
+    responses((status = 200, description = "Received (as PUT)", body = crate::api::Done), (status = 400, description = "Invalid file name, or the upload broke off"), (status = 404, description = "Upload address not found"), (status = 410, description = "Upload address already used (it accepts one upload) or expired"), (status = 413, description = "Above 64 MiB")),
 )]
 pub async fn receive_post(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
-    receive(state, path, payload).await
+    receive(req, state, path, payload).await
 }
 
 #[utoipa::path(get, path = "/api/admin/maintenance/{id}/file", tag = "operator",
@@ -317,9 +348,9 @@ pub async fn file(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let (name, data) = state
+    let file = state
         .db
         .run(move |c| firmware::diagnostics_file(c, id))
         .await?;
-    Ok(attachment(&name, data))
+    Ok(attachment(&state, file))
 }

@@ -16,8 +16,8 @@ use crate::state::AppState;
 pub struct CustomerReservationInput {
     #[schema(min_length = 1)]
     pub device_id: String,
-    /// 0 reserves the whole charger
-    #[schema(minimum = 0)]
+    /// 1 or more: a customer reserves one connector (only the operator reserves a whole charger, 0)
+    #[schema(minimum = 1)]
     pub connector_id: i32,
     /// 1 to 120 (default 15)
     #[schema(minimum = 1, maximum = 120)]
@@ -68,9 +68,10 @@ pub struct ListQuery {
 #[utoipa::path(post, path = "/api/user/reservations", tag = "customer",
     request_body = CustomerReservationInput,
     responses((status = 201, description = "Reserved: the charger accepted", body = ReservationAnswer),
-        (status = 400, description = "Invalid minutes or connector; the connector is in use or reserved by another customer; the charger refused (Faulted, Occupied, Unavailable, Rejected)"),
+        (status = 400, description = "Invalid minutes or connector (connector 0, the whole charger, is for the operator only); the connector is in use or reserved by another customer; the charger refused (Faulted, Occupied, Unavailable, Rejected)"),
         (status = 404, description = "Charger or connector not found"),
-        (status = 409, description = "You already have a reservation / Charger is offline"),
+        (status = 409, description = "You already have a reservation (one at a time) / Charger is offline"),
+        (status = 429, description = "The customer let too many reservations expire unused: refused until the time the message gives (Retry-After: seconds)"),
         (status = 502, description = "The charger answered with an error"),
         (status = 504, description = "Charger did not respond")),
     security(("bearer" = [])),

@@ -14,6 +14,12 @@
 //! Attempts still being checked count as failures until they end, so a burst of simultaneous
 //! requests cannot run more password checks than the budget allows.
 //!
+//! **Registrations per client address** (same address unit): at most `register_addr_max` customer
+//! registrations within a sliding `register_addr_window`, whatever their outcome (a new account, or
+//! an email already registered: both would otherwise let one address create accounts or probe
+//! emails without limit); a registration being processed counts until it ends. Invalid input is
+//! refused before it reaches the budget.
+//!
 //! Memory is bounded: each table holds at most `capacity` entries (keys are SHA-256 digests of the
 //! email, so a long email costs no more than a short one). When a table is full, entries with nothing
 //! left to remember are dropped first, then the least recently seen unlocked ones.
@@ -38,7 +44,9 @@ pub struct LoginLimits {
     pub lock_max: Duration,
     pub addr_max_failures: u32,
     pub addr_window: Duration,
-    /// Most entries kept per table (accounts, addresses).
+    pub register_addr_max: u32,
+    pub register_addr_window: Duration,
+    /// Most entries kept per table (accounts, addresses, registering addresses).
     pub capacity: usize,
 }
 
@@ -50,6 +58,8 @@ impl Default for LoginLimits {
             lock_max: Duration::from_secs(900),
             addr_max_failures: 20,
             addr_window: Duration::from_secs(600),
+            register_addr_max: 10,
+            register_addr_window: Duration::from_secs(3600),
             capacity: 50_000,
         }
     }
@@ -141,7 +151,8 @@ impl Account {
 
 #[derive(Debug)]
 struct Address {
-    /// Times of the failures within the window, oldest first (at most `addr_max_failures`).
+    /// Times of what the budget counts (failed logins, registrations) within the window, oldest
+    /// first (at most the budget).
     failures: VecDeque<Instant>,
     in_flight: u32,
     last_seen: Instant,
@@ -170,12 +181,38 @@ impl Address {
         self.expire(now, window);
         self.in_flight == 0 && self.failures.is_empty()
     }
+
+    /// How long a new attempt must wait with `max` per `window` (`None`: admitted). Attempts in
+    /// flight count as used.
+    fn refusal(&mut self, now: Instant, max: u32, window: Duration) -> Option<Duration> {
+        self.expire(now, window);
+        let used = self.failures.len() as u32;
+        if used >= max {
+            let oldest = self.failures.front().copied().unwrap_or(now);
+            Some((oldest + window).saturating_duration_since(now))
+        } else if self.in_flight > 0 && used + self.in_flight >= max {
+            // The remaining budget is being spent right now; the answer is a moment away.
+            Some(Duration::from_secs(1))
+        } else {
+            None
+        }
+    }
+
+    fn record(&mut self, now: Instant, max: u32) {
+        self.failures.push_back(now);
+        self.last_seen = now;
+        while self.failures.len() > max as usize {
+            self.failures.pop_front();
+        }
+    }
 }
 
 #[derive(Default)]
 struct Tables {
     accounts: HashMap<AccountKey, Account>,
     addresses: HashMap<IpAddr, Address>,
+    /// Registrations per address (a budget of their own).
+    registrations: HashMap<IpAddr, Address>,
 }
 
 /// The process's login throttle (see the module documentation).
@@ -248,15 +285,9 @@ impl LoginLimiter {
         }
         if let Some(ip) = addr
             && let Some(a) = t.addresses.get_mut(&ip)
+            && let Some(d) = a.refusal(now, limits.addr_max_failures, limits.addr_window)
         {
-            a.expire(now, limits.addr_window);
-            let used = a.failures.len() as u32;
-            if used >= limits.addr_max_failures {
-                let oldest = a.failures.front().copied().unwrap_or(now);
-                refuse((oldest + limits.addr_window).saturating_duration_since(now));
-            } else if a.in_flight > 0 && used + a.in_flight >= limits.addr_max_failures {
-                refuse(Duration::from_secs(1));
-            }
+            refuse(d);
         }
         if let Some(retry_after) = wait {
             return Err(Throttled {
@@ -298,6 +329,69 @@ impl LoginLimiter {
             addr,
             done: false,
         })
+    }
+
+    /// Admits a customer registration from `addr` (None: no address budget), or refuses it.
+    pub fn begin_registration(&self, addr: Option<IpAddr>) -> Result<Registering<'_>, Throttled> {
+        self.begin_registration_at(addr, Instant::now())
+    }
+
+    pub(crate) fn begin_registration_at(
+        &self,
+        addr: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<Registering<'_>, Throttled> {
+        let addr = addr.map(address_key);
+        if let Some(ip) = addr {
+            let (max, window) = (
+                self.limits.register_addr_max,
+                self.limits.register_addr_window,
+            );
+            let mut t = self.tables();
+            if let Some(a) = t.registrations.get_mut(&ip)
+                && let Some(d) = a.refusal(now, max, window)
+            {
+                return Err(Throttled {
+                    retry_after: d.max(Duration::from_secs(1)),
+                });
+            }
+            if !t.registrations.contains_key(&ip) {
+                make_room(
+                    &mut t.registrations,
+                    self.limits.capacity,
+                    |a| a.idle(now, window),
+                    |a| (!a.failures.is_empty(), a.last_seen),
+                );
+            }
+            let a = t
+                .registrations
+                .entry(ip)
+                .or_insert_with(|| Address::new(now));
+            a.in_flight += 1;
+            a.last_seen = now;
+        }
+        Ok(Registering {
+            limiter: self,
+            addr,
+            done: false,
+        })
+    }
+
+    fn finish_registration(&self, ip: IpAddr, counted: bool, now: Instant) {
+        let (max, window) = (
+            self.limits.register_addr_max,
+            self.limits.register_addr_window,
+        );
+        let mut t = self.tables();
+        if let Some(a) = t.registrations.get_mut(&ip) {
+            a.in_flight = a.in_flight.saturating_sub(1);
+            if counted {
+                a.record(now, max);
+            }
+            if a.idle(now, window) {
+                t.registrations.remove(&ip);
+            }
+        }
     }
 
     /// Entries held (accounts, addresses); for tests and diagnostics.
@@ -344,11 +438,7 @@ impl LoginLimiter {
         {
             a.in_flight = a.in_flight.saturating_sub(1);
             if outcome == Outcome::Failed {
-                a.failures.push_back(now);
-                a.last_seen = now;
-                while a.failures.len() > limits.addr_max_failures as usize {
-                    a.failures.pop_front();
-                }
+                a.record(now, limits.addr_max_failures);
             }
             if a.idle(now, limits.addr_window) {
                 t.addresses.remove(&ip);
@@ -440,6 +530,39 @@ impl Attempt<'_> {
     fn end(mut self, outcome: Outcome, now: Instant) {
         self.done = true;
         self.limiter.finish(&self.account, self.addr, outcome, now);
+    }
+}
+
+/// One registration being processed. [`Registering::counted`] spends a slot of the address's
+/// budget; dropping it without (invalid input found late, an internal error) releases it.
+#[must_use]
+pub struct Registering<'a> {
+    limiter: &'a LoginLimiter,
+    addr: Option<IpAddr>,
+    done: bool,
+}
+
+impl Registering<'_> {
+    /// The registration ended (an account was created, or its email was already registered).
+    pub fn counted(self) {
+        self.end(true, Instant::now());
+    }
+
+    fn end(mut self, counted: bool, now: Instant) {
+        self.done = true;
+        if let Some(ip) = self.addr {
+            self.limiter.finish_registration(ip, counted, now);
+        }
+    }
+}
+
+impl Drop for Registering<'_> {
+    fn drop(&mut self) {
+        if !self.done
+            && let Some(ip) = self.addr
+        {
+            self.limiter.finish_registration(ip, false, Instant::now());
+        }
     }
 }
 
@@ -689,6 +812,57 @@ mod tests {
         // the locked account was never the eviction choice while unlocked entries existed
         assert!(l.begin_at(Realm::Customer, EMAIL, None, later).is_err());
         assert!(l.len().0 <= 8);
+    }
+
+    #[test]
+    fn registrations_have_their_own_budget_per_address() {
+        let limits = LoginLimits {
+            register_addr_max: 3,
+            register_addr_window: secs(3600),
+            ..LoginLimits::default()
+        };
+        let l = LoginLimiter::new(limits);
+        let t0 = Instant::now();
+        let addr = ip("203.0.113.9");
+        for i in 0..3u64 {
+            l.begin_registration_at(addr, t0 + secs(i * 60))
+                .expect("admitted")
+                .end(true, t0 + secs(i * 60));
+        }
+        // the fourth waits until the first leaves the window
+        let t1 = t0 + secs(600);
+        match l.begin_registration_at(addr, t1) {
+            Ok(_) => panic!("a fourth registration was admitted"),
+            Err(t) => assert_eq!(t.retry_after_secs(), 3000),
+        }
+        // logins and other addresses are not affected; no address, no budget
+        assert!(l.begin_at(Realm::Customer, EMAIL, addr, t1).is_ok());
+        assert!(l.begin_registration_at(ip("203.0.113.10"), t1).is_ok());
+        assert!(l.begin_registration_at(None, t1).is_ok());
+        assert!(l.begin_registration_at(addr, t0 + secs(3600)).is_ok());
+    }
+
+    #[test]
+    fn registrations_in_flight_count_and_abandoned_ones_are_released() {
+        let limits = LoginLimits {
+            register_addr_max: 2,
+            ..LoginLimits::default()
+        };
+        let l = LoginLimiter::new(limits);
+        let t0 = Instant::now();
+        let addr = ip("2001:db8::1");
+        let a = l.begin_registration_at(addr, t0).expect("admitted");
+        let b = l
+            .begin_registration_at(ip("2001:db8::2"), t0)
+            .expect("same /64");
+        assert!(l.begin_registration_at(addr, t0).is_err(), "two in flight");
+        drop(a);
+        drop(b);
+        assert!(l.tables().registrations.is_empty(), "released, not counted");
+        l.begin_registration_at(addr, t0)
+            .expect("admitted")
+            .end(true, t0);
+        assert!(l.begin_registration_at(addr, t0).is_ok());
     }
 
     #[test]

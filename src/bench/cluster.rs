@@ -42,7 +42,7 @@ pub async fn worker(spec: &str, args: &BenchArgs) -> Result<(), AppError> {
         return Err(bad());
     }
     super::raise_nofile_limit();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.duration);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.duration());
     let chargers = (first..first + count)
         .map(|i| (i, format!("LOAD{i}"), ports[i % ports.len()]))
         .collect();
@@ -89,7 +89,7 @@ pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Fig
         let mut child = tokio::process::Command::new(&exe)
             .args(["bench", "connections", "--worker"])
             .arg(format!("{first}:{count}:{}", ports.join(",")))
-            .args(["--duration", &args.duration.to_string()])
+            .args(["--duration", &args.duration().to_string()])
             .args([
                 "--parallel-handshakes",
                 &(args.parallel_handshakes / workers).max(16).to_string(),
@@ -108,7 +108,7 @@ pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Fig
         children.push(child);
     }
     let mut total = WorkerReport::default();
-    let wait = Duration::from_secs(args.duration + 60);
+    let wait = Duration::from_secs(args.duration() + 60);
     for reader in &mut lines {
         let line = tokio::time::timeout(wait, reader.next_line())
             .await

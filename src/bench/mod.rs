@@ -43,9 +43,10 @@ pub struct BenchArgs {
     /// Default: a fresh SQLite file.
     #[arg(long)]
     pub database_url: Option<String>,
-    /// Upper bound in seconds for the load phase
-    #[arg(long, default_value_t = 20)]
-    pub duration: u64,
+    /// Upper bound in seconds for the load phase (default 20). storm: the bound of each wave
+    /// (default 300), which ends as soon as every charger has booted or given up
+    #[arg(long)]
+    pub duration: Option<u64>,
     /// Chargers (default: connections and storm 10000, ingest 100, soak 2000)
     #[arg(long)]
     pub chargers: Option<usize>,
@@ -104,6 +105,17 @@ pub struct BenchArgs {
     /// (internal) one load-generator process of `connections`: `FIRST:COUNT:PORT,PORT…`
     #[arg(long, hide = true)]
     pub worker: Option<String>,
+}
+
+impl BenchArgs {
+    /// `--duration`, or the scenario's default: a storm runs until it is over, so its default is
+    /// only a bound far beyond a healthy storm.
+    pub fn duration(&self) -> u64 {
+        self.duration.unwrap_or(match self.scenario {
+            Scenario::Storm => storm::DEFAULT_DEADLINE_S,
+            _ => 20,
+        })
+    }
 }
 
 /// Rows of the printed table, then the JSON line.
@@ -327,6 +339,9 @@ impl ServerProcess {
                 "CSMS_START_FAST_PATHS".into(),
                 (!args.no_fast_paths).to_string(),
             ),
+            // Bench chargers answer no calls of csms's own; a real charger is asked about its
+            // authorization cache once in its life (`auth_cache`), not at every start.
+            ("CSMS_DISABLE_AUTH_CACHE".into(), "false".into()),
             ("RUST_LOG".into(), "warn".into()),
         ];
         let log_limit = args

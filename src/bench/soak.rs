@@ -77,7 +77,7 @@ fn open_files(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn metric_sum(text: &str, name: &str) -> f64 {
+pub(super) fn metric_sum(text: &str, name: &str) -> f64 {
     text.lines()
         .filter(|l| l.starts_with(name))
         .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())

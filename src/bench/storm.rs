@@ -21,9 +21,64 @@ fn storm_password(i: usize) -> String {
     format!("storm-secret-{i:08}")
 }
 
-/// One storm charger: (re)connects with its password and boots, retrying after a failed attempt
-/// with back-off and jitter as real chargers do; then idles until the socket closes. Returns when
-/// it has booted once (`booted` counts it) or the deadline passed.
+/// The default bound of each wave (`--duration`): far beyond a healthy storm (10,000 chargers
+/// boot in about 10–30 s on two cores), so the storm ends when it is over, not when a timer does.
+pub const DEFAULT_DEADLINE_S: u64 = 300;
+
+/// One connect + authenticate + boot attempt that has not finished by then has failed (and is
+/// retried), as a charger's connection timeout would.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Back-off after a failed attempt, as OCPP 2.0.1 specifies for reconnecting (1.6 leaves it to
+/// the charger): the first retry after `RetryBackOffWaitMinimum` (1 s here) plus a random
+/// 0..`RetryBackOffRandomRange` (the storm's `--jitter-ms`), the wait doubling with every further
+/// failure `RetryBackOffRepeatTimes` (3) times, so at most 8 s plus the random part.
+fn back_off(failures: u32, jitter_ms: u64) -> Duration {
+    use rand::RngExt;
+    let minimum = 1000u64 << failures.saturating_sub(1).min(3);
+    Duration::from_millis(minimum + rand::rng().random_range(0..=jitter_ms))
+}
+
+/// A refusal no retry can change: the server answered the handshake with 4xx (unknown charger,
+/// wrong password, below its security profile, bad request). 5xx (e.g. 503 when the lookup failed),
+/// a refused or reset connection, a timeout or a failed boot are retried.
+fn definitive(error: &str) -> bool {
+    error
+        .split_once("HTTP error: ")
+        .is_some_and(|(_, status)| status.starts_with('4'))
+}
+
+/// How one storm charger's reconnection ended.
+enum Outcome {
+    Booted(Box<Client>),
+    /// Refused definitively (see [`definitive`]): it stopped trying.
+    GaveUp,
+    /// Still trying at the wave's deadline.
+    CutOff,
+}
+
+/// Counters of one wave, shared by its chargers.
+#[derive(Default)]
+struct WaveCounters {
+    booted: AtomicUsize,
+    /// Attempts that failed and were retried (not counting the ones the deadline cut short).
+    failed_attempts: AtomicUsize,
+    last_boot_us: AtomicU64,
+    first_error: std::sync::Mutex<Option<String>>,
+}
+
+impl WaveCounters {
+    fn error(&self, e: &str) {
+        self.first_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_or_insert_with(|| e.to_string());
+    }
+}
+
+/// One storm charger: after a random 0..jitter ms it connects with its password and boots; a failed
+/// attempt is retried with back-off and jitter ([`back_off`]) as real chargers do, until it booted,
+/// was refused definitively, or the wave's deadline passed.
 #[allow(clippy::too_many_arguments)]
 async fn storm_charger(
     port: u16,
@@ -32,54 +87,82 @@ async fn storm_charger(
     jitter_ms: u64,
     deadline: tokio::time::Instant,
     t0: Instant,
-    booted: Arc<AtomicUsize>,
-    failed_attempts: Arc<AtomicUsize>,
-    last_boot_us: Arc<AtomicU64>,
+    counters: Arc<WaveCounters>,
     slots: Arc<Semaphore>,
-) -> Option<Client> {
+) -> Outcome {
     use rand::RngExt;
     let password = storm_password(i);
-    let mut wait = Duration::from_millis(rand::rng().random_range(0..=jitter_ms.max(1)));
+    let mut wait = Duration::from_millis(rand::rng().random_range(0..=jitter_ms));
+    let mut failures = 0u32;
     loop {
         tokio::time::sleep_until((tokio::time::Instant::now() + wait).min(deadline)).await;
         if tokio::time::Instant::now() >= deadline {
-            return None;
+            return Outcome::CutOff;
         }
-        let attempt = {
-            let _slot = slots.acquire().await.ok()?;
-            tokio::time::timeout_at(deadline, async {
-                let mut c = Client::connect_as(port, &id, source_ip(i), Some(&password)).await?;
-                c.boot().await?;
-                Ok::<_, String>(c)
-            })
-            .await
+        // At most --parallel-handshakes attempts in flight (the load generator's bound).
+        let Ok(Ok(_slot)) = tokio::time::timeout_at(deadline, slots.acquire()).await else {
+            return Outcome::CutOff;
         };
-        match attempt {
+        let until = (tokio::time::Instant::now() + ATTEMPT_TIMEOUT).min(deadline);
+        let attempt = tokio::time::timeout_at(until, async {
+            let mut c = Client::connect_as(port, &id, source_ip(i), Some(&password)).await?;
+            c.boot().await?;
+            Ok::<_, String>(c)
+        })
+        .await;
+        let error = match attempt {
             Ok(Ok(c)) => {
-                booted.fetch_add(1, Ordering::Relaxed);
-                last_boot_us.fetch_max(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
-                return Some(c);
+                counters.booted.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .last_boot_us
+                    .fetch_max(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
+                return Outcome::Booted(Box::new(c));
             }
-            _ => {
-                failed_attempts.fetch_add(1, Ordering::Relaxed);
-                let back = rand::rng().random_range(1000..=1000 + jitter_ms.max(1));
-                wait = Duration::from_millis(back);
-            }
+            Err(_) if tokio::time::Instant::now() >= deadline => return Outcome::CutOff,
+            Err(_) => "no answer within 30 s".to_string(),
+            Ok(Err(e)) => e,
+        };
+        counters.error(&format!("{id}: {error}"));
+        if definitive(&error) {
+            return Outcome::GaveUp;
         }
+        counters.failed_attempts.fetch_add(1, Ordering::Relaxed);
+        failures += 1;
+        wait = back_off(failures, jitter_ms);
     }
 }
 
-/// Connects `n` storm chargers at once and waits until all booted (or the deadline); returns
-/// (booted, failed attempts, seconds until the last one booted, the clients).
-async fn storm_wave(
-    args: &BenchArgs,
-    port: u16,
-    ids: &[String],
-) -> (usize, usize, f64, Vec<Client>) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.duration);
-    let booted = Arc::new(AtomicUsize::new(0));
-    let failed = Arc::new(AtomicUsize::new(0));
-    let last = Arc::new(AtomicU64::new(0));
+/// What one wave of `n` chargers came to.
+struct Wave {
+    booted: usize,
+    failed_attempts: usize,
+    gave_up: usize,
+    cut_off: usize,
+    /// From the start of the wave until the last charger booted (s).
+    last_boot_s: f64,
+    /// From the start of the wave until it ended: every charger booted or gave up, or the
+    /// deadline (s).
+    wave_s: f64,
+    first_error: Option<String>,
+    clients: Vec<Client>,
+}
+
+impl Wave {
+    fn all_booted(&self, n: usize) -> bool {
+        self.booted == n
+    }
+
+    /// Until every charger booted (s); None unless every one did: there is no such time then.
+    fn all_booted_s(&self, n: usize) -> Option<f64> {
+        self.all_booted(n).then_some(self.last_boot_s)
+    }
+}
+
+/// Connects the chargers `ids` at once and waits until the wave is over: every charger booted or
+/// gave up, or `--duration` (default [`DEFAULT_DEADLINE_S`]) passed.
+async fn storm_wave(args: &BenchArgs, port: u16, ids: &[String]) -> Wave {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.duration());
+    let counters = Arc::new(WaveCounters::default());
     let slots = Arc::new(Semaphore::new(args.parallel_handshakes.max(1)));
     let t0 = Instant::now();
     let tasks: Vec<_> = ids
@@ -94,26 +177,36 @@ async fn storm_wave(
                 args.jitter_ms,
                 deadline,
                 t0,
-                booted.clone(),
-                failed.clone(),
-                last.clone(),
+                counters.clone(),
                 slots.clone(),
             ))
         })
         .collect();
-    let mut clients = Vec::new();
+    let (mut clients, mut gave_up, mut cut_off) = (Vec::new(), 0, 0);
     for t in tasks {
-        if let Ok(Some(c)) = t.await {
-            clients.push(c);
+        match t.await {
+            Ok(Outcome::Booted(c)) => clients.push(*c),
+            Ok(Outcome::GaveUp) => gave_up += 1,
+            Ok(Outcome::CutOff) | Err(_) => cut_off += 1,
         }
     }
-    let secs = Duration::from_micros(last.load(Ordering::Relaxed)).as_secs_f64();
-    (
-        booted.load(Ordering::Relaxed),
-        failed.load(Ordering::Relaxed),
-        secs,
+    let wave_s = t0.elapsed().as_secs_f64();
+    let first_error = counters
+        .first_error
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    Wave {
+        booted: counters.booted.load(Ordering::Relaxed),
+        failed_attempts: counters.failed_attempts.load(Ordering::Relaxed),
+        gave_up,
+        cut_off,
+        last_boot_s: Duration::from_micros(counters.last_boot_us.load(Ordering::Relaxed))
+            .as_secs_f64(),
+        wave_s,
+        first_error,
         clients,
-    )
+    }
 }
 
 /// N chargers with passwords (security profile 1, salted SHA-256) are connected; the server is
@@ -160,10 +253,13 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
     let tokens = customers::customers(&db, &http, &server.http, "storm", STORM_CUSTOMERS).await?;
     let port = server.ocpp_port;
     println!("first connection of all {n} chargers...");
-    let (first, _, first_secs, clients) = storm_wave(args, port, &ids).await;
-    println!("{first} booted in {first_secs:.1} s; killing and restarting the server...");
+    let mut first = storm_wave(args, port, &ids).await;
+    println!(
+        "{} booted in {:.1} s; killing and restarting the server...",
+        first.booted, first.last_boot_s
+    );
     server.restart().await?;
-    drop(clients); // their sockets died with the server
+    drop(std::mem::take(&mut first.clients)); // their sockets died with the server
     let (rss_before, cpu_before) = server.usage();
     let peak_rss = Arc::new(AtomicU64::new(rss_before));
     let sampling = {
@@ -201,8 +297,18 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
          charging on {connectors} other connectors meanwhile...",
         args.jitter_ms
     );
-    let (booted, failed, secs, clients) = storm_wave(args, port, &ids).await;
+    let mut wave = storm_wave(args, port, &ids).await;
     let _ = storm_done.send(true);
+    if !wave.all_booted(n) {
+        println!(
+            "the storm did not finish: {} of {n} chargers booted again, {} refused for good, {} still \
+             retrying when the wave's bound of {} s (--duration) passed",
+            wave.booted,
+            wave.gave_up,
+            wave.cut_off,
+            args.duration()
+        );
+    }
     sampling.abort();
     // The server's own view (it restarted just before the storm): how long it took to answer the
     // start requests (every answer, lost races included) and the chargers to answer RemoteStart.
@@ -229,7 +335,7 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
             }
         }
     }
-    drop(clients);
+    drop(std::mem::take(&mut wave.clients));
     let open_left = customers::settle(&db, 20).await?;
     let double_bookings: u64 = sims.iter().map(|s| s.busy_rejections()).sum();
     let audit = db.run(crate::wallet::audit).await?;
@@ -244,40 +350,61 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
     let cores = std::thread::available_parallelism()
         .map(|c| c.get())
         .unwrap_or(1) as f64;
-    let secs = secs.max(1e-3);
+    let booted = wave.booted;
+    let all_booted_s = wave.all_booted_s(n).map(|s| round(s, 2));
     let mut figures: Figures = vec![
         ("chargers", "chargers (security profile 1)", json!(n)),
         ("jitter_ms", "reconnect jitter (ms)", json!(args.jitter_ms)),
         (
+            "first_booted",
+            "first connection: chargers booted",
+            json!(first.booted),
+        ),
+        (
             "first_connect_s",
-            "first connection of all (s)",
-            json!(round(first_secs, 2)),
+            "first connection of all (s; null unless all booted)",
+            json!(first.all_booted_s(n).map(|s| round(s, 2))),
         ),
         ("booted", "booted again after the restart", json!(booted)),
         (
             "all_booted_s",
-            "restart → every charger booted again (s, jitter included)",
-            json!(round(secs, 2)),
+            "restart → every charger booted again (s, jitter included; null unless all did)",
+            json!(all_booted_s),
         ),
         (
             "booted_within_s",
             "the same: booted within (s)",
-            json!(round(secs, 2)),
+            json!(all_booted_s),
+        ),
+        (
+            "storm_finished",
+            "the storm ended by itself (every charger booted or refused) before the bound",
+            json!(wave.cut_off == 0),
+        ),
+        (
+            "storm_s",
+            "the storm's length: restart → its end or the bound (s)",
+            json!(round(wave.wave_s, 2)),
         ),
         (
             "handshakes_per_s",
-            "authenticated handshakes + boot per second",
-            json!(round(booted as f64 / secs, 1)),
-        ),
-        (
-            "failed_attempts",
-            "failed attempts (retried)",
-            json!(failed),
+            "authenticated handshakes + boot per second (until the last boot)",
+            json!(round(booted as f64 / wave.last_boot_s.max(1e-3), 1)),
         ),
         (
             "failed_handshakes",
-            "failed handshakes (connect, authenticate or boot; each retried)",
-            json!(failed),
+            "failed attempts (connect, authenticate or boot), each retried after a back-off",
+            json!(wave.failed_attempts),
+        ),
+        (
+            "gave_up",
+            "chargers refused for good (4xx to the handshake; not retried)",
+            json!(wave.gave_up),
+        ),
+        (
+            "cut_off",
+            "chargers still retrying at the bound (--duration)",
+            json!(wave.cut_off),
         ),
         ("not_booted", "chargers not booted again", json!(n - booted)),
         (
@@ -373,7 +500,7 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
         (
             "machine_cpu_s",
             "CPU the machine had during the storm (s: cores x duration)",
-            json!(round(cores * secs, 2)),
+            json!(round(cores * wave.wave_s, 2)),
         ),
         (
             "bcrypt_verify_ms",
@@ -391,6 +518,13 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
             json!(round(bcrypt_ms * n as f64 / 1000.0 / cores, 1)),
         ),
     ];
+    if let Some(e) = &wave.first_error {
+        figures.push((
+            "first_handshake_error",
+            "first failed attempt",
+            json!(e.chars().take(200).collect::<String>()),
+        ));
+    }
     if let Some(e) = first_other {
         figures.push((
             "first_start_error",
@@ -457,4 +591,49 @@ fn start_during_storm(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_4xx_refusal_is_definitive() {
+        assert!(definitive("handshake: HTTP error: 401 Unauthorized"));
+        assert!(definitive("handshake: HTTP error: 404 Not Found"));
+        assert!(definitive("handshake: HTTP error: 403 Forbidden"));
+        assert!(!definitive(
+            "handshake: HTTP error: 503 Service Unavailable"
+        ));
+        assert!(!definitive("connect: Connection refused (os error 111)"));
+        assert!(!definitive("closed"));
+        assert!(!definitive("no answer within 30 s"));
+    }
+
+    #[test]
+    fn back_off_doubles_three_times_plus_jitter() {
+        for (failures, minimum) in [(1, 1000), (2, 2000), (3, 4000), (4, 8000), (9, 8000)] {
+            for _ in 0..20 {
+                let ms = back_off(failures, 500).as_millis() as u64;
+                assert!((minimum..=minimum + 500).contains(&ms), "{failures}: {ms}");
+            }
+        }
+        assert_eq!(back_off(1, 0), Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn a_time_until_all_booted_only_when_all_booted() {
+        let wave = |booted| Wave {
+            booted,
+            failed_attempts: 0,
+            gave_up: 0,
+            cut_off: 10 - booted,
+            last_boot_s: 4.5,
+            wave_s: 20.0,
+            first_error: None,
+            clients: Vec::new(),
+        };
+        assert_eq!(wave(10).all_booted_s(10), Some(4.5));
+        assert_eq!(wave(9).all_booted_s(10), None);
+    }
 }

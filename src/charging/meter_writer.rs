@@ -23,6 +23,16 @@ pub struct MeterWriter {
 /// Largest number of MeterValues messages committed together.
 const MAX_BATCH: usize = 2000;
 
+/// How many lanes a server runs on `backend` with a pool of `pool_size`: on PostgreSQL a quarter
+/// of the pool, 1 to 4 (batches commit side by side); on SQLite 1 (one writer at a time anyway).
+/// `csms bench ingest` runs its ceiling with the same number.
+pub fn lanes_for(backend: crate::db::Backend, pool_size: u32) -> usize {
+    match backend {
+        crate::db::Backend::Postgres => (pool_size as usize / 4).clamp(1, 4),
+        crate::db::Backend::Sqlite => 1,
+    }
+}
+
 impl MeterWriter {
     /// `lanes` writers commit batches side by side; a charger's messages always go through the same
     /// lane, so they are stored (and its sessions updated) in the order it sent them, and no two

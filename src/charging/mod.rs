@@ -4,6 +4,7 @@
 //! Every state change is a conditional UPDATE (`... WHERE status = <expected>`): whoever changes the
 //! row does the follow-up (events, refunds), so no path can finish a session or refund it twice.
 
+pub mod billing;
 pub mod meter_writer;
 pub mod occupancy;
 pub mod orphans;
@@ -25,6 +26,8 @@ use crate::error::AppError;
 use crate::events::{self, Subject};
 use crate::money;
 use crate::wallet;
+
+pub use billing::{WriteOffReason, WriteOffRow, finalize, settle_late, write_off};
 
 pub const OPEN_STATUSES: [&str; 3] = ["pending", "active", "stopping"];
 
@@ -97,12 +100,93 @@ fn mark_active(
     Ok(rows.into_iter().next())
 }
 
+/// Why an app start failed (`failure_reason`), and the one rule for which of them a late
+/// StartTransaction carrying the session's one-time idTag may still resume (re-open with a new
+/// hold): only those where the charger may have started without csms knowing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The charger answered RemoteStartTransaction `Rejected` (or a CALLERROR), or is not accepted.
+    Rejected,
+    /// No answer within `CSMS_REMOTE_START_TIMEOUT_SECS`.
+    Timeout,
+    /// The cluster's nodes could not reach each other: the RemoteStart may have gone out.
+    Unavailable,
+    /// The charger was offline or its connection dropped during the call.
+    Offline,
+    /// The node running the start died (recovered by another).
+    Interrupted,
+    /// The charger rebooted before it sent StartTransaction.
+    ChargerRebooted,
+    /// Accepted, but no StartTransaction within `CSMS_START_TRANSACTION_TIMEOUT_SECS`.
+    NoStartTransaction,
+    /// The charger started another transaction on the connector.
+    ConnectorTaken,
+    /// The customer pressed Stop before the charger started.
+    Cancelled,
+    /// An operator force-closed it.
+    ClosedByOperator,
+}
+
+impl Failure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Failure::Rejected => "rejected",
+            Failure::Timeout => "timeout",
+            Failure::Unavailable => "unavailable",
+            Failure::Offline => "offline",
+            Failure::Interrupted => "interrupted",
+            Failure::ChargerRebooted => "charger_rebooted",
+            Failure::NoStartTransaction => "no_start_transaction",
+            Failure::ConnectorTaken => "connector_taken",
+            Failure::Cancelled => "cancelled",
+            Failure::ClosedByOperator => "closed_by_operator",
+        }
+    }
+
+    pub const ALL: [Failure; 10] = [
+        Failure::Rejected,
+        Failure::Timeout,
+        Failure::Unavailable,
+        Failure::Offline,
+        Failure::Interrupted,
+        Failure::ChargerRebooted,
+        Failure::NoStartTransaction,
+        Failure::ConnectorTaken,
+        Failure::Cancelled,
+        Failure::ClosedByOperator,
+    ];
+
+    pub fn parse(text: &str) -> Option<Failure> {
+        Failure::ALL.into_iter().find(|f| f.as_str() == text)
+    }
+
+    /// Whether a late StartTransaction may still resume a start that failed this way. Yes when the
+    /// charger may have accepted and started without csms hearing of it (no answer, a dropped
+    /// connection, a reboot, a node that died, a driver who plugged in late); no when the charger
+    /// said no, another transaction took the connector, or a person ended it (the customer, an
+    /// operator): those sessions are over, and their one-time idTag is spent.
+    pub fn may_resume(self) -> bool {
+        match self {
+            Failure::Timeout
+            | Failure::Unavailable
+            | Failure::Offline
+            | Failure::Interrupted
+            | Failure::ChargerRebooted
+            | Failure::NoStartTransaction => true,
+            Failure::Rejected
+            | Failure::ConnectorTaken
+            | Failure::Cancelled
+            | Failure::ClosedByOperator => false,
+        }
+    }
+}
+
 /// Fails a session that never started charging and refunds its hold in full. `from` lists the
 /// statuses it may be failed from; only sessions without an OCPP transaction qualify.
 pub fn fail(
     c: &mut DbConnection,
     session_id: i64,
-    reason: &str,
+    reason: Failure,
     from: &[&str],
 ) -> Result<bool, AppError> {
     fail_noted(c, session_id, reason, None, from)
@@ -112,10 +196,11 @@ pub fn fail(
 pub fn fail_noted(
     c: &mut DbConnection,
     session_id: i64,
-    reason: &str,
+    reason: Failure,
     note: Option<&str>,
     from: &[&str],
 ) -> Result<bool, AppError> {
+    let reason = reason.as_str();
     let t = now();
     let n = diesel::update(
         charging_sessions::table
@@ -247,222 +332,6 @@ pub fn best_energy(
     claimed
 }
 
-/// Cost of `energy_wh` for a session: the part paid from the hold (at most the prepaid amount) and
-/// the part beyond it. Sessions without a hold (fleet cards) have a cost but no money moves.
-fn split_cost(s: &Session, energy_wh: i64) -> (i64, i64) {
-    let total = money::energy_cost(energy_wh, s.price_per_kwh);
-    if s.amount > 0 {
-        let from_hold = total.min(s.amount);
-        (from_hold, total - from_hold)
-    } else {
-        (total, 0)
-    }
-}
-
-/// Charges energy beyond the hold (or a late StopTransaction's extra energy) from the wallet, up to
-/// its balance; what cannot be charged is written off for the operator to see. Returns what was
-/// charged. Runs inside the caller's transaction, once per state change that calls it.
-fn charge_beyond_hold(
-    c: &mut DbConnection,
-    s: &Session,
-    extra: i64,
-    energy_wh: i64,
-    why: &str,
-) -> Result<i64, AppError> {
-    if extra <= 0 {
-        return Ok(0);
-    }
-    let Some(customer) = s.customer_id.filter(|_| s.amount > 0) else {
-        return Ok(0);
-    };
-    let balance: i64 = crate::db::schema::customers::table
-        .find(customer)
-        .select(crate::db::schema::customers::balance)
-        .first(c)?;
-    let charged = extra.min(balance);
-    if charged > 0 {
-        wallet::apply(
-            c,
-            customer,
-            -charged,
-            wallet::Kind::Charge,
-            Some(s.id),
-            Some(why),
-        )?;
-    }
-    if charged < extra {
-        let unbilled = extra - charged;
-        let unbilled_wh = match s.price_per_kwh {
-            0 => energy_wh,
-            p => (i128::from(unbilled) * 1000 / i128::from(p)).min(i128::from(energy_wh)) as i64,
-        };
-        write_off(
-            c,
-            WriteOffRow {
-                charger_id: s.charger_id,
-                connector_id: s.connector_id,
-                transaction_id: s.transaction_id,
-                session_id: Some(s.id),
-                customer_id: Some(customer),
-                energy_wh: unbilled_wh,
-                amount: unbilled,
-                reason: why,
-            },
-        )?;
-    }
-    Ok(charged)
-}
-
-pub struct WriteOffRow<'a> {
-    pub charger_id: i64,
-    pub connector_id: i32,
-    pub transaction_id: Option<i64>,
-    pub session_id: Option<i64>,
-    pub customer_id: Option<i64>,
-    pub energy_wh: i64,
-    pub amount: i64,
-    pub reason: &'a str,
-}
-
-/// Records energy that was delivered but could not be billed.
-pub fn write_off(c: &mut DbConnection, w: WriteOffRow) -> Result<(), AppError> {
-    use crate::db::schema::write_offs;
-    log::warn!(
-        "write-off: charger {} connector {} transaction {:?}: {} Wh, {} unbilled: {}",
-        w.charger_id,
-        w.connector_id,
-        w.transaction_id,
-        w.energy_wh,
-        w.amount,
-        w.reason
-    );
-    diesel::insert_into(write_offs::table)
-        .values((
-            write_offs::charger_id.eq(w.charger_id),
-            write_offs::connector_id.eq(w.connector_id),
-            write_offs::transaction_id.eq(w.transaction_id),
-            write_offs::session_id.eq(w.session_id),
-            write_offs::customer_id.eq(w.customer_id),
-            write_offs::energy_wh.eq(w.energy_wh.max(0)),
-            write_offs::amount.eq(w.amount.max(0)),
-            write_offs::reason.eq(w.reason),
-            write_offs::created_at.eq(now()),
-        ))
-        .execute(c)?;
-    Ok(())
-}
-
-/// Ends an open session exactly once from the best evidence of its energy: the cost is paid from
-/// the hold, the unused part refunded, and energy beyond the hold charged from the wallet (what the
-/// wallet cannot cover is written off). Returns false if the session was already closed.
-pub fn finalize(
-    c: &mut DbConnection,
-    session_id: i64,
-    end: End,
-    policy: &Policy,
-) -> Result<bool, AppError> {
-    let s = load(c, session_id)?;
-    if !matches!(s.status.as_str(), "active" | "stopping") {
-        return Ok(false);
-    }
-    let energy_wh = best_energy(&s, end.meter_stop, end.energy_hint, policy);
-    let (cost, extra) = split_cost(&s, energy_wh);
-    let refund = if s.amount > 0 { s.amount - cost } else { 0 };
-    let n = diesel::update(
-        charging_sessions::table
-            .find(session_id)
-            .filter(charging_sessions::status.eq_any(["active", "stopping"])),
-    )
-    .set((
-        charging_sessions::status.eq("completed"),
-        charging_sessions::energy_wh.eq(energy_wh),
-        charging_sessions::cost.eq(cost),
-        charging_sessions::refund.eq(refund),
-        charging_sessions::meter_last.eq(end.meter_stop.or(s.meter_last)),
-        charging_sessions::stop_reason.eq(end.reason),
-        charging_sessions::stop_note.eq(end.note),
-        charging_sessions::stopped_at.eq(end.stopped_at),
-        charging_sessions::updated_at.eq(now()),
-    ))
-    .execute(c)?;
-    if n == 0 {
-        return Ok(false);
-    }
-    if let (Some(customer), true) = (s.customer_id, refund > 0) {
-        let note = match end.note {
-            Some(n) => format!("Unused prepaid amount ({n})"),
-            None => "Unused prepaid amount".to_string(),
-        };
-        wallet::apply(
-            c,
-            customer,
-            refund,
-            wallet::Kind::Refund,
-            Some(s.id),
-            Some(&note),
-        )?;
-    }
-    let charged = charge_beyond_hold(c, &s, extra, energy_wh, "Energy beyond the prepaid amount")?;
-    if charged > 0 {
-        diesel::update(charging_sessions::table.find(session_id))
-            .set(charging_sessions::late_cost.eq(charging_sessions::late_cost + charged))
-            .execute(c)?;
-    }
-    let s = load(c, session_id)?;
-    let v = view(c, &s)?;
-    events::record(c, "charging.stopped", subject(&s), v)?;
-    Ok(true)
-}
-
-/// A StopTransaction for a transaction csms had already closed (the charger lost it, rebooted,
-/// was superseded or force-closed): if it shows more energy than was billed, the difference is
-/// charged up to the wallet's balance and the rest written off. Never touches another session.
-pub fn settle_late(
-    c: &mut DbConnection,
-    session_id: i64,
-    meter_stop: i64,
-    energy_hint: Option<i64>,
-    policy: &Policy,
-) -> Result<(), AppError> {
-    let s = load(c, session_id)?;
-    if s.status != "completed" {
-        return Ok(());
-    }
-    let energy_wh = best_energy(&s, Some(meter_stop), energy_hint, policy);
-    if energy_wh <= s.energy_wh {
-        return Ok(());
-    }
-    let total = money::energy_cost(energy_wh, s.price_per_kwh);
-    let (cost, late_cost) = if s.amount > 0 {
-        let extra = total - s.cost - s.late_cost;
-        let charged = charge_beyond_hold(
-            c,
-            &s,
-            extra,
-            energy_wh - s.energy_wh,
-            "Late StopTransaction: energy beyond what was settled",
-        )?;
-        (s.cost, s.late_cost + charged)
-    } else {
-        (total, 0)
-    };
-    log::info!(
-        "session {}: late StopTransaction shows {energy_wh} Wh (settled {} Wh)",
-        s.session_uid,
-        s.energy_wh
-    );
-    diesel::update(charging_sessions::table.find(session_id))
-        .set((
-            charging_sessions::energy_wh.eq(energy_wh),
-            charging_sessions::cost.eq(cost),
-            charging_sessions::late_cost.eq(late_cost),
-            charging_sessions::meter_last.eq(meter_stop),
-            charging_sessions::updated_at.eq(now()),
-        ))
-        .execute(c)?;
-    Ok(())
-}
-
 /// A session as the API shows it.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -498,6 +367,9 @@ pub struct SessionView {
     pub stop_reason: Option<String>,
     pub failure_reason: Option<String>,
     pub note: Option<String>,
+    /// A failed start the charger may still begin (a late StartTransaction would re-open it with
+    /// a new hold): its customer can cancel it with `POST /api/user/charging/stop`.
+    pub resumable: bool,
 }
 
 impl SessionView {
@@ -525,6 +397,7 @@ impl SessionView {
             stop_reason: s.stop_reason.clone(),
             failure_reason: s.failure_reason.clone(),
             note: s.stop_note.clone(),
+            resumable: tags::resumable(s),
         }
     }
 

@@ -49,7 +49,9 @@ pub fn run_once(c: &mut DbConnection, cut: &Cutoffs, policy: &Policy) -> Result<
         if !(owner_gone || created < cut.pending_before) {
             continue;
         }
-        if write_tx(c, |c| super::fail(c, id, "interrupted", &["pending"]))? {
+        if write_tx(c, |c| {
+            super::fail(c, id, super::Failure::Interrupted, &["pending"])
+        })? {
             log::warn!("recovered session {id}: its start was interrupted, refunded");
             resolved += 1;
         }
@@ -58,8 +60,8 @@ pub fn run_once(c: &mut DbConnection, cut: &Cutoffs, policy: &Policy) -> Result<
         // The customer pressed Stop before the charger started: a later StartTransaction with its
         // tag must not re-open it.
         let reason = match status.as_str() {
-            "stopping" => "cancelled",
-            _ => "no_start_transaction",
+            "stopping" => super::Failure::Cancelled,
+            _ => super::Failure::NoStartTransaction,
         };
         if write_tx(c, |c| super::fail(c, id, reason, &[status.as_str()]))? {
             log::warn!(

@@ -6,6 +6,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 use serde_json::Value;
 
+use super::Failure;
 use crate::db::models::{NewSession, Session};
 use crate::db::schema::{charging_sessions, ocpp_transactions};
 use crate::db::{DbConnection, is_unique_violation, now, write_tx};
@@ -134,13 +135,13 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
                     _ if accepted => None,
                     // A charger not accepted (pending approval, rejected) gets no RemoteStart.
                     Ok(_) | Err(CallFailure::CallError { .. } | CallFailure::NotAccepted) => {
-                        Some("rejected")
+                        Some(Failure::Rejected)
                     }
-                    Err(CallFailure::Timeout) => Some("timeout"),
+                    Err(CallFailure::Timeout) => Some(Failure::Timeout),
                     // The RemoteStart may or may not have reached the owning node: like a timeout,
                     // refunded now, and a StartTransaction that still comes is billed anew.
-                    Err(CallFailure::Unavailable) => Some("unavailable"),
-                    Err(CallFailure::Offline | CallFailure::Disconnected) => Some("offline"),
+                    Err(CallFailure::Unavailable) => Some(Failure::Unavailable),
+                    Err(CallFailure::Offline | CallFailure::Disconnected) => Some(Failure::Offline),
                 };
                 let ids = (device_id.as_str(), cp_id.as_str());
                 let activated = match failure {
@@ -193,11 +194,11 @@ fn failure_error(s: &Session) -> Option<AppError> {
     if s.status != "failed" {
         return None;
     }
-    Some(match s.failure_reason.as_deref() {
-        Some("timeout" | "interrupted") => AppError::ChargerTimeout,
-        Some("offline" | "charger_rebooted") => AppError::ChargerOffline,
-        Some("connector_taken") => AppError::ConnectorInUse,
-        Some("unavailable") => AppError::ClusterUnavailable,
+    Some(match s.failure_reason.as_deref().and_then(Failure::parse) {
+        Some(Failure::Timeout | Failure::Interrupted) => AppError::ChargerTimeout,
+        Some(Failure::Offline | Failure::ChargerRebooted) => AppError::ChargerOffline,
+        Some(Failure::ConnectorTaken) => AppError::ConnectorInUse,
+        Some(Failure::Unavailable) => AppError::ClusterUnavailable,
         _ => AppError::ChargerRejectedStart,
     })
 }

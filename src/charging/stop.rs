@@ -17,6 +17,8 @@ use crate::state::State;
 
 pub const STOPPED: &str = "Charging stopped";
 pub const REQUESTED: &str = "Stop requested";
+pub const START_CANCELLED: &str =
+    "Start cancelled: the charger can no longer begin this session on your wallet";
 pub const NOT_CONFIRMED: &str =
     "Stop requested: the charger has not confirmed yet; it will be asked again until it stops";
 
@@ -39,6 +41,9 @@ pub async fn stop(
         })
         .await?;
     let id = s.id;
+    if super::tags::resumable(&s) {
+        return cancel_failed_start(state, id).await;
+    }
     match s.status.as_str() {
         "completed" | "failed" => return Err(AppError::bad_request("Session has already ended")),
         "pending" => {
@@ -107,6 +112,34 @@ pub async fn stop(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A failed start that a late StartTransaction could still resume (the charger may hold its
+/// one-time idTag: a lost RemoteStart answer, a driver yet to plug in): the customer says no, and
+/// the next transaction with that idTag is refused (`Invalid`) and stopped instead of re-opened on
+/// their wallet.
+async fn cancel_failed_start(state: &State, id: i64) -> Result<(String, Value), AppError> {
+    state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                diesel::update(
+                    charging_sessions::table
+                        .find(id)
+                        .filter(charging_sessions::status.eq("failed"))
+                        .filter(charging_sessions::cancelled_at.is_null()),
+                )
+                .set((
+                    charging_sessions::cancelled_at.eq(now()),
+                    charging_sessions::updated_at.eq(now()),
+                ))
+                .execute(c)
+            })?;
+            Ok(())
+        })
+        .await?;
+    // Re-read: a late StartTransaction may have re-opened it first (a new session then charges).
+    Ok((START_CANCELLED.into(), view(state, id).await?))
 }
 
 async fn view(state: &State, id: i64) -> Result<Value, AppError> {

@@ -7,6 +7,11 @@
 //!
 //! Every attempt is claimed with a conditional update on `stop_attempts`, so that several tasks or
 //! processes never send the same attempt twice.
+//!
+//! "To be stopped" is `stop_next_at IS NOT NULL`, also for a transaction csms already closed on its
+//! side while the charger may still run it (an operator's force-close, see `orphans`): every path
+//! that learns the charger stopped (StopTransaction, even a late one; a reboot; a newer transaction
+//! on the connector) clears it.
 
 use std::time::Duration;
 
@@ -47,7 +52,6 @@ impl StopRetrier {
 pub fn charger_back(c: &mut DbConnection, charger_id: i64) -> Result<usize, AppError> {
     let waiting: i64 = ocpp_transactions::table
         .filter(ocpp_transactions::charger_id.eq(charger_id))
-        .filter(ocpp_transactions::stopped_at.is_null())
         .filter(ocpp_transactions::stop_next_at.is_not_null())
         .count()
         .get_result(c)?;
@@ -58,7 +62,6 @@ pub fn charger_back(c: &mut DbConnection, charger_id: i64) -> Result<usize, AppE
         diesel::update(
             ocpp_transactions::table
                 .filter(ocpp_transactions::charger_id.eq(charger_id))
-                .filter(ocpp_transactions::stopped_at.is_null())
                 .filter(ocpp_transactions::stop_next_at.is_not_null()),
         )
         .set(ocpp_transactions::stop_next_at.eq(now()))
@@ -81,7 +84,6 @@ fn claim(
         diesel::update(
             ocpp_transactions::table
                 .find(tx_id)
-                .filter(ocpp_transactions::stopped_at.is_null())
                 .filter(ocpp_transactions::stop_next_at.is_not_null())
                 .filter(ocpp_transactions::stop_attempts.eq(seen_attempts)),
         )
@@ -106,7 +108,7 @@ pub async fn attempt(
         .run(move |c| {
             Ok(ocpp_transactions::table
                 .find(tx_id)
-                .filter(ocpp_transactions::stopped_at.is_null())
+                .filter(ocpp_transactions::stop_next_at.is_not_null())
                 .select(ocpp_transactions::stop_attempts)
                 .first(c)
                 .optional()?)
@@ -160,7 +162,7 @@ pub async fn attempt(
                     diesel::update(
                         ocpp_transactions::table
                             .find(tx_id)
-                            .filter(ocpp_transactions::stopped_at.is_null())
+                            .filter(ocpp_transactions::stop_next_at.is_not_null())
                             .filter(ocpp_transactions::stop_attempts.eq(seen + 1)),
                     )
                     .set(ocpp_transactions::stop_next_at.eq(next))
@@ -177,7 +179,6 @@ pub async fn attempt(
 fn due(c: &mut DbConnection) -> Result<Vec<(i64, String)>, AppError> {
     Ok(ocpp_transactions::table
         .inner_join(chargers::table.on(chargers::id.eq(ocpp_transactions::charger_id)))
-        .filter(ocpp_transactions::stopped_at.is_null())
         .filter(ocpp_transactions::stop_next_at.le(now()))
         .order(ocpp_transactions::stop_next_at.asc())
         .limit(500)

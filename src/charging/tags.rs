@@ -8,6 +8,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::Failure;
 use crate::db::models::Session;
 use crate::db::schema::{charging_sessions, customers, id_tags};
 use crate::db::{DbConnection, now};
@@ -29,6 +30,28 @@ pub fn normalize(tag: &str) -> String {
 pub fn one_time_tag() -> String {
     let hex = uuid::Uuid::new_v4().simple().to_string();
     format!("A{}", hex[..19].to_ascii_uppercase())
+}
+
+/// How long a charger may treat a wallet-paid idTag as valid on its own: the `expiryDate` of every
+/// `Accepted` answer for a one-time app tag or a customer's card. A charger that caches the answer
+/// (AuthorizationCacheEnabled) cannot start that tag offline later: the wallet needs csms to take
+/// a hold (invariant 1). Online, the charger asks again anyway.
+pub const WALLET_TAG_VALIDITY_SECS: i64 = 60;
+
+/// `Accepted` for a tag a wallet pays for: valid [`WALLET_TAG_VALIDITY_SECS`] from now, or until
+/// the card's own expiry if that is sooner.
+pub fn wallet_accepted(card: Option<&IdTagInfo>) -> IdTagInfo {
+    let soon = now() + chrono::Duration::seconds(WALLET_TAG_VALIDITY_SECS);
+    let card_expiry = card
+        .and_then(|i| i.expiry_date.as_deref())
+        .and_then(messages::parse_timestamp);
+    IdTagInfo {
+        status: "Accepted".into(),
+        expiry_date: Some(messages::format_timestamp(
+            card_expiry.map_or(soon, |e| e.min(soon)),
+        )),
+        parent_id_tag: card.and_then(|i| i.parent_id_tag.clone()),
+    }
 }
 
 /// Who pays for a transaction started with an idTag.
@@ -64,7 +87,7 @@ pub fn identify(c: &mut DbConnection, charger_id: i64, tag: &str) -> Result<Paye
     if let Some(customer_id) = customer {
         return Ok(Payer::Customer {
             customer_id,
-            info: IdTagInfo::status("Accepted"),
+            info: wallet_accepted(None),
         });
     }
     type Card = (String, Option<NaiveDateTime>, Option<String>, Option<i64>);
@@ -88,7 +111,10 @@ pub fn identify(c: &mut DbConnection, charger_id: i64, tag: &str) -> Result<Paye
         parent_id_tag: parent,
     };
     Ok(match (info.status.as_str(), customer) {
-        ("Accepted", Some(customer_id)) => Payer::Customer { customer_id, info },
+        ("Accepted", Some(customer_id)) => Payer::Customer {
+            customer_id,
+            info: wallet_accepted(Some(&info)),
+        },
         ("Accepted", None) => Payer::Fleet(info),
         _ => Payer::Refused(info),
     })
@@ -113,11 +139,16 @@ pub fn in_transaction(
 }
 
 /// Whether a failed app start may be re-opened by a late StartTransaction: it never had a
-/// transaction, and the customer did not cancel it.
+/// transaction, it failed in a way the charger may not have heard of ([`Failure::may_resume`]),
+/// and the customer did not cancel it since.
 pub fn resumable(s: &Session) -> bool {
     s.status == "failed"
         && s.transaction_id.is_none()
-        && s.failure_reason.as_deref() != Some("cancelled")
+        && s.cancelled_at.is_none()
+        && s.failure_reason
+            .as_deref()
+            .and_then(Failure::parse)
+            .is_some_and(Failure::may_resume)
 }
 
 /// Authorize.req: what a StartTransaction with this tag would be answered, without side effects.
@@ -128,6 +159,15 @@ pub fn authorize(
     charger_id: i64,
     id_tag: &str,
 ) -> Result<IdTagInfo, AppError> {
+    Ok(authorize_payer(c, charger_id, id_tag)?.0)
+}
+
+/// [`authorize`], and whether a customer's wallet pays for the tag.
+pub fn authorize_payer(
+    c: &mut DbConnection,
+    charger_id: i64,
+    id_tag: &str,
+) -> Result<(IdTagInfo, bool), AppError> {
     let balance = |c: &mut DbConnection, id: i64| -> Result<i64, AppError> {
         Ok(customers::table
             .find(id)
@@ -135,21 +175,21 @@ pub fn authorize(
             .first(c)?)
     };
     let tag = normalize(id_tag);
+    // OCPP 1.6: ConcurrentTx answers StartTransaction only; Authorize answers the tag's own status
+    // (a card charging elsewhere is still valid: the charger may be asking to stop with it).
     let payer = identify(c, charger_id, &tag)?;
-    if matches!(payer, Payer::Customer { .. } | Payer::Fleet(_)) && in_transaction(c, &tag, None)? {
-        return Ok(IdTagInfo::status("ConcurrentTx"));
-    }
-    Ok(match payer {
+    let wallet = matches!(payer, Payer::AppStart(_) | Payer::Customer { .. });
+    let info = match payer {
         Payer::AppStart(s) => {
-            let waiting = crate::charging::OPEN_STATUSES.contains(&s.status.as_str())
-                && s.transaction_id.is_none();
+            // Valid while its session is open (waiting for the charger, or charging).
+            let open = crate::charging::OPEN_STATUSES.contains(&s.status.as_str());
             let fundable = resumable(&s)
                 && match s.customer_id {
                     Some(id) => balance(c, id)? >= s.amount,
                     None => false,
                 };
-            if waiting || fundable {
-                IdTagInfo::status("Accepted")
+            if open || fundable {
+                wallet_accepted(None)
             } else if resumable(&s) {
                 IdTagInfo::status("Blocked") // a late start would be refused: the wallet is short
             } else {
@@ -167,7 +207,8 @@ pub fn authorize(
             }
         }
         Payer::Fleet(info) | Payer::Refused(info) => info,
-    })
+    };
+    Ok((info, wallet))
 }
 
 #[cfg(test)]

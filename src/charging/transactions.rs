@@ -40,6 +40,8 @@ pub struct Started {
     pub transaction_id: i64,
     pub id_tag_info: IdTagInfo,
     pub follow_up: FollowUp,
+    /// A customer's wallet pays for it (see `auth_cache`).
+    pub wallet_paid: bool,
 }
 
 /// Marks an open transaction to be stopped: the stop retrier sends RemoteStopTransaction now and
@@ -53,6 +55,20 @@ pub fn request_stop(c: &mut DbConnection, tx_id: i64) -> Result<bool, AppError> 
     .set(ocpp_transactions::stop_next_at.eq(now()))
     .execute(c)?;
     Ok(n == 1)
+}
+
+/// Whether the charger has a transaction open, or one csms still asks it to stop.
+pub fn has_running(c: &mut DbConnection, charger_id: i64) -> Result<bool, AppError> {
+    let n: i64 = ocpp_transactions::table
+        .filter(ocpp_transactions::charger_id.eq(charger_id))
+        .filter(
+            ocpp_transactions::stopped_at
+                .is_null()
+                .or(ocpp_transactions::stop_next_at.is_not_null()),
+        )
+        .count()
+        .get_result(c)?;
+    Ok(n > 0)
 }
 
 /// StartTransaction. A repeat of a transaction already recorded (the same message again, or a retry
@@ -97,9 +113,12 @@ pub fn start_transaction(
                 req.connector_id,
             )?;
         }
-        let linked_stopping = match session_id {
-            Some(sid) => super::load(c, sid)?.status == "stopping",
-            None => false,
+        let (linked_stopping, wallet_paid) = match session_id {
+            Some(sid) => {
+                let s = super::load(c, sid)?;
+                (s.status == "stopping", s.customer_id.is_some())
+            }
+            None => (false, false),
         };
         // Refused, or the customer pressed Stop before the charger started: stop it.
         let must_stop = info.status != "Accepted" || session_id.is_none() || linked_stopping;
@@ -127,6 +146,7 @@ pub fn start_transaction(
             transaction_id: tx_id,
             id_tag_info: info,
             follow_up,
+            wallet_paid,
         })
     });
     match result {
@@ -188,6 +208,7 @@ fn replayed(
         transaction_id: tx.id,
         id_tag_info: info,
         follow_up: FollowUp::default(),
+        wallet_paid: false,
     })
 }
 
@@ -222,16 +243,18 @@ fn supersede(
             .meter_start
             .checked_sub(old.meter_start)
             .filter(|e| *e >= 0);
-        closed |= super::orphans::close_transaction(
-            c,
-            &old,
-            "Superseded",
-            started_at,
-            hint,
-            Some("a newer transaction started on the connector"),
-            policy,
-        )?;
+        let how = super::orphans::Closing {
+            reason: "Superseded",
+            at: started_at,
+            energy_hint: hint,
+            note: Some("a newer transaction started on the connector"),
+            keep_stopping: false,
+        };
+        closed |= super::orphans::close_transaction(c, &old, how, policy)?;
     }
+    // Force-closed transactions csms was still asking the charger to stop: it moved on.
+    let later = now() + chrono::Duration::days(1);
+    closed |= super::orphans::no_longer_running(c, charger_id, req.connector_id, later)? > 0;
     let waiting: Vec<Session> = charging_sessions::table
         .filter(charging_sessions::charger_id.eq(charger_id))
         .filter(charging_sessions::connector_id.eq(req.connector_id))
@@ -248,7 +271,7 @@ fn supersede(
             s.session_uid,
             req.connector_id
         );
-        closed |= super::fail(c, s.id, "connector_taken", &OPEN_STATUSES)?;
+        closed |= super::fail(c, s.id, super::Failure::ConnectorTaken, &OPEN_STATUSES)?;
     }
     Ok(closed)
 }
@@ -318,7 +341,7 @@ fn decide(
             );
             let o = opening(Some(customer), "app", s.amount, s.price_per_kwh, Some(s.id));
             Ok(match open_session(c, &o)? {
-                Ok(id) => (IdTagInfo::status("Accepted"), Some(id)),
+                Ok(id) => (tags::wallet_accepted(None), Some(id)),
                 Err(status) => (IdTagInfo::status(status), None),
             })
         }
@@ -376,7 +399,7 @@ fn link(
         charging_sessions::updated_at.eq(now()),
     ))
     .execute(c)?;
-    Ok((linked == 1).then(|| (IdTagInfo::status("Accepted"), Some(s.id))))
+    Ok((linked == 1).then(|| (tags::wallet_accepted(None), Some(s.id))))
 }
 
 fn price_of(c: &mut DbConnection, charger_id: i64, policy: &Policy) -> Result<i64, AppError> {
@@ -569,6 +592,15 @@ pub fn meter_values_batch(
         .filter_map(|(s, device, cp)| Some((s.transaction_id?, (s, device, cp, false))))
         .collect();
     let t = now();
+    let after_close: Vec<(i64, i64, i64)> = readings
+        .iter()
+        .zip(batch)
+        .filter_map(|(r, (charger_id, _))| r.map(|(tx, e)| (*charger_id, tx, e)))
+        .filter(|(_, tx, _)| !sessions.contains_key(tx))
+        .collect();
+    if !after_close.is_empty() {
+        after_close_readings(c, &after_close, policy)?;
+    }
     let mut to_stop = Vec::new();
     for ((charger_id, _), (reading, follow_up)) in batch
         .iter()
@@ -593,7 +625,8 @@ pub fn meter_values_batch(
             );
         }
         s.energy_wh = super::best_energy(s, None, since_start, policy);
-        s.cost = super::split_cost(s, s.energy_wh).0;
+        s.cost =
+            super::billing::hold_cost(s, crate::money::energy_cost(s.energy_wh, s.price_per_kwh));
         s.meter_last = Some(register);
         s.updated_at = t;
         *touched = true;
@@ -633,6 +666,51 @@ pub fn meter_values_batch(
         .execute(c)?;
     }
     Ok(follow_ups)
+}
+
+/// Readings `(charger, transaction, register)` of transactions without an open session. Rare: a
+/// transaction an operator force-closed that the charger still runs (it is still being asked to
+/// stop) goes on delivering energy, and what it delivers after the close is written off as it is
+/// reported (see `billing::settle_late`). Anything else (a refused transaction, a reading that
+/// overtook its StopTransaction) is only stored.
+fn after_close_readings(
+    c: &mut DbConnection,
+    readings: &[(i64, i64, i64)],
+    policy: &Policy,
+) -> Result<(), AppError> {
+    let tx_ids: Vec<i64> = readings.iter().map(|(_, tx, _)| *tx).collect();
+    let closed: HashMap<i64, (i64, i64, i64)> = ocpp_transactions::table
+        .inner_join(
+            charging_sessions::table.on(charging_sessions::id
+                .nullable()
+                .eq(ocpp_transactions::session_id)),
+        )
+        .filter(ocpp_transactions::id.eq_any(&tx_ids))
+        .filter(ocpp_transactions::stopped_at.is_not_null())
+        .filter(ocpp_transactions::stop_next_at.is_not_null())
+        .filter(charging_sessions::status.eq("completed"))
+        .select((
+            ocpp_transactions::id,
+            ocpp_transactions::charger_id,
+            charging_sessions::id,
+            ocpp_transactions::meter_start,
+        ))
+        .load::<(i64, i64, i64, i64)>(c)?
+        .into_iter()
+        .map(|(tx, charger, session, start)| (tx, (charger, session, start)))
+        .collect();
+    for (charger_id, tx, register) in readings {
+        let Some((owner, session_id, meter_start)) = closed.get(tx) else {
+            continue;
+        };
+        if owner != charger_id {
+            continue;
+        }
+        if let Some(energy) = register.checked_sub(*meter_start).filter(|e| *e >= 0) {
+            super::settle_late(c, *session_id, None, Some(energy), policy)?;
+        }
+    }
+    Ok(())
 }
 
 /// One UPDATE for many sessions' meter readings (`CASE id WHEN … THEN …` per column), for sessions
@@ -746,6 +824,8 @@ pub fn stop_transaction(
                 ocpp_transactions::meter_stop.eq(req.meter_stop),
                 ocpp_transactions::late_stop_at.eq(now()),
                 ocpp_transactions::stop_id_tag.eq(&req.id_tag),
+                // A force-closed transaction was still being stopped: it has stopped now.
+                ocpp_transactions::stop_next_at.eq(None::<NaiveDateTime>),
             ))
             .execute(c)?
                 == 1;
@@ -778,7 +858,7 @@ pub fn stop_transaction(
                 super::finalize(c, sid, end, policy)?;
             }
             (Some(sid), true) => {
-                super::settle_late(c, sid, req.meter_stop, hint, policy)?;
+                super::settle_late(c, sid, Some(req.meter_stop), hint, policy)?;
             }
             (None, _) => refused_energy(c, &tx, req.meter_stop, hint, policy)?,
         }
@@ -820,7 +900,7 @@ fn refused_energy(
             customer_id: None,
             energy_wh,
             amount: crate::money::energy_cost(energy_wh, price),
-            reason: "Refused transaction delivered energy before it stopped",
+            reason: super::WriteOffReason::Refused,
         },
     )
 }

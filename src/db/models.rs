@@ -133,6 +133,8 @@ pub struct Session {
     pub request_hash: Option<String>,
     pub resumed_from: Option<i64>,
     pub stop_note: Option<String>,
+    /// The customer cancelled this failed start: a late StartTransaction never resumes it.
+    pub cancelled_at: Option<NaiveDateTime>,
 }
 
 #[derive(Insertable)]

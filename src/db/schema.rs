@@ -75,6 +75,8 @@ diesel::table! {
         created_at -> Timestamp,
         security_profile -> Integer,
         registration -> Text,
+        auth_cache -> Nullable<Text>,
+        pending_password_hash -> Nullable<Text>,
     }
 }
 
@@ -124,6 +126,7 @@ diesel::table! {
         request_hash -> Nullable<Text>,
         resumed_from -> Nullable<BigInt>,
         stop_note -> Nullable<Text>,
+        cancelled_at -> Nullable<Timestamp>,
     }
 }
 
@@ -269,6 +272,8 @@ diesel::table! {
         session_id -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        customer_cancelled_at -> Nullable<Timestamp>,
+        ocpp_id -> Nullable<BigInt>,
     }
 }
 
@@ -312,8 +317,8 @@ diesel::table! {
         token -> Text,
         sha256 -> Text,
         size -> BigInt,
-        data -> Binary,
         created_at -> Timestamp,
+        file_id -> Nullable<BigInt>,
     }
 }
 
@@ -328,9 +333,11 @@ diesel::table! {
         status -> Text,
         history -> Text,
         file_name -> Nullable<Text>,
-        data -> Nullable<Binary>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        file_id -> Nullable<BigInt>,
+        token_expires_at -> Nullable<Timestamp>,
+        token_used_at -> Nullable<Timestamp>,
     }
 }
 
@@ -386,13 +393,33 @@ diesel::table! {
         status -> Text,
         history -> Text,
         file_name -> Nullable<Text>,
-        data -> Nullable<Binary>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        file_id -> Nullable<BigInt>,
+        token_expires_at -> Nullable<Timestamp>,
+        token_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    files (id) {
+        id -> BigInt,
+        size -> BigInt,
+        complete -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    file_chunks (file_id, seq) {
+        file_id -> BigInt,
+        seq -> Integer,
+        data -> Binary,
     }
 }
 
 diesel::joinable!(chargers -> stations (station_id));
+diesel::joinable!(file_chunks -> files (file_id));
 diesel::joinable!(charger_certificates -> chargers (charger_id));
 diesel::joinable!(installed_certificates -> chargers (charger_id));
 diesel::joinable!(security_events -> chargers (charger_id));
@@ -429,6 +456,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     local_lists,
     charging_profiles,
     firmware_images,
+    files,
+    file_chunks,
     maintenance_jobs,
     charger_certificates,
     installed_certificates,

@@ -1,8 +1,11 @@
-//! Remote commands an operator may send to a charger (every CS→CP action), checked before they go
-//! out. Those csms keeps state for go through their domain: ReserveNow and CancelReservation
-//! (`reservations`, so that they exclude app sessions), SendLocalList and GetLocalListVersion
-//! (`local_list`, which tracks each charger's list), and ChangeConfiguration `AuthorizationKey`
-//! and `SecurityProfile` (the new password or profile is stored once the charger accepted it).
+//! Remote commands an operator may send to a charger (every CS→CP action), checked against the
+//! official schema and sent **as given**: the charger is the authority on its own connectors, and
+//! an operator's command is never replaced by csms's own. csms records what it needs from the
+//! payload and the answer: ReserveNow and CancelReservation (`reservations`: the operator's
+//! reservationId, recorded by the answer), an accepted RemoteStartTransaction (what csms still held
+//! open on that connector has ended), SendLocalList and GetLocalListVersion (`local_list`, which
+//! tracks each charger's list), and ChangeConfiguration `AuthorizationKey` and `SecurityProfile`
+//! (the new password or profile is stored once the charger accepted it).
 //! GetInstalledCertificateIds, InstallCertificate and DeleteCertificate update what csms knows is
 //! installed (`certificates`); GetLog and SignedUpdateFirmware are jobs (`security_jobs`).
 
@@ -10,6 +13,17 @@ use serde_json::{Value, json};
 
 use super::schemas::{Kind, schemas};
 use crate::error::AppError;
+
+/// Whether `action`/`payload` is a ChangeConfiguration of `key`. Configuration keys are CiString in
+/// OCPP (a charger takes `authorizationkey` as `AuthorizationKey`), so every check csms attaches to
+/// a key (the password's length and store, its redaction in the message log, the security profile's
+/// "no downgrade") compares them case-insensitively.
+pub fn changes_key(action: &str, payload: &Value, key: &str) -> bool {
+    action == "ChangeConfiguration"
+        && payload["key"]
+            .as_str()
+            .is_some_and(|k| k.eq_ignore_ascii_case(key))
+}
 
 /// Remote commands an operator may send: every CS→CP action of OCPP 1.6 and its security extension.
 pub const COMMANDS: &[&str] = super::schemas::CS_TO_CP;
@@ -63,21 +77,17 @@ pub async fn run(
     state.db.run(move |c| crate::chargers::id_of(c, &d)).await?;
     match action {
         "ReserveNow" => {
-            let request = crate::reservations::Request::from_reserve_now(device, &payload)?;
-            let (r, status) = crate::reservations::reserve_answer(state, request).await?;
+            let (response, r) =
+                crate::reservations::reserve_as_given(state, device, payload).await?;
             return Ok(Outcome {
                 reservation: Some(r),
-                ..Outcome::answer(json!({ "status": status }))
+                ..Outcome::answer(response)
             });
         }
         "SendLocalList" => {
-            let mode = match payload["updateType"].as_str() {
-                Some("Full") => crate::local_list::Mode::Full,
-                _ => crate::local_list::Mode::Auto,
-            };
-            let r = crate::local_list::sync(state, device, mode).await?;
+            let (response, r) = crate::local_list::send_as_given(state, device, payload).await?;
             return Ok(Outcome {
-                response: json!({ "status": r.status }),
+                response,
                 reservation: None,
                 local_list: Some(r),
             });
@@ -108,41 +118,35 @@ pub async fn run(
                 .run(move |c| crate::security_jobs::command_job(c, &d, &a, &p))
                 .await?;
         }
-        "CancelReservation" => {
-            let (d, id) = (
-                device.to_string(),
-                payload["reservationId"].as_i64().unwrap_or(-1),
-            );
-            state
-                .db
-                .run(move |c| crate::reservations::cancelled_by_command(c, &d, id))
-                .await?;
-        }
         _ => {}
     }
-    let new_key = (action == "ChangeConfiguration" && payload["key"] == "AuthorizationKey")
+    let new_key = changes_key(action, &payload, "AuthorizationKey")
         .then(|| payload["value"].as_str().unwrap_or_default().to_string());
     if let Some(key) = &new_key {
         crate::chargers::check_authorization_key(key)?;
+        let (d, k) = (device.to_string(), key.clone());
+        state
+            .db
+            .run(move |c| crate::chargers::authorization_key_pending(c, &d, &k))
+            .await?;
     }
-    let new_profile = match (action, payload["key"].as_str()) {
-        ("ChangeConfiguration", Some("SecurityProfile")) => {
-            let (d, value) = (
-                device.to_string(),
-                payload["value"].as_str().unwrap_or_default().to_string(),
-            );
-            let tls = crate::chargers::TlsOffer {
-                listener: state.tls.is_some(),
-                client_certificates: state.tls.as_ref().is_some_and(|t| t.client_auth()),
-            };
-            Some(
-                state
-                    .db
-                    .run(move |c| crate::chargers::check_security_profile(c, &d, &value, tls))
-                    .await?,
-            )
-        }
-        _ => None,
+    let new_profile = if changes_key(action, &payload, "SecurityProfile") {
+        let (d, value) = (
+            device.to_string(),
+            payload["value"].as_str().unwrap_or_default().to_string(),
+        );
+        let tls = crate::chargers::TlsOffer {
+            listener: state.tls.is_some(),
+            client_certificates: state.tls.as_ref().is_some_and(|t| t.client_auth()),
+        };
+        Some(
+            state
+                .db
+                .run(move |c| crate::chargers::check_security_profile(c, &d, &value, tls))
+                .await?,
+        )
+    } else {
+        None
     };
     let response = state
         .registry
@@ -157,6 +161,20 @@ pub async fn run(
         response["status"].as_str(),
         Some("Accepted" | "RebootRequired")
     );
+    // First: the charger may be reconnecting with the new password right now.
+    if let Some(key) = new_key {
+        let d = device.to_string();
+        state
+            .db
+            .run(move |c| match accepted {
+                true => crate::chargers::authorization_key_accepted(c, &d, &key),
+                false => crate::chargers::authorization_key_refused(c, &d),
+            })
+            .await?;
+        if accepted {
+            log::info!("{device}: AuthorizationKey changed: the new password is stored");
+        }
+    }
     if let Some(profile) = new_profile
         && accepted
     {
@@ -170,15 +188,59 @@ pub async fn run(
         );
     }
     crate::certificates::after_command(state, device, action, &payload, &response).await?;
-    if let Some(key) = new_key
-        && accepted
-    {
-        let d = device.to_string();
+    match action {
+        // Whatever the charger answered, it holds no reservation with that id afterwards.
+        "CancelReservation" => {
+            let (d, id) = (
+                device.to_string(),
+                payload["reservationId"].as_i64().unwrap_or(-1),
+            );
+            state
+                .db
+                .run(move |c| crate::reservations::cancelled_by_command(c, &d, id))
+                .await?;
+            state.events.wake();
+        }
+        // A charger accepts a remote start only on a free connector: what csms still holds open
+        // there has ended (settled from its best evidence).
+        "RemoteStartTransaction" if response["status"] == "Accepted" => {
+            if let Some(connector) = payload["connectorId"]
+                .as_i64()
+                .and_then(|c| i32::try_from(c).ok())
+            {
+                let (d, policy) = (device.to_string(), state.derived.policy);
+                let closed = state
+                    .db
+                    .run(move |c| {
+                        let charger_id = crate::chargers::id_of(c, &d)?;
+                        crate::charging::orphans::connector_free(
+                            c,
+                            charger_id,
+                            connector,
+                            "a remote start",
+                            &policy,
+                        )
+                    })
+                    .await?;
+                if closed > 0 {
+                    state.events.wake();
+                    state.occupancy.release(device);
+                }
+            }
+        }
+        _ => {}
+    }
+    if let ("ChangeConfiguration", true, Some(key), Some(value)) = (
+        action,
+        accepted,
+        payload["key"].as_str(),
+        payload["value"].as_str(),
+    ) {
+        let (d, k, v) = (device.to_string(), key.to_string(), value.to_string());
         state
             .db
-            .run(move |c| crate::chargers::authorization_key_accepted(c, &d, &key))
+            .run(move |c| crate::auth_cache::operator_changed(c, &d, &k, &v))
             .await?;
-        log::info!("{device}: AuthorizationKey changed: the new password is stored");
     }
     Ok(Outcome::answer(response))
 }

@@ -15,6 +15,8 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::frame::{ErrorCode, Frame, OcppError};
 use super::handlers;
@@ -65,6 +67,43 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Out<'_, S> {
 }
 
 const FENCED: &str = "fenced: another node holds this charger now";
+const REPLACED: &str = "replaced by a new connection";
+/// How long a replaced connection is still read for an answer to the call in flight.
+const DRAIN: Duration = Duration::from_millis(250);
+const GARBAGE: &str = "too many invalid frames";
+
+/// Frames that are not OCPP-J at all: unparseable, binary, or an answer to no call of ours. A
+/// correct charger sends none (a late answer to a call that timed out is the odd exception), and
+/// most get no reply, so nothing else slows a charger that floods them: `limit` of them within
+/// `window` close the connection. Only these frames touch it; the good ones pay nothing.
+struct Garbage {
+    limit: u32,
+    window: Duration,
+    count: u32,
+    since: Instant,
+    last: String,
+}
+
+impl Garbage {
+    /// Counts one; true when the charger has now sent `limit` within the window.
+    fn hit(&mut self, why: impl std::fmt::Display) -> bool {
+        if self.limit == 0 {
+            return false;
+        }
+        let now = Instant::now();
+        if now.duration_since(self.since) > self.window {
+            self.since = now;
+            self.count = 0;
+        }
+        self.count += 1;
+        metrics::counter!("csms_ocpp_invalid_frames_total").increment(1);
+        if self.count >= self.limit {
+            self.last = why.to_string();
+            return true;
+        }
+        false
+    }
+}
 
 /// Runs until the socket closes, the charger goes silent, or a newer connection replaces this one.
 pub(crate) async fn run<S>(
@@ -92,6 +131,16 @@ where
     let ping_every = Duration::from_secs(state.settings.ws_ping_interval_secs.max(1));
     let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
     let mut last_heard = Instant::now();
+    let mut garbage = Garbage {
+        limit: state.settings.ocpp_bad_frame_limit,
+        window: Duration::from_secs(state.settings.ocpp_bad_frame_window_secs.max(1)),
+        count: 0,
+        since: Instant::now(),
+        last: String::new(),
+    };
+    // Another process (a cluster node, or one sharing the database) may have written this
+    // charger's message log since this one last did: its first write here trims it.
+    state.msglog.reconnected(ctx.charger_id);
 
     // Cluster mode: a node that stalled past its lease checks it still holds the charger before
     // it handles a message or sends a call for it.
@@ -113,7 +162,7 @@ where
         }
         let deadline = in_flight.as_ref().map(|c| c.deadline);
         tokio::select! {
-            _ = close.notified() => break "replaced by a new connection",
+            _ = close.notified() => break REPLACED,
             msg = stream.next(), if queued.len() < MAX_QUEUED_CALLS => {
                 let msg = match msg {
                     None => break "closed by the charger",
@@ -125,6 +174,7 @@ where
                     Message::Text(t) => t.to_string(),
                     Message::Close(_) => break "closed by the charger",
                     Message::Binary(_) => {
+                        if garbage.hit("a binary frame") { break GARBAGE }
                         let e = OcppError::new(ErrorCode::FormationViolation, "OCPP-J frames are text");
                         if !out.send(&Frame::error("-1", &e), None).await { break "connection error" }
                         continue;
@@ -136,6 +186,7 @@ where
                         log::warn!("{}: bad frame: {}", ctx.device_id, bad.error);
                         metrics::counter!("csms_ocpp_messages_in_total", "action" => "-").increment(1);
                         state.msglog.record_raw(ctx.charger_id, "in", 0, bad.id.clone().unwrap_or_default(), None, text);
+                        if garbage.hit(format_args!("an unparseable frame: {}", bad.error)) { break GARBAGE }
                         if bad.is_answer() {
                             // OCPP-J: a CALLRESULT or CALLERROR is never answered, not even a broken one.
                             continue;
@@ -157,9 +208,12 @@ where
                                 }
                                 Ok(()) => queued.push_back((id, action, payload)),
                             },
-                            Frame::CallResult { id, payload } => answer(&ctx, &mut in_flight, &id, Ok(payload)),
+                            Frame::CallResult { id, payload } => {
+                                if !answer(&ctx, &mut in_flight, &id, Ok(payload)) && garbage.hit("an answer to no call") { break GARBAGE }
+                            }
                             Frame::CallError { id, code, description, .. } => {
-                                answer(&ctx, &mut in_flight, &id, Err(CallFailure::CallError { code, description }))
+                                if !answer(&ctx, &mut in_flight, &id, Err(CallFailure::CallError { code, description }))
+                                    && garbage.hit("an error answer to no call") { break GARBAGE }
                             }
                         }
                     }
@@ -214,6 +268,12 @@ where
         }
     };
 
+    // A newer connection replaced this one while an answer to our call may already sit in this
+    // socket (a charger that accepts ChangeConfiguration AuthorizationKey and reconnects at once
+    // with the new password): what arrived before the close still counts.
+    if reason == REPLACED && in_flight.is_some() {
+        drain_answers(&mut stream, &state, &ctx, &mut in_flight).await;
+    }
     if let Some(call) = in_flight.take() {
         let _ = call.reply.send(Err(CallFailure::Disconnected));
     }
@@ -221,8 +281,88 @@ where
     while let Ok(cmd) = commands.try_recv() {
         let _ = cmd.reply.send(Err(CallFailure::Disconnected));
     }
+    if reason == GARBAGE {
+        let info = format!(
+            "{} frames that are not OCPP-J within {} s (the last: {}): disconnected",
+            garbage.count,
+            garbage.window.as_secs(),
+            garbage.last
+        );
+        log::warn!("{}: {info}", ctx.device_id);
+        let _ = out
+            .sink
+            .send(Message::Close(Some(CloseFrame {
+                code: CloseCode::Policy,
+                reason: "too many invalid frames".into(),
+            })))
+            .await;
+        let id = ctx.charger_id;
+        let recorded = state
+            .db
+            .run(move |c| crate::security_events::record_invalid_messages(c, id, &info))
+            .await;
+        if let Err(e) = recorded {
+            log::warn!("{}: security event not recorded: {e}", ctx.device_id);
+        }
+    }
     let _ = out.sink.close().await;
     reason
+}
+
+/// Reads what the charger already sent on a replaced connection (for at most [`DRAIN`]) and hands
+/// an answer to the call in flight; anything else is logged and left (the newer connection carries
+/// the conversation on).
+async fn drain_answers<R>(
+    stream: &mut R,
+    state: &State,
+    ctx: &ChargerCtx,
+    in_flight: &mut Option<InFlight>,
+) where
+    R: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let until = Instant::now() + DRAIN;
+    while in_flight.is_some() {
+        let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout_at(until, stream.next()).await
+        else {
+            return;
+        };
+        let Ok(frame) = Frame::parse(text.as_str()) else {
+            continue;
+        };
+        let action = in_flight
+            .as_ref()
+            .filter(|c| c.id == frame.id())
+            .map(|c| c.action.clone());
+        state.msglog.record(
+            ctx.charger_id,
+            "in",
+            &frame,
+            action.as_deref(),
+            text.to_string(),
+        );
+        match frame {
+            Frame::CallResult { id, payload } => {
+                answer(ctx, in_flight, &id, Ok(payload));
+            }
+            Frame::CallError {
+                id,
+                code,
+                description,
+                ..
+            } => {
+                answer(
+                    ctx,
+                    in_flight,
+                    &id,
+                    Err(CallFailure::CallError { code, description }),
+                );
+            }
+            Frame::Call { action, .. } => log::info!(
+                "{}: {action} on a replaced connection: left to the new one",
+                ctx.device_id
+            ),
+        }
+    }
 }
 
 fn check_call(action: &str, payload: &Value) -> Result<(), OcppError> {
@@ -242,12 +382,13 @@ fn check_call(action: &str, payload: &Value) -> Result<(), OcppError> {
     s.validate(action, Kind::Request, payload)
 }
 
+/// Hands a charger's answer to the call waiting for it; false when no call of ours has that id.
 fn answer(
     ctx: &ChargerCtx,
     in_flight: &mut Option<InFlight>,
     id: &str,
     result: Result<Value, CallFailure>,
-) {
+) -> bool {
     match in_flight.take() {
         Some(call) if call.id == id => {
             metrics::histogram!("csms_ocpp_call_duration_seconds", "action" => call.action.clone())
@@ -262,10 +403,12 @@ fn answer(
                 );
             }
             let _ = call.reply.send(result);
+            true
         }
         other => {
             log::warn!("{}: answer to unknown message id {id}", ctx.device_id);
             *in_flight = other;
+            false
         }
     }
 }

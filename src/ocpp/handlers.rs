@@ -28,8 +28,14 @@ pub async fn handle(
     payload: Value,
 ) -> Result<Value, OcppError> {
     // OCPP 1.6: a charger whose BootNotification was not Accepted sends nothing else (it may not
-    // charge): anything else is refused until an operator accepts it.
-    if action != "BootNotification" && !ctx.accepted.load(std::sync::atomic::Ordering::Acquire) {
+    // charge): anything else is refused until an operator accepts it. The billing evidence of
+    // transactions it already runs (an operator set it back to Pending or rejected it mid-session)
+    // is still taken: StopTransaction always (it only ever closes what exists), MeterValues and
+    // StatusNotification while it has a transaction open or being stopped.
+    if action != "BootNotification"
+        && !ctx.accepted.load(std::sync::atomic::Ordering::Acquire)
+        && !billing_evidence(&state, &ctx, &action).await?
+    {
         return Err(OcppError::new(
             ErrorCode::SecurityError,
             format!(
@@ -44,10 +50,15 @@ pub async fn handle(
         "Authorize" => {
             let req: messages::Authorize = parse(payload)?;
             let charger_id = ctx.charger_id;
-            let info = state
+            let (info, wallet) = state
                 .db
-                .run(move |c| tags::authorize(c, charger_id, &req.id_tag))
+                .run(move |c| tags::authorize_payer(c, charger_id, &req.id_tag))
                 .await?;
+            if wallet && info.status == "Accepted" {
+                state
+                    .auth_cache
+                    .wallet_tag_accepted(&state, &ctx.device_id, charger_id);
+            }
             Ok(json!({"idTagInfo": info}))
         }
         "StartTransaction" => {
@@ -59,6 +70,11 @@ pub async fn handle(
                 .await?;
             follow_up(&state, &ctx, started.follow_up);
             state.load.touch(ctx.charger_id);
+            if started.wallet_paid && started.id_tag_info.status == "Accepted" {
+                state
+                    .auth_cache
+                    .wallet_tag_accepted(&state, &ctx.device_id, charger_id);
+            }
             Ok(json!({"transactionId": started.transaction_id, "idTagInfo": started.id_tag_info}))
         }
         "MeterValues" => {
@@ -165,6 +181,25 @@ pub async fn handle(
     }
 }
 
+/// Whether a CALL from a charger that is not accepted is evidence for transactions it runs.
+async fn billing_evidence(
+    state: &State,
+    ctx: &ChargerCtx,
+    action: &str,
+) -> Result<bool, OcppError> {
+    match action {
+        "StopTransaction" => Ok(true),
+        "MeterValues" | "StatusNotification" => {
+            let charger_id = ctx.charger_id;
+            Ok(state
+                .db
+                .run(move |c| transactions::has_running(c, charger_id))
+                .await?)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Work that must wait until the transaction committed: events, live progress, freed connectors
 /// and stops to send (the connection sends no CALL of its own until this CALL is answered, so a
 /// RemoteStopTransaction never overtakes the StartTransaction answer it refers to).
@@ -195,11 +230,23 @@ async fn boot_notification(
     req: BootNotification,
 ) -> Result<Value, OcppError> {
     let charger_id = ctx.charger_id;
-    let registration = state
+    let (registration, cache_known) = state
         .db
         .run(move |c| {
             let t = now();
             let running = req.firmware_version.clone();
+            let (registration, cache, firmware): (String, Option<String>, Option<String>) =
+                chargers::table
+                    .find(charger_id)
+                    .select((
+                        chargers::registration,
+                        chargers::auth_cache,
+                        chargers::firmware_version,
+                    ))
+                    .first(c)?;
+            // Another firmware may have reset its configuration: ask about its cache again.
+            let cache = cache.filter(|_| firmware == running || firmware.is_none());
+            let cache_known = cache.is_some();
             let update = diesel::update(chargers::table.find(charger_id)).set((
                 chargers::vendor.eq(req.charge_point_vendor),
                 chargers::model.eq(req.charge_point_model),
@@ -213,16 +260,16 @@ async fn boot_notification(
                 chargers::meter_serial_number.eq(req.meter_serial_number),
                 chargers::last_boot_at.eq(t),
                 chargers::last_seen_at.eq(t),
+                chargers::auth_cache.eq(cache),
             ));
             write_tx(c, |c| update.execute(c))?;
-            let registration = crate::chargers::registration(c, charger_id)?;
             if registration == "accepted" {
                 // Transactions it was asked to stop are asked again now.
                 stops::charger_back(c, charger_id)?;
                 // It may have rebooted into the firmware it was installing.
                 crate::firmware::after_boot(c, charger_id, running.as_deref())?;
             }
-            Ok(registration)
+            Ok((registration, cache_known))
         })
         .await?;
     let accepted = registration == "accepted";
@@ -243,6 +290,9 @@ async fn boot_notification(
     }
     state.stops.wake();
     crate::local_list::after_boot(state, &ctx.device_id);
+    if !cache_known {
+        state.auth_cache.forget(charger_id);
+    }
     Ok(json!({
         "status": "Accepted",
         "currentTime": messages::now_timestamp(),

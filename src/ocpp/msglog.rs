@@ -1,10 +1,23 @@
 //! The OCPP message log: every frame in and out, written in batches by one background task (so the
-//! connection never waits on it) and trimmed to the newest `message_log_limit` frames per charger.
+//! connection never waits on it), and bounded everywhere:
+//!
+//! - in memory, the frames waiting for the writer hold at most `queue_bytes` (a frame beyond it is
+//!   dropped and counted in `csms_ocpp_message_log_dropped_total`): a charger flooding csms cannot
+//!   grow the queue, whatever its frames;
+//! - a frame longer than `frame_bytes` is logged cut to that length, with a marker;
+//! - in the database, a charger's log never holds more than `per_charger` frames: the write that
+//!   would pass it trims the charger's log to its newest half in the same transaction.
+//!
+//! Passwords (ChangeConfiguration `AuthorizationKey`, in any case) and the tokens of csms's file
+//! addresses (UpdateFirmware, SignedUpdateFirmware, GetDiagnostics, GetLog) are never logged.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::prelude::*;
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::frame::Frame;
@@ -13,16 +26,178 @@ use crate::db::schema::ocpp_messages;
 use crate::db::{Db, now, relaxed_tx};
 use crate::error::AppError;
 
+/// The message log's bounds (`CSMS_MESSAGE_LOG_*`).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Most frames kept per charger in the database.
+    pub per_charger: i64,
+    /// Most bytes of frames waiting for the writer.
+    pub queue_bytes: usize,
+    /// Longest frame logged whole; a longer one is cut to this length (marker included).
+    pub frame_bytes: usize,
+}
+
+impl Limits {
+    pub fn of(settings: &crate::config::Settings) -> Limits {
+        Limits {
+            per_charger: settings.message_log_limit.max(1),
+            queue_bytes: settings.message_log_queue_bytes,
+            frame_bytes: settings.message_log_frame_bytes.max(256),
+        }
+    }
+
+    /// What a trim leaves of a charger's log: its newest half. A trim costs a walk over what it
+    /// keeps (the OFFSET) and the rows it deletes; trimming to half makes that two index entries
+    /// per logged frame, and one DELETE per half a limit of frames (to 90 % it was ten, and one
+    /// DELETE per tenth: 7 % of ingest on PostgreSQL, BENCHMARKS.md 2026-12-06).
+    fn keep(&self) -> i64 {
+        self.per_charger - self.per_charger / 2
+    }
+}
+
 pub struct MessageLog {
     tx: mpsc::Sender<NewOcppMessage>,
+    /// Bytes of the frames sent to the writer and not written yet.
+    queued: Arc<AtomicUsize>,
+    limits: Limits,
+    /// Chargers whose log another process may have written since this one last did (they connected
+    /// here again): the writer no longer trusts its count of their rows.
+    reconnected: Arc<Mutex<Vec<i64>>>,
+}
+
+/// What a queued frame costs in memory: its text and the row around it.
+fn row_bytes(m: &NewOcppMessage) -> usize {
+    std::mem::size_of::<NewOcppMessage>()
+        + m.payload.len()
+        + m.message_id.len()
+        + m.action.as_ref().map_or(0, String::len)
+}
+
+/// Cuts `text` to at most `max` bytes (at a character boundary), marked with its full length.
+/// Returns whether it was cut.
+pub fn truncate(text: &mut String, max: usize) -> bool {
+    let total = text.len();
+    if total <= max {
+        return false;
+    }
+    let marker = format!("...[truncated: {total} bytes]");
+    let mut cut = max.saturating_sub(marker.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.truncate(cut);
+    text.push_str(&marker);
+    text.shrink_to_fit(); // the memory of the long frame goes back now, not when it is written
+    true
+}
+
+/// `location` with the token of a csms file address (`…/files/{kind}/{token}/…`) and a URL
+/// password (`user:password@`) hidden; `None` when there is neither.
+fn hide_secrets(location: &str) -> Option<String> {
+    let mut out = location.to_string();
+    let mut changed = false;
+    if let Some(i) = out.find("/files/") {
+        let rest = &out[i + "/files/".len()..];
+        if let Some(kind_end) = rest.find('/') {
+            let token_start = i + "/files/".len() + kind_end + 1;
+            let token_end = out[token_start..]
+                .find('/')
+                .map_or(out.len(), |j| token_start + j);
+            if token_end > token_start {
+                out.replace_range(token_start..token_end, "(hidden)");
+                changed = true;
+            }
+        }
+    }
+    if let Some(scheme) = out.find("://") {
+        let auth_start = scheme + 3;
+        let auth_end = out[auth_start..]
+            .find('/')
+            .map_or(out.len(), |j| auth_start + j);
+        if let Some(at) = out[auth_start..auth_end].rfind('@')
+            && let Some(colon) = out[auth_start..auth_start + at].find(':')
+        {
+            out.replace_range(auth_start + colon + 1..auth_start + at, "(hidden)");
+            changed = true;
+        }
+    }
+    changed.then_some(out)
+}
+
+/// The text to log for a CALL of ours that carries a secret, with the secret hidden; `None` for
+/// every other frame (logged as sent).
+fn redacted(frame: &Frame) -> Option<String> {
+    let Frame::Call {
+        id,
+        action,
+        payload,
+    } = frame
+    else {
+        return None;
+    };
+    let mut p: Value = match action.as_str() {
+        "ChangeConfiguration"
+            if super::commands::changes_key(action, payload, "AuthorizationKey") =>
+        {
+            let mut p = payload.clone();
+            p["value"] = Value::from("(hidden)");
+            p
+        }
+        "UpdateFirmware" | "GetDiagnostics" | "SignedUpdateFirmware" | "GetLog" => {
+            let pointer = match action.as_str() {
+                "SignedUpdateFirmware" => "/firmware/location",
+                "GetLog" => "/log/remoteLocation",
+                _ => "/location",
+            };
+            let hidden = hide_secrets(payload.pointer(pointer)?.as_str()?)?;
+            let mut p = payload.clone();
+            *p.pointer_mut(pointer)? = Value::from(hidden);
+            p
+        }
+        _ => return None,
+    };
+    if p.is_null() {
+        p = Value::Object(Default::default());
+    }
+    Some(serde_json::json!([2, id, action, p]).to_string())
 }
 
 impl MessageLog {
     /// Starts the writer task and returns the handle the connections use.
-    pub fn start(db: Db, limit_per_charger: i64) -> MessageLog {
+    pub fn start(db: Db, limits: Limits) -> MessageLog {
+        let (log, rx) = MessageLog::unstarted(limits);
+        tokio::spawn(writer(
+            db,
+            rx,
+            log.queued.clone(),
+            log.reconnected.clone(),
+            limits,
+        ));
+        log
+    }
+
+    /// The handle and the receiving end its writer would read.
+    fn unstarted(limits: Limits) -> (MessageLog, mpsc::Receiver<NewOcppMessage>) {
         let (tx, rx) = mpsc::channel(16_384);
-        tokio::spawn(writer(db, rx, limit_per_charger));
-        MessageLog { tx }
+        let log = MessageLog {
+            tx,
+            queued: Arc::new(AtomicUsize::new(0)),
+            limits,
+            reconnected: Arc::default(),
+        };
+        (log, rx)
+    }
+
+    /// A charger connected to this process: another one may have written its log meanwhile.
+    pub fn reconnected(&self, charger_id: i64) {
+        if let Ok(mut v) = self.reconnected.lock() {
+            v.push(charger_id);
+        }
+    }
+
+    /// Bytes of frames waiting for the writer.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 
     pub fn record(
@@ -32,20 +207,8 @@ impl MessageLog {
         frame: &Frame,
         action: Option<&str>,
         text: String,
-    ) {
-        // A new charger password is never written to the log.
-        let text = match frame {
-            Frame::Call {
-                id,
-                action,
-                payload,
-            } if action == "ChangeConfiguration" && payload["key"] == "AuthorizationKey" => {
-                let mut p = payload.clone();
-                p["value"] = serde_json::Value::from("(hidden)");
-                serde_json::json!([2, id, action, p]).to_string()
-            }
-            _ => text,
-        };
+    ) -> bool {
+        let text = redacted(frame).unwrap_or(text);
         self.record_raw(
             charger_id,
             direction,
@@ -53,9 +216,10 @@ impl MessageLog {
             frame.id().to_string(),
             action.map(str::to_string),
             text,
-        );
+        )
     }
 
+    /// Queues a frame for the log; false when it was dropped (the queue's bytes are spent).
     pub fn record_raw(
         &self,
         charger_id: i64,
@@ -63,8 +227,13 @@ impl MessageLog {
         message_type: i32,
         message_id: String,
         action: Option<String>,
-        payload: String,
-    ) {
+        mut payload: String,
+    ) -> bool {
+        if truncate(&mut payload, self.limits.frame_bytes) {
+            metrics::counter!("csms_ocpp_message_log_truncated_total").increment(1);
+        }
+        let mut message_id = message_id;
+        truncate(&mut message_id, 64);
         let row = NewOcppMessage {
             charger_id,
             direction,
@@ -74,18 +243,31 @@ impl MessageLog {
             payload,
             created_at: now(),
         };
-        if self.tx.try_send(row).is_err() {
+        let size = row_bytes(&row);
+        let before = self.queued.fetch_add(size, Ordering::Relaxed);
+        if before + size > self.limits.queue_bytes || self.tx.try_send(row).is_err() {
+            self.queued.fetch_sub(size, Ordering::Relaxed);
             metrics::counter!("csms_ocpp_message_log_dropped_total").increment(1);
+            return false;
         }
+        true
     }
 }
 
 /// How long the writer waits after a frame for the rest of its burst.
 const LINGER: Duration = Duration::from_millis(5);
 
-async fn writer(db: Db, mut rx: mpsc::Receiver<NewOcppMessage>, limit: i64) {
-    let mut touched: HashSet<i64> = HashSet::new();
-    let mut last_trim = tokio::time::Instant::now();
+async fn writer(
+    db: Db,
+    mut rx: mpsc::Receiver<NewOcppMessage>,
+    queued: Arc<AtomicUsize>,
+    reconnected: Arc<Mutex<Vec<i64>>>,
+    limits: Limits,
+) {
+    // Per charger, at most how many rows its log holds since this writer's last commit; absent:
+    // unknown (not written by this process yet, or another process may have), so the next write
+    // trims it.
+    let mut stored: HashMap<i64, i64> = HashMap::new();
     let mut batch = Vec::with_capacity(512);
     loop {
         if rx.recv_many(&mut batch, 512).await == 0 {
@@ -101,56 +283,81 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<NewOcppMessage>, limit: i64) {
                 batch.push(m);
             }
         }
-        touched.extend(batch.iter().map(|m| m.charger_id));
-        let rows = std::mem::take(&mut batch);
-        if let Err(e) = db.run(move |c| insert(c, &rows)).await {
-            log::warn!("message log: {e}");
-        }
-        if last_trim.elapsed() > Duration::from_secs(10) {
-            last_trim = tokio::time::Instant::now();
-            let ids: Vec<i64> = touched.drain().collect();
-            if let Err(e) = db.run(move |c| trim(c, &ids, limit)).await {
-                log::warn!("message log trim: {e}");
+        if let Ok(mut v) = reconnected.lock() {
+            for id in v.drain(..) {
+                stored.remove(&id);
             }
         }
-    }
-}
-
-fn insert(c: &mut crate::db::DbConnection, rows: &[NewOcppMessage]) -> Result<(), AppError> {
-    relaxed_tx(c, |c| Ok(crate::db::insert_ocpp_messages(c, rows)?))
-}
-
-/// Deletes all but the newest `limit` frames of each charger, 100 chargers per relaxed write
-/// transaction. (Each DELETE used to commit on its own: on SQLite that was an fsync and a fight for
-/// the write lock per charger, thousands every 10 s with a large fleet, which the 10-minute soak
-/// showed as start p99 rising to seconds once trimming began.)
-pub fn trim(
-    c: &mut crate::db::DbConnection,
-    charger_ids: &[i64],
-    limit: i64,
-) -> Result<(), AppError> {
-    for chunk in charger_ids.chunks(100) {
-        relaxed_tx(c, |c| -> Result<(), AppError> {
-            for &charger in chunk {
-                let cutoff: Option<i64> = ocpp_messages::table
-                    .filter(ocpp_messages::charger_id.eq(charger))
-                    .order(ocpp_messages::id.desc())
-                    .offset(limit)
-                    .select(ocpp_messages::id)
-                    .first(c)
-                    .optional()?;
-                if let Some(cutoff) = cutoff {
-                    diesel::delete(
-                        ocpp_messages::table
-                            .filter(ocpp_messages::charger_id.eq(charger))
-                            .filter(ocpp_messages::id.le(cutoff)),
-                    )
-                    .execute(c)?;
+        let mut added: HashMap<i64, i64> = HashMap::new();
+        let mut bytes = 0;
+        for m in &batch {
+            *added.entry(m.charger_id).or_default() += 1;
+            bytes += row_bytes(m);
+        }
+        let trim: HashSet<i64> = added
+            .iter()
+            .filter(|(id, n)| stored.get(id).is_none_or(|s| s + **n > limits.per_charger))
+            .map(|(id, _)| *id)
+            .collect();
+        let rows = std::mem::take(&mut batch);
+        let to_trim: Vec<i64> = trim.iter().copied().collect();
+        let keep = limits.keep();
+        let result = db
+            .run(move |c| insert_and_trim(c, &rows, &to_trim, keep))
+            .await;
+        queued.fetch_sub(bytes, Ordering::Relaxed);
+        metrics::gauge!("csms_ocpp_message_log_queue_bytes")
+            .set(queued.load(Ordering::Relaxed) as f64);
+        match result {
+            Ok(()) => {
+                for (id, n) in added {
+                    if trim.contains(&id) {
+                        stored.insert(id, keep);
+                    } else if let Some(s) = stored.get_mut(&id) {
+                        *s += n;
+                    }
                 }
             }
-            Ok(())
-        })?;
+            // Nothing was written, and what the counts say still holds.
+            Err(e) => log::warn!("message log: {e}"),
+        }
     }
+}
+
+/// Writes a batch and, in the same transaction, trims the log of each charger in `trim` to its
+/// newest `keep` frames (one DELETE each): a commit never leaves a charger with more frames than
+/// the limit.
+fn insert_and_trim(
+    c: &mut crate::db::DbConnection,
+    rows: &[NewOcppMessage],
+    trim: &[i64],
+    keep: i64,
+) -> Result<(), AppError> {
+    relaxed_tx(c, |c| -> Result<(), AppError> {
+        crate::db::insert_ocpp_messages(c, rows)?;
+        for &charger in trim {
+            trim_one(c, charger, keep)?;
+        }
+        Ok(())
+    })
+}
+
+/// Deletes all but the newest `keep` frames of a charger (one statement).
+pub fn trim_one(c: &mut crate::db::DbConnection, charger: i64, keep: i64) -> Result<(), AppError> {
+    use diesel::sql_types::BigInt;
+    const SQL: &str = "DELETE FROM ocpp_messages WHERE charger_id = $1 AND id <= \
+        (SELECT id FROM ocpp_messages WHERE charger_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)";
+    match c {
+        crate::db::DbConnection::Postgresql(pg) => diesel::sql_query(SQL)
+            .bind::<BigInt, _>(charger)
+            .bind::<BigInt, _>(keep)
+            .execute(pg)?,
+        // SQLite numbers its parameters ?1, ?2 (each may appear more than once).
+        crate::db::DbConnection::Sqlite(lite) => diesel::sql_query(SQL.replace('$', "?"))
+            .bind::<BigInt, _>(charger)
+            .bind::<BigInt, _>(keep)
+            .execute(lite)?,
+    };
     Ok(())
 }
 
@@ -218,4 +425,125 @@ pub fn list(
             },
         )
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(queue_bytes: usize) -> Limits {
+        Limits {
+            per_charger: 1000,
+            queue_bytes,
+            frame_bytes: 64 << 10,
+        }
+    }
+
+    /// A writer that cannot keep up (here: none at all) never lets the queue hold more than its
+    /// bytes: a flood of large frames is dropped and counted, not buffered.
+    #[test]
+    fn the_queue_is_bounded_in_bytes() {
+        let (log, _rx) = MessageLog::unstarted(limits(1 << 20));
+        let frame = format!(
+            r#"[2,"x","DataTransfer",{{"data":"{}"}}]"#,
+            "x".repeat(60_000)
+        );
+        let (mut queued, mut dropped) = (0, 0);
+        for _ in 0..1000 {
+            if log.record_raw(1, "in", 2, "x".into(), None, frame.clone()) {
+                queued += 1;
+            } else {
+                dropped += 1;
+            }
+            assert!(log.queued_bytes() <= 1 << 20, "{}", log.queued_bytes());
+        }
+        assert!((15..=17).contains(&queued), "{queued} queued");
+        assert_eq!(dropped, 1000 - queued);
+        // Small frames still fit where a large one does not.
+        assert!(log.record_raw(
+            1,
+            "in",
+            2,
+            "y".into(),
+            None,
+            "[2,\"y\",\"Heartbeat\",{}]".into()
+        ));
+    }
+
+    #[test]
+    fn long_frames_are_cut_with_a_marker() {
+        let (log, mut rx) = MessageLog::unstarted(Limits {
+            frame_bytes: 1024,
+            ..limits(1 << 20)
+        });
+        let long = format!(
+            "[2,\"x\",\"DataTransfer\",{{\"data\":\"{}\"}}]",
+            "é".repeat(5000)
+        );
+        assert!(log.record_raw(1, "in", 2, "x".repeat(1000), None, long.clone()));
+        let row = rx.try_recv().expect("queued");
+        assert!(row.payload.len() <= 1024, "{}", row.payload.len());
+        assert!(
+            row.payload
+                .ends_with(&format!("...[truncated: {} bytes]", long.len())),
+            "{}",
+            &row.payload[row.payload.len() - 40..]
+        );
+        assert!(long.starts_with(row.payload.split("...[truncated").next().unwrap()));
+        assert!(row.message_id.len() <= 64);
+        let mut short = "short".to_string();
+        assert!(!truncate(&mut short, 1024));
+        assert_eq!(short, "short");
+    }
+
+    #[test]
+    fn file_tokens_and_passwords_are_hidden() {
+        let call = |action: &str, payload: Value| Frame::Call {
+            id: "1".into(),
+            action: action.into(),
+            payload,
+        };
+        let tok = "0123456789abcdef0123456789abcdef";
+        for (action, payload) in [
+            (
+                "UpdateFirmware",
+                serde_json::json!({"location": format!("http://csms:3000/files/firmware/{tok}/fw.bin"), "retrieveDate": "2026-01-01T00:00:00Z"}),
+            ),
+            (
+                "GetDiagnostics",
+                serde_json::json!({"location": format!("http://csms:3000/files/diagnostics/{tok}/")}),
+            ),
+            (
+                "GetLog",
+                serde_json::json!({"logType": "SecurityLog", "requestId": 1, "log": {"remoteLocation": format!("https://h/files/logs/{tok}/")}}),
+            ),
+            (
+                "SignedUpdateFirmware",
+                serde_json::json!({"requestId": 1, "firmware": {"location": format!("http://h/files/firmware/{tok}/a"), "retrieveDateTime": "2026-01-01T00:00:00Z", "signingCertificate": "c", "signature": "s"}}),
+            ),
+            (
+                "ChangeConfiguration",
+                serde_json::json!({"key": "authorizationKEY", "value": tok}),
+            ),
+            (
+                "UpdateFirmware",
+                serde_json::json!({"location": format!("ftp://user:{tok}@host/fw.bin"), "retrieveDate": "2026-01-01T00:00:00Z"}),
+            ),
+        ] {
+            let text = redacted(&call(action, payload.clone())).expect("redacted");
+            assert!(!text.contains(tok), "{text}");
+            assert!(text.contains("(hidden)"), "{text}");
+            // Everything else is as sent.
+            let logged: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(logged[2], action);
+        }
+        assert!(
+            redacted(&call(
+                "UpdateFirmware",
+                serde_json::json!({"location": "http://example.com/fw.bin", "retrieveDate": "x"})
+            ))
+            .is_none()
+        );
+        assert!(redacted(&call("Heartbeat", serde_json::json!({}))).is_none());
+    }
 }

@@ -75,11 +75,15 @@ impl ChargerHandle {
         payload: Value,
         timeout: Duration,
     ) -> Result<Value, CallFailure> {
-        // While Pending or Rejected, only what lets the operator look at and configure it.
+        // While Pending or Rejected, only what lets the operator look at and configure it, and
+        // the stop of a transaction it still runs (it was accepted when it began).
         if !self.accepted.load(std::sync::atomic::Ordering::Acquire)
             && !matches!(
                 action,
-                "GetConfiguration" | "ChangeConfiguration" | "TriggerMessage"
+                "GetConfiguration"
+                    | "ChangeConfiguration"
+                    | "TriggerMessage"
+                    | "RemoteStopTransaction"
             )
         {
             return Err(CallFailure::NotAccepted);

@@ -65,7 +65,7 @@ pub async fn serve_tls(listener: TcpListener, state: State, tls: Arc<Tls>) {
                 let _ = stream.set_nodelay(true);
                 let conn_id = state.registry.next_conn_id();
                 let acceptor = tls.acceptor();
-                let state = state.clone();
+                let (state, tls) = (state.clone(), tls.clone());
                 tokio::spawn(async move {
                     let accepted =
                         tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
@@ -85,16 +85,13 @@ pub async fn serve_tls(listener: TcpListener, state: State, tls: Arc<Tls>) {
                             return;
                         }
                     };
-                    let client_cn = stream
+                    let client = stream
                         .get_ref()
                         .1
                         .peer_certificates()
                         .and_then(|certs| certs.first())
-                        .and_then(super::tls::common_name);
-                    let link = Link {
-                        tls: true,
-                        client_cn,
-                    };
+                        .map(|cert| tls.client_cert(cert));
+                    let link = Link { tls: true, client };
                     let stream = OcppStream::new(Transport::Tls(Box::new(stream)));
                     handle_socket(conn_id, stream, link, state).await;
                 });
@@ -130,8 +127,9 @@ enum Verdict {
 /// charger of profile 0 connects without credentials; profile 1 needs HTTP Basic auth with user =
 /// chargeBoxId and its password (a fast salted hash, so a reconnect storm costs no bcrypt runs);
 /// profile 2 the same over TLS; profile 3 a TLS client certificate, chained to the configured CA,
-/// whose common name is the chargeBoxId. A charger arriving below its profile gets 403, and the
-/// refusal is a security event of that charger.
+/// whose subject has exactly one common name, the chargeBoxId, and which, when csms's own charger
+/// CA issued it, csms recorded issuing to this charger (one read by its serial, unique). A charger
+/// arriving below its profile gets 403, and the refusal is a security event of that charger.
 async fn decide(state: &State, head: &RequestHead, link: &Link) -> Verdict {
     let Some(device_id) = charge_box_id(&head.path) else {
         return Verdict::Refuse(StatusCode::NOT_FOUND);
@@ -167,11 +165,20 @@ async fn decide(state: &State, head: &RequestHead, link: &Link) -> Verdict {
                 return Ok(Verdict::Refuse(StatusCode::FORBIDDEN));
             }
             if profile == 3 {
-                let refusal = match &link.client_cn {
-                    Some(cn) if *cn == device_id => None,
-                    Some(cn) => Some(format!(
-                        "client certificate common name {cn:?} is not the chargeBoxId"
-                    )),
+                let refusal = match &link.client {
+                    Some(cert) => match &cert.cn {
+                        // csms's own CA: only a certificate csms recorded issuing to this charger.
+                        Ok(cn) if *cn == device_id => match &cert.from_csms {
+                            None => None,
+                            Some(issued) => {
+                                crate::certificates::not_issued_to(c, access.charger_id, issued)?
+                            }
+                        },
+                        Ok(cn) => Some(format!(
+                            "client certificate common name {cn:?} is not the chargeBoxId"
+                        )),
+                        Err(why) => Some(format!("client certificate refused: {why}")),
+                    },
                     None => Some("security profile 3 charger sent no client certificate".into()),
                 };
                 return Ok(match refusal {
@@ -200,6 +207,16 @@ async fn decide(state: &State, head: &RequestHead, link: &Link) -> Verdict {
                 Verified::Yes => Verdict::Accept(access.charger_id, ok),
                 Verified::YesRehash => {
                     crate::chargers::rehash(c, access.charger_id, &password)?;
+                    Verdict::Accept(access.charger_id, ok)
+                }
+                Verified::No
+                    if access.pending_password_hash.as_deref().is_some_and(|p| {
+                        crate::chargers::verify_secret(&password, p) != Verified::No
+                    }) =>
+                {
+                    // The new AuthorizationKey, before its answer was processed: the charger took it.
+                    log::info!("{device_id}: connected with its new AuthorizationKey: stored");
+                    crate::chargers::authorization_key_accepted(c, &device_id, &password)?;
                     Verdict::Accept(access.charger_id, ok)
                 }
                 Verified::No => {

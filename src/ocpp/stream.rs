@@ -22,8 +22,8 @@ pub enum Transport {
 #[derive(Clone, Debug, Default)]
 pub struct Link {
     pub tls: bool,
-    /// The common name of a client certificate that chained to the configured CA.
-    pub client_cn: Option<String>,
+    /// A client certificate that chained to the configured CA.
+    pub client: Option<super::tls::ClientCert>,
 }
 
 pub struct OcppStream {

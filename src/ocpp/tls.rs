@@ -9,6 +9,10 @@
 //!
 //! The configuration is rebuilt from its files on SIGHUP and when a file changes; a listener takes
 //! the current configuration for each new connection, so connected chargers are never dropped.
+//!
+//! A client certificate that carries the mark of csms's own charger CA (`CSMS_CA_DIR`, see
+//! [`crate::ca::CaMark`]) is one csms must have recorded issuing to the charger that presents it:
+//! [`ClientCert::from_csms`] says so to the handshake.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -21,6 +25,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use tokio_rustls::TlsAcceptor;
+
+use crate::ca::CaMark;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -37,6 +43,9 @@ pub struct TlsFiles {
     pub key: PathBuf,
     /// Client certificates are verified against these CAs (security profile 3).
     pub client_ca: Option<PathBuf>,
+    /// csms's charger CA directory (`CSMS_CA_DIR`): its certificate marks the client certificates
+    /// csms issued. Read, never created, here.
+    pub charger_ca_dir: Option<PathBuf>,
 }
 
 impl TlsFiles {
@@ -47,12 +56,28 @@ impl TlsFiles {
         }
         v
     }
+
+    /// The mark of csms's charger CA; when its certificate cannot be read, the name csms gives its
+    /// CAs alone (logged).
+    fn charger_ca_mark(&self) -> CaMark {
+        let Some(dir) = &self.charger_ca_dir else {
+            return CaMark::default();
+        };
+        CaMark::read(dir).unwrap_or_else(|e| {
+            log::error!(
+                "OCPP TLS: csms's charger CA certificate unreadable ({e}); client certificates \
+                 under the name csms gives its CAs are still checked against what csms issued"
+            );
+            CaMark::default()
+        })
+    }
 }
 
 /// The TLS configuration in use, replaced as a whole on reload.
 pub struct Tls {
     files: TlsFiles,
     current: RwLock<Arc<ServerConfig>>,
+    charger_ca: RwLock<Arc<CaMark>>,
     stamps: Mutex<Vec<Option<SystemTime>>>,
 }
 
@@ -145,9 +170,14 @@ fn build(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
 }
 
 fn stamps(files: &TlsFiles) -> Vec<Option<SystemTime>> {
+    let ca_cert = files
+        .charger_ca_dir
+        .as_ref()
+        .map(|d| d.join(crate::ca::CERT_FILE));
     files
         .paths()
-        .iter()
+        .into_iter()
+        .chain(ca_cert.as_deref())
         .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
         .collect()
 }
@@ -159,6 +189,7 @@ impl Tls {
         Ok(Arc::new(Tls {
             stamps: Mutex::new(stamps(&files)),
             current: RwLock::new(Arc::new(config)),
+            charger_ca: RwLock::new(Arc::new(files.charger_ca_mark())),
             files,
         }))
     }
@@ -181,6 +212,8 @@ impl Tls {
     pub fn reload(&self) -> Result<(), TlsError> {
         let config = build(&self.files)?;
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+        *self.charger_ca.write().unwrap_or_else(|e| e.into_inner()) =
+            Arc::new(self.files.charger_ca_mark());
         *self.stamps.lock().unwrap_or_else(|e| e.into_inner()) = stamps(&self.files);
         metrics::counter!("csms_ocpp_tls_reloads_total").increment(1);
         log::info!("OCPP TLS: certificates reloaded");
@@ -229,11 +262,48 @@ impl Tls {
             }
         }
     }
+
+    /// What the handshake needs of a client certificate that chained to the client CAs.
+    pub fn client_cert(&self, der: &CertificateDer<'_>) -> ClientCert {
+        let cert = match x509_parser::parse_x509_certificate(der) {
+            Ok((_, cert)) => cert,
+            Err(e) => {
+                return ClientCert {
+                    cn: Err(format!("the certificate is not X.509: {e}")),
+                    from_csms: None,
+                };
+            }
+        };
+        let mark = self
+            .charger_ca
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        ClientCert {
+            cn: crate::ca::single_common_name(cert.subject()),
+            from_csms: mark.issued(&cert).then(|| FromCsms {
+                serial: crate::ca::hex_serial(cert.raw_serial()),
+                der: der.to_vec(),
+            }),
+        }
+    }
 }
 
-/// The common name of a certificate's subject.
-pub fn common_name(cert: &CertificateDer<'_>) -> Option<String> {
-    let (_, cert) = x509_parser::parse_x509_certificate(cert).ok()?;
-    let cn = cert.subject().iter_common_name().next()?;
-    cn.as_str().ok().map(str::to_string)
+/// A client certificate that chained to the configured client CAs, as the handshake sees it.
+#[derive(Clone, Debug)]
+pub struct ClientCert {
+    /// Its subject's one common name, or why it names no single charger (none, more than one, not
+    /// a string; see [`crate::ca::single_common_name`]).
+    pub cn: Result<String, String>,
+    /// Set when it carries the mark of csms's charger CA: csms must have recorded issuing this very
+    /// certificate to the charger that presents it.
+    pub from_csms: Option<FromCsms>,
+}
+
+/// A client certificate from csms's charger CA: its serial (as stored in `charger_certificates`)
+/// and its bytes.
+#[derive(Clone, Debug)]
+pub struct FromCsms {
+    pub serial: String,
+    pub der: Vec<u8>,
 }

@@ -204,6 +204,10 @@ struct Shared {
     downloaded: Vec<Vec<u8>>,
     /// The security extension's state (certificates, logs, signed firmware).
     security: security::SecurityState,
+    /// After answering this action, close the connection at once and reconnect.
+    reconnect_after: Option<String>,
+    /// Actions answered (and carried out) only after this many milliseconds.
+    delays: HashMap<String, u64>,
 }
 
 /// One WebSocket connection of a simulated charger.
@@ -469,6 +473,13 @@ impl Simulator {
 
     /// Answer ReserveNow with this status (`Faulted`, `Occupied`, `Rejected`, `Unavailable`);
     /// `None`: Accepted when the connector is free, else Occupied.
+    /// Sets a configuration key as GetConfiguration reports it (a real charger's defaults).
+    pub fn set_config_key(&self, key: &str, value: &str) {
+        lock(&self.shared)
+            .config_keys
+            .insert(key.to_string(), value.to_string());
+    }
+
     pub fn set_reserve_answer(&self, answer: Option<&str>) {
         lock(&self.shared).reserve_answer = answer.map(str::to_string);
     }
@@ -572,6 +583,11 @@ impl Simulator {
     }
 
     /// Forgets every reservation (they expired on the charger's clock).
+    /// Forgets its open transactions without a StopTransaction (lost, without a reboot).
+    pub fn drop_transactions(&self) {
+        lock(&self.shared).transactions.clear();
+    }
+
     pub fn drop_reservations(&self) {
         lock(&self.shared).reservations.clear();
     }
@@ -582,6 +598,23 @@ impl Simulator {
         lock(&self.shared)
             .reservations
             .insert(reservation_id, (connector, id_tag.to_string()));
+    }
+
+    /// After answering `action` (with its own or a scripted answer), close the connection at once
+    /// and reconnect with the credentials it has then (as chargers do after accepting a new
+    /// AuthorizationKey); `None`: stay connected.
+    pub fn set_reconnect_after(&self, action: Option<&str>) {
+        lock(&self.shared).reconnect_after = action.map(str::to_string);
+    }
+
+    /// Answers (and carries out) `action` only after `ms` milliseconds from now on (a charger busy
+    /// with it, e.g. storing a long list); `None`: at once.
+    pub fn set_answer_delay(&self, action: &str, ms: Option<u64>) {
+        let mut shared = lock(&self.shared);
+        match ms {
+            Some(ms) => shared.delays.insert(action.to_string(), ms),
+            None => shared.delays.remove(action),
+        };
     }
 
     pub fn set_remote_stop(&self, behaviour: RemoteStop) {
@@ -920,6 +953,23 @@ impl Simulator {
     }
 
     async fn on_call(&self, id: String, action: String, payload: Value) {
+        let (again, delay) = {
+            let shared = lock(&self.shared);
+            (
+                shared.reconnect_after.as_deref() == Some(action.as_str()),
+                shared.delays.get(&action).copied(),
+            )
+        };
+        if let Some(ms) = delay {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        self.answer_call(id, action, payload).await;
+        if again && let Err(e) = self.reconnect().await {
+            log::warn!("simulator {}: reconnect failed: {e}", self.id());
+        }
+    }
+
+    async fn answer_call(&self, id: String, action: String, payload: Value) {
         let scripted = lock(&self.shared).answers.get(&action).cloned();
         if let Some(answer) = scripted {
             self.reply(&id, answer).await;
@@ -1217,16 +1267,19 @@ impl Simulator {
             "ChangeConfiguration" => {
                 let key = payload["key"].as_str().unwrap_or_default().to_string();
                 let value = payload["value"].as_str().unwrap_or_default().to_string();
-                if key == "MeterValueSampleInterval"
+                // Keys are CiString (case-insensitive), as on a real charger.
+                if key.eq_ignore_ascii_case("MeterValueSampleInterval")
                     && let Ok(v) = value.parse()
                 {
                     lock(&self.cfg).meter_interval_secs = v;
                 }
-                if key == "AuthorizationKey" {
+                if key.eq_ignore_ascii_case("AuthorizationKey") {
                     // The next connection authenticates with it.
                     lock(&self.cfg).password = Some(value.clone());
                 }
-                if key == "SecurityProfile" && value.parse::<u8>().is_ok_and(|p| p >= 2) {
+                if key.eq_ignore_ascii_case("SecurityProfile")
+                    && value.parse::<u8>().is_ok_and(|p| p >= 2)
+                {
                     // From the next connection on (after a Reset), over TLS.
                     let mut cfg = lock(&self.cfg);
                     if let Some(url) = cfg.tls_url.clone() {

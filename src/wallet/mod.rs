@@ -161,10 +161,38 @@ fn audit_snapshot(c: &mut DbConnection) -> Result<Audit, AppError> {
             ));
         }
     }
-    // Every session with a hold: app starts, and customers' own idTags used at the charger.
-    type Row = (i64, String, i64, i64, i64, Option<i64>);
+    // Every session with a hold: app starts, and customers' own idTags used at the charger. A
+    // closed one reconciles: the price of its energy = what the customer paid (from the hold, and
+    // late charges) + what was written off, and the customer never paid more than the amount they
+    // authorized.
+    let mut written: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+    for (session, amount) in crate::db::schema::write_offs::table
+        .filter(crate::db::schema::write_offs::session_id.is_not_null())
+        .select((
+            crate::db::schema::write_offs::session_id,
+            crate::db::schema::write_offs::amount,
+        ))
+        .load::<(Option<i64>, i64)>(c)?
+    {
+        *written.entry(session.unwrap_or_default()).or_default() += amount;
+    }
+    type Row = (
+        i64,
+        String,
+        i64,
+        i64,
+        i64,
+        Option<i64>,
+        i64,
+        i64,
+        Option<i64>,
+    );
     let sessions: Vec<Row> = charging_sessions::table
-        .filter(charging_sessions::amount.gt(0))
+        .filter(
+            charging_sessions::amount
+                .gt(0)
+                .or(charging_sessions::status.eq("completed")),
+        )
         .select((
             charging_sessions::id,
             charging_sessions::status,
@@ -172,10 +200,24 @@ fn audit_snapshot(c: &mut DbConnection) -> Result<Audit, AppError> {
             charging_sessions::cost,
             charging_sessions::late_cost,
             charging_sessions::refund,
+            charging_sessions::energy_wh,
+            charging_sessions::price_per_kwh,
+            charging_sessions::customer_id,
         ))
         .load(c)?;
     let mut late_costs = 0;
-    for (id, status, amount, cost, late_cost, refund) in sessions {
+    for (id, status, amount, cost, late_cost, refund, energy_wh, price, customer) in sessions {
+        let off = written.get(&id).copied().unwrap_or(0);
+        let priced = money::energy_cost(energy_wh, price);
+        if amount == 0 {
+            // A fleet card's session: the operator bills its energy, no wallet pays.
+            if customer.is_some() || cost != priced || late_cost != 0 || off != 0 {
+                a.problems.push(format!(
+                    "session {id} (fleet, {status}): {energy_wh} Wh at {price} = {priced}, cost {cost}, late {late_cost}, written off {off}"
+                ));
+            }
+            continue;
+        }
         late_costs += late_cost;
         match status.as_str() {
             "pending" | "active" | "stopping" => a.held += amount,
@@ -184,6 +226,23 @@ fn audit_snapshot(c: &mut DbConnection) -> Result<Audit, AppError> {
             _ => a.problems.push(format!(
                 "session {id} ({status}): amount {amount}, cost {cost}, refund {refund:?}"
             )),
+        }
+        if cost + late_cost > amount {
+            a.problems.push(format!(
+                "session {id}: the customer paid {} beyond the {amount} they authorized",
+                cost + late_cost - amount
+            ));
+        }
+        let closed = status == "completed" || status == "failed";
+        if closed && priced != cost + late_cost + off {
+            a.problems.push(format!(
+                "session {id} ({status}): {energy_wh} Wh at {price} = {priced}, but paid {cost} + late {late_cost} + written off {off}"
+            ));
+        }
+        if !closed && off != 0 {
+            a.problems.push(format!(
+                "session {id} ({status}): written off {off} while open"
+            ));
         }
     }
     // Billing invariant: every transaction a charger reports is billed against a hold, belongs to a

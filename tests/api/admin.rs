@@ -545,9 +545,70 @@ async fn authorization_key_rotates_the_password(app: TestApp) {
     );
     sim.reconnect().await.unwrap(); // with the new key, as a real charger does
     assert!(sim.call("Heartbeat", json!({})).await.is_ok());
-    let (_, log) = app.get("/api/admin/chargers/KEY1/messages", Some(&t)).await;
-    let text = log.to_string();
+    let log = app
+        .message_log_with(&t, "KEY1", |m| m["action"] == "ChangeConfiguration")
+        .await;
+    let text = Value::from(log).to_string();
     assert!(text.contains("AuthorizationKey"), "{text}");
     assert!(!text.contains(new_key), "the key is not logged");
 }
 dual!(authorization_key_rotates_the_password);
+
+/// Configuration keys are CiString in OCPP: a charger takes `authorizationkey` as
+/// `AuthorizationKey`. csms must too: the length check, the password store and the message log's
+/// redaction apply to any case, and `securityprofile` is held to the "no downgrade" rule.
+async fn configuration_keys_are_case_insensitive(app: TestApp) {
+    let t = app.admin().await;
+    app.register_charger("KEYCI", None).await;
+    let sim = app.connect(app.sim_config("KEYCI", 1)).await;
+    let path = "/api/admin/chargers/KEYCI/commands/ChangeConfiguration";
+    let (s, body) = app
+        .post(
+            path,
+            Some(&t),
+            json!({"key": "authorizationkey", "value": "short"}),
+        )
+        .await;
+    assert_eq!(s, 400, "the length check applies: {body}");
+    assert_eq!(sim.received_count("ChangeConfiguration"), 0, "not sent");
+    let (s, body) = app
+        .post(
+            path,
+            Some(&t),
+            json!({"key": "securityprofile", "value": "0"}),
+        )
+        .await;
+    assert_eq!(s, 400, "no downgrade: {body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("only raise"),
+        "{body}"
+    );
+    let new_key = "fedcba9876543210fedcba9876543210fedcba98";
+    let (s, body) = app
+        .post(
+            path,
+            Some(&t),
+            json!({"key": "AUTHORIZATIONKEY", "value": new_key}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["response"]["status"].as_str()),
+        (200, Some("Accepted")),
+        "{body}"
+    );
+    // The charger took the new key; csms stored it, so the charger is not locked out.
+    sim.reconnect().await.unwrap();
+    assert!(sim.call("Heartbeat", json!({})).await.is_ok());
+    let log = app
+        .message_log_with(&t, "KEYCI", |m| {
+            m["action"] == "ChangeConfiguration" && m["direction"] == "in"
+        })
+        .await;
+    let text = Value::from(log).to_string();
+    assert!(text.contains("AUTHORIZATIONKEY"), "{text}");
+    assert!(!text.contains(new_key), "the key is not logged: {text}");
+}
+dual!(configuration_keys_are_case_insensitive);

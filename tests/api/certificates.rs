@@ -70,6 +70,194 @@ async fn csr_with_another_common_name_is_rejected(app: TestApp) {
 }
 dual!(csr_with_another_common_name_is_rejected);
 
+/// A CSR (PEM) whose subject is `entries` in order, with a fresh key. rcgen keeps one value per
+/// attribute type, so a second common name goes in under CN's OID as a custom type.
+fn csr_with(entries: &[(rcgen::DnType, &str)]) -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    for (ty, value) in entries {
+        params.distinguished_name.push(ty.clone(), *value);
+    }
+    params.serialize_request(&key).unwrap().pem().unwrap()
+}
+
+/// The subject of a certificate or CSR as (OID, value) pairs in order.
+fn subject_of(pem: &str, csr: bool) -> Vec<(String, String)> {
+    use x509_parser::prelude::FromDer;
+    let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
+    let pairs = |name: &x509_parser::x509::X509Name<'_>| -> Vec<(String, String)> {
+        name.iter_attributes()
+            .map(|a| {
+                (
+                    a.attr_type().to_id_string(),
+                    a.as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    if csr {
+        let (_, r) =
+            x509_parser::certification_request::X509CertificationRequest::from_der(&p.contents)
+                .unwrap();
+        pairs(&r.certification_request_info.subject)
+    } else {
+        pairs(p.parse_x509().unwrap().subject())
+    }
+}
+
+const CN: &str = "2.5.4.3";
+
+/// Issue 19, item 1: the accepted charger M sends SignCertificate with a CSR whose subject is
+/// exactly `CN=M, CN=VICTIM`. Its first common name is M's, and the certificate used to carry the
+/// CSR's whole subject (rcgen keeps the last CN: VICTIM), which M could then use to connect as
+/// VICTIM at profile 3. Rejected, recorded, and no certificate for anyone.
+async fn csr_naming_another_charger_too_is_rejected(app: TestApp) {
+    let admin = app.admin().await;
+    app.register_charger("VICTIM", None).await;
+    let csr = csr_with(&[
+        (rcgen::DnType::CommonName, "M"),
+        (rcgen::DnType::CustomDnType(vec![2, 5, 4, 3]), "VICTIM"),
+    ]);
+    assert_eq!(
+        subject_of(&csr, true),
+        vec![(CN.into(), "M".into()), (CN.into(), "VICTIM".into())],
+        "exactly CN=M, CN=VICTIM"
+    );
+    refused(&app, &admin, "M", &csr, "2 common names").await;
+    let rows: i64 = app
+        .db(|c| {
+            use csms::db::schema::charger_certificates;
+            use diesel::prelude::*;
+            charger_certificates::table
+                .count()
+                .get_result::<i64>(c)
+                .unwrap()
+        })
+        .await;
+    assert_eq!(rows, 0, "no certificate row for M or VICTIM");
+    assert!(events(&app, &admin, "VICTIM").await.is_empty());
+}
+dual!(csr_naming_another_charger_too_is_rejected);
+
+/// Issue 19, item 1, the certificates issued before the fix: csms's CA signed `CN=VICTIM` for
+/// M's CSR `CN=M, CN=VICTIM` and recorded it as M's. A node's start-up finds it among the issued
+/// certificates and records it once as a security event of M (who asked for it) and of VICTIM (whom
+/// it names); a certificate that reads as recorded is left alone.
+async fn misissued_certificates_are_reported_at_start_up(app: TestApp) {
+    let admin = app.admin().await;
+    for device in ["M", "VICTIM", "FINE"] {
+        app.register_charger(device, None).await;
+    }
+    let ca = csms::ca::Ca::open(&app.settings.ca_dir).unwrap();
+    let (forged, _) = ca.issue("VICTIM", &[], 30, true).unwrap();
+    let serial = app.record_issued_certificate("M", &forged).await;
+    let (fine, _) = ca.issue("FINE", &[], 30, true).unwrap();
+    app.record_issued_certificate("FINE", &fine).await;
+    let misissued = |events: Vec<serde_json::Value>| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e["type"] == "InvalidChargePointCertificate" && e["source"] == "csms")
+            .map(|e| e["techInfo"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(misissued(events(&app, &admin, "M").await).is_empty());
+    // Another node starting on this database runs the audit.
+    let _node = app.another_node(|_| {}).await;
+    let mut found = Vec::new();
+    for _ in 0..400 {
+        found = misissued(events(&app, &admin, "M").await);
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains(&serial) && found[0].contains("CN=VICTIM"),
+        "{found:?}"
+    );
+    let named = misissued(events(&app, &admin, "VICTIM").await);
+    assert_eq!(named.len(), 1, "{named:?}");
+    assert!(
+        named[0].contains(&serial) && named[0].contains("\"M\""),
+        "{named:?}"
+    );
+    assert!(misissued(events(&app, &admin, "FINE").await).is_empty());
+    // Run again (every start-up does): the same serial found, nothing recorded twice.
+    let again = app
+        .db(|c| csms::certificates::audit_issued(c).unwrap())
+        .await;
+    assert_eq!(again, vec![serial]);
+    assert_eq!(misissued(events(&app, &admin, "M").await).len(), 1);
+    assert_eq!(misissued(events(&app, &admin, "VICTIM").await).len(), 1);
+}
+dual!(misissued_certificates_are_reported_at_start_up);
+
+/// A subject attribute csms neither puts in certificates nor ignores (here emailAddress) is
+/// refused.
+async fn csr_with_an_unexpected_subject_attribute_is_rejected(app: TestApp) {
+    let admin = app.admin().await;
+    let csr = csr_with(&[
+        (rcgen::DnType::CommonName, "SECATTR"),
+        (
+            rcgen::DnType::CustomDnType(vec![1, 2, 840, 113549, 1, 9, 1]),
+            "ops@example.com",
+        ),
+    ]);
+    refused(&app, &admin, "SECATTR", &csr, "1.2.840.113549.1.9.1").await;
+}
+dual!(csr_with_an_unexpected_subject_attribute_is_rejected);
+
+/// A CSR as the whitepaper describes it (O = the operator, CN = chargeBoxId) plus a country and an
+/// alternative name: the certificate's subject is `CN=<chargeBoxId>` alone, with no alternative
+/// name, for the CSR's key.
+async fn issued_certificate_names_the_charger_alone(app: TestApp) {
+    let admin = app.admin().await;
+    let sim = app.charger("SECONE", 1).await;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["other.example".to_string()]).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CountryName, "IN");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "Some CPO");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "SECONE");
+    let csr = params.serialize_request(&key).unwrap().pem().unwrap();
+    let a = sim
+        .call("SignCertificate", json!({ "csr": csr }))
+        .await
+        .unwrap();
+    assert_eq!(a, json!({"status": "Accepted"}));
+    app.wait_until(|| sim.received_count("CertificateSigned") == 1)
+        .await;
+    let certs = issued(&app, &admin, "SECONE").await;
+    assert_eq!(certs.len(), 1);
+    assert_eq!(certs[0]["commonName"], "SECONE");
+    let pem = certs[0]["pem"].as_str().unwrap();
+    assert_eq!(subject_of(pem, false), vec![(CN.into(), "SECONE".into())]);
+    let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
+    let cert = p.parse_x509().unwrap();
+    assert!(cert.subject_alternative_name().unwrap().is_none());
+    assert_eq!(
+        cert.public_key().subject_public_key.data.as_ref(),
+        key.public_key_raw()
+    );
+    // The simulator's own CSR (CN and O) is accepted the same way.
+    assert_eq!(sim.sign_certificate().await.unwrap(), "Accepted");
+    app.wait_until(|| sim.certificate().is_some()).await;
+    let (chain, _) = sim.certificate().unwrap();
+    assert_eq!(
+        subject_of(&chain, false),
+        vec![(CN.into(), "SECONE".into())]
+    );
+}
+dual!(issued_certificate_names_the_charger_alone);
+
 async fn garbage_csr_is_rejected(app: TestApp) {
     let admin = app.admin().await;
     refused(
@@ -311,6 +499,8 @@ dual!(deleting_a_charger_takes_its_security_records);
 async fn commands_api_security_messages_are_tracked(app: TestApp) {
     let admin = app.admin().await;
     let sim = app.charger("SECCMD", 1).await;
+    // An upload address csms made (and the charger did not use: each takes one upload).
+    sim.set_answer("GetLog", Some(json!({"status": "Accepted"})));
     let (_, job) = app
         .post(
             "/api/admin/chargers/SECCMD/logs",
@@ -318,6 +508,7 @@ async fn commands_api_security_messages_are_tracked(app: TestApp) {
             json!({"logType": "SecurityLog"}),
         )
         .await;
+    sim.set_answer("GetLog", None);
     let location = job["job"]["location"].as_str().unwrap().to_string();
     let (s, b) = app
         .post(

@@ -43,6 +43,11 @@ struct Cluster {
     _db: crate::helpers::TestDb,
 }
 
+/// A subject prefix of a test's own.
+fn new_prefix() -> String {
+    format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
 fn node_env(nats: &str, prefix: &str, id: &str) -> Vec<(&'static str, String)> {
     vec![
         ("CSMS_NATS_URL", nats.to_string()),
@@ -52,13 +57,24 @@ fn node_env(nats: &str, prefix: &str, id: &str) -> Vec<(&'static str, String)> {
 }
 
 async fn cluster(n: usize, nats: &str) -> Option<Cluster> {
+    cluster_with(n, nats, &new_prefix(), &[]).await
+}
+
+/// `n` nodes with this subject prefix and more settings (NATS credentials, …).
+async fn cluster_with(
+    n: usize,
+    nats: &str,
+    prefix: &str,
+    extra: &[(&'static str, String)],
+) -> Option<Cluster> {
     let (url, db) = fresh_database(Backend::Postgres).await?;
-    let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let ids: Vec<String> = (0..n).map(|i| format!("{prefix}-node{i}")).collect();
     let mut nodes = Vec::new();
     for id in &ids {
+        let mut env = node_env(nats, prefix, id);
+        env.extend(extra.iter().cloned());
         // One at a time: the first one runs the migrations.
-        nodes.push(Server::spawn_with(&url, &node_env(nats, &prefix, id)));
+        nodes.push(Server::spawn_with(&url, &env));
     }
     Some(Cluster {
         nodes,
@@ -537,6 +553,15 @@ struct OwnNats {
 
 impl OwnNats {
     fn start(port: u16) -> OwnNats {
+        OwnNats::with_args(port, &["-a", "127.0.0.1", "-p", &port.to_string()])
+    }
+
+    /// With a configuration file (which must listen on 127.0.0.1:`port`).
+    fn with_config(port: u16, config: &std::path::Path) -> OwnNats {
+        OwnNats::with_args(port, &["-c", &config.display().to_string()])
+    }
+
+    fn with_args(port: u16, args: &[&str]) -> OwnNats {
         let bin = [
             "nats-server",
             "/usr/sbin/nats-server",
@@ -546,7 +571,7 @@ impl OwnNats {
         .find(|b| Command::new(b).arg("--version").output().is_ok())
         .expect("nats-server is installed");
         let child = Command::new(bin)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -650,6 +675,242 @@ async fn nats_outage_gives_503_and_recovers() {
     )
     .await;
     assert_eq!(w["balance"].as_f64(), Some(500.0), "{w}");
+}
+
+/// `csms serve` with these settings must stop at start-up: its stderr. A start that found the
+/// shared PostgreSQL out of connections (other tests at once) is tried again.
+fn failed_start(database_url: &str, env: &[(&str, String)]) -> String {
+    for _ in 0..10 {
+        let err = failed_start_once(database_url, env);
+        if !err.contains("too many clients") {
+            return err;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    panic!("PostgreSQL kept refusing connections");
+}
+
+fn failed_start_once(database_url: &str, env: &[(&str, String)]) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_csms"));
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("CSMS_HTTP_ADDR", "127.0.0.1:0")
+        .env("CSMS_OCPP_ADDR", "127.0.0.1:0")
+        .env("CSMS_BCRYPT_COST", "4")
+        .env("CSMS_DB_POOL_SIZE", "2")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("csms runs");
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(!status.success());
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err)
+                .expect("stderr");
+            return err;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("csms kept running with {env:?}");
+}
+
+/// The value of a counter in a node's `/metrics` (0 when absent).
+async fn counter(http: &reqwest::Client, base: &str, name: &str) -> f64 {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A NATS server with TLS (client certificates verified) and authorization on, its users limited
+/// to the cluster's subject prefix: nodes with credentials route an operator command through a
+/// node that does not hold the charger; a node without credentials, or without the CA, stops at
+/// start-up with a clear error. A NATS user that is not a node (with the same permissions) cannot
+/// send a command through `<prefix>.node.<id>.call`: unsigned, forged and replayed calls are
+/// refused and never reach the charger, and a forged claim fences nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nats_with_authorization_and_tls() {
+    if nats_url().is_none() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let pki = crate::helpers::TestPki::create();
+    let (cert, key) = pki.client("csms-node", crate::helpers::ClientCert::Valid);
+    let prefix = new_prefix();
+    let dir = pki.dir.display().to_string();
+    let config = pki.dir.join("nats.conf");
+    std::fs::write(
+        &config,
+        format!(
+            r#"listen: "127.0.0.1:{port}"
+tls {{
+  cert_file: "{dir}/server.pem"
+  key_file: "{dir}/server.key"
+  ca_file: "{dir}/ca.pem"
+  verify: true
+  timeout: 10
+}}
+authorization {{
+  users = [
+    {{ user: "csms", password: "node-secret", permissions: {{ publish: "{prefix}.>", subscribe: "{prefix}.>" }} }}
+    {{ user: "intruder", password: "intruder-secret", permissions: {{ publish: "{prefix}.>", subscribe: "{prefix}.>" }} }}
+  ]
+}}
+"#
+        ),
+    )
+    .unwrap();
+    let _nats = OwnNats::with_config(port, &config);
+    let url = format!("tls://127.0.0.1:{port}");
+    let tls = [
+        ("CSMS_NATS_CA", pki.ca_cert().display().to_string()),
+        ("CSMS_NATS_CLIENT_CERT", cert.display().to_string()),
+        ("CSMS_NATS_CLIENT_KEY", key.display().to_string()),
+    ];
+    let login = [
+        ("CSMS_NATS_USER", "csms".to_string()),
+        ("CSMS_NATS_PASSWORD", "node-secret".to_string()),
+    ];
+    let Some(c) = cluster_with(2, &url, &prefix, &[tls.as_slice(), &login].concat()).await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let fleet = setup(&c.nodes[1], 1, 0, "XAUTH").await;
+    let admin = admin_token(&http, &c.nodes[0].http).await;
+    let device = fleet.devices[0].clone();
+    let sim = &fleet.sims[0];
+    until_held(&http, &c, &admin, &device, &c.ids[1]).await;
+
+    // A NATS user allowed on the cluster's subjects, but not a node: it records calls.
+    let intruder = async_nats::ConnectOptions::with_user_and_password(
+        "intruder".into(),
+        "intruder-secret".into(),
+    )
+    .add_root_certificates(pki.ca_cert())
+    .add_client_certificate(cert.clone(), key.clone())
+    .connect(url.as_str())
+    .await
+    .expect("the intruder has NATS credentials");
+    let call_subject = format!("{prefix}.node.{}.call", c.ids[1]);
+    let mut recorded = intruder.subscribe(call_subject.clone()).await.unwrap();
+    intruder.flush().await.unwrap();
+
+    let command = |via: usize, action: &'static str| {
+        let (http, admin, device) = (http.clone(), admin.clone(), device.clone());
+        let base = c.nodes[via].http.clone();
+        async move {
+            post(
+                &http,
+                format!("{base}/api/admin/chargers/{device}/commands/{action}"),
+                &admin,
+                json!({}),
+            )
+            .await
+        }
+    };
+    let (s, v) = command(0, "GetConfiguration").await;
+    assert_eq!(s, 200, "routed through the node without the charger: {v}");
+    assert_eq!(sim.received_count("GetConfiguration"), 1);
+    let genuine = tokio::time::timeout(
+        Duration::from_secs(5),
+        futures_util::StreamExt::next(&mut recorded),
+    )
+    .await
+    .expect("the routed call was seen on NATS")
+    .expect("subscription");
+
+    // Unsigned, forged, replayed: each refused by the holder, none reaches the charger.
+    let call = serde_json::to_vec(&json!({
+        "device": device, "action": "Reset", "payload": {"type": "Hard"}, "timeout_ms": 2000,
+        "from": c.ids[0], "issued_ms": chrono::Utc::now().timestamp_millis(), "nonce": "intruder-1"
+    }))
+    .unwrap();
+    let forged = [&[b'0'; 64][..], &call].concat();
+    let answers = format!("{prefix}._inbox.intruder");
+    let before = counter(
+        &http,
+        &c.nodes[1].http,
+        "csms_cluster_refused_messages_total",
+    )
+    .await;
+    for payload in [call.clone(), forged, genuine.payload.to_vec()] {
+        intruder
+            .publish_with_reply(call_subject.clone(), answers.clone(), payload.into())
+            .await
+            .unwrap();
+    }
+    // A forged claim with a huge epoch: a node that believed it would close the charger's socket
+    // (the holder) or route its calls to a node that does not exist (the other).
+    let fake = json!({"device": device, "node": "intruder", "epoch": 1_000_000, "released": false});
+    intruder
+        .publish(format!("{prefix}.claims"), fake.to_string().into())
+        .await
+        .unwrap();
+    intruder.flush().await.unwrap();
+    let mut refused = before;
+    for _ in 0..100 {
+        refused = counter(
+            &http,
+            &c.nodes[1].http,
+            "csms_cluster_refused_messages_total",
+        )
+        .await;
+        if refused >= before + 4.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        refused,
+        before + 4.0,
+        "unsigned, forged, replayed calls and the claim"
+    );
+    assert_eq!(sim.received_count("Reset"), 0);
+    assert_eq!(
+        sim.received_count("GetConfiguration"),
+        1,
+        "the replay did not run"
+    );
+    // The forged claim fenced nothing: the holder kept its connection and still gets calls.
+    let (s, v) = command(0, "GetConfiguration").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(sim.received_count("GetConfiguration"), 2);
+    assert_eq!(
+        charger(&http, &c.nodes[0].http, &admin, &device).await["node"],
+        c.ids[1]
+    );
+
+    // Without credentials, or without the CA: start-up stops with a clear error.
+    let node = |id: &str| node_env(&url, &prefix, &format!("{prefix}-{id}"));
+    let err = failed_start(&c.url, &[node("anon"), tls.to_vec()].concat());
+    assert!(
+        err.contains("cannot join the cluster") && err.contains("authorization violation"),
+        "{err}"
+    );
+    let err = failed_start(&c.url, &[node("noca"), login.to_vec()].concat());
+    assert!(
+        err.contains("cannot join the cluster") && err.contains("certificate"),
+        "{err}"
+    );
 }
 
 /// A node stalled past its lease (SIGSTOP) loses its charger to another node; on resume it is

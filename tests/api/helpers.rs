@@ -145,6 +145,8 @@ impl TestApp {
             db_pool_size: 8,
             http_workers: 2,
             ca_dir: ca.path().join("ca").display().to_string(),
+            // Every test client is 127.0.0.1: tests register many customers from it.
+            register_addr_max: 100_000,
             ..Settings::default()
         };
         tweak(&mut settings);
@@ -292,6 +294,41 @@ impl TestApp {
         })
     }
 
+    /// Records, as SignCertificate does, that csms issued `pem` to the charger `device` (its row in
+    /// `charger_certificates` for that charger, its common name `device`, as the code before the
+    /// CSR subject fix stored it whatever the certificate read). Returns the serial.
+    #[allow(dead_code)] // not every test binary uses it
+    pub async fn record_issued_certificate(&self, device: &str, pem: &str) -> String {
+        use csms::db::schema::{charger_certificates, chargers};
+        use diesel::prelude::*;
+        let ca = csms::ca::Ca::open(&self.settings.ca_dir).unwrap();
+        let h = csms::ca::hash_data(pem, Some(ca.cert_pem())).unwrap();
+        let (device, pem, serial) = (device.to_string(), pem.to_string(), h.serial_number.clone());
+        self.db(move |c| {
+            let id: i64 = chargers::table
+                .filter(chargers::device_id.eq(&device))
+                .select(chargers::id)
+                .first(c)
+                .unwrap();
+            let t = chrono::Utc::now().naive_utc();
+            diesel::insert_into(charger_certificates::table)
+                .values((
+                    charger_certificates::charger_id.eq(id),
+                    charger_certificates::serial.eq(&serial),
+                    charger_certificates::common_name.eq(&device),
+                    charger_certificates::not_after.eq(h.not_after),
+                    charger_certificates::pem.eq(&pem),
+                    charger_certificates::status.eq("Accepted"),
+                    charger_certificates::created_at.eq(t),
+                    charger_certificates::updated_at.eq(t),
+                ))
+                .execute(c)
+                .unwrap();
+        })
+        .await;
+        h.serial_number
+    }
+
     /// A simulator configuration for a registered charger (with its password).
     pub fn sim_config(&self, device: &str, connectors: u32) -> SimConfig {
         let mut cfg = SimConfig::new(self.ocpp.clone(), device, connectors);
@@ -346,6 +383,31 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         panic!("condition not reached in 15 s");
+    }
+
+    /// A charger's message log (newest first) once it holds a frame for which `cond` holds: the log
+    /// is written off the connection's path, a few milliseconds after the frame.
+    pub async fn message_log_with(
+        &self,
+        token: &str,
+        device: &str,
+        mut cond: impl FnMut(&Value) -> bool,
+    ) -> Vec<Value> {
+        let mut list = Vec::new();
+        for _ in 0..300 {
+            let (_, body) = self
+                .get(
+                    &format!("/api/admin/chargers/{device}/messages?limit=1000"),
+                    Some(token),
+                )
+                .await;
+            list = body["messages"].as_array().cloned().unwrap_or_default();
+            if list.iter().any(&mut cond) {
+                return list;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no such frame in {device}'s message log within 15 s: {list:?}");
     }
 
     /// Registers a customer and credits the wallet with `balance` (major units).
@@ -467,6 +529,24 @@ pub fn tls(s: &mut Settings) {
     s.ocpp_tls_reload_secs = 1;
 }
 
+/// Settings tweak: [`tls`], with csms's own charger CA (`CSMS_CA_DIR`, created here) trusted for
+/// client certificates beside the test CA, as the README asks an operator to do: a certificate
+/// csms issued through SignCertificate can then connect at profile 3.
+#[allow(dead_code)] // not every test binary uses it
+pub fn tls_and_csms_ca(s: &mut Settings) {
+    tls(s);
+    let test_ca = s.ocpp_tls_client_ca.clone().expect("tls");
+    let ca = csms::ca::Ca::open(&s.ca_dir).expect("csms's charger CA");
+    let bundle = test_ca.with_file_name("client-cas.pem");
+    let pem = format!(
+        "{}{}",
+        std::fs::read_to_string(&test_ca).unwrap(),
+        ca.cert_pem()
+    );
+    std::fs::write(&bundle, pem).unwrap();
+    s.ocpp_tls_client_ca = Some(bundle);
+}
+
 /// Certificates made by the tests themselves with rcgen.
 pub struct TestPki {
     pub dir: PathBuf,
@@ -525,8 +605,12 @@ impl TestPki {
         let dir = ca.parent().unwrap().to_path_buf();
         let key = rcgen::KeyPair::from_pem(&std::fs::read_to_string(dir.join("ca.key")).unwrap())
             .unwrap();
-        let issuer =
-            rcgen::Issuer::from_ca_cert_pem(&std::fs::read_to_string(&ca).unwrap(), key).unwrap();
+        // The test CA itself (the client CA file may hold more: see `tls_and_csms_ca`).
+        let issuer = rcgen::Issuer::from_ca_cert_pem(
+            &std::fs::read_to_string(dir.join("ca.pem")).unwrap(),
+            key,
+        )
+        .unwrap();
         TestPki { dir, issuer }
     }
 
@@ -551,6 +635,32 @@ impl TestPki {
         // The key first: a reload that sees the new certificate finds its key.
         std::fs::write(&k, key.serialize_pem()).unwrap();
         std::fs::write(&c, cert.pem()).unwrap();
+        (c, k)
+    }
+
+    /// A valid client certificate whose subject is `entries` in order, written into the PKI
+    /// directory as `client-{tag}`. rcgen keeps one value per attribute type: a second common name
+    /// goes in as `DnType::CustomDnType(vec![2, 5, 4, 3])`.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn client_with_subject(
+        &self,
+        tag: &str,
+        entries: &[(rcgen::DnType, &str)],
+    ) -> (PathBuf, PathBuf) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name = rcgen::DistinguishedName::new();
+        for (ty, value) in entries {
+            p.distinguished_name.push(ty.clone(), *value);
+        }
+        p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = p.signed_by(&key, &self.issuer).unwrap();
+        let (c, k) = (
+            self.dir.join(format!("client-{tag}.pem")),
+            self.dir.join(format!("client-{tag}.key")),
+        );
+        std::fs::write(&c, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
         (c, k)
     }
 

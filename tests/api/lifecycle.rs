@@ -364,8 +364,9 @@ async fn reboot_settles_and_late_stop_bills_the_rest(app: TestApp) {
 }
 dual!(reboot_settles_and_late_stop_bills_the_rest);
 
-/// A late StopTransaction showing more than the wallet can pay: charged up to the balance, the rest
-/// written off (operator-visible).
+/// A late StopTransaction showing more than the customer authorized: charged up to what is left of
+/// the authorized amount (₹12 of the ₹15), the rest written off (operator-visible), although the
+/// wallet could pay more.
 async fn unbillable_late_energy_is_written_off(app: TestApp) {
     let sim = app.charger("WOFF1", 1).await;
     let c = app.customer("a@example.com", 20.0).await;
@@ -385,8 +386,8 @@ async fn unbillable_late_energy_is_written_off(app: TestApp) {
     sim.send_lost_stop(tx).await.unwrap();
     assert_eq!(
         app.balance(&c.token).await,
-        0.0,
-        "charged up to the balance"
+        5.0,
+        "charged up to the authorized amount, not the balance"
     );
     let (s, body) = app
         .get("/api/admin/write-offs", Some(&app.admin().await))
@@ -394,8 +395,12 @@ async fn unbillable_late_energy_is_written_off(app: TestApp) {
     assert_eq!(s, 200, "{body}");
     let w = &body["writeOffs"][0];
     assert_eq!(
-        w["amount"], 10.0,
-        "30.00 - 3.00 billed - 17.00 charged: {body}"
+        w["amount"], 15.0,
+        "30.00 - 3.00 billed - 12.00 charged: {body}"
+    );
+    assert_eq!(
+        w["reason"],
+        "Energy beyond the amount the customer authorized"
     );
     assert_eq!(w["deviceId"], "WOFF1");
     assert_eq!(w["transactionId"], tx);

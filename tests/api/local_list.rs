@@ -263,3 +263,114 @@ async fn refusals_are_recorded(app: TestApp) {
     assert_eq!(s, 404);
 }
 dual!(refusals_are_recorded);
+
+/// Connects `device` (registered) with tokens known, so that csms checks its list at boot and
+/// sends a Full update; the charger takes three seconds to answer SendLocalList. Returns once
+/// that automatic update has reached the charger (and is not answered yet).
+async fn automatic_update_under_way(app: &TestApp, device: &str) -> csms::simulator::Simulator {
+    // The background round for the tokens just created passes first (else it might reach the
+    // charger before its answers are slowed down).
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    app.register_charger(device, None).await;
+    let sim = csms::simulator::Simulator::connect_only(app.sim_config(device, 1))
+        .await
+        .unwrap();
+    sim.set_answer_delay("SendLocalList", Some(3000));
+    sim.boot().await.unwrap();
+    app.wait_until(|| sim.received_count("SendLocalList") == 1)
+        .await;
+    assert_eq!(sent_lists(&sim)[0]["updateType"], "Full");
+    sim
+}
+
+/// Issue 20, item 4: an operator's SendLocalList and GetLocalListVersion while csms's own update
+/// at connect is under way are queued behind it (or, for the version check, answered as the
+/// charger answered), never refused with "already in progress".
+async fn operator_commands_wait_for_the_automatic_update(app: TestApp) {
+    let admin = app.admin().await;
+    token(&app, &admin, json!({"idTag": "FLEET1"})).await;
+    let sim = automatic_update_under_way(&app, "LLQ1").await;
+    let (s, b) = app
+        .post(
+            "/api/admin/chargers/LLQ1/commands/SendLocalList",
+            Some(&admin),
+            json!({"listVersion": 5, "updateType": "Full", "localAuthorizationList": []}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["response"]["status"], "Accepted", "{b}");
+    // The automatic Full update first, answered; then the operator's, after it, as given.
+    let lists = sent_lists(&sim);
+    assert_eq!(lists.len(), 2, "{lists:?}");
+    assert_eq!(lists[0]["listVersion"], 1);
+    assert_eq!(
+        lists[1],
+        json!({"listVersion": 5, "updateType": "Full", "localAuthorizationList": []})
+    );
+    assert_eq!(sim.local_list().0, 5);
+    recorded(&app, &admin, "LLQ1", 5).await;
+
+    // The version check: csms's own check at connect and the operator's both find a version
+    // other than the one recorded; csms resyncs once, and the operator gets the charger's answer
+    // (it was refused with "already in progress" when csms's resync took the list first).
+    token(&app, &admin, json!({"idTag": "FLEET2"})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    app.register_charger("LLQ2", None).await;
+    let sim = csms::simulator::Simulator::connect_only(app.sim_config("LLQ2", 1))
+        .await
+        .unwrap();
+    sim.set_answer("GetLocalListVersion", Some(json!({"listVersion": 0})));
+    sim.set_answer_delay("GetLocalListVersion", Some(1000));
+    sim.set_answer_delay("SendLocalList", Some(1000));
+    sim.boot().await.unwrap();
+    app.wait_until(|| sim.received_count("GetLocalListVersion") == 1)
+        .await;
+    let (s, b) = app
+        .post(
+            "/api/admin/chargers/LLQ2/commands/GetLocalListVersion",
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["response"]["listVersion"], 0, "{b}");
+    assert_eq!(sim.received_count("GetLocalListVersion"), 2);
+    app.wait_until(|| sim.local_list().0 == 1).await;
+    assert_eq!(sent_lists(&sim).len(), 1, "one resync");
+}
+dual!(operator_commands_wait_for_the_automatic_update);
+
+/// `CSMS_LOCAL_LIST_AUTO_SYNC=false`: csms sends no list by itself (not at boot, not after a token
+/// changes); the operator's commands still do.
+async fn automatic_sync_can_be_turned_off(app: TestApp) {
+    let admin = app.admin().await;
+    token(&app, &admin, json!({"idTag": "FLEET1"})).await;
+    let sim = app.charger("LLOFF", 1).await;
+    token(&app, &admin, json!({"idTag": "FLEET2"})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(sim.received_count("GetLocalListVersion"), 0);
+    assert!(sent_lists(&sim).is_empty());
+    let (s, b) = app
+        .post(
+            "/api/admin/chargers/LLOFF/commands/SendLocalList",
+            Some(&admin),
+            json!({"listVersion": 1, "updateType": "Full", "localAuthorizationList": []}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["response"]["status"], "Accepted");
+    assert_eq!(sent_lists(&sim).len(), 1);
+    let (s, b) = app
+        .post(
+            "/api/admin/chargers/LLOFF/commands/GetLocalListVersion",
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["response"]["listVersion"], 1);
+    assert_eq!(sent_lists(&sim).len(), 1, "no resync of its own");
+}
+dual!(automatic_sync_can_be_turned_off, |s| s
+    .local_list_auto_sync =
+    false);

@@ -13,6 +13,7 @@ mod lifecycle;
 mod local_list;
 mod nodes;
 mod ocpp;
+mod operator_commands;
 mod process;
 mod property;
 mod race;
@@ -21,6 +22,7 @@ mod security;
 mod smart_charging;
 mod tls;
 mod tokens;
+mod trust;
 
 pub fn race_in_use() -> &'static str {
     "This charger connector is currently in use by another customer. Please try a different connector or wait for the current session to end."

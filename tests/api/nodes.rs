@@ -159,7 +159,7 @@ async fn start_answers_from_the_final_state(app: TestApp) {
                 .first(c)
                 .unwrap();
             csms::db::write_tx(c, |c| {
-                csms::charging::fail(c, id, "interrupted", &["pending"])
+                csms::charging::fail(c, id, csms::charging::Failure::Interrupted, &["pending"])
             })
             .unwrap()
         })

@@ -663,3 +663,191 @@ async fn oversized_frames_close_the_connection(app: TestApp) {
         .await;
 }
 dual!(oversized_frames_close_the_connection);
+
+/// Frames that are not OCPP-J (unparseable, binary, answers to no call) mostly get no reply, so
+/// nothing slowed a charger flooding them. The limit's worth within the window closes the
+/// connection (close code 1008) and records the security event InvalidMessages (source csms);
+/// fewer keep it open, and good frames in between do not count.
+async fn garbage_frames_close_the_connection_with_a_security_event(app: TestApp) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    app.register_charger("JUNK1", None).await;
+    let mut ws = raw_socket(&app, "JUNK1").await;
+    app.wait_until(|| app.state.registry.is_online("JUNK1"))
+        .await;
+    let junk = [
+        Message::text("this is not json"),
+        Message::text(r#"[3,"nobody-asked",{}]"#),
+        Message::text(r#"[4,"nobody-asked","GenericError","",{}]"#),
+        Message::text(r#"[3,"r1"]"#),
+        Message::binary(vec![0u8, 1, 2]),
+    ];
+    // 9 of them (the limit is 10), then a good CALL: still answered.
+    for m in junk.iter().cycle().take(9) {
+        ws.send(m.clone()).await.unwrap();
+    }
+    ws.send(Message::text(r#"[2,"ok1","Heartbeat",{}]"#))
+        .await
+        .unwrap();
+    let answered = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(m)) = ws.next().await {
+            if let Message::Text(t) = m
+                && t.contains("\"ok1\"")
+                && t.starts_with("[3")
+            {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(answered, Ok(true), "still connected after 9 invalid frames");
+    assert!(app.state.registry.is_online("JUNK1"));
+    // The 10th closes it, with a reason.
+    ws.send(Message::text("}{")).await.unwrap();
+    let close = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                None | Some(Err(_)) => return None,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await
+    .expect("the server closed the connection");
+    assert_eq!(close, Some(1008), "policy violation");
+    app.wait_until(|| !app.state.registry.is_online("JUNK1"))
+        .await;
+    let admin = app.admin().await;
+    let (_, body) = app
+        .get("/api/admin/chargers/JUNK1/security-events", Some(&admin))
+        .await;
+    let events = body["events"].as_array().cloned().unwrap_or_default();
+    let ours: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "InvalidMessages" && e["source"] == "csms")
+        .collect();
+    assert_eq!(ours.len(), 1, "{body}");
+    assert!(
+        ours[0]["techInfo"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("10 frames that are not OCPP-J"),
+        "{body}"
+    );
+    // A charger that reconnects and floods again is cut off again, without a second event
+    // within the minute.
+    let mut ws = raw_socket(&app, "JUNK1").await;
+    for _ in 0..10 {
+        let _ = ws.send(Message::text("nope")).await;
+    }
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok());
+    app.wait_until(|| !app.state.registry.is_online("JUNK1"))
+        .await;
+    let (_, body) = app
+        .get("/api/admin/chargers/JUNK1/security-events", Some(&admin))
+        .await;
+    let n = body["events"].as_array().map_or(0, |e| {
+        e.iter().filter(|e| e["type"] == "InvalidMessages").count()
+    });
+    assert_eq!(n, 1, "{body}");
+}
+dual!(
+    garbage_frames_close_the_connection_with_a_security_event,
+    |s| {
+        s.ocpp_bad_frame_limit = 10;
+    }
+);
+
+/// The rows of a charger's message log, straight from the database.
+async fn logged_frames(app: &TestApp, device: &'static str) -> i64 {
+    app.db(move |c| {
+        use csms::db::schema::{chargers, ocpp_messages};
+        use diesel::prelude::*;
+        let id: i64 = chargers::table
+            .filter(chargers::device_id.eq(device))
+            .select(chargers::id)
+            .first(c)
+            .unwrap();
+        ocpp_messages::table
+            .filter(ocpp_messages::charger_id.eq(id))
+            .count()
+            .get_result::<i64>(c)
+            .unwrap()
+    })
+    .await
+}
+
+/// A charger's message log never holds more than CSMS_MESSAGE_LOG_LIMIT frames in the database,
+/// not even between trims: the write that would pass it trims it in the same transaction (to the
+/// newest half). Frames above CSMS_MESSAGE_LOG_FRAME_BYTES are logged cut, with a marker.
+async fn the_message_log_is_capped_per_charger(app: TestApp) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    app.register_charger("LOGCAP", None).await;
+    let mut ws = raw_socket(&app, "LOGCAP").await;
+    let mut most = 0;
+    for round in 0..10 {
+        // 10 Heartbeats pipelined: 20 frames (in and out).
+        for i in 0..10 {
+            ws.send(Message::text(format!(
+                r#"[2,"h{round}-{i}","Heartbeat",{{}}]"#
+            )))
+            .await
+            .unwrap();
+        }
+        let mut answers = 0;
+        while answers < 10 {
+            if let Some(Ok(Message::Text(_))) = ws.next().await {
+                answers += 1;
+            }
+        }
+        most = most.max(logged_frames(&app, "LOGCAP").await);
+        assert!(most <= 50, "{most} frames logged: above the limit of 50");
+    }
+    // 200 frames went through; the newest are the ones kept.
+    let admin = app.admin().await;
+    let log = app
+        .message_log_with(&admin, "LOGCAP", |m| m["messageId"] == "h9-9")
+        .await;
+    assert!(log.len() <= 50 && log.len() >= 25, "{}", log.len());
+    let now = logged_frames(&app, "LOGCAP").await;
+    assert!((25..=50).contains(&now), "{now} frames logged");
+    // A long frame is logged cut, with a marker.
+    let long = format!(
+        r#"[2,"big","DataTransfer",{{"vendorId":"V","data":"{}"}}]"#,
+        "x".repeat(10_000)
+    );
+    ws.send(Message::text(long.clone())).await.unwrap();
+    let log = app
+        .message_log_with(&admin, "LOGCAP", |m| {
+            m["messageId"] == "big" && m["direction"] == "in"
+        })
+        .await;
+    let big = log
+        .iter()
+        .find(|m| m["messageId"] == "big" && m["direction"] == "in")
+        .unwrap();
+    let text = big["frame"]
+        .as_str()
+        .expect("no longer JSON: shown as text");
+    assert!(text.len() <= 1024, "{}", text.len());
+    assert!(
+        text.ends_with(&format!("...[truncated: {} bytes]", long.len())),
+        "{text}"
+    );
+}
+dual!(the_message_log_is_capped_per_charger, |s| {
+    s.message_log_limit = 50;
+    s.message_log_frame_bytes = 1024;
+});

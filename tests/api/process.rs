@@ -48,6 +48,7 @@ impl Server {
             .env("CSMS_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("CSMS_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("CSMS_BCRYPT_COST", "4")
+            .env("CSMS_REGISTER_ADDR_MAX", "100000")
             .env("CSMS_REMOTE_START_TIMEOUT_SECS", "2")
             .env("CSMS_OCPP_CALL_TIMEOUT_SECS", "2")
             .env("CSMS_START_TRANSACTION_TIMEOUT_SECS", "3")

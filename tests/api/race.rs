@@ -308,7 +308,7 @@ async fn reserve_decides_races_in_the_database(app: TestApp) {
         let session = winners[0];
         app.db(move |c| {
             csms::db::write_tx(c, |c| {
-                csms::charging::fail(c, session, "test", &["pending"])
+                csms::charging::fail(c, session, csms::charging::Failure::Rejected, &["pending"])
             })
             .unwrap()
         })

@@ -161,6 +161,81 @@ async fn login_budget_per_address(app: TestApp) {
 }
 dual!(login_budget_per_address, |s| s.login_addr_max_failures = 3);
 
+async fn register(app: &TestApp, email: &str, password: &str) -> (u16, HeaderMap, Value) {
+    raw(
+        app,
+        reqwest::Method::POST,
+        "/api/customer/register",
+        None,
+        Some(json!({"name": "N", "email": email, "password": password})),
+    )
+    .await
+}
+
+/// Registrations from one address (the tests' 127.0.0.1), with a budget of 3 per hour: invalid input
+/// does not spend it, a new account and an email already registered do; the fourth is refused with
+/// 429 and Retry-After, creates nothing, and logins are not affected.
+async fn registration_budget_per_address(app: TestApp) {
+    for bad in ["not-an-email", "x@example.com"] {
+        let password = if bad.contains('@') { "123" } else { "password" };
+        let (s, _, body) = register(&app, bad, password).await;
+        assert_eq!(s, 400, "{body}");
+    }
+    assert_eq!(register(&app, "r1@example.com", "password").await.0, 201);
+    let (s, _, body) = register(&app, "R1@example.com", "password").await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (409, Some("Email is already registered"))
+    );
+    assert_eq!(register(&app, "r2@example.com", "password").await.0, 201);
+    let (s, headers, body) = register(&app, "r3@example.com", "password").await;
+    assert_eq!(s, 429, "{body}");
+    let wait = retry_after(&headers);
+    assert!(wait > 3500 && wait <= 3600, "the window is an hour: {wait}");
+    assert_eq!(
+        body["error"],
+        format!("Too many registrations from this address. Try again in {wait} seconds.")
+    );
+    let (s, _, _) = login(&app, "/api/customer/login", "r3@example.com", "password").await;
+    assert_eq!(s, 401, "nothing was created");
+    let (s, _, body) = login(&app, "/api/customer/login", "r1@example.com", "password").await;
+    assert_eq!(s, 200, "{body}");
+    let (s, _, _) = login(&app, "/api/admin/login", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(s, 200);
+}
+dual!(registration_budget_per_address, |s| {
+    s.register_addr_max = 3;
+    s.register_addr_window_secs = 3600;
+});
+
+/// A registration with an email already registered is refused before the password is hashed: with
+/// an expensive bcrypt cost it answers in a fraction of the time a new registration takes.
+async fn duplicate_email_is_refused_before_hashing(app: TestApp) {
+    let hash = csms::auth::hash_password("password".into(), 4)
+        .await
+        .expect("hash");
+    app.db(move |c| csms::customers::create(c, "Old", "old@example.com", &hash).unwrap())
+        .await;
+    let t = std::time::Instant::now();
+    let (s, _, body) = register(&app, "old@example.com", "password").await;
+    let duplicate = t.elapsed();
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (409, Some("Email is already registered"))
+    );
+    let t = std::time::Instant::now();
+    let (s, _, body) = register(&app, "new@example.com", "password").await;
+    let fresh = t.elapsed();
+    assert_eq!(s, 201, "{body}");
+    assert!(
+        duplicate * 3 < fresh,
+        "duplicate {duplicate:?}, new account {fresh:?}"
+    );
+}
+dual!(duplicate_email_is_refused_before_hashing, |s| s
+    .bcrypt_cost =
+    14);
+
 /// Reads the event stream until `want` appears (or fails after 10 s).
 async fn read_until(resp: reqwest::Response, want: &str) {
     let mut stream = resp.bytes_stream();

@@ -144,8 +144,9 @@ async fn tokens_crud_is_case_insensitive_and_validated(app: TestApp) {
 dual!(tokens_crud_is_case_insensitive_and_validated);
 
 /// Authorize answers from the tokens: Accepted (with parentIdTag and expiryDate), Blocked, Expired
-/// once the expiry date has passed, Invalid for unknown and `Invalid`-status tags, and ConcurrentTx
-/// while the same card charges on another charger.
+/// once the expiry date has passed, Invalid for unknown and `Invalid`-status tags; ConcurrentTx only
+/// for a StartTransaction while the same card charges on another charger (OCPP 1.6: Authorize
+/// answers the card's own status).
 async fn authorize_answers_from_tokens(app: TestApp) {
     let admin = app.admin().await;
     for body in [
@@ -181,12 +182,13 @@ async fn authorize_answers_from_tokens(app: TestApp) {
     assert_eq!(authorize(&sim, "VOID").await["status"], "Invalid");
     assert_eq!(authorize(&sim, "UNKNOWN").await["status"], "Invalid");
 
-    // The fleet card charges on AUTH1; on AUTH2 it is ConcurrentTx, for Authorize and for a
-    // StartTransaction, which is then stopped.
+    // The fleet card charges on AUTH1; on AUTH2 Authorize answers its own status (Accepted), and
+    // a StartTransaction is ConcurrentTx, and stopped.
     let tx = sim.start_transaction(1, "fleet").await.unwrap();
     assert_eq!(sim.start_answers(), vec![(tx, "Accepted".to_string())]);
     let other = app.charger("AUTH2", 1).await;
-    assert_eq!(authorize(&other, "FLEET").await["status"], "ConcurrentTx");
+    assert_eq!(authorize(&other, "FLEET").await["status"], "Accepted");
+    assert_eq!(authorize(&sim, "FLEET").await["status"], "Accepted");
     let tx2 = other.start_transaction(1, "FLEET").await.unwrap();
     assert_eq!(
         other.start_answers(),
