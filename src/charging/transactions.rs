@@ -57,18 +57,20 @@ pub fn request_stop(c: &mut DbConnection, tx_id: i64) -> Result<bool, AppError> 
     Ok(n == 1)
 }
 
-/// Whether the charger has a transaction open, or one csms still asks it to stop.
+/// Whether the charger has a transaction open, or one csms still asks it to stop. Two existence
+/// checks, each on its own partial index (`ocpp_transactions_open`, `ocpp_transactions_stopping`),
+/// so the cost does not grow with the charger's history.
 pub fn has_running(c: &mut DbConnection, charger_id: i64) -> Result<bool, AppError> {
-    let n: i64 = ocpp_transactions::table
+    let open = ocpp_transactions::table
         .filter(ocpp_transactions::charger_id.eq(charger_id))
-        .filter(
-            ocpp_transactions::stopped_at
-                .is_null()
-                .or(ocpp_transactions::stop_next_at.is_not_null()),
-        )
-        .count()
-        .get_result(c)?;
-    Ok(n > 0)
+        .filter(ocpp_transactions::stopped_at.is_null());
+    let stopping = ocpp_transactions::table
+        .filter(ocpp_transactions::charger_id.eq(charger_id))
+        .filter(ocpp_transactions::stop_next_at.is_not_null());
+    Ok(
+        diesel::select(diesel::dsl::exists(open)).get_result::<bool>(c)?
+            || diesel::select(diesel::dsl::exists(stopping)).get_result::<bool>(c)?,
+    )
 }
 
 /// StartTransaction. A repeat of a transaction already recorded (the same message again, or a retry

@@ -494,10 +494,18 @@ async fn operator_force_close(app: TestApp) {
         )
         .await;
     assert_eq!(s, 404);
+    // csms goes on asking the charger to stop what it still runs, and this charger ignores it. One
+    // CALL at a time: the next customer's RemoteStart would wait behind the unanswered
+    // RemoteStopTransaction, inside its own timeout, so let that one time out first (5 s here).
+    app.wait_until(|| sim.received_count("RemoteStopTransaction") >= 1)
+        .await;
+    let ignored_at = std::time::Instant::now();
     // The connector is free for the next customer.
     sim.set_remote_stop(RemoteStop::Accept);
     let _ = sim.stop_transaction(tx, "Local").await; // late: nothing more to bill
     assert_eq!(app.balance(&c.token).await, 85.0);
+    tokio::time::sleep(std::time::Duration::from_secs(6).saturating_sub(ignored_at.elapsed()))
+        .await;
     let (s, body) = app.start(&c.token, "FORCE1", 1, 10.0).await;
     assert_eq!(s, 200, "{body}");
     app.assert_money_conserved().await;

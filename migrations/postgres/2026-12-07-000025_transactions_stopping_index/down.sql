@@ -1,0 +1,1 @@
+DROP INDEX ocpp_transactions_stopping;
