@@ -26,13 +26,24 @@ pub const SWAGGER_CSP: &str = "default-src 'self'; script-src 'self'; style-src 
      img-src 'self' data:; connect-src 'self'; font-src 'self' data:; object-src 'none'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// Browser features neither panel uses, denied to them and to anything they might load.
+pub const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), display-capture=(), geolocation=(), \
+     gyroscope=(), hid=(), magnetometer=(), microphone=(), midi=(), payment=(), serial=(), usb=()";
+
+/// Answers that must never be stored by a browser or a proxy: the API (a login's token above all,
+/// wallets, sessions) and the health and metrics answers.
+fn is_uncacheable(path: &str) -> bool {
+    path.starts_with("/api/") || path == "/healthz" || path == "/metrics"
+}
+
 fn is_swagger(path: &str) -> bool {
     path == "/swagger-ui" || path.starts_with("/swagger-ui/")
 }
 
 /// Adds the security headers to every response, errors and event streams included (a header the
-/// handler set itself is kept). Handler and extractor errors reach this layer as responses already
-/// (actix turns them into responses at the route), so they get the headers too.
+/// handler set itself is kept), and `Cache-Control: no-store` to API answers. Handler and extractor
+/// errors reach this layer as responses already (actix turns them into responses at the route), so
+/// they get the headers too.
 pub async fn headers(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -42,6 +53,7 @@ pub async fn headers(
     } else {
         CSP
     };
+    let uncacheable = is_uncacheable(req.path());
     let mut res = next.call(req).await?;
     let h = res.headers_mut();
     for (name, value) in [
@@ -49,8 +61,15 @@ pub async fn headers(
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
         (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            HeaderName::from_static("permissions-policy"),
+            PERMISSIONS_POLICY,
+        ),
     ] {
         set_default(h, name, value);
+    }
+    if uncacheable {
+        set_default(h, header::CACHE_CONTROL, "no-store");
     }
     Ok(res)
 }
@@ -150,6 +169,15 @@ mod tests {
             client_ip(Some(ip("::ffff:10.0.0.1")), &["198.51.100.4"], &trusted),
             Some(ip("198.51.100.4"))
         );
+    }
+
+    #[test]
+    fn uncacheable_paths() {
+        assert!(is_uncacheable("/api/admin/login"));
+        assert!(is_uncacheable("/api/user/wallet"));
+        assert!(is_uncacheable("/healthz"));
+        assert!(!is_uncacheable("/admin.html"));
+        assert!(!is_uncacheable("/apix"));
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     metrics::gauge!("csms_connected_chargers").set(state.registry.len() as f64);
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render())
 }
 
@@ -77,10 +77,26 @@ pub async fn static_file(req: HttpRequest) -> HttpResponse {
     let path = if path.is_empty() { "index.html" } else { path };
     match Web::get(path) {
         Some(file) => HttpResponse::Ok()
-            .content_type(mime_guess::from_path(path).first_or_octet_stream().as_ref())
+            .content_type(content_type(path))
             .insert_header(("Cache-Control", "no-cache"))
             .body(file.data.into_owned()),
         None => HttpResponse::NotFound().json(ErrorBody::new("Not found")),
+    }
+}
+
+/// The Content-Type of a panel file, with `charset=utf-8` for text (HTML, CSS, JavaScript, JSON,
+/// SVG): every file in `web/` is UTF-8.
+fn content_type(path: &str) -> String {
+    let mime = mime_guess::from_path(path).first_or_octet_stream();
+    let text = mime.type_() == mime_guess::mime::TEXT
+        || matches!(
+            mime.essence_str(),
+            "application/javascript" | "application/json" | "image/svg+xml"
+        );
+    if text && mime.get_param("charset").is_none() {
+        format!("{}; charset=utf-8", mime.essence_str())
+    } else {
+        mime.to_string()
     }
 }
 

@@ -493,6 +493,138 @@ async fn security_headers(app: TestApp) {
 }
 dual!(security_headers);
 
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Every answer carries a Permissions-Policy that denies the browser features the panels do not
+/// use; API answers (a login's token above all) are never stored; the panels' text files say
+/// their charset.
+async fn cache_permissions_and_charset_headers(app: TestApp) {
+    let c = app.customer("cache@example.com", 0.0).await;
+    let admin = app.admin().await;
+    let mut answers = Vec::new();
+    for (path, email, password) in [
+        ("/api/admin/login", ADMIN_EMAIL, ADMIN_PASSWORD),
+        ("/api/customer/login", "cache@example.com", "password"),
+    ] {
+        let (s, headers, body) = login(&app, path, email, password).await;
+        assert_eq!(s, 200, "{path}: {body}");
+        assert!(body["token"].is_string(), "{path}: {body}");
+        answers.push((path.to_string(), headers));
+        // a refused login too
+        let (s, headers, _) = login(&app, path, email, "wrong password").await;
+        assert_eq!(s, 401, "{path}");
+        answers.push((format!("{path} (refused)"), headers));
+    }
+    for (path, token) in [
+        ("/api/user/profile", Some(c.token.as_str())),
+        ("/api/user/wallet", Some(c.token.as_str())),
+        ("/api/admin/chargers", Some(admin.as_str())),
+        ("/api/admin/customers", Some(admin.as_str())),
+        ("/api/user/profile", None),
+        ("/api/openapi.json", None),
+        ("/healthz", None),
+        ("/metrics", None),
+    ] {
+        let (s, headers, body) = raw(&app, reqwest::Method::GET, path, token, None).await;
+        assert!(s == 200 || s == 401, "{path}: {s} {body}");
+        answers.push((path.to_string(), headers));
+    }
+    for (path, headers) in &answers {
+        assert_eq!(
+            header(headers, "cache-control").as_deref(),
+            Some("no-store"),
+            "{path}"
+        );
+    }
+    let (s, headers, _) = raw(
+        &app,
+        reqwest::Method::POST,
+        "/api/user/events/ticket",
+        Some(&c.token),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        header(&headers, "cache-control").as_deref(),
+        Some("no-store")
+    );
+
+    // Panel files may be cached but are revalidated (their own Cache-Control is kept).
+    for path in [
+        "/",
+        "/admin.html",
+        "/admin.js",
+        "/admin/core.js",
+        "/app.css",
+    ] {
+        let (s, headers, _) = raw(&app, reqwest::Method::GET, path, None, None).await;
+        assert_eq!(s, 200, "{path}");
+        assert_eq!(
+            header(&headers, "cache-control").as_deref(),
+            Some("no-cache"),
+            "{path}"
+        );
+    }
+
+    // Permissions-Policy everywhere: panels, API, errors, Swagger UI.
+    for (path, token) in [
+        ("/", None),
+        ("/user-panel.html", None),
+        ("/admin/chargers.js", None),
+        ("/api/user/profile", Some(c.token.as_str())),
+        ("/api/admin/stations", Some(c.token.as_str())),
+        ("/no-such-file.html", None),
+        ("/swagger-ui/", None),
+    ] {
+        let (_, headers, _) = raw(&app, reqwest::Method::GET, path, token, None).await;
+        let policy = header(&headers, "permissions-policy")
+            .unwrap_or_else(|| panic!("{path}: no Permissions-Policy"));
+        for feature in [
+            "camera=()",
+            "microphone=()",
+            "geolocation=()",
+            "payment=()",
+            "usb=()",
+        ] {
+            assert!(
+                policy.contains(feature),
+                "{path}: {feature} not in {policy}"
+            );
+        }
+    }
+
+    // Content-Type with a charset for text.
+    for (path, want) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/admin.html", "text/html; charset=utf-8"),
+        ("/user-panel.html", "text/html; charset=utf-8"),
+        ("/app.css", "text/css; charset=utf-8"),
+        ("/api.js", "javascript; charset=utf-8"),
+        ("/admin.js", "javascript; charset=utf-8"),
+        ("/admin/sessions.js", "javascript; charset=utf-8"),
+        ("/user-panel.js", "javascript; charset=utf-8"),
+        ("/metrics", "text/plain; version=0.0.4; charset=utf-8"),
+    ] {
+        let (s, headers, _) = raw(&app, reqwest::Method::GET, path, None, None).await;
+        assert_eq!(s, 200, "{path}");
+        let ct = header(&headers, "content-type").unwrap_or_default();
+        assert!(ct.ends_with(want), "{path}: {ct}");
+    }
+    let (_, headers, _) = raw(&app, reqwest::Method::GET, "/healthz", None, None).await;
+    assert!(
+        header(&headers, "content-type")
+            .unwrap_or_default()
+            .starts_with("application/json"),
+    );
+}
+dual!(cache_permissions_and_charset_headers);
+
 /// The panels as served contain no inline script, event-handler attribute or style attribute (the
 /// Content-Security-Policy would block them).
 async fn panels_have_no_inline_code(app: TestApp) {
@@ -503,6 +635,10 @@ async fn panels_have_no_inline_code(app: TestApp) {
         "/api.js",
         "/user-panel.js",
         "/admin.js",
+        "/admin/core.js",
+        "/admin/chargers.js",
+        "/admin/commands.js",
+        "/admin/sessions.js",
     ] {
         let (s, _, body) = raw(&app, reqwest::Method::GET, page, None, None).await;
         assert_eq!(s, 200, "{page}");
