@@ -22,7 +22,7 @@ use crate::db::schema::{
 };
 use crate::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
-use crate::ocpp::messages::format_timestamp;
+use crate::ocpp::messages::{format_timestamp, parse_timestamp};
 
 pub const MIN_PASSWORD: usize = 16;
 pub const MAX_PASSWORD: usize = 40;
@@ -479,7 +479,9 @@ pub struct ChargerView {
     pub status: Option<String>,
     pub error_code: Option<String>,
     pub last_boot_at: Option<String>,
+    /// The last Heartbeat
     pub last_heartbeat: Option<String>,
+    /// The last frame of any kind (a busy charger may send no Heartbeat)
     pub last_seen: Option<String>,
     pub connectors: Vec<ConnectorView>,
     /// Sessions open on it now (the console warns before rejecting a charger that has some)
@@ -499,6 +501,16 @@ pub struct ConnectorView {
 }
 
 impl ChargerView {
+    /// Takes the time of the connection's last frame (kept in memory, see
+    /// `ocpp::registry::LastFrame`) as `last_seen` when it is later than the stored one.
+    pub fn seen_at(&mut self, last_frame: Option<chrono::NaiveDateTime>) {
+        let Some(t) = last_frame else { return };
+        let stored = self.last_seen.as_deref().and_then(parse_timestamp);
+        if stored.is_none_or(|s| t > s) {
+            self.last_seen = Some(format_timestamp(t));
+        }
+    }
+
     fn of(ch: Charger, conns: &[Connector], online: bool, open_sessions: i64) -> Self {
         ChargerView {
             open_sessions,

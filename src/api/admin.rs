@@ -318,6 +318,7 @@ pub async fn list_chargers(
     let mut chargers = state.db.run(move |c| chargers::list(c, online)).await?;
     for ch in &mut chargers {
         ch.node = state.registry.holder(&ch.device_id, &state.node_id);
+        ch.seen_at(state.registry.last_frame(&ch.device_id));
     }
     Ok(HttpResponse::Ok().json(ChargerList {
         success: true,
@@ -337,10 +338,11 @@ pub async fn get_charger(
 ) -> Result<HttpResponse, AppError> {
     let device = path.into_inner();
     let online = online(&state);
-    let charger = state
+    let mut charger = state
         .db
         .run(move |c| chargers::get(c, &device, online))
         .await?;
+    charger.seen_at(state.registry.last_frame(&charger.device_id));
     Ok(HttpResponse::Ok().json(ChargerAnswer {
         success: true,
         charger,

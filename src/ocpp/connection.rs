@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::frame::{ErrorCode, Frame, OcppError};
 use super::handlers;
-use super::registry::{CallFailure, Command};
+use super::registry::{CallFailure, Command, LastFrame};
 use super::schemas::{Kind, schemas};
 use crate::state::State;
 
@@ -31,6 +31,8 @@ pub struct ChargerCtx {
     pub device_id: Arc<str>,
     /// Whether the charger is accepted (see `ChargerHandle::accepted`).
     pub accepted: Arc<std::sync::atomic::AtomicBool>,
+    /// When the last frame arrived (see `ChargerHandle::last_frame`).
+    pub last_frame: Arc<LastFrame>,
 }
 
 struct InFlight {
@@ -105,6 +107,31 @@ impl Garbage {
     }
 }
 
+/// Records in the background that the charger was seen now (a busy charger that sends no
+/// Heartbeat: at most every [`LastFrame::PERSIST_EVERY`]; what a node shows between two writes
+/// comes from memory, see `Registry::last_frame`).
+fn write_seen(state: &State, charger_id: i64) {
+    use crate::db::schema::chargers;
+    use diesel::prelude::*;
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        let written = db
+            .run(move |c| {
+                // Telemetry: committed without waiting for the disk.
+                crate::db::relaxed_tx(c, |c| {
+                    diesel::update(chargers::table.find(charger_id))
+                        .set(chargers::last_seen_at.eq(crate::db::now()))
+                        .execute(c)?;
+                    Ok::<_, crate::error::AppError>(())
+                })
+            })
+            .await;
+        if let Err(e) = written {
+            log::debug!("charger {charger_id}: last seen not written: {e}");
+        }
+    });
+}
+
 /// Runs until the socket closes, the charger goes silent, or a newer connection replaces this one.
 pub(crate) async fn run<S>(
     ws: WebSocketStream<S>,
@@ -131,6 +158,8 @@ where
     let ping_every = Duration::from_secs(state.settings.ws_ping_interval_secs.max(1));
     let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
     let mut last_heard = Instant::now();
+    // `chargers.last_seen_at` was written at connect (presence).
+    let mut seen_written = Instant::now();
     let mut garbage = Garbage {
         limit: state.settings.ocpp_bad_frame_limit,
         window: Duration::from_secs(state.settings.ocpp_bad_frame_window_secs.max(1)),
@@ -170,6 +199,7 @@ where
                     Some(Ok(m)) => m,
                 };
                 last_heard = Instant::now();
+                ctx.last_frame.touch();
                 let text = match msg {
                     Message::Text(t) => t.to_string(),
                     Message::Close(_) => break "closed by the charger",
@@ -201,6 +231,12 @@ where
                         };
                         metrics::counter!("csms_ocpp_messages_in_total", "action" => action.clone().unwrap_or_else(|| "-".into())).increment(1);
                         state.msglog.record(ctx.charger_id, "in", &frame, action.as_deref(), text);
+                        if matches!(&frame, Frame::Call { action, .. } if action == "Heartbeat") {
+                            seen_written = last_heard; // a Heartbeat writes it anyway
+                        } else if last_heard.duration_since(seen_written) >= LastFrame::PERSIST_EVERY {
+                            seen_written = last_heard;
+                            write_seen(&state, ctx.charger_id);
+                        }
                         match frame {
                             Frame::Call { id, action, payload } => match check_call(&action, &payload) {
                                 Err(e) => {

@@ -2,7 +2,7 @@
 //! charger's connection task, which keeps one call in flight at a time.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -61,6 +61,8 @@ pub struct ChargerHandle {
     pub connected_at: chrono::NaiveDateTime,
     /// Whether the charger is accepted (registration `accepted`); shared with its connection.
     pub accepted: Arc<std::sync::atomic::AtomicBool>,
+    /// When its connection last received a frame; shared with the connection.
+    pub last_frame: Arc<LastFrame>,
     /// Boxed: the channel allocates its first block of 32 slots with the connection, so each slot
     /// is a pointer (256 bytes per idle charger) rather than a whole command (2.5 KiB).
     pub(crate) tx: mpsc::Sender<Box<Command>>,
@@ -108,6 +110,37 @@ impl ChargerHandle {
             Ok(Err(_)) => Err(CallFailure::Disconnected),
             Ok(Ok(result)) => result,
         }
+    }
+}
+
+/// When a connection last received a frame (any frame: a charger busy sending meter values is
+/// seen even when it sends no Heartbeat). Kept in memory, written to the database at most every
+/// [`LastFrame::PERSIST_EVERY`] (see `connection::run`); the operator's views read the later of the two.
+#[derive(Debug)]
+pub struct LastFrame {
+    /// Unix milliseconds.
+    at: AtomicI64,
+}
+
+impl LastFrame {
+    /// How often a busy connection writes `chargers.last_seen_at` at most.
+    pub const PERSIST_EVERY: Duration = Duration::from_secs(30);
+
+    pub fn new(at: chrono::NaiveDateTime) -> Self {
+        LastFrame {
+            at: AtomicI64::new(at.and_utc().timestamp_millis()),
+        }
+    }
+
+    /// A frame arrived now.
+    pub fn touch(&self) {
+        self.at
+            .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> Option<chrono::NaiveDateTime> {
+        chrono::DateTime::from_timestamp_millis(self.at.load(Ordering::Relaxed))
+            .map(|t| t.naive_utc())
     }
 }
 
@@ -171,6 +204,13 @@ impl Registry {
 
     pub fn get(&self, device_id: &str) -> Option<ChargerHandle> {
         self.chargers.get(device_id).map(|h| h.clone())
+    }
+
+    /// When a charger connected to this node last sent a frame (None: not connected here).
+    pub fn last_frame(&self, device_id: &str) -> Option<chrono::NaiveDateTime> {
+        self.chargers
+            .get(device_id)
+            .and_then(|h| h.last_frame.get())
     }
 
     /// Connected to this node (background work acts for these; each node for its own).
@@ -264,6 +304,7 @@ mod tests {
             charger_id: 1,
             connected_at: chrono::Utc::now().naive_utc(),
             accepted: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            last_frame: Arc::new(LastFrame::new(chrono::Utc::now().naive_utc())),
             tx,
             close: Arc::new(Notify::new()),
         }

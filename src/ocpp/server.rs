@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::connection::{self, ChargerCtx};
-use super::registry::ChargerHandle;
+use super::registry::{ChargerHandle, LastFrame};
 use super::stream::{Link, OcppStream, RequestHead, Transport};
 use super::tls::Tls;
 use crate::chargers::Verified;
@@ -318,10 +318,12 @@ async fn handle_socket(conn_id: u64, mut stream: OcppStream, link: Link, state: 
         return;
     };
     let accepted = Arc::new(std::sync::atomic::AtomicBool::new(accepted));
+    let last_frame = Arc::new(LastFrame::new(now()));
     let ctx = ChargerCtx {
         charger_id,
         device_id: Arc::from(device_id.as_str()),
         accepted: accepted.clone(),
+        last_frame: last_frame.clone(),
     };
 
     let (tx, commands) = mpsc::channel(64);
@@ -331,6 +333,7 @@ async fn handle_socket(conn_id: u64, mut stream: OcppStream, link: Link, state: 
         charger_id,
         connected_at: now(),
         accepted,
+        last_frame,
         tx,
         close: close.clone(),
     };
