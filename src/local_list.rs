@@ -110,6 +110,9 @@ pub struct ListState {
     /// Accepted, Failed, NotSupported, VersionMismatch, or why it could not be sent
     pub last_status: Option<String>,
     pub synced_at: Option<String>,
+    /// Whether csms keeps the list in step by itself (`CSMS_LOCAL_LIST_AUTO_SYNC`); off, lists go
+    /// out only on the operator's request
+    pub auto_sync: bool,
 }
 
 struct Stored {
@@ -205,8 +208,12 @@ fn peek(c: &mut DbConnection, device_id: &str) -> Result<Option<Peek>, AppError>
     }))
 }
 
-/// A charger's list state for the operator.
-pub fn state_of(c: &mut DbConnection, device_id: &str) -> Result<ListState, AppError> {
+/// A charger's list state for the operator; `auto_sync`: `Settings::local_list_auto_sync`.
+pub fn state_of(
+    c: &mut DbConnection,
+    device_id: &str,
+    auto_sync: bool,
+) -> Result<ListState, AppError> {
     let s = stored(c, device_id)?;
     let want = desired(c)?;
     Ok(ListState {
@@ -219,6 +226,7 @@ pub fn state_of(c: &mut DbConnection, device_id: &str) -> Result<ListState, AppE
         last_update: s.last_update,
         last_status: s.last_status,
         synced_at: s.synced_at.map(format_timestamp),
+        auto_sync,
     })
 }
 
@@ -414,6 +422,7 @@ async fn sync_to(
         };
         if !full && entries.is_empty() {
             let d = device_id.to_string();
+            let auto = state.settings.local_list_auto_sync;
             let list = state
                 .db
                 .run(move |c| {
@@ -422,7 +431,7 @@ async fn sync_to(
                             .set(local_lists::syncing_until.eq(None::<NaiveDateTime>))
                             .execute(c)
                     })?;
-                    state_of(c, &d)
+                    state_of(c, &d, auto)
                 })
                 .await?;
             return Ok(SyncReport {
@@ -452,11 +461,12 @@ async fn sync_to(
         };
         let accepted = status == "Accepted";
         let (w, st, d) = (want.clone(), status.clone(), device_id.to_string());
+        let auto = state.settings.local_list_auto_sync;
         let list = state
             .db
             .run(move |c| {
                 finish(c, charger_id, accepted.then_some((next, &w)), update, &st)?;
-                state_of(c, &d)
+                state_of(c, &d, auto)
             })
             .await?;
         if status == "VersionMismatch" && !full {
@@ -542,6 +552,7 @@ pub async fn send_as_given(
     }
     let accepted = status == "Accepted";
     let (st, d, up) = (status.clone(), device_id.to_string(), update.clone());
+    let auto = state.settings.local_list_auto_sync;
     let list = state
         .db
         .run(move |c| {
@@ -552,7 +563,7 @@ pub async fn send_as_given(
                 &up,
                 &st,
             )?;
-            state_of(c, &d)
+            state_of(c, &d, auto)
         })
         .await?;
     log::info!(

@@ -21,7 +21,9 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 use utoipa::ToSchema;
 
-use crate::db::schema::{chargers, charging_profiles, ocpp_transactions, stations};
+use crate::db::schema::{
+    chargers, charging_profiles, charging_sessions, ocpp_transactions, stations,
+};
 use crate::db::{DbConnection, now, write_tx};
 use crate::error::AppError;
 use crate::ocpp::messages::format_timestamp;
@@ -481,6 +483,9 @@ pub struct Share {
     pub connector_id: i32,
     /// The limit the charger accepted (none yet: no load profile installed)
     pub limit_w: Option<i64>,
+    /// What it draws: its average power since it started, from its meter readings (none before a
+    /// reading, or for a transaction without a session)
+    pub draw_w: Option<i64>,
 }
 
 /// A station's power limit and how it is shared now.
@@ -501,6 +506,7 @@ struct Running {
     connector: i32,
     profile_id: Option<i64>,
     installed: Option<i64>,
+    session: Option<i64>,
 }
 
 fn running(c: &mut DbConnection, station_id: i64) -> Result<(Option<i64>, Vec<Running>), AppError> {
@@ -510,7 +516,7 @@ fn running(c: &mut DbConnection, station_id: i64) -> Result<(Option<i64>, Vec<Ru
         .first::<Option<i64>>(c)
         .optional()?
         .ok_or_else(|| AppError::NotFound("Station not found".into()))?;
-    let open: Vec<(i64, i64, String, i32)> = ocpp_transactions::table
+    let open: Vec<(i64, i64, String, i32, Option<i64>)> = ocpp_transactions::table
         .inner_join(chargers::table.on(chargers::id.eq(ocpp_transactions::charger_id)))
         .filter(chargers::station_id.eq(station_id))
         .filter(ocpp_transactions::stopped_at.is_null())
@@ -520,10 +526,11 @@ fn running(c: &mut DbConnection, station_id: i64) -> Result<(Option<i64>, Vec<Ru
             chargers::id,
             chargers::device_id,
             ocpp_transactions::connector_id,
+            ocpp_transactions::session_id,
         ))
         .load(c)?;
     let mut out = Vec::with_capacity(open.len());
-    for (tx, charger_id, device, connector) in open {
+    for (tx, charger_id, device, connector, session) in open {
         let p: Option<(i64, String, Option<i64>)> = charging_profiles::table
             .filter(charging_profiles::origin.eq("load"))
             .filter(charging_profiles::transaction_id.eq(tx))
@@ -542,26 +549,46 @@ fn running(c: &mut DbConnection, station_id: i64) -> Result<(Option<i64>, Vec<Ru
             profile_id: p.as_ref().map(|p| p.0),
             // The last limit the charger accepted (kept through later refused or lost sends).
             installed: p.and_then(|(_, s, l)| if s == "cleared" { None } else { l }),
+            session,
         });
     }
     Ok((limit, out))
 }
 
+/// A session's average power (W) since it started: its energy over the time since.
+fn average_power(c: &mut DbConnection, session_id: i64) -> Result<Option<i64>, AppError> {
+    let row: Option<(i64, Option<NaiveDateTime>)> = charging_sessions::table
+        .find(session_id)
+        .select((charging_sessions::energy_wh, charging_sessions::started_at))
+        .first(c)
+        .optional()?;
+    let Some((wh, Some(started))) = row else {
+        return Ok(None);
+    };
+    let secs = (now() - started).num_seconds();
+    Ok((secs > 0 && wh > 0).then(|| wh.saturating_mul(3600) / secs))
+}
+
 pub fn station_load(c: &mut DbConnection, station_id: i64) -> Result<StationLoad, AppError> {
     let (limit, txs) = running(c, station_id)?;
+    let mut transactions = Vec::with_capacity(txs.len());
+    for t in &txs {
+        transactions.push(Share {
+            transaction_id: t.tx,
+            device_id: t.device.clone(),
+            connector_id: t.connector,
+            limit_w: t.installed,
+            draw_w: match t.session {
+                Some(id) => average_power(c, id)?,
+                None => None,
+            },
+        });
+    }
     Ok(StationLoad {
         station_id,
         max_power_w: limit,
         allocated_w: txs.iter().filter_map(|t| t.installed).sum(),
-        transactions: txs
-            .into_iter()
-            .map(|t| Share {
-                transaction_id: t.tx,
-                device_id: t.device,
-                connector_id: t.connector,
-                limit_w: t.installed,
-            })
-            .collect(),
+        transactions,
     })
 }
 

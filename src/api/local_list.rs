@@ -26,9 +26,10 @@ pub async fn local_list(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let device = path.into_inner();
+    let auto = state.settings.local_list_auto_sync;
     let list = state
         .db
-        .run(move |c| crate::local_list::state_of(c, &device))
+        .run(move |c| crate::local_list::state_of(c, &device, auto))
         .await?;
     Ok(HttpResponse::Ok().json(LocalListAnswer {
         success: true,
@@ -56,7 +57,7 @@ pub async fn sync_local_list(
     let d = device.clone();
     state
         .db
-        .run(move |c| crate::local_list::state_of(c, &d))
+        .run(move |c| crate::local_list::state_of(c, &d, true))
         .await?; // 404 before "offline"
     let report = crate::local_list::sync(&state.into_inner(), &device, mode)
         .await
