@@ -7,7 +7,7 @@ use diesel::prelude::*;
 
 use crate::auth;
 use crate::config::Settings;
-use crate::db::schema::{chargers, customers, stations};
+use crate::db::schema::{chargers, customers, firmware_images, stations};
 use crate::db::{Db, now, write_tx};
 use crate::error::AppError;
 use crate::simulator::{SimConfig, Simulator};
@@ -41,7 +41,7 @@ pub async fn run(mut settings: Settings) -> Result<(), AppError> {
         cfg.meter_interval_secs = 5;
         cfg.power_kw = 11.0;
         cfg.ev_capacity_kwh = Some(40.0);
-        tokio::spawn(keep_connected(cfg));
+        tokio::spawn(keep_connected(cfg, app.state.db.clone()));
     }
     let host = match app.state.settings.http_addr.split(':').next() {
         Some("0.0.0.0") | Some("") | None => "localhost".to_string(),
@@ -57,12 +57,18 @@ pub async fn run(mut settings: Settings) -> Result<(), AppError> {
         .map_err(|e| AppError::Internal(e.to_string()))
 }
 
-/// A demo charger stays connected: it reconnects whenever its connection drops.
-async fn keep_connected(cfg: SimConfig) {
+/// A demo charger stays connected: it reconnects whenever its connection drops. A firmware update
+/// installs the version of the image csms hosts (a real charger reads it from the image).
+async fn keep_connected(cfg: SimConfig, db: Db) {
     loop {
         match Simulator::connect(cfg.clone()).await {
             Ok(sim) => {
                 sim.spawn_heartbeats();
+                let db = db.clone();
+                sim.set_firmware_version_of(std::sync::Arc::new(move |location| {
+                    let db = db.clone();
+                    Box::pin(async move { image_version(&db, &location).await })
+                }));
                 loop {
                     sim.closed().await;
                     // A charger that rebooted itself (a firmware install, a Reset) is back on a
@@ -78,6 +84,22 @@ async fn keep_connected(cfg: SimConfig) {
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
+}
+
+/// The version of the image csms hosts at `location` (`.../files/firmware/{token}/{name}`).
+async fn image_version(db: &Db, location: &str) -> Option<String> {
+    let (_, rest) = location.split_once("/files/firmware/")?;
+    let token = rest.split('/').next()?.to_string();
+    db.run(move |c| {
+        Ok(firmware_images::table
+            .filter(firmware_images::token.eq(token))
+            .select(firmware_images::version)
+            .first::<String>(c)
+            .optional()?)
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// Creates whatever demo data is missing; existing rows (and wallets) are left as they are.

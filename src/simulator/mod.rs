@@ -164,6 +164,14 @@ pub enum SimError {
 
 type Reply = oneshot::Sender<Result<Value, SimError>>;
 
+/// How a simulated charger learns the version of an image it downloaded (a real charger reads it
+/// from the image): given the UpdateFirmware location, the version, if known.
+pub type FirmwareVersionOf = Arc<
+    dyn Fn(String) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send>>
+        + Send
+        + Sync,
+>;
+
 enum Out {
     Frame(String),
     Close,
@@ -200,6 +208,8 @@ struct Shared {
     firmware_version: Option<String>,
     /// What an UpdateFirmware installs: (version, whether it sends the Installed notification).
     next_firmware: Option<(String, bool)>,
+    /// Without `next_firmware`: where the version of a downloaded image comes from.
+    firmware_version_of: Option<FirmwareVersionOf>,
     /// The firmware images it downloaded (bytes).
     downloaded: Vec<Vec<u8>>,
     /// The security extension's state (certificates, logs, signed firmware).
@@ -511,6 +521,13 @@ impl Simulator {
         lock(&self.shared).next_firmware = Some((version.to_string(), send_installed));
     }
 
+    /// Without [`Simulator::set_next_firmware`], an UpdateFirmware installs the version this tells
+    /// for the image's location (`csms demo`: the version of the image csms hosts there), or
+    /// `installed` when it does not know.
+    pub fn set_firmware_version_of(&self, f: FirmwareVersionOf) {
+        lock(&self.shared).firmware_version_of = Some(f);
+    }
+
     /// The firmware images it downloaded.
     pub fn downloaded(&self) -> Vec<Vec<u8>> {
         lock(&self.shared).downloaded.clone()
@@ -545,10 +562,23 @@ impl Simulator {
             .await;
         self.notify("FirmwareStatusNotification", "Installing")
             .await;
-        let (version, send_installed) = lock(&self.shared)
-            .next_firmware
-            .clone()
-            .unwrap_or_else(|| ("installed".to_string(), true));
+        let (next, version_of) = {
+            let shared = lock(&self.shared);
+            (
+                shared.next_firmware.clone(),
+                shared.firmware_version_of.clone(),
+            )
+        };
+        let (version, send_installed) = match (next, version_of) {
+            (Some(next), _) => next,
+            (None, Some(version_of)) => (
+                version_of(location.to_string())
+                    .await
+                    .unwrap_or_else(|| "installed".to_string()),
+                true,
+            ),
+            (None, None) => ("installed".to_string(), true),
+        };
         lock(&self.shared).firmware_version = Some(version);
         if self.reboot(false).await.is_ok() && send_installed {
             self.notify("FirmwareStatusNotification", "Installed").await;
