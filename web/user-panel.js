@@ -7,6 +7,7 @@
 
   const TOKEN_KEY = 'csms.customerToken';
   const DISMISSED_KEY = 'csms.dismissedSession';
+  const STOPPED_BY_ME_KEY = 'csms.stoppedByMe'; // sessions this browser asked to stop
   const OPEN = ['pending', 'active', 'stopping'];
   const TERMINAL = ['completed', 'failed'];
   const HOLDING = ['pending', 'active']; // reservation statuses that hold a connector
@@ -29,7 +30,7 @@
     reserveBtn: $('reserve-btn'), reserveMinutes: $('reserve-minutes'),
     rCard: $('reservation-card'), rWhere: $('reservation-where'), rStatus: $('reservation-status'),
     rCountdown: $('reservation-countdown'), rUntil: $('reservation-until'), rCancel: $('reservation-cancel'),
-    rMessage: $('reservation-message'),
+    rMessage: $('reservation-message'), startReason: $('start-reason'),
   };
 
   const state = {
@@ -44,6 +45,7 @@
     transactions: [],
     walletShown: 8,
     current: null, // the session shown in the card
+    startMessageFor: null, // the session "Charging started successfully" is about
     reservation: null, // the customer's holding reservation (pending or active, not yet expired)
     es: null,
     esRetry: 1000,
@@ -74,9 +76,50 @@
     SuspendedEVSE: 'Paused by charger', Finishing: 'Finishing', Reserved: 'Reserved', Unavailable: 'Unavailable', Faulted: 'Faulted',
   };
 
+  /** What a wallet line is, in words (after its signed amount: "+₹10.00 top-up"). */
   const LEDGER_LABELS = {
-    credit: 'Wallet top-up', charge_hold: 'Charging prepayment', refund: 'Refund', adjustment: 'Adjustment',
+    credit: 'top-up', charge_hold: 'charging (prepaid)', refund: 'refund of unused prepayment',
+    adjustment: 'adjustment', charge: 'charging (beyond the prepayment)',
   };
+
+  /**
+   * Who or what ended a session, in words (OCPP's stop reasons are jargon to a driver). "Remote"
+   * is csms asking the charger: the customer's own stop, the prepaid amount used up, or the
+   * operator.
+   */
+  const STOP_WORDS = {
+    Local: 'at the charger',
+    EVDisconnected: 'when the car was unplugged',
+    HardReset: 'when the charger restarted',
+    SoftReset: 'when the charger restarted',
+    Reboot: 'when the charger restarted',
+    PowerLoss: 'by a power cut at the charger',
+    EmergencyStop: "by the charger's emergency stop",
+    DeAuthorized: 'because the card was no longer accepted',
+    EnergyLimitReached: "at the charger's energy limit",
+    UnlockCommand: 'when the connector was unlocked',
+    ForceClosed: 'by the operator',
+    Other: 'by the charger',
+  };
+
+  function stoppedByMe() {
+    try { return JSON.parse(sessionStorage.getItem(STOPPED_BY_ME_KEY) || '[]'); } catch (_) { return []; }
+  }
+
+  function rememberStop(sessionId) {
+    const ids = stoppedByMe().filter((x) => x !== sessionId).concat(sessionId).slice(-20);
+    sessionStorage.setItem(STOPPED_BY_ME_KEY, JSON.stringify(ids));
+  }
+
+  function stopWords(s) {
+    if (s.stopReason === 'Remote' || !s.stopReason) {
+      const amount = Number(s.amount);
+      if (Number.isFinite(amount) && amount > 0 && Number(s.cost) >= amount - 0.005) return 'when your prepaid amount ran out';
+      if (stoppedByMe().includes(s.sessionId)) return 'by you';
+      return s.stopReason ? 'remotely (from your account or by the operator)' : '';
+    }
+    return STOP_WORDS[s.stopReason] || 'by the charger';
+  }
 
   // ---------------------------------------------------------------- auth
 
@@ -233,12 +276,13 @@
     ui.ledger.innerHTML = list.slice(0, state.walletShown).map((t) => {
       const amt = Number(t.amount);
       const incoming = amt > 0;
-      const title = LEDGER_LABELS[t.type] || t.type;
+      const what = LEDGER_LABELS[t.type] || t.type;
+      // "+₹10.00" / "−₹4.20" (a true minus sign), then what it was
+      const signed = (incoming ? '+' : (amt < 0 ? '−' : '')) + money(Math.abs(amt), state.currency);
       const detail = [dateTime(t.createdAt), t.note, t.sessionId ? 'session ' + t.sessionId.slice(0, 8) : ''].filter(Boolean).join(' · ');
-      return `<li data-type="${esc(t.type)}">
-        <span class="ico ${incoming ? 'in' : 'out'}" aria-hidden="true">${incoming ? '↓' : '↑'}</span>
-        <span class="what"><span class="t">${esc(title)}</span><span class="d" title="${esc(detail)}">${esc(detail)}</span></span>
-        <span class="amt ${incoming ? 'pos' : ''}">${esc(money(amt, state.currency, { signed: true }))}<span class="after">bal ${esc(fmt(t.balanceAfter))}</span></span>
+      return `<li data-type="${esc(t.type)}" data-testid="wallet-line">
+        <span class="what"><span class="t"><span class="amt-inline ${incoming ? 'pos' : 'neg'}">${esc(signed)}</span> ${esc(what)}</span><span class="d">${esc(detail)}</span></span>
+        <span class="after">balance ${esc(fmt(t.balanceAfter))}</span>
       </li>`;
     }).join('');
     ui.walletMore.hidden = list.length <= state.walletShown;
@@ -339,13 +383,34 @@
     return null;
   }
 
+  /** Why Start is off for the selected connector (reserved by someone else), or ''. */
+  function startBlocked(sel, found) {
+    if (!sel || !found) return '';
+    const k = (found.charger.connectors || []).find((x) => x.connectorId === sel.connectorId);
+    if (k && k.status === 'Reserved' && !k.inUse && !reservedByMe(found.charger, k)) {
+      return 'This connector is reserved by another customer.';
+    }
+    return '';
+  }
+
+  /** Start is disabled, with the reason under it, on a connector another customer reserved (the
+   * server refuses such a start anyway). */
+  function syncStart(sel, found) {
+    const why = startBlocked(sel, found);
+    ui.startReason.textContent = why;
+    ui.startReason.hidden = !why;
+    if (!ui.startBtn.querySelector('.spinner')) ui.startBtn.disabled = !!why;
+  }
+
   function renderSelection() {
     const sel = state.selected;
     if (!sel) {
       ui.selection.textContent = 'No connector selected yet — tap one above.';
+      syncStart(null, null);
       return;
     }
     const found = findCharger(sel.deviceId);
+    syncStart(sel, found);
     const price = found ? Number(found.charger.pricePerKwh) : NaN;
     const amount = Number(ui.amount.value);
     const est = Number.isFinite(price) && price > 0 && Number.isFinite(amount) && amount > 0
@@ -392,6 +457,7 @@
     }
     const amount = ui.amount.value.trim();
     setMessage(ui.message, '');
+    state.startMessageFor = null;
     const key = randomKey(); // one key per click: a double submit of the same click cannot start twice
     await busy(ui.startBtn, 'Starting…', async () => {
       try {
@@ -403,6 +469,8 @@
           body,
         });
         setMessage(ui.message, data.message || 'Charging started successfully', 'success');
+        // the message is about this session: it goes once the session has ended
+        state.startMessageFor = data.session ? data.session.sessionId : null;
         if (data.session) {
           showSession(data.session, { force: true });
           upsertSession(data.session);
@@ -414,6 +482,7 @@
         setMessage(ui.message, e.message, 'error');
       }
     });
+    renderSelection(); // busy() enabled Start again: re-apply why it may be off
     loadWallet();
     loadReservations(); // a start by the holder consumes their reservation
     loadStations();
@@ -426,6 +495,7 @@
     setMessage(ui.sNote, '');
     await busy(ui.stopBtn, s.status === 'failed' ? 'Cancelling…' : 'Stopping…', async () => {
       try {
+        rememberStop(s.sessionId);
         const data = await api('/api/user/charging/stop', { method: 'POST', body: { sessionId: s.sessionId } });
         if (data.session) {
           showSession(data.session, { force: true });
@@ -522,8 +592,11 @@
         const data = await api('/api/user/reservations', { method: 'POST', body });
         const r = data.reservation;
         const until = r && parseTime(r.expiresAt);
+        const found = findCharger(sel.deviceId);
+        const where = found ? (found.charger.name || found.charger.chargingPointId || sel.deviceId) : sel.deviceId;
         setMessage(ui.message, `Connector ${sel.connectorId} is reserved for you` +
-          (until ? ` until ${until.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}.` : '.'), 'success');
+          (until ? ` until ${until.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}` : '') +
+          ` on ${where}${found && found.station.name ? ' (' + found.station.name + ')' : ''}.`, 'success');
         if (r) setReservation(r);
       } catch (e) {
         if (handleAuthError(e)) return;
@@ -579,10 +652,30 @@
     renderSessionCard();
   }
 
+  /**
+   * A live session's card goes on top; a finished one's goes below Start, compact, so that Start
+   * stays in view (a phone's first screen included) while the summary is still there.
+   */
+  function placeSessionCard(finished) {
+    const start = $('start-card');
+    if (finished) {
+      if (ui.card.previousElementSibling !== start) start.after(ui.card);
+    } else if (ui.card.parentElement.firstElementChild !== ui.card) {
+      ui.card.parentElement.prepend(ui.card);
+    }
+    ui.card.classList.toggle('compact', finished);
+  }
+
   function renderSessionCard() {
     const s = state.current;
     if (!s) { ui.card.hidden = true; return; }
     ui.card.hidden = false;
+    placeSessionCard(TERMINAL.includes(s.status));
+    // "Charging started successfully" under Start belongs to a session that has ended now
+    if (TERMINAL.includes(s.status) && state.startMessageFor === s.sessionId) {
+      state.startMessageFor = null;
+      if (ui.message.classList.contains('success')) setMessage(ui.message, '');
+    }
     if (ui.card.dataset.sessionId !== s.sessionId) setMessage(ui.sNote, ''); // a note belongs to one session
     ui.card.dataset.sessionId = s.sessionId;
     ui.card.dataset.status = s.status;
@@ -617,8 +710,8 @@
     } else if (s.status === 'failed') {
       setMessage(ui.sNote, s.failureReason || s.reason || 'The charger did not start charging. Your prepayment was refunded.', 'error');
     } else if (s.status === 'completed') {
-      const reason = s.stopReason ? ` (${s.stopReason})` : '';
-      setMessage(ui.sNote, `Charging stopped${reason}. ${s.refund > 0 ? fmt(s.refund) + ' was refunded to your wallet.' : ''}`.trim(), 'success');
+      const words = stopWords(s);
+      setMessage(ui.sNote, `Charging stopped${words ? ' ' + words : ''}. ${s.refund > 0 ? fmt(s.refund) + ' was refunded to your wallet.' : ''}`.trim(), 'success');
     } else if (s.status === 'pending') {
       setMessage(ui.sNote, 'Waiting for the charger to start — plug in your car.', 'info');
     } else if (s.status === 'stopping') {
@@ -672,6 +765,10 @@
   }
 
   function upsertSession(s) {
+    if (TERMINAL.includes(s.status) && state.startMessageFor === s.sessionId) {
+      state.startMessageFor = null;
+      if (ui.message.classList.contains('success')) setMessage(ui.message, '');
+    }
     const i = state.sessions.findIndex((x) => x.sessionId === s.sessionId);
     if (i >= 0) state.sessions[i] = { ...state.sessions[i], ...s };
     else state.sessions.unshift(s);
