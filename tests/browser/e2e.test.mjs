@@ -85,8 +85,8 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => { killServer(); process.exit(130); });
 }
 
-async function newPage(name) {
-  const context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1, locale: 'en-US' });
+async function newPage(name, viewport = VIEWPORT) {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, locale: 'en-US' });
   contexts.push(context);
   const page = await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(`${name}: ${e.message}`));
@@ -297,6 +297,59 @@ after(async () => {
 });
 
 // ------------------------------------------------------------------ tests
+
+test('fresh demo console: local lists not alarming, customers\' idTags listed with the tokens, labels not cut off', async () => {
+  let page;
+  await capturing('fresh', () => ({ fresh: page }), async () => {
+    page = await newPage('fresh');
+    await adminLogin(page);
+    const device = 'DEVAFGKV1UW';
+    const row = page.locator(`#chargers-body tr[data-device="${device}"]`);
+    await row.waitFor({ state: 'visible' });
+    // Status sums up the connectors (connector 0 alone said "Available" while one charged)
+    await page.waitForFunction((d) => document.querySelector(`#chargers-body tr[data-device="${d}"] [data-testid="charger-status"]`)?.textContent.trim() === 'Available', device);
+    // the demo customers' own idTags are listed with the tokens, and can be reserved for
+    for (const tag of ['DEMOCUST1', 'DEMOCUST2']) {
+      await page.locator(`#tokens-body tr[data-customer-tag="${tag}"]`).waitFor({ state: 'visible' });
+      await page.waitForFunction((t) => [...document.getElementById('reservation-idtag').options].some((o) => o.value === t), tag);
+    }
+    assert.match((await page.locator('#tokens-body tr[data-customer-tag="DEMOCUST1"]').textContent()).replace(/\s+/g, ' '), /Customer One/);
+    assert.equal(await text(page, '#count-tokens'), String(await page.locator('#tokens-body tr').count()));
+
+    // a fresh demo's local list: nothing to send yet, not "Out of sync / never sent"
+    await row.locator('[data-manage]').click();
+    const det = page.locator(`#chargers-body tr.detail[data-detail-for="${device}"]`);
+    await det.waitFor({ state: 'visible' });
+    await page.waitForFunction((d) => document.querySelector(`tr.detail[data-detail-for="${d}"] [data-testid="local-list-sync"]`), device);
+    const chip = (await det.locator('[data-testid="local-list-sync"]').textContent()).trim();
+    assert.equal(chip, 'Nothing to send');
+    assert.doesNotMatch(await det.locator('[data-ll-state]').textContent(), /Out of sync|never sent/);
+
+    // the Manage panel's menus are as wide as their longest choice
+    const cut = await det.evaluate((el) => {
+      const ctx = document.createElement('canvas').getContext('2d');
+      const out = [];
+      for (const sel of el.querySelectorAll('select')) {
+        if (!sel.offsetParent) continue;
+        const cs = getComputedStyle(sel);
+        ctx.font = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+        // the longest choice, the padding and the arrow (about 12 px)
+        const need = Math.max(...[...sel.options].map((o) => ctx.measureText(o.text).width)) + parseFloat(cs.paddingLeft) + parseFloat(cs.paddingRight) + 12;
+        if (sel.clientWidth + 1 < need) out.push(`${sel.outerHTML.slice(0, 60)}: ${sel.clientWidth} < ${Math.ceil(need)}`);
+      }
+      return out;
+    });
+    assert.deepEqual(cut, [], 'menus cut off');
+    // the smart-charging form uses the detail's whole width
+    const [sc, inner] = await Promise.all([
+      det.locator('[data-sc-panel]').evaluate((e) => e.getBoundingClientRect().width),
+      det.locator('.detail-inner').evaluate((e) => e.getBoundingClientRect().width),
+    ]);
+    assert.ok(sc > 0.9 * (inner - 32), `smart charging ${sc} px of ${inner} px`);
+    await shot(page, 'fresh-console.png', { fullPage: true });
+    assertNoPageErrors(['fresh']);
+  });
+});
 
 // Shared between tests: who lost the race still has an untouched ₹100 wallet.
 let raceLoserEmail = 'customer2@example.com';
@@ -742,6 +795,7 @@ test('reservations in the user panel: A reserves a connector, B sees it Reserved
     const reserved = await actionOutcome(pa, '#reserve-btn');
     assert.equal(reserved.kind, 'success', reserved.text);
     assert.match(reserved.text, /^Connector 1 is reserved for you until /);
+    assert.match(reserved.text, / on Demo charger CP-DEMO1 \(Demo Station\)\.$/, 'the message names the charger too');
 
     // "My reservation": where, and a countdown from about 15:00 that runs down
     const card = pa.locator('#reservation-card');
@@ -757,11 +811,16 @@ test('reservations in the user panel: A reserves a connector, B sees it Reserved
     await waitConnectorChip(pa, device, 1, 'Reserved by you');
     await shot(pa, 'reserve-holder.png', { fullPage: true });
 
-    // B: the charger reported the connector Reserved (StatusNotification); B's start is refused
+    // B: the charger reported the connector Reserved (StatusNotification); B's Start is off, with
+    // the reason, and the server refuses B's start all the same
     await waitConnectorChip(pb, device, 1, 'Reserved');
     await prepareStart(pb, device, 1, 10);
-    await pb.locator('#start-btn').click();
-    assert.deepEqual(await startOutcome(pb), { kind: 'error', text: RESERVED });
+    await pb.waitForFunction(() => document.getElementById('start-btn').disabled);
+    assert.equal(await text(pb, '#start-reason'), RESERVED);
+    const tokenOfB = await apiToken('customer', 'customer2@example.com', PASSWORD);
+    const refused = await callApi('POST', '/api/user/charging/start', { token: tokenOfB, body: { deviceId: device, connectorId: 1, amount: 10 } });
+    assert.equal(refused.data.error, RESERVED, JSON.stringify(refused.data));
+    assert.ok(refused.status >= 400, String(refused.status));
     // and so is B's own reservation of it
     await pb.locator('#reserve-btn').click();
     assert.deepEqual(await actionOutcome(pb, '#reserve-btn'), { kind: 'error', text: RESERVED });
@@ -1019,8 +1078,131 @@ test('operator console: firmware update and diagnostics, station power limit, ch
     const fwRow = det.locator(`tr[data-job="${fwJob}"]`);
     const fwText = (await fwRow.textContent()).replace(/\s+/g, ' ');
     for (const s of ['Requested', 'Downloading', 'Downloaded', 'Installing', 'Installed', 'e2e-firmware.bin · e2e-2.0.0']) assert.ok(fwText.includes(s), `${s} in "${fwText}"`);
+    // the simulator reports the image's version after the update (not "installed")
+    await page.waitForFunction((d) => /fw e2e-2\.0\.0/.test(document.querySelector(`#chargers-body tr[data-device="${d}"] [data-cell="hardware"]`)?.textContent || ''), device, { timeout: 30000 });
     await shot(page, 'admin-firmware.png');
 
     assertNoPageErrors(['maintenance']);
+  });
+});
+
+// ------------------------------------------------------------------ what a new user met in the demo
+
+test('busy chargers: status sums up the connectors, last seen stays fresh, load without a limit, customer panel after a stop', async () => {
+  let admin;
+  let customer;
+  await capturing('busy', () => ({ admin, customer }), async () => {
+    const device = 'DEVAFGKV1UW';
+    customer = await newPage('busy-customer');
+    await customerLogin(customer, 'customer1@example.com');
+    // the wallet's lines: a sign and words, whole lines
+    const lines = await customer.locator('[data-testid="wallet-line"] .t').allTextContents();
+    assert.ok(lines.some((l) => /^\+₹100\.00 top-up$/.test(l.trim())), lines.join(' | '));
+    assert.ok(lines.every((l) => /^[+−]₹\d+\.\d{2} \S/.test(l.trim())), lines.join(' | '));
+    const cut = await customer.locator('#wallet-history .d').evaluateAll((els) => els.filter((e) => getComputedStyle(e).textOverflow === 'ellipsis' || e.scrollWidth > e.clientWidth + 1).length);
+    assert.equal(cut, 0, 'no wallet line is cut off');
+
+    // customer1 charges on connector 1 in the panel; customer2 on DEVDEMO2 over the API
+    await waitConnectorChip(customer, device, 1, 'Available');
+    await prepareStart(customer, device, 1, 10);
+    await customer.locator('#start-btn').click();
+    assert.deepEqual(await startOutcome(customer), { kind: 'success', text: STARTED });
+    const other = await apiToken('customer', 'customer2@example.com', PASSWORD);
+    const started = await callApi('POST', '/api/user/charging/start', { token: other, body: { deviceId: 'DEVDEMO2', connectorId: 1, amount: 10 } });
+    assert.equal(started.status, 200, JSON.stringify(started.data));
+    await waitSessionStatus(customer, 'active');
+
+    admin = await newPage('busy-admin');
+    await adminLogin(admin);
+    const row = admin.locator(`#chargers-body tr[data-device="${device}"]`);
+    await admin.waitForFunction((d) => document.querySelector(`#chargers-body tr[data-device="${d}"] [data-testid="charger-status"]`)?.textContent.trim() === 'Charging (1 of 2)', device, { timeout: 20000 });
+
+    // last seen follows every frame (meter values every 5 s; the heartbeat interval is 300 s)
+    const operator = await apiToken('admin', 'admin@example.com', 'admin');
+    for (let i = 0; i < 8; i++) {
+      const ch = (await callApi('GET', `/api/admin/chargers/${device}`, { token: operator })).data.charger;
+      const age = (Date.now() - new Date(ch.lastSeen).getTime()) / 1000;
+      assert.ok(age <= 12, `lastSeen ${ch.lastSeen} is ${age} s old (heartbeat ${ch.lastHeartbeat})`);
+      await sleep(2500);
+    }
+    assert.match(await row.locator('[data-testid="last-seen"]').textContent(), /^\s*(just now|\d+ s ago)\s*$/);
+
+    // no power limit: the load table says what is in use rather than "0 kW"
+    const stations = (await callApi('GET', '/api/admin/stations', { token: operator })).data.stations;
+    const station = stations.find((s) => s.name === 'Demo Station');
+    const allocated = admin.locator(`#loads-body tr[data-station-load="${station.id}"] [data-testid="allocated"]`);
+    await admin.waitForFunction((id) => /^no limit: [\d.]+ kW in use$/.test(document.querySelector(`#loads-body tr[data-station-load="${id}"] [data-testid="allocated"]`)?.textContent.trim() || ''), station.id, { timeout: 20000 });
+    const inUse = Number(/([\d.]+) kW/.exec(await allocated.textContent())[1]);
+    assert.ok(inUse > 0 && inUse <= 25, `${inUse} kW in use by two 11 kW sessions`);
+    await allocated.scrollIntoViewIfNeeded();
+    await shot(admin, 'busy-load.png');
+
+    // the reservations menu counts what the list shows
+    await admin.waitForFunction(() => document.querySelectorAll('#reservations-body tr[data-reservation]').length > 0);
+    await admin.waitForFunction(() => document.getElementById('count-reservations').textContent.trim()
+      === String(document.querySelectorAll('#reservations-body tr[data-reservation]').length));
+
+    // the operator reserves connector 2 for a demo customer's own idTag, then cancels it
+    await admin.locator('#reservation-device').selectOption(device);
+    await admin.locator('#reservation-connector').selectOption('2');
+    await admin.locator('#reservation-idtag').selectOption('DEMOCUST2');
+    await admin.locator('#reservation-btn').click();
+    await admin.waitForFunction(() => /success|error/.test(document.getElementById('reservation-message').className), null, { timeout: 40000 });
+    const reserved = (await admin.locator('#reservation-message').textContent()).trim();
+    assert.match(reserved, new RegExp(`${device} connector 2 held for DEMOCUST2 until `));
+    const id = /^Reservation #(\d+): /.exec(reserved)[1];
+    const resRow = admin.locator(`#reservations-body tr[data-reservation="${id}"]`);
+    await resRow.waitFor({ state: 'visible' });
+    await resRow.locator('[data-cancel-reservation]').click();
+    await admin.waitForFunction((i) => document.querySelector(`#reservations-body tr[data-reservation="${i}"]`)?.dataset.status === 'cancelled', id);
+
+    // the customer stops: who stopped it, in words; the start message goes; the card goes below Start
+    await customer.locator('#stop-btn').click();
+    await waitSessionStatus(customer, 'completed');
+    assert.match(await text(customer, '#session-note'), /^Charging stopped by you\. .*refunded to your wallet\.$/);
+    await customer.waitForFunction(() => document.getElementById('message').textContent.trim() === '');
+    assert.ok(await customer.evaluate(() => Boolean(document.getElementById('start-card').compareDocumentPosition(document.getElementById('session-card')) & Node.DOCUMENT_POSITION_FOLLOWING)),
+      'a finished session\'s card is below Start');
+    const theirs = (await callApi('GET', '/api/user/charging/sessions', { token: other })).data.sessions.find((x) => x.deviceId === 'DEVDEMO2' && ['pending', 'active'].includes(x.status));
+    if (theirs) await callApi('POST', '/api/user/charging/stop', { token: other, body: { sessionId: theirs.sessionId } });
+    await admin.waitForFunction((d) => document.querySelector(`#chargers-body tr[data-device="${d}"] [data-testid="charger-status"]`)?.textContent.trim() === 'Available', device, { timeout: 30000 });
+    await shot(customer, 'busy-customer-stopped.png', { fullPage: true });
+    assertNoPageErrors(['busy-customer', 'busy-admin']);
+  });
+});
+
+test('390 px wide: no horizontal overflow, Start above the fold after a reload, the console fits', async () => {
+  const PHONE = { width: 390, height: 844 };
+  let customer;
+  let admin;
+  await capturing('phone', () => ({ customer, admin }), async () => {
+    customer = await newPage('phone-customer', PHONE);
+    await customerLogin(customer, 'customer1@example.com'); // a fresh page: a reload
+    await customer.waitForTimeout(500);
+    const layout = await customer.evaluate(() => {
+      const start = document.getElementById('start-btn').getBoundingClientRect();
+      const card = document.getElementById('session-card');
+      return {
+        scrollWidth: document.documentElement.scrollWidth,
+        startBottom: start.bottom + window.scrollY,
+        cardShown: !card.hidden,
+        cardBelowStart: Boolean(document.getElementById('start-card').compareDocumentPosition(card) & Node.DOCUMENT_POSITION_FOLLOWING),
+      };
+    });
+    assert.ok(layout.scrollWidth <= 390, `customer panel is ${layout.scrollWidth} px wide`);
+    assert.ok(layout.startBottom <= PHONE.height, `Start ends at ${layout.startBottom} px, below the fold (${PHONE.height} px)`);
+    if (layout.cardShown) assert.ok(layout.cardBelowStart, 'the finished session is below Start');
+    await shot(customer, 'phone-customer.png', { fullPage: true });
+
+    admin = await newPage('phone-admin', PHONE);
+    await adminLogin(admin);
+    await admin.locator('#chargers-body tr[data-device="DEVAFGKV1UW"]').waitFor({ state: 'visible' });
+    await admin.locator('#chargers-body tr[data-device="DEVAFGKV1UW"] [data-manage]').click();
+    await admin.locator('#chargers-body tr.detail[data-detail-for="DEVAFGKV1UW"]').waitFor({ state: 'visible' });
+    await admin.waitForTimeout(500);
+    const width = await admin.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `console is ${width} px wide`);
+    await shot(admin, 'phone-console.png', { fullPage: true });
+    assertNoPageErrors(['phone-customer', 'phone-admin']);
   });
 });
