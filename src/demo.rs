@@ -10,7 +10,7 @@ use crate::config::Settings;
 use crate::db::schema::{chargers, customers, firmware_images, stations};
 use crate::db::{Db, now, write_tx};
 use crate::error::AppError;
-use crate::simulator::{SimConfig, Simulator};
+use crate::simulator::{FirmwareVersionOf, SimConfig, Simulator};
 use crate::startup::Application;
 use crate::wallet;
 
@@ -65,10 +65,12 @@ async fn keep_connected(cfg: SimConfig, db: Db) {
             Ok(sim) => {
                 sim.spawn_heartbeats();
                 let db = db.clone();
-                sim.set_firmware_version_of(std::sync::Arc::new(move |location| {
+                let version_of: FirmwareVersionOf = std::sync::Arc::new(move |location: String| {
                     let db = db.clone();
                     Box::pin(async move { image_version(&db, &location).await })
-                }));
+                        as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
+                });
+                sim.set_firmware_version_of(version_of);
                 loop {
                     sim.closed().await;
                     // A charger that rebooted itself (a firmware install, a Reset) is back on a
