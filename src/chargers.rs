@@ -1,8 +1,9 @@
 //! Chargers: registration and settings, and their OCPP credentials.
 //!
 //! Security profiles (OCPP 1.6 security whitepaper): 0 = no authentication, only when an operator
-//! says so explicitly; 1 = HTTP Basic auth over `ws://` with the charger's password. Profiles 2 and
-//! 3 need the TLS listener (not available yet) and are refused with a clear error.
+//! says so explicitly; 1 = HTTP Basic auth with the charger's password; 2 = the same over TLS;
+//! 3 = a TLS client certificate. Profiles 2 and 3 connect to the TLS listener (`wss://`,
+//! CSMS_OCPP_TLS_ADDR).
 //!
 //! A charger password is a machine secret (OCPP: 16–40 characters; csms generates 40 hex digits
 //! from 20 random bytes). It is stored as a salted SHA-256 (`sha256$<salt>$<digest>`), not bcrypt: a

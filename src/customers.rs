@@ -4,45 +4,16 @@
 use std::net::IpAddr;
 
 use diesel::prelude::*;
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use crate::db::models::{Customer, NewCustomer};
 use crate::db::schema::customers;
 use crate::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
-use crate::money::Major;
 use crate::state::AppState;
 use crate::wallet;
 
 /// Largest single wallet credit (major units 1,000,000.00).
 pub const MAX_CREDIT: i64 = 100_000_000;
-
-/// A customer as the API shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CustomerView {
-    pub id: i64,
-    pub name: String,
-    pub email: String,
-    /// The customer's own idTag (what csms sends to chargers for app starts)
-    pub id_tag: String,
-    /// Major units
-    #[schema(value_type = f64)]
-    pub wallet_balance: Major,
-}
-
-impl From<Customer> for CustomerView {
-    fn from(c: Customer) -> Self {
-        CustomerView {
-            id: c.id,
-            name: c.name,
-            email: c.email,
-            id_tag: c.id_tag,
-            wallet_balance: Major(c.balance),
-        }
-    }
-}
 
 pub fn valid_email(email: &str) -> bool {
     let parts: Vec<&str> = email.split('@').collect();
@@ -82,7 +53,7 @@ pub async fn register(
     state: &AppState,
     r: Registration,
     client: Option<IpAddr>,
-) -> Result<CustomerView, AppError> {
+) -> Result<Customer, AppError> {
     check(&r)?;
     let registering = state
         .login_limiter
@@ -139,7 +110,7 @@ pub fn create(
     name: &str,
     email: &str,
     password_hash: &str,
-) -> Result<CustomerView, AppError> {
+) -> Result<Customer, AppError> {
     let tag = new_id_tag();
     let new = NewCustomer {
         name,
@@ -163,33 +134,28 @@ pub fn create(
     load(c, id)
 }
 
-fn load(c: &mut DbConnection, id: i64) -> Result<CustomerView, AppError> {
+fn load(c: &mut DbConnection, id: i64) -> Result<Customer, AppError> {
     Ok(customers::table
         .find(id)
         .select(Customer::as_select())
-        .first::<Customer>(c)?
-        .into())
+        .first::<Customer>(c)?)
 }
 
 /// The account behind a customer token (401 when it was deleted since).
-pub fn profile(c: &mut DbConnection, id: i64) -> Result<CustomerView, AppError> {
+pub fn profile(c: &mut DbConnection, id: i64) -> Result<Customer, AppError> {
     customers::table
         .find(id)
         .select(Customer::as_select())
         .first::<Customer>(c)
         .optional()?
-        .map(CustomerView::from)
         .ok_or_else(|| AppError::Unauthorized("Account no longer exists".into()))
 }
 
-pub fn list(c: &mut DbConnection) -> Result<Vec<CustomerView>, AppError> {
+pub fn list(c: &mut DbConnection) -> Result<Vec<Customer>, AppError> {
     Ok(customers::table
         .order(customers::id)
         .select(Customer::as_select())
-        .load::<Customer>(c)?
-        .into_iter()
-        .map(CustomerView::from)
-        .collect())
+        .load::<Customer>(c)?)
 }
 
 /// An operator's credit: `amount` minor units (1 to [`MAX_CREDIT`], else `Invalid amount`).
@@ -205,7 +171,7 @@ pub fn credit(
     id: i64,
     amount: i64,
     note: Option<&str>,
-) -> Result<CustomerView, AppError> {
+) -> Result<Customer, AppError> {
     let note: Option<String> = note.map(|s| s.chars().take(200).collect());
     write_tx(c, |c| {
         let exists: i64 = customers::table

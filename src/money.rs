@@ -25,15 +25,18 @@ pub fn parse_str(text: &str) -> Option<i64> {
 /// Parses a JSON amount (a number, or a string holding one) into minor units.
 pub fn parse_json(value: &serde_json::Value) -> Option<i64> {
     match value {
-        // serde_json prints the shortest text that reads back as the same f64, so 50.1 stays "50.1".
-        serde_json::Value::Number(n) => {
-            let text = n.to_string();
-            let text = text.strip_suffix(".0").unwrap_or(&text);
-            parse_str(text)
-        }
+        serde_json::Value::Number(n) => parse_number(n),
         serde_json::Value::String(s) => parse_str(s),
         _ => None,
     }
+}
+
+/// Parses a JSON number into minor units, as [`parse_str`] parses its text.
+pub fn parse_number(n: &serde_json::Number) -> Option<i64> {
+    // serde_json prints the shortest text that reads back as the same f64, so 50.1 stays "50.1".
+    let text = n.to_string();
+    let text = text.strip_suffix(".0").unwrap_or(&text);
+    parse_str(text)
 }
 
 /// Minor units as a JSON number in major units (5050 → 50.5).

@@ -13,30 +13,6 @@ use crate::db::schema::{chargers, charging_sessions, connectors, stations};
 use crate::db::{DbConnection, now};
 use crate::error::AppError;
 use crate::money::Major;
-use crate::ocpp::messages::format_timestamp;
-
-/// A station as the operator API shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct StationView {
-    pub id: i64,
-    pub name: String,
-    pub address: Option<String>,
-    pub tariff_id: Option<i64>,
-    pub created_at: String,
-}
-
-impl From<Station> for StationView {
-    fn from(s: Station) -> Self {
-        StationView {
-            id: s.id,
-            name: s.name,
-            address: s.address,
-            tariff_id: s.tariff_id,
-            created_at: format_timestamp(s.created_at),
-        }
-    }
-}
 
 pub struct NewStation {
     pub name: String,
@@ -44,16 +20,15 @@ pub struct NewStation {
     pub tariff_id: Option<i64>,
 }
 
-fn load(c: &mut DbConnection, id: i64) -> Result<StationView, AppError> {
+fn load(c: &mut DbConnection, id: i64) -> Result<Station, AppError> {
     Ok(stations::table
         .find(id)
         .select(Station::as_select())
-        .first(c)?
-        .into())
+        .first(c)?)
 }
 
 /// Creates a station; 404 when its tariff does not exist.
-pub fn create(c: &mut DbConnection, new: NewStation) -> Result<StationView, AppError> {
+pub fn create(c: &mut DbConnection, new: NewStation) -> Result<Station, AppError> {
     check_tariff(c, new.tariff_id)?;
     let id: i64 = diesel::insert_into(stations::table)
         .values((
@@ -67,14 +42,11 @@ pub fn create(c: &mut DbConnection, new: NewStation) -> Result<StationView, AppE
     load(c, id)
 }
 
-pub fn list(c: &mut DbConnection) -> Result<Vec<StationView>, AppError> {
+pub fn list(c: &mut DbConnection) -> Result<Vec<Station>, AppError> {
     Ok(stations::table
         .order(stations::id)
         .select(Station::as_select())
-        .load(c)?
-        .into_iter()
-        .map(StationView::from)
-        .collect())
+        .load(c)?)
 }
 
 /// Sets (or with `None` removes) the station's tariff.
@@ -82,7 +54,7 @@ pub fn assign_tariff(
     c: &mut DbConnection,
     id: i64,
     tariff_id: Option<i64>,
-) -> Result<StationView, AppError> {
+) -> Result<Station, AppError> {
     check_tariff(c, tariff_id)?;
     let n = diesel::update(stations::table.find(id))
         .set(stations::tariff_id.eq(tariff_id))

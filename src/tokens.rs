@@ -8,7 +8,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::charging::tags::normalize;
@@ -19,43 +19,22 @@ use crate::ocpp::messages::{format_timestamp, parse_timestamp};
 
 pub const STATUSES: [&str; 4] = ["Accepted", "Blocked", "Expired", "Invalid"];
 
-/// `POST /api/admin/id-tags` and `PUT /api/admin/id-tags/{idTag}` (where every field is optional:
-/// what is given changes, `null` clears `expiryDate`, `parentIdTag`, `customerId` or `note`).
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// A token to register or the changes to one (where every field is optional: what is given
+/// changes, `Some(None)` clears `expiry_date`, `parent_id_tag`, `customer_id` or `note`).
+#[derive(Debug, Default)]
 pub struct TokenInput {
-    /// 1–20 printable characters (CiString20; compared case-insensitively). Required on create.
+    /// 1–20 printable characters (CiString20; compared case-insensitively). Required on create;
+    /// on a change, only the token's own.
     pub id_tag: Option<String>,
     /// Accepted, Blocked, Expired or Invalid (default Accepted)
     pub status: Option<String>,
     /// RFC 3339; after it the token answers Expired
-    #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<String>)]
     pub expiry_date: Option<Option<String>>,
     /// The group (another idTag) the token belongs to
-    #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<String>)]
     pub parent_id_tag: Option<Option<String>>,
     /// The customer whose wallet pays; none: a fleet card billed by the operator
-    #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<i64>)]
     pub customer_id: Option<Option<i64>>,
-    #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<String>)]
     pub note: Option<Option<String>>,
-}
-
-/// A field that can be absent (`None`), `null` (`Some(None)`) or a value.
-mod double_option {
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-    where
-        D: Deserializer<'de>,
-        T: Deserialize<'de>,
-    {
-        Option::<T>::deserialize(d).map(Some)
-    }
 }
 
 /// A token as the API shows it.

@@ -7,18 +7,21 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::Done;
+use super::input::{Amount, Field};
 use super::security::ClientAddr;
-use super::{Done, str_field};
+use super::views::customers::CustomerView;
+use super::views::stations::StationView;
+use super::views::tariffs::TariffView;
 use crate::auth::{self, OperatorId};
 use crate::chargers::{self, ChargerView};
 use crate::charging::{self, ListFilter, SessionView, WriteOffView};
-use crate::customers::{self, CustomerView};
+use crate::customers;
 use crate::error::AppError;
-use crate::money;
 use crate::ocpp::{commands, msglog};
 use crate::state::AppState;
-use crate::stations::{self, StationView};
-use crate::tariffs::{self, TariffView};
+use crate::stations;
+use crate::tariffs;
 
 #[derive(Serialize, ToSchema)]
 pub struct OperatorView {
@@ -36,15 +39,15 @@ pub struct OperatorLogin {
 }
 
 #[utoipa::path(post, path = "/api/admin/login", tag = "operator",
-    request_body = crate::api::openapi::LoginBody,
+    request_body = super::LoginBody,
     responses((status = 200, description = "Logged in", body = OperatorLogin), (status = 401, description = "Invalid email or password"), (status = 429, description = "Too many failed login attempts (per account or client address); Retry-After gives the seconds to wait")),
 )]
 pub async fn login(
     state: web::Data<AppState>,
     client: ClientAddr,
-    body: web::Json<Value>,
+    body: web::Json<super::Login>,
 ) -> Result<HttpResponse, AppError> {
-    let credentials = super::login_credentials(&body, client.0);
+    let credentials = body.into_inner().credentials(client.0);
     let (token, op) = auth::login::operator(&state, credentials).await?;
     Ok(HttpResponse::Ok().json(OperatorLogin {
         success: true,
@@ -57,23 +60,45 @@ pub async fn login(
     }))
 }
 
-/// An optional string field: absent or null is `None`; any other non-string is 400.
-fn optional_str(body: &Value, name: &str) -> Result<Option<String>, AppError> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(AppError::bad_request(format!("{name} must be a string"))),
+// `POST /api/admin/stations`
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StationBody {
+    #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, pattern = r"\S")]
+    name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    address: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    tariff_id: Field<i64>,
+}
+
+impl StationBody {
+    pub fn validate(self) -> Result<stations::NewStation, AppError> {
+        Ok(stations::NewStation {
+            name: self.name.required("name")?,
+            address: self.address.optional("address")?,
+            tariff_id: self.tariff_id.optional_id("tariffId")?,
+        })
     }
 }
 
-fn optional_id(body: &Value, name: &str) -> Result<Option<i64>, AppError> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_i64()
-            .filter(|n| *n > 0)
-            .map(Some)
-            .ok_or_else(|| AppError::bad_request(format!("{name} must be a positive integer"))),
+// `PUT /api/admin/stations/{id}/tariff` and `PUT /api/admin/chargers/{deviceId}/tariff`
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TariffAssignment {
+    /// null removes the assignment
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    tariff_id: Field<i64>,
+}
+
+impl TariffAssignment {
+    /// The tariff to assign; `None` removes the assignment.
+    pub fn validate(self) -> Result<Option<i64>, AppError> {
+        self.tariff_id.optional_id("tariffId")
     }
 }
 
@@ -90,21 +115,21 @@ pub struct StationList {
 }
 
 #[utoipa::path(post, path = "/api/admin/stations", tag = "operator",
-    request_body = crate::api::openapi::StationBody,
+    request_body = StationBody,
     responses((status = 201, description = "Created", body = StationAnswer), (status = 400, description = "name is required / tariffId must be a positive integer"), (status = 404, description = "Tariff not found")),
     security(("bearer" = [])),
 )]
 pub async fn create_station(
     state: web::Data<AppState>,
     _op: OperatorId,
-    body: super::Body<Value>,
+    body: super::Body<StationBody>,
 ) -> Result<HttpResponse, AppError> {
-    let new = stations::NewStation {
-        name: str_field(&body, "name")?.to_string(),
-        address: optional_str(&body, "address")?,
-        tariff_id: optional_id(&body, "tariffId")?,
-    };
-    let station = state.db.run(move |c| stations::create(c, new)).await?;
+    let new = body.0.validate()?;
+    let station = state
+        .db
+        .run(move |c| stations::create(c, new))
+        .await?
+        .into();
     Ok(HttpResponse::Created().json(StationAnswer {
         success: true,
         station,
@@ -119,7 +144,13 @@ pub async fn list_stations(
     state: web::Data<AppState>,
     _op: OperatorId,
 ) -> Result<HttpResponse, AppError> {
-    let stations = state.db.run(stations::list).await?;
+    let stations = state
+        .db
+        .run(stations::list)
+        .await?
+        .into_iter()
+        .map(StationView::from)
+        .collect();
     Ok(HttpResponse::Ok().json(StationList {
         success: true,
         stations,
@@ -127,7 +158,7 @@ pub async fn list_stations(
 }
 
 #[utoipa::path(put, path = "/api/admin/stations/{id}/tariff", tag = "operator",
-    request_body = crate::api::openapi::TariffAssignment,
+    request_body = TariffAssignment,
     params(("id" = i64, Path)),
     responses((status = 200, description = "Assigned", body = StationAnswer), (status = 400, description = "tariffId must be a positive integer"), (status = 404, description = "Station or tariff not found")),
     security(("bearer" = [])),
@@ -136,14 +167,15 @@ pub async fn assign_station_tariff(
     state: web::Data<AppState>,
     _op: OperatorId,
     path: web::Path<i64>,
-    body: super::Body<Value>,
+    body: super::Body<TariffAssignment>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let tariff_id = optional_id(&body, "tariffId")?;
+    let tariff_id = body.0.validate()?;
     let station = state
         .db
         .run(move |c| stations::assign_tariff(c, id, tariff_id))
-        .await?;
+        .await?
+        .into();
     Ok(HttpResponse::Ok().json(StationAnswer {
         success: true,
         station,
@@ -172,34 +204,137 @@ fn online(state: &web::Data<AppState>) -> impl Fn(&str) -> bool + Send + 'static
     move |device| state.registry.is_online(device)
 }
 
+// `POST /api/admin/chargers`
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChargerBody {
+    /// chargeBoxIdentity: 1-48 of letters, digits, '-', '_', '.', ':'
+    #[serde(default)]
+    #[schema(value_type = String, required = true, pattern = r"^[A-Za-z0-9._:-]{1,48}$")]
+    device_id: Field<String>,
+    /// Defaults to CP-{deviceId}
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    charging_point_id: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = i64, required = true, minimum = 1)]
+    station_id: Field<i64>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    name: Field<String>,
+    /// 0 = no authentication (only when set explicitly, and then without ocppPassword), 1 (default)
+    /// = HTTP Basic auth, 2 = HTTP Basic auth over TLS, 3 = a TLS client certificate; 2 and 3
+    /// connect to the TLS listener (CSMS_OCPP_TLS_ADDR)
+    #[serde(default)]
+    #[schema(value_type = Option<i32>, minimum = 0, maximum = 3)]
+    security_profile: Field<i64>,
+    /// 16-40 characters (profiles 1 to 3); when left out csms generates one and returns it once as
+    /// `ocppPassword` in the 201 body. Stored as a salted hash
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 16, max_length = 40)]
+    ocpp_password: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    tariff_id: Field<i64>,
+}
+
+impl ChargerBody {
+    pub fn validate(self) -> Result<chargers::NewCharger, AppError> {
+        let device_id = self.device_id.required("deviceId")?;
+        chargers::valid_device_id(&device_id)?;
+        let charging_point_id = match self.charging_point_id.optional("chargingPointId")? {
+            Some(s) if !s.trim().is_empty() => s.trim().to_string(),
+            _ => format!("CP-{device_id}"),
+        };
+        let station_id = self
+            .station_id
+            .optional_id("stationId")?
+            .ok_or_else(|| AppError::bad_request("stationId is required"))?;
+        let tariff_id = self.tariff_id.optional_id("tariffId")?;
+        let name = self.name.optional("name")?;
+        Ok(chargers::NewCharger {
+            device_id,
+            charging_point_id,
+            station_id,
+            name,
+            tariff_id,
+            credentials: credentials(self.security_profile, self.ocpp_password)?,
+        })
+    }
+}
+
+// `PUT /api/admin/chargers/{deviceId}`: what is given changes.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChargerSettingsBody {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 1, pattern = r"\S")]
+    charging_point_id: Field<String>,
+    /// 0 to 3, as on creation (2 and 3 connect to the TLS listener, CSMS_OCPP_TLS_ADDR)
+    #[serde(default)]
+    #[schema(value_type = Option<i32>, minimum = 0, maximum = 3)]
+    security_profile: Field<i64>,
+    /// 16-40 characters; null removes it (profile 0 only). Moving to profile 1 without one
+    /// generates a password, returned once as `ocppPassword`
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 16, max_length = 40)]
+    ocpp_password: Field<String>,
+}
+
+impl ChargerSettingsBody {
+    pub fn validate(self) -> Result<chargers::Changes, AppError> {
+        let name = self.name.nullable("name")?;
+        let charging_point_id = match self.charging_point_id {
+            Field::Absent | Field::Null => None,
+            Field::Given(cp) if !cp.trim().is_empty() => Some(cp.trim().to_string()),
+            _ => {
+                return Err(AppError::bad_request(
+                    "chargingPointId must be a non-empty string",
+                ));
+            }
+        };
+        Ok(chargers::Changes {
+            name,
+            charging_point_id,
+            credentials: credentials(self.security_profile, self.ocpp_password)?,
+        })
+    }
+}
+
+/// `securityProfile` and `ocppPassword` of a charger request body (the profile's range and the
+/// password's rules are the domain's).
+fn credentials(
+    profile: Field<i64>,
+    password: Field<String>,
+) -> Result<chargers::Credentials, AppError> {
+    let security_profile = match profile {
+        Field::Absent | Field::Null => None,
+        p => Some(
+            p.given()
+                .and_then(|p| i32::try_from(p).ok())
+                .ok_or_else(|| AppError::bad_request("securityProfile must be 0, 1, 2 or 3"))?,
+        ),
+    };
+    Ok(chargers::Credentials {
+        security_profile,
+        password: password.nullable("ocppPassword")?,
+    })
+}
+
 #[utoipa::path(post, path = "/api/admin/chargers", tag = "operator",
-    request_body = crate::api::openapi::ChargerBody,
+    request_body = ChargerBody,
     responses((status = 201, description = "Registered; ocppPassword when csms generated it", body = ChargerAnswer), (status = 400, description = "Invalid deviceId, stationId, tariffId, securityProfile or ocppPassword"), (status = 404, description = "Station or tariff not found"), (status = 409, description = "Duplicate deviceId or chargingPointId")),
     security(("bearer" = [])),
 )]
 pub async fn create_charger(
     state: web::Data<AppState>,
     _op: OperatorId,
-    body: super::Body<Value>,
+    body: super::Body<ChargerBody>,
 ) -> Result<HttpResponse, AppError> {
-    let device_id = str_field(&body, "deviceId")?.to_string();
-    chargers::valid_device_id(&device_id)?;
-    let cp_id = match optional_str(&body, "chargingPointId")? {
-        Some(s) if !s.trim().is_empty() => s.trim().to_string(),
-        _ => format!("CP-{device_id}"),
-    };
-    let station_id = optional_id(&body, "stationId")?
-        .ok_or_else(|| AppError::bad_request("stationId is required"))?;
-    let tariff_id = optional_id(&body, "tariffId")?;
-    let name = optional_str(&body, "name")?;
-    let new = chargers::NewCharger {
-        device_id,
-        charging_point_id: cp_id,
-        station_id,
-        name,
-        tariff_id,
-        credentials: credentials(&body)?,
-    };
+    let new = body.0.validate()?;
     let online = online(&state);
     let saved = state
         .db
@@ -210,28 +345,6 @@ pub async fn create_charger(
         charger: saved.charger,
         ocpp_password: saved.generated_password,
     }))
-}
-
-/// `securityProfile` and `ocppPassword` of a charger request body.
-fn credentials(body: &Value) -> Result<chargers::Credentials, AppError> {
-    let security_profile = match body.get("securityProfile") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_i64()
-                .and_then(|p| i32::try_from(p).ok())
-                .ok_or_else(|| AppError::bad_request("securityProfile must be 0, 1, 2 or 3"))?,
-        ),
-    };
-    let password = match body.get("ocppPassword") {
-        None => None,
-        Some(Value::Null) => Some(None),
-        Some(Value::String(p)) => Some(Some(p.clone())),
-        Some(_) => return Err(AppError::bad_request("ocppPassword must be a string")),
-    };
-    Ok(chargers::Credentials {
-        security_profile,
-        password,
-    })
 }
 
 /// `PUT /api/admin/chargers/{deviceId}/registration`
@@ -262,7 +375,7 @@ pub async fn set_registration(
 }
 
 #[utoipa::path(put, path = "/api/admin/chargers/{device_id}", tag = "operator",
-    request_body = crate::api::openapi::ChargerSettingsBody,
+    request_body = ChargerSettingsBody,
     params(("device_id" = String, Path, description = "chargeBoxIdentity")),
     responses((status = 200, description = "Changed; ocppPassword only when csms generated one", body = ChargerAnswer), (status = 400, description = "Invalid settings"), (status = 404, description = "Charger not found"), (status = 409, description = "Duplicate chargingPointId")),
     security(("bearer" = [])),
@@ -271,29 +384,10 @@ pub async fn update_charger(
     state: web::Data<AppState>,
     _op: OperatorId,
     path: web::Path<String>,
-    body: super::Body<Value>,
+    body: super::Body<ChargerSettingsBody>,
 ) -> Result<HttpResponse, AppError> {
     let device = path.into_inner();
-    let name = match body.get("name") {
-        None => None,
-        Some(Value::Null) => Some(None),
-        Some(Value::String(n)) => Some(Some(n.clone())),
-        Some(_) => return Err(AppError::bad_request("name must be a string")),
-    };
-    let charging_point_id = match body.get("chargingPointId") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(cp)) if !cp.trim().is_empty() => Some(cp.trim().to_string()),
-        Some(_) => {
-            return Err(AppError::bad_request(
-                "chargingPointId must be a non-empty string",
-            ));
-        }
-    };
-    let changes = chargers::Changes {
-        name,
-        charging_point_id,
-        credentials: credentials(&body)?,
-    };
+    let changes = body.0.validate()?;
     let online = online(&state);
     let saved = state
         .db
@@ -377,7 +471,7 @@ pub struct TariffAssigned {
 }
 
 #[utoipa::path(put, path = "/api/admin/chargers/{device_id}/tariff", tag = "operator",
-    request_body = crate::api::openapi::TariffAssignment,
+    request_body = TariffAssignment,
     params(("device_id" = String, Path, description = "chargeBoxIdentity")),
     responses((status = 200, description = "Assigned", body = TariffAssigned), (status = 400, description = "tariffId must be a positive integer"), (status = 404, description = "Charger or tariff not found")),
     security(("bearer" = [])),
@@ -386,10 +480,10 @@ pub async fn assign_charger_tariff(
     state: web::Data<AppState>,
     _op: OperatorId,
     path: web::Path<String>,
-    body: super::Body<Value>,
+    body: super::Body<TariffAssignment>,
 ) -> Result<HttpResponse, AppError> {
     let device = path.into_inner();
-    let tariff_id = optional_id(&body, "tariffId")?;
+    let tariff_id = body.0.validate()?;
     state
         .db
         .run(move |c| chargers::assign_tariff(c, &device, tariff_id))
@@ -412,22 +506,44 @@ pub struct TariffList {
     tariffs: Vec<TariffView>,
 }
 
+// `POST /api/admin/tariffs`
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TariffBody {
+    #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, pattern = r"\S")]
+    name: Field<String>,
+    /// Major units per kWh, at most 2 decimals
+    #[serde(default)]
+    #[schema(value_type = f64, required = true, minimum = 0, maximum = 100000, multiple_of = 0.01)]
+    price_per_kwh: Field<Amount>,
+}
+
+impl TariffBody {
+    /// The name and the price in minor units per kWh.
+    pub fn validate(self) -> Result<(String, i64), AppError> {
+        let name = self.name.required("name")?;
+        let price = tariffs::valid_price(self.price_per_kwh.minor())?;
+        Ok((name, price))
+    }
+}
+
 #[utoipa::path(post, path = "/api/admin/tariffs", tag = "operator",
-    request_body = crate::api::openapi::TariffBody,
+    request_body = TariffBody,
     responses((status = 201, description = "Created", body = TariffAnswer), (status = 400, description = "name is required / pricePerKwh must be a non-negative amount with at most 2 decimals")),
     security(("bearer" = [])),
 )]
 pub async fn create_tariff(
     state: web::Data<AppState>,
     _op: OperatorId,
-    body: super::Body<Value>,
+    body: super::Body<TariffBody>,
 ) -> Result<HttpResponse, AppError> {
-    let name = str_field(&body, "name")?.to_string();
-    let price = tariffs::valid_price(body.get("pricePerKwh").and_then(money::parse_json))?;
+    let (name, price) = body.0.validate()?;
     let tariff = state
         .db
         .run(move |c| tariffs::create(c, &name, price))
-        .await?;
+        .await?
+        .into();
     Ok(HttpResponse::Created().json(TariffAnswer {
         success: true,
         tariff,
@@ -442,7 +558,13 @@ pub async fn list_tariffs(
     state: web::Data<AppState>,
     _op: OperatorId,
 ) -> Result<HttpResponse, AppError> {
-    let tariffs = state.db.run(tariffs::list).await?;
+    let tariffs = state
+        .db
+        .run(tariffs::list)
+        .await?
+        .into_iter()
+        .map(TariffView::from)
+        .collect();
     Ok(HttpResponse::Ok().json(TariffList {
         success: true,
         tariffs,
@@ -471,7 +593,13 @@ pub async fn list_customers(
     state: web::Data<AppState>,
     _op: OperatorId,
 ) -> Result<HttpResponse, AppError> {
-    let customers = state.db.run(customers::list).await?;
+    let customers = state
+        .db
+        .run(customers::list)
+        .await?
+        .into_iter()
+        .map(CustomerView::from)
+        .collect();
     Ok(HttpResponse::Ok().json(CustomerList {
         success: true,
         currency: state.settings.currency.clone(),
@@ -479,8 +607,30 @@ pub async fn list_customers(
     }))
 }
 
+// `POST /api/admin/customers/{id}/wallet/credit`
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreditBody {
+    /// Major units, positive, at most 2 decimals, at most 1,000,000
+    #[serde(default)]
+    #[schema(value_type = f64, required = true, exclusive_minimum = 0, maximum = 1000000, multiple_of = 0.01)]
+    amount: Field<Amount>,
+    /// Ledger note (the first 200 characters are kept)
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    note: Field<String>,
+}
+
+impl CreditBody {
+    /// The amount in minor units and the ledger note.
+    pub fn validate(self) -> Result<(i64, Option<String>), AppError> {
+        let amount = customers::valid_credit(self.amount.minor())?;
+        Ok((amount, self.note.optional("note")?))
+    }
+}
+
 #[utoipa::path(post, path = "/api/admin/customers/{id}/wallet/credit", tag = "operator",
-    request_body = crate::api::openapi::CreditBody,
+    request_body = CreditBody,
     params(("id" = i64, Path)),
     responses((status = 200, description = "Credited: the customer afterwards", body = CustomerAnswer), (status = 400, description = "Invalid amount"), (status = 404, description = "Customer not found")),
     security(("bearer" = [])),
@@ -489,15 +639,15 @@ pub async fn credit_wallet(
     state: web::Data<AppState>,
     _op: OperatorId,
     path: web::Path<i64>,
-    body: super::Body<Value>,
+    body: super::Body<CreditBody>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let amount = customers::valid_credit(body.get("amount").and_then(money::parse_json))?;
-    let note = optional_str(&body, "note")?;
+    let (amount, note) = body.0.validate()?;
     let customer = state
         .db
         .run(move |c| customers::credit(c, id, amount, note.as_deref()))
-        .await?;
+        .await?
+        .into();
     state.events.wake();
     Ok(HttpResponse::Ok().json(CustomerAnswer {
         success: true,

@@ -7,13 +7,13 @@ use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use utoipa::ToSchema;
 
+use super::input::{Amount, Field};
 use crate::auth::CustomerId;
 use crate::charging::{self, ListFilter, SessionView, start::StartRequest};
 use crate::error::AppError;
-use crate::money;
 use crate::state::AppState;
 
 /// The answer of start and stop.
@@ -21,8 +21,7 @@ use crate::state::AppState;
 pub struct ChargingAnswer {
     success: bool,
     message: String,
-    #[schema(value_type = SessionView)]
-    session: Value,
+    session: SessionView,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -37,8 +36,77 @@ pub struct OwnSession {
     session: SessionView,
 }
 
+// `POST /api/user/charging/start`
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StartBody {
+    #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, pattern = r"\S")]
+    device_id: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = i32, required = true, minimum = 1, maximum = 2147483647)]
+    connector_id: Field<i64>,
+    /// Prepaid amount in major units (e.g. 50 or 50.25): positive, at most 2 decimals, at most
+    /// CSMS_MAX_AMOUNT (default 10000)
+    #[serde(default)]
+    #[schema(value_type = f64, required = true, exclusive_minimum = 0, maximum = 10000, multiple_of = 0.01)]
+    amount: Field<Amount>,
+    /// Optional; must match the charger when given
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    charging_point_id: Field<String>,
+}
+
+impl StartBody {
+    /// The start request (without an idempotency key: that is a header). The amount's range
+    /// (positive, at most CSMS_MAX_AMOUNT) is the domain's to check.
+    pub fn validate(self) -> Result<StartRequest, AppError> {
+        let device_id = self.device_id.required("deviceId")?;
+        let connector_id = self
+            .connector_id
+            .given()
+            .and_then(|n| i32::try_from(n).ok())
+            .filter(|n| *n > 0)
+            .ok_or_else(|| AppError::bad_request("connectorId must be a positive integer"))?;
+        let amount = self.amount.minor().ok_or(AppError::InvalidAmount)?;
+        let charging_point_id = self
+            .charging_point_id
+            .optional("chargingPointId")?
+            .map(|s| s.trim().to_string());
+        Ok(StartRequest {
+            device_id,
+            connector_id,
+            amount,
+            charging_point_id,
+            idempotency_key: None,
+        })
+    }
+}
+
+// `POST /api/user/charging/stop`
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StopBody {
+    #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, pattern = r"\S")]
+    session_id: Field<String>,
+}
+
+/// `Idempotency-Key`: 1 to 128 visible characters (trimmed), when given.
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
+    let Some(v) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    v.to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 128)
+        .map(|k| Some(k.to_string()))
+        .ok_or_else(|| AppError::bad_request("Idempotency-Key must be 1 to 128 visible characters"))
+}
+
 #[utoipa::path(post, path = "/api/user/charging/start", tag = "charging",
-    request_body = crate::api::openapi::StartBody,
+    request_body = StartBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 128 visible characters; retries with the same key return the first answer", pattern = r"^[!-~]([ -~]{0,126}[!-~])?$")),
     responses((status = 200, description = "Charging started successfully", body = ChargingAnswer), (status = 400, description = "In use / Insufficient wallet balance / Charger is offline / Connector is not available / Invalid amount / Charger rejected the start request"), (status = 404, description = "Charger not found / Connector not found"), (status = 504, description = "Charger did not respond")),
     security(("bearer" = [])),
@@ -47,46 +115,10 @@ pub async fn start(
     state: web::Data<AppState>,
     who: CustomerId,
     req: HttpRequest,
-    body: super::Body<Value>,
+    body: super::Body<StartBody>,
 ) -> Result<HttpResponse, AppError> {
-    let device_id = super::str_field(&body, "deviceId")?.to_string();
-    let connector_id = body
-        .get("connectorId")
-        .and_then(|v| {
-            v.as_i64()
-                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-        })
-        .filter(|n| *n > 0 && *n <= i64::from(i32::MAX))
-        .ok_or_else(|| AppError::bad_request("connectorId must be a positive integer"))?
-        as i32;
-    let amount = body
-        .get("amount")
-        .and_then(money::parse_json)
-        .ok_or(AppError::InvalidAmount)?;
-    let charging_point_id = body
-        .get("chargingPointId")
-        .and_then(Value::as_str)
-        .map(|s| s.trim().to_string());
-    let idempotency_key = match req.headers().get("Idempotency-Key") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .map(str::trim)
-                .filter(|k| !k.is_empty() && k.len() <= 128)
-                .ok_or_else(|| {
-                    AppError::bad_request("Idempotency-Key must be 1 to 128 visible characters")
-                })?
-                .to_string(),
-        ),
-    };
-    let request = StartRequest {
-        device_id,
-        connector_id,
-        amount,
-        charging_point_id,
-        idempotency_key,
-    };
+    let mut request = body.0.validate()?;
+    request.idempotency_key = idempotency_key(&req)?;
     let session = charging::start::start(&state.into_inner(), who.0, request).await?;
     Ok(HttpResponse::Ok().json(ChargingAnswer {
         success: true,
@@ -96,16 +128,16 @@ pub async fn start(
 }
 
 #[utoipa::path(post, path = "/api/user/charging/stop", tag = "charging",
-    request_body = crate::api::openapi::StopBody,
+    request_body = StopBody,
     responses((status = 200, description = "Stopped, or stop requested (message says which)", body = ChargingAnswer), (status = 400, description = "Session cannot be stopped now / Charger rejected the stop request"), (status = 404, description = "Session not found (or not yours)")),
     security(("bearer" = [])),
 )]
 pub async fn stop(
     state: web::Data<AppState>,
     who: CustomerId,
-    body: super::Body<Value>,
+    body: super::Body<StopBody>,
 ) -> Result<HttpResponse, AppError> {
-    let session_id = super::str_field(&body, "sessionId")?.to_string();
+    let session_id = body.0.session_id.required("sessionId")?;
     let (message, session) = charging::stop::stop(&state.into_inner(), who.0, session_id).await?;
     Ok(HttpResponse::Ok().json(ChargingAnswer {
         success: true,

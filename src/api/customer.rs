@@ -2,14 +2,14 @@
 //! `crate::customers`, `crate::wallet` and `crate::stations`).
 
 use actix_web::{HttpResponse, web};
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::input::Field;
 use super::security::ClientAddr;
-use super::str_field;
+use super::views::customers::CustomerView;
 use crate::auth::{self, CustomerId, Role};
-use crate::customers::{self, CustomerView, Registration};
+use crate::customers::{self, Registration};
 use crate::error::AppError;
 use crate::money::Major;
 use crate::state::AppState;
@@ -30,25 +30,46 @@ pub struct Profile {
     customer: CustomerView,
 }
 
+// `POST /api/customer/register`. `\S`: not only white space (names and emails are trimmed).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterBody {
+    #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 100, pattern = r"\S")]
+    name: Field<String>,
+    /// Stored in lower case
+    #[serde(default)]
+    #[schema(value_type = String, required = true, max_length = 254, pattern = r"^[^@\s\x85]+@[^@\s\x85]*\.[^@\s\x85]*$")]
+    email: Field<String>,
+    /// 6 to 72 characters (at most 72 bytes)
+    #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 6, max_length = 72)]
+    password: Field<String>,
+}
+
+impl RegisterBody {
+    /// Name and email are required (trimmed; the email in lower case); a missing password is empty
+    /// and fails the password rule of [`customers::register`].
+    pub fn validate(self) -> Result<Registration, AppError> {
+        Ok(Registration {
+            name: self.name.required("name")?,
+            email: self.email.required("email")?.to_lowercase(),
+            password: self.password.given().unwrap_or_default(),
+        })
+    }
+}
+
 #[utoipa::path(post, path = "/api/customer/register", tag = "customer",
-    request_body = crate::api::openapi::RegisterBody,
+    request_body = RegisterBody,
     responses((status = 201, description = "Registered", body = CustomerLogin), (status = 400, description = "Invalid input"), (status = 409, description = "Email is already registered"), (status = 429, description = "Too many registrations from this client address; Retry-After gives the seconds to wait")),
 )]
 pub async fn register(
     state: web::Data<AppState>,
     client: ClientAddr,
-    body: super::Body<Value>,
+    body: super::Body<RegisterBody>,
 ) -> Result<HttpResponse, AppError> {
-    let r = Registration {
-        name: str_field(&body, "name")?.to_string(),
-        email: str_field(&body, "email")?.to_lowercase(),
-        password: body
-            .get("password")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-    };
-    let customer = customers::register(&state, r, client.0).await?;
+    let r = body.0.validate()?;
+    let customer = CustomerView::from(customers::register(&state, r, client.0).await?);
     let token = state.jwt.issue(Role::Customer, customer.id)?;
     Ok(HttpResponse::Created().json(CustomerLogin {
         success: true,
@@ -58,15 +79,15 @@ pub async fn register(
 }
 
 #[utoipa::path(post, path = "/api/customer/login", tag = "customer",
-    request_body = crate::api::openapi::LoginBody,
+    request_body = super::LoginBody,
     responses((status = 200, description = "Logged in", body = CustomerLogin), (status = 401, description = "Invalid email or password"), (status = 429, description = "Too many failed login attempts (per account or client address); Retry-After gives the seconds to wait")),
 )]
 pub async fn login(
     state: web::Data<AppState>,
     client: ClientAddr,
-    body: web::Json<Value>,
+    body: web::Json<super::Login>,
 ) -> Result<HttpResponse, AppError> {
-    let credentials = super::login_credentials(&body, client.0);
+    let credentials = body.into_inner().credentials(client.0);
     let (token, customer) = auth::login::customer(&state, credentials).await?;
     Ok(HttpResponse::Ok().json(CustomerLogin {
         success: true,
@@ -83,7 +104,11 @@ pub async fn profile(
     state: web::Data<AppState>,
     who: CustomerId,
 ) -> Result<HttpResponse, AppError> {
-    let customer = state.db.run(move |c| customers::profile(c, who.0)).await?;
+    let customer = state
+        .db
+        .run(move |c| customers::profile(c, who.0))
+        .await?
+        .into();
     Ok(HttpResponse::Ok().json(Profile {
         success: true,
         customer,
@@ -113,7 +138,7 @@ pub async fn wallet(state: web::Data<AppState>, who: CustomerId) -> Result<HttpR
         .await?;
     Ok(HttpResponse::Ok().json(Wallet {
         success: true,
-        balance: customer.wallet_balance,
+        balance: Major(customer.balance),
         currency: state.settings.currency.clone(),
         transactions,
     }))

@@ -5,6 +5,7 @@ pub mod charger_security;
 pub mod charging;
 pub mod customer;
 pub mod firmware;
+pub mod input;
 pub mod local_list;
 pub mod openapi;
 pub mod reservations;
@@ -12,12 +13,14 @@ pub mod security;
 pub mod smart_charging;
 pub mod system;
 pub mod tokens;
+pub mod views;
 
 use actix_web::dev::Server;
 use actix_web::http::{Method, header};
 use actix_web::{App, HttpResponse, HttpServer, Resource, Route, web};
 use chrono::NaiveDateTime;
 
+pub use self::input::{Body, Field};
 use crate::error::{AppError, ErrorBody};
 use crate::state::State;
 
@@ -82,274 +85,136 @@ fn resource(path: &str, routes: Vec<(Method, Route)>) -> Resource {
     }))
 }
 
+/// The API, declared once: each handler listed is served at the method and path of its
+/// `#[utoipa::path]`, and documented with it in the OpenAPI document ([`Operations`]). The order is
+/// the order of the methods in a 405's `Allow`.
+macro_rules! api {
+    ($($module:ident :: $handler:ident),+ $(,)?) => {
+        /// Every operation of the API: its path, method and handler.
+        fn operations() -> Vec<(String, Method, Route)> {
+            let mut all = Vec::new();
+            $(pastey::paste! {{
+                type Doc = $module::[<__path_ $handler>];
+                let path = <Doc as utoipa::Path>::path();
+                for m in <Doc as utoipa::Path>::methods() {
+                    let m = http_method(m);
+                    all.push((path.clone(), m.clone(), web::method(m).to($module::$handler)));
+                }
+            }})+
+            all
+        }
+
+        /// The paths of the OpenAPI document (with the schemas they use), from the same list.
+        #[derive(utoipa::OpenApi)]
+        #[openapi(paths($($module::$handler),+))]
+        pub struct Operations;
+    };
+}
+
+api! {
+    system::healthz,
+    system::metrics,
+    // customers
+    customer::register,
+    customer::login,
+    customer::profile,
+    customer::wallet,
+    customer::stations,
+    charging::start,
+    charging::stop,
+    charging::sessions,
+    charging::session,
+    charging::events,
+    charging::events_ticket,
+    // operators
+    admin::login,
+    admin::cluster,
+    admin::create_station,
+    admin::list_stations,
+    admin::assign_station_tariff,
+    admin::create_charger,
+    admin::list_chargers,
+    admin::get_charger,
+    admin::update_charger,
+    admin::delete_charger,
+    admin::set_registration,
+    admin::assign_charger_tariff,
+    admin::messages,
+    admin::command,
+    admin::create_tariff,
+    admin::list_tariffs,
+    admin::list_customers,
+    admin::credit_wallet,
+    admin::list_sessions,
+    admin::close_session,
+    admin::write_offs,
+    tokens::create,
+    tokens::list,
+    tokens::get,
+    tokens::update,
+    tokens::delete,
+    reservations::reserve,
+    reservations::mine,
+    reservations::cancel_mine,
+    reservations::operator_reserve,
+    reservations::list,
+    reservations::operator_cancel,
+    local_list::local_list,
+    local_list::sync_local_list,
+    smart_charging::set,
+    smart_charging::list,
+    smart_charging::clear,
+    smart_charging::composite,
+    smart_charging::set_limit,
+    smart_charging::load,
+    firmware::upload,
+    firmware::images,
+    firmware::update_firmware,
+    firmware::get_diagnostics,
+    firmware::jobs,
+    firmware::file,
+    charger_security::certificates,
+    charger_security::events,
+    charger_security::get_log,
+    charger_security::signed_firmware,
+    charger_security::jobs,
+    charger_security::file,
+    // chargers (no login: the token in the address is the secret)
+    charger_security::receive,
+    charger_security::receive_post,
+    firmware::download,
+    firmware::receive,
+    firmware::receive_post,
+}
+
+fn http_method(m: utoipa::openapi::path::HttpMethod) -> Method {
+    use utoipa::openapi::path::HttpMethod as M;
+    match m {
+        M::Get => Method::GET,
+        M::Post => Method::POST,
+        M::Put => Method::PUT,
+        M::Delete => Method::DELETE,
+        M::Options => Method::OPTIONS,
+        M::Head => Method::HEAD,
+        M::Patch => Method::PATCH,
+        M::Trace => Method::TRACE,
+    }
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    let get = |r: Route| (Method::GET, r);
-    let post = |r: Route| (Method::POST, r);
-    let put = |r: Route| (Method::PUT, r);
-    let delete = |r: Route| (Method::DELETE, r);
-    let paths = vec![
-        ("/healthz", vec![get(web::get().to(system::healthz))]),
-        ("/metrics", vec![get(web::get().to(system::metrics))]),
-        (
-            "/api/openapi.json",
-            vec![get(web::get().to(system::openapi))],
-        ),
-        // customers
-        (
-            "/api/customer/register",
-            vec![post(web::post().to(customer::register))],
-        ),
-        (
-            "/api/customer/login",
-            vec![post(web::post().to(customer::login))],
-        ),
-        (
-            "/api/user/profile",
-            vec![get(web::get().to(customer::profile))],
-        ),
-        (
-            "/api/user/wallet",
-            vec![get(web::get().to(customer::wallet))],
-        ),
-        (
-            "/api/user/stations",
-            vec![get(web::get().to(customer::stations))],
-        ),
-        (
-            "/api/user/charging/start",
-            vec![post(web::post().to(charging::start))],
-        ),
-        (
-            "/api/user/charging/stop",
-            vec![post(web::post().to(charging::stop))],
-        ),
-        (
-            "/api/user/charging/sessions",
-            vec![get(web::get().to(charging::sessions))],
-        ),
-        (
-            "/api/user/charging/sessions/{session_id}",
-            vec![get(web::get().to(charging::session))],
-        ),
-        (
-            "/api/user/events",
-            vec![get(web::get().to(charging::events))],
-        ),
-        (
-            "/api/user/events/ticket",
-            vec![post(web::post().to(charging::events_ticket))],
-        ),
-        // operators
-        ("/api/admin/login", vec![post(web::post().to(admin::login))]),
-        (
-            "/api/admin/cluster",
-            vec![get(web::get().to(admin::cluster))],
-        ),
-        (
-            "/api/admin/stations",
-            vec![
-                post(web::post().to(admin::create_station)),
-                get(web::get().to(admin::list_stations)),
-            ],
-        ),
-        (
-            "/api/admin/stations/{id}/tariff",
-            vec![put(web::put().to(admin::assign_station_tariff))],
-        ),
-        (
-            "/api/admin/chargers",
-            vec![
-                post(web::post().to(admin::create_charger)),
-                get(web::get().to(admin::list_chargers)),
-            ],
-        ),
-        (
-            "/api/admin/chargers/{device_id}",
-            vec![
-                get(web::get().to(admin::get_charger)),
-                put(web::put().to(admin::update_charger)),
-                delete(web::delete().to(admin::delete_charger)),
-            ],
-        ),
-        (
-            "/api/admin/chargers/{device_id}/registration",
-            vec![put(web::put().to(admin::set_registration))],
-        ),
-        (
-            "/api/admin/chargers/{device_id}/tariff",
-            vec![put(web::put().to(admin::assign_charger_tariff))],
-        ),
-        (
-            "/api/admin/chargers/{device_id}/messages",
-            vec![get(web::get().to(admin::messages))],
-        ),
-        (
-            "/api/admin/chargers/{device_id}/commands/{action}",
-            vec![post(web::post().to(admin::command))],
-        ),
-        (
-            "/api/admin/tariffs",
-            vec![
-                post(web::post().to(admin::create_tariff)),
-                get(web::get().to(admin::list_tariffs)),
-            ],
-        ),
-        (
-            "/api/admin/customers",
-            vec![get(web::get().to(admin::list_customers))],
-        ),
-        (
-            "/api/admin/customers/{id}/wallet/credit",
-            vec![post(web::post().to(admin::credit_wallet))],
-        ),
-        (
-            "/api/admin/sessions",
-            vec![get(web::get().to(admin::list_sessions))],
-        ),
-        (
-            "/api/admin/sessions/{session_id}/close",
-            vec![post(web::post().to(admin::close_session))],
-        ),
-        (
-            "/api/admin/write-offs",
-            vec![get(web::get().to(admin::write_offs))],
-        ),
-        (
-            "/api/admin/id-tags",
-            vec![
-                post(web::post().to(tokens::create)),
-                get(web::get().to(tokens::list)),
-            ],
-        ),
-        (
-            "/api/admin/id-tags/{id_tag}",
-            vec![
-                get(web::get().to(tokens::get)),
-                put(web::put().to(tokens::update)),
-                delete(web::delete().to(tokens::delete)),
-            ],
-        ),
-        (
-            "/api/user/reservations",
-            vec![
-                post(web::post().to(reservations::reserve)),
-                get(web::get().to(reservations::mine)),
-            ],
-        ),
-        (
-            "/api/user/reservations/{id}",
-            vec![delete(web::delete().to(reservations::cancel_mine))],
-        ),
-        (
-            "/api/admin/reservations",
-            vec![
-                post(web::post().to(reservations::operator_reserve)),
-                get(web::get().to(reservations::list)),
-            ],
-        ),
-        (
-            "/api/admin/reservations/{id}",
-            vec![delete(web::delete().to(reservations::operator_cancel))],
-        ),
-        (
-            "/api/admin/chargers/{device_id}/local-list",
-            vec![
-                get(web::get().to(local_list::local_list)),
-                post(web::post().to(local_list::sync_local_list)),
-            ],
-        ),
-        (
-            "/api/admin/chargers/{device_id}/charging-profiles",
-            vec![
-                post(web::post().to(smart_charging::set)),
-                get(web::get().to(smart_charging::list)),
-            ],
-        ),
-        (
-            "/api/admin/chargers/{device_id}/charging-profiles/clear",
-            vec![post(web::post().to(smart_charging::clear))],
-        ),
-        (
-            "/api/admin/chargers/{device_id}/composite-schedule",
-            vec![get(web::get().to(smart_charging::composite))],
-        ),
-        (
-            "/api/admin/stations/{id}/power-limit",
-            vec![put(web::put().to(smart_charging::set_limit))],
-        ),
-        (
-            "/api/admin/stations/{id}/load",
-            vec![get(web::get().to(smart_charging::load))],
-        ),
-        (
-            "/api/admin/firmware",
-            vec![
-                post(web::post().to(firmware::upload)),
-                get(web::get().to(firmware::images)),
-            ],
-        ),
-        (
-            "/api/admin/chargers/{device_id}/firmware",
-            vec![post(web::post().to(firmware::update_firmware))],
-        ),
-        (
-            "/api/admin/chargers/{device_id}/diagnostics",
-            vec![post(web::post().to(firmware::get_diagnostics))],
-        ),
-        (
-            "/api/admin/chargers/{device_id}/maintenance",
-            vec![get(web::get().to(firmware::jobs))],
-        ),
-        (
-            "/api/admin/maintenance/{id}/file",
-            vec![get(web::get().to(firmware::file))],
-        ),
-        (
-            "/api/admin/chargers/{device_id}/certificates",
-            vec![get(web::get().to(charger_security::certificates))],
-        ),
-        (
-            "/api/admin/chargers/{device_id}/security-events",
-            vec![get(web::get().to(charger_security::events))],
-        ),
-        (
-            "/api/admin/chargers/{device_id}/logs",
-            vec![post(web::post().to(charger_security::get_log))],
-        ),
-        (
-            "/api/admin/chargers/{device_id}/signed-firmware",
-            vec![post(web::post().to(charger_security::signed_firmware))],
-        ),
-        (
-            "/api/admin/chargers/{device_id}/security-jobs",
-            vec![get(web::get().to(charger_security::jobs))],
-        ),
-        (
-            "/api/admin/security-jobs/{id}/file",
-            vec![get(web::get().to(charger_security::file))],
-        ),
-        // chargers (no login: the token in the address is the secret)
-        (
-            "/files/logs/{token}/{name}",
-            vec![
-                put(web::put().to(charger_security::receive)),
-                post(web::post().to(charger_security::receive_post)),
-            ],
-        ),
-        (
-            "/files/firmware/{token}/{name}",
-            vec![get(web::get().to(firmware::download))],
-        ),
-        (
-            "/files/diagnostics/{token}/{name}",
-            vec![
-                put(web::put().to(firmware::receive)),
-                post(web::post().to(firmware::receive_post)),
-            ],
-        ),
-    ];
+    // The document does not describe itself.
+    let mut paths = vec![(
+        "/api/openapi.json".to_string(),
+        vec![(Method::GET, web::get().to(system::openapi))],
+    )];
+    for (path, method, route) in operations() {
+        match paths.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, methods)) => methods.push((method, route)),
+            None => paths.push((path, vec![(method, route)])),
+        }
+    }
     for (path, methods) in paths {
-        cfg.service(resource(path, methods));
+        cfg.service(resource(&path, methods));
     }
     cfg.service(system::swagger())
         .default_service(web::get().to(system::static_file));
@@ -367,89 +232,51 @@ pub fn offline_is_conflict(e: crate::error::AppError) -> crate::error::AppError 
     }
 }
 
-/// A JSON request body that must be an object (an array or a scalar is 400, like a body that does
-/// not parse), read as `T`. Numbers with no fractional part (`5.0`) count as integers, as JSON
-/// Schema says they are.
-pub struct Body<T>(pub T);
-
-impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Body<T> {
-    type Error = actix_web::Error;
-    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
-
-    fn from_request(
-        req: &actix_web::HttpRequest,
-        payload: &mut actix_web::dev::Payload,
-    ) -> Self::Future {
-        let json = web::Json::<serde_json::Value>::from_request(req, payload);
-        Box::pin(async move {
-            let web::Json(mut value) = json.await?;
-            if !value.is_object() {
-                return Err(
-                    AppError::bad_request("Invalid JSON body: expected a JSON object").into(),
-                );
-            }
-            integral_numbers(&mut value);
-            serde_json::from_value(value)
-                .map(Body)
-                .map_err(|e| AppError::bad_request(format!("Invalid JSON body: {e}")).into())
-        })
-    }
-}
-
-impl<T> std::ops::Deref for Body<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-/// Turns `5.0` into `5` throughout a JSON value (within ±2^53, where f64 is exact).
-fn integral_numbers(v: &mut serde_json::Value) {
-    use serde_json::Value;
-    match v {
-        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
-            if let Some(f) = n.as_f64()
-                && f.fract() == 0.0
-                && f.abs() <= 9_007_199_254_740_992.0
-            {
-                *v = Value::from(f as i64);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
-        Value::Object(map) => map.values_mut().for_each(integral_numbers),
-        _ => {}
-    }
-}
-
 /// `{"success": true}`: done, nothing else to say.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Done {
     pub success: bool,
 }
 
-/// The email and password of a login body (missing fields are empty: they fail like wrong ones).
-pub fn login_credentials(
-    body: &serde_json::Value,
-    client: Option<std::net::IpAddr>,
-) -> crate::auth::login::Credentials {
-    let field = |name: &str| {
-        body.get(name)
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    crate::auth::login::Credentials {
-        email: field("email"),
-        password: field("password"),
-        client,
+// `POST /api/customer/login` and `POST /api/admin/login`. A field left out or not a string counts
+// as empty: the login fails like a wrong one (401).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    email: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    password: Field<String>,
+}
+
+/// A login's body: a [`LoginBody`], or a JSON value that is not an object, which holds no
+/// credentials (401 like wrong ones, not 400).
+pub struct Login(Option<LoginBody>);
+
+impl<'de> serde::Deserialize<'de> for Login {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        if !value.is_object() {
+            return Ok(Login(None));
+        }
+        LoginBody::deserialize(value)
+            .map(|body| Login(Some(body)))
+            .map_err(serde::de::Error::custom)
     }
 }
 
-/// Reads a required string field from a JSON body.
-pub fn str_field<'a>(body: &'a serde_json::Value, name: &str) -> Result<&'a str, AppError> {
-    body.get(name)
-        .and_then(|v| v.as_str())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| AppError::bad_request(format!("{name} is required")))
+impl Login {
+    pub fn credentials(self, client: Option<std::net::IpAddr>) -> crate::auth::login::Credentials {
+        let (email, password) = match self.0 {
+            Some(b) => (b.email.given(), b.password.given()),
+            None => (None, None),
+        };
+        crate::auth::login::Credentials {
+            email: email.unwrap_or_default(),
+            password: password.unwrap_or_default(),
+            client,
+        }
+    }
 }

@@ -24,14 +24,13 @@ pub struct TokenList {
     id_tags: Vec<Token>,
 }
 
-/// `POST /api/admin/id-tags` as documented (read as [`TokenInput`]).
+/// `POST /api/admin/id-tags`
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[allow(dead_code)]
 pub struct NewTokenBody {
     /// 1–20 printable ASCII characters (CiString20; compared case-insensitively)
-    #[schema(pattern = r"^[!-~]{1,20}$")]
-    id_tag: String,
+    #[schema(value_type = String, required = true, pattern = r"^[!-~]{1,20}$")]
+    id_tag: Option<String>,
     /// Accepted (default), Blocked, Expired or Invalid
     #[schema(pattern = "^(Accepted|Blocked|Expired|Invalid)$")]
     status: Option<String>,
@@ -47,21 +46,64 @@ pub struct NewTokenBody {
     note: Option<String>,
 }
 
-/// `PUT /api/admin/id-tags/{idTag}` as documented (read as [`TokenInput`]): what is given changes,
-/// null clears expiryDate, parentIdTag, customerId or note. The idTag itself cannot change.
+impl From<NewTokenBody> for TokenInput {
+    /// A missing idTag is the domain's "idTag is required"; null is as left out.
+    fn from(b: NewTokenBody) -> Self {
+        TokenInput {
+            id_tag: b.id_tag,
+            status: b.status,
+            expiry_date: Some(b.expiry_date),
+            parent_id_tag: Some(b.parent_id_tag),
+            customer_id: Some(b.customer_id),
+            note: Some(b.note),
+        }
+    }
+}
+
+/// `PUT /api/admin/id-tags/{idTag}`: what is given changes, null clears expiryDate, parentIdTag,
+/// customerId or note. The idTag itself cannot change.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[allow(dead_code)]
 pub struct TokenChanges {
+    // Read only to refuse a change of the idTag with a clear message (or accept its own).
+    #[schema(ignore)]
+    id_tag: Option<String>,
     #[schema(pattern = "^(Accepted|Blocked|Expired|Invalid)$")]
     status: Option<String>,
-    #[schema(format = DateTime)]
-    expiry_date: Option<String>,
-    #[schema(pattern = r"^[!-~]{1,20}$")]
-    parent_id_tag: Option<String>,
-    customer_id: Option<i64>,
-    #[schema(max_length = 500)]
-    note: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    expiry_date: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, pattern = r"^[!-~]{1,20}$")]
+    parent_id_tag: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>)]
+    customer_id: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 500)]
+    note: Option<Option<String>>,
+}
+
+impl From<TokenChanges> for TokenInput {
+    fn from(b: TokenChanges) -> Self {
+        TokenInput {
+            id_tag: b.id_tag,
+            status: b.status,
+            expiry_date: b.expiry_date,
+            parent_id_tag: b.parent_id_tag,
+            customer_id: b.customer_id,
+            note: b.note,
+        }
+    }
+}
+
+/// A field that can be left out (`None`), `null` (`Some(None)`) or a value.
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -79,9 +121,9 @@ pub struct TokenQuery {
 pub async fn create(
     state: web::Data<AppState>,
     _op: OperatorId,
-    body: super::Body<TokenInput>,
+    body: super::Body<NewTokenBody>,
 ) -> Result<HttpResponse, AppError> {
-    let input = body.0;
+    let input = TokenInput::from(body.0);
     let id_tag = state.db.run(move |c| tokens::create(c, input)).await?;
     state.local_lists.wake();
     Ok(HttpResponse::Created().json(TokenAnswer {
@@ -139,9 +181,9 @@ pub async fn update(
     state: web::Data<AppState>,
     _op: OperatorId,
     path: web::Path<String>,
-    body: super::Body<TokenInput>,
+    body: super::Body<TokenChanges>,
 ) -> Result<HttpResponse, AppError> {
-    let (tag, input) = (path.into_inner(), body.0);
+    let (tag, input) = (path.into_inner(), TokenInput::from(body.0));
     let id_tag = state
         .db
         .run(move |c| tokens::update(c, &tag, input))

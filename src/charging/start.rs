@@ -4,9 +4,8 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use serde_json::Value;
 
-use super::Failure;
+use super::{Failure, SessionView};
 use crate::db::models::{NewSession, Session};
 use crate::db::schema::{charging_sessions, ocpp_transactions};
 use crate::db::{DbConnection, is_unique_violation, now, write_tx};
@@ -24,7 +23,11 @@ pub struct StartRequest {
 }
 
 /// Starts a session; returns the session view of the winner.
-pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result<Value, AppError> {
+pub async fn start(
+    state: &State,
+    customer_id: i64,
+    req: StartRequest,
+) -> Result<SessionView, AppError> {
     if req.amount <= 0 || req.amount > state.derived.max_amount {
         return Err(AppError::InvalidAmount);
     }
@@ -161,7 +164,7 @@ pub async fn start(state: &State, customer_id: i64, req: StartRequest) -> Result
                     Some(s) => s,
                     None => super::load(c, session_id)?,
                 };
-                let v = super::view_with(&s, ids);
+                let v = SessionView::of(&s, ids);
                 Ok::<_, AppError>((s, v, ended))
             })
         })
@@ -210,7 +213,7 @@ async fn lost(
     customer_id: i64,
     req: &StartRequest,
     hash: &str,
-) -> Result<Value, AppError> {
+) -> Result<SessionView, AppError> {
     if let Some(answer) = replay_by_key(state, customer_id, req, hash).await {
         return answer;
     }
@@ -224,7 +227,7 @@ async fn replay_by_key(
     customer_id: i64,
     req: &StartRequest,
     hash: &str,
-) -> Option<Result<Value, AppError>> {
+) -> Option<Result<SessionView, AppError>> {
     let key = req.idempotency_key.clone()?;
     let first = state
         .db
@@ -571,7 +574,7 @@ fn by_idempotency_key(
 }
 
 /// The answer the first request with this Idempotency-Key got (waiting for it if still in flight).
-async fn replay_answer(state: &State, session: Session) -> Result<Value, AppError> {
+async fn replay_answer(state: &State, session: Session) -> Result<SessionView, AppError> {
     let deadline = tokio::time::Instant::now()
         + state.settings.remote_start_timeout()
         + Duration::from_secs(5);
@@ -586,6 +589,6 @@ async fn replay_answer(state: &State, session: Session) -> Result<Value, AppErro
     }
     match failure_error(&s) {
         Some(err) => Err(err),
-        None => state.db.run(move |c| super::view(c, &s)).await,
+        None => state.db.run(move |c| SessionView::load(c, &s)).await,
     }
 }

@@ -5,10 +5,9 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use serde_json::Value;
 
-use super::stops;
 use super::transactions::request_stop;
+use super::{SessionView, stops};
 use crate::db::models::Session;
 use crate::db::schema::{chargers, charging_sessions};
 use crate::db::{now, write_tx};
@@ -26,7 +25,7 @@ pub async fn stop(
     state: &State,
     customer_id: i64,
     session_uid: String,
-) -> Result<(String, Value), AppError> {
+) -> Result<(String, SessionView), AppError> {
     let (s, device): (Session, String) = state
         .db
         .run(move |c| {
@@ -107,7 +106,7 @@ pub async fn stop(
             } else {
                 REQUESTED
             };
-            let v = state.db.run(move |c| super::view(c, &s)).await?;
+            let v = state.db.run(move |c| SessionView::load(c, &s)).await?;
             return Ok((message.into(), v));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -118,7 +117,7 @@ pub async fn stop(
 /// one-time idTag: a lost RemoteStart answer, a driver yet to plug in): the customer says no, and
 /// the next transaction with that idTag is refused (`Invalid`) and stopped instead of re-opened on
 /// their wallet.
-async fn cancel_failed_start(state: &State, id: i64) -> Result<(String, Value), AppError> {
+async fn cancel_failed_start(state: &State, id: i64) -> Result<(String, SessionView), AppError> {
     state
         .db
         .run(move |c| {
@@ -142,12 +141,12 @@ async fn cancel_failed_start(state: &State, id: i64) -> Result<(String, Value), 
     Ok((START_CANCELLED.into(), view(state, id).await?))
 }
 
-async fn view(state: &State, id: i64) -> Result<Value, AppError> {
+async fn view(state: &State, id: i64) -> Result<SessionView, AppError> {
     state
         .db
         .run(move |c| {
             let s = super::load(c, id)?;
-            super::view(c, &s)
+            SessionView::load(c, &s)
         })
         .await
 }
