@@ -8,14 +8,12 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use crate::charging::tags::normalize;
 use crate::db::schema::{charging_sessions, customers, id_tags};
 use crate::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
-use crate::ocpp::messages::{format_timestamp, parse_timestamp};
+use crate::ocpp::messages::parse_timestamp;
 
 pub const STATUSES: [&str; 4] = ["Accepted", "Blocked", "Expired", "Invalid"];
 
@@ -37,21 +35,20 @@ pub struct TokenInput {
     pub note: Option<Option<String>>,
 }
 
-/// A token as the API shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+/// A registered token.
+#[derive(Debug, Clone)]
 pub struct Token {
     pub id_tag: String,
     /// What the operator set
     pub status: String,
     /// What a charger is told now: `Expired` once the expiry date has passed
     pub effective_status: String,
-    pub expiry_date: Option<String>,
+    pub expiry_date: Option<NaiveDateTime>,
     pub parent_id_tag: Option<String>,
     pub customer_id: Option<i64>,
     pub note: Option<String>,
-    pub created_at: String,
-    pub updated_at: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: Option<NaiveDateTime>,
 }
 
 type Row = (
@@ -98,12 +95,12 @@ fn token(r: Row) -> Token {
             status.clone()
         },
         status,
-        expiry_date: expiry.map(format_timestamp),
+        expiry_date: expiry,
         parent_id_tag: parent,
         customer_id,
         note,
-        created_at: format_timestamp(created),
-        updated_at: updated.map(format_timestamp),
+        created_at: created,
+        updated_at: updated,
     }
 }
 

@@ -113,7 +113,7 @@ impl Modify for ErrorAnswers {
         crate::api::reservations::ReservationAnswer,
         crate::api::reservations::ReservationList,
         crate::api::Done,
-        crate::tokens::Token,
+        crate::api::views::tokens::Token,
         crate::api::tokens::TokenAnswer,
         crate::api::tokens::TokenList,
         crate::api::charging::EventsTicketResponse,

@@ -5,10 +5,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Done;
+use super::views::tokens::Token;
 use crate::auth::OperatorId;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::tokens::{self, Token, TokenInput};
+use crate::tokens::{self, TokenInput};
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -124,7 +125,11 @@ pub async fn create(
     body: super::Body<NewTokenBody>,
 ) -> Result<HttpResponse, AppError> {
     let input = TokenInput::from(body.0);
-    let id_tag = state.db.run(move |c| tokens::create(c, input)).await?;
+    let id_tag = state
+        .db
+        .run(move |c| tokens::create(c, input))
+        .await?
+        .into();
     state.local_lists.wake();
     Ok(HttpResponse::Created().json(TokenAnswer {
         success: true,
@@ -146,7 +151,10 @@ pub async fn list(
     let id_tags = state
         .db
         .run(move |c| tokens::list(c, q.customer_id, q.limit.unwrap_or(500)))
-        .await?;
+        .await?
+        .into_iter()
+        .map(Token::from)
+        .collect();
     Ok(HttpResponse::Ok().json(TokenList {
         success: true,
         id_tags,
@@ -164,7 +172,7 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let tag = path.into_inner();
-    let id_tag = state.db.run(move |c| tokens::get(c, &tag)).await?;
+    let id_tag = state.db.run(move |c| tokens::get(c, &tag)).await?.into();
     Ok(HttpResponse::Ok().json(TokenAnswer {
         success: true,
         id_tag,
@@ -187,7 +195,8 @@ pub async fn update(
     let id_tag = state
         .db
         .run(move |c| tokens::update(c, &tag, input))
-        .await?;
+        .await?
+        .into();
     Ok(HttpResponse::Ok().json(TokenAnswer {
         success: true,
         id_tag,

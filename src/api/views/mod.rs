@@ -4,3 +4,4 @@
 pub mod customers;
 pub mod stations;
 pub mod tariffs;
+pub mod tokens;
