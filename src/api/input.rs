@@ -67,19 +67,14 @@ fn integral_numbers(v: &mut serde_json::Value) {
 /// type. Declared `#[serde(default)]` (left out is [`Field::Absent`]) with the schema of `T`
 /// (`#[schema(value_type = ..)]`); reading it never fails, so the body's `validate` gives the
 /// field's own message ("deviceId is required", "address must be a string") rather than a parser's.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub enum Field<T> {
+    #[default]
     Absent,
     Null,
     Given(T),
     /// Another JSON type, or a number out of `T`'s range.
     Wrong,
-}
-
-impl<T> Default for Field<T> {
-    fn default() -> Self {
-        Field::Absent
-    }
 }
 
 impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Field<T> {

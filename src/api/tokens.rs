@@ -218,3 +218,19 @@ pub async fn delete(
     state.local_lists.wake();
     Ok(HttpResponse::Ok().json(Done { success: true }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_tell_absent_from_null() {
+        let b: TokenChanges =
+            serde_json::from_value(serde_json::json!({"expiryDate": null, "note": "x"})).unwrap();
+        let i = TokenInput::from(b);
+        assert_eq!(i.expiry_date, Some(None));
+        assert_eq!(i.parent_id_tag, None);
+        assert_eq!(i.note, Some(Some("x".into())));
+        assert!(serde_json::from_value::<TokenChanges>(serde_json::json!({"bogus": 1})).is_err());
+    }
+}
