@@ -28,7 +28,7 @@ use crate::ca::{Ca, CaError, Issued};
 use crate::db::schema::{charger_certificates, chargers, installed_certificates};
 use crate::db::{DbConnection, now, write_tx};
 use crate::error::AppError;
-use crate::ocpp::messages::format_timestamp;
+use crate::timestamps::format_timestamp;
 use crate::state::State;
 
 /// Validity of the certificates issued to chargers.

@@ -23,7 +23,7 @@ use crate::db::schema::{
 };
 use crate::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
-use crate::ocpp::messages::{format_timestamp, parse_timestamp};
+use crate::timestamps::{format_timestamp, parse_timestamp};
 
 pub const MIN_PASSWORD: usize = 16;
 pub const MAX_PASSWORD: usize = 40;

@@ -1089,8 +1089,8 @@ pub fn view(
                 .map_or(0, |(_, k)| *k),
             live: heartbeat_at >= cutoff,
             node_id,
-            started_at: crate::ocpp::messages::format_timestamp(started_at),
-            heartbeat_at: crate::ocpp::messages::format_timestamp(heartbeat_at),
+            started_at: crate::timestamps::format_timestamp(started_at),
+            heartbeat_at: crate::timestamps::format_timestamp(heartbeat_at),
         })
         .collect())
 }
@@ -1104,7 +1104,7 @@ pub fn leases(c: &mut DbConnection) -> Result<Vec<LeaseView>, AppError> {
         .map(|(name, holder, expires_at)| LeaseView {
             name,
             holder,
-            expires_at: crate::ocpp::messages::format_timestamp(expires_at),
+            expires_at: crate::timestamps::format_timestamp(expires_at),
         })
         .collect())
 }

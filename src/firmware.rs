@@ -20,7 +20,7 @@ use crate::db::schema::{chargers, firmware_images, maintenance_jobs};
 use crate::db::{DbConnection, now, write_tx};
 use crate::error::AppError;
 use crate::files::Received;
-use crate::ocpp::messages::format_timestamp;
+use crate::timestamps::format_timestamp;
 use crate::state::State;
 
 pub use crate::files::MAX_FILE_BYTES;

@@ -31,5 +31,6 @@ pub mod state;
 pub mod stations;
 pub mod tariffs;
 pub mod telemetry;
+pub mod timestamps;
 pub mod tokens;
 pub mod wallet;

@@ -34,7 +34,7 @@ use utoipa::ToSchema;
 use crate::db::schema::{chargers, id_tags, local_lists};
 use crate::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
-use crate::ocpp::messages::format_timestamp;
+use crate::timestamps::format_timestamp;
 use crate::state::State;
 
 /// How long one update may hold a charger's list before another may take it over.

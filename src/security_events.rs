@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::db::schema::{chargers, security_events};
 use crate::db::{DbConnection, now, write_tx};
 use crate::error::AppError;
-use crate::ocpp::messages::format_timestamp;
+use crate::timestamps::format_timestamp;
 
 /// The security events the whitepaper marks critical (a charger pushes these at once; the console
 /// highlights them).

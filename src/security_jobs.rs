@@ -16,7 +16,7 @@ use crate::db::{DbConnection, now, write_tx};
 use crate::error::AppError;
 use crate::files::Received;
 use crate::firmware::{Download, check_address, stored, text, token, url_name};
-use crate::ocpp::messages::format_timestamp;
+use crate::timestamps::format_timestamp;
 use crate::ocpp::schemas::{Kind, schemas};
 use crate::state::State;
 

@@ -26,7 +26,7 @@ use crate::db::schema::{
 };
 use crate::db::{DbConnection, now, write_tx};
 use crate::error::AppError;
-use crate::ocpp::messages::format_timestamp;
+use crate::timestamps::format_timestamp;
 use crate::ocpp::schemas::{Kind, schemas};
 use crate::state::State;
 

@@ -13,7 +13,7 @@ use crate::charging::tags::normalize;
 use crate::db::schema::{charging_sessions, customers, id_tags};
 use crate::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
-use crate::ocpp::messages::parse_timestamp;
+use crate::timestamps::parse_timestamp;
 
 pub const STATUSES: [&str; 4] = ["Accepted", "Blocked", "Expired", "Invalid"];
 

@@ -22,6 +22,8 @@ pub mod frame;
 pub mod messages;
 #[path = "../../src/ocpp/schemas.rs"]
 pub mod schemas;
+#[path = "../../src/timestamps.rs"]
+pub mod timestamps;
 
 use arbitrary::{Result, Unstructured};
 use serde::de::DeserializeOwned;

@@ -164,7 +164,7 @@ pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Fig
 
 /// A MeterValues payload for transaction `tx` with the energy register at `register` Wh.
 fn meter_payload(tx: i64, register: u64) -> Value {
-    json!({"connectorId": 1, "transactionId": tx, "meterValue": [{"timestamp": crate::ocpp::messages::now_timestamp(),
+    json!({"connectorId": 1, "transactionId": tx, "meterValue": [{"timestamp": crate::timestamps::now_timestamp(),
         "sampledValue": [{"value": register.to_string(), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]})
 }
 
@@ -437,7 +437,7 @@ async fn open_sessions(
             .call(
                 "StartTransaction",
                 json!({"connectorId": 1, "idTag": tag, "meterStart": 1_000_000,
-                    "timestamp": crate::ocpp::messages::now_timestamp()}),
+                    "timestamp": crate::timestamps::now_timestamp()}),
             )
             .await
             .map_err(AppError::Internal)?;
@@ -1003,7 +1003,7 @@ async fn start_ceiling(
                                 let req = crate::ocpp::messages::StopTransaction {
                                     id_tag: None,
                                     meter_stop: 0,
-                                    timestamp: crate::ocpp::messages::now_timestamp(),
+                                    timestamp: crate::timestamps::now_timestamp(),
                                     transaction_id: tx,
                                     reason: Some("EVDisconnected".into()),
                                     transaction_data: Vec::new(),
@@ -1065,7 +1065,7 @@ fn ceiling_start(
         id_tag: s.id_tag.clone(),
         meter_start: 0,
         reservation_id: None,
-        timestamp: crate::ocpp::messages::now_timestamp(),
+        timestamp: crate::timestamps::now_timestamp(),
     };
     let started = crate::charging::transactions::start_transaction(
         c,

@@ -134,7 +134,7 @@ async fn meter_charger(
             return;
         }
         register += 10;
-        let payload = json!({"connectorId": 1, "meterValue": [{"timestamp": crate::ocpp::messages::now_timestamp(),
+        let payload = json!({"connectorId": 1, "meterValue": [{"timestamp": crate::timestamps::now_timestamp(),
             "sampledValue": [{"value": register.to_string(), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]});
         match tokio::time::timeout(Duration::from_secs(30), client.call("MeterValues", payload))
             .await

@@ -375,7 +375,7 @@ pub struct SessionView {
 impl SessionView {
     /// The view of a session on the charger with these (deviceId, chargingPointId).
     pub fn of(s: &Session, charger: (&str, &str)) -> Self {
-        let ts = |t: Option<NaiveDateTime>| t.map(crate::ocpp::messages::format_timestamp);
+        let ts = |t: Option<NaiveDateTime>| t.map(crate::timestamps::format_timestamp);
         SessionView {
             session_id: s.session_uid.clone(),
             status: s.status.clone(),
@@ -391,7 +391,7 @@ impl SessionView {
             cost: money::Major(s.cost + s.late_cost),
             refund: s.refund.map(money::Major),
             transaction_id: s.transaction_id,
-            created_at: crate::ocpp::messages::format_timestamp(s.created_at),
+            created_at: crate::timestamps::format_timestamp(s.created_at),
             started_at: ts(s.started_at),
             stopped_at: ts(s.stopped_at),
             stop_reason: s.stop_reason.clone(),
@@ -515,7 +515,7 @@ pub fn write_offs(c: &mut DbConnection, limit: i64) -> Result<Vec<WriteOffView>,
             energy_kwh: w.energy_wh as f64 / 1000.0,
             amount: money::Major(w.amount),
             reason: w.reason,
-            created_at: crate::ocpp::messages::format_timestamp(w.created_at),
+            created_at: crate::timestamps::format_timestamp(w.created_at),
         })
         .collect())
 }

@@ -14,6 +14,7 @@ use crate::db::schema::{charging_sessions, customers, id_tags};
 use crate::db::{DbConnection, now};
 use crate::error::AppError;
 use crate::ocpp::messages::{self, IdTagInfo};
+use crate::timestamps;
 
 diesel::define_sql_function! {
     /// SQL `upper()`, the same on PostgreSQL and SQLite for ASCII (idTags are printable ASCII).
@@ -44,10 +45,10 @@ pub fn wallet_accepted(card: Option<&IdTagInfo>) -> IdTagInfo {
     let soon = now() + chrono::Duration::seconds(WALLET_TAG_VALIDITY_SECS);
     let card_expiry = card
         .and_then(|i| i.expiry_date.as_deref())
-        .and_then(messages::parse_timestamp);
+        .and_then(timestamps::parse_timestamp);
     IdTagInfo {
         status: "Accepted".into(),
-        expiry_date: Some(messages::format_timestamp(
+        expiry_date: Some(timestamps::format_timestamp(
             card_expiry.map_or(soon, |e| e.min(soon)),
         )),
         parent_id_tag: card.and_then(|i| i.parent_id_tag.clone()),
@@ -107,7 +108,7 @@ pub fn identify(c: &mut DbConnection, charger_id: i64, tag: &str) -> Result<Paye
     let expired = status == "Accepted" && expiry.is_some_and(|e| e < now());
     let info = IdTagInfo {
         status: if expired { "Expired".into() } else { status },
-        expiry_date: expiry.map(messages::format_timestamp),
+        expiry_date: expiry.map(timestamps::format_timestamp),
         parent_id_tag: parent,
     };
     Ok(match (info.status.as_str(), customer) {

@@ -24,6 +24,7 @@ use crate::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
 use crate::events::Subject;
 use crate::ocpp::messages::{self, IdTagInfo, MeterValue};
+use crate::timestamps;
 
 /// Side effects the caller performs after the transaction committed.
 #[derive(Default, Debug)]
@@ -84,7 +85,7 @@ pub fn start_transaction(
     policy: &Policy,
 ) -> Result<Started, AppError> {
     let tag = tags::normalize(&req.id_tag);
-    let started_at = messages::parse_timestamp(&req.timestamp).unwrap_or_else(now);
+    let started_at = timestamps::parse_timestamp(&req.timestamp).unwrap_or_else(now);
     let result = write_tx(c, |c| -> Result<Started, AppError> {
         if let Some(tx) = repeated(c, charger_id, req, &tag, started_at)? {
             return replayed(c, charger_id, &tx);
@@ -515,7 +516,7 @@ pub fn meter_rows(
                 charger_id,
                 connector_id,
                 transaction_id,
-                sampled_at: messages::parse_timestamp(&mv.timestamp).unwrap_or(t),
+                sampled_at: timestamps::parse_timestamp(&mv.timestamp).unwrap_or(t),
                 energy_wh: energy,
                 sampled_values: serde_json::to_string(&mv.sampled_value).unwrap_or_default(),
                 created_at: t,
@@ -778,7 +779,7 @@ pub fn stop_transaction(
     req: &messages::StopTransaction,
     policy: &Policy,
 ) -> Result<Stopped, AppError> {
-    let stopped_at = messages::parse_timestamp(&req.timestamp).unwrap_or_else(now);
+    let stopped_at = timestamps::parse_timestamp(&req.timestamp).unwrap_or_else(now);
     write_tx(c, |c| {
         let info = match &req.id_tag {
             Some(tag) => Some(tags::authorize(c, charger_id, tag)?),

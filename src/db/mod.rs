@@ -14,6 +14,7 @@ use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::AppError;
+pub use crate::timestamps::now;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -360,9 +361,6 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-pub fn now() -> chrono::NaiveDateTime {
-    chrono::Utc::now().naive_utc()
-}
 
 /// `SELECT 1`: whether the database answers (for `/healthz`).
 pub fn ping(c: &mut DbConnection) -> Result<(), AppError> {

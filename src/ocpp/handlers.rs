@@ -13,6 +13,7 @@ use crate::charging::{orphans, stops, tags};
 use crate::db::schema::chargers;
 use crate::db::{now, write_tx};
 use crate::state::State;
+use crate::timestamps;
 
 /// The typed payload of a CALL that passed schema validation. What can still fail here is a value
 /// the schema allows but the field cannot hold (an integer beyond i32/i64): a property constraint.
@@ -131,7 +132,7 @@ pub async fn handle(
             let tech_info = payload["techInfo"].as_str().map(str::to_string);
             let timestamp = payload["timestamp"]
                 .as_str()
-                .and_then(messages::parse_timestamp);
+                .and_then(timestamps::parse_timestamp);
             let charger_id = ctx.charger_id;
             state
                 .db
@@ -284,7 +285,7 @@ async fn boot_notification(
         );
         return Ok(json!({
             "status": if registration == "pending" { "Pending" } else { "Rejected" },
-            "currentTime": messages::now_timestamp(),
+            "currentTime": timestamps::now_timestamp(),
             "interval": state.settings.heartbeat_interval_secs.min(60),
         }));
     }
@@ -295,14 +296,14 @@ async fn boot_notification(
     }
     Ok(json!({
         "status": "Accepted",
-        "currentTime": messages::now_timestamp(),
+        "currentTime": timestamps::now_timestamp(),
         "interval": state.settings.heartbeat_interval_secs,
     }))
 }
 
 async fn heartbeat(state: &State, ctx: &ChargerCtx) -> Result<Value, OcppError> {
     state.telemetry.heartbeat(ctx.charger_id).await?;
-    Ok(json!({"currentTime": messages::now_timestamp()}))
+    Ok(json!({"currentTime": timestamps::now_timestamp()}))
 }
 
 async fn status_notification(

@@ -186,21 +186,9 @@ pub struct DataTransfer {
     pub data: Option<String>,
 }
 
-/// Parses an OCPP timestamp (RFC 3339) into naive UTC.
-pub fn parse_timestamp(text: &str) -> Option<chrono::NaiveDateTime> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.naive_utc())
-}
-
-pub fn format_timestamp(t: chrono::NaiveDateTime) -> String {
-    t.and_utc()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-pub fn now_timestamp() -> String {
-    format_timestamp(chrono::Utc::now().naive_utc())
-}
+/// Timestamp helpers, kept here for the protocol code and the fuzz targets that name them
+/// through this module; they live in [`crate::timestamps`].
+pub use crate::timestamps::{format_timestamp, now_timestamp, parse_timestamp};
 
 #[cfg(test)]
 mod tests {

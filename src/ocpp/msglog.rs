@@ -420,7 +420,7 @@ pub fn list(
                     message_id,
                     action,
                     frame,
-                    created_at: crate::ocpp::messages::format_timestamp(at),
+                    created_at: crate::timestamps::format_timestamp(at),
                 }
             },
         )

@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use crate::ocpp::frame::Frame;
-use crate::ocpp::messages::now_timestamp;
+use crate::timestamps::now_timestamp;
 
 mod security;
 pub mod tls;

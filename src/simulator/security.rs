@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{Simulator, lock};
 use crate::ca::{HashData, hash_data};
-use crate::ocpp::messages::now_timestamp;
+use crate::timestamps::now_timestamp;
 
 #[derive(Default)]
 pub(super) struct SecurityState {

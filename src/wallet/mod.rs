@@ -360,7 +360,7 @@ pub fn history(
             balance_after: money::Major(row.balance_after),
             session_id,
             note: row.note,
-            created_at: crate::ocpp::messages::format_timestamp(row.created_at),
+            created_at: crate::timestamps::format_timestamp(row.created_at),
         })
         .collect())
 }
