@@ -37,6 +37,10 @@ cargo fmt --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 
+step "import cycles among src/ modules: none beyond scripts/import-cycles.baseline"
+python3 scripts/import-cycles.py --self-test
+python3 scripts/import-cycles.py
+
 # cargo nextest (on this machine kind) runs every test in its own process, several at once
 # (.config/nextest.toml); plain cargo test where it is missing. The process-level tests (kill -9,
 # two processes on one database) use the csms binary cargo builds for the test run.
