@@ -1,25 +1,16 @@
 //! Quick variants of each `csms bench` scenario: small N, a few seconds, correctness only (everything
 //! connected, every answered MeterValues persisted, no double booking, money conserved). Never timing.
 
+mod support;
+
 use serde_json::Value;
 
 fn bench(args: &[&str], postgres: bool) -> Option<Value> {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_csms"));
+    let mut cmd = support::process::csms();
     cmd.arg("bench").args(args).env("RUST_LOG", "warn");
     if postgres {
-        match std::env::var("CSMS_TEST_POSTGRES_URL") {
-            Ok(url) if !url.is_empty() => {
-                cmd.args(["--database-url", &url]);
-            }
-            _ => {
-                assert!(
-                    std::env::var("CSMS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                    "CSMS_REQUIRE_POSTGRES=1 but CSMS_TEST_POSTGRES_URL is not set"
-                );
-                eprintln!("skipped: PostgreSQL half (CSMS_TEST_POSTGRES_URL not set)");
-                return None;
-            }
-        }
+        let url = support::postgres_base_or_skip()?;
+        cmd.args(["--database-url", &url]);
     }
     let out = cmd.output().expect("run csms bench");
     let stdout = String::from_utf8_lossy(&out.stdout);

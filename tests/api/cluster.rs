@@ -10,8 +10,8 @@ use std::time::Duration;
 use csms::simulator::Simulator;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, fresh_database};
-use crate::process::{Server, call, settle_and_audit, setup};
+use crate::support::process::{Server, call, csms, settle_and_audit, setup};
+use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestDb, fresh_database};
 
 /// The NATS server the tests use, or `None` (skipped) when there is none outside CI.
 fn nats_url() -> Option<String> {
@@ -40,7 +40,7 @@ struct Cluster {
     nodes: Vec<Server>,
     ids: Vec<String>,
     url: String,
-    _db: crate::helpers::TestDb,
+    _db: TestDb,
 }
 
 /// A subject prefix of a test's own.
@@ -691,7 +691,7 @@ fn failed_start(database_url: &str, env: &[(&str, String)]) -> String {
 }
 
 fn failed_start_once(database_url: &str, env: &[(&str, String)]) -> String {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_csms"));
+    let mut command = csms();
     for (k, v) in env {
         command.env(k, v);
     }
@@ -965,7 +965,7 @@ async fn stalled_node_is_fenced_on_resume() {
 #[test]
 fn cluster_mode_needs_postgresql() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_csms"))
+    let out = csms()
         .arg("serve")
         .env(
             "DATABASE_URL",

@@ -1,7 +1,10 @@
 //! Integration tests: the real server on random ports, real WebSockets, real HTTP, a real SQLite file
-//! and (when CSMS_TEST_POSTGRES_URL is set) a fresh PostgreSQL database per test.
+//! and (when CSMS_TEST_POSTGRES_URL is set) a fresh PostgreSQL database per test. The harness is
+//! tests/support (shared with the other test crates); `helpers` is its in-process server.
 
-mod helpers;
+#[path = "../support/mod.rs"]
+mod support;
+use support::app as helpers;
 
 mod admin;
 mod boot_policy;

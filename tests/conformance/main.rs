@@ -11,8 +11,9 @@
 //! simulator, scripted where the case needs a particular answer) and checks what csms sent and
 //! answered, field by field, and every frame against the official OCPP 1.6 JSON schemas.
 
-#[path = "../api/helpers.rs"]
-mod helpers;
+#[path = "../support/mod.rs"]
+mod support;
+use support::app as helpers;
 
 mod back_to_back;
 mod ctx;
@@ -47,26 +48,9 @@ macro_rules! case {
         $crate::case!($name, $id, |_s| {});
     };
     ($name:ident, $id:literal, $tweak:expr) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                if let Some(app) =
-                    $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, $tweak)
-                        .await
-                {
-                    super::$name($crate::Ctx::isolated(app, $id).await).await
-                }
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                if let Some(app) =
-                    $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Postgres, $tweak)
-                        .await
-                {
-                    super::$name($crate::Ctx::isolated(app, $id).await).await
-                }
-            }
-        }
+        $crate::both_backends!($name, $tweak, |app| {
+            super::$name($crate::Ctx::isolated(app, $id).await).await
+        });
     };
 }
 

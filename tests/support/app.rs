@@ -1,8 +1,10 @@
-//! Spawns the real server on random ports against a fresh SQLite file or a fresh PostgreSQL database.
-
-use std::time::Duration;
+//! The real server in the test's own process (`csms::startup::Application`) on random ports,
+//! against a fresh SQLite file or a fresh PostgreSQL database ([`super::fresh_database`]), and what
+//! the tests do with it: HTTP calls, registered chargers and customers, connected simulators, the
+//! database, the money audit; `dual!` runs a test on both backends; test PKIs for TLS.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use csms::config::Settings;
 use csms::simulator::{SimConfig, Simulator};
@@ -11,32 +13,7 @@ use csms::state::State;
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-pub enum TestDb {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres {
-        admin_url: String,
-        name: String,
-    },
-    /// Another node on a database that the first `TestApp` owns.
-    Shared,
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let TestDb::Postgres { admin_url, name } = self
-            && let Ok(mut c) = diesel::PgConnection::establish(admin_url)
-        {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut c);
-        }
-    }
-}
+pub use super::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestDb, fresh_database};
 
 pub struct TestApp {
     /// The settings it was built with (another node on the same database starts from them).
@@ -62,66 +39,10 @@ impl Drop for TestApp {
     }
 }
 
-pub const ADMIN_EMAIL: &str = "admin@example.com";
-pub const ADMIN_PASSWORD: &str = "admin-password";
-
-fn postgres_base() -> Option<String> {
-    match std::env::var("CSMS_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            if std::env::var("CSMS_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
-                panic!("CSMS_REQUIRE_POSTGRES=1 but CSMS_TEST_POSTGRES_URL is not set");
-            }
-            None
-        }
-    }
-}
-
 pub struct Customer {
     pub id: i64,
     pub token: String,
     pub id_tag: String,
-}
-
-/// A new empty database for one test (a SQLite file in a temp folder, or a PostgreSQL database
-/// dropped afterwards) and its URL. `None` when PostgreSQL is not configured (and not required).
-pub async fn fresh_database(backend: Backend) -> Option<(String, TestDb)> {
-    Some(match backend {
-        Backend::Sqlite => {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let url = format!("sqlite://{}", dir.path().join("csms.db").display());
-            (url, TestDb::Sqlite(dir))
-        }
-        Backend::Postgres => {
-            let Some(base) = postgres_base() else {
-                eprintln!("skipped: PostgreSQL half (CSMS_TEST_POSTGRES_URL not set)");
-                return None;
-            };
-            let name = format!("csms_test_{}", uuid::Uuid::new_v4().simple());
-            let admin_url = base.clone();
-            let n = name.clone();
-            tokio::task::spawn_blocking(move || {
-                let mut c = diesel::PgConnection::establish(&admin_url)
-                    .expect("connect to CSMS_TEST_POSTGRES_URL");
-                diesel::sql_query(format!("CREATE DATABASE {n}"))
-                    .execute(&mut c)
-                    .expect("create test database");
-            })
-            .await
-            .unwrap();
-            let url = match base.rfind('/') {
-                Some(i) if i > "postgres://".len() => format!("{}/{name}", &base[..i]),
-                _ => format!("{base}/{name}"),
-            };
-            (
-                url,
-                TestDb::Postgres {
-                    admin_url: base,
-                    name,
-                },
-            )
-        }
-    })
 }
 
 impl TestApp {
@@ -495,23 +416,38 @@ macro_rules! dual {
         $crate::dual!($name, |_s| {});
     };
     ($name:ident, $tweak:expr) => {
+        $crate::both_backends!($name, $tweak, |app| super::$name(app).await);
+    };
+}
+
+/// The two tests behind `dual!` (and the conformance cases' `case!`): in a module named `$name`,
+/// `sqlite` and `postgres`, each starting a [`TestApp`] on a fresh database of its backend with
+/// the settings tweak, then running `$run` with it bound to `$app` (`super::` is the caller's
+/// module). The PostgreSQL one does nothing when PostgreSQL is not configured (and not required).
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $tweak:expr, |$app:ident| $run:expr) => {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn sqlite() {
-                if let Some(app) =
-                    $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, $tweak)
-                        .await
+                if let Some($app) = $crate::support::app::TestApp::spawn_with(
+                    $crate::support::Backend::Sqlite,
+                    $tweak,
+                )
+                .await
                 {
-                    super::$name(app).await
+                    $run
                 }
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres() {
-                if let Some(app) =
-                    $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Postgres, $tweak)
-                        .await
+                if let Some($app) = $crate::support::app::TestApp::spawn_with(
+                    $crate::support::Backend::Postgres,
+                    $tweak,
+                )
+                .await
                 {
-                    super::$name(app).await
+                    $run
                 }
             }
         }
