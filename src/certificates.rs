@@ -28,8 +28,8 @@ use crate::ca::{Ca, CaError, Issued};
 use crate::db::schema::{charger_certificates, chargers, installed_certificates};
 use crate::db::{DbConnection, now, write_tx};
 use crate::error::AppError;
-use crate::timestamps::format_timestamp;
 use crate::state::State;
+use crate::timestamps::format_timestamp;
 
 /// Validity of the certificates issued to chargers.
 pub const CHARGER_CERT_DAYS: u32 = 365;

@@ -20,8 +20,8 @@ use crate::db::schema::{chargers, firmware_images, maintenance_jobs};
 use crate::db::{DbConnection, now, write_tx};
 use crate::error::AppError;
 use crate::files::Received;
-use crate::timestamps::format_timestamp;
 use crate::state::State;
+use crate::timestamps::format_timestamp;
 
 pub use crate::files::MAX_FILE_BYTES;
 

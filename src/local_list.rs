@@ -34,8 +34,8 @@ use utoipa::ToSchema;
 use crate::db::schema::{chargers, id_tags, local_lists};
 use crate::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
-use crate::timestamps::format_timestamp;
 use crate::state::State;
+use crate::timestamps::format_timestamp;
 
 /// How long one update may hold a charger's list before another may take it over.
 const SYNC_LEASE_SECS: i64 = 60;

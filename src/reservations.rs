@@ -34,9 +34,9 @@ use crate::db::schema::{chargers, charging_sessions, connectors, ocpp_transactio
 use crate::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
 use crate::events::{self, Subject};
-use crate::timestamps::{format_timestamp, parse_timestamp};
 use crate::ocpp::registry::CallFailure;
 use crate::state::State;
+use crate::timestamps::{format_timestamp, parse_timestamp};
 use crate::tokens::valid_tag;
 
 /// The statuses in which a reservation holds its connector.

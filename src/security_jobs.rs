@@ -16,9 +16,9 @@ use crate::db::{DbConnection, now, write_tx};
 use crate::error::AppError;
 use crate::files::Received;
 use crate::firmware::{Download, check_address, stored, text, token, url_name};
-use crate::timestamps::format_timestamp;
 use crate::ocpp::schemas::{Kind, schemas};
 use crate::state::State;
+use crate::timestamps::format_timestamp;
 
 /// The kinds of log GetLog asks for.
 pub const LOG_TYPES: &[&str] = &["SecurityLog", "DiagnosticsLog"];

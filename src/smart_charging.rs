@@ -26,9 +26,9 @@ use crate::db::schema::{
 };
 use crate::db::{DbConnection, now, write_tx};
 use crate::error::AppError;
-use crate::timestamps::format_timestamp;
 use crate::ocpp::schemas::{Kind, schemas};
 use crate::state::State;
+use crate::timestamps::format_timestamp;
 
 /// A charging profile csms sent, as the operator sees it.
 #[derive(Debug, Clone, Serialize, ToSchema)]

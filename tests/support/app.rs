@@ -10,7 +10,6 @@ use csms::config::Settings;
 use csms::simulator::{SimConfig, Simulator};
 use csms::startup::Application;
 use csms::state::State;
-use diesel::prelude::*;
 use serde_json::{Value, json};
 
 pub use super::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestDb, fresh_database};

@@ -111,4 +111,3 @@ pub async fn fresh_database(backend: Backend) -> Option<(String, TestDb)> {
         }
     })
 }
-

@@ -234,4 +234,3 @@ pub async fn settle_and_audit(fleet: &Fleet, database_url: &str) {
     assert_eq!(open, (0, 0), "sessions / transactions left open: {rows:?}");
     assert!(audit.ok(), "money not conserved: {audit:?}");
 }
-
