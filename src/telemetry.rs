@@ -1,13 +1,14 @@
-//! Group commit for charger telemetry: the Heartbeats and StatusNotifications of many chargers are
-//! written together, like MeterValues (`charging::meter_writer`), in one relaxed transaction per
-//! batch (telemetry, not money: a crash may lose the last status, and the charger reports every
-//! connector again after it reconnects). Heartbeats are one UPDATE for the whole batch; statuses
+//! Group commit for charger telemetry ([`crate::db::group_commit`], one lane): the Heartbeats and
+//! StatusNotifications of many chargers are written together, like MeterValues
+//! (`charging::meter_writer`), in one relaxed transaction per batch (telemetry, not money: a crash
+//! may lose the last status, and the charger reports every connector again after it reconnects). Heartbeats are one UPDATE for the whole batch; statuses
 //! keep their order per charger. Each charger gets its answer after the batch committed.
 
 use diesel::prelude::*;
 use serde_json::json;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
+use crate::db::group_commit::{self, Commit, GroupCommit};
 use crate::db::schema::{chargers, connectors};
 use crate::db::{Db, DbConnection, now, relaxed_tx};
 use crate::error::AppError;
@@ -29,7 +30,7 @@ enum Job {
 }
 
 pub struct TelemetryWriter {
-    tx: mpsc::Sender<Job>,
+    queue: GroupCommit<Job>,
 }
 
 /// Largest number of messages committed together.
@@ -37,9 +38,14 @@ const MAX_BATCH: usize = 2000;
 
 impl TelemetryWriter {
     pub fn start(db: Db) -> TelemetryWriter {
-        let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
-        tokio::spawn(writer(db, rx));
-        TelemetryWriter { tx }
+        let config = group_commit::Config {
+            lanes: 1,
+            queue: MAX_BATCH * 4,
+            max_batch: MAX_BATCH,
+            linger: None,
+        };
+        let queue = GroupCommit::start(config, |_| Writer { db: db.clone() });
+        TelemetryWriter { queue }
     }
 
     /// A Heartbeat: the charger's last heartbeat and last seen times.
@@ -68,8 +74,8 @@ impl TelemetryWriter {
     }
 
     async fn send(&self, job: Job) -> Result<(), AppError> {
-        self.tx
-            .send(job)
+        self.queue
+            .push(0, job)
             .await
             .map_err(|_| AppError::Internal("telemetry writer stopped".into()))
     }
@@ -79,15 +85,15 @@ fn dropped(_: oneshot::error::RecvError) -> AppError {
     AppError::Internal("telemetry writer dropped a message".into())
 }
 
-async fn writer(db: Db, mut rx: mpsc::Receiver<Job>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    loop {
-        if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
-            return;
-        }
-        let jobs = std::mem::take(&mut batch);
+struct Writer {
+    db: Db,
+}
+
+impl Commit<Job> for Writer {
+    async fn commit(&mut self, jobs: Vec<Job>) {
         metrics::histogram!("csms_telemetry_batch_messages").record(jobs.len() as f64);
-        let done = db
+        let done = self
+            .db
             .run(move |c| {
                 write_batch(c, jobs);
                 Ok(())

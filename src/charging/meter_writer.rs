@@ -1,11 +1,13 @@
-//! Group commit for MeterValues: one task collects the messages of many chargers and writes them in
-//! one transaction with multi-row inserts; each charger gets its answer only after its rows are
-//! committed. This is what lets one node persist tens of thousands of MeterValues per second.
+//! Group commit for MeterValues ([`crate::db::group_commit`]): one task per lane collects the
+//! messages of many chargers and writes them in one transaction with multi-row inserts; each
+//! charger gets its answer only after its rows are committed (a full lane makes it wait). This is
+//! what lets one node persist tens of thousands of MeterValues per second.
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::Policy;
 use super::transactions::{self, FollowUp};
+use crate::db::group_commit::{self, Commit, GroupCommit};
 use crate::db::{Db, DbConnection, write_tx};
 use crate::error::AppError;
 use crate::ocpp::messages::MeterValues;
@@ -17,7 +19,7 @@ struct Job {
 }
 
 pub struct MeterWriter {
-    lanes: Vec<mpsc::Sender<Job>>,
+    lanes: GroupCommit<Job>,
 }
 
 /// Largest number of MeterValues messages committed together.
@@ -38,41 +40,50 @@ impl MeterWriter {
     /// lane, so they are stored (and its sessions updated) in the order it sent them, and no two
     /// lanes ever update the same session (no lock waits or deadlocks between lanes).
     pub fn start(db: Db, policy: Policy, lanes: usize) -> MeterWriter {
-        let lanes = (0..lanes.max(1))
-            .map(|_| {
-                let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
-                tokio::spawn(writer(db.clone(), policy, rx));
-                tx
-            })
-            .collect();
+        let config = group_commit::Config {
+            lanes,
+            queue: MAX_BATCH * 4,
+            max_batch: MAX_BATCH,
+            linger: None,
+        };
+        let lanes = GroupCommit::start(config, |_| Lane {
+            db: db.clone(),
+            policy,
+        });
         MeterWriter { lanes }
     }
 
     /// Stores one MeterValues message; resolves once it is durable.
     pub async fn write(&self, charger_id: i64, req: MeterValues) -> Result<FollowUp, AppError> {
         let (reply, rx) = oneshot::channel();
-        let lane = &self.lanes[charger_id.rem_euclid(self.lanes.len() as i64) as usize];
-        lane.send(Job {
-            charger_id,
-            req,
-            reply,
-        })
-        .await
-        .map_err(|_| AppError::Internal("meter writer stopped".into()))?;
+        self.lanes
+            .push(
+                charger_id,
+                Job {
+                    charger_id,
+                    req,
+                    reply,
+                },
+            )
+            .await
+            .map_err(|_| AppError::Internal("meter writer stopped".into()))?;
         rx.await
             .map_err(|_| AppError::Internal("meter writer dropped a message".into()))?
     }
 }
 
-async fn writer(db: Db, policy: Policy, mut rx: mpsc::Receiver<Job>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    loop {
-        if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
-            return;
-        }
-        let jobs = std::mem::take(&mut batch);
+/// One lane's commits (a lane per key group: see [`MeterWriter::start`]).
+struct Lane {
+    db: Db,
+    policy: Policy,
+}
+
+impl Commit<Job> for Lane {
+    async fn commit(&mut self, jobs: Vec<Job>) {
         metrics::histogram!("csms_meter_batch_messages").record(jobs.len() as f64);
-        let done = db
+        let policy = self.policy;
+        let done = self
+            .db
             .run(move |c| {
                 write_batch(c, jobs, &policy);
                 Ok(())

@@ -2,6 +2,7 @@
 //! and the two helpers every caller uses: [`Db::run`] (a blocking DB job off the async executor) and
 //! [`write_tx`] (a write transaction that takes SQLite's write lock up front).
 
+pub mod group_commit;
 pub mod models;
 pub mod schema;
 
@@ -360,7 +361,6 @@ pub fn redact(url: &str) -> String {
         _ => url.to_string(),
     }
 }
-
 
 /// `SELECT 1`: whether the database answers (for `/healthz`).
 pub fn ping(c: &mut DbConnection) -> Result<(), AppError> {

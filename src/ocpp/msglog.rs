@@ -18,9 +18,9 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use super::frame::Frame;
+use crate::db::group_commit::{self, Commit, GroupCommit};
 use crate::db::models::NewOcppMessage;
 use crate::db::schema::ocpp_messages;
 use crate::db::{Db, now, relaxed_tx};
@@ -56,7 +56,7 @@ impl Limits {
 }
 
 pub struct MessageLog {
-    tx: mpsc::Sender<NewOcppMessage>,
+    queue: GroupCommit<NewOcppMessage>,
     /// Bytes of the frames sent to the writer and not written yet.
     queued: Arc<AtomicUsize>,
     limits: Limits,
@@ -165,27 +165,34 @@ fn redacted(frame: &Frame) -> Option<String> {
 impl MessageLog {
     /// Starts the writer task and returns the handle the connections use.
     pub fn start(db: Db, limits: Limits) -> MessageLog {
-        let (log, rx) = MessageLog::unstarted(limits);
-        tokio::spawn(writer(
-            db,
-            rx,
-            log.queued.clone(),
-            log.reconnected.clone(),
+        let queued = Arc::new(AtomicUsize::new(0));
+        let reconnected = Arc::<Mutex<Vec<i64>>>::default();
+        let queue = GroupCommit::start(CONFIG, |_| Writer {
+            db: db.clone(),
+            queued: queued.clone(),
+            reconnected: reconnected.clone(),
             limits,
-        ));
-        log
+            stored: HashMap::new(),
+        });
+        MessageLog {
+            queue,
+            queued,
+            limits,
+            reconnected,
+        }
     }
 
-    /// The handle and the receiving end its writer would read.
-    fn unstarted(limits: Limits) -> (MessageLog, mpsc::Receiver<NewOcppMessage>) {
-        let (tx, rx) = mpsc::channel(16_384);
+    /// The handle and the receiving end its writer would read (for tests).
+    #[cfg(test)]
+    fn unstarted(limits: Limits) -> (MessageLog, tokio::sync::mpsc::Receiver<NewOcppMessage>) {
+        let (queue, mut rx) = GroupCommit::unstarted(CONFIG);
         let log = MessageLog {
-            tx,
+            queue,
             queued: Arc::new(AtomicUsize::new(0)),
             limits,
             reconnected: Arc::default(),
         };
-        (log, rx)
+        (log, rx.remove(0))
     }
 
     /// A charger connected to this process: another one may have written its log meanwhile.
@@ -245,7 +252,8 @@ impl MessageLog {
         };
         let size = row_bytes(&row);
         let before = self.queued.fetch_add(size, Ordering::Relaxed);
-        if before + size > self.limits.queue_bytes || self.tx.try_send(row).is_err() {
+        if before + size > self.limits.queue_bytes || self.queue.try_push(charger_id, row).is_err()
+        {
             self.queued.fetch_sub(size, Ordering::Relaxed);
             metrics::counter!("csms_ocpp_message_log_dropped_total").increment(1);
             return false;
@@ -254,66 +262,67 @@ impl MessageLog {
     }
 }
 
-/// How long the writer waits after a frame for the rest of its burst.
-const LINGER: Duration = Duration::from_millis(5);
+/// One writer task (one lane: a charger's rows counted in one place), 16 384 frames queued at most
+/// (the bytes bound is [`Limits::queue_bytes`]; a frame beyond either is dropped, never waited
+/// for), 512 frames per transaction; it waits 5 ms after a frame for the rest of its burst.
+const CONFIG: group_commit::Config = group_commit::Config {
+    lanes: 1,
+    queue: 16_384,
+    max_batch: 512,
+    linger: Some(Duration::from_millis(5)),
+};
 
-async fn writer(
+/// The writer: inserts a batch, trims the logs it would take past their limit, and gives the
+/// batch's bytes back to the queue.
+struct Writer {
     db: Db,
-    mut rx: mpsc::Receiver<NewOcppMessage>,
     queued: Arc<AtomicUsize>,
     reconnected: Arc<Mutex<Vec<i64>>>,
     limits: Limits,
-) {
-    // Per charger, at most how many rows its log holds since this writer's last commit; absent:
-    // unknown (not written by this process yet, or another process may have), so the next write
-    // trims it.
-    let mut stored: HashMap<i64, i64> = HashMap::new();
-    let mut batch = Vec::with_capacity(512);
-    loop {
-        if rx.recv_many(&mut batch, 512).await == 0 {
-            return; // every sender is gone: the server is shutting down
-        }
-        // Frames come in bursts (a call and its answer, a start's messages): lingering a moment
-        // lets one transaction carry the burst instead of one transaction per frame.
-        if batch.len() < 512 {
-            tokio::time::sleep(LINGER).await;
-            while batch.len() < 512
-                && let Ok(m) = rx.try_recv()
-            {
-                batch.push(m);
-            }
-        }
-        if let Ok(mut v) = reconnected.lock() {
+    /// Per charger, at most how many rows its log holds since this writer's last commit; absent:
+    /// unknown (not written by this process yet, or another process may have), so the next write
+    /// trims it.
+    stored: HashMap<i64, i64>,
+}
+
+impl Commit<NewOcppMessage> for Writer {
+    async fn commit(&mut self, rows: Vec<NewOcppMessage>) {
+        if let Ok(mut v) = self.reconnected.lock() {
             for id in v.drain(..) {
-                stored.remove(&id);
+                self.stored.remove(&id);
             }
         }
         let mut added: HashMap<i64, i64> = HashMap::new();
         let mut bytes = 0;
-        for m in &batch {
+        for m in &rows {
             *added.entry(m.charger_id).or_default() += 1;
             bytes += row_bytes(m);
         }
+        let limits = self.limits;
         let trim: HashSet<i64> = added
             .iter()
-            .filter(|(id, n)| stored.get(id).is_none_or(|s| s + **n > limits.per_charger))
+            .filter(|(id, n)| {
+                self.stored
+                    .get(id)
+                    .is_none_or(|s| s + **n > limits.per_charger)
+            })
             .map(|(id, _)| *id)
             .collect();
-        let rows = std::mem::take(&mut batch);
         let to_trim: Vec<i64> = trim.iter().copied().collect();
         let keep = limits.keep();
-        let result = db
+        let result = self
+            .db
             .run(move |c| insert_and_trim(c, &rows, &to_trim, keep))
             .await;
-        queued.fetch_sub(bytes, Ordering::Relaxed);
+        self.queued.fetch_sub(bytes, Ordering::Relaxed);
         metrics::gauge!("csms_ocpp_message_log_queue_bytes")
-            .set(queued.load(Ordering::Relaxed) as f64);
+            .set(self.queued.load(Ordering::Relaxed) as f64);
         match result {
             Ok(()) => {
                 for (id, n) in added {
                     if trim.contains(&id) {
-                        stored.insert(id, keep);
-                    } else if let Some(s) = stored.get_mut(&id) {
+                        self.stored.insert(id, keep);
+                    } else if let Some(s) = self.stored.get_mut(&id) {
                         *s += n;
                     }
                 }
