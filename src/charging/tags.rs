@@ -13,7 +13,7 @@ use crate::db::models::Session;
 use crate::db::schema::{charging_sessions, customers, id_tags};
 use crate::db::{DbConnection, now};
 use crate::error::AppError;
-use crate::ocpp::messages::{self, IdTagInfo};
+use crate::ocpp::messages::IdTagInfo;
 use crate::timestamps;
 
 diesel::define_sql_function! {

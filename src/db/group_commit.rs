@@ -124,10 +124,13 @@ mod tests {
 
     use super::*;
 
-    /// Records each batch as (lane, items).
+    /// Each batch committed, as (lane, items).
+    type Seen = Arc<Mutex<Vec<(usize, Vec<i64>)>>>;
+
+    /// Records each batch.
     struct Recorder {
         lane: usize,
-        seen: Arc<Mutex<Vec<(usize, Vec<i64>)>>>,
+        seen: Seen,
     }
 
     impl Commit<i64> for Recorder {
@@ -147,7 +150,7 @@ mod tests {
 
     #[tokio::test]
     async fn keys_keep_their_lane_and_order_and_shutdown_drains() {
-        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen = Seen::default();
         let gc = GroupCommit::start(config(3, 4, Some(Duration::from_millis(5))), |lane| {
             Recorder {
                 lane,
@@ -200,7 +203,7 @@ mod tests {
 
     #[tokio::test]
     async fn linger_gathers_a_burst() {
-        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen = Seen::default();
         let gc = GroupCommit::start(config(1, 100, Some(Duration::from_millis(50))), |lane| {
             Recorder {
                 lane,
