@@ -12,7 +12,6 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
-use crate::state::AppState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -150,9 +149,9 @@ pub async fn verify_password(password: String, hash: String) -> bool {
 }
 
 fn authenticate(req: &HttpRequest, wanted: Role) -> Result<i64, AppError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| AppError::Internal("application state missing".into()))?;
+    let jwt = req
+        .app_data::<web::Data<Jwt>>()
+        .ok_or_else(|| AppError::Internal("token keys missing".into()))?;
     let header = req
         .headers()
         .get("Authorization")
@@ -162,7 +161,7 @@ fn authenticate(req: &HttpRequest, wanted: Role) -> Result<i64, AppError> {
         .strip_prefix("Bearer ")
         .or_else(|| header.strip_prefix("bearer "))
         .ok_or_else(|| AppError::Unauthorized("Missing bearer token".into()))?;
-    state.jwt.verify_role(token.trim(), wanted)
+    jwt.verify_role(token.trim(), wanted)
 }
 
 /// The authenticated customer of a request.

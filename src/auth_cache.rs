@@ -17,15 +17,16 @@
 //! undone. `CSMS_DISABLE_AUTH_CACHE=false` turns the question off (the expiry dates stay).
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use crate::db::schema::chargers;
-use crate::db::{DbConnection, write_tx};
+use crate::db::{Db, DbConnection, write_tx};
 use crate::error::AppError;
-use crate::state::State;
+use crate::ocpp::registry::Registry;
 
 pub const KEY: &str = "AuthorizationCacheEnabled";
 
@@ -79,12 +80,26 @@ fn reported(answer: &Value) -> Option<(bool, bool)> {
 }
 
 /// Chargers this process asked (or is asking) about their cache.
-#[derive(Default)]
 pub struct AuthCache {
     asked: Mutex<HashSet<i64>>,
+    /// `CSMS_DISABLE_AUTH_CACHE`: whether to turn chargers' caches off at all.
+    enabled: bool,
+    db: Db,
+    stations: Arc<Registry>,
+    call_timeout: Duration,
 }
 
 impl AuthCache {
+    pub fn new(db: Db, stations: Arc<Registry>, enabled: bool, call_timeout: Duration) -> Self {
+        AuthCache {
+            asked: Default::default(),
+            enabled,
+            db,
+            stations,
+            call_timeout,
+        }
+    }
+
     /// The charger's cache must be asked about again (it booted with another firmware).
     pub fn forget(&self, charger_id: i64) {
         self.asked
@@ -96,8 +111,8 @@ impl AuthCache {
     /// A wallet-paid idTag was just answered `Accepted` on this charger: if nobody knows whether
     /// it caches it, ask (in the background, after the answer went out) and turn the cache off.
     /// A charger that does not answer is asked again the next time.
-    pub fn wallet_tag_accepted(&self, state: &State, device_id: &str, charger_id: i64) {
-        if !state.settings.disable_auth_cache
+    pub fn wallet_tag_accepted(self: &Arc<Self>, device_id: &str, charger_id: i64) {
+        if !self.enabled
             || !self
                 .asked
                 .lock()
@@ -106,9 +121,9 @@ impl AuthCache {
         {
             return;
         }
-        let (state, device) = (state.clone(), device_id.to_string());
+        let (this, device) = (self.clone(), device_id.to_string());
         tokio::spawn(async move {
-            let known = state
+            let known = this
                 .db
                 .run(move |c| {
                     Ok(chargers::table
@@ -119,70 +134,69 @@ impl AuthCache {
                 .await;
             let result = match known {
                 Ok(Some(_)) => Ok(()),
-                Ok(None) => configure(&state, &device, charger_id).await,
+                Ok(None) => this.configure(&device, charger_id).await,
                 Err(e) => Err(e),
             };
             if let Err(e) = result {
                 log::info!("{device}: {KEY} not configured ({e}); asked again later");
-                state.auth_cache.forget(charger_id);
+                this.forget(charger_id);
             }
         });
     }
-}
 
-async fn configure(state: &State, device: &str, charger_id: i64) -> Result<(), AppError> {
-    let timeout = state.settings.call_timeout();
-    let answer = state
-        .registry
-        .call(device, "GetConfiguration", json!({"key": [KEY]}), timeout)
-        .await
-        .map_err(AppError::from)?;
-    let outcome = match reported(&answer) {
-        None => UNSUPPORTED,
-        Some((false, _)) => OFF,
-        Some((true, true)) => UNSUPPORTED,
-        Some((true, false)) => {
-            let changed = state
-                .registry
-                .call(
-                    device,
-                    "ChangeConfiguration",
-                    json!({"key": KEY, "value": "false"}),
-                    timeout,
-                )
-                .await
-                .map_err(AppError::from)?;
-            log::info!(
-                "{device}: ChangeConfiguration {KEY}=false: {}",
-                changed["status"]
-            );
-            match changed["status"].as_str() {
-                Some("Accepted" | "RebootRequired") => OFF,
-                _ => UNSUPPORTED,
+    async fn configure(&self, device: &str, charger_id: i64) -> Result<(), AppError> {
+        let timeout = self.call_timeout;
+        let answer = self
+            .stations
+            .call(device, "GetConfiguration", json!({"key": [KEY]}), timeout)
+            .await
+            .map_err(AppError::from)?;
+        let outcome = match reported(&answer) {
+            None => UNSUPPORTED,
+            Some((false, _)) => OFF,
+            Some((true, true)) => UNSUPPORTED,
+            Some((true, false)) => {
+                let changed = self
+                    .stations
+                    .call(
+                        device,
+                        "ChangeConfiguration",
+                        json!({"key": KEY, "value": "false"}),
+                        timeout,
+                    )
+                    .await
+                    .map_err(AppError::from)?;
+                log::info!(
+                    "{device}: ChangeConfiguration {KEY}=false: {}",
+                    changed["status"]
+                );
+                match changed["status"].as_str() {
+                    Some("Accepted" | "RebootRequired") => OFF,
+                    _ => UNSUPPORTED,
+                }
             }
+        };
+        if outcome == UNSUPPORTED {
+            log::warn!(
+                "{device}: its authorization cache cannot be turned off: wallet-paid idTags are answered with an expiryDate a minute ahead, so a cached one cannot start offline for long"
+            );
         }
-    };
-    if outcome == UNSUPPORTED {
-        log::warn!(
-            "{device}: its authorization cache cannot be turned off: wallet-paid idTags are answered with an expiryDate a minute ahead, so a cached one cannot start offline for long"
-        );
+        self.db
+            .run(move |c| {
+                // An operator's decision that landed meanwhile wins.
+                write_tx(c, |c| {
+                    diesel::update(
+                        chargers::table
+                            .find(charger_id)
+                            .filter(chargers::auth_cache.is_null()),
+                    )
+                    .set(chargers::auth_cache.eq(outcome))
+                    .execute(c)
+                })?;
+                Ok(())
+            })
+            .await
     }
-    state
-        .db
-        .run(move |c| {
-            // An operator's decision that landed meanwhile wins.
-            write_tx(c, |c| {
-                diesel::update(
-                    chargers::table
-                        .find(charger_id)
-                        .filter(chargers::auth_cache.is_null()),
-                )
-                .set(chargers::auth_cache.eq(outcome))
-                .execute(c)
-            })?;
-            Ok(())
-        })
-        .await
 }
 
 #[cfg(test)]

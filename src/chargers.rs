@@ -796,27 +796,28 @@ pub fn set_registration(
 /// The operator's decision on a charger, applied to its live connection too: an accepted charger
 /// is asked to boot again at once (TriggerMessage BootNotification) so that it hears Accepted.
 pub async fn decide_registration(
-    state: &crate::state::State,
+    db: &crate::db::Db,
+    registry: &std::sync::Arc<crate::ocpp::registry::Registry>,
+    call_timeout: std::time::Duration,
     device_id: &str,
     status: &str,
 ) -> Result<(), AppError> {
     let (d, s) = (device_id.to_string(), status.to_string());
-    state.db.run(move |c| set_registration(c, &d, &s)).await?;
-    if let Some(handle) = state.registry.get(device_id) {
+    db.run(move |c| set_registration(c, &d, &s)).await?;
+    if let Some(handle) = registry.get(device_id) {
         let accepted = status == "accepted";
         handle
             .accepted
             .store(accepted, std::sync::atomic::Ordering::Release);
         if accepted {
-            let (state, device) = (state.clone(), device_id.to_string());
+            let (registry, device) = (registry.clone(), device_id.to_string());
             tokio::spawn(async move {
-                let answer = state
-                    .registry
+                let answer = registry
                     .call(
                         &device,
                         "TriggerMessage",
                         serde_json::json!({"requestedMessage": "BootNotification"}),
-                        state.settings.call_timeout(),
+                        call_timeout,
                     )
                     .await;
                 log::info!("{device}: accepted; TriggerMessage BootNotification: {answer:?}");

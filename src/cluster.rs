@@ -41,13 +41,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::Notify;
 
+use crate::charging::occupancy::{Occupancy as Marks, OccupancyPeers};
 use crate::config::{NatsAuth, Settings};
 use crate::db::schema::{charger_owners, leases, nodes};
-use crate::db::{DbConnection, now};
+use crate::db::{Db, DbConnection, now};
 use crate::error::AppError;
-use crate::events::Event;
-use crate::ocpp::registry::CallFailure;
-use crate::state::State;
+use crate::events::{Event, EventBus, EventPeers};
+use crate::ocpp::registry::{CallFailure, Registry, RemoteAnswer, RemoteStations};
 
 /// How long a request to another node may take beyond the call's own timeout.
 const ROUTING_MARGIN: Duration = Duration::from_secs(2);
@@ -506,9 +506,9 @@ impl Cluster {
 
     /// Takes a charger that just connected here: raises its epoch in the database and tells the
     /// other nodes, whose older connections close.
-    pub async fn claim(&self, state: &State, device_id: &str) -> Result<i64, AppError> {
+    pub async fn claim(&self, db: &Db, device_id: &str) -> Result<i64, AppError> {
         let (device, node) = (device_id.to_string(), self.node_id.clone());
-        let epoch = state.db.run(move |c| claim(c, &device, &node)).await?;
+        let epoch = db.run(move |c| claim(c, &device, &node)).await?;
         self.elsewhere.remove(device_id);
         self.here.insert(device_id.to_string(), epoch);
         self.notify(Notice::Claim(Claim {
@@ -521,11 +521,10 @@ impl Cluster {
     }
 
     /// Lets a charger go after its connection here closed (if no newer claim took it meanwhile).
-    pub async fn release(&self, state: &State, device_id: &str, epoch: i64) {
+    pub async fn release(&self, db: &Db, device_id: &str, epoch: i64) {
         self.here.remove_if(device_id, |_, e| *e == epoch);
         let (device, node) = (device_id.to_string(), self.node_id.clone());
-        let result = state
-            .db
+        let result = db
             .run(move |c| {
                 Ok(crate::db::relaxed_tx(c, |c| {
                     diesel::delete(
@@ -551,10 +550,9 @@ impl Cluster {
     }
 
     /// Whether this node still holds `device_id` at `epoch` (asked by a stale node before it acts).
-    pub async fn still_holds(&self, state: &State, device_id: &str, epoch: i64) -> bool {
+    pub async fn still_holds(&self, db: &Db, device_id: &str, epoch: i64) -> bool {
         let device = device_id.to_string();
-        let row = state
-            .db
+        let row = db
             .run(move |c| {
                 Ok(charger_owners::table
                     .find(&device)
@@ -567,10 +565,9 @@ impl Cluster {
     }
 
     /// After a stall: closes every connection of this node whose charger another node has taken.
-    pub async fn verify_all(&self, state: &State) {
+    pub async fn verify_all(&self, db: &Db, registry: &Registry) {
         let me = self.node_id.clone();
-        let rows = state
-            .db
+        let rows = db
             .run(move |c| {
                 Ok(charger_owners::table
                     .filter(charger_owners::node_id.eq(&me))
@@ -589,17 +586,17 @@ impl Cluster {
         for (device, epoch) in lost {
             log::warn!("{device}: taken by another node while this one stalled: closing");
             self.here.remove_if(&device, |_, e| *e == epoch);
-            state.registry.disconnect(&device);
+            registry.disconnect(&device);
         }
     }
 
     /// Whether a connection of this node at `epoch` must stop acting for `device_id`: only asked
     /// of the database while this node is stale.
-    pub async fn fenced(&self, state: &State, device_id: &str, epoch: i64) -> bool {
-        self.is_stale() && !self.still_holds(state, device_id, epoch).await
+    pub async fn fenced(&self, db: &Db, device_id: &str, epoch: i64) -> bool {
+        self.is_stale() && !self.still_holds(db, device_id, epoch).await
     }
 
-    fn on_claim(&self, state: &State, claim: Claim) {
+    fn on_claim(&self, registry: &Registry, claim: Claim) {
         if claim.node == self.node_id {
             return;
         }
@@ -629,17 +626,16 @@ impl Cluster {
                 claim.epoch
             );
             self.here.remove_if(&claim.device, |_, e| *e == epoch);
-            state.registry.disconnect(&claim.device);
+            registry.disconnect(&claim.device);
         }
     }
 
     /// Rebuilds the map of chargers held by other live nodes from the database, and removes the
     /// rows of nodes whose lease expired (their sockets are gone).
-    async fn resync(&self, state: &State) -> Result<(), AppError> {
+    async fn resync(&self, db: &Db) -> Result<(), AppError> {
         let lease = self.lease;
         let me = self.node_id.clone();
-        let rows = state
-            .db
+        let rows = db
             .run(move |c| {
                 let live = crate::node::live(c, lease)?;
                 if !live.is_empty() {
@@ -867,7 +863,7 @@ impl Cluster {
     }
 
     /// Serves the other nodes' calls and applies their notices, forever.
-    pub async fn run(self: Arc<Self>, state: State) {
+    pub async fn run(self: Arc<Self>, local: Local) {
         let subscribe = |subject: String| {
             let client = self.client.clone();
             async move {
@@ -887,33 +883,33 @@ impl Cluster {
         let mut wakes = subscribe(self.subject("outbox")).await;
         let mut live = subscribe(self.subject("live")).await;
         let mut occupancy = subscribe(self.subject("occupancy")).await;
-        if let Err(e) = self.resync(&state).await {
+        if let Err(e) = self.resync(&local.db).await {
             log::warn!("cluster: resync: {e}");
         }
         let mut resync = tokio::time::interval(RESYNC_EVERY);
         loop {
             tokio::select! {
                 Some(msg) = calls.next() => {
-                    let (state, cluster) = (state.clone(), self.clone());
-                    tokio::spawn(async move { cluster.serve_call(&state, msg).await });
+                    let (registry, cluster) = (local.registry.clone(), self.clone());
+                    tokio::spawn(async move { cluster.serve_call(&registry, msg).await });
                 }
                 Some(msg) = claims.next() => {
                     if let Some(claim) = self.open(&msg).and_then(|b| serde_json::from_slice::<Claim>(b).ok()) {
-                        self.on_claim(&state, claim);
+                        self.on_claim(&local.registry, claim);
                     }
                 }
                 Some(msg) = wakes.next() => {
                     if let Some(w) = self.open(&msg).and_then(|b| serde_json::from_slice::<Wake>(b).ok())
                         && w.node != self.node_id
                     {
-                        state.events.wake_local();
+                        local.events.wake_local();
                     }
                 }
                 Some(msg) = live.next() => {
                     if let Some(e) = self.open(&msg).and_then(|b| serde_json::from_slice::<LiveEvent>(b).ok())
                         && e.node != self.node_id
                     {
-                        state.events.send_local(Event {
+                        local.events.send_local(Event {
                             id: None,
                             name: e.name,
                             customer_id: e.customer_id,
@@ -927,15 +923,15 @@ impl Cluster {
                         && o.node != self.node_id
                     {
                         match o.device {
-                            Some(d) => state.occupancy.release_local(&d),
-                            None => state.occupancy.release_all_local(),
+                            Some(d) => local.occupancy.release_local(&d),
+                            None => local.occupancy.release_all_local(),
                         }
                     }
                 }
                 _ = resync.tick() => {
                     let now = Instant::now();
                     self.nonces.retain(|_, forget_at| *forget_at > now);
-                    if let Err(e) = self.resync(&state).await {
+                    if let Err(e) = self.resync(&local.db).await {
                         log::warn!("cluster: resync: {e}");
                     }
                 }
@@ -946,7 +942,7 @@ impl Cluster {
     /// Runs a call another node routed here, if a node of this cluster sealed it, recently and
     /// once. A refused call is never sent to the charger; it is answered (sealed, `Unavailable`)
     /// only when its seal verified, so nothing is published for a forger.
-    async fn serve_call(&self, state: &State, msg: async_nats::Message) {
+    async fn serve_call(&self, registry: &Registry, msg: async_nats::Message) {
         let Some(reply) = msg.reply.clone() else {
             return;
         };
@@ -960,8 +956,7 @@ impl Cluster {
         };
         let answer = match self.admit(&request) {
             Ok(()) => {
-                state
-                    .registry
+                registry
                     .call_local(
                         &request.device,
                         &request.action,
@@ -988,6 +983,50 @@ impl Cluster {
         if let Err(e) = self.client.publish(reply, sealed.into()).await {
             log::warn!("cluster: answering a routed call: {e}");
         }
+    }
+}
+
+/// What the cluster acts on in this node when other nodes tell it something: its database, its
+/// connections, its event bus and its occupancy marks.
+#[derive(Clone)]
+pub struct Local {
+    pub db: Db,
+    pub registry: Arc<Registry>,
+    pub events: Arc<EventBus>,
+    pub occupancy: Arc<Marks>,
+}
+
+impl RemoteStations for Cluster {
+    fn holder_elsewhere(&self, device_id: &str) -> Option<String> {
+        Cluster::holder_elsewhere(self, device_id)
+    }
+
+    fn call_remote<'a>(
+        &'a self,
+        device_id: &'a str,
+        action: &'a str,
+        payload: Value,
+        timeout: Duration,
+    ) -> RemoteAnswer<'a> {
+        Box::pin(Cluster::call_remote(
+            self, device_id, action, payload, timeout,
+        ))
+    }
+}
+
+impl EventPeers for Cluster {
+    fn wake_others(&self) {
+        Cluster::wake_others(self)
+    }
+
+    fn publish_live(&self, event: &Event) {
+        Cluster::publish_live(self, event)
+    }
+}
+
+impl OccupancyPeers for Cluster {
+    fn release_occupancy(&self, device_id: Option<&str>) {
+        Cluster::release_occupancy(self, device_id)
     }
 }
 
@@ -1109,20 +1148,57 @@ pub fn leases(c: &mut DbConnection) -> Result<Vec<LeaseView>, AppError> {
         .collect())
 }
 
+/// This node's heartbeat (every node's, clustered or not), every `every` until the process ends;
+/// old rows of nodes gone for a day are removed. In cluster mode the cluster learns of each beat
+/// and, back from a stall, checks this node's connections (`registry`).
+pub async fn heartbeats(
+    db: Db,
+    node_id: String,
+    every: Duration,
+    cluster: Option<Arc<Cluster>>,
+    registry: Arc<Registry>,
+) {
+    loop {
+        let id = node_id.clone();
+        let was_stale = cluster.as_ref().is_some_and(|c| c.is_stale());
+        let result = db
+            .run(move |c| crate::node::heartbeat_and_prune(c, &id))
+            .await;
+        match (result, &cluster) {
+            (Err(e), _) => log::warn!("node heartbeat: {e}"),
+            (Ok(()), Some(cluster)) => {
+                // Back from a stall longer than the lease: other nodes may have taken chargers
+                // (and missed claims cannot be trusted): check every connection before trusting
+                // this node's view again.
+                if was_stale {
+                    cluster.verify_all(&db, &registry).await;
+                }
+                cluster.beat();
+            }
+            (Ok(()), None) => {}
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// `GET /api/admin/cluster`, as seen from this node.
-pub async fn describe(state: State) -> Result<ClusterView, AppError> {
-    let lease = state.settings.node_lease();
-    let cluster = state.registry.cluster().cloned();
+/// `lease`: how long a node stays live without a heartbeat; `local`: chargers connected here.
+pub async fn describe(
+    db: &Db,
+    cluster: Option<&Arc<Cluster>>,
+    node_id: &str,
+    local: usize,
+    lease: Duration,
+) -> Result<ClusterView, AppError> {
     let clustered = cluster.is_some();
-    let (me, local) = (state.node_id.clone(), state.registry.len());
-    let (nodes, leases) = state
-        .db
+    let me = node_id.to_string();
+    let (nodes, leases) = db
         .run(move |c| Ok((view(c, lease, &me, local, clustered)?, leases(c)?)))
         .await?;
     Ok(ClusterView {
         success: true,
         clustered,
-        node_id: state.node_id.clone(),
+        node_id: node_id.to_string(),
         nats_connected: cluster.map(|c| c.nats_connected()),
         lease_secs: lease.as_secs(),
         nodes,

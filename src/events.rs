@@ -58,7 +58,16 @@ pub struct EventBus {
     tx: broadcast::Sender<Arc<Event>>,
     wake: Notify,
     /// Cluster mode: wake-ups and live events reach the other nodes too.
-    cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
+    peers: std::sync::OnceLock<Arc<dyn EventPeers>>,
+}
+
+/// The other nodes of a cluster, as the event bus reaches them (implemented by the cluster and
+/// plugged in at start-up, so this module does not depend on it).
+pub trait EventPeers: Send + Sync {
+    /// Wakes the other nodes' outbox tails (a commit here).
+    fn wake_others(&self);
+    /// Sends a live-only event to the other nodes' subscribers.
+    fn publish_live(&self, event: &Event);
 }
 
 impl Default for EventBus {
@@ -66,7 +75,7 @@ impl Default for EventBus {
         EventBus {
             tx: broadcast::channel(4096).0,
             wake: Notify::new(),
-            cluster: Default::default(),
+            peers: Default::default(),
         }
     }
 }
@@ -76,7 +85,7 @@ impl EventBus {
     /// in cluster mode every node's relay.
     pub fn wake(&self) {
         self.wake_local();
-        if let Some(c) = self.cluster.get() {
+        if let Some(c) = self.peers.get() {
             c.wake_others();
         }
     }
@@ -86,8 +95,8 @@ impl EventBus {
         self.wake.notify_one();
     }
 
-    pub fn set_cluster(&self, cluster: Arc<crate::cluster::Cluster>) {
-        let _ = self.cluster.set(cluster);
+    pub fn set_peers(&self, peers: Arc<dyn EventPeers>) {
+        let _ = self.peers.set(peers);
     }
 
     /// Delivers an event to this node's subscribers only.
@@ -108,7 +117,7 @@ impl EventBus {
             charger_id: subject.charger_id,
             payload,
         };
-        if let Some(c) = self.cluster.get() {
+        if let Some(c) = self.peers.get() {
             c.publish_live(&event);
         }
         self.send_local(event);

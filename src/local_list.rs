@@ -22,6 +22,7 @@
 //! returns the charger's answer; the resync csms adds when the version disagrees is automatic.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -32,9 +33,9 @@ use tokio::sync::Notify;
 use utoipa::ToSchema;
 
 use crate::db::schema::{chargers, id_tags, local_lists};
-use crate::db::{DbConnection, is_unique_violation, now, write_tx};
+use crate::db::{Db, DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
-use crate::state::State;
+use crate::ocpp::registry::Registry;
 use crate::timestamps::format_timestamp;
 
 /// How long one update may hold a charger's list before another may take it over.
@@ -294,8 +295,8 @@ fn claim(c: &mut DbConnection, device_id: &str) -> Result<Stored, AppError> {
 }
 
 /// Gives the charger's list up without an update (nothing was sent).
-async fn release(state: &State, charger_id: i64) {
-    let freed = state
+async fn release(lists: &Updater, charger_id: i64) {
+    let freed = lists
         .db
         .run(move |c| {
             write_tx(c, |c| {
@@ -346,22 +347,22 @@ fn finish(
 /// Brings a charger's list up to date (see [`Mode`]) on the operator's request: an update under
 /// way (csms's own at connect, say) is waited for, never a reason to refuse. A Differential update
 /// the charger answers `VersionMismatch` is followed by a Full one.
-pub async fn sync(state: &State, device_id: &str, mode: Mode) -> Result<SyncReport, AppError> {
-    sync_to(state, device_id, mode, None, Origin::Operator, None).await
+pub async fn sync(lists: &Updater, device_id: &str, mode: Mode) -> Result<SyncReport, AppError> {
+    sync_to(lists, device_id, mode, None, Origin::Operator, None).await
 }
 
 /// Takes the charger's list for one update; the operator's request waits (polling the lease, which
 /// any process may hold) until the update under way is done, or its lease ran out.
-async fn claim_for(state: &State, device_id: &str, origin: Origin) -> Result<Stored, AppError> {
+async fn claim_for(lists: &Updater, device_id: &str, origin: Origin) -> Result<Stored, AppError> {
     let deadline =
         std::time::Instant::now() + Duration::from_secs(SYNC_LEASE_SECS.unsigned_abs() + 5);
     loop {
         let d = device_id.to_string();
-        match state.db.run(move |c| claim(c, &d)).await {
+        match lists.db.run(move |c| claim(c, &d)).await {
             Err(AppError::Conflict(_))
                 if origin == Origin::Operator && std::time::Instant::now() < deadline =>
             {
-                if !state.registry.is_online(device_id) {
+                if !lists.stations.is_online(device_id) {
                     return Err(AppError::ChargerOffline);
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -376,29 +377,29 @@ async fn claim_for(state: &State, device_id: &str, origin: Origin) -> Result<Sto
 /// resync decided on an answer that an update finished meanwhile has made stale is not sent:
 /// `Conflict`).
 async fn sync_to(
-    state: &State,
+    lists: &Updater,
     device_id: &str,
     mode: Mode,
     want: Option<BTreeMap<String, Value>>,
     origin: Origin,
     seen: Option<i32>,
 ) -> Result<SyncReport, AppError> {
-    if !state.registry.is_online(device_id) {
+    if !lists.stations.is_online(device_id) {
         return Err(AppError::ChargerOffline);
     }
-    let s = claim_for(state, device_id, origin).await?;
+    let s = claim_for(lists, device_id, origin).await?;
     if seen.is_some_and(|v| v != s.version) {
-        release(state, s.charger_id).await;
+        release(lists, s.charger_id).await;
         return Err(AppError::Conflict(
             "The local list changed while this update waited".into(),
         ));
     }
     let want = match want {
         Some(w) => w,
-        None => match state.db.run(desired).await {
+        None => match lists.db.run(desired).await {
             Ok(w) => w,
             Err(e) => {
-                release(state, s.charger_id).await;
+                release(lists, s.charger_id).await;
                 return Err(e);
             }
         },
@@ -422,8 +423,8 @@ async fn sync_to(
         };
         if !full && entries.is_empty() {
             let d = device_id.to_string();
-            let auto = state.settings.local_list_auto_sync;
-            let list = state
+            let auto = lists.auto_sync;
+            let list = lists
                 .db
                 .run(move |c| {
                     write_tx(c, |c| {
@@ -446,14 +447,9 @@ async fn sync_to(
         let sent = entries.len();
         let payload =
             json!({"listVersion": next, "updateType": update, "localAuthorizationList": entries});
-        let answer = state
-            .registry
-            .call(
-                device_id,
-                "SendLocalList",
-                payload,
-                state.settings.call_timeout(),
-            )
+        let answer = lists
+            .stations
+            .call(device_id, "SendLocalList", payload, lists.call_timeout)
             .await;
         let status = match &answer {
             Ok(v) => v["status"].as_str().unwrap_or("Failed").to_string(),
@@ -461,8 +457,8 @@ async fn sync_to(
         };
         let accepted = status == "Accepted";
         let (w, st, d) = (want.clone(), status.clone(), device_id.to_string());
-        let auto = state.settings.local_list_auto_sync;
-        let list = state
+        let auto = lists.auto_sync;
+        let list = lists
             .db
             .run(move |c| {
                 finish(c, charger_id, accepted.then_some((next, &w)), update, &st)?;
@@ -471,7 +467,7 @@ async fn sync_to(
             .await?;
         if status == "VersionMismatch" && !full {
             // The charger's list is not what csms recorded: start over with a Full update.
-            claim_for(state, device_id, origin).await?;
+            claim_for(lists, device_id, origin).await?;
             full = true;
             version = next;
             continue;
@@ -497,14 +493,14 @@ async fn sync_to(
 /// charger's answer as it was, with the list as csms now records it. With automatic sync on, csms
 /// later brings the list back to the one it computes from the tokens (a Differential update).
 pub async fn send_as_given(
-    state: &State,
+    lists: &Updater,
     device_id: &str,
     payload: Value,
 ) -> Result<(Value, SyncReport), AppError> {
-    if !state.registry.is_online(device_id) {
+    if !lists.stations.is_online(device_id) {
         return Err(AppError::ChargerOffline);
     }
-    let s = claim_for(state, device_id, Origin::Operator).await?;
+    let s = claim_for(lists, device_id, Origin::Operator).await?;
     let charger_id = s.charger_id;
     let version = payload["listVersion"]
         .as_i64()
@@ -518,14 +514,9 @@ pub async fn send_as_given(
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let answer = state
-        .registry
-        .call(
-            device_id,
-            "SendLocalList",
-            payload,
-            state.settings.call_timeout(),
-        )
+    let answer = lists
+        .stations
+        .call(device_id, "SendLocalList", payload, lists.call_timeout)
         .await;
     let status = match &answer {
         Ok(v) => v["status"].as_str().unwrap_or("Failed").to_string(),
@@ -552,8 +543,8 @@ pub async fn send_as_given(
     }
     let accepted = status == "Accepted";
     let (st, d, up) = (status.clone(), device_id.to_string(), update.clone());
-    let auto = state.settings.local_list_auto_sync;
-    let list = state
+    let auto = lists.auto_sync;
+    let list = lists
         .db
         .run(move |c| {
             finish(
@@ -587,14 +578,14 @@ pub async fn send_as_given(
 /// version other than the one csms recorded is followed by a Full update, unless an update is
 /// under way already (it brings the list in step); that resync is csms's own and never fails the
 /// request (its outcome is logged and recorded with the list).
-pub async fn check(state: &State, device_id: &str) -> Result<i32, AppError> {
-    let answer = state
-        .registry
+pub async fn check(lists: &Updater, device_id: &str) -> Result<i32, AppError> {
+    let answer = lists
+        .stations
         .call(
             device_id,
             "GetLocalListVersion",
             json!({}),
-            state.settings.call_timeout(),
+            lists.call_timeout,
         )
         .await?;
     let theirs = answer["listVersion"]
@@ -602,7 +593,7 @@ pub async fn check(state: &State, device_id: &str) -> Result<i32, AppError> {
         .and_then(|v| i32::try_from(v).ok())
         .unwrap_or(-1);
     let d = device_id.to_string();
-    let ours = state
+    let ours = lists
         .db
         .run(move |c| {
             let s = stored(c, &d)?;
@@ -619,10 +610,10 @@ pub async fn check(state: &State, device_id: &str) -> Result<i32, AppError> {
     // -1: the charger has no local list. Otherwise a version other than the one csms recorded, or
     // a charger that never got csms's list, gets the whole list.
     let never_sent = version == 0 && !nothing_listed;
-    if state.settings.local_list_auto_sync && theirs >= 0 && (theirs != version || never_sent) {
+    if lists.auto_sync && theirs >= 0 && (theirs != version || never_sent) {
         log::info!("{device_id}: local list version {theirs}, csms recorded {version}: resync");
         let resync = sync_to(
-            state,
+            lists,
             device_id,
             Mode::Full,
             None,
@@ -641,12 +632,28 @@ pub async fn check(state: &State, device_id: &str) -> Result<i32, AppError> {
 }
 
 /// Wakes the background updater (a token changed).
-#[derive(Default)]
+/// Sends Local Authorization List updates after tokens change (automatic sync), and the
+/// operator's updates; holds what that takes: the database, the stations and the settings.
 pub struct Updater {
     wake: Notify,
+    db: Db,
+    stations: Arc<Registry>,
+    /// `CSMS_LOCAL_LIST_AUTO_SYNC`.
+    auto_sync: bool,
+    call_timeout: Duration,
 }
 
 impl Updater {
+    pub fn new(db: Db, stations: Arc<Registry>, auto_sync: bool, call_timeout: Duration) -> Self {
+        Updater {
+            wake: Notify::new(),
+            db,
+            stations,
+            auto_sync,
+            call_timeout,
+        }
+    }
+
     pub fn wake(&self) {
         self.wake.notify_one();
     }
@@ -655,31 +662,31 @@ impl Updater {
 /// Background: after a token changes (and every 10 minutes), every connected charger whose list is
 /// out of date gets a Differential update. Chargers that answered NotSupported are left alone.
 /// Nothing when automatic sync is off (`CSMS_LOCAL_LIST_AUTO_SYNC=false`).
-pub async fn run(state: State) {
-    if !state.settings.local_list_auto_sync {
+pub async fn run(lists: Arc<Updater>) {
+    if !lists.auto_sync {
         return;
     }
     let mut again = false;
     loop {
         if !again {
             tokio::select! {
-                _ = state.local_lists.wake.notified() => {}
+                _ = lists.wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_secs(600)) => {}
             }
         }
         again = false;
         // Let a burst of token changes settle into one update.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let want = match state.db.run(desired).await {
+        let want = match lists.db.run(desired).await {
             Ok(w) => w,
             Err(e) => {
                 log::warn!("local lists: {e}");
                 continue;
             }
         };
-        for device in state.registry.devices() {
+        for device in lists.stations.devices() {
             let (d, listed) = (device.clone(), !want.is_empty());
-            let due = state
+            let due = lists
                 .db
                 .run(move |c| {
                     Ok(match peek(c, &d)? {
@@ -690,7 +697,7 @@ pub async fn run(state: State) {
                 .await;
             if let Ok(true) = due {
                 match sync_to(
-                    &state,
+                    &lists,
                     &device,
                     Mode::Auto,
                     Some(want.clone()),
@@ -714,17 +721,17 @@ pub async fn run(state: State) {
 
 /// After a charger booted: check its list version (only where csms has a list for it, and only
 /// with automatic sync on).
-pub fn after_boot(state: &State, device_id: &str) {
-    if !state.settings.local_list_auto_sync {
+pub fn after_boot(lists: &Arc<Updater>, device_id: &str) {
+    if !lists.auto_sync {
         return;
     }
-    let (state, device) = (state.clone(), device_id.to_string());
+    let (lists, device) = (lists.clone(), device_id.to_string());
     tokio::spawn(async move {
         // After the BootNotification answer has gone out.
         tokio::time::sleep(Duration::from_millis(500)).await;
         let d = device.clone();
         // Two reads (no token list, no write): a reconnect storm costs little here.
-        let wanted = state
+        let wanted = lists
             .db
             .run(move |c| {
                 let sent = peek(c, &d)?.is_some_and(|p| p.version > 0);
@@ -733,7 +740,7 @@ pub fn after_boot(state: &State, device_id: &str) {
             })
             .await;
         if let Ok(true) = wanted
-            && let Err(e) = check(&state, &device).await
+            && let Err(e) = check(&lists, &device).await
         {
             log::info!("{device}: local list check: {e}");
         }

@@ -10,7 +10,6 @@ use diesel::prelude::*;
 use crate::db::schema::{leases, nodes};
 use crate::db::{DbConnection, is_unique_violation, now, relaxed_tx, write_tx};
 use crate::error::AppError;
-use crate::state::State;
 
 /// `hostname-pid-xxxx`: unique among live processes, recognisable in logs.
 pub fn default_id() -> String {
@@ -99,36 +98,12 @@ pub fn try_lease(
     }
 }
 
-/// Heartbeats until the process ends; old rows of nodes gone for a day are removed.
-pub async fn run(state: State) {
-    let every = state.settings.node_heartbeat();
-    loop {
-        let id = state.node_id.clone();
-        let was_stale = state.registry.cluster().is_some_and(|c| c.is_stale());
-        let result = state
-            .db
-            .run(move |c| {
-                heartbeat(c, &id)?;
-                let day = ago(Duration::from_secs(86_400));
-                relaxed_tx(c, |c| {
-                    diesel::delete(nodes::table.filter(nodes::heartbeat_at.lt(day))).execute(c)
-                })?;
-                Ok(())
-            })
-            .await;
-        match (result, state.registry.cluster()) {
-            (Err(e), _) => log::warn!("node heartbeat: {e}"),
-            (Ok(()), Some(cluster)) => {
-                // Back from a stall longer than the lease: other nodes may have taken chargers
-                // (and missed claims cannot be trusted): check every connection before trusting
-                // this node's view again.
-                if was_stale {
-                    cluster.verify_all(&state).await;
-                }
-                cluster.beat();
-            }
-            (Ok(()), None) => {}
-        }
-        tokio::time::sleep(every).await;
-    }
+/// [`heartbeat`], and removes the rows of nodes gone for a day.
+pub fn heartbeat_and_prune(c: &mut DbConnection, node_id: &str) -> Result<(), AppError> {
+    heartbeat(c, node_id)?;
+    let day = ago(Duration::from_secs(86_400));
+    relaxed_tx(c, |c| {
+        diesel::delete(nodes::table.filter(nodes::heartbeat_at.lt(day))).execute(c)
+    })?;
+    Ok(())
 }

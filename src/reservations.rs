@@ -22,6 +22,8 @@
 //! A start that consumed a reservation and then failed gives it back while its time is not up
 //! ([`end_after_failed_start`]): the charger consumes a reservation only when a transaction starts.
 
+use std::sync::Arc;
+
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -29,13 +31,13 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::charging::OPEN_STATUSES;
+use crate::charging::occupancy::Occupancy;
 use crate::config::Settings;
 use crate::db::schema::{chargers, charging_sessions, connectors, ocpp_transactions, reservations};
-use crate::db::{DbConnection, is_unique_violation, now, write_tx};
+use crate::db::{Db, DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
-use crate::events::{self, Subject};
-use crate::ocpp::registry::CallFailure;
-use crate::state::State;
+use crate::events::{self, EventBus, Subject};
+use crate::ocpp::registry::{CallFailure, Registry};
 use crate::timestamps::{format_timestamp, parse_timestamp};
 use crate::tokens::valid_tag;
 
@@ -68,6 +70,19 @@ impl NoShows {
             cooldown: secs(s.reservation_no_show_cooldown_secs),
         }
     }
+}
+
+/// Reservations as a service: what holding, sending and cancelling them takes (the database, the
+/// stations, the event bus, the occupancy marks and the settings that rule them).
+pub struct Reservations {
+    pub db: Db,
+    pub stations: Arc<Registry>,
+    pub events: Arc<EventBus>,
+    pub occupancy: Arc<Occupancy>,
+    pub call_timeout: std::time::Duration,
+    /// The no-show rule (`CSMS_RESERVATION_NO_SHOWS` and its window and cool-down).
+    pub no_shows: NoShows,
+    pub policy: crate::charging::Policy,
 }
 
 /// A reservation as the API shows it.
@@ -501,8 +516,8 @@ fn hold(c: &mut DbConnection, r: &Request, online: bool, rule: &NoShows) -> Resu
 /// Reserves: holds the connector in the database, then sends ReserveNow. Anything but `Accepted`
 /// leaves nothing holding (the row stays, `refused` or `failed`, as history) and is a 400
 /// `Charger refused the reservation: <status>`.
-pub async fn reserve(state: &State, r: Request) -> Result<Reservation, AppError> {
-    let (reservation, answer) = reserve_answer(state, r).await?;
+pub async fn reserve(desk: &Reservations, r: Request) -> Result<Reservation, AppError> {
+    let (reservation, answer) = reserve_answer(desk, r).await?;
     match answer.as_str() {
         "Accepted" => Ok(reservation),
         other => Err(AppError::bad_request(format!(
@@ -513,9 +528,12 @@ pub async fn reserve(state: &State, r: Request) -> Result<Reservation, AppError>
 
 /// [`reserve`], with the charger's answer (`Accepted`, `Faulted`, `Occupied`, `Rejected`,
 /// `Unavailable`) instead of an error for a refusal (the commands API relays it as it is).
-pub async fn reserve_answer(state: &State, r: Request) -> Result<(Reservation, String), AppError> {
+pub async fn reserve_answer(
+    desk: &Reservations,
+    r: Request,
+) -> Result<(Reservation, String), AppError> {
     // Checked again by the call itself; this saves a row for the common case.
-    let online = state.registry.is_online(&r.device_id);
+    let online = desk.stations.is_online(&r.device_id);
     let row = {
         let r = Request {
             device_id: r.device_id.clone(),
@@ -523,8 +541,8 @@ pub async fn reserve_answer(state: &State, r: Request) -> Result<(Reservation, S
             id_tag: r.id_tag.clone(),
             ..r
         };
-        let rule = NoShows::from_settings(&state.settings);
-        state.db.run(move |c| hold(c, &r, online, &rule)).await?
+        let rule = desk.no_shows.clone();
+        desk.db.run(move |c| hold(c, &r, online, &rule)).await?
     };
     let mut payload = json!({
         "connectorId": row.connector_id,
@@ -535,14 +553,9 @@ pub async fn reserve_answer(state: &State, r: Request) -> Result<(Reservation, S
     if let Some(p) = &row.parent_id_tag {
         payload["parentIdTag"] = json!(p);
     }
-    let answer = state
-        .registry
-        .call(
-            &r.device_id,
-            "ReserveNow",
-            payload,
-            state.settings.call_timeout(),
-        )
+    let answer = desk
+        .stations
+        .call(&r.device_id, "ReserveNow", payload, desk.call_timeout)
         .await;
     let (id, ocpp_id) = (row.id, row.ocpp());
     let lost = matches!(
@@ -562,7 +575,7 @@ pub async fn reserve_answer(state: &State, r: Request) -> Result<(Reservation, S
             String::new(),
         ),
     };
-    let done = state
+    let done = desk
         .db
         .run(move |c| {
             write_tx(c, |c| {
@@ -583,10 +596,10 @@ pub async fn reserve_answer(state: &State, r: Request) -> Result<(Reservation, S
             })
         })
         .await?;
-    state.events.wake();
+    desk.events.wake();
     if lost {
         // The charger may have taken it without our hearing the answer: tell it to let go.
-        cancel_on_charger(state, &r.device_id, ocpp_id);
+        cancel_on_charger(desk, &r.device_id, ocpp_id);
     }
     match error {
         Some(e) => Err(e),
@@ -609,7 +622,7 @@ pub async fn reserve_answer(state: &State, r: Request) -> Result<(Reservation, S
 ///
 /// Returns the charger's answer as it was, and the recorded reservation.
 pub async fn reserve_as_given(
-    state: &State,
+    desk: &Reservations,
     device: &str,
     payload: Value,
 ) -> Result<(Value, Reservation), AppError> {
@@ -626,9 +639,9 @@ pub async fn reserve_as_given(
         .as_str()
         .and_then(parse_timestamp)
         .unwrap_or_else(now);
-    let answer = state
-        .registry
-        .call(device, "ReserveNow", payload, state.settings.call_timeout())
+    let answer = desk
+        .stations
+        .call(device, "ReserveNow", payload, desk.call_timeout)
         .await;
     let (status, note, result) = match answer {
         Ok(v) if v["status"] == "Accepted" => ("active", None, Ok(v)),
@@ -639,8 +652,8 @@ pub async fn reserve_as_given(
         ),
         Err(f) => ("failed", Some(f.to_string()), Err(AppError::from(f))),
     };
-    let (d, policy) = (device.to_string(), state.derived.policy);
-    let recorded = state
+    let (d, policy) = (device.to_string(), desk.policy);
+    let recorded = desk
         .db
         .run(move |c| {
             let charger_id = crate::chargers::id_of(c, &d)?;
@@ -701,23 +714,23 @@ pub async fn reserve_as_given(
             })
         })
         .await?;
-    state.events.wake();
-    state.occupancy.release(device);
+    desk.events.wake();
+    desk.occupancy.release(device);
     Ok((result?, recorded))
 }
 
 /// Sends CancelReservation for the reservationId the charger knows, in the background (best effort:
 /// the charger's own expiry is the backstop).
-pub fn cancel_on_charger(state: &State, device: &str, id: i64) {
-    let (state, device) = (state.clone(), device.to_string());
+pub fn cancel_on_charger(desk: &Reservations, device: &str, id: i64) {
+    let (stations, device, timeout) =
+        (desk.stations.clone(), device.to_string(), desk.call_timeout);
     tokio::spawn(async move {
-        let answer = state
-            .registry
+        let answer = stations
             .call(
                 &device,
                 "CancelReservation",
                 json!({"reservationId": id}),
-                state.settings.call_timeout(),
+                timeout,
             )
             .await;
         log::info!("reservation {id}: CancelReservation on {device}: {answer:?}");
@@ -726,11 +739,11 @@ pub fn cancel_on_charger(state: &State, device: &str, id: i64) {
 
 /// Cancels a holding reservation (`customer_id`: only if it is theirs) and tells the charger.
 pub async fn cancel(
-    state: &State,
+    desk: &Reservations,
     id: i64,
     customer_id: Option<i64>,
 ) -> Result<Reservation, AppError> {
-    let (device, done) = state
+    let (device, done) = desk
         .db
         .run(move |c| {
             write_tx(c, |c| {
@@ -771,8 +784,8 @@ pub async fn cancel(
             })
         })
         .await?;
-    state.events.wake();
-    cancel_on_charger(state, &device, done.reservation_id);
+    desk.events.wake();
+    cancel_on_charger(desk, &device, done.reservation_id);
     Ok(done)
 }
 
@@ -1124,11 +1137,11 @@ fn customer_expiry(minutes: i64) -> Result<NaiveDateTime, AppError> {
 }
 
 /// Background: marks reservations whose time is up as expired, every 5 seconds.
-pub async fn run(state: State) {
+pub async fn run(desk: Arc<Reservations>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
     loop {
         tick.tick().await;
-        match state.db.run(sweep).await {
+        match desk.db.run(sweep).await {
             Ok(0) => {}
             Ok(n) => log::info!("{n} reservation(s) expired"),
             Err(e) => log::warn!("reservation sweep: {e}"),

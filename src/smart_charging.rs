@@ -11,7 +11,7 @@
 //! others until it accepts (the next round tries again).
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -24,10 +24,10 @@ use utoipa::ToSchema;
 use crate::db::schema::{
     chargers, charging_profiles, charging_sessions, ocpp_transactions, stations,
 };
-use crate::db::{DbConnection, now, write_tx};
+use crate::db::{Db, DbConnection, now, write_tx};
 use crate::error::AppError;
+use crate::ocpp::registry::Registry;
 use crate::ocpp::schemas::{Kind, schemas};
-use crate::state::State;
 use crate::timestamps::format_timestamp;
 
 /// A charging profile csms sent, as the operator sees it.
@@ -268,20 +268,15 @@ fn settle(
 /// Sends a recorded profile and records the charger's answer (and, for a load profile, the limit
 /// it accepted). `Ok(true)`: installed.
 async fn send(
-    state: &State,
+    load: &LoadManager,
     device_id: &str,
     id: i64,
     payload: Value,
     limit_w: Option<i64>,
 ) -> Result<bool, AppError> {
-    let answer = state
-        .registry
-        .call(
-            device_id,
-            "SetChargingProfile",
-            payload,
-            state.settings.call_timeout(),
-        )
+    let answer = load
+        .stations
+        .call(device_id, "SetChargingProfile", payload, load.call_timeout)
         .await;
     let (status, text) = match &answer {
         Ok(v) if v["status"] == "Accepted" => ("installed", "Accepted".to_string()),
@@ -291,8 +286,7 @@ async fn send(
         ),
         Err(e) => ("failed", e.to_string()),
     };
-    state
-        .db
+    load.db
         .run(move |c| settle(c, id, status, &text, limit_w))
         .await?;
     answer.map_err(AppError::from)?;
@@ -301,20 +295,20 @@ async fn send(
 
 /// The operator's SetChargingProfile. The answer is recorded (installed or rejected).
 pub async fn set(
-    state: &State,
+    load: &LoadManager,
     device_id: &str,
     input: ProfileInput,
 ) -> Result<ChargingProfile, AppError> {
     if input.connector_id < 0 {
         return Err(AppError::bad_request("connectorId must be 0 or more"));
     }
-    if !state.registry.is_online(device_id) {
+    if !load.stations.is_online(device_id) {
         let d = device_id.to_string();
-        state.db.run(move |c| charger_id(c, &d)).await?;
+        load.db.run(move |c| charger_id(c, &d)).await?;
         return Err(AppError::ChargerOffline);
     }
     let d = device_id.to_string();
-    let (id, payload) = state
+    let (id, payload) = load
         .db
         .run(move |c| {
             let cid = charger_id(c, &d)?;
@@ -328,9 +322,9 @@ pub async fn set(
             )
         })
         .await?;
-    send(state, device_id, id, payload, None).await?;
+    send(load, device_id, id, payload, None).await?;
     let d = device_id.to_string();
-    state.db.run(move |c| get(c, &d, id)).await
+    load.db.run(move |c| get(c, &d, id)).await
 }
 
 pub fn get(c: &mut DbConnection, device_id: &str, id: i64) -> Result<ChargingProfile, AppError> {
@@ -381,7 +375,11 @@ pub struct ClearInput {
 
 /// Sends ClearChargingProfile; on `Accepted` the profiles it names are marked cleared. Returns the
 /// charger's status (Accepted or Unknown).
-pub async fn clear(state: &State, device_id: &str, input: ClearInput) -> Result<String, AppError> {
+pub async fn clear(
+    load: &LoadManager,
+    device_id: &str,
+    input: ClearInput,
+) -> Result<String, AppError> {
     let payload = serde_json::to_value(&input)
         .map_err(|e| AppError::Internal(e.to_string()))?
         .as_object()
@@ -397,20 +395,19 @@ pub async fn clear(state: &State, device_id: &str, input: ClearInput) -> Result<
         .validate("ClearChargingProfile", Kind::Request, &payload)
         .map_err(|e| AppError::bad_request(format!("Invalid criteria: {}", e.description)))?;
     let d = device_id.to_string();
-    let cid = state.db.run(move |c| charger_id(c, &d)).await?;
-    let answer = state
-        .registry
+    let cid = load.db.run(move |c| charger_id(c, &d)).await?;
+    let answer = load
+        .stations
         .call(
             device_id,
             "ClearChargingProfile",
             payload,
-            state.settings.call_timeout(),
+            load.call_timeout,
         )
         .await?;
     let status = answer["status"].as_str().unwrap_or("Unknown").to_string();
     if status == "Accepted" {
-        state
-            .db
+        load.db
             .run(move |c| {
                 write_tx(c, |c| {
                     let mut q = diesel::update(charging_profiles::table)
@@ -446,7 +443,7 @@ pub async fn clear(state: &State, device_id: &str, input: ClearInput) -> Result<
 
 /// GetCompositeSchedule, relayed.
 pub async fn composite(
-    state: &State,
+    load: &LoadManager,
     device_id: &str,
     connector_id: i32,
     duration: i64,
@@ -460,14 +457,14 @@ pub async fn composite(
         .validate("GetCompositeSchedule", Kind::Request, &payload)
         .map_err(|e| AppError::bad_request(format!("Invalid request: {}", e.description)))?;
     let d = device_id.to_string();
-    state.db.run(move |c| charger_id(c, &d)).await?;
-    Ok(state
-        .registry
+    load.db.run(move |c| charger_id(c, &d)).await?;
+    Ok(load
+        .stations
         .call(
             device_id,
             "GetCompositeSchedule",
             payload,
-            state.settings.call_timeout(),
+            load.call_timeout,
         )
         .await?)
 }
@@ -616,16 +613,16 @@ pub fn set_limit(
 
 /// One station's round: lower what must be lowered, then give new transactions and raises what
 /// the limit still allows.
-pub async fn rebalance(state: &State, station_id: i64) -> Result<(), AppError> {
+pub async fn rebalance(load: &LoadManager, station_id: i64) -> Result<(), AppError> {
     // One round at a time in this process (the API's and the background task's).
-    let _round = state.load.round.lock().await;
-    let (limit, txs) = state.db.run(move |c| running(c, station_id)).await?;
+    let _round = load.round.lock().await;
+    let (limit, txs) = load.db.run(move |c| running(c, station_id)).await?;
     let Some(limit) = limit else {
         // No limit (any more): clear the load profiles still installed.
         for t in txs.iter().filter(|t| t.installed.is_some()) {
             if let Some(pid) = t.profile_id {
                 let _ = clear(
-                    state,
+                    load,
                     &t.device,
                     ClearInput {
                         id: Some(pid),
@@ -650,7 +647,7 @@ pub async fn rebalance(state: &State, station_id: i64) -> Result<(), AppError> {
         Some(_) => 2,
     });
     for t in order {
-        if !state.registry.is_local(&t.device) {
+        if !load.stations.is_local(&t.device) {
             continue; // connected elsewhere, or away: its accepted limit still counts
         }
         let current = t.installed.unwrap_or(0);
@@ -669,11 +666,11 @@ pub async fn rebalance(state: &State, station_id: i64) -> Result<(), AppError> {
             }
         });
         let (cid, connector, reuse) = (t.charger_id, t.connector, t.profile_id);
-        let (id, payload) = state
+        let (id, payload) = load
             .db
             .run(move |c| prepare(c, cid, connector, profile, "load", reuse))
             .await?;
-        match send(state, &t.device, id, payload, Some(share)).await {
+        match send(load, &t.device, id, payload, Some(share)).await {
             Ok(true) => sum = sum - current + share,
             Ok(false) | Err(_) => {
                 // Rejected or lost: the charger keeps what it had (the row no longer says installed,
@@ -689,15 +686,29 @@ pub async fn rebalance(state: &State, station_id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Queues the stations whose transactions changed.
-#[derive(Default)]
+/// Shares stations' power limits between their transactions: queues the stations whose
+/// transactions changed, and holds what a rebalance takes (the database, the stations).
 pub struct LoadManager {
     chargers: Mutex<HashSet<i64>>,
     wake: Notify,
     round: tokio::sync::Mutex<()>,
+    db: Db,
+    stations: Arc<Registry>,
+    call_timeout: Duration,
 }
 
 impl LoadManager {
+    pub fn new(db: Db, stations: Arc<Registry>, call_timeout: Duration) -> Self {
+        LoadManager {
+            chargers: Default::default(),
+            wake: Notify::new(),
+            round: Default::default(),
+            db,
+            stations,
+            call_timeout,
+        }
+    }
+
     /// A transaction started or stopped on this charger.
     pub fn touch(&self, charger_id: i64) {
         self.chargers
@@ -710,20 +721,20 @@ impl LoadManager {
 
 /// Background: rebalances the stations with a limit whose transactions changed, and every station
 /// with a limit every 30 s. One station at a time, so rounds never overlap in this process.
-pub async fn run(state: State) {
+pub async fn run(load: Arc<LoadManager>) {
     loop {
         let tick = tokio::select! {
-            _ = state.load.wake.notified() => false,
+            _ = load.wake.notified() => false,
             _ = tokio::time::sleep(Duration::from_secs(30)) => true,
         };
-        let touched: Vec<i64> = state
+        let touched: Vec<i64> = load
             .load
             .chargers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .drain()
             .collect();
-        let found = state
+        let found = load
             .db
             .run(move |c| {
                 let mut q = stations::table
@@ -741,7 +752,7 @@ pub async fn run(state: State) {
         match found {
             Ok(ids) => {
                 for id in ids {
-                    if let Err(e) = rebalance(&state, id).await {
+                    if let Err(e) = rebalance(&load, id).await {
                         log::warn!("station {id}: load management: {e}");
                     }
                 }

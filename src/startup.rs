@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use crate::auth::ratelimit::LoginLimiter;
 use crate::auth::{self, Jwt};
 use crate::charging::recovery;
+use crate::charging::stops::StopRetrier;
 use crate::config::Settings;
 use crate::db::schema::{operators, settings as settings_table};
 use crate::db::{Db, now};
@@ -155,36 +156,74 @@ impl Application {
             .local_addr()
             .map_err(|e| AppError::Internal(e.to_string()))?
             .port();
+        // The handles the domain's services share (each takes only what it uses).
+        let registry: Arc<Registry> = Default::default();
+        let stops = Arc::new(StopRetrier::new(
+            db.clone(),
+            registry.clone(),
+            settings.call_timeout(),
+            settings.stop_retry_secs,
+        ));
+        let auth_cache = Arc::new(crate::auth_cache::AuthCache::new(
+            db.clone(),
+            registry.clone(),
+            settings.disable_auth_cache,
+            settings.call_timeout(),
+        ));
+        let local_lists = Arc::new(crate::local_list::Updater::new(
+            db.clone(),
+            registry.clone(),
+            settings.local_list_auto_sync,
+            settings.call_timeout(),
+        ));
+        let load = Arc::new(crate::smart_charging::LoadManager::new(
+            db.clone(),
+            registry.clone(),
+            settings.call_timeout(),
+        ));
+        let occupancy: Arc<crate::charging::occupancy::Occupancy> = Default::default();
+        let events = Arc::new(EventBus::default());
+        let reservations = Arc::new(crate::reservations::Reservations {
+            db: db.clone(),
+            stations: registry.clone(),
+            events: events.clone(),
+            occupancy: occupancy.clone(),
+            call_timeout: settings.call_timeout(),
+            no_shows: crate::reservations::NoShows::from_settings(&settings),
+            policy: derived.policy,
+        });
         let state: State = Arc::new(AppState {
-            jwt: Jwt::new(
+            jwt: Arc::new(Jwt::new(
                 secret.as_bytes(),
                 settings.jwt_ttl_secs,
                 settings.sse_ticket_ttl_secs,
-            ),
+            )),
             login_limiter: LoginLimiter::new(derived.login_limits.clone()),
             derived,
             db,
-            registry: Registry::default(),
-            occupancy: Default::default(),
-            events: Arc::new(EventBus::default()),
+            registry,
+            occupancy,
+            events,
+            cluster: cluster.clone(),
             msglog,
             meters,
             telemetry,
             metrics: metrics_handle(),
             started_at: now(),
             node_id,
-            stops: Default::default(),
-            local_lists: Default::default(),
-            load: Default::default(),
-            auth_cache: Default::default(),
+            stops,
+            local_lists,
+            load,
+            reservations,
+            auth_cache,
             dummy_hash,
             tls,
             settings,
         });
         if let Some(cluster) = cluster {
-            state.registry.set_cluster(cluster.clone());
-            state.events.set_cluster(cluster.clone());
-            state.occupancy.set_cluster(cluster);
+            state.registry.set_remote(cluster.clone());
+            state.events.set_peers(cluster.clone());
+            state.occupancy.set_peers(cluster);
         }
         let server = crate::api::server(http_listener, state.clone())
             .map_err(|e| AppError::Config(format!("HTTP server: {e}")))?;
@@ -213,16 +252,27 @@ impl Application {
                 .clone()
                 .relay(state.db.clone(), state.node_id.clone()),
         );
-        tokio::spawn(crate::node::run(state.clone()));
-        if let Some(cluster) = state.registry.cluster() {
-            tokio::spawn(cluster.clone().run(state.clone()));
+        tokio::spawn(crate::cluster::heartbeats(
+            state.db.clone(),
+            state.node_id.clone(),
+            state.settings.node_heartbeat(),
+            state.cluster.clone(),
+            state.registry.clone(),
+        ));
+        if let Some(cluster) = &state.cluster {
+            tokio::spawn(cluster.clone().run(crate::cluster::Local {
+                db: state.db.clone(),
+                registry: state.registry.clone(),
+                events: state.events.clone(),
+                occupancy: state.occupancy.clone(),
+            }));
         }
         tokio::spawn(recovery::run(state.clone()));
         tokio::spawn(crate::certificates::audit_at_startup(state.clone()));
-        tokio::spawn(crate::charging::stops::run(state.clone()));
-        tokio::spawn(crate::reservations::run(state.clone()));
-        tokio::spawn(crate::local_list::run(state.clone()));
-        tokio::spawn(crate::smart_charging::run(state.clone()));
+        tokio::spawn(state.stops.clone().run());
+        tokio::spawn(crate::reservations::run(state.reservations.clone()));
+        tokio::spawn(crate::local_list::run(state.local_lists.clone()));
+        tokio::spawn(crate::smart_charging::run(state.load.clone()));
         tokio::spawn(crate::ocpp::server::serve(
             self.ocpp_listener,
             state.clone(),

@@ -370,7 +370,14 @@ pub async fn set_registration(
     body: super::Body<RegistrationBody>,
 ) -> Result<HttpResponse, AppError> {
     let device = path.into_inner();
-    chargers::decide_registration(&state.into_inner(), &device, &body.0.status).await?;
+    chargers::decide_registration(
+        &state.db,
+        &state.registry,
+        state.settings.call_timeout(),
+        &device,
+        &body.0.status,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(crate::api::Done { success: true }))
 }
 
@@ -867,6 +874,13 @@ pub async fn cluster(
     state: web::Data<AppState>,
     _op: OperatorId,
 ) -> Result<HttpResponse, AppError> {
-    let view = crate::cluster::describe(state.into_inner()).await?;
+    let view = crate::cluster::describe(
+        &state.db,
+        state.cluster.as_ref(),
+        &state.node_id,
+        state.registry.len(),
+        state.settings.node_lease(),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(view))
 }

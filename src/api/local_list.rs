@@ -59,7 +59,7 @@ pub async fn sync_local_list(
         .db
         .run(move |c| crate::local_list::state_of(c, &d, true))
         .await?; // 404 before "offline"
-    let report = crate::local_list::sync(&state.into_inner(), &device, mode)
+    let report = crate::local_list::sync(&state.local_lists, &device, mode)
         .await
         .map_err(super::offline_is_conflict)?;
     Ok(HttpResponse::Ok().json(SyncAnswer {

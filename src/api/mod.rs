@@ -30,6 +30,7 @@ pub fn timestamp(t: NaiveDateTime) -> String {
 
 pub fn server(listener: std::net::TcpListener, state: State) -> std::io::Result<Server> {
     let data = web::Data::from(state.clone());
+    let jwt = web::Data::from(state.jwt.clone());
     let workers = match state.settings.http_workers {
         0 => std::thread::available_parallelism()
             .map(|n| n.get())
@@ -39,6 +40,7 @@ pub fn server(listener: std::net::TcpListener, state: State) -> std::io::Result<
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(jwt.clone())
             .app_data(
                 web::JsonConfig::default()
                     .limit(256 * 1024)

@@ -83,7 +83,7 @@ pub async fn reserve(
 ) -> Result<HttpResponse, AppError> {
     let b = body.0;
     let request = Request::for_customer(b.device_id, b.connector_id, who.0, b.minutes)?;
-    let reservation = reservations::reserve(&state.into_inner(), request)
+    let reservation = reservations::reserve(&state.reservations, request)
         .await
         .map_err(super::offline_is_conflict)?;
     Ok(HttpResponse::Created().json(ReservationAnswer {
@@ -122,7 +122,7 @@ pub async fn cancel_mine(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let reservation =
-        reservations::cancel(&state.into_inner(), path.into_inner(), Some(who.0)).await?;
+        reservations::cancel(&state.reservations, path.into_inner(), Some(who.0)).await?;
     Ok(HttpResponse::Ok().json(ReservationAnswer {
         success: true,
         reservation,
@@ -152,7 +152,7 @@ pub async fn operator_reserve(
         b.parent_id_tag.as_deref(),
         b.minutes,
     )?;
-    let reservation = reservations::reserve(&state.into_inner(), request)
+    let reservation = reservations::reserve(&state.reservations, request)
         .await
         .map_err(super::offline_is_conflict)?;
     Ok(HttpResponse::Created().json(ReservationAnswer {
@@ -197,7 +197,7 @@ pub async fn operator_cancel(
     _op: OperatorId,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let reservation = reservations::cancel(&state.into_inner(), path.into_inner(), None).await?;
+    let reservation = reservations::cancel(&state.reservations, path.into_inner(), None).await?;
     Ok(HttpResponse::Ok().json(ReservationAnswer {
         success: true,
         reservation,

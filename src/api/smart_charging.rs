@@ -72,7 +72,7 @@ pub async fn set(
     body: super::Body<ProfileInput>,
 ) -> Result<HttpResponse, AppError> {
     let device = path.into_inner();
-    let profile = smart_charging::set(&state.into_inner(), &device, body.0)
+    let profile = smart_charging::set(&state.load, &device, body.0)
         .await
         .map_err(super::offline_is_conflict)?;
     Ok(HttpResponse::Created().json(ProfileAnswer {
@@ -116,7 +116,7 @@ pub async fn clear(
     body: super::Body<ClearInput>,
 ) -> Result<HttpResponse, AppError> {
     let (device, input) = (path.into_inner(), body.0);
-    let status = smart_charging::clear(&state.into_inner(), &device, input)
+    let status = smart_charging::clear(&state.load, &device, input)
         .await
         .map_err(super::offline_is_conflict)?;
     Ok(HttpResponse::Ok().json(ChargerReply {
@@ -138,7 +138,7 @@ pub async fn composite(
 ) -> Result<HttpResponse, AppError> {
     let (device, q) = (path.into_inner(), q.into_inner());
     let response = smart_charging::composite(
-        &state.into_inner(),
+        &state.load,
         &device,
         q.connector_id.unwrap_or(0),
         q.duration.unwrap_or(3600),
@@ -170,7 +170,7 @@ pub async fn set_limit(
         .run(move |c| smart_charging::set_limit(c, id, limit))
         .await?;
     let state = state.into_inner();
-    smart_charging::rebalance(&state, id).await?;
+    smart_charging::rebalance(&state.load, id).await?;
     let load = state
         .db
         .run(move |c| smart_charging::station_load(c, id))

@@ -66,7 +66,7 @@ pub async fn worker(spec: &str, args: &BenchArgs) -> Result<(), AppError> {
 pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, AppError> {
     let n = args.chargers.unwrap_or(10_000);
     let db = server.db(4)?;
-    super::scenarios::register_chargers(&db, "LOAD", n).await?;
+    super::fixtures::register_chargers(&db, "LOAD", n).await?;
     let nodes = server.nodes();
     let ports: Vec<String> = nodes.iter().map(|(_, _, p)| p.to_string()).collect();
     let cap = (super::nofile_limit() as usize)

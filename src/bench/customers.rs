@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use super::ServerProcess;
-use super::scenarios::register_chargers;
+use super::fixtures::register_chargers;
 use crate::db::schema::{charging_sessions, customers};
 use crate::db::{Db, now, write_tx};
 use crate::error::AppError;

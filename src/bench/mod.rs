@@ -5,6 +5,7 @@
 mod client;
 mod cluster;
 mod customers;
+mod fixtures;
 mod scenarios;
 mod soak;
 mod storm;

@@ -8,44 +8,13 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use super::client::{Client, connect_all, source_ip};
+use super::fixtures::register_chargers;
 use super::{BenchArgs, Figures, ServerProcess, percentile, round};
 use crate::db::models::NewOcppMessage;
 use crate::db::schema::{chargers, charging_sessions, customers, meter_values, stations};
 use crate::db::{Db, DbConnection, now, relaxed_tx, write_tx};
 use crate::error::AppError;
 use crate::simulator::{SimConfig, Simulator};
-
-/// Registers `n` chargers named `{prefix}{i}` in one station, with multi-row INSERTs.
-pub(super) async fn register_chargers(
-    db: &Db,
-    prefix: &str,
-    n: usize,
-) -> Result<Vec<String>, AppError> {
-    let ids: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
-    let list = ids.clone();
-    db.run(move |c| {
-        write_tx(c, |c| {
-            let station: i64 = diesel::insert_into(stations::table)
-                .values((stations::name.eq("Bench"), stations::created_at.eq(now())))
-                .returning(stations::id)
-                .get_result(c)?;
-            let ts = now().format("%Y-%m-%d %H:%M:%S").to_string();
-            for chunk in list.chunks(1000) {
-                // Security profile 0 (no password): these scenarios measure other things; the
-                // reconnect storm measures authenticated handshakes.
-                let values: Vec<String> = chunk.iter().map(|id| format!("('{id}', 'CP-{id}', {station}, '{ts}', 0)")).collect();
-                diesel::sql_query(format!(
-                    "INSERT INTO chargers (device_id, charging_point_id, station_id, created_at, security_profile) VALUES {}",
-                    values.join(",")
-                ))
-                .execute(c)?;
-            }
-            Ok::<_, AppError>(())
-        })
-    })
-    .await?;
-    Ok(ids)
-}
 
 fn ms(micros: &mut [f64]) -> (f64, f64, f64) {
     micros.sort_by(|a, b| a.total_cmp(b));
@@ -560,7 +529,7 @@ pub async fn ingest(args: &BenchArgs, server: &ServerProcess) -> Result<Figures,
         .unwrap_or(1.0)
         .max(1.0);
     let log_dropped =
-        super::soak::metric_sum(&metrics, "csms_ocpp_message_log_dropped_total") as u64;
+        super::fixtures::metric_sum(&metrics, "csms_ocpp_message_log_dropped_total") as u64;
 
     // Ceiling: the same work in the server's own shape, straight to the same database, with no
     // WebSocket, no frame parsing and no waiting for chargers (see `ingest_ceiling`): as many meter

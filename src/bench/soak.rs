@@ -14,7 +14,7 @@ use tokio::sync::{Semaphore, watch};
 
 use super::client::{Client, source_ip};
 use super::customers::{self, Started};
-use super::scenarios::register_chargers;
+use super::fixtures::{metric_sum, register_chargers};
 use super::{BenchArgs, Figures, ServerProcess, percentile, round, slope};
 use crate::db::schema::{meter_values, ocpp_messages};
 use crate::db::{DbConnection, DbUrl};
@@ -75,13 +75,6 @@ fn open_files(pid: u32) -> u64 {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|d| d.count() as u64)
         .unwrap_or(0)
-}
-
-pub(super) fn metric_sum(text: &str, name: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
-        .sum()
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 
 use super::client::{Client, source_ip};
 use super::customers::{self, Started};
-use super::scenarios::register_chargers;
+use super::fixtures::register_chargers;
 use super::{BenchArgs, Figures, ServerProcess, percentile, round};
 use crate::db::schema::chargers;
 use crate::db::write_tx;

@@ -63,7 +63,14 @@ pub struct Occupancy {
     /// One queue per connector in front of the reservation, see [`Occupancy::gate`].
     gates: DashMap<(String, i32), std::sync::Arc<Mutex<()>>>,
     /// Cluster mode: releases are told to the other nodes too.
-    cluster: std::sync::OnceLock<std::sync::Arc<crate::cluster::Cluster>>,
+    peers: std::sync::OnceLock<std::sync::Arc<dyn OccupancyPeers>>,
+}
+
+/// The other nodes of a cluster, as occupancy tells them about releases (implemented by the
+/// cluster and plugged in at start-up, so this module does not depend on it).
+pub trait OccupancyPeers: Send + Sync {
+    /// Drops the other nodes' marks for a charger (`None`: every charger).
+    fn release_occupancy(&self, device_id: Option<&str>);
 }
 
 /// What [`Occupancy::epoch`] returns: the release counts (all chargers, this charger).
@@ -117,13 +124,14 @@ impl Occupancy {
     /// The entry is created if missing, so that a read that began before it cannot mark afterwards.
     pub fn release(&self, device_id: &str) {
         self.release_local(device_id);
-        if let Some(c) = self.cluster.get() {
+        if let Some(c) = self.peers.get() {
             c.release_occupancy(Some(device_id));
         }
     }
 
-    pub fn set_cluster(&self, cluster: std::sync::Arc<crate::cluster::Cluster>) {
-        let _ = self.cluster.set(cluster);
+    /// Cluster mode: releases reach the other nodes too.
+    pub fn set_peers(&self, peers: std::sync::Arc<dyn OccupancyPeers>) {
+        let _ = self.peers.set(peers);
     }
 
     /// A release noted by this node only (one another node told it about).
@@ -152,7 +160,7 @@ impl Occupancy {
     /// Forgets every mark (after recovery freed connectors of unknown chargers).
     pub fn release_all(&self) {
         self.release_all_local();
-        if let Some(c) = self.cluster.get() {
+        if let Some(c) = self.peers.get() {
             c.release_occupancy(None);
         }
     }

@@ -172,7 +172,7 @@ pub async fn start(
     metrics::histogram!("csms_start_activate_seconds").record(t.elapsed().as_secs_f64());
     state.events.wake();
     if let Some(reservation) = ended {
-        crate::reservations::cancel_on_charger(state, device, reservation);
+        crate::reservations::cancel_on_charger(&state.reservations, device, reservation);
     }
     match failure_error(&s) {
         Some(err) => {

@@ -86,7 +86,7 @@ pub async fn stop(
         // once (see `transactions::start_transaction`); if it never does, recovery refunds it.
         return Ok((REQUESTED.into(), view(state, id).await?));
     };
-    let answer = stops::attempt(state, transaction_id, &device).await?;
+    let answer = state.stops.attempt(transaction_id, &device).await?;
     state.stops.wake();
     let sent = match &answer {
         Some(Ok(v)) => v["status"] == "Accepted",

@@ -19,11 +19,11 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
+use crate::db::Db;
 use crate::db::schema::{chargers, ocpp_transactions};
 use crate::db::{DbConnection, now, write_tx};
 use crate::error::AppError;
-use crate::ocpp::registry::CallFailure;
-use crate::state::State;
+use crate::ocpp::registry::{CallFailure, Registry};
 
 /// Wait after the charger accepted RemoteStopTransaction without sending StopTransaction.
 const AFTER_ACCEPTED: Duration = Duration::from_secs(60);
@@ -35,12 +35,33 @@ pub fn backoff(base_secs: u64, attempt: i32) -> Duration {
     Duration::from_secs((base_secs.max(1) << exp).min(MAX_BACKOFF_SECS))
 }
 
-#[derive(Default)]
+/// Sends RemoteStopTransaction for transactions marked to be stopped, again until they stop.
 pub struct StopRetrier {
     wake: Notify,
+    db: Db,
+    stations: std::sync::Arc<Registry>,
+    /// How long a charger has to answer.
+    call_timeout: Duration,
+    /// The first back-off after a refused or failed stop (`CSMS_STOP_RETRY_SECS`), doubling.
+    base_secs: u64,
 }
 
 impl StopRetrier {
+    pub fn new(
+        db: Db,
+        stations: std::sync::Arc<Registry>,
+        call_timeout: Duration,
+        base_secs: u64,
+    ) -> Self {
+        StopRetrier {
+            wake: Notify::new(),
+            db,
+            stations,
+            call_timeout,
+            base_secs,
+        }
+    }
+
     /// A transaction became due: look now instead of at the next tick.
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -96,85 +117,6 @@ fn claim(
     Ok(n == 1)
 }
 
-/// Sends one RemoteStopTransaction for a transaction marked to be stopped, if no one else is
-/// sending this attempt. `None`: not sent (already stopped, or another attempt is in flight).
-pub async fn attempt(
-    state: &State,
-    tx_id: i64,
-    device_id: &str,
-) -> Result<Option<Result<Value, CallFailure>>, AppError> {
-    let seen: Option<i32> = state
-        .db
-        .run(move |c| {
-            Ok(ocpp_transactions::table
-                .find(tx_id)
-                .filter(ocpp_transactions::stop_next_at.is_not_null())
-                .select(ocpp_transactions::stop_attempts)
-                .first(c)
-                .optional()?)
-        })
-        .await?;
-    let Some(seen) = seen else {
-        return Ok(None);
-    };
-    let (timeout, base) = (
-        state.settings.call_timeout(),
-        state.settings.stop_retry_secs,
-    );
-    if !state
-        .db
-        .run(move |c| claim(c, tx_id, seen, timeout, base))
-        .await?
-    {
-        return Ok(None);
-    }
-    let answer = state
-        .registry
-        .call(
-            device_id,
-            "RemoteStopTransaction",
-            json!({"transactionId": tx_id}),
-            timeout,
-        )
-        .await;
-    let accepted = matches!(&answer, Ok(v) if v["status"] == "Accepted");
-    log::info!(
-        "{device_id}: RemoteStopTransaction {tx_id} (attempt {}): {}",
-        seen + 1,
-        match &answer {
-            Ok(v) => v["status"].as_str().unwrap_or("?").to_string(),
-            Err(e) => e.to_string(),
-        }
-    );
-    // After an answer (Accepted: wait for its StopTransaction; anything else: back off); after
-    // a timeout the claim already covered the wait.
-    let wait = match &answer {
-        _ if accepted => Some(AFTER_ACCEPTED),
-        Err(CallFailure::Timeout) => None,
-        _ => Some(backoff(base, seen + 1)),
-    };
-    if let Some(wait) = wait {
-        let next = now() + chrono::Duration::from_std(wait).unwrap_or_default();
-        state
-            .db
-            .run(move |c| {
-                write_tx(c, |c| {
-                    diesel::update(
-                        ocpp_transactions::table
-                            .find(tx_id)
-                            .filter(ocpp_transactions::stop_next_at.is_not_null())
-                            .filter(ocpp_transactions::stop_attempts.eq(seen + 1)),
-                    )
-                    .set(ocpp_transactions::stop_next_at.eq(next))
-                    .execute(c)
-                })?;
-                Ok(())
-            })
-            .await?;
-    }
-    Ok(Some(answer))
-}
-
 /// Transactions due to be stopped, with their charger's device id.
 fn due(c: &mut DbConnection) -> Result<Vec<(i64, String)>, AppError> {
     Ok(ocpp_transactions::table
@@ -186,28 +128,105 @@ fn due(c: &mut DbConnection) -> Result<Vec<(i64, String)>, AppError> {
         .load(c)?)
 }
 
-/// Runs forever: sends the due stops of chargers connected to this process.
-pub async fn run(state: State) {
-    loop {
-        match state.db.run(due).await {
-            Ok(list) => {
-                for (tx_id, device) in list {
-                    if !state.registry.is_local(&device) {
-                        continue; // its node sends it, or it is sent when it reconnects (`charger_back`)
-                    }
-                    let state = state.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = attempt(&state, tx_id, &device).await {
-                            log::warn!("{device}: stopping transaction {tx_id}: {e}");
-                        }
-                    });
-                }
-            }
-            Err(e) => log::warn!("stop retrier: {e}"),
+impl StopRetrier {
+    /// Sends one RemoteStopTransaction for a transaction marked to be stopped, if no one else is
+    /// sending this attempt. `None`: not sent (already stopped, or another attempt is in flight).
+    pub async fn attempt(
+        &self,
+        tx_id: i64,
+        device_id: &str,
+    ) -> Result<Option<Result<Value, CallFailure>>, AppError> {
+        let seen: Option<i32> = self
+            .db
+            .run(move |c| {
+                Ok(ocpp_transactions::table
+                    .find(tx_id)
+                    .filter(ocpp_transactions::stop_next_at.is_not_null())
+                    .select(ocpp_transactions::stop_attempts)
+                    .first(c)
+                    .optional()?)
+            })
+            .await?;
+        let Some(seen) = seen else {
+            return Ok(None);
+        };
+        let (timeout, base) = (self.call_timeout, self.base_secs);
+        if !self
+            .db
+            .run(move |c| claim(c, tx_id, seen, timeout, base))
+            .await?
+        {
+            return Ok(None);
         }
-        tokio::select! {
-            _ = state.stops.wake.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        let answer = self
+            .stations
+            .call(
+                device_id,
+                "RemoteStopTransaction",
+                json!({"transactionId": tx_id}),
+                timeout,
+            )
+            .await;
+        let accepted = matches!(&answer, Ok(v) if v["status"] == "Accepted");
+        log::info!(
+            "{device_id}: RemoteStopTransaction {tx_id} (attempt {}): {}",
+            seen + 1,
+            match &answer {
+                Ok(v) => v["status"].as_str().unwrap_or("?").to_string(),
+                Err(e) => e.to_string(),
+            }
+        );
+        // After an answer (Accepted: wait for its StopTransaction; anything else: back off); after
+        // a timeout the claim already covered the wait.
+        let wait = match &answer {
+            _ if accepted => Some(AFTER_ACCEPTED),
+            Err(CallFailure::Timeout) => None,
+            _ => Some(backoff(base, seen + 1)),
+        };
+        if let Some(wait) = wait {
+            let next = now() + chrono::Duration::from_std(wait).unwrap_or_default();
+            self.db
+                .run(move |c| {
+                    write_tx(c, |c| {
+                        diesel::update(
+                            ocpp_transactions::table
+                                .find(tx_id)
+                                .filter(ocpp_transactions::stop_next_at.is_not_null())
+                                .filter(ocpp_transactions::stop_attempts.eq(seen + 1)),
+                        )
+                        .set(ocpp_transactions::stop_next_at.eq(next))
+                        .execute(c)
+                    })?;
+                    Ok(())
+                })
+                .await?;
+        }
+        Ok(Some(answer))
+    }
+
+    /// Runs forever: sends the due stops of chargers connected to this process.
+    pub async fn run(self: std::sync::Arc<Self>) {
+        loop {
+            match self.db.run(due).await {
+                Ok(list) => {
+                    for (tx_id, device) in list {
+                        if !self.stations.is_local(&device) {
+                            continue; // its node sends it, or it is sent when it reconnects (`charger_back`)
+                        }
+                        let this = self.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = this.attempt(tx_id, &device).await {
+                                log::warn!("{device}: stopping transaction {tx_id}: {e}");
+                            }
+                        });
+                    }
+                }
+                Err(e) => log::warn!("stop retrier: {e}"),
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
         }
     }
 }

@@ -14,17 +14,6 @@ use serde_json::{Value, json};
 use super::schemas::{Kind, schemas};
 use crate::error::AppError;
 
-/// Whether `action`/`payload` is a ChangeConfiguration of `key`. Configuration keys are CiString in
-/// OCPP (a charger takes `authorizationkey` as `AuthorizationKey`), so every check csms attaches to
-/// a key (the password's length and store, its redaction in the message log, the security profile's
-/// "no downgrade") compares them case-insensitively.
-pub fn changes_key(action: &str, payload: &Value, key: &str) -> bool {
-    action == "ChangeConfiguration"
-        && payload["key"]
-            .as_str()
-            .is_some_and(|k| k.eq_ignore_ascii_case(key))
-}
-
 /// Remote commands an operator may send: every CS→CP action of OCPP 1.6 and its security extension.
 pub const COMMANDS: &[&str] = super::schemas::CS_TO_CP;
 
@@ -78,14 +67,15 @@ pub async fn run(
     match action {
         "ReserveNow" => {
             let (response, r) =
-                crate::reservations::reserve_as_given(state, device, payload).await?;
+                crate::reservations::reserve_as_given(&state.reservations, device, payload).await?;
             return Ok(Outcome {
                 reservation: Some(r),
                 ..Outcome::answer(response)
             });
         }
         "SendLocalList" => {
-            let (response, r) = crate::local_list::send_as_given(state, device, payload).await?;
+            let (response, r) =
+                crate::local_list::send_as_given(&state.local_lists, device, payload).await?;
             return Ok(Outcome {
                 response,
                 reservation: None,
@@ -93,7 +83,7 @@ pub async fn run(
             });
         }
         "GetLocalListVersion" => {
-            let v = crate::local_list::check(state, device).await?;
+            let v = crate::local_list::check(&state.local_lists, device).await?;
             return Ok(Outcome::answer(json!({ "listVersion": v })));
         }
         "UpdateFirmware" | "GetDiagnostics" => {
@@ -120,7 +110,7 @@ pub async fn run(
         }
         _ => {}
     }
-    let new_key = changes_key(action, &payload, "AuthorizationKey")
+    let new_key = super::messages::changes_key(action, &payload, "AuthorizationKey")
         .then(|| payload["value"].as_str().unwrap_or_default().to_string());
     if let Some(key) = &new_key {
         crate::chargers::check_authorization_key(key)?;
@@ -130,7 +120,7 @@ pub async fn run(
             .run(move |c| crate::chargers::authorization_key_pending(c, &d, &k))
             .await?;
     }
-    let new_profile = if changes_key(action, &payload, "SecurityProfile") {
+    let new_profile = if super::messages::changes_key(action, &payload, "SecurityProfile") {
         let (d, value) = (
             device.to_string(),
             payload["value"].as_str().unwrap_or_default().to_string(),

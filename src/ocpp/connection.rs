@@ -20,20 +20,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::frame::{ErrorCode, Frame, OcppError};
 use super::handlers;
-use super::registry::{CallFailure, Command, LastFrame};
+use super::registry::{CallFailure, ChargerCtx, Command, LastFrame};
 use super::schemas::{Kind, schemas};
 use crate::state::State;
-
-/// What a connection knows about its charger.
-#[derive(Clone, Debug)]
-pub struct ChargerCtx {
-    pub charger_id: i64,
-    pub device_id: Arc<str>,
-    /// Whether the charger is accepted (see `ChargerHandle::accepted`).
-    pub accepted: Arc<std::sync::atomic::AtomicBool>,
-    /// When the last frame arrived (see `ChargerHandle::last_frame`).
-    pub last_frame: Arc<LastFrame>,
-}
 
 struct InFlight {
     id: String,
@@ -174,8 +163,8 @@ where
     // Cluster mode: a node that stalled past its lease checks it still holds the charger before
     // it handles a message or sends a call for it.
     let fenced = || async {
-        match (state.registry.cluster(), epoch) {
-            (Some(cluster), Some(epoch)) => cluster.fenced(&state, &ctx.device_id, epoch).await,
+        match (&state.cluster, epoch) {
+            (Some(cluster), Some(epoch)) => cluster.fenced(&state.db, &ctx.device_id, epoch).await,
             _ => false,
         }
     };

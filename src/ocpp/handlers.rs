@@ -5,9 +5,9 @@ use diesel::prelude::*;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::connection::ChargerCtx;
 use super::frame::{ErrorCode, OcppError};
 use super::messages::{self, BootNotification, StatusNotification};
+use super::registry::ChargerCtx;
 use crate::charging::transactions::{self, FollowUp};
 use crate::charging::{orphans, stops, tags};
 use crate::db::schema::chargers;
@@ -58,7 +58,7 @@ pub async fn handle(
             if wallet && info.status == "Accepted" {
                 state
                     .auth_cache
-                    .wallet_tag_accepted(&state, &ctx.device_id, charger_id);
+                    .wallet_tag_accepted(&ctx.device_id, charger_id);
             }
             Ok(json!({"idTagInfo": info}))
         }
@@ -74,7 +74,7 @@ pub async fn handle(
             if started.wallet_paid && started.id_tag_info.status == "Accepted" {
                 state
                     .auth_cache
-                    .wallet_tag_accepted(&state, &ctx.device_id, charger_id);
+                    .wallet_tag_accepted(&ctx.device_id, charger_id);
             }
             Ok(json!({"transactionId": started.transaction_id, "idTagInfo": started.id_tag_info}))
         }
@@ -290,7 +290,7 @@ async fn boot_notification(
         }));
     }
     state.stops.wake();
-    crate::local_list::after_boot(state, &ctx.device_id);
+    crate::local_list::after_boot(&state.local_lists, &ctx.device_id);
     if !cache_known {
         state.auth_cache.forget(charger_id);
     }

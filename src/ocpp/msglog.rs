@@ -137,7 +137,7 @@ fn redacted(frame: &Frame) -> Option<String> {
     };
     let mut p: Value = match action.as_str() {
         "ChangeConfiguration"
-            if super::commands::changes_key(action, payload, "AuthorizationKey") =>
+            if super::messages::changes_key(action, payload, "AuthorizationKey") =>
         {
             let mut p = payload.clone();
             p["value"] = Value::from("(hidden)");

@@ -144,12 +144,42 @@ impl LastFrame {
     }
 }
 
+/// What a connection knows about its charger.
+#[derive(Clone, Debug)]
+pub struct ChargerCtx {
+    pub charger_id: i64,
+    pub device_id: Arc<str>,
+    /// Whether the charger is accepted (see `ChargerHandle::accepted`).
+    pub accepted: Arc<std::sync::atomic::AtomicBool>,
+    /// When the last frame arrived (see `ChargerHandle::last_frame`).
+    pub last_frame: Arc<LastFrame>,
+}
+
+/// A call's answer, on its way from another node.
+pub type RemoteAnswer<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, CallFailure>> + Send + 'a>>;
+
+/// Chargers held by other nodes of a cluster (implemented by the cluster and plugged in at
+/// start-up, so the registry does not depend on it).
+pub trait RemoteStations: Send + Sync {
+    /// The node holding a charger when it is not this one.
+    fn holder_elsewhere(&self, device_id: &str) -> Option<String>;
+    /// A call for a charger held by another node, sent to that node.
+    fn call_remote<'a>(
+        &'a self,
+        device_id: &'a str,
+        action: &'a str,
+        payload: Value,
+        timeout: Duration,
+    ) -> RemoteAnswer<'a>;
+}
+
 #[derive(Default)]
 pub struct Registry {
     chargers: DashMap<String, ChargerHandle>,
     next_conn_id: AtomicU64,
-    /// Cluster mode: chargers held by other nodes, reached over NATS.
-    cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
+    /// Cluster mode: chargers held by other nodes.
+    remote: std::sync::OnceLock<Arc<dyn RemoteStations>>,
 }
 
 impl Registry {
@@ -222,14 +252,9 @@ impl Registry {
     pub fn is_online(&self, device_id: &str) -> bool {
         self.chargers.contains_key(device_id)
             || self
-                .cluster
+                .remote
                 .get()
                 .is_some_and(|c| c.holder_elsewhere(device_id).is_some())
-    }
-
-    /// The cluster this node belongs to (cluster mode only).
-    pub fn cluster(&self) -> Option<&Arc<crate::cluster::Cluster>> {
-        self.cluster.get()
     }
 
     /// The node holding a charger's connection: this one, another one (cluster mode), or none.
@@ -237,12 +262,12 @@ impl Registry {
         if self.chargers.contains_key(device_id) {
             return Some(me.to_string());
         }
-        self.cluster.get()?.holder_elsewhere(device_id)
+        self.remote.get()?.holder_elsewhere(device_id)
     }
 
-    /// Turns on cluster mode: calls to chargers held by other nodes go over NATS.
-    pub fn set_cluster(&self, cluster: Arc<crate::cluster::Cluster>) {
-        let _ = self.cluster.set(cluster);
+    /// Turns on cluster mode: calls to chargers held by other nodes go to them.
+    pub fn set_remote(&self, remote: Arc<dyn RemoteStations>) {
+        let _ = self.remote.set(remote);
     }
 
     /// The chargers connected to this process.
@@ -270,9 +295,9 @@ impl Registry {
         if let Some(handle) = self.get(device_id) {
             return handle.call(action, payload, timeout).await;
         }
-        match self.cluster.get() {
-            Some(cluster) => {
-                cluster
+        match self.remote.get() {
+            Some(remote) => {
+                remote
                     .call_remote(device_id, action, payload, timeout)
                     .await
             }

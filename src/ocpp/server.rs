@@ -12,8 +12,8 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use super::connection::{self, ChargerCtx};
-use super::registry::{ChargerHandle, LastFrame};
+use super::connection;
+use super::registry::{ChargerCtx, ChargerHandle, LastFrame};
 use super::stream::{Link, OcppStream, RequestHead, Transport};
 use super::tls::Tls;
 use crate::chargers::Verified;
@@ -344,9 +344,9 @@ async fn handle_socket(conn_id: u64, mut stream: OcppStream, link: Link, state: 
     }
     // Cluster mode: this node takes the charger (a newer epoch closes an older connection on
     // another node).
-    let epoch = match state.registry.cluster() {
+    let epoch = match &state.cluster {
         None => None,
-        Some(cluster) => match cluster.claim(&state, &device_id).await {
+        Some(cluster) => match cluster.claim(&state.db, &device_id).await {
             Ok(epoch) => Some(epoch),
             Err(e) => {
                 log::warn!("{device_id}: could not take ownership: {e}");
@@ -374,8 +374,8 @@ async fn handle_socket(conn_id: u64, mut stream: OcppStream, link: Link, state: 
 
     if state.registry.unregister(&device_id, conn_id) {
         log::info!("{device_id}: disconnected ({reason})");
-        if let (Some(cluster), Some(epoch)) = (state.registry.cluster(), epoch) {
-            cluster.release(&state, &device_id, epoch).await;
+        if let (Some(cluster), Some(epoch)) = (&state.cluster, epoch) {
+            cluster.release(&state.db, &device_id, epoch).await;
         }
         presence(&state, charger_id, &device_id, "charger.disconnected").await;
     } else {
