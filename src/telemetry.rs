@@ -13,7 +13,17 @@ use crate::db::schema::{chargers, connectors};
 use crate::db::{Db, DbConnection, now, relaxed_tx};
 use crate::error::AppError;
 use crate::events::{self, Subject};
-use crate::ocpp::messages::StatusNotification;
+
+/// A connector's status as a station reports it (connector 0: the station itself), in the core's
+/// terms (OCPP 1.6 StatusNotification; 2.0.1 StatusNotification and NotifyEvent map to it).
+#[derive(Clone, Debug)]
+pub struct StatusReport {
+    pub connector_id: i32,
+    pub status: String,
+    pub error_code: String,
+    pub info: Option<String>,
+    pub vendor_error_code: Option<String>,
+}
 
 enum Job {
     Heartbeat {
@@ -23,7 +33,7 @@ enum Job {
     Status {
         charger_id: i64,
         device_id: String,
-        req: StatusNotification,
+        req: StatusReport,
         /// Whether the status changed (an event was recorded).
         reply: oneshot::Sender<Result<bool, AppError>>,
     },
@@ -55,12 +65,12 @@ impl TelemetryWriter {
         rx.await.map_err(dropped)?
     }
 
-    /// A StatusNotification; returns whether the status changed.
+    /// A StatusReport; returns whether the status changed.
     pub async fn status(
         &self,
         charger_id: i64,
         device_id: &str,
-        req: StatusNotification,
+        req: StatusReport,
     ) -> Result<bool, AppError> {
         let (reply, rx) = oneshot::channel();
         self.send(Job::Status {
@@ -186,7 +196,7 @@ fn record_status(
     c: &mut DbConnection,
     charger_id: i64,
     device: &str,
-    req: &StatusNotification,
+    req: &StatusReport,
 ) -> Result<bool, AppError> {
     let t = now();
     if req.connector_id == 0 {

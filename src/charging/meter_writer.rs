@@ -1,7 +1,7 @@
-//! Group commit for MeterValues ([`crate::db::group_commit`]): one task per lane collects the
+//! Group commit for meter reports (MeterValues) ([`crate::db::group_commit`]): one task per lane collects the
 //! messages of many chargers and writes them in one transaction with multi-row inserts; each
 //! charger gets its answer only after its rows are committed (a full lane makes it wait). This is
-//! what lets one node persist tens of thousands of MeterValues per second.
+//! what lets one node persist tens of thousands of meter reports per second.
 
 use tokio::sync::oneshot;
 
@@ -10,11 +10,11 @@ use super::transactions::{self, FollowUp};
 use crate::db::group_commit::{self, Commit, GroupCommit};
 use crate::db::{Db, DbConnection, write_tx};
 use crate::error::AppError;
-use crate::ocpp::messages::MeterValues;
+use super::evidence::MeterReport;
 
 struct Job {
     charger_id: i64,
-    req: MeterValues,
+    req: MeterReport,
     reply: oneshot::Sender<Result<FollowUp, AppError>>,
 }
 
@@ -22,7 +22,7 @@ pub struct MeterWriter {
     lanes: GroupCommit<Job>,
 }
 
-/// Largest number of MeterValues messages committed together.
+/// Largest number of meter reports committed together.
 const MAX_BATCH: usize = 2000;
 
 /// How many lanes a server runs on `backend` with a pool of `pool_size`: on PostgreSQL a quarter
@@ -53,8 +53,8 @@ impl MeterWriter {
         MeterWriter { lanes }
     }
 
-    /// Stores one MeterValues message; resolves once it is durable.
-    pub async fn write(&self, charger_id: i64, req: MeterValues) -> Result<FollowUp, AppError> {
+    /// Stores one meter report; resolves once it is durable.
+    pub async fn write(&self, charger_id: i64, req: MeterReport) -> Result<FollowUp, AppError> {
         let (reply, rx) = oneshot::channel();
         self.lanes
             .push(
@@ -100,7 +100,7 @@ impl Commit<Job> for Lane {
 /// transaction so the others still succeed.
 fn write_batch(c: &mut DbConnection, jobs: Vec<Job>, policy: &Policy) {
     let together = write_tx(c, |c| {
-        let batch: Vec<(i64, &MeterValues)> = jobs.iter().map(|j| (j.charger_id, &j.req)).collect();
+        let batch: Vec<(i64, &MeterReport)> = jobs.iter().map(|j| (j.charger_id, &j.req)).collect();
         transactions::meter_values_batch(c, &batch, policy)
     });
     match together {

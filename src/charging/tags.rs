@@ -13,7 +13,7 @@ use crate::db::models::Session;
 use crate::db::schema::{charging_sessions, customers, id_tags};
 use crate::db::{DbConnection, now};
 use crate::error::AppError;
-use crate::ocpp::messages::IdTagInfo;
+use super::evidence::Authorization;
 use crate::timestamps;
 
 diesel::define_sql_function! {
@@ -41,12 +41,12 @@ pub const WALLET_TAG_VALIDITY_SECS: i64 = 60;
 
 /// `Accepted` for a tag a wallet pays for: valid [`WALLET_TAG_VALIDITY_SECS`] from now, or until
 /// the card's own expiry if that is sooner.
-pub fn wallet_accepted(card: Option<&IdTagInfo>) -> IdTagInfo {
+pub fn wallet_accepted(card: Option<&Authorization>) -> Authorization {
     let soon = now() + chrono::Duration::seconds(WALLET_TAG_VALIDITY_SECS);
     let card_expiry = card
         .and_then(|i| i.expiry_date.as_deref())
         .and_then(timestamps::parse_timestamp);
-    IdTagInfo {
+    Authorization {
         status: "Accepted".into(),
         expiry_date: Some(timestamps::format_timestamp(
             card_expiry.map_or(soon, |e| e.min(soon)),
@@ -61,12 +61,12 @@ pub enum Payer {
     AppStart(Box<Session>),
     /// A customer's own idTag used at the charger, or a card linked to a customer: billed against a
     /// hold on that customer's wallet.
-    Customer { customer_id: i64, info: IdTagInfo },
+    Customer { customer_id: i64, info: Authorization },
     /// An accepted card that belongs to no customer (a fleet card): the operator bills it, no
     /// wallet is involved.
-    Fleet(IdTagInfo),
+    Fleet(Authorization),
     /// Not allowed to charge (unknown, blocked, expired).
-    Refused(IdTagInfo),
+    Refused(Authorization),
 }
 
 /// Who pays for `tag` (already normalized) on `charger_id`.
@@ -103,10 +103,10 @@ pub fn identify(c: &mut DbConnection, charger_id: i64, tag: &str) -> Result<Paye
         .first(c)
         .optional()?;
     let Some((status, expiry, parent, customer)) = card else {
-        return Ok(Payer::Refused(IdTagInfo::status("Invalid")));
+        return Ok(Payer::Refused(Authorization::status("Invalid")));
     };
     let expired = status == "Accepted" && expiry.is_some_and(|e| e < now());
-    let info = IdTagInfo {
+    let info = Authorization {
         status: if expired { "Expired".into() } else { status },
         expiry_date: expiry.map(timestamps::format_timestamp),
         parent_id_tag: parent,
@@ -159,7 +159,7 @@ pub fn authorize(
     c: &mut DbConnection,
     charger_id: i64,
     id_tag: &str,
-) -> Result<IdTagInfo, AppError> {
+) -> Result<Authorization, AppError> {
     Ok(authorize_payer(c, charger_id, id_tag)?.0)
 }
 
@@ -168,7 +168,7 @@ pub fn authorize_payer(
     c: &mut DbConnection,
     charger_id: i64,
     id_tag: &str,
-) -> Result<(IdTagInfo, bool), AppError> {
+) -> Result<(Authorization, bool), AppError> {
     let balance = |c: &mut DbConnection, id: i64| -> Result<i64, AppError> {
         Ok(customers::table
             .find(id)
@@ -192,16 +192,16 @@ pub fn authorize_payer(
             if open || fundable {
                 wallet_accepted(None)
             } else if resumable(&s) {
-                IdTagInfo::status("Blocked") // a late start would be refused: the wallet is short
+                Authorization::status("Blocked") // a late start would be refused: the wallet is short
             } else {
-                IdTagInfo::status("Invalid") // the session ended: the tag is spent
+                Authorization::status("Invalid") // the session ended: the tag is spent
             }
         }
         Payer::Customer { customer_id, info } => {
             if balance(c, customer_id)? > 0 {
                 info
             } else {
-                IdTagInfo {
+                Authorization {
                     status: "Blocked".into(),
                     ..info
                 }

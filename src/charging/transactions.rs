@@ -23,7 +23,7 @@ use crate::db::schema::{chargers, charging_sessions, customers, ocpp_transaction
 use crate::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
 use crate::events::Subject;
-use crate::ocpp::messages::{self, IdTagInfo, MeterValue};
+use super::evidence::{Authorization, MeterReport, MeterValue, TransactionEnded, TransactionStarted};
 use crate::timestamps;
 
 /// Side effects the caller performs after the transaction committed.
@@ -39,7 +39,7 @@ pub struct FollowUp {
 
 pub struct Started {
     pub transaction_id: i64,
-    pub id_tag_info: IdTagInfo,
+    pub id_tag_info: Authorization,
     pub follow_up: FollowUp,
     /// A customer's wallet pays for it (see `auth_cache`).
     pub wallet_paid: bool,
@@ -81,7 +81,7 @@ pub fn has_running(c: &mut DbConnection, charger_id: i64) -> Result<bool, AppErr
 pub fn start_transaction(
     c: &mut DbConnection,
     charger_id: i64,
-    req: &messages::StartTransaction,
+    req: &TransactionStarted,
     policy: &Policy,
 ) -> Result<Started, AppError> {
     let tag = tags::normalize(&req.id_tag);
@@ -174,7 +174,7 @@ pub fn start_transaction(
 fn repeated(
     c: &mut DbConnection,
     charger_id: i64,
-    req: &messages::StartTransaction,
+    req: &TransactionStarted,
     tag: &str,
     started_at: NaiveDateTime,
 ) -> Result<Option<OcppTransaction>, AppError> {
@@ -204,7 +204,7 @@ fn replayed(
         tx.id
     );
     let info = match &tx.id_tag_status {
-        Some(status) => IdTagInfo::status(status),
+        Some(status) => Authorization::status(status),
         None => tags::authorize(c, charger_id, &tx.id_tag)?,
     };
     Ok(Started {
@@ -222,7 +222,7 @@ fn replayed(
 fn supersede(
     c: &mut DbConnection,
     charger_id: i64,
-    req: &messages::StartTransaction,
+    req: &TransactionStarted,
     tx_id: i64,
     tag: &str,
     started_at: NaiveDateTime,
@@ -283,13 +283,13 @@ fn supersede(
 fn decide(
     c: &mut DbConnection,
     charger_id: i64,
-    req: &messages::StartTransaction,
+    req: &TransactionStarted,
     tag: &str,
     tx_id: i64,
     started_at: NaiveDateTime,
     policy: &Policy,
-) -> Result<(IdTagInfo, Option<i64>), AppError> {
-    let refused = |status: &str| Ok((IdTagInfo::status(status), None));
+) -> Result<(Authorization, Option<i64>), AppError> {
+    let refused = |status: &str| Ok((Authorization::status(status), None));
     let opening = |customer_id, origin, amount, price, resumed_from| Opening {
         charger_id,
         connector_id: req.connector_id,
@@ -345,7 +345,7 @@ fn decide(
             let o = opening(Some(customer), "app", s.amount, s.price_per_kwh, Some(s.id));
             Ok(match open_session(c, &o)? {
                 Ok(id) => (tags::wallet_accepted(None), Some(id)),
-                Err(status) => (IdTagInfo::status(status), None),
+                Err(status) => (Authorization::status(status), None),
             })
         }
         Payer::Customer { .. } | Payer::Fleet(_) if tags::in_transaction(c, tag, Some(tx_id))? => {
@@ -364,7 +364,7 @@ fn decide(
             let o = opening(Some(customer_id), "local", hold, price, None);
             Ok(match open_session(c, &o)? {
                 Ok(id) => (info, Some(id)),
-                Err(status) => (IdTagInfo::status(status), None),
+                Err(status) => (Authorization::status(status), None),
             })
         }
         Payer::Fleet(info) => {
@@ -372,7 +372,7 @@ fn decide(
             let o = opening(None, "local", 0, price, None);
             Ok(match open_session(c, &o)? {
                 Ok(id) => (info, Some(id)),
-                Err(status) => (IdTagInfo::status(status), None),
+                Err(status) => (Authorization::status(status), None),
             })
         }
         Payer::Refused(info) => Ok((info, None)),
@@ -387,7 +387,7 @@ fn link(
     s: &Session,
     tx_id: i64,
     meter_start: i64,
-) -> Result<Option<(IdTagInfo, Option<i64>)>, AppError> {
+) -> Result<Option<(Authorization, Option<i64>)>, AppError> {
     super::activate(c, s.id, None)?; // StartTransaction may overtake the RemoteStart answer
     let linked = diesel::update(
         charging_sessions::table
@@ -543,7 +543,7 @@ fn store_meter_values(
 pub fn meter_values(
     c: &mut DbConnection,
     charger_id: i64,
-    req: &messages::MeterValues,
+    req: &MeterReport,
     policy: &Policy,
 ) -> Result<FollowUp, AppError> {
     let mut follow_ups = write_tx(c, |c| meter_values_batch(c, &[(charger_id, req)], policy))?;
@@ -559,7 +559,7 @@ pub fn meter_values(
 /// each such session). Returns one follow-up per message, with the session as it stood after it.
 pub fn meter_values_batch(
     c: &mut DbConnection,
-    batch: &[(i64, &messages::MeterValues)],
+    batch: &[(i64, &MeterReport)],
     policy: &Policy,
 ) -> Result<Vec<FollowUp>, AppError> {
     let mut rows = Vec::new();
@@ -765,7 +765,7 @@ fn update_metered(
 }
 
 pub struct Stopped {
-    pub id_tag_info: Option<IdTagInfo>,
+    pub id_tag_info: Option<Authorization>,
     pub follow_up: FollowUp,
 }
 
@@ -776,7 +776,7 @@ pub struct Stopped {
 pub fn stop_transaction(
     c: &mut DbConnection,
     charger_id: i64,
-    req: &messages::StopTransaction,
+    req: &TransactionEnded,
     policy: &Policy,
 ) -> Result<Stopped, AppError> {
     let stopped_at = timestamps::parse_timestamp(&req.timestamp).unwrap_or_else(now);

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::frame::{ErrorCode, OcppError};
 use super::messages::{self, BootNotification, StatusNotification};
 use super::registry::ChargerCtx;
+use crate::charging::evidence::{MeterReport, TransactionEnded, TransactionStarted};
 use crate::charging::transactions::{self, FollowUp};
 use crate::charging::{orphans, stops, tags};
 use crate::db::schema::chargers;
@@ -63,7 +64,7 @@ pub async fn handle(
             Ok(json!({"idTagInfo": info}))
         }
         "StartTransaction" => {
-            let req: messages::StartTransaction = parse(payload)?;
+            let req: TransactionStarted = parse::<messages::StartTransaction>(payload)?.into();
             let (charger_id, policy) = (ctx.charger_id, state.derived.policy);
             let started = state
                 .db
@@ -79,13 +80,13 @@ pub async fn handle(
             Ok(json!({"transactionId": started.transaction_id, "idTagInfo": started.id_tag_info}))
         }
         "MeterValues" => {
-            let req: messages::MeterValues = parse(payload)?;
+            let req: MeterReport = parse::<messages::MeterValues>(payload)?.into();
             let fu = state.meters.write(ctx.charger_id, req).await?;
             live_follow_up(&state, &ctx, fu);
             Ok(json!({}))
         }
         "StopTransaction" => {
-            let req: messages::StopTransaction = parse(payload)?;
+            let req: TransactionEnded = parse::<messages::StopTransaction>(payload)?.into();
             let (charger_id, policy) = (ctx.charger_id, state.derived.policy);
             let stopped = state
                 .db
@@ -317,7 +318,7 @@ async fn status_notification(
     // Telemetry, not money: group-committed without waiting for the disk (see `telemetry`).
     let changed = state
         .telemetry
-        .status(charger_id, &ctx.device_id, req)
+        .status(charger_id, &ctx.device_id, req.into())
         .await?;
     // A connector free after a reboot: what began there before the boot is gone. Money: its own
     // durable transaction, only when there is something to close.

@@ -43,25 +43,6 @@ pub struct Authorize {
     pub id_tag: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct IdTagInfo {
-    pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expiry_date: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent_id_tag: Option<String>,
-}
-
-impl IdTagInfo {
-    pub fn status(status: &str) -> Self {
-        IdTagInfo {
-            status: status.to_string(),
-            expiry_date: None,
-            parent_id_tag: None,
-        }
-    }
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -85,90 +66,6 @@ pub struct StopTransaction {
     pub transaction_data: Vec<MeterValue>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MeterValue {
-    pub timestamp: String,
-    pub sampled_value: Vec<SampledValue>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SampledValue {
-    pub value: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub context: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub measurand: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phase: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unit: Option<String>,
-}
-
-/// Readings above this (a petawatt-hour) are garbage, not energy.
-const MAX_REGISTER_WH: f64 = 1e15;
-
-impl MeterValue {
-    /// The active energy import register in Wh, if this sample carries one: the reading without a
-    /// phase, else the sum of the phases (L1, L2, L3, or L1-N, L2-N, L3-N), at location `Outlet`
-    /// or none, in Wh or kWh. A sample without a measurand is the energy register by the OCPP
-    /// default. Other locations (EV, Inlet, Cable), units, signed data and non-numbers are ignored.
-    pub fn energy_wh(&self) -> Option<i64> {
-        let mut total = None;
-        let mut lines = [None; 3];
-        let mut to_neutral = [None; 3];
-        for sv in &self.sampled_value {
-            let measurand = sv
-                .measurand
-                .as_deref()
-                .unwrap_or("Energy.Active.Import.Register");
-            if measurand != "Energy.Active.Import.Register"
-                || sv.format.as_deref() == Some("SignedData")
-                || !matches!(sv.location.as_deref(), None | Some("Outlet"))
-            {
-                continue;
-            }
-            let scale = match sv.unit.as_deref() {
-                None | Some("Wh") => 1.0,
-                Some("kWh") => 1000.0,
-                Some(_) => continue,
-            };
-            let Ok(value) = sv.value.trim().parse::<f64>() else {
-                continue;
-            };
-            let wh = value * scale;
-            if !wh.is_finite() || !(0.0..MAX_REGISTER_WH).contains(&wh) {
-                continue;
-            }
-            let wh = wh.round() as i64;
-            match sv.phase.as_deref() {
-                None => total = total.or(Some(wh)),
-                Some("L1") => lines[0] = Some(wh),
-                Some("L2") => lines[1] = Some(wh),
-                Some("L3") => lines[2] = Some(wh),
-                Some("L1-N") => to_neutral[0] = Some(wh),
-                Some("L2-N") => to_neutral[1] = Some(wh),
-                Some("L3-N") => to_neutral[2] = Some(wh),
-                Some(_) => {}
-            }
-        }
-        let sum = |phases: [Option<i64>; 3]| -> Option<i64> {
-            phases
-                .iter()
-                .flatten()
-                .try_fold(None::<i64>, |acc, v| {
-                    Some(Some(acc.unwrap_or(0).checked_add(*v)?))
-                })
-                .flatten()
-        };
-        total.or_else(|| sum(lines)).or_else(|| sum(to_neutral))
-    }
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -184,6 +81,57 @@ pub struct DataTransfer {
     pub vendor_id: String,
     pub message_id: Option<String>,
     pub data: Option<String>,
+}
+
+/// The core's types the 1.6 messages carry as they are (same JSON shape).
+pub use crate::charging::evidence::{Authorization as IdTagInfo, MeterValue, SampledValue};
+use crate::charging::evidence::{MeterReport, TransactionEnded, TransactionStarted};
+
+impl From<StartTransaction> for TransactionStarted {
+    fn from(m: StartTransaction) -> Self {
+        TransactionStarted {
+            connector_id: m.connector_id,
+            id_tag: m.id_tag,
+            meter_start: m.meter_start,
+            reservation_id: m.reservation_id,
+            timestamp: m.timestamp,
+        }
+    }
+}
+
+impl From<MeterValues> for MeterReport {
+    fn from(m: MeterValues) -> Self {
+        MeterReport {
+            connector_id: m.connector_id,
+            transaction_id: m.transaction_id,
+            meter_value: m.meter_value,
+        }
+    }
+}
+
+impl From<StopTransaction> for TransactionEnded {
+    fn from(m: StopTransaction) -> Self {
+        TransactionEnded {
+            transaction_id: m.transaction_id,
+            id_tag: m.id_tag,
+            meter_stop: m.meter_stop,
+            timestamp: m.timestamp,
+            reason: m.reason,
+            transaction_data: m.transaction_data,
+        }
+    }
+}
+
+impl From<StatusNotification> for crate::telemetry::StatusReport {
+    fn from(m: StatusNotification) -> Self {
+        crate::telemetry::StatusReport {
+            connector_id: m.connector_id,
+            status: m.status,
+            error_code: m.error_code,
+            info: m.info,
+            vendor_error_code: m.vendor_error_code,
+        }
+    }
 }
 
 /// Timestamp helpers, kept here for the protocol code and the fuzz targets that name them
