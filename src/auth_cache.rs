@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use crate::db::schema::chargers;
 use crate::db::{Db, DbConnection, write_tx};
 use crate::error::AppError;
-use crate::ocpp::registry::Registry;
+use crate::station_commands::StationCommands;
 
 pub const KEY: &str = "AuthorizationCacheEnabled";
 
@@ -85,12 +85,17 @@ pub struct AuthCache {
     /// `CSMS_DISABLE_AUTH_CACHE`: whether to turn chargers' caches off at all.
     enabled: bool,
     db: Db,
-    stations: Arc<Registry>,
+    stations: Arc<dyn StationCommands>,
     call_timeout: Duration,
 }
 
 impl AuthCache {
-    pub fn new(db: Db, stations: Arc<Registry>, enabled: bool, call_timeout: Duration) -> Self {
+    pub fn new(
+        db: Db,
+        stations: Arc<dyn StationCommands>,
+        enabled: bool,
+        call_timeout: Duration,
+    ) -> Self {
         AuthCache {
             asked: Default::default(),
             enabled,

@@ -797,32 +797,28 @@ pub fn set_registration(
 /// is asked to boot again at once (TriggerMessage BootNotification) so that it hears Accepted.
 pub async fn decide_registration(
     db: &crate::db::Db,
-    registry: &std::sync::Arc<crate::ocpp::registry::Registry>,
+    stations: std::sync::Arc<dyn crate::station_commands::StationCommands>,
     call_timeout: std::time::Duration,
     device_id: &str,
     status: &str,
 ) -> Result<(), AppError> {
     let (d, s) = (device_id.to_string(), status.to_string());
     db.run(move |c| set_registration(c, &d, &s)).await?;
-    if let Some(handle) = registry.get(device_id) {
-        let accepted = status == "accepted";
-        handle
-            .accepted
-            .store(accepted, std::sync::atomic::Ordering::Release);
-        if accepted {
-            let (registry, device) = (registry.clone(), device_id.to_string());
-            tokio::spawn(async move {
-                let answer = registry
-                    .call(
-                        &device,
-                        "TriggerMessage",
-                        serde_json::json!({"requestedMessage": "BootNotification"}),
-                        call_timeout,
-                    )
-                    .await;
-                log::info!("{device}: accepted; TriggerMessage BootNotification: {answer:?}");
-            });
-        }
+    let accepted = status == "accepted";
+    // Set on the live connection whatever the decision; a TriggerMessage only for an acceptance.
+    if stations.set_accepted(device_id, accepted) && accepted {
+        let (stations, device) = (stations.clone(), device_id.to_string());
+        tokio::spawn(async move {
+            let answer = stations
+                .call(
+                    &device,
+                    "TriggerMessage",
+                    serde_json::json!({"requestedMessage": "BootNotification"}),
+                    call_timeout,
+                )
+                .await;
+            log::info!("{device}: accepted; TriggerMessage BootNotification: {answer:?}");
+        });
     }
     log::info!("{device_id}: registration set to {status}");
     Ok(())

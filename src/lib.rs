@@ -28,6 +28,7 @@ pub mod simulator;
 pub mod smart_charging;
 pub mod startup;
 pub mod state;
+pub mod station_commands;
 pub mod stations;
 pub mod tariffs;
 pub mod telemetry;

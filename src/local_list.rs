@@ -35,7 +35,7 @@ use utoipa::ToSchema;
 use crate::db::schema::{chargers, id_tags, local_lists};
 use crate::db::{Db, DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
-use crate::ocpp::registry::Registry;
+use crate::station_commands::StationCommands;
 use crate::timestamps::format_timestamp;
 
 /// How long one update may hold a charger's list before another may take it over.
@@ -637,14 +637,19 @@ pub async fn check(lists: &Updater, device_id: &str) -> Result<i32, AppError> {
 pub struct Updater {
     wake: Notify,
     db: Db,
-    stations: Arc<Registry>,
+    stations: Arc<dyn StationCommands>,
     /// `CSMS_LOCAL_LIST_AUTO_SYNC`.
     auto_sync: bool,
     call_timeout: Duration,
 }
 
 impl Updater {
-    pub fn new(db: Db, stations: Arc<Registry>, auto_sync: bool, call_timeout: Duration) -> Self {
+    pub fn new(
+        db: Db,
+        stations: Arc<dyn StationCommands>,
+        auto_sync: bool,
+        call_timeout: Duration,
+    ) -> Self {
         Updater {
             wake: Notify::new(),
             db,

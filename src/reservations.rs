@@ -37,7 +37,7 @@ use crate::db::schema::{chargers, charging_sessions, connectors, ocpp_transactio
 use crate::db::{Db, DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
 use crate::events::{self, EventBus, Subject};
-use crate::ocpp::registry::{CallFailure, Registry};
+use crate::station_commands::{CallFailure, StationCommands};
 use crate::timestamps::{format_timestamp, parse_timestamp};
 use crate::tokens::valid_tag;
 
@@ -76,7 +76,7 @@ impl NoShows {
 /// stations, the event bus, the occupancy marks and the settings that rule them).
 pub struct Reservations {
     pub db: Db,
-    pub stations: Arc<Registry>,
+    pub stations: Arc<dyn StationCommands>,
     pub events: Arc<EventBus>,
     pub occupancy: Arc<Occupancy>,
     pub call_timeout: std::time::Duration,

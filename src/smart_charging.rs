@@ -26,8 +26,8 @@ use crate::db::schema::{
 };
 use crate::db::{Db, DbConnection, now, write_tx};
 use crate::error::AppError;
-use crate::ocpp::registry::Registry;
 use crate::ocpp::schemas::{Kind, schemas};
+use crate::station_commands::StationCommands;
 use crate::timestamps::format_timestamp;
 
 /// A charging profile csms sent, as the operator sees it.
@@ -693,12 +693,12 @@ pub struct LoadManager {
     wake: Notify,
     round: tokio::sync::Mutex<()>,
     db: Db,
-    stations: Arc<Registry>,
+    stations: Arc<dyn StationCommands>,
     call_timeout: Duration,
 }
 
 impl LoadManager {
-    pub fn new(db: Db, stations: Arc<Registry>, call_timeout: Duration) -> Self {
+    pub fn new(db: Db, stations: Arc<dyn StationCommands>, call_timeout: Duration) -> Self {
         LoadManager {
             chargers: Default::default(),
             wake: Notify::new(),

@@ -372,7 +372,7 @@ pub async fn set_registration(
     let device = path.into_inner();
     chargers::decide_registration(
         &state.db,
-        &state.registry,
+        state.registry.clone(),
         state.settings.call_timeout(),
         &device,
         &body.0.status,

@@ -6,11 +6,11 @@
 use tokio::sync::oneshot;
 
 use super::Policy;
+use super::evidence::MeterReport;
 use super::transactions::{self, FollowUp};
 use crate::db::group_commit::{self, Commit, GroupCommit};
 use crate::db::{Db, DbConnection, write_tx};
 use crate::error::AppError;
-use super::evidence::MeterReport;
 
 struct Job {
     charger_id: i64,

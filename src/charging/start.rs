@@ -10,8 +10,8 @@ use crate::db::models::{NewSession, Session};
 use crate::db::schema::{charging_sessions, ocpp_transactions};
 use crate::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::error::{AppError, CONNECTOR_IN_USE};
-use crate::ocpp::registry::CallFailure;
 use crate::state::State;
+use crate::station_commands::CallFailure;
 use crate::wallet;
 
 pub struct StartRequest {

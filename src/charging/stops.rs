@@ -23,7 +23,7 @@ use crate::db::Db;
 use crate::db::schema::{chargers, ocpp_transactions};
 use crate::db::{DbConnection, now, write_tx};
 use crate::error::AppError;
-use crate::ocpp::registry::{CallFailure, Registry};
+use crate::station_commands::{CallFailure, StationCommands};
 
 /// Wait after the charger accepted RemoteStopTransaction without sending StopTransaction.
 const AFTER_ACCEPTED: Duration = Duration::from_secs(60);
@@ -39,7 +39,7 @@ pub fn backoff(base_secs: u64, attempt: i32) -> Duration {
 pub struct StopRetrier {
     wake: Notify,
     db: Db,
-    stations: std::sync::Arc<Registry>,
+    stations: std::sync::Arc<dyn StationCommands>,
     /// How long a charger has to answer.
     call_timeout: Duration,
     /// The first back-off after a refused or failed stop (`CSMS_STOP_RETRY_SECS`), doubling.
@@ -49,7 +49,7 @@ pub struct StopRetrier {
 impl StopRetrier {
     pub fn new(
         db: Db,
-        stations: std::sync::Arc<Registry>,
+        stations: std::sync::Arc<dyn StationCommands>,
         call_timeout: Duration,
         base_secs: u64,
     ) -> Self {

@@ -9,11 +9,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::Failure;
+use super::evidence::Authorization;
 use crate::db::models::Session;
 use crate::db::schema::{charging_sessions, customers, id_tags};
 use crate::db::{DbConnection, now};
 use crate::error::AppError;
-use super::evidence::Authorization;
 use crate::timestamps;
 
 diesel::define_sql_function! {
@@ -61,7 +61,10 @@ pub enum Payer {
     AppStart(Box<Session>),
     /// A customer's own idTag used at the charger, or a card linked to a customer: billed against a
     /// hold on that customer's wallet.
-    Customer { customer_id: i64, info: Authorization },
+    Customer {
+        customer_id: i64,
+        info: Authorization,
+    },
     /// An accepted card that belongs to no customer (a fleet card): the operator bills it, no
     /// wallet is involved.
     Fleet(Authorization),

@@ -16,6 +16,9 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::evidence::{
+    Authorization, MeterReport, MeterValue, TransactionEnded, TransactionStarted,
+};
 use super::tags::{self, Payer, upper};
 use super::{End, OPEN_STATUSES, Policy};
 use crate::db::models::{Charger, NewMeterValue, NewSession, OcppTransaction, Session};
@@ -23,7 +26,6 @@ use crate::db::schema::{chargers, charging_sessions, customers, ocpp_transaction
 use crate::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::error::AppError;
 use crate::events::Subject;
-use super::evidence::{Authorization, MeterReport, MeterValue, TransactionEnded, TransactionStarted};
 use crate::timestamps;
 
 /// Side effects the caller performs after the transaction committed.

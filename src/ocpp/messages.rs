@@ -43,7 +43,6 @@ pub struct Authorize {
     pub id_tag: String,
 }
 
-
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StartTransaction {
@@ -65,7 +64,6 @@ pub struct StopTransaction {
     #[serde(default)]
     pub transaction_data: Vec<MeterValue>,
 }
-
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -11,41 +11,8 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::error::AppError;
 
-/// Why a call to a charger produced no usable answer.
-#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
-pub enum CallFailure {
-    #[error("charger is offline")]
-    Offline,
-    #[error("charger did not answer in time")]
-    Timeout,
-    #[error("charger disconnected before answering")]
-    Disconnected,
-    #[error("charger answered with CALLERROR {code}: {description}")]
-    CallError { code: String, description: String },
-    /// The charger's BootNotification was not answered Accepted (pending approval, or rejected):
-    /// OCPP 1.6 lets the central system send it only configuration and trigger requests.
-    #[error("charger is not accepted (pending approval or rejected)")]
-    NotAccepted,
-    /// Cluster mode: the charger is held by another node and NATS cannot reach it now.
-    #[error("the cluster's messaging (NATS) is unavailable")]
-    Unavailable,
-}
-
-impl From<CallFailure> for AppError {
-    fn from(f: CallFailure) -> Self {
-        match f {
-            CallFailure::Offline | CallFailure::Disconnected => AppError::ChargerOffline,
-            CallFailure::Timeout => AppError::ChargerTimeout,
-            CallFailure::CallError { code, description } => {
-                AppError::ChargerCallError { code, description }
-            }
-            CallFailure::NotAccepted => AppError::Conflict(
-                "Charger is not accepted: approve it first (it is pending or rejected)".into(),
-            ),
-            CallFailure::Unavailable => AppError::ClusterUnavailable,
-        }
-    }
-}
+pub use crate::station_commands::CallFailure;
+use crate::station_commands::{Answer, StationCommands};
 
 pub(crate) struct Command {
     pub action: String,
@@ -156,8 +123,7 @@ pub struct ChargerCtx {
 }
 
 /// A call's answer, on its way from another node.
-pub type RemoteAnswer<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, CallFailure>> + Send + 'a>>;
+pub type RemoteAnswer<'a> = Answer<'a>;
 
 /// Chargers held by other nodes of a cluster (implemented by the cluster and plugged in at
 /// start-up, so the registry does not depend on it).
@@ -315,6 +281,40 @@ impl Registry {
     ) -> Result<Value, CallFailure> {
         let handle = self.get(device_id).ok_or(CallFailure::Offline)?;
         handle.call(action, payload, timeout).await
+    }
+}
+
+impl StationCommands for Registry {
+    fn call<'a>(
+        &'a self,
+        device_id: &'a str,
+        action: &'a str,
+        payload: Value,
+        timeout: Duration,
+    ) -> Answer<'a> {
+        Box::pin(Registry::call(self, device_id, action, payload, timeout))
+    }
+
+    fn is_online(&self, device_id: &str) -> bool {
+        Registry::is_online(self, device_id)
+    }
+
+    fn is_local(&self, device_id: &str) -> bool {
+        Registry::is_local(self, device_id)
+    }
+
+    fn devices(&self) -> Vec<String> {
+        Registry::devices(self)
+    }
+
+    fn set_accepted(&self, device_id: &str, accepted: bool) -> bool {
+        match self.get(device_id) {
+            Some(handle) => {
+                handle.accepted.store(accepted, Ordering::Release);
+                true
+            }
+            None => false,
+        }
     }
 }
 
