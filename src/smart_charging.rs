@@ -728,7 +728,6 @@ pub async fn run(load: Arc<LoadManager>) {
             _ = tokio::time::sleep(Duration::from_secs(30)) => true,
         };
         let touched: Vec<i64> = load
-            .load
             .chargers
             .lock()
             .unwrap_or_else(|p| p.into_inner())

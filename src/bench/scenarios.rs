@@ -11,7 +11,7 @@ use super::client::{Client, connect_all, source_ip};
 use super::fixtures::register_chargers;
 use super::{BenchArgs, Figures, ServerProcess, percentile, round};
 use crate::db::models::NewOcppMessage;
-use crate::db::schema::{chargers, charging_sessions, customers, meter_values, stations};
+use crate::db::schema::{chargers, charging_sessions, customers, meter_values};
 use crate::db::{Db, DbConnection, now, relaxed_tx, write_tx};
 use crate::error::AppError;
 use crate::simulator::{SimConfig, Simulator};
@@ -265,12 +265,16 @@ fn ingest_ceiling(db: &Db, plan: CeilingPlan, sessions: &[(i64, i64)], run_t0: I
                         .into_iter()
                         .map(|(charger, tx)| {
                             let payload = meter_payload(tx, register);
-                            let req = serde_json::from_value(payload.clone())
-                                .map_err(|e| AppError::Internal(e.to_string()))?;
+                            let req: crate::charging::evidence::MeterReport =
+                                serde_json::from_value::<crate::ocpp::messages::MeterValues>(
+                                    payload.clone(),
+                                )
+                                .map_err(|e| AppError::Internal(e.to_string()))?
+                                .into();
                             Ok((charger, req, payload))
                         })
                         .collect::<Result<_, AppError>>()?;
-                    let refs: Vec<(i64, &crate::ocpp::messages::MeterValues)> = batch
+                    let refs: Vec<(i64, &crate::charging::evidence::MeterReport)> = batch
                         .iter()
                         .map(|(charger, req, _)| (*charger, req))
                         .collect();
@@ -969,7 +973,7 @@ async fn start_ceiling(
                         tokio::time::sleep(hold).await;
                         let stopped = db
                             .run(move |c| {
-                                let req = crate::ocpp::messages::StopTransaction {
+                                let req = crate::charging::evidence::TransactionEnded {
                                     id_tag: None,
                                     meter_stop: 0,
                                     timestamp: crate::timestamps::now_timestamp(),
@@ -1029,7 +1033,7 @@ fn ceiling_start(
         return Some(None);
     }
     write_tx(c, |c| crate::charging::activate(c, s.id, None)).ok()?;
-    let req = crate::ocpp::messages::StartTransaction {
+    let req = crate::charging::evidence::TransactionStarted {
         connector_id: connector,
         id_tag: s.id_tag.clone(),
         meter_start: 0,

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 
+use super::SessionView;
 use super::transactions::request_stop;
-use super::{SessionView, stops};
 use crate::db::models::Session;
 use crate::db::schema::{chargers, charging_sessions};
 use crate::db::{now, write_tx};

@@ -9,8 +9,6 @@ use dashmap::DashMap;
 use serde_json::Value;
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::error::AppError;
-
 pub use crate::station_commands::CallFailure;
 use crate::station_commands::{Answer, StationCommands};
 
