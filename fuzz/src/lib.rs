@@ -16,6 +16,11 @@ pub mod error {
     }
 }
 
+/// The core's types the 1.6 messages carry (`messages` re-exports them).
+pub mod charging {
+    #[path = "../../../src/charging/evidence.rs"]
+    pub mod evidence;
+}
 #[path = "../../src/ocpp/frame.rs"]
 pub mod frame;
 #[path = "../../src/ocpp/messages.rs"]

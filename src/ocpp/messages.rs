@@ -83,54 +83,6 @@ pub struct DataTransfer {
 
 /// The core's types the 1.6 messages carry as they are (same JSON shape).
 pub use crate::charging::evidence::{Authorization as IdTagInfo, MeterValue, SampledValue};
-use crate::charging::evidence::{MeterReport, TransactionEnded, TransactionStarted};
-
-impl From<StartTransaction> for TransactionStarted {
-    fn from(m: StartTransaction) -> Self {
-        TransactionStarted {
-            connector_id: m.connector_id,
-            id_tag: m.id_tag,
-            meter_start: m.meter_start,
-            reservation_id: m.reservation_id,
-            timestamp: m.timestamp,
-        }
-    }
-}
-
-impl From<MeterValues> for MeterReport {
-    fn from(m: MeterValues) -> Self {
-        MeterReport {
-            connector_id: m.connector_id,
-            transaction_id: m.transaction_id,
-            meter_value: m.meter_value,
-        }
-    }
-}
-
-impl From<StopTransaction> for TransactionEnded {
-    fn from(m: StopTransaction) -> Self {
-        TransactionEnded {
-            transaction_id: m.transaction_id,
-            id_tag: m.id_tag,
-            meter_stop: m.meter_stop,
-            timestamp: m.timestamp,
-            reason: m.reason,
-            transaction_data: m.transaction_data,
-        }
-    }
-}
-
-impl From<StatusNotification> for crate::telemetry::StatusReport {
-    fn from(m: StatusNotification) -> Self {
-        crate::telemetry::StatusReport {
-            connector_id: m.connector_id,
-            status: m.status,
-            error_code: m.error_code,
-            info: m.info,
-            vendor_error_code: m.vendor_error_code,
-        }
-    }
-}
 
 /// Timestamp helpers, kept here for the protocol code and the fuzz targets that name them
 /// through this module; they live in [`crate::timestamps`].

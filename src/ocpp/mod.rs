@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod connection;
+pub mod convert;
 pub mod data_transfer;
 pub mod frame;
 pub mod handlers;
