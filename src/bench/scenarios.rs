@@ -260,7 +260,7 @@ fn ingest_ceiling(db: &Db, plan: CeilingPlan, sessions: &[(i64, i64)], run_t0: I
                 while Instant::now() < deadline {
                     let t = now();
                     let register = 1_000_000 + register_at(run_t0);
-                    let batch: Vec<(i64, crate::ocpp::messages::MeterValues, Value)> = lane
+                    let batch: Vec<(i64, crate::charging::evidence::MeterReport, Value)> = lane
                         .take(per_tx)
                         .into_iter()
                         .map(|(charger, tx)| {
