@@ -1,13 +1,10 @@
 //! Passwords (bcrypt, off the async executor), tokens (JWT HS256 with expiry), the short-lived
-//! tickets that open a customer's event stream, logins with their throttle, plus the actix
-//! extractors that turn a bearer token into a customer or operator id.
+//! tickets that open a customer's event stream, and logins with their throttle. The HTTP side turns
+//! a bearer token into a customer or operator id (`api::identity`).
 
 pub mod login;
 pub mod ratelimit;
 
-use std::future::{Ready, ready};
-
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -146,44 +143,6 @@ pub async fn verify_password(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
         .await
         .unwrap_or(false)
-}
-
-fn authenticate(req: &HttpRequest, wanted: Role) -> Result<i64, AppError> {
-    let jwt = req
-        .app_data::<web::Data<Jwt>>()
-        .ok_or_else(|| AppError::Internal("token keys missing".into()))?;
-    let header = req
-        .headers()
-        .get("Authorization")
-        .and_then(|h| h.to_str().ok())
-        .ok_or_else(|| AppError::Unauthorized("Missing bearer token".into()))?;
-    let token = header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
-        .ok_or_else(|| AppError::Unauthorized("Missing bearer token".into()))?;
-    jwt.verify_role(token.trim(), wanted)
-}
-
-/// The authenticated customer of a request.
-pub struct CustomerId(pub i64);
-
-impl FromRequest for CustomerId {
-    type Error = AppError;
-    type Future = Ready<Result<Self, AppError>>;
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req, Role::Customer).map(CustomerId))
-    }
-}
-
-/// The authenticated operator of a request.
-pub struct OperatorId(pub i64);
-
-impl FromRequest for OperatorId {
-    type Error = AppError;
-    type Future = Ready<Result<Self, AppError>>;
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req, Role::Operator).map(OperatorId))
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Operator endpoints: login, stations, chargers, tariffs, customers and wallets, sessions, the OCPP
 //! message log, and remote commands to chargers (HTTP only; rules and queries in `crate::stations`,
-//! `crate::chargers`, `crate::tariffs`, `crate::customers`, `crate::charging` and `crate::ocpp`).
+//! `crate::chargers`, `crate::tariffs`, `crate::customers`, `crate::charging` and the protocol's commands).
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -8,17 +8,19 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::Done;
+use super::identity::OperatorId;
 use super::input::{Amount, Field};
 use super::security::ClientAddr;
 use super::views::customers::CustomerView;
 use super::views::stations::StationView;
 use super::views::tariffs::TariffView;
-use crate::auth::{self, OperatorId};
+use crate::auth;
 use crate::chargers::{self, ChargerView};
 use crate::charging::{self, ListFilter, SessionView, WriteOffView};
 use crate::customers;
 use crate::error::AppError;
-use crate::ocpp::{commands, msglog};
+use crate::ocpp::commands;
+use crate::ocpp::msglog;
 use crate::state::AppState;
 use crate::stations;
 use crate::tariffs;

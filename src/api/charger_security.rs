@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::firmware::{attachment, base_url, receive_upload, time};
-use crate::auth::OperatorId;
+use super::identity::OperatorId;
 use crate::certificates::{self, ChargerCertificates};
 use crate::error::AppError;
 use crate::security_events::{self, SecurityEvent};

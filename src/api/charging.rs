@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::identity::CustomerId;
 use super::input::{Amount, Field};
-use crate::auth::CustomerId;
 use crate::charging::{self, ListFilter, SessionView, start::StartRequest};
 use crate::error::AppError;
 use crate::state::AppState;

@@ -5,10 +5,11 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::identity::CustomerId;
 use super::input::Field;
 use super::security::ClientAddr;
 use super::views::customers::CustomerView;
-use crate::auth::{self, CustomerId, Role};
+use crate::auth::{self, Role};
 use crate::customers::{self, Registration};
 use crate::error::AppError;
 use crate::money::Major;

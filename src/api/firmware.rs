@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::OperatorId;
+use super::identity::OperatorId;
 use crate::error::AppError;
 use crate::files::Received;
 use crate::firmware::{self, Download, FirmwareRequest, Image, Job};

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::OperatorId;
+use super::identity::OperatorId;
 use crate::error::AppError;
 use crate::state::AppState;
 

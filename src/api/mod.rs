@@ -5,6 +5,7 @@ pub mod charger_security;
 pub mod charging;
 pub mod customer;
 pub mod firmware;
+pub mod identity;
 pub mod input;
 pub mod local_list;
 pub mod openapi;

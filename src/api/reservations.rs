@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{CustomerId, OperatorId};
+use super::identity::{CustomerId, OperatorId};
 use crate::error::AppError;
 use crate::reservations::{self, Filter, Request, Reservation};
 use crate::state::AppState;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::auth::OperatorId;
+use super::identity::OperatorId;
 use crate::error::AppError;
 use crate::smart_charging::{self, ChargingProfile, ClearInput, ProfileInput, StationLoad};
 use crate::state::AppState;

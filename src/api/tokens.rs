@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Done;
+use super::identity::OperatorId;
 use super::views::tokens::Token;
-use crate::auth::OperatorId;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::tokens::{self, TokenInput};
