@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 
-use crate::auth;
-use crate::config::Settings;
-use crate::db::schema::{chargers, customers, firmware_images, stations};
-use crate::db::{Db, now, write_tx};
+use crate::domain::auth;
+use crate::domain::wallet;
 use crate::error::AppError;
+use crate::infra::config::Settings;
+use crate::infra::db::schema::{chargers, customers, firmware_images, stations};
+use crate::infra::db::{Db, now, write_tx};
 use crate::simulator::{FirmwareVersionOf, SimConfig, Simulator};
 use crate::startup::Application;
-use crate::wallet;
 
 pub const DEMO_CHARGERS: &[(&str, &str, u32)] =
     &[("DEVAFGKV1UW", "CP-DEMO1", 2), ("DEVDEMO2", "CP-DEMO2", 1)];
@@ -125,7 +125,7 @@ pub async fn seed(db: &Db, bcrypt_cost: u32) -> Result<(), AppError> {
                     .returning(stations::id)
                     .get_result(c)?,
             };
-            let secret = crate::chargers::hash_secret(DEMO_CHARGER_PASSWORD);
+            let secret = crate::domain::chargers::hash_secret(DEMO_CHARGER_PASSWORD);
             for (device, cp, _) in DEMO_CHARGERS {
                 // Demo chargers use security profile 1 with the demo password (set again on
                 // every run, so a database from an older version works too).

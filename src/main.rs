@@ -1,6 +1,6 @@
 use clap::{Parser, Subcommand};
 
-use csms::config::Settings;
+use csms::infra::config::Settings;
 use csms::simulator::SimConfig;
 use csms::startup::Application;
 
@@ -39,12 +39,12 @@ async fn main() {
         None => serve(cli.serve).await,
         Some(Command::Serve(settings)) => serve(settings).await,
         Some(Command::Demo(settings)) => csms::demo::run(settings).await.map_err(|e| e.to_string()),
-        Some(Command::Migrate { database_url }) => {
-            tokio::task::spawn_blocking(move || csms::db::Db::connect(&database_url, 1).map(|_| ()))
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()))
-        }
+        Some(Command::Migrate { database_url }) => tokio::task::spawn_blocking(move || {
+            csms::infra::db::Db::connect(&database_url, 1).map(|_| ())
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string())),
         Some(Command::Simulate(cfg)) => csms::simulator::run_cli(cfg)
             .await
             .map_err(|e| e.to_string()),

@@ -8,17 +8,17 @@ use diesel::prelude::*;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
-use crate::auth::ratelimit::LoginLimiter;
-use crate::auth::{self, Jwt};
-use crate::charging::recovery;
-use crate::charging::stops::StopRetrier;
-use crate::config::Settings;
-use crate::db::schema::{operators, settings as settings_table};
-use crate::db::{Db, now};
+use crate::domain::auth::ratelimit::LoginLimiter;
+use crate::domain::auth::{self, Jwt};
+use crate::domain::charging::recovery;
+use crate::domain::charging::stops::StopRetrier;
 use crate::error::AppError;
-use crate::events::EventBus;
-use crate::ocpp::msglog::MessageLog;
-use crate::ocpp::registry::Registry;
+use crate::infra::config::Settings;
+use crate::infra::db::schema::{operators, settings as settings_table};
+use crate::infra::db::{Db, now};
+use crate::infra::events::EventBus;
+use crate::protocol::msglog::MessageLog;
+use crate::protocol::registry::Registry;
 use crate::state::{AppState, State};
 
 pub struct Application {
@@ -56,7 +56,7 @@ impl Application {
         log::info!(
             "database: {} ({})",
             db.backend().name(),
-            crate::db::redact(&settings.database_url)
+            crate::infra::db::redact(&settings.database_url)
         );
         let secret = match &settings.jwt_secret {
             Some(s) if !s.is_empty() => s.clone(),
@@ -70,35 +70,38 @@ impl Application {
             .node_id
             .clone()
             .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(crate::node::default_id);
+            .unwrap_or_else(crate::infra::node::default_id);
         {
             let id = node_id.clone();
-            db.run(move |c| crate::node::heartbeat(c, &id)).await?;
+            db.run(move |c| crate::infra::node::heartbeat(c, &id))
+                .await?;
         }
         let cluster = match &settings.nats_url {
             None => None,
             Some(url) => {
                 // An earlier run under the same CSMS_NODE_ID held sockets that are gone now.
                 let id = node_id.clone();
-                db.run(move |c| crate::cluster::forget_node(c, &id)).await?;
+                db.run(move |c| crate::infra::cluster::forget_node(c, &id))
+                    .await?;
                 let cluster =
-                    crate::cluster::Cluster::connect(&settings, &node_id, secret.as_bytes())
+                    crate::infra::cluster::Cluster::connect(&settings, &node_id, secret.as_bytes())
                         .await?;
                 cluster.beat();
                 log::info!(
                     "cluster mode: node {node_id}, NATS {}, subjects {}.*",
-                    crate::cluster::redact(url),
+                    crate::infra::cluster::redact(url),
                     settings.nats_prefix
                 );
                 Some(cluster)
             }
         };
-        let msglog = MessageLog::start(db.clone(), crate::ocpp::msglog::Limits::of(&settings));
+        let msglog = MessageLog::start(db.clone(), crate::protocol::msglog::Limits::of(&settings));
         // PostgreSQL commits several meter batches side by side (a quarter of the pool, up to 4);
         // SQLite has one writer at a time anyway.
-        let meter_lanes = crate::charging::meter_writer::lanes_for(db.backend(), db.pool_size());
-        let telemetry = crate::telemetry::TelemetryWriter::start(db.clone());
-        let meters = crate::charging::meter_writer::MeterWriter::start(
+        let meter_lanes =
+            crate::domain::charging::meter_writer::lanes_for(db.backend(), db.pool_size());
+        let telemetry = crate::domain::telemetry::TelemetryWriter::start(db.clone());
+        let meters = crate::domain::charging::meter_writer::MeterWriter::start(
             db.clone(),
             derived.policy,
             meter_lanes,
@@ -124,16 +127,17 @@ impl Application {
                         "CSMS_OCPP_TLS_ADDR needs CSMS_OCPP_TLS_CERT and CSMS_OCPP_TLS_KEY".into(),
                     ));
                 };
-                let files = crate::ocpp::tls::TlsFiles {
+                let files = crate::protocol::tls::TlsFiles {
                     cert: cert.clone(),
                     key: key.clone(),
                     client_ca: settings.ocpp_tls_client_ca.clone(),
                     charger_ca_dir: Some(settings.ca_dir.clone().into()),
                 };
-                let tls = tokio::task::spawn_blocking(move || crate::ocpp::tls::Tls::load(files))
-                    .await
-                    .map_err(|e| AppError::Internal(e.to_string()))?
-                    .map_err(|e| AppError::Config(format!("OCPP TLS: {e}")))?;
+                let tls =
+                    tokio::task::spawn_blocking(move || crate::protocol::tls::Tls::load(files))
+                        .await
+                        .map_err(|e| AppError::Internal(e.to_string()))?
+                        .map_err(|e| AppError::Config(format!("OCPP TLS: {e}")))?;
                 let listener = TcpListener::bind(addr).await.map_err(|e| {
                     AppError::Config(format!("cannot listen on {addr} (CSMS_OCPP_TLS_ADDR): {e}"))
                 })?;
@@ -164,32 +168,32 @@ impl Application {
             settings.call_timeout(),
             settings.stop_retry_secs,
         ));
-        let auth_cache = Arc::new(crate::auth_cache::AuthCache::new(
+        let auth_cache = Arc::new(crate::domain::auth_cache::AuthCache::new(
             db.clone(),
             registry.clone(),
             settings.disable_auth_cache,
             settings.call_timeout(),
         ));
-        let local_lists = Arc::new(crate::local_list::Updater::new(
+        let local_lists = Arc::new(crate::domain::local_list::Updater::new(
             db.clone(),
             registry.clone(),
             settings.local_list_auto_sync,
             settings.call_timeout(),
         ));
-        let load = Arc::new(crate::smart_charging::LoadManager::new(
+        let load = Arc::new(crate::domain::smart_charging::LoadManager::new(
             db.clone(),
             registry.clone(),
             settings.call_timeout(),
         ));
-        let occupancy: Arc<crate::charging::occupancy::Occupancy> = Default::default();
+        let occupancy: Arc<crate::domain::charging::occupancy::Occupancy> = Default::default();
         let events = Arc::new(EventBus::default());
-        let reservations = Arc::new(crate::reservations::Reservations {
+        let reservations = Arc::new(crate::domain::reservations::Reservations {
             db: db.clone(),
             stations: registry.clone(),
             events: events.clone(),
             occupancy: occupancy.clone(),
             call_timeout: settings.call_timeout(),
-            no_shows: crate::reservations::NoShows::from_settings(&settings),
+            no_shows: crate::domain::reservations::NoShows::from_settings(&settings),
             policy: derived.policy,
         });
         let state: State = Arc::new(AppState {
@@ -225,7 +229,7 @@ impl Application {
             state.events.set_peers(cluster.clone());
             state.occupancy.set_peers(cluster);
         }
-        let server = crate::api::server(http_listener, state.clone())
+        let server = crate::http::server(http_listener, state.clone())
             .map_err(|e| AppError::Config(format!("HTTP server: {e}")))?;
         Ok(Application {
             http_port,
@@ -252,7 +256,7 @@ impl Application {
                 .clone()
                 .relay(state.db.clone(), state.node_id.clone()),
         );
-        tokio::spawn(crate::cluster::heartbeats(
+        tokio::spawn(crate::infra::cluster::heartbeats(
             state.db.clone(),
             state.node_id.clone(),
             state.settings.node_heartbeat(),
@@ -260,7 +264,7 @@ impl Application {
             state.registry.clone(),
         ));
         if let Some(cluster) = &state.cluster {
-            tokio::spawn(cluster.clone().run(crate::cluster::Local {
+            tokio::spawn(cluster.clone().run(crate::infra::cluster::Local {
                 db: state.db.clone(),
                 registry: state.registry.clone(),
                 events: state.events.clone(),
@@ -268,12 +272,12 @@ impl Application {
             }));
         }
         tokio::spawn(recovery::run(state.clone()));
-        tokio::spawn(crate::certificates::audit_at_startup(state.clone()));
+        tokio::spawn(crate::domain::certificates::audit_at_startup(state.clone()));
         tokio::spawn(state.stops.clone().run());
-        tokio::spawn(crate::reservations::run(state.reservations.clone()));
-        tokio::spawn(crate::local_list::run(state.local_lists.clone()));
-        tokio::spawn(crate::smart_charging::run(state.load.clone()));
-        tokio::spawn(crate::ocpp::server::serve(
+        tokio::spawn(crate::domain::reservations::run(state.reservations.clone()));
+        tokio::spawn(crate::domain::local_list::run(state.local_lists.clone()));
+        tokio::spawn(crate::domain::smart_charging::run(state.load.clone()));
+        tokio::spawn(crate::protocol::server::serve(
             self.ocpp_listener,
             state.clone(),
         ));
@@ -282,7 +286,11 @@ impl Application {
                 tls.clone()
                     .watch(Duration::from_secs(state.settings.ocpp_tls_reload_secs)),
             );
-            tokio::spawn(crate::ocpp::server::serve_tls(listener, state.clone(), tls));
+            tokio::spawn(crate::protocol::server::serve_tls(
+                listener,
+                state.clone(),
+                tls,
+            ));
             log::info!(
                 "OCPP over TLS on {} (port {}){}",
                 state.settings.ocpp_tls_addr.as_deref().unwrap_or(""),
@@ -307,7 +315,7 @@ impl Application {
 }
 
 /// The JWT secret stored in the database, created on first start.
-fn stored_jwt_secret(c: &mut crate::db::DbConnection) -> Result<String, AppError> {
+fn stored_jwt_secret(c: &mut crate::infra::db::DbConnection) -> Result<String, AppError> {
     let key = "jwt_secret";
     if let Some(v) = settings_table::table
         .find(key)

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use chrono::NaiveDateTime;
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::auth::Jwt;
-use crate::auth::ratelimit::LoginLimiter;
-use crate::config::{Derived, Settings};
-use crate::db::Db;
-use crate::events::EventBus;
-use crate::ocpp::msglog::MessageLog;
-use crate::ocpp::registry::Registry;
+use crate::domain::auth::Jwt;
+use crate::domain::auth::ratelimit::LoginLimiter;
+use crate::infra::config::{Derived, Settings};
+use crate::infra::db::Db;
+use crate::infra::events::EventBus;
+use crate::protocol::msglog::MessageLog;
+use crate::protocol::registry::Registry;
 
 pub struct AppState {
     pub settings: Settings,
@@ -19,14 +19,14 @@ pub struct AppState {
     pub db: Db,
     pub registry: Arc<Registry>,
     /// Cluster mode (`CSMS_NATS_URL`): the other nodes sharing this database.
-    pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    pub cluster: Option<Arc<crate::infra::cluster::Cluster>>,
     /// Which connectors are taken, as last seen: answers lost start races without the database.
-    pub occupancy: Arc<crate::charging::occupancy::Occupancy>,
+    pub occupancy: Arc<crate::domain::charging::occupancy::Occupancy>,
     pub events: Arc<EventBus>,
     pub msglog: MessageLog,
-    pub meters: crate::charging::meter_writer::MeterWriter,
+    pub meters: crate::domain::charging::meter_writer::MeterWriter,
     /// Group commit for Heartbeats and StatusNotifications.
-    pub telemetry: crate::telemetry::TelemetryWriter,
+    pub telemetry: crate::domain::telemetry::TelemetryWriter,
     pub jwt: Arc<Jwt>,
     /// Failed-login throttle per account and client address (in memory, per process).
     pub login_limiter: LoginLimiter,
@@ -35,17 +35,17 @@ pub struct AppState {
     /// This process's id in the `nodes` table (pending starts it owns are its to finish).
     pub node_id: String,
     /// Sends RemoteStopTransaction for transactions marked to be stopped, again until they stop.
-    pub stops: Arc<crate::charging::stops::StopRetrier>,
+    pub stops: Arc<crate::domain::charging::stops::StopRetrier>,
     /// Sends Local Authorization List updates after tokens change.
-    pub local_lists: Arc<crate::local_list::Updater>,
+    pub local_lists: Arc<crate::domain::local_list::Updater>,
     /// Shares stations' power limits between their transactions.
-    pub load: Arc<crate::smart_charging::LoadManager>,
+    pub load: Arc<crate::domain::smart_charging::LoadManager>,
     /// Holds, sends and cancels reservations.
-    pub reservations: Arc<crate::reservations::Reservations>,
+    pub reservations: Arc<crate::domain::reservations::Reservations>,
     /// The `wss://` listener's certificates (security profiles 2 and 3), when it is configured.
-    pub tls: Option<Arc<crate::ocpp::tls::Tls>>,
+    pub tls: Option<Arc<crate::protocol::tls::Tls>>,
     /// Which chargers were asked about their authorization cache (see `auth_cache`).
-    pub auth_cache: Arc<crate::auth_cache::AuthCache>,
+    pub auth_cache: Arc<crate::domain::auth_cache::AuthCache>,
     /// A bcrypt hash checked when a login names an unknown email, so that both cases take as long.
     pub dummy_hash: String,
 }

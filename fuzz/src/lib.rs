@@ -16,19 +16,32 @@ pub mod error {
     }
 }
 
+// The csms sources under test, at the module paths they have in csms (they name each other that way).
+
 /// The core's types the 1.6 messages carry (`messages` re-exports them).
-pub mod charging {
-    #[path = "../../../src/charging/evidence.rs"]
-    pub mod evidence;
+pub mod domain {
+    pub mod charging {
+        #[path = "../../../../src/domain/charging/evidence.rs"]
+        pub mod evidence;
+    }
 }
-#[path = "../../src/ocpp/frame.rs"]
-pub mod frame;
-#[path = "../../src/ocpp/messages.rs"]
-pub mod messages;
-#[path = "../../src/ocpp/schemas.rs"]
-pub mod schemas;
-#[path = "../../src/timestamps.rs"]
-pub mod timestamps;
+pub mod infra {
+    #[path = "../../../src/infra/timestamps.rs"]
+    pub mod timestamps;
+}
+pub mod protocol {
+    #[path = "../../../src/protocol/frame.rs"]
+    pub mod frame;
+    pub mod ocpp16 {
+        #[path = "../../../../src/protocol/ocpp16/messages.rs"]
+        pub mod messages;
+        #[path = "../../../../src/protocol/ocpp16/schemas.rs"]
+        pub mod schemas;
+    }
+}
+pub use infra::timestamps;
+pub use protocol::frame;
+pub use protocol::ocpp16::{messages, schemas};
 
 use arbitrary::{Result, Unstructured};
 use serde::de::DeserializeOwned;

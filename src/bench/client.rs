@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
-use crate::ocpp::frame::Frame;
+use crate::protocol::frame::Frame;
 
 pub struct Client {
     ws: WebSocketStream<SimStream>,
@@ -88,7 +88,7 @@ impl Client {
         let (ws, _) = tokio_tungstenite::client_async_with_config(
             req,
             stream,
-            Some(crate::ocpp::server::ws_config()),
+            Some(crate::protocol::server::ws_config()),
         )
         .await
         .map_err(|e| format!("handshake: {e}"))?;

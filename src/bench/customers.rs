@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 
 use super::ServerProcess;
 use super::fixtures::register_chargers;
-use crate::db::schema::{charging_sessions, customers};
-use crate::db::{Db, now, write_tx};
 use crate::error::AppError;
+use crate::infra::db::schema::{charging_sessions, customers};
+use crate::infra::db::{Db, now, write_tx};
 use crate::simulator::{SimConfig, Simulator};
 
 /// `connectors` connectors on `connectors / 2` (rounded up) simulated chargers named `{prefix}{i}`,
@@ -48,7 +48,7 @@ pub(super) async fn charge_points(
 /// "password") with large wallets, created straight in the database (credited through the
 /// ledger). Returns their ids.
 pub(super) async fn create(db: &Db, prefix: &str, n: usize) -> Result<Vec<i64>, AppError> {
-    let hash = crate::auth::hash_password("password".into(), 4).await?;
+    let hash = crate::domain::auth::hash_password("password".into(), 4).await?;
     let p = prefix.to_string();
     db.run(move |c| {
         write_tx(c, |c| {
@@ -65,11 +65,11 @@ pub(super) async fn create(db: &Db, prefix: &str, n: usize) -> Result<Vec<i64>, 
                     ))
                     .returning(customers::id)
                     .get_result(c)?;
-                crate::wallet::apply(
+                crate::domain::wallet::apply(
                     c,
                     id,
                     100_000_000,
-                    crate::wallet::Kind::Credit,
+                    crate::domain::wallet::Kind::Credit,
                     None,
                     Some("bench"),
                 )?;
@@ -227,7 +227,9 @@ pub(super) async fn settle(db: &Db, secs: u64) -> Result<i64, AppError> {
         let open: i64 = db
             .run(|c| {
                 Ok(charging_sessions::table
-                    .filter(charging_sessions::status.eq_any(crate::charging::OPEN_STATUSES))
+                    .filter(
+                        charging_sessions::status.eq_any(crate::domain::charging::OPEN_STATUSES),
+                    )
                     .count()
                     .get_result(c)?)
             })

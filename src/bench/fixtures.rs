@@ -3,9 +3,9 @@
 
 use diesel::prelude::*;
 
-use crate::db::schema::stations;
-use crate::db::{Db, now, write_tx};
 use crate::error::AppError;
+use crate::infra::db::schema::stations;
+use crate::infra::db::{Db, now, write_tx};
 
 /// Registers `n` chargers named `{prefix}{i}` in one station, with multi-row INSERTs.
 pub(super) async fn register_chargers(

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::db::{Backend, Db, DbUrl};
 use crate::error::AppError;
+use crate::infra::db::{Backend, Db, DbUrl};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scenario {
@@ -506,7 +506,7 @@ struct BenchCertificates {
 
 fn bench_certificates(dir: &std::path::Path) -> Result<BenchCertificates, AppError> {
     let fail = |e: String| AppError::Internal(format!("bench certificates: {e}"));
-    let ca = crate::ca::Ca::open(dir.join("ca")).map_err(|e| fail(e.to_string()))?;
+    let ca = crate::infra::ca::Ca::open(dir.join("ca")).map_err(|e| fail(e.to_string()))?;
     let (cert, key) = ca
         .issue("localhost", &["localhost".to_string()], 2, false)
         .map_err(|e| fail(e.to_string()))?;

@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 use super::client::{Client, connect_all, source_ip};
 use super::fixtures::register_chargers;
 use super::{BenchArgs, Figures, ServerProcess, percentile, round};
-use crate::db::models::NewOcppMessage;
-use crate::db::schema::{chargers, charging_sessions, customers, meter_values};
-use crate::db::{Db, DbConnection, now, relaxed_tx, write_tx};
 use crate::error::AppError;
+use crate::infra::db::models::NewOcppMessage;
+use crate::infra::db::schema::{chargers, charging_sessions, customers, meter_values};
+use crate::infra::db::{Db, DbConnection, now, relaxed_tx, write_tx};
 use crate::simulator::{SimConfig, Simulator};
 
 fn ms(micros: &mut [f64]) -> (f64, f64, f64) {
@@ -133,7 +133,7 @@ pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Fig
 
 /// A MeterValues payload for transaction `tx` with the energy register at `register` Wh.
 fn meter_payload(tx: i64, register: u64) -> Value {
-    json!({"connectorId": 1, "transactionId": tx, "meterValue": [{"timestamp": crate::timestamps::now_timestamp(),
+    json!({"connectorId": 1, "transactionId": tx, "meterValue": [{"timestamp": crate::infra::timestamps::now_timestamp(),
         "sampledValue": [{"value": register.to_string(), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]})
 }
 
@@ -241,7 +241,7 @@ fn ingest_ceiling(db: &Db, plan: CeilingPlan, sessions: &[(i64, i64)], run_t0: I
                 let take = pending.len().min(LOG_BATCH_ROWS);
                 let rows: Vec<NewOcppMessage> = pending.drain(..take).collect();
                 relaxed_tx(&mut conn, |c: &mut DbConnection| {
-                    Ok::<_, AppError>(crate::db::insert_ocpp_messages(c, &rows)?)
+                    Ok::<_, AppError>(crate::infra::db::insert_ocpp_messages(c, &rows)?)
                 })?;
             }
         })
@@ -255,31 +255,31 @@ fn ingest_ceiling(db: &Db, plan: CeilingPlan, sessions: &[(i64, i64)], run_t0: I
             let with_log = plan.with_log;
             std::thread::spawn(move || -> Result<(), AppError> {
                 let mut conn = db.get()?;
-                let policy = crate::charging::Policy::default();
+                let policy = crate::domain::charging::Policy::default();
                 let mut n = 0u64;
                 while Instant::now() < deadline {
                     let t = now();
                     let register = 1_000_000 + register_at(run_t0);
-                    let batch: Vec<(i64, crate::charging::evidence::MeterReport, Value)> = lane
-                        .take(per_tx)
-                        .into_iter()
-                        .map(|(charger, tx)| {
-                            let payload = meter_payload(tx, register);
-                            let req: crate::charging::evidence::MeterReport =
-                                serde_json::from_value::<crate::ocpp::messages::MeterValues>(
-                                    payload.clone(),
-                                )
-                                .map_err(|e| AppError::Internal(e.to_string()))?
-                                .into();
-                            Ok((charger, req, payload))
-                        })
-                        .collect::<Result<_, AppError>>()?;
-                    let refs: Vec<(i64, &crate::charging::evidence::MeterReport)> = batch
+                    let batch: Vec<(i64, crate::domain::charging::evidence::MeterReport, Value)> =
+                        lane.take(per_tx)
+                            .into_iter()
+                            .map(|(charger, tx)| {
+                                let payload = meter_payload(tx, register);
+                                let req: crate::domain::charging::evidence::MeterReport =
+                                    serde_json::from_value::<
+                                        crate::protocol::ocpp16::messages::MeterValues,
+                                    >(payload.clone())
+                                    .map_err(|e| AppError::Internal(e.to_string()))?
+                                    .into();
+                                Ok((charger, req, payload))
+                            })
+                            .collect::<Result<_, AppError>>()?;
+                    let refs: Vec<(i64, &crate::domain::charging::evidence::MeterReport)> = batch
                         .iter()
                         .map(|(charger, req, _)| (*charger, req))
                         .collect();
                     write_tx(&mut conn, |c: &mut DbConnection| {
-                        crate::charging::transactions::meter_values_batch(c, &refs, &policy)
+                        crate::domain::charging::transactions::meter_values_batch(c, &refs, &policy)
                     })?;
                     written.fetch_add(batch.len() as u64, Ordering::Relaxed);
                     if !with_log {
@@ -342,7 +342,7 @@ async fn log_drain(
     charger_id: i64,
     since: Instant,
 ) -> Result<Option<f64>, AppError> {
-    use crate::db::schema::ocpp_messages;
+    use crate::infra::db::schema::ocpp_messages;
     let give_up = since + Duration::from_secs(60);
     while Instant::now() < give_up {
         let sent = probe
@@ -390,7 +390,7 @@ async fn open_sessions(
         let (charger, customer) = (*charger, *customer);
         let tag = db
             .run(move |c| {
-                let r = crate::charging::start::Reservation {
+                let r = crate::domain::charging::start::Reservation {
                     customer_id: customer,
                     charger_id: charger,
                     connector_id: 1,
@@ -400,9 +400,9 @@ async fn open_sessions(
                     request_hash: None,
                     owner_node: None,
                 };
-                let s = crate::charging::start::reserve(c, &r)
+                let s = crate::domain::charging::start::reserve(c, &r)
                     .map_err(|_| AppError::Internal("bench: cannot open a session".into()))?;
-                write_tx(c, |c| crate::charging::activate(c, s.id, None))?;
+                write_tx(c, |c| crate::domain::charging::activate(c, s.id, None))?;
                 Ok(s.id_tag)
             })
             .await?;
@@ -410,7 +410,7 @@ async fn open_sessions(
             .call(
                 "StartTransaction",
                 json!({"connectorId": 1, "idTag": tag, "meterStart": 1_000_000,
-                    "timestamp": crate::timestamps::now_timestamp()}),
+                    "timestamp": crate::infra::timestamps::now_timestamp()}),
             )
             .await
             .map_err(AppError::Internal)?;
@@ -540,7 +540,7 @@ pub async fn ingest(args: &BenchArgs, server: &ServerProcess) -> Result<Figures,
     // lanes as the server runs, its mean batch per durable commit, and the message log's two rows
     // per message written beside them in relaxed transactions of up to 512 rows. The figure
     // without the log rows is reported beside it.
-    let lanes = crate::charging::meter_writer::lanes_for(server.backend, args.pool_size);
+    let lanes = crate::domain::charging::meter_writer::lanes_for(server.backend, args.pool_size);
     let sessions: Vec<(i64, i64)> = charger_ids.iter().copied().zip(txs).collect();
     let per_lane = sessions.len().div_ceil(lanes).max(1);
     let rows_per_tx = (batch.round() as usize).clamp(1, per_lane);
@@ -782,7 +782,7 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
     // Let the chargers finish their transactions, then audit.
     super::customers::settle(&db, 20).await?;
     let double_bookings: u64 = sims.iter().map(|s| s.busy_rejections()).sum();
-    let audit = db.run(crate::wallet::audit).await?;
+    let audit = db.run(crate::domain::wallet::audit).await?;
     for s in &sims {
         s.disconnect().await;
     }
@@ -825,7 +825,7 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
     let reserve_ceiling =
         start_ceiling(&db, &customer_ids, &charger_ids, k, ceiling_secs, None).await;
     // The ceiling's own cycles settled and refunded like the server's: the books still balance.
-    let audit_after_ceiling = db.run(crate::wallet::audit).await?;
+    let audit_after_ceiling = db.run(crate::domain::wallet::audit).await?;
     let starts_per_s = starts as f64 / elapsed;
     let mut figures: Figures = vec![
         ("concurrency", "concurrent customers", json!(c_n)),
@@ -973,19 +973,19 @@ async fn start_ceiling(
                         tokio::time::sleep(hold).await;
                         let stopped = db
                             .run(move |c| {
-                                let req = crate::charging::evidence::TransactionEnded {
+                                let req = crate::domain::charging::evidence::TransactionEnded {
                                     id_tag: None,
                                     meter_stop: 0,
-                                    timestamp: crate::timestamps::now_timestamp(),
+                                    timestamp: crate::infra::timestamps::now_timestamp(),
                                     transaction_id: tx,
                                     reason: Some("EVDisconnected".into()),
                                     transaction_data: Vec::new(),
                                 };
-                                crate::charging::transactions::stop_transaction(
+                                crate::domain::charging::transactions::stop_transaction(
                                     c,
                                     charger,
                                     &req,
-                                    &crate::charging::Policy::default(),
+                                    &crate::domain::charging::Policy::default(),
                                 )
                             })
                             .await;
@@ -1008,13 +1008,13 @@ async fn start_ceiling(
 /// taken; `Some(Some(transactionId))` when a charge began (with a hold), `Some(None)` when the
 /// reservation alone was measured (and refunded).
 fn ceiling_start(
-    c: &mut crate::db::DbConnection,
+    c: &mut crate::infra::db::DbConnection,
     customer: i64,
     charger: i64,
     connector: i32,
     hold: Option<Duration>,
 ) -> Option<Option<i64>> {
-    let r = crate::charging::start::Reservation {
+    let r = crate::domain::charging::start::Reservation {
         customer_id: customer,
         charger_id: charger,
         connector_id: connector,
@@ -1024,27 +1024,32 @@ fn ceiling_start(
         request_hash: None,
         owner_node: None,
     };
-    let s = crate::charging::start::reserve(c, &r).ok()?;
+    let s = crate::domain::charging::start::reserve(c, &r).ok()?;
     if hold.is_none() {
         write_tx(c, |c| {
-            crate::charging::fail(c, s.id, crate::charging::Failure::Rejected, &["pending"])
+            crate::domain::charging::fail(
+                c,
+                s.id,
+                crate::domain::charging::Failure::Rejected,
+                &["pending"],
+            )
         })
         .ok()?;
         return Some(None);
     }
-    write_tx(c, |c| crate::charging::activate(c, s.id, None)).ok()?;
-    let req = crate::charging::evidence::TransactionStarted {
+    write_tx(c, |c| crate::domain::charging::activate(c, s.id, None)).ok()?;
+    let req = crate::domain::charging::evidence::TransactionStarted {
         connector_id: connector,
         id_tag: s.id_tag.clone(),
         meter_start: 0,
         reservation_id: None,
-        timestamp: crate::timestamps::now_timestamp(),
+        timestamp: crate::infra::timestamps::now_timestamp(),
     };
-    let started = crate::charging::transactions::start_transaction(
+    let started = crate::domain::charging::transactions::start_transaction(
         c,
         charger,
         &req,
-        &crate::charging::Policy::default(),
+        &crate::domain::charging::Policy::default(),
     )
     .ok()?;
     Some(Some(started.transaction_id))

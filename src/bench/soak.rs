@@ -16,9 +16,9 @@ use super::client::{Client, source_ip};
 use super::customers::{self, Started};
 use super::fixtures::{metric_sum, register_chargers};
 use super::{BenchArgs, Figures, ServerProcess, percentile, round, slope};
-use crate::db::schema::{meter_values, ocpp_messages};
-use crate::db::{DbConnection, DbUrl};
 use crate::error::AppError;
+use crate::infra::db::schema::{meter_values, ocpp_messages};
+use crate::infra::db::{DbConnection, DbUrl};
 
 /// The server's message-log limit during a soak (frames per charger; the server's default is
 /// 1000): low enough that trimming reaches its steady state within a few minutes (a charger logs
@@ -127,7 +127,7 @@ async fn meter_charger(
             return;
         }
         register += 10;
-        let payload = json!({"connectorId": 1, "meterValue": [{"timestamp": crate::timestamps::now_timestamp(),
+        let payload = json!({"connectorId": 1, "meterValue": [{"timestamp": crate::infra::timestamps::now_timestamp(),
             "sampledValue": [{"value": register.to_string(), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]});
         match tokio::time::timeout(Duration::from_secs(30), client.call("MeterValues", payload))
             .await
@@ -448,7 +448,7 @@ pub async fn soak(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, A
             format!("{sims_dropped} customers' chargers lost their connection"),
         );
     }
-    let audit = db.run(crate::wallet::audit).await?;
+    let audit = db.run(crate::domain::wallet::audit).await?;
     for s in &sims {
         s.disconnect().await;
     }

@@ -12,9 +12,9 @@ use super::client::{Client, source_ip};
 use super::customers::{self, Started};
 use super::fixtures::register_chargers;
 use super::{BenchArgs, Figures, ServerProcess, percentile, round};
-use crate::db::schema::chargers;
-use crate::db::write_tx;
 use crate::error::AppError;
+use crate::infra::db::schema::chargers;
+use crate::infra::db::write_tx;
 
 /// The password of the i-th storm charger (security profile 1).
 fn storm_password(i: usize) -> String {
@@ -237,7 +237,7 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
                     .set((
                         chargers::security_profile.eq(1),
                         chargers::ocpp_password_hash
-                            .eq(crate::chargers::hash_secret(&storm_password(i))),
+                            .eq(crate::domain::chargers::hash_secret(&storm_password(i))),
                     ))
                     .execute(c)?;
             }
@@ -338,7 +338,7 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
     drop(std::mem::take(&mut wave.clients));
     let open_left = customers::settle(&db, 20).await?;
     let double_bookings: u64 = sims.iter().map(|s| s.busy_rejections()).sum();
-    let audit = db.run(crate::wallet::audit).await?;
+    let audit = db.run(crate::domain::wallet::audit).await?;
     for s in &sims {
         s.disconnect().await;
     }

@@ -12,8 +12,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
-use crate::ocpp::frame::Frame;
-use crate::timestamps::now_timestamp;
+use crate::infra::timestamps::now_timestamp;
+use crate::protocol::frame::Frame;
 
 mod security;
 pub mod tls;
@@ -1368,8 +1368,8 @@ impl Simulator {
                 }
             }
             other => {
-                let e = crate::ocpp::frame::OcppError::new(
-                    crate::ocpp::frame::ErrorCode::NotImplemented,
+                let e = crate::protocol::frame::OcppError::new(
+                    crate::protocol::frame::ErrorCode::NotImplemented,
                     format!("{other} is not implemented by the simulator"),
                 );
                 let _ = self.send(Frame::error(id, &e).to_text()).await;

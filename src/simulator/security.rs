@@ -6,8 +6,8 @@
 use serde_json::{Value, json};
 
 use super::{Simulator, lock};
-use crate::ca::{HashData, hash_data};
-use crate::timestamps::now_timestamp;
+use crate::infra::ca::{HashData, hash_data};
+use crate::infra::timestamps::now_timestamp;
 
 #[derive(Default)]
 pub(super) struct SecurityState {

@@ -127,7 +127,7 @@ async fn csr_naming_another_charger_too_is_rejected(app: TestApp) {
     refused(&app, &admin, "M", &csr, "2 common names").await;
     let rows: i64 = app
         .db(|c| {
-            use csms::db::schema::charger_certificates;
+            use csms::infra::db::schema::charger_certificates;
             use diesel::prelude::*;
             charger_certificates::table
                 .count()
@@ -149,7 +149,7 @@ async fn misissued_certificates_are_reported_at_start_up(app: TestApp) {
     for device in ["M", "VICTIM", "FINE"] {
         app.register_charger(device, None).await;
     }
-    let ca = csms::ca::Ca::open(&app.settings.ca_dir).unwrap();
+    let ca = csms::infra::ca::Ca::open(&app.settings.ca_dir).unwrap();
     let (forged, _) = ca.issue("VICTIM", &[], 30, true).unwrap();
     let serial = app.record_issued_certificate("M", &forged).await;
     let (fine, _) = ca.issue("FINE", &[], 30, true).unwrap();
@@ -186,7 +186,7 @@ async fn misissued_certificates_are_reported_at_start_up(app: TestApp) {
     assert!(misissued(events(&app, &admin, "FINE").await).is_empty());
     // Run again (every start-up does): the same serial found, nothing recorded twice.
     let again = app
-        .db(|c| csms::certificates::audit_issued(c).unwrap())
+        .db(|c| csms::domain::certificates::audit_issued(c).unwrap())
         .await;
     assert_eq!(again, vec![serial]);
     assert_eq!(misissued(events(&app, &admin, "M").await).len(), 1);
@@ -391,7 +391,7 @@ async fn bad_log_and_signed_firmware_requests_are_400(app: TestApp) {
         .await;
     assert_eq!(s, 400, "{b}");
     let dir = tempfile::tempdir().unwrap();
-    let cert = csms::ca::Ca::open(dir.path())
+    let cert = csms::infra::ca::Ca::open(dir.path())
         .unwrap()
         .cert_pem()
         .to_string();
@@ -480,7 +480,7 @@ async fn deleting_a_charger_takes_its_security_records(app: TestApp) {
     assert_eq!(s, 404);
     let left: i64 = app
         .db(|c| {
-            use csms::db::schema::{charger_certificates, security_events, security_jobs};
+            use csms::infra::db::schema::{charger_certificates, security_events, security_jobs};
             use diesel::prelude::*;
             charger_certificates::table
                 .count()
@@ -540,7 +540,7 @@ async fn commands_api_security_messages_are_tracked(app: TestApp) {
     assert!(sim.uploaded_logs().iter().any(|(r, _)| *r == 4242));
     // A root installed, then the charger reports none of that type: csms forgets it.
     let dir = tempfile::tempdir().unwrap();
-    let pem = csms::ca::Ca::open(dir.path())
+    let pem = csms::infra::ca::Ca::open(dir.path())
         .unwrap()
         .cert_pem()
         .to_string();

@@ -68,7 +68,7 @@ async fn start_stop_settles_energy(app: TestApp) {
     // Outbox events were written in the same transactions.
     let names = app
         .db(|c| {
-            use csms::db::schema::events;
+            use csms::infra::db::schema::events;
             use diesel::prelude::*;
             events::table
                 .select(events::name)
@@ -510,10 +510,10 @@ async fn recovery_refunds_stuck_sessions(app: TestApp) {
     let customer = c.id;
     let tag = c.id_tag.clone();
     app.db(move |conn| {
-        use csms::db::schema::charging_sessions;
+        use csms::infra::db::schema::charging_sessions;
         use diesel::prelude::*;
-        let old = csms::db::now() - chrono::Duration::minutes(10);
-        csms::db::write_tx(conn, |conn| {
+        let old = csms::infra::db::now() - chrono::Duration::minutes(10);
+        csms::infra::db::write_tx(conn, |conn| {
             diesel::insert_into(charging_sessions::table)
                 .values((
                     charging_sessions::session_uid.eq("SESS_crashed"),
@@ -533,11 +533,11 @@ async fn recovery_refunds_stuck_sessions(app: TestApp) {
                 .filter(charging_sessions::session_uid.eq("SESS_crashed"))
                 .select(charging_sessions::id)
                 .first(conn)?;
-            csms::wallet::apply(
+            csms::domain::wallet::apply(
                 conn,
                 customer,
                 -1000,
-                csms::wallet::Kind::ChargeHold,
+                csms::domain::wallet::Kind::ChargeHold,
                 Some(sid),
                 None,
             )

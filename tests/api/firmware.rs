@@ -248,7 +248,7 @@ dual!(diagnostics_are_uploaded_to_csms);
 /// Rows of the files store: (files, chunks).
 async fn stored_files(app: &TestApp) -> (i64, i64) {
     app.db(|c| {
-        use csms::db::schema::{file_chunks, files};
+        use csms::infra::db::schema::{file_chunks, files};
         use diesel::prelude::*;
         (
             files::table.count().get_result::<i64>(c).unwrap(),
@@ -565,7 +565,7 @@ async fn legacy_files_move_into_chunks(backend: crate::helpers::Backend) {
     let data = image.clone();
     let image_copy = image.clone();
     let chunks: Vec<(i64, bool, Vec<u8>)> = tokio::task::spawn_blocking(move || {
-        use csms::db::schema::{file_chunks, files, firmware_images};
+        use csms::infra::db::schema::{file_chunks, files, firmware_images};
         macro_rules! check {
             ($c:expr) => {{
                 let file: i64 = firmware_images::table

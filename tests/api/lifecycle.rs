@@ -545,8 +545,8 @@ async fn sqlite_money_commits_are_durable() {
                 #[diesel(sql_type = diesel::sql_types::Integer)]
                 synchronous: i32,
             }
-            let level = |c: &mut csms::db::DbConnection| -> i32 {
-                let csms::db::DbConnection::Sqlite(inner) = c else {
+            let level = |c: &mut csms::infra::db::DbConnection| -> i32 {
+                let csms::infra::db::DbConnection::Sqlite(inner) = c else {
                     unreachable!("a SQLite test");
                 };
                 diesel::sql_query("PRAGMA synchronous")
@@ -556,7 +556,8 @@ async fn sqlite_money_commits_are_durable() {
             };
             let before = level(c);
             let inside =
-                csms::db::relaxed_tx(c, |c| Ok::<_, diesel::result::Error>(level(c))).unwrap();
+                csms::infra::db::relaxed_tx(c, |c| Ok::<_, diesel::result::Error>(level(c)))
+                    .unwrap();
             let after = level(c);
             (before, inside, after)
         })

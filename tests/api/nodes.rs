@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use csms::charging::recovery::{Cutoffs, run_once};
-use csms::db::schema::{charging_sessions, nodes};
+use csms::domain::charging::recovery::{Cutoffs, run_once};
+use csms::infra::db::schema::{charging_sessions, nodes};
 use diesel::prelude::*;
 
 use crate::dual;
@@ -40,12 +40,12 @@ async fn recovery_leaves_live_nodes_alone(app: TestApp) {
     let resolved = app
         .db(move |c| {
             // Both rows at once: the other node's recovery runs every second meanwhile.
-            csms::db::write_tx(c, |c| {
+            csms::infra::db::write_tx(c, |c| {
                 diesel::insert_into(nodes::table)
                     .values((
                         nodes::node_id.eq("crashed-node"),
-                        nodes::started_at.eq(csms::db::now()),
-                        nodes::heartbeat_at.eq(csms::db::now()),
+                        nodes::started_at.eq(csms::infra::db::now()),
+                        nodes::heartbeat_at.eq(csms::infra::db::now()),
                     ))
                     .execute(c)?;
                 diesel::update(
@@ -59,14 +59,14 @@ async fn recovery_leaves_live_nodes_alone(app: TestApp) {
                 .execute(c)
             })
             .unwrap();
-            let t = csms::db::now();
+            let t = csms::infra::db::now();
             let cut = |live: Vec<String>| Cutoffs {
                 pending_before: t - chrono::Duration::seconds(3600),
                 live_nodes: live,
                 active_before: t - chrono::Duration::seconds(3600),
                 orphan_grace: chrono::Duration::seconds(3600),
             };
-            let alive = csms::node::live(c, Duration::from_secs(20)).unwrap();
+            let alive = csms::infra::node::live(c, Duration::from_secs(20)).unwrap();
             assert!(alive.contains(&"crashed-node".to_string()));
             let while_alive = run_once(c, &cut(alive), &policy).unwrap();
             diesel::update(nodes::table.find("crashed-node"))
@@ -74,7 +74,7 @@ async fn recovery_leaves_live_nodes_alone(app: TestApp) {
                 .execute(c)
                 .unwrap();
             // This pass or the other node's resolves it, exactly once.
-            let alive = csms::node::live(c, Duration::from_secs(20)).unwrap();
+            let alive = csms::infra::node::live(c, Duration::from_secs(20)).unwrap();
             run_once(c, &cut(alive), &policy).unwrap();
             let status: String = charging_sessions::table
                 .filter(charging_sessions::owner_node.eq("crashed-node"))
@@ -117,7 +117,7 @@ async fn every_node_relays_every_event(app: TestApp) {
     }
     let leases = app
         .db(|c| {
-            use csms::db::schema::leases;
+            use csms::infra::db::schema::leases;
             leases::table
                 .select(leases::holder)
                 .load::<String>(c)
@@ -158,8 +158,13 @@ async fn start_answers_from_the_final_state(app: TestApp) {
                 .select(charging_sessions::id)
                 .first(c)
                 .unwrap();
-            csms::db::write_tx(c, |c| {
-                csms::charging::fail(c, id, csms::charging::Failure::Interrupted, &["pending"])
+            csms::infra::db::write_tx(c, |c| {
+                csms::domain::charging::fail(
+                    c,
+                    id,
+                    csms::domain::charging::Failure::Interrupted,
+                    &["pending"],
+                )
             })
             .unwrap()
         })

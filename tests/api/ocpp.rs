@@ -108,7 +108,7 @@ async fn handshake_rules(app: TestApp) {
     // The password is stored hashed.
     let hash = app
         .db(|c| {
-            use csms::db::schema::chargers;
+            use csms::infra::db::schema::chargers;
             use diesel::prelude::*;
             chargers::table
                 .filter(chargers::device_id.eq("LOCKED1"))
@@ -153,7 +153,7 @@ async fn handshake_rules(app: TestApp) {
     // A hash written by an earlier version (bcrypt) still works, and is replaced by the fast form.
     let old = bcrypt::hash("legacy-password-0001", 4).unwrap();
     app.db(move |c| {
-        use csms::db::schema::chargers;
+        use csms::infra::db::schema::chargers;
         use diesel::prelude::*;
         diesel::update(chargers::table.filter(chargers::device_id.eq("GEN1")))
             .set(chargers::ocpp_password_hash.eq(old))
@@ -172,7 +172,7 @@ async fn handshake_rules(app: TestApp) {
     );
     let upgraded = app
         .db(|c| {
-            use csms::db::schema::chargers;
+            use csms::infra::db::schema::chargers;
             use diesel::prelude::*;
             chargers::table
                 .filter(chargers::device_id.eq("GEN1"))
@@ -268,7 +268,7 @@ async fn every_charge_point_action(app: TestApp) {
     sim.call("MeterValues", json!({"connectorId": 1, "meterValue": [{"timestamp": "2026-11-24T10:00:00Z", "sampledValue": [{"value": "12.5", "measurand": "Voltage", "unit": "V"}]}]})).await.unwrap();
     let rows = app
         .db(move |c| {
-            use csms::db::schema::meter_values;
+            use csms::infra::db::schema::meter_values;
             use diesel::prelude::*;
             meter_values::table
                 .select((meter_values::transaction_id, meter_values::energy_wh))
@@ -772,7 +772,7 @@ dual!(
 /// The rows of a charger's message log, straight from the database.
 async fn logged_frames(app: &TestApp, device: &'static str) -> i64 {
     app.db(move |c| {
-        use csms::db::schema::{chargers, ocpp_messages};
+        use csms::infra::db::schema::{chargers, ocpp_messages};
         use diesel::prelude::*;
         let id: i64 = chargers::table
             .filter(chargers::device_id.eq(device))

@@ -73,7 +73,7 @@ async fn reserve_now_goes_out_as_given(app: TestApp) {
     let answer = sim
         .call(
             "StartTransaction",
-            json!({"connectorId": 1, "idTag": "FLEETR", "meterStart": 0, "reservationId": 42, "timestamp": csms::ocpp::messages::now_timestamp()}),
+            json!({"connectorId": 1, "idTag": "FLEETR", "meterStart": 0, "reservationId": 42, "timestamp": csms::protocol::ocpp16::messages::now_timestamp()}),
         )
         .await
         .unwrap();
@@ -115,7 +115,7 @@ async fn reserve_now_goes_out_as_given(app: TestApp) {
     );
     let stale = app
         .db(|c| {
-            use csms::db::schema::ocpp_transactions as t;
+            use csms::infra::db::schema::ocpp_transactions as t;
             use diesel::prelude::*;
             t::table
                 .filter(t::connector_id.eq(3))
@@ -138,7 +138,7 @@ async fn reserve_now_goes_out_as_given(app: TestApp) {
     assert_eq!(b["response"], json!({"status": "Accepted"}), "{b}");
     let open = app
         .db(|c| {
-            use csms::db::schema::ocpp_transactions as t;
+            use csms::infra::db::schema::ocpp_transactions as t;
             use diesel::prelude::*;
             t::table
                 .filter(t::connector_id.eq(3))

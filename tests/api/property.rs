@@ -96,7 +96,7 @@ async fn run_op(
         Op::StopAtCharger(ch) => {
             if let Some((&tx, _)) = sims[ch].open_transactions().iter().next() {
                 let meter = sims[ch].meter_wh(sims[ch].open_transactions()[&tx]).round() as i64;
-                let payload = json!({"transactionId": tx, "meterStop": meter, "timestamp": csms::ocpp::messages::now_timestamp(), "reason": "EVDisconnected"});
+                let payload = json!({"transactionId": tx, "meterStop": meter, "timestamp": csms::protocol::ocpp16::messages::now_timestamp(), "reason": "EVDisconnected"});
                 if sims[ch]
                     .stop_transaction(tx, "EVDisconnected")
                     .await
@@ -249,7 +249,7 @@ async fn money_is_conserved_under_random_interleavings(app: TestApp) {
         }
         let open = app
             .db(|c| {
-                use csms::db::schema::charging_sessions;
+                use csms::infra::db::schema::charging_sessions;
                 use diesel::prelude::*;
                 charging_sessions::table
                     .filter(charging_sessions::status.eq_any(["pending", "active", "stopping"]))
@@ -269,7 +269,7 @@ async fn money_is_conserved_under_random_interleavings(app: TestApp) {
     app.assert_money_conserved().await;
     let open = app
         .db(|c| {
-            use csms::db::schema::charging_sessions;
+            use csms::infra::db::schema::charging_sessions;
             use diesel::prelude::*;
             charging_sessions::table
                 .filter(charging_sessions::status.eq_any(["pending", "active", "stopping"]))
@@ -281,8 +281,8 @@ async fn money_is_conserved_under_random_interleavings(app: TestApp) {
     if !open.is_empty() {
         let detail = app
             .db(|c| {
-                use csms::db::models::{OcppTransaction, Session};
-                use csms::db::schema::{charging_sessions, connectors, ocpp_transactions};
+                use csms::infra::db::models::{OcppTransaction, Session};
+                use csms::infra::db::schema::{charging_sessions, connectors, ocpp_transactions};
                 use diesel::prelude::*;
                 let s: Vec<Session> = charging_sessions::table
                     .filter(charging_sessions::status.eq_any(["pending", "active", "stopping"]))
@@ -310,7 +310,7 @@ async fn money_is_conserved_under_random_interleavings(app: TestApp) {
     // The run exercised what it claims to: paid sessions, failed (refunded) starts, refunds.
     let statuses = app
         .db(|c| {
-            use csms::db::schema::charging_sessions;
+            use csms::infra::db::schema::charging_sessions;
             use diesel::prelude::*;
             charging_sessions::table
                 .filter(charging_sessions::origin.eq("app"))

@@ -280,7 +280,7 @@ async fn reserve_decides_races_in_the_database(app: TestApp) {
             threads.push(std::thread::spawn(move || {
                 let mut conn = db.get().unwrap();
                 barrier.wait();
-                let r = csms::charging::start::Reservation {
+                let r = csms::domain::charging::start::Reservation {
                     customer_id: id,
                     charger_id,
                     connector_id: 1,
@@ -290,9 +290,9 @@ async fn reserve_decides_races_in_the_database(app: TestApp) {
                     request_hash: None,
                     owner_node: None,
                 };
-                match csms::charging::start::reserve(&mut conn, &r) {
+                match csms::domain::charging::start::reserve(&mut conn, &r) {
                     Ok(s) => Some(s.id),
-                    Err(csms::charging::start::Reserve::Failed(
+                    Err(csms::domain::charging::start::Reserve::Failed(
                         csms::error::AppError::ConnectorInUse,
                     )) => None,
                     Err(_) => panic!("unexpected reserve error"),
@@ -307,8 +307,13 @@ async fn reserve_decides_races_in_the_database(app: TestApp) {
         app.assert_money_conserved().await;
         let session = winners[0];
         app.db(move |c| {
-            csms::db::write_tx(c, |c| {
-                csms::charging::fail(c, session, csms::charging::Failure::Rejected, &["pending"])
+            csms::infra::db::write_tx(c, |c| {
+                csms::domain::charging::fail(
+                    c,
+                    session,
+                    csms::domain::charging::Failure::Rejected,
+                    &["pending"],
+                )
             })
             .unwrap()
         })

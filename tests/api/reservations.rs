@@ -100,7 +100,7 @@ async fn wait_available(app: &TestApp, token: &str, device: &str, connector: i64
 /// The reservationId each of a charger's transactions carried, by transactionId.
 async fn transaction_reservations(app: &TestApp) -> Vec<(i64, Option<i32>)> {
     app.db(|c| {
-        use csms::db::schema::ocpp_transactions as t;
+        use csms::infra::db::schema::ocpp_transactions as t;
         t::table
             .select((t::id, t::reservation_id))
             .order(t::id)
@@ -254,7 +254,7 @@ async fn reservation_races_have_one_winner(app: TestApp) {
     }
     let holding = app
         .db(|c| {
-            use csms::db::schema::reservations as r;
+            use csms::infra::db::schema::reservations as r;
             r::table
                 .filter(r::status.eq_any(["pending", "active"]))
                 .count()
@@ -356,7 +356,7 @@ async fn cancel_and_expiry_free_the_connector(app: TestApp) {
     // Time passes: the reservation's expiry is now (for csms and for the charger).
     sim.drop_reservations();
     app.db(move |c| {
-        use csms::db::schema::reservations as r;
+        use csms::infra::db::schema::reservations as r;
         diesel::update(r::table.find(id))
             .set(r::expires_at.eq(chrono::Utc::now().naive_utc()))
             .execute(c)
@@ -538,7 +538,7 @@ async fn failed_start_gives_the_reservation_back(app: TestApp) {
     };
     let status_of = |id: i64| {
         app.db(move |c| {
-            use csms::db::schema::reservations as r;
+            use csms::infra::db::schema::reservations as r;
             r::table
                 .find(id)
                 .select(r::status)
@@ -554,7 +554,7 @@ async fn failed_start_gives_the_reservation_back(app: TestApp) {
     }
     assert_eq!(status_of(rid).await, "used");
     app.db(move |c| {
-        use csms::db::schema::reservations as r;
+        use csms::infra::db::schema::reservations as r;
         diesel::update(r::table.find(rid))
             .set(r::expires_at.eq(chrono::Utc::now().naive_utc()))
             .execute(c)
@@ -616,7 +616,7 @@ const WHOLE_CHARGER: &str = "A customer reserves one connector (connectorId 1 or
 /// Sets a reservation's expiry (time passing), for csms; the charger forgets it too.
 async fn set_expiry(app: &TestApp, id: i64, at: chrono::NaiveDateTime) {
     app.db(move |c| {
-        use csms::db::schema::reservations as r;
+        use csms::infra::db::schema::reservations as r;
         diesel::update(r::table.find(id))
             .set(r::expires_at.eq(at))
             .execute(c)
@@ -699,7 +699,7 @@ async fn customers_hold_one_connector_at_a_time(app: TestApp) {
     }
     let holding = app
         .db(|c| {
-            use csms::db::schema::reservations as r;
+            use csms::infra::db::schema::reservations as r;
             r::table
                 .filter(r::status.eq_any(["pending", "active"]))
                 .count()
@@ -766,7 +766,8 @@ async fn no_shows_suspend_reservations(app: TestApp) {
     set_expiry(&app, expired[0], now() - chrono::Duration::seconds(1800)).await;
     let last = now() - chrono::Duration::seconds(1);
     set_expiry(&app, expired[1], last).await;
-    let until = csms::ocpp::messages::format_timestamp(last + chrono::Duration::hours(6));
+    let until =
+        csms::protocol::ocpp16::messages::format_timestamp(last + chrono::Duration::hours(6));
     let message = format!(
         "You let 2 reservations go unused within 1 hour: new reservations are refused until {until}."
     );
@@ -819,7 +820,7 @@ async fn no_shows_suspend_reservations(app: TestApp) {
         assert_eq!(s, 201, "{body}");
         let id = body["reservation"]["id"].as_i64().unwrap();
         app.db(move |conn| {
-            use csms::db::schema::reservations as r;
+            use csms::infra::db::schema::reservations as r;
             diesel::update(r::table.find(id))
                 .set(r::created_at.eq(now() - chrono::Duration::minutes(110)))
                 .execute(conn)

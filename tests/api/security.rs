@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use csms::config::Settings;
+use csms::infra::config::Settings;
 use csms::startup::Application;
 use futures_util::StreamExt;
 use reqwest::header::HeaderMap;
@@ -211,10 +211,10 @@ dual!(registration_budget_per_address, |s| {
 /// A registration with an email already registered is refused before the password is hashed: with
 /// an expensive bcrypt cost it answers in a fraction of the time a new registration takes.
 async fn duplicate_email_is_refused_before_hashing(app: TestApp) {
-    let hash = csms::auth::hash_password("password".into(), 4)
+    let hash = csms::domain::auth::hash_password("password".into(), 4)
         .await
         .expect("hash");
-    app.db(move |c| csms::customers::create(c, "Old", "old@example.com", &hash).unwrap())
+    app.db(move |c| csms::domain::customers::create(c, "Old", "old@example.com", &hash).unwrap())
         .await;
     let t = std::time::Instant::now();
     let (s, _, body) = register(&app, "old@example.com", "password").await;

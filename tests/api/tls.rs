@@ -281,7 +281,7 @@ async fn profile_3_takes_a_csms_certificate_only_from_its_charger(app: TestApp) 
         .await;
     app.register_charger_with("NOROW", json!({"securityProfile": 3}))
         .await;
-    let ca = csms::ca::Ca::open(&app.settings.ca_dir).unwrap();
+    let ca = csms::infra::ca::Ca::open(&app.settings.ca_dir).unwrap();
     let files = |tag: &str, cert: &str, key: &str| {
         let (c, k) = (
             pki.dir.join(format!("csms-{tag}.pem")),
@@ -302,10 +302,10 @@ async fn profile_3_takes_a_csms_certificate_only_from_its_charger(app: TestApp) 
 
     // The forged certificate of before the fix, on csms's record as M's.
     let (forged, forged_key) = ca.issue("VICTIM", &[], 30, true).unwrap();
-    let der = csms::ca::cert_der(&forged).unwrap();
+    let der = csms::infra::ca::cert_der(&forged).unwrap();
     let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
     assert_eq!(
-        csms::ca::single_common_name(cert.subject()).unwrap(),
+        csms::infra::ca::single_common_name(cert.subject()).unwrap(),
         "VICTIM",
         "it names VICTIM alone"
     );
@@ -351,11 +351,11 @@ async fn profile_3_takes_a_csms_certificate_only_from_its_charger(app: TestApp) 
     assert!(e.contains("403"), "{e}");
 
     // Another certificate from csms's CA key with the serial of VICTIM's own: not the one issued.
-    let own_serial = csms::ca::hash_data(&chain, Some(ca.cert_pem()))
+    let own_serial = csms::infra::ca::hash_data(&chain, Some(ca.cert_pem()))
         .unwrap()
         .serial_number;
     let ca_key = rcgen::KeyPair::from_pem(
-        &std::fs::read_to_string(ca.dir().join(csms::ca::KEY_FILE)).unwrap(),
+        &std::fs::read_to_string(ca.dir().join(csms::infra::ca::KEY_FILE)).unwrap(),
     )
     .unwrap();
     let issuer = rcgen::Issuer::from_ca_cert_pem(ca.cert_pem(), ca_key).unwrap();
@@ -369,7 +369,7 @@ async fn profile_3_takes_a_csms_certificate_only_from_its_charger(app: TestApp) 
     ));
     let twin = p.signed_by(&key, &issuer).unwrap().pem();
     assert_eq!(
-        csms::ca::hash_data(&twin, Some(ca.cert_pem()))
+        csms::infra::ca::hash_data(&twin, Some(ca.cert_pem()))
             .unwrap()
             .serial_number,
         own_serial

@@ -287,7 +287,7 @@ async fn force_closed_transaction_lost_in_a_reboot_is_no_longer_stopped(app: Tes
     sim.reboot(true).await.unwrap(); // boots and reports the connector Available
     let must_stop = || {
         app.db(|c| {
-            use csms::db::schema::ocpp_transactions as t;
+            use csms::infra::db::schema::ocpp_transactions as t;
             use diesel::prelude::*;
             t::table
                 .filter(t::stop_next_at.is_not_null())
@@ -344,7 +344,7 @@ async fn force_closed_start_is_never_resumed(app: TestApp) {
     let answer = sim
         .call(
             "StartTransaction",
-            json!({"connectorId": 1, "idTag": tag, "meterStart": 0, "timestamp": csms::ocpp::messages::now_timestamp()}),
+            json!({"connectorId": 1, "idTag": tag, "meterStart": 0, "timestamp": csms::protocol::ocpp16::messages::now_timestamp()}),
         )
         .await
         .unwrap();
@@ -398,7 +398,7 @@ async fn customer_cancels_a_failed_start_that_could_resume(app: TestApp) {
     let answer = sim
         .call(
             "StartTransaction",
-            json!({"connectorId": 1, "idTag": tag, "meterStart": 0, "timestamp": csms::ocpp::messages::now_timestamp()}),
+            json!({"connectorId": 1, "idTag": tag, "meterStart": 0, "timestamp": csms::protocol::ocpp16::messages::now_timestamp()}),
         )
         .await
         .unwrap();
@@ -550,7 +550,7 @@ async fn chargers_authorization_cache_is_turned_off_once(app: TestApp) {
     );
     let cache = || {
         app.db(|c| {
-            use csms::db::schema::chargers;
+            use csms::infra::db::schema::chargers;
             use diesel::prelude::*;
             chargers::table
                 .filter(chargers::device_id.eq("CACHE1"))
@@ -626,7 +626,7 @@ dual!(chargers_authorization_cache_is_turned_off_once);
 /// Which failed starts a late StartTransaction may resume, decided in one place.
 #[test]
 fn which_failed_starts_may_resume() {
-    use csms::charging::Failure;
+    use csms::domain::charging::Failure;
     let resumable: Vec<&str> = Failure::ALL
         .into_iter()
         .filter(|f| f.may_resume())

@@ -1,6 +1,6 @@
 //! Core profile (34 cases).
 
-use csms::ocpp::schemas::Kind;
+use csms::protocol::ocpp16::schemas::Kind;
 use csms::simulator::{RemoteStart, RemoteStop, Simulator};
 use serde_json::json;
 
@@ -23,7 +23,10 @@ pub async fn tc_001_cold_boot_charge_point(ctx: Ctx) {
     .await;
     assert_eq!(boot["status"], "Accepted");
     assert!(boot["interval"].as_i64().unwrap() > 0);
-    assert!(csms::ocpp::messages::parse_timestamp(boot["currentTime"].as_str().unwrap()).is_some());
+    assert!(
+        csms::protocol::ocpp16::messages::parse_timestamp(boot["currentTime"].as_str().unwrap())
+            .is_some()
+    );
     for connector in 0..=2 {
         let a = call(
             &sim,

@@ -143,7 +143,7 @@ impl Ctx {
         let device = SHARED_DEVICE.to_string();
         let transaction = app
             .db(move |c| {
-                use csms::db::schema::ocpp_transactions as t;
+                use csms::infra::db::schema::ocpp_transactions as t;
                 t::table
                     .select(diesel::dsl::max(t::id))
                     .first::<Option<i64>>(c)
@@ -365,7 +365,7 @@ impl Ctx {
         let mark = self.mark.transaction;
         self.app
             .db(move |c| {
-                use csms::db::schema::ocpp_transactions as t;
+                use csms::infra::db::schema::ocpp_transactions as t;
                 t::table
                     .filter(t::id.gt(mark))
                     .count()

@@ -1,5 +1,5 @@
 //! Local Auth List Management (6 cases). csms computes the list from its tokens (see
-//! `csms::local_list`); the charger's answers are scripted where the case needs them.
+//! `csms::domain::local_list`); the charger's answers are scripted where the case needs them.
 
 use csms::simulator::Simulator;
 use serde_json::{Value, json};

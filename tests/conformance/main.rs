@@ -29,7 +29,7 @@ mod smart_charging;
 use std::future::Future;
 use std::pin::Pin;
 
-use csms::ocpp::schemas::{Kind, schemas};
+use csms::protocol::ocpp16::schemas::{Kind, schemas};
 use csms::simulator::Simulator;
 use diesel::prelude::*;
 use serde_json::{Value, json};
@@ -202,7 +202,7 @@ pub async fn tokens(app: &TestApp, admin: &str) {
 /// A transaction as csms recorded it: (stopped, stop reason, reservationId).
 pub async fn transaction(app: &TestApp, id: i64) -> (bool, Option<String>, Option<i32>) {
     app.db(move |c| {
-        use csms::db::schema::ocpp_transactions as t;
+        use csms::infra::db::schema::ocpp_transactions as t;
         let (stopped, reason, reservation) = t::table
             .find(id)
             .select((t::stopped_at, t::stop_reason, t::reservation_id))
@@ -279,7 +279,7 @@ where
 
 /// A past timestamp (a message queued while offline).
 pub fn minutes_ago(m: i64) -> String {
-    csms::ocpp::messages::format_timestamp(
+    csms::protocol::ocpp16::messages::format_timestamp(
         chrono::Utc::now().naive_utc() - chrono::Duration::minutes(m),
     )
 }

@@ -1,6 +1,6 @@
 //! Reservation (10 cases), through the operator's commands API (ReserveNow, CancelReservation): the
 //! commands go out as given (the operator's reservationId and expiry), and csms records the
-//! reservation by the charger's answer (so that it excludes app sessions; see `csms::reservations`).
+//! reservation by the charger's answer (so that it excludes app sessions; see `csms::domain::reservations`).
 
 use serde_json::{Value, json};
 
@@ -87,7 +87,7 @@ pub async fn tc_047_reservation_of_a_connector_expire(ctx: Ctx) {
         .post(
             &format!("/api/admin/chargers/{}/commands/ReserveNow", ctx.device()),
             Some(&ctx.admin),
-            json!({"connectorId": 1, "expiryDate": csms::ocpp::messages::format_timestamp(chrono::Utc::now().naive_utc() + chrono::Duration::seconds(2)), "idTag": "VALID", "reservationId": 1}),
+            json!({"connectorId": 1, "expiryDate": csms::protocol::ocpp16::messages::format_timestamp(chrono::Utc::now().naive_utc() + chrono::Duration::seconds(2)), "idTag": "VALID", "reservationId": 1}),
         )
         .await;
     assert_eq!(s, 200, "{b}");

@@ -175,7 +175,7 @@ pub async fn tc_074_update_charge_point_certificate_by_request_of_central_system
     assert_eq!(got[0]["certificateChain"], chain.as_str());
     // Issued by the charger CA in CSMS_CA_DIR, for the CSR's key (checked by the simulator), to
     // the charger's identity, and the chain ends with the CA certificate.
-    let ca = csms::ca::Ca::open(&app.settings.ca_dir).unwrap();
+    let ca = csms::infra::ca::Ca::open(&app.settings.ca_dir).unwrap();
     assert!(chain.ends_with(ca.cert_pem()));
     let (_, leaf) = x509_parser::pem::parse_x509_pem(chain.as_bytes()).unwrap();
     let leaf = leaf.parse_x509().unwrap();
@@ -185,10 +185,10 @@ pub async fn tc_074_update_charge_point_certificate_by_request_of_central_system
         .expect("signed by the charger CA");
     // Exactly one common name: the charger's.
     assert_eq!(
-        csms::ca::single_common_name(leaf.subject()).unwrap(),
+        csms::infra::ca::single_common_name(leaf.subject()).unwrap(),
         device
     );
-    let hash = csms::ca::hash_data(&chain, Some(ca.cert_pem())).unwrap();
+    let hash = csms::infra::ca::hash_data(&chain, Some(ca.cert_pem())).unwrap();
     // Stored with the charger's answer to CertificateSigned.
     eventually("CertificateSigned answer stored", || async {
         certificates(app, admin, device).await["issued"][0]["status"] == "Accepted"
@@ -201,7 +201,7 @@ pub async fn tc_074_update_charge_point_certificate_by_request_of_central_system
     assert_eq!(issued[0]["expired"], false);
     assert_eq!(
         issued[0]["notAfter"],
-        csms::ocpp::messages::format_timestamp(hash.not_after).as_str()
+        csms::protocol::ocpp16::messages::format_timestamp(hash.not_after).as_str()
     );
     let days = (hash.not_after - chrono::Utc::now().naive_utc()).num_days();
     assert!((363..=365).contains(&days), "{days} days");
@@ -214,7 +214,7 @@ case!(
 /// A root certificate made for the test (self-signed, as roots are).
 fn root_certificate() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
-    let pem = csms::ca::Ca::open(dir.path())
+    let pem = csms::infra::ca::Ca::open(dir.path())
         .unwrap()
         .cert_pem()
         .to_string();
@@ -233,7 +233,7 @@ async fn install_certificate(ctx: Ctx, kind: &str) {
         vec![(kind.to_string(), pem.clone())]
     );
     // csms knows it is installed, with the hash data the charger will report.
-    let hash = csms::ca::hash_data(&pem, None).unwrap();
+    let hash = csms::infra::ca::hash_data(&pem, None).unwrap();
     let installed = certificates(&ctx.app, &ctx.admin, ctx.device()).await["installed"].clone();
     let all = installed.as_array().unwrap();
     if !ctx.is_shared() {
@@ -289,7 +289,7 @@ pub async fn tc_076_delete_a_specific_certificate(ctx: Ctx) {
     assert_eq!(r["status"], "Accepted");
     let hashes = r["certificateHashData"].as_array().unwrap().clone();
     assert_eq!(hashes.len(), 2);
-    let first_hash = csms::ca::hash_data(&first, None).unwrap();
+    let first_hash = csms::infra::ca::hash_data(&first, None).unwrap();
     assert_eq!(hashes[0]["serialNumber"], first_hash.serial_number.as_str());
     assert_eq!(hashes[0]["hashAlgorithm"], "SHA256");
     // What the charger reported is what csms shows.
@@ -468,7 +468,7 @@ async fn signed_image(app: &TestApp, admin: &str) -> (tempfile::TempDir, i64, St
     };
     assert_eq!(s, 201, "{b}");
     let dir = tempfile::tempdir().unwrap();
-    let ca = csms::ca::Ca::open(dir.path()).unwrap();
+    let ca = csms::infra::ca::Ca::open(dir.path()).unwrap();
     let (cert, key) = ca.issue("firmware signer", &[], 30, false).unwrap();
     use base64::Engine;
     use rcgen::SigningKey;

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use csms::config::Settings;
+use csms::infra::config::Settings;
 use csms::simulator::{SimConfig, Simulator};
 use csms::startup::Application;
 use csms::state::State;
@@ -219,10 +219,10 @@ impl TestApp {
     /// CSR subject fix stored it whatever the certificate read). Returns the serial.
     #[allow(dead_code)] // not every test binary uses it
     pub async fn record_issued_certificate(&self, device: &str, pem: &str) -> String {
-        use csms::db::schema::{charger_certificates, chargers};
+        use csms::infra::db::schema::{charger_certificates, chargers};
         use diesel::prelude::*;
-        let ca = csms::ca::Ca::open(&self.settings.ca_dir).unwrap();
-        let h = csms::ca::hash_data(pem, Some(ca.cert_pem())).unwrap();
+        let ca = csms::infra::ca::Ca::open(&self.settings.ca_dir).unwrap();
+        let h = csms::infra::ca::hash_data(pem, Some(ca.cert_pem())).unwrap();
         let (device, pem, serial) = (device.to_string(), pem.to_string(), h.serial_number.clone());
         self.db(move |c| {
             let id: i64 = chargers::table
@@ -389,7 +389,7 @@ impl TestApp {
     /// Runs a closure on a pooled connection (off the async executor).
     pub async fn db<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut csms::db::DbConnection) -> T + Send + 'static,
+        f: impl FnOnce(&mut csms::infra::db::DbConnection) -> T + Send + 'static,
     ) -> T {
         let db = self.state.db.clone();
         tokio::task::spawn_blocking(move || {
@@ -400,10 +400,10 @@ impl TestApp {
         .unwrap()
     }
 
-    /// The money invariants (see `csms::wallet::audit`): every wallet equals its ledger sum, and
+    /// The money invariants (see `csms::domain::wallet::audit`): every wallet equals its ledger sum, and
     /// credits == wallets + open holds + paid costs.
     pub async fn assert_money_conserved(&self) {
-        let audit = self.db(|c| csms::wallet::audit(c).unwrap()).await;
+        let audit = self.db(|c| csms::domain::wallet::audit(c).unwrap()).await;
         assert!(audit.ok(), "money not conserved: {audit:?}");
     }
 }
@@ -471,7 +471,7 @@ pub fn tls(s: &mut Settings) {
 pub fn tls_and_csms_ca(s: &mut Settings) {
     tls(s);
     let test_ca = s.ocpp_tls_client_ca.clone().expect("tls");
-    let ca = csms::ca::Ca::open(&s.ca_dir).expect("csms's charger CA");
+    let ca = csms::infra::ca::Ca::open(&s.ca_dir).expect("csms's charger CA");
     let bundle = test_ca.with_file_name("client-cas.pem");
     let pem = format!(
         "{}{}",

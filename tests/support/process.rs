@@ -199,9 +199,9 @@ pub async fn settle_and_audit(fleet: &Fleet, database_url: &str) {
     }
     let url = database_url.to_string();
     let outcome = tokio::task::spawn_blocking(move || {
-        let db = csms::db::Db::connect(&url, 2).expect("database");
+        let db = csms::infra::db::Db::connect(&url, 2).expect("database");
         let mut c = db.get().unwrap();
-        use csms::db::schema::{charging_sessions as s, ocpp_transactions as t};
+        use csms::infra::db::schema::{charging_sessions as s, ocpp_transactions as t};
         let mut open = (0, 0);
         for _ in 0..120 {
             open = (
@@ -226,7 +226,7 @@ pub async fn settle_and_audit(fleet: &Fleet, database_url: &str) {
             .select((s::session_uid, s::status, s::transaction_id))
             .load(&mut c)
             .unwrap();
-        (open, rows, csms::wallet::audit(&mut c).unwrap())
+        (open, rows, csms::domain::wallet::audit(&mut c).unwrap())
     })
     .await
     .unwrap();

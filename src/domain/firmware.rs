@@ -1,0 +1,602 @@
+//! Firmware and diagnostics without an FTP server: csms hosts the firmware images an operator
+//! uploads (chargers download them over HTTP from `/files/firmware/{token}`) and receives
+//! diagnostics uploads over HTTP (`PUT` or `POST /files/diagnostics/{token}/{fileName}`). Every
+//! UpdateFirmware and GetDiagnostics is a job with the statuses the charger reported; a charger that
+//! boots with the new image's version after Installing is recognised as Installed even if it never
+//! says so.
+//!
+//! The tokens in the addresses are random (128 bits) and per image / per diagnostics request: the
+//! download and upload addresses need no login, as chargers have none to give. An upload address
+//! accepts one upload, within `CSMS_UPLOAD_TOKEN_TTL_SECS` of its request. Files are stored and
+//! served in chunks (`crate::infra::files`).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use crate::error::AppError;
+use crate::infra::db::schema::{chargers, firmware_images, maintenance_jobs};
+use crate::infra::db::{DbConnection, now, write_tx};
+use crate::infra::files::Received;
+use crate::infra::timestamps::format_timestamp;
+use crate::state::State;
+
+pub use crate::infra::files::MAX_FILE_BYTES;
+
+/// A hosted firmware image.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Image {
+    pub id: i64,
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    pub size: i64,
+    /// Where chargers download it (relative to csms's HTTP address)
+    pub path: String,
+    pub created_at: String,
+}
+
+pub(crate) fn token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+pub(crate) fn text(field: &str, v: &str) -> Result<String, AppError> {
+    let v = v.trim();
+    if v.is_empty() || v.chars().count() > 100 || v.chars().any(|c| c.is_control() || c == '/') {
+        return Err(AppError::bad_request(format!(
+            "{field} must be 1 to 100 characters without '/'"
+        )));
+    }
+    Ok(v.to_string())
+}
+
+type ImageRow = (i64, String, String, String, String, i64, NaiveDateTime);
+
+fn image_view(r: ImageRow) -> Image {
+    let (id, name, version, token, sha256, size, created) = r;
+    Image {
+        id,
+        path: format!("/files/firmware/{token}/{}", url_name(&name)),
+        name,
+        version,
+        sha256,
+        size,
+        created_at: format_timestamp(created),
+    }
+}
+
+fn image_columns() -> (
+    firmware_images::id,
+    firmware_images::name,
+    firmware_images::version,
+    firmware_images::token,
+    firmware_images::sha256,
+    firmware_images::size,
+    firmware_images::created_at,
+) {
+    (
+        firmware_images::id,
+        firmware_images::name,
+        firmware_images::version,
+        firmware_images::token,
+        firmware_images::sha256,
+        firmware_images::size,
+        firmware_images::created_at,
+    )
+}
+
+/// Stores an uploaded image (its file received by `crate::infra::files::receive`; the caller discards it
+/// when this fails).
+pub fn upload(
+    c: &mut DbConnection,
+    name: &str,
+    version: &str,
+    file: &Received,
+) -> Result<Image, AppError> {
+    let (name, version) = (text("name", name)?, text("version", version)?);
+    if file.size == 0 {
+        return Err(AppError::bad_request("The image is empty"));
+    }
+    write_tx(c, |c| {
+        crate::infra::files::complete(c, file)?;
+        let id: i64 = diesel::insert_into(firmware_images::table)
+            .values((
+                firmware_images::name.eq(&name),
+                firmware_images::version.eq(&version),
+                firmware_images::token.eq(token()),
+                firmware_images::sha256.eq(&file.sha256),
+                firmware_images::size.eq(file.size),
+                firmware_images::file_id.eq(file.file_id),
+                firmware_images::created_at.eq(now()),
+            ))
+            .returning(firmware_images::id)
+            .get_result(c)?;
+        Ok(image_view(
+            firmware_images::table
+                .find(id)
+                .select(image_columns())
+                .first(c)?,
+        ))
+    })
+}
+
+/// A file name safe in a URL path segment (the download address a charger is given).
+pub(crate) fn url_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Whether an upload address may take an upload now: 404 when there is none, 410 when it was used
+/// or has expired.
+pub(crate) fn check_address(
+    found: Option<(Option<NaiveDateTime>, Option<NaiveDateTime>)>,
+) -> Result<(), AppError> {
+    match found {
+        None => Err(AppError::NotFound("Upload address not found".into())),
+        Some((_, Some(_))) => Err(AppError::Gone(
+            "This upload address was already used: it accepts one upload".into(),
+        )),
+        Some((expires, None)) if expires.is_none_or(|t| t <= now()) => Err(AppError::Gone(
+            "This upload address has expired: ask for the file again".into(),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Whether `token` is a diagnostics upload address that may take an upload (checked before the
+/// body is read, and again when it has been).
+pub fn upload_address(c: &mut DbConnection, token: &str) -> Result<(), AppError> {
+    check_address(
+        maintenance_jobs::table
+            .filter(maintenance_jobs::token.eq(token))
+            .filter(maintenance_jobs::kind.eq("diagnostics"))
+            .select((
+                maintenance_jobs::token_expires_at,
+                maintenance_jobs::token_used_at,
+            ))
+            .first(c)
+            .optional()?,
+    )
+}
+
+pub fn images(c: &mut DbConnection) -> Result<Vec<Image>, AppError> {
+    Ok(firmware_images::table
+        .order(firmware_images::id.desc())
+        .select(image_columns())
+        .load::<ImageRow>(c)?
+        .into_iter()
+        .map(image_view)
+        .collect())
+}
+
+/// A stored file to send: its name, file id and size.
+pub type Download = (String, i64, i64);
+
+/// The image behind a download address.
+pub fn download(c: &mut DbConnection, token: &str) -> Result<Download, AppError> {
+    let (name, file): (String, Option<i64>) = firmware_images::table
+        .filter(firmware_images::token.eq(token))
+        .select((firmware_images::name, firmware_images::file_id))
+        .first(c)
+        .optional()?
+        .ok_or_else(|| AppError::NotFound("File not found".into()))?;
+    stored(c, name, file)
+}
+
+/// A complete stored file as a [`Download`]; 404 when there is none.
+pub(crate) fn stored(
+    c: &mut DbConnection,
+    name: String,
+    file: Option<i64>,
+) -> Result<Download, AppError> {
+    let Some(file) = file else {
+        return Err(AppError::NotFound("No file received".into()));
+    };
+    let size = crate::infra::files::size(c, file)?
+        .ok_or_else(|| AppError::NotFound("No file received".into()))?;
+    Ok((name, file, size))
+}
+
+/// An UpdateFirmware or GetDiagnostics request and what the charger reported.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    pub id: i64,
+    pub device_id: String,
+    /// firmware or diagnostics
+    pub kind: String,
+    pub image_id: Option<i64>,
+    pub location: String,
+    /// Requested, then what the charger reported (Downloading, Downloaded, Installing, Installed,
+    /// DownloadFailed, InstallationFailed; Uploading, Uploaded, UploadFailed), or Failed: <why>
+    pub status: String,
+    /// Every status with its time: [[status, time], ...]
+    #[schema(value_type = Vec<Vec<String>>)]
+    pub history: Value,
+    pub file_name: Option<String>,
+    /// Bytes received for a diagnostics job
+    pub received_bytes: Option<i64>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+type JobRow = (
+    i64,
+    String,
+    String,
+    Option<i64>,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    NaiveDateTime,
+    NaiveDateTime,
+);
+
+fn job(c: &mut DbConnection, id: i64) -> Result<Job, AppError> {
+    let r: JobRow = maintenance_jobs::table
+        .inner_join(chargers::table)
+        .filter(maintenance_jobs::id.eq(id))
+        .select((
+            maintenance_jobs::id,
+            chargers::device_id,
+            maintenance_jobs::kind,
+            maintenance_jobs::image_id,
+            maintenance_jobs::location,
+            maintenance_jobs::status,
+            maintenance_jobs::history,
+            maintenance_jobs::file_name,
+            // The size only: the file itself stays in the database.
+            diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(
+                "(SELECT files.size FROM files WHERE files.id = maintenance_jobs.file_id)",
+            ),
+            maintenance_jobs::created_at,
+            maintenance_jobs::updated_at,
+        ))
+        .first(c)
+        .optional()?
+        .ok_or_else(|| AppError::NotFound("Job not found".into()))?;
+    let (id, device_id, kind, image_id, location, status, history, file_name, size, ca, ua) = r;
+    Ok(Job {
+        id,
+        device_id,
+        kind,
+        image_id,
+        location,
+        status,
+        history: serde_json::from_str(&history).unwrap_or(json!([])),
+        file_name,
+        received_bytes: size,
+        created_at: format_timestamp(ca),
+        updated_at: format_timestamp(ua),
+    })
+}
+
+/// A charger's jobs, newest first.
+pub fn jobs(c: &mut DbConnection, device_id: &str) -> Result<Vec<Job>, AppError> {
+    let cid = charger_id(c, device_id)?;
+    let ids: Vec<i64> = maintenance_jobs::table
+        .filter(maintenance_jobs::charger_id.eq(cid))
+        .order(maintenance_jobs::id.desc())
+        .limit(100)
+        .select(maintenance_jobs::id)
+        .load(c)?;
+    ids.into_iter().map(|id| job(c, id)).collect()
+}
+
+fn charger_id(c: &mut DbConnection, device_id: &str) -> Result<i64, AppError> {
+    chargers::table
+        .filter(chargers::device_id.eq(device_id))
+        .select(chargers::id)
+        .first(c)
+        .optional()?
+        .ok_or(AppError::ChargerNotFound)
+}
+
+/// Sets a job's status, adding it to the history.
+fn record(c: &mut DbConnection, id: i64, status: &str) -> Result<(), AppError> {
+    let history: String = maintenance_jobs::table
+        .find(id)
+        .select(maintenance_jobs::history)
+        .first(c)?;
+    let mut h: Vec<Value> = serde_json::from_str(&history).unwrap_or_default();
+    h.push(json!([status, format_timestamp(now())]));
+    diesel::update(maintenance_jobs::table.find(id))
+        .set((
+            maintenance_jobs::status.eq(status),
+            maintenance_jobs::history.eq(Value::from(h).to_string()),
+            maintenance_jobs::updated_at.eq(now()),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// A new job; `token`: its upload address and how long that accepts an upload.
+fn new_job(
+    c: &mut DbConnection,
+    charger_id: i64,
+    kind: &str,
+    image_id: Option<i64>,
+    location: &str,
+    token: Option<(&str, chrono::Duration)>,
+) -> Result<i64, AppError> {
+    write_tx(c, |c| {
+        let t = now();
+        let id: i64 = diesel::insert_into(maintenance_jobs::table)
+            .values((
+                maintenance_jobs::charger_id.eq(charger_id),
+                maintenance_jobs::kind.eq(kind),
+                maintenance_jobs::image_id.eq(image_id),
+                maintenance_jobs::location.eq(location),
+                maintenance_jobs::token.eq(token.map(|(t, _)| t)),
+                maintenance_jobs::token_expires_at.eq(token.map(|(_, ttl)| t + ttl)),
+                maintenance_jobs::status.eq("Requested"),
+                maintenance_jobs::created_at.eq(t),
+                maintenance_jobs::updated_at.eq(t),
+            ))
+            .returning(maintenance_jobs::id)
+            .get_result(c)?;
+        record(c, id, "Requested")?;
+        Ok(id)
+    })
+}
+
+/// What the operator asks for.
+pub struct FirmwareRequest {
+    pub image_id: i64,
+    pub retrieve_date: Option<NaiveDateTime>,
+    pub retries: Option<i64>,
+    pub retry_interval: Option<i64>,
+}
+
+/// Sends UpdateFirmware for a hosted image; `base_url` is csms's HTTP address as the operator
+/// reached it (chargers download from there).
+pub async fn update_firmware(
+    state: &State,
+    device_id: &str,
+    base_url: &str,
+    r: FirmwareRequest,
+) -> Result<Job, AppError> {
+    let (d, image) = (device_id.to_string(), r.image_id);
+    let (cid, path) = state
+        .db
+        .run(move |c| {
+            let cid = charger_id(c, &d)?;
+            let (token, name): (String, String) = firmware_images::table
+                .find(image)
+                .select((firmware_images::token, firmware_images::name))
+                .first(c)
+                .optional()?
+                .ok_or_else(|| AppError::NotFound("Firmware image not found".into()))?;
+            Ok((cid, format!("/files/firmware/{token}/{}", url_name(&name))))
+        })
+        .await?;
+    if !state.registry.is_online(device_id) {
+        return Err(AppError::ChargerOffline);
+    }
+    let location = format!("{base_url}{path}");
+    let mut payload = json!({
+        "location": location,
+        "retrieveDate": format_timestamp(r.retrieve_date.unwrap_or_else(now)),
+    });
+    if let Some(n) = r.retries {
+        payload["retries"] = json!(n);
+    }
+    if let Some(n) = r.retry_interval {
+        payload["retryInterval"] = json!(n);
+    }
+    let loc = location.clone();
+    let id = state
+        .db
+        .run(move |c| new_job(c, cid, "firmware", Some(image), &loc, None))
+        .await?;
+    send(state, device_id, id, "UpdateFirmware", payload).await?;
+    state.db.run(move |c| job(c, id)).await
+}
+
+/// Sends GetDiagnostics; the charger uploads to csms.
+pub async fn get_diagnostics(
+    state: &State,
+    device_id: &str,
+    base_url: &str,
+    start: Option<NaiveDateTime>,
+    stop: Option<NaiveDateTime>,
+) -> Result<Job, AppError> {
+    let d = device_id.to_string();
+    let cid = state.db.run(move |c| charger_id(c, &d)).await?;
+    if !state.registry.is_online(device_id) {
+        return Err(AppError::ChargerOffline);
+    }
+    let tok = token();
+    let location = format!("{base_url}/files/diagnostics/{tok}/");
+    let mut payload = json!({ "location": location });
+    if let Some(t) = start {
+        payload["startTime"] = json!(format_timestamp(t));
+    }
+    if let Some(t) = stop {
+        payload["stopTime"] = json!(format_timestamp(t));
+    }
+    let loc = location.clone();
+    let ttl = state.settings.upload_token_ttl();
+    let id = state
+        .db
+        .run(move |c| new_job(c, cid, "diagnostics", None, &loc, Some((&tok, ttl))))
+        .await?;
+    let answer = send(state, device_id, id, "GetDiagnostics", payload).await?;
+    if let Some(name) = answer["fileName"].as_str().map(str::to_string) {
+        state
+            .db
+            .run(move |c| {
+                write_tx(c, |c| {
+                    diesel::update(maintenance_jobs::table.find(id))
+                        .set(maintenance_jobs::file_name.eq(name))
+                        .execute(c)
+                })?;
+                Ok(())
+            })
+            .await?;
+    }
+    state.db.run(move |c| job(c, id)).await
+}
+
+async fn send(
+    state: &State,
+    device_id: &str,
+    id: i64,
+    action: &str,
+    payload: Value,
+) -> Result<Value, AppError> {
+    let answer = state
+        .registry
+        .call(device_id, action, payload, state.settings.call_timeout())
+        .await;
+    if let Err(e) = &answer {
+        let why = format!("Failed: {e}");
+        state
+            .db
+            .run(move |c| write_tx(c, |c| record(c, id, &why)))
+            .await?;
+    }
+    Ok(answer?)
+}
+
+/// UpdateFirmware or GetDiagnostics sent through the commands API (a location of the operator's
+/// choosing): a job, so that the charger's status notifications are tracked all the same.
+pub fn command_job(
+    c: &mut DbConnection,
+    device_id: &str,
+    kind: &str,
+    location: &str,
+) -> Result<i64, AppError> {
+    let cid = charger_id(c, device_id)?;
+    new_job(c, cid, kind, None, location, None)
+}
+
+/// A FirmwareStatusNotification (`kind` firmware) or DiagnosticsStatusNotification (diagnostics):
+/// the charger's latest job of that kind takes the status. `Idle` (nothing in progress, e.g. when
+/// triggered) changes nothing.
+pub fn status_notification(
+    c: &mut DbConnection,
+    charger_id: i64,
+    kind: &str,
+    status: &str,
+) -> Result<(), AppError> {
+    if status == "Idle" {
+        return Ok(());
+    }
+    write_tx(c, |c| {
+        let latest: Option<(i64, String)> = maintenance_jobs::table
+            .filter(maintenance_jobs::charger_id.eq(charger_id))
+            .filter(maintenance_jobs::kind.eq(kind))
+            .order(maintenance_jobs::id.desc())
+            .select((maintenance_jobs::id, maintenance_jobs::status))
+            .first(c)
+            .optional()?;
+        match latest {
+            // A repeat (or Installed after csms recognised it at boot) adds nothing.
+            Some((_, current)) if current == status => Ok(()),
+            Some((id, _)) => record(c, id, status),
+            None => {
+                log::info!("charger {charger_id}: {kind} status {status} without a request");
+                Ok(())
+            }
+        }
+    })
+}
+
+/// A BootNotification: if the charger was installing an image and now runs that image's version,
+/// the job is Installed (some chargers never send the Installed notification).
+pub fn after_boot(
+    c: &mut DbConnection,
+    charger_id: i64,
+    firmware_version: Option<&str>,
+) -> Result<(), AppError> {
+    let Some(running) = firmware_version else {
+        return Ok(());
+    };
+    let latest: Option<(i64, String, Option<i64>)> = maintenance_jobs::table
+        .filter(maintenance_jobs::charger_id.eq(charger_id))
+        .filter(maintenance_jobs::kind.eq("firmware"))
+        .order(maintenance_jobs::id.desc())
+        .select((
+            maintenance_jobs::id,
+            maintenance_jobs::status,
+            maintenance_jobs::image_id,
+        ))
+        .first(c)
+        .optional()?;
+    let Some((id, status, Some(image))) = latest else {
+        return Ok(());
+    };
+    if !matches!(status.as_str(), "Downloaded" | "Installing") {
+        return Ok(());
+    }
+    let version: String = firmware_images::table
+        .find(image)
+        .select(firmware_images::version)
+        .first(c)?;
+    if version == running {
+        log::info!("charger {charger_id} booted with firmware {version}: installed");
+        write_tx(c, |c| record(c, id, "Installed"))?;
+    }
+    Ok(())
+}
+
+/// A charger uploaded its diagnostics file (received by `crate::infra::files::receive`): the job takes
+/// it and the upload address is used up, in one transaction whose UPDATE only matches an address
+/// that is still unused and unexpired. Of two uploads to one address, one wins; the other gets 410
+/// (and the caller discards its file).
+pub fn receive(
+    c: &mut DbConnection,
+    token: &str,
+    file_name: &str,
+    file: &Received,
+) -> Result<(), AppError> {
+    let name = text("fileName", file_name)?;
+    write_tx(c, |c| {
+        let t = now();
+        let n = diesel::update(
+            maintenance_jobs::table
+                .filter(maintenance_jobs::token.eq(token))
+                .filter(maintenance_jobs::kind.eq("diagnostics"))
+                .filter(maintenance_jobs::token_used_at.is_null())
+                .filter(maintenance_jobs::token_expires_at.gt(t)),
+        )
+        .set((
+            maintenance_jobs::file_name.eq(&name),
+            maintenance_jobs::file_id.eq(file.file_id),
+            maintenance_jobs::token_used_at.eq(t),
+            maintenance_jobs::updated_at.eq(t),
+        ))
+        .execute(c)?;
+        if n == 0 {
+            upload_address(c, token)?;
+            return Err(AppError::Gone(
+                "This upload address was already used".into(),
+            ));
+        }
+        crate::infra::files::complete(c, file)
+    })
+}
+
+/// A received diagnostics file.
+pub fn diagnostics_file(c: &mut DbConnection, id: i64) -> Result<Download, AppError> {
+    let (name, file): (Option<String>, Option<i64>) = maintenance_jobs::table
+        .find(id)
+        .select((maintenance_jobs::file_name, maintenance_jobs::file_id))
+        .first(c)
+        .optional()?
+        .ok_or_else(|| AppError::NotFound("Job not found".into()))?;
+    stored(c, name.unwrap_or_else(|| format!("diagnostics-{id}")), file)
+}

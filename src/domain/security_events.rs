@@ -1,0 +1,214 @@
+//! Security events (OCPP 1.6 security extension): what chargers report with
+//! SecurityEventNotification, and what csms itself sees about a charger (a refused certificate
+//! request, a refused handshake). Each is stored with whether it is critical, per the table of
+//! security events in the 1.6 security whitepaper (Appendix 1).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::AppError;
+use crate::infra::db::schema::{chargers, security_events};
+use crate::infra::db::{DbConnection, now, write_tx};
+use crate::infra::timestamps::format_timestamp;
+
+/// The security events the whitepaper marks critical (a charger pushes these at once; the console
+/// highlights them).
+pub const CRITICAL: &[&str] = &[
+    "FirmwareUpdated",
+    "SettingSystemTime",
+    "StartupOfTheDevice",
+    "ResetOrReboot",
+    "SecurityLogWasCleared",
+    "MemoryExhaustion",
+    "TamperDetectionActivated",
+];
+
+pub fn is_critical(kind: &str) -> bool {
+    CRITICAL.contains(&kind)
+}
+
+/// A stored security event.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityEvent {
+    pub id: i64,
+    pub device_id: String,
+    /// The event type (e.g. InvalidFirmwareSignature, or csms's own InvalidChargePointCertificate)
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub tech_info: Option<String>,
+    /// The charger's timestamp (for csms's own events, when it happened)
+    pub timestamp: Option<String>,
+    pub received_at: String,
+    /// Critical per the security whitepaper
+    pub critical: bool,
+    /// charger (SecurityEventNotification) or csms
+    pub source: String,
+}
+
+fn insert(
+    c: &mut DbConnection,
+    charger_id: i64,
+    kind: &str,
+    tech_info: Option<&str>,
+    timestamp: Option<NaiveDateTime>,
+    source: &str,
+) -> Result<(), AppError> {
+    let critical = is_critical(kind);
+    write_tx(c, |c| {
+        diesel::insert_into(security_events::table)
+            .values((
+                security_events::charger_id.eq(charger_id),
+                security_events::kind.eq(kind),
+                security_events::tech_info.eq(tech_info),
+                security_events::charger_timestamp.eq(timestamp),
+                security_events::received_at.eq(now()),
+                security_events::critical.eq(critical),
+                security_events::source.eq(source),
+            ))
+            .execute(c)
+    })?;
+    if critical {
+        log::warn!("charger {charger_id}: critical security event {kind} ({source})");
+    } else {
+        log::info!("charger {charger_id}: security event {kind} ({source})");
+    }
+    Ok(())
+}
+
+/// A SecurityEventNotification from a charger.
+pub fn record_charger(
+    c: &mut DbConnection,
+    charger_id: i64,
+    kind: &str,
+    tech_info: Option<&str>,
+    timestamp: Option<NaiveDateTime>,
+) -> Result<(), AppError> {
+    insert(c, charger_id, kind, tech_info, timestamp, "charger")
+}
+
+/// A security event csms saw itself about a charger (e.g. a refused CSR, a refused handshake).
+pub fn record_csms(
+    c: &mut DbConnection,
+    charger_id: i64,
+    kind: &str,
+    tech_info: Option<&str>,
+) -> Result<(), AppError> {
+    insert(c, charger_id, kind, tech_info, Some(now()), "csms")
+}
+
+/// The whitepaper's event for messages that are not valid OCPP: csms records it when it
+/// disconnects a charger that kept sending frames that are not OCPP-J.
+pub const INVALID_MESSAGES: &str = "InvalidMessages";
+
+/// A charger disconnected for invalid frames; at most once a minute per charger (a charger that
+/// reconnects and floods again cannot fill the table). Returns whether it was recorded.
+pub fn record_invalid_messages(
+    c: &mut DbConnection,
+    charger_id: i64,
+    tech_info: &str,
+) -> Result<bool, AppError> {
+    at_most_once_a_minute(c, charger_id, INVALID_MESSAGES, tech_info)
+}
+
+/// Records csms's event `kind` unless one was recorded for the charger in the last minute.
+fn at_most_once_a_minute(
+    c: &mut DbConnection,
+    charger_id: i64,
+    kind: &str,
+    tech_info: &str,
+) -> Result<bool, AppError> {
+    let since = now() - chrono::Duration::seconds(60);
+    let recent: i64 = security_events::table
+        .filter(security_events::charger_id.eq(charger_id))
+        .filter(security_events::source.eq("csms"))
+        .filter(security_events::kind.eq(kind))
+        .filter(security_events::received_at.gt(since))
+        .count()
+        .get_result(c)?;
+    if recent > 0 {
+        return Ok(false);
+    }
+    record_csms(c, charger_id, kind, Some(tech_info))?;
+    Ok(true)
+}
+
+/// The kind of a connection refused below the charger's security profile (the whitepaper's name
+/// for a charger that failed to authenticate at the central system).
+pub const REFUSED_CONNECTION: &str = "FailedToAuthenticateAtCentralSystem";
+
+/// A connection refused below the charger's security profile. Recorded at most once a minute per
+/// charger, so that a client retrying in a loop cannot fill the table; returns whether it was.
+pub fn record_refused_connection(
+    c: &mut DbConnection,
+    charger_id: i64,
+    tech_info: &str,
+) -> Result<bool, AppError> {
+    at_most_once_a_minute(c, charger_id, REFUSED_CONNECTION, tech_info)
+}
+
+type Row = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<NaiveDateTime>,
+    NaiveDateTime,
+    bool,
+    String,
+);
+
+/// A charger's security events, newest first (at most `limit`, up to 1000).
+pub fn list(
+    c: &mut DbConnection,
+    device_id: &str,
+    limit: i64,
+) -> Result<Vec<SecurityEvent>, AppError> {
+    let cid = crate::domain::chargers::id_of(c, device_id)?;
+    let rows: Vec<Row> = security_events::table
+        .inner_join(chargers::table)
+        .filter(security_events::charger_id.eq(cid))
+        .order(security_events::id.desc())
+        .limit(limit.clamp(1, 1000))
+        .select((
+            security_events::id,
+            chargers::device_id,
+            security_events::kind,
+            security_events::tech_info,
+            security_events::charger_timestamp,
+            security_events::received_at,
+            security_events::critical,
+            security_events::source,
+        ))
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, device_id, kind, tech_info, ts, received, critical, source)| SecurityEvent {
+                id,
+                device_id,
+                kind,
+                tech_info,
+                timestamp: ts.map(format_timestamp),
+                received_at: format_timestamp(received),
+                critical,
+                source,
+            },
+        )
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn critical_per_the_whitepaper() {
+        assert!(is_critical("TamperDetectionActivated"));
+        assert!(is_critical("FirmwareUpdated"));
+        assert!(!is_critical("InvalidFirmwareSignature"));
+        assert!(!is_critical("InvalidChargePointCertificate"));
+    }
+}

@@ -1,0 +1,532 @@
+//! GetLog and SignedUpdateFirmware (OCPP 1.6 security extension) as jobs, like UpdateFirmware and
+//! GetDiagnostics in `crate::domain::firmware`: each has a requestId, and the charger's
+//! LogStatusNotification / SignedFirmwareStatusNotification statuses are kept with their times.
+//! Logs are uploaded to csms over HTTP (`PUT` or `POST /files/logs/{token}/{fileName}`, the token
+//! random and per request); signed firmware is an image csms hosts (`/files/firmware/...`), sent
+//! with the operator's signing certificate and signature.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use crate::domain::firmware::{Download, check_address, stored, text, token, url_name};
+use crate::error::AppError;
+use crate::infra::db::schema::{chargers, firmware_images, security_jobs};
+use crate::infra::db::{DbConnection, now, write_tx};
+use crate::infra::files::Received;
+use crate::infra::timestamps::format_timestamp;
+use crate::protocol::ocpp16::schemas::{Kind, schemas};
+use crate::state::State;
+
+/// The kinds of log GetLog asks for.
+pub const LOG_TYPES: &[&str] = &["SecurityLog", "DiagnosticsLog"];
+
+/// A GetLog or SignedUpdateFirmware request and what the charger reported.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityJob {
+    pub id: i64,
+    pub device_id: String,
+    /// SecurityLog, DiagnosticsLog or SignedFirmware
+    pub kind: String,
+    /// The requestId sent to the charger
+    pub request_id: i64,
+    pub image_id: Option<i64>,
+    pub location: String,
+    /// Requested, then what the charger answered when it was not Accepted, and every status it
+    /// reported (Uploading, Uploaded, UploadFailure…; Downloading, SignatureVerified, Installed,
+    /// InvalidSignature…), or Failed: <why>
+    pub status: String,
+    /// Every status with its time: [[status, time], ...]
+    #[schema(value_type = Vec<Vec<String>>)]
+    pub history: Value,
+    pub file_name: Option<String>,
+    /// Bytes received for a log
+    pub received_bytes: Option<i64>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+type Row = (
+    i64,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    NaiveDateTime,
+    NaiveDateTime,
+);
+
+fn job(c: &mut DbConnection, id: i64) -> Result<SecurityJob, AppError> {
+    let r: Row = security_jobs::table
+        .inner_join(chargers::table)
+        .filter(security_jobs::id.eq(id))
+        .select((
+            security_jobs::id,
+            chargers::device_id,
+            security_jobs::kind,
+            security_jobs::request_id,
+            security_jobs::image_id,
+            security_jobs::location,
+            security_jobs::status,
+            security_jobs::history,
+            security_jobs::file_name,
+            diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(
+                "(SELECT files.size FROM files WHERE files.id = security_jobs.file_id)",
+            ),
+            security_jobs::created_at,
+            security_jobs::updated_at,
+        ))
+        .first(c)
+        .optional()?
+        .ok_or_else(|| AppError::NotFound("Job not found".into()))?;
+    let (
+        id,
+        device_id,
+        kind,
+        request_id,
+        image_id,
+        location,
+        status,
+        history,
+        file_name,
+        size,
+        ca,
+        ua,
+    ) = r;
+    Ok(SecurityJob {
+        id,
+        device_id,
+        kind,
+        request_id,
+        image_id,
+        location,
+        status,
+        history: serde_json::from_str(&history).unwrap_or(json!([])),
+        file_name,
+        received_bytes: size,
+        created_at: format_timestamp(ca),
+        updated_at: format_timestamp(ua),
+    })
+}
+
+/// A charger's GetLog and SignedUpdateFirmware jobs, newest first.
+pub fn jobs(c: &mut DbConnection, device_id: &str) -> Result<Vec<SecurityJob>, AppError> {
+    let cid = crate::domain::chargers::id_of(c, device_id)?;
+    let ids: Vec<i64> = security_jobs::table
+        .filter(security_jobs::charger_id.eq(cid))
+        .order(security_jobs::id.desc())
+        .limit(100)
+        .select(security_jobs::id)
+        .load(c)?;
+    ids.into_iter().map(|id| job(c, id)).collect()
+}
+
+fn record(c: &mut DbConnection, id: i64, status: &str) -> Result<(), AppError> {
+    let history: String = security_jobs::table
+        .find(id)
+        .select(security_jobs::history)
+        .first(c)?;
+    let mut h: Vec<Value> = serde_json::from_str(&history).unwrap_or_default();
+    h.push(json!([status, format_timestamp(now())]));
+    diesel::update(security_jobs::table.find(id))
+        .set((
+            security_jobs::status.eq(status),
+            security_jobs::history.eq(Value::from(h).to_string()),
+            security_jobs::updated_at.eq(now()),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// A new job; `request_id` None: the job's own id is the requestId; `token`: its upload address
+/// and how long that accepts an upload.
+fn new_job(
+    c: &mut DbConnection,
+    charger_id: i64,
+    kind: &str,
+    request_id: Option<i64>,
+    image_id: Option<i64>,
+    location: &str,
+    token: Option<(&str, chrono::Duration)>,
+) -> Result<(i64, i64), AppError> {
+    write_tx(c, |c| {
+        let t = now();
+        let id: i64 = diesel::insert_into(security_jobs::table)
+            .values((
+                security_jobs::charger_id.eq(charger_id),
+                security_jobs::kind.eq(kind),
+                security_jobs::request_id.eq(request_id.unwrap_or(0)),
+                security_jobs::image_id.eq(image_id),
+                security_jobs::location.eq(location),
+                security_jobs::token.eq(token.map(|(t, _)| t)),
+                security_jobs::token_expires_at.eq(token.map(|(_, ttl)| t + ttl)),
+                security_jobs::status.eq("Requested"),
+                security_jobs::created_at.eq(t),
+                security_jobs::updated_at.eq(t),
+            ))
+            .returning(security_jobs::id)
+            .get_result(c)?;
+        let request_id = match request_id {
+            Some(r) => r,
+            None => {
+                diesel::update(security_jobs::table.find(id))
+                    .set(security_jobs::request_id.eq(id))
+                    .execute(c)?;
+                id
+            }
+        };
+        record(c, id, "Requested")?;
+        Ok((id, request_id))
+    })
+}
+
+/// Sends the CALL; a failure or an answer other than Accepted is the job's status.
+async fn send(
+    state: &State,
+    device_id: &str,
+    id: i64,
+    action: &str,
+    payload: Value,
+) -> Result<Value, AppError> {
+    if let Err(e) = schemas().validate(action, Kind::Request, &payload) {
+        let why = format!("Invalid {action}: {}", e.description);
+        let status = format!("Failed: {why}");
+        state
+            .db
+            .run(move |c| write_tx(c, |c| record(c, id, &status)))
+            .await?;
+        return Err(AppError::bad_request(why));
+    }
+    let answer = state
+        .registry
+        .call(device_id, action, payload, state.settings.call_timeout())
+        .await;
+    let status = match &answer {
+        Err(e) => Some(format!("Failed: {}", AppError::from(e.clone()))),
+        Ok(v) if v["status"] != "Accepted" => {
+            Some(v["status"].as_str().unwrap_or("Rejected").to_string())
+        }
+        Ok(_) => None,
+    };
+    if let Some(s) = status {
+        state
+            .db
+            .run(move |c| write_tx(c, |c| record(c, id, &s)))
+            .await?;
+    }
+    Ok(answer?)
+}
+
+/// What the operator asks for with GetLog.
+pub struct LogRequest {
+    pub log_type: String,
+    pub oldest: Option<NaiveDateTime>,
+    pub latest: Option<NaiveDateTime>,
+    pub retries: Option<i64>,
+    pub retry_interval: Option<i64>,
+}
+
+fn check_retries(retries: Option<i64>, interval: Option<i64>) -> Result<(), AppError> {
+    if retries.is_some_and(|n| !(0..=i64::from(i32::MAX)).contains(&n))
+        || interval.is_some_and(|n| !(0..=i64::from(i32::MAX)).contains(&n))
+    {
+        return Err(AppError::bad_request(
+            "retries and retryInterval must be 0 or more",
+        ));
+    }
+    Ok(())
+}
+
+fn retries(payload: &mut Value, retries: Option<i64>, interval: Option<i64>) {
+    if let Some(n) = retries {
+        payload["retries"] = json!(n);
+    }
+    if let Some(n) = interval {
+        payload["retryInterval"] = json!(n);
+    }
+}
+
+/// Sends GetLog; the charger uploads the log to csms (`base_url` is csms's HTTP address).
+/// The id of a registered charger that is connected: 404 for an unknown one, 409 (offline) when it
+/// is not connected.
+async fn reachable(state: &State, device_id: &str) -> Result<i64, AppError> {
+    let d = device_id.to_string();
+    let cid = state
+        .db
+        .run(move |c| crate::domain::chargers::id_of(c, &d))
+        .await?;
+    if !state.registry.is_online(device_id) {
+        return Err(AppError::ChargerOffline);
+    }
+    Ok(cid)
+}
+
+pub async fn get_log(
+    state: &State,
+    device_id: &str,
+    base_url: &str,
+    r: LogRequest,
+) -> Result<SecurityJob, AppError> {
+    // The charger first (404, then 409 when offline), then the request.
+    let cid = reachable(state, device_id).await?;
+    check_retries(r.retries, r.retry_interval)?;
+    if !LOG_TYPES.contains(&r.log_type.as_str()) {
+        return Err(AppError::bad_request(
+            "logType must be SecurityLog or DiagnosticsLog",
+        ));
+    }
+    if let (Some(o), Some(l)) = (r.oldest, r.latest)
+        && o > l
+    {
+        return Err(AppError::bad_request(
+            "oldestTimestamp must not be after latestTimestamp",
+        ));
+    }
+    let tok = token();
+    let location = format!("{base_url}/files/logs/{tok}/");
+    let (loc, kind) = (location.clone(), r.log_type.clone());
+    let ttl = state.settings.upload_token_ttl();
+    let (id, request_id) = state
+        .db
+        .run(move |c| new_job(c, cid, &kind, None, None, &loc, Some((&tok, ttl))))
+        .await?;
+    let mut log = json!({ "remoteLocation": location });
+    if let Some(t) = r.oldest {
+        log["oldestTimestamp"] = json!(format_timestamp(t));
+    }
+    if let Some(t) = r.latest {
+        log["latestTimestamp"] = json!(format_timestamp(t));
+    }
+    let mut payload = json!({"logType": r.log_type, "requestId": request_id, "log": log});
+    retries(&mut payload, r.retries, r.retry_interval);
+    let answer = send(state, device_id, id, "GetLog", payload).await?;
+    if let Some(name) = answer["filename"].as_str().map(str::to_string) {
+        state
+            .db
+            .run(move |c| {
+                write_tx(c, |c| {
+                    diesel::update(security_jobs::table.find(id))
+                        .set(security_jobs::file_name.eq(name))
+                        .execute(c)
+                })?;
+                Ok(())
+            })
+            .await?;
+    }
+    state.db.run(move |c| job(c, id)).await
+}
+
+/// What the operator asks for with SignedUpdateFirmware.
+pub struct SignedFirmwareRequest {
+    pub image_id: i64,
+    /// PEM, the certificate whose key signed the image
+    pub signing_certificate: String,
+    /// Base64, the image's signature
+    pub signature: String,
+    pub retrieve_date: Option<NaiveDateTime>,
+    pub install_date: Option<NaiveDateTime>,
+    pub retries: Option<i64>,
+    pub retry_interval: Option<i64>,
+}
+
+/// Sends SignedUpdateFirmware for a hosted image.
+pub async fn signed_update_firmware(
+    state: &State,
+    device_id: &str,
+    base_url: &str,
+    r: SignedFirmwareRequest,
+) -> Result<SecurityJob, AppError> {
+    let cid = reachable(state, device_id).await?;
+    check_retries(r.retries, r.retry_interval)?;
+    // A certificate (PEM) the charger can read, and a base64 signature.
+    crate::infra::ca::hash_data(&r.signing_certificate, None).map_err(|e| {
+        AppError::bad_request(format!("signingCertificate must be a PEM certificate: {e}"))
+    })?;
+    if r.signing_certificate.len() > 5500 || r.signature.trim().len() > 800 {
+        return Err(AppError::bad_request(
+            "signingCertificate is limited to 5500 characters, signature to 800",
+        ));
+    }
+    {
+        use base64::Engine;
+        let sig = r.signature.trim();
+        if sig.is_empty()
+            || base64::engine::general_purpose::STANDARD
+                .decode(sig)
+                .is_err()
+        {
+            return Err(AppError::bad_request("signature must be base64"));
+        }
+    }
+    let image = r.image_id;
+    let path = state
+        .db
+        .run(move |c| {
+            let (token, name): (String, String) = firmware_images::table
+                .find(image)
+                .select((firmware_images::token, firmware_images::name))
+                .first(c)
+                .optional()?
+                .ok_or_else(|| AppError::NotFound("Firmware image not found".into()))?;
+            Ok(format!("/files/firmware/{token}/{}", url_name(&name)))
+        })
+        .await?;
+    let location = format!("{base_url}{path}");
+    let loc = location.clone();
+    let (id, request_id) = state
+        .db
+        .run(move |c| new_job(c, cid, "SignedFirmware", None, Some(image), &loc, None))
+        .await?;
+    let mut firmware = json!({
+        "location": location,
+        "retrieveDateTime": format_timestamp(r.retrieve_date.unwrap_or_else(now)),
+        "signingCertificate": r.signing_certificate,
+        "signature": r.signature.trim(),
+    });
+    if let Some(t) = r.install_date {
+        firmware["installDateTime"] = json!(format_timestamp(t));
+    }
+    let mut payload = json!({"requestId": request_id, "firmware": firmware});
+    retries(&mut payload, r.retries, r.retry_interval);
+    send(state, device_id, id, "SignedUpdateFirmware", payload).await?;
+    state.db.run(move |c| job(c, id)).await
+}
+
+/// GetLog or SignedUpdateFirmware sent through the commands API (the operator's location and
+/// requestId): a job all the same, so that the charger's notifications are tracked.
+pub fn command_job(
+    c: &mut DbConnection,
+    device_id: &str,
+    action: &str,
+    payload: &Value,
+) -> Result<i64, AppError> {
+    let cid = crate::domain::chargers::id_of(c, device_id)?;
+    let (kind, location) = if action == "GetLog" {
+        (
+            payload["logType"].as_str().unwrap_or("DiagnosticsLog"),
+            payload["log"]["remoteLocation"]
+                .as_str()
+                .unwrap_or_default(),
+        )
+    } else {
+        (
+            "SignedFirmware",
+            payload["firmware"]["location"].as_str().unwrap_or_default(),
+        )
+    };
+    let request_id = payload["requestId"].as_i64().unwrap_or(0);
+    Ok(new_job(c, cid, kind, Some(request_id), None, location, None)?.0)
+}
+
+/// A LogStatusNotification (`signed_firmware` false) or SignedFirmwareStatusNotification: the
+/// charger's job with that requestId (without one: its latest job of that kind) takes the status.
+/// `Idle` changes nothing.
+pub fn status_notification(
+    c: &mut DbConnection,
+    charger_id: i64,
+    signed_firmware: bool,
+    request_id: Option<i64>,
+    status: &str,
+) -> Result<(), AppError> {
+    if status == "Idle" {
+        return Ok(());
+    }
+    let kinds: &[&str] = if signed_firmware {
+        &["SignedFirmware"]
+    } else {
+        LOG_TYPES
+    };
+    write_tx(c, |c| {
+        let mut q = security_jobs::table
+            .filter(security_jobs::charger_id.eq(charger_id))
+            .filter(security_jobs::kind.eq_any(kinds))
+            .into_boxed();
+        if let Some(r) = request_id {
+            q = q.filter(security_jobs::request_id.eq(r));
+        }
+        let latest: Option<(i64, String)> = q
+            .order(security_jobs::id.desc())
+            .select((security_jobs::id, security_jobs::status))
+            .first(c)
+            .optional()?;
+        match latest {
+            Some((_, current)) if current == status => Ok(()),
+            Some((id, _)) => record(c, id, status),
+            None => {
+                log::info!(
+                    "charger {charger_id}: status {status} for unknown request {request_id:?}"
+                );
+                Ok(())
+            }
+        }
+    })
+}
+
+/// Whether `token` is a log upload address that may take an upload (checked before the body is
+/// read, and again when it has been): 404 unknown, 410 used or expired.
+pub fn upload_address(c: &mut DbConnection, token: &str) -> Result<(), AppError> {
+    check_address(
+        security_jobs::table
+            .filter(security_jobs::token.eq(token))
+            .select((
+                security_jobs::token_expires_at,
+                security_jobs::token_used_at,
+            ))
+            .first(c)
+            .optional()?,
+    )
+}
+
+/// A charger uploaded a log (received by `crate::infra::files::receive`): the job takes it and the upload
+/// address is used up, in one transaction whose UPDATE only matches an address still unused and
+/// unexpired (of two uploads, one wins; the other gets 410).
+pub fn receive(
+    c: &mut DbConnection,
+    token: &str,
+    file_name: &str,
+    file: &Received,
+) -> Result<(), AppError> {
+    let name = text("fileName", file_name)?;
+    write_tx(c, |c| {
+        let t = now();
+        let n = diesel::update(
+            security_jobs::table
+                .filter(security_jobs::token.eq(token))
+                .filter(security_jobs::token_used_at.is_null())
+                .filter(security_jobs::token_expires_at.gt(t)),
+        )
+        .set((
+            security_jobs::file_name.eq(&name),
+            security_jobs::file_id.eq(file.file_id),
+            security_jobs::token_used_at.eq(t),
+            security_jobs::updated_at.eq(t),
+        ))
+        .execute(c)?;
+        if n == 0 {
+            upload_address(c, token)?;
+            return Err(AppError::Gone(
+                "This upload address was already used".into(),
+            ));
+        }
+        crate::infra::files::complete(c, file)
+    })
+}
+
+/// A received log file.
+pub fn log_file(c: &mut DbConnection, id: i64) -> Result<Download, AppError> {
+    let (name, file): (Option<String>, Option<i64>) = security_jobs::table
+        .find(id)
+        .select((security_jobs::file_name, security_jobs::file_id))
+        .first(c)
+        .optional()?
+        .ok_or_else(|| AppError::NotFound("Job not found".into()))?;
+    stored(c, name.unwrap_or_else(|| format!("log-{id}")), file)
+}

@@ -1,0 +1,762 @@
+//! Smart Charging: the operator's charging profiles (ChargePointMaxProfile, TxDefaultProfile,
+//! TxProfile; Absolute, Recurring or Relative; in A or W), sent with SetChargingProfile, cleared with
+//! ClearChargingProfile, read back with GetCompositeSchedule; and **load management**: a station's
+//! power limit shared between the transactions running there.
+//!
+//! Load management sends every open transaction at a station with a limit `L` a TxProfile (in W)
+//! of `L / n` whenever a transaction starts or stops there (and every 30 s). **The sum of the
+//! installed profiles never exceeds `L`:** limits are lowered before any is raised, and a profile
+//! is only raised (or a new transaction given one) when the sum of what the chargers accepted, with
+//! the new value, stays within `L`. A charger that rejects a lower limit blocks raises for the
+//! others until it accepts (the next round tries again).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+use utoipa::ToSchema;
+
+use crate::domain::station_commands::StationCommands;
+use crate::error::AppError;
+use crate::infra::db::schema::{
+    chargers, charging_profiles, charging_sessions, ocpp_transactions, stations,
+};
+use crate::infra::db::{Db, DbConnection, now, write_tx};
+use crate::infra::timestamps::format_timestamp;
+use crate::protocol::ocpp16::schemas::{Kind, schemas};
+
+/// A charging profile csms sent, as the operator sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargingProfile {
+    /// The chargingProfileId
+    pub id: i64,
+    pub device_id: String,
+    pub connector_id: i32,
+    pub purpose: String,
+    pub stack_level: i32,
+    pub transaction_id: Option<i64>,
+    /// The csChargingProfiles object as sent
+    #[schema(value_type = Object)]
+    pub profile: Value,
+    /// operator, or load (the station's load management)
+    pub origin: String,
+    /// pending, installed (Accepted), rejected, cleared, failed (no answer)
+    pub status: String,
+    pub answer: Option<String>,
+    pub limit_w: Option<i64>,
+    pub updated_at: String,
+}
+
+type Row = (
+    i64,
+    i64,
+    i32,
+    String,
+    i32,
+    Option<i64>,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    NaiveDateTime,
+);
+
+type Columns = (
+    charging_profiles::id,
+    charging_profiles::charger_id,
+    charging_profiles::connector_id,
+    charging_profiles::purpose,
+    charging_profiles::stack_level,
+    charging_profiles::transaction_id,
+    charging_profiles::profile,
+    charging_profiles::origin,
+    charging_profiles::status,
+    charging_profiles::answer,
+    charging_profiles::limit_w,
+    charging_profiles::updated_at,
+);
+
+const COLUMNS: Columns = (
+    charging_profiles::id,
+    charging_profiles::charger_id,
+    charging_profiles::connector_id,
+    charging_profiles::purpose,
+    charging_profiles::stack_level,
+    charging_profiles::transaction_id,
+    charging_profiles::profile,
+    charging_profiles::origin,
+    charging_profiles::status,
+    charging_profiles::answer,
+    charging_profiles::limit_w,
+    charging_profiles::updated_at,
+);
+
+fn view(device_id: &str, r: Row) -> ChargingProfile {
+    let (id, _, connector_id, purpose, stack_level, tx, profile, origin, status, answer, limit, at) =
+        r;
+    ChargingProfile {
+        id,
+        device_id: device_id.to_string(),
+        connector_id,
+        purpose,
+        stack_level,
+        transaction_id: tx,
+        profile: serde_json::from_str(&profile).unwrap_or(Value::Null),
+        origin,
+        status,
+        answer,
+        limit_w: limit,
+        updated_at: format_timestamp(at),
+    }
+}
+
+fn charger_id(c: &mut DbConnection, device_id: &str) -> Result<i64, AppError> {
+    chargers::table
+        .filter(chargers::device_id.eq(device_id))
+        .select(chargers::id)
+        .first(c)
+        .optional()?
+        .ok_or(AppError::ChargerNotFound)
+}
+
+/// `POST /api/admin/chargers/{deviceId}/charging-profiles`: `csChargingProfiles` as OCPP has it;
+/// csms assigns `chargingProfileId`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProfileInput {
+    /// 0: the whole charger
+    #[schema(minimum = 0)]
+    pub connector_id: i32,
+    /// A csChargingProfiles object (chargingProfileId is assigned by csms)
+    #[schema(value_type = Object)]
+    pub charging_profile: Value,
+}
+
+/// Records a profile (`pending`) and builds the SetChargingProfile payload; 400 when the schema
+/// says no.
+fn prepare(
+    c: &mut DbConnection,
+    charger_id: i64,
+    connector_id: i32,
+    mut profile: Value,
+    origin: &str,
+    reuse: Option<i64>,
+) -> Result<(i64, Value), AppError> {
+    if !profile.is_object() {
+        return Err(AppError::bad_request("chargingProfile must be an object"));
+    }
+    let purpose = profile["chargingProfilePurpose"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let stack_level = profile["stackLevel"].as_i64().unwrap_or(-1);
+    let tx = profile["transactionId"].as_i64();
+    profile["chargingProfileId"] = json!(reuse.unwrap_or(1));
+    let check = json!({"connectorId": connector_id, "csChargingProfiles": profile});
+    schemas()
+        .validate("SetChargingProfile", Kind::Request, &check)
+        .map_err(|e| {
+            AppError::bad_request(format!("Invalid charging profile: {}", e.description))
+        })?;
+    if purpose == "TxProfile" && connector_id == 0 {
+        return Err(AppError::bad_request(
+            "A TxProfile applies to a connector, not connectorId 0",
+        ));
+    }
+    if purpose == "ChargePointMaxProfile" && connector_id != 0 {
+        return Err(AppError::bad_request(
+            "A ChargePointMaxProfile applies to connectorId 0",
+        ));
+    }
+    let stack_level = i32::try_from(stack_level).unwrap_or(0);
+    write_tx(c, |c| {
+        let t = now();
+        let id = match reuse {
+            // A new value for the same profile: the row keeps the last accepted limit (and status)
+            // until the charger answers, so a lost or refused answer never counts as less.
+            Some(id) => id,
+            None => diesel::insert_into(charging_profiles::table)
+                .values((
+                    charging_profiles::charger_id.eq(charger_id),
+                    charging_profiles::connector_id.eq(connector_id),
+                    charging_profiles::purpose.eq(&purpose),
+                    charging_profiles::stack_level.eq(stack_level),
+                    charging_profiles::transaction_id.eq(tx),
+                    charging_profiles::profile.eq("{}"),
+                    charging_profiles::origin.eq(origin),
+                    charging_profiles::status.eq("pending"),
+                    charging_profiles::created_at.eq(t),
+                    charging_profiles::updated_at.eq(t),
+                ))
+                .returning(charging_profiles::id)
+                .get_result(c)?,
+        };
+        let mut profile = profile.clone();
+        profile["chargingProfileId"] = json!(id);
+        diesel::update(charging_profiles::table.find(id))
+            .set(charging_profiles::profile.eq(profile.to_string()))
+            .execute(c)?;
+        Ok((
+            id,
+            json!({"connectorId": connector_id, "csChargingProfiles": profile}),
+        ))
+    })
+}
+
+fn settle(
+    c: &mut DbConnection,
+    id: i64,
+    status: &str,
+    answer: &str,
+    limit_w: Option<i64>,
+) -> Result<(), AppError> {
+    write_tx(c, |c| {
+        diesel::update(charging_profiles::table.find(id))
+            .set((
+                charging_profiles::status.eq(status),
+                charging_profiles::answer.eq(answer),
+                charging_profiles::updated_at.eq(now()),
+            ))
+            .execute(c)?;
+        if status == "installed" {
+            // What the charger now enforces (load profiles): only an accepted value is recorded.
+            if limit_w.is_some() {
+                diesel::update(charging_profiles::table.find(id))
+                    .set(charging_profiles::limit_w.eq(limit_w))
+                    .execute(c)?;
+            }
+            // OCPP 1.6: a profile with the same stackLevel and purpose (on the same connector)
+            // replaces the one the charger had.
+            let (charger, connector, purpose, level): (i64, i32, String, i32) =
+                charging_profiles::table
+                    .find(id)
+                    .select((
+                        charging_profiles::charger_id,
+                        charging_profiles::connector_id,
+                        charging_profiles::purpose,
+                        charging_profiles::stack_level,
+                    ))
+                    .first(c)?;
+            diesel::update(
+                charging_profiles::table
+                    .filter(charging_profiles::charger_id.eq(charger))
+                    .filter(charging_profiles::connector_id.eq(connector))
+                    .filter(charging_profiles::purpose.eq(purpose))
+                    .filter(charging_profiles::stack_level.eq(level))
+                    .filter(charging_profiles::id.ne(id))
+                    .filter(charging_profiles::status.eq_any(["pending", "installed"])),
+            )
+            .set((
+                charging_profiles::status.eq("cleared"),
+                charging_profiles::answer.eq(format!("Replaced by profile {id}")),
+                charging_profiles::updated_at.eq(now()),
+            ))
+            .execute(c)?;
+        }
+        Ok::<_, AppError>(())
+    })?;
+    Ok(())
+}
+
+/// Sends a recorded profile and records the charger's answer (and, for a load profile, the limit
+/// it accepted). `Ok(true)`: installed.
+async fn send(
+    load: &LoadManager,
+    device_id: &str,
+    id: i64,
+    payload: Value,
+    limit_w: Option<i64>,
+) -> Result<bool, AppError> {
+    let answer = load
+        .stations
+        .call(device_id, "SetChargingProfile", payload, load.call_timeout)
+        .await;
+    let (status, text) = match &answer {
+        Ok(v) if v["status"] == "Accepted" => ("installed", "Accepted".to_string()),
+        Ok(v) => (
+            "rejected",
+            v["status"].as_str().unwrap_or("Rejected").to_string(),
+        ),
+        Err(e) => ("failed", e.to_string()),
+    };
+    load.db
+        .run(move |c| settle(c, id, status, &text, limit_w))
+        .await?;
+    answer.map_err(AppError::from)?;
+    Ok(status == "installed")
+}
+
+/// The operator's SetChargingProfile. The answer is recorded (installed or rejected).
+pub async fn set(
+    load: &LoadManager,
+    device_id: &str,
+    input: ProfileInput,
+) -> Result<ChargingProfile, AppError> {
+    if input.connector_id < 0 {
+        return Err(AppError::bad_request("connectorId must be 0 or more"));
+    }
+    if !load.stations.is_online(device_id) {
+        let d = device_id.to_string();
+        load.db.run(move |c| charger_id(c, &d)).await?;
+        return Err(AppError::ChargerOffline);
+    }
+    let d = device_id.to_string();
+    let (id, payload) = load
+        .db
+        .run(move |c| {
+            let cid = charger_id(c, &d)?;
+            prepare(
+                c,
+                cid,
+                input.connector_id,
+                input.charging_profile,
+                "operator",
+                None,
+            )
+        })
+        .await?;
+    send(load, device_id, id, payload, None).await?;
+    let d = device_id.to_string();
+    load.db.run(move |c| get(c, &d, id)).await
+}
+
+pub fn get(c: &mut DbConnection, device_id: &str, id: i64) -> Result<ChargingProfile, AppError> {
+    let cid = charger_id(c, device_id)?;
+    let row: Row = charging_profiles::table
+        .find(id)
+        .filter(charging_profiles::charger_id.eq(cid))
+        .select(COLUMNS)
+        .first(c)
+        .optional()?
+        .ok_or_else(|| AppError::NotFound("Charging profile not found".into()))?;
+    Ok(view(device_id, row))
+}
+
+/// A charger's profiles, newest first (cleared ones too, unless `current`).
+pub fn list(
+    c: &mut DbConnection,
+    device_id: &str,
+    current: bool,
+) -> Result<Vec<ChargingProfile>, AppError> {
+    let cid = charger_id(c, device_id)?;
+    let mut q = charging_profiles::table
+        .filter(charging_profiles::charger_id.eq(cid))
+        .order(charging_profiles::id.desc())
+        .limit(500)
+        .select(COLUMNS)
+        .into_boxed();
+    if current {
+        q = q.filter(charging_profiles::status.eq_any(["pending", "installed"]));
+    }
+    let rows: Vec<Row> = q.load(c)?;
+    Ok(rows.into_iter().map(|r| view(device_id, r)).collect())
+}
+
+/// `ClearChargingProfile` criteria (all optional; none: every profile).
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClearInput {
+    #[schema(minimum = 0)]
+    pub id: Option<i64>,
+    #[schema(minimum = 0)]
+    pub connector_id: Option<i32>,
+    #[schema(pattern = "^(ChargePointMaxProfile|TxDefaultProfile|TxProfile)$")]
+    pub charging_profile_purpose: Option<String>,
+    #[schema(minimum = 0)]
+    pub stack_level: Option<i32>,
+}
+
+/// Sends ClearChargingProfile; on `Accepted` the profiles it names are marked cleared. Returns the
+/// charger's status (Accepted or Unknown).
+pub async fn clear(
+    load: &LoadManager,
+    device_id: &str,
+    input: ClearInput,
+) -> Result<String, AppError> {
+    let payload = serde_json::to_value(&input)
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<serde_json::Map<_, _>>()
+        })
+        .map(Value::Object)
+        .unwrap_or_else(|| json!({}));
+    schemas()
+        .validate("ClearChargingProfile", Kind::Request, &payload)
+        .map_err(|e| AppError::bad_request(format!("Invalid criteria: {}", e.description)))?;
+    let d = device_id.to_string();
+    let cid = load.db.run(move |c| charger_id(c, &d)).await?;
+    let answer = load
+        .stations
+        .call(
+            device_id,
+            "ClearChargingProfile",
+            payload,
+            load.call_timeout,
+        )
+        .await?;
+    let status = answer["status"].as_str().unwrap_or("Unknown").to_string();
+    if status == "Accepted" {
+        load.db
+            .run(move |c| {
+                write_tx(c, |c| {
+                    let mut q = diesel::update(charging_profiles::table)
+                        .filter(charging_profiles::charger_id.eq(cid))
+                        .filter(charging_profiles::status.eq_any(["pending", "installed"]))
+                        .into_boxed();
+                    if let Some(id) = input.id {
+                        q = q.filter(charging_profiles::id.eq(id));
+                    } else {
+                        if let Some(k) = input.connector_id {
+                            q = q.filter(charging_profiles::connector_id.eq(k));
+                        }
+                        if let Some(p) = input.charging_profile_purpose {
+                            q = q.filter(charging_profiles::purpose.eq(p));
+                        }
+                        if let Some(l) = input.stack_level {
+                            q = q.filter(charging_profiles::stack_level.eq(l));
+                        }
+                    }
+                    q.set((
+                        charging_profiles::status.eq("cleared"),
+                        charging_profiles::limit_w.eq(None::<i64>),
+                        charging_profiles::updated_at.eq(now()),
+                    ))
+                    .execute(c)
+                })?;
+                Ok(())
+            })
+            .await?;
+    }
+    Ok(status)
+}
+
+/// GetCompositeSchedule, relayed.
+pub async fn composite(
+    load: &LoadManager,
+    device_id: &str,
+    connector_id: i32,
+    duration: i64,
+    unit: Option<String>,
+) -> Result<Value, AppError> {
+    let mut payload = json!({"connectorId": connector_id, "duration": duration});
+    if let Some(u) = unit {
+        payload["chargingRateUnit"] = json!(u);
+    }
+    schemas()
+        .validate("GetCompositeSchedule", Kind::Request, &payload)
+        .map_err(|e| AppError::bad_request(format!("Invalid request: {}", e.description)))?;
+    let d = device_id.to_string();
+    load.db.run(move |c| charger_id(c, &d)).await?;
+    Ok(load
+        .stations
+        .call(
+            device_id,
+            "GetCompositeSchedule",
+            payload,
+            load.call_timeout,
+        )
+        .await?)
+}
+
+// ---- load management ----
+
+/// A transaction at a station with a limit, and its load profile.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Share {
+    pub transaction_id: i64,
+    pub device_id: String,
+    pub connector_id: i32,
+    /// The limit the charger accepted (none yet: no load profile installed)
+    pub limit_w: Option<i64>,
+    /// What it draws: its average power since it started, from its meter readings (none before a
+    /// reading, or for a transaction without a session)
+    pub draw_w: Option<i64>,
+}
+
+/// A station's power limit and how it is shared now.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StationLoad {
+    pub station_id: i64,
+    pub max_power_w: Option<i64>,
+    /// Sum of the installed load profiles (never above maxPowerW)
+    pub allocated_w: i64,
+    pub transactions: Vec<Share>,
+}
+
+struct Running {
+    tx: i64,
+    charger_id: i64,
+    device: String,
+    connector: i32,
+    profile_id: Option<i64>,
+    installed: Option<i64>,
+    session: Option<i64>,
+}
+
+fn running(c: &mut DbConnection, station_id: i64) -> Result<(Option<i64>, Vec<Running>), AppError> {
+    let limit: Option<i64> = stations::table
+        .find(station_id)
+        .select(stations::max_power_w)
+        .first::<Option<i64>>(c)
+        .optional()?
+        .ok_or_else(|| AppError::NotFound("Station not found".into()))?;
+    let open: Vec<(i64, i64, String, i32, Option<i64>)> = ocpp_transactions::table
+        .inner_join(chargers::table.on(chargers::id.eq(ocpp_transactions::charger_id)))
+        .filter(chargers::station_id.eq(station_id))
+        .filter(ocpp_transactions::stopped_at.is_null())
+        .order(ocpp_transactions::id)
+        .select((
+            ocpp_transactions::id,
+            chargers::id,
+            chargers::device_id,
+            ocpp_transactions::connector_id,
+            ocpp_transactions::session_id,
+        ))
+        .load(c)?;
+    let mut out = Vec::with_capacity(open.len());
+    for (tx, charger_id, device, connector, session) in open {
+        let p: Option<(i64, String, Option<i64>)> = charging_profiles::table
+            .filter(charging_profiles::origin.eq("load"))
+            .filter(charging_profiles::transaction_id.eq(tx))
+            .select((
+                charging_profiles::id,
+                charging_profiles::status,
+                charging_profiles::limit_w,
+            ))
+            .first(c)
+            .optional()?;
+        out.push(Running {
+            tx,
+            charger_id,
+            device,
+            connector,
+            profile_id: p.as_ref().map(|p| p.0),
+            // The last limit the charger accepted (kept through later refused or lost sends).
+            installed: p.and_then(|(_, s, l)| if s == "cleared" { None } else { l }),
+            session,
+        });
+    }
+    Ok((limit, out))
+}
+
+/// A session's average power (W) since it started: its energy over the time since.
+fn average_power(c: &mut DbConnection, session_id: i64) -> Result<Option<i64>, AppError> {
+    let row: Option<(i64, Option<NaiveDateTime>)> = charging_sessions::table
+        .find(session_id)
+        .select((charging_sessions::energy_wh, charging_sessions::started_at))
+        .first(c)
+        .optional()?;
+    let Some((wh, Some(started))) = row else {
+        return Ok(None);
+    };
+    let secs = (now() - started).num_seconds();
+    Ok((secs > 0 && wh > 0).then(|| wh.saturating_mul(3600) / secs))
+}
+
+pub fn station_load(c: &mut DbConnection, station_id: i64) -> Result<StationLoad, AppError> {
+    let (limit, txs) = running(c, station_id)?;
+    let mut transactions = Vec::with_capacity(txs.len());
+    for t in &txs {
+        transactions.push(Share {
+            transaction_id: t.tx,
+            device_id: t.device.clone(),
+            connector_id: t.connector,
+            limit_w: t.installed,
+            draw_w: match t.session {
+                Some(id) => average_power(c, id)?,
+                None => None,
+            },
+        });
+    }
+    Ok(StationLoad {
+        station_id,
+        max_power_w: limit,
+        allocated_w: txs.iter().filter_map(|t| t.installed).sum(),
+        transactions,
+    })
+}
+
+/// Sets (or with `None` removes) a station's power limit, and rebalances it.
+pub fn set_limit(
+    c: &mut DbConnection,
+    station_id: i64,
+    max_power_w: Option<i64>,
+) -> Result<(), AppError> {
+    if max_power_w.is_some_and(|w| !(1..=100_000_000).contains(&w)) {
+        return Err(AppError::bad_request(
+            "maxPowerW must be 1 to 100000000 W, or null",
+        ));
+    }
+    let n = write_tx(c, |c| {
+        diesel::update(stations::table.find(station_id))
+            .set(stations::max_power_w.eq(max_power_w))
+            .execute(c)
+    })?;
+    if n == 0 {
+        return Err(AppError::NotFound("Station not found".into()));
+    }
+    Ok(())
+}
+
+/// One station's round: lower what must be lowered, then give new transactions and raises what
+/// the limit still allows.
+pub async fn rebalance(load: &LoadManager, station_id: i64) -> Result<(), AppError> {
+    // One round at a time in this process (the API's and the background task's).
+    let _round = load.round.lock().await;
+    let (limit, txs) = load.db.run(move |c| running(c, station_id)).await?;
+    let Some(limit) = limit else {
+        // No limit (any more): clear the load profiles still installed.
+        for t in txs.iter().filter(|t| t.installed.is_some()) {
+            if let Some(pid) = t.profile_id {
+                let _ = clear(
+                    load,
+                    &t.device,
+                    ClearInput {
+                        id: Some(pid),
+                        ..Default::default()
+                    },
+                )
+                .await;
+            }
+        }
+        return Ok(());
+    };
+    if txs.is_empty() {
+        return Ok(());
+    }
+    let share = limit / txs.len() as i64;
+    let mut sum: i64 = txs.iter().filter_map(|t| t.installed).sum();
+    // Lowering first, then transactions without a profile, then raises.
+    let mut order: Vec<&Running> = txs.iter().filter(|t| t.installed != Some(share)).collect();
+    order.sort_by_key(|t| match t.installed {
+        Some(w) if w > share => 0,
+        None => 1,
+        Some(_) => 2,
+    });
+    for t in order {
+        if !load.stations.is_local(&t.device) {
+            continue; // connected elsewhere, or away: its accepted limit still counts
+        }
+        let current = t.installed.unwrap_or(0);
+        if sum - current + share > limit {
+            continue; // a lower limit was not accepted yet: try again next round
+        }
+        let profile = json!({
+            "chargingProfileId": 1,
+            "transactionId": t.tx,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxProfile",
+            "chargingProfileKind": "Relative",
+            "chargingSchedule": {
+                "chargingRateUnit": "W",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": share as f64}]
+            }
+        });
+        let (cid, connector, reuse) = (t.charger_id, t.connector, t.profile_id);
+        let (id, payload) = load
+            .db
+            .run(move |c| prepare(c, cid, connector, profile, "load", reuse))
+            .await?;
+        match send(load, &t.device, id, payload, Some(share)).await {
+            Ok(true) => sum = sum - current + share,
+            Ok(false) | Err(_) => {
+                // Rejected or lost: the charger keeps what it had (the row no longer says installed,
+                // so a later round sends it again).
+                log::info!(
+                    "{}: load profile for transaction {} not installed",
+                    t.device,
+                    t.tx
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Shares stations' power limits between their transactions: queues the stations whose
+/// transactions changed, and holds what a rebalance takes (the database, the stations).
+pub struct LoadManager {
+    chargers: Mutex<HashSet<i64>>,
+    wake: Notify,
+    round: tokio::sync::Mutex<()>,
+    db: Db,
+    stations: Arc<dyn StationCommands>,
+    call_timeout: Duration,
+}
+
+impl LoadManager {
+    pub fn new(db: Db, stations: Arc<dyn StationCommands>, call_timeout: Duration) -> Self {
+        LoadManager {
+            chargers: Default::default(),
+            wake: Notify::new(),
+            round: Default::default(),
+            db,
+            stations,
+            call_timeout,
+        }
+    }
+
+    /// A transaction started or stopped on this charger.
+    pub fn touch(&self, charger_id: i64) {
+        self.chargers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(charger_id);
+        self.wake.notify_one();
+    }
+}
+
+/// Background: rebalances the stations with a limit whose transactions changed, and every station
+/// with a limit every 30 s. One station at a time, so rounds never overlap in this process.
+pub async fn run(load: Arc<LoadManager>) {
+    loop {
+        let tick = tokio::select! {
+            _ = load.wake.notified() => false,
+            _ = tokio::time::sleep(Duration::from_secs(30)) => true,
+        };
+        let touched: Vec<i64> = load
+            .chargers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .collect();
+        let found = load
+            .db
+            .run(move |c| {
+                let mut q = stations::table
+                    .inner_join(chargers::table)
+                    .filter(stations::max_power_w.is_not_null())
+                    .select(stations::id)
+                    .distinct()
+                    .into_boxed();
+                if !tick {
+                    q = q.filter(chargers::id.eq_any(touched));
+                }
+                Ok(q.load::<i64>(c)?)
+            })
+            .await;
+        match found {
+            Ok(ids) => {
+                for id in ids {
+                    if let Err(e) = rebalance(&load, id).await {
+                        log::warn!("station {id}: load management: {e}");
+                    }
+                }
+            }
+            Err(e) => log::warn!("load management: {e}"),
+        }
+    }
+}

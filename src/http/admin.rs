@@ -1,0 +1,888 @@
+//! Operator endpoints: login, stations, chargers, tariffs, customers and wallets, sessions, the OCPP
+//! message log, and remote commands to chargers (HTTP only; rules and queries in `crate::domain::stations`,
+//! `crate::domain::chargers`, `crate::domain::tariffs`, `crate::domain::customers`, `crate::domain::charging` and the protocol's commands).
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::Done;
+use super::identity::OperatorId;
+use super::input::{Amount, Field};
+use super::security::ClientAddr;
+use super::views::customers::CustomerView;
+use super::views::stations::StationView;
+use super::views::tariffs::TariffView;
+use crate::domain::auth;
+use crate::domain::chargers::{self, ChargerView};
+use crate::domain::charging::{self, ListFilter, SessionView, WriteOffView};
+use crate::domain::customers;
+use crate::domain::stations;
+use crate::domain::tariffs;
+use crate::error::AppError;
+use crate::protocol::msglog;
+use crate::protocol::ocpp16::commands;
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct OperatorView {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OperatorLogin {
+    success: bool,
+    /// Bearer token for the operator routes
+    token: String,
+    operator: OperatorView,
+}
+
+#[utoipa::path(post, path = "/api/admin/login", tag = "operator",
+    request_body = super::LoginBody,
+    responses((status = 200, description = "Logged in", body = OperatorLogin), (status = 401, description = "Invalid email or password"), (status = 429, description = "Too many failed login attempts (per account or client address); Retry-After gives the seconds to wait")),
+)]
+pub async fn login(
+    state: web::Data<AppState>,
+    client: ClientAddr,
+    body: web::Json<super::Login>,
+) -> Result<HttpResponse, AppError> {
+    let credentials = body.into_inner().credentials(client.0);
+    let (token, op) = auth::login::operator(&state, credentials).await?;
+    Ok(HttpResponse::Ok().json(OperatorLogin {
+        success: true,
+        token,
+        operator: OperatorView {
+            id: op.id,
+            email: op.email,
+            name: op.name,
+        },
+    }))
+}
+
+// `POST /api/admin/stations`
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StationBody {
+    #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, pattern = r"\S")]
+    name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    address: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    tariff_id: Field<i64>,
+}
+
+impl StationBody {
+    pub fn validate(self) -> Result<stations::NewStation, AppError> {
+        Ok(stations::NewStation {
+            name: self.name.required("name")?,
+            address: self.address.optional("address")?,
+            tariff_id: self.tariff_id.optional_id("tariffId")?,
+        })
+    }
+}
+
+// `PUT /api/admin/stations/{id}/tariff` and `PUT /api/admin/chargers/{deviceId}/tariff`
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TariffAssignment {
+    /// null removes the assignment
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    tariff_id: Field<i64>,
+}
+
+impl TariffAssignment {
+    /// The tariff to assign; `None` removes the assignment.
+    pub fn validate(self) -> Result<Option<i64>, AppError> {
+        self.tariff_id.optional_id("tariffId")
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StationAnswer {
+    success: bool,
+    station: StationView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StationList {
+    success: bool,
+    stations: Vec<StationView>,
+}
+
+#[utoipa::path(post, path = "/api/admin/stations", tag = "operator",
+    request_body = StationBody,
+    responses((status = 201, description = "Created", body = StationAnswer), (status = 400, description = "name is required / tariffId must be a positive integer"), (status = 404, description = "Tariff not found")),
+    security(("bearer" = [])),
+)]
+pub async fn create_station(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    body: super::Body<StationBody>,
+) -> Result<HttpResponse, AppError> {
+    let new = body.0.validate()?;
+    let station = state
+        .db
+        .run(move |c| stations::create(c, new))
+        .await?
+        .into();
+    Ok(HttpResponse::Created().json(StationAnswer {
+        success: true,
+        station,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/admin/stations", tag = "operator",
+    responses((status = 200, description = "Stations in creation order", body = StationList)),
+    security(("bearer" = [])),
+)]
+pub async fn list_stations(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+) -> Result<HttpResponse, AppError> {
+    let stations = state
+        .db
+        .run(stations::list)
+        .await?
+        .into_iter()
+        .map(StationView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(StationList {
+        success: true,
+        stations,
+    }))
+}
+
+#[utoipa::path(put, path = "/api/admin/stations/{id}/tariff", tag = "operator",
+    request_body = TariffAssignment,
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "Assigned", body = StationAnswer), (status = 400, description = "tariffId must be a positive integer"), (status = 404, description = "Station or tariff not found")),
+    security(("bearer" = [])),
+)]
+pub async fn assign_station_tariff(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<i64>,
+    body: super::Body<TariffAssignment>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let tariff_id = body.0.validate()?;
+    let station = state
+        .db
+        .run(move |c| stations::assign_tariff(c, id, tariff_id))
+        .await?
+        .into();
+    Ok(HttpResponse::Ok().json(StationAnswer {
+        success: true,
+        station,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargerAnswer {
+    success: bool,
+    charger: ChargerView,
+    /// Only when csms generated the charger's password: shown once, only its hash is stored
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ocpp_password: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChargerList {
+    success: bool,
+    chargers: Vec<ChargerView>,
+}
+
+/// Whether a chargeBoxIdentity is connected to this node now.
+fn online(state: &web::Data<AppState>) -> impl Fn(&str) -> bool + Send + 'static {
+    let state = state.clone();
+    move |device| state.registry.is_online(device)
+}
+
+// `POST /api/admin/chargers`
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChargerBody {
+    /// chargeBoxIdentity: 1-48 of letters, digits, '-', '_', '.', ':'
+    #[serde(default)]
+    #[schema(value_type = String, required = true, pattern = r"^[A-Za-z0-9._:-]{1,48}$")]
+    device_id: Field<String>,
+    /// Defaults to CP-{deviceId}
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    charging_point_id: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = i64, required = true, minimum = 1)]
+    station_id: Field<i64>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    name: Field<String>,
+    /// 0 = no authentication (only when set explicitly, and then without ocppPassword), 1 (default)
+    /// = HTTP Basic auth, 2 = HTTP Basic auth over TLS, 3 = a TLS client certificate; 2 and 3
+    /// connect to the TLS listener (CSMS_OCPP_TLS_ADDR)
+    #[serde(default)]
+    #[schema(value_type = Option<i32>, minimum = 0, maximum = 3)]
+    security_profile: Field<i64>,
+    /// 16-40 characters (profiles 1 to 3); when left out csms generates one and returns it once as
+    /// `ocppPassword` in the 201 body. Stored as a salted hash
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 16, max_length = 40)]
+    ocpp_password: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    tariff_id: Field<i64>,
+}
+
+impl ChargerBody {
+    pub fn validate(self) -> Result<chargers::NewCharger, AppError> {
+        let device_id = self.device_id.required("deviceId")?;
+        chargers::valid_device_id(&device_id)?;
+        let charging_point_id = match self.charging_point_id.optional("chargingPointId")? {
+            Some(s) if !s.trim().is_empty() => s.trim().to_string(),
+            _ => format!("CP-{device_id}"),
+        };
+        let station_id = self
+            .station_id
+            .optional_id("stationId")?
+            .ok_or_else(|| AppError::bad_request("stationId is required"))?;
+        let tariff_id = self.tariff_id.optional_id("tariffId")?;
+        let name = self.name.optional("name")?;
+        Ok(chargers::NewCharger {
+            device_id,
+            charging_point_id,
+            station_id,
+            name,
+            tariff_id,
+            credentials: credentials(self.security_profile, self.ocpp_password)?,
+        })
+    }
+}
+
+// `PUT /api/admin/chargers/{deviceId}`: what is given changes.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChargerSettingsBody {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 1, pattern = r"\S")]
+    charging_point_id: Field<String>,
+    /// 0 to 3, as on creation (2 and 3 connect to the TLS listener, CSMS_OCPP_TLS_ADDR)
+    #[serde(default)]
+    #[schema(value_type = Option<i32>, minimum = 0, maximum = 3)]
+    security_profile: Field<i64>,
+    /// 16-40 characters; null removes it (profile 0 only). Moving to profile 1 without one
+    /// generates a password, returned once as `ocppPassword`
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 16, max_length = 40)]
+    ocpp_password: Field<String>,
+}
+
+impl ChargerSettingsBody {
+    pub fn validate(self) -> Result<chargers::Changes, AppError> {
+        let name = self.name.nullable("name")?;
+        let charging_point_id = match self.charging_point_id {
+            Field::Absent | Field::Null => None,
+            Field::Given(cp) if !cp.trim().is_empty() => Some(cp.trim().to_string()),
+            _ => {
+                return Err(AppError::bad_request(
+                    "chargingPointId must be a non-empty string",
+                ));
+            }
+        };
+        Ok(chargers::Changes {
+            name,
+            charging_point_id,
+            credentials: credentials(self.security_profile, self.ocpp_password)?,
+        })
+    }
+}
+
+/// `securityProfile` and `ocppPassword` of a charger request body (the profile's range and the
+/// password's rules are the domain's).
+fn credentials(
+    profile: Field<i64>,
+    password: Field<String>,
+) -> Result<chargers::Credentials, AppError> {
+    let security_profile = match profile {
+        Field::Absent | Field::Null => None,
+        p => Some(
+            p.given()
+                .and_then(|p| i32::try_from(p).ok())
+                .ok_or_else(|| AppError::bad_request("securityProfile must be 0, 1, 2 or 3"))?,
+        ),
+    };
+    Ok(chargers::Credentials {
+        security_profile,
+        password: password.nullable("ocppPassword")?,
+    })
+}
+
+#[utoipa::path(post, path = "/api/admin/chargers", tag = "operator",
+    request_body = ChargerBody,
+    responses((status = 201, description = "Registered; ocppPassword when csms generated it", body = ChargerAnswer), (status = 400, description = "Invalid deviceId, stationId, tariffId, securityProfile or ocppPassword"), (status = 404, description = "Station or tariff not found"), (status = 409, description = "Duplicate deviceId or chargingPointId")),
+    security(("bearer" = [])),
+)]
+pub async fn create_charger(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    body: super::Body<ChargerBody>,
+) -> Result<HttpResponse, AppError> {
+    let new = body.0.validate()?;
+    let online = online(&state);
+    let saved = state
+        .db
+        .run(move |c| chargers::register(c, new, online))
+        .await?;
+    Ok(HttpResponse::Created().json(ChargerAnswer {
+        success: true,
+        charger: saved.charger,
+        ocpp_password: saved.generated_password,
+    }))
+}
+
+/// `PUT /api/admin/chargers/{deviceId}/registration`
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationBody {
+    /// accepted (BootNotification Accepted), pending (Pending: awaiting approval), rejected (Rejected:
+    /// disabled)
+    #[schema(pattern = "^(accepted|pending|rejected)$")]
+    status: String,
+}
+
+#[utoipa::path(put, path = "/api/admin/chargers/{device_id}/registration", tag = "operator",
+    request_body = RegistrationBody,
+    params(("device_id" = String, Path, description = "chargeBoxIdentity")),
+    responses((status = 200, description = "Set; a connected charger that is now accepted is asked to boot again", body = crate::http::Done), (status = 400, description = "Invalid status"), (status = 404, description = "Charger not found")),
+    security(("bearer" = [])),
+)]
+pub async fn set_registration(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+    body: super::Body<RegistrationBody>,
+) -> Result<HttpResponse, AppError> {
+    let device = path.into_inner();
+    chargers::decide_registration(
+        &state.db,
+        state.registry.clone(),
+        state.settings.call_timeout(),
+        &device,
+        &body.0.status,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(crate::http::Done { success: true }))
+}
+
+#[utoipa::path(put, path = "/api/admin/chargers/{device_id}", tag = "operator",
+    request_body = ChargerSettingsBody,
+    params(("device_id" = String, Path, description = "chargeBoxIdentity")),
+    responses((status = 200, description = "Changed; ocppPassword only when csms generated one", body = ChargerAnswer), (status = 400, description = "Invalid settings"), (status = 404, description = "Charger not found"), (status = 409, description = "Duplicate chargingPointId")),
+    security(("bearer" = [])),
+)]
+pub async fn update_charger(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+    body: super::Body<ChargerSettingsBody>,
+) -> Result<HttpResponse, AppError> {
+    let device = path.into_inner();
+    let changes = body.0.validate()?;
+    let online = online(&state);
+    let saved = state
+        .db
+        .run(move |c| chargers::change(c, &device, changes, online))
+        .await?;
+    Ok(HttpResponse::Ok().json(ChargerAnswer {
+        success: true,
+        charger: saved.charger,
+        ocpp_password: saved.generated_password,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/admin/chargers", tag = "operator",
+    responses((status = 200, description = "Chargers with online flag, last heartbeat, connector statuses", body = ChargerList)),
+    security(("bearer" = [])),
+)]
+pub async fn list_chargers(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+) -> Result<HttpResponse, AppError> {
+    let online = online(&state);
+    let mut chargers = state.db.run(move |c| chargers::list(c, online)).await?;
+    for ch in &mut chargers {
+        ch.node = state.registry.holder(&ch.device_id, &state.node_id);
+        ch.seen_at(state.registry.last_frame(&ch.device_id));
+    }
+    Ok(HttpResponse::Ok().json(ChargerList {
+        success: true,
+        chargers,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/admin/chargers/{device_id}", tag = "operator",
+    params(("device_id" = String, Path, description = "chargeBoxIdentity")),
+    responses((status = 200, description = "The charger", body = ChargerAnswer), (status = 404, description = "Charger not found")),
+    security(("bearer" = [])),
+)]
+pub async fn get_charger(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let device = path.into_inner();
+    let online = online(&state);
+    let mut charger = state
+        .db
+        .run(move |c| chargers::get(c, &device, online))
+        .await?;
+    charger.seen_at(state.registry.last_frame(&charger.device_id));
+    Ok(HttpResponse::Ok().json(ChargerAnswer {
+        success: true,
+        charger,
+        ocpp_password: None,
+    }))
+}
+
+/// Deletes a charger that has no charging history; one with history is kept for the books (409).
+#[utoipa::path(delete, path = "/api/admin/chargers/{device_id}", tag = "operator",
+    params(("device_id" = String, Path, description = "chargeBoxIdentity")),
+    responses((status = 200, description = "Deleted", body = Done), (status = 404, description = "Charger not found"), (status = 409, description = "Charger has charging history")),
+    security(("bearer" = [])),
+)]
+pub async fn delete_charger(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let device = path.into_inner();
+    let d = device.clone();
+    state.db.run(move |c| chargers::delete(c, &d)).await?;
+    state.registry.disconnect(&device);
+    Ok(HttpResponse::Ok().json(Done { success: true }))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TariffAssigned {
+    success: bool,
+    /// The charger's own tariff now (null: none)
+    tariff_id: Option<i64>,
+}
+
+#[utoipa::path(put, path = "/api/admin/chargers/{device_id}/tariff", tag = "operator",
+    request_body = TariffAssignment,
+    params(("device_id" = String, Path, description = "chargeBoxIdentity")),
+    responses((status = 200, description = "Assigned", body = TariffAssigned), (status = 400, description = "tariffId must be a positive integer"), (status = 404, description = "Charger or tariff not found")),
+    security(("bearer" = [])),
+)]
+pub async fn assign_charger_tariff(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+    body: super::Body<TariffAssignment>,
+) -> Result<HttpResponse, AppError> {
+    let device = path.into_inner();
+    let tariff_id = body.0.validate()?;
+    state
+        .db
+        .run(move |c| chargers::assign_tariff(c, &device, tariff_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(TariffAssigned {
+        success: true,
+        tariff_id,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TariffAnswer {
+    success: bool,
+    tariff: TariffView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TariffList {
+    success: bool,
+    tariffs: Vec<TariffView>,
+}
+
+// `POST /api/admin/tariffs`
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TariffBody {
+    #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, pattern = r"\S")]
+    name: Field<String>,
+    /// Major units per kWh, at most 2 decimals
+    #[serde(default)]
+    #[schema(value_type = f64, required = true, minimum = 0, maximum = 100000, multiple_of = 0.01)]
+    price_per_kwh: Field<Amount>,
+}
+
+impl TariffBody {
+    /// The name and the price in minor units per kWh.
+    pub fn validate(self) -> Result<(String, i64), AppError> {
+        let name = self.name.required("name")?;
+        let price = tariffs::valid_price(self.price_per_kwh.minor())?;
+        Ok((name, price))
+    }
+}
+
+#[utoipa::path(post, path = "/api/admin/tariffs", tag = "operator",
+    request_body = TariffBody,
+    responses((status = 201, description = "Created", body = TariffAnswer), (status = 400, description = "name is required / pricePerKwh must be a non-negative amount with at most 2 decimals")),
+    security(("bearer" = [])),
+)]
+pub async fn create_tariff(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    body: super::Body<TariffBody>,
+) -> Result<HttpResponse, AppError> {
+    let (name, price) = body.0.validate()?;
+    let tariff = state
+        .db
+        .run(move |c| tariffs::create(c, &name, price))
+        .await?
+        .into();
+    Ok(HttpResponse::Created().json(TariffAnswer {
+        success: true,
+        tariff,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/admin/tariffs", tag = "operator",
+    responses((status = 200, description = "Tariffs in creation order", body = TariffList)),
+    security(("bearer" = [])),
+)]
+pub async fn list_tariffs(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+) -> Result<HttpResponse, AppError> {
+    let tariffs = state
+        .db
+        .run(tariffs::list)
+        .await?
+        .into_iter()
+        .map(TariffView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(TariffList {
+        success: true,
+        tariffs,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CustomerList {
+    success: bool,
+    /// Currency code of every amount
+    currency: String,
+    customers: Vec<CustomerView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CustomerAnswer {
+    success: bool,
+    customer: CustomerView,
+}
+
+#[utoipa::path(get, path = "/api/admin/customers", tag = "operator",
+    responses((status = 200, description = "Customers in registration order", body = CustomerList)),
+    security(("bearer" = [])),
+)]
+pub async fn list_customers(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+) -> Result<HttpResponse, AppError> {
+    let customers = state
+        .db
+        .run(customers::list)
+        .await?
+        .into_iter()
+        .map(CustomerView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(CustomerList {
+        success: true,
+        currency: state.settings.currency.clone(),
+        customers,
+    }))
+}
+
+// `POST /api/admin/customers/{id}/wallet/credit`
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreditBody {
+    /// Major units, positive, at most 2 decimals, at most 1,000,000
+    #[serde(default)]
+    #[schema(value_type = f64, required = true, exclusive_minimum = 0, maximum = 1000000, multiple_of = 0.01)]
+    amount: Field<Amount>,
+    /// Ledger note (the first 200 characters are kept)
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    note: Field<String>,
+}
+
+impl CreditBody {
+    /// The amount in minor units and the ledger note.
+    pub fn validate(self) -> Result<(i64, Option<String>), AppError> {
+        let amount = customers::valid_credit(self.amount.minor())?;
+        Ok((amount, self.note.optional("note")?))
+    }
+}
+
+#[utoipa::path(post, path = "/api/admin/customers/{id}/wallet/credit", tag = "operator",
+    request_body = CreditBody,
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "Credited: the customer afterwards", body = CustomerAnswer), (status = 400, description = "Invalid amount"), (status = 404, description = "Customer not found")),
+    security(("bearer" = [])),
+)]
+pub async fn credit_wallet(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<i64>,
+    body: super::Body<CreditBody>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let (amount, note) = body.0.validate()?;
+    let customer = state
+        .db
+        .run(move |c| customers::credit(c, id, amount, note.as_deref()))
+        .await?
+        .into();
+    state.events.wake();
+    Ok(HttpResponse::Ok().json(CustomerAnswer {
+        success: true,
+        customer,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionQuery {
+    status: Option<String>,
+    device_id: Option<String>,
+    customer_id: Option<i64>,
+    limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionList {
+    success: bool,
+    /// Currency code of every amount
+    currency: String,
+    sessions: Vec<SessionView>,
+}
+
+#[utoipa::path(get, path = "/api/admin/sessions", tag = "operator",
+    params(("status" = Option<String>, Query), ("deviceId" = Option<String>, Query), ("customerId" = Option<i64>, Query), ("limit" = Option<i64>, Query, description = "1 to 1000 (default 200)")),
+    responses((status = 200, description = "Sessions, newest first", body = SessionList)),
+    security(("bearer" = [])),
+)]
+pub async fn list_sessions(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    q: web::Query<SessionQuery>,
+) -> Result<HttpResponse, AppError> {
+    let q = q.into_inner();
+    let filter = ListFilter {
+        customer_id: q.customer_id,
+        status: q.status,
+        device_id: q.device_id,
+        limit: q.limit.unwrap_or(200),
+    };
+    let sessions = state.db.run(move |c| charging::list(c, filter)).await?;
+    Ok(HttpResponse::Ok().json(SessionList {
+        success: true,
+        currency: state.settings.currency.clone(),
+        sessions,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CloseBody {
+    /// Why the operator closes it (written to the session and its ledger rows)
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    reason: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionAnswer {
+    success: bool,
+    message: String,
+    /// The session afterwards
+    session: SessionView,
+}
+
+/// Force-closes a session the charger lost: settled from its last meter reading, the rest refunded.
+#[utoipa::path(post, path = "/api/admin/sessions/{session_id}/close", tag = "operator",
+    request_body = CloseBody,
+    params(("session_id" = String, Path, description = "SESS_...")),
+    responses((status = 200, description = "Closed and settled", body = SessionAnswer), (status = 400, description = "reason is required"), (status = 404, description = "Session not found"), (status = 409, description = "Session has already ended")),
+    security(("bearer" = [])),
+)]
+pub async fn close_session(
+    state: web::Data<AppState>,
+    op: OperatorId,
+    path: web::Path<String>,
+    body: super::Body<CloseBody>,
+) -> Result<HttpResponse, AppError> {
+    let uid = path.into_inner();
+    let reason = body.0.reason;
+    let policy = state.derived.policy;
+    let (done, session) = state
+        .db
+        .run(move |c| {
+            let done = charging::orphans::force_close(c, &uid, op.0, &reason, &policy)?;
+            let view = SessionView::load(c, &done.session)?;
+            Ok((done, view))
+        })
+        .await?;
+    state.events.wake();
+    state.occupancy.release(&session.device_id);
+    if done.stop.is_some() {
+        // The charger may still be running it: it is asked to stop, and asked again, like any stop.
+        state.stops.wake();
+    }
+    Ok(HttpResponse::Ok().json(SessionAnswer {
+        success: true,
+        message: "Session closed".into(),
+        session,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WriteOffList {
+    success: bool,
+    /// Currency code of every amount
+    currency: String,
+    write_offs: Vec<WriteOffView>,
+}
+
+#[utoipa::path(get, path = "/api/admin/write-offs", tag = "operator",
+    params(("limit" = Option<i64>, Query, description = "1 to 1000 (default 200)")),
+    responses((status = 200, description = "Energy delivered that could not be billed, newest first", body = WriteOffList)),
+    security(("bearer" = [])),
+)]
+pub async fn write_offs(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    q: web::Query<LimitQuery>,
+) -> Result<HttpResponse, AppError> {
+    let limit = q.limit.unwrap_or(200);
+    let write_offs = state
+        .db
+        .run(move |c| charging::write_offs(c, limit))
+        .await?;
+    Ok(HttpResponse::Ok().json(WriteOffList {
+        success: true,
+        currency: state.settings.currency.clone(),
+        write_offs,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct LimitQuery {
+    limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageList {
+    success: bool,
+    messages: Vec<msglog::MessageView>,
+}
+
+#[utoipa::path(get, path = "/api/admin/chargers/{device_id}/messages", tag = "operator",
+    params(("device_id" = String, Path, description = "chargeBoxIdentity"), ("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)")),
+    responses((status = 200, description = "OCPP frames in and out, newest first", body = MessageList), (status = 404, description = "Charger not found")),
+    security(("bearer" = [])),
+)]
+pub async fn messages(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+    q: web::Query<LimitQuery>,
+) -> Result<HttpResponse, AppError> {
+    let device = path.into_inner();
+    let limit = q.limit.unwrap_or(100);
+    let messages = state
+        .db
+        .run(move |c| msglog::list(c, &device, limit))
+        .await?;
+    Ok(HttpResponse::Ok().json(MessageList {
+        success: true,
+        messages,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CommandAnswer {
+    success: bool,
+    action: String,
+    /// The charger's CALLRESULT payload
+    #[schema(value_type = Object)]
+    response: Value,
+    /// ReserveNow: the reservation csms recorded (its id is the reservationId sent)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reservation: Option<crate::domain::reservations::Reservation>,
+    /// SendLocalList: the update csms sent from its tokens
+    #[serde(skip_serializing_if = "Option::is_none", rename = "localList")]
+    local_list: Option<crate::domain::local_list::SyncReport>,
+}
+
+/// Sends an OCPP command to a charger and returns its answer.
+#[utoipa::path(post, path = "/api/admin/chargers/{device_id}/commands/{action}", tag = "operator",
+    request_body = serde_json::Value,
+    params(("device_id" = String, Path), ("action" = String, Path, description = "Any CS→CP action of OCPP 1.6 and its security extension, by its OCPP name")),
+    responses((status = 200, description = "The charger's answer", body = CommandAnswer), (status = 400, description = "Invalid payload / Charger is offline"), (status = 404, description = "Unknown command or charger"), (status = 502, description = "Charger answered with a CALLERROR"), (status = 504, description = "Charger did not respond")),
+    security(("bearer" = [])),
+)]
+pub async fn command(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<(String, String)>,
+    body: Option<web::Json<Value>>,
+) -> Result<HttpResponse, AppError> {
+    let (device, action) = path.into_inner();
+    let outcome = commands::run(
+        &state.into_inner(),
+        &device,
+        &action,
+        body.map(|b| b.into_inner()),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(CommandAnswer {
+        success: true,
+        action,
+        response: outcome.response,
+        reservation: outcome.reservation,
+        local_list: outcome.local_list,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/admin/cluster", tag = "operator",
+    responses((status = 200, description = "The nodes sharing this database (heartbeat, lease, chargers held), and the named leases", body = crate::infra::cluster::ClusterView)),
+    security(("bearer" = [])),
+)]
+pub async fn cluster(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+) -> Result<HttpResponse, AppError> {
+    let view = crate::infra::cluster::describe(
+        &state.db,
+        state.cluster.as_ref(),
+        &state.node_id,
+        state.registry.len(),
+        state.settings.node_lease(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}

@@ -1,0 +1,175 @@
+//! Customer accounts, wallet and the station list (HTTP only; rules and queries in
+//! `crate::domain::customers`, `crate::domain::wallet` and `crate::domain::stations`).
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::identity::CustomerId;
+use super::input::Field;
+use super::security::ClientAddr;
+use super::views::customers::CustomerView;
+use crate::domain::auth::{self, Role};
+use crate::domain::customers::{self, Registration};
+use crate::domain::money::Major;
+use crate::domain::stations::{self, PublicStation};
+use crate::domain::wallet::{self, LedgerEntry};
+use crate::error::AppError;
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct CustomerLogin {
+    success: bool,
+    /// Bearer token for the customer routes
+    token: String,
+    customer: CustomerView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Profile {
+    success: bool,
+    customer: CustomerView,
+}
+
+// `POST /api/customer/register`. `\S`: not only white space (names and emails are trimmed).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterBody {
+    #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 100, pattern = r"\S")]
+    name: Field<String>,
+    /// Stored in lower case
+    #[serde(default)]
+    #[schema(value_type = String, required = true, max_length = 254, pattern = r"^[^@\s\x85]+@[^@\s\x85]*\.[^@\s\x85]*$")]
+    email: Field<String>,
+    /// 6 to 72 characters (at most 72 bytes)
+    #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 6, max_length = 72)]
+    password: Field<String>,
+}
+
+impl RegisterBody {
+    /// Name and email are required (trimmed; the email in lower case); a missing password is empty
+    /// and fails the password rule of [`customers::register`].
+    pub fn validate(self) -> Result<Registration, AppError> {
+        Ok(Registration {
+            name: self.name.required("name")?,
+            email: self.email.required("email")?.to_lowercase(),
+            password: self.password.given().unwrap_or_default(),
+        })
+    }
+}
+
+#[utoipa::path(post, path = "/api/customer/register", tag = "customer",
+    request_body = RegisterBody,
+    responses((status = 201, description = "Registered", body = CustomerLogin), (status = 400, description = "Invalid input"), (status = 409, description = "Email is already registered"), (status = 429, description = "Too many registrations from this client address; Retry-After gives the seconds to wait")),
+)]
+pub async fn register(
+    state: web::Data<AppState>,
+    client: ClientAddr,
+    body: super::Body<RegisterBody>,
+) -> Result<HttpResponse, AppError> {
+    let r = body.0.validate()?;
+    let customer = CustomerView::from(customers::register(&state, r, client.0).await?);
+    let token = state.jwt.issue(Role::Customer, customer.id)?;
+    Ok(HttpResponse::Created().json(CustomerLogin {
+        success: true,
+        token,
+        customer,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/customer/login", tag = "customer",
+    request_body = super::LoginBody,
+    responses((status = 200, description = "Logged in", body = CustomerLogin), (status = 401, description = "Invalid email or password"), (status = 429, description = "Too many failed login attempts (per account or client address); Retry-After gives the seconds to wait")),
+)]
+pub async fn login(
+    state: web::Data<AppState>,
+    client: ClientAddr,
+    body: web::Json<super::Login>,
+) -> Result<HttpResponse, AppError> {
+    let credentials = body.into_inner().credentials(client.0);
+    let (token, customer) = auth::login::customer(&state, credentials).await?;
+    Ok(HttpResponse::Ok().json(CustomerLogin {
+        success: true,
+        token,
+        customer: customer.into(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/user/profile", tag = "customer",
+    responses((status = 200, description = "The customer's account", body = Profile), (status = 401, description = "Missing or bad token")),
+    security(("bearer" = [])),
+)]
+pub async fn profile(
+    state: web::Data<AppState>,
+    who: CustomerId,
+) -> Result<HttpResponse, AppError> {
+    let customer = state
+        .db
+        .run(move |c| customers::profile(c, who.0))
+        .await?
+        .into();
+    Ok(HttpResponse::Ok().json(Profile {
+        success: true,
+        customer,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Wallet {
+    success: bool,
+    /// Major units
+    #[schema(value_type = f64)]
+    balance: Major,
+    currency: String,
+    /// The ledger, newest first (at most 500 rows)
+    transactions: Vec<LedgerEntry>,
+}
+
+#[utoipa::path(get, path = "/api/user/wallet", tag = "customer",
+    responses((status = 200, description = "Balance and ledger (newest first)", body = Wallet)),
+    security(("bearer" = [])),
+)]
+pub async fn wallet(state: web::Data<AppState>, who: CustomerId) -> Result<HttpResponse, AppError> {
+    let id = who.0;
+    let (customer, transactions) = state
+        .db
+        .run(move |c| Ok((customers::profile(c, id)?, wallet::history(c, id, 500)?)))
+        .await?;
+    Ok(HttpResponse::Ok().json(Wallet {
+        success: true,
+        balance: Major(customer.balance),
+        currency: state.settings.currency.clone(),
+        transactions,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StationCatalogue {
+    success: bool,
+    currency: String,
+    stations: Vec<PublicStation>,
+}
+
+/// Stations with chargers, connectors, live status and price, as the user panel shows them.
+#[utoipa::path(get, path = "/api/user/stations", tag = "customer",
+    responses((status = 200, description = "Stations with chargers, connectors, live status, online flag and price", body = StationCatalogue)),
+    security(("bearer" = [])),
+)]
+pub async fn stations(
+    state: web::Data<AppState>,
+    _who: CustomerId,
+) -> Result<HttpResponse, AppError> {
+    let default_price = state.derived.default_price_per_kwh;
+    let st = state.clone();
+    let stations = state
+        .db
+        .run(move |c| stations::for_customers(c, default_price, |d| st.registry.is_online(d)))
+        .await?;
+    Ok(HttpResponse::Ok().json(StationCatalogue {
+        success: true,
+        currency: state.settings.currency.clone(),
+        stations,
+    }))
+}

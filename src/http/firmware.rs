@@ -1,0 +1,356 @@
+//! Firmware and diagnostics over HTTP (rules in `crate::domain::firmware`): the operator uploads images and
+//! starts UpdateFirmware / GetDiagnostics; chargers download images and upload diagnostics at
+//! addresses with a secret token (no login). Uploads and downloads are streamed through
+//! `crate::infra::files` (a chunk at a time), never held whole in memory.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::identity::OperatorId;
+use crate::domain::firmware::{self, Download, FirmwareRequest, Image, Job};
+use crate::error::AppError;
+use crate::infra::files::Received;
+use crate::protocol::ocpp16::messages::parse_timestamp;
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct ImageAnswer {
+    success: bool,
+    image: Image,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ImageList {
+    success: bool,
+    images: Vec<Image>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JobAnswer {
+    success: bool,
+    job: Job,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JobList {
+    success: bool,
+    jobs: Vec<Job>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UploadQuery {
+    /// The file name (1 to 100 characters, no '/')
+    #[param(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^/\x00-\x1f\x7f-\x9f]*[^/\s\x00-\x1f\x7f-\x9f][^/\x00-\x1f\x7f-\x9f]*$"
+    )]
+    name: String,
+    /// The firmware version the charger reports after installing it
+    #[param(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^/\x00-\x1f\x7f-\x9f]*[^/\s\x00-\x1f\x7f-\x9f][^/\x00-\x1f\x7f-\x9f]*$"
+    )]
+    version: String,
+}
+
+/// `POST /api/admin/chargers/{deviceId}/firmware`
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateBody {
+    image_id: i64,
+    /// RFC 3339; default now
+    #[schema(format = DateTime)]
+    retrieve_date: Option<String>,
+    #[schema(minimum = 0)]
+    retries: Option<i64>,
+    #[schema(minimum = 0)]
+    retry_interval: Option<i64>,
+}
+
+/// `POST /api/admin/chargers/{deviceId}/diagnostics`
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DiagnosticsBody {
+    #[schema(format = DateTime)]
+    start_time: Option<String>,
+    #[schema(format = DateTime)]
+    stop_time: Option<String>,
+}
+
+/// 413 at once for a body that says it is larger than a file may be (a body without a length is
+/// cut off while it streams, as soon as it passes the limit).
+fn declared_size(req: &HttpRequest) -> Result<(), AppError> {
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > crate::infra::files::MAX_FILE_BYTES as u64) {
+        return Err(AppError::TooLarge(format!(
+            "Files are limited to {} MiB",
+            crate::infra::files::MAX_FILE_BYTES / 1024 / 1024
+        )));
+    }
+    Ok(())
+}
+
+/// A file a charger uploads to an address csms gave it (`/files/{kind}/{token}/{name}`): the
+/// address is checked first, before the name and the body (404 unknown, 410 used or expired), the body is
+/// written chunk by chunk as it arrives, and `store` gives the file to its job while using up the
+/// address, in one transaction (a second upload gets 410 and its file is deleted). `known` and
+/// `store` are the domain's (diagnostics or logs).
+pub(crate) async fn receive_upload(
+    req: &HttpRequest,
+    state: &AppState,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    known: fn(&mut crate::infra::db::DbConnection, &str) -> Result<(), AppError>,
+    store: fn(&mut crate::infra::db::DbConnection, &str, &str, &Received) -> Result<(), AppError>,
+) -> Result<HttpResponse, AppError> {
+    let (token, name) = path.into_inner();
+    // The address first: an unknown one is 404 whatever the file is called.
+    let t = token.clone();
+    state.db.run(move |c| known(c, &t)).await?;
+    firmware::text("fileName", &name)?;
+    declared_size(req)?;
+    let file = crate::infra::files::receive(&state.db, payload).await?;
+    let id = file.file_id;
+    let stored = state.db.run(move |c| store(c, &token, &name, &file)).await;
+    if let Err(e) = stored {
+        crate::infra::files::discard(&state.db, id).await;
+        return Err(e);
+    }
+    Ok(HttpResponse::Ok().json(crate::http::Done { success: true }))
+}
+
+/// A stored file, sent as an attachment a chunk at a time (with its Content-Length).
+pub(crate) fn attachment(state: &AppState, (name, file, size): Download) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{}\"", name.replace('"', "")),
+        ))
+        .no_chunking(u64::try_from(size).unwrap_or(0))
+        .streaming(crate::infra::files::read(state.db.clone(), file))
+}
+
+/// csms's HTTP address as the caller reached it: where chargers are told to download and upload.
+pub(crate) fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+pub(crate) fn time(
+    field: &str,
+    v: Option<String>,
+) -> Result<Option<chrono::NaiveDateTime>, AppError> {
+    match v {
+        None => Ok(None),
+        Some(t) => parse_timestamp(&t)
+            .map(Some)
+            .ok_or_else(|| AppError::bad_request(format!("{field} must be an RFC 3339 date-time"))),
+    }
+}
+
+#[utoipa::path(post, path = "/api/admin/firmware", tag = "operator",
+    params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, description = "Stored; chargers download it from `path`", body = ImageAnswer), (status = 400, description = "Missing name or version, or an empty file"), (status = 413, description = "Above 64 MiB")),
+    security(("bearer" = [])),
+)]
+pub async fn upload(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    q: web::Query<UploadQuery>,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    let q = q.into_inner();
+    // The cheap checks before a byte is stored.
+    let (name, version) = (
+        firmware::text("name", &q.name)?,
+        firmware::text("version", &q.version)?,
+    );
+    declared_size(&req)?;
+    let file = crate::infra::files::receive(&state.db, payload).await?;
+    let id = file.file_id;
+    let image = state
+        .db
+        .run(move |c| firmware::upload(c, &name, &version, &file))
+        .await;
+    let image = match image {
+        Ok(image) => image,
+        Err(e) => {
+            crate::infra::files::discard(&state.db, id).await;
+            return Err(e);
+        }
+    };
+    Ok(HttpResponse::Created().json(ImageAnswer {
+        success: true,
+        image,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/admin/firmware", tag = "operator",
+    responses((status = 200, description = "Hosted images, newest first", body = ImageList)),
+    security(("bearer" = [])),
+)]
+pub async fn images(state: web::Data<AppState>, _op: OperatorId) -> Result<HttpResponse, AppError> {
+    let images = state.db.run(firmware::images).await?;
+    Ok(HttpResponse::Ok().json(ImageList {
+        success: true,
+        images,
+    }))
+}
+
+#[utoipa::path(get, path = "/files/firmware/{token}/{name}", tag = "charger",
+    params(("token" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "The image", content_type = "application/octet-stream", body = Vec<u8>), (status = 404, description = "File not found")),
+)]
+pub async fn download(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (token, _) = path.into_inner();
+    let file = state.db.run(move |c| firmware::download(c, &token)).await?;
+    Ok(attachment(&state, file))
+}
+
+#[utoipa::path(post, path = "/api/admin/chargers/{device_id}/firmware", tag = "operator",
+    request_body = UpdateBody,
+    params(("device_id" = String, Path)),
+    responses((status = 201, description = "UpdateFirmware sent; the job follows the charger's status notifications", body = JobAnswer), (status = 400, description = "Invalid input"), (status = 404, description = "Charger or image not found"), (status = 409, description = "Charger is offline"), (status = 504, description = "Charger did not respond")),
+    security(("bearer" = [])),
+)]
+pub async fn update_firmware(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+    body: super::Body<UpdateBody>,
+) -> Result<HttpResponse, AppError> {
+    let b = body.0;
+    let r = FirmwareRequest {
+        image_id: b.image_id,
+        retrieve_date: time("retrieveDate", b.retrieve_date)?,
+        retries: b.retries,
+        retry_interval: b.retry_interval,
+    };
+    if r.retries.is_some_and(|n| n < 0) || r.retry_interval.is_some_and(|n| n < 0) {
+        return Err(AppError::bad_request(
+            "retries and retryInterval must be 0 or more",
+        ));
+    }
+    let job =
+        firmware::update_firmware(&state.into_inner(), &path.into_inner(), &base_url(&req), r)
+            .await
+            .map_err(super::offline_is_conflict)?;
+    Ok(HttpResponse::Created().json(JobAnswer { success: true, job }))
+}
+
+#[utoipa::path(post, path = "/api/admin/chargers/{device_id}/diagnostics", tag = "operator",
+    request_body = DiagnosticsBody,
+    params(("device_id" = String, Path)),
+    responses((status = 201, description = "GetDiagnostics sent; the charger uploads to csms", body = JobAnswer), (status = 400, description = "Invalid input"), (status = 404, description = "Charger not found"), (status = 409, description = "Charger is offline"), (status = 504, description = "Charger did not respond")),
+    security(("bearer" = [])),
+)]
+pub async fn get_diagnostics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+    body: super::Body<DiagnosticsBody>,
+) -> Result<HttpResponse, AppError> {
+    let b = body.0;
+    let (start, stop) = (
+        time("startTime", b.start_time)?,
+        time("stopTime", b.stop_time)?,
+    );
+    let job = firmware::get_diagnostics(
+        &state.into_inner(),
+        &path.into_inner(),
+        &base_url(&req),
+        start,
+        stop,
+    )
+    .await
+    .map_err(super::offline_is_conflict)?;
+    Ok(HttpResponse::Created().json(JobAnswer { success: true, job }))
+}
+
+#[utoipa::path(get, path = "/api/admin/chargers/{device_id}/maintenance", tag = "operator",
+    params(("device_id" = String, Path)),
+    responses((status = 200, description = "UpdateFirmware and GetDiagnostics jobs with every reported status, newest first", body = JobList), (status = 404, description = "Charger not found")),
+    security(("bearer" = [])),
+)]
+pub async fn jobs(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let device = path.into_inner();
+    let jobs = state.db.run(move |c| firmware::jobs(c, &device)).await?;
+    Ok(HttpResponse::Ok().json(JobList {
+        success: true,
+        jobs,
+    }))
+}
+
+#[utoipa::path(put, path = "/files/diagnostics/{token}/{name}", tag = "charger",
+    params(("token" = String, Path), ("name" = String, Path)),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, description = "Received", body = crate::http::Done), (status = 400, description = "Invalid file name, or the upload broke off"), (status = 404, description = "Upload address not found"), (status = 410, description = "Upload address already used (it accepts one upload) or expired"), (status = 413, description = "Above 64 MiB")),
+)]
+pub async fn receive(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    receive_upload(
+        &req,
+        &state,
+        path,
+        payload,
+        firmware::upload_address,
+        firmware::receive,
+    )
+    .await
+}
+
+#[utoipa::path(post, path = "/files/diagnostics/{token}/{name}", tag = "charger",
+    params(("token" = String, Path), ("name" = String, Path)),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, description = "Received (as PUT)", body = crate::http::Done), (status = 400, description = "Invalid file name, or the upload broke off"), (status = 404, description = "Upload address not found"), (status = 410, description = "Upload address already used (it accepts one upload) or expired"), (status = 413, description = "Above 64 MiB")),
+)]
+pub async fn receive_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    receive(req, state, path, payload).await
+}
+
+#[utoipa::path(get, path = "/api/admin/maintenance/{id}/file", tag = "operator",
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "The diagnostics file the charger uploaded", content_type = "application/octet-stream", body = Vec<u8>), (status = 404, description = "Job not found, or no file received")),
+    security(("bearer" = [])),
+)]
+pub async fn file(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let file = state
+        .db
+        .run(move |c| firmware::diagnostics_file(c, id))
+        .await?;
+    Ok(attachment(&state, file))
+}

@@ -1,0 +1,288 @@
+//! The HTTP side: REST for customers and operators, health, metrics, OpenAPI, and the web panels.
+
+pub mod admin;
+pub mod charger_security;
+pub mod charging;
+pub mod customer;
+pub mod firmware;
+pub mod identity;
+pub mod input;
+pub mod local_list;
+pub mod openapi;
+pub mod reservations;
+pub mod security;
+pub mod smart_charging;
+pub mod system;
+pub mod tokens;
+pub mod views;
+
+use actix_web::dev::Server;
+use actix_web::http::{Method, header};
+use actix_web::{App, HttpResponse, HttpServer, Resource, Route, web};
+use chrono::NaiveDateTime;
+
+pub use self::input::{Body, Field};
+use crate::error::{AppError, ErrorBody};
+use crate::state::State;
+
+pub fn timestamp(t: NaiveDateTime) -> String {
+    crate::protocol::ocpp16::messages::format_timestamp(t)
+}
+
+pub fn server(listener: std::net::TcpListener, state: State) -> std::io::Result<Server> {
+    let data = web::Data::from(state.clone());
+    let jwt = web::Data::from(state.jwt.clone());
+    let workers = match state.settings.http_workers {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
+        n => n,
+    };
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(jwt.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(256 * 1024)
+                    .error_handler(|err, _| {
+                        AppError::bad_request(format!("Invalid JSON body: {err}")).into()
+                    }),
+            )
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                AppError::bad_request(format!("Invalid query: {err}")).into()
+            }))
+            .app_data(web::PathConfig::default().error_handler(|err, _| {
+                AppError::bad_request(format!("Invalid path: {err}")).into()
+            }))
+            .wrap(actix_web::middleware::from_fn(system::observe))
+            .wrap(actix_web::middleware::from_fn(security::headers))
+            .configure(routes)
+    })
+    .workers(workers)
+    // Open SSE streams never end by themselves; do not let them hold a shutdown for 30 s.
+    .shutdown_timeout(3)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// One path with its methods; any other method gets 405 with `Allow` (not the web panel's 404).
+fn resource(path: &str, routes: Vec<(Method, Route)>) -> Resource {
+    let allow = routes
+        .iter()
+        .map(|(m, _)| m.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut r = web::resource(path);
+    for (_, route) in routes {
+        r = r.route(route);
+    }
+    r.default_service(web::to(move || {
+        let allow = allow.clone();
+        async move {
+            HttpResponse::MethodNotAllowed()
+                .insert_header((header::ALLOW, allow))
+                .json(ErrorBody::new("Method not allowed"))
+        }
+    }))
+}
+
+/// The API, declared once: each handler listed is served at the method and path of its
+/// `#[utoipa::path]`, and documented with it in the OpenAPI document ([`Operations`]). The order is
+/// the order of the methods in a 405's `Allow`.
+macro_rules! api {
+    ($($module:ident :: $handler:ident),+ $(,)?) => {
+        /// Every operation of the API: its path, method and handler.
+        fn operations() -> Vec<(String, Method, Route)> {
+            let mut all = Vec::new();
+            $(pastey::paste! {{
+                type Doc = $module::[<__path_ $handler>];
+                let path = <Doc as utoipa::Path>::path();
+                for m in <Doc as utoipa::Path>::methods() {
+                    let m = http_method(m);
+                    all.push((path.clone(), m.clone(), web::method(m).to($module::$handler)));
+                }
+            }})+
+            all
+        }
+
+        /// The paths of the OpenAPI document (with the schemas they use), from the same list.
+        #[derive(utoipa::OpenApi)]
+        #[openapi(paths($($module::$handler),+))]
+        pub struct Operations;
+    };
+}
+
+api! {
+    system::healthz,
+    system::metrics,
+    // customers
+    customer::register,
+    customer::login,
+    customer::profile,
+    customer::wallet,
+    customer::stations,
+    charging::start,
+    charging::stop,
+    charging::sessions,
+    charging::session,
+    charging::events,
+    charging::events_ticket,
+    // operators
+    admin::login,
+    admin::cluster,
+    admin::create_station,
+    admin::list_stations,
+    admin::assign_station_tariff,
+    admin::create_charger,
+    admin::list_chargers,
+    admin::get_charger,
+    admin::update_charger,
+    admin::delete_charger,
+    admin::set_registration,
+    admin::assign_charger_tariff,
+    admin::messages,
+    admin::command,
+    admin::create_tariff,
+    admin::list_tariffs,
+    admin::list_customers,
+    admin::credit_wallet,
+    admin::list_sessions,
+    admin::close_session,
+    admin::write_offs,
+    tokens::create,
+    tokens::list,
+    tokens::get,
+    tokens::update,
+    tokens::delete,
+    reservations::reserve,
+    reservations::mine,
+    reservations::cancel_mine,
+    reservations::operator_reserve,
+    reservations::list,
+    reservations::operator_cancel,
+    local_list::local_list,
+    local_list::sync_local_list,
+    smart_charging::set,
+    smart_charging::list,
+    smart_charging::clear,
+    smart_charging::composite,
+    smart_charging::set_limit,
+    smart_charging::load,
+    firmware::upload,
+    firmware::images,
+    firmware::update_firmware,
+    firmware::get_diagnostics,
+    firmware::jobs,
+    firmware::file,
+    charger_security::certificates,
+    charger_security::events,
+    charger_security::get_log,
+    charger_security::signed_firmware,
+    charger_security::jobs,
+    charger_security::file,
+    // chargers (no login: the token in the address is the secret)
+    charger_security::receive,
+    charger_security::receive_post,
+    firmware::download,
+    firmware::receive,
+    firmware::receive_post,
+}
+
+fn http_method(m: utoipa::openapi::path::HttpMethod) -> Method {
+    use utoipa::openapi::path::HttpMethod as M;
+    match m {
+        M::Get => Method::GET,
+        M::Post => Method::POST,
+        M::Put => Method::PUT,
+        M::Delete => Method::DELETE,
+        M::Options => Method::OPTIONS,
+        M::Head => Method::HEAD,
+        M::Patch => Method::PATCH,
+        M::Trace => Method::TRACE,
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    // The document does not describe itself.
+    let mut paths = vec![(
+        "/api/openapi.json".to_string(),
+        vec![(Method::GET, web::get().to(system::openapi))],
+    )];
+    for (path, method, route) in operations() {
+        match paths.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, methods)) => methods.push((method, route)),
+            None => paths.push((path, vec![(method, route)])),
+        }
+    }
+    for (path, methods) in paths {
+        cfg.service(resource(&path, methods));
+    }
+    cfg.service(system::swagger())
+        .default_service(web::get().to(system::static_file));
+}
+
+/// For the operator's charger operations beyond the contract's (reservations, profiles, local
+/// lists, firmware): a charger that is not connected is a conflict with its current state (409),
+/// not a bad request. The contract's start and commands keep 400.
+pub fn offline_is_conflict(e: crate::error::AppError) -> crate::error::AppError {
+    match e {
+        crate::error::AppError::ChargerOffline => {
+            crate::error::AppError::Conflict("Charger is offline".into())
+        }
+        e => e,
+    }
+}
+
+/// `{"success": true}`: done, nothing else to say.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Done {
+    pub success: bool,
+}
+
+// `POST /api/customer/login` and `POST /api/admin/login`. A field left out or not a string counts
+// as empty: the login fails like a wrong one (401).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    email: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    password: Field<String>,
+}
+
+/// A login's body: a [`LoginBody`], or a JSON value that is not an object, which holds no
+/// credentials (401 like wrong ones, not 400).
+pub struct Login(Option<LoginBody>);
+
+impl<'de> serde::Deserialize<'de> for Login {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        if !value.is_object() {
+            return Ok(Login(None));
+        }
+        LoginBody::deserialize(value)
+            .map(|body| Login(Some(body)))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Login {
+    pub fn credentials(
+        self,
+        client: Option<std::net::IpAddr>,
+    ) -> crate::domain::auth::login::Credentials {
+        let (email, password) = match self.0 {
+            Some(b) => (b.email.given(), b.password.given()),
+            None => (None, None),
+        };
+        crate::domain::auth::login::Credentials {
+            email: email.unwrap_or_default(),
+            password: password.unwrap_or_default(),
+            client,
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Smart Charging over HTTP (rules in `crate::domain::smart_charging`): the operator's charging profiles,
+//! composite schedules, and stations' power limits.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::identity::OperatorId;
+use crate::domain::smart_charging::{self, ChargingProfile, ClearInput, ProfileInput, StationLoad};
+use crate::error::AppError;
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct ProfileAnswer {
+    success: bool,
+    profile: ChargingProfile,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProfileList {
+    success: bool,
+    profiles: Vec<ChargingProfile>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChargerReply {
+    success: bool,
+    /// The charger's answer
+    #[schema(value_type = Object)]
+    response: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoadAnswer {
+    success: bool,
+    load: StationLoad,
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    current: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompositeQuery {
+    connector_id: Option<i32>,
+    duration: Option<i64>,
+    charging_rate_unit: Option<String>,
+}
+
+/// `PUT /api/admin/stations/{id}/power-limit`
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LimitBody {
+    /// W; null removes the limit (and the load profiles)
+    #[schema(minimum = 1, maximum = 100000000)]
+    max_power_w: Option<i64>,
+}
+
+#[utoipa::path(post, path = "/api/admin/chargers/{device_id}/charging-profiles", tag = "operator",
+    request_body = ProfileInput,
+    params(("device_id" = String, Path)),
+    responses((status = 201, description = "Sent; status installed (Accepted) or rejected", body = ProfileAnswer), (status = 400, description = "Invalid profile (checked against the SetChargingProfile schema)"), (status = 409, description = "Charger is offline"), (status = 404, description = "Charger not found"), (status = 502, description = "The charger answered with an error"), (status = 504, description = "Charger did not respond")),
+    security(("bearer" = [])),
+)]
+pub async fn set(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+    body: super::Body<ProfileInput>,
+) -> Result<HttpResponse, AppError> {
+    let device = path.into_inner();
+    let profile = smart_charging::set(&state.load, &device, body.0)
+        .await
+        .map_err(super::offline_is_conflict)?;
+    Ok(HttpResponse::Created().json(ProfileAnswer {
+        success: true,
+        profile,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/admin/chargers/{device_id}/charging-profiles", tag = "operator",
+    params(("device_id" = String, Path), ("current" = Option<bool>, Query, description = "only pending and installed ones")),
+    responses((status = 200, description = "Profiles, newest first", body = ProfileList), (status = 404, description = "Charger not found")),
+    security(("bearer" = [])),
+)]
+pub async fn list(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (device, current) = (path.into_inner(), q.current.unwrap_or(false));
+    let profiles = state
+        .db
+        .run(move |c| smart_charging::list(c, &device, current))
+        .await?;
+    Ok(HttpResponse::Ok().json(ProfileList {
+        success: true,
+        profiles,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/admin/chargers/{device_id}/charging-profiles/clear", tag = "operator",
+    request_body = ClearInput,
+    params(("device_id" = String, Path)),
+    responses((status = 200, description = "The charger's answer (Accepted or Unknown)", body = ChargerReply), (status = 400, description = "Invalid criteria"), (status = 409, description = "Charger is offline"), (status = 404, description = "Charger not found"), (status = 504, description = "Charger did not respond")),
+    security(("bearer" = [])),
+)]
+pub async fn clear(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+    body: super::Body<ClearInput>,
+) -> Result<HttpResponse, AppError> {
+    let (device, input) = (path.into_inner(), body.0);
+    let status = smart_charging::clear(&state.load, &device, input)
+        .await
+        .map_err(super::offline_is_conflict)?;
+    Ok(HttpResponse::Ok().json(ChargerReply {
+        success: true,
+        response: serde_json::json!({ "status": status }),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/admin/chargers/{device_id}/composite-schedule", tag = "operator",
+    params(("device_id" = String, Path), ("connectorId" = Option<i32>, Query, minimum = 0), ("duration" = Option<i64>, Query, description = "seconds (default 3600)", minimum = 0), ("chargingRateUnit" = Option<String>, Query, description = "A or W (empty: the charger's choice)", pattern = "^(A|W)?$")),
+    responses((status = 200, description = "The charger's GetCompositeSchedule answer", body = ChargerReply), (status = 400, description = "Invalid request"), (status = 409, description = "Charger is offline"), (status = 404, description = "Charger not found"), (status = 504, description = "Charger did not respond")),
+    security(("bearer" = [])),
+)]
+pub async fn composite(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+    q: web::Query<CompositeQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (device, q) = (path.into_inner(), q.into_inner());
+    let response = smart_charging::composite(
+        &state.load,
+        &device,
+        q.connector_id.unwrap_or(0),
+        q.duration.unwrap_or(3600),
+        q.charging_rate_unit.filter(|u| !u.is_empty()),
+    )
+    .await
+    .map_err(super::offline_is_conflict)?;
+    Ok(HttpResponse::Ok().json(ChargerReply {
+        success: true,
+        response,
+    }))
+}
+
+#[utoipa::path(put, path = "/api/admin/stations/{id}/power-limit", tag = "operator",
+    request_body = LimitBody,
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "Set; the station's transactions are rebalanced", body = LoadAnswer), (status = 400, description = "Invalid limit"), (status = 404, description = "Station not found")),
+    security(("bearer" = [])),
+)]
+pub async fn set_limit(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<i64>,
+    body: super::Body<LimitBody>,
+) -> Result<HttpResponse, AppError> {
+    let (id, limit) = (path.into_inner(), body.0.max_power_w);
+    state
+        .db
+        .run(move |c| smart_charging::set_limit(c, id, limit))
+        .await?;
+    let state = state.into_inner();
+    smart_charging::rebalance(&state.load, id).await?;
+    let load = state
+        .db
+        .run(move |c| smart_charging::station_load(c, id))
+        .await?;
+    Ok(HttpResponse::Ok().json(LoadAnswer {
+        success: true,
+        load,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/admin/stations/{id}/load", tag = "operator",
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "The station's limit and how it is shared", body = LoadAnswer), (status = 404, description = "Station not found")),
+    security(("bearer" = [])),
+)]
+pub async fn load(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let load = state
+        .db
+        .run(move |c| smart_charging::station_load(c, id))
+        .await?;
+    Ok(HttpResponse::Ok().json(LoadAnswer {
+        success: true,
+        load,
+    }))
+}

@@ -1,0 +1,236 @@
+//! `/api/admin/id-tags`: the operator's authorization tokens (HTTP only; rules in `crate::domain::tokens`).
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::Done;
+use super::identity::OperatorId;
+use super::views::tokens::Token;
+use crate::domain::tokens::{self, TokenInput};
+use crate::error::AppError;
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenAnswer {
+    success: bool,
+    id_tag: Token,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenList {
+    success: bool,
+    id_tags: Vec<Token>,
+}
+
+/// `POST /api/admin/id-tags`
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewTokenBody {
+    /// 1–20 printable ASCII characters (CiString20; compared case-insensitively)
+    #[schema(value_type = String, required = true, pattern = r"^[!-~]{1,20}$")]
+    id_tag: Option<String>,
+    /// Accepted (default), Blocked, Expired or Invalid
+    #[schema(pattern = "^(Accepted|Blocked|Expired|Invalid)$")]
+    status: Option<String>,
+    /// RFC 3339; after it the token answers Expired
+    #[schema(format = DateTime)]
+    expiry_date: Option<String>,
+    /// The group (another idTag) the token belongs to
+    #[schema(pattern = r"^[!-~]{1,20}$")]
+    parent_id_tag: Option<String>,
+    /// The customer whose wallet pays; none: a fleet card billed by the operator
+    customer_id: Option<i64>,
+    #[schema(max_length = 500)]
+    note: Option<String>,
+}
+
+impl From<NewTokenBody> for TokenInput {
+    /// A missing idTag is the domain's "idTag is required"; null is as left out.
+    fn from(b: NewTokenBody) -> Self {
+        TokenInput {
+            id_tag: b.id_tag,
+            status: b.status,
+            expiry_date: Some(b.expiry_date),
+            parent_id_tag: Some(b.parent_id_tag),
+            customer_id: Some(b.customer_id),
+            note: Some(b.note),
+        }
+    }
+}
+
+/// `PUT /api/admin/id-tags/{idTag}`: what is given changes, null clears expiryDate, parentIdTag,
+/// customerId or note. The idTag itself cannot change.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenChanges {
+    // Read only to refuse a change of the idTag with a clear message (or accept its own).
+    #[schema(ignore)]
+    id_tag: Option<String>,
+    #[schema(pattern = "^(Accepted|Blocked|Expired|Invalid)$")]
+    status: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    expiry_date: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, pattern = r"^[!-~]{1,20}$")]
+    parent_id_tag: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>)]
+    customer_id: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 500)]
+    note: Option<Option<String>>,
+}
+
+impl From<TokenChanges> for TokenInput {
+    fn from(b: TokenChanges) -> Self {
+        TokenInput {
+            id_tag: b.id_tag,
+            status: b.status,
+            expiry_date: b.expiry_date,
+            parent_id_tag: b.parent_id_tag,
+            customer_id: b.customer_id,
+            note: b.note,
+        }
+    }
+}
+
+/// A field that can be left out (`None`), `null` (`Some(None)`) or a value.
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenQuery {
+    customer_id: Option<i64>,
+    limit: Option<i64>,
+}
+
+#[utoipa::path(post, path = "/api/admin/id-tags", tag = "operator",
+    request_body = NewTokenBody,
+    responses((status = 201, description = "Registered", body = TokenAnswer), (status = 400, description = "Invalid idTag, status, expiryDate, parentIdTag or note"), (status = 404, description = "Customer not found"), (status = 409, description = "The idTag (in any case) is already a token or a customer's")),
+    security(("bearer" = [])),
+)]
+pub async fn create(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    body: super::Body<NewTokenBody>,
+) -> Result<HttpResponse, AppError> {
+    let input = TokenInput::from(body.0);
+    let id_tag = state
+        .db
+        .run(move |c| tokens::create(c, input))
+        .await?
+        .into();
+    state.local_lists.wake();
+    Ok(HttpResponse::Created().json(TokenAnswer {
+        success: true,
+        id_tag,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/admin/id-tags", tag = "operator",
+    params(("customerId" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, description = "Tokens, newest first", body = TokenList)),
+    security(("bearer" = [])),
+)]
+pub async fn list(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    q: web::Query<TokenQuery>,
+) -> Result<HttpResponse, AppError> {
+    let q = q.into_inner();
+    let id_tags = state
+        .db
+        .run(move |c| tokens::list(c, q.customer_id, q.limit.unwrap_or(500)))
+        .await?
+        .into_iter()
+        .map(Token::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(TokenList {
+        success: true,
+        id_tags,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/admin/id-tags/{id_tag}", tag = "operator",
+    params(("id_tag" = String, Path, description = "idTag, any case", pattern = r"^[!-~]{1,20}$")),
+    responses((status = 200, description = "The token", body = TokenAnswer), (status = 404, description = "Token not found")),
+    security(("bearer" = [])),
+)]
+pub async fn get(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let tag = path.into_inner();
+    let id_tag = state.db.run(move |c| tokens::get(c, &tag)).await?.into();
+    Ok(HttpResponse::Ok().json(TokenAnswer {
+        success: true,
+        id_tag,
+    }))
+}
+
+#[utoipa::path(put, path = "/api/admin/id-tags/{id_tag}", tag = "operator",
+    request_body = TokenChanges,
+    params(("id_tag" = String, Path, description = "idTag, any case", pattern = r"^[!-~]{1,20}$")),
+    responses((status = 200, description = "Changed", body = TokenAnswer), (status = 400, description = "Invalid field, or an attempt to change the idTag"), (status = 404, description = "Token or customer not found")),
+    security(("bearer" = [])),
+)]
+pub async fn update(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+    body: super::Body<TokenChanges>,
+) -> Result<HttpResponse, AppError> {
+    let (tag, input) = (path.into_inner(), TokenInput::from(body.0));
+    let id_tag = state
+        .db
+        .run(move |c| tokens::update(c, &tag, input))
+        .await?
+        .into();
+    Ok(HttpResponse::Ok().json(TokenAnswer {
+        success: true,
+        id_tag,
+    }))
+}
+
+#[utoipa::path(delete, path = "/api/admin/id-tags/{id_tag}", tag = "operator",
+    params(("id_tag" = String, Path, description = "idTag, any case", pattern = r"^[!-~]{1,20}$")),
+    responses((status = 200, description = "Removed", body = Done), (status = 404, description = "Token not found")),
+    security(("bearer" = [])),
+)]
+pub async fn delete(
+    state: web::Data<AppState>,
+    _op: OperatorId,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let tag = path.into_inner();
+    state.db.run(move |c| tokens::delete(c, &tag)).await?;
+    state.local_lists.wake();
+    Ok(HttpResponse::Ok().json(Done { success: true }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_tell_absent_from_null() {
+        let b: TokenChanges =
+            serde_json::from_value(serde_json::json!({"expiryDate": null, "note": "x"})).unwrap();
+        let i = TokenInput::from(b);
+        assert_eq!(i.expiry_date, Some(None));
+        assert_eq!(i.parent_id_tag, None);
+        assert_eq!(i.note, Some(Some("x".into())));
+        assert!(serde_json::from_value::<TokenChanges>(serde_json::json!({"bogus": 1})).is_err());
+    }
+}

@@ -1,0 +1,14 @@
+//! Speaking to charging stations: the OCPP-J plumbing every version shares (frames, the WebSocket
+//! server and its TLS, one task per connection, the registry of connected stations, the message
+//! log) and one adapter per OCPP version (`ocpp16`) that maps frames to the core and back.
+//!
+//! Earlier: OCPP 1.6J: framing, schemas, typed messages, the WebSocket server, per-charger connections,
+
+pub mod connection;
+pub mod frame;
+pub mod msglog;
+pub mod ocpp16;
+pub mod registry;
+pub mod server;
+pub mod stream;
+pub mod tls;

@@ -1,0 +1,347 @@
+//! Handlers for the CALLs a charge point sends (the "command" layer): each gets a schema-valid payload,
+//! does its database work off the async executor, and returns the CALLRESULT payload.
+
+use diesel::prelude::*;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::domain::charging::evidence::{MeterReport, TransactionEnded, TransactionStarted};
+use crate::domain::charging::transactions::{self, FollowUp};
+use crate::domain::charging::{orphans, stops, tags};
+use crate::infra::db::schema::chargers;
+use crate::infra::db::{now, write_tx};
+use crate::infra::timestamps;
+use crate::protocol::frame::{ErrorCode, OcppError};
+use crate::protocol::ocpp16::messages::{self, BootNotification, StatusNotification};
+use crate::protocol::registry::ChargerCtx;
+use crate::state::State;
+
+/// The typed payload of a CALL that passed schema validation. What can still fail here is a value
+/// the schema allows but the field cannot hold (an integer beyond i32/i64): a property constraint.
+fn parse<T: DeserializeOwned>(payload: Value) -> Result<T, OcppError> {
+    serde_json::from_value(payload)
+        .map_err(|e| OcppError::new(ErrorCode::PropertyConstraintViolation, e.to_string()))
+}
+
+pub async fn handle(
+    state: State,
+    ctx: ChargerCtx,
+    action: String,
+    payload: Value,
+) -> Result<Value, OcppError> {
+    // OCPP 1.6: a charger whose BootNotification was not Accepted sends nothing else (it may not
+    // charge): anything else is refused until an operator accepts it. The billing evidence of
+    // transactions it already runs (an operator set it back to Pending or rejected it mid-session)
+    // is still taken: StopTransaction always (it only ever closes what exists), MeterValues and
+    // StatusNotification while it has a transaction open or being stopped.
+    if action != "BootNotification"
+        && !ctx.accepted.load(std::sync::atomic::Ordering::Acquire)
+        && !billing_evidence(&state, &ctx, &action).await?
+    {
+        return Err(OcppError::new(
+            ErrorCode::SecurityError,
+            format!(
+                "{action} refused: this charger is not accepted by the central system (BootNotification first)"
+            ),
+        ));
+    }
+    match action.as_str() {
+        "BootNotification" => boot_notification(&state, &ctx, parse(payload)?).await,
+        "Heartbeat" => heartbeat(&state, &ctx).await,
+        "StatusNotification" => status_notification(&state, &ctx, parse(payload)?).await,
+        "Authorize" => {
+            let req: messages::Authorize = parse(payload)?;
+            let charger_id = ctx.charger_id;
+            let (info, wallet) = state
+                .db
+                .run(move |c| tags::authorize_payer(c, charger_id, &req.id_tag))
+                .await?;
+            if wallet && info.status == "Accepted" {
+                state
+                    .auth_cache
+                    .wallet_tag_accepted(&ctx.device_id, charger_id);
+            }
+            Ok(json!({"idTagInfo": info}))
+        }
+        "StartTransaction" => {
+            let req: TransactionStarted = parse::<messages::StartTransaction>(payload)?.into();
+            let (charger_id, policy) = (ctx.charger_id, state.derived.policy);
+            let started = state
+                .db
+                .run(move |c| transactions::start_transaction(c, charger_id, &req, &policy))
+                .await?;
+            follow_up(&state, &ctx, started.follow_up);
+            state.load.touch(ctx.charger_id);
+            if started.wallet_paid && started.id_tag_info.status == "Accepted" {
+                state
+                    .auth_cache
+                    .wallet_tag_accepted(&ctx.device_id, charger_id);
+            }
+            Ok(json!({"transactionId": started.transaction_id, "idTagInfo": started.id_tag_info}))
+        }
+        "MeterValues" => {
+            let req: MeterReport = parse::<messages::MeterValues>(payload)?.into();
+            let fu = state.meters.write(ctx.charger_id, req).await?;
+            live_follow_up(&state, &ctx, fu);
+            Ok(json!({}))
+        }
+        "StopTransaction" => {
+            let req: TransactionEnded = parse::<messages::StopTransaction>(payload)?.into();
+            let (charger_id, policy) = (ctx.charger_id, state.derived.policy);
+            let stopped = state
+                .db
+                .run(move |c| transactions::stop_transaction(c, charger_id, &req, &policy))
+                .await?;
+            follow_up(&state, &ctx, stopped.follow_up);
+            state.load.touch(ctx.charger_id);
+            Ok(match stopped.id_tag_info {
+                Some(info) => json!({"idTagInfo": info}),
+                None => json!({}),
+            })
+        }
+        "DataTransfer" => {
+            let req: messages::DataTransfer = parse(payload)?;
+            log::info!(
+                "{}: DataTransfer from vendor {} (messageId {:?})",
+                ctx.device_id,
+                req.vendor_id,
+                req.message_id
+            );
+            Ok(crate::protocol::ocpp16::data_transfer::answer(
+                &req.vendor_id,
+                req.message_id.as_deref(),
+                req.data.as_deref(),
+            ))
+        }
+        "DiagnosticsStatusNotification" | "FirmwareStatusNotification" => {
+            log::info!("{}: {action} {}", ctx.device_id, payload["status"]);
+            let kind = if action == "FirmwareStatusNotification" {
+                "firmware"
+            } else {
+                "diagnostics"
+            };
+            let status = payload["status"].as_str().unwrap_or_default().to_string();
+            let charger_id = ctx.charger_id;
+            state
+                .db
+                .run(move |c| {
+                    crate::domain::firmware::status_notification(c, charger_id, kind, &status)
+                })
+                .await?;
+            Ok(json!({}))
+        }
+        "SecurityEventNotification" => {
+            let kind = payload["type"].as_str().unwrap_or_default().to_string();
+            let tech_info = payload["techInfo"].as_str().map(str::to_string);
+            let timestamp = payload["timestamp"]
+                .as_str()
+                .and_then(timestamps::parse_timestamp);
+            let charger_id = ctx.charger_id;
+            state
+                .db
+                .run(move |c| {
+                    crate::domain::security_events::record_charger(
+                        c,
+                        charger_id,
+                        &kind,
+                        tech_info.as_deref(),
+                        timestamp,
+                    )
+                })
+                .await?;
+            Ok(json!({}))
+        }
+        "SignCertificate" => {
+            let csr = payload["csr"].as_str().unwrap_or_default().to_string();
+            let status = crate::domain::certificates::sign_certificate(
+                &state,
+                ctx.charger_id,
+                &ctx.device_id,
+                csr,
+            )
+            .await?;
+            Ok(json!({ "status": status }))
+        }
+        "LogStatusNotification" | "SignedFirmwareStatusNotification" => {
+            log::info!("{}: {action} {}", ctx.device_id, payload["status"]);
+            let signed_firmware = action == "SignedFirmwareStatusNotification";
+            let status = payload["status"].as_str().unwrap_or_default().to_string();
+            let request_id = payload["requestId"].as_i64();
+            let charger_id = ctx.charger_id;
+            state
+                .db
+                .run(move |c| {
+                    crate::domain::security_jobs::status_notification(
+                        c,
+                        charger_id,
+                        signed_firmware,
+                        request_id,
+                        &status,
+                    )
+                })
+                .await?;
+            Ok(json!({}))
+        }
+        other => Err(OcppError::new(
+            ErrorCode::NotSupported,
+            format!("{other} is not supported by this central system"),
+        )),
+    }
+}
+
+/// Whether a CALL from a charger that is not accepted is evidence for transactions it runs.
+async fn billing_evidence(
+    state: &State,
+    ctx: &ChargerCtx,
+    action: &str,
+) -> Result<bool, OcppError> {
+    match action {
+        "StopTransaction" => Ok(true),
+        "MeterValues" | "StatusNotification" => {
+            let charger_id = ctx.charger_id;
+            Ok(state
+                .db
+                .run(move |c| transactions::has_running(c, charger_id))
+                .await?)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// Work that must wait until the transaction committed: events, live progress, freed connectors
+/// and stops to send (the connection sends no CALL of its own until this CALL is answered, so a
+/// RemoteStopTransaction never overtakes the StartTransaction answer it refers to).
+fn follow_up(state: &State, ctx: &ChargerCtx, fu: FollowUp) {
+    state.events.wake();
+    live_follow_up(state, ctx, fu);
+}
+
+/// [`follow_up`] for work that recorded no events (MeterValues): no outbox wake-up, which in a
+/// cluster would be one NATS message per MeterValues.
+fn live_follow_up(state: &State, ctx: &ChargerCtx, fu: FollowUp) {
+    if fu.released {
+        state.occupancy.release(&ctx.device_id);
+    }
+    if let Some((subject, session)) = fu.progress {
+        state
+            .events
+            .publish_live("charging.progress", subject, session);
+    }
+    if fu.stop {
+        state.stops.wake();
+    }
+}
+
+async fn boot_notification(
+    state: &State,
+    ctx: &ChargerCtx,
+    req: BootNotification,
+) -> Result<Value, OcppError> {
+    let charger_id = ctx.charger_id;
+    let (registration, cache_known) = state
+        .db
+        .run(move |c| {
+            let t = now();
+            let running = req.firmware_version.clone();
+            let (registration, cache, firmware): (String, Option<String>, Option<String>) =
+                chargers::table
+                    .find(charger_id)
+                    .select((
+                        chargers::registration,
+                        chargers::auth_cache,
+                        chargers::firmware_version,
+                    ))
+                    .first(c)?;
+            // Another firmware may have reset its configuration: ask about its cache again.
+            let cache = cache.filter(|_| firmware == running || firmware.is_none());
+            let cache_known = cache.is_some();
+            let update = diesel::update(chargers::table.find(charger_id)).set((
+                chargers::vendor.eq(req.charge_point_vendor),
+                chargers::model.eq(req.charge_point_model),
+                chargers::serial_number.eq(req
+                    .charge_point_serial_number
+                    .or(req.charge_box_serial_number)),
+                chargers::firmware_version.eq(req.firmware_version),
+                chargers::iccid.eq(req.iccid),
+                chargers::imsi.eq(req.imsi),
+                chargers::meter_type.eq(req.meter_type),
+                chargers::meter_serial_number.eq(req.meter_serial_number),
+                chargers::last_boot_at.eq(t),
+                chargers::last_seen_at.eq(t),
+                chargers::auth_cache.eq(cache),
+            ));
+            write_tx(c, |c| update.execute(c))?;
+            if registration == "accepted" {
+                // Transactions it was asked to stop are asked again now.
+                stops::charger_back(c, charger_id)?;
+                // It may have rebooted into the firmware it was installing.
+                crate::domain::firmware::after_boot(c, charger_id, running.as_deref())?;
+            }
+            Ok((registration, cache_known))
+        })
+        .await?;
+    let accepted = registration == "accepted";
+    ctx.accepted
+        .store(accepted, std::sync::atomic::Ordering::Release);
+    if !accepted {
+        // Pending: it boots again after `interval` (or when an operator accepts it and csms
+        // triggers a BootNotification); Rejected: it may try again after `interval`.
+        log::info!(
+            "{}: BootNotification answered {registration}",
+            ctx.device_id
+        );
+        return Ok(json!({
+            "status": if registration == "pending" { "Pending" } else { "Rejected" },
+            "currentTime": timestamps::now_timestamp(),
+            "interval": state.settings.heartbeat_interval_secs.min(60),
+        }));
+    }
+    state.stops.wake();
+    crate::domain::local_list::after_boot(&state.local_lists, &ctx.device_id);
+    if !cache_known {
+        state.auth_cache.forget(charger_id);
+    }
+    Ok(json!({
+        "status": "Accepted",
+        "currentTime": timestamps::now_timestamp(),
+        "interval": state.settings.heartbeat_interval_secs,
+    }))
+}
+
+async fn heartbeat(state: &State, ctx: &ChargerCtx) -> Result<Value, OcppError> {
+    state.telemetry.heartbeat(ctx.charger_id).await?;
+    Ok(json!({"currentTime": timestamps::now_timestamp()}))
+}
+
+async fn status_notification(
+    state: &State,
+    ctx: &ChargerCtx,
+    req: StatusNotification,
+) -> Result<Value, OcppError> {
+    let charger_id = ctx.charger_id;
+    let policy = state.derived.policy;
+    let (connector_id, status) = (req.connector_id, req.status.clone());
+    // Telemetry, not money: group-committed without waiting for the disk (see `telemetry`).
+    let changed = state
+        .telemetry
+        .status(charger_id, &ctx.device_id, req.into())
+        .await?;
+    // A connector free after a reboot: what began there before the boot is gone. Money: its own
+    // durable transaction, only when there is something to close.
+    let closed = if connector_id > 0 && matches!(status.as_str(), "Available" | "Preparing") {
+        state
+            .db
+            .run(move |c| orphans::after_status(c, charger_id, connector_id, &status, &policy))
+            .await?
+    } else {
+        0
+    };
+    if changed || closed > 0 {
+        state.events.wake();
+    }
+    if closed > 0 {
+        state.occupancy.release(&ctx.device_id);
+        state.load.touch(ctx.charger_id);
+    }
+    Ok(json!({}))
+}

@@ -1,0 +1,236 @@
+//! The official OCPP 1.6 JSON schemas (`ocpp-schemas/`), embedded in the binary and compiled once.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use jsonschema::Validator;
+use jsonschema::error::ValidationErrorKind;
+use serde_json::Value;
+
+use crate::protocol::frame::{ErrorCode, OcppError};
+
+macro_rules! schema_files {
+    ($($name:literal),* $(,)?) => {
+        &[$(
+            ($name,
+             include_str!(concat!("../../../ocpp-schemas/", $name, ".json")),
+             include_str!(concat!("../../../ocpp-schemas/", $name, "Response.json"))),
+        )*]
+    };
+}
+
+/// (action, request schema, response schema) for the 28 core actions and the 11 of the security extension.
+const FILES: &[(&str, &str, &str)] = schema_files!(
+    "Authorize",
+    "BootNotification",
+    "CancelReservation",
+    "CertificateSigned",
+    "ChangeAvailability",
+    "ChangeConfiguration",
+    "ClearCache",
+    "ClearChargingProfile",
+    "DataTransfer",
+    "DeleteCertificate",
+    "DiagnosticsStatusNotification",
+    "ExtendedTriggerMessage",
+    "FirmwareStatusNotification",
+    "GetCompositeSchedule",
+    "GetConfiguration",
+    "GetDiagnostics",
+    "GetInstalledCertificateIds",
+    "GetLocalListVersion",
+    "GetLog",
+    "Heartbeat",
+    "InstallCertificate",
+    "LogStatusNotification",
+    "MeterValues",
+    "RemoteStartTransaction",
+    "RemoteStopTransaction",
+    "ReserveNow",
+    "Reset",
+    "SecurityEventNotification",
+    "SendLocalList",
+    "SetChargingProfile",
+    "SignCertificate",
+    "SignedFirmwareStatusNotification",
+    "SignedUpdateFirmware",
+    "StartTransaction",
+    "StatusNotification",
+    "StopTransaction",
+    "TriggerMessage",
+    "UnlockConnector",
+    "UpdateFirmware",
+);
+
+/// Actions the central system may send to a charge point (OCPP 1.6 + security extension).
+pub const CS_TO_CP: &[&str] = &[
+    "CancelReservation",
+    "ChangeAvailability",
+    "ChangeConfiguration",
+    "ClearCache",
+    "ClearChargingProfile",
+    "DataTransfer",
+    "GetCompositeSchedule",
+    "GetConfiguration",
+    "GetDiagnostics",
+    "GetLocalListVersion",
+    "RemoteStartTransaction",
+    "RemoteStopTransaction",
+    "ReserveNow",
+    "Reset",
+    "SendLocalList",
+    "SetChargingProfile",
+    "TriggerMessage",
+    "UnlockConnector",
+    "UpdateFirmware",
+    "CertificateSigned",
+    "DeleteCertificate",
+    "ExtendedTriggerMessage",
+    "GetInstalledCertificateIds",
+    "GetLog",
+    "InstallCertificate",
+    "SignedUpdateFirmware",
+];
+
+/// Actions a charge point may send to the central system (OCPP 1.6 + security extension).
+pub const CP_TO_CS: &[&str] = &[
+    "Authorize",
+    "BootNotification",
+    "DataTransfer",
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
+    "Heartbeat",
+    "MeterValues",
+    "StartTransaction",
+    "StatusNotification",
+    "StopTransaction",
+    "LogStatusNotification",
+    "SecurityEventNotification",
+    "SignCertificate",
+    "SignedFirmwareStatusNotification",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Request,
+    Response,
+}
+
+pub struct Schemas {
+    validators: HashMap<&'static str, (Validator, Validator)>,
+}
+
+fn compile(action: &str, text: &str) -> Validator {
+    // The files are part of the binary and checked by tests: failing here is a build defect.
+    let schema: Value = serde_json::from_str(text)
+        .unwrap_or_else(|e| panic!("embedded OCPP schema for {action} is not JSON: {e}"));
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("embedded OCPP schema for {action} does not compile: {e}"))
+}
+
+/// The compiled schemas, built on first use and shared by every connection.
+pub fn schemas() -> &'static Schemas {
+    static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
+    SCHEMAS.get_or_init(|| Schemas {
+        validators: FILES
+            .iter()
+            .map(|(action, req, resp)| (*action, (compile(action, req), compile(action, resp))))
+            .collect(),
+    })
+}
+
+impl Schemas {
+    /// True when OCPP 1.6 (with the security extension) defines `action`.
+    pub fn knows(&self, action: &str) -> bool {
+        self.validators.contains_key(action)
+    }
+
+    pub fn actions(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.validators.keys().copied()
+    }
+
+    /// Validates a payload; the first violation becomes the OCPP-J error code that fits it.
+    pub fn validate(&self, action: &str, kind: Kind, payload: &Value) -> Result<(), OcppError> {
+        let Some((req, resp)) = self.validators.get(action) else {
+            return Err(OcppError::new(
+                ErrorCode::NotImplemented,
+                format!("Unknown action {action}"),
+            ));
+        };
+        let validator = if kind == Kind::Request { req } else { resp };
+        match validator.iter_errors(payload).next() {
+            None => Ok(()),
+            Some(err) => {
+                let code = match err.kind() {
+                    ValidationErrorKind::Required { .. } => ErrorCode::ProtocolError,
+                    ValidationErrorKind::Type { .. } => ErrorCode::TypeConstraintViolation,
+                    ValidationErrorKind::AdditionalProperties { .. } => {
+                        ErrorCode::FormationViolation
+                    }
+                    ValidationErrorKind::MinItems { .. } | ValidationErrorKind::MaxItems { .. } => {
+                        ErrorCode::OccurenceConstraintViolation
+                    }
+                    _ => ErrorCode::PropertyConstraintViolation,
+                };
+                let path = err.instance_path().to_string();
+                let at = if path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" at {path}")
+                };
+                Err(OcppError::new(code, format!("{action}{at}: {err}")))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn all_schemas_compile_and_map_errors() {
+        let s = schemas();
+        assert_eq!(s.actions().count(), 39);
+        let ok = json!({"chargePointVendor": "V", "chargePointModel": "M"});
+        assert!(s.validate("BootNotification", Kind::Request, &ok).is_ok());
+        let code = |p: Value| {
+            s.validate("BootNotification", Kind::Request, &p)
+                .unwrap_err()
+                .code
+        };
+        assert_eq!(
+            code(json!({"chargePointVendor": "V"})),
+            ErrorCode::ProtocolError
+        );
+        assert_eq!(
+            code(json!({"chargePointVendor": 1, "chargePointModel": "M"})),
+            ErrorCode::TypeConstraintViolation
+        );
+        assert_eq!(
+            code(json!({"chargePointVendor": "V".repeat(30), "chargePointModel": "M"})),
+            ErrorCode::PropertyConstraintViolation
+        );
+        assert_eq!(
+            code(json!({"chargePointVendor": "V", "chargePointModel": "M", "x": 1})),
+            ErrorCode::FormationViolation
+        );
+        let bad_time =
+            json!({"connectorId": 1, "idTag": "A", "meterStart": 0, "timestamp": "yesterday"});
+        assert_eq!(
+            s.validate("StartTransaction", Kind::Request, &bad_time)
+                .unwrap_err()
+                .code,
+            ErrorCode::PropertyConstraintViolation
+        );
+        assert_eq!(
+            s.validate("Nope", Kind::Request, &json!({}))
+                .unwrap_err()
+                .code,
+            ErrorCode::NotImplemented
+        );
+    }
+}
