@@ -16,11 +16,12 @@
 use diesel::prelude::*;
 
 use super::{End, Policy, best_energy, load, subject, view};
+use crate::domain::{money, wallet};
 use crate::error::AppError;
 use crate::infra::db::models::Session;
 use crate::infra::db::schema::{charging_sessions, customers, write_offs};
 use crate::infra::db::{DbConnection, now};
-use crate::{events, money, wallet};
+use crate::infra::events;
 
 /// Why energy was delivered and not billed. The text is what the operator sees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
