@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::firmware::{attachment, base_url, receive_upload, time};
+use super::firmware::{attachment, base_url, time};
 use super::identity::OperatorId;
 use crate::domain::certificates::{self, ChargerCertificates};
 use crate::domain::security_events::{self, SecurityEvent};
@@ -232,40 +232,4 @@ pub async fn file(
         .run(move |c| security_jobs::log_file(c, id))
         .await?;
     Ok(attachment(&state, file))
-}
-
-#[utoipa::path(put, path = "/files/logs/{token}/{name}", tag = "charger",
-    params(("token" = String, Path), ("name" = String, Path)),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, description = "Received", body = crate::http::Done), (status = 400, description = "Invalid file name, or the upload broke off"), (status = 404, description = "Upload address not found"), (status = 410, description = "Upload address already used (it accepts one upload) or expired"), (status = 413, description = "Above 64 MiB")),
-)]
-pub async fn receive(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    payload: web::Payload,
-) -> Result<HttpResponse, AppError> {
-    receive_upload(
-        &req,
-        &state,
-        path,
-        payload,
-        security_jobs::upload_address,
-        security_jobs::receive,
-    )
-    .await
-}
-
-#[utoipa::path(post, path = "/files/logs/{token}/{name}", tag = "charger",
-    params(("token" = String, Path), ("name" = String, Path)),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, description = "Received (as PUT)", body = crate::http::Done), (status = 400, description = "Invalid file name, or the upload broke off"), (status = 404, description = "Upload address not found"), (status = 410, description = "Upload address already used (it accepts one upload) or expired"), (status = 413, description = "Above 64 MiB")),
-)]
-pub async fn receive_post(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    payload: web::Payload,
-) -> Result<HttpResponse, AppError> {
-    receive(req, state, path, payload).await
 }

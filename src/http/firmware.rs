@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 use super::identity::OperatorId;
 use crate::domain::firmware::{self, Download, FirmwareRequest, Image, Job};
 use crate::error::AppError;
-use crate::infra::files::Received;
 use crate::protocol::ocpp16::messages::parse_timestamp;
 use crate::state::AppState;
 
@@ -83,7 +82,7 @@ pub struct DiagnosticsBody {
 
 /// 413 at once for a body that says it is larger than a file may be (a body without a length is
 /// cut off while it streams, as soon as it passes the limit).
-fn declared_size(req: &HttpRequest) -> Result<(), AppError> {
+pub(crate) fn declared_size(req: &HttpRequest) -> Result<(), AppError> {
     let declared = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
@@ -96,35 +95,6 @@ fn declared_size(req: &HttpRequest) -> Result<(), AppError> {
         )));
     }
     Ok(())
-}
-
-/// A file a charger uploads to an address csms gave it (`/files/{kind}/{token}/{name}`): the
-/// address is checked first, before the name and the body (404 unknown, 410 used or expired), the body is
-/// written chunk by chunk as it arrives, and `store` gives the file to its job while using up the
-/// address, in one transaction (a second upload gets 410 and its file is deleted). `known` and
-/// `store` are the domain's (diagnostics or logs).
-pub(crate) async fn receive_upload(
-    req: &HttpRequest,
-    state: &AppState,
-    path: web::Path<(String, String)>,
-    payload: web::Payload,
-    known: fn(&mut crate::infra::db::DbConnection, &str) -> Result<(), AppError>,
-    store: fn(&mut crate::infra::db::DbConnection, &str, &str, &Received) -> Result<(), AppError>,
-) -> Result<HttpResponse, AppError> {
-    let (token, name) = path.into_inner();
-    // The address first: an unknown one is 404 whatever the file is called.
-    let t = token.clone();
-    state.db.run(move |c| known(c, &t)).await?;
-    firmware::text("fileName", &name)?;
-    declared_size(req)?;
-    let file = crate::infra::files::receive(&state.db, payload).await?;
-    let id = file.file_id;
-    let stored = state.db.run(move |c| store(c, &token, &name, &file)).await;
-    if let Err(e) = stored {
-        crate::infra::files::discard(&state.db, id).await;
-        return Err(e);
-    }
-    Ok(HttpResponse::Ok().json(crate::http::Done { success: true }))
 }
 
 /// A stored file, sent as an attachment a chunk at a time (with its Content-Length).
@@ -299,42 +269,6 @@ pub async fn jobs(
         success: true,
         jobs,
     }))
-}
-
-#[utoipa::path(put, path = "/files/diagnostics/{token}/{name}", tag = "charger",
-    params(("token" = String, Path), ("name" = String, Path)),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, description = "Received", body = crate::http::Done), (status = 400, description = "Invalid file name, or the upload broke off"), (status = 404, description = "Upload address not found"), (status = 410, description = "Upload address already used (it accepts one upload) or expired"), (status = 413, description = "Above 64 MiB")),
-)]
-pub async fn receive(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    payload: web::Payload,
-) -> Result<HttpResponse, AppError> {
-    receive_upload(
-        &req,
-        &state,
-        path,
-        payload,
-        firmware::upload_address,
-        firmware::receive,
-    )
-    .await
-}
-
-#[utoipa::path(post, path = "/files/diagnostics/{token}/{name}", tag = "charger",
-    params(("token" = String, Path), ("name" = String, Path)),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, description = "Received (as PUT)", body = crate::http::Done), (status = 400, description = "Invalid file name, or the upload broke off"), (status = 404, description = "Upload address not found"), (status = 410, description = "Upload address already used (it accepts one upload) or expired"), (status = 413, description = "Above 64 MiB")),
-)]
-pub async fn receive_post(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    payload: web::Payload,
-) -> Result<HttpResponse, AppError> {
-    receive(req, state, path, payload).await
 }
 
 #[utoipa::path(get, path = "/api/admin/maintenance/{id}/file", tag = "operator",

@@ -14,6 +14,7 @@ pub mod security;
 pub mod smart_charging;
 pub mod system;
 pub mod tokens;
+pub mod uploads;
 pub mod views;
 
 use actix_web::dev::Server;
@@ -183,11 +184,9 @@ api! {
     charger_security::jobs,
     charger_security::file,
     // chargers (no login: the token in the address is the secret)
-    charger_security::receive,
-    charger_security::receive_post,
+    uploads::receive,
+    uploads::receive_post,
     firmware::download,
-    firmware::receive,
-    firmware::receive_post,
 }
 
 fn http_method(m: utoipa::openapi::path::HttpMethod) -> Method {

@@ -92,6 +92,7 @@ impl Modify for ErrorAnswers {
         crate::http::firmware::JobList,
         crate::http::firmware::UpdateBody,
         crate::http::firmware::DiagnosticsBody,
+        crate::http::uploads::UploadKind,
         crate::domain::smart_charging::ChargingProfile,
         crate::domain::smart_charging::ProfileInput,
         crate::domain::smart_charging::ClearInput,
