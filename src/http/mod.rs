@@ -184,9 +184,11 @@ api! {
     charger_security::jobs,
     charger_security::file,
     // chargers (no login: the token in the address is the secret)
+    // the download before the uploads: actix takes the first path that matches, and
+    // /files/firmware/… also matches /files/{kind}/…
+    firmware::download,
     uploads::receive,
     uploads::receive_post,
-    firmware::download,
 }
 
 fn http_method(m: utoipa::openapi::path::HttpMethod) -> Method {
