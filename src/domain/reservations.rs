@@ -543,7 +543,7 @@ pub async fn reserve_answer(
             id_tag: r.id_tag.clone(),
             ..r
         };
-        let rule = desk.no_shows.clone();
+        let rule = desk.no_shows;
         desk.db.run(move |c| hold(c, &r, online, &rule)).await?
     };
     let mut payload = json!({

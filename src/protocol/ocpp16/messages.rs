@@ -88,6 +88,17 @@ pub use crate::domain::charging::evidence::{Authorization as IdTagInfo, MeterVal
 /// through this module; they live in [`crate::infra::timestamps`].
 pub use crate::infra::timestamps::{format_timestamp, now_timestamp, parse_timestamp};
 
+/// Whether `action`/`payload` is a ChangeConfiguration of `key`. Configuration keys are CiString in
+/// OCPP (a charger takes `authorizationkey` as `AuthorizationKey`), so every check csms attaches to
+/// a key (the password's length and store, its redaction in the message log, the security profile's
+/// "no downgrade") compares them case-insensitively.
+pub fn changes_key(action: &str, payload: &serde_json::Value, key: &str) -> bool {
+    action == "ChangeConfiguration"
+        && payload["key"]
+            .as_str()
+            .is_some_and(|k| k.eq_ignore_ascii_case(key))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,15 +194,4 @@ mod tests {
         .unwrap();
         assert_eq!((fits.meter_stop, fits.transaction_id), (i64::MAX, i64::MIN));
     }
-}
-
-/// Whether `action`/`payload` is a ChangeConfiguration of `key`. Configuration keys are CiString in
-/// OCPP (a charger takes `authorizationkey` as `AuthorizationKey`), so every check csms attaches to
-/// a key (the password's length and store, its redaction in the message log, the security profile's
-/// "no downgrade") compares them case-insensitively.
-pub fn changes_key(action: &str, payload: &serde_json::Value, key: &str) -> bool {
-    action == "ChangeConfiguration"
-        && payload["key"]
-            .as_str()
-            .is_some_and(|k| k.eq_ignore_ascii_case(key))
 }
