@@ -16,32 +16,33 @@ pub mod error {
     }
 }
 
-// The csms sources under test, at the module paths they have in csms (they name each other that way).
+// The csms sources under test, compiled here by path; the modules below give them the paths they
+// name each other by in csms (`crate::protocol::frame`, `crate::infra::timestamps`, ...).
+#[path = "../../src/domain/charging/evidence.rs"]
+pub mod evidence;
+#[path = "../../src/protocol/frame.rs"]
+pub mod frame;
+#[path = "../../src/protocol/ocpp16/messages.rs"]
+pub mod messages;
+#[path = "../../src/protocol/ocpp16/schemas.rs"]
+pub mod schemas;
+#[path = "../../src/infra/timestamps.rs"]
+pub mod timestamps;
 
-/// The core's types the 1.6 messages carry (`messages` re-exports them).
 pub mod domain {
     pub mod charging {
-        #[path = "../../../../src/domain/charging/evidence.rs"]
-        pub mod evidence;
+        pub use crate::evidence;
     }
 }
 pub mod infra {
-    #[path = "../../../src/infra/timestamps.rs"]
-    pub mod timestamps;
+    pub use crate::timestamps;
 }
 pub mod protocol {
-    #[path = "../../../src/protocol/frame.rs"]
-    pub mod frame;
+    pub use crate::frame;
     pub mod ocpp16 {
-        #[path = "../../../../src/protocol/ocpp16/messages.rs"]
-        pub mod messages;
-        #[path = "../../../../src/protocol/ocpp16/schemas.rs"]
-        pub mod schemas;
+        pub use crate::{messages, schemas};
     }
 }
-pub use infra::timestamps;
-pub use protocol::frame;
-pub use protocol::ocpp16::{messages, schemas};
 
 use arbitrary::{Result, Unstructured};
 use serde::de::DeserializeOwned;
