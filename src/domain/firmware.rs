@@ -136,39 +136,6 @@ pub(crate) fn url_name(name: &str) -> String {
         .collect()
 }
 
-/// Whether an upload address may take an upload now: 404 when there is none, 410 when it was used
-/// or has expired.
-pub(crate) fn check_address(
-    found: Option<(Option<NaiveDateTime>, Option<NaiveDateTime>)>,
-) -> Result<(), AppError> {
-    match found {
-        None => Err(AppError::NotFound("Upload address not found".into())),
-        Some((_, Some(_))) => Err(AppError::Gone(
-            "This upload address was already used: it accepts one upload".into(),
-        )),
-        Some((expires, None)) if expires.is_none_or(|t| t <= now()) => Err(AppError::Gone(
-            "This upload address has expired: ask for the file again".into(),
-        )),
-        Some(_) => Ok(()),
-    }
-}
-
-/// Whether `token` is a diagnostics upload address that may take an upload (checked before the
-/// body is read, and again when it has been).
-pub fn upload_address(c: &mut DbConnection, token: &str) -> Result<(), AppError> {
-    check_address(
-        maintenance_jobs::table
-            .filter(maintenance_jobs::token.eq(token))
-            .filter(maintenance_jobs::kind.eq("diagnostics"))
-            .select((
-                maintenance_jobs::token_expires_at,
-                maintenance_jobs::token_used_at,
-            ))
-            .first(c)
-            .optional()?,
-    )
-}
-
 pub fn images(c: &mut DbConnection) -> Result<Vec<Image>, AppError> {
     Ok(firmware_images::table
         .order(firmware_images::id.desc())
@@ -302,24 +269,6 @@ fn charger_id(c: &mut DbConnection, device_id: &str) -> Result<i64, AppError> {
         .first(c)
         .optional()?
         .ok_or(AppError::ChargerNotFound)
-}
-
-/// Sets a job's status, adding it to the history.
-fn record(c: &mut DbConnection, id: i64, status: &str) -> Result<(), AppError> {
-    let history: String = maintenance_jobs::table
-        .find(id)
-        .select(maintenance_jobs::history)
-        .first(c)?;
-    let mut h: Vec<Value> = serde_json::from_str(&history).unwrap_or_default();
-    h.push(json!([status, format_timestamp(now())]));
-    diesel::update(maintenance_jobs::table.find(id))
-        .set((
-            maintenance_jobs::status.eq(status),
-            maintenance_jobs::history.eq(Value::from(h).to_string()),
-            maintenance_jobs::updated_at.eq(now()),
-        ))
-        .execute(c)?;
-    Ok(())
 }
 
 /// A new job; `token`: its upload address and how long that accepts an upload.
@@ -553,50 +502,5 @@ pub fn after_boot(
     Ok(())
 }
 
-/// A charger uploaded its diagnostics file (received by `crate::infra::files::receive`): the job takes
-/// it and the upload address is used up, in one transaction whose UPDATE only matches an address
-/// that is still unused and unexpired. Of two uploads to one address, one wins; the other gets 410
-/// (and the caller discards its file).
-pub fn receive(
-    c: &mut DbConnection,
-    token: &str,
-    file_name: &str,
-    file: &Received,
-) -> Result<(), AppError> {
-    let name = text("fileName", file_name)?;
-    write_tx(c, |c| {
-        let t = now();
-        let n = diesel::update(
-            maintenance_jobs::table
-                .filter(maintenance_jobs::token.eq(token))
-                .filter(maintenance_jobs::kind.eq("diagnostics"))
-                .filter(maintenance_jobs::token_used_at.is_null())
-                .filter(maintenance_jobs::token_expires_at.gt(t)),
-        )
-        .set((
-            maintenance_jobs::file_name.eq(&name),
-            maintenance_jobs::file_id.eq(file.file_id),
-            maintenance_jobs::token_used_at.eq(t),
-            maintenance_jobs::updated_at.eq(t),
-        ))
-        .execute(c)?;
-        if n == 0 {
-            upload_address(c, token)?;
-            return Err(AppError::Gone(
-                "This upload address was already used".into(),
-            ));
-        }
-        crate::infra::files::complete(c, file)
-    })
-}
-
-/// A received diagnostics file.
-pub fn diagnostics_file(c: &mut DbConnection, id: i64) -> Result<Download, AppError> {
-    let (name, file): (Option<String>, Option<i64>) = maintenance_jobs::table
-        .find(id)
-        .select((maintenance_jobs::file_name, maintenance_jobs::file_id))
-        .first(c)
-        .optional()?
-        .ok_or_else(|| AppError::NotFound("Job not found".into()))?;
-    stored(c, name.unwrap_or_else(|| format!("diagnostics-{id}")), file)
-}
+// record, upload_address, receive and received_file for the maintenance jobs.
+crate::domain::file_jobs::job_table!(maintenance_jobs, "diagnostics");

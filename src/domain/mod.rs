@@ -9,6 +9,7 @@ pub mod certificates;
 pub mod chargers;
 pub mod charging;
 pub mod customers;
+pub mod file_jobs;
 pub mod firmware;
 pub mod local_list;
 pub mod money;

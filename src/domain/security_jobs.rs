@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use crate::domain::firmware::{Download, check_address, stored, text, token, url_name};
+use crate::domain::firmware::{Download, stored, text, token, url_name};
 use crate::error::AppError;
 use crate::infra::db::schema::{chargers, firmware_images, security_jobs};
 use crate::infra::db::{DbConnection, now, write_tx};
@@ -127,23 +127,6 @@ pub fn jobs(c: &mut DbConnection, device_id: &str) -> Result<Vec<SecurityJob>, A
         .select(security_jobs::id)
         .load(c)?;
     ids.into_iter().map(|id| job(c, id)).collect()
-}
-
-fn record(c: &mut DbConnection, id: i64, status: &str) -> Result<(), AppError> {
-    let history: String = security_jobs::table
-        .find(id)
-        .select(security_jobs::history)
-        .first(c)?;
-    let mut h: Vec<Value> = serde_json::from_str(&history).unwrap_or_default();
-    h.push(json!([status, format_timestamp(now())]));
-    diesel::update(security_jobs::table.find(id))
-        .set((
-            security_jobs::status.eq(status),
-            security_jobs::history.eq(Value::from(h).to_string()),
-            security_jobs::updated_at.eq(now()),
-        ))
-        .execute(c)?;
-    Ok(())
 }
 
 /// A new job; `request_id` None: the job's own id is the requestId; `token`: its upload address
@@ -470,63 +453,5 @@ pub fn status_notification(
     })
 }
 
-/// Whether `token` is a log upload address that may take an upload (checked before the body is
-/// read, and again when it has been): 404 unknown, 410 used or expired.
-pub fn upload_address(c: &mut DbConnection, token: &str) -> Result<(), AppError> {
-    check_address(
-        security_jobs::table
-            .filter(security_jobs::token.eq(token))
-            .select((
-                security_jobs::token_expires_at,
-                security_jobs::token_used_at,
-            ))
-            .first(c)
-            .optional()?,
-    )
-}
-
-/// A charger uploaded a log (received by `crate::infra::files::receive`): the job takes it and the upload
-/// address is used up, in one transaction whose UPDATE only matches an address still unused and
-/// unexpired (of two uploads, one wins; the other gets 410).
-pub fn receive(
-    c: &mut DbConnection,
-    token: &str,
-    file_name: &str,
-    file: &Received,
-) -> Result<(), AppError> {
-    let name = text("fileName", file_name)?;
-    write_tx(c, |c| {
-        let t = now();
-        let n = diesel::update(
-            security_jobs::table
-                .filter(security_jobs::token.eq(token))
-                .filter(security_jobs::token_used_at.is_null())
-                .filter(security_jobs::token_expires_at.gt(t)),
-        )
-        .set((
-            security_jobs::file_name.eq(&name),
-            security_jobs::file_id.eq(file.file_id),
-            security_jobs::token_used_at.eq(t),
-            security_jobs::updated_at.eq(t),
-        ))
-        .execute(c)?;
-        if n == 0 {
-            upload_address(c, token)?;
-            return Err(AppError::Gone(
-                "This upload address was already used".into(),
-            ));
-        }
-        crate::infra::files::complete(c, file)
-    })
-}
-
-/// A received log file.
-pub fn log_file(c: &mut DbConnection, id: i64) -> Result<Download, AppError> {
-    let (name, file): (Option<String>, Option<i64>) = security_jobs::table
-        .find(id)
-        .select((security_jobs::file_name, security_jobs::file_id))
-        .first(c)
-        .optional()?
-        .ok_or_else(|| AppError::NotFound("Job not found".into()))?;
-    stored(c, name.unwrap_or_else(|| format!("log-{id}")), file)
-}
+// record, upload_address, receive and received_file for the security jobs.
+crate::domain::file_jobs::job_table!(security_jobs, "log");

@@ -229,7 +229,7 @@ pub async fn file(
     let id = path.into_inner();
     let file = state
         .db
-        .run(move |c| security_jobs::log_file(c, id))
+        .run(move |c| security_jobs::received_file(c, id))
         .await?;
     Ok(attachment(&state, file))
 }

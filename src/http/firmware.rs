@@ -284,7 +284,7 @@ pub async fn file(
     let id = path.into_inner();
     let file = state
         .db
-        .run(move |c| firmware::diagnostics_file(c, id))
+        .run(move |c| firmware::received_file(c, id))
         .await?;
     Ok(attachment(&state, file))
 }
