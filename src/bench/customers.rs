@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::ServerProcess;
 use super::fixtures::register_chargers;
+use crate::domain::charging::status::SessionStatus;
 use crate::error::AppError;
 use crate::infra::db::schema::{charging_sessions, customers};
 use crate::infra::db::{Db, now, write_tx};
@@ -227,9 +228,7 @@ pub(super) async fn settle(db: &Db, secs: u64) -> Result<i64, AppError> {
         let open: i64 = db
             .run(|c| {
                 Ok(charging_sessions::table
-                    .filter(
-                        charging_sessions::status.eq_any(crate::domain::charging::OPEN_STATUSES),
-                    )
+                    .filter(charging_sessions::status.eq_any(SessionStatus::OPEN))
                     .count()
                     .get_result(c)?)
             })

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::client::{Client, connect_all, source_ip};
 use super::fixtures::register_chargers;
 use super::{BenchArgs, Figures, ServerProcess, percentile, round};
+use crate::domain::charging::status::SessionStatus;
 use crate::error::AppError;
 use crate::infra::db::models::NewOcppMessage;
 use crate::infra::db::schema::{chargers, charging_sessions, customers, meter_values};
@@ -1031,7 +1032,7 @@ fn ceiling_start(
                 c,
                 s.id,
                 crate::domain::charging::Failure::Rejected,
-                &["pending"],
+                &[SessionStatus::Pending],
             )
         })
         .ok()?;

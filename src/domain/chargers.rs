@@ -16,6 +16,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use crate::domain::charging::status::SessionStatus;
 use crate::error::AppError;
 use crate::infra::db::models::{Charger, Connector};
 use crate::infra::db::schema::{
@@ -574,10 +575,7 @@ fn views(
         .load(c)?;
     let open: Vec<i64> = crate::infra::db::schema::charging_sessions::table
         .filter(crate::infra::db::schema::charging_sessions::charger_id.eq_any(&ids))
-        .filter(
-            crate::infra::db::schema::charging_sessions::status
-                .eq_any(crate::domain::charging::OPEN_STATUSES),
-        )
+        .filter(crate::infra::db::schema::charging_sessions::status.eq_any(SessionStatus::OPEN))
         .select(crate::infra::db::schema::charging_sessions::charger_id)
         .load(c)?;
     Ok(list

@@ -30,8 +30,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use crate::domain::charging::OPEN_STATUSES;
 use crate::domain::charging::occupancy::Occupancy;
+use crate::domain::charging::status::SessionStatus;
 use crate::domain::station_commands::{CallFailure, StationCommands};
 use crate::domain::tokens::valid_tag;
 use crate::error::AppError;
@@ -443,7 +443,7 @@ fn hold(c: &mut DbConnection, r: &Request, online: bool, rule: &NoShows) -> Resu
         // on every connector.
         let mut open: Vec<i32> = charging_sessions::table
             .filter(charging_sessions::charger_id.eq(charger_id))
-            .filter(charging_sessions::status.eq_any(OPEN_STATUSES))
+            .filter(charging_sessions::status.eq_any(SessionStatus::OPEN))
             .select(charging_sessions::connector_id)
             .load(c)?;
         open.extend(
@@ -844,7 +844,7 @@ pub fn claim_for_start(
             diesel::update(
                 charging_sessions::table
                     .filter(charging_sessions::start_tag.eq(&mine.id_tag))
-                    .filter(charging_sessions::status.eq("failed")),
+                    .filter(charging_sessions::status.eq(SessionStatus::Failed)),
             )
             .set(charging_sessions::start_tag.eq(None::<String>))
             .execute(c)?;

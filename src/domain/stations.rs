@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::chargers::check_tariff;
+use crate::domain::charging::status::SessionStatus;
 use crate::domain::money::Major;
 use crate::error::AppError;
 use crate::infra::db::models::{Charger, Connector, Station};
@@ -120,7 +121,7 @@ pub fn for_customers(
         .select(Connector::as_select())
         .load(c)?;
     let busy: HashSet<(i64, i32)> = charging_sessions::table
-        .filter(charging_sessions::status.eq_any(crate::domain::charging::OPEN_STATUSES))
+        .filter(charging_sessions::status.eq_any(SessionStatus::OPEN))
         .select((
             charging_sessions::charger_id,
             charging_sessions::connector_id,

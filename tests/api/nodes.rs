@@ -163,7 +163,7 @@ async fn start_answers_from_the_final_state(app: TestApp) {
                     c,
                     id,
                     csms::domain::charging::Failure::Interrupted,
-                    &["pending"],
+                    &[csms::domain::charging::SessionStatus::Pending],
                 )
             })
             .unwrap()

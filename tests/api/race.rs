@@ -312,7 +312,7 @@ async fn reserve_decides_races_in_the_database(app: TestApp) {
                     c,
                     session,
                     csms::domain::charging::Failure::Rejected,
-                    &["pending"],
+                    &[csms::domain::charging::SessionStatus::Pending],
                 )
             })
             .unwrap()

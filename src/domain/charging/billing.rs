@@ -16,6 +16,7 @@
 use diesel::prelude::*;
 
 use super::{End, Policy, best_energy, load, subject, view};
+use crate::domain::charging::status::SessionStatus;
 use crate::domain::{money, wallet};
 use crate::error::AppError;
 use crate::infra::db::models::Session;
@@ -203,19 +204,17 @@ pub fn finalize(
     policy: &Policy,
 ) -> Result<bool, AppError> {
     let s = load(c, session_id)?;
-    if !matches!(s.status.as_str(), "active" | "stopping") {
+    if !SessionStatus::is_running(&s.status) {
         return Ok(false);
     }
     let energy_wh = best_energy(&s, end.meter_stop, end.energy_hint, policy);
     let cost = hold_cost(&s, money::energy_cost(energy_wh, s.price_per_kwh));
     let refund = if s.amount > 0 { s.amount - cost } else { 0 };
-    let n = diesel::update(
-        charging_sessions::table
-            .find(session_id)
-            .filter(charging_sessions::status.eq_any(["active", "stopping"])),
-    )
+    let n = diesel::update(charging_sessions::table.find(session_id).filter(
+        charging_sessions::status.eq_any([SessionStatus::Active, SessionStatus::Stopping]),
+    ))
     .set((
-        charging_sessions::status.eq("completed"),
+        charging_sessions::status.eq(SessionStatus::Completed),
         charging_sessions::energy_wh.eq(energy_wh),
         charging_sessions::cost.eq(cost),
         charging_sessions::refund.eq(refund),
@@ -269,7 +268,7 @@ pub fn settle_late(
     policy: &Policy,
 ) -> Result<bool, AppError> {
     let mut s = load(c, session_id)?;
-    if s.status != "completed" {
+    if s.status != SessionStatus::Completed {
         return Ok(false);
     }
     let energy_wh = best_energy(&s, meter_stop, energy_hint, policy);

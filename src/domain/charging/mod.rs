@@ -11,6 +11,7 @@ pub mod occupancy;
 pub mod orphans;
 pub mod recovery;
 pub mod start;
+pub mod status;
 pub mod stop;
 pub mod stops;
 pub mod tags;
@@ -30,7 +31,7 @@ use crate::infra::events::{self, Subject};
 
 pub use billing::{WriteOffReason, WriteOffRow, finalize, settle_late, write_off};
 
-pub const OPEN_STATUSES: [&str; 3] = ["pending", "active", "stopping"];
+pub use status::SessionStatus;
 
 /// Price per kWh in minor units: the charger's tariff, else its station's, else the default.
 pub fn price_for(c: &mut DbConnection, charger: &Charger, default: i64) -> Result<i64, AppError> {
@@ -189,7 +190,7 @@ pub fn fail(
     c: &mut DbConnection,
     session_id: i64,
     reason: Failure,
-    from: &[&str],
+    from: &[SessionStatus],
 ) -> Result<bool, AppError> {
     fail_noted(c, session_id, reason, None, from)
 }
@@ -200,7 +201,7 @@ pub fn fail_noted(
     session_id: i64,
     reason: Failure,
     note: Option<&str>,
-    from: &[&str],
+    from: &[SessionStatus],
 ) -> Result<bool, AppError> {
     let reason = reason.as_str();
     let t = now();
@@ -211,7 +212,7 @@ pub fn fail_noted(
             .filter(charging_sessions::transaction_id.is_null()),
     )
     .set((
-        charging_sessions::status.eq("failed"),
+        charging_sessions::status.eq(SessionStatus::Failed),
         charging_sessions::failure_reason.eq(reason),
         charging_sessions::stop_note.eq(note),
         charging_sessions::refund.eq(charging_sessions::amount.nullable()),

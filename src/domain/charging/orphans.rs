@@ -19,7 +19,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{End, OPEN_STATUSES, Policy};
+use super::{End, Policy};
+use crate::domain::charging::status::SessionStatus;
 use crate::error::AppError;
 use crate::infra::db::models::{OcppTransaction, Session};
 use crate::infra::db::schema::{chargers, charging_sessions, connectors, ocpp_transactions};
@@ -123,13 +124,13 @@ pub fn close_connector(
     let waiting: Vec<i64> = charging_sessions::table
         .filter(charging_sessions::charger_id.eq(charger_id))
         .filter(charging_sessions::connector_id.eq(connector_id))
-        .filter(charging_sessions::status.eq_any(OPEN_STATUSES))
+        .filter(charging_sessions::status.eq_any(SessionStatus::OPEN))
         .filter(charging_sessions::transaction_id.is_null())
         .filter(charging_sessions::created_at.lt(before))
         .select(charging_sessions::id)
         .load(c)?;
     for id in waiting {
-        if super::fail(c, id, super::Failure::ChargerRebooted, &OPEN_STATUSES)? {
+        if super::fail(c, id, super::Failure::ChargerRebooted, &SessionStatus::OPEN)? {
             closed += 1;
         }
     }
@@ -222,7 +223,7 @@ pub fn after_status(
     let stale_wait: i64 = charging_sessions::table
         .filter(charging_sessions::charger_id.eq(charger_id))
         .filter(charging_sessions::connector_id.eq(connector_id))
-        .filter(charging_sessions::status.eq_any(OPEN_STATUSES))
+        .filter(charging_sessions::status.eq_any(SessionStatus::OPEN))
         .filter(charging_sessions::transaction_id.is_null())
         .filter(charging_sessions::created_at.lt(booted))
         .count()
@@ -372,7 +373,7 @@ pub fn force_close(
             .first(c)
             .optional()?
             .ok_or(AppError::SessionNotFound)?;
-        if !OPEN_STATUSES.contains(&s.status.as_str()) {
+        if !SessionStatus::is_open(&s.status) {
             return Err(AppError::Conflict("Session has already ended".into()));
         }
         let tx: Option<OcppTransaction> = match s.transaction_id {
@@ -418,7 +419,7 @@ pub fn force_close(
                     s.id,
                     super::Failure::ClosedByOperator,
                     Some(&note),
-                    &OPEN_STATUSES,
+                    &SessionStatus::OPEN,
                 )?;
             }
         }

@@ -9,6 +9,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::Policy;
+use crate::domain::charging::status::SessionStatus;
 use crate::error::AppError;
 use crate::infra::db::schema::charging_sessions;
 use crate::infra::db::{DbConnection, now, write_tx};
@@ -29,7 +30,7 @@ pub struct Cutoffs {
 /// One pass; returns how many sessions or transactions were resolved.
 pub fn run_once(c: &mut DbConnection, cut: &Cutoffs, policy: &Policy) -> Result<usize, AppError> {
     let pending: Vec<(i64, Option<String>, NaiveDateTime)> = charging_sessions::table
-        .filter(charging_sessions::status.eq("pending"))
+        .filter(charging_sessions::status.eq(SessionStatus::Pending))
         .select((
             charging_sessions::id,
             charging_sessions::owner_node,
@@ -37,7 +38,7 @@ pub fn run_once(c: &mut DbConnection, cut: &Cutoffs, policy: &Policy) -> Result<
         ))
         .load(c)?;
     let silent: Vec<(i64, String)> = charging_sessions::table
-        .filter(charging_sessions::status.eq_any(["active", "stopping"]))
+        .filter(charging_sessions::status.eq_any([SessionStatus::Active, SessionStatus::Stopping]))
         .filter(charging_sessions::origin.eq("app"))
         .filter(charging_sessions::transaction_id.is_null())
         .filter(charging_sessions::started_at.lt(cut.active_before))
@@ -50,7 +51,12 @@ pub fn run_once(c: &mut DbConnection, cut: &Cutoffs, policy: &Policy) -> Result<
             continue;
         }
         if write_tx(c, |c| {
-            super::fail(c, id, super::Failure::Interrupted, &["pending"])
+            super::fail(
+                c,
+                id,
+                super::Failure::Interrupted,
+                &[SessionStatus::Pending],
+            )
         })? {
             log::warn!("recovered session {id}: its start was interrupted, refunded");
             resolved += 1;
@@ -59,11 +65,14 @@ pub fn run_once(c: &mut DbConnection, cut: &Cutoffs, policy: &Policy) -> Result<
     for (id, status) in silent {
         // The customer pressed Stop before the charger started: a later StartTransaction with its
         // tag must not re-open it.
-        let reason = match status.as_str() {
-            "stopping" => super::Failure::Cancelled,
+        let Some(state) = SessionStatus::of(&status) else {
+            continue;
+        };
+        let reason = match state {
+            SessionStatus::Stopping => super::Failure::Cancelled,
             _ => super::Failure::NoStartTransaction,
         };
-        if write_tx(c, |c| super::fail(c, id, reason, &[status.as_str()]))? {
+        if write_tx(c, |c| super::fail(c, id, reason, &[state]))? {
             log::warn!(
                 "recovered session {id}: the charger never started the transaction, refunded"
             );

@@ -6,6 +6,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 
 use super::{Failure, SessionView};
+use crate::domain::charging::status::SessionStatus;
 use crate::domain::station_commands::CallFailure;
 use crate::domain::wallet;
 use crate::error::{AppError, CONNECTOR_IN_USE};
@@ -152,7 +153,7 @@ pub async fn start(
                     None => super::activate(c, session_id, Some(ids))?,
                     // If StartTransaction already made it active, the charger is charging: not a failure.
                     Some(reason) => {
-                        if super::fail(c, session_id, reason, &["pending"])? {
+                        if super::fail(c, session_id, reason, &[SessionStatus::Pending])? {
                             ended =
                                 crate::domain::reservations::end_after_failed_start(c, session_id)?;
                         }
@@ -195,7 +196,7 @@ pub async fn start(
 
 /// The error a start answers when its session ended up failed (`None`: it is charging or was).
 fn failure_error(s: &Session) -> Option<AppError> {
-    if s.status != "failed" {
+    if s.status != SessionStatus::Failed {
         return None;
     }
     Some(match s.failure_reason.as_deref().and_then(Failure::parse) {
@@ -505,7 +506,7 @@ fn reserve_step_by_step(
             connector_id,
             origin: "app",
             id_tag: &tag,
-            status: "pending",
+            status: SessionStatus::Pending.as_str(),
             amount,
             price_per_kwh: price,
             transaction_id: None,
@@ -580,12 +581,12 @@ async fn replay_answer(state: &State, session: Session) -> Result<SessionView, A
         + state.settings.remote_start_timeout()
         + Duration::from_secs(5);
     let mut s = session;
-    while s.status == "pending" && tokio::time::Instant::now() < deadline {
+    while s.status == SessionStatus::Pending && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let id = s.id;
         s = state.db.run(move |c| super::load(c, id)).await?;
     }
-    if s.status == "pending" {
+    if s.status == SessionStatus::Pending {
         return Err(AppError::ChargerTimeout);
     }
     match failure_error(&s) {

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 
 use super::SessionView;
 use super::transactions::request_stop;
+use crate::domain::charging::status::SessionStatus;
 use crate::error::AppError;
 use crate::infra::db::models::Session;
 use crate::infra::db::schema::{chargers, charging_sessions};
@@ -43,9 +44,11 @@ pub async fn stop(
     if super::tags::resumable(&s) {
         return cancel_failed_start(state, id).await;
     }
-    match s.status.as_str() {
-        "completed" | "failed" => return Err(AppError::bad_request("Session has already ended")),
-        "pending" => {
+    match SessionStatus::of(&s.status) {
+        Some(SessionStatus::Completed | SessionStatus::Failed) => {
+            return Err(AppError::bad_request("Session has already ended"));
+        }
+        Some(SessionStatus::Pending) => {
             return Err(AppError::bad_request(
                 "Session is still starting; try again in a moment",
             ));
@@ -63,10 +66,10 @@ pub async fn stop(
                 diesel::update(
                     charging_sessions::table
                         .find(id)
-                        .filter(charging_sessions::status.eq("active")),
+                        .filter(charging_sessions::status.eq(SessionStatus::Active)),
                 )
                 .set((
-                    charging_sessions::status.eq("stopping"),
+                    charging_sessions::status.eq(SessionStatus::Stopping),
                     charging_sessions::updated_at.eq(now()),
                 ))
                 .execute(c)?;
@@ -100,8 +103,8 @@ pub async fn stop(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let s = state.db.run(move |c| super::load(c, id)).await?;
-        if s.status == "completed" || tokio::time::Instant::now() >= deadline {
-            let message = if s.status == "completed" {
+        if s.status == SessionStatus::Completed || tokio::time::Instant::now() >= deadline {
+            let message = if s.status == SessionStatus::Completed {
                 STOPPED
             } else {
                 REQUESTED
@@ -125,7 +128,7 @@ async fn cancel_failed_start(state: &State, id: i64) -> Result<(String, SessionV
                 diesel::update(
                     charging_sessions::table
                         .find(id)
-                        .filter(charging_sessions::status.eq("failed"))
+                        .filter(charging_sessions::status.eq(SessionStatus::Failed))
                         .filter(charging_sessions::cancelled_at.is_null()),
                 )
                 .set((

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 
 use super::Failure;
 use super::evidence::Authorization;
+use crate::domain::charging::status::SessionStatus;
 use crate::error::AppError;
 use crate::infra::db::models::Session;
 use crate::infra::db::schema::{charging_sessions, customers, id_tags};
@@ -146,7 +147,7 @@ pub fn in_transaction(
 /// transaction, it failed in a way the charger may not have heard of ([`Failure::may_resume`]),
 /// and the customer did not cancel it since.
 pub fn resumable(s: &Session) -> bool {
-    s.status == "failed"
+    s.status == SessionStatus::Failed
         && s.transaction_id.is_none()
         && s.cancelled_at.is_none()
         && s.failure_reason
@@ -186,7 +187,7 @@ pub fn authorize_payer(
     let info = match payer {
         Payer::AppStart(s) => {
             // Valid while its session is open (waiting for the charger, or charging).
-            let open = crate::domain::charging::OPEN_STATUSES.contains(&s.status.as_str());
+            let open = SessionStatus::is_open(&s.status);
             let fundable = resumable(&s)
                 && match s.customer_id {
                     Some(id) => balance(c, id)? >= s.amount,

@@ -20,7 +20,8 @@ use super::evidence::{
     Authorization, MeterReport, MeterValue, TransactionEnded, TransactionStarted,
 };
 use super::tags::{self, Payer, upper};
-use super::{End, OPEN_STATUSES, Policy};
+use super::{End, Policy};
+use crate::domain::charging::status::SessionStatus;
 use crate::error::AppError;
 use crate::infra::db::models::{Charger, NewMeterValue, NewSession, OcppTransaction, Session};
 use crate::infra::db::schema::{chargers, charging_sessions, customers, ocpp_transactions};
@@ -121,7 +122,7 @@ pub fn start_transaction(
         let (linked_stopping, wallet_paid) = match session_id {
             Some(sid) => {
                 let s = super::load(c, sid)?;
-                (s.status == "stopping", s.customer_id.is_some())
+                (s.status == SessionStatus::Stopping, s.customer_id.is_some())
             }
             None => (false, false),
         };
@@ -263,7 +264,7 @@ fn supersede(
     let waiting: Vec<Session> = charging_sessions::table
         .filter(charging_sessions::charger_id.eq(charger_id))
         .filter(charging_sessions::connector_id.eq(req.connector_id))
-        .filter(charging_sessions::status.eq_any(OPEN_STATUSES))
+        .filter(charging_sessions::status.eq_any(SessionStatus::OPEN))
         .filter(charging_sessions::transaction_id.is_null())
         .select(Session::as_select())
         .load(c)?;
@@ -276,7 +277,12 @@ fn supersede(
             s.session_uid,
             req.connector_id
         );
-        closed |= super::fail(c, s.id, super::Failure::ConnectorTaken, &OPEN_STATUSES)?;
+        closed |= super::fail(
+            c,
+            s.id,
+            super::Failure::ConnectorTaken,
+            &SessionStatus::OPEN,
+        )?;
     }
     Ok(closed)
 }
@@ -308,7 +314,7 @@ fn decide(
     match tags::identify(c, charger_id, tag)? {
         Payer::AppStart(found) => {
             let mut s = super::load(c, found.id)?; // `supersede` may have changed it
-            let open = OPEN_STATUSES.contains(&s.status.as_str());
+            let open = SessionStatus::is_open(&s.status);
             if open && s.transaction_id.is_none() && s.connector_id == req.connector_id {
                 if let Some(linked) = link(c, &s, tx_id, req.meter_start)? {
                     return Ok(linked);
@@ -318,7 +324,7 @@ fn decide(
                 // Decide again on what it is now: usually a late start, billed with a new hold.
                 s = super::load(c, found.id)?;
             }
-            let open = OPEN_STATUSES.contains(&s.status.as_str());
+            let open = SessionStatus::is_open(&s.status);
             if open {
                 log::warn!(
                     "session {}: its idTag started transaction {tx_id} on connector {} instead of {}",
@@ -395,7 +401,9 @@ fn link(
         charging_sessions::table
             .find(s.id)
             .filter(charging_sessions::transaction_id.is_null())
-            .filter(charging_sessions::status.eq_any(["active", "stopping"])),
+            .filter(
+                charging_sessions::status.eq_any([SessionStatus::Active, SessionStatus::Stopping]),
+            ),
     )
     .set((
         charging_sessions::transaction_id.eq(tx_id),
@@ -443,7 +451,7 @@ fn open_session(c: &mut DbConnection, o: &Opening) -> Result<Result<i64, &'stati
         connector_id: o.connector_id,
         origin: o.origin,
         id_tag: o.id_tag,
-        status: "active",
+        status: SessionStatus::Active.as_str(),
         amount: o.amount,
         price_per_kwh: o.price,
         transaction_id: Some(o.tx_id),
@@ -586,7 +594,7 @@ pub fn meter_values_batch(
     let mut sessions: HashMap<i64, (Session, String, String, bool)> = charging_sessions::table
         .inner_join(chargers::table)
         .filter(charging_sessions::transaction_id.eq_any(&tx_ids))
-        .filter(charging_sessions::status.eq_any(["active", "stopping"]))
+        .filter(charging_sessions::status.eq_any([SessionStatus::Active, SessionStatus::Stopping]))
         .select((
             Session::as_select(),
             chargers::device_id,
@@ -639,10 +647,10 @@ pub fn meter_values_batch(
         *touched = true;
         if s.amount > 0
             && crate::domain::money::energy_cost(s.energy_wh, s.price_per_kwh) >= s.amount
-            && s.status == "active"
+            && s.status == SessionStatus::Active
             && !s.remote_stop_sent
         {
-            s.status = "stopping".into();
+            s.status = SessionStatus::Stopping.as_str().into();
             s.remote_stop_sent = true;
             to_stop.push(s.id);
             log::info!(
@@ -664,11 +672,11 @@ pub fn meter_values_batch(
             charging_sessions::table
                 .filter(charging_sessions::id.eq_any(&to_stop))
                 .filter(charging_sessions::remote_stop_sent.eq(false))
-                .filter(charging_sessions::status.eq("active")),
+                .filter(charging_sessions::status.eq(SessionStatus::Active)),
         )
         .set((
             charging_sessions::remote_stop_sent.eq(true),
-            charging_sessions::status.eq("stopping"),
+            charging_sessions::status.eq(SessionStatus::Stopping),
         ))
         .execute(c)?;
     }
@@ -695,7 +703,7 @@ fn after_close_readings(
         .filter(ocpp_transactions::id.eq_any(&tx_ids))
         .filter(ocpp_transactions::stopped_at.is_not_null())
         .filter(ocpp_transactions::stop_next_at.is_not_null())
-        .filter(charging_sessions::status.eq("completed"))
+        .filter(charging_sessions::status.eq(SessionStatus::Completed))
         .select((
             ocpp_transactions::id,
             ocpp_transactions::charger_id,

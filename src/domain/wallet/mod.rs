@@ -6,6 +6,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde_json::json;
 
+use crate::domain::charging::status::SessionStatus;
 use crate::domain::money;
 use crate::error::AppError;
 use crate::infra::db::models::LedgerRow;
@@ -191,7 +192,7 @@ fn audit_snapshot(c: &mut DbConnection) -> Result<Audit, AppError> {
         .filter(
             charging_sessions::amount
                 .gt(0)
-                .or(charging_sessions::status.eq("completed")),
+                .or(charging_sessions::status.eq(SessionStatus::Completed)),
         )
         .select((
             charging_sessions::id,
@@ -219,10 +220,15 @@ fn audit_snapshot(c: &mut DbConnection) -> Result<Audit, AppError> {
             continue;
         }
         late_costs += late_cost;
-        match status.as_str() {
-            "pending" | "active" | "stopping" => a.held += amount,
-            "completed" if refund.is_some_and(|r| r + cost == amount) => a.paid += cost + late_cost,
-            "failed" if refund == Some(amount) => {}
+        let state = SessionStatus::of(&status);
+        match state {
+            Some(SessionStatus::Pending | SessionStatus::Active | SessionStatus::Stopping) => {
+                a.held += amount
+            }
+            Some(SessionStatus::Completed) if refund.is_some_and(|r| r + cost == amount) => {
+                a.paid += cost + late_cost
+            }
+            Some(SessionStatus::Failed) if refund == Some(amount) => {}
             _ => a.problems.push(format!(
                 "session {id} ({status}): amount {amount}, cost {cost}, refund {refund:?}"
             )),
@@ -233,7 +239,10 @@ fn audit_snapshot(c: &mut DbConnection) -> Result<Audit, AppError> {
                 cost + late_cost - amount
             ));
         }
-        let closed = status == "completed" || status == "failed";
+        let closed = matches!(
+            state,
+            Some(SessionStatus::Completed | SessionStatus::Failed)
+        );
         if closed && priced != cost + late_cost + off {
             a.problems.push(format!(
                 "session {id} ({status}): {energy_wh} Wh at {price} = {priced}, but paid {cost} + late {late_cost} + written off {off}"
