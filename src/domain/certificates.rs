@@ -252,7 +252,7 @@ pub async fn sign_certificate(
 pub fn not_issued_to(
     c: &mut DbConnection,
     charger_id: i64,
-    cert: &crate::protocol::tls::FromCsms,
+    cert: &crate::infra::ca::FromCsms,
 ) -> Result<Option<String>, AppError> {
     let serial = &cert.serial;
     let row: Option<(i64, String, String)> = charger_certificates::table

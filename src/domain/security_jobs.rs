@@ -12,12 +12,12 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::domain::firmware::{Download, stored, text, token, url_name};
+use crate::domain::station_commands::StationCommands;
 use crate::error::AppError;
 use crate::infra::db::schema::{chargers, firmware_images, security_jobs};
 use crate::infra::db::{DbConnection, now, write_tx};
 use crate::infra::files::Received;
 use crate::infra::timestamps::format_timestamp;
-use crate::protocol::ocpp16::schemas::{Kind, schemas};
 use crate::state::State;
 
 /// The kinds of log GetLog asks for.
@@ -179,8 +179,8 @@ async fn send(
     action: &str,
     payload: Value,
 ) -> Result<Value, AppError> {
-    if let Err(e) = schemas().validate(action, Kind::Request, &payload) {
-        let why = format!("Invalid {action}: {}", e.description);
+    if let Err(e) = state.registry.check(device_id, action, &payload) {
+        let why = format!("Invalid {action}: {e}");
         let status = format!("Failed: {why}");
         state
             .db

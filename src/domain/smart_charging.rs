@@ -28,7 +28,6 @@ use crate::infra::db::schema::{
 };
 use crate::infra::db::{Db, DbConnection, now, write_tx};
 use crate::infra::timestamps::format_timestamp;
-use crate::protocol::ocpp16::schemas::{Kind, schemas};
 
 /// A charging profile csms sent, as the operator sees it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -139,8 +138,8 @@ pub struct ProfileInput {
     pub charging_profile: Value,
 }
 
-/// Records a profile (`pending`) and builds the SetChargingProfile payload; 400 when the schema
-/// says no.
+/// Records a profile (`pending`) and builds the SetChargingProfile payload; 400 when the
+/// station's protocol says no (`check`: `StationCommands::check` for the station).
 fn prepare(
     c: &mut DbConnection,
     charger_id: i64,
@@ -148,6 +147,7 @@ fn prepare(
     mut profile: Value,
     origin: &str,
     reuse: Option<i64>,
+    check: &dyn Fn(&Value) -> Result<(), String>,
 ) -> Result<(i64, Value), AppError> {
     if !profile.is_object() {
         return Err(AppError::bad_request("chargingProfile must be an object"));
@@ -159,12 +159,8 @@ fn prepare(
     let stack_level = profile["stackLevel"].as_i64().unwrap_or(-1);
     let tx = profile["transactionId"].as_i64();
     profile["chargingProfileId"] = json!(reuse.unwrap_or(1));
-    let check = json!({"connectorId": connector_id, "csChargingProfiles": profile});
-    schemas()
-        .validate("SetChargingProfile", Kind::Request, &check)
-        .map_err(|e| {
-            AppError::bad_request(format!("Invalid charging profile: {}", e.description))
-        })?;
+    check(&json!({"connectorId": connector_id, "csChargingProfiles": profile}))
+        .map_err(|e| AppError::bad_request(format!("Invalid charging profile: {e}")))?;
     if purpose == "TxProfile" && connector_id == 0 {
         return Err(AppError::bad_request(
             "A TxProfile applies to a connector, not connectorId 0",
@@ -307,7 +303,7 @@ pub async fn set(
         load.db.run(move |c| charger_id(c, &d)).await?;
         return Err(AppError::ChargerOffline);
     }
-    let d = device_id.to_string();
+    let (d, stations) = (device_id.to_string(), load.stations.clone());
     let (id, payload) = load
         .db
         .run(move |c| {
@@ -319,6 +315,7 @@ pub async fn set(
                 input.charging_profile,
                 "operator",
                 None,
+                &|p| stations.check(&d, "SetChargingProfile", p),
             )
         })
         .await?;
@@ -391,9 +388,9 @@ pub async fn clear(
         })
         .map(Value::Object)
         .unwrap_or_else(|| json!({}));
-    schemas()
-        .validate("ClearChargingProfile", Kind::Request, &payload)
-        .map_err(|e| AppError::bad_request(format!("Invalid criteria: {}", e.description)))?;
+    load.stations
+        .check(device_id, "ClearChargingProfile", &payload)
+        .map_err(|e| AppError::bad_request(format!("Invalid criteria: {e}")))?;
     let d = device_id.to_string();
     let cid = load.db.run(move |c| charger_id(c, &d)).await?;
     let answer = load
@@ -453,9 +450,9 @@ pub async fn composite(
     if let Some(u) = unit {
         payload["chargingRateUnit"] = json!(u);
     }
-    schemas()
-        .validate("GetCompositeSchedule", Kind::Request, &payload)
-        .map_err(|e| AppError::bad_request(format!("Invalid request: {}", e.description)))?;
+    load.stations
+        .check(device_id, "GetCompositeSchedule", &payload)
+        .map_err(|e| AppError::bad_request(format!("Invalid request: {e}")))?;
     let d = device_id.to_string();
     load.db.run(move |c| charger_id(c, &d)).await?;
     Ok(load
@@ -666,9 +663,11 @@ pub async fn rebalance(load: &LoadManager, station_id: i64) -> Result<(), AppErr
             }
         });
         let (cid, connector, reuse) = (t.charger_id, t.connector, t.profile_id);
+        let (stations, d) = (load.stations.clone(), t.device.clone());
+        let check = move |p: &Value| stations.check(&d, "SetChargingProfile", p);
         let (id, payload) = load
             .db
-            .run(move |c| prepare(c, cid, connector, profile, "load", reuse))
+            .run(move |c| prepare(c, cid, connector, profile, "load", reuse, &check))
             .await?;
         match send(load, &t.device, id, payload, Some(share)).await {
             Ok(true) => sum = sum - current + share,

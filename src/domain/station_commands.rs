@@ -69,6 +69,9 @@ pub trait StationCommands: Send + Sync {
     fn is_local(&self, device_id: &str) -> bool;
     /// The stations connected to this node.
     fn devices(&self) -> Vec<String>;
+    /// Whether `payload` is a valid `action` request for this station's protocol (its schema);
+    /// `Err` says why not, in words.
+    fn check(&self, device_id: &str, action: &str, payload: &Value) -> Result<(), String>;
     /// Records the operator's decision on a station's registration on its live connection here;
     /// false when it is not connected to this node.
     fn set_accepted(&self, device_id: &str, accepted: bool) -> bool;

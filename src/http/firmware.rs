@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::identity::OperatorId;
 use crate::domain::firmware::{self, Download, FirmwareRequest, Image, Job};
 use crate::error::AppError;
-use crate::protocol::ocpp16::messages::parse_timestamp;
+use crate::infra::timestamps::parse_timestamp;
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]

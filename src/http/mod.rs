@@ -27,7 +27,7 @@ use crate::error::{AppError, ErrorBody};
 use crate::state::State;
 
 pub fn timestamp(t: NaiveDateTime) -> String {
-    crate::protocol::ocpp16::messages::format_timestamp(t)
+    crate::infra::timestamps::format_timestamp(t)
 }
 
 pub fn server(listener: std::net::TcpListener, state: State) -> std::io::Result<Server> {

@@ -16,6 +16,14 @@ use rcgen::{
 };
 use sha2::{Digest, Sha256};
 
+/// A client certificate from csms's charger CA: its serial (as stored in `charger_certificates`)
+/// and its bytes.
+#[derive(Clone, Debug)]
+pub struct FromCsms {
+    pub serial: String,
+    pub der: Vec<u8>,
+}
+
 /// The CA key's file name in its directory.
 pub const KEY_FILE: &str = "ca.key";
 /// The CA certificate's file name in its directory.

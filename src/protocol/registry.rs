@@ -305,6 +305,13 @@ impl StationCommands for Registry {
         Registry::devices(self)
     }
 
+    fn check(&self, _device_id: &str, action: &str, payload: &Value) -> Result<(), String> {
+        use crate::protocol::ocpp16::schemas::{Kind, schemas};
+        schemas()
+            .validate(action, Kind::Request, payload)
+            .map_err(|e| e.description)
+    }
+
     fn set_accepted(&self, device_id: &str, accepted: bool) -> bool {
         match self.get(device_id) {
             Some(handle) => {

@@ -300,10 +300,4 @@ pub struct ClientCert {
     pub from_csms: Option<FromCsms>,
 }
 
-/// A client certificate from csms's charger CA: its serial (as stored in `charger_certificates`)
-/// and its bytes.
-#[derive(Clone, Debug)]
-pub struct FromCsms {
-    pub serial: String,
-    pub der: Vec<u8>,
-}
+pub use crate::infra::ca::FromCsms;
