@@ -162,12 +162,14 @@ async fn misissued_certificates_are_reported_at_start_up(app: TestApp) {
             .collect()
     };
     assert!(misissued(events(&app, &admin, "M").await).is_empty());
-    // Another node starting on this database runs the audit.
+    // Another node starting on this database runs the audit. It records M's event, then
+    // VICTIM's (one write each): wait for both before reading either.
     let _node = app.another_node(|_| {}).await;
-    let mut found = Vec::new();
+    let (mut found, mut named) = (Vec::new(), Vec::new());
     for _ in 0..400 {
         found = misissued(events(&app, &admin, "M").await);
-        if !found.is_empty() {
+        named = misissued(events(&app, &admin, "VICTIM").await);
+        if !found.is_empty() && !named.is_empty() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
@@ -177,7 +179,6 @@ async fn misissued_certificates_are_reported_at_start_up(app: TestApp) {
         found[0].contains(&serial) && found[0].contains("CN=VICTIM"),
         "{found:?}"
     );
-    let named = misissued(events(&app, &admin, "VICTIM").await);
     assert_eq!(named.len(), 1, "{named:?}");
     assert!(
         named[0].contains(&serial) && named[0].contains("\"M\""),
