@@ -23,8 +23,19 @@ use crate::infra::db::schema::{
     chargers, charging_sessions, connectors, meter_values, ocpp_messages, ocpp_transactions,
     stations, tariffs,
 };
+use crate::infra::db::text_enum::text_enum;
 use crate::infra::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::infra::timestamps::{format_timestamp, parse_timestamp};
+
+text_enum! {
+    /// Whether a charger is let in: its BootNotification is answered Accepted, Pending (held until
+    /// an operator decides) or Rejected.
+    pub enum Registration {
+        Accepted = "accepted",
+        Pending = "pending",
+        Rejected = "rejected",
+    }
+}
 
 pub const MIN_PASSWORD: usize = 16;
 pub const MAX_PASSWORD: usize = 40;
@@ -312,20 +323,23 @@ pub fn authorization_key_pending(
     value: &str,
 ) -> Result<(), AppError> {
     check_authorization_key(value)?;
-    let hash = hash_secret(value);
-    write_tx(c, |c| {
-        diesel::update(chargers::table.filter(chargers::device_id.eq(device_id)))
-            .set(chargers::pending_password_hash.eq(&hash))
-            .execute(c)
-    })?;
-    Ok(())
+    set_pending_password(c, device_id, Some(hash_secret(value)))
 }
 
 /// The charger refused the new `AuthorizationKey`: its old password stays the only one.
 pub fn authorization_key_refused(c: &mut DbConnection, device_id: &str) -> Result<(), AppError> {
+    set_pending_password(c, device_id, None)
+}
+
+/// The password a connection may also use until the charger answers (a hash), or none.
+fn set_pending_password(
+    c: &mut DbConnection,
+    device_id: &str,
+    hash: Option<String>,
+) -> Result<(), AppError> {
     write_tx(c, |c| {
         diesel::update(chargers::table.filter(chargers::device_id.eq(device_id)))
-            .set(chargers::pending_password_hash.eq(None::<String>))
+            .set(chargers::pending_password_hash.eq(hash))
             .execute(c)
     })?;
     Ok(())
@@ -730,7 +744,7 @@ pub fn admit_unknown(c: &mut DbConnection, device_id: &str) -> Result<Option<i64
     }
     let result = write_tx(c, |c| {
         let pending: i64 = chargers::table
-            .filter(chargers::registration.eq("pending"))
+            .filter(chargers::registration.eq(Registration::Pending))
             .count()
             .get_result(c)?;
         if pending >= MAX_PENDING {
@@ -757,7 +771,7 @@ pub fn admit_unknown(c: &mut DbConnection, device_id: &str) -> Result<Option<i64
                 chargers::charging_point_id.eq(format!("CP-{device_id}")),
                 chargers::station_id.eq(station),
                 chargers::security_profile.eq(0),
-                chargers::registration.eq("pending"),
+                chargers::registration.eq(Registration::Pending),
                 chargers::created_at.eq(now()),
             ))
             .returning(chargers::id)
@@ -776,13 +790,8 @@ pub fn admit_unknown(c: &mut DbConnection, device_id: &str) -> Result<Option<i64
 pub fn set_registration(
     c: &mut DbConnection,
     device_id: &str,
-    status: &str,
+    status: Registration,
 ) -> Result<(), AppError> {
-    if !["accepted", "pending", "rejected"].contains(&status) {
-        return Err(AppError::bad_request(
-            "status must be accepted, pending or rejected",
-        ));
-    }
     let n = write_tx(c, |c| {
         diesel::update(chargers::table.filter(chargers::device_id.eq(device_id)))
             .set(chargers::registration.eq(status))
@@ -803,9 +812,11 @@ pub async fn decide_registration(
     device_id: &str,
     status: &str,
 ) -> Result<(), AppError> {
-    let (d, s) = (device_id.to_string(), status.to_string());
-    db.run(move |c| set_registration(c, &d, &s)).await?;
-    let accepted = status == "accepted";
+    let status = Registration::of(status)
+        .ok_or_else(|| AppError::bad_request("status must be accepted, pending or rejected"))?;
+    let d = device_id.to_string();
+    db.run(move |c| set_registration(c, &d, status)).await?;
+    let accepted = status == Registration::Accepted;
     // Set on the live connection whatever the decision; a TriggerMessage only for an acceptance.
     if stations.set_accepted(device_id, accepted) && accepted {
         let (stations, device) = (stations.clone(), device_id.to_string());
@@ -823,14 +834,6 @@ pub async fn decide_registration(
     }
     log::info!("{device_id}: registration set to {status}");
     Ok(())
-}
-
-/// A charger's registration (for its BootNotification answer).
-pub fn registration(c: &mut DbConnection, charger_id: i64) -> Result<String, AppError> {
-    Ok(chargers::table
-        .find(charger_id)
-        .select(chargers::registration)
-        .first(c)?)
 }
 
 pub fn access(c: &mut DbConnection, device_id: &str) -> Result<Option<Access>, AppError> {
@@ -852,7 +855,7 @@ pub fn access(c: &mut DbConnection, device_id: &str) -> Result<Option<Access>, A
                 security_profile,
                 password_hash,
                 pending_password_hash: pending,
-                accepted: registration == "accepted",
+                accepted: registration == Registration::Accepted,
             },
         ))
 }

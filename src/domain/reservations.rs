@@ -39,12 +39,28 @@ use crate::infra::config::Settings;
 use crate::infra::db::schema::{
     chargers, charging_sessions, connectors, ocpp_transactions, reservations,
 };
+use crate::infra::db::text_enum::text_enum;
 use crate::infra::db::{Db, DbConnection, is_unique_violation, now, write_tx};
 use crate::infra::events::{self, EventBus, Subject};
 use crate::infra::timestamps::{format_timestamp, parse_timestamp};
 
+text_enum! {
+    /// A reservation's state: `pending` (ReserveNow sent) → `active` (the charger accepted) →
+    /// `used` (a session consumed it), `cancelled` or `expired`; `refused` / `failed` when the
+    /// charger said no or did not answer.
+    pub enum ReservationStatus {
+        Pending = "pending",
+        Active = "active",
+        Used = "used",
+        Cancelled = "cancelled",
+        Expired = "expired",
+        Refused = "refused",
+        Failed = "failed",
+    }
+}
+
 /// The statuses in which a reservation holds its connector.
-pub const HOLDING: [&str; 2] = ["pending", "active"];
+pub const HOLDING: [ReservationStatus; 2] = [ReservationStatus::Pending, ReservationStatus::Active];
 /// Longest reservation a customer can make.
 pub const MAX_CUSTOMER_MINUTES: i64 = 120;
 
@@ -114,7 +130,8 @@ pub struct Reservation {
     pub created_at: String,
 }
 
-#[derive(Queryable)]
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = reservations)]
 struct Row {
     id: i64,
     ocpp_id: Option<i64>,
@@ -129,36 +146,6 @@ struct Row {
     session_id: Option<i64>,
     created_at: NaiveDateTime,
 }
-
-type Columns = (
-    reservations::id,
-    reservations::ocpp_id,
-    reservations::charger_id,
-    reservations::connector_id,
-    reservations::customer_id,
-    reservations::id_tag,
-    reservations::parent_id_tag,
-    reservations::status,
-    reservations::answer,
-    reservations::expires_at,
-    reservations::session_id,
-    reservations::created_at,
-);
-
-const COLUMNS: Columns = (
-    reservations::id,
-    reservations::ocpp_id,
-    reservations::charger_id,
-    reservations::connector_id,
-    reservations::customer_id,
-    reservations::id_tag,
-    reservations::parent_id_tag,
-    reservations::status,
-    reservations::answer,
-    reservations::expires_at,
-    reservations::session_id,
-    reservations::created_at,
-);
 
 fn view(c: &mut DbConnection, r: Row) -> Result<Reservation, AppError> {
     let device_id: String = chargers::table
@@ -196,10 +183,23 @@ impl Row {
     }
 }
 
+/// What a ReserveNow answer makes of a reservation: `active` when Accepted, `refused` with the
+/// charger's status, `failed` with why when it did not answer.
+fn outcome(answer: &Result<Value, CallFailure>) -> (ReservationStatus, Option<String>) {
+    match answer {
+        Ok(v) if v["status"] == "Accepted" => (ReservationStatus::Active, None),
+        Ok(v) => (
+            ReservationStatus::Refused,
+            Some(v["status"].as_str().unwrap_or("Rejected").to_string()),
+        ),
+        Err(f) => (ReservationStatus::Failed, Some(f.to_string())),
+    }
+}
+
 fn load(c: &mut DbConnection, id: i64) -> Result<Row, AppError> {
     reservations::table
         .find(id)
-        .select(COLUMNS)
+        .select(Row::as_select())
         .first(c)
         .optional()?
         .ok_or_else(|| AppError::NotFound("Reservation not found".into()))
@@ -358,7 +358,7 @@ fn expire_due(c: &mut DbConnection, scope: Scope) -> Result<usize, AppError> {
         }
     }
     Ok(q.set((
-        reservations::status.eq("expired"),
+        reservations::status.eq(ReservationStatus::Expired),
         reservations::updated_at.eq(now()),
     ))
     .execute(c)?)
@@ -375,7 +375,7 @@ fn covering(
         .filter(reservations::charger_id.eq(charger_id))
         .filter(reservations::status.eq_any(HOLDING))
         .filter(reservations::expires_at.gt(now()))
-        .select(COLUMNS)
+        .select(Row::as_select())
         .into_boxed();
     if connector_id != 0 {
         q = q.filter(reservations::connector_id.eq_any([0, connector_id]));
@@ -471,7 +471,7 @@ fn hold(c: &mut DbConnection, r: &Request, online: bool, rule: &NoShows) -> Resu
                 reservations::customer_id.eq(r.customer_id),
                 reservations::id_tag.eq(&id_tag),
                 reservations::parent_id_tag.eq(&r.parent_id_tag),
-                reservations::status.eq("pending"),
+                reservations::status.eq(ReservationStatus::Pending),
                 reservations::expires_at.eq(r.expires_at),
                 reservations::created_at.eq(t),
                 reservations::updated_at.eq(t),
@@ -564,38 +564,28 @@ pub async fn reserve_answer(
         answer,
         Err(CallFailure::Timeout | CallFailure::Disconnected)
     );
-    let (status, note, error, reply) = match answer {
-        Ok(v) if v["status"] == "Accepted" => ("active", None, None, "Accepted".to_string()),
-        Ok(v) => {
-            let s = v["status"].as_str().unwrap_or("Rejected").to_string();
-            ("refused", Some(s.clone()), None, s)
-        }
-        Err(f) => (
-            "failed",
-            Some(f.to_string()),
-            Some(AppError::from(f)),
-            String::new(),
-        ),
+    let (status, note) = outcome(&answer);
+    let (error, reply) = match answer {
+        Ok(v) => (None, v["status"].as_str().unwrap_or("Rejected").to_string()),
+        Err(f) => (Some(AppError::from(f)), String::new()),
     };
     let done = desk
         .db
-        .run(move |c| {
-            write_tx(c, |c| {
-                // Conditional: a start may already have consumed a pending reservation.
-                diesel::update(
-                    reservations::table
-                        .find(id)
-                        .filter(reservations::status.eq("pending")),
-                )
-                .set((
-                    reservations::status.eq(status),
-                    reservations::answer.eq(&note),
-                    reservations::updated_at.eq(now()),
-                ))
-                .execute(c)?;
-                let row = load(c, id)?;
-                view(c, row)
-            })
+        .write(move |c| {
+            // Conditional: a start may already have consumed a pending reservation.
+            diesel::update(
+                reservations::table
+                    .find(id)
+                    .filter(reservations::status.eq(ReservationStatus::Pending)),
+            )
+            .set((
+                reservations::status.eq(status),
+                reservations::answer.eq(&note),
+                reservations::updated_at.eq(now()),
+            ))
+            .execute(c)?;
+            let row = load(c, id)?;
+            view(c, row)
         })
         .await?;
     desk.events.wake();
@@ -646,21 +636,14 @@ pub async fn reserve_as_given(
         .stations
         .call(device, "ReserveNow", payload, desk.call_timeout)
         .await;
-    let (status, note, result) = match answer {
-        Ok(v) if v["status"] == "Accepted" => ("active", None, Ok(v)),
-        Ok(v) => (
-            "refused",
-            Some(v["status"].as_str().unwrap_or("Rejected").to_string()),
-            Ok(v),
-        ),
-        Err(f) => ("failed", Some(f.to_string()), Err(AppError::from(f))),
-    };
+    let (status, note) = outcome(&answer);
+    let result = answer.map_err(AppError::from);
     let (d, policy) = (device.to_string(), desk.policy);
     let recorded = desk
         .db
         .run(move |c| {
             let charger_id = crate::domain::chargers::id_of(c, &d)?;
-            if status == "active" {
+            if status == ReservationStatus::Active {
                 crate::domain::charging::orphans::connector_free(
                     c,
                     charger_id,
@@ -670,7 +653,7 @@ pub async fn reserve_as_given(
                 )?;
             }
             write_tx(c, |c| {
-                if status == "active" {
+                if status == ReservationStatus::Active {
                     let replaced = diesel::update(
                         reservations::table
                             .filter(reservations::charger_id.eq(charger_id))
@@ -682,7 +665,7 @@ pub async fn reserve_as_given(
                             ),
                     )
                     .set((
-                        reservations::status.eq("cancelled"),
+                        reservations::status.eq(ReservationStatus::Cancelled),
                         reservations::answer.eq(format!(
                             "replaced on the charger by the operator's reservation {ocpp_id}"
                         )),
@@ -748,43 +731,41 @@ pub async fn cancel(
 ) -> Result<Reservation, AppError> {
     let (device, done) = desk
         .db
-        .run(move |c| {
-            write_tx(c, |c| {
-                let row = load(c, id)?;
-                if customer_id.is_some() && row.customer_id != customer_id {
-                    return Err(AppError::NotFound("Reservation not found".into()));
-                }
-                let n = diesel::update(
-                    reservations::table
-                        .find(id)
-                        .filter(reservations::status.eq_any(HOLDING)),
-                )
-                .set((
-                    reservations::status.eq("cancelled"),
-                    reservations::updated_at.eq(now()),
-                    reservations::customer_cancelled_at.eq(customer_id.map(|_| now())),
-                ))
-                .execute(c)?;
-                if n == 0 {
-                    return Err(AppError::Conflict(format!(
-                        "Reservation is already {}",
-                        row.status
-                    )));
-                }
-                events::record(
-                    c,
-                    "reservation.cancelled",
-                    Subject {
-                        customer_id: row.customer_id,
-                        charger_id: Some(row.charger_id),
-                        session_id: None,
-                    },
-                    json!({"reservationId": id}),
-                )?;
-                let row = load(c, id)?;
-                let v = view(c, row)?;
-                Ok((v.device_id.clone(), v))
-            })
+        .write(move |c| {
+            let row = load(c, id)?;
+            if customer_id.is_some() && row.customer_id != customer_id {
+                return Err(AppError::NotFound("Reservation not found".into()));
+            }
+            let n = diesel::update(
+                reservations::table
+                    .find(id)
+                    .filter(reservations::status.eq_any(HOLDING)),
+            )
+            .set((
+                reservations::status.eq(ReservationStatus::Cancelled),
+                reservations::updated_at.eq(now()),
+                reservations::customer_cancelled_at.eq(customer_id.map(|_| now())),
+            ))
+            .execute(c)?;
+            if n == 0 {
+                return Err(AppError::Conflict(format!(
+                    "Reservation is already {}",
+                    row.status
+                )));
+            }
+            events::record(
+                c,
+                "reservation.cancelled",
+                Subject {
+                    customer_id: row.customer_id,
+                    charger_id: Some(row.charger_id),
+                    session_id: None,
+                },
+                json!({"reservationId": id}),
+            )?;
+            let row = load(c, id)?;
+            let v = view(c, row)?;
+            Ok((v.device_id.clone(), v))
         })
         .await?;
     desk.events.wake();
@@ -814,7 +795,7 @@ pub fn cancelled_by_command(
             .filter(reservations::status.eq_any(HOLDING)),
     )
     .set((
-        reservations::status.eq("cancelled"),
+        reservations::status.eq(ReservationStatus::Cancelled),
         reservations::updated_at.eq(now()),
     ))
     .execute(c)?;
@@ -862,7 +843,7 @@ pub fn consumed(c: &mut DbConnection, id: i64, session_id: i64) -> Result<(), Ap
             .filter(reservations::status.eq_any(HOLDING)),
     )
     .set((
-        reservations::status.eq("used"),
+        reservations::status.eq(ReservationStatus::Used),
         reservations::session_id.eq(session_id),
         reservations::updated_at.eq(now()),
     ))
@@ -884,8 +865,8 @@ pub fn end_after_failed_start(
 ) -> Result<Option<i64>, AppError> {
     let row: Option<Row> = reservations::table
         .filter(reservations::session_id.eq(session_id))
-        .filter(reservations::status.eq("used"))
-        .select(COLUMNS)
+        .filter(reservations::status.eq(ReservationStatus::Used))
+        .select(Row::as_select())
         .first(c)
         .optional()?;
     let Some(row) = row else {
@@ -903,7 +884,7 @@ pub fn end_after_failed_start(
     }
     diesel::update(reservations::table.find(row.id))
         .set((
-            reservations::status.eq("cancelled"),
+            reservations::status.eq(ReservationStatus::Cancelled),
             reservations::answer.eq("the start it was used for failed"),
             reservations::updated_at.eq(now()),
         ))
@@ -934,10 +915,10 @@ fn give_back(c: &mut DbConnection, row: &Row) -> Result<bool, AppError> {
     let n = diesel::update(
         reservations::table
             .find(row.id)
-            .filter(reservations::status.eq("used")),
+            .filter(reservations::status.eq(ReservationStatus::Used)),
     )
     .set((
-        reservations::status.eq("active"),
+        reservations::status.eq(ReservationStatus::Active),
         reservations::session_id.eq(None::<i64>),
         reservations::updated_at.eq(now()),
     ))
@@ -974,7 +955,7 @@ pub fn used_by_transaction(
             .filter(reservations::status.eq_any(HOLDING)),
     )
     .set((
-        reservations::status.eq("used"),
+        reservations::status.eq(ReservationStatus::Used),
         reservations::session_id.eq(session_id),
         reservations::updated_at.eq(now()),
     ))
@@ -1023,7 +1004,7 @@ pub fn list(c: &mut DbConnection, f: Filter) -> Result<Vec<Reservation>, AppErro
         .inner_join(chargers::table)
         .order(reservations::id.desc())
         .limit(f.limit.unwrap_or(200).clamp(1, 1000))
-        .select(COLUMNS)
+        .select(Row::as_select())
         .into_boxed();
     if let Some(customer) = f.customer_id {
         q = q.filter(reservations::customer_id.eq(customer));
@@ -1066,7 +1047,7 @@ pub fn refused_until(
         .filter(reservations::expires_at.le(t))
         .filter(
             reservations::status
-                .eq("expired")
+                .eq(ReservationStatus::Expired)
                 .or(reservations::status.eq_any(HOLDING)),
         )
         .select(reservations::expires_at)

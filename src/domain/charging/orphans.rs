@@ -84,6 +84,25 @@ pub fn close_transaction(
     Ok(true)
 }
 
+/// Settles a transaction the charger no longer runs, now, from its last meter reading. 1 when it
+/// closed it (0: another path closed it first).
+fn settle_left_open(
+    c: &mut DbConnection,
+    tx: &OcppTransaction,
+    reason: &str,
+    note: &str,
+    policy: &Policy,
+) -> Result<usize, AppError> {
+    let how = Closing {
+        reason,
+        at: now(),
+        energy_hint: None,
+        note: Some(note),
+        keep_stopping: false,
+    };
+    Ok(usize::from(close_transaction(c, tx, how, policy)?))
+}
+
 /// Closes everything on a connector that began before `before`: open transactions (settled), and
 /// app sessions still waiting for their StartTransaction (failed and refunded). Returns how many.
 pub fn close_connector(
@@ -108,16 +127,7 @@ pub fn close_connector(
             "charger {charger_id} connector {connector_id}: transaction {} left open ({reason}): settling it from its last meter reading",
             tx.id
         );
-        let how = Closing {
-            reason,
-            at: now(),
-            energy_hint: None,
-            note: Some(&note),
-            keep_stopping: false,
-        };
-        if close_transaction(c, &tx, how, policy)? {
-            closed += 1;
-        }
+        closed += settle_left_open(c, &tx, reason, &note, policy)?;
     }
     // Force-closed transactions still being stopped: the charger no longer runs them.
     closed += no_longer_running(c, charger_id, connector_id, before)?;
@@ -175,16 +185,7 @@ pub fn connector_free(
                 "charger {charger_id} connector {connector_id}: transaction {} left open, but {note}: settling it",
                 tx.id
             );
-            let how = Closing {
-                reason: "Superseded",
-                at: now(),
-                energy_hint: None,
-                note: Some(&note),
-                keep_stopping: false,
-            };
-            if close_transaction(c, &tx, how, policy)? {
-                closed += 1;
-            }
+            closed += settle_left_open(c, &tx, "Superseded", &note, policy)?;
         }
         Ok(closed)
     })
