@@ -18,10 +18,16 @@ pub struct Boot {
     pub model: String,
     pub serial_number: Option<String>,
     pub firmware_version: Option<String>,
+    pub modem: Modem,
+    /// Its main meter (1.6 only): type and serial number.
+    pub meter: (Option<String>, Option<String>),
+}
+
+/// A station's wireless modem (2.0.1 `ModemType`, 1.6's iccid and imsi).
+#[derive(Debug, Default)]
+pub struct Modem {
     pub iccid: Option<String>,
     pub imsi: Option<String>,
-    pub meter_type: Option<String>,
-    pub meter_serial_number: Option<String>,
 }
 
 /// The core's answer to a boot.
@@ -55,10 +61,10 @@ pub fn booted(c: &mut DbConnection, charger_id: i64, boot: Boot) -> Result<Boote
         chargers::model.eq(boot.model),
         chargers::serial_number.eq(boot.serial_number),
         chargers::firmware_version.eq(boot.firmware_version),
-        chargers::iccid.eq(boot.iccid),
-        chargers::imsi.eq(boot.imsi),
-        chargers::meter_type.eq(boot.meter_type),
-        chargers::meter_serial_number.eq(boot.meter_serial_number),
+        chargers::iccid.eq(boot.modem.iccid),
+        chargers::imsi.eq(boot.modem.imsi),
+        chargers::meter_type.eq(boot.meter.0),
+        chargers::meter_serial_number.eq(boot.meter.1),
         chargers::last_boot_at.eq(t),
         chargers::last_seen_at.eq(t),
         chargers::auth_cache.eq(cache),

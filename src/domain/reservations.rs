@@ -33,6 +33,7 @@ use utoipa::ToSchema;
 use crate::domain::charging::occupancy::Occupancy;
 use crate::domain::charging::status::SessionStatus;
 use crate::domain::station_commands::{CallFailure, StationCommands};
+use crate::domain::telemetry::ConnectorStatus;
 use crate::domain::tokens::valid_tag;
 use crate::error::AppError;
 use crate::infra::config::Settings;
@@ -45,16 +46,21 @@ use crate::infra::events::{self, EventBus, Subject};
 use crate::infra::timestamps::{format_timestamp, parse_timestamp};
 
 text_enum! {
-    /// A reservation's state: `pending` (ReserveNow sent) → `active` (the charger accepted) →
-    /// `used` (a session consumed it), `cancelled` or `expired`; `refused` / `failed` when the
-    /// charger said no or did not answer.
+    /// A reservation's state, stored in `reservations.status`.
     pub enum ReservationStatus {
+        /// ReserveNow sent (customers: their hold), no answer yet; it holds the connector.
         Pending = "pending",
+        /// The charger accepted; it holds the connector until used, cancelled or expired.
         Active = "active",
+        /// A session consumed it.
         Used = "used",
+        /// The customer, the operator or a replacing reservation ended it.
         Cancelled = "cancelled",
+        /// Its time ran out unused.
         Expired = "expired",
+        /// The charger answered something other than Accepted.
         Refused = "refused",
+        /// The charger did not answer (offline, timeout, error).
         Failed = "failed",
     }
 }
@@ -406,7 +412,9 @@ fn hold(c: &mut DbConnection, r: &Request, online: bool, rule: &NoShows) -> Resu
             .optional()?;
         match status.as_deref() {
             None => return Err(AppError::ConnectorNotFound),
-            Some("Faulted" | "Unavailable") => return Err(AppError::ConnectorUnavailable),
+            Some(s) if ConnectorStatus::is_out_of_order(s) => {
+                return Err(AppError::ConnectorUnavailable);
+            }
             _ => {}
         }
     }
@@ -835,6 +843,21 @@ pub fn claim_for_start(
     }
 }
 
+type UsedBy = (
+    diesel::dsl::Eq<reservations::status, ReservationStatus>,
+    diesel::dsl::Eq<reservations::session_id, Option<i64>>,
+    diesel::dsl::Eq<reservations::updated_at, NaiveDateTime>,
+);
+
+/// The change that marks a reservation consumed (by session `session_id`, when csms knows it).
+fn used_by(session_id: Option<i64>) -> UsedBy {
+    (
+        reservations::status.eq(ReservationStatus::Used),
+        reservations::session_id.eq(session_id),
+        reservations::updated_at.eq(now()),
+    )
+}
+
 /// The start that claimed reservation `id` created session `session_id`.
 pub fn consumed(c: &mut DbConnection, id: i64, session_id: i64) -> Result<(), AppError> {
     diesel::update(
@@ -842,11 +865,7 @@ pub fn consumed(c: &mut DbConnection, id: i64, session_id: i64) -> Result<(), Ap
             .find(id)
             .filter(reservations::status.eq_any(HOLDING)),
     )
-    .set((
-        reservations::status.eq(ReservationStatus::Used),
-        reservations::session_id.eq(session_id),
-        reservations::updated_at.eq(now()),
-    ))
+    .set(used_by(Some(session_id)))
     .execute(c)?;
     Ok(())
 }
@@ -954,11 +973,7 @@ pub fn used_by_transaction(
             .filter(reservations::connector_id.eq_any([0, connector_id]))
             .filter(reservations::status.eq_any(HOLDING)),
     )
-    .set((
-        reservations::status.eq(ReservationStatus::Used),
-        reservations::session_id.eq(session_id),
-        reservations::updated_at.eq(now()),
-    ))
+    .set(used_by(session_id))
     .execute(c)?;
     Ok(())
 }

@@ -21,6 +21,7 @@ use diesel::prelude::*;
 
 use super::{End, Policy};
 use crate::domain::charging::status::SessionStatus;
+use crate::domain::telemetry::ConnectorStatus;
 use crate::error::AppError;
 use crate::infra::db::models::{OcppTransaction, Session};
 use crate::infra::db::schema::{chargers, charging_sessions, connectors, ocpp_transactions};
@@ -200,7 +201,7 @@ pub fn after_status(
     status: &str,
     policy: &Policy,
 ) -> Result<usize, AppError> {
-    if connector_id == 0 || !matches!(status, "Available" | "Preparing") {
+    if connector_id == 0 || !ConnectorStatus::is_free(status) {
         return Ok(0);
     }
     let booted: Option<NaiveDateTime> = chargers::table
@@ -252,7 +253,7 @@ pub fn by_grace(
                 .and(connectors::connector_id.eq(ocpp_transactions::connector_id))),
         )
         .filter(ocpp_transactions::stopped_at.is_null())
-        .filter(connectors::status.eq("Available"))
+        .filter(connectors::status.eq(ConnectorStatus::Available))
         .filter(connectors::status_since.lt(cutoff))
         .filter(
             ocpp_transactions::created_at
@@ -291,7 +292,7 @@ pub fn by_grace(
         )
         .filter(ocpp_transactions::stopped_at.is_not_null())
         .filter(ocpp_transactions::stop_next_at.is_not_null())
-        .filter(connectors::status.eq("Available"))
+        .filter(connectors::status.eq(ConnectorStatus::Available))
         .filter(connectors::status_since.lt(cutoff))
         .filter(
             ocpp_transactions::created_at

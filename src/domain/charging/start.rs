@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use super::{Failure, SessionView};
 use crate::domain::charging::status::SessionStatus;
 use crate::domain::station_commands::CallFailure;
+use crate::domain::telemetry::ConnectorStatus;
 use crate::domain::wallet;
 use crate::error::{AppError, CONNECTOR_IN_USE};
 use crate::infra::db::models::{NewSession, Session};
@@ -336,7 +337,7 @@ fn lookup_and_reserve(
     if !a.online {
         return Err(AppError::ChargerOffline);
     }
-    if matches!(status.as_str(), "Faulted" | "Unavailable") {
+    if ConnectorStatus::is_out_of_order(&status) {
         return Err(AppError::ConnectorUnavailable);
     }
     let checked = Checked {

@@ -11,8 +11,8 @@ use super::transactions::request_stop;
 use crate::domain::charging::status::SessionStatus;
 use crate::error::AppError;
 use crate::infra::db::models::Session;
-use crate::infra::db::schema::{chargers, charging_sessions};
 use crate::infra::db::now;
+use crate::infra::db::schema::{chargers, charging_sessions};
 use crate::state::State;
 
 pub const STOPPED: &str = "Charging stopped";

@@ -8,7 +8,8 @@ use crate::domain::chargers::Registration;
 use crate::domain::charging::evidence::{MeterReport, TransactionEnded, TransactionStarted};
 use crate::domain::charging::transactions::{self, FollowUp};
 use crate::domain::charging::{orphans, tags};
-use crate::domain::presence::{self, Boot, Booted};
+use crate::domain::presence::{self, Boot, Booted, Modem};
+use crate::domain::telemetry::ConnectorStatus;
 use crate::infra::timestamps;
 use crate::protocol::frame::{ErrorCode, OcppError};
 use crate::protocol::ocpp16::messages::{self, BootNotification, StatusNotification};
@@ -244,10 +245,11 @@ async fn boot_notification(
             .charge_point_serial_number
             .or(req.charge_box_serial_number),
         firmware_version: req.firmware_version,
-        iccid: req.iccid,
-        imsi: req.imsi,
-        meter_type: req.meter_type,
-        meter_serial_number: req.meter_serial_number,
+        modem: Modem {
+            iccid: req.iccid,
+            imsi: req.imsi,
+        },
+        meter: (req.meter_type, req.meter_serial_number),
     };
     let Booted {
         registration,
@@ -304,7 +306,7 @@ async fn status_notification(
         .await?;
     // A connector free after a reboot: what began there before the boot is gone. Money: its own
     // durable transaction, only when there is something to close.
-    let closed = if connector_id > 0 && matches!(status.as_str(), "Available" | "Preparing") {
+    let closed = if connector_id > 0 && ConnectorStatus::is_free(&status) {
         state
             .db
             .run(move |c| orphans::after_status(c, charger_id, connector_id, &status, &policy))
