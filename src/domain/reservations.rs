@@ -67,11 +67,48 @@ text_enum! {
 
 /// The statuses in which a reservation holds its connector.
 pub const HOLDING: [ReservationStatus; 2] = [ReservationStatus::Pending, ReservationStatus::Active];
+/// Longest reservation an operator can make for a token (a week).
+pub const MAX_OPERATOR_MINUTES: i64 = 7 * 24 * 60;
 /// Longest reservation a customer can make.
 pub const MAX_CUSTOMER_MINUTES: i64 = 120;
 
 /// A customer's reservation of connector 0.
-pub const WHOLE_CHARGER_IS_OPERATORS: &str = "A customer reserves one connector (connectorId 1 or more): only the operator can reserve a whole charger";
+/// What a person is told when a reservation cannot be made, found or changed: every message of
+/// this module, mapped to HTTP in one place (`From<ReservationError> for AppError`).
+#[derive(Debug, thiserror::Error)]
+pub enum ReservationError {
+    #[error("Reservation not found")]
+    NotFound,
+    #[error("You already have a reservation")]
+    AlreadyHolding,
+    #[error("Reservation is already {0}")]
+    AlreadyEnded(String),
+    #[error(
+        "A customer reserves one connector (connectorId 1 or more): only the operator can reserve a whole charger"
+    )]
+    WholeChargerIsOperators,
+    #[error("minutes must be 1 to {0}")]
+    Minutes(i64),
+    #[error("expiryDate must be an RFC 3339 date-time in the future")]
+    ExpiryDate,
+    #[error("connectorId must be 0 or more")]
+    ConnectorId,
+    #[error("Charger refused the reservation: {0}")]
+    Refused(String),
+}
+
+impl From<ReservationError> for AppError {
+    fn from(e: ReservationError) -> Self {
+        use ReservationError::*;
+        match e {
+            NotFound => AppError::NotFound(e.to_string()),
+            AlreadyHolding | AlreadyEnded(_) => AppError::Conflict(e.to_string()),
+            WholeChargerIsOperators | Minutes(_) | ExpiryDate | ConnectorId | Refused(_) => {
+                AppError::bad_request(e.to_string())
+            }
+        }
+    }
+}
 
 /// The no-show rule: a customer who let `max` reservations expire unused within `window` is refused
 /// new ones until `cooldown` after the last of those (`max` 0: no rule).
@@ -208,7 +245,7 @@ fn load(c: &mut DbConnection, id: i64) -> Result<Row, AppError> {
         .select(Row::as_select())
         .first(c)
         .optional()?
-        .ok_or_else(|| AppError::NotFound("Reservation not found".into()))
+        .ok_or_else(|| ReservationError::NotFound.into())
 }
 
 /// What to reserve.
@@ -233,7 +270,7 @@ impl Request {
         minutes: Option<i64>,
     ) -> Result<Request, AppError> {
         if connector_id < 1 {
-            return Err(AppError::bad_request(WHOLE_CHARGER_IS_OPERATORS));
+            return Err(ReservationError::WholeChargerIsOperators.into());
         }
         Ok(Request {
             device_id,
@@ -255,8 +292,8 @@ impl Request {
         minutes: Option<i64>,
     ) -> Result<Request, AppError> {
         let minutes = minutes.unwrap_or(15);
-        if !(1..=7 * 24 * 60).contains(&minutes) {
-            return Err(AppError::bad_request("minutes must be 1 to 10080"));
+        if !(1..=MAX_OPERATOR_MINUTES).contains(&minutes) {
+            return Err(ReservationError::Minutes(MAX_OPERATOR_MINUTES).into());
         }
         Request::token(
             device_id,
@@ -274,9 +311,7 @@ impl Request {
             .as_str()
             .and_then(parse_timestamp)
             .filter(|t| *t > now())
-            .ok_or_else(|| {
-                AppError::bad_request("expiryDate must be an RFC 3339 date-time in the future")
-            })?;
+            .ok_or(ReservationError::ExpiryDate)?;
         let connector = payload["connectorId"]
             .as_i64()
             .and_then(|c| i32::try_from(c).ok())
@@ -312,7 +347,7 @@ impl Request {
 
 fn valid_connector(id: i32) -> Result<i32, AppError> {
     if id < 0 {
-        return Err(AppError::bad_request("connectorId must be 0 or more"));
+        return Err(ReservationError::ConnectorId.into());
     }
     Ok(id)
 }
@@ -441,7 +476,7 @@ fn hold(c: &mut DbConnection, r: &Request, online: bool, rule: &NoShows) -> Resu
         if let Some(other) = covering(c, charger_id, r.connector_id)?.first() {
             return Err(
                 if r.customer_id.is_some() && other.customer_id == r.customer_id {
-                    AppError::Conflict("You already have a reservation".into())
+                    AppError::from(ReservationError::AlreadyHolding)
                 } else {
                     AppError::ConnectorReserved
                 },
@@ -514,7 +549,7 @@ fn hold(c: &mut DbConnection, r: &Request, online: bool, rule: &NoShows) -> Resu
                 None => 0,
             };
             Err(if mine > 0 {
-                AppError::Conflict("You already have a reservation".into())
+                AppError::from(ReservationError::AlreadyHolding)
             } else {
                 AppError::ConnectorReserved
             })
@@ -530,9 +565,7 @@ pub async fn reserve(desk: &Reservations, r: Request) -> Result<Reservation, App
     let (reservation, answer) = reserve_answer(desk, r).await?;
     match answer.as_str() {
         "Accepted" => Ok(reservation),
-        other => Err(AppError::bad_request(format!(
-            "Charger refused the reservation: {other}"
-        ))),
+        other => Err(ReservationError::Refused(other.to_string()).into()),
     }
 }
 
@@ -742,7 +775,7 @@ pub async fn cancel(
         .write(move |c| {
             let row = load(c, id)?;
             if customer_id.is_some() && row.customer_id != customer_id {
-                return Err(AppError::NotFound("Reservation not found".into()));
+                return Err(ReservationError::NotFound.into());
             }
             let n = diesel::update(
                 reservations::table
@@ -756,10 +789,7 @@ pub async fn cancel(
             ))
             .execute(c)?;
             if n == 0 {
-                return Err(AppError::Conflict(format!(
-                    "Reservation is already {}",
-                    row.status
-                )));
+                return Err(ReservationError::AlreadyEnded(row.status).into());
             }
             events::record(
                 c,
@@ -999,7 +1029,7 @@ pub fn get(
 ) -> Result<Reservation, AppError> {
     let row = load(c, id)?;
     if customer_id.is_some() && row.customer_id != customer_id {
-        return Err(AppError::NotFound("Reservation not found".into()));
+        return Err(ReservationError::NotFound.into());
     }
     view(c, row)
 }
@@ -1128,9 +1158,7 @@ fn span(d: Duration) -> String {
 /// How long a customer's reservation lasts: 1 to [`MAX_CUSTOMER_MINUTES`] minutes from now.
 fn customer_expiry(minutes: i64) -> Result<NaiveDateTime, AppError> {
     if !(1..=MAX_CUSTOMER_MINUTES).contains(&minutes) {
-        return Err(AppError::bad_request(format!(
-            "minutes must be 1 to {MAX_CUSTOMER_MINUTES}"
-        )));
+        return Err(ReservationError::Minutes(MAX_CUSTOMER_MINUTES).into());
     }
     Ok(now() + Duration::minutes(minutes))
 }
