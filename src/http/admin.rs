@@ -21,6 +21,7 @@ use crate::domain::customers;
 use crate::domain::stations;
 use crate::domain::tariffs;
 use crate::error::AppError;
+use crate::infra::db::models::Operator;
 use crate::protocol::msglog;
 use crate::protocol::ocpp16::commands;
 use crate::state::AppState;
@@ -50,7 +51,7 @@ pub async fn login(
     body: web::Json<super::Login>,
 ) -> Result<HttpResponse, AppError> {
     let credentials = body.into_inner().credentials(client.0);
-    let (token, op) = auth::login::operator(&state, credentials).await?;
+    let (token, op) = auth::login::log_in::<Operator>(&state, credentials).await?;
     Ok(HttpResponse::Ok().json(OperatorLogin {
         success: true,
         token,

@@ -15,6 +15,7 @@ use crate::domain::money::Major;
 use crate::domain::stations::{self, PublicStation};
 use crate::domain::wallet::{self, LedgerEntry};
 use crate::error::AppError;
+use crate::infra::db::models::Customer;
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -89,7 +90,7 @@ pub async fn login(
     body: web::Json<super::Login>,
 ) -> Result<HttpResponse, AppError> {
     let credentials = body.into_inner().credentials(client.0);
-    let (token, customer) = auth::login::customer(&state, credentials).await?;
+    let (token, customer) = auth::login::log_in::<Customer>(&state, credentials).await?;
     Ok(HttpResponse::Ok().json(CustomerLogin {
         success: true,
         token,
