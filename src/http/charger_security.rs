@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::firmware::{attachment, base_url, time};
+use super::firmware::{base_url, received, time};
 use super::identity::OperatorId;
 use crate::domain::certificates::{self, ChargerCertificates};
 use crate::domain::security_events::{self, SecurityEvent};
@@ -226,10 +226,5 @@ pub async fn file(
     _op: OperatorId,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
-    let file = state
-        .db
-        .run(move |c| security_jobs::received_file(c, id))
-        .await?;
-    Ok(attachment(&state, file))
+    received(&state, path.into_inner(), security_jobs::received_file).await
 }

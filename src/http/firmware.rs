@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use super::identity::OperatorId;
 use crate::domain::firmware::{self, Download, FirmwareRequest, Image, Job};
 use crate::error::AppError;
+use crate::infra::db::DbConnection;
 use crate::infra::timestamps::parse_timestamp;
 use crate::state::AppState;
 
@@ -107,6 +108,19 @@ pub(crate) fn attachment(state: &AppState, (name, file, size): Download) -> Http
         ))
         .no_chunking(u64::try_from(size).unwrap_or(0))
         .streaming(crate::infra::files::read(state.db.clone(), file))
+}
+
+/// How a job's received file is found: `received_file` of its job table.
+type ReceivedFile = fn(&mut DbConnection, i64) -> Result<Download, AppError>;
+
+/// The file a charger uploaded for job `id`, as an attachment (404: no such job, or no file yet).
+pub(crate) async fn received(
+    state: &AppState,
+    id: i64,
+    find: ReceivedFile,
+) -> Result<HttpResponse, AppError> {
+    let file = state.db.run(move |c| find(c, id)).await?;
+    Ok(attachment(state, file))
 }
 
 /// csms's HTTP address as the caller reached it: where chargers are told to download and upload.
@@ -281,10 +295,5 @@ pub async fn file(
     _op: OperatorId,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
-    let file = state
-        .db
-        .run(move |c| firmware::received_file(c, id))
-        .await?;
-    Ok(attachment(&state, file))
+    received(&state, path.into_inner(), firmware::received_file).await
 }
