@@ -4,7 +4,7 @@
 //! `crate::infra::files` (a chunk at a time), never held whole in memory.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::identity::OperatorId;
@@ -14,28 +14,11 @@ use crate::infra::db::DbConnection;
 use crate::infra::timestamps::parse_timestamp;
 use crate::state::AppState;
 
-#[derive(Serialize, ToSchema)]
-pub struct ImageAnswer {
-    success: bool,
-    image: Image,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ImageList {
-    success: bool,
-    images: Vec<Image>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct JobAnswer {
-    success: bool,
-    job: Job,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct JobList {
-    success: bool,
-    jobs: Vec<Job>,
+super::answers! {
+    pub struct ImageAnswer { image: Image }
+    pub struct ImageList { images: Vec<Image> }
+    pub struct JobAnswer { job: Job }
+    pub struct JobList { jobs: Vec<Job> }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -174,10 +157,7 @@ pub async fn upload(
             return Err(e);
         }
     };
-    Ok(HttpResponse::Created().json(ImageAnswer {
-        success: true,
-        image,
-    }))
+    super::created(ImageAnswer::new(image))
 }
 
 #[utoipa::path(get, path = "/api/admin/firmware", tag = "operator",
@@ -186,10 +166,7 @@ pub async fn upload(
 )]
 pub async fn images(state: web::Data<AppState>, _op: OperatorId) -> Result<HttpResponse, AppError> {
     let images = state.db.run(firmware::images).await?;
-    Ok(HttpResponse::Ok().json(ImageList {
-        success: true,
-        images,
-    }))
+    super::ok(ImageList::new(images))
 }
 
 #[utoipa::path(get, path = "/files/firmware/{token}/{name}", tag = "charger",
@@ -234,7 +211,7 @@ pub async fn update_firmware(
         firmware::update_firmware(&state.into_inner(), &path.into_inner(), &base_url(&req), r)
             .await
             .map_err(super::offline_is_conflict)?;
-    Ok(HttpResponse::Created().json(JobAnswer { success: true, job }))
+    super::created(JobAnswer::new(job))
 }
 
 #[utoipa::path(post, path = "/api/admin/chargers/{device_id}/diagnostics", tag = "operator",
@@ -264,7 +241,7 @@ pub async fn get_diagnostics(
     )
     .await
     .map_err(super::offline_is_conflict)?;
-    Ok(HttpResponse::Created().json(JobAnswer { success: true, job }))
+    super::created(JobAnswer::new(job))
 }
 
 #[utoipa::path(get, path = "/api/admin/chargers/{device_id}/maintenance", tag = "operator",
@@ -279,10 +256,7 @@ pub async fn jobs(
 ) -> Result<HttpResponse, AppError> {
     let device = path.into_inner();
     let jobs = state.db.run(move |c| firmware::jobs(c, &device)).await?;
-    Ok(HttpResponse::Ok().json(JobList {
-        success: true,
-        jobs,
-    }))
+    super::ok(JobList::new(jobs))
 }
 
 #[utoipa::path(get, path = "/api/admin/maintenance/{id}/file", tag = "operator",
