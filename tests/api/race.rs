@@ -323,3 +323,54 @@ async fn reserve_decides_races_in_the_database(app: TestApp) {
 }
 dual!(reserve_decides_races_in_the_database, |s| s.db_pool_size =
     40);
+
+/// A customer's Stop and the charger's own StopTransaction for one session at once, round after
+/// round: whichever comes first, the other is answered (never a 500: on PostgreSQL the two once
+/// took the transaction's and the session's row locks in opposite orders and deadlocked), the
+/// session settles once, and the books balance.
+async fn customer_stop_races_the_chargers_stop(app: TestApp) {
+    let sim = app.charger("RACESTOP", 1).await;
+    let customer = app.customer("stopper@example.com", 500.0).await;
+    for round in 0..15 {
+        let (s, body) = app.start(&customer.token, &sim.id(), 1, 10.0).await;
+        assert_eq!(s, 200, "round {round}: {body}");
+        let sid = body["session"]["sessionId"]
+            .as_str()
+            .expect("sessionId")
+            .to_string();
+        app.wait_until(|| !sim.open_transactions().is_empty()).await;
+        let tx = *sim.open_transactions().keys().next().expect("open");
+        sim.add_energy(tx, 150.0).await.expect("meter values");
+        let barrier = Barrier::new(2);
+        let by_customer = async {
+            barrier.wait().await;
+            app.post(
+                "/api/user/charging/stop",
+                Some(&customer.token),
+                serde_json::json!({"sessionId": sid}),
+            )
+            .await
+        };
+        let by_charger = async {
+            barrier.wait().await;
+            // May find the transaction already stopped by the customer's RemoteStop: fine.
+            let _ = sim.stop_transaction(tx, "Local").await;
+        };
+        let ((code, answer), ()) = tokio::join!(by_customer, by_charger);
+        assert!(matches!(code, 200 | 400), "round {round}: {code} {answer}");
+        app.wait_until(|| sim.open_transactions().is_empty()).await;
+        let mut settled = false;
+        for _ in 0..200 {
+            let sessions = app.sessions(&customer.token).await;
+            let this = sessions.iter().find(|s| s["sessionId"] == sid.as_str());
+            if this.is_some_and(|s| s["status"] == "completed") {
+                settled = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        assert!(settled, "round {round}: session {sid} settled");
+    }
+    app.assert_money_conserved().await;
+}
+dual!(customer_stop_races_the_chargers_stop);

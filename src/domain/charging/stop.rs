@@ -7,7 +7,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 
 use super::SessionView;
-use super::transactions::request_stop;
+use super::transactions::{self, request_stop};
 use crate::domain::charging::status::SessionStatus;
 use crate::error::AppError;
 use crate::infra::db::models::Session;
@@ -59,9 +59,15 @@ pub async fn stop(
     // rejected or lost). The transaction is read again after the update, in the same transaction:
     // a StartTransaction linked since the read above would otherwise never be stopped (it saw the
     // session still active, so it did not stop it either). The row lock orders the two.
+    let linked = s.transaction_id;
     let transaction_id = state
         .db
         .write(move |c| {
+            // The transaction's row before the session's, in the order the charger's messages
+            // take them (a StopTransaction arriving now would otherwise deadlock with this).
+            if let Some(tx) = linked {
+                transactions::lock(c, tx)?;
+            }
             diesel::update(
                 charging_sessions::table
                     .find(id)

@@ -50,6 +50,17 @@ pub struct Started {
 
 /// Marks an open transaction to be stopped: the stop retrier sends RemoteStopTransaction now and
 /// again with back-off until the charger's StopTransaction closes it.
+/// Takes the transaction's row lock for the rest of the database transaction (PostgreSQL; on
+/// SQLite the write transaction already holds the whole database). A path that changes a
+/// transaction and its session takes the transaction first, as the charger's StopTransaction and
+/// MeterValues do: the reverse order deadlocks against them.
+pub fn lock(c: &mut DbConnection, tx_id: i64) -> Result<(), AppError> {
+    diesel::update(ocpp_transactions::table.find(tx_id))
+        .set(ocpp_transactions::stop_reason.eq(ocpp_transactions::stop_reason))
+        .execute(c)?;
+    Ok(())
+}
+
 pub fn request_stop(c: &mut DbConnection, tx_id: i64) -> Result<bool, AppError> {
     let n = diesel::update(
         ocpp_transactions::table
