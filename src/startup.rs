@@ -196,6 +196,19 @@ impl Application {
             no_shows: crate::domain::reservations::NoShows::from_settings(&settings),
             policy: derived.policy,
         });
+        let charging = Arc::new(crate::domain::charging::desk::Charging {
+            db: db.clone(),
+            stations: registry.clone(),
+            events: events.clone(),
+            occupancy: occupancy.clone(),
+            stops: stops.clone(),
+            reservations: reservations.clone(),
+            node_id: node_id.clone(),
+            max_amount: derived.max_amount,
+            default_price_per_kwh: derived.default_price_per_kwh,
+            fast_paths: settings.start_fast_paths,
+            remote_start_timeout: settings.remote_start_timeout(),
+        });
         let state: State = Arc::new(AppState {
             jwt: Arc::new(Jwt::new(
                 secret.as_bytes(),
@@ -219,6 +232,7 @@ impl Application {
             local_lists,
             load,
             reservations,
+            charging,
             auth_cache,
             dummy_hash,
             tls,

@@ -42,6 +42,8 @@ pub struct AppState {
     pub load: Arc<crate::domain::smart_charging::LoadManager>,
     /// Holds, sends and cancels reservations.
     pub reservations: Arc<crate::domain::reservations::Reservations>,
+    /// Customers' starts and stops (`charging::start`, `charging::stop`).
+    pub charging: Arc<crate::domain::charging::desk::Charging>,
     /// The `wss://` listener's certificates (security profiles 2 and 3), when it is configured.
     pub tls: Option<Arc<crate::protocol::tls::Tls>>,
     /// Which chargers were asked about their authorization cache (see `auth_cache`).

@@ -109,7 +109,7 @@ pub async fn start(
 ) -> Result<HttpResponse, AppError> {
     let mut request = body.0.validate()?;
     request.idempotency_key = idempotency_key(&req)?;
-    let session = charging::start::start(&state.into_inner(), who.0, request).await?;
+    let session = charging::start::start(&state.charging, who.0, request).await?;
     let message = "Charging started successfully".into();
     super::ok(ChargingAnswer::new(message, session))
 }
@@ -125,7 +125,7 @@ pub async fn stop(
     body: super::Body<StopBody>,
 ) -> Result<HttpResponse, AppError> {
     let session_id = body.0.session_id.required("sessionId")?;
-    let (message, session) = charging::stop::stop(&state.into_inner(), who.0, session_id).await?;
+    let (message, session) = charging::stop::stop(&state.charging, who.0, session_id).await?;
     super::ok(ChargingAnswer::new(message, session))
 }
 

@@ -5,6 +5,7 @@
 //! row does the follow-up (events, refunds), so no path can finish a session or refund it twice.
 
 pub mod billing;
+pub mod desk;
 pub mod evidence;
 pub mod meter_writer;
 pub mod occupancy;

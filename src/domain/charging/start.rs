@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 
+use super::desk::Charging;
 use super::{Failure, SessionView};
 use crate::domain::charging::status::SessionStatus;
 use crate::domain::station_commands::CallFailure;
@@ -14,7 +15,6 @@ use crate::error::{AppError, CONNECTOR_IN_USE};
 use crate::infra::db::models::{NewSession, Session};
 use crate::infra::db::schema::{charging_sessions, ocpp_transactions};
 use crate::infra::db::{DbConnection, is_unique_violation, now, write_tx};
-use crate::state::State;
 
 pub struct StartRequest {
     pub device_id: String,
@@ -26,15 +26,15 @@ pub struct StartRequest {
 
 /// Starts a session; returns the session view of the winner.
 pub async fn start(
-    state: &State,
+    desk: &Charging,
     customer_id: i64,
     req: StartRequest,
 ) -> Result<SessionView, AppError> {
-    if req.amount <= 0 || req.amount > state.derived.max_amount {
+    if req.amount <= 0 || req.amount > desk.max_amount {
         return Err(AppError::InvalidAmount);
     }
     let hash = request_hash(&req);
-    if let Some(answer) = replay_by_key(state, customer_id, &req, &hash).await {
+    if let Some(answer) = replay_by_key(desk, customer_id, &req, &hash).await {
         return answer;
     }
 
@@ -42,29 +42,29 @@ pub async fn start(
     // a race end here. It never lets a start through; the database decides those.
     let device = req.device_id.as_str();
     let cp = req.charging_point_id.as_deref().unwrap_or("");
-    let fast = state.settings.start_fast_paths;
+    let fast = desk.fast_paths;
     let seen_taken = || {
-        fast && state.occupancy.is_taken(device, req.connector_id, cp)
-            && state.registry.is_online(device)
+        fast && desk.occupancy.is_taken(device, req.connector_id, cp)
+            && desk.stations.is_online(device)
     };
     if seen_taken() {
-        return lost(state, customer_id, &req, &hash).await;
+        return lost(desk, customer_id, &req, &hash).await;
     }
     // One request per connector at a time from here to the reservation; the ones that waited
     // usually find the connector taken by the one before them.
     let gate = match fast {
-        true => Some(state.occupancy.gate(device, req.connector_id).await),
+        true => Some(desk.occupancy.gate(device, req.connector_id).await),
         false => None,
     };
     if seen_taken() {
         drop(gate);
-        return lost(state, customer_id, &req, &hash).await;
+        return lost(desk, customer_id, &req, &hash).await;
     }
-    let epoch = state.occupancy.epoch(device);
+    let epoch = desk.occupancy.epoch(device);
 
     // Checks that need no lock in one query, then (same blocking job, same connection) the
     // transaction that decides the race.
-    let online = state.registry.is_online(device);
+    let online = desk.stations.is_online(device);
     let (checked, reserved) = {
         let args = ReserveArgs {
             customer_id,
@@ -74,26 +74,25 @@ pub async fn start(
             amount: req.amount,
             idempotency_key: req.idempotency_key.clone(),
             request_hash: hash.clone(),
-            owner_node: state.node_id.clone(),
-            default_price: state.derived.default_price_per_kwh,
+            owner_node: desk.node_id.clone(),
+            default_price: desk.default_price_per_kwh,
             online,
             fast,
         };
         let t = std::time::Instant::now();
-        let looked = state.db.run(move |c| lookup_and_reserve(c, &args)).await?;
+        let looked = desk.db.run(move |c| lookup_and_reserve(c, &args)).await?;
         metrics::histogram!("csms_start_reserve_seconds").record(t.elapsed().as_secs_f64());
         looked
     };
     let mark_taken = || {
-        state
-            .occupancy
+        desk.occupancy
             .mark_taken(device, &checked.charging_point_id, req.connector_id, epoch)
     };
     let Some(reserved) = reserved else {
         // Fast path: the lookup saw an open session on the connector.
         mark_taken();
         drop(gate);
-        return lost(state, customer_id, &req, &hash).await;
+        return lost(desk, customer_id, &req, &hash).await;
     };
     let session = match reserved {
         Ok(s) => {
@@ -108,22 +107,22 @@ pub async fn start(
         Err(Reserve::Replay(s)) => {
             drop(gate);
             check_same_request(&s, &hash)?;
-            return replay_answer(state, *s).await;
+            return replay_answer(desk, *s).await;
         }
     };
     drop(gate);
-    state.events.wake();
+    desk.events.wake();
 
     // The session's one-time idTag: the charger's StartTransaction will carry it back.
     let payload = serde_json::json!({"connectorId": req.connector_id, "idTag": session.id_tag});
     let t = std::time::Instant::now();
-    let answer = state
-        .registry
+    let answer = desk
+        .stations
         .call(
             &req.device_id,
             "RemoteStartTransaction",
             payload,
-            state.settings.remote_start_timeout(),
+            desk.remote_start_timeout,
         )
         .await;
     metrics::histogram!("csms_start_remote_start_seconds").record(t.elapsed().as_secs_f64());
@@ -131,7 +130,7 @@ pub async fn start(
     let session_id = session.id;
     let t = std::time::Instant::now();
     let (device_id, cp_id) = (req.device_id.clone(), checked.charging_point_id.clone());
-    let (s, view, ended) = state
+    let (s, view, ended) = desk
         .db
         .write(move |c| {
             let mut ended = None;
@@ -170,13 +169,13 @@ pub async fn start(
         })
         .await?;
     metrics::histogram!("csms_start_activate_seconds").record(t.elapsed().as_secs_f64());
-    state.events.wake();
+    desk.events.wake();
     if let Some(reservation) = ended {
-        crate::domain::reservations::cancel_on_charger(&state.reservations, device, reservation);
+        crate::domain::reservations::cancel_on_charger(&desk.reservations, device, reservation);
     }
     match failure_error(&s) {
         Some(err) => {
-            state.occupancy.release(device);
+            desk.occupancy.release(device);
             log::info!("session {}: start failed: {err}", session.session_uid);
             Err(err)
         }
@@ -209,12 +208,12 @@ fn failure_error(s: &Session) -> Option<AppError> {
 /// A connector seen taken before reserving: a lost race, unless what holds it is this very request,
 /// sent a moment earlier with the same Idempotency-Key (a double click), whose answer is replayed.
 async fn lost(
-    state: &State,
+    desk: &Charging,
     customer_id: i64,
     req: &StartRequest,
     hash: &str,
 ) -> Result<SessionView, AppError> {
-    if let Some(answer) = replay_by_key(state, customer_id, req, hash).await {
+    if let Some(answer) = replay_by_key(desk, customer_id, req, hash).await {
         return answer;
     }
     Err(in_use(customer_id, &req.device_id, req.connector_id))
@@ -223,19 +222,19 @@ async fn lost(
 /// The answer of an earlier request with this request's Idempotency-Key, if there was one. The same
 /// key with a different body is refused (422): it is a client bug, not a retry.
 async fn replay_by_key(
-    state: &State,
+    desk: &Charging,
     customer_id: i64,
     req: &StartRequest,
     hash: &str,
 ) -> Option<Result<SessionView, AppError>> {
     let key = req.idempotency_key.clone()?;
-    let first = state
+    let first = desk
         .db
         .run(move |c| by_idempotency_key(c, customer_id, &key))
         .await;
     match first {
         Ok(Some(s)) => Some(match check_same_request(&s, hash) {
-            Ok(()) => replay_answer(state, s).await,
+            Ok(()) => replay_answer(desk, s).await,
             Err(e) => Err(e),
         }),
         Ok(None) => None,
@@ -574,21 +573,19 @@ fn by_idempotency_key(
 }
 
 /// The answer the first request with this Idempotency-Key got (waiting for it if still in flight).
-async fn replay_answer(state: &State, session: Session) -> Result<SessionView, AppError> {
-    let deadline = tokio::time::Instant::now()
-        + state.settings.remote_start_timeout()
-        + Duration::from_secs(5);
+async fn replay_answer(desk: &Charging, session: Session) -> Result<SessionView, AppError> {
+    let deadline = tokio::time::Instant::now() + desk.remote_start_timeout + Duration::from_secs(5);
     let mut s = session;
     while s.status == SessionStatus::Pending && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let id = s.id;
-        s = state.db.run(move |c| super::load(c, id)).await?;
+        s = desk.db.run(move |c| super::load(c, id)).await?;
     }
     if s.status == SessionStatus::Pending {
         return Err(AppError::ChargerTimeout);
     }
     match failure_error(&s) {
         Some(err) => Err(err),
-        None => state.db.run(move |c| SessionView::load(c, &s)).await,
+        None => desk.db.run(move |c| SessionView::load(c, &s)).await,
     }
 }

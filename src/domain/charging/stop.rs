@@ -7,13 +7,13 @@ use std::time::Duration;
 use diesel::prelude::*;
 
 use super::SessionView;
+use super::desk::Charging;
 use super::transactions::{self, request_stop};
 use crate::domain::charging::status::SessionStatus;
 use crate::error::AppError;
 use crate::infra::db::models::Session;
 use crate::infra::db::now;
 use crate::infra::db::schema::{chargers, charging_sessions};
-use crate::state::State;
 
 pub const STOPPED: &str = "Charging stopped";
 pub const REQUESTED: &str = "Stop requested";
@@ -23,11 +23,11 @@ pub const NOT_CONFIRMED: &str =
     "Stop requested: the charger has not confirmed yet; it will be asked again until it stops";
 
 pub async fn stop(
-    state: &State,
+    desk: &Charging,
     customer_id: i64,
     session_uid: String,
 ) -> Result<(String, SessionView), AppError> {
-    let (s, device): (Session, String) = state
+    let (s, device): (Session, String) = desk
         .db
         .run(move |c| {
             charging_sessions::table
@@ -42,7 +42,7 @@ pub async fn stop(
         .await?;
     let id = s.id;
     if super::tags::resumable(&s) {
-        return cancel_failed_start(state, id).await;
+        return cancel_failed_start(desk, id).await;
     }
     match SessionStatus::of(&s.status) {
         Some(SessionStatus::Completed | SessionStatus::Failed) => {
@@ -60,7 +60,7 @@ pub async fn stop(
     // a StartTransaction linked since the read above would otherwise never be stopped (it saw the
     // session still active, so it did not stop it either). The row lock orders the two.
     let linked = s.transaction_id;
-    let transaction_id = state
+    let transaction_id = desk
         .db
         .write(move |c| {
             // The transaction's row before the session's, in the order the charger's messages
@@ -91,29 +91,29 @@ pub async fn stop(
     let Some(transaction_id) = transaction_id else {
         // Accepted, but the charger has not sent StartTransaction yet: when it does, it is stopped at
         // once (see `transactions::start_transaction`); if it never does, recovery refunds it.
-        return Ok((REQUESTED.into(), view(state, id).await?));
+        return Ok((REQUESTED.into(), view(desk, id).await?));
     };
-    let answer = state.stops.attempt(transaction_id, &device).await?;
-    state.stops.wake();
+    let answer = desk.stops.attempt(transaction_id, &device).await?;
+    desk.stops.wake();
     let sent = match &answer {
         Some(Ok(v)) => v["status"] == "Accepted",
         Some(Err(_)) => false,
         None => true, // another attempt is in flight
     };
     if !sent {
-        return Ok((NOT_CONFIRMED.into(), view(state, id).await?));
+        return Ok((NOT_CONFIRMED.into(), view(desk, id).await?));
     }
     // The charger normally sends StopTransaction right after accepting; show the settled session if it does.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let s = state.db.run(move |c| super::load(c, id)).await?;
+        let s = desk.db.run(move |c| super::load(c, id)).await?;
         if s.status == SessionStatus::Completed || tokio::time::Instant::now() >= deadline {
             let message = if s.status == SessionStatus::Completed {
                 STOPPED
             } else {
                 REQUESTED
             };
-            let v = state.db.run(move |c| SessionView::load(c, &s)).await?;
+            let v = desk.db.run(move |c| SessionView::load(c, &s)).await?;
             return Ok((message.into(), v));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -124,9 +124,8 @@ pub async fn stop(
 /// one-time idTag: a lost RemoteStart answer, a driver yet to plug in): the customer says no, and
 /// the next transaction with that idTag is refused (`Invalid`) and stopped instead of re-opened on
 /// their wallet.
-async fn cancel_failed_start(state: &State, id: i64) -> Result<(String, SessionView), AppError> {
-    state
-        .db
+async fn cancel_failed_start(desk: &Charging, id: i64) -> Result<(String, SessionView), AppError> {
+    desk.db
         .write(move |c| {
             diesel::update(
                 charging_sessions::table
@@ -143,12 +142,11 @@ async fn cancel_failed_start(state: &State, id: i64) -> Result<(String, SessionV
         })
         .await?;
     // Re-read: a late StartTransaction may have re-opened it first (a new session then charges).
-    Ok((START_CANCELLED.into(), view(state, id).await?))
+    Ok((START_CANCELLED.into(), view(desk, id).await?))
 }
 
-async fn view(state: &State, id: i64) -> Result<SessionView, AppError> {
-    state
-        .db
+async fn view(desk: &Charging, id: i64) -> Result<SessionView, AppError> {
+    desk.db
         .run(move |c| {
             let s = super::load(c, id)?;
             SessionView::load(c, &s)
