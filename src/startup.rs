@@ -209,13 +209,21 @@ impl Application {
             fast_paths: settings.start_fast_paths,
             remote_start_timeout: settings.remote_start_timeout(),
         });
+        let jwt = Arc::new(Jwt::new(
+            secret.as_bytes(),
+            settings.jwt_ttl_secs,
+            settings.sse_ticket_ttl_secs,
+        ));
+        let accounts = Arc::new(crate::domain::auth::login::Accounts {
+            db: db.clone(),
+            jwt: jwt.clone(),
+            limiter: LoginLimiter::new(derived.login_limits.clone()),
+            dummy_hash,
+            bcrypt_cost: settings.bcrypt_cost,
+        });
         let state: State = Arc::new(AppState {
-            jwt: Arc::new(Jwt::new(
-                secret.as_bytes(),
-                settings.jwt_ttl_secs,
-                settings.sse_ticket_ttl_secs,
-            )),
-            login_limiter: LoginLimiter::new(derived.login_limits.clone()),
+            jwt,
+            accounts,
             derived,
             db,
             registry,
@@ -234,7 +242,6 @@ impl Application {
             reservations,
             charging,
             auth_cache,
-            dummy_hash,
             tls,
             settings,
         });

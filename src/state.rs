@@ -6,7 +6,6 @@ use chrono::NaiveDateTime;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::domain::auth::Jwt;
-use crate::domain::auth::ratelimit::LoginLimiter;
 use crate::infra::config::{Derived, Settings};
 use crate::infra::db::Db;
 use crate::infra::events::EventBus;
@@ -28,8 +27,9 @@ pub struct AppState {
     /// Group commit for Heartbeats and StatusNotifications.
     pub telemetry: crate::domain::telemetry::TelemetryWriter,
     pub jwt: Arc<Jwt>,
-    /// Failed-login throttle per account and client address (in memory, per process).
-    pub login_limiter: LoginLimiter,
+    /// Logins and registrations: their throttle (per account and client address, in memory, per
+    /// process), the keys and the dummy hash.
+    pub accounts: Arc<crate::domain::auth::login::Accounts>,
     pub metrics: PrometheusHandle,
     pub started_at: NaiveDateTime,
     /// This process's id in the `nodes` table (pending starts it owns are its to finish).
@@ -48,8 +48,6 @@ pub struct AppState {
     pub tls: Option<Arc<crate::protocol::tls::Tls>>,
     /// Which chargers were asked about their authorization cache (see `auth_cache`).
     pub auth_cache: Arc<crate::domain::auth_cache::AuthCache>,
-    /// A bcrypt hash checked when a login names an unknown email, so that both cases take as long.
-    pub dummy_hash: String,
 }
 
 pub type State = Arc<AppState>;

@@ -5,12 +5,12 @@ use std::net::IpAddr;
 
 use diesel::prelude::*;
 
+use crate::domain::auth::login::Accounts;
 use crate::domain::wallet;
 use crate::error::AppError;
 use crate::infra::db::models::{Customer, NewCustomer};
 use crate::infra::db::schema::customers;
 use crate::infra::db::{DbConnection, is_unique_violation, now, write_tx};
-use crate::state::AppState;
 
 /// Largest single wallet credit (major units 1,000,000.00).
 pub const MAX_CREDIT: i64 = 100_000_000;
@@ -80,33 +80,33 @@ pub fn check(r: &Registration) -> Result<(), AppError> {
 /// indexed read: 409), and only then the password hash (bcrypt, the costly step). The unique index on
 /// the email still decides between two registrations of one email at the same moment (409).
 pub async fn register(
-    state: &AppState,
+    accounts: &Accounts,
     r: Registration,
     client: Option<IpAddr>,
 ) -> Result<Customer, AppError> {
     check(&r)?;
-    let registering = state
-        .login_limiter
-        .begin_registration(client)
-        .map_err(|t| {
-            let secs = t.retry_after_secs();
-            AppError::RateLimited {
-                message: format!(
-                    "Too many registrations from this address. Try again in {}.",
-                    crate::error::seconds(secs)
-                ),
-                retry_after_secs: secs,
-            }
-        })?;
+    let registering = accounts.limiter.begin_registration(client).map_err(|t| {
+        let secs = t.retry_after_secs();
+        AppError::RateLimited {
+            message: format!(
+                "Too many registrations from this address. Try again in {}.",
+                crate::error::seconds(secs)
+            ),
+            retry_after_secs: secs,
+        }
+    })?;
     let email = r.email.clone();
     // On a database error the registration is dropped: released without counting.
-    if state.db.run(move |c| email_taken(c, &email)).await? {
+    if accounts.db.run(move |c| email_taken(c, &email)).await? {
         registering.counted();
         return Err(email_conflict());
     }
-    let hash = crate::domain::auth::hash_password(r.password, state.settings.bcrypt_cost).await?;
+    let hash = crate::domain::auth::hash_password(r.password, accounts.bcrypt_cost).await?;
     let (name, email) = (r.name, r.email);
-    let created = state.db.run(move |c| create(c, &name, &email, &hash)).await;
+    let created = accounts
+        .db
+        .run(move |c| create(c, &name, &email, &hash))
+        .await;
     if matches!(&created, Ok(_) | Err(AppError::Conflict(_))) {
         registering.counted();
     }

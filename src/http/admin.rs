@@ -51,7 +51,7 @@ pub async fn login(
     body: web::Json<super::Login>,
 ) -> Result<HttpResponse, AppError> {
     let credentials = body.into_inner().credentials(client.0);
-    let (token, op) = auth::login::log_in::<Operator>(&state, credentials).await?;
+    let (token, op) = auth::login::log_in::<Operator>(&state.accounts, credentials).await?;
     let operator = OperatorView {
         id: op.id,
         email: op.email,

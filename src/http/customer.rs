@@ -66,7 +66,7 @@ pub async fn register(
     body: super::Body<RegisterBody>,
 ) -> Result<HttpResponse, AppError> {
     let r = body.0.validate()?;
-    let customer = CustomerView::from(customers::register(&state, r, client.0).await?);
+    let customer = CustomerView::from(customers::register(&state.accounts, r, client.0).await?);
     let token = state.jwt.issue(Role::Customer, customer.id)?;
     super::created(CustomerLogin::new(token, customer))
 }
@@ -81,7 +81,7 @@ pub async fn login(
     body: web::Json<super::Login>,
 ) -> Result<HttpResponse, AppError> {
     let credentials = body.into_inner().credentials(client.0);
-    let (token, customer) = auth::login::log_in::<Customer>(&state, credentials).await?;
+    let (token, customer) = auth::login::log_in::<Customer>(&state.accounts, credentials).await?;
     super::ok(CustomerLogin::new(token, customer.into()))
 }
 

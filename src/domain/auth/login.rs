@@ -6,13 +6,26 @@ use std::net::IpAddr;
 
 use diesel::prelude::*;
 
-use super::ratelimit::Realm;
-use super::{Role, verify_password};
+use std::sync::Arc;
+
+use super::ratelimit::{LoginLimiter, Realm};
+use super::{Jwt, Role, verify_password};
 use crate::error::AppError;
+use crate::infra::db::Db;
 use crate::infra::db::DbConnection;
 use crate::infra::db::models::{Customer, Operator};
 use crate::infra::db::schema::{customers, operators};
-use crate::state::AppState;
+
+/// What logins and registrations work with (built once in `startup.rs`).
+pub struct Accounts {
+    pub db: Db,
+    pub jwt: Arc<Jwt>,
+    /// The throttle of logins and registrations.
+    pub limiter: LoginLimiter,
+    /// Checked when no account has the email, so that a miss takes as long as a wrong password.
+    pub dummy_hash: String,
+    pub bcrypt_cost: u32,
+}
 
 /// What a login form sends, and where it came from (`None`: no per-address budget applies).
 pub struct Credentials {
@@ -61,24 +74,24 @@ account!(Operator in operators as Operator);
 
 /// The token and the account after a successful login.
 pub async fn log_in<A: Account>(
-    state: &AppState,
+    accounts: &Accounts,
     credentials: Credentials,
 ) -> Result<(String, A), AppError> {
     let email = credentials.email.trim().to_lowercase();
-    let attempt = state
-        .login_limiter
+    let attempt = accounts
+        .limiter
         .begin(A::REALM, &email, credentials.client)?;
     // On a database error the attempt is dropped: released without counting as a failure.
-    let found = state.db.run(move |c| A::find(c, &email)).await?;
+    let found = accounts.db.run(move |c| A::find(c, &email)).await?;
     let hash = match &found {
         Some(account) => account.password_hash().to_string(),
-        None => state.dummy_hash.clone(),
+        None => accounts.dummy_hash.clone(),
     };
     let ok = verify_password(credentials.password, hash).await;
     match found {
         Some(account) if ok => {
             attempt.succeeded();
-            Ok((state.jwt.issue(A::ROLE, account.id())?, account))
+            Ok((accounts.jwt.issue(A::ROLE, account.id())?, account))
         }
         _ => {
             attempt.failed();
