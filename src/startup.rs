@@ -292,7 +292,13 @@ impl Application {
                 occupancy: state.occupancy.clone(),
             }));
         }
-        tokio::spawn(recovery::run(state.clone()));
+        tokio::spawn(recovery::run(recovery::Recovery {
+            db: state.db.clone(),
+            occupancy: state.occupancy.clone(),
+            events: state.events.clone(),
+            policy: state.derived.policy,
+            settings: state.settings.clone(),
+        }));
         tokio::spawn(crate::domain::certificates::audit_at_startup(state.clone()));
         tokio::spawn(state.stops.clone().run());
         tokio::spawn(crate::domain::reservations::run(state.reservations.clone()));

@@ -3,17 +3,21 @@
 //! it, and is failed only when that node is gone (its heartbeat is older than its lease) or the
 //! start is older than any start request waits; a live node's starts are never touched.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::Policy;
+use crate::domain::charging::occupancy::Occupancy;
 use crate::domain::charging::status::SessionStatus;
 use crate::error::AppError;
+use crate::infra::config::Settings;
+use crate::infra::db::Db;
 use crate::infra::db::schema::charging_sessions;
 use crate::infra::db::{DbConnection, now, write_tx};
-use crate::state::State;
+use crate::infra::events::EventBus;
 
 /// What one pass looks at.
 pub struct Cutoffs {
@@ -83,16 +87,24 @@ pub fn run_once(c: &mut DbConnection, cut: &Cutoffs, policy: &Policy) -> Result<
     Ok(resolved)
 }
 
-pub async fn run(state: State) {
-    let grace = chrono::Duration::seconds(state.settings.remote_start_timeout_secs as i64 + 15);
-    let start_tx = chrono::Duration::seconds(state.settings.start_transaction_timeout_secs as i64);
-    let orphan_grace = chrono::Duration::seconds(state.settings.orphan_grace_secs as i64);
-    let lease = state.settings.node_lease();
-    let policy = state.derived.policy;
+/// The background recovery: what it works with and how often it runs (from the settings).
+pub struct Recovery {
+    pub db: Db,
+    pub occupancy: Arc<Occupancy>,
+    pub events: Arc<EventBus>,
+    pub policy: Policy,
+    pub settings: Settings,
+}
+
+pub async fn run(r: Recovery) {
+    let grace = chrono::Duration::seconds(r.settings.remote_start_timeout_secs as i64 + 15);
+    let start_tx = chrono::Duration::seconds(r.settings.start_transaction_timeout_secs as i64);
+    let orphan_grace = chrono::Duration::seconds(r.settings.orphan_grace_secs as i64);
+    let lease = r.settings.node_lease();
+    let policy = r.policy;
     loop {
-        let result = state
-            .db
-            .run(move |c| {
+        let result =
+            r.db.run(move |c| {
                 let t = now();
                 let cut = Cutoffs {
                     pending_before: t - grace,
@@ -105,14 +117,14 @@ pub async fn run(state: State) {
             .await;
         match result {
             Ok(n) if n > 0 => {
-                state.occupancy.release_all();
-                state.events.wake();
+                r.occupancy.release_all();
+                r.events.wake();
             }
             Ok(_) => {}
             Err(e) => log::warn!("session recovery: {e}"),
         }
         tokio::time::sleep(Duration::from_secs(
-            state.settings.recovery_interval_secs.max(1),
+            r.settings.recovery_interval_secs.max(1),
         ))
         .await;
     }
