@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use super::client::{Client, connect_all, source_ip};
-use super::fixtures::register_chargers;
+use super::fixtures::{chargers_online, register_chargers};
 use super::{BenchArgs, Figures, ServerProcess, percentile, round};
 use crate::domain::charging::status::SessionStatus;
 use crate::error::AppError;
@@ -64,21 +64,12 @@ pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Fig
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (rss, cpu) = server.usage();
     // With every descriptor in use the server may not accept one more HTTP connection: bounded wait.
-    let online = reqwest::Client::builder()
+    let online = match reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
-        .ok()
-        .map(|c| c.get(format!("{}/healthz", server.http)).send());
-    let online = match online {
-        Some(req) => match req.await {
-            Ok(r) => r
-                .json::<Value>()
-                .await
-                .ok()
-                .and_then(|v| v["chargersOnline"].as_u64()),
-            Err(_) => None,
-        },
-        None => None,
+    {
+        Ok(http) => chargers_online(&http, &server.http).await,
+        Err(_) => None,
     };
     let _ = held.stop.send(true);
     let per = if ok > 0 {
@@ -677,21 +668,8 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
         );
     }
     // Customers with large wallets, created straight in the database; tokens through the real login.
-    super::customers::create(&db, "Bench", c_n).await?;
     let http = reqwest::Client::new();
-    let mut tokens = Vec::new();
-    for i in 0..c_n {
-        let body: Value = http
-            .post(format!("{}/api/customer/login", server.http))
-            .json(&json!({"email": format!("bench{i}@example.com"), "password": "password"}))
-            .send()
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?
-            .json()
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        tokens.push(body["token"].as_str().unwrap_or_default().to_string());
-    }
+    let tokens = super::customers::customers(&db, &http, &server.http, "Bench", c_n).await?;
     println!(
         "{c_n} customers racing for {k} connectors on {chargers_n} chargers for {} s...",
         args.duration()
