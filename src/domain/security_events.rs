@@ -174,16 +174,20 @@ pub fn record_refused_connection(
     )
 }
 
-type Row = (
-    i64,
-    String,
-    String,
-    Option<String>,
-    Option<NaiveDateTime>,
-    NaiveDateTime,
-    bool,
-    String,
-);
+/// A security event as stored, with its charger's identity.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = security_events)]
+struct Row {
+    id: i64,
+    #[diesel(select_expression = chargers::device_id)]
+    device_id: String,
+    kind: String,
+    tech_info: Option<String>,
+    charger_timestamp: Option<NaiveDateTime>,
+    received_at: NaiveDateTime,
+    critical: bool,
+    source: String,
+}
 
 /// A charger's security events, newest first (at most `limit`, up to 1000).
 pub fn list(
@@ -197,31 +201,20 @@ pub fn list(
         .filter(security_events::charger_id.eq(cid))
         .order(security_events::id.desc())
         .limit(limit.clamp(1, 1000))
-        .select((
-            security_events::id,
-            chargers::device_id,
-            security_events::kind,
-            security_events::tech_info,
-            security_events::charger_timestamp,
-            security_events::received_at,
-            security_events::critical,
-            security_events::source,
-        ))
+        .select(Row::as_select())
         .load(c)?;
     Ok(rows
         .into_iter()
-        .map(
-            |(id, device_id, kind, tech_info, ts, received, critical, source)| SecurityEvent {
-                id,
-                device_id,
-                kind,
-                tech_info,
-                timestamp: ts.map(format_timestamp),
-                received_at: format_timestamp(received),
-                critical,
-                source,
-            },
-        )
+        .map(|r| SecurityEvent {
+            id: r.id,
+            device_id: r.device_id,
+            kind: r.kind,
+            tech_info: r.tech_info,
+            timestamp: r.charger_timestamp.map(format_timestamp),
+            received_at: format_timestamp(r.received_at),
+            critical: r.critical,
+            source: r.source,
+        })
         .collect())
 }
 
