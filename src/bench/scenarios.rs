@@ -806,6 +806,8 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
     // The ceiling's own cycles settled and refunded like the server's: the books still balance.
     let audit_after_ceiling = db.run(crate::domain::wallet::audit).await?;
     let starts_per_s = starts as f64 / elapsed;
+    // The server's starts per second over a ceiling's.
+    let ratio_to = |ceiling: f64| json!(round(starts_per_s / ceiling.max(1e-9), 3));
     let mut figures: Figures = vec![
         ("concurrency", "concurrent customers", json!(c_n)),
         (
@@ -874,11 +876,7 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
             "ceiling: the same cycle straight to the database (/s)",
             json!(round(ceiling, 1)),
         ),
-        (
-            "ratio",
-            "ratio (server / ceiling)",
-            json!(round(starts_per_s / ceiling.max(1e-9), 3)),
-        ),
+        ("ratio", "ratio (server / ceiling)", ratio_to(ceiling)),
         (
             "ceiling_cycle_per_s",
             "(the same ceiling, under the name issue 13 asks for)",
@@ -887,7 +885,7 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
         (
             "ratio_cycle",
             "(the same ratio, under the name issue 13 asks for)",
-            json!(round(starts_per_s / ceiling.max(1e-9), 3)),
+            ratio_to(ceiling),
         ),
         (
             "ceiling_reserve_only_per_s",
@@ -897,7 +895,7 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
         (
             "ratio_reserve_only",
             "ratio (server / reserve+debit alone)",
-            json!(round(starts_per_s / reserve_ceiling.max(1e-9), 3)),
+            ratio_to(reserve_ceiling),
         ),
     ];
     if let Some(e) = first_other {
