@@ -10,7 +10,7 @@ use crate::domain::wallet;
 use crate::error::AppError;
 use crate::infra::config::Settings;
 use crate::infra::db::schema::{chargers, customers, firmware_images, stations};
-use crate::infra::db::{Db, now, write_tx};
+use crate::infra::db::{Db, now};
 use crate::simulator::{FirmwareVersionOf, SimConfig, Simulator};
 use crate::startup::Application;
 
@@ -107,77 +107,75 @@ async fn image_version(db: &Db, location: &str) -> Option<String> {
 /// Creates whatever demo data is missing; existing rows (and wallets) are left as they are.
 pub async fn seed(db: &Db, bcrypt_cost: u32) -> Result<(), AppError> {
     let hash = auth::hash_password(DEMO_PASSWORD.into(), bcrypt_cost).await?;
-    db.run(move |c| {
-        write_tx(c, |c| {
-            let station: i64 = match stations::table
-                .filter(stations::name.eq("Demo Station"))
-                .select(stations::id)
-                .first(c)
-                .optional()?
-            {
-                Some(id) => id,
-                None => diesel::insert_into(stations::table)
+    db.write(move |c| {
+        let station: i64 = match stations::table
+            .filter(stations::name.eq("Demo Station"))
+            .select(stations::id)
+            .first(c)
+            .optional()?
+        {
+            Some(id) => id,
+            None => diesel::insert_into(stations::table)
+                .values((
+                    stations::name.eq("Demo Station"),
+                    stations::address.eq("1 Demo Road"),
+                    stations::created_at.eq(now()),
+                ))
+                .returning(stations::id)
+                .get_result(c)?,
+        };
+        let secret = crate::domain::chargers::hash_secret(DEMO_CHARGER_PASSWORD);
+        for (device, cp, _) in DEMO_CHARGERS {
+            // Demo chargers use security profile 1 with the demo password (set again on
+            // every run, so a database from an older version works too).
+            let exists = diesel::update(chargers::table.filter(chargers::device_id.eq(device)))
+                .set((
+                    chargers::security_profile.eq(1),
+                    chargers::ocpp_password_hash.eq(&secret),
+                ))
+                .execute(c)?;
+            if exists == 0 {
+                diesel::insert_into(chargers::table)
                     .values((
-                        stations::name.eq("Demo Station"),
-                        stations::address.eq("1 Demo Road"),
-                        stations::created_at.eq(now()),
-                    ))
-                    .returning(stations::id)
-                    .get_result(c)?,
-            };
-            let secret = crate::domain::chargers::hash_secret(DEMO_CHARGER_PASSWORD);
-            for (device, cp, _) in DEMO_CHARGERS {
-                // Demo chargers use security profile 1 with the demo password (set again on
-                // every run, so a database from an older version works too).
-                let exists = diesel::update(chargers::table.filter(chargers::device_id.eq(device)))
-                    .set((
+                        chargers::device_id.eq(device),
+                        chargers::charging_point_id.eq(cp),
+                        chargers::station_id.eq(station),
+                        chargers::name.eq(format!("Demo charger {cp}")),
                         chargers::security_profile.eq(1),
                         chargers::ocpp_password_hash.eq(&secret),
+                        chargers::created_at.eq(now()),
                     ))
                     .execute(c)?;
-                if exists == 0 {
-                    diesel::insert_into(chargers::table)
-                        .values((
-                            chargers::device_id.eq(device),
-                            chargers::charging_point_id.eq(cp),
-                            chargers::station_id.eq(station),
-                            chargers::name.eq(format!("Demo charger {cp}")),
-                            chargers::security_profile.eq(1),
-                            chargers::ocpp_password_hash.eq(&secret),
-                            chargers::created_at.eq(now()),
-                        ))
-                        .execute(c)?;
-                }
             }
-            for (i, (name, email)) in DEMO_CUSTOMERS.iter().enumerate() {
-                let exists: i64 = customers::table
-                    .filter(customers::email.eq(email))
-                    .count()
+        }
+        for (i, (name, email)) in DEMO_CUSTOMERS.iter().enumerate() {
+            let exists: i64 = customers::table
+                .filter(customers::email.eq(email))
+                .count()
+                .get_result(c)?;
+            if exists == 0 {
+                let id: i64 = diesel::insert_into(customers::table)
+                    .values((
+                        customers::name.eq(name),
+                        customers::email.eq(email),
+                        customers::password_hash.eq(&hash),
+                        customers::id_tag.eq(format!("DEMOCUST{}", i + 1)),
+                        customers::balance.eq(0i64),
+                        customers::created_at.eq(now()),
+                    ))
+                    .returning(customers::id)
                     .get_result(c)?;
-                if exists == 0 {
-                    let id: i64 = diesel::insert_into(customers::table)
-                        .values((
-                            customers::name.eq(name),
-                            customers::email.eq(email),
-                            customers::password_hash.eq(&hash),
-                            customers::id_tag.eq(format!("DEMOCUST{}", i + 1)),
-                            customers::balance.eq(0i64),
-                            customers::created_at.eq(now()),
-                        ))
-                        .returning(customers::id)
-                        .get_result(c)?;
-                    wallet::apply(
-                        c,
-                        id,
-                        DEMO_BALANCE,
-                        wallet::Kind::Credit,
-                        None,
-                        Some("Demo wallet"),
-                    )?;
-                }
+                wallet::apply(
+                    c,
+                    id,
+                    DEMO_BALANCE,
+                    wallet::Kind::Credit,
+                    None,
+                    Some("Demo wallet"),
+                )?;
             }
-            Ok(())
-        })
+        }
+        Ok(())
     })
     .await
 }

@@ -1,5 +1,8 @@
 //! One error type for the application, mapped to HTTP responses here and to OCPP-J CALLERRORs in
-//! `ocpp::frame::ErrorCode::from_app_error`. Every message a person sees is written in this file.
+//! `protocol::frame::ErrorCode::from_app_error`. The messages shared across the core are written
+//! here; a domain module's own messages live in its error enum, mapped into `AppError` in one
+//! `From` impl beside it (`reservations::ReservationError`, `chargers::ChargerError`,
+//! `customers::CustomerError`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};

@@ -23,8 +23,72 @@ use crate::infra::db::schema::{
     chargers, charging_sessions, connectors, meter_values, ocpp_messages, ocpp_transactions,
     stations, tariffs,
 };
+use crate::infra::db::text_enum::text_enum;
 use crate::infra::db::{DbConnection, is_unique_violation, now, write_tx};
 use crate::infra::timestamps::{format_timestamp, parse_timestamp};
+
+/// What an operator is told when a charger's settings are refused: every message of this module,
+/// mapped to HTTP in one place (`From<ChargerError> for AppError`).
+#[derive(Debug, thiserror::Error)]
+pub enum ChargerError {
+    #[error("securityProfile must be 0, 1, 2 or 3")]
+    SecurityProfile,
+    /// The same rule, as the ChangeConfiguration key names it.
+    #[error("SecurityProfile must be 0, 1, 2 or 3")]
+    SecurityProfileKey,
+    #[error("ocppPassword must be {MIN_PASSWORD} to {MAX_PASSWORD} characters")]
+    PasswordLength,
+    #[error("securityProfile 0 means no password: leave ocppPassword out")]
+    PasswordAtProfile0,
+    #[error("A charger with security profile 1, 2 or 3 needs a password")]
+    PasswordNeeded,
+    #[error("AuthorizationKey must be {MIN_PASSWORD} to {MAX_PASSWORD} printable characters")]
+    AuthorizationKey,
+    #[error(
+        "The charger is at security profile {current}: ChangeConfiguration may only raise it \
+         (lower it with PUT /api/admin/chargers/{device_id})"
+    )]
+    ProfileNotRaised { current: i32, device_id: String },
+    #[error("Security profile {0} needs the TLS listener (CSMS_OCPP_TLS_ADDR)")]
+    NeedsTls(i32),
+    #[error("Security profile 3 needs client certificate verification (CSMS_OCPP_TLS_CLIENT_CA)")]
+    NeedsClientCertificates,
+    #[error("Security profile 2 needs a password: set one first (AuthorizationKey)")]
+    NeedsPassword,
+    #[error("deviceId must be 1 to 48 characters: letters, digits, '-', '_', '.', ':'")]
+    DeviceId,
+    #[error("status must be accepted, pending or rejected")]
+    Registration,
+    #[error("Tariff not found")]
+    TariffNotFound,
+    #[error("Station not found")]
+    StationNotFound,
+    #[error("A charger with this deviceId or chargingPointId already exists")]
+    Duplicate,
+    #[error("Charger has charging history and cannot be deleted")]
+    HasHistory,
+}
+
+impl From<ChargerError> for AppError {
+    fn from(e: ChargerError) -> Self {
+        use ChargerError::*;
+        match e {
+            TariffNotFound | StationNotFound => AppError::NotFound(e.to_string()),
+            Duplicate | HasHistory => AppError::Conflict(e.to_string()),
+            _ => AppError::bad_request(e.to_string()),
+        }
+    }
+}
+
+text_enum! {
+    /// Whether a charger is let in: its BootNotification is answered Accepted, Pending (held until
+    /// an operator decides) or Rejected.
+    pub enum Registration {
+        Accepted = "accepted",
+        Pending = "pending",
+        Rejected = "rejected",
+    }
+}
 
 pub const MIN_PASSWORD: usize = 16;
 pub const MAX_PASSWORD: usize = 40;
@@ -120,23 +184,17 @@ fn resolve(
         // certificate, and keeps a password only for a later move back to 1 or 2.
         0..=3 => {}
         _ => {
-            return Err(AppError::bad_request(
-                "securityProfile must be 0, 1, 2 or 3",
-            ));
+            return Err(ChargerError::SecurityProfile.into());
         }
     }
     if let Some(Some(p)) = &want.password
         && !(MIN_PASSWORD..=MAX_PASSWORD).contains(&p.chars().count())
     {
-        return Err(AppError::bad_request(format!(
-            "ocppPassword must be {MIN_PASSWORD} to {MAX_PASSWORD} characters"
-        )));
+        return Err(ChargerError::PasswordLength.into());
     }
     if profile == 0 {
         if matches!(want.password, Some(Some(_))) {
-            return Err(AppError::bad_request(
-                "securityProfile 0 means no password: leave ocppPassword out",
-            ));
+            return Err(ChargerError::PasswordAtProfile0.into());
         }
         return Ok(Resolved {
             profile,
@@ -151,9 +209,7 @@ fn resolve(
             generated: None,
         },
         Some(None) => {
-            return Err(AppError::bad_request(
-                "A charger with security profile 1, 2 or 3 needs a password",
-            ));
+            return Err(ChargerError::PasswordNeeded.into());
         }
         None => match current_hash {
             Some(h) => Resolved {
@@ -193,7 +249,7 @@ pub fn check_tariff(c: &mut DbConnection, tariff_id: Option<i64>) -> Result<(), 
     if let Some(t) = tariff_id {
         let n: i64 = tariffs::table.find(t).count().get_result(c)?;
         if n == 0 {
-            return Err(AppError::NotFound("Tariff not found".into()));
+            return Err(ChargerError::TariffNotFound.into());
         }
     }
     Ok(())
@@ -201,7 +257,7 @@ pub fn check_tariff(c: &mut DbConnection, tariff_id: Option<i64>) -> Result<(), 
 
 fn duplicate(e: diesel::result::Error) -> AppError {
     if is_unique_violation(&e) {
-        AppError::Conflict("A charger with this deviceId or chargingPointId already exists".into())
+        ChargerError::Duplicate.into()
     } else {
         AppError::from(e)
     }
@@ -216,7 +272,7 @@ pub fn create(c: &mut DbConnection, new: NewCharger) -> Result<Saved, AppError> 
             .count()
             .get_result(c)?;
         if n == 0 {
-            return Err(AppError::NotFound("Station not found".into()));
+            return Err(ChargerError::StationNotFound.into());
         }
         check_tariff(c, new.tariff_id)?;
         let id: i64 = diesel::insert_into(chargers::table)
@@ -296,9 +352,7 @@ pub fn check_authorization_key(value: &str) -> Result<(), AppError> {
     if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&value.chars().count())
         || !value.chars().all(|c| c.is_ascii_graphic())
     {
-        return Err(AppError::bad_request(format!(
-            "AuthorizationKey must be {MIN_PASSWORD} to {MAX_PASSWORD} printable characters"
-        )));
+        return Err(ChargerError::AuthorizationKey.into());
     }
     Ok(())
 }
@@ -312,20 +366,23 @@ pub fn authorization_key_pending(
     value: &str,
 ) -> Result<(), AppError> {
     check_authorization_key(value)?;
-    let hash = hash_secret(value);
-    write_tx(c, |c| {
-        diesel::update(chargers::table.filter(chargers::device_id.eq(device_id)))
-            .set(chargers::pending_password_hash.eq(&hash))
-            .execute(c)
-    })?;
-    Ok(())
+    set_pending_password(c, device_id, Some(hash_secret(value)))
 }
 
 /// The charger refused the new `AuthorizationKey`: its old password stays the only one.
 pub fn authorization_key_refused(c: &mut DbConnection, device_id: &str) -> Result<(), AppError> {
+    set_pending_password(c, device_id, None)
+}
+
+/// The password a connection may also use until the charger answers (a hash), or none.
+fn set_pending_password(
+    c: &mut DbConnection,
+    device_id: &str,
+    hash: Option<String>,
+) -> Result<(), AppError> {
     write_tx(c, |c| {
         diesel::update(chargers::table.filter(chargers::device_id.eq(device_id)))
-            .set(chargers::pending_password_hash.eq(None::<String>))
+            .set(chargers::pending_password_hash.eq(hash))
             .execute(c)
     })?;
     Ok(())
@@ -381,7 +438,7 @@ pub fn check_security_profile(
         .parse()
         .ok()
         .filter(|p| (0..=3).contains(p))
-        .ok_or_else(|| AppError::bad_request("SecurityProfile must be 0, 1, 2 or 3"))?;
+        .ok_or(ChargerError::SecurityProfileKey)?;
     let (current, has_password) = chargers::table
         .filter(chargers::device_id.eq(device_id))
         .select((
@@ -392,25 +449,20 @@ pub fn check_security_profile(
         .optional()?
         .ok_or(AppError::ChargerNotFound)?;
     if profile <= current {
-        return Err(AppError::bad_request(format!(
-            "The charger is at security profile {current}: ChangeConfiguration may only raise it \
-             (lower it with PUT /api/admin/chargers/{device_id})"
-        )));
+        return Err(ChargerError::ProfileNotRaised {
+            current,
+            device_id: device_id.to_string(),
+        }
+        .into());
     }
     if profile >= 2 && !tls.listener {
-        return Err(AppError::bad_request(format!(
-            "Security profile {profile} needs the TLS listener (CSMS_OCPP_TLS_ADDR)"
-        )));
+        return Err(ChargerError::NeedsTls(profile).into());
     }
     if profile == 3 && !tls.client_certificates {
-        return Err(AppError::bad_request(
-            "Security profile 3 needs client certificate verification (CSMS_OCPP_TLS_CLIENT_CA)",
-        ));
+        return Err(ChargerError::NeedsClientCertificates.into());
     }
     if profile == 2 && !has_password {
-        return Err(AppError::bad_request(
-            "Security profile 2 needs a password: set one first (AuthorizationKey)",
-        ));
+        return Err(ChargerError::NeedsPassword.into());
     }
     Ok(profile)
 }
@@ -447,9 +499,7 @@ pub fn valid_device_id(id: &str) -> Result<(), AppError> {
     if ok {
         Ok(())
     } else {
-        Err(AppError::bad_request(
-            "deviceId must be 1 to 48 characters: letters, digits, '-', '_', '.', ':'",
-        ))
+        Err(ChargerError::DeviceId.into())
     }
 }
 
@@ -664,9 +714,7 @@ pub fn delete(c: &mut DbConnection, device_id: &str) -> Result<(), AppError> {
             .count()
             .get_result(c)?;
         if sessions + txs > 0 {
-            return Err(AppError::Conflict(
-                "Charger has charging history and cannot be deleted".into(),
-            ));
+            return Err(ChargerError::HasHistory.into());
         }
         diesel::delete(connectors::table.filter(connectors::charger_id.eq(id))).execute(c)?;
         diesel::delete(meter_values::table.filter(meter_values::charger_id.eq(id))).execute(c)?;
@@ -730,7 +778,7 @@ pub fn admit_unknown(c: &mut DbConnection, device_id: &str) -> Result<Option<i64
     }
     let result = write_tx(c, |c| {
         let pending: i64 = chargers::table
-            .filter(chargers::registration.eq("pending"))
+            .filter(chargers::registration.eq(Registration::Pending))
             .count()
             .get_result(c)?;
         if pending >= MAX_PENDING {
@@ -757,7 +805,7 @@ pub fn admit_unknown(c: &mut DbConnection, device_id: &str) -> Result<Option<i64
                 chargers::charging_point_id.eq(format!("CP-{device_id}")),
                 chargers::station_id.eq(station),
                 chargers::security_profile.eq(0),
-                chargers::registration.eq("pending"),
+                chargers::registration.eq(Registration::Pending),
                 chargers::created_at.eq(now()),
             ))
             .returning(chargers::id)
@@ -776,13 +824,8 @@ pub fn admit_unknown(c: &mut DbConnection, device_id: &str) -> Result<Option<i64
 pub fn set_registration(
     c: &mut DbConnection,
     device_id: &str,
-    status: &str,
+    status: Registration,
 ) -> Result<(), AppError> {
-    if !["accepted", "pending", "rejected"].contains(&status) {
-        return Err(AppError::bad_request(
-            "status must be accepted, pending or rejected",
-        ));
-    }
     let n = write_tx(c, |c| {
         diesel::update(chargers::table.filter(chargers::device_id.eq(device_id)))
             .set(chargers::registration.eq(status))
@@ -803,9 +846,10 @@ pub async fn decide_registration(
     device_id: &str,
     status: &str,
 ) -> Result<(), AppError> {
-    let (d, s) = (device_id.to_string(), status.to_string());
-    db.run(move |c| set_registration(c, &d, &s)).await?;
-    let accepted = status == "accepted";
+    let status = Registration::of(status).ok_or(ChargerError::Registration)?;
+    let d = device_id.to_string();
+    db.run(move |c| set_registration(c, &d, status)).await?;
+    let accepted = status == Registration::Accepted;
     // Set on the live connection whatever the decision; a TriggerMessage only for an acceptance.
     if stations.set_accepted(device_id, accepted) && accepted {
         let (stations, device) = (stations.clone(), device_id.to_string());
@@ -823,14 +867,6 @@ pub async fn decide_registration(
     }
     log::info!("{device_id}: registration set to {status}");
     Ok(())
-}
-
-/// A charger's registration (for its BootNotification answer).
-pub fn registration(c: &mut DbConnection, charger_id: i64) -> Result<String, AppError> {
-    Ok(chargers::table
-        .find(charger_id)
-        .select(chargers::registration)
-        .first(c)?)
 }
 
 pub fn access(c: &mut DbConnection, device_id: &str) -> Result<Option<Access>, AppError> {
@@ -852,7 +888,7 @@ pub fn access(c: &mut DbConnection, device_id: &str) -> Result<Option<Access>, A
                 security_profile,
                 password_hash,
                 pending_password_hash: pending,
-                accepted: registration == "accepted",
+                accepted: registration == Registration::Accepted,
             },
         ))
 }

@@ -24,6 +24,36 @@ pub fn valid_email(email: &str) -> bool {
         && !email.contains(char::is_whitespace)
 }
 
+/// What a person is told about their account: every message of this module, mapped to HTTP in
+/// one place (`From<CustomerError> for AppError`).
+#[derive(Debug, thiserror::Error)]
+pub enum CustomerError {
+    #[error("name must be at most 100 characters")]
+    Name,
+    #[error("A valid email is required")]
+    Email,
+    #[error("password must be 6 to 72 characters")]
+    Password,
+    #[error("Email is already registered")]
+    EmailTaken,
+    #[error("Account no longer exists")]
+    Gone,
+    #[error("Customer not found")]
+    NotFound,
+}
+
+impl From<CustomerError> for AppError {
+    fn from(e: CustomerError) -> Self {
+        use CustomerError::*;
+        match e {
+            Name | Email | Password => AppError::bad_request(e.to_string()),
+            EmailTaken => AppError::Conflict(e.to_string()),
+            Gone => AppError::Unauthorized(e.to_string()),
+            NotFound => AppError::NotFound(e.to_string()),
+        }
+    }
+}
+
 /// A registration as given (`name` and `email` trimmed; the email is lower-cased here).
 pub struct Registration {
     pub name: String,
@@ -34,13 +64,13 @@ pub struct Registration {
 /// Checks a registration before its password is hashed: 400 with the field's rule.
 pub fn check(r: &Registration) -> Result<(), AppError> {
     if r.name.chars().count() > 100 {
-        return Err(AppError::bad_request("name must be at most 100 characters"));
+        return Err(CustomerError::Name.into());
     }
     if !valid_email(&r.email) {
-        return Err(AppError::bad_request("A valid email is required"));
+        return Err(CustomerError::Email.into());
     }
     if r.password.chars().count() < 6 || r.password.len() > 72 {
-        return Err(AppError::bad_request("password must be 6 to 72 characters"));
+        return Err(CustomerError::Password.into());
     }
     Ok(())
 }
@@ -93,7 +123,7 @@ pub fn email_taken(c: &mut DbConnection, email: &str) -> Result<bool, AppError> 
 }
 
 fn email_conflict() -> AppError {
-    AppError::Conflict("Email is already registered".into())
+    CustomerError::EmailTaken.into()
 }
 
 /// A fresh idTag for a customer: 20 characters at most, as OCPP's IdToken allows.
@@ -148,7 +178,7 @@ pub fn profile(c: &mut DbConnection, id: i64) -> Result<Customer, AppError> {
         .select(Customer::as_select())
         .first::<Customer>(c)
         .optional()?
-        .ok_or_else(|| AppError::Unauthorized("Account no longer exists".into()))
+        .ok_or_else(|| CustomerError::Gone.into())
 }
 
 pub fn list(c: &mut DbConnection) -> Result<Vec<Customer>, AppError> {
@@ -179,7 +209,7 @@ pub fn credit(
             .count()
             .get_result(c)?;
         if exists == 0 {
-            return Err(AppError::NotFound("Customer not found".into()));
+            return Err(CustomerError::NotFound.into());
         }
         wallet::apply(
             c,

@@ -13,6 +13,7 @@ pub mod file_jobs;
 pub mod firmware;
 pub mod local_list;
 pub mod money;
+pub mod presence;
 pub mod reservations;
 pub mod security_events;
 pub mod security_jobs;

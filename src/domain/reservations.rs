@@ -33,23 +33,82 @@ use utoipa::ToSchema;
 use crate::domain::charging::occupancy::Occupancy;
 use crate::domain::charging::status::SessionStatus;
 use crate::domain::station_commands::{CallFailure, StationCommands};
+use crate::domain::telemetry::ConnectorStatus;
 use crate::domain::tokens::valid_tag;
 use crate::error::AppError;
 use crate::infra::config::Settings;
 use crate::infra::db::schema::{
     chargers, charging_sessions, connectors, ocpp_transactions, reservations,
 };
+use crate::infra::db::text_enum::text_enum;
 use crate::infra::db::{Db, DbConnection, is_unique_violation, now, write_tx};
 use crate::infra::events::{self, EventBus, Subject};
 use crate::infra::timestamps::{format_timestamp, parse_timestamp};
 
+text_enum! {
+    /// A reservation's state, stored in `reservations.status`.
+    pub enum ReservationStatus {
+        /// ReserveNow sent (customers: their hold), no answer yet; it holds the connector.
+        Pending = "pending",
+        /// The charger accepted; it holds the connector until used, cancelled or expired.
+        Active = "active",
+        /// A session consumed it.
+        Used = "used",
+        /// The customer, the operator or a replacing reservation ended it.
+        Cancelled = "cancelled",
+        /// Its time ran out unused.
+        Expired = "expired",
+        /// The charger answered something other than Accepted.
+        Refused = "refused",
+        /// The charger did not answer (offline, timeout, error).
+        Failed = "failed",
+    }
+}
+
 /// The statuses in which a reservation holds its connector.
-pub const HOLDING: [&str; 2] = ["pending", "active"];
+pub const HOLDING: [ReservationStatus; 2] = [ReservationStatus::Pending, ReservationStatus::Active];
+/// Longest reservation an operator can make for a token (a week).
+pub const MAX_OPERATOR_MINUTES: i64 = 7 * 24 * 60;
 /// Longest reservation a customer can make.
 pub const MAX_CUSTOMER_MINUTES: i64 = 120;
 
 /// A customer's reservation of connector 0.
-pub const WHOLE_CHARGER_IS_OPERATORS: &str = "A customer reserves one connector (connectorId 1 or more): only the operator can reserve a whole charger";
+/// What a person is told when a reservation cannot be made, found or changed: every message of
+/// this module, mapped to HTTP in one place (`From<ReservationError> for AppError`).
+#[derive(Debug, thiserror::Error)]
+pub enum ReservationError {
+    #[error("Reservation not found")]
+    NotFound,
+    #[error("You already have a reservation")]
+    AlreadyHolding,
+    #[error("Reservation is already {0}")]
+    AlreadyEnded(String),
+    #[error(
+        "A customer reserves one connector (connectorId 1 or more): only the operator can reserve a whole charger"
+    )]
+    WholeChargerIsOperators,
+    #[error("minutes must be 1 to {0}")]
+    Minutes(i64),
+    #[error("expiryDate must be an RFC 3339 date-time in the future")]
+    ExpiryDate,
+    #[error("connectorId must be 0 or more")]
+    ConnectorId,
+    #[error("Charger refused the reservation: {0}")]
+    Refused(String),
+}
+
+impl From<ReservationError> for AppError {
+    fn from(e: ReservationError) -> Self {
+        use ReservationError::*;
+        match e {
+            NotFound => AppError::NotFound(e.to_string()),
+            AlreadyHolding | AlreadyEnded(_) => AppError::Conflict(e.to_string()),
+            WholeChargerIsOperators | Minutes(_) | ExpiryDate | ConnectorId | Refused(_) => {
+                AppError::bad_request(e.to_string())
+            }
+        }
+    }
+}
 
 /// The no-show rule: a customer who let `max` reservations expire unused within `window` is refused
 /// new ones until `cooldown` after the last of those (`max` 0: no rule).
@@ -114,7 +173,8 @@ pub struct Reservation {
     pub created_at: String,
 }
 
-#[derive(Queryable)]
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = reservations)]
 struct Row {
     id: i64,
     ocpp_id: Option<i64>,
@@ -129,36 +189,6 @@ struct Row {
     session_id: Option<i64>,
     created_at: NaiveDateTime,
 }
-
-type Columns = (
-    reservations::id,
-    reservations::ocpp_id,
-    reservations::charger_id,
-    reservations::connector_id,
-    reservations::customer_id,
-    reservations::id_tag,
-    reservations::parent_id_tag,
-    reservations::status,
-    reservations::answer,
-    reservations::expires_at,
-    reservations::session_id,
-    reservations::created_at,
-);
-
-const COLUMNS: Columns = (
-    reservations::id,
-    reservations::ocpp_id,
-    reservations::charger_id,
-    reservations::connector_id,
-    reservations::customer_id,
-    reservations::id_tag,
-    reservations::parent_id_tag,
-    reservations::status,
-    reservations::answer,
-    reservations::expires_at,
-    reservations::session_id,
-    reservations::created_at,
-);
 
 fn view(c: &mut DbConnection, r: Row) -> Result<Reservation, AppError> {
     let device_id: String = chargers::table
@@ -196,13 +226,26 @@ impl Row {
     }
 }
 
+/// What a ReserveNow answer makes of a reservation: `active` when Accepted, `refused` with the
+/// charger's status, `failed` with why when it did not answer.
+fn outcome(answer: &Result<Value, CallFailure>) -> (ReservationStatus, Option<String>) {
+    match answer {
+        Ok(v) if v["status"] == "Accepted" => (ReservationStatus::Active, None),
+        Ok(v) => (
+            ReservationStatus::Refused,
+            Some(v["status"].as_str().unwrap_or("Rejected").to_string()),
+        ),
+        Err(f) => (ReservationStatus::Failed, Some(f.to_string())),
+    }
+}
+
 fn load(c: &mut DbConnection, id: i64) -> Result<Row, AppError> {
     reservations::table
         .find(id)
-        .select(COLUMNS)
+        .select(Row::as_select())
         .first(c)
         .optional()?
-        .ok_or_else(|| AppError::NotFound("Reservation not found".into()))
+        .ok_or_else(|| ReservationError::NotFound.into())
 }
 
 /// What to reserve.
@@ -227,7 +270,7 @@ impl Request {
         minutes: Option<i64>,
     ) -> Result<Request, AppError> {
         if connector_id < 1 {
-            return Err(AppError::bad_request(WHOLE_CHARGER_IS_OPERATORS));
+            return Err(ReservationError::WholeChargerIsOperators.into());
         }
         Ok(Request {
             device_id,
@@ -249,8 +292,8 @@ impl Request {
         minutes: Option<i64>,
     ) -> Result<Request, AppError> {
         let minutes = minutes.unwrap_or(15);
-        if !(1..=7 * 24 * 60).contains(&minutes) {
-            return Err(AppError::bad_request("minutes must be 1 to 10080"));
+        if !(1..=MAX_OPERATOR_MINUTES).contains(&minutes) {
+            return Err(ReservationError::Minutes(MAX_OPERATOR_MINUTES).into());
         }
         Request::token(
             device_id,
@@ -268,9 +311,7 @@ impl Request {
             .as_str()
             .and_then(parse_timestamp)
             .filter(|t| *t > now())
-            .ok_or_else(|| {
-                AppError::bad_request("expiryDate must be an RFC 3339 date-time in the future")
-            })?;
+            .ok_or(ReservationError::ExpiryDate)?;
         let connector = payload["connectorId"]
             .as_i64()
             .and_then(|c| i32::try_from(c).ok())
@@ -306,7 +347,7 @@ impl Request {
 
 fn valid_connector(id: i32) -> Result<i32, AppError> {
     if id < 0 {
-        return Err(AppError::bad_request("connectorId must be 0 or more"));
+        return Err(ReservationError::ConnectorId.into());
     }
     Ok(id)
 }
@@ -358,7 +399,7 @@ fn expire_due(c: &mut DbConnection, scope: Scope) -> Result<usize, AppError> {
         }
     }
     Ok(q.set((
-        reservations::status.eq("expired"),
+        reservations::status.eq(ReservationStatus::Expired),
         reservations::updated_at.eq(now()),
     ))
     .execute(c)?)
@@ -375,7 +416,7 @@ fn covering(
         .filter(reservations::charger_id.eq(charger_id))
         .filter(reservations::status.eq_any(HOLDING))
         .filter(reservations::expires_at.gt(now()))
-        .select(COLUMNS)
+        .select(Row::as_select())
         .into_boxed();
     if connector_id != 0 {
         q = q.filter(reservations::connector_id.eq_any([0, connector_id]));
@@ -406,7 +447,9 @@ fn hold(c: &mut DbConnection, r: &Request, online: bool, rule: &NoShows) -> Resu
             .optional()?;
         match status.as_deref() {
             None => return Err(AppError::ConnectorNotFound),
-            Some("Faulted" | "Unavailable") => return Err(AppError::ConnectorUnavailable),
+            Some(s) if ConnectorStatus::is_out_of_order(s) => {
+                return Err(AppError::ConnectorUnavailable);
+            }
             _ => {}
         }
     }
@@ -433,7 +476,7 @@ fn hold(c: &mut DbConnection, r: &Request, online: bool, rule: &NoShows) -> Resu
         if let Some(other) = covering(c, charger_id, r.connector_id)?.first() {
             return Err(
                 if r.customer_id.is_some() && other.customer_id == r.customer_id {
-                    AppError::Conflict("You already have a reservation".into())
+                    AppError::from(ReservationError::AlreadyHolding)
                 } else {
                     AppError::ConnectorReserved
                 },
@@ -471,7 +514,7 @@ fn hold(c: &mut DbConnection, r: &Request, online: bool, rule: &NoShows) -> Resu
                 reservations::customer_id.eq(r.customer_id),
                 reservations::id_tag.eq(&id_tag),
                 reservations::parent_id_tag.eq(&r.parent_id_tag),
-                reservations::status.eq("pending"),
+                reservations::status.eq(ReservationStatus::Pending),
                 reservations::expires_at.eq(r.expires_at),
                 reservations::created_at.eq(t),
                 reservations::updated_at.eq(t),
@@ -506,7 +549,7 @@ fn hold(c: &mut DbConnection, r: &Request, online: bool, rule: &NoShows) -> Resu
                 None => 0,
             };
             Err(if mine > 0 {
-                AppError::Conflict("You already have a reservation".into())
+                AppError::from(ReservationError::AlreadyHolding)
             } else {
                 AppError::ConnectorReserved
             })
@@ -522,9 +565,7 @@ pub async fn reserve(desk: &Reservations, r: Request) -> Result<Reservation, App
     let (reservation, answer) = reserve_answer(desk, r).await?;
     match answer.as_str() {
         "Accepted" => Ok(reservation),
-        other => Err(AppError::bad_request(format!(
-            "Charger refused the reservation: {other}"
-        ))),
+        other => Err(ReservationError::Refused(other.to_string()).into()),
     }
 }
 
@@ -564,38 +605,28 @@ pub async fn reserve_answer(
         answer,
         Err(CallFailure::Timeout | CallFailure::Disconnected)
     );
-    let (status, note, error, reply) = match answer {
-        Ok(v) if v["status"] == "Accepted" => ("active", None, None, "Accepted".to_string()),
-        Ok(v) => {
-            let s = v["status"].as_str().unwrap_or("Rejected").to_string();
-            ("refused", Some(s.clone()), None, s)
-        }
-        Err(f) => (
-            "failed",
-            Some(f.to_string()),
-            Some(AppError::from(f)),
-            String::new(),
-        ),
+    let (status, note) = outcome(&answer);
+    let (error, reply) = match answer {
+        Ok(v) => (None, v["status"].as_str().unwrap_or("Rejected").to_string()),
+        Err(f) => (Some(AppError::from(f)), String::new()),
     };
     let done = desk
         .db
-        .run(move |c| {
-            write_tx(c, |c| {
-                // Conditional: a start may already have consumed a pending reservation.
-                diesel::update(
-                    reservations::table
-                        .find(id)
-                        .filter(reservations::status.eq("pending")),
-                )
-                .set((
-                    reservations::status.eq(status),
-                    reservations::answer.eq(&note),
-                    reservations::updated_at.eq(now()),
-                ))
-                .execute(c)?;
-                let row = load(c, id)?;
-                view(c, row)
-            })
+        .write(move |c| {
+            // Conditional: a start may already have consumed a pending reservation.
+            diesel::update(
+                reservations::table
+                    .find(id)
+                    .filter(reservations::status.eq(ReservationStatus::Pending)),
+            )
+            .set((
+                reservations::status.eq(status),
+                reservations::answer.eq(&note),
+                reservations::updated_at.eq(now()),
+            ))
+            .execute(c)?;
+            let row = load(c, id)?;
+            view(c, row)
         })
         .await?;
     desk.events.wake();
@@ -646,21 +677,14 @@ pub async fn reserve_as_given(
         .stations
         .call(device, "ReserveNow", payload, desk.call_timeout)
         .await;
-    let (status, note, result) = match answer {
-        Ok(v) if v["status"] == "Accepted" => ("active", None, Ok(v)),
-        Ok(v) => (
-            "refused",
-            Some(v["status"].as_str().unwrap_or("Rejected").to_string()),
-            Ok(v),
-        ),
-        Err(f) => ("failed", Some(f.to_string()), Err(AppError::from(f))),
-    };
+    let (status, note) = outcome(&answer);
+    let result = answer.map_err(AppError::from);
     let (d, policy) = (device.to_string(), desk.policy);
     let recorded = desk
         .db
         .run(move |c| {
             let charger_id = crate::domain::chargers::id_of(c, &d)?;
-            if status == "active" {
+            if status == ReservationStatus::Active {
                 crate::domain::charging::orphans::connector_free(
                     c,
                     charger_id,
@@ -670,7 +694,7 @@ pub async fn reserve_as_given(
                 )?;
             }
             write_tx(c, |c| {
-                if status == "active" {
+                if status == ReservationStatus::Active {
                     let replaced = diesel::update(
                         reservations::table
                             .filter(reservations::charger_id.eq(charger_id))
@@ -682,7 +706,7 @@ pub async fn reserve_as_given(
                             ),
                     )
                     .set((
-                        reservations::status.eq("cancelled"),
+                        reservations::status.eq(ReservationStatus::Cancelled),
                         reservations::answer.eq(format!(
                             "replaced on the charger by the operator's reservation {ocpp_id}"
                         )),
@@ -748,43 +772,38 @@ pub async fn cancel(
 ) -> Result<Reservation, AppError> {
     let (device, done) = desk
         .db
-        .run(move |c| {
-            write_tx(c, |c| {
-                let row = load(c, id)?;
-                if customer_id.is_some() && row.customer_id != customer_id {
-                    return Err(AppError::NotFound("Reservation not found".into()));
-                }
-                let n = diesel::update(
-                    reservations::table
-                        .find(id)
-                        .filter(reservations::status.eq_any(HOLDING)),
-                )
-                .set((
-                    reservations::status.eq("cancelled"),
-                    reservations::updated_at.eq(now()),
-                    reservations::customer_cancelled_at.eq(customer_id.map(|_| now())),
-                ))
-                .execute(c)?;
-                if n == 0 {
-                    return Err(AppError::Conflict(format!(
-                        "Reservation is already {}",
-                        row.status
-                    )));
-                }
-                events::record(
-                    c,
-                    "reservation.cancelled",
-                    Subject {
-                        customer_id: row.customer_id,
-                        charger_id: Some(row.charger_id),
-                        session_id: None,
-                    },
-                    json!({"reservationId": id}),
-                )?;
-                let row = load(c, id)?;
-                let v = view(c, row)?;
-                Ok((v.device_id.clone(), v))
-            })
+        .write(move |c| {
+            let row = load(c, id)?;
+            if customer_id.is_some() && row.customer_id != customer_id {
+                return Err(ReservationError::NotFound.into());
+            }
+            let n = diesel::update(
+                reservations::table
+                    .find(id)
+                    .filter(reservations::status.eq_any(HOLDING)),
+            )
+            .set((
+                reservations::status.eq(ReservationStatus::Cancelled),
+                reservations::updated_at.eq(now()),
+                reservations::customer_cancelled_at.eq(customer_id.map(|_| now())),
+            ))
+            .execute(c)?;
+            if n == 0 {
+                return Err(ReservationError::AlreadyEnded(row.status).into());
+            }
+            events::record(
+                c,
+                "reservation.cancelled",
+                Subject {
+                    customer_id: row.customer_id,
+                    charger_id: Some(row.charger_id),
+                    session_id: None,
+                },
+                json!({"reservationId": id}),
+            )?;
+            let row = load(c, id)?;
+            let v = view(c, row)?;
+            Ok((v.device_id.clone(), v))
         })
         .await?;
     desk.events.wake();
@@ -814,7 +833,7 @@ pub fn cancelled_by_command(
             .filter(reservations::status.eq_any(HOLDING)),
     )
     .set((
-        reservations::status.eq("cancelled"),
+        reservations::status.eq(ReservationStatus::Cancelled),
         reservations::updated_at.eq(now()),
     ))
     .execute(c)?;
@@ -854,6 +873,21 @@ pub fn claim_for_start(
     }
 }
 
+type UsedBy = (
+    diesel::dsl::Eq<reservations::status, ReservationStatus>,
+    diesel::dsl::Eq<reservations::session_id, Option<i64>>,
+    diesel::dsl::Eq<reservations::updated_at, NaiveDateTime>,
+);
+
+/// The change that marks a reservation consumed (by session `session_id`, when csms knows it).
+fn used_by(session_id: Option<i64>) -> UsedBy {
+    (
+        reservations::status.eq(ReservationStatus::Used),
+        reservations::session_id.eq(session_id),
+        reservations::updated_at.eq(now()),
+    )
+}
+
 /// The start that claimed reservation `id` created session `session_id`.
 pub fn consumed(c: &mut DbConnection, id: i64, session_id: i64) -> Result<(), AppError> {
     diesel::update(
@@ -861,11 +895,7 @@ pub fn consumed(c: &mut DbConnection, id: i64, session_id: i64) -> Result<(), Ap
             .find(id)
             .filter(reservations::status.eq_any(HOLDING)),
     )
-    .set((
-        reservations::status.eq("used"),
-        reservations::session_id.eq(session_id),
-        reservations::updated_at.eq(now()),
-    ))
+    .set(used_by(Some(session_id)))
     .execute(c)?;
     Ok(())
 }
@@ -884,8 +914,8 @@ pub fn end_after_failed_start(
 ) -> Result<Option<i64>, AppError> {
     let row: Option<Row> = reservations::table
         .filter(reservations::session_id.eq(session_id))
-        .filter(reservations::status.eq("used"))
-        .select(COLUMNS)
+        .filter(reservations::status.eq(ReservationStatus::Used))
+        .select(Row::as_select())
         .first(c)
         .optional()?;
     let Some(row) = row else {
@@ -903,7 +933,7 @@ pub fn end_after_failed_start(
     }
     diesel::update(reservations::table.find(row.id))
         .set((
-            reservations::status.eq("cancelled"),
+            reservations::status.eq(ReservationStatus::Cancelled),
             reservations::answer.eq("the start it was used for failed"),
             reservations::updated_at.eq(now()),
         ))
@@ -934,10 +964,10 @@ fn give_back(c: &mut DbConnection, row: &Row) -> Result<bool, AppError> {
     let n = diesel::update(
         reservations::table
             .find(row.id)
-            .filter(reservations::status.eq("used")),
+            .filter(reservations::status.eq(ReservationStatus::Used)),
     )
     .set((
-        reservations::status.eq("active"),
+        reservations::status.eq(ReservationStatus::Active),
         reservations::session_id.eq(None::<i64>),
         reservations::updated_at.eq(now()),
     ))
@@ -973,11 +1003,7 @@ pub fn used_by_transaction(
             .filter(reservations::connector_id.eq_any([0, connector_id]))
             .filter(reservations::status.eq_any(HOLDING)),
     )
-    .set((
-        reservations::status.eq("used"),
-        reservations::session_id.eq(session_id),
-        reservations::updated_at.eq(now()),
-    ))
+    .set(used_by(session_id))
     .execute(c)?;
     Ok(())
 }
@@ -1003,7 +1029,7 @@ pub fn get(
 ) -> Result<Reservation, AppError> {
     let row = load(c, id)?;
     if customer_id.is_some() && row.customer_id != customer_id {
-        return Err(AppError::NotFound("Reservation not found".into()));
+        return Err(ReservationError::NotFound.into());
     }
     view(c, row)
 }
@@ -1023,7 +1049,7 @@ pub fn list(c: &mut DbConnection, f: Filter) -> Result<Vec<Reservation>, AppErro
         .inner_join(chargers::table)
         .order(reservations::id.desc())
         .limit(f.limit.unwrap_or(200).clamp(1, 1000))
-        .select(COLUMNS)
+        .select(Row::as_select())
         .into_boxed();
     if let Some(customer) = f.customer_id {
         q = q.filter(reservations::customer_id.eq(customer));
@@ -1066,7 +1092,7 @@ pub fn refused_until(
         .filter(reservations::expires_at.le(t))
         .filter(
             reservations::status
-                .eq("expired")
+                .eq(ReservationStatus::Expired)
                 .or(reservations::status.eq_any(HOLDING)),
         )
         .select(reservations::expires_at)
@@ -1132,9 +1158,7 @@ fn span(d: Duration) -> String {
 /// How long a customer's reservation lasts: 1 to [`MAX_CUSTOMER_MINUTES`] minutes from now.
 fn customer_expiry(minutes: i64) -> Result<NaiveDateTime, AppError> {
     if !(1..=MAX_CUSTOMER_MINUTES).contains(&minutes) {
-        return Err(AppError::bad_request(format!(
-            "minutes must be 1 to {MAX_CUSTOMER_MINUTES}"
-        )));
+        return Err(ReservationError::Minutes(MAX_CUSTOMER_MINUTES).into());
     }
     Ok(now() + Duration::minutes(minutes))
 }

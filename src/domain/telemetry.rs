@@ -11,8 +11,40 @@ use tokio::sync::oneshot;
 use crate::error::AppError;
 use crate::infra::db::group_commit::{self, Commit, GroupCommit};
 use crate::infra::db::schema::{chargers, connectors};
+use crate::infra::db::text_enum::text_enum;
 use crate::infra::db::{Db, DbConnection, now, relaxed_tx};
 use crate::infra::events::{self, Subject};
+
+text_enum! {
+    /// A connector's status word, stored as the station sent it: OCPP 1.6's ChargePointStatus
+    /// and 2.0.1's ConnectorStatusEnum (which adds `Occupied`). The core reads it through
+    /// [`ConnectorStatus::is_out_of_order`] and [`ConnectorStatus::is_free`].
+    pub enum ConnectorStatus {
+        Available = "Available",
+        Preparing = "Preparing",
+        Charging = "Charging",
+        SuspendedEvse = "SuspendedEVSE",
+        SuspendedEv = "SuspendedEV",
+        Finishing = "Finishing",
+        Reserved = "Reserved",
+        Unavailable = "Unavailable",
+        Faulted = "Faulted",
+        Occupied = "Occupied",
+    }
+}
+
+impl ConnectorStatus {
+    /// Faulted or Unavailable: no session can start there.
+    pub fn is_out_of_order(status: &str) -> bool {
+        matches!(Self::of(status), Some(Self::Faulted | Self::Unavailable))
+    }
+
+    /// Available, or Preparing (a driver plugging in): nothing runs there, so a transaction
+    /// csms still holds open on it from before a reboot is gone.
+    pub fn is_free(status: &str) -> bool {
+        matches!(Self::of(status), Some(Self::Available | Self::Preparing))
+    }
+}
 
 /// A connector's status as a station reports it (connector 0: the station itself), in the core's
 /// terms (OCPP 1.6 StatusNotification; 2.0.1 StatusNotification and NotifyEvent map to it).
@@ -251,4 +283,26 @@ fn record_status(
         json!({"deviceId": device, "connectorId": req.connector_id, "status": req.status, "errorCode": req.error_code}),
     )?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConnectorStatus;
+
+    #[test]
+    fn connector_words_of_both_versions_read_back() {
+        for &s in ConnectorStatus::ALL {
+            assert_eq!(ConnectorStatus::of(s.as_str()), Some(s));
+        }
+        assert_eq!(
+            ConnectorStatus::of("SuspendedEVSE"),
+            Some(ConnectorStatus::SuspendedEvse)
+        );
+        assert!(ConnectorStatus::is_free("Preparing") && !ConnectorStatus::is_free("Occupied"));
+        assert!(ConnectorStatus::is_out_of_order("Faulted"));
+        assert!(
+            !ConnectorStatus::is_out_of_order("available"),
+            "words are case-sensitive"
+        );
+    }
 }

@@ -21,6 +21,7 @@ use crate::domain::customers;
 use crate::domain::stations;
 use crate::domain::tariffs;
 use crate::error::AppError;
+use crate::infra::db::models::Operator;
 use crate::protocol::msglog;
 use crate::protocol::ocpp16::commands;
 use crate::state::AppState;
@@ -32,12 +33,12 @@ pub struct OperatorView {
     pub name: String,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct OperatorLogin {
-    success: bool,
-    /// Bearer token for the operator routes
-    token: String,
-    operator: OperatorView,
+super::answers! {
+    pub struct OperatorLogin {
+        /// Bearer token for the operator routes
+        token: String,
+        operator: OperatorView,
+    }
 }
 
 #[utoipa::path(post, path = "/api/admin/login", tag = "operator",
@@ -50,16 +51,13 @@ pub async fn login(
     body: web::Json<super::Login>,
 ) -> Result<HttpResponse, AppError> {
     let credentials = body.into_inner().credentials(client.0);
-    let (token, op) = auth::login::operator(&state, credentials).await?;
-    Ok(HttpResponse::Ok().json(OperatorLogin {
-        success: true,
-        token,
-        operator: OperatorView {
-            id: op.id,
-            email: op.email,
-            name: op.name,
-        },
-    }))
+    let (token, op) = auth::login::log_in::<Operator>(&state, credentials).await?;
+    let operator = OperatorView {
+        id: op.id,
+        email: op.email,
+        name: op.name,
+    };
+    super::ok(OperatorLogin::new(token, operator))
 }
 
 // `POST /api/admin/stations`
@@ -104,16 +102,9 @@ impl TariffAssignment {
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct StationAnswer {
-    success: bool,
-    station: StationView,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct StationList {
-    success: bool,
-    stations: Vec<StationView>,
+super::answers! {
+    pub struct StationAnswer { station: StationView }
+    pub struct StationList { stations: Vec<StationView> }
 }
 
 #[utoipa::path(post, path = "/api/admin/stations", tag = "operator",
@@ -132,10 +123,7 @@ pub async fn create_station(
         .run(move |c| stations::create(c, new))
         .await?
         .into();
-    Ok(HttpResponse::Created().json(StationAnswer {
-        success: true,
-        station,
-    }))
+    super::created(StationAnswer::new(station))
 }
 
 #[utoipa::path(get, path = "/api/admin/stations", tag = "operator",
@@ -153,10 +141,7 @@ pub async fn list_stations(
         .into_iter()
         .map(StationView::from)
         .collect();
-    Ok(HttpResponse::Ok().json(StationList {
-        success: true,
-        stations,
-    }))
+    super::ok(StationList::new(stations))
 }
 
 #[utoipa::path(put, path = "/api/admin/stations/{id}/tariff", tag = "operator",
@@ -178,26 +163,18 @@ pub async fn assign_station_tariff(
         .run(move |c| stations::assign_tariff(c, id, tariff_id))
         .await?
         .into();
-    Ok(HttpResponse::Ok().json(StationAnswer {
-        success: true,
-        station,
-    }))
+    super::ok(StationAnswer::new(station))
 }
 
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ChargerAnswer {
-    success: bool,
-    charger: ChargerView,
-    /// Only when csms generated the charger's password: shown once, only its hash is stored
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ocpp_password: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ChargerList {
-    success: bool,
-    chargers: Vec<ChargerView>,
+super::answers! {
+    #[serde(rename_all = "camelCase")]
+    pub struct ChargerAnswer {
+        charger: ChargerView,
+        /// Only when csms generated the charger's password: shown once, only its hash is stored
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ocpp_password: Option<String>,
+    }
+    pub struct ChargerList { chargers: Vec<ChargerView> }
 }
 
 /// Whether a chargeBoxIdentity is connected to this node now.
@@ -342,11 +319,7 @@ pub async fn create_charger(
         .db
         .run(move |c| chargers::register(c, new, online))
         .await?;
-    Ok(HttpResponse::Created().json(ChargerAnswer {
-        success: true,
-        charger: saved.charger,
-        ocpp_password: saved.generated_password,
-    }))
+    super::created(ChargerAnswer::new(saved.charger, saved.generated_password))
 }
 
 /// `PUT /api/admin/chargers/{deviceId}/registration`
@@ -380,7 +353,7 @@ pub async fn set_registration(
         &body.0.status,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(crate::http::Done { success: true }))
+    super::done()
 }
 
 #[utoipa::path(put, path = "/api/admin/chargers/{device_id}", tag = "operator",
@@ -402,11 +375,7 @@ pub async fn update_charger(
         .db
         .run(move |c| chargers::change(c, &device, changes, online))
         .await?;
-    Ok(HttpResponse::Ok().json(ChargerAnswer {
-        success: true,
-        charger: saved.charger,
-        ocpp_password: saved.generated_password,
-    }))
+    super::ok(ChargerAnswer::new(saved.charger, saved.generated_password))
 }
 
 #[utoipa::path(get, path = "/api/admin/chargers", tag = "operator",
@@ -423,10 +392,7 @@ pub async fn list_chargers(
         ch.node = state.registry.holder(&ch.device_id, &state.node_id);
         ch.seen_at(state.registry.last_frame(&ch.device_id));
     }
-    Ok(HttpResponse::Ok().json(ChargerList {
-        success: true,
-        chargers,
-    }))
+    super::ok(ChargerList::new(chargers))
 }
 
 #[utoipa::path(get, path = "/api/admin/chargers/{device_id}", tag = "operator",
@@ -446,11 +412,7 @@ pub async fn get_charger(
         .run(move |c| chargers::get(c, &device, online))
         .await?;
     charger.seen_at(state.registry.last_frame(&charger.device_id));
-    Ok(HttpResponse::Ok().json(ChargerAnswer {
-        success: true,
-        charger,
-        ocpp_password: None,
-    }))
+    super::ok(ChargerAnswer::new(charger, None))
 }
 
 /// Deletes a charger that has no charging history; one with history is kept for the books (409).
@@ -468,15 +430,15 @@ pub async fn delete_charger(
     let d = device.clone();
     state.db.run(move |c| chargers::delete(c, &d)).await?;
     state.registry.disconnect(&device);
-    Ok(HttpResponse::Ok().json(Done { success: true }))
+    super::done()
 }
 
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TariffAssigned {
-    success: bool,
-    /// The charger's own tariff now (null: none)
-    tariff_id: Option<i64>,
+super::answers! {
+    #[serde(rename_all = "camelCase")]
+    pub struct TariffAssigned {
+        /// The charger's own tariff now (null: none)
+        tariff_id: Option<i64>,
+    }
 }
 
 #[utoipa::path(put, path = "/api/admin/chargers/{device_id}/tariff", tag = "operator",
@@ -497,22 +459,12 @@ pub async fn assign_charger_tariff(
         .db
         .run(move |c| chargers::assign_tariff(c, &device, tariff_id))
         .await?;
-    Ok(HttpResponse::Ok().json(TariffAssigned {
-        success: true,
-        tariff_id,
-    }))
+    super::ok(TariffAssigned::new(tariff_id))
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct TariffAnswer {
-    success: bool,
-    tariff: TariffView,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TariffList {
-    success: bool,
-    tariffs: Vec<TariffView>,
+super::answers! {
+    pub struct TariffAnswer { tariff: TariffView }
+    pub struct TariffList { tariffs: Vec<TariffView> }
 }
 
 // `POST /api/admin/tariffs`
@@ -553,10 +505,7 @@ pub async fn create_tariff(
         .run(move |c| tariffs::create(c, &name, price))
         .await?
         .into();
-    Ok(HttpResponse::Created().json(TariffAnswer {
-        success: true,
-        tariff,
-    }))
+    super::created(TariffAnswer::new(tariff))
 }
 
 #[utoipa::path(get, path = "/api/admin/tariffs", tag = "operator",
@@ -574,24 +523,16 @@ pub async fn list_tariffs(
         .into_iter()
         .map(TariffView::from)
         .collect();
-    Ok(HttpResponse::Ok().json(TariffList {
-        success: true,
-        tariffs,
-    }))
+    super::ok(TariffList::new(tariffs))
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct CustomerList {
-    success: bool,
-    /// Currency code of every amount
-    currency: String,
-    customers: Vec<CustomerView>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CustomerAnswer {
-    success: bool,
-    customer: CustomerView,
+super::answers! {
+    pub struct CustomerList {
+        /// Currency code of every amount
+        currency: String,
+        customers: Vec<CustomerView>,
+    }
+    pub struct CustomerAnswer { customer: CustomerView }
 }
 
 #[utoipa::path(get, path = "/api/admin/customers", tag = "operator",
@@ -609,11 +550,10 @@ pub async fn list_customers(
         .into_iter()
         .map(CustomerView::from)
         .collect();
-    Ok(HttpResponse::Ok().json(CustomerList {
-        success: true,
-        currency: state.settings.currency.clone(),
+    super::ok(CustomerList::new(
+        state.settings.currency.clone(),
         customers,
-    }))
+    ))
 }
 
 // `POST /api/admin/customers/{id}/wallet/credit`
@@ -658,10 +598,7 @@ pub async fn credit_wallet(
         .await?
         .into();
     state.events.wake();
-    Ok(HttpResponse::Ok().json(CustomerAnswer {
-        success: true,
-        customer,
-    }))
+    super::ok(CustomerAnswer::new(customer))
 }
 
 #[derive(Deserialize)]
@@ -673,12 +610,12 @@ pub struct SessionQuery {
     limit: Option<i64>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct SessionList {
-    success: bool,
-    /// Currency code of every amount
-    currency: String,
-    sessions: Vec<SessionView>,
+super::answers! {
+    pub struct SessionList {
+        /// Currency code of every amount
+        currency: String,
+        sessions: Vec<SessionView>,
+    }
 }
 
 #[utoipa::path(get, path = "/api/admin/sessions", tag = "operator",
@@ -699,11 +636,7 @@ pub async fn list_sessions(
         limit: q.limit.unwrap_or(200),
     };
     let sessions = state.db.run(move |c| charging::list(c, filter)).await?;
-    Ok(HttpResponse::Ok().json(SessionList {
-        success: true,
-        currency: state.settings.currency.clone(),
-        sessions,
-    }))
+    super::ok(SessionList::new(state.settings.currency.clone(), sessions))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -713,12 +646,12 @@ pub struct CloseBody {
     reason: String,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct SessionAnswer {
-    success: bool,
-    message: String,
-    /// The session afterwards
-    session: SessionView,
+super::answers! {
+    pub struct SessionAnswer {
+        message: String,
+        /// The session afterwards
+        session: SessionView,
+    }
 }
 
 /// Force-closes a session the charger lost: settled from its last meter reading, the rest refunded.
@@ -751,20 +684,16 @@ pub async fn close_session(
         // The charger may still be running it: it is asked to stop, and asked again, like any stop.
         state.stops.wake();
     }
-    Ok(HttpResponse::Ok().json(SessionAnswer {
-        success: true,
-        message: "Session closed".into(),
-        session,
-    }))
+    super::ok(SessionAnswer::new("Session closed".into(), session))
 }
 
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct WriteOffList {
-    success: bool,
-    /// Currency code of every amount
-    currency: String,
-    write_offs: Vec<WriteOffView>,
+super::answers! {
+    #[serde(rename_all = "camelCase")]
+    pub struct WriteOffList {
+        /// Currency code of every amount
+        currency: String,
+        write_offs: Vec<WriteOffView>,
+    }
 }
 
 #[utoipa::path(get, path = "/api/admin/write-offs", tag = "operator",
@@ -782,11 +711,10 @@ pub async fn write_offs(
         .db
         .run(move |c| charging::write_offs(c, limit))
         .await?;
-    Ok(HttpResponse::Ok().json(WriteOffList {
-        success: true,
-        currency: state.settings.currency.clone(),
+    super::ok(WriteOffList::new(
+        state.settings.currency.clone(),
         write_offs,
-    }))
+    ))
 }
 
 #[derive(Deserialize)]
@@ -794,10 +722,8 @@ pub struct LimitQuery {
     limit: Option<i64>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct MessageList {
-    success: bool,
-    messages: Vec<msglog::MessageView>,
+super::answers! {
+    pub struct MessageList { messages: Vec<msglog::MessageView> }
 }
 
 #[utoipa::path(get, path = "/api/admin/chargers/{device_id}/messages", tag = "operator",
@@ -817,25 +743,22 @@ pub async fn messages(
         .db
         .run(move |c| msglog::list(c, &device, limit))
         .await?;
-    Ok(HttpResponse::Ok().json(MessageList {
-        success: true,
-        messages,
-    }))
+    super::ok(MessageList::new(messages))
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct CommandAnswer {
-    success: bool,
-    action: String,
-    /// The charger's CALLRESULT payload
-    #[schema(value_type = Object)]
-    response: Value,
-    /// ReserveNow: the reservation csms recorded (its id is the reservationId sent)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reservation: Option<crate::domain::reservations::Reservation>,
-    /// SendLocalList: the update csms sent from its tokens
-    #[serde(skip_serializing_if = "Option::is_none", rename = "localList")]
-    local_list: Option<crate::domain::local_list::SyncReport>,
+super::answers! {
+    pub struct CommandAnswer {
+        action: String,
+        /// The charger's CALLRESULT payload
+        #[schema(value_type = Object)]
+        response: Value,
+        /// ReserveNow: the reservation csms recorded (its id is the reservationId sent)
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reservation: Option<crate::domain::reservations::Reservation>,
+        /// SendLocalList: the update csms sent from its tokens
+        #[serde(skip_serializing_if = "Option::is_none", rename = "localList")]
+        local_list: Option<crate::domain::local_list::SyncReport>,
+    }
 }
 
 /// Sends an OCPP command to a charger and returns its answer.
@@ -859,13 +782,12 @@ pub async fn command(
         body.map(|b| b.into_inner()),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(CommandAnswer {
-        success: true,
+    super::ok(CommandAnswer::new(
         action,
-        response: outcome.response,
-        reservation: outcome.reservation,
-        local_list: outcome.local_list,
-    }))
+        outcome.response,
+        outcome.reservation,
+        outcome.local_list,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/admin/cluster", tag = "operator",
@@ -884,5 +806,5 @@ pub async fn cluster(
         state.settings.node_lease(),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(view))
+    super::ok(view)
 }

@@ -3,10 +3,10 @@
 //! events, GetLog and SignedUpdateFirmware for operators, and the log upload address for chargers.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::firmware::{attachment, base_url, time};
+use super::firmware::{base_url, received, time};
 use super::identity::OperatorId;
 use crate::domain::certificates::{self, ChargerCertificates};
 use crate::domain::security_events::{self, SecurityEvent};
@@ -14,28 +14,11 @@ use crate::domain::security_jobs::{self, LogRequest, SecurityJob, SignedFirmware
 use crate::error::AppError;
 use crate::state::AppState;
 
-#[derive(Serialize, ToSchema)]
-pub struct CertificatesAnswer {
-    success: bool,
-    certificates: ChargerCertificates,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SecurityEventList {
-    success: bool,
-    events: Vec<SecurityEvent>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SecurityJobAnswer {
-    success: bool,
-    job: SecurityJob,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SecurityJobList {
-    success: bool,
-    jobs: Vec<SecurityJob>,
+super::answers! {
+    pub struct CertificatesAnswer { certificates: ChargerCertificates }
+    pub struct SecurityEventList { events: Vec<SecurityEvent> }
+    pub struct SecurityJobAnswer { job: SecurityJob }
+    pub struct SecurityJobList { jobs: Vec<SecurityJob> }
 }
 
 #[derive(Deserialize)]
@@ -106,10 +89,7 @@ pub async fn certificates(
         .db
         .run(move |c| certificates::list(c, &device))
         .await?;
-    Ok(HttpResponse::Ok().json(CertificatesAnswer {
-        success: true,
-        certificates,
-    }))
+    super::ok(CertificatesAnswer::new(certificates))
 }
 
 #[utoipa::path(get, path = "/api/admin/chargers/{device_id}/security-events", tag = "operator",
@@ -128,10 +108,7 @@ pub async fn events(
         .db
         .run(move |c| security_events::list(c, &device, limit))
         .await?;
-    Ok(HttpResponse::Ok().json(SecurityEventList {
-        success: true,
-        events,
-    }))
+    super::ok(SecurityEventList::new(events))
 }
 
 #[utoipa::path(post, path = "/api/admin/chargers/{device_id}/logs", tag = "operator",
@@ -158,7 +135,7 @@ pub async fn get_log(
     let job = security_jobs::get_log(&state.into_inner(), &path.into_inner(), &base_url(&req), r)
         .await
         .map_err(super::offline_is_conflict)?;
-    Ok(HttpResponse::Created().json(SecurityJobAnswer { success: true, job }))
+    super::created(SecurityJobAnswer::new(job))
 }
 
 #[utoipa::path(post, path = "/api/admin/chargers/{device_id}/signed-firmware", tag = "operator",
@@ -192,7 +169,7 @@ pub async fn signed_firmware(
     )
     .await
     .map_err(super::offline_is_conflict)?;
-    Ok(HttpResponse::Created().json(SecurityJobAnswer { success: true, job }))
+    super::created(SecurityJobAnswer::new(job))
 }
 
 #[utoipa::path(get, path = "/api/admin/chargers/{device_id}/security-jobs", tag = "operator",
@@ -210,10 +187,7 @@ pub async fn jobs(
         .db
         .run(move |c| security_jobs::jobs(c, &device))
         .await?;
-    Ok(HttpResponse::Ok().json(SecurityJobList {
-        success: true,
-        jobs,
-    }))
+    super::ok(SecurityJobList::new(jobs))
 }
 
 #[utoipa::path(get, path = "/api/admin/security-jobs/{id}/file", tag = "operator",
@@ -226,10 +200,5 @@ pub async fn file(
     _op: OperatorId,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
-    let file = state
-        .db
-        .run(move |c| security_jobs::received_file(c, id))
-        .await?;
-    Ok(attachment(&state, file))
+    received(&state, path.into_inner(), security_jobs::received_file).await
 }

@@ -16,24 +16,14 @@ use crate::domain::charging::{self, ListFilter, SessionView, start::StartRequest
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// The answer of start and stop.
-#[derive(Serialize, ToSchema)]
-pub struct ChargingAnswer {
-    success: bool,
-    message: String,
-    session: SessionView,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct OwnSessions {
-    success: bool,
-    sessions: Vec<SessionView>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct OwnSession {
-    success: bool,
-    session: SessionView,
+super::answers! {
+    /// The answer of start and stop.
+    pub struct ChargingAnswer {
+        message: String,
+        session: SessionView,
+    }
+    pub struct OwnSessions { sessions: Vec<SessionView> }
+    pub struct OwnSession { session: SessionView }
 }
 
 // `POST /api/user/charging/start`
@@ -120,11 +110,8 @@ pub async fn start(
     let mut request = body.0.validate()?;
     request.idempotency_key = idempotency_key(&req)?;
     let session = charging::start::start(&state.into_inner(), who.0, request).await?;
-    Ok(HttpResponse::Ok().json(ChargingAnswer {
-        success: true,
-        message: "Charging started successfully".into(),
-        session,
-    }))
+    let message = "Charging started successfully".into();
+    super::ok(ChargingAnswer::new(message, session))
 }
 
 #[utoipa::path(post, path = "/api/user/charging/stop", tag = "charging",
@@ -139,11 +126,7 @@ pub async fn stop(
 ) -> Result<HttpResponse, AppError> {
     let session_id = body.0.session_id.required("sessionId")?;
     let (message, session) = charging::stop::stop(&state.into_inner(), who.0, session_id).await?;
-    Ok(HttpResponse::Ok().json(ChargingAnswer {
-        success: true,
-        message,
-        session,
-    }))
+    super::ok(ChargingAnswer::new(message, session))
 }
 
 #[utoipa::path(get, path = "/api/user/charging/sessions", tag = "charging",
@@ -160,10 +143,7 @@ pub async fn sessions(
         ..Default::default()
     };
     let sessions = state.db.run(move |c| charging::list(c, filter)).await?;
-    Ok(HttpResponse::Ok().json(OwnSessions {
-        success: true,
-        sessions,
-    }))
+    super::ok(OwnSessions::new(sessions))
 }
 
 #[utoipa::path(get, path = "/api/user/charging/sessions/{session_id}", tag = "charging",
@@ -182,10 +162,7 @@ pub async fn session(
         .db
         .run(move |c| charging::own(c, customer, &uid))
         .await?;
-    Ok(HttpResponse::Ok().json(OwnSession {
-        success: true,
-        session,
-    }))
+    super::ok(OwnSession::new(session))
 }
 
 /// `POST /api/user/events/ticket`: what `GET /api/user/events?ticket=` needs.

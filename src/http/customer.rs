@@ -2,7 +2,7 @@
 //! `crate::domain::customers`, `crate::domain::wallet` and `crate::domain::stations`).
 
 use actix_web::{HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::identity::CustomerId;
@@ -15,20 +15,16 @@ use crate::domain::money::Major;
 use crate::domain::stations::{self, PublicStation};
 use crate::domain::wallet::{self, LedgerEntry};
 use crate::error::AppError;
+use crate::infra::db::models::Customer;
 use crate::state::AppState;
 
-#[derive(Serialize, ToSchema)]
-pub struct CustomerLogin {
-    success: bool,
-    /// Bearer token for the customer routes
-    token: String,
-    customer: CustomerView,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Profile {
-    success: bool,
-    customer: CustomerView,
+super::answers! {
+    pub struct CustomerLogin {
+        /// Bearer token for the customer routes
+        token: String,
+        customer: CustomerView,
+    }
+    pub struct Profile { customer: CustomerView }
 }
 
 // `POST /api/customer/register`. `\S`: not only white space (names and emails are trimmed).
@@ -72,11 +68,7 @@ pub async fn register(
     let r = body.0.validate()?;
     let customer = CustomerView::from(customers::register(&state, r, client.0).await?);
     let token = state.jwt.issue(Role::Customer, customer.id)?;
-    Ok(HttpResponse::Created().json(CustomerLogin {
-        success: true,
-        token,
-        customer,
-    }))
+    super::created(CustomerLogin::new(token, customer))
 }
 
 #[utoipa::path(post, path = "/api/customer/login", tag = "customer",
@@ -89,12 +81,8 @@ pub async fn login(
     body: web::Json<super::Login>,
 ) -> Result<HttpResponse, AppError> {
     let credentials = body.into_inner().credentials(client.0);
-    let (token, customer) = auth::login::customer(&state, credentials).await?;
-    Ok(HttpResponse::Ok().json(CustomerLogin {
-        success: true,
-        token,
-        customer: customer.into(),
-    }))
+    let (token, customer) = auth::login::log_in::<Customer>(&state, credentials).await?;
+    super::ok(CustomerLogin::new(token, customer.into()))
 }
 
 #[utoipa::path(get, path = "/api/user/profile", tag = "customer",
@@ -110,21 +98,18 @@ pub async fn profile(
         .run(move |c| customers::profile(c, who.0))
         .await?
         .into();
-    Ok(HttpResponse::Ok().json(Profile {
-        success: true,
-        customer,
-    }))
+    super::ok(Profile::new(customer))
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct Wallet {
-    success: bool,
-    /// Major units
-    #[schema(value_type = f64)]
-    balance: Major,
-    currency: String,
-    /// The ledger, newest first (at most 500 rows)
-    transactions: Vec<LedgerEntry>,
+super::answers! {
+    pub struct Wallet {
+        /// Major units
+        #[schema(value_type = f64)]
+        balance: Major,
+        currency: String,
+        /// The ledger, newest first (at most 500 rows)
+        transactions: Vec<LedgerEntry>,
+    }
 }
 
 #[utoipa::path(get, path = "/api/user/wallet", tag = "customer",
@@ -137,19 +122,15 @@ pub async fn wallet(state: web::Data<AppState>, who: CustomerId) -> Result<HttpR
         .db
         .run(move |c| Ok((customers::profile(c, id)?, wallet::history(c, id, 500)?)))
         .await?;
-    Ok(HttpResponse::Ok().json(Wallet {
-        success: true,
-        balance: Major(customer.balance),
-        currency: state.settings.currency.clone(),
-        transactions,
-    }))
+    let currency = state.settings.currency.clone();
+    super::ok(Wallet::new(Major(customer.balance), currency, transactions))
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct StationCatalogue {
-    success: bool,
-    currency: String,
-    stations: Vec<PublicStation>,
+super::answers! {
+    pub struct StationCatalogue {
+        currency: String,
+        stations: Vec<PublicStation>,
+    }
 }
 
 /// Stations with chargers, connectors, live status and price, as the user panel shows them.
@@ -167,9 +148,8 @@ pub async fn stations(
         .db
         .run(move |c| stations::for_customers(c, default_price, |d| st.registry.is_online(d)))
         .await?;
-    Ok(HttpResponse::Ok().json(StationCatalogue {
-        success: true,
-        currency: state.settings.currency.clone(),
+    super::ok(StationCatalogue::new(
+        state.settings.currency.clone(),
         stations,
-    }))
+    ))
 }

@@ -4,37 +4,21 @@
 //! `crate::infra::files` (a chunk at a time), never held whole in memory.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::identity::OperatorId;
 use crate::domain::firmware::{self, Download, FirmwareRequest, Image, Job};
 use crate::error::AppError;
+use crate::infra::db::DbConnection;
 use crate::infra::timestamps::parse_timestamp;
 use crate::state::AppState;
 
-#[derive(Serialize, ToSchema)]
-pub struct ImageAnswer {
-    success: bool,
-    image: Image,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ImageList {
-    success: bool,
-    images: Vec<Image>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct JobAnswer {
-    success: bool,
-    job: Job,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct JobList {
-    success: bool,
-    jobs: Vec<Job>,
+super::answers! {
+    pub struct ImageAnswer { image: Image }
+    pub struct ImageList { images: Vec<Image> }
+    pub struct JobAnswer { job: Job }
+    pub struct JobList { jobs: Vec<Job> }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -109,6 +93,19 @@ pub(crate) fn attachment(state: &AppState, (name, file, size): Download) -> Http
         .streaming(crate::infra::files::read(state.db.clone(), file))
 }
 
+/// How a job's received file is found: `received_file` of its job table.
+type ReceivedFile = fn(&mut DbConnection, i64) -> Result<Download, AppError>;
+
+/// The file a charger uploaded for job `id`, as an attachment (404: no such job, or no file yet).
+pub(crate) async fn received(
+    state: &AppState,
+    id: i64,
+    find: ReceivedFile,
+) -> Result<HttpResponse, AppError> {
+    let file = state.db.run(move |c| find(c, id)).await?;
+    Ok(attachment(state, file))
+}
+
 /// csms's HTTP address as the caller reached it: where chargers are told to download and upload.
 pub(crate) fn base_url(req: &HttpRequest) -> String {
     let info = req.connection_info();
@@ -160,10 +157,7 @@ pub async fn upload(
             return Err(e);
         }
     };
-    Ok(HttpResponse::Created().json(ImageAnswer {
-        success: true,
-        image,
-    }))
+    super::created(ImageAnswer::new(image))
 }
 
 #[utoipa::path(get, path = "/api/admin/firmware", tag = "operator",
@@ -172,10 +166,7 @@ pub async fn upload(
 )]
 pub async fn images(state: web::Data<AppState>, _op: OperatorId) -> Result<HttpResponse, AppError> {
     let images = state.db.run(firmware::images).await?;
-    Ok(HttpResponse::Ok().json(ImageList {
-        success: true,
-        images,
-    }))
+    super::ok(ImageList::new(images))
 }
 
 #[utoipa::path(get, path = "/files/firmware/{token}/{name}", tag = "charger",
@@ -220,7 +211,7 @@ pub async fn update_firmware(
         firmware::update_firmware(&state.into_inner(), &path.into_inner(), &base_url(&req), r)
             .await
             .map_err(super::offline_is_conflict)?;
-    Ok(HttpResponse::Created().json(JobAnswer { success: true, job }))
+    super::created(JobAnswer::new(job))
 }
 
 #[utoipa::path(post, path = "/api/admin/chargers/{device_id}/diagnostics", tag = "operator",
@@ -250,7 +241,7 @@ pub async fn get_diagnostics(
     )
     .await
     .map_err(super::offline_is_conflict)?;
-    Ok(HttpResponse::Created().json(JobAnswer { success: true, job }))
+    super::created(JobAnswer::new(job))
 }
 
 #[utoipa::path(get, path = "/api/admin/chargers/{device_id}/maintenance", tag = "operator",
@@ -265,10 +256,7 @@ pub async fn jobs(
 ) -> Result<HttpResponse, AppError> {
     let device = path.into_inner();
     let jobs = state.db.run(move |c| firmware::jobs(c, &device)).await?;
-    Ok(HttpResponse::Ok().json(JobList {
-        success: true,
-        jobs,
-    }))
+    super::ok(JobList::new(jobs))
 }
 
 #[utoipa::path(get, path = "/api/admin/maintenance/{id}/file", tag = "operator",
@@ -281,10 +269,5 @@ pub async fn file(
     _op: OperatorId,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
-    let file = state
-        .db
-        .run(move |c| firmware::received_file(c, id))
-        .await?;
-    Ok(attachment(&state, file))
+    received(&state, path.into_inner(), firmware::received_file).await
 }

@@ -24,24 +24,28 @@ fn authenticate(req: &HttpRequest, wanted: Role) -> Result<i64, AppError> {
     jwt.verify_role(token.trim(), wanted)
 }
 
-/// The authenticated customer of a request.
-pub struct CustomerId(pub i64);
+/// The extractor of one role's id: `$name(id)` once the bearer token is a valid one of `$role`.
+macro_rules! authenticated {
+    ($(#[$doc:meta])* $name:ident($role:ident)) => {
+        $(#[$doc])*
+        pub struct $name(pub i64);
 
-impl FromRequest for CustomerId {
-    type Error = AppError;
-    type Future = Ready<Result<Self, AppError>>;
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req, Role::Customer).map(CustomerId))
-    }
+        impl FromRequest for $name {
+            type Error = AppError;
+            type Future = Ready<Result<Self, AppError>>;
+            fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+                ready(authenticate(req, Role::$role).map($name))
+            }
+        }
+    };
 }
 
-/// The authenticated operator of a request.
-pub struct OperatorId(pub i64);
+authenticated!(
+    /// The authenticated customer of a request.
+    CustomerId(Customer)
+);
 
-impl FromRequest for OperatorId {
-    type Error = AppError;
-    type Future = Ready<Result<Self, AppError>>;
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req, Role::Operator).map(OperatorId))
-    }
-}
+authenticated!(
+    /// The authenticated operator of a request.
+    OperatorId(Operator)
+);

@@ -1,7 +1,7 @@
 //! A charger's Local Authorization List over HTTP (rules in `crate::domain::local_list`).
 
 use actix_web::{HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::identity::OperatorId;
@@ -31,10 +31,7 @@ pub async fn local_list(
         .db
         .run(move |c| crate::domain::local_list::state_of(c, &device, auto))
         .await?;
-    Ok(HttpResponse::Ok().json(LocalListAnswer {
-        success: true,
-        local_list: list,
-    }))
+    super::ok(LocalListAnswer::new(list))
 }
 
 #[utoipa::path(post, path = "/api/admin/chargers/{device_id}/local-list", tag = "operator",
@@ -62,21 +59,11 @@ pub async fn sync_local_list(
     let report = crate::domain::local_list::sync(&state.local_lists, &device, mode)
         .await
         .map_err(super::offline_is_conflict)?;
-    Ok(HttpResponse::Ok().json(SyncAnswer {
-        success: true,
-        result: report,
-    }))
+    super::ok(SyncAnswer::new(report))
 }
 
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct LocalListAnswer {
-    success: bool,
-    local_list: crate::domain::local_list::ListState,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SyncAnswer {
-    success: bool,
-    result: crate::domain::local_list::SyncReport,
+super::answers! {
+    #[serde(rename_all = "camelCase")]
+    pub struct LocalListAnswer { local_list: crate::domain::local_list::ListState }
+    pub struct SyncAnswer { result: crate::domain::local_list::SyncReport }
 }

@@ -242,6 +242,46 @@ pub struct Done {
     pub success: bool,
 }
 
+/// `200 OK` with `body` as JSON.
+pub fn ok(body: impl serde::Serialize) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `201 Created` with `body` as JSON.
+pub fn created(body: impl serde::Serialize) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Created().json(body))
+}
+
+/// `200 OK` with [`Done`].
+pub fn done() -> Result<HttpResponse, AppError> {
+    ok(Done { success: true })
+}
+
+/// Declares the API's answers, written as structs: each becomes `{"success": true, ...}` with the
+/// fields given (`Serialize + ToSchema`, `success` first), and `new` takes those fields in order.
+macro_rules! answers {
+    ($(
+        $(#[$attr:meta])*
+        pub struct $name:ident {
+            $($(#[$field_attr:meta])* $field:ident: $ty:ty),+ $(,)?
+        }
+    )+) => {$(
+        #[derive(serde::Serialize, utoipa::ToSchema)]
+        $(#[$attr])*
+        pub struct $name {
+            success: bool,
+            $($(#[$field_attr])* $field: $ty,)+
+        }
+
+        impl $name {
+            pub fn new($($field: $ty),+) -> Self {
+                $name { success: true, $($field),+ }
+            }
+        }
+    )+};
+}
+pub(crate) use answers;
+
 // `POST /api/customer/login` and `POST /api/admin/login`. A field left out or not a string counts
 // as empty: the login fails like a wrong one (401).
 #[derive(serde::Deserialize, utoipa::ToSchema)]

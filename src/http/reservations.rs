@@ -2,7 +2,7 @@
 //! (`/api/admin/reservations`). Rules in `crate::domain::reservations`.
 
 use actix_web::{HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::identity::{CustomerId, OperatorId};
@@ -44,16 +44,9 @@ pub struct OperatorReservationInput {
     pub minutes: Option<i64>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct ReservationAnswer {
-    success: bool,
-    reservation: Reservation,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ReservationList {
-    success: bool,
-    reservations: Vec<Reservation>,
+super::answers! {
+    pub struct ReservationAnswer { reservation: Reservation }
+    pub struct ReservationList { reservations: Vec<Reservation> }
 }
 
 #[derive(Deserialize)]
@@ -86,10 +79,7 @@ pub async fn reserve(
     let reservation = reservations::reserve(&state.reservations, request)
         .await
         .map_err(super::offline_is_conflict)?;
-    Ok(HttpResponse::Created().json(ReservationAnswer {
-        success: true,
-        reservation,
-    }))
+    super::created(ReservationAnswer::new(reservation))
 }
 
 #[utoipa::path(get, path = "/api/user/reservations", tag = "customer",
@@ -103,10 +93,7 @@ pub async fn mine(state: web::Data<AppState>, who: CustomerId) -> Result<HttpRes
         ..Default::default()
     };
     let reservations = state.db.run(move |c| reservations::list(c, filter)).await?;
-    Ok(HttpResponse::Ok().json(ReservationList {
-        success: true,
-        reservations,
-    }))
+    super::ok(ReservationList::new(reservations))
 }
 
 #[utoipa::path(delete, path = "/api/user/reservations/{id}", tag = "customer",
@@ -123,10 +110,7 @@ pub async fn cancel_mine(
 ) -> Result<HttpResponse, AppError> {
     let reservation =
         reservations::cancel(&state.reservations, path.into_inner(), Some(who.0)).await?;
-    Ok(HttpResponse::Ok().json(ReservationAnswer {
-        success: true,
-        reservation,
-    }))
+    super::ok(ReservationAnswer::new(reservation))
 }
 
 #[utoipa::path(post, path = "/api/admin/reservations", tag = "operator",
@@ -155,10 +139,7 @@ pub async fn operator_reserve(
     let reservation = reservations::reserve(&state.reservations, request)
         .await
         .map_err(super::offline_is_conflict)?;
-    Ok(HttpResponse::Created().json(ReservationAnswer {
-        success: true,
-        reservation,
-    }))
+    super::created(ReservationAnswer::new(reservation))
 }
 
 #[utoipa::path(get, path = "/api/admin/reservations", tag = "operator",
@@ -179,10 +160,7 @@ pub async fn list(
         limit: q.limit,
     };
     let reservations = state.db.run(move |c| reservations::list(c, filter)).await?;
-    Ok(HttpResponse::Ok().json(ReservationList {
-        success: true,
-        reservations,
-    }))
+    super::ok(ReservationList::new(reservations))
 }
 
 #[utoipa::path(delete, path = "/api/admin/reservations/{id}", tag = "operator",
@@ -198,8 +176,5 @@ pub async fn operator_cancel(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let reservation = reservations::cancel(&state.reservations, path.into_inner(), None).await?;
-    Ok(HttpResponse::Ok().json(ReservationAnswer {
-        success: true,
-        reservation,
-    }))
+    super::ok(ReservationAnswer::new(reservation))
 }

@@ -2,7 +2,7 @@
 //! composite schedules, and stations' power limits.
 
 use actix_web::{HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -11,30 +11,15 @@ use crate::domain::smart_charging::{self, ChargingProfile, ClearInput, ProfileIn
 use crate::error::AppError;
 use crate::state::AppState;
 
-#[derive(Serialize, ToSchema)]
-pub struct ProfileAnswer {
-    success: bool,
-    profile: ChargingProfile,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ProfileList {
-    success: bool,
-    profiles: Vec<ChargingProfile>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ChargerReply {
-    success: bool,
-    /// The charger's answer
-    #[schema(value_type = Object)]
-    response: Value,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct LoadAnswer {
-    success: bool,
-    load: StationLoad,
+super::answers! {
+    pub struct ProfileAnswer { profile: ChargingProfile }
+    pub struct ProfileList { profiles: Vec<ChargingProfile> }
+    pub struct ChargerReply {
+        /// The charger's answer
+        #[schema(value_type = Object)]
+        response: Value,
+    }
+    pub struct LoadAnswer { load: StationLoad }
 }
 
 #[derive(Deserialize)]
@@ -75,10 +60,7 @@ pub async fn set(
     let profile = smart_charging::set(&state.load, &device, body.0)
         .await
         .map_err(super::offline_is_conflict)?;
-    Ok(HttpResponse::Created().json(ProfileAnswer {
-        success: true,
-        profile,
-    }))
+    super::created(ProfileAnswer::new(profile))
 }
 
 #[utoipa::path(get, path = "/api/admin/chargers/{device_id}/charging-profiles", tag = "operator",
@@ -97,10 +79,7 @@ pub async fn list(
         .db
         .run(move |c| smart_charging::list(c, &device, current))
         .await?;
-    Ok(HttpResponse::Ok().json(ProfileList {
-        success: true,
-        profiles,
-    }))
+    super::ok(ProfileList::new(profiles))
 }
 
 #[utoipa::path(post, path = "/api/admin/chargers/{device_id}/charging-profiles/clear", tag = "operator",
@@ -119,10 +98,7 @@ pub async fn clear(
     let status = smart_charging::clear(&state.load, &device, input)
         .await
         .map_err(super::offline_is_conflict)?;
-    Ok(HttpResponse::Ok().json(ChargerReply {
-        success: true,
-        response: serde_json::json!({ "status": status }),
-    }))
+    super::ok(ChargerReply::new(serde_json::json!({ "status": status })))
 }
 
 #[utoipa::path(get, path = "/api/admin/chargers/{device_id}/composite-schedule", tag = "operator",
@@ -146,10 +122,7 @@ pub async fn composite(
     )
     .await
     .map_err(super::offline_is_conflict)?;
-    Ok(HttpResponse::Ok().json(ChargerReply {
-        success: true,
-        response,
-    }))
+    super::ok(ChargerReply::new(response))
 }
 
 #[utoipa::path(put, path = "/api/admin/stations/{id}/power-limit", tag = "operator",
@@ -175,10 +148,7 @@ pub async fn set_limit(
         .db
         .run(move |c| smart_charging::station_load(c, id))
         .await?;
-    Ok(HttpResponse::Ok().json(LoadAnswer {
-        success: true,
-        load,
-    }))
+    super::ok(LoadAnswer::new(load))
 }
 
 #[utoipa::path(get, path = "/api/admin/stations/{id}/load", tag = "operator",
@@ -196,8 +166,5 @@ pub async fn load(
         .db
         .run(move |c| smart_charging::station_load(c, id))
         .await?;
-    Ok(HttpResponse::Ok().json(LoadAnswer {
-        success: true,
-        load,
-    }))
+    super::ok(LoadAnswer::new(load))
 }

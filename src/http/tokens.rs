@@ -1,7 +1,7 @@
 //! `/api/admin/id-tags`: the operator's authorization tokens (HTTP only; rules in `crate::domain::tokens`).
 
 use actix_web::{HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::Done;
@@ -11,18 +11,11 @@ use crate::domain::tokens::{self, TokenInput};
 use crate::error::AppError;
 use crate::state::AppState;
 
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenAnswer {
-    success: bool,
-    id_tag: Token,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenList {
-    success: bool,
-    id_tags: Vec<Token>,
+super::answers! {
+    #[serde(rename_all = "camelCase")]
+    pub struct TokenAnswer { id_tag: Token }
+    #[serde(rename_all = "camelCase")]
+    pub struct TokenList { id_tags: Vec<Token> }
 }
 
 /// `POST /api/admin/id-tags`
@@ -131,10 +124,7 @@ pub async fn create(
         .await?
         .into();
     state.local_lists.wake();
-    Ok(HttpResponse::Created().json(TokenAnswer {
-        success: true,
-        id_tag,
-    }))
+    super::created(TokenAnswer::new(id_tag))
 }
 
 #[utoipa::path(get, path = "/api/admin/id-tags", tag = "operator",
@@ -155,10 +145,7 @@ pub async fn list(
         .into_iter()
         .map(Token::from)
         .collect();
-    Ok(HttpResponse::Ok().json(TokenList {
-        success: true,
-        id_tags,
-    }))
+    super::ok(TokenList::new(id_tags))
 }
 
 #[utoipa::path(get, path = "/api/admin/id-tags/{id_tag}", tag = "operator",
@@ -173,10 +160,7 @@ pub async fn get(
 ) -> Result<HttpResponse, AppError> {
     let tag = path.into_inner();
     let id_tag = state.db.run(move |c| tokens::get(c, &tag)).await?.into();
-    Ok(HttpResponse::Ok().json(TokenAnswer {
-        success: true,
-        id_tag,
-    }))
+    super::ok(TokenAnswer::new(id_tag))
 }
 
 #[utoipa::path(put, path = "/api/admin/id-tags/{id_tag}", tag = "operator",
@@ -197,10 +181,7 @@ pub async fn update(
         .run(move |c| tokens::update(c, &tag, input))
         .await?
         .into();
-    Ok(HttpResponse::Ok().json(TokenAnswer {
-        success: true,
-        id_tag,
-    }))
+    super::ok(TokenAnswer::new(id_tag))
 }
 
 #[utoipa::path(delete, path = "/api/admin/id-tags/{id_tag}", tag = "operator",
@@ -216,7 +197,7 @@ pub async fn delete(
     let tag = path.into_inner();
     state.db.run(move |c| tokens::delete(c, &tag)).await?;
     state.local_lists.wake();
-    Ok(HttpResponse::Ok().json(Done { success: true }))
+    super::done()
 }
 
 #[cfg(test)]

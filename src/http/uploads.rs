@@ -61,7 +61,7 @@ pub async fn receive(
         crate::infra::files::discard(&state.db, id).await;
         return Err(e);
     }
-    Ok(HttpResponse::Ok().json(crate::http::Done { success: true }))
+    crate::http::done()
 }
 
 #[utoipa::path(post, path = "/files/{kind}/{token}/{name}", tag = "charger",

@@ -100,20 +100,10 @@ impl Garbage {
 /// Heartbeat: at most every [`LastFrame::PERSIST_EVERY`]; what a node shows between two writes
 /// comes from memory, see `Registry::last_frame`).
 fn write_seen(state: &State, charger_id: i64) {
-    use crate::infra::db::schema::chargers;
-    use diesel::prelude::*;
     let db = state.db.clone();
     tokio::spawn(async move {
         let written = db
-            .run(move |c| {
-                // Telemetry: committed without waiting for the disk.
-                crate::infra::db::relaxed_tx(c, |c| {
-                    diesel::update(chargers::table.find(charger_id))
-                        .set(chargers::last_seen_at.eq(crate::infra::db::now()))
-                        .execute(c)?;
-                    Ok::<_, crate::error::AppError>(())
-                })
-            })
+            .run(move |c| crate::domain::presence::seen(c, charger_id))
             .await;
         if let Err(e) = written {
             log::debug!("charger {charger_id}: last seen not written: {e}");

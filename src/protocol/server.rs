@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use diesel::prelude::*;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -13,9 +12,8 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::domain::chargers::Verified;
+use crate::domain::presence::{self, Presence};
 use crate::infra::db::now;
-use crate::infra::db::schema::chargers;
-use crate::infra::events::{self, Subject};
 use crate::protocol::connection;
 use crate::protocol::registry::{ChargerCtx, ChargerHandle, LastFrame};
 use crate::protocol::stream::{Link, OcppStream, RequestHead, Transport};
@@ -366,7 +364,7 @@ async fn handle_socket(conn_id: u64, mut stream: OcppStream, link: Link, state: 
         },
     };
     log::info!("{device_id}: connected");
-    presence(&state, charger_id, &device_id, "charger.connected").await;
+    presence(&state, charger_id, &device_id, Presence::Connected).await;
     // Transactions it was asked to stop while it was away are asked again now.
     match state
         .db
@@ -385,37 +383,20 @@ async fn handle_socket(conn_id: u64, mut stream: OcppStream, link: Link, state: 
         if let (Some(cluster), Some(epoch)) = (&state.cluster, epoch) {
             cluster.release(&state.db, &device_id, epoch).await;
         }
-        presence(&state, charger_id, &device_id, "charger.disconnected").await;
+        presence(&state, charger_id, &device_id, Presence::Disconnected).await;
     } else {
         log::info!("{device_id}: old connection closed ({reason})");
     }
 }
 
-async fn presence(state: &State, charger_id: i64, device_id: &str, event: &'static str) {
-    let payload = serde_json::json!({"deviceId": device_id});
+async fn presence(state: &State, charger_id: i64, device_id: &str, presence: Presence) {
+    let device = device_id.to_string();
     let result = state
         .db
-        .run(move |c| {
-            // Presence is telemetry: committed without waiting for the disk.
-            crate::infra::db::relaxed_tx(c, |c| {
-                diesel::update(chargers::table.find(charger_id))
-                    .set(chargers::last_seen_at.eq(now()))
-                    .execute(c)?;
-                events::record(
-                    c,
-                    event,
-                    Subject {
-                        charger_id: Some(charger_id),
-                        ..Default::default()
-                    },
-                    payload,
-                )?;
-                Ok::<_, crate::error::AppError>(())
-            })
-        })
+        .run(move |c| presence::linked(c, charger_id, &device, presence))
         .await;
     match result {
         Ok(()) => state.events.wake(),
-        Err(e) => log::warn!("{device_id}: could not record {event}: {e}"),
+        Err(e) => log::warn!("{device_id}: could not record {presence:?}: {e}"),
     }
 }

@@ -21,70 +21,64 @@ pub struct Credentials {
     pub client: Option<IpAddr>,
 }
 
-/// A customer's token and account after a successful login.
-pub async fn customer(
-    state: &AppState,
-    credentials: Credentials,
-) -> Result<(String, Customer), AppError> {
-    let customer = login(state, Realm::Customer, credentials, |c, email| {
-        Ok(customers::table
-            .filter(customers::email.eq(email))
-            .select(Customer::as_select())
-            .first(c)
-            .optional()?
-            .map(|found| {
-                let hash = found.password_hash.clone();
-                (found, hash)
-            }))
-    })
-    .await?;
-    Ok((state.jwt.issue(Role::Customer, customer.id)?, customer))
+/// An account that logs in with an email and a password: how it is found, the role its token
+/// carries and the throttle's realm it counts in.
+pub trait Account: Sized + Send + 'static {
+    const ROLE: Role;
+    const REALM: Realm;
+    fn id(&self) -> i64;
+    fn password_hash(&self) -> &str;
+    /// The account with this (lower-case) email.
+    fn find(c: &mut DbConnection, email: &str) -> Result<Option<Self>, AppError>;
 }
 
-/// An operator's token and account after a successful login.
-pub async fn operator(
-    state: &AppState,
-    credentials: Credentials,
-) -> Result<(String, Operator), AppError> {
-    let operator = login(state, Realm::Operator, credentials, |c, email| {
-        Ok(operators::table
-            .filter(operators::email.eq(email))
-            .select(Operator::as_select())
-            .first(c)
-            .optional()?
-            .map(|found| {
-                let hash = found.password_hash.clone();
-                (found, hash)
-            }))
-    })
-    .await?;
-    Ok((state.jwt.issue(Role::Operator, operator.id)?, operator))
+/// [`Account`] for the row type of a table with `email` and `password_hash` columns, whose role and
+/// realm have the same name.
+macro_rules! account {
+    ($model:ident in $table:ident as $role:ident) => {
+        impl Account for $model {
+            const ROLE: Role = Role::$role;
+            const REALM: Realm = Realm::$role;
+            fn id(&self) -> i64 {
+                self.id
+            }
+            fn password_hash(&self) -> &str {
+                &self.password_hash
+            }
+            fn find(c: &mut DbConnection, email: &str) -> Result<Option<Self>, AppError> {
+                Ok($table::table
+                    .filter($table::email.eq(email))
+                    .select($model::as_select())
+                    .first(c)
+                    .optional()?)
+            }
+        }
+    };
 }
 
-/// Looks up the account with a (lower-case) email: the account and its password hash.
-type FindAccount<T> = fn(&mut DbConnection, &str) -> Result<Option<(T, String)>, AppError>;
+account!(Customer in customers as Customer);
+account!(Operator in operators as Operator);
 
-async fn login<T: Send + 'static>(
+/// The token and the account after a successful login.
+pub async fn log_in<A: Account>(
     state: &AppState,
-    realm: Realm,
     credentials: Credentials,
-    find: FindAccount<T>,
-) -> Result<T, AppError> {
+) -> Result<(String, A), AppError> {
     let email = credentials.email.trim().to_lowercase();
     let attempt = state
         .login_limiter
-        .begin(realm, &email, credentials.client)?;
+        .begin(A::REALM, &email, credentials.client)?;
     // On a database error the attempt is dropped: released without counting as a failure.
-    let found = state.db.run(move |c| find(c, &email)).await?;
-    let (account, hash) = match found {
-        Some((account, hash)) => (Some(account), hash),
-        None => (None, state.dummy_hash.clone()),
+    let found = state.db.run(move |c| A::find(c, &email)).await?;
+    let hash = match &found {
+        Some(account) => account.password_hash().to_string(),
+        None => state.dummy_hash.clone(),
     };
     let ok = verify_password(credentials.password, hash).await;
-    match account {
+    match found {
         Some(account) if ok => {
             attempt.succeeded();
-            Ok(account)
+            Ok((state.jwt.issue(A::ROLE, account.id())?, account))
         }
         _ => {
             attempt.failed();

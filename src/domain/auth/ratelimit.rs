@@ -167,6 +167,28 @@ impl Address {
         }
     }
 
+    /// Counts a check starting from `ip` in an address table (`window` long), making room first
+    /// when the address is new to it.
+    fn admit(
+        table: &mut HashMap<IpAddr, Address>,
+        ip: IpAddr,
+        capacity: usize,
+        window: Duration,
+        now: Instant,
+    ) {
+        if !table.contains_key(&ip) {
+            make_room(
+                table,
+                capacity,
+                |a| a.idle(now, window),
+                |a| (!a.failures.is_empty(), a.last_seen),
+            );
+        }
+        let a = table.entry(ip).or_insert_with(|| Address::new(now));
+        a.in_flight += 1;
+        a.last_seen = now;
+    }
+
     fn expire(&mut self, now: Instant, window: Duration) {
         while self
             .failures
@@ -311,17 +333,7 @@ impl LoginLimiter {
         a.in_flight += 1;
         a.last_seen = now;
         if let Some(ip) = addr {
-            if !t.addresses.contains_key(&ip) {
-                make_room(
-                    &mut t.addresses,
-                    capacity,
-                    |a| a.idle(now, window),
-                    |a| (!a.failures.is_empty(), a.last_seen),
-                );
-            }
-            let a = t.addresses.entry(ip).or_insert_with(|| Address::new(now));
-            a.in_flight += 1;
-            a.last_seen = now;
+            Address::admit(&mut t.addresses, ip, capacity, window, now);
         }
         Ok(Attempt {
             limiter: self,
@@ -355,20 +367,7 @@ impl LoginLimiter {
                     retry_after: d.max(Duration::from_secs(1)),
                 });
             }
-            if !t.registrations.contains_key(&ip) {
-                make_room(
-                    &mut t.registrations,
-                    self.limits.capacity,
-                    |a| a.idle(now, window),
-                    |a| (!a.failures.is_empty(), a.last_seen),
-                );
-            }
-            let a = t
-                .registrations
-                .entry(ip)
-                .or_insert_with(|| Address::new(now));
-            a.in_flight += 1;
-            a.last_seen = now;
+            Address::admit(&mut t.registrations, ip, self.limits.capacity, window, now);
         }
         Ok(Registering {
             limiter: self,
@@ -595,6 +594,21 @@ mod tests {
             .failed_at(now);
     }
 
+    /// `n` failed logins to [`EMAIL`], from no address.
+    fn fail_times(l: &LoginLimiter, n: u32, now: Instant) {
+        for _ in 0..n {
+            fail(l, EMAIL, None, now);
+        }
+    }
+
+    /// A limiter with the default limits but for what `tune` changes, and the instant its test
+    /// starts at.
+    fn start(tune: impl FnOnce(&mut LoginLimits)) -> (LoginLimiter, Instant) {
+        let mut limits = LoginLimits::default();
+        tune(&mut limits);
+        (LoginLimiter::new(limits), Instant::now())
+    }
+
     fn refused(l: &LoginLimiter, email: &str, addr: Option<IpAddr>, now: Instant) -> u64 {
         match l.begin_at(Realm::Customer, email, addr, now) {
             Ok(_) => panic!("{email} from {addr:?} was admitted"),
@@ -604,11 +618,8 @@ mod tests {
 
     #[test]
     fn account_locks_after_max_failures_and_doubles_up_to_the_cap() {
-        let l = LoginLimiter::new(LoginLimits::default());
-        let t0 = Instant::now();
-        for _ in 0..5 {
-            fail(&l, EMAIL, None, t0);
-        }
+        let (l, t0) = start(|_| ());
+        fail_times(&l, 5, t0);
         assert_eq!(refused(&l, EMAIL, None, t0), 30);
         // case and surrounding spaces do not make another account
         assert_eq!(refused(&l, " A@Example.COM ", None, t0 + secs(10)), 20);
@@ -629,28 +640,20 @@ mod tests {
 
     #[test]
     fn success_resets_the_account() {
-        let l = LoginLimiter::new(LoginLimits::default());
-        let t0 = Instant::now();
-        for _ in 0..4 {
-            fail(&l, EMAIL, None, t0);
-        }
+        let (l, t0) = start(|_| ());
+        fail_times(&l, 4, t0);
         l.begin_at(Realm::Customer, EMAIL, None, t0)
             .expect("admitted")
             .succeeded_at(t0);
         assert!(l.is_empty(), "a reset account is forgotten");
-        for _ in 0..4 {
-            fail(&l, EMAIL, None, t0);
-        }
+        fail_times(&l, 4, t0);
         assert!(l.begin_at(Realm::Customer, EMAIL, None, t0).is_ok());
     }
 
     #[test]
     fn realms_and_accounts_are_separate() {
-        let l = LoginLimiter::new(LoginLimits::default());
-        let t0 = Instant::now();
-        for _ in 0..5 {
-            fail(&l, EMAIL, None, t0);
-        }
+        let (l, t0) = start(|_| ());
+        fail_times(&l, 5, t0);
         assert!(l.begin_at(Realm::Operator, EMAIL, None, t0).is_ok());
         assert!(
             l.begin_at(Realm::Customer, "b@example.com", None, t0)
@@ -660,22 +663,16 @@ mod tests {
 
     #[test]
     fn failures_are_forgotten_after_an_hour() {
-        let l = LoginLimiter::new(LoginLimits::default());
-        let t0 = Instant::now();
-        for _ in 0..4 {
-            fail(&l, EMAIL, None, t0);
-        }
+        let (l, t0) = start(|_| ());
+        fail_times(&l, 4, t0);
         let later = t0 + FORGET_ACCOUNT_AFTER;
-        for _ in 0..4 {
-            fail(&l, EMAIL, None, later);
-        }
+        fail_times(&l, 4, later);
         assert!(l.begin_at(Realm::Customer, EMAIL, None, later).is_ok());
     }
 
     #[test]
     fn address_budget_is_a_sliding_window_across_accounts() {
-        let l = LoginLimiter::new(LoginLimits::default());
-        let t0 = Instant::now();
+        let (l, t0) = start(|_| ());
         let addr = ip("203.0.113.7");
         // 20 failures spread over 20 accounts (none of them locks) within 10 minutes
         for i in 0..20u64 {
@@ -698,12 +695,7 @@ mod tests {
 
     #[test]
     fn success_does_not_reset_the_address_budget() {
-        let limits = LoginLimits {
-            addr_max_failures: 3,
-            ..LoginLimits::default()
-        };
-        let l = LoginLimiter::new(limits);
-        let t0 = Instant::now();
+        let (l, t0) = start(|l| l.addr_max_failures = 3);
         let addr = ip("198.51.100.1");
         for i in 0..2 {
             fail(&l, &format!("victim{i}@example.com"), addr, t0);
@@ -717,12 +709,7 @@ mod tests {
 
     #[test]
     fn ipv6_counts_per_64_and_mapped_ipv4_as_ipv4() {
-        let limits = LoginLimits {
-            addr_max_failures: 2,
-            ..LoginLimits::default()
-        };
-        let l = LoginLimiter::new(limits);
-        let t0 = Instant::now();
+        let (l, t0) = start(|l| l.addr_max_failures = 2);
         fail(&l, "x@example.com", ip("2001:db8:1:2::1"), t0);
         fail(&l, "y@example.com", ip("2001:db8:1:2:ffff::9"), t0);
         refused(&l, "z@example.com", ip("2001:db8:1:2::77"), t0);
@@ -737,8 +724,7 @@ mod tests {
 
     #[test]
     fn checks_in_flight_count_against_the_budget() {
-        let l = LoginLimiter::new(LoginLimits::default());
-        let t0 = Instant::now();
+        let (l, t0) = start(|_| ());
         let addr = ip("192.0.2.50");
         let running: Vec<_> = (0..5)
             .map(|_| {
@@ -765,14 +751,11 @@ mod tests {
 
     #[test]
     fn tables_stay_within_capacity() {
-        let limits = LoginLimits {
-            capacity: 64,
-            max_failures: 1,
-            addr_max_failures: 1_000,
-            ..LoginLimits::default()
-        };
-        let l = LoginLimiter::new(limits);
-        let t0 = Instant::now();
+        let (l, t0) = start(|l| {
+            l.capacity = 64;
+            l.max_failures = 1;
+            l.addr_max_failures = 1_000;
+        });
         fail(&l, "locked@example.com", ip("10.0.0.1"), t0);
         for i in 0..10_000u32 {
             let now = t0 + Duration::from_millis(u64::from(i));
@@ -792,15 +775,8 @@ mod tests {
 
     #[test]
     fn locked_accounts_are_evicted_last() {
-        let limits = LoginLimits {
-            capacity: 8,
-            ..LoginLimits::default()
-        };
-        let l = LoginLimiter::new(limits);
-        let t0 = Instant::now();
-        for _ in 0..5 {
-            fail(&l, EMAIL, None, t0);
-        }
+        let (l, t0) = start(|l| l.capacity = 8);
+        fail_times(&l, 5, t0);
         // 7 accounts with one failure each fill the table; then newcomers keep arriving
         for i in 0..7 {
             fail(&l, &format!("old{i}@example.com"), None, t0);
@@ -816,13 +792,10 @@ mod tests {
 
     #[test]
     fn registrations_have_their_own_budget_per_address() {
-        let limits = LoginLimits {
-            register_addr_max: 3,
-            register_addr_window: secs(3600),
-            ..LoginLimits::default()
-        };
-        let l = LoginLimiter::new(limits);
-        let t0 = Instant::now();
+        let (l, t0) = start(|l| {
+            l.register_addr_max = 3;
+            l.register_addr_window = secs(3600);
+        });
         let addr = ip("203.0.113.9");
         for i in 0..3u64 {
             l.begin_registration_at(addr, t0 + secs(i * 60))
@@ -844,12 +817,7 @@ mod tests {
 
     #[test]
     fn registrations_in_flight_count_and_abandoned_ones_are_released() {
-        let limits = LoginLimits {
-            register_addr_max: 2,
-            ..LoginLimits::default()
-        };
-        let l = LoginLimiter::new(limits);
-        let t0 = Instant::now();
+        let (l, t0) = start(|l| l.register_addr_max = 2);
         let addr = ip("2001:db8::1");
         let a = l.begin_registration_at(addr, t0).expect("admitted");
         let b = l

@@ -21,6 +21,7 @@ use diesel::prelude::*;
 
 use super::{End, Policy};
 use crate::domain::charging::status::SessionStatus;
+use crate::domain::telemetry::ConnectorStatus;
 use crate::error::AppError;
 use crate::infra::db::models::{OcppTransaction, Session};
 use crate::infra::db::schema::{chargers, charging_sessions, connectors, ocpp_transactions};
@@ -84,6 +85,25 @@ pub fn close_transaction(
     Ok(true)
 }
 
+/// Settles a transaction the charger no longer runs, now, from its last meter reading. 1 when it
+/// closed it (0: another path closed it first).
+fn settle_left_open(
+    c: &mut DbConnection,
+    tx: &OcppTransaction,
+    reason: &str,
+    note: &str,
+    policy: &Policy,
+) -> Result<usize, AppError> {
+    let how = Closing {
+        reason,
+        at: now(),
+        energy_hint: None,
+        note: Some(note),
+        keep_stopping: false,
+    };
+    Ok(usize::from(close_transaction(c, tx, how, policy)?))
+}
+
 /// Closes everything on a connector that began before `before`: open transactions (settled), and
 /// app sessions still waiting for their StartTransaction (failed and refunded). Returns how many.
 pub fn close_connector(
@@ -108,16 +128,7 @@ pub fn close_connector(
             "charger {charger_id} connector {connector_id}: transaction {} left open ({reason}): settling it from its last meter reading",
             tx.id
         );
-        let how = Closing {
-            reason,
-            at: now(),
-            energy_hint: None,
-            note: Some(&note),
-            keep_stopping: false,
-        };
-        if close_transaction(c, &tx, how, policy)? {
-            closed += 1;
-        }
+        closed += settle_left_open(c, &tx, reason, &note, policy)?;
     }
     // Force-closed transactions still being stopped: the charger no longer runs them.
     closed += no_longer_running(c, charger_id, connector_id, before)?;
@@ -175,16 +186,7 @@ pub fn connector_free(
                 "charger {charger_id} connector {connector_id}: transaction {} left open, but {note}: settling it",
                 tx.id
             );
-            let how = Closing {
-                reason: "Superseded",
-                at: now(),
-                energy_hint: None,
-                note: Some(&note),
-                keep_stopping: false,
-            };
-            if close_transaction(c, &tx, how, policy)? {
-                closed += 1;
-            }
+            closed += settle_left_open(c, &tx, "Superseded", &note, policy)?;
         }
         Ok(closed)
     })
@@ -199,7 +201,7 @@ pub fn after_status(
     status: &str,
     policy: &Policy,
 ) -> Result<usize, AppError> {
-    if connector_id == 0 || !matches!(status, "Available" | "Preparing") {
+    if connector_id == 0 || !ConnectorStatus::is_free(status) {
         return Ok(0);
     }
     let booted: Option<NaiveDateTime> = chargers::table
@@ -251,7 +253,7 @@ pub fn by_grace(
                 .and(connectors::connector_id.eq(ocpp_transactions::connector_id))),
         )
         .filter(ocpp_transactions::stopped_at.is_null())
-        .filter(connectors::status.eq("Available"))
+        .filter(connectors::status.eq(ConnectorStatus::Available))
         .filter(connectors::status_since.lt(cutoff))
         .filter(
             ocpp_transactions::created_at
@@ -290,7 +292,7 @@ pub fn by_grace(
         )
         .filter(ocpp_transactions::stopped_at.is_not_null())
         .filter(ocpp_transactions::stop_next_at.is_not_null())
-        .filter(connectors::status.eq("Available"))
+        .filter(connectors::status.eq(ConnectorStatus::Available))
         .filter(connectors::status_since.lt(cutoff))
         .filter(
             ocpp_transactions::created_at

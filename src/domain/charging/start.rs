@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use super::{Failure, SessionView};
 use crate::domain::charging::status::SessionStatus;
 use crate::domain::station_commands::CallFailure;
+use crate::domain::telemetry::ConnectorStatus;
 use crate::domain::wallet;
 use crate::error::{AppError, CONNECTOR_IN_USE};
 use crate::infra::db::models::{NewSession, Session};
@@ -132,43 +133,40 @@ pub async fn start(
     let (device_id, cp_id) = (req.device_id.clone(), checked.charging_point_id.clone());
     let (s, view, ended) = state
         .db
-        .run(move |c| {
-            write_tx(c, |c| {
-                let mut ended = None;
-                let failure = match &answer {
-                    _ if accepted => None,
-                    // A charger not accepted (pending approval, rejected) gets no RemoteStart.
-                    Ok(_) | Err(CallFailure::CallError { .. } | CallFailure::NotAccepted) => {
-                        Some(Failure::Rejected)
+        .write(move |c| {
+            let mut ended = None;
+            let failure = match &answer {
+                _ if accepted => None,
+                // A charger not accepted (pending approval, rejected) gets no RemoteStart.
+                Ok(_) | Err(CallFailure::CallError { .. } | CallFailure::NotAccepted) => {
+                    Some(Failure::Rejected)
+                }
+                Err(CallFailure::Timeout) => Some(Failure::Timeout),
+                // The RemoteStart may or may not have reached the owning node: like a timeout,
+                // refunded now, and a StartTransaction that still comes is billed anew.
+                Err(CallFailure::Unavailable) => Some(Failure::Unavailable),
+                Err(CallFailure::Offline | CallFailure::Disconnected) => Some(Failure::Offline),
+            };
+            let ids = (device_id.as_str(), cp_id.as_str());
+            let activated = match failure {
+                // The row this call made active is final: it stays locked until commit.
+                None => super::activate(c, session_id, Some(ids))?,
+                // If StartTransaction already made it active, the charger is charging: not a failure.
+                Some(reason) => {
+                    if super::fail(c, session_id, reason, &[SessionStatus::Pending])? {
+                        ended = crate::domain::reservations::end_after_failed_start(c, session_id)?;
                     }
-                    Err(CallFailure::Timeout) => Some(Failure::Timeout),
-                    // The RemoteStart may or may not have reached the owning node: like a timeout,
-                    // refunded now, and a StartTransaction that still comes is billed anew.
-                    Err(CallFailure::Unavailable) => Some(Failure::Unavailable),
-                    Err(CallFailure::Offline | CallFailure::Disconnected) => Some(Failure::Offline),
-                };
-                let ids = (device_id.as_str(), cp_id.as_str());
-                let activated = match failure {
-                    // The row this call made active is final: it stays locked until commit.
-                    None => super::activate(c, session_id, Some(ids))?,
-                    // If StartTransaction already made it active, the charger is charging: not a failure.
-                    Some(reason) => {
-                        if super::fail(c, session_id, reason, &[SessionStatus::Pending])? {
-                            ended =
-                                crate::domain::reservations::end_after_failed_start(c, session_id)?;
-                        }
-                        None
-                    }
-                };
-                // Otherwise answer from the row's final state: another node's recovery, a reboot
-                // or a StartTransaction may have decided it meanwhile.
-                let s = match activated {
-                    Some(s) => s,
-                    None => super::load(c, session_id)?,
-                };
-                let v = SessionView::of(&s, ids);
-                Ok::<_, AppError>((s, v, ended))
-            })
+                    None
+                }
+            };
+            // Otherwise answer from the row's final state: another node's recovery, a reboot
+            // or a StartTransaction may have decided it meanwhile.
+            let s = match activated {
+                Some(s) => s,
+                None => super::load(c, session_id)?,
+            };
+            let v = SessionView::of(&s, ids);
+            Ok::<_, AppError>((s, v, ended))
         })
         .await?;
     metrics::histogram!("csms_start_activate_seconds").record(t.elapsed().as_secs_f64());
@@ -339,7 +337,7 @@ fn lookup_and_reserve(
     if !a.online {
         return Err(AppError::ChargerOffline);
     }
-    if matches!(status.as_str(), "Faulted" | "Unavailable") {
+    if ConnectorStatus::is_out_of_order(&status) {
         return Err(AppError::ConnectorUnavailable);
     }
     let checked = Checked {

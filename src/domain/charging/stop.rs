@@ -11,8 +11,8 @@ use super::transactions::request_stop;
 use crate::domain::charging::status::SessionStatus;
 use crate::error::AppError;
 use crate::infra::db::models::Session;
+use crate::infra::db::now;
 use crate::infra::db::schema::{chargers, charging_sessions};
-use crate::infra::db::{now, write_tx};
 use crate::state::State;
 
 pub const STOPPED: &str = "Charging stopped";
@@ -61,27 +61,25 @@ pub async fn stop(
     // session still active, so it did not stop it either). The row lock orders the two.
     let transaction_id = state
         .db
-        .run(move |c| {
-            write_tx(c, |c| {
-                diesel::update(
-                    charging_sessions::table
-                        .find(id)
-                        .filter(charging_sessions::status.eq(SessionStatus::Active)),
-                )
-                .set((
-                    charging_sessions::status.eq(SessionStatus::Stopping),
-                    charging_sessions::updated_at.eq(now()),
-                ))
-                .execute(c)?;
-                let tx: Option<i64> = charging_sessions::table
+        .write(move |c| {
+            diesel::update(
+                charging_sessions::table
                     .find(id)
-                    .select(charging_sessions::transaction_id)
-                    .first(c)?;
-                if let Some(tx) = tx {
-                    request_stop(c, tx)?;
-                }
-                Ok::<_, AppError>(tx)
-            })
+                    .filter(charging_sessions::status.eq(SessionStatus::Active)),
+            )
+            .set((
+                charging_sessions::status.eq(SessionStatus::Stopping),
+                charging_sessions::updated_at.eq(now()),
+            ))
+            .execute(c)?;
+            let tx: Option<i64> = charging_sessions::table
+                .find(id)
+                .select(charging_sessions::transaction_id)
+                .first(c)?;
+            if let Some(tx) = tx {
+                request_stop(c, tx)?;
+            }
+            Ok::<_, AppError>(tx)
         })
         .await?;
     let Some(transaction_id) = transaction_id else {
@@ -123,20 +121,18 @@ pub async fn stop(
 async fn cancel_failed_start(state: &State, id: i64) -> Result<(String, SessionView), AppError> {
     state
         .db
-        .run(move |c| {
-            write_tx(c, |c| {
-                diesel::update(
-                    charging_sessions::table
-                        .find(id)
-                        .filter(charging_sessions::status.eq(SessionStatus::Failed))
-                        .filter(charging_sessions::cancelled_at.is_null()),
-                )
-                .set((
-                    charging_sessions::cancelled_at.eq(now()),
-                    charging_sessions::updated_at.eq(now()),
-                ))
-                .execute(c)
-            })?;
+        .write(move |c| {
+            diesel::update(
+                charging_sessions::table
+                    .find(id)
+                    .filter(charging_sessions::status.eq(SessionStatus::Failed))
+                    .filter(charging_sessions::cancelled_at.is_null()),
+            )
+            .set((
+                charging_sessions::cancelled_at.eq(now()),
+                charging_sessions::updated_at.eq(now()),
+            ))
+            .execute(c)?;
             Ok(())
         })
         .await?;

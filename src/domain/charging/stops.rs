@@ -186,17 +186,15 @@ impl StopRetrier {
         if let Some(wait) = wait {
             let next = now() + chrono::Duration::from_std(wait).unwrap_or_default();
             self.db
-                .run(move |c| {
-                    write_tx(c, |c| {
-                        diesel::update(
-                            ocpp_transactions::table
-                                .find(tx_id)
-                                .filter(ocpp_transactions::stop_next_at.is_not_null())
-                                .filter(ocpp_transactions::stop_attempts.eq(seen + 1)),
-                        )
-                        .set(ocpp_transactions::stop_next_at.eq(next))
-                        .execute(c)
-                    })?;
+                .write(move |c| {
+                    diesel::update(
+                        ocpp_transactions::table
+                            .find(tx_id)
+                            .filter(ocpp_transactions::stop_next_at.is_not_null())
+                            .filter(ocpp_transactions::stop_attempts.eq(seen + 1)),
+                    )
+                    .set(ocpp_transactions::stop_next_at.eq(next))
+                    .execute(c)?;
                     Ok(())
                 })
                 .await?;

@@ -5,6 +5,7 @@
 pub mod group_commit;
 pub mod models;
 pub mod schema;
+pub mod text_enum;
 
 use std::path::Path;
 use std::time::Duration;
@@ -216,6 +217,15 @@ impl Db {
         })
         .await
         .map_err(|e| AppError::Internal(format!("database task failed: {e}")))?
+    }
+
+    /// [`Db::run`] inside one write transaction ([`write_tx`]).
+    pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(move |c| write_tx(c, f)).await
     }
 }
 

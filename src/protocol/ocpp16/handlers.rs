@@ -1,15 +1,15 @@
 //! Handlers for the CALLs a charge point sends (the "command" layer): each gets a schema-valid payload,
 //! does its database work off the async executor, and returns the CALLRESULT payload.
 
-use diesel::prelude::*;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::domain::chargers::Registration;
 use crate::domain::charging::evidence::{MeterReport, TransactionEnded, TransactionStarted};
 use crate::domain::charging::transactions::{self, FollowUp};
-use crate::domain::charging::{orphans, stops, tags};
-use crate::infra::db::schema::chargers;
-use crate::infra::db::{now, write_tx};
+use crate::domain::charging::{orphans, tags};
+use crate::domain::presence::{self, Boot, Booted, Modem};
+use crate::domain::telemetry::ConnectorStatus;
 use crate::infra::timestamps;
 use crate::protocol::frame::{ErrorCode, OcppError};
 use crate::protocol::ocpp16::messages::{self, BootNotification, StatusNotification};
@@ -238,49 +238,27 @@ async fn boot_notification(
     req: BootNotification,
 ) -> Result<Value, OcppError> {
     let charger_id = ctx.charger_id;
-    let (registration, cache_known) = state
+    let boot = Boot {
+        vendor: req.charge_point_vendor,
+        model: req.charge_point_model,
+        serial_number: req
+            .charge_point_serial_number
+            .or(req.charge_box_serial_number),
+        firmware_version: req.firmware_version,
+        modem: Modem {
+            iccid: req.iccid,
+            imsi: req.imsi,
+        },
+        meter: (req.meter_type, req.meter_serial_number),
+    };
+    let Booted {
+        registration,
+        cache_known,
+    } = state
         .db
-        .run(move |c| {
-            let t = now();
-            let running = req.firmware_version.clone();
-            let (registration, cache, firmware): (String, Option<String>, Option<String>) =
-                chargers::table
-                    .find(charger_id)
-                    .select((
-                        chargers::registration,
-                        chargers::auth_cache,
-                        chargers::firmware_version,
-                    ))
-                    .first(c)?;
-            // Another firmware may have reset its configuration: ask about its cache again.
-            let cache = cache.filter(|_| firmware == running || firmware.is_none());
-            let cache_known = cache.is_some();
-            let update = diesel::update(chargers::table.find(charger_id)).set((
-                chargers::vendor.eq(req.charge_point_vendor),
-                chargers::model.eq(req.charge_point_model),
-                chargers::serial_number.eq(req
-                    .charge_point_serial_number
-                    .or(req.charge_box_serial_number)),
-                chargers::firmware_version.eq(req.firmware_version),
-                chargers::iccid.eq(req.iccid),
-                chargers::imsi.eq(req.imsi),
-                chargers::meter_type.eq(req.meter_type),
-                chargers::meter_serial_number.eq(req.meter_serial_number),
-                chargers::last_boot_at.eq(t),
-                chargers::last_seen_at.eq(t),
-                chargers::auth_cache.eq(cache),
-            ));
-            write_tx(c, |c| update.execute(c))?;
-            if registration == "accepted" {
-                // Transactions it was asked to stop are asked again now.
-                stops::charger_back(c, charger_id)?;
-                // It may have rebooted into the firmware it was installing.
-                crate::domain::firmware::after_boot(c, charger_id, running.as_deref())?;
-            }
-            Ok((registration, cache_known))
-        })
+        .run(move |c| presence::booted(c, charger_id, boot))
         .await?;
-    let accepted = registration == "accepted";
+    let accepted = registration == Registration::Accepted;
     ctx.accepted
         .store(accepted, std::sync::atomic::Ordering::Release);
     if !accepted {
@@ -291,7 +269,7 @@ async fn boot_notification(
             ctx.device_id
         );
         return Ok(json!({
-            "status": if registration == "pending" { "Pending" } else { "Rejected" },
+            "status": if registration == Registration::Pending { "Pending" } else { "Rejected" },
             "currentTime": timestamps::now_timestamp(),
             "interval": state.settings.heartbeat_interval_secs.min(60),
         }));
@@ -328,7 +306,7 @@ async fn status_notification(
         .await?;
     // A connector free after a reboot: what began there before the boot is gone. Money: its own
     // durable transaction, only when there is something to close.
-    let closed = if connector_id > 0 && matches!(status.as_str(), "Available" | "Preparing") {
+    let closed = if connector_id > 0 && ConnectorStatus::is_free(&status) {
         state
             .db
             .run(move |c| orphans::after_status(c, charger_id, connector_id, &status, &policy))
