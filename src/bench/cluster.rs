@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use super::client::connect_all;
+use super::fixtures::chargers_online;
 use super::{BenchArgs, Figures, ServerProcess, round, usage_of};
 use crate::error::AppError;
 
@@ -139,14 +140,7 @@ pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Fig
     let mut per_node = Vec::new();
     for (i, (pid, base, _)) in nodes.iter().enumerate() {
         let (rss, cpu) = usage_of(*pid);
-        let online = match http.get(format!("{base}/healthz")).send().await {
-            Ok(r) => r
-                .json::<Value>()
-                .await
-                .ok()
-                .and_then(|v| v["chargersOnline"].as_u64()),
-            Err(_) => None,
-        };
+        let online = chargers_online(&http, base).await;
         let held = online.unwrap_or(0).max(1) as f64;
         per_node.push(json!({
             "node": i,

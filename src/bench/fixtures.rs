@@ -1,7 +1,8 @@
 //! What several scenarios set up or read alike: chargers registered straight into the database,
-//! and sums read from the server's Prometheus text.
+//! sums read from the server's Prometheus text, and how many chargers a server holds.
 
 use diesel::prelude::*;
+use serde_json::Value;
 
 use crate::error::AppError;
 use crate::infra::db::schema::stations;
@@ -37,6 +38,12 @@ pub(super) async fn register_chargers(
     })
     .await?;
     Ok(ids)
+}
+
+/// The chargers online at the server `base` (its `/healthz`); none when it does not answer.
+pub(super) async fn chargers_online(http: &reqwest::Client, base: &str) -> Option<u64> {
+    let answer = http.get(format!("{base}/healthz")).send().await.ok()?;
+    answer.json::<Value>().await.ok()?["chargersOnline"].as_u64()
 }
 
 /// The sum of every series of the metric `name` in Prometheus text.

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use super::client::{Client, connect_all, source_ip};
-use super::fixtures::register_chargers;
+use super::fixtures::{chargers_online, register_chargers};
 use super::{BenchArgs, Figures, ServerProcess, percentile, round};
 use crate::domain::charging::status::SessionStatus;
 use crate::error::AppError;
@@ -64,21 +64,12 @@ pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Fig
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (rss, cpu) = server.usage();
     // With every descriptor in use the server may not accept one more HTTP connection: bounded wait.
-    let online = reqwest::Client::builder()
+    let online = match reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
-        .ok()
-        .map(|c| c.get(format!("{}/healthz", server.http)).send());
-    let online = match online {
-        Some(req) => match req.await {
-            Ok(r) => r
-                .json::<Value>()
-                .await
-                .ok()
-                .and_then(|v| v["chargersOnline"].as_u64()),
-            Err(_) => None,
-        },
-        None => None,
+    {
+        Ok(http) => chargers_online(&http, &server.http).await,
+        Err(_) => None,
     };
     let _ = held.stop.send(true);
     let per = if ok > 0 {
@@ -677,21 +668,8 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
         );
     }
     // Customers with large wallets, created straight in the database; tokens through the real login.
-    super::customers::create(&db, "Bench", c_n).await?;
     let http = reqwest::Client::new();
-    let mut tokens = Vec::new();
-    for i in 0..c_n {
-        let body: Value = http
-            .post(format!("{}/api/customer/login", server.http))
-            .json(&json!({"email": format!("bench{i}@example.com"), "password": "password"}))
-            .send()
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?
-            .json()
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        tokens.push(body["token"].as_str().unwrap_or_default().to_string());
-    }
+    let tokens = super::customers::customers(&db, &http, &server.http, "Bench", c_n).await?;
     println!(
         "{c_n} customers racing for {k} connectors on {chargers_n} chargers for {} s...",
         args.duration()
@@ -828,6 +806,8 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
     // The ceiling's own cycles settled and refunded like the server's: the books still balance.
     let audit_after_ceiling = db.run(crate::domain::wallet::audit).await?;
     let starts_per_s = starts as f64 / elapsed;
+    // The server's starts per second over a ceiling's.
+    let ratio_to = |ceiling: f64| json!(round(starts_per_s / ceiling.max(1e-9), 3));
     let mut figures: Figures = vec![
         ("concurrency", "concurrent customers", json!(c_n)),
         (
@@ -896,11 +876,7 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
             "ceiling: the same cycle straight to the database (/s)",
             json!(round(ceiling, 1)),
         ),
-        (
-            "ratio",
-            "ratio (server / ceiling)",
-            json!(round(starts_per_s / ceiling.max(1e-9), 3)),
-        ),
+        ("ratio", "ratio (server / ceiling)", ratio_to(ceiling)),
         (
             "ceiling_cycle_per_s",
             "(the same ceiling, under the name issue 13 asks for)",
@@ -909,7 +885,7 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
         (
             "ratio_cycle",
             "(the same ratio, under the name issue 13 asks for)",
-            json!(round(starts_per_s / ceiling.max(1e-9), 3)),
+            ratio_to(ceiling),
         ),
         (
             "ceiling_reserve_only_per_s",
@@ -919,7 +895,7 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
         (
             "ratio_reserve_only",
             "ratio (server / reserve+debit alone)",
-            json!(round(starts_per_s / reserve_ceiling.max(1e-9), 3)),
+            ratio_to(reserve_ceiling),
         ),
     ];
     if let Some(e) = first_other {

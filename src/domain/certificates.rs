@@ -370,17 +370,8 @@ pub fn audit_issued(c: &mut DbConnection) -> Result<Vec<String>, AppError> {
 
 /// Records csms's `MISISSUED` event unless the charger already has it with the same text.
 fn record_once(c: &mut DbConnection, charger_id: i64, tech_info: &str) -> Result<(), AppError> {
-    use crate::infra::db::schema::security_events;
-    let known: i64 = security_events::table
-        .filter(security_events::charger_id.eq(charger_id))
-        .filter(security_events::source.eq("csms"))
-        .filter(security_events::kind.eq(MISISSUED))
-        .filter(security_events::tech_info.eq(tech_info))
-        .count()
-        .get_result(c)?;
-    if known == 0 {
-        crate::domain::security_events::record_csms(c, charger_id, MISISSUED, Some(tech_info))?;
-    }
+    use crate::domain::security_events::{Unless, record_csms_unless};
+    record_csms_unless(c, charger_id, MISISSUED, tech_info, Unless::SameText)?;
     Ok(())
 }
 

@@ -1,16 +1,43 @@
 //! What every file-transfer job shares, whatever its OCPP request (UpdateFirmware, GetDiagnostics,
-//! GetLog, SignedUpdateFirmware): a status with its timed history, an upload address (a random
-//! token, single use, expiring) and the file the charger uploaded to it.
+//! GetLog, SignedUpdateFirmware): the job as the operator sees it, a status with its timed history,
+//! the CALL that starts it, an upload address (a random token, single use, expiring) and the file
+//! the charger uploaded to it.
 //!
 //! The jobs live in two tables with the same columns for all of this (`maintenance_jobs`:
 //! UpdateFirmware and GetDiagnostics, `firmware.rs`; `security_jobs`: GetLog and
-//! SignedUpdateFirmware, `security_jobs.rs`). [`job_table!`] writes the functions below for one of
-//! them, from one definition: `record`, `upload_address`, `receive` and `received_file`.
+//! SignedUpdateFirmware, `security_jobs.rs`, which adds a `request_id`). [`job_table!`] writes the
+//! job type and the functions below for one of them, from one definition.
 
 use chrono::NaiveDateTime;
+use serde_json::{Value, json};
 
 use crate::error::AppError;
 use crate::infra::db::now;
+use crate::state::State;
+
+/// The id of a registered charger that is connected: 404 for an unknown one, 409 (offline) when it
+/// is not connected.
+pub(crate) async fn reachable(state: &State, device_id: &str) -> Result<i64, AppError> {
+    let d = device_id.to_string();
+    let cid = state
+        .db
+        .run(move |c| crate::domain::chargers::id_of(c, &d))
+        .await?;
+    if !state.registry.is_online(device_id) {
+        return Err(AppError::ChargerOffline);
+    }
+    Ok(cid)
+}
+
+/// Adds the optional `retries` and `retryInterval` of a download or upload request to `payload`.
+pub(crate) fn add_retries(payload: &mut Value, retries: Option<i64>, interval: Option<i64>) {
+    if let Some(n) = retries {
+        payload["retries"] = json!(n);
+    }
+    if let Some(n) = interval {
+        payload["retryInterval"] = json!(n);
+    }
+}
 
 /// 404 for an address that does not exist, 410 for one that was already used (it accepts one upload)
 /// or has expired.
@@ -29,11 +56,241 @@ pub(crate) fn check_address(
     }
 }
 
-/// The job functions for one job table: `job_table!(table, "what")`, where `"what"` names a
-/// received file that has no name of its own (`what-<id>`). Only jobs that ask for an upload
-/// (GetDiagnostics, GetLog) are given a token, so a token names its job.
+/// The job type and functions for one job table:
+///
+/// ```ignore
+/// job_table! {
+///     table_name, "what",
+///     /// The job type's doc
+///     pub struct Job {
+///         /// kind's doc
+///         kind,
+///         /// status's doc
+///         status,
+///         /// receivedBytes's doc
+///         received_bytes,
+///         /// the table's own columns, if any
+///         request_id: i64,
+///     }
+/// }
+/// ```
+///
+/// where `"what"` names a received file that has no name of its own (`what-<id>`). The job type
+/// has the fields every job has, in this order: id, deviceId, kind, the table's own (placed here,
+/// though listed last), imageId, location, status, history, fileName, receivedBytes, createdAt,
+/// updatedAt. Only jobs that ask
+/// for an upload (GetDiagnostics, GetLog) are given a token, so a token names its job.
 macro_rules! job_table {
-    ($table:ident, $what:literal) => {
+    (
+        $table:ident, $what:literal,
+        $(#[$doc:meta])*
+        pub struct $Job:ident {
+            $(#[$kind_doc:meta])*
+            kind,
+            $(#[$status_doc:meta])*
+            status,
+            $(#[$bytes_doc:meta])*
+            received_bytes,
+            $($(#[$own_doc:meta])* $own:ident: $own_ty:ty,)*
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $Job {
+            pub id: i64,
+            pub device_id: String,
+            $(#[$kind_doc])*
+            pub kind: String,
+            $($(#[$own_doc])* pub $own: $own_ty,)*
+            pub image_id: Option<i64>,
+            pub location: String,
+            $(#[$status_doc])*
+            pub status: String,
+            /// Every status with its time: [[status, time], ...]
+            #[schema(value_type = Vec<Vec<String>>)]
+            pub history: Value,
+            pub file_name: Option<String>,
+            $(#[$bytes_doc])*
+            pub received_bytes: Option<i64>,
+            pub created_at: String,
+            pub updated_at: String,
+        }
+
+        /// One job; 404 for an unknown one.
+        fn job(c: &mut DbConnection, id: i64) -> Result<$Job, AppError> {
+            use crate::infra::db::schema::chargers;
+            use diesel::sql_types::{BigInt, Nullable};
+            type Row = (
+                i64,
+                String,
+                String,
+                $($own_ty,)*
+                Option<i64>,
+                String,
+                String,
+                String,
+                Option<String>,
+                Option<i64>,
+                chrono::NaiveDateTime,
+                chrono::NaiveDateTime,
+            );
+            let r: Row = $table::table
+                .inner_join(chargers::table)
+                .filter($table::id.eq(id))
+                .select((
+                    $table::id,
+                    chargers::device_id,
+                    $table::kind,
+                    $($table::$own,)*
+                    $table::image_id,
+                    $table::location,
+                    $table::status,
+                    $table::history,
+                    $table::file_name,
+                    // The size only: the file itself stays in the database.
+                    diesel::dsl::sql::<Nullable<BigInt>>(concat!(
+                        "(SELECT files.size FROM files WHERE files.id = ",
+                        stringify!($table),
+                        ".file_id)"
+                    )),
+                    $table::created_at,
+                    $table::updated_at,
+                ))
+                .first(c)
+                .optional()?
+                .ok_or_else(|| AppError::NotFound("Job not found".into()))?;
+            let (id, device_id, kind, $($own,)* image_id, location, status, history, file_name, size, ca, ua) = r;
+            Ok($Job {
+                id,
+                device_id,
+                kind,
+                $($own,)*
+                image_id,
+                location,
+                status,
+                history: serde_json::from_str(&history).unwrap_or(json!([])),
+                file_name,
+                received_bytes: size,
+                created_at: format_timestamp(ca),
+                updated_at: format_timestamp(ua),
+            })
+        }
+
+        /// A charger's jobs of this table, newest first.
+        pub fn jobs(c: &mut DbConnection, device_id: &str) -> Result<Vec<$Job>, AppError> {
+            let cid = crate::domain::chargers::id_of(c, device_id)?;
+            let ids: Vec<i64> = $table::table
+                .filter($table::charger_id.eq(cid))
+                .order($table::id.desc())
+                .limit(100)
+                .select($table::id)
+                .load(c)?;
+            ids.into_iter().map(|id| job(c, id)).collect()
+        }
+
+        /// A new job, Requested (in the caller's transaction); `token`: its upload address and
+        /// how long that accepts an upload.
+        fn insert_job(
+            c: &mut DbConnection,
+            charger_id: i64,
+            kind: &str,
+            $($own: $own_ty,)*
+            image_id: Option<i64>,
+            location: &str,
+            token: Option<(&str, chrono::Duration)>,
+        ) -> Result<i64, AppError> {
+            let t = now();
+            let id: i64 = diesel::insert_into($table::table)
+                .values((
+                    $table::charger_id.eq(charger_id),
+                    $table::kind.eq(kind),
+                    $($table::$own.eq($own),)*
+                    $table::image_id.eq(image_id),
+                    $table::location.eq(location),
+                    $table::token.eq(token.map(|(t, _)| t)),
+                    $table::token_expires_at.eq(token.map(|(_, ttl)| t + ttl)),
+                    $table::status.eq("Requested"),
+                    $table::created_at.eq(t),
+                    $table::updated_at.eq(t),
+                ))
+                .returning($table::id)
+                .get_result(c)?;
+            record(c, id, "Requested")?;
+            Ok(id)
+        }
+
+        /// Sends the CALL that starts job `id`; `outcome` tells which status its answer (or why
+        /// there is none) gives the job, if any.
+        async fn send(
+            state: &crate::state::State,
+            device_id: &str,
+            id: i64,
+            action: &str,
+            payload: Value,
+            outcome: impl FnOnce(
+                &Result<Value, crate::domain::station_commands::CallFailure>,
+            ) -> Option<String>,
+        ) -> Result<Value, AppError> {
+            let answer = state
+                .registry
+                .call(device_id, action, payload, state.settings.call_timeout())
+                .await;
+            if let Some(status) = outcome(&answer) {
+                set_status(state, id, status).await?;
+            }
+            Ok(answer?)
+        }
+
+        /// Sets a job's status, in a transaction of its own.
+        async fn set_status(
+            state: &crate::state::State,
+            id: i64,
+            status: String,
+        ) -> Result<(), AppError> {
+            state
+                .db
+                .run(move |c| write_tx(c, |c| record(c, id, &status)))
+                .await
+        }
+
+        /// The name the charger's answer gave the file it will upload, if it gave one.
+        async fn set_file_name(
+            state: &crate::state::State,
+            id: i64,
+            name: Option<&str>,
+        ) -> Result<(), AppError> {
+            let Some(name) = name.map(str::to_string) else {
+                return Ok(());
+            };
+            state
+                .db
+                .run(move |c| {
+                    write_tx(c, |c| {
+                        diesel::update($table::table.find(id))
+                            .set($table::file_name.eq(name))
+                            .execute(c)
+                    })?;
+                    Ok(())
+                })
+                .await
+        }
+
+        /// The charger reported `status` for the job `latest` (its id and current status): the
+        /// job takes it. False when there is no such job.
+        fn reported(
+            c: &mut DbConnection,
+            latest: Option<(i64, String)>,
+            status: &str,
+        ) -> Result<bool, AppError> {
+            match latest {
+                // A repeat (or Installed after csms recognised it at boot) adds nothing.
+                Some((_, current)) if current == status => Ok(true),
+                Some((id, _)) => record(c, id, status).map(|()| true),
+                None => Ok(false),
+            }
+        }
+
         /// Sets a job's status, adding it to the history.
         fn record(c: &mut DbConnection, id: i64, status: &str) -> Result<(), AppError> {
             let history: String = $table::table.find(id).select($table::history).first(c)?;

@@ -16,8 +16,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use crate::domain::chargers::id_of;
+use crate::domain::file_jobs::{add_retries, reachable};
+use crate::domain::station_commands::CallFailure;
 use crate::error::AppError;
-use crate::infra::db::schema::{chargers, firmware_images, maintenance_jobs};
+use crate::infra::db::schema::{firmware_images, maintenance_jobs};
 use crate::infra::db::{DbConnection, now, write_tx};
 use crate::infra::files::Received;
 use crate::infra::timestamps::format_timestamp;
@@ -53,39 +56,45 @@ pub(crate) fn text(field: &str, v: &str) -> Result<String, AppError> {
     Ok(v.to_string())
 }
 
-type ImageRow = (i64, String, String, String, String, i64, NaiveDateTime);
+/// A firmware image as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = firmware_images)]
+struct ImageRow {
+    id: i64,
+    name: String,
+    version: String,
+    token: String,
+    sha256: String,
+    size: i64,
+    created_at: NaiveDateTime,
+}
 
 fn image_view(r: ImageRow) -> Image {
-    let (id, name, version, token, sha256, size, created) = r;
     Image {
-        id,
-        path: format!("/files/firmware/{token}/{}", url_name(&name)),
-        name,
-        version,
-        sha256,
-        size,
-        created_at: format_timestamp(created),
+        id: r.id,
+        path: download_path(&r.token, &r.name),
+        name: r.name,
+        version: r.version,
+        sha256: r.sha256,
+        size: r.size,
+        created_at: format_timestamp(r.created_at),
     }
 }
 
-fn image_columns() -> (
-    firmware_images::id,
-    firmware_images::name,
-    firmware_images::version,
-    firmware_images::token,
-    firmware_images::sha256,
-    firmware_images::size,
-    firmware_images::created_at,
-) {
-    (
-        firmware_images::id,
-        firmware_images::name,
-        firmware_images::version,
-        firmware_images::token,
-        firmware_images::sha256,
-        firmware_images::size,
-        firmware_images::created_at,
-    )
+/// Where chargers download an image (relative to csms's HTTP address).
+fn download_path(token: &str, name: &str) -> String {
+    format!("/files/firmware/{token}/{}", url_name(name))
+}
+
+/// The download path of a hosted image; 404 for an unknown one.
+pub(crate) fn image_path(c: &mut DbConnection, image_id: i64) -> Result<String, AppError> {
+    let (token, name): (String, String) = firmware_images::table
+        .find(image_id)
+        .select((firmware_images::token, firmware_images::name))
+        .first(c)
+        .optional()?
+        .ok_or_else(|| AppError::NotFound("Firmware image not found".into()))?;
+    Ok(download_path(&token, &name))
 }
 
 /// Stores an uploaded image (its file received by `crate::infra::files::receive`; the caller discards it
@@ -117,7 +126,7 @@ pub fn upload(
         Ok(image_view(
             firmware_images::table
                 .find(id)
-                .select(image_columns())
+                .select(ImageRow::as_select())
                 .first(c)?,
         ))
     })
@@ -139,8 +148,8 @@ pub(crate) fn url_name(name: &str) -> String {
 pub fn images(c: &mut DbConnection) -> Result<Vec<Image>, AppError> {
     Ok(firmware_images::table
         .order(firmware_images::id.desc())
-        .select(image_columns())
-        .load::<ImageRow>(c)?
+        .select(ImageRow::as_select())
+        .load(c)?
         .into_iter()
         .map(image_view)
         .collect())
@@ -174,103 +183,6 @@ pub(crate) fn stored(
     Ok((name, file, size))
 }
 
-/// An UpdateFirmware or GetDiagnostics request and what the charger reported.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Job {
-    pub id: i64,
-    pub device_id: String,
-    /// firmware or diagnostics
-    pub kind: String,
-    pub image_id: Option<i64>,
-    pub location: String,
-    /// Requested, then what the charger reported (Downloading, Downloaded, Installing, Installed,
-    /// DownloadFailed, InstallationFailed; Uploading, Uploaded, UploadFailed), or Failed: <why>
-    pub status: String,
-    /// Every status with its time: [[status, time], ...]
-    #[schema(value_type = Vec<Vec<String>>)]
-    pub history: Value,
-    pub file_name: Option<String>,
-    /// Bytes received for a diagnostics job
-    pub received_bytes: Option<i64>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-type JobRow = (
-    i64,
-    String,
-    String,
-    Option<i64>,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<i64>,
-    NaiveDateTime,
-    NaiveDateTime,
-);
-
-fn job(c: &mut DbConnection, id: i64) -> Result<Job, AppError> {
-    let r: JobRow = maintenance_jobs::table
-        .inner_join(chargers::table)
-        .filter(maintenance_jobs::id.eq(id))
-        .select((
-            maintenance_jobs::id,
-            chargers::device_id,
-            maintenance_jobs::kind,
-            maintenance_jobs::image_id,
-            maintenance_jobs::location,
-            maintenance_jobs::status,
-            maintenance_jobs::history,
-            maintenance_jobs::file_name,
-            // The size only: the file itself stays in the database.
-            diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(
-                "(SELECT files.size FROM files WHERE files.id = maintenance_jobs.file_id)",
-            ),
-            maintenance_jobs::created_at,
-            maintenance_jobs::updated_at,
-        ))
-        .first(c)
-        .optional()?
-        .ok_or_else(|| AppError::NotFound("Job not found".into()))?;
-    let (id, device_id, kind, image_id, location, status, history, file_name, size, ca, ua) = r;
-    Ok(Job {
-        id,
-        device_id,
-        kind,
-        image_id,
-        location,
-        status,
-        history: serde_json::from_str(&history).unwrap_or(json!([])),
-        file_name,
-        received_bytes: size,
-        created_at: format_timestamp(ca),
-        updated_at: format_timestamp(ua),
-    })
-}
-
-/// A charger's jobs, newest first.
-pub fn jobs(c: &mut DbConnection, device_id: &str) -> Result<Vec<Job>, AppError> {
-    let cid = charger_id(c, device_id)?;
-    let ids: Vec<i64> = maintenance_jobs::table
-        .filter(maintenance_jobs::charger_id.eq(cid))
-        .order(maintenance_jobs::id.desc())
-        .limit(100)
-        .select(maintenance_jobs::id)
-        .load(c)?;
-    ids.into_iter().map(|id| job(c, id)).collect()
-}
-
-fn charger_id(c: &mut DbConnection, device_id: &str) -> Result<i64, AppError> {
-    chargers::table
-        .filter(chargers::device_id.eq(device_id))
-        .select(chargers::id)
-        .first(c)
-        .optional()?
-        .ok_or(AppError::ChargerNotFound)
-}
-
 /// A new job; `token`: its upload address and how long that accepts an upload.
 fn new_job(
     c: &mut DbConnection,
@@ -281,23 +193,7 @@ fn new_job(
     token: Option<(&str, chrono::Duration)>,
 ) -> Result<i64, AppError> {
     write_tx(c, |c| {
-        let t = now();
-        let id: i64 = diesel::insert_into(maintenance_jobs::table)
-            .values((
-                maintenance_jobs::charger_id.eq(charger_id),
-                maintenance_jobs::kind.eq(kind),
-                maintenance_jobs::image_id.eq(image_id),
-                maintenance_jobs::location.eq(location),
-                maintenance_jobs::token.eq(token.map(|(t, _)| t)),
-                maintenance_jobs::token_expires_at.eq(token.map(|(_, ttl)| t + ttl)),
-                maintenance_jobs::status.eq("Requested"),
-                maintenance_jobs::created_at.eq(t),
-                maintenance_jobs::updated_at.eq(t),
-            ))
-            .returning(maintenance_jobs::id)
-            .get_result(c)?;
-        record(c, id, "Requested")?;
-        Ok(id)
+        insert_job(c, charger_id, kind, image_id, location, token)
     })
 }
 
@@ -320,16 +216,7 @@ pub async fn update_firmware(
     let (d, image) = (device_id.to_string(), r.image_id);
     let (cid, path) = state
         .db
-        .run(move |c| {
-            let cid = charger_id(c, &d)?;
-            let (token, name): (String, String) = firmware_images::table
-                .find(image)
-                .select((firmware_images::token, firmware_images::name))
-                .first(c)
-                .optional()?
-                .ok_or_else(|| AppError::NotFound("Firmware image not found".into()))?;
-            Ok((cid, format!("/files/firmware/{token}/{}", url_name(&name))))
-        })
+        .run(move |c| Ok((id_of(c, &d)?, image_path(c, image)?)))
         .await?;
     if !state.registry.is_online(device_id) {
         return Err(AppError::ChargerOffline);
@@ -339,18 +226,13 @@ pub async fn update_firmware(
         "location": location,
         "retrieveDate": format_timestamp(r.retrieve_date.unwrap_or_else(now)),
     });
-    if let Some(n) = r.retries {
-        payload["retries"] = json!(n);
-    }
-    if let Some(n) = r.retry_interval {
-        payload["retryInterval"] = json!(n);
-    }
+    add_retries(&mut payload, r.retries, r.retry_interval);
     let loc = location.clone();
     let id = state
         .db
         .run(move |c| new_job(c, cid, "firmware", Some(image), &loc, None))
         .await?;
-    send(state, device_id, id, "UpdateFirmware", payload).await?;
+    send(state, device_id, id, "UpdateFirmware", payload, failed).await?;
     state.db.run(move |c| job(c, id)).await
 }
 
@@ -362,11 +244,7 @@ pub async fn get_diagnostics(
     start: Option<NaiveDateTime>,
     stop: Option<NaiveDateTime>,
 ) -> Result<Job, AppError> {
-    let d = device_id.to_string();
-    let cid = state.db.run(move |c| charger_id(c, &d)).await?;
-    if !state.registry.is_online(device_id) {
-        return Err(AppError::ChargerOffline);
-    }
+    let cid = reachable(state, device_id).await?;
     let tok = token();
     let location = format!("{base_url}/files/diagnostics/{tok}/");
     let mut payload = json!({ "location": location });
@@ -382,42 +260,15 @@ pub async fn get_diagnostics(
         .db
         .run(move |c| new_job(c, cid, "diagnostics", None, &loc, Some((&tok, ttl))))
         .await?;
-    let answer = send(state, device_id, id, "GetDiagnostics", payload).await?;
-    if let Some(name) = answer["fileName"].as_str().map(str::to_string) {
-        state
-            .db
-            .run(move |c| {
-                write_tx(c, |c| {
-                    diesel::update(maintenance_jobs::table.find(id))
-                        .set(maintenance_jobs::file_name.eq(name))
-                        .execute(c)
-                })?;
-                Ok(())
-            })
-            .await?;
-    }
+    let answer = send(state, device_id, id, "GetDiagnostics", payload, failed).await?;
+    set_file_name(state, id, answer["fileName"].as_str()).await?;
     state.db.run(move |c| job(c, id)).await
 }
 
-async fn send(
-    state: &State,
-    device_id: &str,
-    id: i64,
-    action: &str,
-    payload: Value,
-) -> Result<Value, AppError> {
-    let answer = state
-        .registry
-        .call(device_id, action, payload, state.settings.call_timeout())
-        .await;
-    if let Err(e) = &answer {
-        let why = format!("Failed: {e}");
-        state
-            .db
-            .run(move |c| write_tx(c, |c| record(c, id, &why)))
-            .await?;
-    }
-    Ok(answer?)
+/// A call that failed fails its job; the charger's answer changes nothing (its status
+/// notifications do).
+fn failed(answer: &Result<Value, CallFailure>) -> Option<String> {
+    answer.as_ref().err().map(|e| format!("Failed: {e}"))
 }
 
 /// UpdateFirmware or GetDiagnostics sent through the commands API (a location of the operator's
@@ -428,7 +279,7 @@ pub fn command_job(
     kind: &str,
     location: &str,
 ) -> Result<i64, AppError> {
-    let cid = charger_id(c, device_id)?;
+    let cid = id_of(c, device_id)?;
     new_job(c, cid, kind, None, location, None)
 }
 
@@ -452,15 +303,10 @@ pub fn status_notification(
             .select((maintenance_jobs::id, maintenance_jobs::status))
             .first(c)
             .optional()?;
-        match latest {
-            // A repeat (or Installed after csms recognised it at boot) adds nothing.
-            Some((_, current)) if current == status => Ok(()),
-            Some((id, _)) => record(c, id, status),
-            None => {
-                log::info!("charger {charger_id}: {kind} status {status} without a request");
-                Ok(())
-            }
+        if !reported(c, latest, status)? {
+            log::info!("charger {charger_id}: {kind} status {status} without a request");
         }
+        Ok(())
     })
 }
 
@@ -502,5 +348,17 @@ pub fn after_boot(
     Ok(())
 }
 
-// record, upload_address, receive and received_file for the maintenance jobs.
-crate::domain::file_jobs::job_table!(maintenance_jobs, "diagnostics");
+// Job, jobs, record, upload_address, receive, received_file and the rest for the maintenance jobs.
+crate::domain::file_jobs::job_table! {
+    maintenance_jobs, "diagnostics",
+    /// An UpdateFirmware or GetDiagnostics request and what the charger reported.
+    pub struct Job {
+        /// firmware or diagnostics
+        kind,
+        /// Requested, then what the charger reported (Downloading, Downloaded, Installing, Installed,
+        /// DownloadFailed, InstallationFailed; Uploading, Uploaded, UploadFailed), or Failed: <why>
+        status,
+        /// Bytes received for a diagnostics job
+        received_bytes,
+    }
+}

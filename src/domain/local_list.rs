@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 use utoipa::ToSchema;
 
-use crate::domain::station_commands::StationCommands;
+use crate::domain::station_commands::{CallFailure, StationCommands};
 use crate::error::AppError;
 use crate::infra::db::schema::{chargers, id_tags, local_lists};
 use crate::infra::db::{Db, DbConnection, is_unique_violation, now, write_tx};
@@ -126,18 +126,9 @@ struct Stored {
     synced_at: Option<NaiveDateTime>,
 }
 
-fn charger_id(c: &mut DbConnection, device_id: &str) -> Result<i64, AppError> {
-    chargers::table
-        .filter(chargers::device_id.eq(device_id))
-        .select(chargers::id)
-        .first(c)
-        .optional()?
-        .ok_or(AppError::ChargerNotFound)
-}
-
 /// The charger's row, created empty the first time.
 fn stored(c: &mut DbConnection, device_id: &str) -> Result<Stored, AppError> {
-    let id = charger_id(c, device_id)?;
+    let id = crate::domain::chargers::id_of(c, device_id)?;
     type Row = (
         i32,
         String,
@@ -294,22 +285,71 @@ fn claim(c: &mut DbConnection, device_id: &str) -> Result<Stored, AppError> {
     })
 }
 
+/// Sends SendLocalList: the charger's answer, and its status in words (on a failure, why there is
+/// none).
+async fn send_list(
+    lists: &Updater,
+    device_id: &str,
+    payload: Value,
+) -> (Result<Value, CallFailure>, String) {
+    let answer = lists
+        .stations
+        .call(device_id, "SendLocalList", payload, lists.call_timeout)
+        .await;
+    let status = match &answer {
+        Ok(v) => v["status"].as_str().unwrap_or("Failed").to_string(),
+        Err(e) => e.to_string(),
+    };
+    (answer, status)
+}
+
+/// Ends the charger's lease on its list (taken by `claim`).
+fn unlock(c: &mut DbConnection, charger_id: i64) -> Result<(), AppError> {
+    write_tx(c, |c| {
+        diesel::update(local_lists::table.find(charger_id))
+            .set(local_lists::syncing_until.eq(None::<NaiveDateTime>))
+            .execute(c)
+    })?;
+    Ok(())
+}
+
 /// Gives the charger's list up without an update (nothing was sent).
 async fn release(lists: &Updater, charger_id: i64) {
-    let freed = lists
-        .db
-        .run(move |c| {
-            write_tx(c, |c| {
-                diesel::update(local_lists::table.find(charger_id))
-                    .set(local_lists::syncing_until.eq(None::<NaiveDateTime>))
-                    .execute(c)
-            })?;
-            Ok(())
-        })
-        .await;
+    let freed = lists.db.run(move |c| unlock(c, charger_id)).await;
     if let Err(e) = freed {
         log::warn!("local list of charger {charger_id}: not released: {e}");
     }
+}
+
+/// Records the charger's answer to a SendLocalList (`taken`: the version and entries it took, if
+/// it took them) and ends the lease; returns the list's state.
+async fn answered(
+    lists: &Updater,
+    device_id: &str,
+    charger_id: i64,
+    taken: Option<(i32, BTreeMap<String, Value>)>,
+    update: &str,
+    status: &str,
+) -> Result<ListState, AppError> {
+    let (d, up, st) = (
+        device_id.to_string(),
+        update.to_string(),
+        status.to_string(),
+    );
+    let auto = lists.auto_sync;
+    lists
+        .db
+        .run(move |c| {
+            finish(
+                c,
+                charger_id,
+                taken.as_ref().map(|(v, e)| (*v, e)),
+                &up,
+                &st,
+            )?;
+            state_of(c, &d, auto)
+        })
+        .await
 }
 
 fn finish(
@@ -427,11 +467,7 @@ async fn sync_to(
             let list = lists
                 .db
                 .run(move |c| {
-                    write_tx(c, |c| {
-                        diesel::update(local_lists::table.find(charger_id))
-                            .set(local_lists::syncing_until.eq(None::<NaiveDateTime>))
-                            .execute(c)
-                    })?;
+                    unlock(c, charger_id)?;
                     state_of(c, &d, auto)
                 })
                 .await?;
@@ -447,24 +483,9 @@ async fn sync_to(
         let sent = entries.len();
         let payload =
             json!({"listVersion": next, "updateType": update, "localAuthorizationList": entries});
-        let answer = lists
-            .stations
-            .call(device_id, "SendLocalList", payload, lists.call_timeout)
-            .await;
-        let status = match &answer {
-            Ok(v) => v["status"].as_str().unwrap_or("Failed").to_string(),
-            Err(e) => e.to_string(),
-        };
-        let accepted = status == "Accepted";
-        let (w, st, d) = (want.clone(), status.clone(), device_id.to_string());
-        let auto = lists.auto_sync;
-        let list = lists
-            .db
-            .run(move |c| {
-                finish(c, charger_id, accepted.then_some((next, &w)), update, &st)?;
-                state_of(c, &d, auto)
-            })
-            .await?;
+        let (answer, status) = send_list(lists, device_id, payload).await;
+        let taken = (status == "Accepted").then(|| (next, want.clone()));
+        let list = answered(lists, device_id, charger_id, taken, update, &status).await?;
         if status == "VersionMismatch" && !full {
             // The charger's list is not what csms recorded: start over with a Full update.
             claim_for(lists, device_id, origin).await?;
@@ -514,14 +535,7 @@ pub async fn send_as_given(
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let answer = lists
-        .stations
-        .call(device_id, "SendLocalList", payload, lists.call_timeout)
-        .await;
-    let status = match &answer {
-        Ok(v) => v["status"].as_str().unwrap_or("Failed").to_string(),
-        Err(e) => e.to_string(),
-    };
+    let (answer, status) = send_list(lists, device_id, payload).await;
     let mut entries = if update == "Full" {
         BTreeMap::new()
     } else {
@@ -541,22 +555,8 @@ pub async fn send_as_given(
             }
         }
     }
-    let accepted = status == "Accepted";
-    let (st, d, up) = (status.clone(), device_id.to_string(), update.clone());
-    let auto = lists.auto_sync;
-    let list = lists
-        .db
-        .run(move |c| {
-            finish(
-                c,
-                charger_id,
-                accepted.then_some((version, &entries)),
-                &up,
-                &st,
-            )?;
-            state_of(c, &d, auto)
-        })
-        .await?;
+    let taken = (status == "Accepted").then_some((version, entries));
+    let list = answered(lists, device_id, charger_id, taken, &update, &status).await?;
     log::info!(
         "{device_id}: the operator's SendLocalList {update} v{version} ({} entries): {status}",
         given.len()

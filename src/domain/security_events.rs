@@ -110,25 +110,44 @@ pub fn record_invalid_messages(
     charger_id: i64,
     tech_info: &str,
 ) -> Result<bool, AppError> {
-    at_most_once_a_minute(c, charger_id, INVALID_MESSAGES, tech_info)
+    record_csms_unless(
+        c,
+        charger_id,
+        INVALID_MESSAGES,
+        tech_info,
+        Unless::LastMinute,
+    )
 }
 
-/// Records csms's event `kind` unless one was recorded for the charger in the last minute.
-fn at_most_once_a_minute(
+/// Which earlier event of the same kind keeps csms from recording one again.
+pub(crate) enum Unless {
+    /// One with the same text, whenever it was.
+    SameText,
+    /// Any recorded in the last minute.
+    LastMinute,
+}
+
+/// Records csms's event `kind` about a charger unless an earlier one rules it out; returns whether
+/// it was recorded.
+pub(crate) fn record_csms_unless(
     c: &mut DbConnection,
     charger_id: i64,
     kind: &str,
     tech_info: &str,
+    unless: Unless,
 ) -> Result<bool, AppError> {
-    let since = now() - chrono::Duration::seconds(60);
-    let recent: i64 = security_events::table
+    let earlier = security_events::table
         .filter(security_events::charger_id.eq(charger_id))
         .filter(security_events::source.eq("csms"))
         .filter(security_events::kind.eq(kind))
-        .filter(security_events::received_at.gt(since))
-        .count()
-        .get_result(c)?;
-    if recent > 0 {
+        .into_boxed();
+    let earlier = match unless {
+        Unless::SameText => earlier.filter(security_events::tech_info.eq(tech_info)),
+        Unless::LastMinute => {
+            earlier.filter(security_events::received_at.gt(now() - chrono::Duration::seconds(60)))
+        }
+    };
+    if earlier.count().get_result::<i64>(c)? > 0 {
         return Ok(false);
     }
     record_csms(c, charger_id, kind, Some(tech_info))?;
@@ -146,19 +165,29 @@ pub fn record_refused_connection(
     charger_id: i64,
     tech_info: &str,
 ) -> Result<bool, AppError> {
-    at_most_once_a_minute(c, charger_id, REFUSED_CONNECTION, tech_info)
+    record_csms_unless(
+        c,
+        charger_id,
+        REFUSED_CONNECTION,
+        tech_info,
+        Unless::LastMinute,
+    )
 }
 
-type Row = (
-    i64,
-    String,
-    String,
-    Option<String>,
-    Option<NaiveDateTime>,
-    NaiveDateTime,
-    bool,
-    String,
-);
+/// A security event as stored, with its charger's identity.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = security_events)]
+struct Row {
+    id: i64,
+    #[diesel(select_expression = chargers::device_id)]
+    device_id: String,
+    kind: String,
+    tech_info: Option<String>,
+    charger_timestamp: Option<NaiveDateTime>,
+    received_at: NaiveDateTime,
+    critical: bool,
+    source: String,
+}
 
 /// A charger's security events, newest first (at most `limit`, up to 1000).
 pub fn list(
@@ -172,31 +201,20 @@ pub fn list(
         .filter(security_events::charger_id.eq(cid))
         .order(security_events::id.desc())
         .limit(limit.clamp(1, 1000))
-        .select((
-            security_events::id,
-            chargers::device_id,
-            security_events::kind,
-            security_events::tech_info,
-            security_events::charger_timestamp,
-            security_events::received_at,
-            security_events::critical,
-            security_events::source,
-        ))
+        .select(Row::as_select())
         .load(c)?;
     Ok(rows
         .into_iter()
-        .map(
-            |(id, device_id, kind, tech_info, ts, received, critical, source)| SecurityEvent {
-                id,
-                device_id,
-                kind,
-                tech_info,
-                timestamp: ts.map(format_timestamp),
-                received_at: format_timestamp(received),
-                critical,
-                source,
-            },
-        )
+        .map(|r| SecurityEvent {
+            id: r.id,
+            device_id: r.device_id,
+            kind: r.kind,
+            tech_info: r.tech_info,
+            timestamp: r.charger_timestamp.map(format_timestamp),
+            received_at: format_timestamp(r.received_at),
+            critical: r.critical,
+            source: r.source,
+        })
         .collect())
 }
 

@@ -7,14 +7,14 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::Serialize;
 use serde_json::{Value, json};
-use utoipa::ToSchema;
 
-use crate::domain::firmware::{Download, stored, text, token, url_name};
-use crate::domain::station_commands::StationCommands;
+use crate::domain::chargers::id_of;
+use crate::domain::file_jobs::{add_retries, reachable};
+use crate::domain::firmware::{Download, image_path, stored, text, token};
+use crate::domain::station_commands::{CallFailure, StationCommands};
 use crate::error::AppError;
-use crate::infra::db::schema::{chargers, firmware_images, security_jobs};
+use crate::infra::db::schema::security_jobs;
 use crate::infra::db::{DbConnection, now, write_tx};
 use crate::infra::files::Received;
 use crate::infra::timestamps::format_timestamp;
@@ -22,112 +22,6 @@ use crate::state::State;
 
 /// The kinds of log GetLog asks for.
 pub const LOG_TYPES: &[&str] = &["SecurityLog", "DiagnosticsLog"];
-
-/// A GetLog or SignedUpdateFirmware request and what the charger reported.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SecurityJob {
-    pub id: i64,
-    pub device_id: String,
-    /// SecurityLog, DiagnosticsLog or SignedFirmware
-    pub kind: String,
-    /// The requestId sent to the charger
-    pub request_id: i64,
-    pub image_id: Option<i64>,
-    pub location: String,
-    /// Requested, then what the charger answered when it was not Accepted, and every status it
-    /// reported (Uploading, Uploaded, UploadFailure…; Downloading, SignatureVerified, Installed,
-    /// InvalidSignature…), or Failed: <why>
-    pub status: String,
-    /// Every status with its time: [[status, time], ...]
-    #[schema(value_type = Vec<Vec<String>>)]
-    pub history: Value,
-    pub file_name: Option<String>,
-    /// Bytes received for a log
-    pub received_bytes: Option<i64>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-type Row = (
-    i64,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<i64>,
-    NaiveDateTime,
-    NaiveDateTime,
-);
-
-fn job(c: &mut DbConnection, id: i64) -> Result<SecurityJob, AppError> {
-    let r: Row = security_jobs::table
-        .inner_join(chargers::table)
-        .filter(security_jobs::id.eq(id))
-        .select((
-            security_jobs::id,
-            chargers::device_id,
-            security_jobs::kind,
-            security_jobs::request_id,
-            security_jobs::image_id,
-            security_jobs::location,
-            security_jobs::status,
-            security_jobs::history,
-            security_jobs::file_name,
-            diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(
-                "(SELECT files.size FROM files WHERE files.id = security_jobs.file_id)",
-            ),
-            security_jobs::created_at,
-            security_jobs::updated_at,
-        ))
-        .first(c)
-        .optional()?
-        .ok_or_else(|| AppError::NotFound("Job not found".into()))?;
-    let (
-        id,
-        device_id,
-        kind,
-        request_id,
-        image_id,
-        location,
-        status,
-        history,
-        file_name,
-        size,
-        ca,
-        ua,
-    ) = r;
-    Ok(SecurityJob {
-        id,
-        device_id,
-        kind,
-        request_id,
-        image_id,
-        location,
-        status,
-        history: serde_json::from_str(&history).unwrap_or(json!([])),
-        file_name,
-        received_bytes: size,
-        created_at: format_timestamp(ca),
-        updated_at: format_timestamp(ua),
-    })
-}
-
-/// A charger's GetLog and SignedUpdateFirmware jobs, newest first.
-pub fn jobs(c: &mut DbConnection, device_id: &str) -> Result<Vec<SecurityJob>, AppError> {
-    let cid = crate::domain::chargers::id_of(c, device_id)?;
-    let ids: Vec<i64> = security_jobs::table
-        .filter(security_jobs::charger_id.eq(cid))
-        .order(security_jobs::id.desc())
-        .limit(100)
-        .select(security_jobs::id)
-        .load(c)?;
-    ids.into_iter().map(|id| job(c, id)).collect()
-}
 
 /// A new job; `request_id` None: the job's own id is the requestId; `token`: its upload address
 /// and how long that accepts an upload.
@@ -141,22 +35,15 @@ fn new_job(
     token: Option<(&str, chrono::Duration)>,
 ) -> Result<(i64, i64), AppError> {
     write_tx(c, |c| {
-        let t = now();
-        let id: i64 = diesel::insert_into(security_jobs::table)
-            .values((
-                security_jobs::charger_id.eq(charger_id),
-                security_jobs::kind.eq(kind),
-                security_jobs::request_id.eq(request_id.unwrap_or(0)),
-                security_jobs::image_id.eq(image_id),
-                security_jobs::location.eq(location),
-                security_jobs::token.eq(token.map(|(t, _)| t)),
-                security_jobs::token_expires_at.eq(token.map(|(_, ttl)| t + ttl)),
-                security_jobs::status.eq("Requested"),
-                security_jobs::created_at.eq(t),
-                security_jobs::updated_at.eq(t),
-            ))
-            .returning(security_jobs::id)
-            .get_result(c)?;
+        let id = insert_job(
+            c,
+            charger_id,
+            kind,
+            request_id.unwrap_or(0),
+            image_id,
+            location,
+            token,
+        )?;
         let request_id = match request_id {
             Some(r) => r,
             None => {
@@ -166,13 +53,13 @@ fn new_job(
                 id
             }
         };
-        record(c, id, "Requested")?;
         Ok((id, request_id))
     })
 }
 
-/// Sends the CALL; a failure or an answer other than Accepted is the job's status.
-async fn send(
+/// Sends the CALL once the charger's protocol accepts its payload; a failure or an answer other
+/// than Accepted is the job's status.
+async fn send_checked(
     state: &State,
     device_id: &str,
     id: i64,
@@ -181,31 +68,17 @@ async fn send(
 ) -> Result<Value, AppError> {
     if let Err(e) = state.registry.check(device_id, action, &payload) {
         let why = format!("Invalid {action}: {e}");
-        let status = format!("Failed: {why}");
-        state
-            .db
-            .run(move |c| write_tx(c, |c| record(c, id, &status)))
-            .await?;
+        set_status(state, id, format!("Failed: {why}")).await?;
         return Err(AppError::bad_request(why));
     }
-    let answer = state
-        .registry
-        .call(device_id, action, payload, state.settings.call_timeout())
-        .await;
-    let status = match &answer {
+    let outcome = |answer: &Result<Value, CallFailure>| match answer {
         Err(e) => Some(format!("Failed: {}", AppError::from(e.clone()))),
         Ok(v) if v["status"] != "Accepted" => {
             Some(v["status"].as_str().unwrap_or("Rejected").to_string())
         }
         Ok(_) => None,
     };
-    if let Some(s) = status {
-        state
-            .db
-            .run(move |c| write_tx(c, |c| record(c, id, &s)))
-            .await?;
-    }
-    Ok(answer?)
+    send(state, device_id, id, action, payload, outcome).await
 }
 
 /// What the operator asks for with GetLog.
@@ -228,30 +101,7 @@ fn check_retries(retries: Option<i64>, interval: Option<i64>) -> Result<(), AppE
     Ok(())
 }
 
-fn retries(payload: &mut Value, retries: Option<i64>, interval: Option<i64>) {
-    if let Some(n) = retries {
-        payload["retries"] = json!(n);
-    }
-    if let Some(n) = interval {
-        payload["retryInterval"] = json!(n);
-    }
-}
-
 /// Sends GetLog; the charger uploads the log to csms (`base_url` is csms's HTTP address).
-/// The id of a registered charger that is connected: 404 for an unknown one, 409 (offline) when it
-/// is not connected.
-async fn reachable(state: &State, device_id: &str) -> Result<i64, AppError> {
-    let d = device_id.to_string();
-    let cid = state
-        .db
-        .run(move |c| crate::domain::chargers::id_of(c, &d))
-        .await?;
-    if !state.registry.is_online(device_id) {
-        return Err(AppError::ChargerOffline);
-    }
-    Ok(cid)
-}
-
 pub async fn get_log(
     state: &State,
     device_id: &str,
@@ -289,21 +139,9 @@ pub async fn get_log(
         log["latestTimestamp"] = json!(format_timestamp(t));
     }
     let mut payload = json!({"logType": r.log_type, "requestId": request_id, "log": log});
-    retries(&mut payload, r.retries, r.retry_interval);
-    let answer = send(state, device_id, id, "GetLog", payload).await?;
-    if let Some(name) = answer["filename"].as_str().map(str::to_string) {
-        state
-            .db
-            .run(move |c| {
-                write_tx(c, |c| {
-                    diesel::update(security_jobs::table.find(id))
-                        .set(security_jobs::file_name.eq(name))
-                        .execute(c)
-                })?;
-                Ok(())
-            })
-            .await?;
-    }
+    add_retries(&mut payload, r.retries, r.retry_interval);
+    let answer = send_checked(state, device_id, id, "GetLog", payload).await?;
+    set_file_name(state, id, answer["filename"].as_str()).await?;
     state.db.run(move |c| job(c, id)).await
 }
 
@@ -350,18 +188,7 @@ pub async fn signed_update_firmware(
         }
     }
     let image = r.image_id;
-    let path = state
-        .db
-        .run(move |c| {
-            let (token, name): (String, String) = firmware_images::table
-                .find(image)
-                .select((firmware_images::token, firmware_images::name))
-                .first(c)
-                .optional()?
-                .ok_or_else(|| AppError::NotFound("Firmware image not found".into()))?;
-            Ok(format!("/files/firmware/{token}/{}", url_name(&name)))
-        })
-        .await?;
+    let path = state.db.run(move |c| image_path(c, image)).await?;
     let location = format!("{base_url}{path}");
     let loc = location.clone();
     let (id, request_id) = state
@@ -378,8 +205,8 @@ pub async fn signed_update_firmware(
         firmware["installDateTime"] = json!(format_timestamp(t));
     }
     let mut payload = json!({"requestId": request_id, "firmware": firmware});
-    retries(&mut payload, r.retries, r.retry_interval);
-    send(state, device_id, id, "SignedUpdateFirmware", payload).await?;
+    add_retries(&mut payload, r.retries, r.retry_interval);
+    send_checked(state, device_id, id, "SignedUpdateFirmware", payload).await?;
     state.db.run(move |c| job(c, id)).await
 }
 
@@ -391,7 +218,7 @@ pub fn command_job(
     action: &str,
     payload: &Value,
 ) -> Result<i64, AppError> {
-    let cid = crate::domain::chargers::id_of(c, device_id)?;
+    let cid = id_of(c, device_id)?;
     let (kind, location) = if action == "GetLog" {
         (
             payload["logType"].as_str().unwrap_or("DiagnosticsLog"),
@@ -440,18 +267,28 @@ pub fn status_notification(
             .select((security_jobs::id, security_jobs::status))
             .first(c)
             .optional()?;
-        match latest {
-            Some((_, current)) if current == status => Ok(()),
-            Some((id, _)) => record(c, id, status),
-            None => {
-                log::info!(
-                    "charger {charger_id}: status {status} for unknown request {request_id:?}"
-                );
-                Ok(())
-            }
+        if !reported(c, latest, status)? {
+            log::info!("charger {charger_id}: status {status} for unknown request {request_id:?}");
         }
+        Ok(())
     })
 }
 
-// record, upload_address, receive and received_file for the security jobs.
-crate::domain::file_jobs::job_table!(security_jobs, "log");
+// SecurityJob, jobs, record, upload_address, receive, received_file and the rest for the security
+// jobs.
+crate::domain::file_jobs::job_table! {
+    security_jobs, "log",
+    /// A GetLog or SignedUpdateFirmware request and what the charger reported.
+    pub struct SecurityJob {
+        /// SecurityLog, DiagnosticsLog or SignedFirmware
+        kind,
+        /// Requested, then what the charger answered when it was not Accepted, and every status it
+        /// reported (Uploading, Uploaded, UploadFailure…; Downloading, SignatureVerified, Installed,
+        /// InvalidSignature…), or Failed: <why>
+        status,
+        /// Bytes received for a log
+        received_bytes,
+        /// The requestId sent to the charger
+        request_id: i64,
+    }
+}

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 use utoipa::ToSchema;
 
+use crate::domain::chargers::id_of;
 use crate::domain::station_commands::StationCommands;
 use crate::error::AppError;
 use crate::infra::db::schema::{
@@ -52,77 +53,38 @@ pub struct ChargingProfile {
     pub updated_at: String,
 }
 
-type Row = (
-    i64,
-    i64,
-    i32,
-    String,
-    i32,
-    Option<i64>,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<i64>,
-    NaiveDateTime,
-);
-
-type Columns = (
-    charging_profiles::id,
-    charging_profiles::charger_id,
-    charging_profiles::connector_id,
-    charging_profiles::purpose,
-    charging_profiles::stack_level,
-    charging_profiles::transaction_id,
-    charging_profiles::profile,
-    charging_profiles::origin,
-    charging_profiles::status,
-    charging_profiles::answer,
-    charging_profiles::limit_w,
-    charging_profiles::updated_at,
-);
-
-const COLUMNS: Columns = (
-    charging_profiles::id,
-    charging_profiles::charger_id,
-    charging_profiles::connector_id,
-    charging_profiles::purpose,
-    charging_profiles::stack_level,
-    charging_profiles::transaction_id,
-    charging_profiles::profile,
-    charging_profiles::origin,
-    charging_profiles::status,
-    charging_profiles::answer,
-    charging_profiles::limit_w,
-    charging_profiles::updated_at,
-);
-
-fn view(device_id: &str, r: Row) -> ChargingProfile {
-    let (id, _, connector_id, purpose, stack_level, tx, profile, origin, status, answer, limit, at) =
-        r;
-    ChargingProfile {
-        id,
-        device_id: device_id.to_string(),
-        connector_id,
-        purpose,
-        stack_level,
-        transaction_id: tx,
-        profile: serde_json::from_str(&profile).unwrap_or(Value::Null),
-        origin,
-        status,
-        answer,
-        limit_w: limit,
-        updated_at: format_timestamp(at),
-    }
+/// A profile as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = charging_profiles)]
+struct Row {
+    id: i64,
+    connector_id: i32,
+    purpose: String,
+    stack_level: i32,
+    transaction_id: Option<i64>,
+    profile: String,
+    origin: String,
+    status: String,
+    answer: Option<String>,
+    limit_w: Option<i64>,
+    updated_at: NaiveDateTime,
 }
 
-fn charger_id(c: &mut DbConnection, device_id: &str) -> Result<i64, AppError> {
-    chargers::table
-        .filter(chargers::device_id.eq(device_id))
-        .select(chargers::id)
-        .first(c)
-        .optional()?
-        .ok_or(AppError::ChargerNotFound)
+fn view(device_id: &str, r: Row) -> ChargingProfile {
+    ChargingProfile {
+        id: r.id,
+        device_id: device_id.to_string(),
+        connector_id: r.connector_id,
+        purpose: r.purpose,
+        stack_level: r.stack_level,
+        transaction_id: r.transaction_id,
+        profile: serde_json::from_str(&r.profile).unwrap_or(Value::Null),
+        origin: r.origin,
+        status: r.status,
+        answer: r.answer,
+        limit_w: r.limit_w,
+        updated_at: format_timestamp(r.updated_at),
+    }
 }
 
 /// `POST /api/admin/chargers/{deviceId}/charging-profiles`: `csChargingProfiles` as OCPP has it;
@@ -300,14 +262,14 @@ pub async fn set(
     }
     if !load.stations.is_online(device_id) {
         let d = device_id.to_string();
-        load.db.run(move |c| charger_id(c, &d)).await?;
+        load.db.run(move |c| id_of(c, &d)).await?;
         return Err(AppError::ChargerOffline);
     }
     let (d, stations) = (device_id.to_string(), load.stations.clone());
     let (id, payload) = load
         .db
         .run(move |c| {
-            let cid = charger_id(c, &d)?;
+            let cid = id_of(c, &d)?;
             prepare(
                 c,
                 cid,
@@ -325,11 +287,11 @@ pub async fn set(
 }
 
 pub fn get(c: &mut DbConnection, device_id: &str, id: i64) -> Result<ChargingProfile, AppError> {
-    let cid = charger_id(c, device_id)?;
+    let cid = id_of(c, device_id)?;
     let row: Row = charging_profiles::table
         .find(id)
         .filter(charging_profiles::charger_id.eq(cid))
-        .select(COLUMNS)
+        .select(Row::as_select())
         .first(c)
         .optional()?
         .ok_or_else(|| AppError::NotFound("Charging profile not found".into()))?;
@@ -342,12 +304,12 @@ pub fn list(
     device_id: &str,
     current: bool,
 ) -> Result<Vec<ChargingProfile>, AppError> {
-    let cid = charger_id(c, device_id)?;
+    let cid = id_of(c, device_id)?;
     let mut q = charging_profiles::table
         .filter(charging_profiles::charger_id.eq(cid))
         .order(charging_profiles::id.desc())
         .limit(500)
-        .select(COLUMNS)
+        .select(Row::as_select())
         .into_boxed();
     if current {
         q = q.filter(charging_profiles::status.eq_any(["pending", "installed"]));
@@ -392,7 +354,7 @@ pub async fn clear(
         .check(device_id, "ClearChargingProfile", &payload)
         .map_err(|e| AppError::bad_request(format!("Invalid criteria: {e}")))?;
     let d = device_id.to_string();
-    let cid = load.db.run(move |c| charger_id(c, &d)).await?;
+    let cid = load.db.run(move |c| id_of(c, &d)).await?;
     let answer = load
         .stations
         .call(
@@ -454,7 +416,7 @@ pub async fn composite(
         .check(device_id, "GetCompositeSchedule", &payload)
         .map_err(|e| AppError::bad_request(format!("Invalid request: {e}")))?;
     let d = device_id.to_string();
-    load.db.run(move |c| charger_id(c, &d)).await?;
+    load.db.run(move |c| id_of(c, &d)).await?;
     Ok(load
         .stations
         .call(

@@ -51,56 +51,36 @@ pub struct Token {
     pub updated_at: Option<NaiveDateTime>,
 }
 
-type Row = (
-    String,
-    String,
-    Option<NaiveDateTime>,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    NaiveDateTime,
-    Option<NaiveDateTime>,
-);
-
-fn columns() -> (
-    id_tags::id_tag,
-    id_tags::status,
-    id_tags::expiry_date,
-    id_tags::parent_id_tag,
-    id_tags::customer_id,
-    id_tags::note,
-    id_tags::created_at,
-    id_tags::updated_at,
-) {
-    (
-        id_tags::id_tag,
-        id_tags::status,
-        id_tags::expiry_date,
-        id_tags::parent_id_tag,
-        id_tags::customer_id,
-        id_tags::note,
-        id_tags::created_at,
-        id_tags::updated_at,
-    )
+/// A token as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = id_tags)]
+struct Row {
+    id_tag: String,
+    status: String,
+    expiry_date: Option<NaiveDateTime>,
+    parent_id_tag: Option<String>,
+    customer_id: Option<i64>,
+    note: Option<String>,
+    created_at: NaiveDateTime,
+    updated_at: Option<NaiveDateTime>,
 }
 
 fn token(r: Row) -> Token {
-    let (id_tag, status, expiry, parent, customer_id, note, created, updated) = r;
-    let expired = status == "Accepted" && expiry.is_some_and(|e| e < now());
+    let expired = r.status == "Accepted" && r.expiry_date.is_some_and(|e| e < now());
     Token {
-        id_tag,
+        id_tag: r.id_tag,
         effective_status: if expired {
             "Expired".into()
         } else {
-            status.clone()
+            r.status.clone()
         },
-        status,
-        expiry_date: expiry,
-        parent_id_tag: parent,
-        customer_id,
-        note,
-        created_at: created,
-        updated_at: updated,
+        status: r.status,
+        expiry_date: r.expiry_date,
+        parent_id_tag: r.parent_id_tag,
+        customer_id: r.customer_id,
+        note: r.note,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
     }
 }
 
@@ -168,8 +148,8 @@ fn check(c: &mut DbConnection, input: &TokenInput) -> Result<Checked, AppError> 
 fn load(c: &mut DbConnection, tag: &str) -> Result<Token, AppError> {
     id_tags::table
         .filter(id_tags::id_tag.eq(tag))
-        .select(columns())
-        .first::<Row>(c)
+        .select(Row::as_select())
+        .first(c)
         .optional()?
         .map(token)
         .ok_or_else(|| AppError::NotFound("Token not found".into()))
@@ -237,12 +217,12 @@ pub fn list(
     let mut q = id_tags::table
         .order(id_tags::id.desc())
         .limit(limit.clamp(1, 5000))
-        .select(columns())
+        .select(Row::as_select())
         .into_boxed();
     if let Some(customer) = customer_id {
         q = q.filter(id_tags::customer_id.eq(customer));
     }
-    Ok(q.load::<Row>(c)?.into_iter().map(token).collect())
+    Ok(q.load(c)?.into_iter().map(token).collect())
 }
 
 /// Changes what the input names. The idTag itself cannot change (register a new token instead).

@@ -240,6 +240,17 @@ pub struct Simulator {
     next_id: Arc<std::sync::atomic::AtomicU64>,
 }
 
+/// Uploads a file the way csms asks for it (PUT to its location + the file name); whether it was
+/// taken.
+async fn upload(location: &str, file: &str, body: String) -> bool {
+    let sent = reqwest::Client::new()
+        .put(format!("{location}{file}"))
+        .body(body)
+        .send()
+        .await;
+    matches!(sent, Ok(r) if r.status().is_success())
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -444,15 +455,20 @@ impl Simulator {
         lock(&self.shared).meters.insert(connector, 0.0);
     }
 
+    /// The connectors running a transaction.
+    fn charging_connectors(&self) -> Vec<u32> {
+        lock(&self.shared)
+            .transactions
+            .values()
+            .map(|t| t.0)
+            .collect()
+    }
+
     /// Reports every connector's status as the charger sees it (after a reconnect, as chargers
     /// do): `Charging` where it runs a transaction, `Available` elsewhere.
     pub async fn report_statuses(&self) -> Result<(), SimError> {
         let n = lock(&self.cfg).connectors;
-        let charging: Vec<u32> = lock(&self.shared)
-            .transactions
-            .values()
-            .map(|t| t.0)
-            .collect();
+        let charging = self.charging_connectors();
         for c in 1..=n {
             let status = if charging.contains(&c) {
                 "Charging"
@@ -589,13 +605,7 @@ impl Simulator {
     async fn upload_diagnostics(&self, location: &str, file: &str) {
         self.notify("DiagnosticsStatusNotification", "Uploading")
             .await;
-        let body = format!("diagnostics of {}\n", self.id());
-        let sent = reqwest::Client::new()
-            .put(format!("{location}{file}"))
-            .body(body)
-            .send()
-            .await;
-        let ok = matches!(sent, Ok(r) if r.status().is_success());
+        let ok = upload(location, file, format!("diagnostics of {}\n", self.id())).await;
         let status = if ok { "Uploaded" } else { "UploadFailed" };
         self.notify("DiagnosticsStatusNotification", status).await;
     }
@@ -701,11 +711,7 @@ impl Simulator {
             let cfg = lock(&self.cfg);
             (cfg.connectors, cfg.faulted.clone())
         };
-        let charging: Vec<u32> = lock(&self.shared)
-            .transactions
-            .values()
-            .map(|t| t.0)
-            .collect();
+        let charging = self.charging_connectors();
         for c in 1..=n {
             if faulted.contains(&c) {
                 self.call("StatusNotification", json!({"connectorId": c, "errorCode": "GroundFailure", "status": "Faulted", "timestamp": now_timestamp()})).await?;
@@ -933,6 +939,27 @@ impl Simulator {
         self.link()
             .is_closed
             .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Answers a TriggerMessage or ExtendedTriggerMessage: Accepted when the message it requests
+    /// is one of `supported`, else NotImplemented. Returns the requested message.
+    async fn answer_trigger(&self, id: &str, payload: &Value, supported: &[&str]) -> String {
+        let requested = payload["requestedMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let status = if supported.contains(&requested.as_str()) {
+            "Accepted"
+        } else {
+            "NotImplemented"
+        };
+        self.reply(id, json!({ "status": status })).await;
+        requested
+    }
+
+    /// A triggered status notification (`action`) while nothing is in progress: Idle.
+    async fn report_idle(&self, action: &str) {
+        let _ = self.call(action, json!({"status": "Idle"})).await;
     }
 
     async fn reply(&self, id: &str, payload: Value) {
@@ -1320,24 +1347,20 @@ impl Simulator {
                 self.reply(&id, json!({"status": "Accepted"})).await;
             }
             "TriggerMessage" => {
-                let requested = payload["requestedMessage"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                let supported = matches!(
-                    requested.as_str(),
-                    "BootNotification"
-                        | "Heartbeat"
-                        | "StatusNotification"
-                        | "MeterValues"
-                        | "DiagnosticsStatusNotification"
-                        | "FirmwareStatusNotification"
-                );
-                self.reply(
-                    &id,
-                    json!({"status": if supported { "Accepted" } else { "NotImplemented" }}),
-                )
-                .await;
+                let requested = self
+                    .answer_trigger(
+                        &id,
+                        &payload,
+                        &[
+                            "BootNotification",
+                            "Heartbeat",
+                            "StatusNotification",
+                            "MeterValues",
+                            "DiagnosticsStatusNotification",
+                            "FirmwareStatusNotification",
+                        ],
+                    )
+                    .await;
                 match requested.as_str() {
                     "BootNotification" => {
                         let _ = self.call("BootNotification", json!({"chargePointVendor": "csms", "chargePointModel": "Simulator"})).await;
@@ -1345,15 +1368,8 @@ impl Simulator {
                     "Heartbeat" => {
                         let _ = self.call("Heartbeat", json!({})).await;
                     }
-                    "DiagnosticsStatusNotification" => {
-                        let _ = self
-                            .call("DiagnosticsStatusNotification", json!({"status": "Idle"}))
-                            .await;
-                    }
-                    "FirmwareStatusNotification" => {
-                        let _ = self
-                            .call("FirmwareStatusNotification", json!({"status": "Idle"}))
-                            .await;
+                    "DiagnosticsStatusNotification" | "FirmwareStatusNotification" => {
+                        self.report_idle(&requested).await;
                     }
                     "StatusNotification" => {
                         let c = payload["connectorId"].as_u64().unwrap_or(0) as u32;

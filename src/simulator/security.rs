@@ -147,23 +147,18 @@ impl Simulator {
     pub(super) async fn on_security_call(&self, id: &str, action: &str, payload: &Value) -> bool {
         match action {
             "ExtendedTriggerMessage" => {
-                let requested = payload["requestedMessage"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                let supported = matches!(
-                    requested.as_str(),
-                    "SignChargePointCertificate"
-                        | "Heartbeat"
-                        | "LogStatusNotification"
-                        | "FirmwareStatusNotification"
-                );
-                let status = if supported {
-                    "Accepted"
-                } else {
-                    "NotImplemented"
-                };
-                self.reply(id, json!({ "status": status })).await;
+                let requested = self
+                    .answer_trigger(
+                        id,
+                        payload,
+                        &[
+                            "SignChargePointCertificate",
+                            "Heartbeat",
+                            "LogStatusNotification",
+                            "FirmwareStatusNotification",
+                        ],
+                    )
+                    .await;
                 match requested.as_str() {
                     "SignChargePointCertificate" => {
                         if let Err(e) = self.sign_certificate().await {
@@ -173,18 +168,9 @@ impl Simulator {
                     "Heartbeat" => {
                         let _ = self.call("Heartbeat", json!({})).await;
                     }
-                    "LogStatusNotification" => {
-                        let _ = self
-                            .call("LogStatusNotification", json!({"status": "Idle"}))
-                            .await;
-                    }
+                    "LogStatusNotification" => self.report_idle("LogStatusNotification").await,
                     "FirmwareStatusNotification" => {
-                        let _ = self
-                            .call(
-                                "SignedFirmwareStatusNotification",
-                                json!({"status": "Idle"}),
-                            )
-                            .await;
+                        self.report_idle("SignedFirmwareStatusNotification").await;
                     }
                     _ => {}
                 }
@@ -321,13 +307,7 @@ impl Simulator {
                 json!({"status": "Uploading", "requestId": request_id}),
             )
             .await;
-        let body = format!("security log of {}\n", self.id());
-        let sent = reqwest::Client::new()
-            .put(format!("{location}{file}"))
-            .body(body)
-            .send()
-            .await;
-        let ok = matches!(sent, Ok(r) if r.status().is_success());
+        let ok = super::upload(location, file, format!("security log of {}\n", self.id())).await;
         if ok {
             lock(&self.shared)
                 .security

@@ -1,21 +1,17 @@
 //! The simulator's side of `wss://`: a rustls client that trusts the given CA and, for security
 //! profile 3, presents a client certificate.
 
-use std::io;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-pub enum SimStream {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-}
+use crate::protocol::stream::MaybeTls;
+
+/// The simulator's connection: plain TCP, or TLS as a client.
+pub type SimStream = MaybeTls<tokio_rustls::client::TlsStream<TcpStream>>;
 
 fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     CertificateDer::pem_file_iter(path)
@@ -78,44 +74,4 @@ pub async fn connect(
         .await
         .map_err(|e| format!("TLS: {e}"))?;
     Ok(SimStream::Tls(Box::new(stream)))
-}
-
-impl AsyncRead for SimStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            SimStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            SimStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for SimStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            SimStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            SimStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            SimStream::Plain(s) => Pin::new(s).poll_flush(cx),
-            SimStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            SimStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            SimStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
 }
