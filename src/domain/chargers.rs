@@ -909,6 +909,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn registration_words() {
+        crate::infra::db::text_enum::check_words(
+            Registration::ALL,
+            Registration::as_str,
+            Registration::of,
+        );
+    }
+
+    #[test]
     fn secrets_hash_salted_and_verify() {
         let p = generate_password();
         assert_eq!(p.len(), 40);

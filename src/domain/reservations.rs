@@ -1175,3 +1175,17 @@ pub async fn run(desk: Arc<Reservations>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ReservationStatus;
+
+    #[test]
+    fn reservation_words() {
+        crate::infra::db::text_enum::check_words(
+            ReservationStatus::ALL,
+            ReservationStatus::as_str,
+            ReservationStatus::of,
+        );
+    }
+}

@@ -103,20 +103,16 @@ pub fn record_csms(
 /// disconnects a charger that kept sending frames that are not OCPP-J.
 pub const INVALID_MESSAGES: &str = "InvalidMessages";
 
-/// A charger disconnected for invalid frames; at most once a minute per charger (a charger that
-/// reconnects and floods again cannot fill the table). Returns whether it was recorded.
-pub fn record_invalid_messages(
+/// csms's event `kind` about a charger (a disconnection for invalid frames, a connection refused
+/// below its security profile), recorded at most once a minute per charger and kind, so that a
+/// client that reconnects in a loop cannot fill the table. Returns whether it was recorded.
+pub fn record_throttled(
     c: &mut DbConnection,
     charger_id: i64,
+    kind: &str,
     tech_info: &str,
 ) -> Result<bool, AppError> {
-    record_csms_unless(
-        c,
-        charger_id,
-        INVALID_MESSAGES,
-        tech_info,
-        Unless::LastMinute,
-    )
+    record_csms_unless(c, charger_id, kind, tech_info, Unless::LastMinute)
 }
 
 /// Which earlier event of the same kind keeps csms from recording one again.
@@ -157,22 +153,6 @@ pub(crate) fn record_csms_unless(
 /// The kind of a connection refused below the charger's security profile (the whitepaper's name
 /// for a charger that failed to authenticate at the central system).
 pub const REFUSED_CONNECTION: &str = "FailedToAuthenticateAtCentralSystem";
-
-/// A connection refused below the charger's security profile. Recorded at most once a minute per
-/// charger, so that a client retrying in a loop cannot fill the table; returns whether it was.
-pub fn record_refused_connection(
-    c: &mut DbConnection,
-    charger_id: i64,
-    tech_info: &str,
-) -> Result<bool, AppError> {
-    record_csms_unless(
-        c,
-        charger_id,
-        REFUSED_CONNECTION,
-        tech_info,
-        Unless::LastMinute,
-    )
-}
 
 /// A security event as stored, with its charger's identity.
 #[derive(Queryable, Selectable)]

@@ -290,10 +290,12 @@ mod tests {
     use super::ConnectorStatus;
 
     #[test]
-    fn connector_words_of_both_versions_read_back() {
-        for &s in ConnectorStatus::ALL {
-            assert_eq!(ConnectorStatus::of(s.as_str()), Some(s));
-        }
+    fn connector_words_of_both_versions() {
+        crate::infra::db::text_enum::check_words(
+            ConnectorStatus::ALL,
+            ConnectorStatus::as_str,
+            ConnectorStatus::of,
+        );
         assert_eq!(
             ConnectorStatus::of("SuspendedEVSE"),
             Some(ConnectorStatus::SuspendedEvse)

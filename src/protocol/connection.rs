@@ -314,7 +314,10 @@ where
         let id = ctx.charger_id;
         let recorded = state
             .db
-            .run(move |c| crate::domain::security_events::record_invalid_messages(c, id, &info))
+            .run(move |c| {
+                use crate::domain::security_events::{INVALID_MESSAGES, record_throttled};
+                record_throttled(c, id, INVALID_MESSAGES, &info)
+            })
             .await;
         if let Err(e) = recorded {
             log::warn!("{}: security event not recorded: {e}", ctx.device_id);

@@ -248,7 +248,12 @@ fn below_profile(
 ) -> Result<(), crate::error::AppError> {
     log::warn!("{device_id}: {reason}: refused");
     metrics::counter!("csms_ocpp_security_refusals_total").increment(1);
-    crate::domain::security_events::record_refused_connection(c, charger_id, &reason)?;
+    crate::domain::security_events::record_throttled(
+        c,
+        charger_id,
+        crate::domain::security_events::REFUSED_CONNECTION,
+        &reason,
+    )?;
     Ok(())
 }
 

@@ -39,10 +39,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_state_reads_back_from_its_text() {
-        for &s in SessionStatus::ALL {
-            assert_eq!(SessionStatus::of(s.as_str()), Some(s));
-        }
+    fn open_and_running_states() {
+        crate::infra::db::text_enum::check_words(
+            SessionStatus::ALL,
+            SessionStatus::as_str,
+            SessionStatus::of,
+        );
         assert_eq!(SessionStatus::of("Active"), None);
         assert!(SessionStatus::is_open("pending") && !SessionStatus::is_open("completed"));
         assert!(SessionStatus::is_running("stopping") && !SessionStatus::is_running("pending"));

@@ -66,3 +66,21 @@ macro_rules! text_enum {
 }
 
 pub(crate) use text_enum;
+
+/// For tests: every state of a text enum reads back from its word, the words are distinct, and an
+/// unknown word is no state.
+#[cfg(test)]
+pub(crate) fn check_words<T: Copy + PartialEq + std::fmt::Debug>(
+    all: &[T],
+    word: fn(T) -> &'static str,
+    of: fn(&str) -> Option<T>,
+) {
+    let mut words: Vec<&str> = all.iter().map(|&s| word(s)).collect();
+    for &s in all {
+        assert_eq!(of(word(s)), Some(s));
+    }
+    words.sort_unstable();
+    words.dedup();
+    assert_eq!(words.len(), all.len(), "distinct words");
+    assert_eq!(of("no such state"), None);
+}
