@@ -221,6 +221,18 @@ impl Application {
             dummy_hash,
             bcrypt_cost: settings.bcrypt_cost,
         });
+        let file_jobs = Arc::new(crate::domain::file_jobs::FileJobs {
+            db: db.clone(),
+            stations: registry.clone(),
+            call_timeout: settings.call_timeout(),
+            upload_ttl: settings.upload_token_ttl(),
+        });
+        let certificates = Arc::new(crate::domain::certificates::Certificates {
+            db: db.clone(),
+            stations: registry.clone(),
+            call_timeout: settings.call_timeout(),
+            ca_dir: settings.ca_dir.clone(),
+        });
         let state: State = Arc::new(AppState {
             jwt,
             accounts,
@@ -241,6 +253,8 @@ impl Application {
             load,
             reservations,
             charging,
+            file_jobs,
+            certificates,
             auth_cache,
             tls,
             settings,
@@ -299,7 +313,9 @@ impl Application {
             policy: state.derived.policy,
             settings: state.settings.clone(),
         }));
-        tokio::spawn(crate::domain::certificates::audit_at_startup(state.clone()));
+        tokio::spawn(crate::domain::certificates::audit_at_startup(
+            state.db.clone(),
+        ));
         tokio::spawn(state.stops.clone().run());
         tokio::spawn(crate::domain::reservations::run(state.reservations.clone()));
         tokio::spawn(crate::domain::local_list::run(state.local_lists.clone()));

@@ -44,6 +44,10 @@ pub struct AppState {
     pub reservations: Arc<crate::domain::reservations::Reservations>,
     /// Customers' starts and stops (`charging::start`, `charging::stop`).
     pub charging: Arc<crate::domain::charging::desk::Charging>,
+    /// Firmware updates, diagnostics, logs and signed firmware.
+    pub file_jobs: Arc<crate::domain::file_jobs::FileJobs>,
+    /// Chargers' certificates signed by csms's CA.
+    pub certificates: Arc<crate::domain::certificates::Certificates>,
     /// The `wss://` listener's certificates (security profiles 2 and 3), when it is configured.
     pub tls: Option<Arc<crate::protocol::tls::Tls>>,
     /// Which chargers were asked about their authorization cache (see `auth_cache`).

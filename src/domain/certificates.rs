@@ -24,12 +24,12 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use crate::domain::station_commands::StationCommands;
 use crate::error::AppError;
 use crate::infra::ca::{Ca, CaError, Issued};
 use crate::infra::db::schema::{charger_certificates, chargers, installed_certificates};
-use crate::infra::db::{DbConnection, now, write_tx};
+use crate::infra::db::{Db, DbConnection, now, write_tx};
 use crate::infra::timestamps::format_timestamp;
-use crate::state::State;
 
 /// Validity of the certificates issued to chargers.
 pub const CHARGER_CERT_DAYS: u32 = 365;
@@ -180,15 +180,24 @@ pub fn list(c: &mut DbConnection, device_id: &str) -> Result<ChargerCertificates
     })
 }
 
+/// What signing chargers' certificates works with (built once in `startup.rs`).
+pub struct Certificates {
+    pub db: Db,
+    pub stations: Arc<dyn StationCommands>,
+    pub call_timeout: std::time::Duration,
+    /// Where csms's CA keeps its key and certificate (`CSMS_CA_DIR`).
+    pub ca_dir: String,
+}
+
 /// SignCertificate from a charger: `Accepted` (and CertificateSigned follows once the answer went
 /// out) or `Rejected` (recorded as a security event).
 pub async fn sign_certificate(
-    state: &State,
+    desk: &Arc<Certificates>,
     charger_id: i64,
     device_id: &str,
     csr: String,
 ) -> Result<&'static str, AppError> {
-    let ca = ca(&state.settings.ca_dir).await?;
+    let ca = ca(&desk.ca_dir).await?;
     let device = device_id.to_string();
     let signed: Result<Issued, CaError> =
         tokio::task::spawn_blocking(move || ca.sign_csr(&csr, &device, CHARGER_CERT_DAYS))
@@ -200,8 +209,7 @@ pub async fn sign_certificate(
         Err(e) => {
             let why = e.to_string();
             log::warn!("{device_id}: SignCertificate rejected: {why}");
-            state
-                .db
+            desk.db
                 .run(move |c| {
                     crate::domain::security_events::record_csms(
                         c,
@@ -215,7 +223,7 @@ pub async fn sign_certificate(
         }
     };
     let chain = issued.chain_pem.clone();
-    let id = state
+    let id = desk
         .db
         .run(move |c| {
             let t = now();
@@ -238,8 +246,8 @@ pub async fn sign_certificate(
         })
         .await?;
     // The connection sends our CALL only after the answer to the charger's CALL went out.
-    let (state, device) = (state.clone(), device_id.to_string());
-    tokio::spawn(async move { send_certificate(&state, &device, id, chain).await });
+    let (desk, device) = (desk.clone(), device_id.to_string());
+    tokio::spawn(async move { send_certificate(&desk, &device, id, chain).await });
     Ok("Accepted")
 }
 
@@ -376,8 +384,8 @@ fn record_once(c: &mut DbConnection, charger_id: i64, tech_info: &str) -> Result
 }
 
 /// [`audit_issued`] at start-up: logged, never fatal.
-pub async fn audit_at_startup(state: State) {
-    match state.db.run(audit_issued).await {
+pub async fn audit_at_startup(db: Db) {
+    match db.run(audit_issued).await {
         Ok(found) if found.is_empty() => {}
         Ok(found) => log::warn!(
             "{} issued certificate(s) name another charger than the one csms issued them to \
@@ -390,14 +398,14 @@ pub async fn audit_at_startup(state: State) {
 }
 
 /// CertificateSigned with the chain; the charger's answer is stored with the certificate.
-async fn send_certificate(state: &State, device: &str, id: i64, chain: String) {
-    let answer = state
-        .registry
+async fn send_certificate(desk: &Certificates, device: &str, id: i64, chain: String) {
+    let answer = desk
+        .stations
         .call(
             device,
             "CertificateSigned",
             json!({ "certificateChain": chain }),
-            state.settings.call_timeout(),
+            desk.call_timeout,
         )
         .await;
     let status = match answer {
@@ -405,7 +413,7 @@ async fn send_certificate(state: &State, device: &str, id: i64, chain: String) {
         Err(e) => format!("Failed: {}", AppError::from(e)),
     };
     log::info!("{device}: CertificateSigned answered {status}");
-    let stored = state
+    let stored = desk
         .db
         .run(move |c| {
             write_tx(c, |c| {
@@ -530,7 +538,7 @@ pub fn deleted(c: &mut DbConnection, device_id: &str, hash: &Value) -> Result<()
 
 /// What csms records for a certificate command the charger answered (see the module docs).
 pub async fn after_command(
-    state: &State,
+    db: &Db,
     device_id: &str,
     action: &str,
     payload: &Value,
@@ -539,31 +547,25 @@ pub async fn after_command(
     let (d, p, r) = (device_id.to_string(), payload.clone(), response.clone());
     match action {
         "GetInstalledCertificateIds" => {
-            state
-                .db
-                .run(move |c| {
-                    let t = p["certificateType"].as_str().unwrap_or_default();
-                    installed_reported(c, &d, t, &r)
-                })
-                .await
+            db.run(move |c| {
+                let t = p["certificateType"].as_str().unwrap_or_default();
+                installed_reported(c, &d, t, &r)
+            })
+            .await
         }
         "InstallCertificate" if r["status"] == "Accepted" => {
-            state
-                .db
-                .run(move |c| {
-                    installed(
-                        c,
-                        &d,
-                        p["certificateType"].as_str().unwrap_or_default(),
-                        p["certificate"].as_str().unwrap_or_default(),
-                    )
-                })
-                .await
+            db.run(move |c| {
+                installed(
+                    c,
+                    &d,
+                    p["certificateType"].as_str().unwrap_or_default(),
+                    p["certificate"].as_str().unwrap_or_default(),
+                )
+            })
+            .await
         }
         "DeleteCertificate" if r["status"] == "Accepted" => {
-            state
-                .db
-                .run(move |c| deleted(c, &d, &p["certificateHashData"]))
+            db.run(move |c| deleted(c, &d, &p["certificateHashData"]))
                 .await
         }
         _ => Ok(()),

@@ -13,17 +13,26 @@ use serde_json::{Value, json};
 
 use crate::error::AppError;
 use crate::infra::db::now;
-use crate::state::State;
+
+/// What the file-transfer jobs (firmware updates, diagnostics, logs, signed firmware) work with
+/// (built once in `startup.rs`).
+pub struct FileJobs {
+    pub db: crate::infra::db::Db,
+    pub stations: std::sync::Arc<dyn crate::domain::station_commands::StationCommands>,
+    pub call_timeout: std::time::Duration,
+    /// How long a job's upload address works.
+    pub upload_ttl: chrono::Duration,
+}
 
 /// The id of a registered charger that is connected: 404 for an unknown one, 409 (offline) when it
 /// is not connected.
-pub(crate) async fn reachable(state: &State, device_id: &str) -> Result<i64, AppError> {
+pub(crate) async fn reachable(desk: &FileJobs, device_id: &str) -> Result<i64, AppError> {
     let d = device_id.to_string();
-    let cid = state
+    let cid = desk
         .db
         .run(move |c| crate::domain::chargers::id_of(c, &d))
         .await?;
-    if !state.registry.is_online(device_id) {
+    if !desk.stations.is_online(device_id) {
         return Err(AppError::ChargerOffline);
     }
     Ok(cid)
@@ -223,7 +232,7 @@ macro_rules! job_table {
         /// Sends the CALL that starts job `id`; `outcome` tells which status its answer (or why
         /// there is none) gives the job, if any.
         async fn send(
-            state: &crate::state::State,
+            desk: &crate::domain::file_jobs::FileJobs,
             device_id: &str,
             id: i64,
             action: &str,
@@ -232,23 +241,23 @@ macro_rules! job_table {
                 &Result<Value, crate::domain::station_commands::CallFailure>,
             ) -> Option<String>,
         ) -> Result<Value, AppError> {
-            let answer = state
-                .registry
-                .call(device_id, action, payload, state.settings.call_timeout())
+            let answer = desk
+                .stations
+                .call(device_id, action, payload, desk.call_timeout)
                 .await;
             if let Some(status) = outcome(&answer) {
-                set_status(state, id, status).await?;
+                set_status(desk, id, status).await?;
             }
             Ok(answer?)
         }
 
         /// Sets a job's status, in a transaction of its own.
         async fn set_status(
-            state: &crate::state::State,
+            desk: &crate::domain::file_jobs::FileJobs,
             id: i64,
             status: String,
         ) -> Result<(), AppError> {
-            state
+            desk
                 .db
                 .run(move |c| write_tx(c, |c| record(c, id, &status)))
                 .await
@@ -256,14 +265,14 @@ macro_rules! job_table {
 
         /// The name the charger's answer gave the file it will upload, if it gave one.
         async fn set_file_name(
-            state: &crate::state::State,
+            desk: &crate::domain::file_jobs::FileJobs,
             id: i64,
             name: Option<&str>,
         ) -> Result<(), AppError> {
             let Some(name) = name.map(str::to_string) else {
                 return Ok(());
             };
-            state
+            desk
                 .db
                 .run(move |c| {
                     write_tx(c, |c| {

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::domain::chargers::id_of;
+use crate::domain::file_jobs::FileJobs;
 use crate::domain::file_jobs::{add_retries, reachable};
 use crate::domain::station_commands::CallFailure;
 use crate::error::AppError;
@@ -24,7 +25,6 @@ use crate::infra::db::schema::{firmware_images, maintenance_jobs};
 use crate::infra::db::{DbConnection, now, write_tx};
 use crate::infra::files::Received;
 use crate::infra::timestamps::format_timestamp;
-use crate::state::State;
 
 pub use crate::infra::files::MAX_FILE_BYTES;
 
@@ -208,17 +208,17 @@ pub struct FirmwareRequest {
 /// Sends UpdateFirmware for a hosted image; `base_url` is csms's HTTP address as the operator
 /// reached it (chargers download from there).
 pub async fn update_firmware(
-    state: &State,
+    desk: &FileJobs,
     device_id: &str,
     base_url: &str,
     r: FirmwareRequest,
 ) -> Result<Job, AppError> {
     let (d, image) = (device_id.to_string(), r.image_id);
-    let (cid, path) = state
+    let (cid, path) = desk
         .db
         .run(move |c| Ok((id_of(c, &d)?, image_path(c, image)?)))
         .await?;
-    if !state.registry.is_online(device_id) {
+    if !desk.stations.is_online(device_id) {
         return Err(AppError::ChargerOffline);
     }
     let location = format!("{base_url}{path}");
@@ -228,23 +228,23 @@ pub async fn update_firmware(
     });
     add_retries(&mut payload, r.retries, r.retry_interval);
     let loc = location.clone();
-    let id = state
+    let id = desk
         .db
         .run(move |c| new_job(c, cid, "firmware", Some(image), &loc, None))
         .await?;
-    send(state, device_id, id, "UpdateFirmware", payload, failed).await?;
-    state.db.run(move |c| job(c, id)).await
+    send(desk, device_id, id, "UpdateFirmware", payload, failed).await?;
+    desk.db.run(move |c| job(c, id)).await
 }
 
 /// Sends GetDiagnostics; the charger uploads to csms.
 pub async fn get_diagnostics(
-    state: &State,
+    desk: &FileJobs,
     device_id: &str,
     base_url: &str,
     start: Option<NaiveDateTime>,
     stop: Option<NaiveDateTime>,
 ) -> Result<Job, AppError> {
-    let cid = reachable(state, device_id).await?;
+    let cid = reachable(desk, device_id).await?;
     let tok = token();
     let location = format!("{base_url}/files/diagnostics/{tok}/");
     let mut payload = json!({ "location": location });
@@ -255,14 +255,14 @@ pub async fn get_diagnostics(
         payload["stopTime"] = json!(format_timestamp(t));
     }
     let loc = location.clone();
-    let ttl = state.settings.upload_token_ttl();
-    let id = state
+    let ttl = desk.upload_ttl;
+    let id = desk
         .db
         .run(move |c| new_job(c, cid, "diagnostics", None, &loc, Some((&tok, ttl))))
         .await?;
-    let answer = send(state, device_id, id, "GetDiagnostics", payload, failed).await?;
-    set_file_name(state, id, answer["fileName"].as_str()).await?;
-    state.db.run(move |c| job(c, id)).await
+    let answer = send(desk, device_id, id, "GetDiagnostics", payload, failed).await?;
+    set_file_name(desk, id, answer["fileName"].as_str()).await?;
+    desk.db.run(move |c| job(c, id)).await
 }
 
 /// A call that failed fails its job; the charger's answer changes nothing (its status
@@ -348,7 +348,7 @@ pub fn after_boot(
     Ok(())
 }
 
-// Job, jobs, record, upload_address, receive, received_file and the rest for the maintenance jobs.
+// Job, desk, record, upload_address, receive, received_file and the rest for the maintenance desk.
 crate::domain::file_jobs::job_table! {
     maintenance_jobs, "diagnostics",
     /// An UpdateFirmware or GetDiagnostics request and what the charger reported.

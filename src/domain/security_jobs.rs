@@ -1,4 +1,4 @@
-//! GetLog and SignedUpdateFirmware (OCPP 1.6 security extension) as jobs, like UpdateFirmware and
+//! GetLog and SignedUpdateFirmware (OCPP 1.6 security extension) as desk, like UpdateFirmware and
 //! GetDiagnostics in `crate::domain::firmware`: each has a requestId, and the charger's
 //! LogStatusNotification / SignedFirmwareStatusNotification statuses are kept with their times.
 //! Logs are uploaded to csms over HTTP (`PUT` or `POST /files/logs/{token}/{fileName}`, the token
@@ -10,15 +10,15 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use crate::domain::chargers::id_of;
+use crate::domain::file_jobs::FileJobs;
 use crate::domain::file_jobs::{add_retries, reachable};
 use crate::domain::firmware::{Download, image_path, stored, text, token};
-use crate::domain::station_commands::{CallFailure, StationCommands};
+use crate::domain::station_commands::CallFailure;
 use crate::error::AppError;
 use crate::infra::db::schema::security_jobs;
 use crate::infra::db::{DbConnection, now, write_tx};
 use crate::infra::files::Received;
 use crate::infra::timestamps::format_timestamp;
-use crate::state::State;
 
 /// The kinds of log GetLog asks for.
 pub const LOG_TYPES: &[&str] = &["SecurityLog", "DiagnosticsLog"];
@@ -60,15 +60,15 @@ fn new_job(
 /// Sends the CALL once the charger's protocol accepts its payload; a failure or an answer other
 /// than Accepted is the job's status.
 async fn send_checked(
-    state: &State,
+    desk: &FileJobs,
     device_id: &str,
     id: i64,
     action: &str,
     payload: Value,
 ) -> Result<Value, AppError> {
-    if let Err(e) = state.registry.check(device_id, action, &payload) {
+    if let Err(e) = desk.stations.check(device_id, action, &payload) {
         let why = format!("Invalid {action}: {e}");
-        set_status(state, id, format!("Failed: {why}")).await?;
+        set_status(desk, id, format!("Failed: {why}")).await?;
         return Err(AppError::bad_request(why));
     }
     let outcome = |answer: &Result<Value, CallFailure>| match answer {
@@ -78,7 +78,7 @@ async fn send_checked(
         }
         Ok(_) => None,
     };
-    send(state, device_id, id, action, payload, outcome).await
+    send(desk, device_id, id, action, payload, outcome).await
 }
 
 /// What the operator asks for with GetLog.
@@ -103,13 +103,13 @@ fn check_retries(retries: Option<i64>, interval: Option<i64>) -> Result<(), AppE
 
 /// Sends GetLog; the charger uploads the log to csms (`base_url` is csms's HTTP address).
 pub async fn get_log(
-    state: &State,
+    desk: &FileJobs,
     device_id: &str,
     base_url: &str,
     r: LogRequest,
 ) -> Result<SecurityJob, AppError> {
     // The charger first (404, then 409 when offline), then the request.
-    let cid = reachable(state, device_id).await?;
+    let cid = reachable(desk, device_id).await?;
     check_retries(r.retries, r.retry_interval)?;
     if !LOG_TYPES.contains(&r.log_type.as_str()) {
         return Err(AppError::bad_request(
@@ -126,8 +126,8 @@ pub async fn get_log(
     let tok = token();
     let location = format!("{base_url}/files/logs/{tok}/");
     let (loc, kind) = (location.clone(), r.log_type.clone());
-    let ttl = state.settings.upload_token_ttl();
-    let (id, request_id) = state
+    let ttl = desk.upload_ttl;
+    let (id, request_id) = desk
         .db
         .run(move |c| new_job(c, cid, &kind, None, None, &loc, Some((&tok, ttl))))
         .await?;
@@ -140,9 +140,9 @@ pub async fn get_log(
     }
     let mut payload = json!({"logType": r.log_type, "requestId": request_id, "log": log});
     add_retries(&mut payload, r.retries, r.retry_interval);
-    let answer = send_checked(state, device_id, id, "GetLog", payload).await?;
-    set_file_name(state, id, answer["filename"].as_str()).await?;
-    state.db.run(move |c| job(c, id)).await
+    let answer = send_checked(desk, device_id, id, "GetLog", payload).await?;
+    set_file_name(desk, id, answer["filename"].as_str()).await?;
+    desk.db.run(move |c| job(c, id)).await
 }
 
 /// What the operator asks for with SignedUpdateFirmware.
@@ -160,12 +160,12 @@ pub struct SignedFirmwareRequest {
 
 /// Sends SignedUpdateFirmware for a hosted image.
 pub async fn signed_update_firmware(
-    state: &State,
+    desk: &FileJobs,
     device_id: &str,
     base_url: &str,
     r: SignedFirmwareRequest,
 ) -> Result<SecurityJob, AppError> {
-    let cid = reachable(state, device_id).await?;
+    let cid = reachable(desk, device_id).await?;
     check_retries(r.retries, r.retry_interval)?;
     // A certificate (PEM) the charger can read, and a base64 signature.
     crate::infra::ca::hash_data(&r.signing_certificate, None).map_err(|e| {
@@ -188,10 +188,10 @@ pub async fn signed_update_firmware(
         }
     }
     let image = r.image_id;
-    let path = state.db.run(move |c| image_path(c, image)).await?;
+    let path = desk.db.run(move |c| image_path(c, image)).await?;
     let location = format!("{base_url}{path}");
     let loc = location.clone();
-    let (id, request_id) = state
+    let (id, request_id) = desk
         .db
         .run(move |c| new_job(c, cid, "SignedFirmware", None, Some(image), &loc, None))
         .await?;
@@ -206,8 +206,8 @@ pub async fn signed_update_firmware(
     }
     let mut payload = json!({"requestId": request_id, "firmware": firmware});
     add_retries(&mut payload, r.retries, r.retry_interval);
-    send_checked(state, device_id, id, "SignedUpdateFirmware", payload).await?;
-    state.db.run(move |c| job(c, id)).await
+    send_checked(desk, device_id, id, "SignedUpdateFirmware", payload).await?;
+    desk.db.run(move |c| job(c, id)).await
 }
 
 /// GetLog or SignedUpdateFirmware sent through the commands API (the operator's location and
@@ -274,8 +274,8 @@ pub fn status_notification(
     })
 }
 
-// SecurityJob, jobs, record, upload_address, receive, received_file and the rest for the security
-// jobs.
+// SecurityJob, desk, record, upload_address, receive, received_file and the rest for the security
+// desk.
 crate::domain::file_jobs::job_table! {
     security_jobs, "log",
     /// A GetLog or SignedUpdateFirmware request and what the charger reported.

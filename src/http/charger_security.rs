@@ -132,7 +132,7 @@ pub async fn get_log(
         retries: b.retries,
         retry_interval: b.retry_interval,
     };
-    let job = security_jobs::get_log(&state.into_inner(), &path.into_inner(), &base_url(&req), r)
+    let job = security_jobs::get_log(&state.file_jobs, &path.into_inner(), &base_url(&req), r)
         .await
         .map_err(super::offline_is_conflict)?;
     super::created(SecurityJobAnswer::new(job))
@@ -162,7 +162,7 @@ pub async fn signed_firmware(
         retry_interval: b.retry_interval,
     };
     let job = security_jobs::signed_update_firmware(
-        &state.into_inner(),
+        &state.file_jobs,
         &path.into_inner(),
         &base_url(&req),
         r,

@@ -207,10 +207,9 @@ pub async fn update_firmware(
             "retries and retryInterval must be 0 or more",
         ));
     }
-    let job =
-        firmware::update_firmware(&state.into_inner(), &path.into_inner(), &base_url(&req), r)
-            .await
-            .map_err(super::offline_is_conflict)?;
+    let job = firmware::update_firmware(&state.file_jobs, &path.into_inner(), &base_url(&req), r)
+        .await
+        .map_err(super::offline_is_conflict)?;
     super::created(JobAnswer::new(job))
 }
 
@@ -233,7 +232,7 @@ pub async fn get_diagnostics(
         time("stopTime", b.stop_time)?,
     );
     let job = firmware::get_diagnostics(
-        &state.into_inner(),
+        &state.file_jobs,
         &path.into_inner(),
         &base_url(&req),
         start,

@@ -186,7 +186,8 @@ pub async fn run(
             "{device}: SecurityProfile {profile} accepted: connections below it are refused from now on"
         );
     }
-    crate::domain::certificates::after_command(state, device, action, &payload, &response).await?;
+    crate::domain::certificates::after_command(&state.db, device, action, &payload, &response)
+        .await?;
     match action {
         // Whatever the charger answered, it holds no reservation with that id afterwards.
         "CancelReservation" => {

@@ -154,7 +154,7 @@ pub async fn handle(
         "SignCertificate" => {
             let csr = payload["csr"].as_str().unwrap_or_default().to_string();
             let status = crate::domain::certificates::sign_certificate(
-                &state,
+                &state.certificates,
                 ctx.charger_id,
                 &ctx.device_id,
                 csr,
