@@ -26,6 +26,8 @@ pub mod frame;
 pub mod messages;
 #[path = "../../src/protocol/ocpp16/schemas.rs"]
 pub mod schemas;
+#[path = "../../src/protocol/schemas.rs"]
+pub mod schema_set;
 #[path = "../../src/infra/timestamps.rs"]
 pub mod timestamps;
 
@@ -39,6 +41,7 @@ pub mod infra {
 }
 pub mod protocol {
     pub use crate::frame;
+    pub use crate::schema_set as schemas;
     pub mod ocpp16 {
         pub use crate::{messages, schemas};
     }

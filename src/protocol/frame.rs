@@ -6,8 +6,8 @@ pub const CALL: u8 = 2;
 pub const CALL_RESULT: u8 = 3;
 pub const CALL_ERROR: u8 = 4;
 
-/// OCPP-J 1.6 CALLERROR codes (section 4.2.3 of the OCPP-J specification, including its spelling
-/// of "Occurence").
+/// CALLERROR codes: OCPP-J 1.6's (section 4.2.3 of the OCPP-J specification, including its spelling
+/// of "Occurence"), and the four OCPP-J 2.0.1 names or adds (section 4.3 of OCPP 2.0.1 part 4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorCode {
     NotImplemented,
@@ -20,6 +20,14 @@ pub enum ErrorCode {
     OccurenceConstraintViolation,
     TypeConstraintViolation,
     GenericError,
+    /// 2.0.1: the payload is syntactically incorrect (1.6: FormationViolation).
+    FormatViolation,
+    /// 2.0.1: a field occurs too few or too many times (1.6: OccurenceConstraintViolation).
+    OccurrenceConstraintViolation,
+    /// 2.0.1: a message type number the receiver does not know.
+    MessageTypeNotSupported,
+    /// 2.0.1: a frame that is not a valid RPC at all.
+    RpcFrameworkError,
 }
 
 impl ErrorCode {
@@ -35,6 +43,10 @@ impl ErrorCode {
             ErrorCode::OccurenceConstraintViolation => "OccurenceConstraintViolation",
             ErrorCode::TypeConstraintViolation => "TypeConstraintViolation",
             ErrorCode::GenericError => "GenericError",
+            ErrorCode::FormatViolation => "FormatViolation",
+            ErrorCode::OccurrenceConstraintViolation => "OccurrenceConstraintViolation",
+            ErrorCode::MessageTypeNotSupported => "MessageTypeNotSupported",
+            ErrorCode::RpcFrameworkError => "RpcFrameworkError",
         }
     }
 }

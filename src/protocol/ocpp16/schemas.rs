@@ -1,13 +1,12 @@
 //! The official OCPP 1.6 JSON schemas (`ocpp-schemas/`), embedded in the binary and compiled once.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use jsonschema::Validator;
-use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
 use crate::protocol::frame::{ErrorCode, OcppError};
+pub use crate::protocol::schemas::Kind;
+use crate::protocol::schemas::{SchemaSet, Violation};
 
 macro_rules! schema_files {
     ($($name:literal),* $(,)?) => {
@@ -110,79 +109,42 @@ pub const CP_TO_CS: &[&str] = &[
     "SignedFirmwareStatusNotification",
 ];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Request,
-    Response,
-}
-
+/// The compiled 1.6 schemas and their CALLERROR codes.
 pub struct Schemas {
-    validators: HashMap<&'static str, (Validator, Validator)>,
-}
-
-fn compile(action: &str, text: &str) -> Validator {
-    // The files are part of the binary and checked by tests: failing here is a build defect.
-    let schema: Value = serde_json::from_str(text)
-        .unwrap_or_else(|e| panic!("embedded OCPP schema for {action} is not JSON: {e}"));
-    jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .unwrap_or_else(|e| panic!("embedded OCPP schema for {action} does not compile: {e}"))
+    set: SchemaSet,
 }
 
 /// The compiled schemas, built on first use and shared by every connection.
 pub fn schemas() -> &'static Schemas {
     static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
     SCHEMAS.get_or_init(|| Schemas {
-        validators: FILES
-            .iter()
-            .map(|(action, req, resp)| (*action, (compile(action, req), compile(action, resp))))
-            .collect(),
+        set: SchemaSet::compile(FILES),
     })
 }
 
 impl Schemas {
     /// True when OCPP 1.6 (with the security extension) defines `action`.
     pub fn knows(&self, action: &str) -> bool {
-        self.validators.contains_key(action)
+        self.set.knows(action)
     }
 
     pub fn actions(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.validators.keys().copied()
+        self.set.actions()
     }
 
-    /// Validates a payload; the first violation becomes the OCPP-J error code that fits it.
+    /// Validates a payload; the first violation becomes the OCPP-J 1.6 error code that fits it.
     pub fn validate(&self, action: &str, kind: Kind, payload: &Value) -> Result<(), OcppError> {
-        let Some((req, resp)) = self.validators.get(action) else {
-            return Err(OcppError::new(
-                ErrorCode::NotImplemented,
-                format!("Unknown action {action}"),
-            ));
-        };
-        let validator = if kind == Kind::Request { req } else { resp };
-        match validator.iter_errors(payload).next() {
-            None => Ok(()),
-            Some(err) => {
-                let code = match err.kind() {
-                    ValidationErrorKind::Required { .. } => ErrorCode::ProtocolError,
-                    ValidationErrorKind::Type { .. } => ErrorCode::TypeConstraintViolation,
-                    ValidationErrorKind::AdditionalProperties { .. } => {
-                        ErrorCode::FormationViolation
-                    }
-                    ValidationErrorKind::MinItems { .. } | ValidationErrorKind::MaxItems { .. } => {
-                        ErrorCode::OccurenceConstraintViolation
-                    }
-                    _ => ErrorCode::PropertyConstraintViolation,
-                };
-                let path = err.instance_path().to_string();
-                let at = if path.is_empty() {
-                    String::new()
-                } else {
-                    format!(" at {path}")
-                };
-                Err(OcppError::new(code, format!("{action}{at}: {err}")))
-            }
-        }
+        self.set.check(action, kind, payload).map_err(|(v, why)| {
+            let code = match v {
+                Violation::UnknownAction => ErrorCode::NotImplemented,
+                Violation::Required => ErrorCode::ProtocolError,
+                Violation::Type => ErrorCode::TypeConstraintViolation,
+                Violation::Additional => ErrorCode::FormationViolation,
+                Violation::Occurrence => ErrorCode::OccurenceConstraintViolation,
+                Violation::Property => ErrorCode::PropertyConstraintViolation,
+            };
+            OcppError::new(code, why)
+        })
     }
 }
 

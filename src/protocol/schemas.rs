@@ -1,0 +1,100 @@
+//! JSON-schema validation of OCPP payloads, for any protocol version: a version's adapter embeds
+//! its official schema files, compiles them once into a [`SchemaSet`], and maps each
+//! [`Violation`] to its own CALLERROR code (1.6 and 2.0.1 name them differently).
+
+use std::collections::HashMap;
+
+use jsonschema::Validator;
+use jsonschema::error::ValidationErrorKind;
+use serde_json::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Request,
+    Response,
+}
+
+/// What is wrong with a payload, in the terms both versions' error codes are chosen from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// The version defines no such action.
+    UnknownAction,
+    /// A required field is missing.
+    Required,
+    /// A field of the wrong JSON type.
+    Type,
+    /// A field the message does not define.
+    Additional,
+    /// Too few or too many items in a list.
+    Occurrence,
+    /// Any other constraint: a length, an enumeration, a format, a range.
+    Property,
+}
+
+/// The compiled schemas of one protocol version.
+pub struct SchemaSet {
+    validators: HashMap<&'static str, (Validator, Validator)>,
+}
+
+fn compile(action: &str, text: &str) -> Validator {
+    // The files are part of the binary and checked by tests: failing here is a build defect.
+    let schema: Value = serde_json::from_str(text)
+        .unwrap_or_else(|e| panic!("embedded OCPP schema for {action} is not JSON: {e}"));
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("embedded OCPP schema for {action} does not compile: {e}"))
+}
+
+impl SchemaSet {
+    /// Compiles (action, request schema, response schema) triples.
+    pub fn compile(files: &[(&'static str, &str, &str)]) -> SchemaSet {
+        SchemaSet {
+            validators: files
+                .iter()
+                .map(|(action, req, resp)| (*action, (compile(action, req), compile(action, resp))))
+                .collect(),
+        }
+    }
+
+    /// True when the version defines `action`.
+    pub fn knows(&self, action: &str) -> bool {
+        self.validators.contains_key(action)
+    }
+
+    pub fn actions(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.validators.keys().copied()
+    }
+
+    /// Checks a payload; the first violation, with a description naming the action and the path.
+    pub fn check(
+        &self,
+        action: &str,
+        kind: Kind,
+        payload: &Value,
+    ) -> Result<(), (Violation, String)> {
+        let Some((req, resp)) = self.validators.get(action) else {
+            return Err((Violation::UnknownAction, format!("Unknown action {action}")));
+        };
+        let validator = if kind == Kind::Request { req } else { resp };
+        let Some(err) = validator.iter_errors(payload).next() else {
+            return Ok(());
+        };
+        let violation = match err.kind() {
+            ValidationErrorKind::Required { .. } => Violation::Required,
+            ValidationErrorKind::Type { .. } => Violation::Type,
+            ValidationErrorKind::AdditionalProperties { .. } => Violation::Additional,
+            ValidationErrorKind::MinItems { .. } | ValidationErrorKind::MaxItems { .. } => {
+                Violation::Occurrence
+            }
+            _ => Violation::Property,
+        };
+        let path = err.instance_path().to_string();
+        let at = if path.is_empty() {
+            String::new()
+        } else {
+            format!(" at {path}")
+        };
+        Err((violation, format!("{action}{at}: {err}")))
+    }
+}
