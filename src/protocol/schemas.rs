@@ -1,12 +1,14 @@
 //! JSON-schema validation of OCPP payloads, for any protocol version: a version's adapter embeds
-//! its official schema files, compiles them once into a [`SchemaSet`], and maps each
-//! [`Violation`] to its own CALLERROR code (1.6 and 2.0.1 name them differently).
+//! its official schema files and compiles them once into a [`SchemaSet`] with its own mapping of
+//! each [`Violation`] to a CALLERROR code (1.6 and 2.0.1 name them differently).
 
 use std::collections::HashMap;
 
 use jsonschema::Validator;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
+
+use crate::protocol::frame::{ErrorCode, OcppError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -31,9 +33,10 @@ pub enum Violation {
     Property,
 }
 
-/// The compiled schemas of one protocol version.
+/// The compiled schemas of one protocol version, with its error codes.
 pub struct SchemaSet {
     validators: HashMap<&'static str, (Validator, Validator)>,
+    code: fn(Violation) -> ErrorCode,
 }
 
 fn compile(action: &str, text: &str) -> Validator {
@@ -47,14 +50,25 @@ fn compile(action: &str, text: &str) -> Validator {
 }
 
 impl SchemaSet {
-    /// Compiles (action, request schema, response schema) triples.
-    pub fn compile(files: &[(&'static str, &str, &str)]) -> SchemaSet {
+    /// Compiles (action, request schema, response schema) triples; `code` names a violation in
+    /// the version's CALLERROR codes.
+    pub fn compile(
+        files: &[(&'static str, &str, &str)],
+        code: fn(Violation) -> ErrorCode,
+    ) -> SchemaSet {
         SchemaSet {
             validators: files
                 .iter()
                 .map(|(action, req, resp)| (*action, (compile(action, req), compile(action, resp))))
                 .collect(),
+            code,
         }
+    }
+
+    /// Validates a payload; the first violation becomes the version's error code that fits it.
+    pub fn validate(&self, action: &str, kind: Kind, payload: &Value) -> Result<(), OcppError> {
+        self.check(action, kind, payload)
+            .map_err(|(v, why)| OcppError::new((self.code)(v), why))
     }
 
     /// True when the version defines `action`.

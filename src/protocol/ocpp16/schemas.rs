@@ -2,9 +2,7 @@
 
 use std::sync::OnceLock;
 
-use serde_json::Value;
-
-use crate::protocol::frame::{ErrorCode, OcppError};
+use crate::protocol::frame::ErrorCode;
 pub use crate::protocol::schemas::Kind;
 use crate::protocol::schemas::{SchemaSet, Violation};
 
@@ -109,49 +107,29 @@ pub const CP_TO_CS: &[&str] = &[
     "SignedFirmwareStatusNotification",
 ];
 
-/// The compiled 1.6 schemas and their CALLERROR codes.
-pub struct Schemas {
-    set: SchemaSet,
+/// The compiled 1.6 schemas, built on first use and shared by every connection.
+pub fn schemas() -> &'static SchemaSet {
+    static SCHEMAS: OnceLock<SchemaSet> = OnceLock::new();
+    SCHEMAS.get_or_init(|| SchemaSet::compile(FILES, code))
 }
 
-/// The compiled schemas, built on first use and shared by every connection.
-pub fn schemas() -> &'static Schemas {
-    static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
-    SCHEMAS.get_or_init(|| Schemas {
-        set: SchemaSet::compile(FILES),
-    })
-}
-
-impl Schemas {
-    /// True when OCPP 1.6 (with the security extension) defines `action`.
-    pub fn knows(&self, action: &str) -> bool {
-        self.set.knows(action)
-    }
-
-    pub fn actions(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.set.actions()
-    }
-
-    /// Validates a payload; the first violation becomes the OCPP-J 1.6 error code that fits it.
-    pub fn validate(&self, action: &str, kind: Kind, payload: &Value) -> Result<(), OcppError> {
-        self.set.check(action, kind, payload).map_err(|(v, why)| {
-            let code = match v {
-                Violation::UnknownAction => ErrorCode::NotImplemented,
-                Violation::Required => ErrorCode::ProtocolError,
-                Violation::Type => ErrorCode::TypeConstraintViolation,
-                Violation::Additional => ErrorCode::FormationViolation,
-                Violation::Occurrence => ErrorCode::OccurenceConstraintViolation,
-                Violation::Property => ErrorCode::PropertyConstraintViolation,
-            };
-            OcppError::new(code, why)
-        })
+/// 1.6's CALLERROR code for a violation: a missing field is a protocol error, a field the message
+/// does not define a formation violation (1.6's spelling).
+fn code(v: Violation) -> ErrorCode {
+    match v {
+        Violation::UnknownAction => ErrorCode::NotImplemented,
+        Violation::Required => ErrorCode::ProtocolError,
+        Violation::Type => ErrorCode::TypeConstraintViolation,
+        Violation::Additional => ErrorCode::FormationViolation,
+        Violation::Occurrence => ErrorCode::OccurenceConstraintViolation,
+        Violation::Property => ErrorCode::PropertyConstraintViolation,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     #[test]
     fn all_schemas_compile_and_map_errors() {

@@ -3,9 +3,7 @@
 
 use std::sync::OnceLock;
 
-use serde_json::Value;
-
-use crate::protocol::frame::{ErrorCode, OcppError};
+use crate::protocol::frame::ErrorCode;
 pub use crate::protocol::schemas::Kind;
 use crate::protocol::schemas::{SchemaSet, Violation};
 
@@ -160,52 +158,28 @@ pub const CSMS_TO_STATION: &[&str] = &[
     "UpdateFirmware",
 ];
 
-/// The compiled 2.0.1 schemas and their CALLERROR codes.
-pub struct Schemas {
-    set: SchemaSet,
+/// The compiled 2.0.1 schemas, built on first use and shared by every connection.
+pub fn schemas() -> &'static SchemaSet {
+    static SCHEMAS: OnceLock<SchemaSet> = OnceLock::new();
+    SCHEMAS.get_or_init(|| SchemaSet::compile(FILES, code))
 }
 
-/// The compiled schemas, built on first use and shared by every connection.
-pub fn schemas() -> &'static Schemas {
-    static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
-    SCHEMAS.get_or_init(|| Schemas {
-        set: SchemaSet::compile(FILES),
-    })
-}
-
-impl Schemas {
-    /// True when OCPP 2.0.1 defines `action`.
-    pub fn knows(&self, action: &str) -> bool {
-        self.set.knows(action)
-    }
-
-    pub fn actions(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.set.actions()
-    }
-
-    /// Validates a payload; the first violation becomes the OCPP-J 2.0.1 error code that fits it:
-    /// a missing field or a list of the wrong size is an occurrence violation, a field the message
-    /// does not define a format violation.
-    pub fn validate(&self, action: &str, kind: Kind, payload: &Value) -> Result<(), OcppError> {
-        self.set.check(action, kind, payload).map_err(|(v, why)| {
-            let code = match v {
-                Violation::UnknownAction => ErrorCode::NotImplemented,
-                Violation::Required | Violation::Occurrence => {
-                    ErrorCode::OccurrenceConstraintViolation
-                }
-                Violation::Type => ErrorCode::TypeConstraintViolation,
-                Violation::Additional => ErrorCode::FormatViolation,
-                Violation::Property => ErrorCode::PropertyConstraintViolation,
-            };
-            OcppError::new(code, why)
-        })
+/// 2.0.1's CALLERROR code for a violation: a missing field or a list of the wrong size is an
+/// occurrence violation, a field the message does not define a format violation.
+fn code(v: Violation) -> ErrorCode {
+    match v {
+        Violation::UnknownAction => ErrorCode::NotImplemented,
+        Violation::Required | Violation::Occurrence => ErrorCode::OccurrenceConstraintViolation,
+        Violation::Type => ErrorCode::TypeConstraintViolation,
+        Violation::Additional => ErrorCode::FormatViolation,
+        Violation::Property => ErrorCode::PropertyConstraintViolation,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     #[test]
     fn all_schemas_compile_and_map_errors() {
