@@ -21,9 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::prelude::*;
-use serde_json::{Value, json};
 
-use crate::domain::station_commands::StationCommands;
+use crate::domain::station_commands::{Command, Reply, StationCommands};
 use crate::error::AppError;
 use crate::infra::db::schema::chargers;
 use crate::infra::db::{Db, DbConnection, write_tx};
@@ -60,22 +59,18 @@ pub fn operator_changed(
 
 /// What the GetConfiguration answer says about the cache: `Some(true)` on, `Some(false)` off,
 /// `None` unknown key or a value that is not a boolean.
-fn reported(answer: &Value) -> Option<(bool, bool)> {
-    answer["configurationKey"]
-        .as_array()?
+fn reported(answer: &Reply) -> Option<(bool, bool)> {
+    answer
+        .configuration
         .iter()
-        .find(|k| {
-            k["key"]
-                .as_str()
-                .is_some_and(|n| n.eq_ignore_ascii_case(KEY))
-        })
-        .and_then(|k| {
-            let on = match k["value"].as_str()?.trim() {
+        .find(|(key, _, _)| key.eq_ignore_ascii_case(KEY))
+        .and_then(|(_, value, readonly)| {
+            let on = match value.as_deref()?.trim() {
                 v if v.eq_ignore_ascii_case("true") => true,
                 v if v.eq_ignore_ascii_case("false") => false,
                 _ => return None,
             };
-            Some((on, k["readonly"].as_bool().unwrap_or(false)))
+            Some((on, *readonly))
         })
 }
 
@@ -153,7 +148,13 @@ impl AuthCache {
         let timeout = self.call_timeout;
         let answer = self
             .stations
-            .call(device, "GetConfiguration", json!({"key": [KEY]}), timeout)
+            .send(
+                device,
+                Command::GetConfiguration {
+                    keys: vec![KEY.to_string()],
+                },
+                timeout,
+            )
             .await
             .map_err(AppError::from)?;
         let outcome = match reported(&answer) {
@@ -163,19 +164,21 @@ impl AuthCache {
             Some((true, false)) => {
                 let changed = self
                     .stations
-                    .call(
+                    .send(
                         device,
-                        "ChangeConfiguration",
-                        json!({"key": KEY, "value": "false"}),
+                        Command::ChangeConfiguration {
+                            key: KEY.to_string(),
+                            value: "false".to_string(),
+                        },
                         timeout,
                     )
                     .await
                     .map_err(AppError::from)?;
                 log::info!(
-                    "{device}: ChangeConfiguration {KEY}=false: {}",
-                    changed["status"]
+                    "{device}: ChangeConfiguration {KEY}=false: {:?}",
+                    changed.status
                 );
-                match changed["status"].as_str() {
+                match changed.status.as_deref() {
                     Some("Accepted" | "RebootRequired") => OFF,
                     _ => UNSUPPORTED,
                 }
@@ -210,12 +213,16 @@ mod tests {
 
     #[test]
     fn reads_the_key_in_any_case() {
-        let a = json!({"configurationKey": [{"key": "authorizationcacheenabled", "readonly": false, "value": "TRUE"}]});
+        let answer = |key: &str, value: &str, readonly: bool| Reply {
+            configuration: vec![(key.to_string(), Some(value.to_string()), readonly)],
+            ..Reply::default()
+        };
+        let a = answer("authorizationcacheenabled", "TRUE", false);
         assert_eq!(reported(&a), Some((true, false)));
-        let a = json!({"configurationKey": [{"key": KEY, "readonly": true, "value": "false"}]});
+        let a = answer(KEY, "false", true);
         assert_eq!(reported(&a), Some((false, true)));
-        assert_eq!(reported(&json!({"unknownKey": [KEY]})), None);
-        let a = json!({"configurationKey": [{"key": KEY, "readonly": false, "value": "maybe"}]});
+        assert_eq!(reported(&Reply::default()), None);
+        let a = answer(KEY, "maybe", false);
         assert_eq!(reported(&a), None);
     }
 }

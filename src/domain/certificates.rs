@@ -21,10 +21,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::domain::station_commands::StationCommands;
+use crate::domain::station_commands::{Command, StationCommands};
 use crate::error::AppError;
 use crate::infra::ca::{Ca, CaError, Issued};
 use crate::infra::db::schema::{charger_certificates, chargers, installed_certificates};
@@ -401,15 +401,14 @@ pub async fn audit_at_startup(db: Db) {
 async fn send_certificate(desk: &Certificates, device: &str, id: i64, chain: String) {
     let answer = desk
         .stations
-        .call(
+        .send(
             device,
-            "CertificateSigned",
-            json!({ "certificateChain": chain }),
+            Command::CertificateSigned { chain },
             desk.call_timeout,
         )
         .await;
     let status = match answer {
-        Ok(v) => v["status"].as_str().unwrap_or("Rejected").to_string(),
+        Ok(r) => r.status_or("Rejected").to_string(),
         Err(e) => format!("Failed: {}", AppError::from(e)),
     };
     log::info!("{device}: CertificateSigned answered {status}");
@@ -438,18 +437,18 @@ fn hash_field(h: &Value, f: &str) -> String {
 
 /// The charger's answer to GetInstalledCertificateIds for `certificate_type`: what it reported
 /// replaces what csms knew of that type (NotFound: it has none).
+///
+/// `found`: the charger reported its certificates of that type (none when it found none);
+/// `hashes`: their hash data (hashAlgorithm, issuerNameHash, issuerKeyHash, serialNumber: the same
+/// in every OCPP version).
 pub fn installed_reported(
     c: &mut DbConnection,
     device_id: &str,
     certificate_type: &str,
-    answer: &Value,
+    found: bool,
+    hashes: &[Value],
 ) -> Result<(), AppError> {
     let cid = crate::domain::chargers::id_of(c, device_id)?;
-    let hashes = answer["certificateHashData"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let found = answer["status"] == "Accepted";
     write_tx(c, |c| {
         diesel::delete(
             installed_certificates::table
@@ -459,7 +458,7 @@ pub fn installed_reported(
         .execute(c)?;
         if found {
             let t = now();
-            for h in &hashes {
+            for h in hashes {
                 diesel::insert_into(installed_certificates::table)
                     .values((
                         installed_certificates::charger_id.eq(cid),
@@ -534,40 +533,4 @@ pub fn deleted(c: &mut DbConnection, device_id: &str, hash: &Value) -> Result<()
         .execute(c)?;
         Ok(())
     })
-}
-
-/// What csms records for a certificate command the charger answered (see the module docs).
-pub async fn after_command(
-    db: &Db,
-    device_id: &str,
-    action: &str,
-    payload: &Value,
-    response: &Value,
-) -> Result<(), AppError> {
-    let (d, p, r) = (device_id.to_string(), payload.clone(), response.clone());
-    match action {
-        "GetInstalledCertificateIds" => {
-            db.run(move |c| {
-                let t = p["certificateType"].as_str().unwrap_or_default();
-                installed_reported(c, &d, t, &r)
-            })
-            .await
-        }
-        "InstallCertificate" if r["status"] == "Accepted" => {
-            db.run(move |c| {
-                installed(
-                    c,
-                    &d,
-                    p["certificateType"].as_str().unwrap_or_default(),
-                    p["certificate"].as_str().unwrap_or_default(),
-                )
-            })
-            .await
-        }
-        "DeleteCertificate" if r["status"] == "Accepted" => {
-            db.run(move |c| deleted(c, &d, &p["certificateHashData"]))
-                .await
-        }
-        _ => Ok(()),
-    }
 }

@@ -855,14 +855,13 @@ pub async fn decide_registration(
         let (stations, device) = (stations.clone(), device_id.to_string());
         tokio::spawn(async move {
             let answer = stations
-                .call(
+                .send(
                     &device,
-                    "TriggerMessage",
-                    serde_json::json!({"requestedMessage": "BootNotification"}),
+                    crate::domain::station_commands::Command::TriggerBoot,
                     call_timeout,
                 )
                 .await;
-            log::info!("{device}: accepted; TriggerMessage BootNotification: {answer:?}");
+            log::info!("{device}: accepted; boot notification asked for: {answer:?}");
         });
     }
     log::info!("{device_id}: registration set to {status}");

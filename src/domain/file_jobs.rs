@@ -9,7 +9,6 @@
 //! job type and the functions below for one of them, from one definition.
 
 use chrono::NaiveDateTime;
-use serde_json::{Value, json};
 
 use crate::error::AppError;
 use crate::infra::db::now;
@@ -36,16 +35,6 @@ pub(crate) async fn reachable(desk: &FileJobs, device_id: &str) -> Result<i64, A
         return Err(AppError::ChargerOffline);
     }
     Ok(cid)
-}
-
-/// Adds the optional `retries` and `retryInterval` of a download or upload request to `payload`.
-pub(crate) fn add_retries(payload: &mut Value, retries: Option<i64>, interval: Option<i64>) {
-    if let Some(n) = retries {
-        payload["retries"] = json!(n);
-    }
-    if let Some(n) = interval {
-        payload["retryInterval"] = json!(n);
-    }
 }
 
 /// 404 for an address that does not exist, 410 for one that was already used (it accepts one upload)
@@ -229,21 +218,23 @@ macro_rules! job_table {
             Ok(id)
         }
 
-        /// Sends the CALL that starts job `id`; `outcome` tells which status its answer (or why
-        /// there is none) gives the job, if any.
+        /// Sends the command that starts job `id`; `outcome` tells which status its answer (or
+        /// why there is none) gives the job, if any.
         async fn send(
             desk: &crate::domain::file_jobs::FileJobs,
             device_id: &str,
             id: i64,
-            action: &str,
-            payload: Value,
+            command: crate::domain::station_commands::Command,
             outcome: impl FnOnce(
-                &Result<Value, crate::domain::station_commands::CallFailure>,
+                &Result<
+                    crate::domain::station_commands::Reply,
+                    crate::domain::station_commands::CallFailure,
+                >,
             ) -> Option<String>,
-        ) -> Result<Value, AppError> {
+        ) -> Result<crate::domain::station_commands::Reply, AppError> {
             let answer = desk
                 .stations
-                .call(device_id, action, payload, desk.call_timeout)
+                .send(device_id, command, desk.call_timeout)
                 .await;
             if let Some(status) = outcome(&answer) {
                 set_status(desk, id, status).await?;

@@ -18,8 +18,9 @@ use utoipa::ToSchema;
 
 use crate::domain::chargers::id_of;
 use crate::domain::file_jobs::FileJobs;
-use crate::domain::file_jobs::{add_retries, reachable};
+use crate::domain::file_jobs::reachable;
 use crate::domain::station_commands::CallFailure;
+use crate::domain::station_commands::{Command, Reply, Retries};
 use crate::error::AppError;
 use crate::infra::db::schema::{firmware_images, maintenance_jobs};
 use crate::infra::db::{DbConnection, now, write_tx};
@@ -222,17 +223,20 @@ pub async fn update_firmware(
         return Err(AppError::ChargerOffline);
     }
     let location = format!("{base_url}{path}");
-    let mut payload = json!({
-        "location": location,
-        "retrieveDate": format_timestamp(r.retrieve_date.unwrap_or_else(now)),
-    });
-    add_retries(&mut payload, r.retries, r.retry_interval);
     let loc = location.clone();
     let id = desk
         .db
         .run(move |c| new_job(c, cid, "firmware", Some(image), &loc, None))
         .await?;
-    send(desk, device_id, id, "UpdateFirmware", payload, failed).await?;
+    let command = Command::UpdateFirmware {
+        location,
+        retrieve_at: r.retrieve_date.unwrap_or_else(now),
+        retries: Retries {
+            retries: r.retries,
+            interval: r.retry_interval,
+        },
+    };
+    send(desk, device_id, id, command, failed).await?;
     desk.db.run(move |c| job(c, id)).await
 }
 
@@ -247,27 +251,25 @@ pub async fn get_diagnostics(
     let cid = reachable(desk, device_id).await?;
     let tok = token();
     let location = format!("{base_url}/files/diagnostics/{tok}/");
-    let mut payload = json!({ "location": location });
-    if let Some(t) = start {
-        payload["startTime"] = json!(format_timestamp(t));
-    }
-    if let Some(t) = stop {
-        payload["stopTime"] = json!(format_timestamp(t));
-    }
     let loc = location.clone();
     let ttl = desk.upload_ttl;
     let id = desk
         .db
         .run(move |c| new_job(c, cid, "diagnostics", None, &loc, Some((&tok, ttl))))
         .await?;
-    let answer = send(desk, device_id, id, "GetDiagnostics", payload, failed).await?;
-    set_file_name(desk, id, answer["fileName"].as_str()).await?;
+    let command = Command::GetDiagnostics {
+        location,
+        start,
+        stop,
+    };
+    let answer = send(desk, device_id, id, command, failed).await?;
+    set_file_name(desk, id, answer.file_name.as_deref()).await?;
     desk.db.run(move |c| job(c, id)).await
 }
 
 /// A call that failed fails its job; the charger's answer changes nothing (its status
 /// notifications do).
-fn failed(answer: &Result<Value, CallFailure>) -> Option<String> {
+fn failed(answer: &Result<Reply, CallFailure>) -> Option<String> {
     answer.as_ref().err().map(|e| format!("Failed: {e}"))
 }
 

@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 use utoipa::ToSchema;
 
-use crate::domain::station_commands::{CallFailure, StationCommands};
+use crate::domain::station_commands::{CallFailure, Command, Reply, StationCommands};
 use crate::error::AppError;
 use crate::infra::db::schema::{chargers, id_tags, local_lists};
 use crate::infra::db::{Db, DbConnection, is_unique_violation, now, write_tx};
@@ -224,16 +224,19 @@ pub fn state_of(
 
 /// The entries of a Differential update from `have` to `want`: changed and new ones with their
 /// idTagInfo, removed ones without.
-pub fn difference(have: &BTreeMap<String, Value>, want: &BTreeMap<String, Value>) -> Vec<Value> {
+pub fn difference(
+    have: &BTreeMap<String, Value>,
+    want: &BTreeMap<String, Value>,
+) -> Vec<(String, Option<Value>)> {
     let mut out = Vec::new();
     for (tag, info) in want {
         if have.get(tag) != Some(info) {
-            out.push(json!({"idTag": tag, "idTagInfo": info}));
+            out.push((tag.clone(), Some(info.clone())));
         }
     }
     for tag in have.keys() {
         if !want.contains_key(tag) {
-            out.push(json!({ "idTag": tag }));
+            out.push((tag.clone(), None));
         }
     }
     out
@@ -285,19 +288,19 @@ fn claim(c: &mut DbConnection, device_id: &str) -> Result<Stored, AppError> {
     })
 }
 
-/// Sends SendLocalList: the charger's answer, and its status in words (on a failure, why there is
+/// Sends a list update: the charger's answer, and its status in words (on a failure, why there is
 /// none).
 async fn send_list(
     lists: &Updater,
     device_id: &str,
-    payload: Value,
-) -> (Result<Value, CallFailure>, String) {
+    command: Command,
+) -> (Result<Reply, CallFailure>, String) {
     let answer = lists
         .stations
-        .call(device_id, "SendLocalList", payload, lists.call_timeout)
+        .send(device_id, command, lists.call_timeout)
         .await;
     let status = match &answer {
-        Ok(v) => v["status"].as_str().unwrap_or("Failed").to_string(),
+        Ok(r) => r.status_or("Failed").to_string(),
         Err(e) => e.to_string(),
     };
     (answer, status)
@@ -453,9 +456,9 @@ async fn sync_to(
     let mut version = s.version;
     loop {
         let (update, entries) = if full {
-            let all: Vec<Value> = want
+            let all: Vec<(String, Option<Value>)> = want
                 .iter()
-                .map(|(tag, info)| json!({"idTag": tag, "idTagInfo": info}))
+                .map(|(tag, info)| (tag.clone(), Some(info.clone())))
                 .collect();
             ("Full", all)
         } else {
@@ -481,9 +484,12 @@ async fn sync_to(
         }
         let next = version + 1;
         let sent = entries.len();
-        let payload =
-            json!({"listVersion": next, "updateType": update, "localAuthorizationList": entries});
-        let (answer, status) = send_list(lists, device_id, payload).await;
+        let command = Command::SendLocalList {
+            version: next,
+            full,
+            entries,
+        };
+        let (answer, status) = send_list(lists, device_id, command).await;
         let taken = (status == "Accepted").then(|| (next, want.clone()));
         let list = answered(lists, device_id, charger_id, taken, update, &status).await?;
         if status == "VersionMismatch" && !full {
@@ -507,6 +513,16 @@ async fn sync_to(
     }
 }
 
+/// An operator's list update in the station's own protocol words (sent as given), with what csms
+/// records of it: the version, whether it replaces the list, and its entries (an idTag with what
+/// is known of it, or without to remove it).
+pub struct Given {
+    pub version: i32,
+    pub full: bool,
+    pub entries: Vec<(String, Option<Value>)>,
+    pub command: Command,
+}
+
 /// The commands API's SendLocalList, sent **as given** (the operator's listVersion, updateType and
 /// entries), after any update under way (an operator's command waits, it is never replaced by csms's
 /// own list). What the charger accepted is recorded as its list: a Full update replaces the entries,
@@ -516,37 +532,25 @@ async fn sync_to(
 pub async fn send_as_given(
     lists: &Updater,
     device_id: &str,
-    payload: Value,
-) -> Result<(Value, SyncReport), AppError> {
+    given: Given,
+) -> Result<(Reply, SyncReport), AppError> {
     if !lists.stations.is_online(device_id) {
         return Err(AppError::ChargerOffline);
     }
     let s = claim_for(lists, device_id, Origin::Operator).await?;
     let charger_id = s.charger_id;
-    let version = payload["listVersion"]
-        .as_i64()
-        .and_then(|v| i32::try_from(v).ok())
-        .unwrap_or_default();
-    let update = payload["updateType"]
-        .as_str()
-        .unwrap_or("Differential")
-        .to_string();
-    let given: Vec<Value> = payload["localAuthorizationList"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let (answer, status) = send_list(lists, device_id, payload).await;
-    let mut entries = if update == "Full" {
-        BTreeMap::new()
-    } else {
-        s.entries
-    };
-    for e in &given {
-        let Some(tag) = e["idTag"].as_str() else {
-            continue;
-        };
+    let Given {
+        version,
+        full,
+        entries: given,
+        command,
+    } = given;
+    let update = if full { "Full" } else { "Differential" }.to_string();
+    let (answer, status) = send_list(lists, device_id, command).await;
+    let mut entries = if full { BTreeMap::new() } else { s.entries };
+    for (tag, info) in &given {
         let tag = crate::domain::charging::tags::normalize(tag);
-        match e.get("idTagInfo") {
+        match info {
             Some(info) => {
                 entries.insert(tag, info.clone());
             }
@@ -581,15 +585,10 @@ pub async fn send_as_given(
 pub async fn check(lists: &Updater, device_id: &str) -> Result<i32, AppError> {
     let answer = lists
         .stations
-        .call(
-            device_id,
-            "GetLocalListVersion",
-            json!({}),
-            lists.call_timeout,
-        )
+        .send(device_id, Command::GetLocalListVersion, lists.call_timeout)
         .await?;
-    let theirs = answer["listVersion"]
-        .as_i64()
+    let theirs = answer
+        .list_version
         .and_then(|v| i32::try_from(v).ok())
         .unwrap_or(-1);
     let d = device_id.to_string();
@@ -774,9 +773,9 @@ mod tests {
         assert_eq!(
             d,
             vec![
-                json!({"idTag": "B", "idTagInfo": {"status": "Blocked"}}),
-                json!({"idTag": "D", "idTagInfo": {"status": "Accepted"}}),
-                json!({"idTag": "C"}),
+                ("B".to_string(), Some(json!({"status": "Blocked"}))),
+                ("D".to_string(), Some(json!({"status": "Accepted"}))),
+                ("C".to_string(), None),
             ]
         );
         assert!(difference(&want, &want).is_empty());

@@ -27,12 +27,12 @@ use std::sync::Arc;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::domain::charging::occupancy::Occupancy;
 use crate::domain::charging::status::SessionStatus;
-use crate::domain::station_commands::{CallFailure, StationCommands};
+use crate::domain::station_commands::{CallFailure, Command, Reply, StationCommands};
 use crate::domain::telemetry::ConnectorStatus;
 use crate::domain::tokens::valid_tag;
 use crate::error::AppError;
@@ -43,7 +43,7 @@ use crate::infra::db::schema::{
 use crate::infra::db::text_enum::text_enum;
 use crate::infra::db::{Db, DbConnection, is_unique_violation, now, write_tx};
 use crate::infra::events::{self, EventBus, Subject};
-use crate::infra::timestamps::{format_timestamp, parse_timestamp};
+use crate::infra::timestamps::format_timestamp;
 
 text_enum! {
     /// A reservation's state, stored in `reservations.status`.
@@ -228,12 +228,12 @@ impl Row {
 
 /// What a ReserveNow answer makes of a reservation: `active` when Accepted, `refused` with the
 /// charger's status, `failed` with why when it did not answer.
-fn outcome(answer: &Result<Value, CallFailure>) -> (ReservationStatus, Option<String>) {
+fn outcome(answer: &Result<Reply, CallFailure>) -> (ReservationStatus, Option<String>) {
     match answer {
-        Ok(v) if v["status"] == "Accepted" => (ReservationStatus::Active, None),
-        Ok(v) => (
+        Ok(r) if r.accepted() => (ReservationStatus::Active, None),
+        Ok(r) => (
             ReservationStatus::Refused,
-            Some(v["status"].as_str().unwrap_or("Rejected").to_string()),
+            Some(r.status_or("Rejected").to_string()),
         ),
         Err(f) => (ReservationStatus::Failed, Some(f.to_string())),
     }
@@ -301,27 +301,6 @@ impl Request {
             id_tag,
             parent_id_tag,
             now() + Duration::minutes(minutes),
-        )
-    }
-
-    /// The commands API's ReserveNow (already checked against its schema): its idTag, parentIdTag,
-    /// connectorId and expiryDate; csms numbers the reservation itself.
-    pub fn from_reserve_now(device_id: &str, payload: &Value) -> Result<Request, AppError> {
-        let expires_at = payload["expiryDate"]
-            .as_str()
-            .and_then(parse_timestamp)
-            .filter(|t| *t > now())
-            .ok_or(ReservationError::ExpiryDate)?;
-        let connector = payload["connectorId"]
-            .as_i64()
-            .and_then(|c| i32::try_from(c).ok())
-            .unwrap_or(-1);
-        Request::token(
-            device_id.to_string(),
-            connector,
-            payload["idTag"].as_str().unwrap_or_default(),
-            payload["parentIdTag"].as_str(),
-            expires_at,
         )
     }
 
@@ -587,18 +566,16 @@ pub async fn reserve_answer(
         let rule = desk.no_shows;
         desk.db.run(move |c| hold(c, &r, online, &rule)).await?
     };
-    let mut payload = json!({
-        "connectorId": row.connector_id,
-        "expiryDate": format_timestamp(row.expires_at),
-        "idTag": row.id_tag,
-        "reservationId": row.ocpp(),
-    });
-    if let Some(p) = &row.parent_id_tag {
-        payload["parentIdTag"] = json!(p);
-    }
+    let command = Command::Reserve {
+        reservation_id: row.ocpp(),
+        connector: row.connector_id,
+        expires_at: row.expires_at,
+        id_tag: row.id_tag.clone(),
+        parent_id_tag: row.parent_id_tag.clone(),
+    };
     let answer = desk
         .stations
-        .call(&r.device_id, "ReserveNow", payload, desk.call_timeout)
+        .send(&r.device_id, command, desk.call_timeout)
         .await;
     let (id, ocpp_id) = (row.id, row.ocpp());
     let lost = matches!(
@@ -607,7 +584,7 @@ pub async fn reserve_answer(
     );
     let (status, note) = outcome(&answer);
     let (error, reply) = match answer {
-        Ok(v) => (None, v["status"].as_str().unwrap_or("Rejected").to_string()),
+        Ok(r) => (None, r.status_or("Rejected").to_string()),
         Err(f) => (Some(AppError::from(f)), String::new()),
     };
     let done = desk
@@ -640,6 +617,18 @@ pub async fn reserve_answer(
     }
 }
 
+/// An operator's reservation command in the station's own protocol words (sent as given), with
+/// what csms records of it.
+pub struct Given {
+    /// The id the station knows the reservation by.
+    pub reservation_id: i64,
+    pub connector_id: i32,
+    pub id_tag: String,
+    pub parent_id_tag: Option<String>,
+    pub expires_at: NaiveDateTime,
+    pub command: Command,
+}
+
 /// The commands API's ReserveNow, sent **as given** (the operator's reservationId, expiryDate, idTag,
 /// parentIdTag and connector): the charger is the authority on its own connectors, so nothing is
 /// checked against csms's view first. What csms records follows the charger's answer:
@@ -653,30 +642,25 @@ pub async fn reserve_answer(
 /// - `Faulted`, `Occupied`, `Unavailable`, `Rejected`: recorded `refused`, nothing else changes.
 /// - no answer: recorded `failed` (csms sends nothing of its own after it).
 ///
-/// Returns the charger's answer as it was, and the recorded reservation.
+/// Returns the charger's answer, and the recorded reservation.
 pub async fn reserve_as_given(
     desk: &Reservations,
     device: &str,
-    payload: Value,
-) -> Result<(Value, Reservation), AppError> {
-    let ocpp_id = payload["reservationId"].as_i64().unwrap_or_default();
-    let connector_id = payload["connectorId"]
-        .as_i64()
-        .and_then(|c| i32::try_from(c).ok())
-        .unwrap_or_default();
-    let id_tag =
-        crate::domain::charging::tags::normalize(payload["idTag"].as_str().unwrap_or_default());
-    let parent = payload["parentIdTag"]
-        .as_str()
+    given: Given,
+) -> Result<(Reply, Reservation), AppError> {
+    let Given {
+        reservation_id: ocpp_id,
+        connector_id,
+        id_tag,
+        parent_id_tag,
+        expires_at,
+        command,
+    } = given;
+    let id_tag = crate::domain::charging::tags::normalize(&id_tag);
+    let parent = parent_id_tag
+        .as_deref()
         .map(crate::domain::charging::tags::normalize);
-    let expires_at = payload["expiryDate"]
-        .as_str()
-        .and_then(parse_timestamp)
-        .unwrap_or_else(now);
-    let answer = desk
-        .stations
-        .call(device, "ReserveNow", payload, desk.call_timeout)
-        .await;
+    let answer = desk.stations.send(device, command, desk.call_timeout).await;
     let (status, note) = outcome(&answer);
     let result = answer.map_err(AppError::from);
     let (d, policy) = (device.to_string(), desk.policy);
@@ -753,14 +737,13 @@ pub fn cancel_on_charger(desk: &Reservations, device: &str, id: i64) {
         (desk.stations.clone(), device.to_string(), desk.call_timeout);
     tokio::spawn(async move {
         let answer = stations
-            .call(
+            .send(
                 &device,
-                "CancelReservation",
-                json!({"reservationId": id}),
+                Command::CancelReservation { reservation_id: id },
                 timeout,
             )
             .await;
-        log::info!("reservation {id}: CancelReservation on {device}: {answer:?}");
+        log::info!("reservation {id}: cancelled on {device}: {answer:?}");
     });
 }
 

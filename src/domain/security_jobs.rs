@@ -11,9 +11,10 @@ use serde_json::{Value, json};
 
 use crate::domain::chargers::id_of;
 use crate::domain::file_jobs::FileJobs;
-use crate::domain::file_jobs::{add_retries, reachable};
+use crate::domain::file_jobs::reachable;
 use crate::domain::firmware::{Download, image_path, stored, text, token};
 use crate::domain::station_commands::CallFailure;
+use crate::domain::station_commands::{Command, Reply, Retries};
 use crate::error::AppError;
 use crate::infra::db::schema::security_jobs;
 use crate::infra::db::{DbConnection, now, write_tx};
@@ -64,21 +65,19 @@ async fn send_checked(
     device_id: &str,
     id: i64,
     action: &str,
-    payload: Value,
-) -> Result<Value, AppError> {
-    if let Err(e) = desk.stations.check(device_id, action, &payload) {
+    command: Command,
+) -> Result<Reply, AppError> {
+    if let Err(e) = desk.stations.check(device_id, &command) {
         let why = format!("Invalid {action}: {e}");
         set_status(desk, id, format!("Failed: {why}")).await?;
         return Err(AppError::bad_request(why));
     }
-    let outcome = |answer: &Result<Value, CallFailure>| match answer {
+    let outcome = |answer: &Result<Reply, CallFailure>| match answer {
         Err(e) => Some(format!("Failed: {}", AppError::from(e.clone()))),
-        Ok(v) if v["status"] != "Accepted" => {
-            Some(v["status"].as_str().unwrap_or("Rejected").to_string())
-        }
+        Ok(r) if !r.accepted() => Some(r.status_or("Rejected").to_string()),
         Ok(_) => None,
     };
-    send(desk, device_id, id, action, payload, outcome).await
+    send(desk, device_id, id, command, outcome).await
 }
 
 /// What the operator asks for with GetLog.
@@ -131,17 +130,19 @@ pub async fn get_log(
         .db
         .run(move |c| new_job(c, cid, &kind, None, None, &loc, Some((&tok, ttl))))
         .await?;
-    let mut log = json!({ "remoteLocation": location });
-    if let Some(t) = r.oldest {
-        log["oldestTimestamp"] = json!(format_timestamp(t));
-    }
-    if let Some(t) = r.latest {
-        log["latestTimestamp"] = json!(format_timestamp(t));
-    }
-    let mut payload = json!({"logType": r.log_type, "requestId": request_id, "log": log});
-    add_retries(&mut payload, r.retries, r.retry_interval);
-    let answer = send_checked(desk, device_id, id, "GetLog", payload).await?;
-    set_file_name(desk, id, answer["filename"].as_str()).await?;
+    let command = Command::GetLog {
+        log_type: r.log_type,
+        request_id,
+        location,
+        oldest: r.oldest,
+        latest: r.latest,
+        retries: Retries {
+            retries: r.retries,
+            interval: r.retry_interval,
+        },
+    };
+    let answer = send_checked(desk, device_id, id, "GetLog", command).await?;
+    set_file_name(desk, id, answer.file_name.as_deref()).await?;
     desk.db.run(move |c| job(c, id)).await
 }
 
@@ -195,44 +196,33 @@ pub async fn signed_update_firmware(
         .db
         .run(move |c| new_job(c, cid, "SignedFirmware", None, Some(image), &loc, None))
         .await?;
-    let mut firmware = json!({
-        "location": location,
-        "retrieveDateTime": format_timestamp(r.retrieve_date.unwrap_or_else(now)),
-        "signingCertificate": r.signing_certificate,
-        "signature": r.signature.trim(),
-    });
-    if let Some(t) = r.install_date {
-        firmware["installDateTime"] = json!(format_timestamp(t));
-    }
-    let mut payload = json!({"requestId": request_id, "firmware": firmware});
-    add_retries(&mut payload, r.retries, r.retry_interval);
-    send_checked(desk, device_id, id, "SignedUpdateFirmware", payload).await?;
+    let command = Command::SignedUpdateFirmware {
+        request_id,
+        location,
+        retrieve_at: r.retrieve_date.unwrap_or_else(now),
+        install_at: r.install_date,
+        signature: r.signature.trim().to_string(),
+        signing_certificate: r.signing_certificate,
+        retries: Retries {
+            retries: r.retries,
+            interval: r.retry_interval,
+        },
+    };
+    send_checked(desk, device_id, id, "SignedUpdateFirmware", command).await?;
     desk.db.run(move |c| job(c, id)).await
 }
 
-/// GetLog or SignedUpdateFirmware sent through the commands API (the operator's location and
-/// requestId): a job all the same, so that the charger's notifications are tracked.
+/// A log upload (`kind` SecurityLog or DiagnosticsLog) or a signed firmware update
+/// (SignedFirmware) sent through the commands API (the operator's location and requestId): a job
+/// all the same, so that the charger's notifications are tracked.
 pub fn command_job(
     c: &mut DbConnection,
     device_id: &str,
-    action: &str,
-    payload: &Value,
+    kind: &str,
+    request_id: i64,
+    location: &str,
 ) -> Result<i64, AppError> {
     let cid = id_of(c, device_id)?;
-    let (kind, location) = if action == "GetLog" {
-        (
-            payload["logType"].as_str().unwrap_or("DiagnosticsLog"),
-            payload["log"]["remoteLocation"]
-                .as_str()
-                .unwrap_or_default(),
-        )
-    } else {
-        (
-            "SignedFirmware",
-            payload["firmware"]["location"].as_str().unwrap_or_default(),
-        )
-    };
-    let request_id = payload["requestId"].as_i64().unwrap_or(0);
     Ok(new_job(c, cid, kind, Some(request_id), None, location, None)?.0)
 }
 

@@ -22,7 +22,7 @@ use tokio::sync::Notify;
 use utoipa::ToSchema;
 
 use crate::domain::chargers::id_of;
-use crate::domain::station_commands::StationCommands;
+use crate::domain::station_commands::{Command, StationCommands};
 use crate::error::AppError;
 use crate::infra::db::schema::{
     chargers, charging_profiles, charging_sessions, ocpp_transactions, stations,
@@ -100,7 +100,7 @@ pub struct ProfileInput {
     pub charging_profile: Value,
 }
 
-/// Records a profile (`pending`) and builds the SetChargingProfile payload; 400 when the
+/// Records a profile (`pending`) and builds the command that installs it; 400 when the
 /// station's protocol says no (`check`: `StationCommands::check` for the station).
 fn prepare(
     c: &mut DbConnection,
@@ -109,8 +109,8 @@ fn prepare(
     mut profile: Value,
     origin: &str,
     reuse: Option<i64>,
-    check: &dyn Fn(&Value) -> Result<(), String>,
-) -> Result<(i64, Value), AppError> {
+    check: &dyn Fn(&Command) -> Result<(), String>,
+) -> Result<(i64, Command), AppError> {
     if !profile.is_object() {
         return Err(AppError::bad_request("chargingProfile must be an object"));
     }
@@ -121,8 +121,11 @@ fn prepare(
     let stack_level = profile["stackLevel"].as_i64().unwrap_or(-1);
     let tx = profile["transactionId"].as_i64();
     profile["chargingProfileId"] = json!(reuse.unwrap_or(1));
-    check(&json!({"connectorId": connector_id, "csChargingProfiles": profile}))
-        .map_err(|e| AppError::bad_request(format!("Invalid charging profile: {e}")))?;
+    check(&Command::SetChargingProfile {
+        connector: connector_id,
+        profile: profile.clone(),
+    })
+    .map_err(|e| AppError::bad_request(format!("Invalid charging profile: {e}")))?;
     if purpose == "TxProfile" && connector_id == 0 {
         return Err(AppError::bad_request(
             "A TxProfile applies to a connector, not connectorId 0",
@@ -163,7 +166,10 @@ fn prepare(
             .execute(c)?;
         Ok((
             id,
-            json!({"connectorId": connector_id, "csChargingProfiles": profile}),
+            Command::SetChargingProfile {
+                connector: connector_id,
+                profile,
+            },
         ))
     })
 }
@@ -229,19 +235,16 @@ async fn send(
     load: &LoadManager,
     device_id: &str,
     id: i64,
-    payload: Value,
+    command: Command,
     limit_w: Option<i64>,
 ) -> Result<bool, AppError> {
     let answer = load
         .stations
-        .call(device_id, "SetChargingProfile", payload, load.call_timeout)
+        .send(device_id, command, load.call_timeout)
         .await;
     let (status, text) = match &answer {
-        Ok(v) if v["status"] == "Accepted" => ("installed", "Accepted".to_string()),
-        Ok(v) => (
-            "rejected",
-            v["status"].as_str().unwrap_or("Rejected").to_string(),
-        ),
+        Ok(r) if r.accepted() => ("installed", "Accepted".to_string()),
+        Ok(r) => ("rejected", r.status_or("Rejected").to_string()),
         Err(e) => ("failed", e.to_string()),
     };
     load.db
@@ -277,7 +280,7 @@ pub async fn set(
                 input.charging_profile,
                 "operator",
                 None,
-                &|p| stations.check(&d, "SetChargingProfile", p),
+                &|p| stations.check(&d, p),
             )
         })
         .await?;
@@ -339,32 +342,22 @@ pub async fn clear(
     device_id: &str,
     input: ClearInput,
 ) -> Result<String, AppError> {
-    let payload = serde_json::to_value(&input)
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect::<serde_json::Map<_, _>>()
-        })
-        .map(Value::Object)
-        .unwrap_or_else(|| json!({}));
+    let command = Command::ClearChargingProfile {
+        id: input.id,
+        connector: input.connector_id,
+        purpose: input.charging_profile_purpose.clone(),
+        stack_level: input.stack_level,
+    };
     load.stations
-        .check(device_id, "ClearChargingProfile", &payload)
+        .check(device_id, &command)
         .map_err(|e| AppError::bad_request(format!("Invalid criteria: {e}")))?;
     let d = device_id.to_string();
     let cid = load.db.run(move |c| id_of(c, &d)).await?;
     let answer = load
         .stations
-        .call(
-            device_id,
-            "ClearChargingProfile",
-            payload,
-            load.call_timeout,
-        )
+        .send(device_id, command, load.call_timeout)
         .await?;
-    let status = answer["status"].as_str().unwrap_or("Unknown").to_string();
+    let status = answer.status_or("Unknown").to_string();
     if status == "Accepted" {
         load.db
             .run(move |c| {
@@ -408,24 +401,21 @@ pub async fn composite(
     duration: i64,
     unit: Option<String>,
 ) -> Result<Value, AppError> {
-    let mut payload = json!({"connectorId": connector_id, "duration": duration});
-    if let Some(u) = unit {
-        payload["chargingRateUnit"] = json!(u);
-    }
+    let command = Command::GetCompositeSchedule {
+        connector: connector_id,
+        duration,
+        unit,
+    };
     load.stations
-        .check(device_id, "GetCompositeSchedule", &payload)
+        .check(device_id, &command)
         .map_err(|e| AppError::bad_request(format!("Invalid request: {e}")))?;
     let d = device_id.to_string();
     load.db.run(move |c| id_of(c, &d)).await?;
     Ok(load
         .stations
-        .call(
-            device_id,
-            "GetCompositeSchedule",
-            payload,
-            load.call_timeout,
-        )
-        .await?)
+        .send(device_id, command, load.call_timeout)
+        .await?
+        .body)
 }
 
 // ---- load management ----
@@ -626,7 +616,7 @@ pub async fn rebalance(load: &LoadManager, station_id: i64) -> Result<(), AppErr
         });
         let (cid, connector, reuse) = (t.charger_id, t.connector, t.profile_id);
         let (stations, d) = (load.stations.clone(), t.device.clone());
-        let check = move |p: &Value| stations.check(&d, "SetChargingProfile", p);
+        let check = move |p: &Command| stations.check(&d, p);
         let (id, payload) = load
             .db
             .run(move |c| prepare(c, cid, connector, profile, "load", reuse, &check))

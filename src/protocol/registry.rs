@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use crate::domain::station_commands::CallFailure;
-use crate::domain::station_commands::{Answer, StationCommands};
+use crate::domain::station_commands::{Answer, Command as CoreCommand, StationCommands};
 
 pub(crate) struct Command {
     pub action: String,
@@ -120,8 +120,9 @@ pub struct ChargerCtx {
     pub last_frame: Arc<LastFrame>,
 }
 
-/// A call's answer, on its way from another node.
-pub type RemoteAnswer<'a> = Answer<'a>;
+/// A call's answer (the frame's payload), on its way from another node.
+pub type RemoteAnswer<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, CallFailure>> + Send + 'a>>;
 
 /// Chargers held by other nodes of a cluster (implemented by the cluster and plugged in at
 /// start-up, so the registry does not depend on it).
@@ -283,14 +284,20 @@ impl Registry {
 }
 
 impl StationCommands for Registry {
-    fn call<'a>(
+    /// Every station speaks OCPP 1.6 for now: its adapter writes the command and reads the answer.
+    fn send<'a>(
         &'a self,
         device_id: &'a str,
-        action: &'a str,
-        payload: Value,
+        command: CoreCommand,
         timeout: Duration,
     ) -> Answer<'a> {
-        Box::pin(Registry::call(self, device_id, action, payload, timeout))
+        use crate::protocol::ocpp16::outgoing::{decode, encode};
+        Box::pin(async move {
+            let (action, payload) = encode(&command);
+            Registry::call(self, device_id, &action, payload, timeout)
+                .await
+                .map(decode)
+        })
     }
 
     fn is_online(&self, device_id: &str) -> bool {
@@ -305,10 +312,11 @@ impl StationCommands for Registry {
         Registry::devices(self)
     }
 
-    fn check(&self, _device_id: &str, action: &str, payload: &Value) -> Result<(), String> {
+    fn check(&self, _device_id: &str, command: &CoreCommand) -> Result<(), String> {
         use crate::protocol::ocpp16::schemas::{Kind, schemas};
+        let (action, payload) = crate::protocol::ocpp16::outgoing::encode(command);
         schemas()
-            .validate(action, Kind::Request, payload)
+            .validate(&action, Kind::Request, &payload)
             .map_err(|e| e.description)
     }
 

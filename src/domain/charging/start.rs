@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use super::desk::Charging;
 use super::{Failure, SessionView};
 use crate::domain::charging::status::SessionStatus;
-use crate::domain::station_commands::CallFailure;
+use crate::domain::station_commands::{CallFailure, Command};
 use crate::domain::telemetry::ConnectorStatus;
 use crate::domain::wallet;
 use crate::error::{AppError, CONNECTOR_IN_USE};
@@ -114,19 +114,17 @@ pub async fn start(
     desk.events.wake();
 
     // The session's one-time idTag: the charger's StartTransaction will carry it back.
-    let payload = serde_json::json!({"connectorId": req.connector_id, "idTag": session.id_tag});
+    let command = Command::StartCharging {
+        connector: req.connector_id,
+        id_tag: session.id_tag.clone(),
+    };
     let t = std::time::Instant::now();
     let answer = desk
         .stations
-        .call(
-            &req.device_id,
-            "RemoteStartTransaction",
-            payload,
-            desk.remote_start_timeout,
-        )
+        .send(&req.device_id, command, desk.remote_start_timeout)
         .await;
     metrics::histogram!("csms_start_remote_start_seconds").record(t.elapsed().as_secs_f64());
-    let accepted = matches!(&answer, Ok(v) if v["status"] == "Accepted");
+    let accepted = matches!(&answer, Ok(r) if r.accepted());
     let session_id = session.id;
     let t = std::time::Instant::now();
     let (device_id, cp_id) = (req.device_id.clone(), checked.charging_point_id.clone());

@@ -96,7 +96,7 @@ pub async fn stop(
     let answer = desk.stops.attempt(transaction_id, &device).await?;
     desk.stops.wake();
     let sent = match &answer {
-        Some(Ok(v)) => v["status"] == "Accepted",
+        Some(Ok(r)) => r.accepted(),
         Some(Err(_)) => false,
         None => true, // another attempt is in flight
     };

@@ -16,10 +16,9 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use crate::domain::station_commands::{CallFailure, StationCommands};
+use crate::domain::station_commands::{CallFailure, Command, Reply, StationCommands};
 use crate::error::AppError;
 use crate::infra::db::Db;
 use crate::infra::db::schema::{chargers, ocpp_transactions};
@@ -135,7 +134,7 @@ impl StopRetrier {
         &self,
         tx_id: i64,
         device_id: &str,
-    ) -> Result<Option<Result<Value, CallFailure>>, AppError> {
+    ) -> Result<Option<Result<Reply, CallFailure>>, AppError> {
         let seen: Option<i32> = self
             .db
             .run(move |c| {
@@ -160,19 +159,20 @@ impl StopRetrier {
         }
         let answer = self
             .stations
-            .call(
+            .send(
                 device_id,
-                "RemoteStopTransaction",
-                json!({"transactionId": tx_id}),
+                Command::StopCharging {
+                    transaction_id: tx_id,
+                },
                 timeout,
             )
             .await;
-        let accepted = matches!(&answer, Ok(v) if v["status"] == "Accepted");
+        let accepted = matches!(&answer, Ok(r) if r.accepted());
         log::info!(
             "{device_id}: RemoteStopTransaction {tx_id} (attempt {}): {}",
             seen + 1,
             match &answer {
-                Ok(v) => v["status"].as_str().unwrap_or("?").to_string(),
+                Ok(r) => r.status_or("?").to_string(),
                 Err(e) => e.to_string(),
             }
         );

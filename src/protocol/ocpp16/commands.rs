@@ -11,6 +11,7 @@
 
 use serde_json::{Value, json};
 
+use crate::domain::station_commands::Command;
 use crate::error::AppError;
 use crate::protocol::ocpp16::schemas::{Kind, schemas};
 
@@ -35,6 +36,58 @@ pub fn check(action: &str, payload: Option<Value>) -> Result<Value, AppError> {
             AppError::bad_request(format!("Invalid {action} payload: {}", e.description))
         })?;
     Ok(payload)
+}
+
+/// What csms records for a certificate command the charger answered: what is installed.
+async fn certificates_known(
+    db: &crate::infra::db::Db,
+    device_id: &str,
+    action: &str,
+    payload: &Value,
+    response: &Value,
+) -> Result<(), AppError> {
+    use crate::domain::certificates::{deleted, installed, installed_reported};
+    let (d, p, r) = (device_id.to_string(), payload.clone(), response.clone());
+    let accepted = r["status"] == "Accepted";
+    let certificate_type = move || {
+        p["certificateType"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    match action {
+        "GetInstalledCertificateIds" => {
+            db.run(move |c| {
+                let hashes = r["certificateHashData"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                installed_reported(c, &d, &certificate_type(), accepted, &hashes)
+            })
+            .await
+        }
+        "InstallCertificate" if accepted => {
+            let pem = payload["certificate"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            db.run(move |c| installed(c, &d, &certificate_type(), &pem))
+                .await
+        }
+        "DeleteCertificate" if accepted => {
+            let hash = payload["certificateHashData"].clone();
+            db.run(move |c| deleted(c, &d, &hash)).await
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The operator's command, sent as given.
+fn given(action: &str, payload: Value) -> Command {
+    Command::Given {
+        action: action.to_string(),
+        payload,
+    }
 }
 
 /// What a command did: the charger's answer, and what csms recorded with it.
@@ -69,20 +122,50 @@ pub async fn run(
         .await?;
     match action {
         "ReserveNow" => {
-            let (response, r) =
-                crate::domain::reservations::reserve_as_given(&state.reservations, device, payload)
+            let given = crate::domain::reservations::Given {
+                reservation_id: payload["reservationId"].as_i64().unwrap_or_default(),
+                connector_id: payload["connectorId"]
+                    .as_i64()
+                    .and_then(|c| i32::try_from(c).ok())
+                    .unwrap_or_default(),
+                id_tag: payload["idTag"].as_str().unwrap_or_default().to_string(),
+                parent_id_tag: payload["parentIdTag"].as_str().map(str::to_string),
+                expires_at: payload["expiryDate"]
+                    .as_str()
+                    .and_then(crate::infra::timestamps::parse_timestamp)
+                    .unwrap_or_else(crate::infra::db::now),
+                command: given(action, payload),
+            };
+            let (reply, r) =
+                crate::domain::reservations::reserve_as_given(&state.reservations, device, given)
                     .await?;
             return Ok(Outcome {
                 reservation: Some(r),
-                ..Outcome::answer(response)
+                ..Outcome::answer(reply.body)
             });
         }
         "SendLocalList" => {
-            let (response, r) =
-                crate::domain::local_list::send_as_given(&state.local_lists, device, payload)
-                    .await?;
+            let given = crate::domain::local_list::Given {
+                version: payload["listVersion"]
+                    .as_i64()
+                    .and_then(|v| i32::try_from(v).ok())
+                    .unwrap_or_default(),
+                full: payload["updateType"] == "Full",
+                entries: payload["localAuthorizationList"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| {
+                        let tag = e["idTag"].as_str()?.to_string();
+                        Some((tag, e.get("idTagInfo").cloned()))
+                    })
+                    .collect(),
+                command: given(action, payload),
+            };
+            let (reply, r) =
+                crate::domain::local_list::send_as_given(&state.local_lists, device, given).await?;
             return Ok(Outcome {
-                response,
+                response: reply.body,
                 reservation: None,
                 local_list: Some(r),
             });
@@ -107,10 +190,25 @@ pub async fn run(
                 .await?;
         }
         "GetLog" | "SignedUpdateFirmware" => {
-            let (d, a, p) = (device.to_string(), action.to_string(), payload.clone());
+            let (kind, location) = if action == "GetLog" {
+                (
+                    payload["logType"].as_str().unwrap_or("DiagnosticsLog"),
+                    &payload["log"]["remoteLocation"],
+                )
+            } else {
+                ("SignedFirmware", &payload["firmware"]["location"])
+            };
+            let (d, kind, location) = (
+                device.to_string(),
+                kind.to_string(),
+                location.as_str().unwrap_or_default().to_string(),
+            );
+            let request_id = payload["requestId"].as_i64().unwrap_or(0);
             state
                 .db
-                .run(move |c| crate::domain::security_jobs::command_job(c, &d, &a, &p))
+                .run(move |c| {
+                    crate::domain::security_jobs::command_job(c, &d, &kind, request_id, &location)
+                })
                 .await?;
         }
         _ => {}
@@ -186,8 +284,7 @@ pub async fn run(
             "{device}: SecurityProfile {profile} accepted: connections below it are refused from now on"
         );
     }
-    crate::domain::certificates::after_command(&state.db, device, action, &payload, &response)
-        .await?;
+    certificates_known(&state.db, device, action, &payload, &response).await?;
     match action {
         // Whatever the charger answered, it holds no reservation with that id afterwards.
         "CancelReservation" => {

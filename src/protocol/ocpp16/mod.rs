@@ -6,4 +6,5 @@ pub mod convert;
 pub mod data_transfer;
 pub mod handlers;
 pub mod messages;
+pub mod outgoing;
 pub mod schemas;
