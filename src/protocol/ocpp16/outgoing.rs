@@ -216,3 +216,198 @@ pub fn decode(answer: Value) -> Reply {
         body: answer,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ocpp16::schemas::{Kind, schemas};
+
+    fn at(s: &str) -> chrono::NaiveDateTime {
+        crate::infra::timestamps::parse_timestamp(s).unwrap()
+    }
+
+    /// Every command the core sends is a valid 1.6 request, under the action 1.6 has for it.
+    #[test]
+    fn every_command_is_a_valid_request() {
+        let retries = Retries {
+            retries: Some(3),
+            interval: Some(60),
+        };
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let commands = [
+            (
+                Command::StartCharging {
+                    connector: 1,
+                    id_tag: "T1".into(),
+                },
+                "RemoteStartTransaction",
+            ),
+            (
+                Command::StopCharging { transaction_id: 7 },
+                "RemoteStopTransaction",
+            ),
+            (
+                Command::Reserve {
+                    reservation_id: 9,
+                    connector: 2,
+                    expires_at: at("2026-12-07T12:00:00Z"),
+                    id_tag: "T1".into(),
+                    parent_id_tag: Some("P".into()),
+                },
+                "ReserveNow",
+            ),
+            (
+                Command::CancelReservation { reservation_id: 9 },
+                "CancelReservation",
+            ),
+            (
+                Command::SendLocalList {
+                    version: 4,
+                    full: false,
+                    entries: vec![
+                        ("A".into(), Some(json!({"status": "Accepted"}))),
+                        ("B".into(), None),
+                    ],
+                },
+                "SendLocalList",
+            ),
+            (Command::GetLocalListVersion, "GetLocalListVersion"),
+            (
+                Command::SetChargingProfile {
+                    connector: 1,
+                    profile: json!({
+                        "chargingProfileId": 3, "stackLevel": 0,
+                        "chargingProfilePurpose": "TxDefaultProfile",
+                        "chargingProfileKind": "Absolute",
+                        "chargingSchedule": {"chargingRateUnit": "W",
+                            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7400.0}]}
+                    }),
+                },
+                "SetChargingProfile",
+            ),
+            (
+                Command::ClearChargingProfile {
+                    id: None,
+                    connector: Some(1),
+                    purpose: Some("TxProfile".into()),
+                    stack_level: None,
+                },
+                "ClearChargingProfile",
+            ),
+            (
+                Command::GetCompositeSchedule {
+                    connector: 0,
+                    duration: 3600,
+                    unit: Some("A".into()),
+                },
+                "GetCompositeSchedule",
+            ),
+            (
+                Command::GetConfiguration {
+                    keys: vec!["HeartbeatInterval".into()],
+                },
+                "GetConfiguration",
+            ),
+            (
+                Command::ChangeConfiguration {
+                    key: "HeartbeatInterval".into(),
+                    value: "60".into(),
+                },
+                "ChangeConfiguration",
+            ),
+            (Command::TriggerBoot, "TriggerMessage"),
+            (
+                Command::UpdateFirmware {
+                    location: "http://csms/fw.bin".into(),
+                    retrieve_at: at("2026-12-07T12:00:00Z"),
+                    retries,
+                },
+                "UpdateFirmware",
+            ),
+            (
+                Command::GetDiagnostics {
+                    location: "http://csms/up/".into(),
+                    start: Some(at("2026-12-06T00:00:00Z")),
+                    stop: None,
+                },
+                "GetDiagnostics",
+            ),
+            (
+                Command::GetLog {
+                    log_type: "SecurityLog".into(),
+                    request_id: 5,
+                    location: "http://csms/up/".into(),
+                    oldest: None,
+                    latest: Some(at("2026-12-07T00:00:00Z")),
+                    retries,
+                },
+                "GetLog",
+            ),
+            (
+                Command::SignedUpdateFirmware {
+                    request_id: 6,
+                    location: "http://csms/fw.bin".into(),
+                    retrieve_at: at("2026-12-07T12:00:00Z"),
+                    install_at: Some(at("2026-12-07T13:00:00Z")),
+                    signing_certificate: pem.into(),
+                    signature: "c2ln".into(),
+                    retries: Retries::default(),
+                },
+                "SignedUpdateFirmware",
+            ),
+            (
+                Command::CertificateSigned { chain: pem.into() },
+                "CertificateSigned",
+            ),
+            (
+                Command::Given {
+                    action: "Reset".into(),
+                    payload: json!({"type": "Soft"}),
+                },
+                "Reset",
+            ),
+        ];
+        for (command, expected) in commands {
+            let (action, payload) = encode(&command);
+            assert_eq!(action, expected);
+            if let Err(e) = schemas().validate(&action, Kind::Request, &payload) {
+                panic!("{action} {payload}: {}", e.description);
+            }
+        }
+    }
+
+    #[test]
+    fn the_words_csms_reads_in_answers() {
+        let (_, p) = encode(&Command::SendLocalList {
+            version: 2,
+            full: true,
+            entries: vec![("A".into(), None)],
+        });
+        assert_eq!(p["updateType"], "Full");
+        assert_eq!(p["localAuthorizationList"], json!([{"idTag": "A"}]));
+        let r = decode(json!({"status": "Accepted", "fileName": "diag.zip"}));
+        assert!(r.accepted());
+        assert_eq!(r.file_name.as_deref(), Some("diag.zip"));
+        let r = decode(json!({"status": "Rejected", "filename": "log.txt"}));
+        assert!(!r.accepted());
+        assert_eq!(r.status_or("?"), "Rejected");
+        assert_eq!(r.file_name.as_deref(), Some("log.txt"));
+        assert_eq!(decode(json!({"listVersion": -1})).list_version, Some(-1));
+        let r = decode(json!({"configurationKey": [
+            {"key": "AuthorizationCacheEnabled", "readonly": true, "value": "true"},
+            {"key": "NoValue", "readonly": false}
+        ], "unknownKey": ["X"]}));
+        assert_eq!(
+            r.configuration,
+            vec![
+                (
+                    "AuthorizationCacheEnabled".to_string(),
+                    Some("true".to_string()),
+                    true
+                ),
+                ("NoValue".to_string(), None, false),
+            ]
+        );
+        assert_eq!(r.status_or("none"), "none");
+    }
+}
