@@ -156,6 +156,9 @@ pub enum CallFailure {
     /// Cluster mode: the charger is held by another node and NATS cannot reach it now.
     #[error("the cluster's messaging (NATS) is unavailable")]
     Unavailable,
+    /// The station's protocol version has no way (yet) to carry this command.
+    #[error("not available for {protocol} stations yet: {what}")]
+    NotSupported { protocol: String, what: String },
 }
 
 impl From<CallFailure> for AppError {
@@ -170,6 +173,9 @@ impl From<CallFailure> for AppError {
                 "Charger is not accepted: approve it first (it is pending or rejected)".into(),
             ),
             CallFailure::Unavailable => AppError::ClusterUnavailable,
+            f @ CallFailure::NotSupported { .. } => {
+                AppError::Conflict(format!("This charger's protocol cannot do that: {f}"))
+            }
         }
     }
 }

@@ -136,6 +136,16 @@ pub struct Settings {
     /// change), never against an operator's own setting
     #[arg(long, env = "CSMS_DISABLE_AUTH_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
     pub disable_auth_cache: bool,
+    /// The OCPP versions the endpoint serves (subprotocols, comma-separated: `ocpp1.6`,
+    /// `ocpp2.0.1`); a station offering several gets the most recent. OCPP 2.0.1 is being built
+    /// (boot, heartbeat, status and reports so far, no charging yet): serve it only to try it
+    #[arg(
+        long,
+        env = "CSMS_OCPP_VERSIONS",
+        default_value = "ocpp1.6",
+        value_delimiter = ','
+    )]
+    pub ocpp_versions: Vec<String>,
     /// Keep connected chargers' Local Authorization Lists in step by itself: check a charger's list
     /// version after it boots (a Full update when it disagrees) and send Differential updates
     /// after tokens change. `false`: lists go out only on the operator's commands
@@ -428,6 +438,22 @@ impl Settings {
             "CSMS_OCPP_BAD_FRAME_WINDOW_SECS",
         )?;
         positive(self.upload_token_ttl_secs, "CSMS_UPLOAD_TOKEN_TTL_SECS")?;
+        if self.ocpp_versions.is_empty()
+            || self
+                .ocpp_versions
+                .iter()
+                .any(|v| !["ocpp1.6", "ocpp2.0.1"].contains(&v.trim()))
+        {
+            return Err(AppError::Config(format!(
+                "CSMS_OCPP_VERSIONS must list ocpp1.6 and/or ocpp2.0.1, got {:?}",
+                self.ocpp_versions.join(",")
+            )));
+        }
+        if self.nats_url.is_some() && self.ocpp_versions.iter().any(|v| v.trim() != "ocpp1.6") {
+            return Err(AppError::Config(
+                "OCPP 2.0.1 is not served in cluster mode yet (CSMS_NATS_URL): set CSMS_OCPP_VERSIONS=ocpp1.6".into(),
+            ));
+        }
         if !(1..=3600).contains(&self.sse_ticket_ttl_secs) {
             return Err(AppError::Config(
                 "CSMS_SSE_TICKET_TTL_SECS must be between 1 and 3600".into(),

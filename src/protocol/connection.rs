@@ -19,9 +19,10 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::protocol::frame::{ErrorCode, Frame, OcppError};
-use crate::protocol::ocpp16::handlers;
-use crate::protocol::ocpp16::schemas::{Kind, schemas};
 use crate::protocol::registry::{CallFailure, ChargerCtx, Command, LastFrame};
+use crate::protocol::schemas::Kind;
+use crate::protocol::version::Version;
+use crate::protocol::{ocpp16, ocpp201};
 use crate::state::State;
 
 struct InFlight {
@@ -48,7 +49,21 @@ struct Out<'a, S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Out<'_, S> {
     async fn send(&mut self, frame: &Frame, action: Option<&str>) -> bool {
-        let text = frame.to_text();
+        let text = match frame {
+            Frame::CallError {
+                id,
+                code,
+                description,
+                details,
+            } if self.ctx.version.error_code(code) != code => Frame::CallError {
+                id: id.clone(),
+                code: self.ctx.version.error_code(code).to_string(),
+                description: description.clone(),
+                details: details.clone(),
+            }
+            .to_text(),
+            _ => frame.to_text(),
+        };
         metrics::counter!("csms_ocpp_messages_out_total", "action" => action.unwrap_or("-").to_string()).increment(1);
         self.state
             .msglog
@@ -165,8 +180,15 @@ where
         if handling.is_none()
             && let Some((id, action, payload)) = queued.pop_front()
         {
-            let fut = handlers::handle(state.clone(), ctx.clone(), action.clone(), payload);
-            handling = Some(Box::pin(async move { (id, action, fut.await) }));
+            let (state, ctx2) = (state.clone(), ctx.clone());
+            let act = action.clone();
+            handling = Some(Box::pin(async move {
+                let result = match ctx2.version {
+                    Version::V16 => ocpp16::handlers::handle(state, ctx2, act, payload).await,
+                    Version::V201 => ocpp201::handlers::handle(state, ctx2, act, payload).await,
+                };
+                (id, action, result)
+            }));
         }
         let deadline = in_flight.as_ref().map(|c| c.deadline);
         tokio::select! {
@@ -217,7 +239,7 @@ where
                             write_seen(&state, ctx.charger_id);
                         }
                         match frame {
-                            Frame::Call { id, action, payload } => match check_call(&action, &payload) {
+                            Frame::Call { id, action, payload } => match check_call(ctx.version, &action, &payload) {
                                 Err(e) => {
                                     if !out.send(&Frame::error(id, &e), Some(&action)).await { break "connection error" }
                                 }
@@ -239,7 +261,7 @@ where
                 let frame = match result {
                     Ok(payload) => {
                         if cfg!(debug_assertions)
-                            && let Err(e) = schemas().validate(&action, Kind::Response, &payload) {
+                            && let Err(e) = ctx.version.schemas().validate(&action, Kind::Response, &payload) {
                                 log::error!("{}: our {action} response breaks the schema: {e}", ctx.device_id);
                             }
                         Frame::CallResult { id, payload }
@@ -383,15 +405,15 @@ async fn drain_answers<R>(
     }
 }
 
-fn check_call(action: &str, payload: &Value) -> Result<(), OcppError> {
-    let s = schemas();
+fn check_call(version: Version, action: &str, payload: &Value) -> Result<(), OcppError> {
+    let s = version.schemas();
     if !s.knows(action) {
         return Err(OcppError::new(
             ErrorCode::NotImplemented,
             format!("Unknown action {action}"),
         ));
     }
-    if !crate::protocol::ocpp16::schemas::CP_TO_CS.contains(&action) {
+    if !version.sent_by_station(action) {
         return Err(OcppError::new(
             ErrorCode::NotSupported,
             format!("{action} is sent by the central system, not by a charge point"),
@@ -412,7 +434,10 @@ fn answer(
             metrics::histogram!("csms_ocpp_call_duration_seconds", "action" => call.action.clone())
                 .record(call.started.elapsed().as_secs_f64());
             if let Ok(payload) = &result
-                && let Err(e) = schemas().validate(&call.action, Kind::Response, payload)
+                && let Err(e) =
+                    ctx.version
+                        .schemas()
+                        .validate(&call.action, Kind::Response, payload)
             {
                 log::warn!(
                     "{}: {} answer does not match the schema: {e}",

@@ -11,6 +11,8 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use crate::domain::station_commands::CallFailure;
 use crate::domain::station_commands::{Answer, Command as CoreCommand, StationCommands};
+use crate::protocol::outgoing;
+use crate::protocol::version::Version;
 
 pub(crate) struct Command {
     pub action: String,
@@ -23,6 +25,8 @@ pub(crate) struct Command {
 pub struct ChargerHandle {
     pub conn_id: u64,
     pub charger_id: i64,
+    /// The OCPP version the connection speaks.
+    pub version: crate::protocol::version::Version,
     pub connected_at: chrono::NaiveDateTime,
     /// Whether the charger is accepted (registration `accepted`); shared with its connection.
     pub accepted: Arc<std::sync::atomic::AtomicBool>,
@@ -45,13 +49,7 @@ impl ChargerHandle {
         // While Pending or Rejected, only what lets the operator look at and configure it, and
         // the stop of a transaction it still runs (it was accepted when it began).
         if !self.accepted.load(std::sync::atomic::Ordering::Acquire)
-            && !matches!(
-                action,
-                "GetConfiguration"
-                    | "ChangeConfiguration"
-                    | "TriggerMessage"
-                    | "RemoteStopTransaction"
-            )
+            && !self.version.allowed_while_not_accepted(action)
         {
             return Err(CallFailure::NotAccepted);
         }
@@ -114,6 +112,8 @@ impl LastFrame {
 pub struct ChargerCtx {
     pub charger_id: i64,
     pub device_id: Arc<str>,
+    /// The OCPP version the connection speaks.
+    pub version: crate::protocol::version::Version,
     /// Whether the charger is accepted (see `ChargerHandle::accepted`).
     pub accepted: Arc<std::sync::atomic::AtomicBool>,
     /// When the last frame arrived (see `ChargerHandle::last_frame`).
@@ -284,19 +284,20 @@ impl Registry {
 }
 
 impl StationCommands for Registry {
-    /// Every station speaks OCPP 1.6 for now: its adapter writes the command and reads the answer.
+    /// The adapter of the station's version writes the command and reads the answer. (A station
+    /// held by another node speaks 1.6: cluster mode serves only 1.6 so far.)
     fn send<'a>(
         &'a self,
         device_id: &'a str,
         command: CoreCommand,
         timeout: Duration,
     ) -> Answer<'a> {
-        use crate::protocol::ocpp16::outgoing::{decode, encode};
         Box::pin(async move {
-            let (action, payload) = encode(&command);
+            let version = self.get(device_id).map_or(Version::V16, |h| h.version);
+            let (action, payload) = outgoing::encode(version, &command)?;
             Registry::call(self, device_id, &action, payload, timeout)
                 .await
-                .map(decode)
+                .map(|answer| outgoing::decode(version, answer))
         })
     }
 
@@ -312,11 +313,12 @@ impl StationCommands for Registry {
         Registry::devices(self)
     }
 
-    fn check(&self, _device_id: &str, command: &CoreCommand) -> Result<(), String> {
-        use crate::protocol::ocpp16::schemas::{Kind, schemas};
-        let (action, payload) = crate::protocol::ocpp16::outgoing::encode(command);
-        schemas()
-            .validate(&action, Kind::Request, &payload)
+    fn check(&self, device_id: &str, command: &CoreCommand) -> Result<(), String> {
+        let version = self.get(device_id).map_or(Version::V16, |h| h.version);
+        let (action, payload) = outgoing::encode(version, command).map_err(|e| e.to_string())?;
+        version
+            .schemas()
+            .validate(&action, crate::protocol::schemas::Kind::Request, &payload)
             .map_err(|e| e.description)
     }
 
@@ -340,6 +342,7 @@ mod tests {
         ChargerHandle {
             conn_id,
             charger_id: 1,
+            version: Version::V16,
             connected_at: chrono::Utc::now().naive_utc(),
             accepted: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             last_frame: Arc::new(LastFrame::new(chrono::Utc::now().naive_utc())),

@@ -1,5 +1,5 @@
 //! The OCPP-J WebSocket endpoint: accepts TCP connections, applies the handshake rules (known charger,
-//! HTTP Basic auth, `ocpp1.6` subprotocol), then hands the socket to a connection task.
+//! HTTP Basic auth, the OCPP subprotocol (`ocpp2.0.1` or `ocpp1.6`, as served)), then hands the socket to a connection task.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,9 +18,8 @@ use crate::protocol::connection;
 use crate::protocol::registry::{ChargerCtx, ChargerHandle, LastFrame};
 use crate::protocol::stream::{Link, OcppStream, RequestHead, Transport};
 use crate::protocol::tls::Tls;
+use crate::protocol::version::Version;
 use crate::state::State;
-
-pub const SUBPROTOCOL: &str = "ocpp1.6";
 
 /// Small buffers: a charger sends small frames, and one node holds tens of thousands of sockets.
 pub fn ws_config() -> WebSocketConfig {
@@ -290,6 +289,13 @@ async fn handle_socket(conn_id: u64, mut stream: OcppStream, link: Link, state: 
         return;
     };
     let verdict = decide(&state, &head, &link).await;
+    let served: Vec<Version> = state
+        .settings
+        .ocpp_versions
+        .iter()
+        .filter_map(|v| Version::of_subprotocol(v.trim()))
+        .collect();
+    let chosen = std::sync::OnceLock::new();
     #[allow(clippy::result_large_err)] // the callback's type is tungstenite's
     let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
         if let Verdict::Refuse(status) = verdict {
@@ -302,14 +308,16 @@ async fn handle_socket(conn_id: u64, mut stream: OcppStream, link: Link, state: 
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(',').map(|p| p.trim().to_string()))
             .collect();
-        if offered.iter().any(|p| p == SUBPROTOCOL) {
+        let Some(version) = Version::negotiate(&offered, &served) else {
+            return Err(refuse(StatusCode::BAD_REQUEST));
+        };
+        if !offered.is_empty() {
             resp.headers_mut().insert(
                 "Sec-WebSocket-Protocol",
-                HeaderValue::from_static(SUBPROTOCOL),
+                HeaderValue::from_static(version.subprotocol()),
             );
-        } else if !offered.is_empty() {
-            return Err(refuse(StatusCode::BAD_REQUEST));
         }
+        let _ = chosen.set(version);
         Ok(resp)
     };
     let ws =
@@ -328,11 +336,13 @@ async fn handle_socket(conn_id: u64, mut stream: OcppStream, link: Link, state: 
     let Some(device_id) = charge_box_id(&head.path) else {
         return;
     };
+    let version = chosen.get().copied().unwrap_or(Version::V16);
     let accepted = Arc::new(std::sync::atomic::AtomicBool::new(accepted));
     let last_frame = Arc::new(LastFrame::new(now()));
     let ctx = ChargerCtx {
         charger_id,
         device_id: Arc::from(device_id.as_str()),
+        version,
         accepted: accepted.clone(),
         last_frame: last_frame.clone(),
     };
@@ -342,6 +352,7 @@ async fn handle_socket(conn_id: u64, mut stream: OcppStream, link: Link, state: 
     let handle = ChargerHandle {
         conn_id,
         charger_id,
+        version,
         connected_at: now(),
         accepted,
         last_frame,
@@ -368,7 +379,7 @@ async fn handle_socket(conn_id: u64, mut stream: OcppStream, link: Link, state: 
             }
         },
     };
-    log::info!("{device_id}: connected");
+    log::info!("{device_id}: connected ({version})");
     presence(&state, charger_id, &device_id, Presence::Connected).await;
     // Transactions it was asked to stop while it was away are asked again now.
     match state

@@ -16,6 +16,7 @@ mod lifecycle;
 mod local_list;
 mod nodes;
 mod ocpp;
+mod ocpp201;
 mod operator_commands;
 mod process;
 mod property;

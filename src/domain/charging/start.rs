@@ -134,10 +134,14 @@ pub async fn start(
             let mut ended = None;
             let failure = match &answer {
                 _ if accepted => None,
-                // A charger not accepted (pending approval, rejected) gets no RemoteStart.
-                Ok(_) | Err(CallFailure::CallError { .. } | CallFailure::NotAccepted) => {
-                    Some(Failure::Rejected)
-                }
+                // A charger not accepted (pending approval, rejected) gets no RemoteStart; one whose
+                // protocol cannot carry a start yet gets none either.
+                Ok(_)
+                | Err(
+                    CallFailure::CallError { .. }
+                    | CallFailure::NotAccepted
+                    | CallFailure::NotSupported { .. },
+                ) => Some(Failure::Rejected),
                 Err(CallFailure::Timeout) => Some(Failure::Timeout),
                 // The RemoteStart may or may not have reached the owning node: like a timeout,
                 // refunded now, and a StartTransaction that still comes is billed anew.

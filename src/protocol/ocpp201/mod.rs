@@ -1,4 +1,8 @@
-//! The OCPP 2.0.1 adapter (being built, issue 22): so far its schemas. Nothing negotiates 2.0.1
-//! yet: the endpoint still speaks `ocpp1.6` only.
+//! The OCPP 2.0.1 adapter (being built, issue 22): its schemas, typed messages, the handlers of
+//! the station's CALLs (block B's basics so far) and the core's commands in 2.0.1 words. Served
+//! only when `CSMS_OCPP_VERSIONS` names `ocpp2.0.1`.
 
+pub mod handlers;
+pub mod messages;
+pub mod outgoing;
 pub mod schemas;

@@ -1,0 +1,167 @@
+//! Handlers for the CALLs an OCPP 2.0.1 station sends, mapped to the core's terms. So far block B's
+//! basics: BootNotification (Accepted / Pending / Rejected, as the operator decided), Heartbeat,
+//! StatusNotification, NotifyReport and NotifyEvent (acknowledged and logged), and
+//! SecurityEventNotification (stored). The other actions are answered NotSupported until their
+//! blocks land (issue 22).
+
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::domain::chargers::Registration;
+use crate::domain::presence::{self, Boot, Booted, Modem};
+use crate::domain::telemetry::StatusReport;
+use crate::infra::timestamps;
+use crate::protocol::frame::{ErrorCode, OcppError};
+use crate::protocol::ocpp201::messages::{
+    BootNotification, SecurityEventNotification, StatusNotification,
+};
+use crate::protocol::registry::ChargerCtx;
+use crate::state::State;
+
+/// The typed payload of a schema-valid CALL (a value the schema allows but the field cannot hold,
+/// such as an integer beyond i32, is a property constraint).
+fn parse<T: DeserializeOwned>(payload: Value) -> Result<T, OcppError> {
+    serde_json::from_value(payload)
+        .map_err(|e| OcppError::new(ErrorCode::PropertyConstraintViolation, e.to_string()))
+}
+
+pub async fn handle(
+    state: State,
+    ctx: ChargerCtx,
+    action: String,
+    payload: Value,
+) -> Result<Value, OcppError> {
+    // B02/B03: a station that is Pending or Rejected sends nothing but BootNotification until it
+    // is accepted.
+    if action != "BootNotification" && !ctx.accepted.load(std::sync::atomic::Ordering::Acquire) {
+        return Err(OcppError::new(
+            ErrorCode::SecurityError,
+            format!(
+                "{action} refused: this station is not accepted by the central system (BootNotification first)"
+            ),
+        ));
+    }
+    match action.as_str() {
+        "BootNotification" => boot_notification(&state, &ctx, parse(payload)?).await,
+        "Heartbeat" => {
+            state.telemetry.heartbeat(ctx.charger_id).await?;
+            Ok(json!({"currentTime": timestamps::now_timestamp()}))
+        }
+        "StatusNotification" => status_notification(&state, &ctx, parse(payload)?).await,
+        "NotifyReport" | "NotifyEvent" => {
+            log::info!(
+                "{}: {action} seqNo {} (tbc {})",
+                ctx.device_id,
+                payload["seqNo"],
+                payload["tbc"].as_bool().unwrap_or(false)
+            );
+            Ok(json!({}))
+        }
+        "SecurityEventNotification" => {
+            let req: SecurityEventNotification = parse(payload)?;
+            let charger_id = ctx.charger_id;
+            let timestamp = timestamps::parse_timestamp(&req.timestamp);
+            state
+                .db
+                .run(move |c| {
+                    crate::domain::security_events::record_charger(
+                        c,
+                        charger_id,
+                        &req.kind,
+                        req.tech_info.as_deref(),
+                        timestamp,
+                    )
+                })
+                .await?;
+            Ok(json!({}))
+        }
+        other => Err(OcppError::new(
+            ErrorCode::NotSupported,
+            format!("{other} is not supported for OCPP 2.0.1 stations yet"),
+        )),
+    }
+}
+
+async fn boot_notification(
+    state: &State,
+    ctx: &ChargerCtx,
+    req: BootNotification,
+) -> Result<Value, OcppError> {
+    let charger_id = ctx.charger_id;
+    let station = req.charging_station;
+    let modem = station
+        .modem
+        .unwrap_or(crate::protocol::ocpp201::messages::Modem {
+            iccid: None,
+            imsi: None,
+        });
+    let boot = Boot {
+        vendor: station.vendor_name,
+        model: station.model,
+        serial_number: station.serial_number,
+        firmware_version: station.firmware_version,
+        modem: Modem {
+            iccid: modem.iccid,
+            imsi: modem.imsi,
+        },
+        meter: (None, None),
+    };
+    let Booted { registration, .. } = state
+        .db
+        .run(move |c| presence::booted(c, charger_id, boot))
+        .await?;
+    let accepted = registration == Registration::Accepted;
+    ctx.accepted
+        .store(accepted, std::sync::atomic::Ordering::Release);
+    log::info!(
+        "{}: BootNotification ({}) answered {registration}",
+        ctx.device_id,
+        req.reason
+    );
+    let (status, interval) = match registration {
+        Registration::Accepted => ("Accepted", state.settings.heartbeat_interval_secs),
+        // Pending: it boots again after `interval` (or when an operator accepts it and csms
+        // triggers a BootNotification); Rejected: it may try again after `interval`.
+        Registration::Pending => ("Pending", state.settings.heartbeat_interval_secs.min(60)),
+        Registration::Rejected => ("Rejected", state.settings.heartbeat_interval_secs.min(60)),
+    };
+    Ok(json!({
+        "status": status,
+        "currentTime": timestamps::now_timestamp(),
+        "interval": interval,
+    }))
+}
+
+/// A connector's status. The core numbers a 2.0.1 station's connectors by EVSE (one connector
+/// per EVSE, as nearly every station has); evseId 0 is the station itself.
+async fn status_notification(
+    state: &State,
+    ctx: &ChargerCtx,
+    req: StatusNotification,
+) -> Result<Value, OcppError> {
+    if req.connector_id > 1 {
+        log::info!(
+            "{}: EVSE {} connector {} is {} (counted as EVSE {})",
+            ctx.device_id,
+            req.evse_id,
+            req.connector_id,
+            req.connector_status,
+            req.evse_id
+        );
+    }
+    let report = StatusReport {
+        connector_id: req.evse_id,
+        status: req.connector_status,
+        error_code: "NoError".into(),
+        info: None,
+        vendor_error_code: None,
+    };
+    let changed = state
+        .telemetry
+        .status(ctx.charger_id, &ctx.device_id, report)
+        .await?;
+    if changed {
+        state.events.wake();
+    }
+    Ok(json!({}))
+}

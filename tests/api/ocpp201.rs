@@ -1,0 +1,318 @@
+//! OCPP 2.0.1 on the same endpoint (issue 22, first steps): the handshake picks `ocpp2.0.1` when it
+//! is served and offered, and a 2.0.1 station boots (Accepted / Pending / Rejected as the operator
+//! decided), beats, reports connector status and security events, and hears 2.0.1's error codes.
+//! A raw WebSocket client speaks 2.0.1 here (the simulator speaks 1.6).
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::dual;
+use crate::helpers::TestApp;
+
+fn both(s: &mut csms::infra::config::Settings) {
+    s.ocpp_versions = vec!["ocpp1.6".into(), "ocpp2.0.1".into()];
+}
+
+/// A 2.0.1 station speaking raw OCPP-J.
+struct Station {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next: u64,
+}
+
+impl Station {
+    /// Connects offering `protocols`; the subprotocol the server chose, or the HTTP status that
+    /// refused the handshake.
+    async fn connect(
+        app: &TestApp,
+        device: &str,
+        protocols: &str,
+    ) -> Result<(Station, String), u16> {
+        let mut req = format!("{}/{device}", app.ocpp)
+            .into_client_request()
+            .unwrap();
+        req.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_str(protocols).unwrap(),
+        );
+        if let Some(a) = app.basic_auth(device) {
+            req.headers_mut()
+                .insert("Authorization", HeaderValue::from_str(&a).unwrap());
+        }
+        match tokio_tungstenite::connect_async(req).await {
+            Ok((ws, resp)) => {
+                let chosen = resp
+                    .headers()
+                    .get("Sec-WebSocket-Protocol")
+                    .map(|v| v.to_str().unwrap().to_string())
+                    .unwrap_or_default();
+                Ok((Station { ws, next: 0 }, chosen))
+            }
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+            Err(e) => panic!("unexpected handshake error {e}"),
+        }
+    }
+
+    async fn frame(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(std::time::Duration::from_secs(10), self.ws.next())
+                .await
+                .expect("a frame within 10 s")
+                .expect("the connection is open")
+                .expect("a readable frame");
+            if let Message::Text(t) = msg {
+                return serde_json::from_str(&t).unwrap();
+            }
+        }
+    }
+
+    /// Sends a CALL; its CALLRESULT payload, or the CALLERROR's (code, description).
+    async fn call(&mut self, action: &str, payload: Value) -> Result<Value, (String, String)> {
+        self.next += 1;
+        let id = format!("m{}", self.next);
+        self.ws
+            .send(Message::text(json!([2, id, action, payload]).to_string()))
+            .await
+            .unwrap();
+        let f = self.frame().await;
+        assert_eq!(f[1], json!(id), "the answer to {action}: {f}");
+        match f[0].as_i64() {
+            Some(3) => Ok(f[2].clone()),
+            Some(4) => Err((
+                f[2].as_str().unwrap().to_string(),
+                f[3].as_str().unwrap_or_default().to_string(),
+            )),
+            _ => panic!("not an answer: {f}"),
+        }
+    }
+
+    /// Waits for a CALL from csms and answers it with `answer`; returns its action and payload.
+    async fn answer_next_call(&mut self, answer: Value) -> (String, Value) {
+        let f = self.frame().await;
+        assert_eq!(f[0], 2, "a CALL: {f}");
+        self.ws
+            .send(Message::text(json!([3, f[1], answer]).to_string()))
+            .await
+            .unwrap();
+        (f[2].as_str().unwrap().to_string(), f[3].clone())
+    }
+}
+
+fn boot_payload(reason: &str) -> Value {
+    json!({
+        "reason": reason,
+        "chargingStation": {
+            "vendorName": "Acme", "model": "Two", "serialNumber": "SN-201",
+            "firmwareVersion": "2.0.1-fw", "modem": {"iccid": "8991", "imsi": "4040"}
+        }
+    })
+}
+
+async fn negotiation(app: TestApp) {
+    app.register_charger_with("NEG1", json!({"securityProfile": 0}))
+        .await;
+    for (offered, chosen) in [
+        ("ocpp1.6, ocpp2.0.1", "ocpp2.0.1"),
+        ("ocpp2.0.1, ocpp1.6", "ocpp2.0.1"),
+        ("ocpp0.1, ocpp2.0.1", "ocpp2.0.1"),
+        ("ocpp1.6", "ocpp1.6"),
+    ] {
+        let (_, got) = Station::connect(&app, "NEG1", offered)
+            .await
+            .unwrap_or_else(|s| panic!("{offered}: refused with {s}"));
+        assert_eq!(got, chosen, "offered {offered}");
+    }
+    assert!(matches!(
+        Station::connect(&app, "NEG1", "ocpp2.0, ocpp1.5").await,
+        Err(400)
+    ));
+}
+dual!(negotiation, super::both);
+
+/// Without 2.0.1 served (the default), a station offering both speaks 1.6.
+async fn not_served_by_default(app: TestApp) {
+    app.register_charger_with("NEG2", json!({"securityProfile": 0}))
+        .await;
+    let (_, got) = Station::connect(&app, "NEG2", "ocpp2.0.1, ocpp1.6")
+        .await
+        .unwrap();
+    assert_eq!(got, "ocpp1.6");
+    assert!(matches!(
+        Station::connect(&app, "NEG2", "ocpp2.0.1").await,
+        Err(400)
+    ));
+}
+dual!(not_served_by_default);
+
+async fn boot_heartbeat_status(app: TestApp) {
+    let admin = app.admin().await;
+    app.register_charger("TWO1", None).await;
+    let (mut st, v) = Station::connect(&app, "TWO1", "ocpp2.0.1").await.unwrap();
+    assert_eq!(v, "ocpp2.0.1");
+    let boot = st
+        .call("BootNotification", boot_payload("PowerUp"))
+        .await
+        .unwrap();
+    assert_eq!(boot["status"], "Accepted", "{boot}");
+    assert!(boot["interval"].as_i64().unwrap() > 0);
+    assert!(boot["currentTime"].as_str().unwrap().ends_with('Z'));
+    let hb = st.call("Heartbeat", json!({})).await.unwrap();
+    assert!(hb["currentTime"].is_string(), "{hb}");
+    let s = st
+        .call(
+            "StatusNotification",
+            json!({"timestamp": "2026-12-07T10:00:00Z", "connectorStatus": "Occupied", "evseId": 1, "connectorId": 1}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s, json!({}));
+    let (code, body) = app.get("/api/admin/chargers/TWO1", Some(&admin)).await;
+    assert_eq!(code, 200, "{body}");
+    let charger = &body["charger"];
+    assert_eq!(charger["vendor"], "Acme");
+    assert_eq!(charger["model"], "Two");
+    assert_eq!(charger["serialNumber"], "SN-201");
+    assert_eq!(charger["firmwareVersion"], "2.0.1-fw");
+    let connector = charger["connectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["connectorId"] == 1)
+        .cloned()
+        .unwrap_or_else(|| panic!("connector 1 in {charger}"));
+    assert_eq!(connector["status"], "Occupied");
+
+    // 2.0.1's error codes: a payload its schema refuses, a 1.6 action, a CSMS-only action, and
+    // one not handled yet.
+    let (code, _) = st
+        .call("StatusNotification", json!({"evseId": "one"}))
+        .await
+        .unwrap_err();
+    assert!(
+        [
+            "FormatViolation",
+            "OccurrenceConstraintViolation",
+            "TypeConstraintViolation",
+            "PropertyConstraintViolation"
+        ]
+        .contains(&code.as_str()),
+        "{code}"
+    );
+    assert_eq!(
+        st.call("StartTransaction", json!({})).await.unwrap_err().0,
+        "NotImplemented"
+    );
+    assert_eq!(
+        st.call("RequestStartTransaction", json!({}))
+            .await
+            .unwrap_err()
+            .0,
+        "NotSupported"
+    );
+    let (code, why) = st
+        .call(
+            "Authorize",
+            json!({"idToken": {"idToken": "ABC", "type": "ISO14443"}}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code, "NotSupported", "{why}");
+    // A frame that is not JSON at all: FormatViolation (1.6 says FormationViolation).
+    st.ws.send(Message::text("[2, \"x\", ")).await.unwrap();
+    let f = st.frame().await;
+    assert_eq!(f[0], 4, "{f}");
+    assert_ne!(f[2], "FormationViolation", "{f}");
+
+    let ev = st
+        .call(
+            "SecurityEventNotification",
+            json!({"type": "FirmwareUpdated", "timestamp": "2026-12-07T10:01:00Z", "techInfo": "v2"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ev, json!({}));
+    let (_, events) = app
+        .get("/api/admin/chargers/TWO1/security-events", Some(&admin))
+        .await;
+    assert!(
+        events.to_string().contains("FirmwareUpdated"),
+        "the station's security event is stored: {events}"
+    );
+    let r = st
+        .call(
+            "NotifyReport",
+            json!({"requestId": 1, "generatedAt": "2026-12-07T10:02:00Z", "seqNo": 0}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r, json!({}));
+}
+dual!(boot_heartbeat_status, super::both);
+
+async fn registration_decides_the_boot(app: TestApp) {
+    let admin = app.admin().await;
+    app.register_charger("TWO2", None).await;
+    let set = |status: &'static str| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            app.request(
+                reqwest::Method::PUT,
+                "/api/admin/chargers/TWO2/registration",
+                Some(&admin),
+                Some(json!({ "status": status })),
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(set("pending").await, 200);
+    let (mut st, _) = Station::connect(&app, "TWO2", "ocpp2.0.1").await.unwrap();
+    let boot = st
+        .call("BootNotification", boot_payload("PowerUp"))
+        .await
+        .unwrap();
+    assert_eq!(boot["status"], "Pending", "{boot}");
+    assert!(boot["interval"].as_i64().unwrap() <= 60);
+    assert_eq!(
+        st.call("Heartbeat", json!({})).await.unwrap_err().0,
+        "SecurityError",
+        "nothing but BootNotification while pending"
+    );
+    // Accepted by the operator: csms asks the station, in 2.0.1 words, to boot again.
+    let accept = tokio::spawn({
+        let (app, admin) = (app.http.clone(), admin.clone());
+        async move {
+            reqwest::Client::new()
+                .put(format!("{app}/api/admin/chargers/TWO2/registration"))
+                .bearer_auth(admin)
+                .json(&json!({"status": "accepted"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    let (action, payload) = st.answer_next_call(json!({"status": "Accepted"})).await;
+    assert_eq!(action, "TriggerMessage");
+    assert_eq!(payload, json!({"requestedMessage": "BootNotification"}));
+    assert_eq!(accept.await.unwrap(), 200);
+    let boot = st
+        .call("BootNotification", boot_payload("Triggered"))
+        .await
+        .unwrap();
+    assert_eq!(boot["status"], "Accepted", "{boot}");
+    assert!(st.call("Heartbeat", json!({})).await.is_ok());
+
+    assert_eq!(set("rejected").await, 200);
+    let boot = st
+        .call("BootNotification", boot_payload("PowerUp"))
+        .await
+        .unwrap();
+    assert_eq!(boot["status"], "Rejected", "{boot}");
+}
+dual!(registration_decides_the_boot, super::both);
