@@ -22,8 +22,8 @@ use crate::domain::stations;
 use crate::domain::tariffs;
 use crate::error::AppError;
 use crate::infra::db::models::Operator;
+use crate::protocol::commands;
 use crate::protocol::msglog;
-use crate::protocol::ocpp16::commands;
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -764,7 +764,7 @@ super::answers! {
 /// Sends an OCPP command to a charger and returns its answer.
 #[utoipa::path(post, path = "/api/admin/chargers/{device_id}/commands/{action}", tag = "operator",
     request_body = serde_json::Value,
-    params(("device_id" = String, Path), ("action" = String, Path, description = "Any CS→CP action of OCPP 1.6 and its security extension, by its OCPP name")),
+    params(("device_id" = String, Path), ("action" = String, Path, description = "Any CS→CP action of OCPP 1.6 and its security extension, or (a station connected with 2.0.1) any CSMS→station action of OCPP 2.0.1, by its OCPP name")),
     responses((status = 200, description = "The charger's answer", body = CommandAnswer), (status = 400, description = "Invalid payload / Charger is offline"), (status = 404, description = "Unknown command or charger"), (status = 502, description = "Charger answered with a CALLERROR"), (status = 504, description = "Charger did not respond")),
     security(("bearer" = [])),
 )]

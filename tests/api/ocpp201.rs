@@ -316,3 +316,60 @@ async fn registration_decides_the_boot(app: TestApp) {
     assert_eq!(boot["status"], "Rejected", "{boot}");
 }
 dual!(registration_decides_the_boot, super::both);
+
+/// The operator's commands API speaks the version the station is connected with: a 2.0.1
+/// command, checked against its 2.0.1 schema, is sent as given; 1.6 words are refused.
+async fn operator_commands_in_201(app: TestApp) {
+    let admin = app.admin().await;
+    app.register_charger("TWO3", None).await;
+    let (mut st, _) = Station::connect(&app, "TWO3", "ocpp2.0.1").await.unwrap();
+    let boot = st
+        .call("BootNotification", boot_payload("PowerUp"))
+        .await
+        .unwrap();
+    assert_eq!(boot["status"], "Accepted");
+    let send = |action: &'static str, body: Value| {
+        let (http, admin) = (app.http.clone(), admin.clone());
+        tokio::spawn(async move {
+            let r = reqwest::Client::new()
+                .post(format!("{http}/api/admin/chargers/TWO3/commands/{action}"))
+                .bearer_auth(admin)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        })
+    };
+    let reset = send("Reset", json!({"type": "OnIdle", "evseId": 1}));
+    let (action, payload) = st.answer_next_call(json!({"status": "Scheduled"})).await;
+    assert_eq!(action, "Reset");
+    assert_eq!(
+        payload,
+        json!({"type": "OnIdle", "evseId": 1}),
+        "sent as given"
+    );
+    let (status, body) = reset.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["response"]["status"], "Scheduled");
+    // 1.6's Reset words, a 1.6 action, and an action the station sends.
+    let (status, body) = send("Reset", json!({"type": "Hard"})).await.unwrap();
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = send("RemoteStartTransaction", json!({"idTag": "X"}))
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = send("BootNotification", json!({})).await.unwrap();
+    assert_eq!(status, 400, "{body}");
+    // A station that does not answer: 504, as for 1.6.
+    let (status, _) = app
+        .post(
+            "/api/admin/chargers/TWO3/commands/GetLocalListVersion",
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 504);
+}
+dual!(operator_commands_in_201, super::both);

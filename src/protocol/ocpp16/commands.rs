@@ -98,7 +98,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn answer(response: Value) -> Self {
+    pub(crate) fn answer(response: Value) -> Self {
         Outcome {
             response,
             reservation: None,
