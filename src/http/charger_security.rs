@@ -2,11 +2,11 @@
 //! `crate::domain::security_events` and `crate::domain::security_jobs`): a charger's certificates and security
 //! events, GetLog and SignedUpdateFirmware for operators, and the log upload address for chargers.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::firmware::{base_url, received, time};
+use super::firmware::{received, time};
 use super::identity::OperatorId;
 use crate::domain::certificates::{self, ChargerCertificates};
 use crate::domain::security_events::{self, SecurityEvent};
@@ -43,6 +43,18 @@ pub struct GetLogBody {
     retry_interval: Option<i64>,
 }
 
+impl GetLogBody {
+    fn request(self) -> Result<LogRequest, AppError> {
+        Ok(LogRequest {
+            log_type: self.log_type,
+            oldest: time("oldestTimestamp", self.oldest_timestamp)?,
+            latest: time("latestTimestamp", self.latest_timestamp)?,
+            retries: self.retries,
+            retry_interval: self.retry_interval,
+        })
+    }
+}
+
 /// `POST /api/admin/chargers/{deviceId}/signed-firmware`
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -74,22 +86,23 @@ pub struct SignedFirmwareBody {
     retry_interval: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/admin/chargers/{device_id}/certificates", tag = "operator",
-    params(("device_id" = String, Path)),
-    responses((status = 200, description = "Certificates csms issued to the charger (with expiry and the charger's CertificateSigned answer) and those it reported installed", body = CertificatesAnswer), (status = 404, description = "Charger not found")),
-    security(("bearer" = [])),
-)]
-pub async fn certificates(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let device = path.into_inner();
-    let certificates = state
-        .db
-        .run(move |c| certificates::list(c, &device))
-        .await?;
-    super::ok(CertificatesAnswer::new(certificates))
+impl SignedFirmwareBody {
+    fn request(self) -> Result<SignedFirmwareRequest, AppError> {
+        Ok(SignedFirmwareRequest {
+            image_id: self.image_id,
+            signing_certificate: self.signing_certificate,
+            signature: self.signature,
+            retrieve_date: time("retrieveDateTime", self.retrieve_date_time)?,
+            install_date: time("installDateTime", self.install_date_time)?,
+            retries: self.retries,
+            retry_interval: self.retry_interval,
+        })
+    }
+}
+
+super::charger_reads! {
+    certificates at "/api/admin/chargers/{device_id}/certificates" => CertificatesAnswer from certificates::list,
+        "Certificates csms issued to the charger (with expiry and the charger's CertificateSigned answer) and those it reported installed";
 }
 
 #[utoipa::path(get, path = "/api/admin/chargers/{device_id}/security-events", tag = "operator",
@@ -111,83 +124,19 @@ pub async fn events(
     super::ok(SecurityEventList::new(events))
 }
 
-#[utoipa::path(post, path = "/api/admin/chargers/{device_id}/logs", tag = "operator",
-    request_body = GetLogBody,
-    params(("device_id" = String, Path)),
-    responses((status = 201, description = "GetLog sent; the charger uploads the log to csms", body = SecurityJobAnswer), (status = 400, description = "Invalid input"), (status = 404, description = "Charger not found"), (status = 409, description = "Charger is offline"), (status = 504, description = "Charger did not respond")),
-    security(("bearer" = [])),
-)]
-pub async fn get_log(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-    body: super::Body<GetLogBody>,
-) -> Result<HttpResponse, AppError> {
-    let b = body.0;
-    let r = LogRequest {
-        log_type: b.log_type,
-        oldest: time("oldestTimestamp", b.oldest_timestamp)?,
-        latest: time("latestTimestamp", b.latest_timestamp)?,
-        retries: b.retries,
-        retry_interval: b.retry_interval,
-    };
-    let job = security_jobs::get_log(&state.file_jobs, &path.into_inner(), &base_url(&req), r)
-        .await
-        .map_err(super::offline_is_conflict)?;
-    super::created(SecurityJobAnswer::new(job))
+super::file_jobs! {
+    get_log at "/api/admin/chargers/{device_id}/logs", GetLogBody => SecurityJobAnswer,
+        "GetLog sent; the charger uploads the log to csms", "Invalid input", "Charger not found",
+        |jobs, device, base, body| security_jobs::get_log(jobs, device, base, body.request()?);
+    signed_firmware at "/api/admin/chargers/{device_id}/signed-firmware", SignedFirmwareBody => SecurityJobAnswer,
+        "SignedUpdateFirmware sent; the job follows the charger's SignedFirmwareStatusNotifications",
+        "Invalid input (e.g. not a PEM certificate, not a base64 signature)", "Charger or image not found",
+        |jobs, device, base, body| security_jobs::signed_update_firmware(jobs, device, base, body.request()?);
 }
 
-#[utoipa::path(post, path = "/api/admin/chargers/{device_id}/signed-firmware", tag = "operator",
-    request_body = SignedFirmwareBody,
-    params(("device_id" = String, Path)),
-    responses((status = 201, description = "SignedUpdateFirmware sent; the job follows the charger's SignedFirmwareStatusNotifications", body = SecurityJobAnswer), (status = 400, description = "Invalid input (e.g. not a PEM certificate, not a base64 signature)"), (status = 404, description = "Charger or image not found"), (status = 409, description = "Charger is offline"), (status = 504, description = "Charger did not respond")),
-    security(("bearer" = [])),
-)]
-pub async fn signed_firmware(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-    body: super::Body<SignedFirmwareBody>,
-) -> Result<HttpResponse, AppError> {
-    let b = body.0;
-    let r = SignedFirmwareRequest {
-        image_id: b.image_id,
-        signing_certificate: b.signing_certificate,
-        signature: b.signature,
-        retrieve_date: time("retrieveDateTime", b.retrieve_date_time)?,
-        install_date: time("installDateTime", b.install_date_time)?,
-        retries: b.retries,
-        retry_interval: b.retry_interval,
-    };
-    let job = security_jobs::signed_update_firmware(
-        &state.file_jobs,
-        &path.into_inner(),
-        &base_url(&req),
-        r,
-    )
-    .await
-    .map_err(super::offline_is_conflict)?;
-    super::created(SecurityJobAnswer::new(job))
-}
-
-#[utoipa::path(get, path = "/api/admin/chargers/{device_id}/security-jobs", tag = "operator",
-    params(("device_id" = String, Path)),
-    responses((status = 200, description = "GetLog and SignedUpdateFirmware requests with every reported status, newest first", body = SecurityJobList), (status = 404, description = "Charger not found")),
-    security(("bearer" = [])),
-)]
-pub async fn jobs(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let device = path.into_inner();
-    let jobs = state
-        .db
-        .run(move |c| security_jobs::jobs(c, &device))
-        .await?;
-    super::ok(SecurityJobList::new(jobs))
+super::charger_reads! {
+    jobs at "/api/admin/chargers/{device_id}/security-jobs" => SecurityJobList from security_jobs::jobs,
+        "GetLog and SignedUpdateFirmware requests with every reported status, newest first";
 }
 
 #[utoipa::path(get, path = "/api/admin/security-jobs/{id}/file", tag = "operator",

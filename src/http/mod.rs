@@ -282,6 +282,62 @@ macro_rules! answers {
 }
 pub(crate) use answers;
 
+/// Declares operators' reads of one charger's records, each `handler at "path" => Answer from
+/// query, "description of the answer";`: `GET` at the path (the charger's chargeBoxIdentity as
+/// `{device_id}`), answered with `Answer::new` of what `query(conn, device)` finds (404 when there is
+/// no such charger).
+macro_rules! charger_reads {
+    ($($handler:ident at $path:tt => $answer:ident from $query:path, $found:tt;)+) => {$(
+        #[utoipa::path(get, path = $path, tag = "operator",
+            params(("device_id" = String, Path)),
+            responses((status = 200, description = $found, body = $answer), (status = 404, description = "Charger not found")),
+            security(("bearer" = [])),
+        )]
+        pub async fn $handler(
+            state: actix_web::web::Data<$crate::state::AppState>,
+            _op: $crate::http::identity::OperatorId,
+            path: actix_web::web::Path<String>,
+        ) -> Result<actix_web::HttpResponse, $crate::error::AppError> {
+            let device = path.into_inner();
+            let found = state.db.run(move |c| $query(c, &device)).await?;
+            $crate::http::ok($answer::new(found))
+        }
+    )+};
+}
+pub(crate) use charger_reads;
+
+/// Declares operators' requests that a charger transfer a file, each `handler at "path", Body =>
+/// Answer, "sent", "invalid", "not found", |jobs, device, base_url, body| start;`: `POST` at the path
+/// (the charger's chargeBoxIdentity as `{device_id}`) with a JSON `Body`; `start` asks the charger
+/// (through the file-job desk, telling it csms's address as the caller reached it) and the job it
+/// starts is the 201 answer. A charger that is not connected is a conflict (409).
+macro_rules! file_jobs {
+    ($(
+        $handler:ident at $path:tt, $body:ident => $answer:ident, $sent:tt, $invalid:tt, $not_found:tt,
+        |$jobs:ident, $device:ident, $base:ident, $b:ident| $start:expr;
+    )+) => {$(
+        #[utoipa::path(post, path = $path, tag = "operator",
+            request_body = $body,
+            params(("device_id" = String, Path)),
+            responses((status = 201, description = $sent, body = $answer), (status = 400, description = $invalid), (status = 404, description = $not_found), (status = 409, description = "Charger is offline"), (status = 504, description = "Charger did not respond")),
+            security(("bearer" = [])),
+        )]
+        pub async fn $handler(
+            req: actix_web::HttpRequest,
+            state: actix_web::web::Data<$crate::state::AppState>,
+            _op: $crate::http::identity::OperatorId,
+            path: actix_web::web::Path<String>,
+            body: $crate::http::Body<$body>,
+        ) -> Result<actix_web::HttpResponse, $crate::error::AppError> {
+            let (device, base) = (path.into_inner(), $crate::http::firmware::base_url(&req));
+            let ($jobs, $device, $base, $b) = (&state.file_jobs, device.as_str(), base.as_str(), body.0);
+            let job = $start.await.map_err($crate::http::offline_is_conflict)?;
+            $crate::http::created($answer::new(job))
+        }
+    )+};
+}
+pub(crate) use file_jobs;
+
 // `POST /api/customer/login` and `POST /api/admin/login`. A field left out or not a string counts
 // as empty: the login fails like a wrong one (401).
 #[derive(serde::Deserialize, utoipa::ToSchema)]
