@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::firmware::{received, time};
+use super::firmware::time;
 use super::identity::OperatorId;
 use crate::domain::certificates::{self, ChargerCertificates};
 use crate::domain::security_events::{self, SecurityEvent};
@@ -139,15 +139,7 @@ super::charger_reads! {
         "GetLog and SignedUpdateFirmware requests with every reported status, newest first";
 }
 
-#[utoipa::path(get, path = "/api/admin/security-jobs/{id}/file", tag = "operator",
-    params(("id" = i64, Path)),
-    responses((status = 200, description = "The log the charger uploaded", content_type = "application/octet-stream", body = Vec<u8>), (status = 404, description = "Job not found, or no file received")),
-    security(("bearer" = [])),
-)]
-pub async fn file(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<i64>,
-) -> Result<HttpResponse, AppError> {
-    received(&state, path.into_inner(), security_jobs::received_file).await
+super::job_files! {
+    file at "/api/admin/security-jobs/{id}/file" => security_jobs::received_file,
+        "The log the charger uploaded";
 }

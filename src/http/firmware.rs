@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 use super::identity::OperatorId;
 use crate::domain::firmware::{self, Download, FirmwareRequest, Image, Job};
 use crate::error::AppError;
-use crate::infra::db::DbConnection;
 use crate::infra::timestamps::parse_timestamp;
 use crate::state::AppState;
 use chrono::NaiveDateTime;
@@ -121,19 +120,6 @@ pub(crate) fn attachment(state: &AppState, (name, file, size): Download) -> Http
         .streaming(crate::infra::files::read(state.db.clone(), file))
 }
 
-/// How a job's received file is found: `received_file` of its job table.
-type ReceivedFile = fn(&mut DbConnection, i64) -> Result<Download, AppError>;
-
-/// The file a charger uploaded for job `id`, as an attachment (404: no such job, or no file yet).
-pub(crate) async fn received(
-    state: &AppState,
-    id: i64,
-    find: ReceivedFile,
-) -> Result<HttpResponse, AppError> {
-    let file = state.db.run(move |c| find(c, id)).await?;
-    Ok(attachment(state, file))
-}
-
 /// csms's HTTP address as the caller reached it: where chargers are told to download and upload.
 pub(crate) fn base_url(req: &HttpRequest) -> String {
     let info = req.connection_info();
@@ -228,15 +214,7 @@ super::charger_reads! {
         "UpdateFirmware and GetDiagnostics jobs with every reported status, newest first";
 }
 
-#[utoipa::path(get, path = "/api/admin/maintenance/{id}/file", tag = "operator",
-    params(("id" = i64, Path)),
-    responses((status = 200, description = "The diagnostics file the charger uploaded", content_type = "application/octet-stream", body = Vec<u8>), (status = 404, description = "Job not found, or no file received")),
-    security(("bearer" = [])),
-)]
-pub async fn file(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<i64>,
-) -> Result<HttpResponse, AppError> {
-    received(&state, path.into_inner(), firmware::received_file).await
+super::job_files! {
+    file at "/api/admin/maintenance/{id}/file" => firmware::received_file,
+        "The diagnostics file the charger uploaded";
 }

@@ -282,29 +282,63 @@ macro_rules! answers {
 }
 pub(crate) use answers;
 
+/// An operator's `GET` of what the one path parameter (of type `$param`) names: `query(conn,
+/// &param)` runs on the database and `answer(&state, found)` makes the response. The attributes
+/// given (the operation's `#[utoipa::path]`) go on the handler.
+macro_rules! operator_get {
+    ($(#[$attr:meta])* $handler:ident($param:ty), $query:expr, $answer:expr) => {
+        $(#[$attr])*
+        pub async fn $handler(
+            state: actix_web::web::Data<$crate::state::AppState>,
+            _op: $crate::http::identity::OperatorId,
+            path: actix_web::web::Path<$param>,
+        ) -> Result<actix_web::HttpResponse, $crate::error::AppError> {
+            let named = path.into_inner();
+            let found = state.db.run(move |c| ($query)(c, &named)).await?;
+            ($answer)(&state, found)
+        }
+    };
+}
+pub(crate) use operator_get;
+
 /// Declares operators' reads of one charger's records, each `handler at "path" => Answer from
 /// query, "description of the answer";`: `GET` at the path (the charger's chargeBoxIdentity as
 /// `{device_id}`), answered with `Answer::new` of what `query(conn, device)` finds (404 when there is
 /// no such charger).
 macro_rules! charger_reads {
     ($($handler:ident at $path:tt => $answer:ident from $query:path, $found:tt;)+) => {$(
-        #[utoipa::path(get, path = $path, tag = "operator",
-            params(("device_id" = String, Path)),
-            responses((status = 200, description = $found, body = $answer), (status = 404, description = "Charger not found")),
-            security(("bearer" = [])),
-        )]
-        pub async fn $handler(
-            state: actix_web::web::Data<$crate::state::AppState>,
-            _op: $crate::http::identity::OperatorId,
-            path: actix_web::web::Path<String>,
-        ) -> Result<actix_web::HttpResponse, $crate::error::AppError> {
-            let device = path.into_inner();
-            let found = state.db.run(move |c| $query(c, &device)).await?;
-            $crate::http::ok($answer::new(found))
+        $crate::http::operator_get! {
+            #[utoipa::path(get, path = $path, tag = "operator",
+                params(("device_id" = String, Path)),
+                responses((status = 200, description = $found, body = $answer), (status = 404, description = "Charger not found")),
+                security(("bearer" = [])),
+            )]
+            $handler(String),
+            |c, device: &String| $query(c, device),
+            |_, found| $crate::http::ok($answer::new(found))
         }
     )+};
 }
 pub(crate) use charger_reads;
+
+/// Declares operators' downloads of the file a charger uploaded for a job, each `handler at "path"
+/// => received_file, "description of the file";`: `GET` at the path (the job's id as `{id}`), the
+/// file `received_file(conn, id)` finds sent as an attachment (404: no such job, or no file yet).
+macro_rules! job_files {
+    ($($handler:ident at $path:tt => $find:path, $file:tt;)+) => {$(
+        $crate::http::operator_get! {
+            #[utoipa::path(get, path = $path, tag = "operator",
+                params(("id" = i64, Path)),
+                responses((status = 200, description = $file, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, description = "Job not found, or no file received")),
+                security(("bearer" = [])),
+            )]
+            $handler(i64),
+            |c, id: &i64| $find(c, *id),
+            |state, file| Ok($crate::http::firmware::attachment(state, file))
+        }
+    )+};
+}
+pub(crate) use job_files;
 
 /// Declares operators' requests that a charger transfer a file, each `handler at "path", Body =>
 /// Answer, "sent", "invalid", "not found", |jobs, device, base_url, body| start;`: `POST` at the path
