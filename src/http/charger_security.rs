@@ -2,28 +2,20 @@
 //! `crate::domain::security_events` and `crate::domain::security_jobs`): a charger's certificates and security
 //! events, GetLog and SignedUpdateFirmware for operators, and the log upload address for chargers.
 
-use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::firmware::time;
-use super::identity::OperatorId;
 use crate::domain::certificates::{self, ChargerCertificates};
 use crate::domain::security_events::{self, SecurityEvent};
 use crate::domain::security_jobs::{self, LogRequest, SecurityJob, SignedFirmwareRequest};
 use crate::error::AppError;
-use crate::state::AppState;
 
 super::answers! {
     pub struct CertificatesAnswer { certificates: ChargerCertificates }
     pub struct SecurityEventList { events: Vec<SecurityEvent> }
     pub struct SecurityJobAnswer { job: SecurityJob }
     pub struct SecurityJobList { jobs: Vec<SecurityJob> }
-}
-
-#[derive(Deserialize)]
-pub struct EventsQuery {
-    limit: Option<i64>,
 }
 
 /// `POST /api/admin/chargers/{deviceId}/logs`
@@ -105,23 +97,11 @@ super::charger_reads! {
         "Certificates csms issued to the charger (with expiry and the charger's CertificateSigned answer) and those it reported installed";
 }
 
-#[utoipa::path(get, path = "/api/admin/chargers/{device_id}/security-events", tag = "operator",
-    params(("device_id" = String, Path), ("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)")),
-    responses((status = 200, description = "Security events, newest first (critical ones flagged)", body = SecurityEventList), (status = 404, description = "Charger not found")),
-    security(("bearer" = [])),
-)]
-pub async fn events(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-    q: web::Query<EventsQuery>,
-) -> Result<HttpResponse, AppError> {
-    let (device, limit) = (path.into_inner(), q.limit.unwrap_or(100));
-    let events = state
-        .db
-        .run(move |c| security_events::list(c, &device, limit))
-        .await?;
-    super::ok(SecurityEventList::new(events))
+super::charger_reads! {
+    events at "/api/admin/chargers/{device_id}/security-events",
+        q: super::LimitQuery [("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)")]
+        => SecurityEventList from |c, device| security_events::list(c, device, q.limit.unwrap_or(100)),
+        "Security events, newest first (critical ones flagged)";
 }
 
 super::file_jobs! {

@@ -236,6 +236,12 @@ pub fn offline_is_conflict(e: crate::error::AppError) -> crate::error::AppError 
     }
 }
 
+/// `?limit=`: how many rows at most (each list has its default and its bounds).
+#[derive(serde::Deserialize)]
+pub struct LimitQuery {
+    pub limit: Option<i64>,
+}
+
 /// `{"success": true}`: done, nothing else to say.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Done {
@@ -282,16 +288,18 @@ macro_rules! answers {
 }
 pub(crate) use answers;
 
-/// An operator's `GET` of what the one path parameter (of type `$param`) names: `query(conn,
-/// &param)` runs on the database and `answer(&state, found)` makes the response. The attributes
-/// given (the operation's `#[utoipa::path]`) go on the handler.
+/// An operator's `GET` of what the one path parameter (of type `$param`) names, with the query
+/// string as `q` when a type is given for it: `query(conn, &param)` runs on the database and
+/// `answer(&state, found)` makes the response. The attributes given (the operation's
+/// `#[utoipa::path]`) go on the handler.
 macro_rules! operator_get {
-    ($(#[$attr:meta])* $handler:ident($param:ty), $query:expr, $answer:expr) => {
+    ($(#[$attr:meta])* $handler:ident($param:ty $(, $q:ident: $query_ty:ty)?), $query:expr, $answer:expr) => {
         $(#[$attr])*
         pub async fn $handler(
             state: actix_web::web::Data<$crate::state::AppState>,
             _op: $crate::http::identity::OperatorId,
             path: actix_web::web::Path<$param>,
+            $($q: actix_web::web::Query<$query_ty>,)?
         ) -> Result<actix_web::HttpResponse, $crate::error::AppError> {
             let named = path.into_inner();
             let found = state.db.run(move |c| ($query)(c, &named)).await?;
@@ -301,20 +309,23 @@ macro_rules! operator_get {
 }
 pub(crate) use operator_get;
 
-/// Declares operators' reads of one charger's records, each `handler at "path" => Answer from
-/// query, "description of the answer";`: `GET` at the path (the charger's chargeBoxIdentity as
-/// `{device_id}`), answered with `Answer::new` of what `query(conn, device)` finds (404 when there is
-/// no such charger).
+/// Declares operators' reads of one charger's records, each `handler at "path" (device_id's
+/// documentation, if any), q: Query [its parameters] (if any) => Answer from query, "description of
+/// the answer";`: `GET` at the path (the charger's chargeBoxIdentity as `{device_id}`), answered
+/// with `Answer::new` of what `query(conn, device)` finds (404 when there is no such charger).
 macro_rules! charger_reads {
-    ($($handler:ident at $path:tt => $answer:ident from $query:path, $found:tt;)+) => {$(
+    ($(
+        $handler:ident at $path:tt $(($($device_doc:tt)*))? $(, $q:ident: $query_ty:ty [$($query_params:tt)*])?
+            => $answer:ident from $query:expr, $found:tt;
+    )+) => {$(
         $crate::http::operator_get! {
             #[utoipa::path(get, path = $path, tag = "operator",
-                params(("device_id" = String, Path)),
+                params(("device_id" = String, Path $(, $($device_doc)*)?) $(, $($query_params)*)?),
                 responses((status = 200, description = $found, body = $answer), (status = 404, description = "Charger not found")),
                 security(("bearer" = [])),
             )]
-            $handler(String),
-            |c, device: &String| $query(c, device),
+            $handler(String $(, $q: $query_ty)?),
+            |c, device: &String| ($query)(c, device),
             |_, found| $crate::http::ok($answer::new(found))
         }
     )+};
