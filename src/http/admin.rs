@@ -723,7 +723,7 @@ super::answers! {
 
 super::charger_reads! {
     messages at "/api/admin/chargers/{device_id}/messages" (description = "chargeBoxIdentity"),
-        q: LimitQuery [("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)")]
+        query q: LimitQuery [("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)")]
         => MessageList from |c, device| msglog::list(c, device, q.limit.unwrap_or(100)),
         "OCPP frames in and out, newest first";
 }

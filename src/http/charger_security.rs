@@ -99,7 +99,7 @@ super::charger_reads! {
 
 super::charger_reads! {
     events at "/api/admin/chargers/{device_id}/security-events",
-        q: super::LimitQuery [("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)")]
+        query q: super::LimitQuery [("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)")]
         => SecurityEventList from |c, device| security_events::list(c, device, q.limit.unwrap_or(100)),
         "Security events, newest first (critical ones flagged)";
 }

@@ -289,11 +289,14 @@ macro_rules! answers {
 pub(crate) use answers;
 
 /// An operator's `GET` of what the one path parameter (of type `$param`) names, with the query
-/// string as `q` when a type is given for it: `query(conn, &param)` runs on the database and
-/// `answer(&state, found)` makes the response. The attributes given (the operation's
-/// `#[utoipa::path]`) go on the handler.
+/// string as `q` when a type is given for it, and `v` taken from the state (`given v = |state|
+/// ...`) when asked: `query(conn, &param)` runs on the database and `answer(&state, found)` makes
+/// the response. The attributes given (the operation's `#[utoipa::path]`) go on the handler.
 macro_rules! operator_get {
-    ($(#[$attr:meta])* $handler:ident($param:ty $(, $q:ident: $query_ty:ty)?), $query:expr, $answer:expr) => {
+    (
+        $(#[$attr:meta])* $handler:ident($param:ty $(, $q:ident: $query_ty:ty)?)
+        $(given $v:ident = $setting:expr)?, $query:expr, $answer:expr
+    ) => {
         $(#[$attr])*
         pub async fn $handler(
             state: actix_web::web::Data<$crate::state::AppState>,
@@ -302,6 +305,7 @@ macro_rules! operator_get {
             $($q: actix_web::web::Query<$query_ty>,)?
         ) -> Result<actix_web::HttpResponse, $crate::error::AppError> {
             let named = path.into_inner();
+            $(let $v = ($setting)(&state);)?
             let found = state.db.run(move |c| ($query)(c, &named)).await?;
             ($answer)(&state, found)
         }
@@ -310,13 +314,14 @@ macro_rules! operator_get {
 pub(crate) use operator_get;
 
 /// Declares operators' reads of one charger's records, each `handler at "path" (device_id's
-/// documentation, if any), q: Query [its parameters] (if any) => Answer from query, "description of
-/// the answer";`: `GET` at the path (the charger's chargeBoxIdentity as `{device_id}`), answered
-/// with `Answer::new` of what `query(conn, device)` finds (404 when there is no such charger).
+/// documentation, if any), query q: Query [its parameters] (if any), given v = |state| setting (if any) =>
+/// Answer from query, "description of the answer";`: `GET` at the path (the charger's
+/// chargeBoxIdentity as `{device_id}`), answered with `Answer::new` of what `query(conn, device)`
+/// finds (404 when there is no such charger).
 macro_rules! charger_reads {
     ($(
-        $handler:ident at $path:tt $(($($device_doc:tt)*))? $(, $q:ident: $query_ty:ty [$($query_params:tt)*])?
-            => $answer:ident from $query:expr, $found:tt;
+        $handler:ident at $path:tt $(($($device_doc:tt)*))? $(, query $q:ident: $query_ty:ty [$($query_params:tt)*])?
+            $(, given $v:ident = $setting:expr)? => $answer:ident from $query:expr, $found:tt;
     )+) => {$(
         $crate::http::operator_get! {
             #[utoipa::path(get, path = $path, tag = "operator",
@@ -324,7 +329,7 @@ macro_rules! charger_reads {
                 responses((status = 200, description = $found, body = $answer), (status = 404, description = "Charger not found")),
                 security(("bearer" = [])),
             )]
-            $handler(String $(, $q: $query_ty)?),
+            $handler(String $(, $q: $query_ty)?) $(given $v = $setting)?,
             |c, device: &String| ($query)(c, device),
             |_, found| $crate::http::ok($answer::new(found))
         }

@@ -65,7 +65,7 @@ pub async fn set(
 
 super::charger_reads! {
     list at "/api/admin/chargers/{device_id}/charging-profiles",
-        q: ListQuery [("current" = Option<bool>, Query, description = "only pending and installed ones")]
+        query q: ListQuery [("current" = Option<bool>, Query, description = "only pending and installed ones")]
         => ProfileList from |c, device| smart_charging::list(c, device, q.current.unwrap_or(false)),
         "Profiles, newest first";
 }
