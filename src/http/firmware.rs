@@ -4,6 +4,7 @@
 //! `crate::infra::files` (a chunk at a time), never held whole in memory.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::NaiveDateTime;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -12,7 +13,6 @@ use crate::domain::firmware::{self, Download, FirmwareRequest, Image, Job};
 use crate::error::AppError;
 use crate::infra::timestamps::parse_timestamp;
 use crate::state::AppState;
-use chrono::NaiveDateTime;
 
 super::answers! {
     pub struct ImageAnswer { image: Image }

@@ -314,14 +314,16 @@ macro_rules! operator_get {
 pub(crate) use operator_get;
 
 /// Declares operators' reads of one charger's records, each `handler at "path" (device_id's
-/// documentation, if any), query q: Query [its parameters] (if any), given v = |state| setting (if any) =>
-/// Answer from query, "description of the answer";`: `GET` at the path (the charger's
-/// chargeBoxIdentity as `{device_id}`), answered with `Answer::new` of what `query(conn, device)`
-/// finds (404 when there is no such charger).
+/// documentation), query q: Query [its parameters], given v = |state| setting => Answer from query,
+/// "description of the answer";` (the parenthesis, the query and the given value only when there
+/// are): `GET` at the path (the charger's chargeBoxIdentity as `{device_id}`), answered with
+/// `Answer::new` of what `query(conn, device)` finds (404 when there is no such charger).
 macro_rules! charger_reads {
     ($(
-        $handler:ident at $path:tt $(($($device_doc:tt)*))? $(, query $q:ident: $query_ty:ty [$($query_params:tt)*])?
-            $(, given $v:ident = $setting:expr)? => $answer:ident from $query:expr, $found:tt;
+        $handler:ident at $path:tt $(($($device_doc:tt)*))?
+            $(, query $q:ident: $query_ty:ty [$($query_params:tt)*])?
+            $(, given $v:ident = $setting:expr)?
+            => $answer:ident from $query:expr, $found:tt;
     )+) => {$(
         $crate::http::operator_get! {
             #[utoipa::path(get, path = $path, tag = "operator",
@@ -380,7 +382,8 @@ macro_rules! file_jobs {
             body: $crate::http::Body<$body>,
         ) -> Result<actix_web::HttpResponse, $crate::error::AppError> {
             let (device, base) = (path.into_inner(), $crate::http::firmware::base_url(&req));
-            let ($jobs, $device, $base, $b) = (&state.file_jobs, device.as_str(), base.as_str(), body.0);
+            let ($jobs, $device, $base) = (&state.file_jobs, device.as_str(), base.as_str());
+            let $b = body.0;
             let job = $start.await.map_err($crate::http::offline_is_conflict)?;
             $crate::http::created($answer::new(job))
         }
