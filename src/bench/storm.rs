@@ -596,15 +596,17 @@ mod tests {
 
     #[test]
     fn only_a_4xx_refusal_is_definitive() {
-        assert!(definitive("handshake: HTTP error: 401 Unauthorized"));
-        assert!(definitive("handshake: HTTP error: 404 Not Found"));
-        assert!(definitive("handshake: HTTP error: 403 Forbidden"));
-        assert!(!definitive(
-            "handshake: HTTP error: 503 Service Unavailable"
-        ));
-        assert!(!definitive("connect: Connection refused (os error 111)"));
-        assert!(!definitive("closed"));
-        assert!(!definitive("no answer within 30 s"));
+        for (error, refused_for_good) in [
+            ("handshake: HTTP error: 401 Unauthorized", true),
+            ("handshake: HTTP error: 404 Not Found", true),
+            ("handshake: HTTP error: 403 Forbidden", true),
+            ("handshake: HTTP error: 503 Service Unavailable", false),
+            ("connect: Connection refused (os error 111)", false),
+            ("closed", false),
+            ("no answer within 30 s", false),
+        ] {
+            assert_eq!(definitive(error), refused_for_good, "{error}");
+        }
     }
 
     #[test]
