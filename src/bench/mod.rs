@@ -170,6 +170,17 @@ pub fn round(x: f64, digits: i32) -> f64 {
     (x * f).round() / f
 }
 
+/// p50, p99 and max, in milliseconds (2 decimals), of latencies in microseconds (sorted here).
+pub fn latency_ms(micros: &mut [f64]) -> (f64, f64, f64) {
+    micros.sort_by(|a, b| a.total_cmp(b));
+    let to_ms = |v: f64| round(v / 1000.0, 2);
+    (
+        to_ms(percentile(micros, 50.0)),
+        to_ms(percentile(micros, 99.0)),
+        to_ms(micros.last().copied().unwrap_or(0.0)),
+    )
+}
+
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;

@@ -9,23 +9,13 @@ use serde_json::{Value, json};
 
 use super::client::{Client, connect_all, source_ip};
 use super::fixtures::{chargers_online, register_chargers};
-use super::{BenchArgs, Figures, ServerProcess, percentile, round};
+use super::{BenchArgs, Figures, ServerProcess, latency_ms, round};
 use crate::domain::charging::status::SessionStatus;
 use crate::error::AppError;
 use crate::infra::db::models::NewOcppMessage;
 use crate::infra::db::schema::{chargers, charging_sessions, customers, meter_values};
 use crate::infra::db::{Db, DbConnection, now, relaxed_tx, write_tx};
 use crate::simulator::{SimConfig, Simulator};
-
-fn ms(micros: &mut [f64]) -> (f64, f64, f64) {
-    micros.sort_by(|a, b| a.total_cmp(b));
-    let to_ms = |v: f64| round(v / 1000.0, 2);
-    (
-        to_ms(percentile(micros, 50.0)),
-        to_ms(percentile(micros, 99.0)),
-        to_ms(micros.last().copied().unwrap_or(0.0)),
-    )
-}
 
 /// Reads `<name>_sum` and `<name>_count` from Prometheus text.
 fn metric_mean(text: &str, name: &str) -> Option<f64> {
@@ -519,7 +509,7 @@ pub async fn ingest(args: &BenchArgs, server: &ServerProcess) -> Result<Figures,
     drop(clients);
     let persisted = rows_after - rows_before;
     let msgs_per_s = acked as f64 / elapsed;
-    let (p50, p99, max) = ms(&mut lat);
+    let (p50, p99, max) = latency_ms(&mut lat);
     let metrics = server.metrics().await;
     let batch = metric_mean(&metrics, "csms_meter_batch_messages")
         .unwrap_or(1.0)
@@ -744,7 +734,7 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
     let server_cores = (server.usage().1 - cpu_before) / elapsed;
     let requests_per_s = (lat.len() as u64 + in_use + other) as f64 / elapsed;
     let starts = lat.len();
-    let (p50, p99, max) = ms(&mut lat);
+    let (p50, p99, max) = latency_ms(&mut lat);
     // Where a start's time goes, from the server's own histograms (first node): the lookup and
     // reservation (every request that reached the database), RemoteStartTransaction to the
     // charger and back, and the activation.

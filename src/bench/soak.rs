@@ -15,7 +15,7 @@ use tokio::sync::{Semaphore, watch};
 use super::client::{Client, source_ip};
 use super::customers::{self, Started};
 use super::fixtures::{metric_sum, register_chargers};
-use super::{BenchArgs, Figures, ServerProcess, percentile, round, slope};
+use super::{BenchArgs, Figures, ServerProcess, latency_ms, round, slope};
 use crate::error::AppError;
 use crate::infra::db::schema::{meter_values, ocpp_messages};
 use crate::infra::db::{DbConnection, DbUrl};
@@ -42,11 +42,6 @@ fn error(errors: &Shared<Errors>, kind: &'static str, what: String) {
 
 fn take(v: &Shared<Vec<f64>>) -> Vec<f64> {
     std::mem::take(&mut *v.lock().unwrap_or_else(|p| p.into_inner()))
-}
-
-fn p99_ms(mut micros: Vec<f64>) -> f64 {
-    micros.sort_by(|a, b| a.total_cmp(b));
-    round(percentile(&micros, 99.0) / 1000.0, 2)
 }
 
 /// The database's size in bytes: `pg_database_size`, or the SQLite file with its -wal and -shm.
@@ -398,7 +393,7 @@ pub async fn soak(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, A
                 Ok((database_bytes(c, &url), rows, meters))
             })
             .await?;
-        let lat = take(&start_lat);
+        let mut lat = take(&start_lat);
         let s = Sample {
             t_min: t0.elapsed().as_secs_f64() / 60.0,
             rss_kib,
@@ -409,8 +404,8 @@ pub async fn soak(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, A
             // The runtime's blocking pool grows and shrinks with the load.
             threads: super::status_field(server.pid, "Threads:"),
             starts: lat.len(),
-            start_p99_ms: p99_ms(lat),
-            console_p99_ms: p99_ms(take(&console_lat)),
+            start_p99_ms: latency_ms(&mut lat).1,
+            console_p99_ms: latency_ms(&mut take(&console_lat)).1,
         };
         println!(
             "  {:5.2} min: RSS {:.1} MiB, {} threads, {} open files, database {:.1} MiB, {} message-log rows, {} meter rows, {} starts (p99 {} ms), chargers list p99 {} ms",

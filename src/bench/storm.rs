@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 use super::client::{Client, source_ip};
 use super::customers::{self, Started};
 use super::fixtures::register_chargers;
-use super::{BenchArgs, Figures, ServerProcess, percentile, round};
+use super::{BenchArgs, Figures, ServerProcess, latency_ms, round};
 use crate::error::AppError;
 use crate::infra::db::schema::chargers;
 use crate::infra::db::write_tx;
@@ -342,11 +342,8 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
     for s in &sims {
         s.disconnect().await;
     }
-    lat.sort_by(|a, b| a.total_cmp(b));
     let starts = lat.len();
-    let start_p50 = round(percentile(&lat, 50.0) / 1000.0, 2);
-    let start_p99 = round(percentile(&lat, 99.0) / 1000.0, 2);
-    let start_max = round(lat.last().copied().unwrap_or(0.0) / 1000.0, 2);
+    let (start_p50, start_p99, start_max) = latency_ms(&mut lat);
     let cores = std::thread::available_parallelism()
         .map(|c| c.get())
         .unwrap_or(1) as f64;
@@ -599,15 +596,17 @@ mod tests {
 
     #[test]
     fn only_a_4xx_refusal_is_definitive() {
-        assert!(definitive("handshake: HTTP error: 401 Unauthorized"));
-        assert!(definitive("handshake: HTTP error: 404 Not Found"));
-        assert!(definitive("handshake: HTTP error: 403 Forbidden"));
-        assert!(!definitive(
-            "handshake: HTTP error: 503 Service Unavailable"
-        ));
-        assert!(!definitive("connect: Connection refused (os error 111)"));
-        assert!(!definitive("closed"));
-        assert!(!definitive("no answer within 30 s"));
+        for (error, refused_for_good) in [
+            ("handshake: HTTP error: 401 Unauthorized", true),
+            ("handshake: HTTP error: 404 Not Found", true),
+            ("handshake: HTTP error: 403 Forbidden", true),
+            ("handshake: HTTP error: 503 Service Unavailable", false),
+            ("connect: Connection refused (os error 111)", false),
+            ("closed", false),
+            ("no answer within 30 s", false),
+        ] {
+            assert_eq!(definitive(error), refused_for_good, "{error}");
+        }
     }
 
     #[test]

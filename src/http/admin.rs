@@ -7,13 +7,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::Done;
 use super::identity::OperatorId;
 use super::input::{Amount, Field};
 use super::security::ClientAddr;
 use super::views::customers::CustomerView;
 use super::views::stations::StationView;
 use super::views::tariffs::TariffView;
+use super::{Done, LimitQuery};
 use crate::domain::auth;
 use crate::domain::chargers::{self, ChargerView};
 use crate::domain::charging::{self, ListFilter, SessionView, WriteOffView};
@@ -717,33 +717,15 @@ pub async fn write_offs(
     ))
 }
 
-#[derive(Deserialize)]
-pub struct LimitQuery {
-    limit: Option<i64>,
-}
-
 super::answers! {
     pub struct MessageList { messages: Vec<msglog::MessageView> }
 }
 
-#[utoipa::path(get, path = "/api/admin/chargers/{device_id}/messages", tag = "operator",
-    params(("device_id" = String, Path, description = "chargeBoxIdentity"), ("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)")),
-    responses((status = 200, description = "OCPP frames in and out, newest first", body = MessageList), (status = 404, description = "Charger not found")),
-    security(("bearer" = [])),
-)]
-pub async fn messages(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-    q: web::Query<LimitQuery>,
-) -> Result<HttpResponse, AppError> {
-    let device = path.into_inner();
-    let limit = q.limit.unwrap_or(100);
-    let messages = state
-        .db
-        .run(move |c| msglog::list(c, &device, limit))
-        .await?;
-    super::ok(MessageList::new(messages))
+super::charger_reads! {
+    messages at "/api/admin/chargers/{device_id}/messages" (description = "chargeBoxIdentity"),
+        query q: LimitQuery [("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)")]
+        => MessageList from |c, device| msglog::list(c, device, q.limit.unwrap_or(100)),
+        "OCPP frames in and out, newest first";
 }
 
 super::answers! {

@@ -2,28 +2,20 @@
 //! `crate::domain::security_events` and `crate::domain::security_jobs`): a charger's certificates and security
 //! events, GetLog and SignedUpdateFirmware for operators, and the log upload address for chargers.
 
-use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::firmware::{base_url, received, time};
-use super::identity::OperatorId;
+use super::firmware::time;
 use crate::domain::certificates::{self, ChargerCertificates};
 use crate::domain::security_events::{self, SecurityEvent};
 use crate::domain::security_jobs::{self, LogRequest, SecurityJob, SignedFirmwareRequest};
 use crate::error::AppError;
-use crate::state::AppState;
 
 super::answers! {
     pub struct CertificatesAnswer { certificates: ChargerCertificates }
     pub struct SecurityEventList { events: Vec<SecurityEvent> }
     pub struct SecurityJobAnswer { job: SecurityJob }
     pub struct SecurityJobList { jobs: Vec<SecurityJob> }
-}
-
-#[derive(Deserialize)]
-pub struct EventsQuery {
-    limit: Option<i64>,
 }
 
 /// `POST /api/admin/chargers/{deviceId}/logs`
@@ -41,6 +33,18 @@ pub struct GetLogBody {
     retries: Option<i64>,
     #[schema(minimum = 0)]
     retry_interval: Option<i64>,
+}
+
+impl GetLogBody {
+    fn request(self) -> Result<LogRequest, AppError> {
+        Ok(LogRequest {
+            log_type: self.log_type,
+            oldest: time("oldestTimestamp", self.oldest_timestamp)?,
+            latest: time("latestTimestamp", self.latest_timestamp)?,
+            retries: self.retries,
+            retry_interval: self.retry_interval,
+        })
+    }
 }
 
 /// `POST /api/admin/chargers/{deviceId}/signed-firmware`
@@ -74,131 +78,48 @@ pub struct SignedFirmwareBody {
     retry_interval: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/admin/chargers/{device_id}/certificates", tag = "operator",
-    params(("device_id" = String, Path)),
-    responses((status = 200, description = "Certificates csms issued to the charger (with expiry and the charger's CertificateSigned answer) and those it reported installed", body = CertificatesAnswer), (status = 404, description = "Charger not found")),
-    security(("bearer" = [])),
-)]
-pub async fn certificates(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let device = path.into_inner();
-    let certificates = state
-        .db
-        .run(move |c| certificates::list(c, &device))
-        .await?;
-    super::ok(CertificatesAnswer::new(certificates))
+impl SignedFirmwareBody {
+    fn request(self) -> Result<SignedFirmwareRequest, AppError> {
+        Ok(SignedFirmwareRequest {
+            image_id: self.image_id,
+            signing_certificate: self.signing_certificate,
+            signature: self.signature,
+            retrieve_date: time("retrieveDateTime", self.retrieve_date_time)?,
+            install_date: time("installDateTime", self.install_date_time)?,
+            retries: self.retries,
+            retry_interval: self.retry_interval,
+        })
+    }
 }
 
-#[utoipa::path(get, path = "/api/admin/chargers/{device_id}/security-events", tag = "operator",
-    params(("device_id" = String, Path), ("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)")),
-    responses((status = 200, description = "Security events, newest first (critical ones flagged)", body = SecurityEventList), (status = 404, description = "Charger not found")),
-    security(("bearer" = [])),
-)]
-pub async fn events(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-    q: web::Query<EventsQuery>,
-) -> Result<HttpResponse, AppError> {
-    let (device, limit) = (path.into_inner(), q.limit.unwrap_or(100));
-    let events = state
-        .db
-        .run(move |c| security_events::list(c, &device, limit))
-        .await?;
-    super::ok(SecurityEventList::new(events))
+super::charger_reads! {
+    certificates at "/api/admin/chargers/{device_id}/certificates" => CertificatesAnswer from certificates::list,
+        "Certificates csms issued to the charger (with expiry and the charger's CertificateSigned answer) and those it reported installed";
 }
 
-#[utoipa::path(post, path = "/api/admin/chargers/{device_id}/logs", tag = "operator",
-    request_body = GetLogBody,
-    params(("device_id" = String, Path)),
-    responses((status = 201, description = "GetLog sent; the charger uploads the log to csms", body = SecurityJobAnswer), (status = 400, description = "Invalid input"), (status = 404, description = "Charger not found"), (status = 409, description = "Charger is offline"), (status = 504, description = "Charger did not respond")),
-    security(("bearer" = [])),
-)]
-pub async fn get_log(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-    body: super::Body<GetLogBody>,
-) -> Result<HttpResponse, AppError> {
-    let b = body.0;
-    let r = LogRequest {
-        log_type: b.log_type,
-        oldest: time("oldestTimestamp", b.oldest_timestamp)?,
-        latest: time("latestTimestamp", b.latest_timestamp)?,
-        retries: b.retries,
-        retry_interval: b.retry_interval,
-    };
-    let job = security_jobs::get_log(&state.file_jobs, &path.into_inner(), &base_url(&req), r)
-        .await
-        .map_err(super::offline_is_conflict)?;
-    super::created(SecurityJobAnswer::new(job))
+super::charger_reads! {
+    events at "/api/admin/chargers/{device_id}/security-events",
+        query q: super::LimitQuery [("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)")]
+        => SecurityEventList from |c, device| security_events::list(c, device, q.limit.unwrap_or(100)),
+        "Security events, newest first (critical ones flagged)";
 }
 
-#[utoipa::path(post, path = "/api/admin/chargers/{device_id}/signed-firmware", tag = "operator",
-    request_body = SignedFirmwareBody,
-    params(("device_id" = String, Path)),
-    responses((status = 201, description = "SignedUpdateFirmware sent; the job follows the charger's SignedFirmwareStatusNotifications", body = SecurityJobAnswer), (status = 400, description = "Invalid input (e.g. not a PEM certificate, not a base64 signature)"), (status = 404, description = "Charger or image not found"), (status = 409, description = "Charger is offline"), (status = 504, description = "Charger did not respond")),
-    security(("bearer" = [])),
-)]
-pub async fn signed_firmware(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-    body: super::Body<SignedFirmwareBody>,
-) -> Result<HttpResponse, AppError> {
-    let b = body.0;
-    let r = SignedFirmwareRequest {
-        image_id: b.image_id,
-        signing_certificate: b.signing_certificate,
-        signature: b.signature,
-        retrieve_date: time("retrieveDateTime", b.retrieve_date_time)?,
-        install_date: time("installDateTime", b.install_date_time)?,
-        retries: b.retries,
-        retry_interval: b.retry_interval,
-    };
-    let job = security_jobs::signed_update_firmware(
-        &state.file_jobs,
-        &path.into_inner(),
-        &base_url(&req),
-        r,
-    )
-    .await
-    .map_err(super::offline_is_conflict)?;
-    super::created(SecurityJobAnswer::new(job))
+super::file_jobs! {
+    get_log at "/api/admin/chargers/{device_id}/logs", GetLogBody => SecurityJobAnswer,
+        "GetLog sent; the charger uploads the log to csms", "Invalid input", "Charger not found",
+        |jobs, device, base, body| security_jobs::get_log(jobs, device, base, body.request()?);
+    signed_firmware at "/api/admin/chargers/{device_id}/signed-firmware", SignedFirmwareBody => SecurityJobAnswer,
+        "SignedUpdateFirmware sent; the job follows the charger's SignedFirmwareStatusNotifications",
+        "Invalid input (e.g. not a PEM certificate, not a base64 signature)", "Charger or image not found",
+        |jobs, device, base, body| security_jobs::signed_update_firmware(jobs, device, base, body.request()?);
 }
 
-#[utoipa::path(get, path = "/api/admin/chargers/{device_id}/security-jobs", tag = "operator",
-    params(("device_id" = String, Path)),
-    responses((status = 200, description = "GetLog and SignedUpdateFirmware requests with every reported status, newest first", body = SecurityJobList), (status = 404, description = "Charger not found")),
-    security(("bearer" = [])),
-)]
-pub async fn jobs(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let device = path.into_inner();
-    let jobs = state
-        .db
-        .run(move |c| security_jobs::jobs(c, &device))
-        .await?;
-    super::ok(SecurityJobList::new(jobs))
+super::charger_reads! {
+    jobs at "/api/admin/chargers/{device_id}/security-jobs" => SecurityJobList from security_jobs::jobs,
+        "GetLog and SignedUpdateFirmware requests with every reported status, newest first";
 }
 
-#[utoipa::path(get, path = "/api/admin/security-jobs/{id}/file", tag = "operator",
-    params(("id" = i64, Path)),
-    responses((status = 200, description = "The log the charger uploaded", content_type = "application/octet-stream", body = Vec<u8>), (status = 404, description = "Job not found, or no file received")),
-    security(("bearer" = [])),
-)]
-pub async fn file(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<i64>,
-) -> Result<HttpResponse, AppError> {
-    received(&state, path.into_inner(), security_jobs::received_file).await
+super::job_files! {
+    file at "/api/admin/security-jobs/{id}/file" => security_jobs::received_file,
+        "The log the charger uploaded";
 }

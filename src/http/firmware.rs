@@ -4,13 +4,13 @@
 //! `crate::infra::files` (a chunk at a time), never held whole in memory.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::NaiveDateTime;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::identity::OperatorId;
 use crate::domain::firmware::{self, Download, FirmwareRequest, Image, Job};
 use crate::error::AppError;
-use crate::infra::db::DbConnection;
 use crate::infra::timestamps::parse_timestamp;
 use crate::state::AppState;
 
@@ -54,6 +54,23 @@ pub struct UpdateBody {
     retry_interval: Option<i64>,
 }
 
+impl UpdateBody {
+    fn request(self) -> Result<FirmwareRequest, AppError> {
+        let r = FirmwareRequest {
+            image_id: self.image_id,
+            retrieve_date: time("retrieveDate", self.retrieve_date)?,
+            retries: self.retries,
+            retry_interval: self.retry_interval,
+        };
+        if r.retries.is_some_and(|n| n < 0) || r.retry_interval.is_some_and(|n| n < 0) {
+            return Err(AppError::bad_request(
+                "retries and retryInterval must be 0 or more",
+            ));
+        }
+        Ok(r)
+    }
+}
+
 /// `POST /api/admin/chargers/{deviceId}/diagnostics`
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -62,6 +79,16 @@ pub struct DiagnosticsBody {
     start_time: Option<String>,
     #[schema(format = DateTime)]
     stop_time: Option<String>,
+}
+
+impl DiagnosticsBody {
+    /// The start and the stop of the diagnostics asked for.
+    fn window(self) -> Result<(Option<NaiveDateTime>, Option<NaiveDateTime>), AppError> {
+        Ok((
+            time("startTime", self.start_time)?,
+            time("stopTime", self.stop_time)?,
+        ))
+    }
 }
 
 /// 413 at once for a body that says it is larger than a file may be (a body without a length is
@@ -91,19 +118,6 @@ pub(crate) fn attachment(state: &AppState, (name, file, size): Download) -> Http
         ))
         .no_chunking(u64::try_from(size).unwrap_or(0))
         .streaming(crate::infra::files::read(state.db.clone(), file))
-}
-
-/// How a job's received file is found: `received_file` of its job table.
-type ReceivedFile = fn(&mut DbConnection, i64) -> Result<Download, AppError>;
-
-/// The file a charger uploaded for job `id`, as an attachment (404: no such job, or no file yet).
-pub(crate) async fn received(
-    state: &AppState,
-    id: i64,
-    find: ReceivedFile,
-) -> Result<HttpResponse, AppError> {
-    let file = state.db.run(move |c| find(c, id)).await?;
-    Ok(attachment(state, file))
 }
 
 /// csms's HTTP address as the caller reached it: where chargers are told to download and upload.
@@ -182,91 +196,25 @@ pub async fn download(
     Ok(attachment(&state, file))
 }
 
-#[utoipa::path(post, path = "/api/admin/chargers/{device_id}/firmware", tag = "operator",
-    request_body = UpdateBody,
-    params(("device_id" = String, Path)),
-    responses((status = 201, description = "UpdateFirmware sent; the job follows the charger's status notifications", body = JobAnswer), (status = 400, description = "Invalid input"), (status = 404, description = "Charger or image not found"), (status = 409, description = "Charger is offline"), (status = 504, description = "Charger did not respond")),
-    security(("bearer" = [])),
-)]
-pub async fn update_firmware(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-    body: super::Body<UpdateBody>,
-) -> Result<HttpResponse, AppError> {
-    let b = body.0;
-    let r = FirmwareRequest {
-        image_id: b.image_id,
-        retrieve_date: time("retrieveDate", b.retrieve_date)?,
-        retries: b.retries,
-        retry_interval: b.retry_interval,
-    };
-    if r.retries.is_some_and(|n| n < 0) || r.retry_interval.is_some_and(|n| n < 0) {
-        return Err(AppError::bad_request(
-            "retries and retryInterval must be 0 or more",
-        ));
-    }
-    let job = firmware::update_firmware(&state.file_jobs, &path.into_inner(), &base_url(&req), r)
-        .await
-        .map_err(super::offline_is_conflict)?;
-    super::created(JobAnswer::new(job))
+super::file_jobs! {
+    update_firmware at "/api/admin/chargers/{device_id}/firmware", UpdateBody => JobAnswer,
+        "UpdateFirmware sent; the job follows the charger's status notifications", "Invalid input",
+        "Charger or image not found",
+        |jobs, device, base, body| firmware::update_firmware(jobs, device, base, body.request()?);
+    get_diagnostics at "/api/admin/chargers/{device_id}/diagnostics", DiagnosticsBody => JobAnswer,
+        "GetDiagnostics sent; the charger uploads to csms", "Invalid input", "Charger not found",
+        |jobs, device, base, body| {
+            let (start, stop) = body.window()?;
+            firmware::get_diagnostics(jobs, device, base, start, stop)
+        };
 }
 
-#[utoipa::path(post, path = "/api/admin/chargers/{device_id}/diagnostics", tag = "operator",
-    request_body = DiagnosticsBody,
-    params(("device_id" = String, Path)),
-    responses((status = 201, description = "GetDiagnostics sent; the charger uploads to csms", body = JobAnswer), (status = 400, description = "Invalid input"), (status = 404, description = "Charger not found"), (status = 409, description = "Charger is offline"), (status = 504, description = "Charger did not respond")),
-    security(("bearer" = [])),
-)]
-pub async fn get_diagnostics(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-    body: super::Body<DiagnosticsBody>,
-) -> Result<HttpResponse, AppError> {
-    let b = body.0;
-    let (start, stop) = (
-        time("startTime", b.start_time)?,
-        time("stopTime", b.stop_time)?,
-    );
-    let job = firmware::get_diagnostics(
-        &state.file_jobs,
-        &path.into_inner(),
-        &base_url(&req),
-        start,
-        stop,
-    )
-    .await
-    .map_err(super::offline_is_conflict)?;
-    super::created(JobAnswer::new(job))
+super::charger_reads! {
+    jobs at "/api/admin/chargers/{device_id}/maintenance" => JobList from firmware::jobs,
+        "UpdateFirmware and GetDiagnostics jobs with every reported status, newest first";
 }
 
-#[utoipa::path(get, path = "/api/admin/chargers/{device_id}/maintenance", tag = "operator",
-    params(("device_id" = String, Path)),
-    responses((status = 200, description = "UpdateFirmware and GetDiagnostics jobs with every reported status, newest first", body = JobList), (status = 404, description = "Charger not found")),
-    security(("bearer" = [])),
-)]
-pub async fn jobs(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let device = path.into_inner();
-    let jobs = state.db.run(move |c| firmware::jobs(c, &device)).await?;
-    super::ok(JobList::new(jobs))
-}
-
-#[utoipa::path(get, path = "/api/admin/maintenance/{id}/file", tag = "operator",
-    params(("id" = i64, Path)),
-    responses((status = 200, description = "The diagnostics file the charger uploaded", content_type = "application/octet-stream", body = Vec<u8>), (status = 404, description = "Job not found, or no file received")),
-    security(("bearer" = [])),
-)]
-pub async fn file(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<i64>,
-) -> Result<HttpResponse, AppError> {
-    received(&state, path.into_inner(), firmware::received_file).await
+super::job_files! {
+    file at "/api/admin/maintenance/{id}/file" => firmware::received_file,
+        "The diagnostics file the charger uploaded";
 }

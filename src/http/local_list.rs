@@ -15,23 +15,11 @@ pub struct SyncBody {
     full: Option<bool>,
 }
 
-#[utoipa::path(get, path = "/api/admin/chargers/{device_id}/local-list", tag = "operator",
-    params(("device_id" = String, Path, description = "chargeBoxIdentity")),
-    responses((status = 200, description = "The charger's Local Authorization List: version, entries, whether it is in step", body = LocalListAnswer), (status = 404, description = "Charger not found")),
-    security(("bearer" = [])),
-)]
-pub async fn local_list(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let device = path.into_inner();
-    let auto = state.settings.local_list_auto_sync;
-    let list = state
-        .db
-        .run(move |c| crate::domain::local_list::state_of(c, &device, auto))
-        .await?;
-    super::ok(LocalListAnswer::new(list))
+super::charger_reads! {
+    local_list at "/api/admin/chargers/{device_id}/local-list" (description = "chargeBoxIdentity"),
+        given auto = |state: &AppState| state.settings.local_list_auto_sync
+        => LocalListAnswer from |c, device| crate::domain::local_list::state_of(c, device, auto),
+        "The charger's Local Authorization List: version, entries, whether it is in step";
 }
 
 #[utoipa::path(post, path = "/api/admin/chargers/{device_id}/local-list", tag = "operator",

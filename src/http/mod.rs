@@ -236,6 +236,12 @@ pub fn offline_is_conflict(e: crate::error::AppError) -> crate::error::AppError 
     }
 }
 
+/// `?limit=`: how many rows at most (each list has its default and its bounds).
+#[derive(serde::Deserialize)]
+pub struct LimitQuery {
+    pub limit: Option<i64>,
+}
+
 /// `{"success": true}`: done, nothing else to say.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Done {
@@ -281,6 +287,109 @@ macro_rules! answers {
     )+};
 }
 pub(crate) use answers;
+
+/// An operator's `GET` of what the one path parameter (of type `$param`) names, with the query
+/// string as `q` when a type is given for it, and `v` taken from the state (`given v = |state|
+/// ...`) when asked: `query(conn, &param)` runs on the database and `answer(&state, found)` makes
+/// the response. The attributes given (the operation's `#[utoipa::path]`) go on the handler.
+macro_rules! operator_get {
+    (
+        $(#[$attr:meta])* $handler:ident($param:ty $(, $q:ident: $query_ty:ty)?)
+        $(given $v:ident = $setting:expr)?, $query:expr, $answer:expr
+    ) => {
+        $(#[$attr])*
+        pub async fn $handler(
+            state: actix_web::web::Data<$crate::state::AppState>,
+            _op: $crate::http::identity::OperatorId,
+            path: actix_web::web::Path<$param>,
+            $($q: actix_web::web::Query<$query_ty>,)?
+        ) -> Result<actix_web::HttpResponse, $crate::error::AppError> {
+            let named = path.into_inner();
+            $(let $v = ($setting)(&state);)?
+            let found = state.db.run(move |c| ($query)(c, &named)).await?;
+            ($answer)(&state, found)
+        }
+    };
+}
+pub(crate) use operator_get;
+
+/// Declares operators' reads of one charger's records, each `handler at "path" (device_id's
+/// documentation), query q: Query [its parameters], given v = |state| setting => Answer from query,
+/// "description of the answer";` (the parenthesis, the query and the given value only when there
+/// are): `GET` at the path (the charger's chargeBoxIdentity as `{device_id}`), answered with
+/// `Answer::new` of what `query(conn, device)` finds (404 when there is no such charger).
+macro_rules! charger_reads {
+    ($(
+        $handler:ident at $path:tt $(($($device_doc:tt)*))?
+            $(, query $q:ident: $query_ty:ty [$($query_params:tt)*])?
+            $(, given $v:ident = $setting:expr)?
+            => $answer:ident from $query:expr, $found:tt;
+    )+) => {$(
+        $crate::http::operator_get! {
+            #[utoipa::path(get, path = $path, tag = "operator",
+                params(("device_id" = String, Path $(, $($device_doc)*)?) $(, $($query_params)*)?),
+                responses((status = 200, description = $found, body = $answer), (status = 404, description = "Charger not found")),
+                security(("bearer" = [])),
+            )]
+            $handler(String $(, $q: $query_ty)?) $(given $v = $setting)?,
+            |c, device: &String| ($query)(c, device),
+            |_, found| $crate::http::ok($answer::new(found))
+        }
+    )+};
+}
+pub(crate) use charger_reads;
+
+/// Declares operators' downloads of the file a charger uploaded for a job, each `handler at "path"
+/// => received_file, "description of the file";`: `GET` at the path (the job's id as `{id}`), the
+/// file `received_file(conn, id)` finds sent as an attachment (404: no such job, or no file yet).
+macro_rules! job_files {
+    ($($handler:ident at $path:tt => $find:path, $file:tt;)+) => {$(
+        $crate::http::operator_get! {
+            #[utoipa::path(get, path = $path, tag = "operator",
+                params(("id" = i64, Path)),
+                responses((status = 200, description = $file, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, description = "Job not found, or no file received")),
+                security(("bearer" = [])),
+            )]
+            $handler(i64),
+            |c, id: &i64| $find(c, *id),
+            |state, file| Ok($crate::http::firmware::attachment(state, file))
+        }
+    )+};
+}
+pub(crate) use job_files;
+
+/// Declares operators' requests that a charger transfer a file, each `handler at "path", Body =>
+/// Answer, "sent", "invalid", "not found", |jobs, device, base_url, body| start;`: `POST` at the path
+/// (the charger's chargeBoxIdentity as `{device_id}`) with a JSON `Body`; `start` asks the charger
+/// (through the file-job desk, telling it csms's address as the caller reached it) and the job it
+/// starts is the 201 answer. A charger that is not connected is a conflict (409).
+macro_rules! file_jobs {
+    ($(
+        $handler:ident at $path:tt, $body:ident => $answer:ident, $sent:tt, $invalid:tt, $not_found:tt,
+        |$jobs:ident, $device:ident, $base:ident, $b:ident| $start:expr;
+    )+) => {$(
+        #[utoipa::path(post, path = $path, tag = "operator",
+            request_body = $body,
+            params(("device_id" = String, Path)),
+            responses((status = 201, description = $sent, body = $answer), (status = 400, description = $invalid), (status = 404, description = $not_found), (status = 409, description = "Charger is offline"), (status = 504, description = "Charger did not respond")),
+            security(("bearer" = [])),
+        )]
+        pub async fn $handler(
+            req: actix_web::HttpRequest,
+            state: actix_web::web::Data<$crate::state::AppState>,
+            _op: $crate::http::identity::OperatorId,
+            path: actix_web::web::Path<String>,
+            body: $crate::http::Body<$body>,
+        ) -> Result<actix_web::HttpResponse, $crate::error::AppError> {
+            let (device, base) = (path.into_inner(), $crate::http::firmware::base_url(&req));
+            let ($jobs, $device, $base) = (&state.file_jobs, device.as_str(), base.as_str());
+            let $b = body.0;
+            let job = $start.await.map_err($crate::http::offline_is_conflict)?;
+            $crate::http::created($answer::new(job))
+        }
+    )+};
+}
+pub(crate) use file_jobs;
 
 // `POST /api/customer/login` and `POST /api/admin/login`. A field left out or not a string counts
 // as empty: the login fails like a wrong one (401).

@@ -63,23 +63,11 @@ pub async fn set(
     super::created(ProfileAnswer::new(profile))
 }
 
-#[utoipa::path(get, path = "/api/admin/chargers/{device_id}/charging-profiles", tag = "operator",
-    params(("device_id" = String, Path), ("current" = Option<bool>, Query, description = "only pending and installed ones")),
-    responses((status = 200, description = "Profiles, newest first", body = ProfileList), (status = 404, description = "Charger not found")),
-    security(("bearer" = [])),
-)]
-pub async fn list(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-    q: web::Query<ListQuery>,
-) -> Result<HttpResponse, AppError> {
-    let (device, current) = (path.into_inner(), q.current.unwrap_or(false));
-    let profiles = state
-        .db
-        .run(move |c| smart_charging::list(c, &device, current))
-        .await?;
-    super::ok(ProfileList::new(profiles))
+super::charger_reads! {
+    list at "/api/admin/chargers/{device_id}/charging-profiles",
+        query q: ListQuery [("current" = Option<bool>, Query, description = "only pending and installed ones")]
+        => ProfileList from |c, device| smart_charging::list(c, device, q.current.unwrap_or(false)),
+        "Profiles, newest first";
 }
 
 #[utoipa::path(post, path = "/api/admin/chargers/{device_id}/charging-profiles/clear", tag = "operator",

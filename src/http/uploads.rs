@@ -36,12 +36,34 @@ impl UploadKind {
     }
 }
 
-#[utoipa::path(put, path = "/files/{kind}/{token}/{name}", tag = "charger",
-    params(("kind" = UploadKind, Path), ("token" = String, Path), ("name" = String, Path)),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, description = "Received", body = crate::http::Done), (status = 400, description = "Invalid file name, or the upload broke off"), (status = 404, description = "Upload address not found"), (status = 410, description = "Upload address already used (it accepts one upload) or expired"), (status = 413, description = "Above 64 MiB")),
-)]
-pub async fn receive(
+/// The upload address's operations, `handler: method, "what the 200 says";`: chargers upload by PUT
+/// or POST, and both take the file the same way ([`take`]).
+macro_rules! upload_methods {
+    ($($handler:ident: $method:ident, $received:tt;)+) => {$(
+        #[utoipa::path($method, path = "/files/{kind}/{token}/{name}", tag = "charger",
+            params(("kind" = UploadKind, Path), ("token" = String, Path), ("name" = String, Path)),
+            request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+            responses((status = 200, description = $received, body = crate::http::Done), (status = 400, description = "Invalid file name, or the upload broke off"), (status = 404, description = "Upload address not found"), (status = 410, description = "Upload address already used (it accepts one upload) or expired"), (status = 413, description = "Above 64 MiB")),
+        )]
+        pub async fn $handler(
+            req: HttpRequest,
+            state: web::Data<AppState>,
+            path: web::Path<(UploadKind, String, String)>,
+            payload: web::Payload,
+        ) -> Result<HttpResponse, AppError> {
+            take(req, state, path, payload).await
+        }
+    )+};
+}
+
+upload_methods! {
+    receive: put, "Received";
+    receive_post: post, "Received (as PUT)";
+}
+
+/// Takes an upload: the address first, then the file name and size, then the file, which the job
+/// stores (or it is discarded).
+async fn take(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(UploadKind, String, String)>,
@@ -62,18 +84,4 @@ pub async fn receive(
         return Err(e);
     }
     crate::http::done()
-}
-
-#[utoipa::path(post, path = "/files/{kind}/{token}/{name}", tag = "charger",
-    params(("kind" = UploadKind, Path), ("token" = String, Path), ("name" = String, Path)),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 200, description = "Received (as PUT)", body = crate::http::Done), (status = 400, description = "Invalid file name, or the upload broke off"), (status = 404, description = "Upload address not found"), (status = 410, description = "Upload address already used (it accepts one upload) or expired"), (status = 413, description = "Above 64 MiB")),
-)]
-pub async fn receive_post(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(UploadKind, String, String)>,
-    payload: web::Payload,
-) -> Result<HttpResponse, AppError> {
-    receive(req, state, path, payload).await
 }

@@ -115,6 +115,31 @@ fn serial() -> (SerialNumber, String) {
     (SerialNumber::from_slice(&bytes), hex_serial(&bytes))
 }
 
+/// Makes `params` those of an end-entity certificate for `cn`: not a CA, for digital signature and
+/// key agreement and `usage` (TLS client or server), with a fresh serial number and `days` days of
+/// validity. Returns the serial number (OCPP's form) and the end of the validity.
+fn end_entity(
+    params: &mut CertificateParams,
+    cn: &str,
+    usage: ExtendedKeyUsagePurpose,
+    days: u32,
+) -> Result<(String, NaiveDateTime), CaError> {
+    let mut subject = DistinguishedName::new();
+    subject.push(DnType::CommonName, cn);
+    params.distinguished_name = subject;
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyAgreement,
+    ];
+    params.extended_key_usages = vec![usage];
+    params.use_authority_key_identifier_extension = true;
+    let (sn, serial) = serial();
+    params.serial_number = Some(sn);
+    let not_after = validity(params, days)?;
+    Ok((serial, not_after))
+}
+
 /// OCPP's form of a serial number: hexadecimal, lower case, without leading zeros.
 pub fn hex_serial(bytes: &[u8]) -> String {
     let h = hex::encode(bytes);
@@ -237,19 +262,8 @@ impl Ca {
             });
         }
         let mut params = CertificateParams::default();
-        let mut subject = DistinguishedName::new();
-        subject.push(DnType::CommonName, expected_cn);
-        params.distinguished_name = subject;
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyAgreement,
-        ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        params.use_authority_key_identifier_extension = true;
-        let (sn, serial) = serial();
-        params.serial_number = Some(sn);
-        let not_after = validity(&mut params, days)?;
+        let usage = ExtendedKeyUsagePurpose::ClientAuth;
+        let (serial, not_after) = end_entity(&mut params, expected_cn, usage, days)?;
         let request = CertificateSigningRequestParams {
             params,
             public_key: csr.public_key,
@@ -278,22 +292,12 @@ impl Ca {
         }
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(dns_names.to_vec())?;
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, cn);
-        params.distinguished_name = dn;
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyAgreement,
-        ];
-        params.extended_key_usages = vec![if client_auth {
+        let usage = if client_auth {
             ExtendedKeyUsagePurpose::ClientAuth
         } else {
             ExtendedKeyUsagePurpose::ServerAuth
-        }];
-        params.use_authority_key_identifier_extension = true;
-        params.serial_number = Some(serial().0);
-        validity(&mut params, days)?;
+        };
+        end_entity(&mut params, cn, usage, days)?;
         let cert = params.signed_by(&key, &self.issuer()?)?;
         Ok((cert.pem(), key.serialize_pem()))
     }
@@ -523,15 +527,7 @@ mod tests {
     use super::*;
 
     fn csr(cn: &str) -> (KeyPair, String) {
-        let key = KeyPair::generate().expect("key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.distinguished_name.push(DnType::CommonName, cn);
-        let pem = params
-            .serialize_request(&key)
-            .expect("csr")
-            .pem()
-            .expect("pem");
-        (key, pem)
+        csr_with(&[(DnType::CommonName, cn)])
     }
 
     #[test]

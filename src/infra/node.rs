@@ -29,28 +29,41 @@ fn ago(d: Duration) -> NaiveDateTime {
 /// Records that this node is alive (creating its row the first time).
 pub fn heartbeat(c: &mut DbConnection, node_id: &str) -> Result<(), AppError> {
     let t = now();
-    let updated = relaxed_tx(c, |c| {
-        diesel::update(nodes::table.find(node_id))
-            .set(nodes::heartbeat_at.eq(t))
-            .execute(c)
-    })?;
-    if updated == 0 {
-        let inserted = write_tx(c, |c| {
-            diesel::insert_into(nodes::table)
-                .values((
-                    nodes::node_id.eq(node_id),
-                    nodes::started_at.eq(t),
-                    nodes::heartbeat_at.eq(t),
-                ))
+    let beat = |c: &mut DbConnection| {
+        relaxed_tx(c, |c| {
+            diesel::update(nodes::table.find(node_id))
+                .set(nodes::heartbeat_at.eq(t))
                 .execute(c)
-        });
-        match inserted {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
+        })
+    };
+    let row = (
+        nodes::node_id.eq(node_id),
+        nodes::started_at.eq(t),
+        nodes::heartbeat_at.eq(t),
+    );
+    // A node that inserted the same id first is this one a moment ago: alive either way.
+    update_or_insert(c, beat, |c| {
+        diesel::insert_into(nodes::table).values(row).execute(c)
+    })?;
     Ok(())
+}
+
+/// Runs `update` (in its own transaction), and when it changed no row runs `insert` in a write
+/// transaction: `Ok(true)` when either wrote, `Ok(false)` when the insert found the key taken (by
+/// another node, in between).
+fn update_or_insert(
+    c: &mut DbConnection,
+    update: impl FnOnce(&mut DbConnection) -> QueryResult<usize>,
+    insert: impl FnOnce(&mut DbConnection) -> QueryResult<usize>,
+) -> Result<bool, AppError> {
+    if update(c)? > 0 {
+        return Ok(true);
+    }
+    match write_tx(c, insert) {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Nodes whose heartbeat is younger than `lease`.
@@ -70,32 +83,22 @@ pub fn try_lease(
 ) -> Result<bool, AppError> {
     let t = now();
     let until = t + chrono::Duration::from_std(ttl).unwrap_or_default();
-    let renewed = write_tx(c, |c| {
-        diesel::update(
-            leases::table
-                .find(name)
-                .filter(leases::holder.eq(holder).or(leases::expires_at.lt(t))),
-        )
-        .set((leases::holder.eq(holder), leases::expires_at.eq(until)))
-        .execute(c)
-    })?;
-    if renewed == 1 {
-        return Ok(true);
-    }
-    let inserted = write_tx(c, |c| {
-        diesel::insert_into(leases::table)
-            .values((
-                leases::name.eq(name),
-                leases::holder.eq(holder),
-                leases::expires_at.eq(until),
-            ))
-            .execute(c)
-    });
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    let ours = leases::holder.eq(holder).or(leases::expires_at.lt(t));
+    let renew = |c: &mut DbConnection| {
+        write_tx(c, |c| {
+            diesel::update(leases::table.find(name).filter(ours))
+                .set((leases::holder.eq(holder), leases::expires_at.eq(until)))
+                .execute(c)
+        })
+    };
+    let row = (
+        leases::name.eq(name),
+        leases::holder.eq(holder),
+        leases::expires_at.eq(until),
+    );
+    update_or_insert(c, renew, |c| {
+        diesel::insert_into(leases::table).values(row).execute(c)
+    })
 }
 
 /// [`heartbeat`], and removes the rows of nodes gone for a day.

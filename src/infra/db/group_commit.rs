@@ -139,6 +139,16 @@ mod tests {
         }
     }
 
+    /// A started group commit whose lanes record every batch in the [`Seen`] returned with it.
+    fn recording(config: Config) -> (GroupCommit<i64>, Seen) {
+        let seen = Seen::default();
+        let gc = GroupCommit::start(config, |lane| Recorder {
+            lane,
+            seen: seen.clone(),
+        });
+        (gc, seen)
+    }
+
     fn config(lanes: usize, max_batch: usize, linger: Option<Duration>) -> Config {
         Config {
             lanes,
@@ -150,13 +160,7 @@ mod tests {
 
     #[tokio::test]
     async fn keys_keep_their_lane_and_order_and_shutdown_drains() {
-        let seen = Seen::default();
-        let gc = GroupCommit::start(config(3, 4, Some(Duration::from_millis(5))), |lane| {
-            Recorder {
-                lane,
-                seen: seen.clone(),
-            }
-        });
+        let (gc, seen) = recording(config(3, 4, Some(Duration::from_millis(5))));
         for i in 0..30i64 {
             gc.push(i % 3, i).await.unwrap();
         }
@@ -203,13 +207,7 @@ mod tests {
 
     #[tokio::test]
     async fn linger_gathers_a_burst() {
-        let seen = Seen::default();
-        let gc = GroupCommit::start(config(1, 100, Some(Duration::from_millis(50))), |lane| {
-            Recorder {
-                lane,
-                seen: seen.clone(),
-            }
-        });
+        let (gc, seen) = recording(config(1, 100, Some(Duration::from_millis(50))));
         gc.push(0, 1).await.unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;
         gc.push(0, 2).await.unwrap();
