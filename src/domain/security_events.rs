@@ -78,15 +78,19 @@ fn insert(
     Ok(())
 }
 
-/// A SecurityEventNotification from a charger.
-pub fn record_charger(
-    c: &mut DbConnection,
+/// A security event a station reported (its type, technical details and time, as it gave them).
+pub async fn record_charger(
+    db: &crate::infra::db::Db,
     charger_id: i64,
-    kind: &str,
-    tech_info: Option<&str>,
+    kind: String,
+    tech_info: Option<String>,
     timestamp: Option<NaiveDateTime>,
 ) -> Result<(), AppError> {
-    insert(c, charger_id, kind, tech_info, timestamp, "charger")
+    db.run(move |c| {
+        let tech_info = tech_info.as_deref();
+        insert(c, charger_id, &kind, tech_info, timestamp, "charger")
+    })
+    .await
 }
 
 /// A security event csms saw itself about a charger (e.g. a refused CSR, a refused handshake).

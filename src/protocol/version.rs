@@ -77,6 +77,14 @@ impl Version {
         }
     }
 
+    /// Whether the central system sends `action` (a command an operator may send).
+    pub fn sent_by_csms(self, action: &str) -> bool {
+        match self {
+            Version::V16 => crate::protocol::ocpp16::schemas::CS_TO_CP.contains(&action),
+            Version::V201 => crate::protocol::ocpp201::schemas::CSMS_TO_STATION.contains(&action),
+        }
+    }
+
     /// The version a handshake speaks: the most preferred of those `served` that the station
     /// offers. A station that offers none at all speaks 1.6 (as early 1.6 firmware does) when
     /// 1.6 is served; `None` when it offers only others.

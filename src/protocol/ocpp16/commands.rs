@@ -13,30 +13,7 @@ use serde_json::{Value, json};
 
 use crate::domain::station_commands::Command;
 use crate::error::AppError;
-use crate::protocol::ocpp16::schemas::{Kind, schemas};
-
-/// Remote commands an operator may send: every CS→CP action of OCPP 1.6 and its security extension.
-pub const COMMANDS: &[&str] = crate::protocol::ocpp16::schemas::CS_TO_CP;
-
-/// The payload to send for `action` (none given: `{}`), validated against the official schema.
-/// 404 for an action OCPP does not have, 400 for one that is not a remote command (yet) or a
-/// payload its schema refuses.
-pub fn check(action: &str, payload: Option<Value>) -> Result<Value, AppError> {
-    if !COMMANDS.contains(&action) {
-        return Err(if schemas().knows(action) {
-            AppError::bad_request(format!("{action} is sent by the charger, not to it"))
-        } else {
-            AppError::NotFound(format!("Unknown command {action}"))
-        });
-    }
-    let payload = payload.unwrap_or_else(|| json!({}));
-    schemas()
-        .validate(action, Kind::Request, &payload)
-        .map_err(|e| {
-            AppError::bad_request(format!("Invalid {action} payload: {}", e.description))
-        })?;
-    Ok(payload)
-}
+use crate::protocol::version::Version;
 
 /// What csms records for a certificate command the charger answered: what is installed.
 async fn certificates_known(
@@ -114,7 +91,7 @@ pub async fn run(
     action: &str,
     body: Option<Value>,
 ) -> Result<Outcome, AppError> {
-    let payload = check(action, body)?;
+    let payload = crate::protocol::commands::check(Version::V16, action, body)?;
     let d = device.to_string();
     state
         .db

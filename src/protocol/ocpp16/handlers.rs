@@ -136,19 +136,14 @@ pub async fn handle(
             let timestamp = payload["timestamp"]
                 .as_str()
                 .and_then(timestamps::parse_timestamp);
-            let charger_id = ctx.charger_id;
-            state
-                .db
-                .run(move |c| {
-                    crate::domain::security_events::record_charger(
-                        c,
-                        charger_id,
-                        &kind,
-                        tech_info.as_deref(),
-                        timestamp,
-                    )
-                })
-                .await?;
+            crate::domain::security_events::record_charger(
+                &state.db,
+                ctx.charger_id,
+                kind,
+                tech_info,
+                timestamp,
+            )
+            .await?;
             Ok(json!({}))
         }
         "SignCertificate" => {

@@ -59,20 +59,15 @@ pub async fn handle(
         }
         "SecurityEventNotification" => {
             let req: SecurityEventNotification = parse(payload)?;
-            let charger_id = ctx.charger_id;
             let timestamp = timestamps::parse_timestamp(&req.timestamp);
-            state
-                .db
-                .run(move |c| {
-                    crate::domain::security_events::record_charger(
-                        c,
-                        charger_id,
-                        &req.kind,
-                        req.tech_info.as_deref(),
-                        timestamp,
-                    )
-                })
-                .await?;
+            crate::domain::security_events::record_charger(
+                &state.db,
+                ctx.charger_id,
+                req.kind,
+                req.tech_info,
+                timestamp,
+            )
+            .await?;
             Ok(json!({}))
         }
         other => Err(OcppError::new(
