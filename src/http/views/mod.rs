@@ -4,4 +4,3 @@
 pub mod customers;
 pub mod stations;
 pub mod tariffs;
-pub mod tokens;
