@@ -64,7 +64,7 @@ pub async fn handle(
             Ok(json!({"idTagInfo": info}))
         }
         "StartTransaction" => {
-            let req: TransactionStarted = parse::<messages::StartTransaction>(payload)?.into();
+            let req: TransactionStarted = parse(payload)?;
             let (charger_id, policy) = (ctx.charger_id, state.derived.policy);
             let started = state
                 .db
@@ -80,13 +80,13 @@ pub async fn handle(
             Ok(json!({"transactionId": started.transaction_id, "idTagInfo": started.id_tag_info}))
         }
         "MeterValues" => {
-            let req: MeterReport = parse::<messages::MeterValues>(payload)?.into();
+            let req: MeterReport = parse(payload)?;
             let fu = state.meters.write(ctx.charger_id, req).await?;
             live_follow_up(&state, &ctx, fu);
             Ok(json!({}))
         }
         "StopTransaction" => {
-            let req: TransactionEnded = parse::<messages::StopTransaction>(payload)?.into();
+            let req: TransactionEnded = parse(payload)?;
             let (charger_id, policy) = (ctx.charger_id, state.derived.policy);
             let stopped = state
                 .db
