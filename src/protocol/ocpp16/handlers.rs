@@ -7,9 +7,11 @@ use serde_json::{Value, json};
 use crate::domain::chargers::Registration;
 use crate::domain::charging::evidence::{MeterReport, TransactionEnded, TransactionStarted};
 use crate::domain::charging::transactions::{self, FollowUp};
-use crate::domain::charging::{orphans, tags};
+use crate::domain::charging::{Policy, orphans, tags};
 use crate::domain::presence::{self, Boot, Booted, Modem};
 use crate::domain::telemetry::ConnectorStatus;
+use crate::error::AppError;
+use crate::infra::db::DbConnection;
 use crate::infra::timestamps;
 use crate::protocol::frame::{ErrorCode, OcppError};
 use crate::protocol::ocpp16::messages::{self, BootNotification, StatusNotification};
@@ -65,17 +67,14 @@ pub async fn handle(
         }
         "StartTransaction" => {
             let req: TransactionStarted = parse(payload)?;
-            let (charger_id, policy) = (ctx.charger_id, state.derived.policy);
-            let started = state
-                .db
-                .run(move |c| transactions::start_transaction(c, charger_id, &req, &policy))
-                .await?;
-            follow_up(&state, &ctx, started.follow_up);
-            state.load.touch(ctx.charger_id);
+            let started = transaction(&state, &ctx, req, transactions::start_transaction, |s| {
+                &mut s.follow_up
+            })
+            .await?;
             if started.wallet_paid && started.id_tag_info.status == "Accepted" {
                 state
                     .auth_cache
-                    .wallet_tag_accepted(&ctx.device_id, charger_id);
+                    .wallet_tag_accepted(&ctx.device_id, ctx.charger_id);
             }
             Ok(json!({"transactionId": started.transaction_id, "idTagInfo": started.id_tag_info}))
         }
@@ -87,13 +86,10 @@ pub async fn handle(
         }
         "StopTransaction" => {
             let req: TransactionEnded = parse(payload)?;
-            let (charger_id, policy) = (ctx.charger_id, state.derived.policy);
-            let stopped = state
-                .db
-                .run(move |c| transactions::stop_transaction(c, charger_id, &req, &policy))
-                .await?;
-            follow_up(&state, &ctx, stopped.follow_up);
-            state.load.touch(ctx.charger_id);
+            let stopped = transaction(&state, &ctx, req, transactions::stop_transaction, |s| {
+                &mut s.follow_up
+            })
+            .await?;
             Ok(match stopped.id_tag_info {
                 Some(info) => json!({"idTagInfo": info}),
                 None => json!({}),
@@ -206,6 +202,29 @@ async fn billing_evidence(
         }
         _ => Ok(false),
     }
+}
+
+/// A transaction's start or end goes to the core (off the executor, with the charger's policy);
+/// then what it leaves to do is done ([`follow_up`]) and the station's load is shared again.
+async fn transaction<R, T>(
+    state: &State,
+    ctx: &ChargerCtx,
+    req: R,
+    core: fn(&mut DbConnection, i64, &R, &Policy) -> Result<T, AppError>,
+    follow: fn(&mut T) -> &mut FollowUp,
+) -> Result<T, OcppError>
+where
+    R: Send + 'static,
+    T: Send + 'static,
+{
+    let (charger_id, policy) = (ctx.charger_id, state.derived.policy);
+    let mut done = state
+        .db
+        .run(move |c| core(c, charger_id, &req, &policy))
+        .await?;
+    follow_up(state, ctx, std::mem::take(follow(&mut done)));
+    state.load.touch(ctx.charger_id);
+    Ok(done)
 }
 
 /// Work that must wait until the transaction committed: events, live progress, freed connectors
