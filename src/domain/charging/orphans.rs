@@ -238,6 +238,26 @@ pub fn after_status(
     })
 }
 
+/// Transactions (with their connectors) whose connector has been reported `Available` since before
+/// `cutoff` and since after they began.
+#[diesel::dsl::auto_type]
+fn available_since(cutoff: NaiveDateTime) -> _ {
+    let available: ConnectorStatus = ConnectorStatus::Available;
+    ocpp_transactions::table
+        .inner_join(
+            connectors::table.on(connectors::charger_id
+                .eq(ocpp_transactions::charger_id)
+                .and(connectors::connector_id.eq(ocpp_transactions::connector_id))),
+        )
+        .filter(connectors::status.eq(available))
+        .filter(connectors::status_since.lt(cutoff))
+        .filter(
+            ocpp_transactions::created_at
+                .nullable()
+                .lt(connectors::status_since),
+        )
+}
+
 /// Transactions whose connector has been reported `Available` for longer than `grace`, since after
 /// they began: the charger is not running them. Closed and settled; returns how many.
 pub fn by_grace(
@@ -246,20 +266,8 @@ pub fn by_grace(
     policy: &Policy,
 ) -> Result<usize, AppError> {
     let cutoff = now() - grace;
-    let candidates: Vec<OcppTransaction> = ocpp_transactions::table
-        .inner_join(
-            connectors::table.on(connectors::charger_id
-                .eq(ocpp_transactions::charger_id)
-                .and(connectors::connector_id.eq(ocpp_transactions::connector_id))),
-        )
+    let candidates: Vec<OcppTransaction> = available_since(cutoff)
         .filter(ocpp_transactions::stopped_at.is_null())
-        .filter(connectors::status.eq(ConnectorStatus::Available))
-        .filter(connectors::status_since.lt(cutoff))
-        .filter(
-            ocpp_transactions::created_at
-                .nullable()
-                .lt(connectors::status_since),
-        )
         .select(OcppTransaction::as_select())
         .load(c)?;
     let mut closed = 0;
@@ -284,21 +292,9 @@ pub fn by_grace(
     }
     // Force-closed transactions still being stopped on such connectors: the charger is not running
     // them either.
-    let still_stopping: Vec<(i64, i32, NaiveDateTime)> = ocpp_transactions::table
-        .inner_join(
-            connectors::table.on(connectors::charger_id
-                .eq(ocpp_transactions::charger_id)
-                .and(connectors::connector_id.eq(ocpp_transactions::connector_id))),
-        )
+    let still_stopping: Vec<(i64, i32, NaiveDateTime)> = available_since(cutoff)
         .filter(ocpp_transactions::stopped_at.is_not_null())
         .filter(ocpp_transactions::stop_next_at.is_not_null())
-        .filter(connectors::status.eq(ConnectorStatus::Available))
-        .filter(connectors::status_since.lt(cutoff))
-        .filter(
-            ocpp_transactions::created_at
-                .nullable()
-                .lt(connectors::status_since),
-        )
         .select((
             ocpp_transactions::charger_id,
             ocpp_transactions::connector_id,
