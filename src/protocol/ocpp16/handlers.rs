@@ -109,23 +109,10 @@ pub async fn handle(
                 req.data.as_deref(),
             ))
         }
-        "DiagnosticsStatusNotification" | "FirmwareStatusNotification" => {
-            log::info!("{}: {action} {}", ctx.device_id, payload["status"]);
-            let kind = if action == "FirmwareStatusNotification" {
-                "firmware"
-            } else {
-                "diagnostics"
-            };
-            let status = payload["status"].as_str().unwrap_or_default().to_string();
-            let charger_id = ctx.charger_id;
-            state
-                .db
-                .run(move |c| {
-                    crate::domain::firmware::status_notification(c, charger_id, kind, &status)
-                })
-                .await?;
-            Ok(json!({}))
-        }
+        "DiagnosticsStatusNotification"
+        | "FirmwareStatusNotification"
+        | "LogStatusNotification"
+        | "SignedFirmwareStatusNotification" => job_status(&state, &ctx, &action, &payload).await,
         "SecurityEventNotification" => {
             let kind = payload["type"].as_str().unwrap_or_default().to_string();
             let tech_info = payload["techInfo"].as_str().map(str::to_string);
@@ -158,26 +145,6 @@ pub async fn handle(
             .await?;
             Ok(json!({ "status": status }))
         }
-        "LogStatusNotification" | "SignedFirmwareStatusNotification" => {
-            log::info!("{}: {action} {}", ctx.device_id, payload["status"]);
-            let signed_firmware = action == "SignedFirmwareStatusNotification";
-            let status = payload["status"].as_str().unwrap_or_default().to_string();
-            let request_id = payload["requestId"].as_i64();
-            let charger_id = ctx.charger_id;
-            state
-                .db
-                .run(move |c| {
-                    crate::domain::security_jobs::status_notification(
-                        c,
-                        charger_id,
-                        signed_firmware,
-                        request_id,
-                        &status,
-                    )
-                })
-                .await?;
-            Ok(json!({}))
-        }
         other => Err(OcppError::new(
             ErrorCode::NotSupported,
             format!("{other} is not supported by this central system"),
@@ -202,6 +169,42 @@ async fn billing_evidence(
         }
         _ => Ok(false),
     }
+}
+
+/// A job's status notification (diagnostics, firmware, log, signed firmware): logged, and its
+/// `status` word recorded off the executor; the answer is empty.
+async fn job_status(
+    state: &State,
+    ctx: &ChargerCtx,
+    action: &str,
+    payload: &Value,
+) -> Result<Value, OcppError> {
+    log::info!("{}: {action} {}", ctx.device_id, payload["status"]);
+    let firmware = match action {
+        "FirmwareStatusNotification" => Some("firmware"),
+        "DiagnosticsStatusNotification" => Some("diagnostics"),
+        _ => None,
+    };
+    let signed_firmware = action == "SignedFirmwareStatusNotification";
+    let status = payload["status"].as_str().unwrap_or_default().to_string();
+    let request_id = payload["requestId"].as_i64();
+    let charger_id = ctx.charger_id;
+    state
+        .db
+        .run(move |c| match firmware {
+            Some(kind) => {
+                crate::domain::firmware::status_notification(c, charger_id, kind, &status)
+            }
+            None => crate::domain::security_jobs::status_notification(
+                c,
+                charger_id,
+                signed_firmware,
+                request_id,
+                &status,
+            ),
+        })
+        .await?;
+    Ok(json!({}))
 }
 
 /// A transaction's start or end goes to the core (off the executor, with the charger's policy);
