@@ -14,7 +14,9 @@ use crate::error::AppError;
 use crate::infra::db::DbConnection;
 use crate::infra::timestamps;
 use crate::protocol::frame::{ErrorCode, OcppError};
-use crate::protocol::ocpp16::messages::{self, BootNotification, StatusNotification};
+use crate::protocol::ocpp16::messages::{
+    self, BootNotification, BootNotificationResponse, StatusNotification,
+};
 use crate::protocol::registry::ChargerCtx;
 use crate::state::State;
 
@@ -280,6 +282,13 @@ async fn boot_notification(
         .db
         .run(move |c| presence::booted(c, charger_id, boot))
         .await?;
+    let answer = |status, interval| {
+        json!(BootNotificationResponse {
+            status,
+            current_time: timestamps::now_timestamp(),
+            interval,
+        })
+    };
     let accepted = registration == Registration::Accepted;
     ctx.accepted
         .store(accepted, std::sync::atomic::Ordering::Release);
@@ -290,22 +299,22 @@ async fn boot_notification(
             "{}: BootNotification answered {registration}",
             ctx.device_id
         );
-        return Ok(json!({
-            "status": if registration == Registration::Pending { "Pending" } else { "Rejected" },
-            "currentTime": timestamps::now_timestamp(),
-            "interval": state.settings.heartbeat_interval_secs.min(60),
-        }));
+        let status = if registration == Registration::Pending {
+            "Pending"
+        } else {
+            "Rejected"
+        };
+        return Ok(answer(
+            status,
+            state.settings.heartbeat_interval_secs.min(60),
+        ));
     }
     state.stops.wake();
     crate::domain::local_list::after_boot(&state.local_lists, &ctx.device_id);
     if !cache_known {
         state.auth_cache.forget(charger_id);
     }
-    Ok(json!({
-        "status": "Accepted",
-        "currentTime": timestamps::now_timestamp(),
-        "interval": state.settings.heartbeat_interval_secs,
-    }))
+    Ok(answer("Accepted", state.settings.heartbeat_interval_secs))
 }
 
 async fn heartbeat(state: &State, ctx: &ChargerCtx) -> Result<Value, OcppError> {
