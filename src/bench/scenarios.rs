@@ -248,11 +248,8 @@ fn ingest_ceiling(db: &Db, plan: CeilingPlan, sessions: &[(i64, i64)], run_t0: I
                             .map(|(charger, tx)| {
                                 let payload = meter_payload(tx, register);
                                 let req: crate::domain::charging::evidence::MeterReport =
-                                    serde_json::from_value::<
-                                        crate::protocol::ocpp16::messages::MeterValues,
-                                    >(payload.clone())
-                                    .map_err(|e| AppError::Internal(e.to_string()))?
-                                    .into();
+                                    serde_json::from_value(payload.clone())
+                                        .map_err(|e| AppError::Internal(e.to_string()))?;
                                 Ok((charger, req, payload))
                             })
                             .collect::<Result<_, AppError>>()?;

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -11,9 +12,25 @@ use crate::domain::chargers::check_tariff;
 use crate::domain::charging::status::SessionStatus;
 use crate::domain::money::Major;
 use crate::error::AppError;
-use crate::infra::db::models::{Charger, Connector, Station};
+use crate::infra::db::models::{Charger, Connector};
 use crate::infra::db::schema::{chargers, charging_sessions, connectors, stations};
 use crate::infra::db::{DbConnection, now};
+use crate::infra::timestamps;
+
+/// A station as the operator API shows it.
+#[derive(Clone, Debug, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = stations)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = StationView)]
+pub struct Station {
+    pub id: i64,
+    pub name: String,
+    pub address: Option<String>,
+    pub tariff_id: Option<i64>,
+    #[serde(serialize_with = "timestamps::serialize")]
+    #[schema(value_type = String)]
+    pub created_at: NaiveDateTime,
+}
 
 pub struct NewStation {
     pub name: String,

@@ -8,12 +8,14 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::charging::tags::normalize;
 use crate::error::AppError;
 use crate::infra::db::schema::{charging_sessions, customers, id_tags};
 use crate::infra::db::{DbConnection, is_unique_violation, now, write_tx};
-use crate::infra::timestamps::parse_timestamp;
+use crate::infra::timestamps::{self, parse_timestamp};
 
 pub const STATUSES: [&str; 4] = ["Accepted", "Blocked", "Expired", "Invalid"];
 
@@ -35,19 +37,26 @@ pub struct TokenInput {
     pub note: Option<Option<String>>,
 }
 
-/// A registered token.
-#[derive(Debug, Clone)]
+/// A token as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Token {
     pub id_tag: String,
     /// What the operator set
     pub status: String,
     /// What a charger is told now: `Expired` once the expiry date has passed
     pub effective_status: String,
+    #[serde(serialize_with = "timestamps::serialize_opt")]
+    #[schema(value_type = Option<String>)]
     pub expiry_date: Option<NaiveDateTime>,
     pub parent_id_tag: Option<String>,
     pub customer_id: Option<i64>,
     pub note: Option<String>,
+    #[serde(serialize_with = "timestamps::serialize")]
+    #[schema(value_type = String)]
     pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "timestamps::serialize_opt")]
+    #[schema(value_type = Option<String>)]
     pub updated_at: Option<NaiveDateTime>,
 }
 

@@ -11,14 +11,13 @@ use super::identity::OperatorId;
 use super::input::{Amount, Field};
 use super::security::ClientAddr;
 use super::views::customers::CustomerView;
-use super::views::stations::StationView;
 use super::views::tariffs::TariffView;
 use super::{Done, LimitQuery};
 use crate::domain::auth;
 use crate::domain::chargers::{self, ChargerView};
 use crate::domain::charging::{self, ListFilter, SessionView, WriteOffView};
 use crate::domain::customers;
-use crate::domain::stations;
+use crate::domain::stations::{self, Station};
 use crate::domain::tariffs;
 use crate::error::AppError;
 use crate::infra::db::models::Operator;
@@ -103,8 +102,8 @@ impl TariffAssignment {
 }
 
 super::answers! {
-    pub struct StationAnswer { station: StationView }
-    pub struct StationList { stations: Vec<StationView> }
+    pub struct StationAnswer { station: Station }
+    pub struct StationList { stations: Vec<Station> }
 }
 
 #[utoipa::path(post, path = "/api/admin/stations", tag = "operator",
@@ -118,11 +117,7 @@ pub async fn create_station(
     body: super::Body<StationBody>,
 ) -> Result<HttpResponse, AppError> {
     let new = body.0.validate()?;
-    let station = state
-        .db
-        .run(move |c| stations::create(c, new))
-        .await?
-        .into();
+    let station = state.db.run(move |c| stations::create(c, new)).await?;
     super::created(StationAnswer::new(station))
 }
 
@@ -134,13 +129,7 @@ pub async fn list_stations(
     state: web::Data<AppState>,
     _op: OperatorId,
 ) -> Result<HttpResponse, AppError> {
-    let stations = state
-        .db
-        .run(stations::list)
-        .await?
-        .into_iter()
-        .map(StationView::from)
-        .collect();
+    let stations = state.db.run(stations::list).await?;
     super::ok(StationList::new(stations))
 }
 
@@ -161,8 +150,7 @@ pub async fn assign_station_tariff(
     let station = state
         .db
         .run(move |c| stations::assign_tariff(c, id, tariff_id))
-        .await?
-        .into();
+        .await?;
     super::ok(StationAnswer::new(station))
 }
 

@@ -6,8 +6,7 @@ use utoipa::ToSchema;
 
 use super::Done;
 use super::identity::OperatorId;
-use super::views::tokens::Token;
-use crate::domain::tokens::{self, TokenInput};
+use crate::domain::tokens::{self, Token, TokenInput};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -118,11 +117,7 @@ pub async fn create(
     body: super::Body<NewTokenBody>,
 ) -> Result<HttpResponse, AppError> {
     let input = TokenInput::from(body.0);
-    let id_tag = state
-        .db
-        .run(move |c| tokens::create(c, input))
-        .await?
-        .into();
+    let id_tag = state.db.run(move |c| tokens::create(c, input)).await?;
     state.local_lists.wake();
     super::created(TokenAnswer::new(id_tag))
 }
@@ -141,10 +136,7 @@ pub async fn list(
     let id_tags = state
         .db
         .run(move |c| tokens::list(c, q.customer_id, q.limit.unwrap_or(500)))
-        .await?
-        .into_iter()
-        .map(Token::from)
-        .collect();
+        .await?;
     super::ok(TokenList::new(id_tags))
 }
 
@@ -159,7 +151,7 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let tag = path.into_inner();
-    let id_tag = state.db.run(move |c| tokens::get(c, &tag)).await?.into();
+    let id_tag = state.db.run(move |c| tokens::get(c, &tag)).await?;
     super::ok(TokenAnswer::new(id_tag))
 }
 
@@ -179,8 +171,7 @@ pub async fn update(
     let id_tag = state
         .db
         .run(move |c| tokens::update(c, &tag, input))
-        .await?
-        .into();
+        .await?;
     super::ok(TokenAnswer::new(id_tag))
 }
 

@@ -22,6 +22,22 @@ pub fn format_timestamp(t: NaiveDateTime) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// Serializes a timestamp as [`format_timestamp`] formats it (`#[serde(serialize_with)]`).
+pub fn serialize<S: serde::Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_timestamp(*t))
+}
+
+/// [`serialize`] for an optional timestamp (none: `null`).
+pub fn serialize_opt<S: serde::Serializer>(
+    t: &Option<NaiveDateTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => serialize(t, s),
+        None => s.serialize_none(),
+    }
+}
+
 /// The current time, formatted as [`format_timestamp`] does.
 pub fn now_timestamp() -> String {
     format_timestamp(now())

@@ -10,6 +10,35 @@ use serde_json::Value;
 
 use crate::protocol::frame::{ErrorCode, OcppError};
 
+/// A version's action lists, one per direction, and `schemas()`, the version's [`SchemaSet`] with
+/// `$code` as its error codes, compiled on first use from the request and response schemas of
+/// every action the lists name. They are embedded from `$dir` (relative to the file that invokes
+/// the macro), where an action's files are `{action}{$request}.json` and `{action}Response.json`.
+macro_rules! ocpp_actions {
+    (
+        $dir:literal, $request:literal, $code:ident;
+        $($(#[$doc:meta])* pub const $list:ident = [$($name:literal),* $(,)?];)+
+    ) => {
+        $($(#[$doc])* pub const $list: &[&str] = &[$($name),*];)+
+
+        /// (action, request schema, response schema) of each action (one sent both ways twice).
+        const FILES: &[(&str, &str, &str)] = &[$($(
+            ($name,
+             include_str!(concat!($dir, $name, $request, ".json")),
+             include_str!(concat!($dir, $name, "Response.json"))),
+        )*)+];
+
+        /// The version's compiled schemas, built on first use and shared by every connection.
+        pub fn schemas() -> &'static $crate::protocol::schemas::SchemaSet {
+            static SCHEMAS: std::sync::OnceLock<$crate::protocol::schemas::SchemaSet> =
+                std::sync::OnceLock::new();
+            SCHEMAS.get_or_init(|| $crate::protocol::schemas::SchemaSet::compile(FILES, $code))
+        }
+    };
+}
+
+pub(crate) use ocpp_actions;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Request,
@@ -56,13 +85,14 @@ impl SchemaSet {
         files: &[(&'static str, &str, &str)],
         code: fn(Violation) -> ErrorCode,
     ) -> SchemaSet {
-        SchemaSet {
-            validators: files
-                .iter()
-                .map(|(action, req, resp)| (*action, (compile(action, req), compile(action, resp))))
-                .collect(),
-            code,
+        let mut validators = HashMap::new();
+        for (action, req, resp) in files {
+            // An action both sides send is listed once for each.
+            validators
+                .entry(*action)
+                .or_insert_with(|| (compile(action, req), compile(action, resp)));
         }
+        SchemaSet { validators, code }
     }
 
     /// Validates a payload; the first violation becomes the version's error code that fits it.
@@ -111,4 +141,40 @@ impl SchemaSet {
         };
         Err((violation, format!("{action}{at}: {err}")))
     }
+}
+
+/// The checks every version's schemas pass: `actions` actions, each in one of `lists` (the
+/// directions) and only those; a valid BootNotification request passes and each of `broken`
+/// fails with its code; an unknown action is NotImplemented.
+#[cfg(test)]
+pub(crate) fn check_version(
+    set: &SchemaSet,
+    actions: usize,
+    lists: &[&[&str]],
+    boot: Value,
+    broken: &[(Value, ErrorCode)],
+) {
+    assert_eq!(set.actions().count(), actions);
+    let mut listed: Vec<&str> = lists.iter().flat_map(|l| l.iter().copied()).collect();
+    listed.sort_unstable();
+    listed.dedup();
+    let mut all: Vec<&str> = set.actions().collect();
+    all.sort_unstable();
+    assert_eq!(listed, all, "every action has a direction");
+    assert!(
+        set.validate("BootNotification", Kind::Request, &boot)
+            .is_ok()
+    );
+    for (payload, code) in broken {
+        let err = set
+            .validate("BootNotification", Kind::Request, payload)
+            .unwrap_err();
+        assert_eq!(err.code, *code, "{payload}");
+    }
+    assert_eq!(
+        set.validate("Nope", Kind::Request, &serde_json::json!({}))
+            .unwrap_err()
+            .code,
+        ErrorCode::NotImplemented
+    );
 }

@@ -3,7 +3,9 @@
 //! StartTransaction, MeterValues, StopTransaction, idTagInfo; 2.0.1: TransactionEvent, idTokenInfo).
 //!
 //! Meter readings keep the field names both OCPP versions give them (`timestamp`, `sampledValue`
-//! with `measurand`, `phase`, `location`, `unit`), which is also how they are stored.
+//! with `measurand`, `phase`, `location`, `unit`), which is also how they are stored. A transaction's
+//! start, end and readings keep 1.6's (StartTransaction, StopTransaction, MeterValues): the 1.6
+//! adapter reads those payloads into them as they are.
 
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +32,8 @@ impl Authorization {
 }
 
 /// A transaction began on a connector.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TransactionStarted {
     pub connector_id: i32,
     pub id_tag: String,
@@ -42,7 +45,8 @@ pub struct TransactionStarted {
 }
 
 /// Readings a station sent on its own (not with the end of a transaction).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MeterReport {
     pub connector_id: i32,
     pub transaction_id: Option<i64>,
@@ -50,7 +54,8 @@ pub struct MeterReport {
 }
 
 /// A transaction ended.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TransactionEnded {
     pub transaction_id: i64,
     /// Who ended it, if the station says.
@@ -61,6 +66,7 @@ pub struct TransactionEnded {
     /// Why, as the station says (`None`: the driver, locally).
     pub reason: Option<String>,
     /// Readings taken during the transaction, sent with its end.
+    #[serde(default)]
     pub transaction_data: Vec<MeterValue>,
 }
 

@@ -180,10 +180,13 @@ mod tests {
     #[test]
     fn marks_expire_and_releases_win_over_stale_reads() {
         let o = Occupancy::default();
+        // Connector 1 of CP1 marked taken by a read begun at `epoch`: whether it is taken then.
+        let mark = |epoch| {
+            o.mark_taken("CP1", "POINT1", 1, epoch);
+            o.is_taken("CP1", 1, "")
+        };
         assert!(!o.is_taken("CP1", 1, ""));
-        let e = o.epoch("CP1");
-        o.mark_taken("CP1", "POINT1", 1, e);
-        assert!(o.is_taken("CP1", 1, ""));
+        assert!(mark(o.epoch("CP1")));
         assert!(o.is_taken("CP1", 1, "POINT1"));
         assert!(
             !o.is_taken("CP1", 1, "OTHER"),
@@ -195,22 +198,13 @@ mod tests {
         let stale = o.epoch("CP1");
         o.release("CP1");
         assert!(!o.is_taken("CP1", 1, ""));
-        o.mark_taken("CP1", "POINT1", 1, stale);
-        assert!(
-            !o.is_taken("CP1", 1, ""),
-            "stale read re-marked a freed connector"
-        );
+        assert!(!mark(stale), "stale read re-marked a freed connector");
 
         let fresh = o.epoch("CP1");
-        o.mark_taken("CP1", "POINT1", 1, fresh);
-        assert!(o.is_taken("CP1", 1, ""));
+        assert!(mark(fresh));
         o.release_all();
         assert!(!o.is_taken("CP1", 1, ""));
-        o.mark_taken("CP1", "POINT1", 1, fresh);
-        assert!(
-            !o.is_taken("CP1", 1, ""),
-            "read from before release_all re-marked"
-        );
+        assert!(!mark(fresh), "read from before release_all re-marked");
 
         // A charger never seen before: its release must still invalidate an earlier read.
         let unseen = o.epoch("CP2");

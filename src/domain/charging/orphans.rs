@@ -104,6 +104,15 @@ fn settle_left_open(
     Ok(usize::from(close_transaction(c, tx, how, policy)?))
 }
 
+/// The transactions csms holds open on a connector.
+#[diesel::dsl::auto_type]
+fn open_on(charger_id: i64, connector_id: i32) -> _ {
+    ocpp_transactions::table
+        .filter(ocpp_transactions::charger_id.eq(charger_id))
+        .filter(ocpp_transactions::connector_id.eq(connector_id))
+        .filter(ocpp_transactions::stopped_at.is_null())
+}
+
 /// Closes everything on a connector that began before `before`: open transactions (settled), and
 /// app sessions still waiting for their StartTransaction (failed and refunded). Returns how many.
 pub fn close_connector(
@@ -114,10 +123,7 @@ pub fn close_connector(
     reason: &str,
     policy: &Policy,
 ) -> Result<usize, AppError> {
-    let open: Vec<OcppTransaction> = ocpp_transactions::table
-        .filter(ocpp_transactions::charger_id.eq(charger_id))
-        .filter(ocpp_transactions::connector_id.eq(connector_id))
-        .filter(ocpp_transactions::stopped_at.is_null())
+    let open: Vec<OcppTransaction> = open_on(charger_id, connector_id)
         .filter(ocpp_transactions::created_at.lt(before))
         .select(OcppTransaction::as_select())
         .load(c)?;
@@ -163,21 +169,13 @@ pub fn connector_free(
     if connector_id <= 0 {
         return Ok(0);
     }
-    let open: i64 = ocpp_transactions::table
-        .filter(ocpp_transactions::charger_id.eq(charger_id))
-        .filter(ocpp_transactions::connector_id.eq(connector_id))
-        .filter(ocpp_transactions::stopped_at.is_null())
-        .count()
-        .get_result(c)?;
+    let open: i64 = open_on(charger_id, connector_id).count().get_result(c)?;
     if open == 0 {
         return Ok(0);
     }
     let note = format!("the charger accepted {what} on the connector");
     write_tx(c, |c| {
-        let stale: Vec<OcppTransaction> = ocpp_transactions::table
-            .filter(ocpp_transactions::charger_id.eq(charger_id))
-            .filter(ocpp_transactions::connector_id.eq(connector_id))
-            .filter(ocpp_transactions::stopped_at.is_null())
+        let stale: Vec<OcppTransaction> = open_on(charger_id, connector_id)
             .select(OcppTransaction::as_select())
             .load(c)?;
         let mut closed = 0;
@@ -238,6 +236,26 @@ pub fn after_status(
     })
 }
 
+/// Transactions (with their connectors) whose connector has been reported `Available` since before
+/// `cutoff` and since after they began.
+#[diesel::dsl::auto_type]
+fn available_since(cutoff: NaiveDateTime) -> _ {
+    let available: ConnectorStatus = ConnectorStatus::Available;
+    ocpp_transactions::table
+        .inner_join(
+            connectors::table.on(connectors::charger_id
+                .eq(ocpp_transactions::charger_id)
+                .and(connectors::connector_id.eq(ocpp_transactions::connector_id))),
+        )
+        .filter(connectors::status.eq(available))
+        .filter(connectors::status_since.lt(cutoff))
+        .filter(
+            ocpp_transactions::created_at
+                .nullable()
+                .lt(connectors::status_since),
+        )
+}
+
 /// Transactions whose connector has been reported `Available` for longer than `grace`, since after
 /// they began: the charger is not running them. Closed and settled; returns how many.
 pub fn by_grace(
@@ -246,20 +264,8 @@ pub fn by_grace(
     policy: &Policy,
 ) -> Result<usize, AppError> {
     let cutoff = now() - grace;
-    let candidates: Vec<OcppTransaction> = ocpp_transactions::table
-        .inner_join(
-            connectors::table.on(connectors::charger_id
-                .eq(ocpp_transactions::charger_id)
-                .and(connectors::connector_id.eq(ocpp_transactions::connector_id))),
-        )
+    let candidates: Vec<OcppTransaction> = available_since(cutoff)
         .filter(ocpp_transactions::stopped_at.is_null())
-        .filter(connectors::status.eq(ConnectorStatus::Available))
-        .filter(connectors::status_since.lt(cutoff))
-        .filter(
-            ocpp_transactions::created_at
-                .nullable()
-                .lt(connectors::status_since),
-        )
         .select(OcppTransaction::as_select())
         .load(c)?;
     let mut closed = 0;
@@ -284,21 +290,9 @@ pub fn by_grace(
     }
     // Force-closed transactions still being stopped on such connectors: the charger is not running
     // them either.
-    let still_stopping: Vec<(i64, i32, NaiveDateTime)> = ocpp_transactions::table
-        .inner_join(
-            connectors::table.on(connectors::charger_id
-                .eq(ocpp_transactions::charger_id)
-                .and(connectors::connector_id.eq(ocpp_transactions::connector_id))),
-        )
+    let still_stopping: Vec<(i64, i32, NaiveDateTime)> = available_since(cutoff)
         .filter(ocpp_transactions::stopped_at.is_not_null())
         .filter(ocpp_transactions::stop_next_at.is_not_null())
-        .filter(connectors::status.eq(ConnectorStatus::Available))
-        .filter(connectors::status_since.lt(cutoff))
-        .filter(
-            ocpp_transactions::created_at
-                .nullable()
-                .lt(connectors::status_since),
-        )
         .select((
             ocpp_transactions::charger_id,
             ocpp_transactions::connector_id,

@@ -2,6 +2,4 @@
 //! own types, one module per resource (the domain returns its types and knows nothing of JSON).
 
 pub mod customers;
-pub mod stations;
 pub mod tariffs;
-pub mod tokens;

@@ -48,16 +48,6 @@ pub struct Tariff {
 }
 
 #[derive(Clone, Debug, Queryable, Selectable)]
-#[diesel(table_name = stations)]
-pub struct Station {
-    pub id: i64,
-    pub name: String,
-    pub address: Option<String>,
-    pub tariff_id: Option<i64>,
-    pub created_at: NaiveDateTime,
-}
-
-#[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = chargers)]
 pub struct Charger {
     pub id: i64,

@@ -7,12 +7,16 @@ use serde_json::{Value, json};
 use crate::domain::chargers::Registration;
 use crate::domain::charging::evidence::{MeterReport, TransactionEnded, TransactionStarted};
 use crate::domain::charging::transactions::{self, FollowUp};
-use crate::domain::charging::{orphans, tags};
+use crate::domain::charging::{Policy, orphans, tags};
 use crate::domain::presence::{self, Boot, Booted, Modem};
 use crate::domain::telemetry::ConnectorStatus;
+use crate::error::AppError;
+use crate::infra::db::DbConnection;
 use crate::infra::timestamps;
 use crate::protocol::frame::{ErrorCode, OcppError};
-use crate::protocol::ocpp16::messages::{self, BootNotification, StatusNotification};
+use crate::protocol::ocpp16::messages::{
+    self, BootNotification, BootNotificationResponse, StatusNotification,
+};
 use crate::protocol::registry::ChargerCtx;
 use crate::state::State;
 
@@ -64,36 +68,30 @@ pub async fn handle(
             Ok(json!({"idTagInfo": info}))
         }
         "StartTransaction" => {
-            let req: TransactionStarted = parse::<messages::StartTransaction>(payload)?.into();
-            let (charger_id, policy) = (ctx.charger_id, state.derived.policy);
-            let started = state
-                .db
-                .run(move |c| transactions::start_transaction(c, charger_id, &req, &policy))
-                .await?;
-            follow_up(&state, &ctx, started.follow_up);
-            state.load.touch(ctx.charger_id);
+            let req: TransactionStarted = parse(payload)?;
+            let started = transaction(&state, &ctx, req, transactions::start_transaction, |s| {
+                &mut s.follow_up
+            })
+            .await?;
             if started.wallet_paid && started.id_tag_info.status == "Accepted" {
                 state
                     .auth_cache
-                    .wallet_tag_accepted(&ctx.device_id, charger_id);
+                    .wallet_tag_accepted(&ctx.device_id, ctx.charger_id);
             }
             Ok(json!({"transactionId": started.transaction_id, "idTagInfo": started.id_tag_info}))
         }
         "MeterValues" => {
-            let req: MeterReport = parse::<messages::MeterValues>(payload)?.into();
+            let req: MeterReport = parse(payload)?;
             let fu = state.meters.write(ctx.charger_id, req).await?;
             live_follow_up(&state, &ctx, fu);
             Ok(json!({}))
         }
         "StopTransaction" => {
-            let req: TransactionEnded = parse::<messages::StopTransaction>(payload)?.into();
-            let (charger_id, policy) = (ctx.charger_id, state.derived.policy);
-            let stopped = state
-                .db
-                .run(move |c| transactions::stop_transaction(c, charger_id, &req, &policy))
-                .await?;
-            follow_up(&state, &ctx, stopped.follow_up);
-            state.load.touch(ctx.charger_id);
+            let req: TransactionEnded = parse(payload)?;
+            let stopped = transaction(&state, &ctx, req, transactions::stop_transaction, |s| {
+                &mut s.follow_up
+            })
+            .await?;
             Ok(match stopped.id_tag_info {
                 Some(info) => json!({"idTagInfo": info}),
                 None => json!({}),
@@ -113,23 +111,10 @@ pub async fn handle(
                 req.data.as_deref(),
             ))
         }
-        "DiagnosticsStatusNotification" | "FirmwareStatusNotification" => {
-            log::info!("{}: {action} {}", ctx.device_id, payload["status"]);
-            let kind = if action == "FirmwareStatusNotification" {
-                "firmware"
-            } else {
-                "diagnostics"
-            };
-            let status = payload["status"].as_str().unwrap_or_default().to_string();
-            let charger_id = ctx.charger_id;
-            state
-                .db
-                .run(move |c| {
-                    crate::domain::firmware::status_notification(c, charger_id, kind, &status)
-                })
-                .await?;
-            Ok(json!({}))
-        }
+        "DiagnosticsStatusNotification"
+        | "FirmwareStatusNotification"
+        | "LogStatusNotification"
+        | "SignedFirmwareStatusNotification" => job_status(&state, &ctx, &action, &payload).await,
         "SecurityEventNotification" => {
             let kind = payload["type"].as_str().unwrap_or_default().to_string();
             let tech_info = payload["techInfo"].as_str().map(str::to_string);
@@ -157,26 +142,6 @@ pub async fn handle(
             .await?;
             Ok(json!({ "status": status }))
         }
-        "LogStatusNotification" | "SignedFirmwareStatusNotification" => {
-            log::info!("{}: {action} {}", ctx.device_id, payload["status"]);
-            let signed_firmware = action == "SignedFirmwareStatusNotification";
-            let status = payload["status"].as_str().unwrap_or_default().to_string();
-            let request_id = payload["requestId"].as_i64();
-            let charger_id = ctx.charger_id;
-            state
-                .db
-                .run(move |c| {
-                    crate::domain::security_jobs::status_notification(
-                        c,
-                        charger_id,
-                        signed_firmware,
-                        request_id,
-                        &status,
-                    )
-                })
-                .await?;
-            Ok(json!({}))
-        }
         other => Err(OcppError::new(
             ErrorCode::NotSupported,
             format!("{other} is not supported by this central system"),
@@ -201,6 +166,65 @@ async fn billing_evidence(
         }
         _ => Ok(false),
     }
+}
+
+/// A job's status notification (diagnostics, firmware, log, signed firmware): logged, and its
+/// `status` word recorded off the executor; the answer is empty.
+async fn job_status(
+    state: &State,
+    ctx: &ChargerCtx,
+    action: &str,
+    payload: &Value,
+) -> Result<Value, OcppError> {
+    log::info!("{}: {action} {}", ctx.device_id, payload["status"]);
+    let firmware = match action {
+        "FirmwareStatusNotification" => Some("firmware"),
+        "DiagnosticsStatusNotification" => Some("diagnostics"),
+        _ => None,
+    };
+    let signed_firmware = action == "SignedFirmwareStatusNotification";
+    let status = payload["status"].as_str().unwrap_or_default().to_string();
+    let request_id = payload["requestId"].as_i64();
+    let charger_id = ctx.charger_id;
+    state
+        .db
+        .run(move |c| match firmware {
+            Some(kind) => {
+                crate::domain::firmware::status_notification(c, charger_id, kind, &status)
+            }
+            None => crate::domain::security_jobs::status_notification(
+                c,
+                charger_id,
+                signed_firmware,
+                request_id,
+                &status,
+            ),
+        })
+        .await?;
+    Ok(json!({}))
+}
+
+/// A transaction's start or end goes to the core (off the executor, with the charger's policy);
+/// then what it leaves to do is done ([`follow_up`]) and the station's load is shared again.
+async fn transaction<R, T>(
+    state: &State,
+    ctx: &ChargerCtx,
+    req: R,
+    core: fn(&mut DbConnection, i64, &R, &Policy) -> Result<T, AppError>,
+    follow: fn(&mut T) -> &mut FollowUp,
+) -> Result<T, OcppError>
+where
+    R: Send + 'static,
+    T: Send + 'static,
+{
+    let (charger_id, policy) = (ctx.charger_id, state.derived.policy);
+    let mut done = state
+        .db
+        .run(move |c| core(c, charger_id, &req, &policy))
+        .await?;
+    follow_up(state, ctx, std::mem::take(follow(&mut done)));
+    state.load.touch(ctx.charger_id);
+    Ok(done)
 }
 
 /// Work that must wait until the transaction committed: events, live progress, freed connectors
@@ -253,6 +277,13 @@ async fn boot_notification(
         .db
         .run(move |c| presence::booted(c, charger_id, boot))
         .await?;
+    let answer = |status, interval| {
+        json!(BootNotificationResponse {
+            status,
+            current_time: timestamps::now_timestamp(),
+            interval,
+        })
+    };
     let accepted = registration == Registration::Accepted;
     ctx.accepted
         .store(accepted, std::sync::atomic::Ordering::Release);
@@ -263,22 +294,22 @@ async fn boot_notification(
             "{}: BootNotification answered {registration}",
             ctx.device_id
         );
-        return Ok(json!({
-            "status": if registration == Registration::Pending { "Pending" } else { "Rejected" },
-            "currentTime": timestamps::now_timestamp(),
-            "interval": state.settings.heartbeat_interval_secs.min(60),
-        }));
+        let status = if registration == Registration::Pending {
+            "Pending"
+        } else {
+            "Rejected"
+        };
+        return Ok(answer(
+            status,
+            state.settings.heartbeat_interval_secs.min(60),
+        ));
     }
     state.stops.wake();
     crate::domain::local_list::after_boot(&state.local_lists, &ctx.device_id);
     if !cache_known {
         state.auth_cache.forget(charger_id);
     }
-    Ok(json!({
-        "status": "Accepted",
-        "currentTime": timestamps::now_timestamp(),
-        "interval": state.settings.heartbeat_interval_secs,
-    }))
+    Ok(answer("Accepted", state.settings.heartbeat_interval_secs))
 }
 
 async fn heartbeat(state: &State, ctx: &ChargerCtx) -> Result<Value, OcppError> {

@@ -45,36 +45,6 @@ pub struct Authorize {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StartTransaction {
-    pub connector_id: i32,
-    pub id_tag: String,
-    pub meter_start: i64,
-    pub reservation_id: Option<i32>,
-    pub timestamp: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StopTransaction {
-    pub id_tag: Option<String>,
-    pub meter_stop: i64,
-    pub timestamp: String,
-    pub transaction_id: i64,
-    pub reason: Option<String>,
-    #[serde(default)]
-    pub transaction_data: Vec<MeterValue>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MeterValues {
-    pub connector_id: i32,
-    pub transaction_id: Option<i64>,
-    pub meter_value: Vec<MeterValue>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct DataTransfer {
     pub vendor_id: String,
     pub message_id: Option<String>,
@@ -82,7 +52,10 @@ pub struct DataTransfer {
 }
 
 /// The core's types the 1.6 messages carry as they are (same JSON shape).
-pub use crate::domain::charging::evidence::{Authorization as IdTagInfo, MeterValue, SampledValue};
+pub use crate::domain::charging::evidence::{
+    Authorization as IdTagInfo, MeterReport as MeterValues, MeterValue, SampledValue,
+    TransactionEnded as StopTransaction, TransactionStarted as StartTransaction,
+};
 
 /// Timestamp helpers, kept here for the protocol code and the fuzz targets that name them
 /// through this module; they live in [`crate::infra::timestamps`].
