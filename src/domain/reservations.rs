@@ -660,6 +660,7 @@ pub async fn reserve_as_given(
     let parent = parent_id_tag
         .as_deref()
         .map(crate::domain::charging::tags::normalize);
+    let sent_at = now();
     let answer = desk.stations.send(device, command, desk.call_timeout).await;
     let (status, note) = outcome(&answer);
     let result = answer.map_err(AppError::from);
@@ -673,6 +674,7 @@ pub async fn reserve_as_given(
                     c,
                     charger_id,
                     connector_id,
+                    sent_at,
                     "a reservation",
                     &policy,
                 )?;

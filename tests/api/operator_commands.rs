@@ -228,6 +228,92 @@ async fn accepted_remote_start_settles_a_stale_transaction(app: TestApp) {
 }
 dual!(accepted_remote_start_settles_a_stale_transaction);
 
+/// A charger that begins the transaction of an operator's RemoteStartTransaction before it answers
+/// the RemoteStart (its StartTransaction overtakes the answer): the transaction is the command's
+/// own, and stays open (only what csms held before the command is superseded). Every ordering of
+/// the two is allowed on the wire; this one used to close the new transaction as Superseded.
+async fn start_transaction_before_the_remote_start_answer(app: TestApp) {
+    let admin = app.admin().await;
+    app.register_charger("RAW4", None).await;
+    let (s, b) = app
+        .post(
+            "/api/admin/id-tags",
+            Some(&admin),
+            json!({"idTag": "FLEET4"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let password = app.password("RAW4").unwrap();
+    let mut ws = raw_charger(&app, "RAW4", &password).await.unwrap();
+    app.wait_until(|| app.state.registry.is_online("RAW4"))
+        .await;
+    let request = {
+        let (http, admin) = (app.http.clone(), admin.clone());
+        tokio::spawn(async move {
+            let resp = reqwest::Client::new()
+                .post(format!(
+                    "{http}/api/admin/chargers/RAW4/commands/RemoteStartTransaction"
+                ))
+                .bearer_auth(admin)
+                .json(&json!({"connectorId": 1, "idTag": "FLEET4"}))
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        })
+    };
+    let call = next_frame(&mut ws).await;
+    assert_eq!(call[2], "RemoteStartTransaction", "{call}");
+    ws.send(Message::text(
+        json!([2, "s1", "StartTransaction", {"connectorId": 1, "idTag": "FLEET4",
+            "meterStart": 0, "timestamp": "2026-12-07T10:00:00Z"}])
+        .to_string(),
+    ))
+    .await
+    .unwrap();
+    let started = next_frame(&mut ws).await;
+    assert_eq!(started[1], "s1", "{started}");
+    let tx = started[2]["transactionId"]
+        .as_i64()
+        .expect("a transactionId");
+    ws.send(Message::text(
+        json!([3, call[1], {"status": "Accepted"}]).to_string(),
+    ))
+    .await
+    .unwrap();
+    let (s, b) = request.await.unwrap();
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["response"]["status"], "Accepted");
+    let stopped: Option<String> = app
+        .db(move |c| {
+            use csms::infra::db::schema::ocpp_transactions;
+            use diesel::prelude::*;
+            ocpp_transactions::table
+                .find(tx)
+                .select(ocpp_transactions::stop_reason)
+                .first::<Option<String>>(c)
+                .unwrap()
+        })
+        .await;
+    assert_eq!(stopped, None, "the new transaction is still open");
+}
+dual!(start_transaction_before_the_remote_start_answer);
+
+/// The next text frame, as JSON.
+async fn next_frame(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Value {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => return serde_json::from_str(t.as_str()).unwrap(),
+            Some(Ok(_)) => continue,
+            other => panic!("closed: {other:?}"),
+        }
+    }
+}
+
 /// A minimal charger: Basic auth, ocpp1.6, BootNotification.
 async fn raw_charger(
     app: &TestApp,

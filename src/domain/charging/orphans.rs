@@ -158,24 +158,32 @@ pub fn close_connector(
 /// RemoteStartTransaction or ReserveNow for it): whatever transaction csms still holds open there
 /// has ended (a connector carries one transaction at a time). Each is closed and settled from its
 /// best evidence (invariant 4; a late StopTransaction may still bill the rest, never beyond the
-/// authorized amount). Returns how many were closed.
+/// authorized amount). Only transactions csms recorded before `sent_at` (when the command went
+/// out) are concerned: one the charger began after accepting it (a StartTransaction that overtook
+/// the answer's handling) is the command's own. Returns how many were closed.
 pub fn connector_free(
     c: &mut DbConnection,
     charger_id: i64,
     connector_id: i32,
+    sent_at: NaiveDateTime,
     what: &str,
     policy: &Policy,
 ) -> Result<usize, AppError> {
     if connector_id <= 0 {
         return Ok(0);
     }
-    let open: i64 = open_on(charger_id, connector_id).count().get_result(c)?;
+    let before = ocpp_transactions::created_at.lt(sent_at);
+    let open: i64 = open_on(charger_id, connector_id)
+        .filter(before)
+        .count()
+        .get_result(c)?;
     if open == 0 {
         return Ok(0);
     }
     let note = format!("the charger accepted {what} on the connector");
     write_tx(c, |c| {
         let stale: Vec<OcppTransaction> = open_on(charger_id, connector_id)
+            .filter(before)
             .select(OcppTransaction::as_select())
             .load(c)?;
         let mut closed = 0;

@@ -222,6 +222,7 @@ pub async fn run(
         } else {
             None
         };
+    let sent_at = crate::infra::db::now();
     let response = state
         .registry
         .call(
@@ -291,6 +292,7 @@ pub async fn run(
                             c,
                             charger_id,
                             connector,
+                            sent_at,
                             "a remote start",
                             &policy,
                         )
