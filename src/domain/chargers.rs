@@ -523,6 +523,8 @@ pub struct ChargerView {
     /// accepted; pending (admitted unknown charger awaiting approval: BootNotification Pending);
     /// rejected (disabled: BootNotification Rejected)
     pub registration: String,
+    /// The OCPP version of its last connection: ocpp1.6 or ocpp2.0.1 (none: never connected)
+    pub ocpp_version: Option<String>,
     pub vendor: Option<String>,
     pub model: Option<String>,
     pub serial_number: Option<String>,
@@ -572,6 +574,7 @@ impl ChargerView {
             has_ocpp_password: ch.ocpp_password_hash.is_some(),
             security_profile: ch.security_profile,
             registration: ch.registration.clone(),
+            ocpp_version: ch.ocpp_version,
             vendor: ch.vendor,
             model: ch.model,
             serial_number: ch.serial_number,

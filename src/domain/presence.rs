@@ -99,7 +99,8 @@ fn touch(c: &mut DbConnection, charger_id: i64) -> Result<(), AppError> {
 /// Whether a station came or went.
 #[derive(Clone, Copy, Debug)]
 pub enum Presence {
-    Connected,
+    /// Connected, speaking this protocol (its subprotocol name: `ocpp1.6`, `ocpp2.0.1`).
+    Connected(&'static str),
     Disconnected,
 }
 
@@ -112,12 +113,17 @@ pub fn linked(
     presence: Presence,
 ) -> Result<(), AppError> {
     let event = match presence {
-        Presence::Connected => "charger.connected",
+        Presence::Connected(_) => "charger.connected",
         Presence::Disconnected => "charger.disconnected",
     };
     let payload = serde_json::json!({ "deviceId": device_id });
     relaxed_tx(c, |c| {
         touch(c, charger_id)?;
+        if let Presence::Connected(protocol) = presence {
+            diesel::update(chargers::table.find(charger_id))
+                .set(chargers::ocpp_version.eq(protocol))
+                .execute(c)?;
+        }
         events::record(
             c,
             event,

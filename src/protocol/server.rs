@@ -380,7 +380,13 @@ async fn handle_socket(conn_id: u64, mut stream: OcppStream, link: Link, state: 
         },
     };
     log::info!("{device_id}: connected ({version})");
-    presence(&state, charger_id, &device_id, Presence::Connected).await;
+    presence(
+        &state,
+        charger_id,
+        &device_id,
+        Presence::Connected(version.subprotocol()),
+    )
+    .await;
     // Transactions it was asked to stop while it was away are asked again now.
     match state
         .db

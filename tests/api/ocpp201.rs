@@ -137,10 +137,21 @@ dual!(negotiation, super::both);
 async fn not_served_by_default(app: TestApp) {
     app.register_charger_with("NEG2", json!({"securityProfile": 0}))
         .await;
-    let (_, got) = Station::connect(&app, "NEG2", "ocpp2.0.1, ocpp1.6")
+    let (mut st, got) = Station::connect(&app, "NEG2", "ocpp2.0.1, ocpp1.6")
         .await
         .unwrap();
     assert_eq!(got, "ocpp1.6");
+    let boot = st
+        .call(
+            "BootNotification",
+            json!({"chargePointVendor": "V", "chargePointModel": "M"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(boot["status"], "Accepted", "a 1.6 boot: {boot}");
+    let admin = app.admin().await;
+    let (_, body) = app.get("/api/admin/chargers/NEG2", Some(&admin)).await;
+    assert_eq!(body["charger"]["ocppVersion"], "ocpp1.6");
     assert!(matches!(
         Station::connect(&app, "NEG2", "ocpp2.0.1").await,
         Err(400)
@@ -177,6 +188,10 @@ async fn boot_heartbeat_status(app: TestApp) {
     assert_eq!(charger["model"], "Two");
     assert_eq!(charger["serialNumber"], "SN-201");
     assert_eq!(charger["firmwareVersion"], "2.0.1-fw");
+    assert_eq!(
+        charger["ocppVersion"], "ocpp2.0.1",
+        "the version it connected with"
+    );
     let connector = charger["connectors"]
         .as_array()
         .unwrap()

@@ -74,6 +74,8 @@ pub struct Charger {
     pub security_profile: i32,
     /// accepted, pending (awaiting approval) or rejected (disabled)
     pub registration: String,
+    /// The OCPP version of its last connection (ocpp1.6, ocpp2.0.1)
+    pub ocpp_version: Option<String>,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable)]

@@ -77,6 +77,7 @@ diesel::table! {
         registration -> Text,
         auth_cache -> Nullable<Text>,
         pending_password_hash -> Nullable<Text>,
+        ocpp_version -> Nullable<Text>,
     }
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE chargers DROP COLUMN ocpp_version;
