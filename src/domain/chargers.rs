@@ -304,7 +304,12 @@ pub struct Changes {
     pub name: Option<Option<String>>,
     pub charging_point_id: Option<String>,
     pub credentials: Credentials,
+    /// `Some(None)`: unpinned; `Some(Some(v))`: pinned to `v` (ocpp1.6 or ocpp2.0.1).
+    pub ocpp_version_pin: Option<Option<String>>,
 }
+
+/// The OCPP versions a charger may be pinned to.
+pub const OCPP_VERSIONS: [&str; 2] = ["ocpp1.6", "ocpp2.0.1"];
 
 /// `PUT /api/admin/chargers/{deviceId}`: name, charging point id, security profile, password. A new
 /// password (given, or generated when moving to profile 1 without one) takes effect at the
@@ -326,12 +331,23 @@ pub fn update(c: &mut DbConnection, device_id: &str, ch: Changes) -> Result<Save
             .charging_point_id
             .unwrap_or(current.charging_point_id.clone());
         let name = ch.name.unwrap_or(current.name.clone());
+        if let Some(Some(v)) = &ch.ocpp_version_pin
+            && !OCPP_VERSIONS.contains(&v.as_str())
+        {
+            return Err(AppError::bad_request(
+                "ocppVersionPin must be ocpp1.6, ocpp2.0.1 or null",
+            ));
+        }
+        let pin = ch
+            .ocpp_version_pin
+            .unwrap_or(current.ocpp_version_pin.clone());
         diesel::update(chargers::table.find(current.id))
             .set((
                 chargers::charging_point_id.eq(&cp),
                 chargers::name.eq(&name),
                 chargers::ocpp_password_hash.eq(&r.hash),
                 chargers::security_profile.eq(r.profile),
+                chargers::ocpp_version_pin.eq(&pin),
             ))
             .execute(c)
             .map_err(duplicate)?;
@@ -525,6 +541,9 @@ pub struct ChargerView {
     pub registration: String,
     /// The OCPP version of its last connection: ocpp1.6 or ocpp2.0.1 (none: never connected)
     pub ocpp_version: Option<String>,
+    /// The one OCPP version it may connect with, pinned by an operator (none: any version csms
+    /// serves)
+    pub ocpp_version_pin: Option<String>,
     pub vendor: Option<String>,
     pub model: Option<String>,
     pub serial_number: Option<String>,
@@ -575,6 +594,7 @@ impl ChargerView {
             security_profile: ch.security_profile,
             registration: ch.registration.clone(),
             ocpp_version: ch.ocpp_version,
+            ocpp_version_pin: ch.ocpp_version_pin,
             vendor: ch.vendor,
             model: ch.model,
             serial_number: ch.serial_number,
@@ -767,6 +787,8 @@ pub struct Access {
     pub pending_password_hash: Option<String>,
     /// Whether its BootNotification is answered Accepted (`registration = 'accepted'`).
     pub accepted: bool,
+    /// The one OCPP version it may connect with (an operator's pin).
+    pub version_pin: Option<String>,
 }
 
 /// Most admitted unknown chargers waiting for approval at once.
@@ -872,7 +894,14 @@ pub async fn decide_registration(
 }
 
 pub fn access(c: &mut DbConnection, device_id: &str) -> Result<Option<Access>, AppError> {
-    type Row = (i64, i32, Option<String>, String, Option<String>);
+    type Row = (
+        i64,
+        i32,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<String>,
+    );
     Ok(chargers::table
         .filter(chargers::device_id.eq(device_id))
         .select((
@@ -881,16 +910,18 @@ pub fn access(c: &mut DbConnection, device_id: &str) -> Result<Option<Access>, A
             chargers::ocpp_password_hash,
             chargers::registration,
             chargers::pending_password_hash,
+            chargers::ocpp_version_pin,
         ))
         .first::<Row>(c)
         .optional()?
         .map(
-            |(charger_id, security_profile, password_hash, registration, pending)| Access {
+            |(charger_id, security_profile, password_hash, registration, pending, pin)| Access {
                 charger_id,
                 security_profile,
                 password_hash,
                 pending_password_hash: pending,
                 accepted: registration == Registration::Accepted,
+                version_pin: pin,
             },
         ))
 }

@@ -249,6 +249,11 @@ pub struct ChargerSettingsBody {
     #[serde(default)]
     #[schema(value_type = Option<String>, min_length = 16, max_length = 40)]
     ocpp_password: Field<String>,
+    /// The one OCPP version the charger may connect with from its next handshake (ocpp1.6 or
+    /// ocpp2.0.1; null: any version csms serves)
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = r"^(ocpp1\.6|ocpp2\.0\.1)$")]
+    ocpp_version_pin: Field<String>,
 }
 
 impl ChargerSettingsBody {
@@ -267,6 +272,7 @@ impl ChargerSettingsBody {
             name,
             charging_point_id,
             credentials: credentials(self.security_profile, self.ocpp_password)?,
+            ocpp_version_pin: self.ocpp_version_pin.nullable("ocppVersionPin")?,
         })
     }
 }

@@ -127,9 +127,10 @@ enum Verdict {
 /// whose subject has exactly one common name, the chargeBoxId, and which, when csms's own charger
 /// CA issued it, csms recorded issuing to this charger (one read by its serial, unique). A charger
 /// arriving below its profile gets 403, and the refusal is a security event of that charger.
-async fn decide(state: &State, head: &RequestHead, link: &Link) -> Verdict {
+/// Also returns the one OCPP version the charger is pinned to, if an operator pinned it.
+async fn decide(state: &State, head: &RequestHead, link: &Link) -> (Verdict, Option<String>) {
     let Some(device_id) = charge_box_id(&head.path) else {
-        return Verdict::Refuse(StatusCode::NOT_FOUND);
+        return (Verdict::Refuse(StatusCode::NOT_FOUND), None);
     };
     let credentials = head.authorization.as_deref().and_then(basic_credentials);
     let admit = state.settings.admit_unknown_chargers;
@@ -137,103 +138,114 @@ async fn decide(state: &State, head: &RequestHead, link: &Link) -> Verdict {
     let verdict = state
         .db
         .run(move |c| {
-            let Some(access) = crate::domain::chargers::access(c, &device_id)? else {
-                if admit {
-                    // An unknown charger, admitted to wait for an operator's approval.
-                    return Ok(
-                        match crate::domain::chargers::admit_unknown(c, &device_id)? {
-                            Some(id) => Verdict::Accept(id, false),
-                            None => Verdict::Refuse(StatusCode::NOT_FOUND),
-                        },
-                    );
-                }
-                return Ok(Verdict::Refuse(StatusCode::NOT_FOUND));
-            };
-            let ok = access.accepted;
-            let profile = access.security_profile;
-            if profile == 0 {
-                return Ok(Verdict::Accept(access.charger_id, ok));
-            }
-            if profile >= 2 && !link.tls {
-                below_profile(
-                    c,
-                    access.charger_id,
-                    &device_id,
-                    format!("security profile {profile} charger connected without TLS"),
-                )?;
-                return Ok(Verdict::Refuse(StatusCode::FORBIDDEN));
-            }
-            if profile == 3 {
-                let refusal = match &link.client {
-                    Some(cert) => match &cert.cn {
-                        // csms's own CA: only a certificate csms recorded issuing to this charger.
-                        Ok(cn) if *cn == device_id => match &cert.from_csms {
-                            None => None,
-                            Some(issued) => crate::domain::certificates::not_issued_to(
-                                c,
-                                access.charger_id,
-                                issued,
-                            )?,
-                        },
-                        Ok(cn) => Some(format!(
-                            "client certificate common name {cn:?} is not the chargeBoxId"
-                        )),
-                        Err(why) => Some(format!("client certificate refused: {why}")),
-                    },
-                    None => Some("security profile 3 charger sent no client certificate".into()),
+            let access = crate::domain::chargers::access(c, &device_id)?;
+            let pin = access.as_ref().and_then(|a| a.version_pin.clone());
+            let judge = || -> Result<Verdict, crate::error::AppError> {
+                let Some(access) = access else {
+                    if admit {
+                        // An unknown charger, admitted to wait for an operator's approval.
+                        return Ok(
+                            match crate::domain::chargers::admit_unknown(c, &device_id)? {
+                                Some(id) => Verdict::Accept(id, false),
+                                None => Verdict::Refuse(StatusCode::NOT_FOUND),
+                            },
+                        );
+                    }
+                    return Ok(Verdict::Refuse(StatusCode::NOT_FOUND));
                 };
-                return Ok(match refusal {
-                    None => Verdict::Accept(access.charger_id, ok),
-                    Some(reason) => {
-                        below_profile(c, access.charger_id, &device_id, reason)?;
-                        Verdict::Refuse(StatusCode::FORBIDDEN)
-                    }
-                });
-            }
-            let Some(hash) = access.password_hash else {
-                log::warn!(
-                    "{device_id}: security profile {} but no password set: refused",
-                    access.security_profile
-                );
-                return Ok(Verdict::Refuse(StatusCode::UNAUTHORIZED));
+                let ok = access.accepted;
+                let profile = access.security_profile;
+                if profile == 0 {
+                    return Ok(Verdict::Accept(access.charger_id, ok));
+                }
+                if profile >= 2 && !link.tls {
+                    below_profile(
+                        c,
+                        access.charger_id,
+                        &device_id,
+                        format!("security profile {profile} charger connected without TLS"),
+                    )?;
+                    return Ok(Verdict::Refuse(StatusCode::FORBIDDEN));
+                }
+                if profile == 3 {
+                    let refusal = match &link.client {
+                        Some(cert) => match &cert.cn {
+                            // csms's own CA: only a certificate csms recorded issuing to this charger.
+                            Ok(cn) if *cn == device_id => match &cert.from_csms {
+                                None => None,
+                                Some(issued) => crate::domain::certificates::not_issued_to(
+                                    c,
+                                    access.charger_id,
+                                    issued,
+                                )?,
+                            },
+                            Ok(cn) => Some(format!(
+                                "client certificate common name {cn:?} is not the chargeBoxId"
+                            )),
+                            Err(why) => Some(format!("client certificate refused: {why}")),
+                        },
+                        None => {
+                            Some("security profile 3 charger sent no client certificate".into())
+                        }
+                    };
+                    return Ok(match refusal {
+                        None => Verdict::Accept(access.charger_id, ok),
+                        Some(reason) => {
+                            below_profile(c, access.charger_id, &device_id, reason)?;
+                            Verdict::Refuse(StatusCode::FORBIDDEN)
+                        }
+                    });
+                }
+                let Some(hash) = access.password_hash else {
+                    log::warn!(
+                        "{device_id}: security profile {} but no password set: refused",
+                        access.security_profile
+                    );
+                    return Ok(Verdict::Refuse(StatusCode::UNAUTHORIZED));
+                };
+                let Some((user, password)) = credentials else {
+                    return Ok(Verdict::Refuse(StatusCode::UNAUTHORIZED));
+                };
+                if user != device_id {
+                    log::warn!(
+                        "{device_id}: Basic auth user {user:?} is not the chargeBoxId: refused"
+                    );
+                    return Ok(Verdict::Refuse(StatusCode::UNAUTHORIZED));
+                }
+                Ok(
+                    match crate::domain::chargers::verify_secret(&password, &hash) {
+                        Verified::Yes => Verdict::Accept(access.charger_id, ok),
+                        Verified::YesRehash => {
+                            crate::domain::chargers::rehash(c, access.charger_id, &password)?;
+                            Verdict::Accept(access.charger_id, ok)
+                        }
+                        Verified::No
+                            if access.pending_password_hash.as_deref().is_some_and(|p| {
+                                crate::domain::chargers::verify_secret(&password, p) != Verified::No
+                            }) =>
+                        {
+                            // The new AuthorizationKey, before its answer was processed: the charger took it.
+                            log::info!(
+                                "{device_id}: connected with its new AuthorizationKey: stored"
+                            );
+                            crate::domain::chargers::authorization_key_accepted(
+                                c, &device_id, &password,
+                            )?;
+                            Verdict::Accept(access.charger_id, ok)
+                        }
+                        Verified::No => {
+                            log::warn!("{device_id}: wrong OCPP password: refused");
+                            Verdict::Refuse(StatusCode::UNAUTHORIZED)
+                        }
+                    },
+                )
             };
-            let Some((user, password)) = credentials else {
-                return Ok(Verdict::Refuse(StatusCode::UNAUTHORIZED));
-            };
-            if user != device_id {
-                log::warn!("{device_id}: Basic auth user {user:?} is not the chargeBoxId: refused");
-                return Ok(Verdict::Refuse(StatusCode::UNAUTHORIZED));
-            }
-            Ok(
-                match crate::domain::chargers::verify_secret(&password, &hash) {
-                    Verified::Yes => Verdict::Accept(access.charger_id, ok),
-                    Verified::YesRehash => {
-                        crate::domain::chargers::rehash(c, access.charger_id, &password)?;
-                        Verdict::Accept(access.charger_id, ok)
-                    }
-                    Verified::No
-                        if access.pending_password_hash.as_deref().is_some_and(|p| {
-                            crate::domain::chargers::verify_secret(&password, p) != Verified::No
-                        }) =>
-                    {
-                        // The new AuthorizationKey, before its answer was processed: the charger took it.
-                        log::info!("{device_id}: connected with its new AuthorizationKey: stored");
-                        crate::domain::chargers::authorization_key_accepted(
-                            c, &device_id, &password,
-                        )?;
-                        Verdict::Accept(access.charger_id, ok)
-                    }
-                    Verified::No => {
-                        log::warn!("{device_id}: wrong OCPP password: refused");
-                        Verdict::Refuse(StatusCode::UNAUTHORIZED)
-                    }
-                },
-            )
+            Ok((judge()?, pin))
         })
         .await;
     verdict.unwrap_or_else(|e| {
         log::error!("OCPP handshake lookup failed: {e}");
-        Verdict::Refuse(StatusCode::SERVICE_UNAVAILABLE)
+        (Verdict::Refuse(StatusCode::SERVICE_UNAVAILABLE), None)
     })
 }
 
@@ -288,12 +300,14 @@ async fn handle_socket(conn_id: u64, mut stream: OcppStream, link: Link, state: 
     let Some(head) = stream.read_head().await else {
         return;
     };
-    let verdict = decide(&state, &head, &link).await;
+    let (verdict, pin) = decide(&state, &head, &link).await;
+    // The versions csms serves; a charger pinned to one gets only that one.
     let served: Vec<Version> = state
         .settings
         .ocpp_versions
         .iter()
         .filter_map(|v| Version::of_subprotocol(v.trim()))
+        .filter(|v| pin.as_deref().is_none_or(|p| p == v.subprotocol()))
         .collect();
     let chosen = std::sync::OnceLock::new();
     #[allow(clippy::result_large_err)] // the callback's type is tungstenite's

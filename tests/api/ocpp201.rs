@@ -388,3 +388,42 @@ async fn operator_commands_in_201(app: TestApp) {
     assert_eq!(status, 504);
 }
 dual!(operator_commands_in_201, super::both);
+
+/// An operator pins a charger to one version: from its next handshake it gets only that one.
+async fn pinning_a_version(app: TestApp) {
+    let admin = app.admin().await;
+    app.register_charger_with("PIN1", json!({"securityProfile": 0}))
+        .await;
+    let pin = |v: Value| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            app.request(
+                reqwest::Method::PUT,
+                "/api/admin/chargers/PIN1",
+                Some(&admin),
+                Some(json!({ "ocppVersionPin": v })),
+            )
+            .await
+        }
+    };
+    let (s, b) = pin(json!("ocpp1.6")).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["charger"]["ocppVersionPin"], "ocpp1.6");
+    let chosen = |offered: &'static str| {
+        let app = &app;
+        async move { Station::connect(app, "PIN1", offered).await.map(|(_, v)| v) }
+    };
+    assert_eq!(chosen("ocpp2.0.1, ocpp1.6").await, Ok("ocpp1.6".into()));
+    assert_eq!(chosen("ocpp2.0.1").await, Err(400));
+    let (s, _) = pin(json!("ocpp2.0.1")).await;
+    assert_eq!(s, 200);
+    assert_eq!(chosen("ocpp1.6, ocpp2.0.1").await, Ok("ocpp2.0.1".into()));
+    assert_eq!(chosen("ocpp1.6").await, Err(400));
+    let (s, b) = pin(json!("ocpp2.0")).await;
+    assert_eq!(s, 400, "{b}");
+    let (s, b) = pin(Value::Null).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["charger"]["ocppVersionPin"], Value::Null);
+    assert_eq!(chosen("ocpp1.6").await, Ok("ocpp1.6".into()));
+}
+dual!(pinning_a_version, super::both);

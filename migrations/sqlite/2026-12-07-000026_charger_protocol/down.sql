@@ -1,1 +1,2 @@
+ALTER TABLE chargers DROP COLUMN ocpp_version_pin;
 ALTER TABLE chargers DROP COLUMN ocpp_version;

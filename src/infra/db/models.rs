@@ -76,6 +76,8 @@ pub struct Charger {
     pub registration: String,
     /// The OCPP version of its last connection (ocpp1.6, ocpp2.0.1)
     pub ocpp_version: Option<String>,
+    /// The one version it may connect with (an operator's pin)
+    pub ocpp_version_pin: Option<String>,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable)]

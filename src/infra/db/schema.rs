@@ -78,6 +78,7 @@ diesel::table! {
         auth_cache -> Nullable<Text>,
         pending_password_hash -> Nullable<Text>,
         ocpp_version -> Nullable<Text>,
+        ocpp_version_pin -> Nullable<Text>,
     }
 }
 
