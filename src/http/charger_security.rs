@@ -9,6 +9,7 @@ use super::firmware::time;
 use crate::domain::certificates::{self, ChargerCertificates};
 use crate::domain::security_events::{self, SecurityEvent};
 use crate::domain::security_jobs::{self, LogRequest, SecurityJob, SignedFirmwareRequest};
+use crate::domain::station_variables::{self, StationVariable};
 use crate::error::AppError;
 
 super::answers! {
@@ -16,6 +17,7 @@ super::answers! {
     pub struct SecurityEventList { events: Vec<SecurityEvent> }
     pub struct SecurityJobAnswer { job: SecurityJob }
     pub struct SecurityJobList { jobs: Vec<SecurityJob> }
+    pub struct VariableList { variables: Vec<StationVariable> }
 }
 
 /// `POST /api/admin/chargers/{deviceId}/logs`
@@ -112,6 +114,11 @@ super::file_jobs! {
         "SignedUpdateFirmware sent; the job follows the charger's SignedFirmwareStatusNotifications",
         "Invalid input (e.g. not a PEM certificate, not a base64 signature)", "Charger or image not found",
         |jobs, device, base, body| security_jobs::signed_update_firmware(jobs, device, base, body.request()?);
+}
+
+super::charger_reads! {
+    variables at "/api/admin/chargers/{device_id}/variables" => VariableList from station_variables::list,
+        "The station's device model as its OCPP 2.0.1 reports (NotifyReport) told it: every component's variables, per attribute type";
 }
 
 super::charger_reads! {

@@ -182,6 +182,7 @@ api! {
     charger_security::get_log,
     charger_security::signed_firmware,
     charger_security::jobs,
+    charger_security::variables,
     charger_security::file,
     // chargers (no login: the token in the address is the secret)
     // the download before the uploads: actix takes the first path that matches, and

@@ -257,14 +257,62 @@ async fn boot_heartbeat_status(app: TestApp) {
         events.to_string().contains("FirmwareUpdated"),
         "the station's security event is stored: {events}"
     );
+    // Its device model, reported in two parts; the second corrects a value of the first.
+    let item = |component: Value, variable: Value, attrs: Value| {
+        json!({"component": component, "variable": variable, "variableAttribute": attrs,
+               "variableCharacteristics": {"dataType": "integer", "supportsMonitoring": false, "unit": "s"}})
+    };
     let r = st
         .call(
             "NotifyReport",
-            json!({"requestId": 1, "generatedAt": "2026-12-07T10:02:00Z", "seqNo": 0}),
+            json!({"requestId": 1, "generatedAt": "2026-12-07T10:02:00Z", "seqNo": 0, "tbc": true,
+                "reportData": [
+                    item(json!({"name": "OCPPCommCtrlr"}), json!({"name": "HeartbeatInterval"}),
+                         json!([{"value": "300", "mutability": "ReadWrite"}])),
+                    item(json!({"name": "DeviceDataCtrlr"}), json!({"name": "ItemsPerMessage", "instance": "GetVariables"}),
+                         json!([{"type": "Actual", "value": "4", "mutability": "ReadOnly"}])),
+                    item(json!({"name": "EVSE", "evse": {"id": 1}}), json!({"name": "Power"}),
+                         json!([{"type": "Actual", "value": "0"}, {"type": "MaxSet", "value": "22000"}])),
+                ]}),
         )
         .await
         .unwrap();
     assert_eq!(r, json!({}));
+    let r = st
+        .call(
+            "NotifyReport",
+            json!({"requestId": 1, "generatedAt": "2026-12-07T10:02:01Z", "seqNo": 1,
+                "reportData": [item(json!({"name": "OCPPCommCtrlr"}), json!({"name": "HeartbeatInterval"}),
+                    json!([{"value": "60", "mutability": "ReadWrite"}]))]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r, json!({}));
+    let (s, model) = app
+        .get("/api/admin/chargers/TWO1/variables", Some(&admin))
+        .await;
+    assert_eq!(s, 200, "{model}");
+    let vars = model["variables"].as_array().unwrap();
+    assert_eq!(vars.len(), 4, "{model}");
+    let find = |component: &str, variable: &str, kind: &str| {
+        vars.iter()
+            .find(|v| {
+                v["component"] == component
+                    && v["variable"] == variable
+                    && v["attributeType"] == kind
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("{component}.{variable} {kind} in {model}"))
+    };
+    let hb = find("OCPPCommCtrlr", "HeartbeatInterval", "Actual");
+    assert_eq!(hb["value"], "60", "the later report wins");
+    assert_eq!(hb["unit"], "s");
+    assert_eq!(hb["evseId"], -1);
+    let items = find("DeviceDataCtrlr", "ItemsPerMessage", "Actual");
+    assert_eq!(items["variableInstance"], "GetVariables");
+    assert_eq!(items["mutability"], "ReadOnly");
+    assert_eq!(find("EVSE", "Power", "MaxSet")["value"], "22000");
+    assert_eq!(find("EVSE", "Power", "Actual")["evseId"], 1);
 }
 dual!(boot_heartbeat_status, super::both);
 

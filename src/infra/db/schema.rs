@@ -40,6 +40,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    station_variables (id) {
+        id -> BigInt,
+        charger_id -> BigInt,
+        component -> Text,
+        component_instance -> Text,
+        evse_id -> Integer,
+        connector_id -> Integer,
+        variable -> Text,
+        variable_instance -> Text,
+        attribute_type -> Text,
+        value -> Nullable<Text>,
+        mutability -> Nullable<Text>,
+        data_type -> Nullable<Text>,
+        unit -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     stations (id) {
         id -> BigInt,
         name -> Text,
@@ -434,6 +453,7 @@ diesel::joinable!(connectors -> chargers (charger_id));
 diesel::joinable!(charging_sessions -> chargers (charger_id));
 diesel::joinable!(charging_sessions -> customers (customer_id));
 diesel::joinable!(wallet_ledger -> customers (customer_id));
+diesel::joinable!(station_variables -> chargers (charger_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     settings,
@@ -465,4 +485,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     installed_certificates,
     security_events,
     security_jobs,
+    station_variables,
 );

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::domain::station_commands::Command;
 use crate::error::AppError;
+use crate::protocol::as_given::Outcome;
 use crate::protocol::version::Version;
 
 /// What csms records for a certificate command the charger answered: what is installed.
@@ -67,23 +68,6 @@ fn given(action: &str, payload: Value) -> Command {
     }
 }
 
-/// What a command did: the charger's answer, and what csms recorded with it.
-pub struct Outcome {
-    pub response: Value,
-    pub reservation: Option<crate::domain::reservations::Reservation>,
-    pub local_list: Option<crate::domain::local_list::SyncReport>,
-}
-
-impl Outcome {
-    pub(crate) fn answer(response: Value) -> Self {
-        Outcome {
-            response,
-            reservation: None,
-            local_list: None,
-        }
-    }
-}
-
 /// Checks and sends a command; see the module documentation for the ones csms keeps state for.
 pub async fn run(
     state: &crate::state::State,
@@ -91,7 +75,7 @@ pub async fn run(
     action: &str,
     body: Option<Value>,
 ) -> Result<Outcome, AppError> {
-    let payload = crate::protocol::commands::check(Version::V16, action, body)?;
+    let payload = crate::protocol::as_given::check(Version::V16, action, body)?;
     let d = device.to_string();
     state
         .db

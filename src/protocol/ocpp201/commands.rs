@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::error::AppError;
-use crate::protocol::ocpp16::commands::Outcome;
+use crate::protocol::as_given::Outcome;
 use crate::protocol::version::Version;
 use crate::state::State;
 
@@ -17,7 +17,7 @@ pub async fn run(
     action: &str,
     body: Option<Value>,
 ) -> Result<Outcome, AppError> {
-    let payload = crate::protocol::commands::check(Version::V201, action, body)?;
+    let payload = crate::protocol::as_given::check(Version::V201, action, body)?;
     let d = device.to_string();
     state
         .db

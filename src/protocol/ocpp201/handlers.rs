@@ -1,7 +1,7 @@
 //! Handlers for the CALLs an OCPP 2.0.1 station sends, mapped to the core's terms. So far block B's
 //! basics: BootNotification (Accepted / Pending / Rejected, as the operator decided), Heartbeat,
-//! StatusNotification, NotifyReport and NotifyEvent (acknowledged and logged), and
-//! SecurityEventNotification (stored). The other actions are answered NotSupported until their
+//! StatusNotification, NotifyReport (the device model, stored), NotifyEvent (acknowledged and
+//! logged), and SecurityEventNotification (stored). The other actions are answered NotSupported until their
 //! blocks land (issue 22).
 
 use serde::de::DeserializeOwned;
@@ -13,7 +13,7 @@ use crate::domain::telemetry::StatusReport;
 use crate::infra::timestamps;
 use crate::protocol::frame::{ErrorCode, OcppError};
 use crate::protocol::ocpp201::messages::{
-    BootNotification, SecurityEventNotification, StatusNotification,
+    BootNotification, NotifyReport, SecurityEventNotification, StatusNotification,
 };
 use crate::protocol::registry::ChargerCtx;
 use crate::state::State;
@@ -48,7 +48,23 @@ pub async fn handle(
             Ok(json!({"currentTime": timestamps::now_timestamp()}))
         }
         "StatusNotification" => status_notification(&state, &ctx, parse(payload)?).await,
-        "NotifyReport" | "NotifyEvent" => {
+        "NotifyReport" => {
+            let report: NotifyReport = parse(payload)?;
+            let (request, seq, tbc) = (report.request_id, report.seq_no, report.tbc);
+            let items = report.attributes();
+            let charger_id = ctx.charger_id;
+            let n = state
+                .db
+                .run(move |c| crate::domain::station_variables::reported(c, charger_id, &items))
+                .await?;
+            log::info!(
+                "{}: NotifyReport {request} seqNo {seq}: {n} variable attribute(s){}",
+                ctx.device_id,
+                if tbc { ", more to come" } else { "" }
+            );
+            Ok(json!({}))
+        }
+        "NotifyEvent" => {
             log::info!(
                 "{}: {action} seqNo {} (tbc {})",
                 ctx.device_id,

@@ -1,0 +1,125 @@
+//! A station's device model as it reports it (OCPP 2.0.1 NotifyReport): each component's
+//! variables, per attribute type, with their values and characteristics. A report replaces what
+//! was known of the variables it names; the operator reads the whole model.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::AppError;
+use crate::infra::db::schema::station_variables;
+use crate::infra::db::{DbConnection, now, write_tx};
+
+/// One attribute of one variable, as a station reported it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reported {
+    pub component: String,
+    pub component_instance: Option<String>,
+    pub evse_id: Option<i32>,
+    pub connector_id: Option<i32>,
+    pub variable: String,
+    pub variable_instance: Option<String>,
+    /// Actual (the default), Target, MinSet or MaxSet
+    pub attribute_type: Option<String>,
+    pub value: Option<String>,
+    pub mutability: Option<String>,
+    pub data_type: Option<String>,
+    pub unit: Option<String>,
+}
+
+/// A variable attribute as the operator API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = station_variables)]
+#[serde(rename_all = "camelCase")]
+pub struct StationVariable {
+    pub component: String,
+    /// Empty: none
+    pub component_instance: String,
+    /// -1: the station as a whole
+    pub evse_id: i32,
+    /// -1: the EVSE as a whole
+    pub connector_id: i32,
+    pub variable: String,
+    /// Empty: none
+    pub variable_instance: String,
+    /// Actual, Target, MinSet or MaxSet
+    pub attribute_type: String,
+    pub value: Option<String>,
+    /// ReadOnly, WriteOnly or ReadWrite
+    pub mutability: Option<String>,
+    pub data_type: Option<String>,
+    pub unit: Option<String>,
+    #[serde(serialize_with = "crate::infra::timestamps::serialize")]
+    #[schema(value_type = String)]
+    pub updated_at: NaiveDateTime,
+}
+
+/// Records what a report says (each attribute replaces the one stored under the same key);
+/// returns how many attributes were recorded.
+pub fn reported(
+    c: &mut DbConnection,
+    charger_id: i64,
+    items: &[Reported],
+) -> Result<usize, AppError> {
+    let t = now();
+    write_tx(c, |c| {
+        for r in items {
+            let key = (
+                r.component_instance.clone().unwrap_or_default(),
+                r.evse_id.unwrap_or(-1),
+                r.connector_id.unwrap_or(-1),
+                r.variable_instance.clone().unwrap_or_default(),
+                r.attribute_type.clone().unwrap_or_else(|| "Actual".into()),
+            );
+            diesel::delete(
+                station_variables::table
+                    .filter(station_variables::charger_id.eq(charger_id))
+                    .filter(station_variables::component.eq(&r.component))
+                    .filter(station_variables::component_instance.eq(&key.0))
+                    .filter(station_variables::evse_id.eq(key.1))
+                    .filter(station_variables::connector_id.eq(key.2))
+                    .filter(station_variables::variable.eq(&r.variable))
+                    .filter(station_variables::variable_instance.eq(&key.3))
+                    .filter(station_variables::attribute_type.eq(&key.4)),
+            )
+            .execute(c)?;
+            diesel::insert_into(station_variables::table)
+                .values((
+                    station_variables::charger_id.eq(charger_id),
+                    station_variables::component.eq(&r.component),
+                    station_variables::component_instance.eq(&key.0),
+                    station_variables::evse_id.eq(key.1),
+                    station_variables::connector_id.eq(key.2),
+                    station_variables::variable.eq(&r.variable),
+                    station_variables::variable_instance.eq(&key.3),
+                    station_variables::attribute_type.eq(&key.4),
+                    station_variables::value.eq(&r.value),
+                    station_variables::mutability.eq(&r.mutability),
+                    station_variables::data_type.eq(&r.data_type),
+                    station_variables::unit.eq(&r.unit),
+                    station_variables::updated_at.eq(t),
+                ))
+                .execute(c)?;
+        }
+        Ok(items.len())
+    })
+}
+
+/// A station's device model as reported, by component and variable.
+pub fn list(c: &mut DbConnection, device_id: &str) -> Result<Vec<StationVariable>, AppError> {
+    let cid = crate::domain::chargers::id_of(c, device_id)?;
+    Ok(station_variables::table
+        .filter(station_variables::charger_id.eq(cid))
+        .order((
+            station_variables::component,
+            station_variables::component_instance,
+            station_variables::evse_id,
+            station_variables::connector_id,
+            station_variables::variable,
+            station_variables::variable_instance,
+            station_variables::attribute_type,
+        ))
+        .select(StationVariable::as_select())
+        .load(c)?)
+}
