@@ -306,6 +306,8 @@ pub struct Changes {
     pub credentials: Credentials,
     /// `Some(None)`: unpinned; `Some(Some(v))`: pinned to `v` (ocpp1.6 or ocpp2.0.1).
     pub ocpp_version_pin: Option<Option<String>>,
+    /// GetVariables, SetVariables and GetReport ItemsPerMessage limits: `Some(None)` clears one.
+    pub items_per_message: [Option<Option<i64>>; 3],
 }
 
 /// The OCPP versions a charger may be pinned to.
@@ -341,6 +343,28 @@ pub fn update(c: &mut DbConnection, device_id: &str, ch: Changes) -> Result<Save
         let pin = ch
             .ocpp_version_pin
             .unwrap_or(current.ocpp_version_pin.clone());
+        let current_limits = [
+            current.items_per_message_get_variables,
+            current.items_per_message_set_variables,
+            current.items_per_message_get_report,
+        ];
+        let mut limits = [None; 3];
+        for (i, given) in ch.items_per_message.iter().enumerate() {
+            limits[i] = match given {
+                None => current_limits[i],
+                Some(None) => None,
+                Some(Some(n)) => Some(
+                    i32::try_from(*n)
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| {
+                            AppError::bad_request(
+                                "itemsPerMessage limits must be integers of 1 or more (null clears one)",
+                            )
+                        })?,
+                ),
+            };
+        }
         diesel::update(chargers::table.find(current.id))
             .set((
                 chargers::charging_point_id.eq(&cp),
@@ -348,6 +372,9 @@ pub fn update(c: &mut DbConnection, device_id: &str, ch: Changes) -> Result<Save
                 chargers::ocpp_password_hash.eq(&r.hash),
                 chargers::security_profile.eq(r.profile),
                 chargers::ocpp_version_pin.eq(&pin),
+                chargers::items_per_message_get_variables.eq(limits[0]),
+                chargers::items_per_message_set_variables.eq(limits[1]),
+                chargers::items_per_message_get_report.eq(limits[2]),
             ))
             .execute(c)
             .map_err(duplicate)?;
@@ -544,6 +571,13 @@ pub struct ChargerView {
     /// The one OCPP version it may connect with, pinned by an operator (none: any version csms
     /// serves)
     pub ocpp_version_pin: Option<String>,
+    /// OCPP 2.0.1: the most items a GetVariables request may carry (DeviceDataCtrlr
+    /// ItemsPerMessage), as the operator set it (none: as the station's reports tell)
+    pub items_per_message_get_variables: Option<i32>,
+    /// The same for SetVariables
+    pub items_per_message_set_variables: Option<i32>,
+    /// The same for GetReport
+    pub items_per_message_get_report: Option<i32>,
     pub vendor: Option<String>,
     pub model: Option<String>,
     pub serial_number: Option<String>,
@@ -595,6 +629,9 @@ impl ChargerView {
             registration: ch.registration.clone(),
             ocpp_version: ch.ocpp_version,
             ocpp_version_pin: ch.ocpp_version_pin,
+            items_per_message_get_variables: ch.items_per_message_get_variables,
+            items_per_message_set_variables: ch.items_per_message_set_variables,
+            items_per_message_get_report: ch.items_per_message_get_report,
             vendor: ch.vendor,
             model: ch.model,
             serial_number: ch.serial_number,

@@ -123,3 +123,65 @@ pub fn list(c: &mut DbConnection, device_id: &str) -> Result<Vec<StationVariable
         .select(StationVariable::as_select())
         .load(c)?)
 }
+
+/// The requests whose size a station limits (DeviceDataCtrlr.ItemsPerMessage, by instance).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Limited {
+    GetVariables,
+    SetVariables,
+    GetReport,
+}
+
+impl Limited {
+    /// The ItemsPerMessage instance that names it.
+    fn instance(self) -> &'static str {
+        match self {
+            Limited::GetVariables => "GetVariables",
+            Limited::SetVariables => "SetVariables",
+            Limited::GetReport => "GetReport",
+        }
+    }
+}
+
+/// The most items one `request` may carry to the station: the operator's setting, else what the
+/// station reported (DeviceDataCtrlr.ItemsPerMessage), else no limit.
+pub fn items_per_message(
+    c: &mut DbConnection,
+    device_id: &str,
+    request: Limited,
+) -> Result<Option<usize>, AppError> {
+    use crate::infra::db::schema::chargers;
+    type Limits = (i64, Option<i32>, Option<i32>, Option<i32>);
+    let (cid, get_variables, set_variables, get_report): Limits = chargers::table
+        .filter(chargers::device_id.eq(device_id))
+        .select((
+            chargers::id,
+            chargers::items_per_message_get_variables,
+            chargers::items_per_message_set_variables,
+            chargers::items_per_message_get_report,
+        ))
+        .first(c)
+        .optional()?
+        .ok_or(AppError::ChargerNotFound)?;
+    let set = match request {
+        Limited::GetVariables => get_variables,
+        Limited::SetVariables => set_variables,
+        Limited::GetReport => get_report,
+    };
+    if let Some(n) = set {
+        return Ok(usize::try_from(n).ok().filter(|n| *n > 0));
+    }
+    let reported: Option<Option<String>> = station_variables::table
+        .filter(station_variables::charger_id.eq(cid))
+        .filter(station_variables::component.eq("DeviceDataCtrlr"))
+        .filter(station_variables::variable.eq("ItemsPerMessage"))
+        .filter(station_variables::variable_instance.eq(request.instance()))
+        .filter(station_variables::attribute_type.eq("Actual"))
+        .select(station_variables::value)
+        .first(c)
+        .optional()?;
+    Ok(reported
+        .flatten()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0))
+}

@@ -254,6 +254,19 @@ pub struct ChargerSettingsBody {
     #[serde(default)]
     #[schema(value_type = Option<String>, pattern = r"^(ocpp1\.6|ocpp2\.0\.1)$")]
     ocpp_version_pin: Field<String>,
+    /// OCPP 2.0.1: the most items one GetVariables request may carry (the station's
+    /// DeviceDataCtrlr.ItemsPerMessage); null: as the station's reports tell
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 2147483647)]
+    items_per_message_get_variables: Field<i64>,
+    /// The same for SetVariables
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 2147483647)]
+    items_per_message_set_variables: Field<i64>,
+    /// The same for GetReport
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 2147483647)]
+    items_per_message_get_report: Field<i64>,
 }
 
 impl ChargerSettingsBody {
@@ -273,7 +286,24 @@ impl ChargerSettingsBody {
             charging_point_id,
             credentials: credentials(self.security_profile, self.ocpp_password)?,
             ocpp_version_pin: self.ocpp_version_pin.nullable("ocppVersionPin")?,
+            items_per_message: [
+                limit(self.items_per_message_get_variables)?,
+                limit(self.items_per_message_set_variables)?,
+                limit(self.items_per_message_get_report)?,
+            ],
         })
+    }
+}
+
+/// An ItemsPerMessage limit of a charger request body: left out, null (cleared) or an integer.
+fn limit(f: Field<i64>) -> Result<Option<Option<i64>>, AppError> {
+    match f {
+        Field::Absent => Ok(None),
+        Field::Null => Ok(Some(None)),
+        Field::Given(n) => Ok(Some(Some(n))),
+        Field::Wrong => Err(AppError::bad_request(
+            "itemsPerMessage limits must be integers of 1 or more (null clears one)",
+        )),
     }
 }
 

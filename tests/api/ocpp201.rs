@@ -475,3 +475,123 @@ async fn pinning_a_version(app: TestApp) {
     assert_eq!(chosen("ocpp1.6").await, Ok("ocpp1.6".into()));
 }
 dual!(pinning_a_version, super::both);
+
+/// GetVariables / SetVariables with more items than the station's ItemsPerMessage go out as
+/// several calls (the limit from its report, or as the operator set it), and the operator gets
+/// every item's result, in order.
+async fn variables_split_by_items_per_message(app: TestApp) {
+    let admin = app.admin().await;
+    app.register_charger("TWO4", None).await;
+    let (mut st, _) = Station::connect(&app, "TWO4", "ocpp2.0.1").await.unwrap();
+    st.call("BootNotification", boot_payload("PowerUp"))
+        .await
+        .unwrap();
+    st.call(
+        "NotifyReport",
+        json!({"requestId": 1, "generatedAt": "2026-12-07T10:02:00Z", "seqNo": 0, "reportData": [
+            {"component": {"name": "DeviceDataCtrlr"}, "variable": {"name": "ItemsPerMessage", "instance": "GetVariables"},
+             "variableAttribute": [{"value": "2", "mutability": "ReadOnly"}]}]}),
+    )
+    .await
+    .unwrap();
+    let send = |action: &'static str, body: Value| {
+        let (http, admin) = (app.http.clone(), admin.clone());
+        tokio::spawn(async move {
+            let r = reqwest::Client::new()
+                .post(format!("{http}/api/admin/chargers/TWO4/commands/{action}"))
+                .bearer_auth(admin)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        })
+    };
+    let names: Vec<String> = (1..=5).map(|i| format!("Var{i}")).collect();
+    let data: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"component": {"name": "Test"}, "variable": {"name": n}}))
+        .collect();
+    let request = send("GetVariables", json!({ "getVariableData": data }));
+    let mut sizes = Vec::new();
+    for _ in 0..3 {
+        let f = st.frame().await;
+        assert_eq!(f[2], "GetVariables", "{f}");
+        let part = f[3]["getVariableData"].as_array().unwrap().clone();
+        sizes.push(part.len());
+        let results: Vec<Value> = part
+            .iter()
+            .map(|d| json!({"attributeStatus": "Accepted", "component": d["component"], "variable": d["variable"], "attributeValue": "x"}))
+            .collect();
+        st.ws
+            .send(Message::text(
+                json!([3, f[1], {"getVariableResult": results}]).to_string(),
+            ))
+            .await
+            .unwrap();
+    }
+    assert_eq!(sizes, vec![2, 2, 1], "at most ItemsPerMessage (2) per call");
+    let (s, body) = request.await.unwrap();
+    assert_eq!(s, 200, "{body}");
+    let got: Vec<&str> = body["response"]["getVariableResult"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["variable"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, names, "every result, in order");
+
+    // The operator's limit for SetVariables.
+    let (s, b) = app
+        .request(
+            reqwest::Method::PUT,
+            "/api/admin/chargers/TWO4",
+            Some(&admin),
+            Some(json!({"itemsPerMessageSetVariables": 3})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["charger"]["itemsPerMessageSetVariables"], 3);
+    let (s, b) = app
+        .request(
+            reqwest::Method::PUT,
+            "/api/admin/chargers/TWO4",
+            Some(&admin),
+            Some(json!({"itemsPerMessageGetVariables": 0})),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    let data: Vec<Value> = (1..=4)
+        .map(|i| json!({"component": {"name": "Test"}, "variable": {"name": format!("S{i}")}, "attributeValue": "1"}))
+        .collect();
+    let request = send("SetVariables", json!({ "setVariableData": data }));
+    let mut sizes = Vec::new();
+    for _ in 0..2 {
+        let f = st.frame().await;
+        assert_eq!(f[2], "SetVariables", "{f}");
+        let part = f[3]["setVariableData"].as_array().unwrap().clone();
+        sizes.push(part.len());
+        let results: Vec<Value> = part
+            .iter()
+            .map(|d| json!({"attributeStatus": "Accepted", "component": d["component"], "variable": d["variable"]}))
+            .collect();
+        st.ws
+            .send(Message::text(
+                json!([3, f[1], {"setVariableResult": results}]).to_string(),
+            ))
+            .await
+            .unwrap();
+    }
+    assert_eq!(sizes, vec![3, 1]);
+    let (s, body) = request.await.unwrap();
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(
+        body["response"]["setVariableResult"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+}
+dual!(variables_split_by_items_per_message, super::both);

@@ -78,6 +78,9 @@ pub struct Charger {
     pub ocpp_version: Option<String>,
     /// The one version it may connect with (an operator's pin)
     pub ocpp_version_pin: Option<String>,
+    pub items_per_message_get_variables: Option<i32>,
+    pub items_per_message_set_variables: Option<i32>,
+    pub items_per_message_get_report: Option<i32>,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable)]

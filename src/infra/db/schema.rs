@@ -98,6 +98,9 @@ diesel::table! {
         pending_password_hash -> Nullable<Text>,
         ocpp_version -> Nullable<Text>,
         ocpp_version_pin -> Nullable<Text>,
+        items_per_message_get_variables -> Nullable<Integer>,
+        items_per_message_set_variables -> Nullable<Integer>,
+        items_per_message_get_report -> Nullable<Integer>,
     }
 }
 
