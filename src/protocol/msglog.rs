@@ -147,6 +147,22 @@ fn redacted(frame: &Frame) -> Option<String> {
             p["value"] = Value::from("(hidden)");
             p
         }
+        // OCPP 2.0.1: a new Basic auth password among the variables set.
+        "SetVariables" => {
+            let mut p = payload.clone();
+            let items = p["setVariableData"].as_array_mut()?;
+            let mut hid = false;
+            for item in items.iter_mut() {
+                if crate::protocol::ocpp201::messages::is_basic_auth_password(item) {
+                    item["attributeValue"] = Value::from("(hidden)");
+                    hid = true;
+                }
+            }
+            if !hid {
+                return None;
+            }
+            p
+        }
         "UpdateFirmware" | "GetDiagnostics" | "SignedUpdateFirmware" | "GetLog" => {
             let pointer = match action.as_str() {
                 "SignedUpdateFirmware" => "/firmware/location",
@@ -541,6 +557,13 @@ mod tests {
             (
                 "ChangeConfiguration",
                 serde_json::json!({"key": "authorizationKEY", "value": tok}),
+            ),
+            (
+                "SetVariables",
+                serde_json::json!({"setVariableData": [
+                    {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}, "attributeValue": "60"},
+                    {"component": {"name": "securityctrlr"}, "variable": {"name": "BasicAuthPassword"}, "attributeValue": tok}
+                ]}),
             ),
             (
                 "UpdateFirmware",

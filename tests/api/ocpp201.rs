@@ -595,3 +595,95 @@ async fn variables_split_by_items_per_message(app: TestApp) {
     );
 }
 dual!(variables_split_by_items_per_message, super::both);
+
+/// SetVariables SecurityCtrlr.BasicAuthPassword: checked before it is sent (16-40 characters),
+/// the station's password once it answers Accepted (its next handshake uses it, the old one no
+/// longer works), and never written to the message log.
+async fn basic_auth_password_through_set_variables(app: TestApp) {
+    let admin = app.admin().await;
+    app.register_charger("TWO5", None).await;
+    let old = app.password("TWO5").unwrap();
+    let (mut st, _) = Station::connect(&app, "TWO5", "ocpp2.0.1").await.unwrap();
+    st.call("BootNotification", boot_payload("PowerUp"))
+        .await
+        .unwrap();
+    let item = |value: &str| {
+        json!({"setVariableData": [{"component": {"name": "SecurityCtrlr"},
+            "variable": {"name": "BasicAuthPassword"}, "attributeValue": value}]})
+    };
+    let (s, b) = app
+        .post(
+            "/api/admin/chargers/TWO5/commands/SetVariables",
+            Some(&admin),
+            item("too-short"),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    let new = "brand-new-password-2026";
+    let request = {
+        let (http, admin, body) = (app.http.clone(), admin.clone(), item(new));
+        tokio::spawn(async move {
+            let r = reqwest::Client::new()
+                .post(format!(
+                    "{http}/api/admin/chargers/TWO5/commands/SetVariables"
+                ))
+                .bearer_auth(admin)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        })
+    };
+    let f = st.frame().await;
+    assert_eq!(f[2], "SetVariables");
+    assert_eq!(
+        f[3]["setVariableData"][0]["attributeValue"], new,
+        "sent as given"
+    );
+    let result = json!({"setVariableResult": [{"attributeStatus": "Accepted",
+        "component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"}}]});
+    st.ws
+        .send(Message::text(json!([3, f[1], result]).to_string()))
+        .await
+        .unwrap();
+    let (s, b) = request.await.unwrap();
+    assert_eq!(s, 200, "{b}");
+    let handshake = |password: String| {
+        let url = format!("{}/TWO5", app.ocpp);
+        async move {
+            use base64::Engine;
+            let mut req = url.into_client_request().unwrap();
+            req.headers_mut().insert(
+                "Sec-WebSocket-Protocol",
+                HeaderValue::from_static("ocpp2.0.1"),
+            );
+            let auth = base64::engine::general_purpose::STANDARD.encode(format!("TWO5:{password}"));
+            req.headers_mut().insert(
+                "Authorization",
+                HeaderValue::from_str(&format!("Basic {auth}")).unwrap(),
+            );
+            match tokio_tungstenite::connect_async(req).await {
+                Ok(_) => 101,
+                Err(tokio_tungstenite::tungstenite::Error::Http(r)) => r.status().as_u16(),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
+    assert_eq!(
+        handshake(new.to_string()).await,
+        101,
+        "the new password works"
+    );
+    assert_eq!(handshake(old).await, 401, "the old one no longer does");
+    let log = app
+        .message_log_with(&admin, "TWO5", |m| m["action"] == "SetVariables")
+        .await;
+    let text = serde_json::to_string(&log).unwrap();
+    assert!(
+        !text.contains(new),
+        "the password is not in the message log"
+    );
+    assert!(text.contains("(hidden)"), "{text}");
+}
+dual!(basic_auth_password_through_set_variables, super::both);

@@ -8,6 +8,7 @@
 use serde_json::{Value, json};
 
 use crate::domain::station_variables::{self, Limited};
+use crate::protocol::ocpp201::messages::is_basic_auth_password;
 
 use crate::error::AppError;
 use crate::protocol::as_given::Outcome;
@@ -55,6 +56,19 @@ pub async fn run(
         .run(move |c| station_variables::items_per_message(c, &d, request))
         .await?;
     let all = payload[items].as_array().cloned().unwrap_or_default();
+    // SecurityCtrlr.BasicAuthPassword: checked before it is sent, let in as the station's password
+    // from now (it may reconnect with it at once), and stored once the station accepted it.
+    let password = all
+        .iter()
+        .find(|i| is_basic_auth_password(i))
+        .map(|i| i["attributeValue"].as_str().unwrap_or_default().to_string());
+    if let Some(p) = &password {
+        let (d, p) = (device.to_string(), p.clone());
+        state
+            .db
+            .run(move |c| crate::domain::chargers::authorization_key_pending(c, &d, &p))
+            .await?;
+    }
     let size = limit.unwrap_or(all.len()).max(1);
     let mut answered = Vec::with_capacity(all.len());
     for part in all.chunks(size) {
@@ -65,6 +79,26 @@ pub async fn run(
             .call(device, action, p, state.settings.call_timeout())
             .await?;
         answered.extend(response[results].as_array().cloned().unwrap_or_default());
+    }
+    if let Some(p) = password {
+        let accepted = answered.iter().any(|r| {
+            is_basic_auth_password(r)
+                && matches!(
+                    r["attributeStatus"].as_str(),
+                    Some("Accepted" | "RebootRequired")
+                )
+        });
+        let d = device.to_string();
+        state
+            .db
+            .run(move |c| match accepted {
+                true => crate::domain::chargers::authorization_key_accepted(c, &d, &p),
+                false => crate::domain::chargers::authorization_key_refused(c, &d),
+            })
+            .await?;
+        if accepted {
+            log::info!("{device}: BasicAuthPassword changed: the new password is stored");
+        }
     }
     Ok(Outcome::answer(json!({ results: answered })))
 }

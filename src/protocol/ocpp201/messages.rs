@@ -130,3 +130,14 @@ impl NotifyReport {
         out
     }
 }
+
+/// Whether a SetVariables item sets the station's Basic auth password
+/// (`SecurityCtrlr.BasicAuthPassword`, names in any case).
+pub fn is_basic_auth_password(item: &serde_json::Value) -> bool {
+    let named = |v: &serde_json::Value, name: &str| {
+        v["name"]
+            .as_str()
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+    };
+    named(&item["component"], "SecurityCtrlr") && named(&item["variable"], "BasicAuthPassword")
+}
