@@ -3,113 +3,34 @@
 //! decided), beats, reports connector status and security events, and hears 2.0.1's error codes.
 //! A raw WebSocket client speaks 2.0.1 here (the simulator speaks 1.6).
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::dual;
 use crate::helpers::TestApp;
+use crate::support::station201::{Station as Raw, boot_payload};
 
 fn both(s: &mut csms::infra::config::Settings) {
     s.ocpp_versions = vec!["ocpp1.6".into(), "ocpp2.0.1".into()];
 }
 
-/// A 2.0.1 station speaking raw OCPP-J.
-struct Station {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-    next: u64,
-}
+/// The raw 2.0.1 station of the test harness, connected to `app` with the password the test knows.
+struct Station;
 
 impl Station {
-    /// Connects offering `protocols`; the subprotocol the server chose, or the HTTP status that
-    /// refused the handshake.
-    async fn connect(
-        app: &TestApp,
-        device: &str,
-        protocols: &str,
-    ) -> Result<(Station, String), u16> {
-        let mut req = format!("{}/{device}", app.ocpp)
-            .into_client_request()
-            .unwrap();
-        req.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            HeaderValue::from_str(protocols).unwrap(),
-        );
-        if let Some(a) = app.basic_auth(device) {
-            req.headers_mut()
-                .insert("Authorization", HeaderValue::from_str(&a).unwrap());
-        }
-        match tokio_tungstenite::connect_async(req).await {
-            Ok((ws, resp)) => {
-                let chosen = resp
-                    .headers()
-                    .get("Sec-WebSocket-Protocol")
-                    .map(|v| v.to_str().unwrap().to_string())
-                    .unwrap_or_default();
-                Ok((Station { ws, next: 0 }, chosen))
-            }
-            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
-            Err(e) => panic!("unexpected handshake error {e}"),
-        }
+    async fn connect(app: &TestApp, device: &str, protocols: &str) -> Result<(Raw, String), u16> {
+        let password = app.password(device);
+        Raw::connect(
+            &app.ocpp,
+            device,
+            protocols,
+            password.as_deref().map(|p| (device, p)),
+        )
+        .await
     }
-
-    async fn frame(&mut self) -> Value {
-        loop {
-            let msg = tokio::time::timeout(std::time::Duration::from_secs(10), self.ws.next())
-                .await
-                .expect("a frame within 10 s")
-                .expect("the connection is open")
-                .expect("a readable frame");
-            if let Message::Text(t) = msg {
-                return serde_json::from_str(&t).unwrap();
-            }
-        }
-    }
-
-    /// Sends a CALL; its CALLRESULT payload, or the CALLERROR's (code, description).
-    async fn call(&mut self, action: &str, payload: Value) -> Result<Value, (String, String)> {
-        self.next += 1;
-        let id = format!("m{}", self.next);
-        self.ws
-            .send(Message::text(json!([2, id, action, payload]).to_string()))
-            .await
-            .unwrap();
-        let f = self.frame().await;
-        assert_eq!(f[1], json!(id), "the answer to {action}: {f}");
-        match f[0].as_i64() {
-            Some(3) => Ok(f[2].clone()),
-            Some(4) => Err((
-                f[2].as_str().unwrap().to_string(),
-                f[3].as_str().unwrap_or_default().to_string(),
-            )),
-            _ => panic!("not an answer: {f}"),
-        }
-    }
-
-    /// Waits for a CALL from csms and answers it with `answer`; returns its action and payload.
-    async fn answer_next_call(&mut self, answer: Value) -> (String, Value) {
-        let f = self.frame().await;
-        assert_eq!(f[0], 2, "a CALL: {f}");
-        self.ws
-            .send(Message::text(json!([3, f[1], answer]).to_string()))
-            .await
-            .unwrap();
-        (f[2].as_str().unwrap().to_string(), f[3].clone())
-    }
-}
-
-fn boot_payload(reason: &str) -> Value {
-    json!({
-        "reason": reason,
-        "chargingStation": {
-            "vendorName": "Acme", "model": "Two", "serialNumber": "SN-201",
-            "firmwareVersion": "2.0.1-fw", "modem": {"iccid": "8991", "imsi": "4040"}
-        }
-    })
 }
 
 async fn negotiation(app: TestApp) {

@@ -21,6 +21,7 @@ mod ctx;
 mod core;
 mod firmware;
 mod local_list;
+mod ocpp201;
 mod remote_trigger;
 mod reservation;
 mod security;

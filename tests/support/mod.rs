@@ -17,6 +17,7 @@
 
 pub mod app;
 pub mod process;
+pub mod station201;
 
 use diesel::prelude::*;
 
