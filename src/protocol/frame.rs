@@ -59,6 +59,13 @@ pub struct OcppError {
     pub description: String,
 }
 
+/// The typed payload of a CALL that passed schema validation. What can still fail is a value the
+/// schema allows but the field cannot hold (an integer beyond i32/i64): a property constraint.
+pub fn typed<T: serde::de::DeserializeOwned>(payload: serde_json::Value) -> Result<T, OcppError> {
+    serde_json::from_value(payload)
+        .map_err(|e| OcppError::new(ErrorCode::PropertyConstraintViolation, e.to_string()))
+}
+
 impl OcppError {
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
         OcppError {

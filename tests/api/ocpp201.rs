@@ -267,24 +267,16 @@ async fn registration_decides_the_boot(app: TestApp) {
         "nothing but BootNotification while pending"
     );
     // Accepted by the operator: csms asks the station, in 2.0.1 words, to boot again.
-    let accept = tokio::spawn({
-        let (app, admin) = (app.http.clone(), admin.clone());
-        async move {
-            reqwest::Client::new()
-                .put(format!("{app}/api/admin/chargers/TWO2/registration"))
-                .bearer_auth(admin)
-                .json(&json!({"status": "accepted"}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    });
+    let accept = app.spawn_request(
+        reqwest::Method::PUT,
+        "/api/admin/chargers/TWO2/registration",
+        &admin,
+        json!({"status": "accepted"}),
+    );
     let (action, payload) = st.answer_next_call(json!({"status": "Accepted"})).await;
     assert_eq!(action, "TriggerMessage");
     assert_eq!(payload, json!({"requestedMessage": "BootNotification"}));
-    assert_eq!(accept.await.unwrap(), 200);
+    assert_eq!(accept.await.unwrap().0, 200);
     let boot = st
         .call("BootNotification", boot_payload("Triggered"))
         .await
@@ -313,18 +305,12 @@ async fn operator_commands_in_201(app: TestApp) {
         .unwrap();
     assert_eq!(boot["status"], "Accepted");
     let send = |action: &'static str, body: Value| {
-        let (http, admin) = (app.http.clone(), admin.clone());
-        tokio::spawn(async move {
-            let r = reqwest::Client::new()
-                .post(format!("{http}/api/admin/chargers/TWO3/commands/{action}"))
-                .bearer_auth(admin)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = r.status().as_u16();
-            (status, r.json::<Value>().await.unwrap())
-        })
+        app.spawn_request(
+            reqwest::Method::POST,
+            &format!("/api/admin/chargers/TWO3/commands/{action}"),
+            &admin,
+            body,
+        )
     };
     let reset = send("Reset", json!({"type": "OnIdle", "evseId": 1}));
     let (action, payload) = st.answer_next_call(json!({"status": "Scheduled"})).await;
@@ -416,18 +402,12 @@ async fn variables_split_by_items_per_message(app: TestApp) {
     .await
     .unwrap();
     let send = |action: &'static str, body: Value| {
-        let (http, admin) = (app.http.clone(), admin.clone());
-        tokio::spawn(async move {
-            let r = reqwest::Client::new()
-                .post(format!("{http}/api/admin/chargers/TWO4/commands/{action}"))
-                .bearer_auth(admin)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = r.status().as_u16();
-            (status, r.json::<Value>().await.unwrap())
-        })
+        app.spawn_request(
+            reqwest::Method::POST,
+            &format!("/api/admin/chargers/TWO4/commands/{action}"),
+            &admin,
+            body,
+        )
     };
     let names: Vec<String> = (1..=5).map(|i| format!("Var{i}")).collect();
     let data: Vec<Value> = names
@@ -541,21 +521,12 @@ async fn basic_auth_password_through_set_variables(app: TestApp) {
         .await;
     assert_eq!(s, 400, "{b}");
     let new = "brand-new-password-2026";
-    let request = {
-        let (http, admin, body) = (app.http.clone(), admin.clone(), item(new));
-        tokio::spawn(async move {
-            let r = reqwest::Client::new()
-                .post(format!(
-                    "{http}/api/admin/chargers/TWO5/commands/SetVariables"
-                ))
-                .bearer_auth(admin)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.json::<Value>().await.unwrap())
-        })
-    };
+    let request = app.spawn_request(
+        reqwest::Method::POST,
+        "/api/admin/chargers/TWO5/commands/SetVariables",
+        &admin,
+        item(new),
+    );
     let f = st.frame().await;
     assert_eq!(f[2], "SetVariables");
     assert_eq!(

@@ -247,21 +247,12 @@ async fn start_transaction_before_the_remote_start_answer(app: TestApp) {
     let mut ws = raw_charger(&app, "RAW4", &password).await.unwrap();
     app.wait_until(|| app.state.registry.is_online("RAW4"))
         .await;
-    let request = {
-        let (http, admin) = (app.http.clone(), admin.clone());
-        tokio::spawn(async move {
-            let resp = reqwest::Client::new()
-                .post(format!(
-                    "{http}/api/admin/chargers/RAW4/commands/RemoteStartTransaction"
-                ))
-                .bearer_auth(admin)
-                .json(&json!({"connectorId": 1, "idTag": "FLEET4"}))
-                .send()
-                .await
-                .unwrap();
-            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
-        })
-    };
+    let request = app.spawn_request(
+        reqwest::Method::POST,
+        "/api/admin/chargers/RAW4/commands/RemoteStartTransaction",
+        &admin,
+        json!({"connectorId": 1, "idTag": "FLEET4"}),
+    );
     let call = next_frame(&mut ws).await;
     assert_eq!(call[2], "RemoteStartTransaction", "{call}");
     ws.send(Message::text(
@@ -370,21 +361,12 @@ async fn answer_before_a_reconnect_is_not_lost(app: TestApp) {
             .await;
         let key = format!("{round:02}-new-password-0123456789abcd");
         let body = json!({"key": "AuthorizationKey", "value": key});
-        let request = {
-            let (app_http, admin) = (app.http.clone(), admin.clone());
-            tokio::spawn(async move {
-                let resp = reqwest::Client::new()
-                    .post(format!(
-                        "{app_http}/api/admin/chargers/RAW3/commands/ChangeConfiguration"
-                    ))
-                    .bearer_auth(admin)
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
-                (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
-            })
-        };
+        let request = app.spawn_request(
+            reqwest::Method::POST,
+            "/api/admin/chargers/RAW3/commands/ChangeConfiguration",
+            &admin,
+            body,
+        );
         // The CALL arrives; answer it and reconnect at once.
         let id = loop {
             let Some(Ok(Message::Text(t))) = old.next().await else {

@@ -76,18 +76,7 @@ impl<'a> C201<'a> {
         path: String,
         body: Value,
     ) -> tokio::task::JoinHandle<(u16, Value)> {
-        let (http, admin) = (self.app.http.clone(), self.admin.clone());
-        tokio::spawn(async move {
-            let r = reqwest::Client::new()
-                .request(method, format!("{http}{path}"))
-                .bearer_auth(admin)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = r.status().as_u16();
-            (status, r.json::<Value>().await.unwrap_or(Value::Null))
-        })
+        self.app.spawn_request(method, &path, &self.admin, body)
     }
 
     /// The operator's command through the commands API.
@@ -263,7 +252,9 @@ pub async fn tc_b_01(c: &C201<'_>) {
     );
 }
 
-pub async fn tc_b_02(c: &C201<'_>) {
+/// The station is pending: Boot → Pending (a short interval: the tool waits that long); the
+/// operator accepts it: TriggerMessage BootNotification; its Boot (Triggered) → Accepted.
+async fn pending_then_accepted(c: &C201<'_>) -> Station {
     c.registration("pending").await;
     let mut st = c.connect().await;
     let boot = st
@@ -280,14 +271,20 @@ pub async fn tc_b_02(c: &C201<'_>) {
         format!("/api/admin/chargers/{}/registration", c.device),
         json!({"status": "accepted"}),
     );
-    let (action, _) = st.answer_next_call(json!({"status": "Accepted"})).await;
+    let (action, payload) = st.answer_next_call(json!({"status": "Accepted"})).await;
     assert_eq!(action, "TriggerMessage");
+    assert_eq!(payload, json!({"requestedMessage": "BootNotification"}));
     assert_eq!(accept.await.unwrap().0, 200);
     let boot = st
         .call("BootNotification", boot_payload("Triggered"))
         .await
         .unwrap();
     assert_eq!(boot["status"], "Accepted");
+    st
+}
+
+pub async fn tc_b_02(c: &C201<'_>) {
+    let mut st = pending_then_accepted(c).await;
     assert_eq!(
         st.call("StatusNotification", status(1, "Available"))
             .await
@@ -316,18 +313,21 @@ fn results(items: &[Value], key: &str) -> Value {
     json!({ key: r })
 }
 
-async fn get_variables(c: &C201<'_>, items: Vec<Value>) {
+/// GetVariables (`get` true) or SetVariables of `items`, relayed as given; every item accepted.
+async fn variables(c: &C201<'_>, get: bool, items: Vec<Value>) {
+    let (action, data, result) = if get {
+        ("GetVariables", "getVariableData", "getVariableResult")
+    } else {
+        ("SetVariables", "setVariableData", "setVariableResult")
+    };
     let mut st = c.booted().await;
-    let body = json!({ "getVariableData": items });
-    let request = c.command("GetVariables", body.clone());
-    relayed(
-        &mut st,
-        request,
-        "GetVariables",
-        body,
-        results(&items, "getVariableResult"),
-    )
-    .await;
+    let body = json!({ data: items });
+    let request = c.command(action, body.clone());
+    relayed(&mut st, request, action, body, results(&items, result)).await;
+}
+
+async fn get_variables(c: &C201<'_>, items: Vec<Value>) {
+    variables(c, true, items).await;
 }
 
 pub async fn tc_b_06(c: &C201<'_>) {
@@ -378,17 +378,7 @@ pub async fn tc_b_08(c: &C201<'_>) {
 }
 
 async fn set_variables(c: &C201<'_>, items: Vec<Value>) {
-    let mut st = c.booted().await;
-    let body = json!({ "setVariableData": items });
-    let request = c.command("SetVariables", body.clone());
-    relayed(
-        &mut st,
-        request,
-        "SetVariables",
-        body,
-        results(&items, "setVariableResult"),
-    )
-    .await;
+    variables(c, false, items).await;
 }
 
 pub async fn tc_b_09(c: &C201<'_>) {
@@ -509,27 +499,7 @@ pub async fn tc_b_30(c: &C201<'_>) {
 }
 
 pub async fn tc_b_31(c: &C201<'_>) {
-    c.registration("pending").await;
-    let mut st = c.connect().await;
-    let boot = st
-        .call("BootNotification", boot_payload("PowerUp"))
-        .await
-        .unwrap();
-    assert_eq!(boot["status"], "Pending");
-    let accept = c.operator(
-        reqwest::Method::PUT,
-        format!("/api/admin/chargers/{}/registration", c.device),
-        json!({"status": "accepted"}),
-    );
-    let (action, payload) = st.answer_next_call(json!({"status": "Accepted"})).await;
-    assert_eq!(action, "TriggerMessage");
-    assert_eq!(payload, json!({"requestedMessage": "BootNotification"}));
-    assert_eq!(accept.await.unwrap().0, 200);
-    let boot = st
-        .call("BootNotification", boot_payload("Triggered"))
-        .await
-        .unwrap();
-    assert_eq!(boot["status"], "Accepted");
+    pending_then_accepted(c).await;
 }
 
 async fn network_profile(c: &C201<'_>, answer: &str) {

@@ -134,6 +134,28 @@ impl TestApp {
         )
     }
 
+    /// [`request`](Self::request) in a task of its own, for a request whose answer waits on
+    /// what the test does next (a charger answering the call it causes).
+    pub fn spawn_request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Value,
+    ) -> tokio::task::JoinHandle<(u16, Value)> {
+        let req = self
+            .client
+            .request(method, format!("{}{path}", self.http))
+            .timeout(Duration::from_secs(60))
+            .bearer_auth(token)
+            .json(&body);
+        tokio::spawn(async move {
+            let resp = req.send().await.expect("HTTP request");
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        })
+    }
+
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
         self.request(reqwest::Method::POST, path, token, Some(body))
             .await

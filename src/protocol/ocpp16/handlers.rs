@@ -1,7 +1,6 @@
 //! Handlers for the CALLs a charge point sends (the "command" layer): each gets a schema-valid payload,
 //! does its database work off the async executor, and returns the CALLRESULT payload.
 
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::domain::chargers::Registration;
@@ -13,19 +12,12 @@ use crate::domain::telemetry::ConnectorStatus;
 use crate::error::AppError;
 use crate::infra::db::DbConnection;
 use crate::infra::timestamps;
-use crate::protocol::frame::{ErrorCode, OcppError};
+use crate::protocol::frame::{ErrorCode, OcppError, typed as parse};
 use crate::protocol::ocpp16::messages::{
     self, BootNotification, BootNotificationResponse, StatusNotification,
 };
 use crate::protocol::registry::ChargerCtx;
 use crate::state::State;
-
-/// The typed payload of a CALL that passed schema validation. What can still fail here is a value
-/// the schema allows but the field cannot hold (an integer beyond i32/i64): a property constraint.
-fn parse<T: DeserializeOwned>(payload: Value) -> Result<T, OcppError> {
-    serde_json::from_value(payload)
-        .map_err(|e| OcppError::new(ErrorCode::PropertyConstraintViolation, e.to_string()))
-}
 
 pub async fn handle(
     state: State,

@@ -4,26 +4,18 @@
 //! logged), and SecurityEventNotification (stored). The other actions are answered NotSupported until their
 //! blocks land (issue 22).
 
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::domain::chargers::Registration;
 use crate::domain::presence::{self, Boot, Booted, Modem};
 use crate::domain::telemetry::StatusReport;
 use crate::infra::timestamps;
-use crate::protocol::frame::{ErrorCode, OcppError};
+use crate::protocol::frame::{ErrorCode, OcppError, typed as parse};
 use crate::protocol::ocpp201::messages::{
     BootNotification, NotifyReport, SecurityEventNotification, StatusNotification,
 };
 use crate::protocol::registry::ChargerCtx;
 use crate::state::State;
-
-/// The typed payload of a schema-valid CALL (a value the schema allows but the field cannot hold,
-/// such as an integer beyond i32, is a property constraint).
-fn parse<T: DeserializeOwned>(payload: Value) -> Result<T, OcppError> {
-    serde_json::from_value(payload)
-        .map_err(|e| OcppError::new(ErrorCode::PropertyConstraintViolation, e.to_string()))
-}
 
 pub async fn handle(
     state: State,
