@@ -1,6 +1,6 @@
 //! The OCA compliance cases for an OCPP 2.0.1 CSMS (`../shared/spec/octt-2.0.1-csms-cases.md`)
-//! that csms passes so far (issue 22): blocks A (Basic auth, the station password) and B
-//! (provisioning) without transactions. Run two ways on SQLite and PostgreSQL, like the 1.6 ones:
+//! that csms passes so far (issue 22): those of blocks A (Basic auth, the station password), B
+//! (provisioning), F (remote control) and G (availability) that need no transaction. Run two ways on SQLite and PostgreSQL, like the 1.6 ones:
 //! each case alone on a fresh server with a station of its own (`tc_b_01_…::sqlite`), and every
 //! case in id order against ONE server and ONE station identity (`all_201_cases_in_id_order`),
 //! nothing reset in between. The station is a raw 2.0.1 client (`support::station201`); each
@@ -544,6 +544,199 @@ pub async fn tc_b_58(c: &C201<'_>) {
     assert_eq!(v, "ocpp2.0.1");
 }
 
+// ---- F Remote control (without transactions) ----
+
+pub async fn tc_f_06(c: &C201<'_>) {
+    let mut st = c.booted().await;
+    let body = json!({"evseId": 1, "connectorId": 1});
+    let request = c.command("UnlockConnector", body.clone());
+    relayed(
+        &mut st,
+        request,
+        "UnlockConnector",
+        body,
+        json!({"status": "Unlocked"}),
+    )
+    .await;
+}
+
+/// The operator's TriggerMessage `body`, answered Accepted; then the station sends `action`.
+async fn triggered(c: &C201<'_>, body: Value) -> Station {
+    let mut st = c.booted().await;
+    let request = c.command("TriggerMessage", body.clone());
+    relayed(
+        &mut st,
+        request,
+        "TriggerMessage",
+        body,
+        json!({"status": "Accepted"}),
+    )
+    .await;
+    st
+}
+
+pub async fn tc_f_20(c: &C201<'_>) {
+    let mut st = triggered(c, json!({"requestedMessage": "Heartbeat"})).await;
+    let hb = st.call("Heartbeat", json!({})).await.unwrap();
+    assert!(hb["currentTime"].is_string(), "{hb}");
+}
+
+pub async fn tc_f_23(c: &C201<'_>) {
+    let mut st = triggered(
+        c,
+        json!({"requestedMessage": "StatusNotification", "evse": {"id": 1, "connectorId": 1}}),
+    )
+    .await;
+    assert_eq!(
+        st.call("StatusNotification", status(1, "Available"))
+            .await
+            .unwrap(),
+        json!({})
+    );
+    assert_eq!(
+        st.call("NotifyEvent", notify_event()).await.unwrap(),
+        json!({})
+    );
+}
+
+pub async fn tc_f_24(c: &C201<'_>) {
+    let mut st = c.booted().await;
+    assert_eq!(
+        st.call("StatusNotification", status(1, "Occupied"))
+            .await
+            .unwrap(),
+        json!({})
+    );
+    let body =
+        json!({"requestedMessage": "StatusNotification", "evse": {"id": 1, "connectorId": 1}});
+    let request = c.command("TriggerMessage", body.clone());
+    relayed(
+        &mut st,
+        request,
+        "TriggerMessage",
+        body,
+        json!({"status": "Accepted"}),
+    )
+    .await;
+    assert_eq!(
+        st.call("StatusNotification", status(1, "Occupied"))
+            .await
+            .unwrap(),
+        json!({})
+    );
+}
+
+pub async fn tc_f_27(c: &C201<'_>) {
+    let mut st = c.booted().await;
+    let body = json!({"requestedMessage": "PublishFirmwareStatusNotification"});
+    let request = c.command("TriggerMessage", body.clone());
+    let f = st.frame().await;
+    assert_eq!(f[2], "TriggerMessage");
+    assert_eq!(f[3], body);
+    st.send(json!([4, f[1], "NotImplemented", "not here", {}]))
+        .await;
+    let (s, b) = request.await.unwrap();
+    assert_eq!(s, 502, "the station's CALLERROR, relayed: {b}");
+    // Handled: the station goes on as before.
+    assert!(st.call("Heartbeat", json!({})).await.is_ok());
+}
+
+// ---- G Availability ----
+
+async fn availability(c: &C201<'_>, body: Value, reported: &str) {
+    let mut st = c.booted().await;
+    let request = c.command("ChangeAvailability", body.clone());
+    relayed(
+        &mut st,
+        request,
+        "ChangeAvailability",
+        body,
+        json!({"status": "Accepted"}),
+    )
+    .await;
+    assert_eq!(
+        st.call("StatusNotification", status(1, reported))
+            .await
+            .unwrap(),
+        json!({})
+    );
+    assert_eq!(
+        st.call("NotifyEvent", notify_event()).await.unwrap(),
+        json!({})
+    );
+    let (_, view) = c
+        .app
+        .get(&format!("/api/admin/chargers/{}", c.device), Some(&c.admin))
+        .await;
+    let connector = view["charger"]["connectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["connectorId"] == 1)
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(connector["status"], reported, "{view}");
+}
+
+pub async fn tc_g_03(c: &C201<'_>) {
+    availability(
+        c,
+        json!({"operationalStatus": "Inoperative", "evse": {"id": 1}}),
+        "Unavailable",
+    )
+    .await;
+}
+
+pub async fn tc_g_04(c: &C201<'_>) {
+    availability(
+        c,
+        json!({"operationalStatus": "Operative", "evse": {"id": 1}}),
+        "Available",
+    )
+    .await;
+}
+
+pub async fn tc_g_05(c: &C201<'_>) {
+    availability(
+        c,
+        json!({"operationalStatus": "Inoperative"}),
+        "Unavailable",
+    )
+    .await;
+}
+
+pub async fn tc_g_06(c: &C201<'_>) {
+    availability(c, json!({"operationalStatus": "Operative"}), "Available").await;
+}
+
+pub async fn tc_g_07(c: &C201<'_>) {
+    availability(
+        c,
+        json!({"operationalStatus": "Inoperative", "evse": {"id": 1, "connectorId": 1}}),
+        "Unavailable",
+    )
+    .await;
+}
+
+pub async fn tc_g_08(c: &C201<'_>) {
+    availability(
+        c,
+        json!({"operationalStatus": "Operative", "evse": {"id": 1, "connectorId": 1}}),
+        "Available",
+    )
+    .await;
+}
+
+pub async fn tc_g_20(c: &C201<'_>) {
+    let mut st = c.booted().await;
+    let event = json!({"generatedAt": "2026-12-07T10:00:00Z", "seqNo": 0, "eventData": [{
+        "eventId": 2, "timestamp": "2026-12-07T10:00:00Z", "trigger": "Delta", "actualValue": "true",
+        "eventNotificationType": "HardWiredNotification",
+        "component": {"name": "ConnectorPlugRetentionLock", "evse": {"id": 1, "connectorId": 1}},
+        "variable": {"name": "Problem"}}]});
+    assert_eq!(st.call("NotifyEvent", event).await.unwrap(), json!({}));
+}
+
 macro_rules! cases201 {
     ($($id:literal => $f:ident),* $(,)?) => {
         $(
@@ -600,6 +793,18 @@ cases201! {
     "TC_B_42" => tc_b_42,
     "TC_B_44" => tc_b_44,
     "TC_B_58" => tc_b_58,
+    "TC_F_06" => tc_f_06,
+    "TC_F_20" => tc_f_20,
+    "TC_F_23" => tc_f_23,
+    "TC_F_24" => tc_f_24,
+    "TC_F_27" => tc_f_27,
+    "TC_G_03" => tc_g_03,
+    "TC_G_04" => tc_g_04,
+    "TC_G_05" => tc_g_05,
+    "TC_G_06" => tc_g_06,
+    "TC_G_07" => tc_g_07,
+    "TC_G_08" => tc_g_08,
+    "TC_G_20" => tc_g_20,
 }
 
 /// Every case above in id order against one server and one station identity.
