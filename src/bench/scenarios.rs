@@ -1008,6 +1008,7 @@ fn ceiling_start(
         meter_start: 0,
         reservation_id: None,
         timestamp: crate::infra::timestamps::now_timestamp(),
+        station_transaction: None,
     };
     let started = crate::domain::charging::transactions::start_transaction(
         c,

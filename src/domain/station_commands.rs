@@ -18,10 +18,19 @@ use crate::error::AppError;
 /// What the core asks a station to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// Start charging on `connector` for `id_tag` (the session's one-time tag).
-    StartCharging { connector: i32, id_tag: String },
-    /// Stop the station's transaction `transaction_id`.
-    StopCharging { transaction_id: i64 },
+    /// Start charging on `connector` for `id_tag` (the session's one-time tag); `remote_start_id`
+    /// (the session's id) names the request, for stations that report it back.
+    StartCharging {
+        connector: i32,
+        id_tag: String,
+        remote_start_id: i64,
+    },
+    /// Stop the core's transaction `transaction_id`, which the station may name by its own id
+    /// (`station_transaction_id`, OCPP 2.0.1).
+    StopCharging {
+        transaction_id: i64,
+        station_transaction_id: Option<String>,
+    },
     /// Hold `connector` (0: any) for `id_tag` until `expires_at`, under the id the station knows.
     Reserve {
         reservation_id: i64,

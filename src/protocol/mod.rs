@@ -5,6 +5,7 @@
 //! Earlier: OCPP 1.6J: framing, schemas, typed messages, the WebSocket server, per-charger connections,
 
 pub mod as_given;
+pub mod charging;
 pub mod commands;
 pub mod connection;
 pub mod frame;

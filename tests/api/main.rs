@@ -26,6 +26,7 @@ mod security;
 mod smart_charging;
 mod tls;
 mod tokens;
+mod transactions201;
 mod trust;
 
 pub fn race_in_use() -> &'static str {

@@ -150,10 +150,7 @@ async fn boot_heartbeat_status(app: TestApp) {
         "NotSupported"
     );
     let (code, why) = st
-        .call(
-            "Authorize",
-            json!({"idToken": {"idToken": "ABC", "type": "ISO14443"}}),
-        )
+        .call("LogStatusNotification", json!({"status": "Idle"}))
         .await
         .unwrap_err();
     assert_eq!(code, "NotSupported", "{why}");

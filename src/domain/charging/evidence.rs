@@ -42,6 +42,10 @@ pub struct TransactionStarted {
     pub reservation_id: Option<i32>,
     /// When it began, as the station says (RFC 3339).
     pub timestamp: String,
+    /// The station's own record of it (`station_transactions`), for a station that names its
+    /// transactions: linked in the same database transaction that records the start.
+    #[serde(skip)]
+    pub station_transaction: Option<i64>,
 }
 
 /// Readings a station sent on its own (not with the end of a transaction).

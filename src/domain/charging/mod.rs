@@ -12,6 +12,7 @@ pub mod occupancy;
 pub mod orphans;
 pub mod recovery;
 pub mod start;
+pub mod station_transactions;
 pub mod status;
 pub mod stop;
 pub mod stops;

@@ -117,6 +117,7 @@ pub async fn start(
     let command = Command::StartCharging {
         connector: req.connector_id,
         id_tag: session.id_tag.clone(),
+        remote_start_id: session.id,
     };
     let t = std::time::Instant::now();
     let answer = desk

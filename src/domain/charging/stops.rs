@@ -135,18 +135,25 @@ impl StopRetrier {
         tx_id: i64,
         device_id: &str,
     ) -> Result<Option<Result<Reply, CallFailure>>, AppError> {
-        let seen: Option<i32> = self
+        let seen: Option<(i32, Option<String>)> = self
             .db
             .run(move |c| {
-                Ok(ocpp_transactions::table
+                let seen: Option<i32> = ocpp_transactions::table
                     .find(tx_id)
                     .filter(ocpp_transactions::stop_next_at.is_not_null())
                     .select(ocpp_transactions::stop_attempts)
                     .first(c)
-                    .optional()?)
+                    .optional()?;
+                match seen {
+                    Some(n) => Ok(Some((
+                        n,
+                        super::station_transactions::station_id(c, tx_id)?,
+                    ))),
+                    None => Ok(None),
+                }
             })
             .await?;
-        let Some(seen) = seen else {
+        let Some((seen, station_transaction_id)) = seen else {
             return Ok(None);
         };
         let (timeout, base) = (self.call_timeout, self.base_secs);
@@ -163,6 +170,7 @@ impl StopRetrier {
                 device_id,
                 Command::StopCharging {
                     transaction_id: tx_id,
+                    station_transaction_id,
                 },
                 timeout,
             )

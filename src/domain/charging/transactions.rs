@@ -102,6 +102,9 @@ pub fn start_transaction(
     let started_at = timestamps::parse_timestamp(&req.timestamp).unwrap_or_else(now);
     let result = write_tx(c, |c| -> Result<Started, AppError> {
         if let Some(tx) = repeated(c, charger_id, req, &tag, started_at)? {
+            if let Some(row) = req.station_transaction {
+                super::station_transactions::linked(c, row, tx.id)?;
+            }
             return replayed(c, charger_id, &tx);
         }
         let tx_id: i64 = diesel::insert_into(ocpp_transactions::table)
@@ -116,6 +119,9 @@ pub fn start_transaction(
             ))
             .returning(ocpp_transactions::id)
             .get_result(c)?;
+        if let Some(row) = req.station_transaction {
+            super::station_transactions::linked(c, row, tx_id)?;
+        }
         let mut follow_up = FollowUp {
             released: supersede(c, charger_id, req, tx_id, &tag, started_at, policy)?,
             ..Default::default()

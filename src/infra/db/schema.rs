@@ -40,6 +40,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    station_transactions (id) {
+        id -> BigInt,
+        charger_id -> BigInt,
+        station_tx_id -> Text,
+        connector_id -> Nullable<Integer>,
+        transaction_id -> Nullable<BigInt>,
+        id_tag -> Nullable<Text>,
+        reservation_id -> Nullable<Integer>,
+        started_at -> Timestamp,
+        meter_start -> Nullable<BigInt>,
+        seq_max -> BigInt,
+        ended_at -> Nullable<Timestamp>,
+        meter_stop -> Nullable<BigInt>,
+        stopped_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     station_variables (id) {
         id -> BigInt,
         charger_id -> BigInt,
@@ -457,8 +476,11 @@ diesel::joinable!(charging_sessions -> chargers (charger_id));
 diesel::joinable!(charging_sessions -> customers (customer_id));
 diesel::joinable!(wallet_ledger -> customers (customer_id));
 diesel::joinable!(station_variables -> chargers (charger_id));
+diesel::joinable!(station_transactions -> chargers (charger_id));
+diesel::joinable!(station_transactions -> ocpp_transactions (transaction_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    station_transactions,
     settings,
     operators,
     customers,

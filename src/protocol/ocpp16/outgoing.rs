@@ -8,11 +8,13 @@ use crate::infra::timestamps::format_timestamp;
 /// The 1.6 action and payload for `command`.
 pub fn encode(command: &Command) -> (String, Value) {
     let (action, payload) = match command {
-        Command::StartCharging { connector, id_tag } => (
+        Command::StartCharging {
+            connector, id_tag, ..
+        } => (
             "RemoteStartTransaction",
             json!({"connectorId": connector, "idTag": id_tag}),
         ),
-        Command::StopCharging { transaction_id } => (
+        Command::StopCharging { transaction_id, .. } => (
             "RemoteStopTransaction",
             json!({"transactionId": transaction_id}),
         ),
@@ -239,11 +241,15 @@ mod tests {
                 Command::StartCharging {
                     connector: 1,
                     id_tag: "T1".into(),
+                    remote_start_id: 5,
                 },
                 "RemoteStartTransaction",
             ),
             (
-                Command::StopCharging { transaction_id: 7 },
+                Command::StopCharging {
+                    transaction_id: 7,
+                    station_transaction_id: None,
+                },
                 "RemoteStopTransaction",
             ),
             (

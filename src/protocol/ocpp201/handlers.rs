@@ -1,8 +1,8 @@
-//! Handlers for the CALLs an OCPP 2.0.1 station sends, mapped to the core's terms. So far block B's
-//! basics: BootNotification (Accepted / Pending / Rejected, as the operator decided), Heartbeat,
+//! Handlers for the CALLs an OCPP 2.0.1 station sends, mapped to the core's terms:
+//! BootNotification (Accepted / Pending / Rejected, as the operator decided), Heartbeat,
 //! StatusNotification, NotifyReport (the device model, stored), NotifyEvent (acknowledged and
-//! logged), and SecurityEventNotification (stored). The other actions are answered NotSupported until their
-//! blocks land (issue 22).
+//! logged), SecurityEventNotification (stored), and Authorize, TransactionEvent and MeterValues
+//! (`transactions`). The other actions are answered NotSupported until their blocks land.
 
 use serde_json::{Value, json};
 
@@ -14,6 +14,7 @@ use crate::protocol::frame::{ErrorCode, OcppError, typed as parse};
 use crate::protocol::ocpp201::messages::{
     BootNotification, NotifyReport, SecurityEventNotification, StatusNotification,
 };
+use crate::protocol::ocpp201::transactions;
 use crate::protocol::registry::ChargerCtx;
 use crate::state::State;
 
@@ -25,7 +26,11 @@ pub async fn handle(
 ) -> Result<Value, OcppError> {
     // B02/B03: a station that is Pending or Rejected sends nothing but BootNotification until it
     // is accepted.
-    if action != "BootNotification" && !ctx.accepted.load(std::sync::atomic::Ordering::Acquire) {
+    // The billing evidence of transactions it runs is still taken (as for 1.6).
+    if action != "BootNotification"
+        && !ctx.accepted.load(std::sync::atomic::Ordering::Acquire)
+        && !crate::protocol::charging::billing_evidence(&state, &ctx, &action).await?
+    {
         return Err(OcppError::new(
             ErrorCode::SecurityError,
             format!(
@@ -40,6 +45,9 @@ pub async fn handle(
             Ok(json!({"currentTime": timestamps::now_timestamp()}))
         }
         "StatusNotification" => status_notification(&state, &ctx, parse(payload)?).await,
+        "Authorize" => transactions::authorize(&state, &ctx, parse(payload)?).await,
+        "TransactionEvent" => transactions::transaction_event(&state, &ctx, parse(payload)?).await,
+        "MeterValues" => transactions::meter_values(&state, &ctx, parse(payload)?).await,
         "NotifyReport" => {
             let report: NotifyReport = parse(payload)?;
             let (request, seq, tbc) = (report.request_id, report.seq_no, report.tbc);
@@ -159,12 +167,6 @@ async fn status_notification(
         info: None,
         vendor_error_code: None,
     };
-    let changed = state
-        .telemetry
-        .status(ctx.charger_id, &ctx.device_id, report)
-        .await?;
-    if changed {
-        state.events.wake();
-    }
+    crate::protocol::charging::connector_status(state, ctx, report).await?;
     Ok(json!({}))
 }

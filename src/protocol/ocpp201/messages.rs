@@ -141,3 +141,142 @@ pub fn is_basic_auth_password(item: &serde_json::Value) -> bool {
     };
     named(&item["component"], "SecurityCtrlr") && named(&item["variable"], "BasicAuthPassword")
 }
+
+/// An identifier as 2.0.1 carries it: the token and its type (Central, ISO14443, eMAID, …).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdToken {
+    pub id_token: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl IdToken {
+    /// The identifier the core knows it by (`None`: the station needed none).
+    pub fn tag(self) -> Option<String> {
+        (self.kind != "NoAuthorization" && !self.id_token.is_empty()).then_some(self.id_token)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Authorize {
+    pub id_token: IdToken,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionEvent {
+    /// Started, Updated, Ended
+    pub event_type: String,
+    pub timestamp: String,
+    pub trigger_reason: String,
+    pub seq_no: i64,
+    #[serde(default)]
+    pub offline: bool,
+    pub reservation_id: Option<i32>,
+    pub transaction_info: TransactionInfo,
+    pub id_token: Option<IdToken>,
+    pub evse: Option<Evse>,
+    #[serde(default)]
+    pub meter_value: Vec<MeterValue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionInfo {
+    pub transaction_id: String,
+    pub stopped_reason: Option<String>,
+    pub remote_start_id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MeterValues {
+    pub evse_id: i32,
+    pub meter_value: Vec<MeterValue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MeterValue {
+    pub timestamp: String,
+    pub sampled_value: Vec<SampledValue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SampledValue {
+    pub value: f64,
+    pub context: Option<String>,
+    pub measurand: Option<String>,
+    pub phase: Option<String>,
+    pub location: Option<String>,
+    pub unit_of_measure: Option<UnitOfMeasure>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UnitOfMeasure {
+    pub unit: Option<String>,
+    pub multiplier: Option<i32>,
+}
+
+impl MeterValue {
+    /// The readings in the core's terms: the value scaled by its multiplier, in its unit.
+    pub fn into_core(self) -> crate::domain::charging::evidence::MeterValue {
+        crate::domain::charging::evidence::MeterValue {
+            timestamp: self.timestamp,
+            sampled_value: self
+                .sampled_value
+                .into_iter()
+                .map(|sv| {
+                    let (unit, multiplier) = match sv.unit_of_measure {
+                        Some(u) => (u.unit, u.multiplier.unwrap_or(0)),
+                        None => (None, 0),
+                    };
+                    let value = sv.value * 10f64.powi(multiplier.clamp(-30, 30));
+                    crate::domain::charging::evidence::SampledValue {
+                        value: value.to_string(),
+                        context: sv.context,
+                        format: None,
+                        measurand: sv.measurand,
+                        phase: sv.phase,
+                        location: sv.location,
+                        unit,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+impl TransactionEvent {
+    /// The event in the core's terms (`None`: an event type the schema does not know).
+    pub fn into_core(
+        self,
+    ) -> Option<crate::domain::charging::station_transactions::TransactionEvent> {
+        use crate::domain::charging::station_transactions::{Stage, TransactionEvent as Event};
+        let stage = match self.event_type.as_str() {
+            "Started" => Stage::Started,
+            "Updated" => Stage::Updated,
+            "Ended" => Stage::Ended,
+            _ => return None,
+        };
+        Some(Event {
+            stage,
+            station_tx_id: self.transaction_info.transaction_id,
+            seq_no: self.seq_no,
+            connector_id: self.evse.map(|e| e.id),
+            id_tag: self.id_token.and_then(IdToken::tag),
+            remote_start_id: self.transaction_info.remote_start_id,
+            reservation_id: self.reservation_id,
+            timestamp: self.timestamp,
+            meter_value: self
+                .meter_value
+                .into_iter()
+                .map(MeterValue::into_core)
+                .collect(),
+            stopped_reason: self.transaction_info.stopped_reason,
+        })
+    }
+}

@@ -7,3 +7,4 @@ pub mod handlers;
 pub mod messages;
 pub mod outgoing;
 pub mod schemas;
+pub mod transactions;

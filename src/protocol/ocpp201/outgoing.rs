@@ -1,6 +1,6 @@
 //! The core's commands in OCPP 2.0.1 words, and the station's answers back in the core's terms.
-//! So far: the boot trigger, the local list version, cancelling a reservation and the operator's
-//! commands as given; the rest come with their blocks (issue 22).
+//! So far: starting and stopping a charge, the boot trigger, the local list version, cancelling a
+//! reservation and the operator's commands as given; the rest come with their blocks (issue 22).
 
 use serde_json::{Value, json};
 
@@ -14,6 +14,22 @@ pub fn encode(command: &Command) -> Result<(String, Value), CallFailure> {
             json!({"requestedMessage": "BootNotification"}),
         ),
         Command::GetLocalListVersion => ("GetLocalListVersion", json!({})),
+        Command::StartCharging {
+            connector,
+            id_tag,
+            remote_start_id,
+        } => (
+            "RequestStartTransaction",
+            json!({
+                "evseId": connector,
+                "remoteStartId": remote_start_id,
+                "idToken": {"idToken": id_tag, "type": "Central"},
+            }),
+        ),
+        Command::StopCharging {
+            station_transaction_id: Some(id),
+            ..
+        } => ("RequestStopTransaction", json!({"transactionId": id})),
         Command::CancelReservation { reservation_id } => (
             "CancelReservation",
             json!({"reservationId": reservation_id}),
@@ -33,7 +49,7 @@ pub fn encode(command: &Command) -> Result<(String, Value), CallFailure> {
 fn name(command: &Command) -> &'static str {
     match command {
         Command::StartCharging { .. } => "starting a charge",
-        Command::StopCharging { .. } => "stopping a charge",
+        Command::StopCharging { .. } => "stopping a transaction the station never named",
         Command::Reserve { .. } => "reserving",
         Command::SendLocalList { .. } => "sending a local list",
         Command::SetChargingProfile { .. }
@@ -73,6 +89,15 @@ mod tests {
     #[test]
     fn what_it_carries_is_valid_and_the_rest_is_refused() {
         for command in [
+            Command::StartCharging {
+                connector: 1,
+                id_tag: "ONE-TIME".into(),
+                remote_start_id: 42,
+            },
+            Command::StopCharging {
+                transaction_id: 7,
+                station_transaction_id: Some("tx-7".into()),
+            },
             Command::TriggerBoot,
             Command::GetLocalListVersion,
             Command::CancelReservation { reservation_id: 3 },
@@ -82,7 +107,11 @@ mod tests {
                 panic!("{action} {payload}: {}", e.description);
             }
         }
-        let refused = encode(&Command::StopCharging { transaction_id: 1 });
+        // A transaction the station never named cannot be stopped by its id.
+        let refused = encode(&Command::StopCharging {
+            transaction_id: 1,
+            station_transaction_id: None,
+        });
         assert!(matches!(refused, Err(CallFailure::NotSupported { .. })));
         let r = decode(json!({"versionNumber": 4}));
         assert_eq!(r.list_version, Some(4));

@@ -1,0 +1,324 @@
+//! Transactions a station names by its own id (OCPP 2.0.1's `transactionId`, text), reported as a
+//! stream of events: started, updated, ended, each with a sequence number. Stations send them late,
+//! twice, out of order, offline and in bulk, for transactions csms never saw start, and with the
+//! identifier that says who pays only part way through (a cable plugged in first, authorized
+//! later).
+//!
+//! Each event is noted first on the station's row (`station_transactions`): the earliest time seen,
+//! the lowest energy register, the identifier once one is known, the highest sequence number and
+//! the end. From that the core decides what the event means in its own terms:
+//! - the transaction **begins** (a [`TransactionStarted`] for `transactions::start_transaction`, which
+//!   decides who pays exactly as for any station) as soon as an identifier is known, whatever event
+//!   brings it, and at the earliest time and register seen;
+//! - its **readings** are stored (`MeterReport`) once it has begun;
+//! - it **ends** (a [`TransactionEnded`]) once it has begun and an end has been seen, whichever came
+//!   first.
+//!
+//! Every step is idempotent: a repeated event finds the row as it left it, a begin that is retried
+//! is recognised by `start_transaction` as a repeat, an end by `stop_transaction`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::evidence::{MeterValue, TransactionEnded, TransactionStarted};
+use crate::error::AppError;
+use crate::infra::db::schema::{charging_sessions, ocpp_transactions, station_transactions};
+use crate::infra::db::{DbConnection, now, write_tx};
+use crate::infra::timestamps;
+
+/// Where a transaction is in its life, as the station reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    Started,
+    Updated,
+    Ended,
+}
+
+/// One event of a transaction the station names.
+#[derive(Clone, Debug)]
+pub struct TransactionEvent {
+    pub stage: Stage,
+    pub station_tx_id: String,
+    pub seq_no: i64,
+    /// The connector (for OCPP 2.0.1, the EVSE), when the event says.
+    pub connector_id: Option<i32>,
+    /// The identifier that authorized it, when the event carries one.
+    pub id_tag: Option<String>,
+    /// The id csms gave the start request that began it (the session's id).
+    pub remote_start_id: Option<i64>,
+    pub reservation_id: Option<i32>,
+    pub timestamp: String,
+    pub meter_value: Vec<MeterValue>,
+    pub stopped_reason: Option<String>,
+}
+
+/// What an event means once noted.
+#[derive(Debug)]
+pub struct Noted {
+    pub row_id: i64,
+    /// The core's transaction, if the station's transaction already is one.
+    pub transaction_id: Option<i64>,
+    /// The answer already given about its identifier (a repeated event gets the same).
+    pub id_tag_status: Option<String>,
+    /// The transaction begins now.
+    pub begin: Option<TransactionStarted>,
+    /// Readings to store once it has begun (not with its end: those go with the end).
+    pub readings: Vec<MeterValue>,
+    pub connector_id: i32,
+    /// It ends now (its `transaction_id` is filled in once it has one).
+    pub end: Option<TransactionEnded>,
+    /// The sequence jumped past the highest number seen: events are missing.
+    pub gap: bool,
+}
+
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = station_transactions)]
+struct Row {
+    id: i64,
+    connector_id: Option<i32>,
+    transaction_id: Option<i64>,
+    id_tag: Option<String>,
+    reservation_id: Option<i32>,
+    started_at: NaiveDateTime,
+    meter_start: Option<i64>,
+    seq_max: i64,
+    ended_at: Option<NaiveDateTime>,
+    meter_stop: Option<i64>,
+    stopped_reason: Option<String>,
+}
+
+/// The lowest and highest energy register among `readings`.
+fn registers(readings: &[MeterValue]) -> (Option<i64>, Option<i64>) {
+    let all: Vec<i64> = readings.iter().filter_map(MeterValue::energy_wh).collect();
+    (all.iter().min().copied(), all.iter().max().copied())
+}
+
+fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Notes one event on the station's row (created on its first event) and says what it means.
+pub fn note(
+    c: &mut DbConnection,
+    charger_id: i64,
+    ev: &TransactionEvent,
+) -> Result<Noted, AppError> {
+    let at = timestamps::parse_timestamp(&ev.timestamp).unwrap_or_else(now);
+    let (low, high) = registers(&ev.meter_value);
+    write_tx(c, |c| {
+        // No identifier, but the start request csms sent: the session's one-time tag.
+        let tag = match (&ev.id_tag, ev.remote_start_id) {
+            (Some(tag), _) => Some(tag.clone()),
+            (None, Some(session)) => charging_sessions::table
+                .find(session)
+                .filter(charging_sessions::charger_id.eq(charger_id))
+                .select(charging_sessions::id_tag)
+                .first::<String>(c)
+                .optional()?,
+            (None, None) => None,
+        };
+        let found: Option<Row> = station_transactions::table
+            .filter(station_transactions::charger_id.eq(charger_id))
+            .filter(station_transactions::station_tx_id.eq(&ev.station_tx_id))
+            .select(Row::as_select())
+            .first(c)
+            .optional()?;
+        let ended = ev.stage == Stage::Ended;
+        let (row, gap) = match found {
+            None => {
+                let id: i64 = diesel::insert_into(station_transactions::table)
+                    .values((
+                        station_transactions::charger_id.eq(charger_id),
+                        station_transactions::station_tx_id.eq(&ev.station_tx_id),
+                        station_transactions::connector_id.eq(ev.connector_id),
+                        station_transactions::id_tag.eq(&tag),
+                        station_transactions::reservation_id.eq(ev.reservation_id),
+                        station_transactions::started_at.eq(at),
+                        station_transactions::meter_start.eq(low),
+                        station_transactions::seq_max.eq(ev.seq_no),
+                        station_transactions::ended_at.eq(ended.then_some(at)),
+                        station_transactions::meter_stop.eq(if ended { high } else { None }),
+                        station_transactions::stopped_reason.eq(&ev.stopped_reason),
+                        station_transactions::created_at.eq(now()),
+                    ))
+                    .returning(station_transactions::id)
+                    .get_result(c)?;
+                let row = Row {
+                    id,
+                    connector_id: ev.connector_id,
+                    transaction_id: None,
+                    id_tag: tag.clone(),
+                    reservation_id: ev.reservation_id,
+                    started_at: at,
+                    meter_start: low,
+                    seq_max: ev.seq_no,
+                    ended_at: ended.then_some(at),
+                    meter_stop: if ended { high } else { None },
+                    stopped_reason: ev.stopped_reason.clone(),
+                };
+                // First seen part way through: what came before is missing.
+                (row, ev.seq_no > 0)
+            }
+            Some(old) => {
+                let gap = ev.seq_no > old.seq_max + 1;
+                let row = Row {
+                    id: old.id,
+                    connector_id: old.connector_id.or(ev.connector_id),
+                    transaction_id: old.transaction_id,
+                    id_tag: old.id_tag.or(tag.clone()),
+                    reservation_id: old.reservation_id.or(ev.reservation_id),
+                    started_at: if ended {
+                        old.started_at
+                    } else {
+                        old.started_at.min(at)
+                    },
+                    meter_start: min_opt(old.meter_start, low),
+                    seq_max: old.seq_max.max(ev.seq_no),
+                    ended_at: old.ended_at.or(ended.then_some(at)),
+                    // Readings that come after the end raise what it ended at.
+                    meter_stop: if ended || old.ended_at.is_some() {
+                        max_opt(old.meter_stop, high)
+                    } else {
+                        old.meter_stop
+                    },
+                    stopped_reason: old.stopped_reason.or(ev.stopped_reason.clone()),
+                };
+                diesel::update(station_transactions::table.find(old.id))
+                    .set((
+                        station_transactions::connector_id.eq(row.connector_id),
+                        station_transactions::id_tag.eq(&row.id_tag),
+                        station_transactions::reservation_id.eq(row.reservation_id),
+                        station_transactions::started_at.eq(row.started_at),
+                        station_transactions::meter_start.eq(row.meter_start),
+                        station_transactions::seq_max.eq(row.seq_max),
+                        station_transactions::ended_at.eq(row.ended_at),
+                        station_transactions::meter_stop.eq(row.meter_stop),
+                        station_transactions::stopped_reason.eq(&row.stopped_reason),
+                    ))
+                    .execute(c)?;
+                // The first register known for a transaction that began without one.
+                if let (Some(tx), None, Some(wh)) = (old.transaction_id, old.meter_start, low) {
+                    register_known(c, tx, wh)?;
+                }
+                (row, gap)
+            }
+        };
+        let connector_id = row.connector_id.unwrap_or(0);
+        let begin = match (&row.transaction_id, &row.id_tag) {
+            (None, Some(tag)) => Some(TransactionStarted {
+                connector_id,
+                id_tag: tag.clone(),
+                meter_start: row.meter_start.unwrap_or(0),
+                reservation_id: row.reservation_id,
+                timestamp: timestamps::format_timestamp(row.started_at),
+                station_transaction: Some(row.id),
+            }),
+            _ => None,
+        };
+        let id_tag_status = match row.transaction_id {
+            Some(tx) => ocpp_transactions::table
+                .find(tx)
+                .select(ocpp_transactions::id_tag_status)
+                .first::<Option<String>>(c)
+                .optional()?
+                .flatten(),
+            None => None,
+        };
+        let begun = row.transaction_id.is_some() || begin.is_some();
+        let end = match row.ended_at {
+            Some(ended_at) if begun => Some(TransactionEnded {
+                transaction_id: row.transaction_id.unwrap_or(0),
+                id_tag: if ended { ev.id_tag.clone() } else { None },
+                meter_stop: row
+                    .meter_stop
+                    .or(row.meter_start)
+                    .unwrap_or(0)
+                    .max(row.meter_start.unwrap_or(0)),
+                timestamp: timestamps::format_timestamp(ended_at),
+                reason: row.stopped_reason.clone(),
+                transaction_data: if ended {
+                    ev.meter_value.clone()
+                } else {
+                    Vec::new()
+                },
+            }),
+            _ => None,
+        };
+        Ok(Noted {
+            row_id: row.id,
+            transaction_id: row.transaction_id,
+            id_tag_status,
+            begin,
+            readings: if row.ended_at.is_some() || !begun {
+                Vec::new()
+            } else {
+                ev.meter_value.clone()
+            },
+            connector_id,
+            end,
+            gap,
+        })
+    })
+}
+
+/// The station's transaction became the core's transaction `tx_id` (called by
+/// `start_transaction`, in the transaction that records it, so that a stop sent at once names it).
+pub fn linked(c: &mut DbConnection, row_id: i64, tx_id: i64) -> Result<(), AppError> {
+    diesel::update(
+        station_transactions::table
+            .find(row_id)
+            .filter(station_transactions::transaction_id.is_null()),
+    )
+    .set(station_transactions::transaction_id.eq(tx_id))
+    .execute(c)?;
+    Ok(())
+}
+
+/// A transaction that began before any energy register was seen starts from the first one.
+fn register_known(c: &mut DbConnection, tx_id: i64, wh: i64) -> Result<(), AppError> {
+    diesel::update(ocpp_transactions::table.find(tx_id))
+        .set(ocpp_transactions::meter_start.eq(wh))
+        .execute(c)?;
+    diesel::update(
+        charging_sessions::table
+            .filter(charging_sessions::transaction_id.eq(tx_id))
+            .filter(charging_sessions::energy_wh.eq(0)),
+    )
+    .set((
+        charging_sessions::meter_start.eq(wh),
+        charging_sessions::meter_last.eq(wh),
+    ))
+    .execute(c)?;
+    Ok(())
+}
+
+/// The station's own id for the core's transaction `tx_id` (`None`: a station that numbers its
+/// transactions as csms does, OCPP 1.6).
+pub fn station_id(c: &mut DbConnection, tx_id: i64) -> Result<Option<String>, AppError> {
+    Ok(station_transactions::table
+        .filter(station_transactions::transaction_id.eq(tx_id))
+        .select(station_transactions::station_tx_id)
+        .first(c)
+        .optional()?)
+}
+
+/// What the customer pays for the core's transaction `tx_id` once it ended, in minor units
+/// (`None`: still running, or no session bills it).
+pub fn final_cost(c: &mut DbConnection, tx_id: i64) -> Result<Option<i64>, AppError> {
+    Ok(charging_sessions::table
+        .filter(charging_sessions::transaction_id.eq(tx_id))
+        .filter(charging_sessions::stopped_at.is_not_null())
+        .select(charging_sessions::cost)
+        .first(c)
+        .optional()?)
+}

@@ -1,0 +1,194 @@
+//! OCPP 2.0.1 transactions, authorization and meter values mapped to the charging core:
+//! TransactionEvent (Started / Updated / Ended, in any order, twice, offline) through
+//! `station_transactions`, whose begin and end run the same core as 1.6's StartTransaction and
+//! StopTransaction (who pays, the hold, the best energy, the authorized amount as the most it
+//! costs); Authorize and MeterValues as 1.6's.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::domain::charging::evidence::{Authorization, MeterReport};
+use crate::domain::charging::station_transactions::{self, Stage};
+use crate::domain::charging::{tags, transactions};
+use crate::domain::station_commands::{Command, StationCommands};
+use crate::protocol::charging::{live_follow_up, transaction};
+use crate::protocol::frame::{ErrorCode, OcppError};
+use crate::protocol::ocpp201::messages;
+use crate::protocol::registry::ChargerCtx;
+use crate::state::State;
+
+/// How long csms waits for the station's GetTransactionStatus answer.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The core's answer about an identifier as 2.0.1's idTokenInfo.
+pub fn id_token_info(a: Authorization) -> Value {
+    let mut info = json!({"status": a.status});
+    if let Some(expiry) = a.expiry_date {
+        info["cacheExpiryDateTime"] = json!(expiry);
+    }
+    if let Some(group) = a.parent_id_tag {
+        info["groupIdToken"] = json!({"idToken": group, "type": "Central"});
+    }
+    info
+}
+
+/// Authorize: the same decision as 1.6's (a customer's own card, a fleet card, a session's
+/// one-time tag), answered as idTokenInfo.
+pub async fn authorize(
+    state: &State,
+    ctx: &ChargerCtx,
+    req: messages::Authorize,
+) -> Result<Value, OcppError> {
+    let Some(tag) = req.id_token.tag() else {
+        return Ok(json!({"idTokenInfo": {"status": "Invalid"}}));
+    };
+    let charger_id = ctx.charger_id;
+    let (info, wallet) = state
+        .db
+        .run(move |c| tags::authorize_payer(c, charger_id, &tag))
+        .await?;
+    if wallet && info.status == "Accepted" {
+        state
+            .auth_cache
+            .wallet_tag_accepted(&ctx.device_id, charger_id);
+    }
+    Ok(json!({"idTokenInfo": id_token_info(info)}))
+}
+
+/// MeterValues outside a transaction event: readings of the EVSE, stored like 1.6's.
+pub async fn meter_values(
+    state: &State,
+    ctx: &ChargerCtx,
+    req: messages::MeterValues,
+) -> Result<Value, OcppError> {
+    let report = MeterReport {
+        connector_id: req.evse_id,
+        transaction_id: None,
+        meter_value: req
+            .meter_value
+            .into_iter()
+            .map(messages::MeterValue::into_core)
+            .collect(),
+    };
+    let fu = state.meters.write(ctx.charger_id, report).await?;
+    live_follow_up(state, ctx, fu);
+    Ok(json!({}))
+}
+
+/// TransactionEvent: noted, then begun, metered and ended in the core as it allows; answered with
+/// the identifier's status when the event carries one, and the final cost once it ended.
+pub async fn transaction_event(
+    state: &State,
+    ctx: &ChargerCtx,
+    req: messages::TransactionEvent,
+) -> Result<Value, OcppError> {
+    let token = req.id_token.as_ref().map(|t| t.id_token.clone());
+    let needs_auth = req
+        .id_token
+        .as_ref()
+        .is_some_and(|t| t.kind != "NoAuthorization");
+    if req.offline {
+        log::info!(
+            "{}: offline TransactionEvent {} seqNo {} for {} ({})",
+            ctx.device_id,
+            req.event_type,
+            req.seq_no,
+            req.transaction_info.transaction_id,
+            req.trigger_reason
+        );
+    }
+    let Some(ev) = req.into_core() else {
+        return Err(OcppError::new(
+            ErrorCode::PropertyConstraintViolation,
+            "eventType must be Started, Updated or Ended",
+        ));
+    };
+    let (charger_id, station_tx) = (ctx.charger_id, ev.station_tx_id.clone());
+    let ended = ev.stage == Stage::Ended;
+    let noted = state
+        .db
+        .run(move |c| station_transactions::note(c, charger_id, &ev))
+        .await?;
+    let mut tx = noted.transaction_id;
+    let mut info = noted.id_tag_status.as_deref().map(Authorization::status);
+    if let Some(begin) = noted.begin {
+        let started = transaction(state, ctx, begin, transactions::start_transaction, |s| {
+            &mut s.follow_up
+        })
+        .await?;
+        let id = started.transaction_id;
+        if started.wallet_paid && started.id_tag_info.status == "Accepted" {
+            state
+                .auth_cache
+                .wallet_tag_accepted(&ctx.device_id, charger_id);
+        }
+        tx = Some(id);
+        info = Some(started.id_tag_info);
+    }
+    if let Some(id) = tx.filter(|_| !noted.readings.is_empty()) {
+        let report = MeterReport {
+            connector_id: noted.connector_id,
+            transaction_id: Some(id),
+            meter_value: noted.readings,
+        };
+        let fu = state.meters.write(charger_id, report).await?;
+        live_follow_up(state, ctx, fu);
+    }
+    let mut total_cost = None;
+    if let (Some(id), Some(mut end)) = (tx, noted.end) {
+        end.transaction_id = id;
+        let stopped = transaction(state, ctx, end, transactions::stop_transaction, |s| {
+            &mut s.follow_up
+        })
+        .await?;
+        if ended {
+            info = stopped.id_tag_info.or(info);
+        }
+        total_cost = state
+            .db
+            .run(move |c| station_transactions::final_cost(c, id))
+            .await?;
+    }
+    if noted.gap {
+        ask_status(state, ctx, station_tx);
+    }
+    let mut answer = json!({});
+    if needs_auth {
+        let info = match info {
+            Some(info) => info,
+            None => {
+                let tag = token.unwrap_or_default();
+                state
+                    .db
+                    .run(move |c| tags::authorize(c, charger_id, &tag))
+                    .await?
+            }
+        };
+        answer["idTokenInfo"] = id_token_info(info);
+    }
+    if let Some(cost) = total_cost {
+        // In the currency's units (the wallet keeps minor units).
+        answer["totalCost"] = json!(cost as f64 / 100.0);
+    }
+    Ok(answer)
+}
+
+/// A gap in a transaction's sequence numbers: ask the station whether it still holds events of
+/// it (it sends them on its own; the answer is logged). Sent once this CALL was answered.
+fn ask_status(state: &State, ctx: &ChargerCtx, station_tx: String) {
+    let (registry, device) = (state.registry.clone(), ctx.device_id.clone());
+    tokio::spawn(async move {
+        let command = Command::Given {
+            action: "GetTransactionStatus".into(),
+            payload: json!({"transactionId": station_tx}),
+        };
+        match registry.send(&device, command, STATUS_TIMEOUT).await {
+            Ok(reply) => log::info!(
+                "{device}: transaction {station_tx} has a gap in its events; the station says {}",
+                reply.body
+            ),
+            Err(e) => log::warn!("{device}: GetTransactionStatus {station_tx}: {e}"),
+        }
+    });
+}

@@ -1,0 +1,323 @@
+//! The wallet on an OCPP 2.0.1 station (issue 22, blocks E and J): a customer's start sends
+//! RequestStartTransaction with a one-time idToken and a remoteStartId, TransactionEvent Started
+//! links the session, Updated meters it, a stop sends RequestStopTransaction and Ended settles it
+//! with the final cost. The seed race is decided by the database as on 1.6, and events that come
+//! out of order, twice, offline or for a transaction first seen part way through bill exactly
+//! once and never beyond the authorized amount.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tokio::sync::Barrier;
+
+use crate::dual;
+use crate::helpers::TestApp;
+use crate::support::station201::{Auto, Station};
+
+const IN_USE: &str = "This charger connector is currently in use by another customer. Please try a different connector or wait for the current session to end.";
+
+fn both(s: &mut csms::infra::config::Settings) {
+    s.ocpp_versions = vec!["ocpp1.6".into(), "ocpp2.0.1".into()];
+}
+
+/// Registers `device` and runs it as an automatic 2.0.1 station with `evses` EVSEs.
+async fn station(app: &TestApp, device: &str, evses: i64) -> Auto {
+    app.register_charger(device, None).await;
+    let password = app.password(device);
+    let (st, v) = Station::connect(
+        &app.ocpp,
+        device,
+        "ocpp2.0.1",
+        password.as_deref().map(|p| (device, p)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(v, "ocpp2.0.1");
+    Auto::run(st, evses).await
+}
+
+async fn session(app: &TestApp, token: &str, id: &str) -> Value {
+    let (s, body) = app
+        .get(&format!("/api/user/charging/sessions/{id}"), Some(token))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    body["session"].clone()
+}
+
+/// A customer's start and stop on a 2.0.1 station, end to end, with the money.
+async fn customer_start_meter_stop(app: TestApp) {
+    let st = station(&app, "E201A", 2).await;
+    let c = app.customer("e201a@example.com", 100.0).await;
+    let (s, body) = app.start(&c.token, "E201A", 1, 50.0).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["message"], "Charging started successfully");
+    let sid = body["session"]["sessionId"].as_str().unwrap().to_string();
+    assert_eq!(app.balance(&c.token).await, 50.0, "the hold");
+
+    // What went out: RequestStartTransaction in 2.0.1 words, with a one-time idToken.
+    let (_, req) = st
+        .received()
+        .into_iter()
+        .find(|(a, _)| a == "RequestStartTransaction")
+        .expect("a RequestStartTransaction");
+    assert_eq!(req["evseId"], 1);
+    assert_eq!(req["idToken"]["type"], "Central");
+    assert_ne!(
+        req["idToken"]["idToken"],
+        json!(c.id_tag),
+        "a one-time token"
+    );
+    assert!(req["remoteStartId"].as_i64().is_some(), "{req}");
+
+    // Started linked the session (its answer accepted the token).
+    app.wait_until(|| !st.answers("TX-1").is_empty()).await;
+    assert_eq!(st.answers("TX-1")[0]["idTokenInfo"]["status"], "Accepted");
+    let v = session(&app, &c.token, &sid).await;
+    assert_eq!(v["status"], "active", "{v}");
+    assert!(v["transactionId"].as_i64().is_some(), "{v}");
+
+    // 4 kWh flow, reported in Updated events; the session shows them.
+    st.charge(1, 2500.0).await;
+    let a = st.charge(1, 1500.0).await;
+    assert_eq!(a, json!({}), "no token, no idTokenInfo: {a}");
+    let v = session(&app, &c.token, &sid).await;
+    assert_eq!(v["energyKwh"], 4.0, "{v}");
+
+    // The customer stops: RequestStopTransaction names the station's transaction; Ended settles.
+    let (s, stop) = app
+        .post(
+            "/api/user/charging/stop",
+            Some(&c.token),
+            json!({"sessionId": sid}),
+        )
+        .await;
+    assert_eq!(s, 200, "{stop}");
+    let (_, req) = st
+        .received()
+        .into_iter()
+        .find(|(a, _)| a == "RequestStopTransaction")
+        .expect("a RequestStopTransaction");
+    assert_eq!(req, json!({"transactionId": "TX-1"}));
+    app.wait_until(|| st.answers("TX-1").len() == 4).await;
+    let v = session(&app, &c.token, &sid).await;
+    assert_eq!(v["status"], "completed", "{v}");
+    assert_eq!(v["energyKwh"], 4.0, "{v}");
+    let cost = v["cost"].as_f64().unwrap();
+    assert!(cost > 0.0, "energy is never free: {v}");
+    let ended = &st.answers("TX-1")[3];
+    assert_eq!(ended["totalCost"].as_f64(), Some(cost), "{ended}");
+    assert_eq!(app.balance(&c.token).await, 100.0 - cost);
+    app.assert_money_conserved().await;
+}
+dual!(customer_start_meter_stop, super::both);
+
+/// The seed on a 2.0.1 station: two customers, one connector, at once; 50 rounds. Exactly one
+/// wins, the loser gets the exact message and keeps their money, and one RequestStartTransaction
+/// reaches the station per round.
+async fn seed_race_on_201(app: TestApp) {
+    let app = Arc::new(app);
+    let st = station(&app, "E201SEED", 2).await;
+    let c1 = app.customer("seed201a@example.com", 1000.0).await;
+    let c2 = app.customer("seed201b@example.com", 1000.0).await;
+    for round in 0..50 {
+        let before = (app.balance(&c1.token).await, app.balance(&c2.token).await);
+        let counts = (
+            app.sessions(&c1.token).await.len(),
+            app.sessions(&c2.token).await.len(),
+        );
+        let starts = st.received_count("RequestStartTransaction");
+        let barrier = Arc::new(Barrier::new(2));
+        let mut tasks = Vec::new();
+        for token in [c1.token.clone(), c2.token.clone()] {
+            let (app, barrier) = (app.clone(), barrier.clone());
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                app.start(&token, "E201SEED", 1, 50.0).await
+            }));
+        }
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.unwrap());
+        }
+        let winners: Vec<usize> = (0..2).filter(|&i| results[i].0 == 200).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {results:?}");
+        let (w, l) = (winners[0], 1 - winners[0]);
+        assert_eq!(results[w].1["message"], "Charging started successfully");
+        assert_eq!(results[l].0, 400, "round {round}: {results:?}");
+        assert_eq!(results[l].1, json!({"success": false, "error": IN_USE}));
+        assert_eq!(st.received_count("RequestStartTransaction"), starts + 1);
+        let tokens = [&c1.token, &c2.token];
+        let after = (app.balance(&c1.token).await, app.balance(&c2.token).await);
+        let after_counts = (
+            app.sessions(&c1.token).await.len(),
+            app.sessions(&c2.token).await.len(),
+        );
+        let pick = |p: (f64, f64), i: usize| if i == 0 { p.0 } else { p.1 };
+        let pick_n = |p: (usize, usize), i: usize| if i == 0 { p.0 } else { p.1 };
+        assert_eq!(pick(after, w), pick(before, w) - 50.0, "the winner's hold");
+        assert_eq!(
+            pick(after, l),
+            pick(before, l),
+            "the loser keeps their money"
+        );
+        assert_eq!(
+            pick_n(after_counts, l),
+            pick_n(counts, l),
+            "no session for the loser"
+        );
+
+        let sid = results[w].1["session"]["sessionId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        app.wait_until(|| !st.open().is_empty()).await;
+        let (s, stop) = app
+            .post(
+                "/api/user/charging/stop",
+                Some(tokens[w]),
+                json!({"sessionId": sid}),
+            )
+            .await;
+        assert_eq!(s, 200, "{stop}");
+        let tx = format!("TX-{}", round + 1);
+        app.wait_until(|| st.answers(&tx).len() == 2).await;
+        assert_eq!(session(&app, tokens[w], &sid).await["status"], "completed");
+    }
+    app.assert_money_conserved().await;
+}
+dual!(seed_race_on_201, super::both);
+
+/// A transaction's events out of order, offline, twice, first seen part way through: the session
+/// is billed once, from the earliest register to the last, and a gap in seqNo asks the station.
+async fn events_out_of_order_bill_once(app: TestApp) {
+    let st = station(&app, "E201OOO", 1).await;
+    let c = app.customer("ooo201@example.com", 100.0).await;
+    // The station accepts the start but its events come later, in another order.
+    st.refuse_starts(Some("Accepted"));
+    let (s, body) = app.start(&c.token, "E201OOO", 1, 50.0).await;
+    assert_eq!(s, 200, "{body}");
+    let sid = body["session"]["sessionId"].as_str().unwrap().to_string();
+    let (_, req) = st
+        .received()
+        .into_iter()
+        .find(|(a, _)| a == "RequestStartTransaction")
+        .unwrap();
+    let token = req["idToken"].clone();
+    let offline = json!({"offline": true});
+
+    // seqNo 1 first: no identifier yet, nothing to bill; the gap (0 is missing) asks the station.
+    let a = st
+        .event("Updated", "OOO-1", 1, 1, offline.clone(), Some(3000.0))
+        .await;
+    assert_eq!(a, json!({}), "{a}");
+    app.wait_until(|| st.received_count("GetTransactionStatus") == 1)
+        .await;
+    let (_, ask) = st
+        .received()
+        .into_iter()
+        .find(|(a, _)| a == "GetTransactionStatus")
+        .unwrap();
+    assert_eq!(ask, json!({"transactionId": "OOO-1"}));
+    // The end (seqNo 2) before the start.
+    let a = st
+        .event("Ended", "OOO-1", 2, 1, offline.clone(), Some(6000.0))
+        .await;
+    assert_eq!(a, json!({}), "not begun yet: {a}");
+    assert_eq!(session(&app, &c.token, &sid).await["status"], "active");
+    // The start (seqNo 0, register 1000 Wh) arrives last: begun and ended at once.
+    let started = json!({"offline": true, "idToken": token,
+        "transactionInfo": {"transactionId": "OOO-1", "remoteStartId": req["remoteStartId"]}});
+    let a = st
+        .event("Started", "OOO-1", 0, 1, started.clone(), Some(1000.0))
+        .await;
+    assert_eq!(a["idTokenInfo"]["status"], "Accepted", "{a}");
+    let v = session(&app, &c.token, &sid).await;
+    assert_eq!(v["status"], "completed", "{v}");
+    assert_eq!(v["energyKwh"], 5.0, "from 1000 Wh to 6000 Wh: {v}");
+    let cost = v["cost"].as_f64().unwrap();
+    assert_eq!(a["totalCost"].as_f64(), Some(cost), "{a}");
+    let balance = app.balance(&c.token).await;
+    assert_eq!(balance, 100.0 - cost);
+
+    // Every event again: the same answers, nothing billed twice.
+    let again = st
+        .event("Started", "OOO-1", 0, 1, started, Some(1000.0))
+        .await;
+    assert_eq!(again["idTokenInfo"]["status"], "Accepted", "{again}");
+    st.event("Updated", "OOO-1", 1, 1, offline.clone(), Some(3000.0))
+        .await;
+    st.event("Ended", "OOO-1", 2, 1, offline, Some(6000.0))
+        .await;
+    let v = session(&app, &c.token, &sid).await;
+    assert_eq!(v["energyKwh"], 5.0, "{v}");
+    assert_eq!(v["cost"].as_f64(), Some(cost));
+    assert_eq!(app.balance(&c.token).await, balance);
+    app.assert_money_conserved().await;
+}
+dual!(events_out_of_order_bill_once, super::both);
+
+/// A card used at the station (its owner's idTag), the transaction first seen mid-session with
+/// the card in an Updated event; more energy than the hold covers: the customer pays the hold
+/// and no more. An unknown card is refused and the station is asked to stop.
+async fn local_card_capped_at_the_hold(app: TestApp) {
+    let st = station(&app, "E201CARD", 2).await;
+    let c = app.customer("card201@example.com", 30.0).await;
+    let card = json!({"idToken": {"idToken": c.id_tag.to_lowercase(), "type": "ISO14443"}});
+    let auth = st.call("Authorize", card.clone()).await.unwrap();
+    assert_eq!(auth["idTokenInfo"]["status"], "Accepted", "{auth}");
+    let unknown = st
+        .call(
+            "Authorize",
+            json!({"idToken": {"idToken": "NOPE", "type": "ISO14443"}}),
+        )
+        .await
+        .unwrap();
+    assert_ne!(unknown["idTokenInfo"]["status"], "Accepted", "{unknown}");
+
+    // First seen at seqNo 3, mid-session, with the card: it begins there.
+    let mut first = card.clone();
+    first["triggerReason"] = json!("Authorized");
+    let a = st
+        .event("Updated", "CARD-1", 3, 1, first, Some(10_000.0))
+        .await;
+    assert_eq!(a["idTokenInfo"]["status"], "Accepted", "{a}");
+    let sessions = app.sessions(&c.token).await;
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    let sid = sessions[0]["sessionId"].as_str().unwrap().to_string();
+    let held = 30.0 - app.balance(&c.token).await;
+    assert!(held > 0.0, "a hold was taken");
+    // A huge amount of energy: far beyond the hold.
+    let a = st
+        .event(
+            "Ended",
+            "CARD-1",
+            4,
+            1,
+            json!({"transactionInfo": {"transactionId": "CARD-1", "stoppedReason": "Local"}}),
+            Some(900_000.0),
+        )
+        .await;
+    let v = session(&app, &c.token, &sid).await;
+    assert_eq!(v["status"], "completed", "{v}");
+    assert!(
+        v["cost"].as_f64().unwrap() <= held,
+        "never beyond the hold: {v}"
+    );
+    assert_eq!(a["totalCost"].as_f64(), v["cost"].as_f64(), "{a}");
+    assert!(app.balance(&c.token).await >= 30.0 - held);
+
+    // An unknown card starts a transaction: refused, and the station is asked to stop it.
+    let stranger = json!({"idToken": {"idToken": "STRANGER", "type": "ISO14443"}});
+    let a = st
+        .event("Started", "CARD-2", 0, 2, stranger, Some(500.0))
+        .await;
+    assert_ne!(a["idTokenInfo"]["status"], "Accepted", "{a}");
+    app.wait_until(|| {
+        st.received()
+            .iter()
+            .any(|(a, p)| a == "RequestStopTransaction" && p["transactionId"] == "CARD-2")
+    })
+    .await;
+    app.assert_money_conserved().await;
+}
+dual!(local_card_capped_at_the_hold, super::both);
