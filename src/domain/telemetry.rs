@@ -75,17 +75,9 @@ pub struct TelemetryWriter {
     queue: GroupCommit<Job>,
 }
 
-/// Largest number of messages committed together.
-const MAX_BATCH: usize = 2000;
-
 impl TelemetryWriter {
     pub fn start(db: Db) -> TelemetryWriter {
-        let config = group_commit::Config {
-            lanes: 1,
-            queue: MAX_BATCH * 4,
-            max_batch: MAX_BATCH,
-            linger: None,
-        };
+        let config = group_commit::Config::writer(1);
         let queue = GroupCommit::start(config, |_| Writer { db: db.clone() });
         TelemetryWriter { queue }
     }
