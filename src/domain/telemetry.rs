@@ -20,16 +20,16 @@ text_enum! {
     /// and 2.0.1's ConnectorStatusEnum (which adds `Occupied`). The core reads it through
     /// [`ConnectorStatus::is_out_of_order`] and [`ConnectorStatus::is_free`].
     pub enum ConnectorStatus {
-        Available = "Available",
-        Preparing = "Preparing",
-        Charging = "Charging",
+        Available,
+        Preparing,
+        Charging,
         SuspendedEvse = "SuspendedEVSE",
         SuspendedEv = "SuspendedEV",
-        Finishing = "Finishing",
-        Reserved = "Reserved",
-        Unavailable = "Unavailable",
-        Faulted = "Faulted",
-        Occupied = "Occupied",
+        Finishing,
+        Reserved,
+        Unavailable,
+        Faulted,
+        Occupied,
     }
 }
 
