@@ -411,12 +411,7 @@ fn hold(c: &mut DbConnection, r: &Request, online: bool, rule: &NoShows) -> Resu
     {
         return Err(no_show_refusal(rule, until));
     }
-    let charger_id: i64 = chargers::table
-        .filter(chargers::device_id.eq(&r.device_id))
-        .select(chargers::id)
-        .first(c)
-        .optional()?
-        .ok_or(AppError::ChargerNotFound)?;
+    let charger_id = crate::domain::chargers::id_of(c, &r.device_id)?;
     if r.connector_id != 0 {
         let status: Option<String> = connectors::table
             .filter(connectors::charger_id.eq(charger_id))
