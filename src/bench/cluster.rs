@@ -10,7 +10,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use super::client::connect_all;
 use super::fixtures::chargers_online;
-use super::{BenchArgs, Figures, ServerProcess, round, usage_of};
+use super::{BenchArgs, Figures, ServerProcess, round, rounded, usage_of};
 use crate::error::AppError;
 
 /// What one worker reports once its chargers are connected (one JSON line on stdout).
@@ -170,7 +170,7 @@ pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Fig
         (
             "handshakes_per_s",
             "handshakes+boot per second (whole cluster)",
-            json!(round(total.connected as f64 / total.phase_s.max(1e-3), 1)),
+            rounded(total.connected as f64 / total.phase_s.max(1e-3), 1),
         ),
         (
             "nofile_limit",

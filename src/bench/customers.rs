@@ -221,6 +221,27 @@ pub(super) async fn stop_and_wait(
     }
 }
 
+/// What a customer's start loop saw: the latencies of the starts that succeeded (µs), the in-use
+/// answers (lost races), the other answers and the first of those.
+pub(super) type Starts = (Vec<f64>, u64, u64, Option<String>);
+
+/// The starts of every customer's task together (a task that failed counts for nothing; the first
+/// other answer is the first task's that had one).
+pub(super) async fn gather(tasks: Vec<tokio::task::JoinHandle<Starts>>) -> Starts {
+    let (mut lat, mut in_use, mut other, mut first_other) = (Vec::new(), 0, 0, None);
+    for t in tasks {
+        if let Ok((l, u, o, f)) = t.await {
+            lat.extend(l);
+            in_use += u;
+            other += o;
+            if first_other.is_none() {
+                first_other = f;
+            }
+        }
+    }
+    (lat, in_use, other, first_other)
+}
+
 /// Waits (at most `secs`) until no session is open; returns how many still are.
 pub(super) async fn settle(db: &Db, secs: u64) -> Result<i64, AppError> {
     let until = Instant::now() + Duration::from_secs(secs);

@@ -170,6 +170,54 @@ pub fn round(x: f64, digits: i32) -> f64 {
     (x * f).round() / f
 }
 
+/// A figure's value: `x` rounded to `digits` decimals.
+pub fn rounded(x: f64, digits: i32) -> Value {
+    serde_json::json!(round(x, digits))
+}
+
+/// The figure of the first error of a kind, its first `chars` characters (none: there was none).
+pub fn first_error(
+    key: &'static str,
+    label: &'static str,
+    error: Option<&str>,
+    chars: usize,
+) -> Option<Figure> {
+    error.map(|e| {
+        (
+            key,
+            label,
+            Value::from(e.chars().take(chars).collect::<String>()),
+        )
+    })
+}
+
+/// The figures of the money after a load with sessions: no connector booked twice, the audit exact.
+pub fn money(double_bookings: u64, audit: &crate::domain::wallet::Audit) -> [Figure; 2] {
+    [
+        (
+            "double_bookings",
+            "double bookings (must be 0)",
+            double_bookings.into(),
+        ),
+        (
+            "audit_ok",
+            "money audit exact (must be true)",
+            audit.ok().into(),
+        ),
+    ]
+}
+
+/// What the audit found, when it is not exact.
+pub fn audit_problems(audit: &crate::domain::wallet::Audit) -> Option<Figure> {
+    (!audit.ok()).then(|| {
+        (
+            "audit_problems",
+            "audit problems",
+            Value::from(audit.problems.clone()),
+        )
+    })
+}
+
 /// p50, p99 and max, in milliseconds (2 decimals), of latencies in microseconds (sorted here).
 pub fn latency_ms(micros: &mut [f64]) -> (f64, f64, f64) {
     micros.sort_by(|a, b| a.total_cmp(b));
@@ -596,7 +644,9 @@ pub async fn run(args: BenchArgs) -> Result<(), AppError> {
     }
 }
 
-pub type Figures = Vec<(&'static str, &'static str, Value)>;
+/// A result's name, its label and its value.
+pub type Figure = (&'static str, &'static str, Value);
+pub type Figures = Vec<Figure>;
 
 async fn wait_healthy_at(http: &str, log_path: &std::path::Path) -> Result<(), AppError> {
     let client = reqwest::Client::new();

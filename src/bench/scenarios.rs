@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 
 use super::client::{Client, connect_all, source_ip};
 use super::fixtures::{chargers_online, register_chargers};
-use super::{BenchArgs, Figures, ServerProcess, latency_ms, round};
+use super::{
+    BenchArgs, Figures, ServerProcess, audit_problems, first_error, latency_ms, round, rounded,
+};
 use crate::domain::charging::status::SessionStatus;
 use crate::error::AppError;
 use crate::infra::db::models::NewOcppMessage;
@@ -88,7 +90,7 @@ pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Fig
         (
             "handshakes_per_s",
             "handshakes+boot per second",
-            json!(round(ok as f64 / phase, 1)),
+            rounded(ok as f64 / phase, 1),
         ),
         ("rss_kib", "server RSS (KiB)", json!(rss)),
         (
@@ -99,12 +101,12 @@ pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Fig
         (
             "rss_kib_per_connection",
             "server RSS per connection (KiB, delta)",
-            json!(round(per, 2)),
+            rounded(per, 2),
         ),
         (
             "cpu_s",
             "server CPU during the run (s)",
-            json!(round(cpu - cpu_before, 2)),
+            rounded(cpu - cpu_before, 2),
         ),
     ];
     if let Some(e) = held.first_error {
@@ -574,7 +576,7 @@ pub async fn ingest(args: &BenchArgs, server: &ServerProcess) -> Result<Figures,
         (
             "msgs_per_s",
             "persisted MeterValues per second",
-            json!(round(msgs_per_s, 1)),
+            rounded(msgs_per_s, 1),
         ),
         ("p50_ms", "round trip p50 (ms)", json!(p50)),
         ("p99_ms", "round trip p99 (ms)", json!(p99)),
@@ -582,12 +584,12 @@ pub async fn ingest(args: &BenchArgs, server: &ServerProcess) -> Result<Figures,
         (
             "batch_mean",
             "server batch size (messages per commit)",
-            json!(round(batch, 1)),
+            rounded(batch, 1),
         ),
         (
             "server_cores",
             "server CPU use during load (cores)",
-            json!(round(server_cores, 2)),
+            rounded(server_cores, 2),
         ),
         (
             "log_drain_s",
@@ -617,12 +619,12 @@ pub async fn ingest(args: &BenchArgs, server: &ServerProcess) -> Result<Figures,
         (
             "ceiling_meter_only_msgs_per_s",
             "ceiling without the message log (/s)",
-            json!(round(ceiling_meter_only, 1)),
+            rounded(ceiling_meter_only, 1),
         ),
         (
             "ceiling_msgs_per_s",
             "ceiling: the same work in the server's shape (lanes, batch, log writer), straight to the database (/s)",
-            json!(round(ceiling, 1)),
+            rounded(ceiling, 1),
         ),
         (
             "ratio",
@@ -716,17 +718,7 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
             })
         })
         .collect();
-    let (mut lat, mut in_use, mut other, mut first_other) = (Vec::new(), 0, 0, None);
-    for t in tasks {
-        if let Ok((l, u, o, f)) = t.await {
-            lat.extend(l);
-            in_use += u;
-            other += o;
-            if first_other.is_none() {
-                first_other = f;
-            }
-        }
-    }
+    let (mut lat, in_use, other, first_other) = super::customers::gather(tasks).await;
     let elapsed = t0.elapsed().as_secs_f64();
     let server_cores = (server.usage().1 - cpu_before) / elapsed;
     let requests_per_s = (lat.len() as u64 + in_use + other) as f64 / elapsed;
@@ -737,7 +729,7 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
     // charger and back, and the activation.
     let metrics = server.metrics().await;
     let phase = |name: &str| {
-        let ms = |v: Option<f64>| json!(round(v.unwrap_or(0.0) * 1000.0, 2));
+        let ms = |v: Option<f64>| rounded(v.unwrap_or(0.0) * 1000.0, 2);
         json!({"mean_ms": ms(metric_mean(&metrics, name)), "p99_ms": ms(super::metric_quantile(&metrics, &format!("{name}{{"), "0.99"))})
     };
     let phases = json!({
@@ -794,7 +786,7 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
     let audit_after_ceiling = db.run(crate::domain::wallet::audit).await?;
     let starts_per_s = starts as f64 / elapsed;
     // The server's starts per second over a ceiling's.
-    let ratio_to = |ceiling: f64| json!(round(starts_per_s / ceiling.max(1e-9), 3));
+    let ratio_to = |ceiling: f64| rounded(starts_per_s / ceiling.max(1e-9), 3);
     let mut figures: Figures = vec![
         ("concurrency", "concurrent customers", json!(c_n)),
         (
@@ -810,17 +802,17 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
         (
             "starts_per_s",
             "starts per second",
-            json!(round(starts_per_s, 1)),
+            rounded(starts_per_s, 1),
         ),
         (
             "requests_per_s",
             "start requests answered per second (all outcomes)",
-            json!(round(requests_per_s, 1)),
+            rounded(requests_per_s, 1),
         ),
         (
             "server_cores",
             "server CPU use during load (cores)",
-            json!(round(server_cores, 2)),
+            rounded(server_cores, 2),
         ),
         ("p50_ms", "start latency p50 (ms)", json!(p50)),
         ("p99_ms", "start latency p99 (ms)", json!(p99)),
@@ -861,13 +853,13 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
         (
             "ceiling_starts_per_s",
             "ceiling: the same cycle straight to the database (/s)",
-            json!(round(ceiling, 1)),
+            rounded(ceiling, 1),
         ),
         ("ratio", "ratio (server / ceiling)", ratio_to(ceiling)),
         (
             "ceiling_cycle_per_s",
             "(the same ceiling, under the name issue 13 asks for)",
-            json!(round(ceiling, 1)),
+            rounded(ceiling, 1),
         ),
         (
             "ratio_cycle",
@@ -877,7 +869,7 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
         (
             "ceiling_reserve_only_per_s",
             "reserve+debit alone, no hold (/s; the earlier ceiling)",
-            json!(round(reserve_ceiling, 1)),
+            rounded(reserve_ceiling, 1),
         ),
         (
             "ratio_reserve_only",
@@ -885,16 +877,14 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
             ratio_to(reserve_ceiling),
         ),
     ];
-    if let Some(e) = first_other {
-        figures.push((
-            "first_other_error",
-            "first other answer",
-            json!(e.chars().take(200).collect::<String>()),
-        ));
-    }
-    if !audit.ok() {
-        figures.push(("audit_problems", "audit problems", json!(audit.problems)));
-    }
+    let first = first_other.as_deref();
+    figures.extend(first_error(
+        "first_other_error",
+        "first other answer",
+        first,
+        200,
+    ));
+    figures.extend(audit_problems(&audit));
     Ok(figures)
 }
 

@@ -15,7 +15,10 @@ use tokio::sync::{Semaphore, watch};
 use super::client::{Client, source_ip};
 use super::customers::{self, Started};
 use super::fixtures::{metric_sum, register_chargers};
-use super::{BenchArgs, Figures, ServerProcess, latency_ms, round, slope};
+use super::{
+    BenchArgs, Figures, ServerProcess, audit_problems, first_error, latency_ms, money, round,
+    rounded, slope,
+};
 use crate::error::AppError;
 use crate::infra::db::schema::{meter_values, ocpp_messages};
 use crate::infra::db::{DbConnection, DbUrl};
@@ -274,6 +277,16 @@ struct Sample {
     console_p99_ms: f64,
 }
 
+impl Sample {
+    fn rss_mib(&self) -> f64 {
+        self.rss_kib as f64 / 1024.0
+    }
+
+    fn db_mib(&self) -> f64 {
+        self.db_bytes as f64 / 1_048_576.0
+    }
+}
+
 pub async fn soak(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, AppError> {
     let n = args.chargers.unwrap_or(2000);
     let total = Duration::from_secs_f64(args.minutes.max(0.01) * 60.0);
@@ -410,10 +423,10 @@ pub async fn soak(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, A
         println!(
             "  {:5.2} min: RSS {:.1} MiB, {} threads, {} open files, database {:.1} MiB, {} message-log rows, {} meter rows, {} starts (p99 {} ms), chargers list p99 {} ms",
             s.t_min,
-            s.rss_kib as f64 / 1024.0,
+            s.rss_mib(),
             s.threads,
             s.open_files,
-            s.db_bytes as f64 / 1_048_576.0,
+            s.db_mib(),
             s.msglog_rows,
             s.meter_rows,
             s.starts,
@@ -469,11 +482,7 @@ pub async fn soak(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, A
     let in_use = counts[1].load(Ordering::Relaxed);
 
     let mut figures: Figures = vec![
-        (
-            "minutes",
-            "minutes of load",
-            json!(round(elapsed / 60.0, 2)),
-        ),
+        ("minutes", "minutes of load", rounded(elapsed / 60.0, 2)),
         ("chargers", "chargers", json!(n)),
         (
             "chargers_connected",
@@ -483,7 +492,7 @@ pub async fn soak(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, A
         (
             "meter_interval_s",
             "MeterValues every (s)",
-            json!(round(meter_every.as_secs_f64(), 2)),
+            rounded(meter_every.as_secs_f64(), 2),
         ),
         (
             "meter_values",
@@ -498,7 +507,7 @@ pub async fn soak(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, A
         (
             "hold_s",
             "a charge lasts (s, plus up to half again)",
-            json!(round(hold.as_secs_f64(), 2)),
+            rounded(hold.as_secs_f64(), 2),
         ),
         ("starts", "sessions started (and stopped)", json!(starts)),
         (
@@ -541,10 +550,10 @@ pub async fn soak(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, A
             label,
             json!(format!(
                 "RSS {:.1} MiB | {} threads | {} fds | db {:.1} MiB | {} log rows | {} starts, p99 {} ms | console p99 {} ms",
-                s.rss_kib as f64 / 1024.0,
+                s.rss_mib(),
                 s.threads,
                 s.open_files,
-                s.db_bytes as f64 / 1_048_576.0,
+                s.db_mib(),
                 s.msglog_rows,
                 s.starts,
                 s.start_p99_ms,
@@ -570,32 +579,32 @@ pub async fn soak(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, A
         (
             "rss_slope_kib_per_min",
             "RSS slope (KiB/min, least squares)",
-            json!(round(rss_slope, 1)),
+            rounded(rss_slope, 1),
         ),
         (
             "rss_slope_second_half_kib_per_min",
             "RSS slope over the second half (KiB/min)",
-            json!(round(rss_slope_late, 1)),
+            rounded(rss_slope_late, 1),
         ),
         (
             "p99_slope_ms_per_min",
             "start p99 slope (ms/min)",
-            json!(round(p99_slope, 3)),
+            rounded(p99_slope, 3),
         ),
         (
             "open_files_slope_per_min",
             "open-files slope (/min)",
-            json!(round(fd_slope, 2)),
+            rounded(fd_slope, 2),
         ),
         (
             "db_slope_kib_per_min",
             "database size slope (KiB/min)",
-            json!(round(db_slope, 1)),
+            rounded(db_slope, 1),
         ),
         (
             "console_p99_slope_ms_per_min",
             "chargers-list p99 slope (ms/min)",
-            json!(round(console_slope, 3)),
+            rounded(console_slope, 3),
         ),
         ("errors", "errors (must be 0)", json!(error_total)),
         ("errors_by_kind", "errors by kind", json!(errors.counts)),
@@ -604,26 +613,10 @@ pub async fn soak(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, A
             "sessions still open at the end (must be 0)",
             json!(open_left),
         ),
-        (
-            "double_bookings",
-            "double bookings (must be 0)",
-            json!(double_bookings),
-        ),
-        (
-            "audit_ok",
-            "money audit exact (must be true)",
-            json!(audit.ok()),
-        ),
     ]);
-    if let Some(e) = &errors.first {
-        figures.push((
-            "first_error",
-            "first error",
-            json!(e.chars().take(300).collect::<String>()),
-        ));
-    }
-    if !audit.ok() {
-        figures.push(("audit_problems", "audit problems", json!(audit.problems)));
-    }
+    figures.extend(money(double_bookings, &audit));
+    let first = errors.first.as_deref();
+    figures.extend(first_error("first_error", "first error", first, 300));
+    figures.extend(audit_problems(&audit));
     Ok(figures)
 }

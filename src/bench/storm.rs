@@ -11,7 +11,10 @@ use tokio::sync::Semaphore;
 use super::client::{Client, source_ip};
 use super::customers::{self, Started};
 use super::fixtures::register_chargers;
-use super::{BenchArgs, Figures, ServerProcess, latency_ms, round};
+use super::{
+    BenchArgs, Figures, ServerProcess, audit_problems, first_error, latency_ms, money, round,
+    rounded,
+};
 use crate::error::AppError;
 use crate::infra::db::schema::chargers;
 use crate::infra::db::write_tx;
@@ -324,17 +327,7 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
     let (_, cpu) = server.usage();
     let bench_cpu = super::usage_of(std::process::id()).1 - bench_cpu_before;
     let pg_cpu = super::postgres_cpu_s() - pg_cpu_before;
-    let (mut lat, mut in_use, mut other, mut first_other) = (Vec::new(), 0u64, 0u64, None);
-    for w in workers {
-        if let Ok((l, u, o, f)) = w.await {
-            lat.extend(l);
-            in_use += u;
-            other += o;
-            if first_other.is_none() {
-                first_other = f;
-            }
-        }
-    }
+    let (mut lat, in_use, other, first_other) = customers::gather(workers).await;
     drop(std::mem::take(&mut wave.clients));
     let open_left = customers::settle(&db, 20).await?;
     let double_bookings: u64 = sims.iter().map(|s| s.busy_rejections()).sum();
@@ -381,12 +374,12 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
         (
             "storm_s",
             "the storm's length: restart → its end or the bound (s)",
-            json!(round(wave.wave_s, 2)),
+            rounded(wave.wave_s, 2),
         ),
         (
             "handshakes_per_s",
             "authenticated handshakes + boot per second (until the last boot)",
-            json!(round(booted as f64 / wave.last_boot_s.max(1e-3), 1)),
+            rounded(booted as f64 / wave.last_boot_s.max(1e-3), 1),
         ),
         (
             "failed_handshakes",
@@ -464,16 +457,9 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
             "sessions still open 20 s after the storm (must be 0)",
             json!(open_left),
         ),
-        (
-            "double_bookings",
-            "double bookings (must be 0)",
-            json!(double_bookings),
-        ),
-        (
-            "audit_ok",
-            "money audit exact (must be true)",
-            json!(audit.ok()),
-        ),
+    ];
+    figures.extend(money(double_bookings, &audit));
+    figures.extend([
         (
             "peak_rss_kib",
             "server peak RSS during the storm (KiB)",
@@ -482,56 +468,53 @@ pub async fn storm(args: &BenchArgs, server: &mut ServerProcess) -> Result<Figur
         (
             "cpu_s",
             "server CPU during the storm (s)",
-            json!(round(cpu - cpu_before, 2)),
+            rounded(cpu - cpu_before, 2),
         ),
         (
             "bench_cpu_s",
             "load generator (this process) CPU during the storm (s)",
-            json!(round(bench_cpu, 2)),
+            rounded(bench_cpu, 2),
         ),
         (
             "postgres_cpu_s",
             "PostgreSQL (all its processes) CPU during the storm (s)",
-            json!(round(pg_cpu, 2)),
+            rounded(pg_cpu, 2),
         ),
         (
             "machine_cpu_s",
             "CPU the machine had during the storm (s: cores x duration)",
-            json!(round(cores * wave.wave_s, 2)),
+            rounded(cores * wave.wave_s, 2),
         ),
         (
             "bcrypt_verify_ms",
             "one bcrypt verify at cost 12 here (ms)",
-            json!(round(bcrypt_ms, 1)),
+            rounded(bcrypt_ms, 1),
         ),
         (
             "bcrypt_storm_cpu_s",
             "the same storm with bcrypt-hashed passwords: CPU for the verifies alone (s)",
-            json!(round(bcrypt_ms * n as f64 / 1000.0, 1)),
+            rounded(bcrypt_ms * n as f64 / 1000.0, 1),
         ),
         (
             "bcrypt_storm_min_s",
             "…spread over every core, at best (s)",
-            json!(round(bcrypt_ms * n as f64 / 1000.0 / cores, 1)),
+            rounded(bcrypt_ms * n as f64 / 1000.0 / cores, 1),
         ),
-    ];
-    if let Some(e) = &wave.first_error {
-        figures.push((
-            "first_handshake_error",
-            "first failed attempt",
-            json!(e.chars().take(200).collect::<String>()),
-        ));
-    }
-    if let Some(e) = first_other {
-        figures.push((
-            "first_start_error",
-            "first other start answer",
-            json!(e.chars().take(200).collect::<String>()),
-        ));
-    }
-    if !audit.ok() {
-        figures.push(("audit_problems", "audit problems", json!(audit.problems)));
-    }
+    ]);
+    let (handshake, start) = (wave.first_error.as_deref(), first_other.as_deref());
+    figures.extend(first_error(
+        "first_handshake_error",
+        "first failed attempt",
+        handshake,
+        200,
+    ));
+    figures.extend(first_error(
+        "first_start_error",
+        "first other start answer",
+        start,
+        200,
+    ));
+    figures.extend(audit_problems(&audit));
     Ok(figures)
 }
 
@@ -542,8 +525,6 @@ fn quantile_ms(metrics: &str, prefix: &str) -> Option<f64> {
 
 /// Customers during the storm.
 const STORM_CUSTOMERS: usize = 12;
-
-type WorkerResult = (Vec<f64>, u64, u64, Option<String>);
 
 /// One task per customer: starts on a rotating connector (as the start scenario does) until
 /// `done`; returns the successful starts' latencies (µs), the in-use answers, the other answers and
@@ -556,7 +537,7 @@ fn start_during_storm(
     k: usize,
     retry_ms: u64,
     done: tokio::sync::watch::Receiver<bool>,
-) -> Vec<tokio::task::JoinHandle<WorkerResult>> {
+) -> Vec<tokio::task::JoinHandle<customers::Starts>> {
     tokens
         .into_iter()
         .enumerate()

@@ -457,6 +457,23 @@ pub fn authorization_key_accepted(
     })
 }
 
+/// A station answered a new password (1.6's ChangeConfiguration `AuthorizationKey`, 2.0.1's
+/// SetVariables `BasicAuthPassword`): accepted, it is the charger's password from now on; refused,
+/// its old password stays the only one.
+pub async fn password_answered(
+    db: &crate::infra::db::Db,
+    device_id: &str,
+    password: String,
+    accepted: bool,
+) -> Result<(), AppError> {
+    let d = device_id.to_string();
+    db.run(move |c| match accepted {
+        true => authorization_key_accepted(c, &d, &password),
+        false => authorization_key_refused(c, &d),
+    })
+    .await
+}
+
 /// What the TLS listener offers, for raising a charger's security profile.
 #[derive(Clone, Copy, Debug)]
 pub struct TlsOffer {
@@ -607,6 +624,11 @@ pub struct ConnectorView {
     pub updated_at: String,
 }
 
+/// The connectors of one charger among `all`.
+pub fn connectors_of(all: &[Connector], charger_id: i64) -> impl Iterator<Item = &Connector> {
+    all.iter().filter(move |k| k.charger_id == charger_id)
+}
+
 impl ChargerView {
     /// Takes the time of the connection's last frame (kept in memory, see
     /// `ocpp::registry::LastFrame`) as `last_seen` when it is later than the stored one.
@@ -641,9 +663,7 @@ impl ChargerView {
             last_boot_at: ch.last_boot_at.map(format_timestamp),
             last_heartbeat: ch.last_heartbeat_at.map(format_timestamp),
             last_seen: ch.last_seen_at.map(format_timestamp),
-            connectors: conns
-                .iter()
-                .filter(|k| k.charger_id == ch.id)
+            connectors: connectors_of(conns, ch.id)
                 .map(|k| ConnectorView {
                     connector_id: k.connector_id,
                     status: k.status.clone(),
@@ -749,6 +769,12 @@ pub fn change(
         charger: get(c, &saved.charger.device_id, online)?,
         generated_password: saved.generated_password,
     })
+}
+
+/// [`id_of`], off the executor.
+pub async fn find(db: &crate::infra::db::Db, device_id: &str) -> Result<i64, AppError> {
+    let d = device_id.to_string();
+    db.run(move |c| id_of(c, &d)).await
 }
 
 /// The internal id of a registered charger (404 `Charger not found`).

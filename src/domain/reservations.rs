@@ -41,7 +41,7 @@ use crate::infra::db::schema::{
     chargers, charging_sessions, connectors, ocpp_transactions, reservations,
 };
 use crate::infra::db::text_enum::text_enum;
-use crate::infra::db::{Db, DbConnection, is_unique_violation, now, write_tx};
+use crate::infra::db::{Db, DbConnection, filter_given, is_unique_violation, now, write_tx};
 use crate::infra::events::{self, EventBus, Subject};
 use crate::infra::timestamps::format_timestamp;
 
@@ -411,12 +411,7 @@ fn hold(c: &mut DbConnection, r: &Request, online: bool, rule: &NoShows) -> Resu
     {
         return Err(no_show_refusal(rule, until));
     }
-    let charger_id: i64 = chargers::table
-        .filter(chargers::device_id.eq(&r.device_id))
-        .select(chargers::id)
-        .first(c)
-        .optional()?
-        .ok_or(AppError::ChargerNotFound)?;
+    let charger_id = crate::domain::chargers::id_of(c, &r.device_id)?;
     if r.connector_id != 0 {
         let status: Option<String> = connectors::table
             .filter(connectors::charger_id.eq(charger_id))
@@ -1036,15 +1031,11 @@ pub fn list(c: &mut DbConnection, f: Filter) -> Result<Vec<Reservation>, AppErro
         .limit(f.limit.unwrap_or(200).clamp(1, 1000))
         .select(Row::as_select())
         .into_boxed();
-    if let Some(customer) = f.customer_id {
-        q = q.filter(reservations::customer_id.eq(customer));
-    }
-    if let Some(device) = f.device_id {
-        q = q.filter(chargers::device_id.eq(device));
-    }
-    if let Some(status) = f.status {
-        q = q.filter(reservations::status.eq(status));
-    }
+    filter_given!(q,
+        reservations::customer_id => f.customer_id,
+        chargers::device_id => f.device_id,
+        reservations::status => f.status,
+    );
     let rows: Vec<Row> = q.load(c)?;
     rows.into_iter().map(|r| view(c, r)).collect()
 }

@@ -27,7 +27,7 @@ use crate::error::AppError;
 use crate::infra::db::schema::{
     chargers, charging_profiles, charging_sessions, ocpp_transactions, stations,
 };
-use crate::infra::db::{Db, DbConnection, now, write_tx};
+use crate::infra::db::{Db, DbConnection, filter_given, now, write_tx};
 use crate::infra::timestamps::format_timestamp;
 
 /// A charging profile csms sent, as the operator sees it.
@@ -369,15 +369,11 @@ pub async fn clear(
                     if let Some(id) = input.id {
                         q = q.filter(charging_profiles::id.eq(id));
                     } else {
-                        if let Some(k) = input.connector_id {
-                            q = q.filter(charging_profiles::connector_id.eq(k));
-                        }
-                        if let Some(p) = input.charging_profile_purpose {
-                            q = q.filter(charging_profiles::purpose.eq(p));
-                        }
-                        if let Some(l) = input.stack_level {
-                            q = q.filter(charging_profiles::stack_level.eq(l));
-                        }
+                        filter_given!(q,
+                            charging_profiles::connector_id => input.connector_id,
+                            charging_profiles::purpose => input.charging_profile_purpose,
+                            charging_profiles::stack_level => input.stack_level,
+                        );
                     }
                     q.set((
                         charging_profiles::status.eq("cleared"),

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::chargers::check_tariff;
+use crate::domain::chargers::{check_tariff, connectors_of};
 use crate::domain::charging::status::SessionStatus;
 use crate::domain::money::Major;
 use crate::error::AppError;
@@ -166,9 +166,7 @@ pub fn for_customers(
                     online: online(&ch.device_id),
                     status: ch.status.clone(),
                     price_per_kwh: Major(prices.get(&ch.id).copied().unwrap_or(default_price)),
-                    connectors: connectors
-                        .iter()
-                        .filter(|k| k.charger_id == ch.id)
+                    connectors: connectors_of(&connectors, ch.id)
                         .map(|k| PublicConnector {
                             connector_id: k.connector_id,
                             status: k.status.clone(),

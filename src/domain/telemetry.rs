@@ -20,16 +20,16 @@ text_enum! {
     /// and 2.0.1's ConnectorStatusEnum (which adds `Occupied`). The core reads it through
     /// [`ConnectorStatus::is_out_of_order`] and [`ConnectorStatus::is_free`].
     pub enum ConnectorStatus {
-        Available = "Available",
-        Preparing = "Preparing",
-        Charging = "Charging",
+        Available,
+        Preparing,
+        Charging,
         SuspendedEvse = "SuspendedEVSE",
         SuspendedEv = "SuspendedEV",
-        Finishing = "Finishing",
-        Reserved = "Reserved",
-        Unavailable = "Unavailable",
-        Faulted = "Faulted",
-        Occupied = "Occupied",
+        Finishing,
+        Reserved,
+        Unavailable,
+        Faulted,
+        Occupied,
     }
 }
 
@@ -75,17 +75,9 @@ pub struct TelemetryWriter {
     queue: GroupCommit<Job>,
 }
 
-/// Largest number of messages committed together.
-const MAX_BATCH: usize = 2000;
-
 impl TelemetryWriter {
     pub fn start(db: Db) -> TelemetryWriter {
-        let config = group_commit::Config {
-            lanes: 1,
-            queue: MAX_BATCH * 4,
-            max_batch: MAX_BATCH,
-            linger: None,
-        };
+        let config = group_commit::Config::writer(1);
         let queue = GroupCommit::start(config, |_| Writer { db: db.clone() });
         TelemetryWriter { queue }
     }

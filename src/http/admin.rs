@@ -2,7 +2,7 @@
 //! message log, and remote commands to chargers (HTTP only; rules and queries in `crate::domain::stations`,
 //! `crate::domain::chargers`, `crate::domain::tariffs`, `crate::domain::customers`, `crate::domain::charging` and the protocol's commands).
 
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -13,7 +13,6 @@ use super::security::ClientAddr;
 use super::views::customers::CustomerView;
 use super::views::tariffs::TariffView;
 use super::{Done, LimitQuery};
-use crate::domain::auth;
 use crate::domain::chargers::{self, ChargerView};
 use crate::domain::charging::{self, ListFilter, SessionView, WriteOffView};
 use crate::domain::customers;
@@ -40,23 +39,20 @@ super::answers! {
     }
 }
 
-#[utoipa::path(post, path = "/api/admin/login", tag = "operator",
-    request_body = super::LoginBody,
-    responses((status = 200, description = "Logged in", body = OperatorLogin), (status = 401, description = "Invalid email or password"), (status = 429, description = "Too many failed login attempts (per account or client address); Retry-After gives the seconds to wait")),
-)]
-pub async fn login(
-    state: web::Data<AppState>,
-    client: ClientAddr,
-    body: web::Json<super::Login>,
-) -> Result<HttpResponse, AppError> {
-    let credentials = body.into_inner().credentials(client.0);
-    let (token, op) = auth::login::log_in::<Operator>(&state.accounts, credentials).await?;
-    let operator = OperatorView {
-        id: op.id,
-        email: op.email,
-        name: op.name,
-    };
-    super::ok(OperatorLogin::new(token, operator))
+super::operation! {
+    post "/api/admin/login", "operator" (
+        request_body = super::LoginBody,
+        responses((status = 200, description = "Logged in", body = OperatorLogin), (status = 401, description = "Invalid email or password"), (status = 429, description = "Too many failed login attempts (per account or client address); Retry-After gives the seconds to wait")),
+    )
+    pub async fn login(state, client: ClientAddr, body: web::Json<super::Login>) {
+        let (token, op) = body.into_inner().log_in::<Operator>(&state, client).await?;
+        let operator = OperatorView {
+            id: op.id,
+            email: op.email,
+            name: op.name,
+        };
+        super::ok(OperatorLogin::new(token, operator))
+    }
 }
 
 // `POST /api/admin/stations`
@@ -106,52 +102,39 @@ super::answers! {
     pub struct StationList { stations: Vec<Station> }
 }
 
-#[utoipa::path(post, path = "/api/admin/stations", tag = "operator",
-    request_body = StationBody,
-    responses((status = 201, description = "Created", body = StationAnswer), (status = 400, description = "name is required / tariffId must be a positive integer"), (status = 404, description = "Tariff not found")),
-    security(("bearer" = [])),
-)]
-pub async fn create_station(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    body: super::Body<StationBody>,
-) -> Result<HttpResponse, AppError> {
-    let new = body.0.validate()?;
-    let station = state.db.run(move |c| stations::create(c, new)).await?;
-    super::created(StationAnswer::new(station))
-}
+super::operation! {
+    post "/api/admin/stations", "operator", "bearer" (
+        request_body = StationBody,
+        responses((status = 201, description = "Created", body = StationAnswer), (status = 400, description = "name is required / tariffId must be a positive integer"), (status = 404, description = "Tariff not found")),
+    )
+    pub async fn create_station(state, _op: OperatorId, body: super::Body<StationBody>) {
+        let new = body.0.validate()?;
+        let station = state.db.run(move |c| stations::create(c, new)).await?;
+        super::created(StationAnswer::new(station))
+    }
 
-#[utoipa::path(get, path = "/api/admin/stations", tag = "operator",
-    responses((status = 200, description = "Stations in creation order", body = StationList)),
-    security(("bearer" = [])),
-)]
-pub async fn list_stations(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-) -> Result<HttpResponse, AppError> {
-    let stations = state.db.run(stations::list).await?;
-    super::ok(StationList::new(stations))
-}
+    get "/api/admin/stations", "operator", "bearer" (
+        responses((status = 200, description = "Stations in creation order", body = StationList)),
+    )
+    pub async fn list_stations(state, _op: OperatorId) {
+        let stations = state.db.run(stations::list).await?;
+        super::ok(StationList::new(stations))
+    }
 
-#[utoipa::path(put, path = "/api/admin/stations/{id}/tariff", tag = "operator",
-    request_body = TariffAssignment,
-    params(("id" = i64, Path)),
-    responses((status = 200, description = "Assigned", body = StationAnswer), (status = 400, description = "tariffId must be a positive integer"), (status = 404, description = "Station or tariff not found")),
-    security(("bearer" = [])),
-)]
-pub async fn assign_station_tariff(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<i64>,
-    body: super::Body<TariffAssignment>,
-) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
-    let tariff_id = body.0.validate()?;
-    let station = state
-        .db
-        .run(move |c| stations::assign_tariff(c, id, tariff_id))
-        .await?;
-    super::ok(StationAnswer::new(station))
+    put "/api/admin/stations/{id}/tariff", "operator", "bearer" (
+        request_body = TariffAssignment,
+        params(("id" = i64, Path)),
+        responses((status = 200, description = "Assigned", body = StationAnswer), (status = 400, description = "tariffId must be a positive integer"), (status = 404, description = "Station or tariff not found")),
+    )
+    pub async fn assign_station_tariff(state, _op: OperatorId, path: web::Path<i64>, body: super::Body<TariffAssignment>) {
+        let id = path.into_inner();
+        let tariff_id = body.0.validate()?;
+        let station = state
+            .db
+            .run(move |c| stations::assign_tariff(c, id, tariff_id))
+            .await?;
+        super::ok(StationAnswer::new(station))
+    }
 }
 
 super::answers! {
@@ -327,23 +310,20 @@ fn credentials(
     })
 }
 
-#[utoipa::path(post, path = "/api/admin/chargers", tag = "operator",
-    request_body = ChargerBody,
-    responses((status = 201, description = "Registered; ocppPassword when csms generated it", body = ChargerAnswer), (status = 400, description = "Invalid deviceId, stationId, tariffId, securityProfile or ocppPassword"), (status = 404, description = "Station or tariff not found"), (status = 409, description = "Duplicate deviceId or chargingPointId")),
-    security(("bearer" = [])),
-)]
-pub async fn create_charger(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    body: super::Body<ChargerBody>,
-) -> Result<HttpResponse, AppError> {
-    let new = body.0.validate()?;
-    let online = online(&state);
-    let saved = state
-        .db
-        .run(move |c| chargers::register(c, new, online))
-        .await?;
-    super::created(ChargerAnswer::new(saved.charger, saved.generated_password))
+super::operation! {
+    post "/api/admin/chargers", "operator", "bearer" (
+        request_body = ChargerBody,
+        responses((status = 201, description = "Registered; ocppPassword when csms generated it", body = ChargerAnswer), (status = 400, description = "Invalid deviceId, stationId, tariffId, securityProfile or ocppPassword"), (status = 404, description = "Station or tariff not found"), (status = 409, description = "Duplicate deviceId or chargingPointId")),
+    )
+    pub async fn create_charger(state, _op: OperatorId, body: super::Body<ChargerBody>) {
+        let new = body.0.validate()?;
+        let online = online(&state);
+        let saved = state
+            .db
+            .run(move |c| chargers::register(c, new, online))
+            .await?;
+        super::created(ChargerAnswer::new(saved.charger, saved.generated_password))
+    }
 }
 
 /// `PUT /api/admin/chargers/{deviceId}/registration`
@@ -356,105 +336,81 @@ pub struct RegistrationBody {
     status: String,
 }
 
-#[utoipa::path(put, path = "/api/admin/chargers/{device_id}/registration", tag = "operator",
-    request_body = RegistrationBody,
-    params(("device_id" = String, Path, description = "chargeBoxIdentity")),
-    responses((status = 200, description = "Set; a connected charger that is now accepted is asked to boot again", body = crate::http::Done), (status = 400, description = "Invalid status"), (status = 404, description = "Charger not found")),
-    security(("bearer" = [])),
-)]
-pub async fn set_registration(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-    body: super::Body<RegistrationBody>,
-) -> Result<HttpResponse, AppError> {
-    let device = path.into_inner();
-    chargers::decide_registration(
-        &state.db,
-        state.registry.clone(),
-        state.settings.call_timeout(),
-        &device,
-        &body.0.status,
+super::operation! {
+    put "/api/admin/chargers/{device_id}/registration", "operator", "bearer" (
+        request_body = RegistrationBody,
+        params(("device_id" = String, Path, description = "chargeBoxIdentity")),
+        responses((status = 200, description = "Set; a connected charger that is now accepted is asked to boot again", body = crate::http::Done), (status = 400, description = "Invalid status"), (status = 404, description = "Charger not found")),
     )
-    .await?;
-    super::done()
-}
-
-#[utoipa::path(put, path = "/api/admin/chargers/{device_id}", tag = "operator",
-    request_body = ChargerSettingsBody,
-    params(("device_id" = String, Path, description = "chargeBoxIdentity")),
-    responses((status = 200, description = "Changed; ocppPassword only when csms generated one", body = ChargerAnswer), (status = 400, description = "Invalid settings"), (status = 404, description = "Charger not found"), (status = 409, description = "Duplicate chargingPointId")),
-    security(("bearer" = [])),
-)]
-pub async fn update_charger(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-    body: super::Body<ChargerSettingsBody>,
-) -> Result<HttpResponse, AppError> {
-    let device = path.into_inner();
-    let changes = body.0.validate()?;
-    let online = online(&state);
-    let saved = state
-        .db
-        .run(move |c| chargers::change(c, &device, changes, online))
+    pub async fn set_registration(state, _op: OperatorId, path: web::Path<String>, body: super::Body<RegistrationBody>) {
+        let device = path.into_inner();
+        chargers::decide_registration(
+            &state.db,
+            state.registry.clone(),
+            state.settings.call_timeout(),
+            &device,
+            &body.0.status,
+        )
         .await?;
-    super::ok(ChargerAnswer::new(saved.charger, saved.generated_password))
-}
-
-#[utoipa::path(get, path = "/api/admin/chargers", tag = "operator",
-    responses((status = 200, description = "Chargers with online flag, last heartbeat, connector statuses", body = ChargerList)),
-    security(("bearer" = [])),
-)]
-pub async fn list_chargers(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-) -> Result<HttpResponse, AppError> {
-    let online = online(&state);
-    let mut chargers = state.db.run(move |c| chargers::list(c, online)).await?;
-    for ch in &mut chargers {
-        ch.node = state.registry.holder(&ch.device_id, &state.node_id);
-        ch.seen_at(state.registry.last_frame(&ch.device_id));
+        super::done()
     }
-    super::ok(ChargerList::new(chargers))
-}
 
-#[utoipa::path(get, path = "/api/admin/chargers/{device_id}", tag = "operator",
-    params(("device_id" = String, Path, description = "chargeBoxIdentity")),
-    responses((status = 200, description = "The charger", body = ChargerAnswer), (status = 404, description = "Charger not found")),
-    security(("bearer" = [])),
-)]
-pub async fn get_charger(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let device = path.into_inner();
-    let online = online(&state);
-    let mut charger = state
-        .db
-        .run(move |c| chargers::get(c, &device, online))
-        .await?;
-    charger.seen_at(state.registry.last_frame(&charger.device_id));
-    super::ok(ChargerAnswer::new(charger, None))
-}
+    put "/api/admin/chargers/{device_id}", "operator", "bearer" (
+        request_body = ChargerSettingsBody,
+        params(("device_id" = String, Path, description = "chargeBoxIdentity")),
+        responses((status = 200, description = "Changed; ocppPassword only when csms generated one", body = ChargerAnswer), (status = 400, description = "Invalid settings"), (status = 404, description = "Charger not found"), (status = 409, description = "Duplicate chargingPointId")),
+    )
+    pub async fn update_charger(state, _op: OperatorId, path: web::Path<String>, body: super::Body<ChargerSettingsBody>) {
+        let device = path.into_inner();
+        let changes = body.0.validate()?;
+        let online = online(&state);
+        let saved = state
+            .db
+            .run(move |c| chargers::change(c, &device, changes, online))
+            .await?;
+        super::ok(ChargerAnswer::new(saved.charger, saved.generated_password))
+    }
 
-/// Deletes a charger that has no charging history; one with history is kept for the books (409).
-#[utoipa::path(delete, path = "/api/admin/chargers/{device_id}", tag = "operator",
-    params(("device_id" = String, Path, description = "chargeBoxIdentity")),
-    responses((status = 200, description = "Deleted", body = Done), (status = 404, description = "Charger not found"), (status = 409, description = "Charger has charging history")),
-    security(("bearer" = [])),
-)]
-pub async fn delete_charger(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let device = path.into_inner();
-    let d = device.clone();
-    state.db.run(move |c| chargers::delete(c, &d)).await?;
-    state.registry.disconnect(&device);
-    super::done()
+    get "/api/admin/chargers", "operator", "bearer" (
+        responses((status = 200, description = "Chargers with online flag, last heartbeat, connector statuses", body = ChargerList)),
+    )
+    pub async fn list_chargers(state, _op: OperatorId) {
+        let online = online(&state);
+        let mut chargers = state.db.run(move |c| chargers::list(c, online)).await?;
+        for ch in &mut chargers {
+            ch.node = state.registry.holder(&ch.device_id, &state.node_id);
+            ch.seen_at(state.registry.last_frame(&ch.device_id));
+        }
+        super::ok(ChargerList::new(chargers))
+    }
+
+    get "/api/admin/chargers/{device_id}", "operator", "bearer" (
+        params(("device_id" = String, Path, description = "chargeBoxIdentity")),
+        responses((status = 200, description = "The charger", body = ChargerAnswer), (status = 404, description = "Charger not found")),
+    )
+    pub async fn get_charger(state, _op: OperatorId, path: web::Path<String>) {
+        let device = path.into_inner();
+        let online = online(&state);
+        let mut charger = state
+            .db
+            .run(move |c| chargers::get(c, &device, online))
+            .await?;
+        charger.seen_at(state.registry.last_frame(&charger.device_id));
+        super::ok(ChargerAnswer::new(charger, None))
+    }
+
+    /// Deletes a charger that has no charging history; one with history is kept for the books (409).
+    delete "/api/admin/chargers/{device_id}", "operator", "bearer" (
+        params(("device_id" = String, Path, description = "chargeBoxIdentity")),
+        responses((status = 200, description = "Deleted", body = Done), (status = 404, description = "Charger not found"), (status = 409, description = "Charger has charging history")),
+    )
+    pub async fn delete_charger(state, _op: OperatorId, path: web::Path<String>) {
+        let device = path.into_inner();
+        let d = device.clone();
+        state.db.run(move |c| chargers::delete(c, &d)).await?;
+        state.registry.disconnect(&device);
+        super::done()
+    }
 }
 
 super::answers! {
@@ -465,25 +421,21 @@ super::answers! {
     }
 }
 
-#[utoipa::path(put, path = "/api/admin/chargers/{device_id}/tariff", tag = "operator",
-    request_body = TariffAssignment,
-    params(("device_id" = String, Path, description = "chargeBoxIdentity")),
-    responses((status = 200, description = "Assigned", body = TariffAssigned), (status = 400, description = "tariffId must be a positive integer"), (status = 404, description = "Charger or tariff not found")),
-    security(("bearer" = [])),
-)]
-pub async fn assign_charger_tariff(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-    body: super::Body<TariffAssignment>,
-) -> Result<HttpResponse, AppError> {
-    let device = path.into_inner();
-    let tariff_id = body.0.validate()?;
-    state
-        .db
-        .run(move |c| chargers::assign_tariff(c, &device, tariff_id))
-        .await?;
-    super::ok(TariffAssigned::new(tariff_id))
+super::operation! {
+    put "/api/admin/chargers/{device_id}/tariff", "operator", "bearer" (
+        request_body = TariffAssignment,
+        params(("device_id" = String, Path, description = "chargeBoxIdentity")),
+        responses((status = 200, description = "Assigned", body = TariffAssigned), (status = 400, description = "tariffId must be a positive integer"), (status = 404, description = "Charger or tariff not found")),
+    )
+    pub async fn assign_charger_tariff(state, _op: OperatorId, path: web::Path<String>, body: super::Body<TariffAssignment>) {
+        let device = path.into_inner();
+        let tariff_id = body.0.validate()?;
+        state
+            .db
+            .run(move |c| chargers::assign_tariff(c, &device, tariff_id))
+            .await?;
+        super::ok(TariffAssigned::new(tariff_id))
+    }
 }
 
 super::answers! {
@@ -513,41 +465,34 @@ impl TariffBody {
     }
 }
 
-#[utoipa::path(post, path = "/api/admin/tariffs", tag = "operator",
-    request_body = TariffBody,
-    responses((status = 201, description = "Created", body = TariffAnswer), (status = 400, description = "name is required / pricePerKwh must be a non-negative amount with at most 2 decimals")),
-    security(("bearer" = [])),
-)]
-pub async fn create_tariff(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    body: super::Body<TariffBody>,
-) -> Result<HttpResponse, AppError> {
-    let (name, price) = body.0.validate()?;
-    let tariff = state
-        .db
-        .run(move |c| tariffs::create(c, &name, price))
-        .await?
-        .into();
-    super::created(TariffAnswer::new(tariff))
-}
+super::operation! {
+    post "/api/admin/tariffs", "operator", "bearer" (
+        request_body = TariffBody,
+        responses((status = 201, description = "Created", body = TariffAnswer), (status = 400, description = "name is required / pricePerKwh must be a non-negative amount with at most 2 decimals")),
+    )
+    pub async fn create_tariff(state, _op: OperatorId, body: super::Body<TariffBody>) {
+        let (name, price) = body.0.validate()?;
+        let tariff = state
+            .db
+            .run(move |c| tariffs::create(c, &name, price))
+            .await?
+            .into();
+        super::created(TariffAnswer::new(tariff))
+    }
 
-#[utoipa::path(get, path = "/api/admin/tariffs", tag = "operator",
-    responses((status = 200, description = "Tariffs in creation order", body = TariffList)),
-    security(("bearer" = [])),
-)]
-pub async fn list_tariffs(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-) -> Result<HttpResponse, AppError> {
-    let tariffs = state
-        .db
-        .run(tariffs::list)
-        .await?
-        .into_iter()
-        .map(TariffView::from)
-        .collect();
-    super::ok(TariffList::new(tariffs))
+    get "/api/admin/tariffs", "operator", "bearer" (
+        responses((status = 200, description = "Tariffs in creation order", body = TariffList)),
+    )
+    pub async fn list_tariffs(state, _op: OperatorId) {
+        let tariffs = state
+            .db
+            .run(tariffs::list)
+            .await?
+            .into_iter()
+            .map(TariffView::from)
+            .collect();
+        super::ok(TariffList::new(tariffs))
+    }
 }
 
 super::answers! {
@@ -559,25 +504,23 @@ super::answers! {
     pub struct CustomerAnswer { customer: CustomerView }
 }
 
-#[utoipa::path(get, path = "/api/admin/customers", tag = "operator",
-    responses((status = 200, description = "Customers in registration order", body = CustomerList)),
-    security(("bearer" = [])),
-)]
-pub async fn list_customers(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-) -> Result<HttpResponse, AppError> {
-    let customers = state
-        .db
-        .run(customers::list)
-        .await?
-        .into_iter()
-        .map(CustomerView::from)
-        .collect();
-    super::ok(CustomerList::new(
-        state.settings.currency.clone(),
-        customers,
-    ))
+super::operation! {
+    get "/api/admin/customers", "operator", "bearer" (
+        responses((status = 200, description = "Customers in registration order", body = CustomerList)),
+    )
+    pub async fn list_customers(state, _op: OperatorId) {
+        let customers = state
+            .db
+            .run(customers::list)
+            .await?
+            .into_iter()
+            .map(CustomerView::from)
+            .collect();
+        super::ok(CustomerList::new(
+            state.settings.currency.clone(),
+            customers,
+        ))
+    }
 }
 
 // `POST /api/admin/customers/{id}/wallet/credit`
@@ -602,27 +545,23 @@ impl CreditBody {
     }
 }
 
-#[utoipa::path(post, path = "/api/admin/customers/{id}/wallet/credit", tag = "operator",
-    request_body = CreditBody,
-    params(("id" = i64, Path)),
-    responses((status = 200, description = "Credited: the customer afterwards", body = CustomerAnswer), (status = 400, description = "Invalid amount"), (status = 404, description = "Customer not found")),
-    security(("bearer" = [])),
-)]
-pub async fn credit_wallet(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<i64>,
-    body: super::Body<CreditBody>,
-) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
-    let (amount, note) = body.0.validate()?;
-    let customer = state
-        .db
-        .run(move |c| customers::credit(c, id, amount, note.as_deref()))
-        .await?
-        .into();
-    state.events.wake();
-    super::ok(CustomerAnswer::new(customer))
+super::operation! {
+    post "/api/admin/customers/{id}/wallet/credit", "operator", "bearer" (
+        request_body = CreditBody,
+        params(("id" = i64, Path)),
+        responses((status = 200, description = "Credited: the customer afterwards", body = CustomerAnswer), (status = 400, description = "Invalid amount"), (status = 404, description = "Customer not found")),
+    )
+    pub async fn credit_wallet(state, _op: OperatorId, path: web::Path<i64>, body: super::Body<CreditBody>) {
+        let id = path.into_inner();
+        let (amount, note) = body.0.validate()?;
+        let customer = state
+            .db
+            .run(move |c| customers::credit(c, id, amount, note.as_deref()))
+            .await?
+            .into();
+        state.events.wake();
+        super::ok(CustomerAnswer::new(customer))
+    }
 }
 
 #[derive(Deserialize)]
@@ -642,25 +581,22 @@ super::answers! {
     }
 }
 
-#[utoipa::path(get, path = "/api/admin/sessions", tag = "operator",
-    params(("status" = Option<String>, Query), ("deviceId" = Option<String>, Query), ("customerId" = Option<i64>, Query), ("limit" = Option<i64>, Query, description = "1 to 1000 (default 200)")),
-    responses((status = 200, description = "Sessions, newest first", body = SessionList)),
-    security(("bearer" = [])),
-)]
-pub async fn list_sessions(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    q: web::Query<SessionQuery>,
-) -> Result<HttpResponse, AppError> {
-    let q = q.into_inner();
-    let filter = ListFilter {
-        customer_id: q.customer_id,
-        status: q.status,
-        device_id: q.device_id,
-        limit: q.limit.unwrap_or(200),
-    };
-    let sessions = state.db.run(move |c| charging::list(c, filter)).await?;
-    super::ok(SessionList::new(state.settings.currency.clone(), sessions))
+super::operation! {
+    get "/api/admin/sessions", "operator", "bearer" (
+        params(("status" = Option<String>, Query), ("deviceId" = Option<String>, Query), ("customerId" = Option<i64>, Query), ("limit" = Option<i64>, Query, description = "1 to 1000 (default 200)")),
+        responses((status = 200, description = "Sessions, newest first", body = SessionList)),
+    )
+    pub async fn list_sessions(state, _op: OperatorId, q: web::Query<SessionQuery>) {
+        let q = q.into_inner();
+        let filter = ListFilter {
+            customer_id: q.customer_id,
+            status: q.status,
+            device_id: q.device_id,
+            limit: q.limit.unwrap_or(200),
+        };
+        let sessions = state.db.run(move |c| charging::list(c, filter)).await?;
+        super::ok(SessionList::new(state.settings.currency.clone(), sessions))
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -678,37 +614,33 @@ super::answers! {
     }
 }
 
-/// Force-closes a session the charger lost: settled from its last meter reading, the rest refunded.
-#[utoipa::path(post, path = "/api/admin/sessions/{session_id}/close", tag = "operator",
-    request_body = CloseBody,
-    params(("session_id" = String, Path, description = "SESS_...")),
-    responses((status = 200, description = "Closed and settled", body = SessionAnswer), (status = 400, description = "reason is required"), (status = 404, description = "Session not found"), (status = 409, description = "Session has already ended")),
-    security(("bearer" = [])),
-)]
-pub async fn close_session(
-    state: web::Data<AppState>,
-    op: OperatorId,
-    path: web::Path<String>,
-    body: super::Body<CloseBody>,
-) -> Result<HttpResponse, AppError> {
-    let uid = path.into_inner();
-    let reason = body.0.reason;
-    let policy = state.derived.policy;
-    let (done, session) = state
-        .db
-        .run(move |c| {
-            let done = charging::orphans::force_close(c, &uid, op.0, &reason, &policy)?;
-            let view = SessionView::load(c, &done.session)?;
-            Ok((done, view))
-        })
-        .await?;
-    state.events.wake();
-    state.occupancy.release(&session.device_id);
-    if done.stop.is_some() {
-        // The charger may still be running it: it is asked to stop, and asked again, like any stop.
-        state.stops.wake();
+super::operation! {
+    /// Force-closes a session the charger lost: settled from its last meter reading, the rest refunded.
+    post "/api/admin/sessions/{session_id}/close", "operator", "bearer" (
+        request_body = CloseBody,
+        params(("session_id" = String, Path, description = "SESS_...")),
+        responses((status = 200, description = "Closed and settled", body = SessionAnswer), (status = 400, description = "reason is required"), (status = 404, description = "Session not found"), (status = 409, description = "Session has already ended")),
+    )
+    pub async fn close_session(state, op: OperatorId, path: web::Path<String>, body: super::Body<CloseBody>) {
+        let uid = path.into_inner();
+        let reason = body.0.reason;
+        let policy = state.derived.policy;
+        let (done, session) = state
+            .db
+            .run(move |c| {
+                let done = charging::orphans::force_close(c, &uid, op.0, &reason, &policy)?;
+                let view = SessionView::load(c, &done.session)?;
+                Ok((done, view))
+            })
+            .await?;
+        state.events.wake();
+        state.occupancy.release(&session.device_id);
+        if done.stop.is_some() {
+            // The charger may still be running it: it is asked to stop, and asked again, like any stop.
+            state.stops.wake();
+        }
+        super::ok(SessionAnswer::new("Session closed".into(), session))
     }
-    super::ok(SessionAnswer::new("Session closed".into(), session))
 }
 
 super::answers! {
@@ -720,25 +652,22 @@ super::answers! {
     }
 }
 
-#[utoipa::path(get, path = "/api/admin/write-offs", tag = "operator",
-    params(("limit" = Option<i64>, Query, description = "1 to 1000 (default 200)")),
-    responses((status = 200, description = "Energy delivered that could not be billed, newest first", body = WriteOffList)),
-    security(("bearer" = [])),
-)]
-pub async fn write_offs(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    q: web::Query<LimitQuery>,
-) -> Result<HttpResponse, AppError> {
-    let limit = q.limit.unwrap_or(200);
-    let write_offs = state
-        .db
-        .run(move |c| charging::write_offs(c, limit))
-        .await?;
-    super::ok(WriteOffList::new(
-        state.settings.currency.clone(),
-        write_offs,
-    ))
+super::operation! {
+    get "/api/admin/write-offs", "operator", "bearer" (
+        params(("limit" = Option<i64>, Query, description = "1 to 1000 (default 200)")),
+        responses((status = 200, description = "Energy delivered that could not be billed, newest first", body = WriteOffList)),
+    )
+    pub async fn write_offs(state, _op: OperatorId, q: web::Query<LimitQuery>) {
+        let limit = q.limit.unwrap_or(200);
+        let write_offs = state
+            .db
+            .run(move |c| charging::write_offs(c, limit))
+            .await?;
+        super::ok(WriteOffList::new(
+            state.settings.currency.clone(),
+            write_offs,
+        ))
+    }
 }
 
 super::answers! {
@@ -767,50 +696,42 @@ super::answers! {
     }
 }
 
-/// Sends an OCPP command to a charger and returns its answer.
-#[utoipa::path(post, path = "/api/admin/chargers/{device_id}/commands/{action}", tag = "operator",
-    request_body = serde_json::Value,
-    params(("device_id" = String, Path), ("action" = String, Path, description = "Any CS→CP action of OCPP 1.6 and its security extension, or (a station connected with 2.0.1) any CSMS→station action of OCPP 2.0.1, by its OCPP name")),
-    responses((status = 200, description = "The charger's answer", body = CommandAnswer), (status = 400, description = "Invalid payload / Charger is offline"), (status = 404, description = "Unknown command or charger"), (status = 502, description = "Charger answered with a CALLERROR"), (status = 504, description = "Charger did not respond")),
-    security(("bearer" = [])),
-)]
-pub async fn command(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<(String, String)>,
-    body: Option<web::Json<Value>>,
-) -> Result<HttpResponse, AppError> {
-    let (device, action) = path.into_inner();
-    let outcome = commands::run(
-        &state.into_inner(),
-        &device,
-        &action,
-        body.map(|b| b.into_inner()),
+super::operation! {
+    /// Sends an OCPP command to a charger and returns its answer.
+    post "/api/admin/chargers/{device_id}/commands/{action}", "operator", "bearer" (
+        request_body = serde_json::Value,
+        params(("device_id" = String, Path), ("action" = String, Path, description = "Any CS→CP action of OCPP 1.6 and its security extension, or (a station connected with 2.0.1) any CSMS→station action of OCPP 2.0.1, by its OCPP name")),
+        responses((status = 200, description = "The charger's answer", body = CommandAnswer), (status = 400, description = "Invalid payload / Charger is offline"), (status = 404, description = "Unknown command or charger"), (status = 502, description = "Charger answered with a CALLERROR"), (status = 504, description = "Charger did not respond")),
     )
-    .await?;
-    super::ok(CommandAnswer::new(
-        action,
-        outcome.response,
-        outcome.reservation,
-        outcome.local_list,
-    ))
-}
+    pub async fn command(state, _op: OperatorId, path: web::Path<(String, String)>, body: Option<web::Json<Value>>) {
+        let (device, action) = path.into_inner();
+        let outcome = commands::run(
+            &state.into_inner(),
+            &device,
+            &action,
+            body.map(|b| b.into_inner()),
+        )
+        .await?;
+        super::ok(CommandAnswer::new(
+            action,
+            outcome.response,
+            outcome.reservation,
+            outcome.local_list,
+        ))
+    }
 
-#[utoipa::path(get, path = "/api/admin/cluster", tag = "operator",
-    responses((status = 200, description = "The nodes sharing this database (heartbeat, lease, chargers held), and the named leases", body = crate::infra::cluster::ClusterView)),
-    security(("bearer" = [])),
-)]
-pub async fn cluster(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-) -> Result<HttpResponse, AppError> {
-    let view = crate::infra::cluster::describe(
-        &state.db,
-        state.cluster.as_ref(),
-        &state.node_id,
-        state.registry.len(),
-        state.settings.node_lease(),
+    get "/api/admin/cluster", "operator", "bearer" (
+        responses((status = 200, description = "The nodes sharing this database (heartbeat, lease, chargers held), and the named leases", body = crate::infra::cluster::ClusterView)),
     )
-    .await?;
-    super::ok(view)
+    pub async fn cluster(state, _op: OperatorId) {
+        let view = crate::infra::cluster::describe(
+            &state.db,
+            state.cluster.as_ref(),
+            &state.node_id,
+            state.registry.len(),
+            state.settings.node_lease(),
+        )
+        .await?;
+        super::ok(view)
+    }
 }

@@ -95,74 +95,56 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
         .ok_or_else(|| AppError::bad_request("Idempotency-Key must be 1 to 128 visible characters"))
 }
 
-#[utoipa::path(post, path = "/api/user/charging/start", tag = "charging",
-    request_body = StartBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 128 visible characters; retries with the same key return the first answer", pattern = r"^[!-~]([ -~]{0,126}[!-~])?$")),
-    responses((status = 200, description = "Charging started successfully", body = ChargingAnswer), (status = 400, description = "In use / Insufficient wallet balance / Charger is offline / Connector is not available / Invalid amount / Charger rejected the start request"), (status = 404, description = "Charger not found / Connector not found"), (status = 504, description = "Charger did not respond")),
-    security(("bearer" = [])),
-)]
-pub async fn start(
-    state: web::Data<AppState>,
-    who: CustomerId,
-    req: HttpRequest,
-    body: super::Body<StartBody>,
-) -> Result<HttpResponse, AppError> {
-    let mut request = body.0.validate()?;
-    request.idempotency_key = idempotency_key(&req)?;
-    let session = charging::start::start(&state.charging, who.0, request).await?;
-    let message = "Charging started successfully".into();
-    super::ok(ChargingAnswer::new(message, session))
-}
+super::operation! {
+    post "/api/user/charging/start", "charging", "bearer" (
+        request_body = StartBody,
+        params(("Idempotency-Key" = Option<String>, Header, description = "1 to 128 visible characters; retries with the same key return the first answer", pattern = r"^[!-~]([ -~]{0,126}[!-~])?$")),
+        responses((status = 200, description = "Charging started successfully", body = ChargingAnswer), (status = 400, description = "In use / Insufficient wallet balance / Charger is offline / Connector is not available / Invalid amount / Charger rejected the start request"), (status = 404, description = "Charger not found / Connector not found"), (status = 504, description = "Charger did not respond")),
+    )
+    pub async fn start(state, who: CustomerId, req: HttpRequest, body: super::Body<StartBody>) {
+        let mut request = body.0.validate()?;
+        request.idempotency_key = idempotency_key(&req)?;
+        let session = charging::start::start(&state.charging, who.0, request).await?;
+        let message = "Charging started successfully".into();
+        super::ok(ChargingAnswer::new(message, session))
+    }
 
-#[utoipa::path(post, path = "/api/user/charging/stop", tag = "charging",
-    request_body = StopBody,
-    responses((status = 200, description = "Stopped, or stop requested (message says which)", body = ChargingAnswer), (status = 400, description = "Session cannot be stopped now / Charger rejected the stop request"), (status = 404, description = "Session not found (or not yours)")),
-    security(("bearer" = [])),
-)]
-pub async fn stop(
-    state: web::Data<AppState>,
-    who: CustomerId,
-    body: super::Body<StopBody>,
-) -> Result<HttpResponse, AppError> {
-    let session_id = body.0.session_id.required("sessionId")?;
-    let (message, session) = charging::stop::stop(&state.charging, who.0, session_id).await?;
-    super::ok(ChargingAnswer::new(message, session))
-}
+    post "/api/user/charging/stop", "charging", "bearer" (
+        request_body = StopBody,
+        responses((status = 200, description = "Stopped, or stop requested (message says which)", body = ChargingAnswer), (status = 400, description = "Session cannot be stopped now / Charger rejected the stop request"), (status = 404, description = "Session not found (or not yours)")),
+    )
+    pub async fn stop(state, who: CustomerId, body: super::Body<StopBody>) {
+        let session_id = body.0.session_id.required("sessionId")?;
+        let (message, session) = charging::stop::stop(&state.charging, who.0, session_id).await?;
+        super::ok(ChargingAnswer::new(message, session))
+    }
 
-#[utoipa::path(get, path = "/api/user/charging/sessions", tag = "charging",
-    responses((status = 200, description = "Own sessions, newest first", body = OwnSessions)),
-    security(("bearer" = [])),
-)]
-pub async fn sessions(
-    state: web::Data<AppState>,
-    who: CustomerId,
-) -> Result<HttpResponse, AppError> {
-    let filter = ListFilter {
-        customer_id: Some(who.0),
-        limit: 200,
-        ..Default::default()
-    };
-    let sessions = state.db.run(move |c| charging::list(c, filter)).await?;
-    super::ok(OwnSessions::new(sessions))
-}
+    get "/api/user/charging/sessions", "charging", "bearer" (
+        responses((status = 200, description = "Own sessions, newest first", body = OwnSessions)),
+    )
+    pub async fn sessions(state, who: CustomerId) {
+        let filter = ListFilter {
+            customer_id: Some(who.0),
+            limit: 200,
+            ..Default::default()
+        };
+        let sessions = state.db.run(move |c| charging::list(c, filter)).await?;
+        super::ok(OwnSessions::new(sessions))
+    }
 
-#[utoipa::path(get, path = "/api/user/charging/sessions/{session_id}", tag = "charging",
-    params(("session_id" = String, Path, description = "SESS_...")),
-    responses((status = 200, description = "The session", body = OwnSession), (status = 404, description = "Session not found")),
-    security(("bearer" = [])),
-)]
-pub async fn session(
-    state: web::Data<AppState>,
-    who: CustomerId,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let uid = path.into_inner();
-    let customer = who.0;
-    let session = state
-        .db
-        .run(move |c| charging::own(c, customer, &uid))
-        .await?;
-    super::ok(OwnSession::new(session))
+    get "/api/user/charging/sessions/{session_id}", "charging", "bearer" (
+        params(("session_id" = String, Path, description = "SESS_...")),
+        responses((status = 200, description = "The session", body = OwnSession), (status = 404, description = "Session not found")),
+    )
+    pub async fn session(state, who: CustomerId, path: web::Path<String>) {
+        let uid = path.into_inner();
+        let customer = who.0;
+        let session = state
+            .db
+            .run(move |c| charging::own(c, customer, &uid))
+            .await?;
+        super::ok(OwnSession::new(session))
+    }
 }
 
 /// `POST /api/user/events/ticket`: what `GET /api/user/events?ticket=` needs.
@@ -199,44 +181,41 @@ pub struct EventsQuery {
     ticket: Option<String>,
 }
 
-/// `GET /api/user/events`: the customer's session and wallet events as Server-Sent Events, opened
-/// with the Authorization header or (browsers) with `?ticket=` from `POST /api/user/events/ticket`.
-#[utoipa::path(get, path = "/api/user/events", tag = "charging",
-    params(("ticket" = Option<String>, Query, description = "Ticket from POST /api/user/events/ticket (for EventSource, which cannot send headers); API tokens are not accepted here")),
-    responses((status = 200, description = "Own session and wallet events (Server-Sent Events)", body = String, content_type = "text/event-stream"), (status = 401, description = "Missing, bad or expired token or ticket")),
-    security(("bearer" = [])),
-)]
-pub async fn events(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    query: web::Query<EventsQuery>,
-) -> Result<HttpResponse, AppError> {
-    let customer = match (&query.ticket, req.headers().contains_key(AUTHORIZATION)) {
-        (Some(ticket), false) => state.jwt.verify_events_ticket(ticket)?,
-        _ => CustomerId::extract(&req).await?.0,
-    };
-    let live = tokio_stream::wrappers::BroadcastStream::new(state.events.subscribe()).filter_map(
-        move |ev| {
-            let out = match ev {
-                Ok(ev) if ev.customer_id == Some(customer) => {
-                    let data = json!({"id": ev.id, "name": ev.name, "payload": ev.payload});
-                    Some(Ok::<_, actix_web::Error>(Bytes::from(format!(
-                        "event: {}\ndata: {data}\n\n",
-                        ev.name
-                    ))))
-                }
-                _ => None,
-            };
-            std::future::ready(out)
-        },
-    );
-    let keepalive =
-        tokio_stream::wrappers::IntervalStream::new(tokio::time::interval(Duration::from_secs(15)))
-            .map(|_| Ok::<_, actix_web::Error>(Bytes::from_static(b": keepalive\n\n")));
-    let stream = futures_util::stream::select(live, keepalive);
-    Ok(HttpResponse::Ok()
-        .insert_header(("Content-Type", "text/event-stream"))
-        .insert_header(("Cache-Control", "no-cache"))
-        .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(stream))
+super::operation! {
+    /// `GET /api/user/events`: the customer's session and wallet events as Server-Sent Events, opened
+    /// with the Authorization header or (browsers) with `?ticket=` from `POST /api/user/events/ticket`.
+    get "/api/user/events", "charging", "bearer" (
+        params(("ticket" = Option<String>, Query, description = "Ticket from POST /api/user/events/ticket (for EventSource, which cannot send headers); API tokens are not accepted here")),
+        responses((status = 200, description = "Own session and wallet events (Server-Sent Events)", body = String, content_type = "text/event-stream"), (status = 401, description = "Missing, bad or expired token or ticket")),
+    )
+    pub async fn events(state, req: HttpRequest, query: web::Query<EventsQuery>) {
+        let customer = match (&query.ticket, req.headers().contains_key(AUTHORIZATION)) {
+            (Some(ticket), false) => state.jwt.verify_events_ticket(ticket)?,
+            _ => CustomerId::extract(&req).await?.0,
+        };
+        let live = tokio_stream::wrappers::BroadcastStream::new(state.events.subscribe()).filter_map(
+            move |ev| {
+                let out = match ev {
+                    Ok(ev) if ev.customer_id == Some(customer) => {
+                        let data = json!({"id": ev.id, "name": ev.name, "payload": ev.payload});
+                        Some(Ok::<_, actix_web::Error>(Bytes::from(format!(
+                            "event: {}\ndata: {data}\n\n",
+                            ev.name
+                        ))))
+                    }
+                    _ => None,
+                };
+                std::future::ready(out)
+            },
+        );
+        let keepalive =
+            tokio_stream::wrappers::IntervalStream::new(tokio::time::interval(Duration::from_secs(15)))
+                .map(|_| Ok::<_, actix_web::Error>(Bytes::from_static(b": keepalive\n\n")));
+        let stream = futures_util::stream::select(live, keepalive);
+        Ok(HttpResponse::Ok()
+            .insert_header(("Content-Type", "text/event-stream"))
+            .insert_header(("Cache-Control", "no-cache"))
+            .insert_header(("X-Accel-Buffering", "no"))
+            .streaming(stream))
+    }
 }

@@ -1,7 +1,7 @@
 //! Customer accounts, wallet and the station list (HTTP only; rules and queries in
 //! `crate::domain::customers`, `crate::domain::wallet` and `crate::domain::stations`).
 
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -9,14 +9,13 @@ use super::identity::CustomerId;
 use super::input::Field;
 use super::security::ClientAddr;
 use super::views::customers::CustomerView;
-use crate::domain::auth::{self, Role};
+use crate::domain::auth::Role;
 use crate::domain::customers::{self, Registration};
 use crate::domain::money::Major;
 use crate::domain::stations::{self, PublicStation};
 use crate::domain::wallet::{self, LedgerEntry};
 use crate::error::AppError;
 use crate::infra::db::models::Customer;
-use crate::state::AppState;
 
 super::answers! {
     pub struct CustomerLogin {
@@ -56,49 +55,38 @@ impl RegisterBody {
     }
 }
 
-#[utoipa::path(post, path = "/api/customer/register", tag = "customer",
-    request_body = RegisterBody,
-    responses((status = 201, description = "Registered", body = CustomerLogin), (status = 400, description = "Invalid input"), (status = 409, description = "Email is already registered"), (status = 429, description = "Too many registrations from this client address; Retry-After gives the seconds to wait")),
-)]
-pub async fn register(
-    state: web::Data<AppState>,
-    client: ClientAddr,
-    body: super::Body<RegisterBody>,
-) -> Result<HttpResponse, AppError> {
-    let r = body.0.validate()?;
-    let customer = CustomerView::from(customers::register(&state.accounts, r, client.0).await?);
-    let token = state.jwt.issue(Role::Customer, customer.id)?;
-    super::created(CustomerLogin::new(token, customer))
-}
+super::operation! {
+    post "/api/customer/register", "customer" (
+        request_body = RegisterBody,
+        responses((status = 201, description = "Registered", body = CustomerLogin), (status = 400, description = "Invalid input"), (status = 409, description = "Email is already registered"), (status = 429, description = "Too many registrations from this client address; Retry-After gives the seconds to wait")),
+    )
+    pub async fn register(state, client: ClientAddr, body: super::Body<RegisterBody>) {
+        let r = body.0.validate()?;
+        let customer = CustomerView::from(customers::register(&state.accounts, r, client.0).await?);
+        let token = state.jwt.issue(Role::Customer, customer.id)?;
+        super::created(CustomerLogin::new(token, customer))
+    }
 
-#[utoipa::path(post, path = "/api/customer/login", tag = "customer",
-    request_body = super::LoginBody,
-    responses((status = 200, description = "Logged in", body = CustomerLogin), (status = 401, description = "Invalid email or password"), (status = 429, description = "Too many failed login attempts (per account or client address); Retry-After gives the seconds to wait")),
-)]
-pub async fn login(
-    state: web::Data<AppState>,
-    client: ClientAddr,
-    body: web::Json<super::Login>,
-) -> Result<HttpResponse, AppError> {
-    let credentials = body.into_inner().credentials(client.0);
-    let (token, customer) = auth::login::log_in::<Customer>(&state.accounts, credentials).await?;
-    super::ok(CustomerLogin::new(token, customer.into()))
-}
+    post "/api/customer/login", "customer" (
+        request_body = super::LoginBody,
+        responses((status = 200, description = "Logged in", body = CustomerLogin), (status = 401, description = "Invalid email or password"), (status = 429, description = "Too many failed login attempts (per account or client address); Retry-After gives the seconds to wait")),
+    )
+    pub async fn login(state, client: ClientAddr, body: web::Json<super::Login>) {
+        let (token, customer) = body.into_inner().log_in::<Customer>(&state, client).await?;
+        super::ok(CustomerLogin::new(token, customer.into()))
+    }
 
-#[utoipa::path(get, path = "/api/user/profile", tag = "customer",
-    responses((status = 200, description = "The customer's account", body = Profile), (status = 401, description = "Missing or bad token")),
-    security(("bearer" = [])),
-)]
-pub async fn profile(
-    state: web::Data<AppState>,
-    who: CustomerId,
-) -> Result<HttpResponse, AppError> {
-    let customer = state
-        .db
-        .run(move |c| customers::profile(c, who.0))
-        .await?
-        .into();
-    super::ok(Profile::new(customer))
+    get "/api/user/profile", "customer", "bearer" (
+        responses((status = 200, description = "The customer's account", body = Profile), (status = 401, description = "Missing or bad token")),
+    )
+    pub async fn profile(state, who: CustomerId) {
+        let customer = state
+            .db
+            .run(move |c| customers::profile(c, who.0))
+            .await?
+            .into();
+        super::ok(Profile::new(customer))
+    }
 }
 
 super::answers! {
@@ -112,18 +100,19 @@ super::answers! {
     }
 }
 
-#[utoipa::path(get, path = "/api/user/wallet", tag = "customer",
-    responses((status = 200, description = "Balance and ledger (newest first)", body = Wallet)),
-    security(("bearer" = [])),
-)]
-pub async fn wallet(state: web::Data<AppState>, who: CustomerId) -> Result<HttpResponse, AppError> {
-    let id = who.0;
-    let (customer, transactions) = state
-        .db
-        .run(move |c| Ok((customers::profile(c, id)?, wallet::history(c, id, 500)?)))
-        .await?;
-    let currency = state.settings.currency.clone();
-    super::ok(Wallet::new(Major(customer.balance), currency, transactions))
+super::operation! {
+    get "/api/user/wallet", "customer", "bearer" (
+        responses((status = 200, description = "Balance and ledger (newest first)", body = Wallet)),
+    )
+    pub async fn wallet(state, who: CustomerId) {
+        let id = who.0;
+        let (customer, transactions) = state
+            .db
+            .run(move |c| Ok((customers::profile(c, id)?, wallet::history(c, id, 500)?)))
+            .await?;
+        let currency = state.settings.currency.clone();
+        super::ok(Wallet::new(Major(customer.balance), currency, transactions))
+    }
 }
 
 super::answers! {
@@ -133,23 +122,21 @@ super::answers! {
     }
 }
 
-/// Stations with chargers, connectors, live status and price, as the user panel shows them.
-#[utoipa::path(get, path = "/api/user/stations", tag = "customer",
-    responses((status = 200, description = "Stations with chargers, connectors, live status, online flag and price", body = StationCatalogue)),
-    security(("bearer" = [])),
-)]
-pub async fn stations(
-    state: web::Data<AppState>,
-    _who: CustomerId,
-) -> Result<HttpResponse, AppError> {
-    let default_price = state.derived.default_price_per_kwh;
-    let st = state.clone();
-    let stations = state
-        .db
-        .run(move |c| stations::for_customers(c, default_price, |d| st.registry.is_online(d)))
-        .await?;
-    super::ok(StationCatalogue::new(
-        state.settings.currency.clone(),
-        stations,
-    ))
+super::operation! {
+    /// Stations with chargers, connectors, live status and price, as the user panel shows them.
+    get "/api/user/stations", "customer", "bearer" (
+        responses((status = 200, description = "Stations with chargers, connectors, live status, online flag and price", body = StationCatalogue)),
+    )
+    pub async fn stations(state, _who: CustomerId) {
+        let default_price = state.derived.default_price_per_kwh;
+        let st = state.clone();
+        let stations = state
+            .db
+            .run(move |c| stations::for_customers(c, default_price, |d| st.registry.is_online(d)))
+            .await?;
+        super::ok(StationCatalogue::new(
+            state.settings.currency.clone(),
+            stations,
+        ))
+    }
 }

@@ -174,13 +174,14 @@ pub async fn upload(
     super::created(ImageAnswer::new(image))
 }
 
-#[utoipa::path(get, path = "/api/admin/firmware", tag = "operator",
-    responses((status = 200, description = "Hosted images, newest first", body = ImageList)),
-    security(("bearer" = [])),
-)]
-pub async fn images(state: web::Data<AppState>, _op: OperatorId) -> Result<HttpResponse, AppError> {
-    let images = state.db.run(firmware::images).await?;
-    super::ok(ImageList::new(images))
+super::operation! {
+    get "/api/admin/firmware", "operator", "bearer" (
+        responses((status = 200, description = "Hosted images, newest first", body = ImageList)),
+    )
+    pub async fn images(state, _op: OperatorId) {
+        let images = state.db.run(firmware::images).await?;
+        super::ok(ImageList::new(images))
+    }
 }
 
 #[utoipa::path(get, path = "/files/firmware/{token}/{name}", tag = "charger",

@@ -392,6 +392,28 @@ macro_rules! file_jobs {
 }
 pub(crate) use file_jobs;
 
+/// Declares operations of the API, each `method "path", "tag", "security scheme" (the rest of its
+/// `#[utoipa::path]`: request_body, params, responses, each followed by a comma) pub async fn
+/// handler(state, extractors...) { ... }` (the scheme only when the operation takes a token): the
+/// handler's first argument (named as given) is the `web::Data<AppState>`, its answer
+/// `Result<HttpResponse, AppError>`, and its `#[utoipa::path]` the method, path, tag and security
+/// given, the rest as written.
+macro_rules! operation {
+    ($(
+        $(#[$attr:meta])*
+        $method:ident $path:tt, $tag:tt $(, $scheme:tt)? ($($doc:tt)*)
+        pub async fn $handler:ident($state:ident $(, $arg:ident: $ty:ty)* $(,)?) $body:block
+    )+) => {$(
+        $(#[$attr])*
+        #[utoipa::path($method, path = $path, tag = $tag, $($doc)* $(security(($scheme = [])))?)]
+        pub async fn $handler(
+            $state: actix_web::web::Data<$crate::state::AppState>,
+            $($arg: $ty),*
+        ) -> Result<actix_web::HttpResponse, $crate::error::AppError> $body
+    )+};
+}
+pub(crate) use operation;
+
 // `POST /api/customer/login` and `POST /api/admin/login`. A field left out or not a string counts
 // as empty: the login fails like a wrong one (401).
 #[derive(serde::Deserialize, utoipa::ToSchema)]
@@ -422,6 +444,16 @@ impl<'de> serde::Deserialize<'de> for Login {
 }
 
 impl Login {
+    /// Logs in the account (customer or operator) these credentials name, from this client: its
+    /// token and the account.
+    pub async fn log_in<A: crate::domain::auth::login::Account>(
+        self,
+        state: &crate::state::AppState,
+        client: security::ClientAddr,
+    ) -> Result<(String, A), AppError> {
+        crate::domain::auth::login::log_in::<A>(&state.accounts, self.credentials(client.0)).await
+    }
+
     pub fn credentials(
         self,
         client: Option<std::net::IpAddr>,

@@ -1,15 +1,13 @@
 //! Smart Charging over HTTP (rules in `crate::domain::smart_charging`): the operator's charging profiles,
 //! composite schedules, and stations' power limits.
 
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::identity::OperatorId;
 use crate::domain::smart_charging::{self, ChargingProfile, ClearInput, ProfileInput, StationLoad};
-use crate::error::AppError;
-use crate::state::AppState;
 
 super::answers! {
     pub struct ProfileAnswer { profile: ChargingProfile }
@@ -44,23 +42,19 @@ pub struct LimitBody {
     max_power_w: Option<i64>,
 }
 
-#[utoipa::path(post, path = "/api/admin/chargers/{device_id}/charging-profiles", tag = "operator",
-    request_body = ProfileInput,
-    params(("device_id" = String, Path)),
-    responses((status = 201, description = "Sent; status installed (Accepted) or rejected", body = ProfileAnswer), (status = 400, description = "Invalid profile (checked against the SetChargingProfile schema)"), (status = 409, description = "Charger is offline"), (status = 404, description = "Charger not found"), (status = 502, description = "The charger answered with an error"), (status = 504, description = "Charger did not respond")),
-    security(("bearer" = [])),
-)]
-pub async fn set(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-    body: super::Body<ProfileInput>,
-) -> Result<HttpResponse, AppError> {
-    let device = path.into_inner();
-    let profile = smart_charging::set(&state.load, &device, body.0)
-        .await
-        .map_err(super::offline_is_conflict)?;
-    super::created(ProfileAnswer::new(profile))
+super::operation! {
+    post "/api/admin/chargers/{device_id}/charging-profiles", "operator", "bearer" (
+        request_body = ProfileInput,
+        params(("device_id" = String, Path)),
+        responses((status = 201, description = "Sent; status installed (Accepted) or rejected", body = ProfileAnswer), (status = 400, description = "Invalid profile (checked against the SetChargingProfile schema)"), (status = 409, description = "Charger is offline"), (status = 404, description = "Charger not found"), (status = 502, description = "The charger answered with an error"), (status = 504, description = "Charger did not respond")),
+    )
+    pub async fn set(state, _op: OperatorId, path: web::Path<String>, body: super::Body<ProfileInput>) {
+        let device = path.into_inner();
+        let profile = smart_charging::set(&state.load, &device, body.0)
+            .await
+            .map_err(super::offline_is_conflict)?;
+        super::created(ProfileAnswer::new(profile))
+    }
 }
 
 super::charger_reads! {
@@ -70,89 +64,68 @@ super::charger_reads! {
         "Profiles, newest first";
 }
 
-#[utoipa::path(post, path = "/api/admin/chargers/{device_id}/charging-profiles/clear", tag = "operator",
-    request_body = ClearInput,
-    params(("device_id" = String, Path)),
-    responses((status = 200, description = "The charger's answer (Accepted or Unknown)", body = ChargerReply), (status = 400, description = "Invalid criteria"), (status = 409, description = "Charger is offline"), (status = 404, description = "Charger not found"), (status = 504, description = "Charger did not respond")),
-    security(("bearer" = [])),
-)]
-pub async fn clear(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-    body: super::Body<ClearInput>,
-) -> Result<HttpResponse, AppError> {
-    let (device, input) = (path.into_inner(), body.0);
-    let status = smart_charging::clear(&state.load, &device, input)
+super::operation! {
+    post "/api/admin/chargers/{device_id}/charging-profiles/clear", "operator", "bearer" (
+        request_body = ClearInput,
+        params(("device_id" = String, Path)),
+        responses((status = 200, description = "The charger's answer (Accepted or Unknown)", body = ChargerReply), (status = 400, description = "Invalid criteria"), (status = 409, description = "Charger is offline"), (status = 404, description = "Charger not found"), (status = 504, description = "Charger did not respond")),
+    )
+    pub async fn clear(state, _op: OperatorId, path: web::Path<String>, body: super::Body<ClearInput>) {
+        let (device, input) = (path.into_inner(), body.0);
+        let status = smart_charging::clear(&state.load, &device, input)
+            .await
+            .map_err(super::offline_is_conflict)?;
+        super::ok(ChargerReply::new(serde_json::json!({ "status": status })))
+    }
+
+    get "/api/admin/chargers/{device_id}/composite-schedule", "operator", "bearer" (
+        params(("device_id" = String, Path), ("connectorId" = Option<i32>, Query, minimum = 0), ("duration" = Option<i64>, Query, description = "seconds (default 3600)", minimum = 0), ("chargingRateUnit" = Option<String>, Query, description = "A or W (empty: the charger's choice)", pattern = "^(A|W)?$")),
+        responses((status = 200, description = "The charger's GetCompositeSchedule answer", body = ChargerReply), (status = 400, description = "Invalid request"), (status = 409, description = "Charger is offline"), (status = 404, description = "Charger not found"), (status = 504, description = "Charger did not respond")),
+    )
+    pub async fn composite(state, _op: OperatorId, path: web::Path<String>, q: web::Query<CompositeQuery>) {
+        let (device, q) = (path.into_inner(), q.into_inner());
+        let response = smart_charging::composite(
+            &state.load,
+            &device,
+            q.connector_id.unwrap_or(0),
+            q.duration.unwrap_or(3600),
+            q.charging_rate_unit.filter(|u| !u.is_empty()),
+        )
         .await
         .map_err(super::offline_is_conflict)?;
-    super::ok(ChargerReply::new(serde_json::json!({ "status": status })))
-}
+        super::ok(ChargerReply::new(response))
+    }
 
-#[utoipa::path(get, path = "/api/admin/chargers/{device_id}/composite-schedule", tag = "operator",
-    params(("device_id" = String, Path), ("connectorId" = Option<i32>, Query, minimum = 0), ("duration" = Option<i64>, Query, description = "seconds (default 3600)", minimum = 0), ("chargingRateUnit" = Option<String>, Query, description = "A or W (empty: the charger's choice)", pattern = "^(A|W)?$")),
-    responses((status = 200, description = "The charger's GetCompositeSchedule answer", body = ChargerReply), (status = 400, description = "Invalid request"), (status = 409, description = "Charger is offline"), (status = 404, description = "Charger not found"), (status = 504, description = "Charger did not respond")),
-    security(("bearer" = [])),
-)]
-pub async fn composite(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-    q: web::Query<CompositeQuery>,
-) -> Result<HttpResponse, AppError> {
-    let (device, q) = (path.into_inner(), q.into_inner());
-    let response = smart_charging::composite(
-        &state.load,
-        &device,
-        q.connector_id.unwrap_or(0),
-        q.duration.unwrap_or(3600),
-        q.charging_rate_unit.filter(|u| !u.is_empty()),
+    put "/api/admin/stations/{id}/power-limit", "operator", "bearer" (
+        request_body = LimitBody,
+        params(("id" = i64, Path)),
+        responses((status = 200, description = "Set; the station's transactions are rebalanced", body = LoadAnswer), (status = 400, description = "Invalid limit"), (status = 404, description = "Station not found")),
     )
-    .await
-    .map_err(super::offline_is_conflict)?;
-    super::ok(ChargerReply::new(response))
-}
+    pub async fn set_limit(state, _op: OperatorId, path: web::Path<i64>, body: super::Body<LimitBody>) {
+        let (id, limit) = (path.into_inner(), body.0.max_power_w);
+        state
+            .db
+            .run(move |c| smart_charging::set_limit(c, id, limit))
+            .await?;
+        let state = state.into_inner();
+        smart_charging::rebalance(&state.load, id).await?;
+        let load = state
+            .db
+            .run(move |c| smart_charging::station_load(c, id))
+            .await?;
+        super::ok(LoadAnswer::new(load))
+    }
 
-#[utoipa::path(put, path = "/api/admin/stations/{id}/power-limit", tag = "operator",
-    request_body = LimitBody,
-    params(("id" = i64, Path)),
-    responses((status = 200, description = "Set; the station's transactions are rebalanced", body = LoadAnswer), (status = 400, description = "Invalid limit"), (status = 404, description = "Station not found")),
-    security(("bearer" = [])),
-)]
-pub async fn set_limit(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<i64>,
-    body: super::Body<LimitBody>,
-) -> Result<HttpResponse, AppError> {
-    let (id, limit) = (path.into_inner(), body.0.max_power_w);
-    state
-        .db
-        .run(move |c| smart_charging::set_limit(c, id, limit))
-        .await?;
-    let state = state.into_inner();
-    smart_charging::rebalance(&state.load, id).await?;
-    let load = state
-        .db
-        .run(move |c| smart_charging::station_load(c, id))
-        .await?;
-    super::ok(LoadAnswer::new(load))
-}
-
-#[utoipa::path(get, path = "/api/admin/stations/{id}/load", tag = "operator",
-    params(("id" = i64, Path)),
-    responses((status = 200, description = "The station's limit and how it is shared", body = LoadAnswer), (status = 404, description = "Station not found")),
-    security(("bearer" = [])),
-)]
-pub async fn load(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<i64>,
-) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
-    let load = state
-        .db
-        .run(move |c| smart_charging::station_load(c, id))
-        .await?;
-    super::ok(LoadAnswer::new(load))
+    get "/api/admin/stations/{id}/load", "operator", "bearer" (
+        params(("id" = i64, Path)),
+        responses((status = 200, description = "The station's limit and how it is shared", body = LoadAnswer), (status = 404, description = "Station not found")),
+    )
+    pub async fn load(state, _op: OperatorId, path: web::Path<i64>) {
+        let id = path.into_inner();
+        let load = state
+            .db
+            .run(move |c| smart_charging::station_load(c, id))
+            .await?;
+        super::ok(LoadAnswer::new(load))
+    }
 }

@@ -1,14 +1,12 @@
 //! `/api/admin/id-tags`: the operator's authorization tokens (HTTP only; rules in `crate::domain::tokens`).
 
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::Done;
 use super::identity::OperatorId;
 use crate::domain::tokens::{self, Token, TokenInput};
-use crate::error::AppError;
-use crate::state::AppState;
 
 super::answers! {
     #[serde(rename_all = "camelCase")]
@@ -106,89 +104,65 @@ pub struct TokenQuery {
     limit: Option<i64>,
 }
 
-#[utoipa::path(post, path = "/api/admin/id-tags", tag = "operator",
-    request_body = NewTokenBody,
-    responses((status = 201, description = "Registered", body = TokenAnswer), (status = 400, description = "Invalid idTag, status, expiryDate, parentIdTag or note"), (status = 404, description = "Customer not found"), (status = 409, description = "The idTag (in any case) is already a token or a customer's")),
-    security(("bearer" = [])),
-)]
-pub async fn create(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    body: super::Body<NewTokenBody>,
-) -> Result<HttpResponse, AppError> {
-    let input = TokenInput::from(body.0);
-    let id_tag = state.db.run(move |c| tokens::create(c, input)).await?;
-    state.local_lists.wake();
-    super::created(TokenAnswer::new(id_tag))
-}
+super::operation! {
+    post "/api/admin/id-tags", "operator", "bearer" (
+        request_body = NewTokenBody,
+        responses((status = 201, description = "Registered", body = TokenAnswer), (status = 400, description = "Invalid idTag, status, expiryDate, parentIdTag or note"), (status = 404, description = "Customer not found"), (status = 409, description = "The idTag (in any case) is already a token or a customer's")),
+    )
+    pub async fn create(state, _op: OperatorId, body: super::Body<NewTokenBody>) {
+        let input = TokenInput::from(body.0);
+        let id_tag = state.db.run(move |c| tokens::create(c, input)).await?;
+        state.local_lists.wake();
+        super::created(TokenAnswer::new(id_tag))
+    }
 
-#[utoipa::path(get, path = "/api/admin/id-tags", tag = "operator",
-    params(("customerId" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
-    responses((status = 200, description = "Tokens, newest first", body = TokenList)),
-    security(("bearer" = [])),
-)]
-pub async fn list(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    q: web::Query<TokenQuery>,
-) -> Result<HttpResponse, AppError> {
-    let q = q.into_inner();
-    let id_tags = state
-        .db
-        .run(move |c| tokens::list(c, q.customer_id, q.limit.unwrap_or(500)))
-        .await?;
-    super::ok(TokenList::new(id_tags))
-}
+    get "/api/admin/id-tags", "operator", "bearer" (
+        params(("customerId" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+        responses((status = 200, description = "Tokens, newest first", body = TokenList)),
+    )
+    pub async fn list(state, _op: OperatorId, q: web::Query<TokenQuery>) {
+        let q = q.into_inner();
+        let id_tags = state
+            .db
+            .run(move |c| tokens::list(c, q.customer_id, q.limit.unwrap_or(500)))
+            .await?;
+        super::ok(TokenList::new(id_tags))
+    }
 
-#[utoipa::path(get, path = "/api/admin/id-tags/{id_tag}", tag = "operator",
-    params(("id_tag" = String, Path, description = "idTag, any case", pattern = r"^[!-~]{1,20}$")),
-    responses((status = 200, description = "The token", body = TokenAnswer), (status = 404, description = "Token not found")),
-    security(("bearer" = [])),
-)]
-pub async fn get(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let tag = path.into_inner();
-    let id_tag = state.db.run(move |c| tokens::get(c, &tag)).await?;
-    super::ok(TokenAnswer::new(id_tag))
-}
+    get "/api/admin/id-tags/{id_tag}", "operator", "bearer" (
+        params(("id_tag" = String, Path, description = "idTag, any case", pattern = r"^[!-~]{1,20}$")),
+        responses((status = 200, description = "The token", body = TokenAnswer), (status = 404, description = "Token not found")),
+    )
+    pub async fn get(state, _op: OperatorId, path: web::Path<String>) {
+        let tag = path.into_inner();
+        let id_tag = state.db.run(move |c| tokens::get(c, &tag)).await?;
+        super::ok(TokenAnswer::new(id_tag))
+    }
 
-#[utoipa::path(put, path = "/api/admin/id-tags/{id_tag}", tag = "operator",
-    request_body = TokenChanges,
-    params(("id_tag" = String, Path, description = "idTag, any case", pattern = r"^[!-~]{1,20}$")),
-    responses((status = 200, description = "Changed", body = TokenAnswer), (status = 400, description = "Invalid field, or an attempt to change the idTag"), (status = 404, description = "Token or customer not found")),
-    security(("bearer" = [])),
-)]
-pub async fn update(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-    body: super::Body<TokenChanges>,
-) -> Result<HttpResponse, AppError> {
-    let (tag, input) = (path.into_inner(), TokenInput::from(body.0));
-    let id_tag = state
-        .db
-        .run(move |c| tokens::update(c, &tag, input))
-        .await?;
-    super::ok(TokenAnswer::new(id_tag))
-}
+    put "/api/admin/id-tags/{id_tag}", "operator", "bearer" (
+        request_body = TokenChanges,
+        params(("id_tag" = String, Path, description = "idTag, any case", pattern = r"^[!-~]{1,20}$")),
+        responses((status = 200, description = "Changed", body = TokenAnswer), (status = 400, description = "Invalid field, or an attempt to change the idTag"), (status = 404, description = "Token or customer not found")),
+    )
+    pub async fn update(state, _op: OperatorId, path: web::Path<String>, body: super::Body<TokenChanges>) {
+        let (tag, input) = (path.into_inner(), TokenInput::from(body.0));
+        let id_tag = state
+            .db
+            .run(move |c| tokens::update(c, &tag, input))
+            .await?;
+        super::ok(TokenAnswer::new(id_tag))
+    }
 
-#[utoipa::path(delete, path = "/api/admin/id-tags/{id_tag}", tag = "operator",
-    params(("id_tag" = String, Path, description = "idTag, any case", pattern = r"^[!-~]{1,20}$")),
-    responses((status = 200, description = "Removed", body = Done), (status = 404, description = "Token not found")),
-    security(("bearer" = [])),
-)]
-pub async fn delete(
-    state: web::Data<AppState>,
-    _op: OperatorId,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let tag = path.into_inner();
-    state.db.run(move |c| tokens::delete(c, &tag)).await?;
-    state.local_lists.wake();
-    super::done()
+    delete "/api/admin/id-tags/{id_tag}", "operator", "bearer" (
+        params(("id_tag" = String, Path, description = "idTag, any case", pattern = r"^[!-~]{1,20}$")),
+        responses((status = 200, description = "Removed", body = Done), (status = 404, description = "Token not found")),
+    )
+    pub async fn delete(state, _op: OperatorId, path: web::Path<String>) {
+        let tag = path.into_inner();
+        state.db.run(move |c| tokens::delete(c, &tag)).await?;
+        state.local_lists.wake();
+        super::done()
+    }
 }
 
 #[cfg(test)]

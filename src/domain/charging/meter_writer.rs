@@ -22,9 +22,6 @@ pub struct MeterWriter {
     lanes: GroupCommit<Job>,
 }
 
-/// Largest number of meter reports committed together.
-const MAX_BATCH: usize = 2000;
-
 /// How many lanes a server runs on `backend` with a pool of `pool_size`: on PostgreSQL a quarter
 /// of the pool, 1 to 4 (batches commit side by side); on SQLite 1 (one writer at a time anyway).
 /// `csms bench ingest` runs its ceiling with the same number.
@@ -40,12 +37,7 @@ impl MeterWriter {
     /// lane, so they are stored (and its sessions updated) in the order it sent them, and no two
     /// lanes ever update the same session (no lock waits or deadlocks between lanes).
     pub fn start(db: Db, policy: Policy, lanes: usize) -> MeterWriter {
-        let config = group_commit::Config {
-            lanes,
-            queue: MAX_BATCH * 4,
-            max_batch: MAX_BATCH,
-            linger: None,
-        };
+        let config = group_commit::Config::writer(lanes);
         let lanes = GroupCommit::start(config, |_| Lane {
             db: db.clone(),
             policy,

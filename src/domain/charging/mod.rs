@@ -28,7 +28,7 @@ use crate::domain::wallet;
 use crate::error::AppError;
 use crate::infra::db::models::{Charger, Session};
 use crate::infra::db::schema::{chargers, charging_sessions, stations, tariffs};
-use crate::infra::db::{DbConnection, now};
+use crate::infra::db::{DbConnection, filter_given, now};
 use crate::infra::events::{self, Subject};
 
 pub use billing::{WriteOffReason, WriteOffRow, finalize, settle_late, write_off};
@@ -448,15 +448,11 @@ pub fn list(c: &mut DbConnection, filter: ListFilter) -> Result<Vec<SessionView>
         .order(charging_sessions::id.desc())
         .limit(filter.limit.clamp(1, 1000))
         .into_boxed();
-    if let Some(customer) = filter.customer_id {
-        q = q.filter(charging_sessions::customer_id.eq(customer));
-    }
-    if let Some(status) = filter.status {
-        q = q.filter(charging_sessions::status.eq(status));
-    }
-    if let Some(device) = filter.device_id {
-        q = q.filter(chargers::device_id.eq(device));
-    }
+    filter_given!(q,
+        charging_sessions::customer_id => filter.customer_id,
+        charging_sessions::status => filter.status,
+        chargers::device_id => filter.device_id,
+    );
     let rows: Vec<(Session, String, String)> = q.load(c)?;
     Ok(rows
         .iter()

@@ -37,6 +37,20 @@ pub struct Config {
     pub linger: Option<Duration>,
 }
 
+impl Config {
+    /// A writer's batching: `lanes` lanes of batches of up to 2000 items, each lane queueing four
+    /// batches' worth, no linger (a batch is what has queued since the last commit).
+    pub const fn writer(lanes: usize) -> Config {
+        const MAX_BATCH: usize = 2000;
+        Config {
+            lanes,
+            queue: MAX_BATCH * 4,
+            max_batch: MAX_BATCH,
+            linger: None,
+        }
+    }
+}
+
 /// What a batch does: called by the lane's task for each batch, in queue order, one at a time.
 /// Database work goes through `Db::run` (never blocking the executor); errors are the
 /// implementation's to answer, log or count.

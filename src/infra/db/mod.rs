@@ -299,6 +299,17 @@ macro_rules! load_raw {
 }
 pub(crate) use load_raw;
 
+/// Narrows a boxed query by the criteria given: `filter_given!(q, column => option, ...)` adds
+/// `column = value` for each option that is `Some(value)` (a list's optional filters).
+macro_rules! filter_given {
+    ($q:ident, $($column:path => $value:expr),+ $(,)?) => {
+        $(if let Some(value) = $value {
+            $q = $q.filter($column.eq(value));
+        })+
+    };
+}
+pub(crate) use filter_given;
+
 /// Multi-row INSERTs for append-only tables (meter values, the message log). The multi-backend
 /// connection cannot batch-insert into SQLite, so this runs on the inner connection of each backend.
 macro_rules! batch_insert {

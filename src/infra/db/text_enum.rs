@@ -2,11 +2,14 @@
 //! database words (`as_str`, `of`), diesel `ToSql` on both backends, `Display`, and comparison
 //! with a stored `String` (`row.status == ReservationStatus::Active`).
 
-/// `text_enum! { /// doc \n pub enum Name { Variant = "word", ... } }`
+/// `text_enum! { /// doc \n pub enum Name { Variant = "word", Other, ... } }`: a variant without a
+/// word is stored as its name.
 macro_rules! text_enum {
+    (@word $variant:ident $text:literal) => { $text };
+    (@word $variant:ident) => { stringify!($variant) };
     (
         $(#[$meta:meta])*
-        $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }
+        $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident $(= $text:literal)?),+ $(,)? }
     ) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, diesel::AsExpression)]
@@ -22,7 +25,7 @@ macro_rules! text_enum {
             /// The word stored in the database (and shown in the API).
             pub const fn as_str(self) -> &'static str {
                 match self {
-                    $($name::$variant => $text),+
+                    $($name::$variant => $crate::infra::db::text_enum::text_enum!(@word $variant $($text)?)),+
                 }
             }
 

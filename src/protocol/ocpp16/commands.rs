@@ -76,11 +76,7 @@ pub async fn run(
     body: Option<Value>,
 ) -> Result<Outcome, AppError> {
     let payload = crate::protocol::as_given::check(Version::V16, action, body)?;
-    let d = device.to_string();
-    state
-        .db
-        .run(move |c| crate::domain::chargers::id_of(c, &d))
-        .await?;
+    crate::domain::chargers::find(&state.db, device).await?;
     match action {
         "ReserveNow" => {
             let given = crate::domain::reservations::Given {
@@ -222,14 +218,7 @@ pub async fn run(
     );
     // First: the charger may be reconnecting with the new password right now.
     if let Some(key) = new_key {
-        let d = device.to_string();
-        state
-            .db
-            .run(move |c| match accepted {
-                true => crate::domain::chargers::authorization_key_accepted(c, &d, &key),
-                false => crate::domain::chargers::authorization_key_refused(c, &d),
-            })
-            .await?;
+        crate::domain::chargers::password_answered(&state.db, device, key, accepted).await?;
         if accepted {
             log::info!("{device}: AuthorizationKey changed: the new password is stored");
         }
