@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use diesel::prelude::*;
 use serde_json::{Value, json};
 use tokio::sync::Barrier;
 
@@ -205,11 +206,16 @@ async fn events_out_of_order_bill_once(app: TestApp) {
     let token = req["idToken"].clone();
     let offline = json!({"offline": true});
 
-    // seqNo 1 first: no identifier yet, nothing to bill; the gap (0 is missing) asks the station.
+    // seqNo 1 first: no identifier yet, nothing to bill, and nothing asked (first seen part way).
     let a = st
         .event("Updated", "OOO-1", 1, 1, offline.clone(), Some(3000.0))
         .await;
     assert_eq!(a, json!({}), "{a}");
+    // The end (seqNo 4) before the start: 2 and 3 are missing, so csms asks the station.
+    let a = st
+        .event("Ended", "OOO-1", 4, 1, offline.clone(), Some(6000.0))
+        .await;
+    assert_eq!(a, json!({}), "not begun yet: {a}");
     app.wait_until(|| st.received_count("GetTransactionStatus") == 1)
         .await;
     let (_, ask) = st
@@ -218,12 +224,12 @@ async fn events_out_of_order_bill_once(app: TestApp) {
         .find(|(a, _)| a == "GetTransactionStatus")
         .unwrap();
     assert_eq!(ask, json!({"transactionId": "OOO-1"}));
-    // The end (seqNo 2) before the start.
-    let a = st
-        .event("Ended", "OOO-1", 2, 1, offline.clone(), Some(6000.0))
-        .await;
-    assert_eq!(a, json!({}), "not begun yet: {a}");
     assert_eq!(session(&app, &c.token, &sid).await["status"], "active");
+    // The missing ones, offline, still without an identifier.
+    st.event("Updated", "OOO-1", 2, 1, offline.clone(), Some(4000.0))
+        .await;
+    st.event("Updated", "OOO-1", 3, 1, offline.clone(), Some(5000.0))
+        .await;
     // The start (seqNo 0, register 1000 Wh) arrives last: begun and ended at once.
     let started = json!({"offline": true, "idToken": token,
         "transactionInfo": {"transactionId": "OOO-1", "remoteStartId": req["remoteStartId"]}});
@@ -306,18 +312,44 @@ async fn local_card_capped_at_the_hold(app: TestApp) {
     assert_eq!(a["totalCost"].as_f64(), v["cost"].as_f64(), "{a}");
     assert!(app.balance(&c.token).await >= 30.0 - held);
 
-    // An unknown card starts a transaction: refused, and the station is asked to stop it.
+    // An unknown card starts a transaction: refused, and its stop is scheduled; the station,
+    // told so in the answer, ends it within the grace, and csms sends no stop of its own.
     let stranger = json!({"idToken": {"idToken": "STRANGER", "type": "ISO14443"}});
     let a = st
         .event("Started", "CARD-2", 0, 2, stranger, Some(500.0))
         .await;
     assert_ne!(a["idTokenInfo"]["status"], "Accepted", "{a}");
-    app.wait_until(|| {
-        st.received()
-            .iter()
-            .any(|(a, p)| a == "RequestStopTransaction" && p["transactionId"] == "CARD-2")
-    })
+    let scheduled = app
+        .db(|c| {
+            use csms::infra::db::schema::{ocpp_transactions as t, station_transactions as s};
+            let tx: i64 = s::table
+                .filter(s::station_tx_id.eq("CARD-2"))
+                .select(s::transaction_id.assume_not_null())
+                .first(c)
+                .unwrap();
+            t::table
+                .find(tx)
+                .select(t::stop_next_at)
+                .first::<Option<chrono::NaiveDateTime>>(c)
+                .unwrap()
+        })
+        .await;
+    let due = scheduled.expect("a stop is scheduled");
+    assert!(
+        due > chrono::Utc::now().naive_utc() + chrono::Duration::seconds(5),
+        "after the station's own grace: {due}"
+    );
+    st.event(
+        "Ended",
+        "CARD-2",
+        1,
+        2,
+        json!({"triggerReason": "Deauthorized", "transactionInfo": {"transactionId": "CARD-2", "stoppedReason": "DeAuthorized"}}),
+        Some(500.0),
+    )
     .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(st.received_count("RequestStopTransaction"), 0);
     app.assert_money_conserved().await;
 }
 dual!(local_card_capped_at_the_hold, super::both);

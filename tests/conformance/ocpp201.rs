@@ -1,6 +1,7 @@
 //! The OCA compliance cases for an OCPP 2.0.1 CSMS (`../shared/spec/octt-2.0.1-csms-cases.md`)
-//! that csms passes so far (issue 22): those of blocks A (Basic auth, the station password), B
-//! (provisioning), F (remote control) and G (availability) that need no transaction. Run two ways on SQLite and PostgreSQL, like the 1.6 ones:
+//! that csms passes so far (issue 22): blocks A (Basic auth, the station password), B
+//! (provisioning), C (Authorize, groups, cache), E (transactions), F (remote control), G
+//! (availability) and J (meter values). Run two ways on SQLite and PostgreSQL, like the 1.6 ones:
 //! each case alone on a fresh server with a station of its own (`tc_b_01_…::sqlite`), and every
 //! case in id order against ONE server and ONE station identity (`all_201_cases_in_id_order`),
 //! nothing reset in between. The station is a raw 2.0.1 client (`support::station201`); each
@@ -737,6 +738,614 @@ pub async fn tc_g_20(c: &C201<'_>) {
     assert_eq!(st.call("NotifyEvent", event).await.unwrap(), json!({}));
 }
 
+/// The idTokens the compliance tool expects csms to know (once per server; 409: known already).
+async fn tokens(c: &C201<'_>) {
+    for body in [
+        json!({"idTag": "TAG-001", "parentIdTag": "GROUP001"}),
+        json!({"idTag": "100000C39B", "parentIdTag": "GROUP001"}),
+        json!({"idTag": "MASTERC47", "parentIdTag": "GROUP001"}),
+        json!({"idTag": "100000C06", "status": "Blocked"}),
+        json!({"idTag": "100000C07", "expiryDate": "2020-01-01T00:00:00Z"}),
+    ] {
+        let (s, b) = c.app.post("/api/admin/id-tags", Some(&c.admin), body).await;
+        assert!(s == 201 || s == 409, "{s} {b}");
+    }
+}
+
+fn token(id: &str, kind: &str) -> Value {
+    json!({"idToken": id, "type": kind})
+}
+
+/// A TransactionEvent of the compliance tool's transaction `tx` on EVSE 1, with `extra` fields.
+fn event(kind: &str, tx: &str, seq: i64, trigger: &str, extra: Value) -> Value {
+    let mut e = json!({
+        "eventType": kind, "timestamp": now_micros(), "triggerReason": trigger,
+        "seqNo": seq, "transactionInfo": {"transactionId": tx}, "evse": {"id": 1, "connectorId": 1},
+    });
+    if let (Value::Object(e), Value::Object(extra)) = (&mut e, extra) {
+        for (k, v) in extra {
+            e.insert(k, v);
+        }
+    }
+    e
+}
+
+/// Now, with six fractional digits (as the compliance tool writes it).
+fn now_micros() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// Energy register readings in `context`, `n` samples from `wh` up.
+fn meter(context: &str, wh: f64, n: usize) -> Value {
+    json!((0..n).map(|i| json!({"timestamp": "2026-12-07T10:00:00.123456Z", "sampledValue": [{
+        "value": wh + 100.0 * i as f64, "context": context, "measurand": "Energy.Active.Import.Register",
+        "unitOfMeasure": {"unit": "Wh"}}]})).collect::<Vec<_>>())
+}
+
+/// Sends a TransactionEvent: its answer (never a CALLERROR).
+async fn send_event(st: &mut Station, e: Value) -> Value {
+    st.call("TransactionEvent", e.clone())
+        .await
+        .unwrap_or_else(|err| panic!("{e}: {err:?}"))
+}
+
+/// Asserts an answer's idTokenInfo status is one of `statuses`.
+fn status_in(answer: &Value, statuses: &[&str]) {
+    let got = answer["idTokenInfo"]["status"].as_str().unwrap_or_default();
+    assert!(statuses.contains(&got), "{statuses:?}: {answer}");
+}
+
+async fn authorize(st: &mut Station, id: &str, kind: &str, statuses: &[&str]) -> Value {
+    let a = st
+        .call("Authorize", json!({"idToken": token(id, kind)}))
+        .await
+        .unwrap();
+    status_in(&a, statuses);
+    a
+}
+
+/// A charging session of TAG-001 on a fresh transaction id, started by `start` (with the
+/// idToken, or without it and authorized in an Updated event), charging, then ended.
+async fn tag_session(c: &C201<'_>, start_trigger: &str, state: &str, token_first: bool) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = uuid_like();
+    authorize(&mut st, "TAG-001", "ISO14443", &["Accepted"]).await;
+    let tag = token("TAG-001", "ISO14443");
+    let mut seq = 0;
+    if token_first {
+        let a = send_event(
+            &mut st,
+            event("Started", &tx, 0, start_trigger,
+                json!({"idToken": tag, "transactionInfo": {"transactionId": tx, "chargingState": state}})),
+        )
+        .await;
+        status_in(&a, &["Accepted"]);
+    } else {
+        let a = send_event(
+            &mut st,
+            event(
+                "Started",
+                &tx,
+                0,
+                start_trigger,
+                json!({"transactionInfo": {"transactionId": tx, "chargingState": state}}),
+            ),
+        )
+        .await;
+        assert!(a.get("idTokenInfo").is_none(), "{a}");
+        seq += 1;
+        let a = send_event(
+            &mut st,
+            event("Updated", &tx, seq, "Authorized", json!({"idToken": tag})),
+        )
+        .await;
+        status_in(&a, &["Accepted"]);
+        assert_eq!(
+            a["idTokenInfo"]["groupIdToken"]["idToken"], "GROUP001",
+            "{a}"
+        );
+    }
+    seq += 1;
+    let a = send_event(
+        &mut st,
+        event(
+            "Updated",
+            &tx,
+            seq,
+            "ChargingStateChanged",
+            json!({"transactionInfo": {"transactionId": tx, "chargingState": "Charging"}}),
+        ),
+    )
+    .await;
+    assert_eq!(a, json!({}));
+    end_tag_session(&mut st, &tx, seq + 1, "Local").await;
+}
+
+/// The driver stops with TAG-001: StopAuthorized, then Ended.
+async fn end_tag_session(st: &mut Station, tx: &str, seq: i64, reason: &str) {
+    let tag = token("TAG-001", "ISO14443");
+    let a = send_event(
+        st,
+        event(
+            "Updated",
+            tx,
+            seq,
+            "StopAuthorized",
+            json!({"idToken": tag}),
+        ),
+    )
+    .await;
+    status_in(&a, &["Accepted"]);
+    let a = send_event(
+        st,
+        event(
+            "Ended",
+            tx,
+            seq + 1,
+            "StopAuthorized",
+            json!({"idToken": tag, "transactionInfo":
+            {"transactionId": tx, "stoppedReason": reason, "chargingState": "EVConnected"}}),
+        ),
+    )
+    .await;
+    status_in(&a, &["Accepted"]);
+}
+
+pub async fn tc_c_02(c: &C201<'_>) {
+    let mut st = c.booted().await;
+    authorize(&mut st, "100000C02", "ISO14443", &["Invalid", "Unknown"]).await;
+}
+
+pub async fn tc_c_06(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    authorize(&mut st, "100000C06", "Central", &["Blocked", "Invalid"]).await;
+}
+
+pub async fn tc_c_07(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    authorize(&mut st, "100000C07", "Central", &["Expired", "Invalid"]).await;
+}
+
+/// Authorized from the station's cache: no Authorize, the token first seen in an Updated event.
+pub async fn tc_c_08(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = uuid_like();
+    let a = send_event(
+        &mut st,
+        event(
+            "Updated",
+            &tx,
+            1,
+            "Authorized",
+            json!({"idToken": token("TAG-001", "ISO14443")}),
+        ),
+    )
+    .await;
+    status_in(&a, &["Accepted"]);
+    end_tag_session(&mut st, &tx, 2, "Local").await;
+}
+
+/// The same with an unknown card: refused; the station deauthorizes and ends it by itself.
+pub async fn tc_c_20(c: &C201<'_>) {
+    let mut st = c.booted().await;
+    let tx = uuid_like();
+    let a = send_event(
+        &mut st,
+        event(
+            "Updated",
+            &tx,
+            1,
+            "Authorized",
+            json!({"idToken": token("100000C02", "ISO14443")}),
+        ),
+    )
+    .await;
+    status_in(&a, &["Invalid", "Unknown"]);
+    send_event(
+        &mut st,
+        event(
+            "Ended",
+            &tx,
+            2,
+            "Deauthorized",
+            json!({"transactionInfo": {"transactionId": tx, "stoppedReason": "DeAuthorized"}}),
+        ),
+    )
+    .await;
+}
+
+/// A card of the same group may stop the transaction.
+pub async fn tc_c_39(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let a = authorize(&mut st, "100000C39B", "Central", &["Accepted"]).await;
+    assert_eq!(
+        a["idTokenInfo"]["groupIdToken"]["idToken"], "GROUP001",
+        "{a}"
+    );
+    let tx = uuid_like();
+    let a = send_event(
+        &mut st,
+        event(
+            "Started",
+            &tx,
+            0,
+            "Authorized",
+            json!({"idToken": token("TAG-001", "ISO14443")}),
+        ),
+    )
+    .await;
+    status_in(&a, &["Accepted"]);
+    assert_eq!(
+        a["idTokenInfo"]["groupIdToken"]["idToken"], "GROUP001",
+        "{a}"
+    );
+    authorize(&mut st, "100000C39B", "Central", &["Accepted"]).await;
+    let other = token("100000C39B", "Central");
+    let a = send_event(
+        &mut st,
+        event(
+            "Updated",
+            &tx,
+            1,
+            "StopAuthorized",
+            json!({"idToken": other}),
+        ),
+    )
+    .await;
+    status_in(&a, &["Accepted"]);
+    assert_eq!(
+        a["idTokenInfo"]["groupIdToken"]["idToken"], "GROUP001",
+        "{a}"
+    );
+    send_event(
+        &mut st,
+        event(
+            "Ended",
+            &tx,
+            2,
+            "StopAuthorized",
+            json!({"transactionInfo": {"transactionId": tx, "stoppedReason": "Local"}}),
+        ),
+    )
+    .await;
+}
+
+pub async fn tc_e_01(c: &C201<'_>) {
+    tag_session(c, "ChargingStateChanged", "SuspendedEVSE", true).await;
+}
+
+pub async fn tc_e_02(c: &C201<'_>) {
+    tag_session(c, "ChargingStateChanged", "Charging", true).await;
+}
+
+pub async fn tc_e_03(c: &C201<'_>) {
+    tag_session(c, "CablePluggedIn", "EVConnected", false).await;
+}
+
+pub async fn tc_e_09(c: &C201<'_>) {
+    let mut st = c.booted().await;
+    let tx = uuid_like();
+    let a = send_event(
+        &mut st,
+        event(
+            "Started",
+            &tx,
+            0,
+            "CablePluggedIn",
+            json!({"transactionInfo": {"transactionId": tx, "chargingState": "EVConnected"}}),
+        ),
+    )
+    .await;
+    assert_eq!(a, json!({}));
+    send_event(
+        &mut st,
+        event("Ended", &tx, 1, "EVCommunicationLost",
+            json!({"transactionInfo": {"transactionId": tx, "chargingState": "Idle", "stoppedReason": "EVDisconnected"}})),
+    )
+    .await;
+}
+
+pub async fn tc_e_10(c: &C201<'_>) {
+    tag_session(c, "Authorized", "EVConnected", true).await;
+}
+
+/// Started by a car in the bay: no idToken, no EVSE.
+pub async fn tc_e_12(c: &C201<'_>) {
+    let mut st = c.booted().await;
+    let tx = uuid_like();
+    let mut e = event("Started", &tx, 0, "EVDetected", json!({}));
+    e.as_object_mut().unwrap().remove("evse");
+    assert_eq!(send_event(&mut st, e).await, json!({}));
+    let mut e = event(
+        "Ended",
+        &tx,
+        1,
+        "EVDeparted",
+        json!({"transactionInfo": {"transactionId": tx, "stoppedReason": "Local"}}),
+    );
+    e.as_object_mut().unwrap().remove("evse");
+    send_event(&mut st, e).await;
+}
+
+pub async fn tc_e_15(c: &C201<'_>) {
+    tag_session(c, "Authorized", "Charging", true).await;
+}
+
+/// Started with an unknown card: refused, and ended by the station (Deauthorized) with no stop
+/// from csms in between.
+pub async fn tc_e_16(c: &C201<'_>) {
+    let mut st = c.booted().await;
+    let tx = uuid_like();
+    let a = send_event(
+        &mut st,
+        event(
+            "Started",
+            &tx,
+            0,
+            "Authorized",
+            json!({"idToken": token("100000C02", "ISO14443")}),
+        ),
+    )
+    .await;
+    status_in(&a, &["Invalid", "Unknown"]);
+    send_event(
+        &mut st,
+        event(
+            "Ended",
+            &tx,
+            1,
+            "Deauthorized",
+            json!({"transactionInfo": {"transactionId": tx, "stoppedReason": "DeAuthorized"}}),
+        ),
+    )
+    .await;
+}
+
+/// The operator stops the running transaction: RequestStopTransaction with its id as given.
+pub async fn tc_e_21(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = uuid_like();
+    let a = send_event(
+        &mut st,
+        event(
+            "Started",
+            &tx,
+            0,
+            "Authorized",
+            json!({"idToken": token("TAG-001", "ISO14443")}),
+        ),
+    )
+    .await;
+    status_in(&a, &["Accepted"]);
+    let request = c.command("RequestStopTransaction", json!({"transactionId": tx}));
+    relayed(
+        &mut st,
+        request,
+        "RequestStopTransaction",
+        json!({"transactionId": tx}),
+        json!({"status": "Accepted"}),
+    )
+    .await;
+    send_event(
+        &mut st,
+        event(
+            "Ended",
+            &tx,
+            1,
+            "RemoteStop",
+            json!({"transactionInfo": {"transactionId": tx, "stoppedReason": "Remote"}}),
+        ),
+    )
+    .await;
+}
+
+/// Ended offline with two seqNos missing: csms asks GetTransactionStatus on its own, then takes
+/// the two queued events.
+pub async fn tc_e_31(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = uuid_like();
+    let a = send_event(
+        &mut st,
+        event(
+            "Started",
+            &tx,
+            0,
+            "Authorized",
+            json!({"idToken": token("TAG-001", "ISO14443")}),
+        ),
+    )
+    .await;
+    status_in(&a, &["Accepted"]);
+    st.call("StatusNotification", status(1, "Available"))
+        .await
+        .unwrap();
+    send_event(
+        &mut st,
+        event(
+            "Ended",
+            &tx,
+            3,
+            "EVCommunicationLost",
+            json!({"offline": true,
+            "transactionInfo": {"transactionId": tx, "stoppedReason": "EVDisconnected"}}),
+        ),
+    )
+    .await;
+    let (action, asked) = st
+        .answer_next_call(json!({"ongoingIndicator": false, "messagesInQueue": true}))
+        .await;
+    assert_eq!(action, "GetTransactionStatus");
+    assert_eq!(asked, json!({"transactionId": tx}));
+    for seq in [1, 2] {
+        let a = send_event(
+            &mut st,
+            event(
+                "Updated",
+                &tx,
+                seq,
+                "MeterValuePeriodic",
+                json!({"offline": true,
+                "meterValue": meter("Sample.Periodic", 1000.0 * seq as f64, 1)}),
+            ),
+        )
+        .await;
+        assert_eq!(a, json!({}));
+    }
+}
+
+/// Two sessions in a row on one connector, each numbering its events from 0.
+pub async fn tc_e_53(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    for _ in 0..2 {
+        let tx = uuid_like();
+        let a = send_event(
+            &mut st,
+            event(
+                "Started",
+                &tx,
+                0,
+                "Authorized",
+                json!({"idToken": token("TAG-001", "ISO14443")}),
+            ),
+        )
+        .await;
+        status_in(&a, &["Accepted"]);
+        end_tag_session(&mut st, &tx, 1, "Local").await;
+    }
+}
+
+/// Clock-aligned readings with no transaction: MeterValues for EVSE 0 and EVSE 1, and the
+/// fiscal metering event.
+pub async fn tc_j_01(c: &C201<'_>) {
+    let mut st = c.booted().await;
+    for evse in [0, 1, 0, 1, 0, 1] {
+        let a = st
+            .call(
+                "MeterValues",
+                json!({"evseId": evse, "meterValue": meter("Sample.Clock", 5000.0, 1)}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(a, json!({}));
+    }
+    let e = json!({"generatedAt": "2026-12-07T10:00:00Z", "seqNo": 0, "eventData": [{
+        "eventId": 3, "timestamp": "2026-12-07T10:00:00Z", "trigger": "Periodic", "actualValue": "5000",
+        "eventNotificationType": "HardWiredMonitor",
+        "component": {"name": "FiscalMetering"}, "variable": {"name": "EnergyImport"}}]});
+    assert_eq!(st.call("NotifyEvent", e).await.unwrap(), json!({}));
+}
+
+/// Readings at the start, periodic ones, and the end's: billed from the first to the last.
+async fn metered_session(c: &C201<'_>, signed: bool) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = uuid_like();
+    let sign = |mut m: Value| {
+        if signed {
+            for mv in m.as_array_mut().unwrap() {
+                for sv in mv["sampledValue"].as_array_mut().unwrap() {
+                    sv["signedMeterValue"] = json!({"signedMeterData": "AAEC", "signingMethod": "ECDSA-secp256r1-SHA256",
+                        "encodingMethod": "OCMF", "publicKey": "AAEC"});
+                }
+            }
+        }
+        m
+    };
+    let a = send_event(
+        &mut st,
+        event(
+            "Started",
+            &tx,
+            0,
+            "Authorized",
+            json!({"idToken": token("TAG-001", "ISO14443"),
+            "meterValue": sign(meter("Transaction.Begin", 10_000.0, 1))}),
+        ),
+    )
+    .await;
+    status_in(&a, &["Accepted"]);
+    for seq in 1..=3 {
+        let a = send_event(
+            &mut st,
+            event("Updated", &tx, seq, "MeterValuePeriodic",
+                json!({"meterValue": sign(meter("Sample.Periodic", 10_000.0 + 500.0 * seq as f64, 1))})),
+        )
+        .await;
+        assert_eq!(a, json!({}));
+    }
+    let mut readings = sign(meter("Sample.Periodic", 12_000.0, 2));
+    readings.as_array_mut().unwrap().extend(
+        sign(meter("Transaction.End", 13_000.0, 1))
+            .as_array()
+            .unwrap()
+            .clone(),
+    );
+    let a = send_event(
+        &mut st,
+        event("Ended", &tx, 4, "StopAuthorized", json!({"idToken": token("TAG-001", "ISO14443"),
+            "meterValue": readings, "transactionInfo": {"transactionId": tx, "stoppedReason": "Local"}})),
+    )
+    .await;
+    status_in(&a, &["Accepted"]);
+    let energy = c
+        .app
+        .db(move |conn| {
+            use csms::infra::db::schema::{charging_sessions as s, station_transactions as t};
+            use diesel::prelude::*;
+            let id: i64 = t::table
+                .filter(t::station_tx_id.eq(&tx))
+                .select(t::transaction_id.assume_not_null())
+                .first(conn)
+                .unwrap();
+            s::table
+                .filter(s::transaction_id.eq(id))
+                .select(s::energy_wh)
+                .first::<i64>(conn)
+                .unwrap()
+        })
+        .await;
+    assert_eq!(
+        energy, 3000,
+        "from 10 000 Wh at the start to 13 000 Wh at the end"
+    );
+}
+
+pub async fn tc_j_07(c: &C201<'_>) {
+    let mut st = c.booted().await;
+    tokens(c).await;
+    let tx = uuid_like();
+    let a = send_event(
+        &mut st,
+        event(
+            "Started",
+            &tx,
+            0,
+            "Authorized",
+            json!({"idToken": token("TAG-001", "ISO14443"),
+            "meterValue": meter("Transaction.Begin", 2_000.0, 1)}),
+        ),
+    )
+    .await;
+    status_in(&a, &["Accepted"]);
+    end_tag_session(&mut st, &tx, 1, "Local").await;
+}
+
+pub async fn tc_j_10(c: &C201<'_>) {
+    metered_session(c, false).await;
+}
+
+pub async fn tc_j_11(c: &C201<'_>) {
+    metered_session(c, true).await;
+}
+
 macro_rules! cases201 {
     ($($id:literal => $f:ident),* $(,)?) => {
         $(
@@ -793,6 +1402,23 @@ cases201! {
     "TC_B_42" => tc_b_42,
     "TC_B_44" => tc_b_44,
     "TC_B_58" => tc_b_58,
+    "TC_C_02" => tc_c_02,
+    "TC_C_06" => tc_c_06,
+    "TC_C_07" => tc_c_07,
+    "TC_C_08" => tc_c_08,
+    "TC_C_20" => tc_c_20,
+    "TC_C_39" => tc_c_39,
+    "TC_E_01" => tc_e_01,
+    "TC_E_02" => tc_e_02,
+    "TC_E_03" => tc_e_03,
+    "TC_E_09" => tc_e_09,
+    "TC_E_10" => tc_e_10,
+    "TC_E_12" => tc_e_12,
+    "TC_E_15" => tc_e_15,
+    "TC_E_16" => tc_e_16,
+    "TC_E_21" => tc_e_21,
+    "TC_E_31" => tc_e_31,
+    "TC_E_53" => tc_e_53,
     "TC_F_06" => tc_f_06,
     "TC_F_20" => tc_f_20,
     "TC_F_23" => tc_f_23,
@@ -805,6 +1431,10 @@ cases201! {
     "TC_G_07" => tc_g_07,
     "TC_G_08" => tc_g_08,
     "TC_G_20" => tc_g_20,
+    "TC_J_01" => tc_j_01,
+    "TC_J_07" => tc_j_07,
+    "TC_J_10" => tc_j_10,
+    "TC_J_11" => tc_j_11,
 }
 
 /// Every case above in id order against one server and one station identity.

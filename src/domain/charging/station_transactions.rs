@@ -58,7 +58,9 @@ pub struct Noted {
     pub row_id: i64,
     /// The core's transaction, if the station's transaction already is one.
     pub transaction_id: Option<i64>,
-    /// The answer already given about its identifier (a repeated event gets the same).
+    /// The identifier that pays for it, once known.
+    pub id_tag: Option<String>,
+    /// The answer already given about that identifier (a repeated event gets the same).
     pub id_tag_status: Option<String>,
     /// The transaction begins now.
     pub begin: Option<TransactionStarted>,
@@ -166,8 +168,9 @@ pub fn note(
                     meter_stop: if ended { high } else { None },
                     stopped_reason: ev.stopped_reason.clone(),
                 };
-                // First seen part way through: what came before is missing.
-                (row, ev.seq_no > 0)
+                // First seen part way through (a station csms did not hear from, a compliance
+                // tool starting mid-session): nothing seen is missing, so nothing is asked.
+                (row, false)
             }
             Some(old) => {
                 let gap = ev.seq_no > old.seq_max + 1;
@@ -257,6 +260,7 @@ pub fn note(
         Ok(Noted {
             row_id: row.id,
             transaction_id: row.transaction_id,
+            id_tag: row.id_tag.clone(),
             id_tag_status,
             begin,
             readings: if row.ended_at.is_some() || !begun {

@@ -101,10 +101,11 @@ pub fn start_transaction(
     let tag = tags::normalize(&req.id_tag);
     let started_at = timestamps::parse_timestamp(&req.timestamp).unwrap_or_else(now);
     let result = write_tx(c, |c| -> Result<Started, AppError> {
-        if let Some(tx) = repeated(c, charger_id, req, &tag, started_at)? {
-            if let Some(row) = req.station_transaction {
-                super::station_transactions::linked(c, row, tx.id)?;
-            }
+        // A station that names its transactions is recognised by that name (`station_transactions`):
+        // another name is another transaction, whatever it shares with an earlier one.
+        if req.station_transaction.is_none()
+            && let Some(tx) = repeated(c, charger_id, req, &tag, started_at)?
+        {
             return replayed(c, charger_id, &tx);
         }
         let tx_id: i64 = diesel::insert_into(ocpp_transactions::table)
@@ -149,7 +150,8 @@ pub fn start_transaction(
             .set((
                 ocpp_transactions::session_id.eq(session_id),
                 ocpp_transactions::id_tag_status.eq(&info.status),
-                ocpp_transactions::stop_next_at.eq(must_stop.then(now)),
+                ocpp_transactions::stop_next_at
+                    .eq(must_stop.then(|| stop_from(req, linked_stopping))),
             ))
             .execute(c)?;
         if must_stop {
@@ -186,6 +188,20 @@ pub fn start_transaction(
             replayed(c, charger_id, &tx)
         }
         other => other,
+    }
+}
+
+/// A station that names its own transactions (OCPP 2.0.1) hears a refusal in the answer and stops
+/// by itself (StopTxOnInvalidId): csms sends the stop only if it has not ended the transaction
+/// within this grace, so that its own call does not cross the station's end. A transaction the
+/// customer already asked to stop is stopped at once.
+pub const SELF_STOP_GRACE: chrono::Duration = chrono::Duration::seconds(15);
+
+/// When the stop of a transaction that must be stopped is first sent.
+fn stop_from(req: &TransactionStarted, customer_stopped: bool) -> NaiveDateTime {
+    match req.station_transaction {
+        Some(_) if !customer_stopped => now() + SELF_STOP_GRACE,
+        _ => now(),
     }
 }
 

@@ -111,7 +111,19 @@ pub async fn transaction_event(
         .run(move |c| station_transactions::note(c, charger_id, &ev))
         .await?;
     let mut tx = noted.transaction_id;
-    let mut info = noted.id_tag_status.as_deref().map(Authorization::status);
+    // A repeat carrying the transaction's own identifier gets the answer it got; another
+    // identifier (a stop by a card of the same group, a master pass) is answered for itself.
+    let own = |t: &String| {
+        noted
+            .id_tag
+            .as_deref()
+            .is_some_and(|o| tags::normalize(o) == tags::normalize(t))
+    };
+    let mut info = match &token {
+        Some(t) if own(t) => noted.id_tag_status.as_deref().map(Authorization::status),
+        _ => None,
+    };
+    let began = noted.begin.is_some();
     if let Some(begin) = noted.begin {
         let started = transaction(state, ctx, begin, transactions::start_transaction, |s| {
             &mut s.follow_up
@@ -145,10 +157,14 @@ pub async fn transaction_event(
         if ended {
             info = stopped.id_tag_info.or(info);
         }
-        total_cost = state
-            .db
-            .run(move |c| station_transactions::final_cost(c, id))
-            .await?;
+        // The cost once, with the event that ended it (an end that came before its start ends
+        // it when the start arrives).
+        if ended || began {
+            total_cost = state
+                .db
+                .run(move |c| station_transactions::final_cost(c, id))
+                .await?;
+        }
     }
     if noted.gap {
         ask_status(state, ctx, station_tx);
