@@ -789,6 +789,32 @@ async fn send_event(st: &mut Station, e: Value) -> Value {
         .unwrap_or_else(|err| panic!("{e}: {err:?}"))
 }
 
+/// Started (triggerReason Authorized) with the idToken `id` of `kind` on a fresh transaction:
+/// its id and the answer.
+async fn start_with(st: &mut Station, id: &str, kind: &str) -> (String, Value) {
+    let tx = uuid_like();
+    let a = authorized(st, "Started", &tx, 0, id, kind).await;
+    (tx, a)
+}
+
+/// A `kind` event (triggerReason Authorized) of `tx` carrying the idToken `id` of `ty`.
+async fn authorized(st: &mut Station, kind: &str, tx: &str, seq: i64, id: &str, ty: &str) -> Value {
+    let e = event(
+        kind,
+        tx,
+        seq,
+        "Authorized",
+        json!({"idToken": token(id, ty)}),
+    );
+    send_event(st, e).await
+}
+
+/// Ended by `trigger` with `reason`, without an idToken: the answer.
+async fn end_with(st: &mut Station, tx: &str, seq: i64, trigger: &str, reason: &str) -> Value {
+    let info = json!({"transactionInfo": {"transactionId": tx, "stoppedReason": reason}});
+    send_event(st, event("Ended", tx, seq, trigger, info)).await
+}
+
 /// Asserts an answer's idTokenInfo status is one of `statuses`.
 fn status_in(answer: &Value, statuses: &[&str]) {
     let got = answer["idTokenInfo"]["status"].as_str().unwrap_or_default();
@@ -914,17 +940,7 @@ pub async fn tc_c_08(c: &C201<'_>) {
     tokens(c).await;
     let mut st = c.booted().await;
     let tx = uuid_like();
-    let a = send_event(
-        &mut st,
-        event(
-            "Updated",
-            &tx,
-            1,
-            "Authorized",
-            json!({"idToken": token("TAG-001", "ISO14443")}),
-        ),
-    )
-    .await;
+    let a = authorized(&mut st, "Updated", &tx, 1, "TAG-001", "ISO14443").await;
     status_in(&a, &["Accepted"]);
     end_tag_session(&mut st, &tx, 2, "Local").await;
 }
@@ -933,29 +949,9 @@ pub async fn tc_c_08(c: &C201<'_>) {
 pub async fn tc_c_20(c: &C201<'_>) {
     let mut st = c.booted().await;
     let tx = uuid_like();
-    let a = send_event(
-        &mut st,
-        event(
-            "Updated",
-            &tx,
-            1,
-            "Authorized",
-            json!({"idToken": token("100000C02", "ISO14443")}),
-        ),
-    )
-    .await;
+    let a = authorized(&mut st, "Updated", &tx, 1, "100000C02", "ISO14443").await;
     status_in(&a, &["Invalid", "Unknown"]);
-    send_event(
-        &mut st,
-        event(
-            "Ended",
-            &tx,
-            2,
-            "Deauthorized",
-            json!({"transactionInfo": {"transactionId": tx, "stoppedReason": "DeAuthorized"}}),
-        ),
-    )
-    .await;
+    end_with(&mut st, &tx, 2, "Deauthorized", "DeAuthorized").await;
 }
 
 /// A card of the same group may stop the transaction.
@@ -967,18 +963,7 @@ pub async fn tc_c_39(c: &C201<'_>) {
         a["idTokenInfo"]["groupIdToken"]["idToken"], "GROUP001",
         "{a}"
     );
-    let tx = uuid_like();
-    let a = send_event(
-        &mut st,
-        event(
-            "Started",
-            &tx,
-            0,
-            "Authorized",
-            json!({"idToken": token("TAG-001", "ISO14443")}),
-        ),
-    )
-    .await;
+    let (tx, a) = start_with(&mut st, "TAG-001", "ISO14443").await;
     status_in(&a, &["Accepted"]);
     assert_eq!(
         a["idTokenInfo"]["groupIdToken"]["idToken"], "GROUP001",
@@ -1002,17 +987,7 @@ pub async fn tc_c_39(c: &C201<'_>) {
         a["idTokenInfo"]["groupIdToken"]["idToken"], "GROUP001",
         "{a}"
     );
-    send_event(
-        &mut st,
-        event(
-            "Ended",
-            &tx,
-            2,
-            "StopAuthorized",
-            json!({"transactionInfo": {"transactionId": tx, "stoppedReason": "Local"}}),
-        ),
-    )
-    .await;
+    end_with(&mut st, &tx, 2, "StopAuthorized", "Local").await;
 }
 
 pub async fn tc_e_01(c: &C201<'_>) {
@@ -1080,48 +1055,16 @@ pub async fn tc_e_15(c: &C201<'_>) {
 /// from csms in between.
 pub async fn tc_e_16(c: &C201<'_>) {
     let mut st = c.booted().await;
-    let tx = uuid_like();
-    let a = send_event(
-        &mut st,
-        event(
-            "Started",
-            &tx,
-            0,
-            "Authorized",
-            json!({"idToken": token("100000C02", "ISO14443")}),
-        ),
-    )
-    .await;
+    let (tx, a) = start_with(&mut st, "100000C02", "ISO14443").await;
     status_in(&a, &["Invalid", "Unknown"]);
-    send_event(
-        &mut st,
-        event(
-            "Ended",
-            &tx,
-            1,
-            "Deauthorized",
-            json!({"transactionInfo": {"transactionId": tx, "stoppedReason": "DeAuthorized"}}),
-        ),
-    )
-    .await;
+    end_with(&mut st, &tx, 1, "Deauthorized", "DeAuthorized").await;
 }
 
 /// The operator stops the running transaction: RequestStopTransaction with its id as given.
 pub async fn tc_e_21(c: &C201<'_>) {
     tokens(c).await;
     let mut st = c.booted().await;
-    let tx = uuid_like();
-    let a = send_event(
-        &mut st,
-        event(
-            "Started",
-            &tx,
-            0,
-            "Authorized",
-            json!({"idToken": token("TAG-001", "ISO14443")}),
-        ),
-    )
-    .await;
+    let (tx, a) = start_with(&mut st, "TAG-001", "ISO14443").await;
     status_in(&a, &["Accepted"]);
     let request = c.command("RequestStopTransaction", json!({"transactionId": tx}));
     relayed(
@@ -1132,17 +1075,7 @@ pub async fn tc_e_21(c: &C201<'_>) {
         json!({"status": "Accepted"}),
     )
     .await;
-    send_event(
-        &mut st,
-        event(
-            "Ended",
-            &tx,
-            1,
-            "RemoteStop",
-            json!({"transactionInfo": {"transactionId": tx, "stoppedReason": "Remote"}}),
-        ),
-    )
-    .await;
+    end_with(&mut st, &tx, 1, "RemoteStop", "Remote").await;
 }
 
 /// Ended offline with two seqNos missing: csms asks GetTransactionStatus on its own, then takes
@@ -1150,18 +1083,7 @@ pub async fn tc_e_21(c: &C201<'_>) {
 pub async fn tc_e_31(c: &C201<'_>) {
     tokens(c).await;
     let mut st = c.booted().await;
-    let tx = uuid_like();
-    let a = send_event(
-        &mut st,
-        event(
-            "Started",
-            &tx,
-            0,
-            "Authorized",
-            json!({"idToken": token("TAG-001", "ISO14443")}),
-        ),
-    )
-    .await;
+    let (tx, a) = start_with(&mut st, "TAG-001", "ISO14443").await;
     status_in(&a, &["Accepted"]);
     st.call("StatusNotification", status(1, "Available"))
         .await
@@ -1205,18 +1127,7 @@ pub async fn tc_e_53(c: &C201<'_>) {
     tokens(c).await;
     let mut st = c.booted().await;
     for _ in 0..2 {
-        let tx = uuid_like();
-        let a = send_event(
-            &mut st,
-            event(
-                "Started",
-                &tx,
-                0,
-                "Authorized",
-                json!({"idToken": token("TAG-001", "ISO14443")}),
-            ),
-        )
-        .await;
+        let (tx, a) = start_with(&mut st, "TAG-001", "ISO14443").await;
         status_in(&a, &["Accepted"]);
         end_tag_session(&mut st, &tx, 1, "Local").await;
     }
