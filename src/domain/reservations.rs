@@ -820,6 +820,34 @@ pub fn cancelled_by_command(
     Ok(n == 1)
 }
 
+/// A station says its reservation `id` ended on its own: its time ran out (`expired`), or it was
+/// removed (the connector faulted, or became unavailable). The holding reservation with that id
+/// ends `expired` or `cancelled`; returns whether one did.
+pub fn ended_by_station(
+    c: &mut DbConnection,
+    charger_id: i64,
+    id: i64,
+    expired: bool,
+) -> Result<bool, AppError> {
+    let (status, note) = match expired {
+        true => (ReservationStatus::Expired, "expired on the charger"),
+        false => (ReservationStatus::Cancelled, "removed by the charger"),
+    };
+    let n = diesel::update(
+        reservations::table
+            .filter(reservations::ocpp_id.eq(id))
+            .filter(reservations::charger_id.eq(charger_id))
+            .filter(reservations::status.eq_any(HOLDING)),
+    )
+    .set((
+        reservations::status.eq(status),
+        reservations::answer.eq(note),
+        reservations::updated_at.eq(now()),
+    ))
+    .execute(c)?;
+    Ok(n == 1)
+}
+
 /// For an app start by `customer_id` on a connector, inside the start's transaction (after its
 /// connector lock): `Err(ConnectorReserved)` when another holder's reservation covers the connector;
 /// the customer's own covering reservation (consumed by the start: its idTag becomes the session's)

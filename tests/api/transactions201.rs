@@ -353,3 +353,36 @@ async fn local_card_capped_at_the_hold(app: TestApp) {
     app.assert_money_conserved().await;
 }
 dual!(local_card_capped_at_the_hold, super::both);
+
+/// A customer's reservation on a 2.0.1 station: ReserveNow in 2.0.1 words for the EVSE, then the
+/// reserving customer's start uses it and the station's Started names it.
+async fn customer_reservation_on_201(app: TestApp) {
+    let st = station(&app, "E201RES", 1).await;
+    let c = app.customer("res201@example.com", 100.0).await;
+    let (s, body) = app
+        .post(
+            "/api/user/reservations",
+            Some(&c.token),
+            json!({"deviceId": "E201RES", "connectorId": 1, "minutes": 10}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let (_, req) = st
+        .received()
+        .into_iter()
+        .find(|(a, _)| a == "ReserveNow")
+        .expect("a ReserveNow");
+    assert_eq!(req["evseId"], 1, "{req}");
+    assert_eq!(req["idToken"]["type"], "Central", "{req}");
+    assert!(
+        req["id"].as_i64().is_some() && req["expiryDateTime"].is_string(),
+        "{req}"
+    );
+    let (s, body) = app.start(&c.token, "E201RES", 1, 20.0).await;
+    assert_eq!(s, 200, "{body}");
+    app.wait_until(|| !st.answers("TX-1").is_empty()).await;
+    let (_, mine) = app.get("/api/user/reservations", Some(&c.token)).await;
+    assert_eq!(mine["reservations"][0]["status"], "used", "{mine}");
+    app.assert_money_conserved().await;
+}
+dual!(customer_reservation_on_201, super::both);

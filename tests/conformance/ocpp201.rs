@@ -1257,6 +1257,141 @@ pub async fn tc_j_11(c: &C201<'_>) {
     metered_session(c, true).await;
 }
 
+// ---- H Reservation ----
+
+/// The operator's ReserveNow `id` (TAG-001, ten minutes, `extra` fields), answered `answer`:
+/// the operator's answer.
+async fn reserve(c: &C201<'_>, st: &mut Station, id: i64, extra: Value, answer: &str) -> Value {
+    tokens(c).await;
+    let expiry = (chrono::Utc::now() + chrono::Duration::minutes(10))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut body =
+        json!({"id": id, "expiryDateTime": expiry, "idToken": token("TAG-001", "ISO14443")});
+    if let (Value::Object(b), Value::Object(extra)) = (&mut body, extra) {
+        b.extend(extra);
+    }
+    let request = c.command("ReserveNow", body.clone());
+    relayed(st, request, "ReserveNow", body, json!({"status": answer})).await
+}
+
+/// What csms recorded of the reservation the station knows as `id`.
+async fn reservation_status(c: &C201<'_>, id: i64) -> String {
+    c.app
+        .db(move |conn| {
+            use csms::infra::db::schema::reservations as r;
+            use diesel::prelude::*;
+            r::table
+                .filter(r::ocpp_id.eq(id))
+                .order(r::id.desc())
+                .select(r::status)
+                .first::<String>(conn)
+                .unwrap()
+        })
+        .await
+}
+
+/// Reserved on EVSE 1 (`extra`), then the station's Reserved status and event.
+async fn reserved(c: &C201<'_>, id: i64, extra: Value) -> Station {
+    let mut st = c.booted().await;
+    let b = reserve(c, &mut st, id, extra, "Accepted").await;
+    assert_eq!(b["reservation"]["status"], "active", "{b}");
+    assert_eq!(
+        st.call("StatusNotification", status(1, "Reserved"))
+            .await
+            .unwrap(),
+        json!({})
+    );
+    assert_eq!(reservation_status(c, id).await, "active");
+    st
+}
+
+pub async fn tc_h_01(c: &C201<'_>) {
+    let mut st = reserved(c, 2011, json!({"evseId": 1})).await;
+    cancel(c, &mut st, 2011).await;
+}
+
+/// Not used: the station lets it expire and says so.
+pub async fn tc_h_07(c: &C201<'_>) {
+    let mut st = reserved(c, 2017, json!({"evseId": 1})).await;
+    st.call("StatusNotification", status(1, "Available"))
+        .await
+        .unwrap();
+    let update = json!({"reservationId": 2017, "reservationUpdateStatus": "Expired"});
+    assert_eq!(
+        st.call("ReservationStatusUpdate", update).await.unwrap(),
+        json!({})
+    );
+    assert_eq!(reservation_status(c, 2017).await, "expired");
+}
+
+/// No EVSE named: the station picks one.
+pub async fn tc_h_08(c: &C201<'_>) {
+    let mut st = reserved(c, 2018, json!({})).await;
+    cancel(c, &mut st, 2018).await;
+}
+
+pub async fn tc_h_14(c: &C201<'_>) {
+    let mut st = reserved(c, 2114, json!({})).await;
+    cancel(c, &mut st, 2114).await;
+}
+
+pub async fn tc_h_15(c: &C201<'_>) {
+    let mut st = reserved(c, 2115, json!({"connectorType": "cType2"})).await;
+    cancel(c, &mut st, 2115).await;
+}
+
+/// The operator cancels: CancelReservation with the station's id; the EVSE is free again.
+async fn cancel(c: &C201<'_>, st: &mut Station, id: i64) {
+    let request = c.command("CancelReservation", json!({"reservationId": id}));
+    relayed(
+        st,
+        request,
+        "CancelReservation",
+        json!({"reservationId": id}),
+        json!({"status": "Accepted"}),
+    )
+    .await;
+    st.call("StatusNotification", status(1, "Available"))
+        .await
+        .unwrap();
+    assert_eq!(reservation_status(c, id).await, "cancelled");
+}
+
+pub async fn tc_h_17(c: &C201<'_>) {
+    let mut st = reserved(c, 2117, json!({"evseId": 1})).await;
+    cancel(c, &mut st, 2117).await;
+}
+
+pub async fn tc_h_19(c: &C201<'_>) {
+    let group = json!({"evseId": 1, "groupIdToken": token("GROUP001", "Central")});
+    let mut st = reserved(c, 2119, group).await;
+    cancel(c, &mut st, 2119).await;
+}
+
+/// The EVSE faults: the station removes the reservation and says so.
+pub async fn tc_h_20(c: &C201<'_>) {
+    let mut st = reserved(c, 2120, json!({"evseId": 1})).await;
+    st.call("StatusNotification", status(1, "Faulted"))
+        .await
+        .unwrap();
+    let update = json!({"reservationId": 2120, "reservationUpdateStatus": "Removed"});
+    assert_eq!(
+        st.call("ReservationStatusUpdate", update).await.unwrap(),
+        json!({})
+    );
+    assert_eq!(reservation_status(c, 2120).await, "cancelled");
+    st.call("StatusNotification", status(1, "Available"))
+        .await
+        .unwrap();
+}
+
+/// Configured to reject: recorded as refused, nothing held.
+pub async fn tc_h_22(c: &C201<'_>) {
+    let mut st = c.booted().await;
+    let b = reserve(c, &mut st, 2122, json!({"evseId": 1}), "Rejected").await;
+    assert_eq!(b["reservation"]["status"], "refused", "{b}");
+}
+
 macro_rules! cases201 {
     ($($id:literal => $f:ident),* $(,)?) => {
         $(
@@ -1273,7 +1408,7 @@ macro_rules! cases201 {
             $(
                 let outcome = tokio::time::timeout(
                     std::time::Duration::from_secs(60),
-                    std::panic::AssertUnwindSafe($f(c)).catch_unwind(),
+                    std::panic::AssertUnwindSafe(Box::pin($f(c))).catch_unwind(),
                 )
                 .await;
                 match outcome {
@@ -1342,6 +1477,15 @@ cases201! {
     "TC_G_07" => tc_g_07,
     "TC_G_08" => tc_g_08,
     "TC_G_20" => tc_g_20,
+    "TC_H_01" => tc_h_01,
+    "TC_H_07" => tc_h_07,
+    "TC_H_08" => tc_h_08,
+    "TC_H_14" => tc_h_14,
+    "TC_H_15" => tc_h_15,
+    "TC_H_17" => tc_h_17,
+    "TC_H_19" => tc_h_19,
+    "TC_H_20" => tc_h_20,
+    "TC_H_22" => tc_h_22,
     "TC_J_01" => tc_j_01,
     "TC_J_07" => tc_j_07,
     "TC_J_10" => tc_j_10,

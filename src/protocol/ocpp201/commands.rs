@@ -1,7 +1,7 @@
 //! Remote commands an operator may send to an OCPP 2.0.1 station (every CSMS→station action),
-//! checked against the official 2.0.1 schema and sent **as given**. What csms records of them
-//! (reservations, local lists, passwords, …) comes with their blocks (issue 22); until then they
-//! are relayed only. GetVariables and SetVariables with more items than the station takes in one
+//! checked against the official 2.0.1 schema and sent **as given**. csms records reservations
+//! (ReserveNow, CancelReservation) and the station password (SetVariables BasicAuthPassword); the
+//! rest are relayed only. GetVariables and SetVariables with more items than the station takes in one
 //! message (DeviceDataCtrlr.ItemsPerMessage: the operator's setting, else its reports) go out as
 //! several calls, and the answer holds every item's result.
 
@@ -42,11 +42,7 @@ pub async fn run(
         _ => None,
     };
     let Some((request, items, results)) = limited else {
-        let response = state
-            .registry
-            .call(device, action, payload, state.settings.call_timeout())
-            .await?;
-        return Ok(Outcome::answer(response));
+        return recorded(state, device, action, payload).await;
     };
     // More items than the station takes in one message go out as several calls, one after the
     // other; the answer holds every item's result, in order.
@@ -101,4 +97,61 @@ pub async fn run(
         }
     }
     Ok(Outcome::answer(json!({ results: answered })))
+}
+
+/// A command csms keeps records of (reservations) or only relays.
+async fn recorded(
+    state: &State,
+    device: &str,
+    action: &str,
+    payload: Value,
+) -> Result<Outcome, AppError> {
+    if action == "ReserveNow" {
+        let given = crate::domain::reservations::Given {
+            reservation_id: payload["id"].as_i64().unwrap_or_default(),
+            // No EVSE: any (the station picks one).
+            connector_id: payload["evseId"]
+                .as_i64()
+                .and_then(|c| i32::try_from(c).ok())
+                .unwrap_or_default(),
+            id_tag: payload["idToken"]["idToken"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            parent_id_tag: payload["groupIdToken"]["idToken"]
+                .as_str()
+                .map(str::to_string),
+            expires_at: payload["expiryDateTime"]
+                .as_str()
+                .and_then(crate::infra::timestamps::parse_timestamp)
+                .unwrap_or_else(crate::infra::db::now),
+            command: crate::domain::station_commands::Command::Given {
+                action: action.to_string(),
+                payload,
+            },
+        };
+        let (reply, r) =
+            crate::domain::reservations::reserve_as_given(&state.reservations, device, given)
+                .await?;
+        return Ok(Outcome {
+            reservation: Some(r),
+            ..Outcome::answer(reply.body)
+        });
+    }
+    let id = payload["reservationId"].as_i64();
+    let response = state
+        .registry
+        .call(device, action, payload, state.settings.call_timeout())
+        .await?;
+    // Whatever the station answered, it holds no reservation with that id afterwards.
+    if action == "CancelReservation" {
+        let d = device.to_string();
+        let id = id.unwrap_or(-1);
+        state
+            .db
+            .run(move |c| crate::domain::reservations::cancelled_by_command(c, &d, id))
+            .await?;
+        state.events.wake();
+    }
+    Ok(Outcome::answer(response))
 }

@@ -48,6 +48,28 @@ pub async fn handle(
         "Authorize" => transactions::authorize(&state, &ctx, parse(payload)?).await,
         "TransactionEvent" => transactions::transaction_event(&state, &ctx, parse(payload)?).await,
         "MeterValues" => transactions::meter_values(&state, &ctx, parse(payload)?).await,
+        "ReservationStatusUpdate" => {
+            let id = payload["reservationId"].as_i64().unwrap_or(-1);
+            let expired = payload["reservationUpdateStatus"] == "Expired";
+            let charger_id = ctx.charger_id;
+            let ended = state
+                .db
+                .run(move |c| {
+                    crate::domain::reservations::ended_by_station(c, charger_id, id, expired)
+                })
+                .await?;
+            log::info!(
+                "{}: reservation {id} {} on the station{}",
+                ctx.device_id,
+                payload["reservationUpdateStatus"],
+                if ended { "" } else { " (csms held none)" }
+            );
+            if ended {
+                state.events.wake();
+                state.occupancy.release(&ctx.device_id);
+            }
+            Ok(json!({}))
+        }
         "NotifyReport" => {
             let report: NotifyReport = parse(payload)?;
             let (request, seq, tbc) = (report.request_id, report.seq_no, report.tbc);

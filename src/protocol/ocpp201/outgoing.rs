@@ -1,6 +1,6 @@
 //! The core's commands in OCPP 2.0.1 words, and the station's answers back in the core's terms.
-//! So far: starting and stopping a charge, the boot trigger, the local list version, cancelling a
-//! reservation and the operator's commands as given; the rest come with their blocks (issue 22).
+//! So far: starting and stopping a charge, reserving and cancelling, the boot trigger, the local
+//! list version and the operator's commands as given; the rest come with their blocks (issue 22).
 
 use serde_json::{Value, json};
 
@@ -30,6 +30,27 @@ pub fn encode(command: &Command) -> Result<(String, Value), CallFailure> {
             station_transaction_id: Some(id),
             ..
         } => ("RequestStopTransaction", json!({"transactionId": id})),
+        Command::Reserve {
+            reservation_id,
+            connector,
+            expires_at,
+            id_tag,
+            parent_id_tag,
+        } => {
+            let mut p = json!({
+                "id": reservation_id,
+                "expiryDateTime": crate::infra::timestamps::format_timestamp(*expires_at),
+                "idToken": {"idToken": id_tag, "type": "Central"},
+            });
+            // Connector 0 (any): no EVSE named, the station picks one.
+            if *connector > 0 {
+                p["evseId"] = json!(connector);
+            }
+            if let Some(group) = parent_id_tag {
+                p["groupIdToken"] = json!({"idToken": group, "type": "Central"});
+            }
+            ("ReserveNow", p)
+        }
         Command::CancelReservation { reservation_id } => (
             "CancelReservation",
             json!({"reservationId": reservation_id}),
@@ -50,7 +71,6 @@ fn name(command: &Command) -> &'static str {
     match command {
         Command::StartCharging { .. } => "starting a charge",
         Command::StopCharging { .. } => "stopping a transaction the station never named",
-        Command::Reserve { .. } => "reserving",
         Command::SendLocalList { .. } => "sending a local list",
         Command::SetChargingProfile { .. }
         | Command::ClearChargingProfile { .. }
@@ -64,6 +84,7 @@ fn name(command: &Command) -> &'static str {
         | Command::SignedUpdateFirmware { .. } => "file transfers",
         Command::CertificateSigned { .. } => "certificates",
         Command::TriggerBoot
+        | Command::Reserve { .. }
         | Command::GetLocalListVersion
         | Command::CancelReservation { .. }
         | Command::Given { .. } => "this command",
@@ -97,6 +118,15 @@ mod tests {
             Command::StopCharging {
                 transaction_id: 7,
                 station_transaction_id: Some("tx-7".into()),
+            },
+            Command::Reserve {
+                reservation_id: 9,
+                connector: 1,
+                expires_at: chrono::DateTime::from_timestamp(1_800_000_000, 0)
+                    .unwrap()
+                    .naive_utc(),
+                id_tag: "T1".into(),
+                parent_id_tag: Some("G1".into()),
             },
             Command::TriggerBoot,
             Command::GetLocalListVersion,
