@@ -1190,7 +1190,10 @@ async fn metered_session(c: &C201<'_>, signed: bool) {
                 json!({"meterValue": sign(meter("Sample.Periodic", 10_000.0 + 500.0 * seq as f64, 1))})),
         )
         .await;
-        assert_eq!(a, json!({}));
+        assert!(
+            a.get("idTokenInfo").is_none() && a.get("totalCost").is_none(),
+            "{a}"
+        );
     }
     let mut readings = sign(meter("Sample.Periodic", 12_000.0, 2));
     readings.as_array_mut().unwrap().extend(

@@ -138,6 +138,7 @@ pub async fn transaction_event(
         tx = Some(id);
         info = Some(started.id_tag_info);
     }
+    let mut running = None;
     if let Some(id) = tx.filter(|_| !noted.readings.is_empty()) {
         let report = MeterReport {
             connector_id: noted.connector_id,
@@ -145,6 +146,13 @@ pub async fn transaction_event(
             meter_value: noted.readings,
         };
         let fu = state.meters.write(charger_id, report).await?;
+        // The running cost for the station's display: what the customer's phone shows.
+        running = fu.progress.as_ref().map(|(_, view)| {
+            format!(
+                "{} {} so far ({} kWh)",
+                view["cost"], state.settings.currency, view["energyKwh"]
+            )
+        });
         live_follow_up(state, ctx, fu);
     }
     let mut total_cost = None;
@@ -185,7 +193,9 @@ pub async fn transaction_event(
     }
     if let Some(cost) = total_cost {
         // In the currency's units (the wallet keeps minor units).
-        answer["totalCost"] = json!(cost as f64 / 100.0);
+        answer["totalCost"] = crate::domain::money::to_major(cost);
+    } else if let Some(text) = running {
+        answer["updatedPersonalMessage"] = json!({"format": "UTF8", "content": text});
     }
     Ok(answer)
 }
