@@ -17,6 +17,7 @@ use crate::protocol::frame::Frame;
 
 mod security;
 pub mod tls;
+pub mod v201;
 
 type WsStream = tokio_tungstenite::WebSocketStream<tls::SimStream>;
 
@@ -59,8 +60,22 @@ pub enum TagCase {
     Lower,
 }
 
+/// The OCPP version the simulated station speaks.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Ocpp {
+    #[default]
+    #[value(name = "1.6")]
+    V16,
+    /// See `simulator::v201` for what it does
+    #[value(name = "2.0.1")]
+    V201,
+}
+
 #[derive(clap::Args, Clone, Debug)]
 pub struct SimConfig {
+    /// The OCPP version to speak
+    #[arg(long, value_enum, default_value_t = Ocpp::V16)]
+    pub ocpp: Ocpp,
     /// Central system URL; the charger id is appended as the last path segment
     #[arg(long, default_value = "ws://127.0.0.1:9000/ocpp")]
     pub url: String,
@@ -126,6 +141,7 @@ pub struct SimConfig {
 impl SimConfig {
     pub fn new(url: impl Into<String>, id: impl Into<String>, connectors: u32) -> Self {
         SimConfig {
+            ocpp: Ocpp::V16,
             url: url.into(),
             id: id.into(),
             connectors,
@@ -287,36 +303,7 @@ impl Simulator {
     async fn open(
         cfg: &SimConfig,
     ) -> Result<(Link, futures_util::stream::SplitStream<WsStream>), SimError> {
-        let url = format!("{}/{}", cfg.url.trim_end_matches('/'), cfg.id);
-        let mut request = url
-            .as_str()
-            .into_client_request()
-            .map_err(|e| SimError::Connect(e.to_string()))?;
-        request.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            HeaderValue::from_static("ocpp1.6"),
-        );
-        if let Some(pw) = &cfg.password {
-            use base64::Engine;
-            let token =
-                base64::engine::general_purpose::STANDARD.encode(format!("{}:{pw}", cfg.id));
-            let value = HeaderValue::from_str(&format!("Basic {token}"))
-                .map_err(|e| SimError::Connect(e.to_string()))?;
-            request.headers_mut().insert("Authorization", value);
-        }
-        let tls = match &cfg.ca_cert {
-            Some(ca) => Some(
-                tls::client_config(ca, cfg.client_cert.as_deref(), cfg.client_key.as_deref())
-                    .map_err(SimError::Connect)?,
-            ),
-            None => None,
-        };
-        let stream = tls::connect(request.uri(), tls)
-            .await
-            .map_err(SimError::Connect)?;
-        let (ws, _) = tokio_tungstenite::client_async_with_config(request, stream, None)
-            .await
-            .map_err(|e| SimError::Connect(e.to_string()))?;
+        let ws = open_socket(cfg, "ocpp1.6").await?;
         let (mut sink, stream) = ws.split();
         let (out, mut out_rx) = mpsc::channel::<Out>(256);
         tokio::spawn(async move {
@@ -1394,9 +1381,49 @@ impl Simulator {
     }
 }
 
+/// A WebSocket to the central system for `cfg`'s charger id and credentials (TLS when a CA is
+/// given), offering `protocol`.
+pub(crate) async fn open_socket(
+    cfg: &SimConfig,
+    protocol: &'static str,
+) -> Result<WsStream, SimError> {
+    let url = format!("{}/{}", cfg.url.trim_end_matches('/'), cfg.id);
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| SimError::Connect(e.to_string()))?;
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(protocol));
+    if let Some(pw) = &cfg.password {
+        use base64::Engine;
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{}:{pw}", cfg.id));
+        let value = HeaderValue::from_str(&format!("Basic {token}"))
+            .map_err(|e| SimError::Connect(e.to_string()))?;
+        request.headers_mut().insert("Authorization", value);
+    }
+    let tls = match &cfg.ca_cert {
+        Some(ca) => Some(
+            tls::client_config(ca, cfg.client_cert.as_deref(), cfg.client_key.as_deref())
+                .map_err(SimError::Connect)?,
+        ),
+        None => None,
+    };
+    let stream = tls::connect(request.uri(), tls)
+        .await
+        .map_err(SimError::Connect)?;
+    let (ws, _) = tokio_tungstenite::client_async_with_config(request, stream, None)
+        .await
+        .map_err(|e| SimError::Connect(e.to_string()))?;
+    Ok(ws)
+}
+
 /// `csms simulate`: connect, boot, heartbeat, and serve; reconnects when the connection drops
 /// (as a real charger does), until Ctrl-C.
 pub async fn run_cli(cfg: SimConfig) -> Result<(), SimError> {
+    if cfg.ocpp == Ocpp::V201 {
+        return v201::run_cli(cfg).await;
+    }
     let mut cfg = cfg;
     let mut first = true;
     loop {

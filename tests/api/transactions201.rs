@@ -13,7 +13,8 @@ use tokio::sync::Barrier;
 
 use crate::dual;
 use crate::helpers::TestApp;
-use crate::support::station201::{Auto, Station};
+use csms::simulator::Ocpp;
+use csms::simulator::v201::Station201;
 
 const IN_USE: &str = "This charger connector is currently in use by another customer. Please try a different connector or wait for the current session to end.";
 
@@ -21,20 +22,14 @@ fn both(s: &mut csms::infra::config::Settings) {
     s.ocpp_versions = vec!["ocpp1.6".into(), "ocpp2.0.1".into()];
 }
 
-/// Registers `device` and runs it as an automatic 2.0.1 station with `evses` EVSEs.
-async fn station(app: &TestApp, device: &str, evses: i64) -> Auto {
+/// Registers `device` and runs it as a simulated 2.0.1 station with `evses` EVSEs.
+async fn station(app: &TestApp, device: &str, evses: u32) -> Station201 {
     app.register_charger(device, None).await;
-    let password = app.password(device);
-    let (st, v) = Station::connect(
-        &app.ocpp,
-        device,
-        "ocpp2.0.1",
-        password.as_deref().map(|p| (device, p)),
-    )
-    .await
-    .unwrap();
-    assert_eq!(v, "ocpp2.0.1");
-    Auto::run(st, evses).await
+    let mut cfg = app.sim_config(device, evses);
+    cfg.ocpp = Ocpp::V201;
+    Station201::connect(cfg)
+        .await
+        .expect("connected and booted")
 }
 
 async fn session(app: &TestApp, token: &str, id: &str) -> Value {
@@ -78,8 +73,8 @@ async fn customer_start_meter_stop(app: TestApp) {
     assert!(v["transactionId"].as_i64().is_some(), "{v}");
 
     // 4 kWh flow, reported in Updated events; the session shows them.
-    st.charge(1, 2500.0).await;
-    let a = st.charge(1, 1500.0).await;
+    st.charge(1, 2500.0).await.unwrap();
+    let a = st.charge(1, 1500.0).await.unwrap();
     assert!(
         a.get("idTokenInfo").is_none(),
         "no token, no idTokenInfo: {a}"
@@ -202,7 +197,7 @@ async fn events_out_of_order_bill_once(app: TestApp) {
     let st = station(&app, "E201OOO", 1).await;
     let c = app.customer("ooo201@example.com", 100.0).await;
     // The station accepts the start but its events come later, in another order.
-    st.refuse_starts(Some("Accepted"));
+    st.answer_starts(Some("Accepted"));
     let (s, body) = app.start(&c.token, "E201OOO", 1, 50.0).await;
     assert_eq!(s, 200, "{body}");
     let sid = body["session"]["sessionId"].as_str().unwrap().to_string();
@@ -217,12 +212,14 @@ async fn events_out_of_order_bill_once(app: TestApp) {
     // seqNo 1 first: no identifier yet, nothing to bill, and nothing asked (first seen part way).
     let a = st
         .event("Updated", "OOO-1", 1, 1, offline.clone(), Some(3000.0))
-        .await;
+        .await
+        .unwrap();
     assert_eq!(a, json!({}), "{a}");
     // The end (seqNo 4) before the start: 2 and 3 are missing, so csms asks the station.
     let a = st
         .event("Ended", "OOO-1", 4, 1, offline.clone(), Some(6000.0))
-        .await;
+        .await
+        .unwrap();
     assert_eq!(a, json!({}), "not begun yet: {a}");
     app.wait_until(|| st.received_count("GetTransactionStatus") == 1)
         .await;
@@ -235,15 +232,18 @@ async fn events_out_of_order_bill_once(app: TestApp) {
     assert_eq!(session(&app, &c.token, &sid).await["status"], "active");
     // The missing ones, offline, still without an identifier.
     st.event("Updated", "OOO-1", 2, 1, offline.clone(), Some(4000.0))
-        .await;
+        .await
+        .unwrap();
     st.event("Updated", "OOO-1", 3, 1, offline.clone(), Some(5000.0))
-        .await;
+        .await
+        .unwrap();
     // The start (seqNo 0, register 1000 Wh) arrives last: begun and ended at once.
     let started = json!({"offline": true, "idToken": token,
         "transactionInfo": {"transactionId": "OOO-1", "remoteStartId": req["remoteStartId"]}});
     let a = st
         .event("Started", "OOO-1", 0, 1, started.clone(), Some(1000.0))
-        .await;
+        .await
+        .unwrap();
     assert_eq!(a["idTokenInfo"]["status"], "Accepted", "{a}");
     let v = session(&app, &c.token, &sid).await;
     assert_eq!(v["status"], "completed", "{v}");
@@ -256,12 +256,15 @@ async fn events_out_of_order_bill_once(app: TestApp) {
     // Every event again: the same answers, nothing billed twice.
     let again = st
         .event("Started", "OOO-1", 0, 1, started, Some(1000.0))
-        .await;
+        .await
+        .unwrap();
     assert_eq!(again["idTokenInfo"]["status"], "Accepted", "{again}");
     st.event("Updated", "OOO-1", 1, 1, offline.clone(), Some(3000.0))
-        .await;
+        .await
+        .unwrap();
     st.event("Ended", "OOO-1", 2, 1, offline, Some(6000.0))
-        .await;
+        .await
+        .unwrap();
     let v = session(&app, &c.token, &sid).await;
     assert_eq!(v["energyKwh"], 5.0, "{v}");
     assert_eq!(v["cost"].as_f64(), Some(cost));
@@ -293,7 +296,8 @@ async fn local_card_capped_at_the_hold(app: TestApp) {
     first["triggerReason"] = json!("Authorized");
     let a = st
         .event("Updated", "CARD-1", 3, 1, first, Some(10_000.0))
-        .await;
+        .await
+        .unwrap();
     assert_eq!(a["idTokenInfo"]["status"], "Accepted", "{a}");
     let sessions = app.sessions(&c.token).await;
     assert_eq!(sessions.len(), 1, "{sessions:?}");
@@ -310,7 +314,8 @@ async fn local_card_capped_at_the_hold(app: TestApp) {
             json!({"transactionInfo": {"transactionId": "CARD-1", "stoppedReason": "Local"}}),
             Some(900_000.0),
         )
-        .await;
+        .await
+        .unwrap();
     let v = session(&app, &c.token, &sid).await;
     assert_eq!(v["status"], "completed", "{v}");
     assert!(
@@ -325,7 +330,8 @@ async fn local_card_capped_at_the_hold(app: TestApp) {
     let stranger = json!({"idToken": {"idToken": "STRANGER", "type": "ISO14443"}});
     let a = st
         .event("Started", "CARD-2", 0, 2, stranger, Some(500.0))
-        .await;
+        .await
+        .unwrap();
     assert_ne!(a["idTokenInfo"]["status"], "Accepted", "{a}");
     let scheduled = app
         .db(|c| {
@@ -355,7 +361,8 @@ async fn local_card_capped_at_the_hold(app: TestApp) {
         json!({"triggerReason": "Deauthorized", "transactionInfo": {"transactionId": "CARD-2", "stoppedReason": "DeAuthorized"}}),
         Some(500.0),
     )
-    .await;
+    .await
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(st.received_count("RequestStopTransaction"), 0);
     app.assert_money_conserved().await;
@@ -394,3 +401,35 @@ async fn customer_reservation_on_201(app: TestApp) {
     app.assert_money_conserved().await;
 }
 dual!(customer_reservation_on_201, super::both);
+
+/// The simulator's own charging (`csms simulate --ocpp 2.0.1`): readings every second at its
+/// power, and the end when the EV is full; the session is billed for exactly that energy.
+async fn simulated_station_stops_when_full(app: TestApp) {
+    app.register_charger("E201SIM", None).await;
+    let mut cfg = app.sim_config("E201SIM", 1);
+    cfg.ocpp = Ocpp::V201;
+    cfg.meter_interval_secs = 1;
+    cfg.power_kw = 36.0; // 10 Wh a second
+    cfg.ev_capacity_kwh = Some(0.02);
+    let st = Station201::connect(cfg).await.unwrap();
+    let c = app.customer("sim201@example.com", 100.0).await;
+    let (s, body) = app.start(&c.token, "E201SIM", 1, 20.0).await;
+    assert_eq!(s, 200, "{body}");
+    let sid = body["session"]["sessionId"].as_str().unwrap().to_string();
+    let mut v = Value::Null;
+    for _ in 0..100 {
+        v = session(&app, &c.token, &sid).await;
+        if v["status"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(v["status"], "completed", "{v}");
+    assert_eq!(v["energyKwh"], 0.02, "{v}");
+    assert!(
+        st.received_count("RequestStopTransaction") == 0,
+        "it stopped by itself"
+    );
+    app.assert_money_conserved().await;
+}
+dual!(simulated_station_stops_when_full, super::both);
