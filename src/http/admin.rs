@@ -564,15 +564,6 @@ super::operation! {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SessionQuery {
-    status: Option<String>,
-    device_id: Option<String>,
-    customer_id: Option<i64>,
-    limit: Option<i64>,
-}
-
 super::answers! {
     pub struct SessionList {
         /// Currency code of every amount
@@ -586,14 +577,8 @@ super::operation! {
         params(("status" = Option<String>, Query), ("deviceId" = Option<String>, Query), ("customerId" = Option<i64>, Query), ("limit" = Option<i64>, Query, description = "1 to 1000 (default 200)")),
         responses((status = 200, description = "Sessions, newest first", body = SessionList)),
     )
-    pub async fn list_sessions(state, _op: OperatorId, q: web::Query<SessionQuery>) {
-        let q = q.into_inner();
-        let filter = ListFilter {
-            customer_id: q.customer_id,
-            status: q.status,
-            device_id: q.device_id,
-            limit: q.limit.unwrap_or(200),
-        };
+    pub async fn list_sessions(state, _op: OperatorId, q: web::Query<ListFilter>) {
+        let filter = q.into_inner();
         let sessions = state.db.run(move |c| charging::list(c, filter)).await?;
         super::ok(SessionList::new(state.settings.currency.clone(), sessions))
     }

@@ -1,12 +1,14 @@
 //! `/api/admin/id-tags`: the operator's authorization tokens (HTTP only; rules in `crate::domain::tokens`).
 
-use actix_web::web;
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::Done;
 use super::identity::OperatorId;
 use crate::domain::tokens::{self, Token, TokenInput};
+use crate::error::AppError;
+use crate::infra::db::{Db, DbConnection};
 
 super::answers! {
     #[serde(rename_all = "camelCase")]
@@ -97,6 +99,14 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// `200` with the token `f` reads or writes.
+async fn answer(
+    db: &Db,
+    f: impl FnOnce(&mut DbConnection) -> Result<Token, AppError> + Send + 'static,
+) -> Result<HttpResponse, AppError> {
+    super::ok(TokenAnswer::new(db.run(f).await?))
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenQuery {
@@ -135,8 +145,7 @@ super::operation! {
     )
     pub async fn get(state, _op: OperatorId, path: web::Path<String>) {
         let tag = path.into_inner();
-        let id_tag = state.db.run(move |c| tokens::get(c, &tag)).await?;
-        super::ok(TokenAnswer::new(id_tag))
+        answer(&state.db, move |c| tokens::get(c, &tag)).await
     }
 
     put "/api/admin/id-tags/{id_tag}", "operator", "bearer" (
@@ -146,11 +155,7 @@ super::operation! {
     )
     pub async fn update(state, _op: OperatorId, path: web::Path<String>, body: super::Body<TokenChanges>) {
         let (tag, input) = (path.into_inner(), TokenInput::from(body.0));
-        let id_tag = state
-            .db
-            .run(move |c| tokens::update(c, &tag, input))
-            .await?;
-        super::ok(TokenAnswer::new(id_tag))
+        answer(&state.db, move |c| tokens::update(c, &tag, input)).await
     }
 
     delete "/api/admin/id-tags/{id_tag}", "operator", "bearer" (

@@ -955,16 +955,14 @@ impl Cluster {
             }
         };
         let answer = match self.admit(&request) {
-            Ok(()) => {
-                registry
-                    .call_local(
-                        &request.device,
-                        &request.action,
-                        request.payload,
-                        Duration::from_millis(request.timeout_ms),
-                    )
-                    .await
-            }
+            // A charger connected to this node only: the other node asked because it holds it.
+            Ok(()) => match registry.get(&request.device) {
+                Some(handle) => {
+                    let timeout = Duration::from_millis(request.timeout_ms);
+                    handle.call(&request.action, request.payload, timeout).await
+                }
+                None => Err(CallFailure::Offline),
+            },
             Err(why) => {
                 self.refused(
                     &format!(

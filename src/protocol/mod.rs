@@ -4,6 +4,20 @@
 //!
 //! Earlier: OCPP 1.6J: framing, schemas, typed messages, the WebSocket server, per-charger connections,
 
+/// Payload types read from JSON with camelCase names: each struct given gets `Debug` and
+/// `Deserialize` with `rename_all = "camelCase"`.
+macro_rules! payloads {
+    ($($(#[$meta:meta])* pub struct $name:ident { $($body:tt)* })*) => {
+        $(
+            #[derive(Debug, serde::Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            $(#[$meta])*
+            pub struct $name { $($body)* }
+        )*
+    };
+}
+pub(crate) use payloads;
+
 pub mod as_given;
 pub mod charging;
 pub mod commands;

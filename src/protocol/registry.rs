@@ -269,18 +269,6 @@ impl Registry {
             None => Err(CallFailure::Offline),
         }
     }
-
-    /// A call to a charger connected to this node only (what a node does for another one).
-    pub async fn call_local(
-        &self,
-        device_id: &str,
-        action: &str,
-        payload: Value,
-        timeout: Duration,
-    ) -> Result<Value, CallFailure> {
-        let handle = self.get(device_id).ok_or(CallFailure::Offline)?;
-        handle.call(action, payload, timeout).await
-    }
 }
 
 impl StationCommands for Registry {

@@ -460,12 +460,21 @@ pub fn list(c: &mut DbConnection, filter: ListFilter) -> Result<Vec<SessionView>
         .collect())
 }
 
-#[derive(Default)]
+/// Which sessions to list; also the operator's query string (`limit` 200 when not given).
+#[derive(Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ListFilter {
     pub customer_id: Option<i64>,
     pub status: Option<String>,
     pub device_id: Option<String>,
+    #[serde(default = "ListFilter::default_limit")]
     pub limit: i64,
+}
+
+impl ListFilter {
+    fn default_limit() -> i64 {
+        200
+    }
 }
 
 /// Energy delivered that could not be billed, as the operator console shows it.

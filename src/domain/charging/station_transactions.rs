@@ -73,12 +73,13 @@ pub struct Noted {
     pub gap: bool,
 }
 
-#[derive(Queryable, Selectable, Debug)]
+/// What is known of a station's transaction: written whole on its first event and on every
+/// later one.
+#[derive(Queryable, Selectable, Insertable, AsChangeset, Debug)]
 #[diesel(table_name = station_transactions)]
-struct Row {
-    id: i64,
+#[diesel(treat_none_as_null = true, treat_none_as_default_value = false)]
+struct Known {
     connector_id: Option<i32>,
-    transaction_id: Option<i64>,
     id_tag: Option<String>,
     reservation_id: Option<i32>,
     started_at: NaiveDateTime,
@@ -87,6 +88,15 @@ struct Row {
     ended_at: Option<NaiveDateTime>,
     meter_stop: Option<i64>,
     stopped_reason: Option<String>,
+}
+
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = station_transactions)]
+struct Row {
+    id: i64,
+    transaction_id: Option<i64>,
+    #[diesel(embed)]
+    known: Known,
 }
 
 /// The lowest and highest energy register among `readings`.
@@ -136,30 +146,11 @@ pub fn note(
             .first(c)
             .optional()?;
         let ended = ev.stage == Stage::Ended;
-        let (row, gap) = match found {
+        let (row_id, transaction_id, row, gap) = match found {
             None => {
-                let id: i64 = diesel::insert_into(station_transactions::table)
-                    .values((
-                        station_transactions::charger_id.eq(charger_id),
-                        station_transactions::station_tx_id.eq(&ev.station_tx_id),
-                        station_transactions::connector_id.eq(ev.connector_id),
-                        station_transactions::id_tag.eq(&tag),
-                        station_transactions::reservation_id.eq(ev.reservation_id),
-                        station_transactions::started_at.eq(at),
-                        station_transactions::meter_start.eq(low),
-                        station_transactions::seq_max.eq(ev.seq_no),
-                        station_transactions::ended_at.eq(ended.then_some(at)),
-                        station_transactions::meter_stop.eq(if ended { high } else { None }),
-                        station_transactions::stopped_reason.eq(&ev.stopped_reason),
-                        station_transactions::created_at.eq(now()),
-                    ))
-                    .returning(station_transactions::id)
-                    .get_result(c)?;
-                let row = Row {
-                    id,
+                let known = Known {
                     connector_id: ev.connector_id,
-                    transaction_id: None,
-                    id_tag: tag.clone(),
+                    id_tag: tag,
                     reservation_id: ev.reservation_id,
                     started_at: at,
                     meter_start: low,
@@ -168,17 +159,28 @@ pub fn note(
                     meter_stop: if ended { high } else { None },
                     stopped_reason: ev.stopped_reason.clone(),
                 };
+                let id: i64 = diesel::insert_into(station_transactions::table)
+                    .values((
+                        station_transactions::charger_id.eq(charger_id),
+                        station_transactions::station_tx_id.eq(&ev.station_tx_id),
+                        &known,
+                        station_transactions::created_at.eq(now()),
+                    ))
+                    .returning(station_transactions::id)
+                    .get_result(c)?;
                 // First seen part way through (a station csms did not hear from, a compliance
                 // tool starting mid-session): nothing seen is missing, so nothing is asked.
-                (row, false)
+                (id, None, known, false)
             }
-            Some(old) => {
+            Some(Row {
+                id,
+                transaction_id,
+                known: old,
+            }) => {
                 let gap = ev.seq_no > old.seq_max + 1;
-                let row = Row {
-                    id: old.id,
+                let known = Known {
                     connector_id: old.connector_id.or(ev.connector_id),
-                    transaction_id: old.transaction_id,
-                    id_tag: old.id_tag.or(tag.clone()),
+                    id_tag: old.id_tag.or(tag),
                     reservation_id: old.reservation_id.or(ev.reservation_id),
                     started_at: if ended {
                         old.started_at
@@ -196,39 +198,29 @@ pub fn note(
                     },
                     stopped_reason: old.stopped_reason.or(ev.stopped_reason.clone()),
                 };
-                diesel::update(station_transactions::table.find(old.id))
-                    .set((
-                        station_transactions::connector_id.eq(row.connector_id),
-                        station_transactions::id_tag.eq(&row.id_tag),
-                        station_transactions::reservation_id.eq(row.reservation_id),
-                        station_transactions::started_at.eq(row.started_at),
-                        station_transactions::meter_start.eq(row.meter_start),
-                        station_transactions::seq_max.eq(row.seq_max),
-                        station_transactions::ended_at.eq(row.ended_at),
-                        station_transactions::meter_stop.eq(row.meter_stop),
-                        station_transactions::stopped_reason.eq(&row.stopped_reason),
-                    ))
+                diesel::update(station_transactions::table.find(id))
+                    .set(&known)
                     .execute(c)?;
                 // The first register known for a transaction that began without one.
-                if let (Some(tx), None, Some(wh)) = (old.transaction_id, old.meter_start, low) {
+                if let (Some(tx), None, Some(wh)) = (transaction_id, old.meter_start, low) {
                     register_known(c, tx, wh)?;
                 }
-                (row, gap)
+                (id, transaction_id, known, gap)
             }
         };
         let connector_id = row.connector_id.unwrap_or(0);
-        let begin = match (&row.transaction_id, &row.id_tag) {
+        let begin = match (&transaction_id, &row.id_tag) {
             (None, Some(tag)) => Some(TransactionStarted {
                 connector_id,
                 id_tag: tag.clone(),
                 meter_start: row.meter_start.unwrap_or(0),
                 reservation_id: row.reservation_id,
                 timestamp: timestamps::format_timestamp(row.started_at),
-                station_transaction: Some(row.id),
+                station_transaction: Some(row_id),
             }),
             _ => None,
         };
-        let id_tag_status = match row.transaction_id {
+        let id_tag_status = match transaction_id {
             Some(tx) => ocpp_transactions::table
                 .find(tx)
                 .select(ocpp_transactions::id_tag_status)
@@ -237,10 +229,10 @@ pub fn note(
                 .flatten(),
             None => None,
         };
-        let begun = row.transaction_id.is_some() || begin.is_some();
+        let begun = transaction_id.is_some() || begin.is_some();
         let end = match row.ended_at {
             Some(ended_at) if begun => Some(TransactionEnded {
-                transaction_id: row.transaction_id.unwrap_or(0),
+                transaction_id: transaction_id.unwrap_or(0),
                 id_tag: if ended { ev.id_tag.clone() } else { None },
                 meter_stop: row
                     .meter_stop
@@ -258,8 +250,8 @@ pub fn note(
             _ => None,
         };
         Ok(Noted {
-            row_id: row.id,
-            transaction_id: row.transaction_id,
+            row_id,
+            transaction_id,
             id_tag: row.id_tag.clone(),
             id_tag_status,
             begin,

@@ -1,20 +1,40 @@
 //! Typed OCPP 1.6 payloads for what the central system reads and writes. Payloads are validated
 //! against the official schemas before they are parsed into these types.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BootNotification {
-    pub charge_point_vendor: String,
-    pub charge_point_model: String,
-    pub charge_point_serial_number: Option<String>,
-    pub charge_box_serial_number: Option<String>,
-    pub firmware_version: Option<String>,
-    pub iccid: Option<String>,
-    pub imsi: Option<String>,
-    pub meter_type: Option<String>,
-    pub meter_serial_number: Option<String>,
+crate::protocol::payloads! {
+    pub struct BootNotification {
+        pub charge_point_vendor: String,
+        pub charge_point_model: String,
+        pub charge_point_serial_number: Option<String>,
+        pub charge_box_serial_number: Option<String>,
+        pub firmware_version: Option<String>,
+        pub iccid: Option<String>,
+        pub imsi: Option<String>,
+        pub meter_type: Option<String>,
+        pub meter_serial_number: Option<String>,
+    }
+
+    pub struct StatusNotification {
+        pub connector_id: i32,
+        pub error_code: String,
+        pub status: String,
+        pub info: Option<String>,
+        pub timestamp: Option<String>,
+        pub vendor_id: Option<String>,
+        pub vendor_error_code: Option<String>,
+    }
+
+    pub struct Authorize {
+        pub id_tag: String,
+    }
+
+    pub struct DataTransfer {
+        pub vendor_id: String,
+        pub message_id: Option<String>,
+        pub data: Option<String>,
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -23,32 +43,6 @@ pub struct BootNotificationResponse {
     pub status: &'static str,
     pub current_time: String,
     pub interval: u32,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StatusNotification {
-    pub connector_id: i32,
-    pub error_code: String,
-    pub status: String,
-    pub info: Option<String>,
-    pub timestamp: Option<String>,
-    pub vendor_id: Option<String>,
-    pub vendor_error_code: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Authorize {
-    pub id_tag: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DataTransfer {
-    pub vendor_id: String,
-    pub message_id: Option<String>,
-    pub data: Option<String>,
 }
 
 /// The core's types the 1.6 messages carry as they are (same JSON shape).

@@ -1,105 +1,84 @@
 //! Typed payloads of the OCPP 2.0.1 CALLs csms handles so far (each already valid against its
 //! official schema when it is read here).
 
-use serde::Deserialize;
+crate::protocol::payloads! {
+    pub struct BootNotification {
+        pub charging_station: ChargingStation,
+        /// PowerUp, Triggered, RemoteReset, FirmwareUpdate, …
+        pub reason: String,
+    }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BootNotification {
-    pub charging_station: ChargingStation,
-    /// PowerUp, Triggered, RemoteReset, FirmwareUpdate, …
-    pub reason: String,
-}
+    pub struct ChargingStation {
+        pub vendor_name: String,
+        pub model: String,
+        pub serial_number: Option<String>,
+        pub firmware_version: Option<String>,
+        pub modem: Option<Modem>,
+    }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChargingStation {
-    pub vendor_name: String,
-    pub model: String,
-    pub serial_number: Option<String>,
-    pub firmware_version: Option<String>,
-    pub modem: Option<Modem>,
-}
+    pub struct Modem {
+        pub iccid: Option<String>,
+        pub imsi: Option<String>,
+    }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Modem {
-    pub iccid: Option<String>,
-    pub imsi: Option<String>,
-}
+    pub struct StatusNotification {
+        pub timestamp: String,
+        /// Available, Occupied, Reserved, Unavailable, Faulted
+        pub connector_status: String,
+        pub evse_id: i32,
+        pub connector_id: i32,
+    }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StatusNotification {
-    pub timestamp: String,
-    /// Available, Occupied, Reserved, Unavailable, Faulted
-    pub connector_status: String,
-    pub evse_id: i32,
-    pub connector_id: i32,
-}
+    pub struct SecurityEventNotification {
+        #[serde(rename = "type")]
+        pub kind: String,
+        pub timestamp: String,
+        pub tech_info: Option<String>,
+    }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SecurityEventNotification {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub timestamp: String,
-    pub tech_info: Option<String>,
-}
+    pub struct NotifyReport {
+        pub request_id: i64,
+        pub seq_no: i64,
+        #[serde(default)]
+        pub tbc: bool,
+        #[serde(default)]
+        pub report_data: Vec<ReportData>,
+    }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NotifyReport {
-    pub request_id: i64,
-    pub seq_no: i64,
-    #[serde(default)]
-    pub tbc: bool,
-    #[serde(default)]
-    pub report_data: Vec<ReportData>,
-}
+    pub struct ReportData {
+        pub component: Component,
+        pub variable: Variable,
+        pub variable_attribute: Vec<VariableAttribute>,
+        pub variable_characteristics: Option<VariableCharacteristics>,
+    }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReportData {
-    pub component: Component,
-    pub variable: Variable,
-    pub variable_attribute: Vec<VariableAttribute>,
-    pub variable_characteristics: Option<VariableCharacteristics>,
-}
+    pub struct Component {
+        pub name: String,
+        pub instance: Option<String>,
+        pub evse: Option<Evse>,
+    }
 
-#[derive(Debug, Deserialize)]
-pub struct Component {
-    pub name: String,
-    pub instance: Option<String>,
-    pub evse: Option<Evse>,
-}
+    pub struct Evse {
+        pub id: i32,
+        pub connector_id: Option<i32>,
+    }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Evse {
-    pub id: i32,
-    pub connector_id: Option<i32>,
-}
+    pub struct Variable {
+        pub name: String,
+        pub instance: Option<String>,
+    }
 
-#[derive(Debug, Deserialize)]
-pub struct Variable {
-    pub name: String,
-    pub instance: Option<String>,
-}
+    pub struct VariableAttribute {
+        #[serde(rename = "type")]
+        pub kind: Option<String>,
+        pub value: Option<String>,
+        pub mutability: Option<String>,
+    }
 
-#[derive(Debug, Deserialize)]
-pub struct VariableAttribute {
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    pub value: Option<String>,
-    pub mutability: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VariableCharacteristics {
-    pub unit: Option<String>,
-    pub data_type: String,
+    pub struct VariableCharacteristics {
+        pub unit: Option<String>,
+        pub data_type: String,
+    }
 }
 
 impl NotifyReport {
@@ -142,13 +121,13 @@ pub fn is_basic_auth_password(item: &serde_json::Value) -> bool {
     named(&item["component"], "SecurityCtrlr") && named(&item["variable"], "BasicAuthPassword")
 }
 
-/// An identifier as 2.0.1 carries it: the token and its type (Central, ISO14443, eMAID, …).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IdToken {
-    pub id_token: String,
-    #[serde(rename = "type")]
-    pub kind: String,
+crate::protocol::payloads! {
+    /// An identifier as 2.0.1 carries it: the token and its type (Central, ISO14443, eMAID, …).
+    pub struct IdToken {
+        pub id_token: String,
+        #[serde(rename = "type")]
+        pub kind: String,
+    }
 }
 
 impl IdToken {
@@ -158,67 +137,56 @@ impl IdToken {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Authorize {
-    pub id_token: IdToken,
-}
+crate::protocol::payloads! {
+    pub struct Authorize {
+        pub id_token: IdToken,
+    }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TransactionEvent {
-    /// Started, Updated, Ended
-    pub event_type: String,
-    pub timestamp: String,
-    pub trigger_reason: String,
-    pub seq_no: i64,
-    #[serde(default)]
-    pub offline: bool,
-    pub reservation_id: Option<i32>,
-    pub transaction_info: TransactionInfo,
-    pub id_token: Option<IdToken>,
-    pub evse: Option<Evse>,
-    #[serde(default)]
-    pub meter_value: Vec<MeterValue>,
-}
+    pub struct TransactionEvent {
+        /// Started, Updated, Ended
+        pub event_type: String,
+        pub timestamp: String,
+        pub trigger_reason: String,
+        pub seq_no: i64,
+        #[serde(default)]
+        pub offline: bool,
+        pub reservation_id: Option<i32>,
+        pub transaction_info: TransactionInfo,
+        pub id_token: Option<IdToken>,
+        pub evse: Option<Evse>,
+        #[serde(default)]
+        pub meter_value: Vec<MeterValue>,
+    }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TransactionInfo {
-    pub transaction_id: String,
-    pub stopped_reason: Option<String>,
-    pub remote_start_id: Option<i64>,
-}
+    pub struct TransactionInfo {
+        pub transaction_id: String,
+        pub stopped_reason: Option<String>,
+        pub remote_start_id: Option<i64>,
+    }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MeterValues {
-    pub evse_id: i32,
-    pub meter_value: Vec<MeterValue>,
-}
+    pub struct MeterValues {
+        pub evse_id: i32,
+        pub meter_value: Vec<MeterValue>,
+    }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MeterValue {
-    pub timestamp: String,
-    pub sampled_value: Vec<SampledValue>,
-}
+    pub struct MeterValue {
+        pub timestamp: String,
+        pub sampled_value: Vec<SampledValue>,
+    }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SampledValue {
-    pub value: f64,
-    pub context: Option<String>,
-    pub measurand: Option<String>,
-    pub phase: Option<String>,
-    pub location: Option<String>,
-    pub unit_of_measure: Option<UnitOfMeasure>,
-}
+    pub struct SampledValue {
+        pub value: f64,
+        pub context: Option<String>,
+        pub measurand: Option<String>,
+        pub phase: Option<String>,
+        pub location: Option<String>,
+        pub unit_of_measure: Option<UnitOfMeasure>,
+    }
 
-#[derive(Debug, Deserialize)]
-pub struct UnitOfMeasure {
-    pub unit: Option<String>,
-    pub multiplier: Option<i32>,
+    pub struct UnitOfMeasure {
+        pub unit: Option<String>,
+        pub multiplier: Option<i32>,
+    }
 }
 
 impl MeterValue {
