@@ -24,6 +24,8 @@ pub mod evidence;
 pub mod frame;
 #[path = "../../src/protocol/ocpp16/messages.rs"]
 pub mod messages;
+#[path = "../../src/protocol/payloads.rs"]
+pub mod payloads;
 #[path = "../../src/protocol/ocpp16/schemas.rs"]
 pub mod schemas;
 #[path = "../../src/protocol/schemas.rs"]
@@ -40,6 +42,7 @@ pub mod infra {
     pub use crate::timestamps;
 }
 pub mod protocol {
+    pub(crate) use crate::payloads::payloads;
     pub use crate::frame;
     pub use crate::schema_set as schemas;
     pub mod ocpp16 {

@@ -4,19 +4,7 @@
 //!
 //! Earlier: OCPP 1.6J: framing, schemas, typed messages, the WebSocket server, per-charger connections,
 
-/// Payload types read from JSON with camelCase names: each struct given gets `Debug` and
-/// `Deserialize` with `rename_all = "camelCase"`.
-macro_rules! payloads {
-    ($($(#[$meta:meta])* pub struct $name:ident { $($body:tt)* })*) => {
-        $(
-            #[derive(Debug, serde::Deserialize)]
-            #[serde(rename_all = "camelCase")]
-            $(#[$meta])*
-            pub struct $name { $($body)* }
-        )*
-    };
-}
-pub(crate) use payloads;
+pub(crate) use payloads::payloads;
 
 pub mod as_given;
 pub mod charging;
@@ -27,6 +15,7 @@ pub mod msglog;
 pub mod ocpp16;
 pub mod ocpp201;
 pub mod outgoing;
+pub mod payloads;
 pub mod registry;
 pub mod schemas;
 pub mod server;
