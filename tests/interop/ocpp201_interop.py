@@ -31,6 +31,7 @@ import secrets
 import signal
 import sys
 import traceback
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import websockets
@@ -84,6 +85,18 @@ ACTION_GET_TRANSACTION_STATUS = _action("get_transaction_status", "GetTransactio
 def paise(amount):
     """A decimal major-unit amount from the API as integer minor units (exact comparisons)."""
     return int((Decimal(str(amount)) * 100).to_integral_value())
+
+
+def date_time(text):
+    """An RFC 3339 date-time with a time zone (the schemas' `format: date-time`, which the
+    library's Draft 4 validator does not check), as an aware datetime; None otherwise."""
+    if not isinstance(text, str) or "T" not in text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None
 
 
 def connect201(device_id, headers=None, subprotocols=("ocpp2.0.1",)):
@@ -360,7 +373,8 @@ async def station_flow(cp, device_id, token):
     check("BootNotification Accepted", boot.status == "Accepted", f"{boot}")
     check("BootNotification interval > 0", isinstance(boot.interval, int) and boot.interval > 0,
           f"{boot.interval!r}")
-    check("BootNotification currentTime present", bool(boot.current_time), f"{boot}")
+    check("BootNotification currentTime is an RFC 3339 date-time",
+          date_time(boot.current_time) is not None, f"{boot.current_time!r}")
     if boot.status != "Accepted":
         return False
 
@@ -370,7 +384,8 @@ async def station_flow(cp, device_id, token):
         check("StatusNotification EVSE 1 Available answered", True)
     hb = await cp_call(cp, "Heartbeat", call.Heartbeat())
     if hb is not None:
-        check("Heartbeat currentTime present", bool(hb.current_time), f"{hb}")
+        check("Heartbeat currentTime is an RFC 3339 date-time",
+              date_time(hb.current_time) is not None, f"{hb.current_time!r}")
 
     def status_of(res):
         info = res.id_token_info or {}
@@ -479,6 +494,9 @@ async def wallet_flow(cp, device_id, token):
     info = (started.id_token_info or {}) if started else {}
     check("Started answered idTokenInfo Accepted", info.get("status") == "Accepted",
           f"{started}")
+    if info.get("cache_expiry_date_time") is not None:
+        check("Started answer cacheExpiryDateTime is an RFC 3339 date-time",
+              date_time(info["cache_expiry_date_time"]) is not None, f"{info}")
     v = await session_view(ctoken, sid)
     check("session active with a transactionId",
           v.get("status") == "active" and isinstance(v.get("transactionId"), int), f"{v}")
@@ -562,6 +580,11 @@ async def reservation_flow(cp, device_id, token):
     check("ReserveNow for EVSE 1 with a Central idToken and an expiry",
           rn.get("evse_id") == EVSE and (rn.get("id_token") or {}).get("type") == "Central"
           and bool(rn.get("expiry_date_time")), f"{rn}")
+    expiry = date_time(rn.get("expiry_date_time"))
+    now = datetime.now(timezone.utc)
+    check("ReserveNow expiryDateTime about 10 minutes ahead (RFC 3339)",
+          expiry is not None and timedelta(minutes=9) < expiry - now <= timedelta(minutes=11),
+          f"{rn.get('expiry_date_time')!r}")
     rid = res.get("reservationId", res.get("id"))
     check("ReserveNow id is the reservation's", isinstance(rn.get("id"), int)
           and rn.get("id") in (res.get("reservationId"), res.get("id")), f"{rn} vs {res}")
