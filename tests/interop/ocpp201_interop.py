@@ -18,7 +18,8 @@ a customer's reservation (ReserveNow) cancelled (CancelReservation); the operato
 and SetVariables relayed as given, with the station's answer in the response.
 
 Environment: as ocpp_interop.py (CSMS_HTTP, CSMS_OCPP, CSMS_ADMIN_EMAIL, CSMS_ADMIN_PASSWORD,
-INTEROP_TIMEOUT: this scenario's own time limit, default 60).
+INTEROP_TIMEOUT: this scenario's own time limit, default 60); INTEROP_VERBOSE=1 prints every
+frame the station sends and receives.
 
 Prints one PASS/FAIL line per check and closes with `OCPP 2.0.1: N passed, M failed`.
 Exit status: 0 when every check passed, 1 otherwise, 2 on a crash or timeout.
@@ -687,7 +688,9 @@ async def closing_checks(cp, device_id, token):
 def main():
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # The library logs a CALLERROR it sends (with a traceback) at ERROR; the check reports it.
-    logging.getLogger("ocpp").setLevel(logging.CRITICAL)
+    # INTEROP_VERBOSE=1: every frame sent and received, as the library logs it.
+    verbose = os.environ.get("INTEROP_VERBOSE") == "1"
+    logging.getLogger("ocpp").setLevel(logging.INFO if verbose else logging.CRITICAL)
 
     def on_alarm(signum, frame):
         print(f"FAIL overall timeout of {TIMEOUT:g}s (hard)", flush=True)
