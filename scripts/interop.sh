@@ -21,13 +21,13 @@ if [[ ! -x "$BIN" ]]; then
     exit 2
 fi
 
-# Python environment: a venv in the repo root with ocpp + websockets.
+# Python environment: a venv in the repo root with ocpp (its v16 and v201 charge points) + websockets.
 VENV="$ROOT/.venv"
 if [[ ! -x "$VENV/bin/python" ]]; then
     python3 -m venv "$VENV"
 fi
 PY="$VENV/bin/python"
-if ! "$PY" -c 'import ocpp.v16, websockets, cryptography' >/dev/null 2>&1; then
+if ! "$PY" -c 'import ocpp.v16, ocpp.v201, websockets, cryptography' >/dev/null 2>&1; then
     "$PY" -m pip install -q --disable-pip-version-check "ocpp>=2.1,<3" "websockets>=13" "cryptography>=42"
 fi
 
