@@ -359,6 +359,7 @@ async fn handle_socket(conn_id: u64, mut stream: OcppStream, link: Link, state: 
         version,
         accepted: accepted.clone(),
         last_frame: last_frame.clone(),
+        cost_shown: Arc::default(),
     };
 
     let (tx, commands) = mpsc::channel(64);

@@ -244,6 +244,15 @@ impl Station201 {
                 self.send(json!([3, id, {"ongoingIndicator": ongoing, "messagesInQueue": false}]))
                     .await;
             }
+            "CostUpdated" => {
+                log::info!(
+                    "{}: display shows {} for {}",
+                    self.cfg.id,
+                    payload["totalCost"],
+                    payload["transactionId"]
+                );
+                self.send(json!([3, id, {}])).await;
+            }
             _ => self.send(json!([3, id, {"status": "Accepted"}])).await,
         }
     }

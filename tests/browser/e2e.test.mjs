@@ -271,11 +271,11 @@ before(async () => {
   });
   const exited = once(server, 'exit').then(([code, sig]) => { throw new Error(`csms demo exited early (code ${code}, signal ${sig}); see test-artifacts/browser/csms.log`); });
   exited.catch(() => {}); // only raced below
-  const ready = until('csms demo: /healthz with both simulated chargers online', async () => {
+  const ready = until('csms demo: /healthz with the three simulated chargers online (two on 1.6, one on 2.0.1)', async () => {
     const res = await fetch(baseUrl + '/healthz');
     if (!res.ok) return false;
     const h = await res.json();
-    return h.chargersOnline === 2;
+    return h.chargersOnline === 3;
   }, 30000, 150);
   await Promise.race([ready, exited]);
 
@@ -458,6 +458,58 @@ test('full session in the user panel: start, live energy, stop, refund', async (
   });
 });
 
+test('seed race on the OCPP 2.0.1 demo charger: exactly one wins, the loser pays nothing, the winner charges and is refunded', async (t) => {
+  let p1;
+  let p2;
+  await capturing('race201', () => ({ customer1: p1, customer2: p2 }), async () => {
+    p1 = await newPage('race201-customer1');
+    p2 = await newPage('race201-customer2');
+    await Promise.all([customerLogin(p1, 'customer1@example.com'), customerLogin(p2, 'customer2@example.com')]);
+    const before = [cents(await text(p1, '#balance')), cents(await text(p2, '#balance'))];
+    const tokens = [await apiToken('customer', 'customer1@example.com', PASSWORD), await apiToken('customer', 'customer2@example.com', PASSWORD)];
+    const sessionsOf = async (token) => (await callApi('GET', '/api/user/charging/sessions', { token })).data.sessions;
+    const sessionsBefore = [(await sessionsOf(tokens[0])).length, (await sessionsOf(tokens[1])).length];
+    assert.ok(before.every((b) => b >= 2000), `both can pay ₹20: ${before}`);
+    await Promise.all([prepareStart(p1, 'DEVDEMO3', 1, 20), prepareStart(p2, 'DEVDEMO3', 1, 20)]);
+    await Promise.all([p1.locator('#start-btn').click(), p2.locator('#start-btn').click()]);
+    const [r1, r2] = await Promise.all([startOutcome(p1), startOutcome(p2)]);
+    const winners = [r1, r2].filter((r) => r.kind === 'success');
+    assert.equal(winners.length, 1, `exactly one start succeeds: customer1 ${JSON.stringify(r1)}, customer2 ${JSON.stringify(r2)}`);
+    const c1Won = r1.kind === 'success';
+    const [winPage, losePage] = c1Won ? [p1, p2] : [p2, p1];
+    const [win, lose] = c1Won ? [r1, r2] : [r2, r1];
+    const [winBefore, loseBefore] = c1Won ? before : [before[1], before[0]];
+    t.diagnostic(`customer${c1Won ? 1 : 2} won on DEVDEMO3 (OCPP 2.0.1)`);
+    assert.equal(win.text, STARTED);
+    assert.equal(lose.kind, 'error');
+    assert.equal(lose.text, IN_USE);
+    await waitBalance(winPage, inr(winBefore - 2000));
+    await waitBalance(losePage, inr(loseBefore));
+    const [winToken, loseToken] = c1Won ? tokens : [tokens[1], tokens[0]];
+    const [winCount, loseCount] = c1Won ? sessionsBefore : [sessionsBefore[1], sessionsBefore[0]];
+    assert.equal((await sessionsOf(loseToken)).length, loseCount, 'no session for the loser');
+    const mine = await sessionsOf(winToken);
+    assert.equal(mine.length, winCount + 1, 'one session for the winner');
+    assert.ok(mine.some((x) => x.deviceId === 'DEVDEMO3' && ['pending', 'active'].includes(x.status)), JSON.stringify(mine[0]));
+
+    // The 2.0.1 station starts (TransactionEvent Started), meters every 5 s, and stops when asked.
+    await waitSessionStatus(winPage, 'active');
+    await winPage.waitForFunction(() => Number(document.getElementById('session-energy').textContent) > 0, null, { timeout: 20000 })
+      .catch(async () => { throw new Error(`live energy stayed at ${await text(winPage, '#session-energy')} kWh`); });
+    await shot(winPage, 'race201-winner.png', { fullPage: true });
+    await winPage.locator('#stop-btn').click();
+    await waitSessionStatus(winPage, 'completed');
+    await winPage.waitForFunction(() => document.getElementById('session-refund').textContent.trim() !== '—');
+    const cost = cents(await text(winPage, '#session-cost'));
+    const refund = cents(await text(winPage, '#session-refund'));
+    assert.ok(cost !== null && cost > 0 && cost <= 2000, `cost ${cost} within the ₹20 authorized`);
+    assert.equal(refund, 2000 - cost, 'refund = prepaid − cost');
+    await waitBalance(winPage, inr(winBefore - cost));
+    await waitBalance(losePage, inr(loseBefore));
+    assertNoPageErrors(['race201-customer1', 'race201-customer2']);
+  });
+});
+
 test('operator console: chargers online, Reset answered Accepted', async () => {
   let page;
   await capturing('admin', () => ({ admin: page }), async () => {
@@ -470,7 +522,7 @@ test('operator console: chargers online, Reset answered Accepted', async () => {
       const b = document.querySelector('#chargers-body tr[data-device="DEVAFGKV1UW"] [data-testid="online-badge"]');
       return b && b.textContent.trim() === 'Online';
     });
-    await page.waitForFunction(() => document.getElementById('stat-online').textContent.trim() === '2 / 2');
+    await page.waitForFunction(() => document.getElementById('stat-online').textContent.trim() === '3 / 3');
     // Which node holds the connection (one node here; in a cluster, any of them).
     assert.match((await row.locator('[data-testid="charger-node"]').textContent()).trim(), /^node \S+$/);
 
