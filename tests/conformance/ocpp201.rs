@@ -7,15 +7,19 @@
 //! nothing reset in between. The station is a raw 2.0.1 client (`support::station201`); each
 //! case connects it anew with the password the identity has by then.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
-use crate::support::station201::{Station, boot_payload};
+use crate::support::station201::{Refused, Station, boot_payload};
 
-/// The settings every 2.0.1 case runs with: both versions served.
+/// The settings every 2.0.1 case runs with: both versions served, and the `wss://` listener that
+/// block A's profile 2 and 3 stations use (a test PKI made for the server: `helpers::tls`).
 pub fn both(s: &mut csms::infra::config::Settings) {
+    crate::helpers::tls(s);
     s.ocpp_versions = vec!["ocpp1.6".into(), "ocpp2.0.1".into()];
 }
 
@@ -228,6 +232,308 @@ pub async fn tc_a_10(c: &C201<'_>) {
     let with_new =
         Station::connect(&c.app.ocpp, &c.device, "ocpp2.0.1", Some((&c.device, &new))).await;
     assert_eq!(with_new.err(), Some(401));
+}
+
+// ---- A Security: TLS (security profiles 2 and 3) ----
+//
+// The compliance tool's profile 2 station (Basic auth over TLS) and profile 3 station (a client
+// certificate whose commonName is its id) are stations of their own beside the profile 1 one:
+// `{device}SP2` and `{device}SP3`, registered by the first case that needs them, so these cases
+// run alone and back to back alike. The four TLS 1.2 suites of TC_A_04 include two with static
+// RSA key exchange (an RSA server certificate beside the EC one): left to TC_A_07's issue; here
+// the two ECDHE-ECDSA suites are checked.
+
+const SP2_PASSWORD: &str = "profile-two-password-0042";
+
+/// The case's profile 2 or 3 station: its id, registered at that profile if csms does not know it.
+async fn tls_station(c: &C201<'_>, profile: u8) -> String {
+    let device = format!("{}SP{profile}", c.device);
+    let (s, _) = c
+        .app
+        .get(&format!("/api/admin/chargers/{device}"), Some(&c.admin))
+        .await;
+    if s == 404 {
+        let body = match profile {
+            2 => json!({"securityProfile": 2, "ocppPassword": SP2_PASSWORD}),
+            _ => json!({"securityProfile": 3}),
+        };
+        c.app.register_charger_with(&device, body).await;
+    }
+    device
+}
+
+/// A TLS client trusting the test CA, offering `versions` (and only `suites` when given), with the
+/// profile 3 station's certificate when `client` is given.
+fn tls_client(
+    c: &C201<'_>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    suites: Option<Vec<rustls::SupportedCipherSuite>>,
+    client: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+) -> Arc<rustls::ClientConfig> {
+    let pki = crate::helpers::TestPki::of(c.app);
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(pki.ca_cert()).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut provider = rustls::crypto::ring::default_provider();
+    if let Some(suites) = suites {
+        provider.cipher_suites = suites;
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots);
+    Arc::new(match client {
+        Some((chain, key)) => builder.with_client_auth_cert(chain, key).unwrap(),
+        None => builder.with_no_client_auth(),
+    })
+}
+
+/// A client certificate of the test CA naming `device` (the compliance tool's), as rustls takes it.
+fn valid_certificate(
+    c: &C201<'_>,
+    device: &str,
+) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+    let (cert, key) =
+        crate::helpers::TestPki::of(c.app).client(device, crate::helpers::ClientCert::Valid);
+    (
+        CertificateDer::pem_file_iter(cert)
+            .unwrap()
+            .map(|c| c.unwrap())
+            .collect(),
+        PrivateKeyDer::from_pem_file(key).unwrap(),
+    )
+}
+
+/// The profile 2 station (its password) or the profile 3 station (its certificate) connects over
+/// TLS with `versions` / `suites`: the station, or why it was refused.
+async fn tls_connect(
+    c: &C201<'_>,
+    device: &str,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    suites: Option<Vec<rustls::SupportedCipherSuite>>,
+) -> Result<Station, Refused> {
+    let (auth, client) = if device.ends_with("SP2") {
+        (Some((device, SP2_PASSWORD)), None)
+    } else {
+        (None, Some(valid_certificate(c, device)))
+    };
+    let tls = tls_client(c, versions, suites, client);
+    let wss = c.app.wss.as_deref().expect("the wss:// listener");
+    let (st, v) = Station::connect_tls(wss, device, "ocpp2.0.1", auth, tls).await?;
+    assert_eq!(v, "ocpp2.0.1");
+    Ok(st)
+}
+
+/// BootNotification with the station's id as serialNumber → Accepted.
+async fn boot_accepted(st: &mut Station, device: &str) {
+    let mut boot = boot_payload("PowerUp");
+    boot["chargingStation"]["serialNumber"] = json!(device);
+    let answer = st.call("BootNotification", boot).await.unwrap();
+    assert_eq!(answer["status"], "Accepted", "{answer}");
+}
+
+/// The TLS session under a connected station: protocol version, cipher suite, server certificate.
+fn tls_session(st: &Station) -> (rustls::ProtocolVersion, rustls::CipherSuite, Vec<u8>) {
+    let csms::protocol::stream::MaybeTls::Tls(tls) = st.ws.get_ref() else {
+        panic!("not a TLS connection");
+    };
+    let conn = tls.get_ref().1;
+    (
+        conn.protocol_version().unwrap(),
+        conn.negotiated_cipher_suite().unwrap().suite(),
+        conn.peer_certificates().unwrap()[0].to_vec(),
+    )
+}
+
+/// What the compliance tool checks of the server certificate: a serial number, CN = the host it
+/// dialled, an EC key of at least 224 bits or an RSA key of at least 2048.
+fn check_server_certificate(der: &[u8]) {
+    use x509_parser::public_key::PublicKey;
+    let (_, cert) = x509_parser::parse_x509_certificate(der).unwrap();
+    assert!(!cert.raw_serial().is_empty(), "a serial number");
+    let cn: Vec<_> = cert
+        .subject()
+        .iter_common_name()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(cn, ["localhost"]);
+    let bits = match cert.public_key().parsed().unwrap() {
+        PublicKey::EC(p) => (p.key_size() >= 224, p.key_size()),
+        PublicKey::RSA(r) => (r.key_size() >= 2048, r.key_size()),
+        other => panic!("{other:?}"),
+    };
+    assert!(bits.0, "{} bits", bits.1);
+}
+
+/// TC_A_04 for one station: TLS 1.2 and 1.3 each with a suite of at least 128 bits, the server
+/// certificate as the tool wants it, each ECDHE-ECDSA TLS 1.2 suite alone completes a
+/// handshake; Boot → Accepted, then StatusNotification and NotifyEvent.
+async fn valid_server_certificate(c: &C201<'_>, profile: u8) {
+    use rustls::crypto::ring::cipher_suite as cs;
+    let device = tls_station(c, profile).await;
+    let strong = [
+        rustls::CipherSuite::TLS13_AES_128_GCM_SHA256,
+        rustls::CipherSuite::TLS13_AES_256_GCM_SHA384,
+        rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+        rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    ];
+    for (version, expected) in [
+        (&rustls::version::TLS12, rustls::ProtocolVersion::TLSv1_2),
+        (&rustls::version::TLS13, rustls::ProtocolVersion::TLSv1_3),
+    ] {
+        let mut st = tls_connect(c, &device, &[version], None).await.unwrap();
+        let (v, suite, cert) = tls_session(&st);
+        assert_eq!(v, expected);
+        assert!(strong.contains(&suite), "{suite:?}");
+        check_server_certificate(&cert);
+        boot_accepted(&mut st, &device).await;
+    }
+    for suite in [
+        cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    ] {
+        let mut st = tls_connect(c, &device, &[&rustls::version::TLS12], Some(vec![suite]))
+            .await
+            .unwrap_or_else(|e| panic!("{:?}: {e:?}", suite.suite()));
+        assert_eq!(tls_session(&st).1, suite.suite());
+        boot_accepted(&mut st, &device).await;
+        for connector in [0, 1] {
+            assert_eq!(
+                st.call("StatusNotification", status(connector, "Available"))
+                    .await
+                    .unwrap(),
+                json!({})
+            );
+        }
+        assert_eq!(
+            st.call("NotifyEvent", notify_event()).await.unwrap(),
+            json!({})
+        );
+    }
+}
+
+pub async fn tc_a_04(c: &C201<'_>) {
+    valid_server_certificate(c, 2).await;
+    valid_server_certificate(c, 3).await;
+}
+
+/// A TLS ClientHello offering at most `version` (0x0302: TLS 1.1, 0x0303: TLS 1.2) with ECDHE-ECDSA
+/// suites (GCM, and the CBC ones TLS 1.1 has), as a client capped at that version sends it.
+fn client_hello(version: u16) -> Vec<u8> {
+    let mut body = version.to_be_bytes().to_vec();
+    body.extend([7u8; 32]); // random
+    body.push(0); // no session id
+    let suites: [u16; 5] = [0xc02b, 0xc02c, 0xc009, 0xc00a, 0x002f];
+    body.extend(((suites.len() * 2) as u16).to_be_bytes());
+    for s in suites {
+        body.extend(s.to_be_bytes());
+    }
+    body.extend([1, 0]); // compression: null only
+    let host = b"localhost";
+    let mut ext = vec![0, 0]; // server_name
+    ext.extend(((host.len() + 5) as u16).to_be_bytes());
+    ext.extend(((host.len() + 3) as u16).to_be_bytes());
+    ext.push(0);
+    ext.extend((host.len() as u16).to_be_bytes());
+    ext.extend(host);
+    ext.extend([0x00, 0x0a, 0x00, 0x04, 0x00, 0x02, 0x00, 0x17]); // supported_groups: P-256
+    ext.extend([0x00, 0x0b, 0x00, 0x02, 0x01, 0x00]); // ec_point_formats: uncompressed
+    ext.extend([0x00, 0x0d, 0x00, 0x04, 0x00, 0x02, 0x04, 0x03]); // ecdsa_secp256r1_sha256
+    ext.extend([0x00, 0x17, 0x00, 0x00]); // extended_master_secret
+    ext.extend([0xff, 0x01, 0x00, 0x01, 0x00]); // renegotiation_info
+    body.extend((ext.len() as u16).to_be_bytes());
+    body.extend(ext);
+    let mut handshake = vec![1]; // ClientHello
+    handshake.extend(&(body.len() as u32).to_be_bytes()[1..]);
+    handshake.extend(body);
+    let mut record = vec![0x16, 0x03, 0x01];
+    record.extend((handshake.len() as u16).to_be_bytes());
+    record.extend(handshake);
+    record
+}
+
+/// What the `wss://` listener answers `hello` with: its first bytes (none: it closed).
+async fn server_answer(c: &C201<'_>, hello: &[u8]) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let wss = c.app.wss.as_deref().expect("the wss:// listener");
+    let port: u16 = wss
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches("/ocpp")
+        .parse()
+        .unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    tcp.write_all(hello).await.unwrap();
+    let mut buf = vec![0; 7];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), tcp.read(&mut buf))
+        .await
+        .expect("an answer within 10 s")
+        .unwrap_or(0);
+    buf.truncate(n);
+    buf
+}
+
+/// TC_A_06 for one station: a handshake capped at TLS 1.1 fails (a fatal alert or the connection
+/// closed, never a ServerHello; the same hello offering TLS 1.2 gets one), then a normal one
+/// succeeds and Boot → Accepted.
+async fn version_too_low(c: &C201<'_>, profile: u8) {
+    let device = tls_station(c, profile).await;
+    let answer = server_answer(c, &client_hello(0x0303)).await;
+    assert_eq!(
+        answer.first(),
+        Some(&0x16),
+        "a ServerHello to TLS 1.2: {answer:?}"
+    );
+    let answer = server_answer(c, &client_hello(0x0302)).await;
+    assert!(
+        answer.is_empty() || (answer[0] == 0x15 && answer.get(5).is_none_or(|l| *l == 2)),
+        "a fatal alert or the connection closed, no handshake: {answer:?}"
+    );
+    let mut st = tls_connect(c, &device, rustls::DEFAULT_VERSIONS, None)
+        .await
+        .unwrap();
+    boot_accepted(&mut st, &device).await;
+}
+
+pub async fn tc_a_06(c: &C201<'_>) {
+    version_too_low(c, 2).await;
+    version_too_low(c, 3).await;
+}
+
+/// A self-signed client certificate naming the profile 3 station is refused (at the TLS
+/// handshake or the upgrade); the valid one is then accepted, Boot (serialNumber = its id) →
+/// Accepted.
+pub async fn tc_a_08(c: &C201<'_>) {
+    let device = tls_station(c, 3).await;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, device.clone());
+    p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let own = p.self_signed(&key).unwrap();
+    let chain = vec![own.der().clone()];
+    let key = PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+    for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+        let tls = tls_client(c, &[version], None, Some((chain.clone(), key.clone_key())));
+        let wss = c.app.wss.as_deref().unwrap();
+        let refused = Station::connect_tls(wss, &device, "ocpp2.0.1", None, tls).await;
+        assert!(
+            matches!(refused, Err(Refused::Tls(_)) | Err(Refused::Status(403))),
+            "{version:?}: {:?}",
+            refused.err()
+        );
+    }
+    assert!(!c.app.state.registry.is_online(&device));
+    let mut st = tls_connect(c, &device, rustls::DEFAULT_VERSIONS, None)
+        .await
+        .unwrap();
+    boot_accepted(&mut st, &device).await;
 }
 
 // ---- B Provisioning ----
@@ -1431,6 +1737,9 @@ cases201! {
     "TC_A_01" => tc_a_01,
     "TC_A_02" => tc_a_02,
     "TC_A_03" => tc_a_03,
+    "TC_A_04" => tc_a_04,
+    "TC_A_06" => tc_a_06,
+    "TC_A_08" => tc_a_08,
     "TC_A_09" => tc_a_09,
     "TC_A_10" => tc_a_10,
     "TC_B_01" => tc_b_01,
