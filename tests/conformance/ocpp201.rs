@@ -783,6 +783,138 @@ pub async fn tc_b_25(c: &C201<'_>) {
     reset(c, json!({"type": "OnIdle", "evseId": 1})).await;
 }
 
+/// A charging session of TAG-001 on a fresh transaction: Started (Authorized, seqNo 0), then
+/// Updated ChargingStateChanged Charging (seqNo 1). The station and the transaction id.
+async fn charging(c: &C201<'_>) -> (Station, String) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let (tx, a) = start_with(&mut st, "TAG-001", "ISO14443").await;
+    status_in(&a, &["Accepted"]);
+    let a = send_event(
+        &mut st,
+        event(
+            "Updated",
+            &tx,
+            1,
+            "ChargingStateChanged",
+            json!({"transactionInfo": {"transactionId": tx, "chargingState": "Charging"}}),
+        ),
+    )
+    .await;
+    assert_eq!(a, json!({}));
+    (st, tx)
+}
+
+/// What csms recorded of the station's transaction `tx`: the core transaction's idTag, whether it
+/// stopped, and its stop reason.
+async fn recorded(c: &C201<'_>, tx: &str) -> (String, bool, Option<String>) {
+    let tx = tx.to_string();
+    c.app
+        .db(move |conn| {
+            use csms::infra::db::schema::{ocpp_transactions as o, station_transactions as t};
+            use diesel::prelude::*;
+            let id: i64 = t::table
+                .filter(t::station_tx_id.eq(&tx))
+                .select(t::transaction_id.assume_not_null())
+                .first(conn)
+                .unwrap();
+            o::table
+                .find(id)
+                .select((o::id_tag, o::stopped_at.is_not_null(), o::stop_reason))
+                .first(conn)
+                .unwrap()
+        })
+        .await
+}
+
+/// Asserts csms ended TAG-001's transaction `tx` for the station's `reason`.
+async fn ended(c: &C201<'_>, tx: &str, reason: &str) {
+    let (tag, stopped, why) = recorded(c, tx).await;
+    assert_eq!(tag, "TAG-001");
+    assert!(stopped, "transaction {tx} ended in csms");
+    assert_eq!(why.as_deref(), Some(reason));
+}
+
+/// The operator's Reset `body` during charging, relayed as given and answered `answer`.
+async fn reset_during_charging(c: &C201<'_>, body: Value, answer: &str) -> (Station, String) {
+    let (mut st, tx) = charging(c).await;
+    let request = c.command("Reset", body.clone());
+    relayed(&mut st, request, "Reset", body, json!({"status": answer})).await;
+    (st, tx)
+}
+
+/// Reset immediately: the station ends the transaction (ResetCommand, ImmediateReset).
+async fn ended_by_reset(c: &C201<'_>, st: &mut Station, tx: &str) {
+    end_with(st, tx, 2, "ResetCommand", "ImmediateReset").await;
+    ended(c, tx, "ImmediateReset").await;
+}
+
+/// The station reboots after a reset: Boot `reason` → Accepted, its connector Available.
+async fn rebooted(c: &C201<'_>, reason: &str) {
+    let mut st = c.connect().await;
+    let boot = st
+        .call("BootNotification", boot_payload(reason))
+        .await
+        .unwrap();
+    assert_eq!(boot["status"], "Accepted", "{boot}");
+    available(&mut st).await;
+}
+
+async fn available(st: &mut Station) {
+    assert_eq!(
+        st.call("StatusNotification", status(1, "Available"))
+            .await
+            .unwrap(),
+        json!({})
+    );
+}
+
+/// Scheduled until idle: the driver stops (StopAuthorized), unplugs (EVDisconnected); then the
+/// station resets.
+pub async fn tc_b_21(c: &C201<'_>) {
+    let (mut st, tx) = reset_during_charging(c, json!({"type": "OnIdle"}), "Scheduled").await;
+    let tag = token("TAG-001", "ISO14443");
+    let a = send_event(
+        &mut st,
+        event("Updated", &tx, 2, "StopAuthorized", json!({"idToken": tag})),
+    )
+    .await;
+    status_in(&a, &["Accepted"]);
+    available(&mut st).await;
+    send_event(
+        &mut st,
+        event("Ended", &tx, 3, "EVCommunicationLost",
+            json!({"transactionInfo": {"transactionId": tx, "chargingState": "Idle", "stoppedReason": "EVDisconnected"}})),
+    )
+    .await;
+    ended(c, &tx, "EVDisconnected").await;
+    drop(st);
+    rebooted(c, "ScheduledReset").await;
+}
+
+pub async fn tc_b_22(c: &C201<'_>) {
+    let (mut st, tx) = reset_during_charging(c, json!({"type": "Immediate"}), "Accepted").await;
+    ended_by_reset(c, &mut st, &tx).await;
+    drop(st);
+    rebooted(c, "RemoteReset").await;
+}
+
+/// The EVSE only: no reboot of the station.
+pub async fn tc_b_26(c: &C201<'_>) {
+    let body = json!({"type": "OnIdle", "evseId": 1});
+    let (mut st, tx) = reset_during_charging(c, body, "Scheduled").await;
+    end_tag_session(&mut st, &tx, 2, "Local").await;
+    ended(c, &tx, "Local").await;
+    available(&mut st).await;
+}
+
+pub async fn tc_b_27(c: &C201<'_>) {
+    let body = json!({"type": "Immediate", "evseId": 1});
+    let (mut st, tx) = reset_during_charging(c, body, "Accepted").await;
+    ended_by_reset(c, &mut st, &tx).await;
+    available(&mut st).await;
+}
+
 pub async fn tc_b_30(c: &C201<'_>) {
     c.registration("pending").await;
     let mut st = c.connect().await;
@@ -880,6 +1012,211 @@ async fn triggered(c: &C201<'_>, body: Value) -> Station {
     )
     .await;
     st
+}
+
+/// The operator's RequestStartTransaction for TAG-001 on EVSE 1 (`remote_start_id`), relayed as
+/// given and answered Accepted (with the station's transaction id when it has one already).
+async fn remote_start(c: &C201<'_>, st: &mut Station, remote_start_id: i64, tx: Option<&str>) {
+    let body = json!({"idToken": token("TAG-001", "ISO14443"), "remoteStartId": remote_start_id,
+        "evseId": 1});
+    let request = c.command("RequestStartTransaction", body.clone());
+    let mut answer = json!({"status": "Accepted"});
+    if let Some(tx) = tx {
+        answer["transactionId"] = json!(tx);
+    }
+    relayed(st, request, "RequestStartTransaction", body, answer).await;
+}
+
+/// A `kind` event of `tx` (seqNo `seq`), triggerReason RemoteStart, with the remoteStartId and
+/// TAG-001: accepted.
+async fn remote_started(st: &mut Station, kind: &str, tx: &str, seq: i64, remote_start_id: i64) {
+    let a = send_event(
+        st,
+        event(
+            kind,
+            tx,
+            seq,
+            "RemoteStart",
+            json!({"idToken": token("TAG-001", "ISO14443"),
+            "transactionInfo": {"transactionId": tx, "remoteStartId": remote_start_id,
+            "chargingState": "EVConnected"}}),
+        ),
+    )
+    .await;
+    status_in(&a, &["Accepted"]);
+}
+
+/// Charging (seqNo `seq`), then the driver stops with TAG-001; csms ended the transaction.
+async fn charged_and_ended(c: &C201<'_>, st: &mut Station, tx: &str, seq: i64) {
+    let a = send_event(
+        st,
+        event(
+            "Updated",
+            tx,
+            seq,
+            "ChargingStateChanged",
+            json!({"transactionInfo": {"transactionId": tx, "chargingState": "Charging"}}),
+        ),
+    )
+    .await;
+    assert_eq!(a, json!({}));
+    end_tag_session(st, tx, seq + 1, "Local").await;
+    ended(c, tx, "Local").await;
+    available(st).await;
+}
+
+/// The EV is plugged in first: the transaction runs already, the remote start authorizes it.
+pub async fn tc_f_01(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    assert_eq!(
+        st.call("StatusNotification", status(1, "Occupied"))
+            .await
+            .unwrap(),
+        json!({})
+    );
+    let tx = uuid_like();
+    let a = send_event(
+        &mut st,
+        event(
+            "Started",
+            &tx,
+            0,
+            "CablePluggedIn",
+            json!({"transactionInfo": {"transactionId": tx, "chargingState": "EVConnected"}}),
+        ),
+    )
+    .await;
+    assert_eq!(a, json!({}));
+    remote_start(c, &mut st, 2101, Some(&tx)).await;
+    remote_started(&mut st, "Updated", &tx, 1, 2101).await;
+    charged_and_ended(c, &mut st, &tx, 2).await;
+}
+
+/// The remote start first (AuthorizeRemoteStart true: the station asks Authorize), then the
+/// transaction starts with it.
+pub async fn tc_f_02(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    remote_start(c, &mut st, 2102, None).await;
+    authorize(&mut st, "TAG-001", "ISO14443", &["Accepted"]).await;
+    let tx = uuid_like();
+    remote_started(&mut st, "Started", &tx, 0, 2102).await;
+    charged_and_ended(c, &mut st, &tx, 1).await;
+}
+
+pub async fn tc_f_03(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    remote_start(c, &mut st, 2103, None).await;
+    let tx = uuid_like();
+    remote_started(&mut st, "Started", &tx, 0, 2103).await;
+    charged_and_ended(c, &mut st, &tx, 1).await;
+}
+
+/// No cable within the timeout: the station says so and ends the transaction.
+pub async fn tc_f_04(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    remote_start(c, &mut st, 2104, None).await;
+    let tx = uuid_like();
+    remote_started(&mut st, "Started", &tx, 0, 2104).await;
+    let a = send_event(
+        &mut st,
+        event("Updated", &tx, 1, "EVConnectTimeout", json!({})),
+    )
+    .await;
+    assert_eq!(a, json!({}));
+    end_with(&mut st, &tx, 2, "EVConnectTimeout", "Timeout").await;
+    ended(c, &tx, "Timeout").await;
+}
+
+/// TriggerMessage MeterValues (`evse` when given): the station's readings (context Trigger).
+async fn triggered_meter_values(c: &C201<'_>, evse: Option<Value>) {
+    let mut body = json!({"requestedMessage": "MeterValues"});
+    if let Some(e) = evse {
+        body["evse"] = e;
+    }
+    let mut st = triggered(c, body).await;
+    let a = st
+        .call(
+            "MeterValues",
+            json!({"evseId": 1, "meterValue": meter("Trigger", 7000.0, 1)}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(a, json!({}));
+}
+
+pub async fn tc_f_11(c: &C201<'_>) {
+    triggered_meter_values(c, Some(json!({"id": 1}))).await;
+}
+
+pub async fn tc_f_12(c: &C201<'_>) {
+    triggered_meter_values(c, None).await;
+}
+
+/// During charging, TriggerMessage TransactionEvent (`evse` when given): the station's Updated
+/// (triggerReason Trigger, readings of context Trigger) answered; then the session ends.
+async fn triggered_transaction_event(c: &C201<'_>, evse: Option<Value>) {
+    let (mut st, tx) = charging(c).await;
+    let mut body = json!({"requestedMessage": "TransactionEvent"});
+    if let Some(e) = evse {
+        body["evse"] = e;
+    }
+    let request = c.command("TriggerMessage", body.clone());
+    relayed(
+        &mut st,
+        request,
+        "TriggerMessage",
+        body,
+        json!({"status": "Accepted"}),
+    )
+    .await;
+    let a = send_event(
+        &mut st,
+        event(
+            "Updated",
+            &tx,
+            2,
+            "Trigger",
+            json!({"meterValue": meter("Trigger", 3000.0, 1)}),
+        ),
+    )
+    .await;
+    assert!(
+        a.get("idTokenInfo").is_none() && a.get("totalCost").is_none(),
+        "{a}"
+    );
+    end_tag_session(&mut st, &tx, 3, "Local").await;
+    ended(c, &tx, "Local").await;
+    available(&mut st).await;
+}
+
+pub async fn tc_f_13(c: &C201<'_>) {
+    triggered_transaction_event(c, Some(json!({"id": 1}))).await;
+}
+
+pub async fn tc_f_14(c: &C201<'_>) {
+    triggered_transaction_event(c, None).await;
+}
+
+pub async fn tc_f_15(c: &C201<'_>) {
+    let mut st = triggered(c, json!({"requestedMessage": "LogStatusNotification"})).await;
+    let a = st
+        .call("LogStatusNotification", json!({"status": "Idle"}))
+        .await
+        .unwrap();
+    assert_eq!(a, json!({}));
+}
+
+pub async fn tc_f_18(c: &C201<'_>) {
+    let mut st = triggered(c, json!({"requestedMessage": "FirmwareStatusNotification"})).await;
+    let a = st
+        .call("FirmwareStatusNotification", json!({"status": "Idle"}))
+        .await
+        .unwrap();
+    assert_eq!(a, json!({}));
 }
 
 pub async fn tc_f_20(c: &C201<'_>) {
@@ -1032,6 +1369,83 @@ pub async fn tc_g_08(c: &C201<'_>) {
         "Available",
     )
     .await;
+}
+
+/// The connector's status as csms shows it to the operator.
+async fn connector_status(c: &C201<'_>) -> Value {
+    let (_, view) = c
+        .app
+        .get(&format!("/api/admin/chargers/{}", c.device), Some(&c.admin))
+        .await;
+    view["charger"]["connectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["connectorId"] == 1)
+        .map(|k| k["status"].clone())
+        .unwrap_or_default()
+}
+
+/// During charging, ChangeAvailability Inoperative (for `evse` when given) answered Scheduled; the
+/// session ends, then the station reports the connector Unavailable, and csms shows it so. The
+/// operator makes it Operative again (Accepted, Available) for what comes next.
+async fn inoperative_during_charging(c: &C201<'_>, evse: Option<Value>) {
+    let (mut st, tx) = charging(c).await;
+    let mut body = json!({"operationalStatus": "Inoperative"});
+    if let Some(e) = &evse {
+        body["evse"] = e.clone();
+    }
+    let request = c.command("ChangeAvailability", body.clone());
+    relayed(
+        &mut st,
+        request,
+        "ChangeAvailability",
+        body,
+        json!({"status": "Scheduled"}),
+    )
+    .await;
+    end_tag_session(&mut st, &tx, 2, "Local").await;
+    ended(c, &tx, "Local").await;
+    assert_eq!(
+        st.call("StatusNotification", status(1, "Unavailable"))
+            .await
+            .unwrap(),
+        json!({})
+    );
+    let mut unavailable = notify_event();
+    unavailable["eventData"][0]["actualValue"] = json!("Unavailable");
+    assert_eq!(
+        st.call("NotifyEvent", unavailable).await.unwrap(),
+        json!({})
+    );
+    assert_eq!(connector_status(c).await, "Unavailable");
+    let mut body = json!({"operationalStatus": "Operative"});
+    if let Some(e) = evse {
+        body["evse"] = e;
+    }
+    let request = c.command("ChangeAvailability", body.clone());
+    relayed(
+        &mut st,
+        request,
+        "ChangeAvailability",
+        body,
+        json!({"status": "Accepted"}),
+    )
+    .await;
+    available(&mut st).await;
+    assert_eq!(connector_status(c).await, "Available");
+}
+
+pub async fn tc_g_11(c: &C201<'_>) {
+    inoperative_during_charging(c, Some(json!({"id": 1}))).await;
+}
+
+pub async fn tc_g_14(c: &C201<'_>) {
+    inoperative_during_charging(c, None).await;
+}
+
+pub async fn tc_g_17(c: &C201<'_>) {
+    inoperative_during_charging(c, Some(json!({"id": 1, "connectorId": 1}))).await;
 }
 
 pub async fn tc_g_20(c: &C201<'_>) {
@@ -1754,7 +2168,11 @@ cases201! {
     "TC_B_14" => tc_b_14,
     "TC_B_18" => tc_b_18,
     "TC_B_20" => tc_b_20,
+    "TC_B_21" => tc_b_21,
+    "TC_B_22" => tc_b_22,
     "TC_B_25" => tc_b_25,
+    "TC_B_26" => tc_b_26,
+    "TC_B_27" => tc_b_27,
     "TC_B_30" => tc_b_30,
     "TC_B_31" => tc_b_31,
     "TC_B_42" => tc_b_42,
@@ -1777,7 +2195,17 @@ cases201! {
     "TC_E_21" => tc_e_21,
     "TC_E_31" => tc_e_31,
     "TC_E_53" => tc_e_53,
+    "TC_F_01" => tc_f_01,
+    "TC_F_02" => tc_f_02,
+    "TC_F_03" => tc_f_03,
+    "TC_F_04" => tc_f_04,
     "TC_F_06" => tc_f_06,
+    "TC_F_11" => tc_f_11,
+    "TC_F_12" => tc_f_12,
+    "TC_F_13" => tc_f_13,
+    "TC_F_14" => tc_f_14,
+    "TC_F_15" => tc_f_15,
+    "TC_F_18" => tc_f_18,
     "TC_F_20" => tc_f_20,
     "TC_F_23" => tc_f_23,
     "TC_F_24" => tc_f_24,
@@ -1788,6 +2216,9 @@ cases201! {
     "TC_G_06" => tc_g_06,
     "TC_G_07" => tc_g_07,
     "TC_G_08" => tc_g_08,
+    "TC_G_11" => tc_g_11,
+    "TC_G_14" => tc_g_14,
+    "TC_G_17" => tc_g_17,
     "TC_G_20" => tc_g_20,
     "TC_H_01" => tc_h_01,
     "TC_H_07" => tc_h_07,
