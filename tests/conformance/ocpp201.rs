@@ -990,6 +990,248 @@ pub async fn tc_c_39(c: &C201<'_>) {
     end_with(&mut st, &tx, 2, "StopAuthorized", "Local").await;
 }
 
+/// The operator clears the station's authorization cache: ClearCache as given, answered
+/// `answer`, which the operator sees; the station goes on as before.
+async fn clear_cache(c: &C201<'_>, answer: &str) {
+    let mut st = c.booted().await;
+    let request = c.command("ClearCache", json!({}));
+    relayed(
+        &mut st,
+        request,
+        "ClearCache",
+        json!({}),
+        json!({ "status": answer }),
+    )
+    .await;
+    assert!(st.call("Heartbeat", json!({})).await.is_ok());
+}
+
+pub async fn tc_c_37(c: &C201<'_>) {
+    clear_cache(c, "Accepted").await;
+}
+
+pub async fn tc_c_38(c: &C201<'_>) {
+    clear_cache(c, "Rejected").await;
+}
+
+/// Asserts an answer says Accepted, in GROUP001.
+fn in_group(answer: &Value) {
+    status_in(answer, &["Accepted"]);
+    assert_eq!(
+        answer["idTokenInfo"]["groupIdToken"]["idToken"], "GROUP001",
+        "{answer}"
+    );
+}
+
+/// `e` on EVSE `evse` (connector 1).
+fn at_evse(mut e: Value, evse: i64) -> Value {
+    e["evse"] = json!({"id": evse, "connectorId": 1});
+    e
+}
+
+/// How csms closed the station's transaction `tx`: its stop reason and the identifier that
+/// stopped it (`None`: still running).
+async fn closed(c: &C201<'_>, tx: &str) -> Option<(Option<String>, Option<String>)> {
+    let tx = tx.to_string();
+    c.app
+        .db(move |conn| {
+            use csms::infra::db::schema::{ocpp_transactions as o, station_transactions as t};
+            use diesel::prelude::*;
+            let id: i64 = t::table
+                .filter(t::station_tx_id.eq(&tx))
+                .select(t::transaction_id.assume_not_null())
+                .first(conn)
+                .unwrap();
+            let (stopped, reason, by) = o::table
+                .find(id)
+                .select((o::stopped_at, o::stop_reason, o::stop_id_tag))
+                .first::<(
+                    Option<chrono::NaiveDateTime>,
+                    Option<String>,
+                    Option<String>,
+                )>(conn)
+                .unwrap();
+            stopped.map(|_| (reason, by))
+        })
+        .await
+}
+
+/// TAG-001 charges; 100000C39B of the same group stops it, from the station's local list
+/// (`asked` false: no Authorize) or after an Authorize: GROUP001 in every answer.
+async fn group_stop(c: &C201<'_>, asked: bool) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let (tx, a) = start_with(&mut st, "TAG-001", "ISO14443").await;
+    in_group(&a);
+    let charging = json!({"transactionInfo": {"transactionId": tx, "chargingState": "Charging"}});
+    let a = send_event(
+        &mut st,
+        event("Updated", &tx, 1, "ChargingStateChanged", charging),
+    )
+    .await;
+    assert_eq!(a, json!({}));
+    if asked {
+        in_group(&authorize(&mut st, "100000C39B", "Central", &["Accepted"]).await);
+    }
+    let other = json!({"idToken": token("100000C39B", "Central")});
+    let a = send_event(&mut st, event("Updated", &tx, 2, "StopAuthorized", other)).await;
+    in_group(&a);
+    assert_eq!(closed(c, &tx).await, None, "still running until it ends");
+    end_with(&mut st, &tx, 3, "StopAuthorized", "Local").await;
+    assert_eq!(closed(c, &tx).await, Some((Some("Local".into()), None)));
+}
+
+pub async fn tc_c_40(c: &C201<'_>) {
+    group_stop(c, false).await;
+}
+
+pub async fn tc_c_43(c: &C201<'_>) {
+    group_stop(c, true).await;
+}
+
+/// Charging on EVSE 1 with TAG-001 and on EVSE 2 with 100000C39B (both of GROUP001, the
+/// master-pass group): their transaction ids. Unless `seen_start`, csms first hears of EVSE 2's
+/// transaction part way through (an Updated event without an idToken), as the tool may send it.
+async fn charging_on_two(st: &mut Station, seen_start: bool) -> [String; 2] {
+    let mut txs = Vec::new();
+    for (evse, id, kind) in [(1, "TAG-001", "ISO14443"), (2, "100000C39B", "Central")] {
+        let tx = uuid_like();
+        if evse == 1 || seen_start {
+            let start = json!({"idToken": token(id, kind)});
+            let a = send_event(
+                st,
+                at_evse(event("Started", &tx, 0, "Authorized", start), evse),
+            )
+            .await;
+            in_group(&a);
+        }
+        let charging =
+            json!({"transactionInfo": {"transactionId": tx, "chargingState": "Charging"}});
+        let a = send_event(
+            st,
+            at_evse(
+                event("Updated", &tx, 1, "ChargingStateChanged", charging),
+                evse,
+            ),
+        )
+        .await;
+        assert_eq!(a, json!({}));
+        txs.push(tx);
+    }
+    [txs[0].clone(), txs[1].clone()]
+}
+
+/// Who pays for the station's transaction `tx`: the identifier of the core's transaction
+/// (`None`: csms knows nobody who does, so it never began one).
+async fn payer(c: &C201<'_>, tx: &str) -> Option<String> {
+    let tx = tx.to_string();
+    c.app
+        .db(move |conn| {
+            use csms::infra::db::schema::{ocpp_transactions as o, station_transactions as t};
+            use diesel::prelude::*;
+            let id: Option<i64> = t::table
+                .filter(t::station_tx_id.eq(&tx))
+                .select(t::transaction_id)
+                .first(conn)
+                .unwrap();
+            id.map(|id| {
+                o::table
+                    .find(id)
+                    .select(o::id_tag)
+                    .first::<String>(conn)
+                    .unwrap()
+            })
+        })
+        .await
+}
+
+/// The master pass ends `tx` on `evse`: Ended, StopAuthorized, stoppedReason MasterPass, with the
+/// idToken `id` of `kind`; answered Accepted in GROUP001, and csms closes it as the master
+/// pass's stop.
+async fn master_pass_end(
+    c: &C201<'_>,
+    st: &mut Station,
+    tx: &str,
+    evse: i64,
+    id: &str,
+    kind: &str,
+) {
+    let e = event(
+        "Ended",
+        tx,
+        2,
+        "StopAuthorized",
+        json!({"idToken": token(id, kind),
+        "transactionInfo": {"transactionId": tx, "stoppedReason": "MasterPass", "chargingState": "EVConnected"}}),
+    );
+    in_group(&send_event(st, at_evse(e, evse)).await);
+    assert_eq!(
+        closed(c, tx).await,
+        Some((Some("MasterPass".into()), Some(id.to_string())))
+    );
+}
+
+/// With a UI: the master pass stops every transaction. EVSE 2's transaction csms hears of
+/// only part way through, without an idToken: the master pass that ends it is answered, but it is
+/// who stopped it, never who pays.
+pub async fn tc_c_47(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let [one, two] = charging_on_two(&mut st, false).await;
+    in_group(&authorize(&mut st, "MASTERC47", "Central", &["Accepted"]).await);
+    master_pass_end(c, &mut st, &one, 1, "MASTERC47", "Central").await;
+    assert_eq!(payer(c, &one).await.as_deref(), Some("TAG-001"));
+    let e = event(
+        "Ended",
+        &two,
+        2,
+        "StopAuthorized",
+        json!({"idToken": token("MASTERC47", "Central"),
+        "transactionInfo": {"transactionId": two, "stoppedReason": "MasterPass", "chargingState": "EVConnected"}}),
+    );
+    in_group(&send_event(&mut st, at_evse(e, 2)).await);
+    assert_eq!(
+        payer(c, &two).await,
+        None,
+        "the master pass pays for nothing"
+    );
+}
+
+/// With a UI, a chosen transaction: the master pass (here TAG-001, of the master-pass group)
+/// stops the one on EVSE 1; the one on EVSE 2 charges on until its driver stops it.
+pub async fn tc_c_48(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let [one, two] = charging_on_two(&mut st, true).await;
+    in_group(&authorize(&mut st, "TAG-001", "ISO14443", &["Accepted"]).await);
+    master_pass_end(c, &mut st, &one, 1, "MASTERC47", "Central").await;
+    assert_eq!(closed(c, &two).await, None, "EVSE 2 charges on");
+    let e = event(
+        "Ended",
+        &two,
+        2,
+        "StopAuthorized",
+        json!({"idToken": token("100000C39B", "Central"),
+        "transactionInfo": {"transactionId": two, "stoppedReason": "Local"}}),
+    );
+    in_group(&send_event(&mut st, at_evse(e, 2)).await);
+    assert_eq!(
+        closed(c, &two).await,
+        Some((Some("Local".into()), Some("100000C39B".into())))
+    );
+}
+
+/// Without a UI: the master pass stops every transaction; each Ended carries the transaction's
+/// own idToken.
+pub async fn tc_c_49(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let [one, two] = charging_on_two(&mut st, true).await;
+    in_group(&authorize(&mut st, "MASTERC47", "Central", &["Accepted"]).await);
+    master_pass_end(c, &mut st, &one, 1, "TAG-001", "ISO14443").await;
+    master_pass_end(c, &mut st, &two, 2, "100000C39B", "Central").await;
+}
+
 pub async fn tc_e_01(c: &C201<'_>) {
     tag_session(c, "ChargingStateChanged", "SuspendedEVSE", true).await;
 }
@@ -1456,7 +1698,14 @@ cases201! {
     "TC_C_07" => tc_c_07,
     "TC_C_08" => tc_c_08,
     "TC_C_20" => tc_c_20,
+    "TC_C_37" => tc_c_37,
+    "TC_C_38" => tc_c_38,
     "TC_C_39" => tc_c_39,
+    "TC_C_40" => tc_c_40,
+    "TC_C_43" => tc_c_43,
+    "TC_C_47" => tc_c_47,
+    "TC_C_48" => tc_c_48,
+    "TC_C_49" => tc_c_49,
     "TC_E_01" => tc_e_01,
     "TC_E_02" => tc_e_02,
     "TC_E_03" => tc_e_03,
