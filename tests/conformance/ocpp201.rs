@@ -1710,6 +1710,248 @@ pub async fn tc_c_39(c: &C201<'_>) {
     end_with(&mut st, &tx, 2, "StopAuthorized", "Local").await;
 }
 
+/// The operator clears the station's authorization cache: ClearCache as given, answered
+/// `answer`, which the operator sees; the station goes on as before.
+async fn clear_cache(c: &C201<'_>, answer: &str) {
+    let mut st = c.booted().await;
+    let request = c.command("ClearCache", json!({}));
+    relayed(
+        &mut st,
+        request,
+        "ClearCache",
+        json!({}),
+        json!({ "status": answer }),
+    )
+    .await;
+    assert!(st.call("Heartbeat", json!({})).await.is_ok());
+}
+
+pub async fn tc_c_37(c: &C201<'_>) {
+    clear_cache(c, "Accepted").await;
+}
+
+pub async fn tc_c_38(c: &C201<'_>) {
+    clear_cache(c, "Rejected").await;
+}
+
+/// Asserts an answer says Accepted, in GROUP001.
+fn in_group(answer: &Value) {
+    status_in(answer, &["Accepted"]);
+    assert_eq!(
+        answer["idTokenInfo"]["groupIdToken"]["idToken"], "GROUP001",
+        "{answer}"
+    );
+}
+
+/// `e` on EVSE `evse` (connector 1).
+fn at_evse(mut e: Value, evse: i64) -> Value {
+    e["evse"] = json!({"id": evse, "connectorId": 1});
+    e
+}
+
+/// How csms closed the station's transaction `tx`: its stop reason and the identifier that
+/// stopped it (`None`: still running).
+async fn closed(c: &C201<'_>, tx: &str) -> Option<(Option<String>, Option<String>)> {
+    let tx = tx.to_string();
+    c.app
+        .db(move |conn| {
+            use csms::infra::db::schema::{ocpp_transactions as o, station_transactions as t};
+            use diesel::prelude::*;
+            let id: i64 = t::table
+                .filter(t::station_tx_id.eq(&tx))
+                .select(t::transaction_id.assume_not_null())
+                .first(conn)
+                .unwrap();
+            let (stopped, reason, by) = o::table
+                .find(id)
+                .select((o::stopped_at, o::stop_reason, o::stop_id_tag))
+                .first::<(
+                    Option<chrono::NaiveDateTime>,
+                    Option<String>,
+                    Option<String>,
+                )>(conn)
+                .unwrap();
+            stopped.map(|_| (reason, by))
+        })
+        .await
+}
+
+/// TAG-001 charges; 100000C39B of the same group stops it, from the station's local list
+/// (`asked` false: no Authorize) or after an Authorize: GROUP001 in every answer.
+async fn group_stop(c: &C201<'_>, asked: bool) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let (tx, a) = start_with(&mut st, "TAG-001", "ISO14443").await;
+    in_group(&a);
+    let charging = json!({"transactionInfo": {"transactionId": tx, "chargingState": "Charging"}});
+    let a = send_event(
+        &mut st,
+        event("Updated", &tx, 1, "ChargingStateChanged", charging),
+    )
+    .await;
+    assert_eq!(a, json!({}));
+    if asked {
+        in_group(&authorize(&mut st, "100000C39B", "Central", &["Accepted"]).await);
+    }
+    let other = json!({"idToken": token("100000C39B", "Central")});
+    let a = send_event(&mut st, event("Updated", &tx, 2, "StopAuthorized", other)).await;
+    in_group(&a);
+    assert_eq!(closed(c, &tx).await, None, "still running until it ends");
+    end_with(&mut st, &tx, 3, "StopAuthorized", "Local").await;
+    assert_eq!(closed(c, &tx).await, Some((Some("Local".into()), None)));
+}
+
+pub async fn tc_c_40(c: &C201<'_>) {
+    group_stop(c, false).await;
+}
+
+pub async fn tc_c_43(c: &C201<'_>) {
+    group_stop(c, true).await;
+}
+
+/// Charging on EVSE 1 with TAG-001 and on EVSE 2 with 100000C39B (both of GROUP001, the
+/// master-pass group): their transaction ids. Unless `seen_start`, csms first hears of EVSE 2's
+/// transaction part way through (an Updated event without an idToken), as the tool may send it.
+async fn charging_on_two(st: &mut Station, seen_start: bool) -> [String; 2] {
+    let mut txs = Vec::new();
+    for (evse, id, kind) in [(1, "TAG-001", "ISO14443"), (2, "100000C39B", "Central")] {
+        let tx = uuid_like();
+        if evse == 1 || seen_start {
+            let start = json!({"idToken": token(id, kind)});
+            let a = send_event(
+                st,
+                at_evse(event("Started", &tx, 0, "Authorized", start), evse),
+            )
+            .await;
+            in_group(&a);
+        }
+        let charging =
+            json!({"transactionInfo": {"transactionId": tx, "chargingState": "Charging"}});
+        let a = send_event(
+            st,
+            at_evse(
+                event("Updated", &tx, 1, "ChargingStateChanged", charging),
+                evse,
+            ),
+        )
+        .await;
+        assert_eq!(a, json!({}));
+        txs.push(tx);
+    }
+    [txs[0].clone(), txs[1].clone()]
+}
+
+/// Who pays for the station's transaction `tx`: the identifier of the core's transaction
+/// (`None`: csms knows nobody who does, so it never began one).
+async fn payer(c: &C201<'_>, tx: &str) -> Option<String> {
+    let tx = tx.to_string();
+    c.app
+        .db(move |conn| {
+            use csms::infra::db::schema::{ocpp_transactions as o, station_transactions as t};
+            use diesel::prelude::*;
+            let id: Option<i64> = t::table
+                .filter(t::station_tx_id.eq(&tx))
+                .select(t::transaction_id)
+                .first(conn)
+                .unwrap();
+            id.map(|id| {
+                o::table
+                    .find(id)
+                    .select(o::id_tag)
+                    .first::<String>(conn)
+                    .unwrap()
+            })
+        })
+        .await
+}
+
+/// The master pass ends `tx` on `evse`: Ended, StopAuthorized, stoppedReason MasterPass, with the
+/// idToken `id` of `kind`; answered Accepted in GROUP001, and csms closes it as the master
+/// pass's stop.
+async fn master_pass_end(
+    c: &C201<'_>,
+    st: &mut Station,
+    tx: &str,
+    evse: i64,
+    id: &str,
+    kind: &str,
+) {
+    let e = event(
+        "Ended",
+        tx,
+        2,
+        "StopAuthorized",
+        json!({"idToken": token(id, kind),
+        "transactionInfo": {"transactionId": tx, "stoppedReason": "MasterPass", "chargingState": "EVConnected"}}),
+    );
+    in_group(&send_event(st, at_evse(e, evse)).await);
+    assert_eq!(
+        closed(c, tx).await,
+        Some((Some("MasterPass".into()), Some(id.to_string())))
+    );
+}
+
+/// With a UI: the master pass stops every transaction. EVSE 2's transaction csms hears of
+/// only part way through, without an idToken: the master pass that ends it is answered, but it is
+/// who stopped it, never who pays.
+pub async fn tc_c_47(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let [one, two] = charging_on_two(&mut st, false).await;
+    in_group(&authorize(&mut st, "MASTERC47", "Central", &["Accepted"]).await);
+    master_pass_end(c, &mut st, &one, 1, "MASTERC47", "Central").await;
+    assert_eq!(payer(c, &one).await.as_deref(), Some("TAG-001"));
+    let e = event(
+        "Ended",
+        &two,
+        2,
+        "StopAuthorized",
+        json!({"idToken": token("MASTERC47", "Central"),
+        "transactionInfo": {"transactionId": two, "stoppedReason": "MasterPass", "chargingState": "EVConnected"}}),
+    );
+    in_group(&send_event(&mut st, at_evse(e, 2)).await);
+    assert_eq!(
+        payer(c, &two).await,
+        None,
+        "the master pass pays for nothing"
+    );
+}
+
+/// With a UI, a chosen transaction: the master pass (here TAG-001, of the master-pass group)
+/// stops the one on EVSE 1; the one on EVSE 2 charges on until its driver stops it.
+pub async fn tc_c_48(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let [one, two] = charging_on_two(&mut st, true).await;
+    in_group(&authorize(&mut st, "TAG-001", "ISO14443", &["Accepted"]).await);
+    master_pass_end(c, &mut st, &one, 1, "MASTERC47", "Central").await;
+    assert_eq!(closed(c, &two).await, None, "EVSE 2 charges on");
+    let e = event(
+        "Ended",
+        &two,
+        2,
+        "StopAuthorized",
+        json!({"idToken": token("100000C39B", "Central"),
+        "transactionInfo": {"transactionId": two, "stoppedReason": "Local"}}),
+    );
+    in_group(&send_event(&mut st, at_evse(e, 2)).await);
+    assert_eq!(
+        closed(c, &two).await,
+        Some((Some("Local".into()), Some("100000C39B".into())))
+    );
+}
+
+/// Without a UI: the master pass stops every transaction; each Ended carries the transaction's
+/// own idToken.
+pub async fn tc_c_49(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let [one, two] = charging_on_two(&mut st, true).await;
+    in_group(&authorize(&mut st, "MASTERC47", "Central", &["Accepted"]).await);
+    master_pass_end(c, &mut st, &one, 1, "TAG-001", "ISO14443").await;
+    master_pass_end(c, &mut st, &two, 2, "100000C39B", "Central").await;
+}
+
 pub async fn tc_e_01(c: &C201<'_>) {
     tag_session(c, "ChargingStateChanged", "SuspendedEVSE", true).await;
 }
@@ -1853,6 +2095,335 @@ pub async fn tc_e_53(c: &C201<'_>) {
     }
 }
 
+/// The Authorized state: Authorize TAG-001, then Started (triggerReason Authorized) with it, both
+/// Accepted: the transaction id.
+async fn authorized_start(st: &mut Station) -> String {
+    authorize(st, "TAG-001", "ISO14443", &["Accepted"]).await;
+    let (tx, a) = start_with(st, "TAG-001", "ISO14443").await;
+    status_in(&a, &["Accepted"]);
+    tx
+}
+
+/// An Updated event of `tx` by `trigger` into chargingState `state`, without an idToken:
+/// answered with nothing.
+async fn state_change(st: &mut Station, tx: &str, seq: i64, trigger: &str, state: &str) {
+    let info = json!({"transactionInfo": {"transactionId": tx, "chargingState": state}});
+    let a = send_event(st, event("Updated", tx, seq, trigger, info)).await;
+    assert_eq!(a, json!({}), "{trigger} {state}");
+}
+
+/// Connector 1 reported `state`: StatusNotification and its NotifyEvent.
+async fn connector_is(st: &mut Station, state: &str) {
+    assert_eq!(
+        st.call("StatusNotification", status(1, state))
+            .await
+            .unwrap(),
+        json!({})
+    );
+    let mut e = notify_event();
+    e["eventData"][0]["actualValue"] = json!(state);
+    assert_eq!(st.call("NotifyEvent", e).await.unwrap(), json!({}));
+}
+
+/// The EVDisconnected state: connector Available, then Ended (EVCommunicationLost, Idle,
+/// stoppedReason EVDisconnected) as event `seq` of `tx`.
+async fn ev_disconnected(st: &mut Station, tx: &str, seq: i64) {
+    connector_is(st, "Available").await;
+    let info = json!({"transactionInfo": {"transactionId": tx, "chargingState": "Idle",
+        "stoppedReason": "EVDisconnected"}});
+    let a = send_event(st, event("Ended", tx, seq, "EVCommunicationLost", info)).await;
+    assert!(a.get("idTokenInfo").is_none(), "{a}");
+}
+
+/// Asserts csms closed `tx` for `reason`.
+async fn closed_for(c: &C201<'_>, tx: &str, reason: &str) {
+    let got = closed(c, tx).await;
+    assert_eq!(
+        got.as_ref().map(|(r, _)| r.as_deref()),
+        Some(Some(reason)),
+        "{got:?}"
+    );
+}
+
+/// Authorization first, then the cable and the energy (EnergyTransferStarted), stopped by the
+/// driver.
+pub async fn tc_e_04(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = authorized_start(&mut st).await;
+    connector_is(&mut st, "Occupied").await;
+    state_change(&mut st, &tx, 1, "CablePluggedIn", "EVConnected").await;
+    state_change(&mut st, &tx, 2, "ChargingStateChanged", "Charging").await;
+    end_tag_session(&mut st, &tx, 3, "Local").await;
+    closed_for(c, &tx, "Local").await;
+}
+
+/// Charging, then Ended by the driver's card (StopAuthorized, Local) with the power path closed.
+pub async fn tc_e_07(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = authorized_start(&mut st).await;
+    state_change(&mut st, &tx, 1, "ChargingStateChanged", "Charging").await;
+    let e = event(
+        "Ended",
+        &tx,
+        2,
+        "StopAuthorized",
+        json!({"idToken": token("TAG-001", "ISO14443"),
+        "transactionInfo": {"transactionId": tx, "stoppedReason": "Local"}}),
+    );
+    status_in(&send_event(&mut st, e).await, &["Accepted"]);
+    closed_for(c, &tx, "Local").await;
+}
+
+/// Charging, StopAuthorized (Accepted), then Ended when the energy stopped (ChargingStateChanged,
+/// EVConnected, Local).
+pub async fn tc_e_08(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = authorized_start(&mut st).await;
+    state_change(&mut st, &tx, 1, "ChargingStateChanged", "Charging").await;
+    let stop = json!({"idToken": token("TAG-001", "ISO14443")});
+    let a = send_event(&mut st, event("Updated", &tx, 2, "StopAuthorized", stop)).await;
+    status_in(&a, &["Accepted"]);
+    let info = json!({"transactionInfo": {"transactionId": tx, "chargingState": "EVConnected",
+        "stoppedReason": "Local"}});
+    let a = send_event(
+        &mut st,
+        event("Ended", &tx, 3, "ChargingStateChanged", info),
+    )
+    .await;
+    assert!(a.get("idTokenInfo").is_none(), "{a}");
+    closed_for(c, &tx, "Local").await;
+}
+
+/// Started when the signed data came in (SignedDataReceived, SuspendedEVSE) with the idToken.
+pub async fn tc_e_11(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    authorize(&mut st, "TAG-001", "ISO14443", &["Accepted"]).await;
+    let tx = uuid_like();
+    let e = event(
+        "Started",
+        &tx,
+        0,
+        "SignedDataReceived",
+        json!({"idToken": token("TAG-001", "ISO14443"),
+        "transactionInfo": {"transactionId": tx, "chargingState": "SuspendedEVSE"}}),
+    );
+    status_in(&send_event(&mut st, e).await, &["Accepted"]);
+    state_change(&mut st, &tx, 1, "ChargingStateChanged", "Charging").await;
+    end_tag_session(&mut st, &tx, 2, "Local").await;
+    closed_for(c, &tx, "Local").await;
+}
+
+/// A whole session: authorized, charging, stopped by the card, the EV still connected, then
+/// unplugged at the station: csms ends it when the cable goes.
+pub async fn tc_e_14(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = authorized_start(&mut st).await;
+    connector_is(&mut st, "Occupied").await;
+    state_change(&mut st, &tx, 1, "CablePluggedIn", "EVConnected").await;
+    state_change(&mut st, &tx, 2, "ChargingStateChanged", "Charging").await;
+    let stop = json!({"idToken": token("TAG-001", "ISO14443")});
+    let a = send_event(&mut st, event("Updated", &tx, 3, "StopAuthorized", stop)).await;
+    status_in(&a, &["Accepted"]);
+    state_change(&mut st, &tx, 4, "ChargingStateChanged", "EVConnected").await;
+    assert_eq!(closed(c, &tx).await, None, "running until the cable goes");
+    ev_disconnected(&mut st, &tx, 5).await;
+    closed_for(c, &tx, "EVDisconnected").await;
+}
+
+/// Suspended by the EV, then the EV side is unplugged: Ended (EVCommunicationLost, Idle,
+/// EVDisconnected).
+pub async fn tc_e_17(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = authorized_start(&mut st).await;
+    state_change(&mut st, &tx, 1, "ChargingStateChanged", "Charging").await;
+    state_change(&mut st, &tx, 2, "ChargingStateChanged", "SuspendedEV").await;
+    let info = json!({"transactionInfo": {"transactionId": tx, "chargingState": "Idle",
+        "stoppedReason": "EVDisconnected"}});
+    send_event(&mut st, event("Ended", &tx, 3, "EVCommunicationLost", info)).await;
+    closed_for(c, &tx, "EVDisconnected").await;
+}
+
+/// Stopped by the card, unplugged, then the car leaves the bay: Ended (EVDeparted, Local).
+pub async fn tc_e_19(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = authorized_start(&mut st).await;
+    state_change(&mut st, &tx, 1, "ChargingStateChanged", "Charging").await;
+    let stop = json!({"idToken": token("TAG-001", "ISO14443")});
+    let a = send_event(&mut st, event("Updated", &tx, 2, "StopAuthorized", stop)).await;
+    status_in(&a, &["Accepted"]);
+    state_change(&mut st, &tx, 3, "ChargingStateChanged", "EVConnected").await;
+    connector_is(&mut st, "Available").await;
+    state_change(&mut st, &tx, 4, "EVCommunicationLost", "Idle").await;
+    assert_eq!(closed(c, &tx).await, None, "running until the bay is free");
+    end_with(&mut st, &tx, 5, "EVDeparted", "Local").await;
+    closed_for(c, &tx, "Local").await;
+}
+
+/// Suspended by the EV, then the EVDisconnected state.
+pub async fn tc_e_20(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = authorized_start(&mut st).await;
+    state_change(&mut st, &tx, 1, "ChargingStateChanged", "Charging").await;
+    state_change(&mut st, &tx, 2, "ChargingStateChanged", "SuspendedEV").await;
+    ev_disconnected(&mut st, &tx, 3).await;
+    closed_for(c, &tx, "EVDisconnected").await;
+}
+
+/// The EV stops taking energy: Ended (ChargingStateChanged, SuspendedEV, StoppedByEV).
+pub async fn tc_e_22(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = authorized_start(&mut st).await;
+    state_change(&mut st, &tx, 1, "ChargingStateChanged", "Charging").await;
+    let info = json!({"transactionInfo": {"transactionId": tx, "chargingState": "SuspendedEV",
+        "stoppedReason": "StoppedByEV"}});
+    send_event(
+        &mut st,
+        event("Ended", &tx, 2, "ChargingStateChanged", info),
+    )
+    .await;
+    closed_for(c, &tx, "StoppedByEV").await;
+}
+
+/// The cable is pulled on the EV side and plugged in again: the transaction is only suspended,
+/// charges on, and ends when the driver stops it.
+pub async fn tc_e_26(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = authorized_start(&mut st).await;
+    state_change(&mut st, &tx, 1, "ChargingStateChanged", "Charging").await;
+    state_change(&mut st, &tx, 2, "ChargingStateChanged", "SuspendedEV").await;
+    state_change(&mut st, &tx, 3, "EVCommunicationLost", "Idle").await;
+    connector_is(&mut st, "Available").await;
+    connector_is(&mut st, "Occupied").await;
+    state_change(&mut st, &tx, 4, "CablePluggedIn", "EVConnected").await;
+    state_change(&mut st, &tx, 5, "ChargingStateChanged", "Charging").await;
+    assert_eq!(closed(c, &tx).await, None, "suspended, not ended");
+    end_tag_session(&mut st, &tx, 6, "Local").await;
+    closed_for(c, &tx, "Local").await;
+}
+
+/// The station connects again without rebooting and beats once: from its answer on, csms sends
+/// to this connection (the handshake's end reaches the station before csms has taken the
+/// connection over from the old one).
+async fn reconnected(c: &C201<'_>) -> Station {
+    let mut st = c.connect().await;
+    assert!(st.call("Heartbeat", json!({})).await.is_ok());
+    st
+}
+
+/// The station dropped mid-transaction and reconnects (no reboot); the operator asks for the
+/// transaction's status: GetTransactionStatus with its id as given, answered ongoing with or
+/// without `queued` events; the queued one is then answered, and the driver stops.
+async fn running_status(c: &C201<'_>, queued: bool) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = authorized_start(&mut st).await;
+    state_change(&mut st, &tx, 1, "ChargingStateChanged", "Charging").await;
+    drop(st);
+    let mut st = reconnected(c).await;
+    let body = json!({"transactionId": tx});
+    let request = c.command("GetTransactionStatus", body.clone());
+    let answer = json!({"ongoingIndicator": true, "messagesInQueue": queued});
+    relayed(&mut st, request, "GetTransactionStatus", body, answer).await;
+    let mut seq = 2;
+    if queued {
+        let e = event(
+            "Updated",
+            &tx,
+            seq,
+            "MeterValuePeriodic",
+            json!({"offline": true,
+            "meterValue": meter("Sample.Periodic", 1000.0, 1)}),
+        );
+        let a = send_event(&mut st, e).await;
+        assert!(a.get("idTokenInfo").is_none(), "{a}");
+        seq += 1;
+    }
+    assert_eq!(closed(c, &tx).await, None, "still running");
+    end_tag_session(&mut st, &tx, seq, "Local").await;
+    closed_for(c, &tx, "Local").await;
+}
+
+pub async fn tc_e_29(c: &C201<'_>) {
+    running_status(c, true).await;
+}
+
+pub async fn tc_e_30(c: &C201<'_>) {
+    running_status(c, false).await;
+}
+
+/// After a reconnect the operator asks whether the station holds events: GetTransactionStatus
+/// without a transactionId, as given. With `queued`, the station ended a transaction offline
+/// and then sends that Ended event; csms closes the transaction with it.
+async fn queue_status(c: &C201<'_>, queued: bool) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = if queued {
+        let tx = authorized_start(&mut st).await;
+        state_change(&mut st, &tx, 1, "ChargingStateChanged", "Charging").await;
+        Some(tx)
+    } else {
+        None
+    };
+    drop(st);
+    let mut st = reconnected(c).await;
+    let request = c.command("GetTransactionStatus", json!({}));
+    let answer = json!({ "messagesInQueue": queued });
+    relayed(&mut st, request, "GetTransactionStatus", json!({}), answer).await;
+    if let Some(tx) = tx {
+        let e = event(
+            "Ended",
+            &tx,
+            2,
+            "EVCommunicationLost",
+            json!({"offline": true,
+            "transactionInfo": {"transactionId": tx, "chargingState": "Idle", "stoppedReason": "EVDisconnected"}}),
+        );
+        send_event(&mut st, e).await;
+        closed_for(c, &tx, "EVDisconnected").await;
+    }
+}
+
+pub async fn tc_e_33(c: &C201<'_>) {
+    queue_status(c, true).await;
+}
+
+pub async fn tc_e_34(c: &C201<'_>) {
+    queue_status(c, false).await;
+}
+
+/// Authorized, plugged in, but the EV is not ready (SuspendedEV); the driver stops.
+pub async fn tc_e_38(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = authorized_start(&mut st).await;
+    connector_is(&mut st, "Occupied").await;
+    state_change(&mut st, &tx, 1, "CablePluggedIn", "EVConnected").await;
+    state_change(&mut st, &tx, 2, "ChargingStateChanged", "SuspendedEV").await;
+    end_tag_session(&mut st, &tx, 3, "Local").await;
+    closed_for(c, &tx, "Local").await;
+}
+
+/// Authorized, but no cable within the timeout: Ended (EVConnectTimeout, Timeout), nothing
+/// delivered.
+pub async fn tc_e_39(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = authorized_start(&mut st).await;
+    end_with(&mut st, &tx, 1, "EVConnectTimeout", "Timeout").await;
+    closed_for(c, &tx, "Timeout").await;
+    assert_eq!(billed_wh(c, &tx).await, 0);
+}
+
 /// Clock-aligned readings with no transaction: MeterValues for EVSE 0 and EVSE 1, and the
 /// fiscal metering event.
 pub async fn tc_j_01(c: &C201<'_>) {
@@ -1978,6 +2549,185 @@ pub async fn tc_j_10(c: &C201<'_>) {
 
 pub async fn tc_j_11(c: &C201<'_>) {
     metered_session(c, true).await;
+}
+
+/// The energy csms billed for the station's transaction `tx`, in Wh.
+async fn billed_wh(c: &C201<'_>, tx: &str) -> i64 {
+    let tx = tx.to_string();
+    c.app
+        .db(move |conn| {
+            use csms::infra::db::schema::{charging_sessions as s, station_transactions as t};
+            use diesel::prelude::*;
+            let id: i64 = t::table
+                .filter(t::station_tx_id.eq(&tx))
+                .select(t::transaction_id.assume_not_null())
+                .first(conn)
+                .unwrap();
+            s::table
+                .filter(s::transaction_id.eq(id))
+                .select(s::energy_wh)
+                .first::<i64>(conn)
+                .unwrap()
+        })
+        .await
+}
+
+/// Readings of `meter` signed, as a station with a signing meter sends them.
+fn signed(mut m: Value) -> Value {
+    for mv in m.as_array_mut().unwrap() {
+        for sv in mv["sampledValue"].as_array_mut().unwrap() {
+            sv["signedMeterValue"] = json!({"signedMeterData": "AAEC", "signingMethod": "ECDSA-secp256r1-SHA256",
+                "encodingMethod": "OCMF", "publicKey": "AAEC"});
+        }
+    }
+    m
+}
+
+/// Started with TAG-001 and a Transaction.Begin reading of `wh`, then charging: the id.
+async fn charging_from(st: &mut Station, wh: f64) -> String {
+    let tx = uuid_like();
+    let e = event(
+        "Started",
+        &tx,
+        0,
+        "Authorized",
+        json!({"idToken": token("TAG-001", "ISO14443"),
+        "meterValue": meter("Transaction.Begin", wh, 1)}),
+    );
+    status_in(&send_event(st, e).await, &["Accepted"]);
+    state_change(st, &tx, 1, "ChargingStateChanged", "Charging").await;
+    tx
+}
+
+/// Ended by the driver (event `seq` of `tx`) with `readings`: Accepted.
+async fn ended_with(st: &mut Station, tx: &str, seq: i64, readings: Value) {
+    let e = event(
+        "Ended",
+        tx,
+        seq,
+        "StopAuthorized",
+        json!({"idToken": token("TAG-001", "ISO14443"),
+        "meterValue": readings, "transactionInfo": {"transactionId": tx, "stoppedReason": "Local"}}),
+    );
+    status_in(&send_event(st, e).await, &["Accepted"]);
+}
+
+/// Sample.Clock readings `clock` and a last Transaction.End at `end` Wh, as one list.
+fn clock_then_end(clock: f64, end: f64, sign: bool) -> Value {
+    let mut readings = meter("Sample.Clock", clock, 2);
+    readings
+        .as_array_mut()
+        .unwrap()
+        .extend(meter("Transaction.End", end, 1).as_array().unwrap().clone());
+    if sign { signed(readings) } else { readings }
+}
+
+/// During charging: a clock-aligned MeterValues and an Updated MeterValueClock event, both with
+/// Sample.Clock readings; billed from the start's register to the end's.
+pub async fn tc_j_02(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = charging_from(&mut st, 20_000.0).await;
+    let a = st
+        .call(
+            "MeterValues",
+            json!({"evseId": 1, "meterValue": meter("Sample.Clock", 20_500.0, 1)}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(a, json!({}));
+    let e = event(
+        "Updated",
+        &tx,
+        2,
+        "MeterValueClock",
+        json!({"meterValue": meter("Sample.Clock", 21_000.0, 1)}),
+    );
+    let a = send_event(&mut st, e).await;
+    assert!(
+        a.get("idTokenInfo").is_none() && a.get("totalCost").is_none(),
+        "{a}"
+    );
+    ended_with(&mut st, &tx, 3, meter("Transaction.End", 21_500.0, 1)).await;
+    assert_eq!(billed_wh(c, &tx).await, 1_500);
+}
+
+async fn clock_ended(c: &C201<'_>, sign: bool) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = charging_from(&mut st, 30_000.0).await;
+    ended_with(&mut st, &tx, 2, clock_then_end(30_500.0, 31_500.0, sign)).await;
+    assert_eq!(
+        billed_wh(c, &tx).await,
+        1_500,
+        "from 30 000 Wh at the start to 31 500 Wh at the end"
+    );
+}
+
+/// Ended with clock-aligned readings and a last Transaction.End.
+pub async fn tc_j_03(c: &C201<'_>) {
+    clock_ended(c, false).await;
+}
+
+/// The same, every sampled value signed.
+pub async fn tc_j_04(c: &C201<'_>) {
+    clock_ended(c, true).await;
+}
+
+/// Authorized before the EVSE is known (Started without one); the Transaction.Begin readings
+/// come with the Updated event that names it; billed from them.
+pub async fn tc_j_08(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    authorize(&mut st, "TAG-001", "ISO14443", &["Accepted"]).await;
+    let tx = uuid_like();
+    let mut e = event(
+        "Started",
+        &tx,
+        0,
+        "Authorized",
+        json!({"idToken": token("TAG-001", "ISO14443")}),
+    );
+    e.as_object_mut().unwrap().remove("evse");
+    status_in(&send_event(&mut st, e).await, &["Accepted"]);
+    connector_is(&mut st, "Occupied").await;
+    let e = event(
+        "Updated",
+        &tx,
+        1,
+        "CablePluggedIn",
+        json!({"meterValue": meter("Transaction.Begin", 40_000.0, 1),
+        "transactionInfo": {"transactionId": tx, "chargingState": "EVConnected"}}),
+    );
+    let a = send_event(&mut st, e).await;
+    assert!(a.get("idTokenInfo").is_none(), "{a}");
+    state_change(&mut st, &tx, 2, "ChargingStateChanged", "Charging").await;
+    ended_with(&mut st, &tx, 3, meter("Transaction.End", 41_000.0, 1)).await;
+    assert_eq!(billed_wh(c, &tx).await, 1_000);
+}
+
+/// Three periodic readings in Updated events, then the end's.
+pub async fn tc_j_09(c: &C201<'_>) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = charging_from(&mut st, 50_000.0).await;
+    for seq in 2..=4 {
+        let wh = 50_000.0 + 500.0 * (seq - 1) as f64;
+        let e = event(
+            "Updated",
+            &tx,
+            seq,
+            "MeterValuePeriodic",
+            json!({"meterValue": meter("Sample.Periodic", wh, 1)}),
+        );
+        let a = send_event(&mut st, e).await;
+        assert!(
+            a.get("idTokenInfo").is_none() && a.get("totalCost").is_none(),
+            "{a}"
+        );
+    }
+    ended_with(&mut st, &tx, 5, meter("Transaction.End", 52_000.0, 1)).await;
+    assert_eq!(billed_wh(c, &tx).await, 2_000);
 }
 
 // ---- H Reservation ----
@@ -2183,17 +2933,40 @@ cases201! {
     "TC_C_07" => tc_c_07,
     "TC_C_08" => tc_c_08,
     "TC_C_20" => tc_c_20,
+    "TC_C_37" => tc_c_37,
+    "TC_C_38" => tc_c_38,
     "TC_C_39" => tc_c_39,
+    "TC_C_40" => tc_c_40,
+    "TC_C_43" => tc_c_43,
+    "TC_C_47" => tc_c_47,
+    "TC_C_48" => tc_c_48,
+    "TC_C_49" => tc_c_49,
     "TC_E_01" => tc_e_01,
     "TC_E_02" => tc_e_02,
     "TC_E_03" => tc_e_03,
+    "TC_E_04" => tc_e_04,
+    "TC_E_07" => tc_e_07,
+    "TC_E_08" => tc_e_08,
     "TC_E_09" => tc_e_09,
     "TC_E_10" => tc_e_10,
+    "TC_E_11" => tc_e_11,
     "TC_E_12" => tc_e_12,
+    "TC_E_14" => tc_e_14,
     "TC_E_15" => tc_e_15,
     "TC_E_16" => tc_e_16,
+    "TC_E_17" => tc_e_17,
+    "TC_E_19" => tc_e_19,
+    "TC_E_20" => tc_e_20,
     "TC_E_21" => tc_e_21,
+    "TC_E_22" => tc_e_22,
+    "TC_E_26" => tc_e_26,
+    "TC_E_29" => tc_e_29,
+    "TC_E_30" => tc_e_30,
     "TC_E_31" => tc_e_31,
+    "TC_E_33" => tc_e_33,
+    "TC_E_34" => tc_e_34,
+    "TC_E_38" => tc_e_38,
+    "TC_E_39" => tc_e_39,
     "TC_E_53" => tc_e_53,
     "TC_F_01" => tc_f_01,
     "TC_F_02" => tc_f_02,
@@ -2230,7 +3003,12 @@ cases201! {
     "TC_H_20" => tc_h_20,
     "TC_H_22" => tc_h_22,
     "TC_J_01" => tc_j_01,
+    "TC_J_02" => tc_j_02,
+    "TC_J_03" => tc_j_03,
+    "TC_J_04" => tc_j_04,
     "TC_J_07" => tc_j_07,
+    "TC_J_08" => tc_j_08,
+    "TC_J_09" => tc_j_09,
     "TC_J_10" => tc_j_10,
     "TC_J_11" => tc_j_11,
 }
