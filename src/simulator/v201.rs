@@ -17,6 +17,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
+use super::device_model::DeviceModel;
 use super::{RemoteStart, RemoteStop, SimConfig, SimError, WsStream};
 
 /// A running 2.0.1 station (cheap to clone: every clone drives the same connection).
@@ -43,6 +44,8 @@ struct Inner {
     /// Set: answer RequestStartTransaction with this status and start nothing.
     start_status: Option<String>,
     is_closed: bool,
+    /// Its device model (made on first use).
+    model: Option<DeviceModel>,
 }
 
 fn now() -> String {
@@ -94,6 +97,15 @@ impl Station201 {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the station's device model.
+    fn with_model<T>(&self, f: impl FnOnce(&mut DeviceModel) -> T) -> T {
+        let (model, interval) = ("Simulated 2.0.1", self.cfg.meter_interval_secs);
+        f(self
+            .lock()
+            .model
+            .get_or_insert_with(|| DeviceModel::new(model, interval)))
     }
 
     pub fn id(&self) -> &str {
@@ -243,6 +255,21 @@ impl Station201 {
                     .is_some_and(|t| self.lock().open.contains_key(t));
                 self.send(json!([3, id, {"ongoingIndicator": ongoing, "messagesInQueue": false}]))
                     .await;
+            }
+            "GetBaseReport" => {
+                self.send(json!([3, id, {"status": "Accepted"}])).await;
+                let report = self.with_model(|m| m.report(&payload["requestId"], &now()));
+                if let Err(e) = self.call("NotifyReport", report).await {
+                    log::warn!("{}: NotifyReport: {e}", self.cfg.id);
+                }
+            }
+            "GetVariables" => {
+                let answer = self.with_model(|m| m.get(&payload));
+                self.send(json!([3, id, answer])).await;
+            }
+            "SetVariables" => {
+                let answer = self.with_model(|m| m.set(&payload));
+                self.send(json!([3, id, answer])).await;
             }
             "CostUpdated" => {
                 log::info!(

@@ -554,6 +554,60 @@ test('operator console: chargers online, Reset answered Accepted', async () => {
   });
 });
 
+test('operator console: a 2.0.1 station\'s device model (base report, search, set and get), its commands as given', async () => {
+  let page;
+  await capturing('device-model', () => ({ console: page }), async () => {
+    page = await newPage('device-model');
+    await adminLogin(page);
+    const device = 'DEVDEMO3';
+    const row = page.locator(`#chargers-body tr[data-device="${device}"]`);
+    await row.waitFor({ state: 'visible' });
+    await page.waitForFunction((d) => document.querySelector(`#chargers-body tr[data-device="${d}"] [data-testid="ocpp-version"]`)?.textContent.trim() === 'OCPP 2.0.1', device);
+    // its Reset speaks 2.0.1
+    assert.deepEqual(await row.locator('[data-reset-type] option').allTextContents(), ['OnIdle', 'Immediate']);
+    await row.locator('[data-manage]').click();
+    const det = page.locator(`#chargers-body tr.detail[data-detail-for="${device}"]`);
+    await det.waitFor({ state: 'visible' });
+    // 1.6's commands are not offered; the device model is
+    assert.equal(await det.locator('[data-action="GetConfiguration"]').isVisible(), false);
+    const panel = det.locator('[data-device-model]');
+    await panel.waitFor({ state: 'visible' });
+    await panel.locator('[data-dm-report]').click();
+    await page.waitForFunction((d) => /FullInventory \(request \d+\): Accepted$/.test(document.querySelector(`tr.detail[data-detail-for="${d}"] [data-dm-message]`)?.textContent || ''), device, { timeout: 20000 });
+    const hb = panel.locator('tr[data-variable="OCPPCommCtrlr.HeartbeatInterval"]');
+    await hb.waitFor({ state: 'attached', timeout: 20000 });
+    // search narrows the tree (and opens what matches)
+    await panel.locator('[data-dm-search]').fill('heartbeat');
+    await page.waitForFunction((d) => /^1 of \d+ attributes$/.test(document.querySelector(`tr.detail[data-detail-for="${d}"] [data-dm-count]`)?.textContent || ''), device);
+    await hb.waitFor({ state: 'visible' });
+    assert.equal(await panel.locator('tr[data-variable="ChargingStation.Model"]').count(), 0);
+    // set, then read back from the station
+    await hb.locator('[data-dm-new]').fill('30');
+    await hb.locator('[data-dm-set]').click();
+    await page.waitForFunction((d) => document.querySelector(`tr.detail[data-detail-for="${d}"] tr[data-variable="OCPPCommCtrlr.HeartbeatInterval"] [data-dm-result]`)?.textContent === 'Accepted', device, { timeout: 20000 });
+    await hb.locator('[data-dm-get]').click();
+    await page.waitForFunction((d) => document.querySelector(`tr.detail[data-detail-for="${d}"] tr[data-variable="OCPPCommCtrlr.HeartbeatInterval"] [data-dm-result]`)?.textContent === 'Accepted: 30', device, { timeout: 20000 });
+    // a read-only variable has no Set
+    await panel.locator('[data-dm-search]').fill('Model');
+    const model = panel.locator('tr[data-variable="ChargingStation.Model"]');
+    await model.waitFor({ state: 'visible' });
+    assert.equal(await model.locator('[data-dm-set]').count(), 0);
+    // any 2.0.1 command as given: bad JSON is refused in the page, a good one reaches the station
+    await det.locator('[data-given-action]').selectOption('TriggerMessage');
+    await det.locator('[data-given-payload]').fill('{"requestedMessage": ');
+    await det.locator('[data-action="Given201"]').click();
+    await page.waitForFunction(() => document.getElementById('command-result').dataset.state === 'error');
+    assert.match(await text(page, '#command-result'), /not valid JSON/);
+    await det.locator('[data-given-payload]').fill('{"requestedMessage": "Heartbeat"}');
+    await det.locator('[data-action="Given201"]').click();
+    await page.waitForFunction(() => document.getElementById('command-result').dataset.state === 'success', null, { timeout: 40000 });
+    assert.equal(await page.locator('#command-result').getAttribute('data-result-action'), 'TriggerMessage');
+    assert.match(await text(page, '#command-result'), /Accepted/);
+    await shot(page, 'device-model.png', { fullPage: true });
+    assertNoPageErrors(['device-model']);
+  });
+});
+
 test('operator console: a charger certificate is issued and a security log uploaded', async () => {
   let page;
   await capturing('certificates', () => ({ certificates: page }), async () => {
