@@ -579,3 +579,34 @@ async fn basic_auth_password_through_set_variables(app: TestApp) {
     assert!(text.contains("(hidden)"), "{text}");
 }
 dual!(basic_auth_password_through_set_variables, super::both);
+
+/// A station reconnects (no reboot) and the operator's command follows the moment the handshake
+/// ends: it reaches the new connection, never the old one (the connection is registered before
+/// the handshake's answer leaves). Twenty reconnects in a row.
+async fn command_right_after_reconnect(app: TestApp) {
+    let admin = app.admin().await;
+    app.register_charger("TWO9", None).await;
+    let (mut old, _) = Station::connect(&app, "TWO9", "ocpp2.0.1").await.unwrap();
+    let boot = old
+        .call("BootNotification", boot_payload("PowerUp"))
+        .await
+        .unwrap();
+    assert_eq!(boot["status"], "Accepted");
+    for round in 0..20 {
+        let (mut st, _) = Station::connect(&app, "TWO9", "ocpp2.0.1").await.unwrap();
+        let request = app.spawn_request(
+            reqwest::Method::POST,
+            "/api/admin/chargers/TWO9/commands/GetTransactionStatus",
+            &admin,
+            json!({}),
+        );
+        let (action, _) = st.answer_next_call(json!({"messagesInQueue": false})).await;
+        assert_eq!(action, "GetTransactionStatus", "round {round}");
+        let (status, body) = request.await.unwrap();
+        assert_eq!(status, 200, "round {round}: {body}");
+        assert_eq!(body["response"], json!({"messagesInQueue": false}));
+        old = st;
+    }
+    drop(old);
+}
+dual!(command_right_after_reconnect, super::both);
