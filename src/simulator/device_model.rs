@@ -15,6 +15,17 @@ struct Var {
     unit: Option<&'static str>,
 }
 
+/// A variable as listed: component, variable, instance, value, writable, data type, unit.
+type Row<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    bool,
+    &'static str,
+    Option<&'static str>,
+);
+
 /// The station's variables by (component, variable, variable instance).
 #[derive(Clone, Debug)]
 pub struct DeviceModel(BTreeMap<(String, String, String), Var>);
@@ -22,89 +33,32 @@ pub struct DeviceModel(BTreeMap<(String, String, String), Var>);
 impl DeviceModel {
     /// What a simulated station starts with (`meter_interval_secs`: its TxUpdatedInterval).
     pub fn new(model: &str, meter_interval_secs: u64) -> DeviceModel {
-        let mut m = BTreeMap::new();
-        let mut put = |c: &str, v: &str, i: &str, value: String, writable, data_type, unit| {
-            let var = Var {
-                value,
-                writable,
-                data_type,
-                unit,
-            };
-            m.insert((c.to_string(), v.to_string(), i.to_string()), var);
-        };
-        put(
-            "ChargingStation",
-            "Model",
-            "",
-            model.into(),
-            false,
-            "string",
-            None,
-        );
-        put(
-            "ChargingStation",
-            "AvailabilityState",
-            "",
-            "Available".into(),
-            false,
-            "OptionList",
-            None,
-        );
-        put(
-            "OCPPCommCtrlr",
-            "HeartbeatInterval",
-            "",
-            "60".into(),
-            true,
-            "integer",
-            Some("s"),
-        );
-        put(
-            "SampledDataCtrlr",
-            "TxUpdatedInterval",
-            "",
-            meter_interval_secs.to_string(),
-            true,
-            "integer",
-            Some("s"),
-        );
-        put(
-            "AuthCtrlr",
-            "Enabled",
-            "",
-            "true".into(),
-            true,
-            "boolean",
-            None,
-        );
-        put(
-            "AuthCacheCtrlr",
-            "Enabled",
-            "",
-            "true".into(),
-            true,
-            "boolean",
-            None,
-        );
-        put(
-            "DeviceDataCtrlr",
-            "ItemsPerMessage",
-            "GetVariables",
-            "16".into(),
-            false,
-            "integer",
-            None,
-        );
-        put(
-            "DeviceDataCtrlr",
-            "ItemsPerMessage",
-            "SetVariables",
-            "16".into(),
-            false,
-            "integer",
-            None,
-        );
-        DeviceModel(m)
+        let interval = meter_interval_secs.to_string();
+        // (component, variable, instance, value, writable, data type, unit)
+        #[rustfmt::skip]
+        let vars: [Row; 8] = [
+            ("ChargingStation", "Model", "", model, false, "string", None),
+            ("ChargingStation", "AvailabilityState", "", "Available", false, "OptionList", None),
+            ("OCPPCommCtrlr", "HeartbeatInterval", "", "60", true, "integer", Some("s")),
+            ("SampledDataCtrlr", "TxUpdatedInterval", "", &interval, true, "integer", Some("s")),
+            ("AuthCtrlr", "Enabled", "", "true", true, "boolean", None),
+            ("AuthCacheCtrlr", "Enabled", "", "true", true, "boolean", None),
+            ("DeviceDataCtrlr", "ItemsPerMessage", "GetVariables", "16", false, "integer", None),
+            ("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables", "16", false, "integer", None),
+        ];
+        DeviceModel(
+            vars.into_iter()
+                .map(|(c, v, i, value, writable, data_type, unit)| {
+                    let var = Var {
+                        value: value.to_string(),
+                        writable,
+                        data_type,
+                        unit,
+                    };
+                    ((c.to_string(), v.to_string(), i.to_string()), var)
+                })
+                .collect(),
+        )
     }
 
     /// The NotifyReport of a GetBaseReport `request_id`: every variable, in one message.
