@@ -308,13 +308,15 @@ pub fn station_id(c: &mut DbConnection, tx_id: i64) -> Result<Option<String>, Ap
         .optional()?)
 }
 
-/// What the customer pays for the core's transaction `tx_id` once it ended, in minor units
-/// (`None`: still running, or no session bills it).
+/// What the customer pays for the core's transaction `tx_id` once it ended, in minor units, late
+/// charges included (a late end after csms settled it bills more) (`None`: still running, or no
+/// session bills it).
 pub fn final_cost(c: &mut DbConnection, tx_id: i64) -> Result<Option<i64>, AppError> {
     Ok(charging_sessions::table
         .filter(charging_sessions::transaction_id.eq(tx_id))
         .filter(charging_sessions::stopped_at.is_not_null())
-        .select(charging_sessions::cost)
-        .first(c)
-        .optional()?)
+        .select((charging_sessions::cost, charging_sessions::late_cost))
+        .first::<(i64, i64)>(c)
+        .optional()?
+        .map(|(cost, late)| cost + late))
 }
