@@ -20,8 +20,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::evidence::{MeterValue, TransactionEnded, TransactionStarted};
+use super::evidence::{Authorization, MeterValue, TransactionEnded, TransactionStarted};
 use crate::error::AppError;
+use crate::infra::db::models::OcppTransaction;
 use crate::infra::db::schema::{charging_sessions, ocpp_transactions, station_transactions};
 use crate::infra::db::{DbConnection, now, write_tx};
 use crate::infra::timestamps;
@@ -60,8 +61,9 @@ pub struct Noted {
     pub transaction_id: Option<i64>,
     /// The identifier that pays for it, once known.
     pub id_tag: Option<String>,
-    /// The answer already given about that identifier (a repeated event gets the same).
-    pub id_tag_status: Option<String>,
+    /// The answer already given about that identifier (a repeated event gets it again, see
+    /// `transactions::answer_again`).
+    pub id_tag_info: Option<Authorization>,
     /// The transaction begins now.
     pub begin: Option<TransactionStarted>,
     /// Readings to store once it has begun (not with its end: those go with the end).
@@ -220,13 +222,17 @@ pub fn note(
             }),
             _ => None,
         };
-        let id_tag_status = match transaction_id {
-            Some(tx) => ocpp_transactions::table
-                .find(tx)
-                .select(ocpp_transactions::id_tag_status)
-                .first::<Option<String>>(c)
-                .optional()?
-                .flatten(),
+        let id_tag_info = match transaction_id {
+            Some(tx) => {
+                let tx: OcppTransaction = ocpp_transactions::table
+                    .find(tx)
+                    .select(OcppTransaction::as_select())
+                    .first(c)?;
+                tx.id_tag_status
+                    .is_some()
+                    .then(|| super::transactions::answer_again(c, &tx))
+                    .transpose()?
+            }
             None => None,
         };
         let begun = transaction_id.is_some() || begin.is_some();
@@ -253,7 +259,7 @@ pub fn note(
             row_id,
             transaction_id,
             id_tag: row.id_tag.clone(),
-            id_tag_status,
+            id_tag_info,
             begin,
             readings: if row.ended_at.is_some() || !begun {
                 Vec::new()
