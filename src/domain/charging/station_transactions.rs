@@ -148,7 +148,7 @@ pub fn note(
             .first(c)
             .optional()?;
         let ended = ev.stage == Stage::Ended;
-        let (row_id, transaction_id, row, gap) = match found {
+        let (row_id, transaction_id, row, gap, was_ended) = match found {
             None => {
                 let known = Known {
                     connector_id: ev.connector_id,
@@ -172,7 +172,7 @@ pub fn note(
                     .get_result(c)?;
                 // First seen part way through (a station csms did not hear from, a compliance
                 // tool starting mid-session): nothing seen is missing, so nothing is asked.
-                (id, None, known, false)
+                (id, None, known, false, false)
             }
             Some(Row {
                 id,
@@ -207,7 +207,8 @@ pub fn note(
                 if let (Some(tx), None, Some(wh)) = (transaction_id, old.meter_start, low) {
                     register_known(c, tx, wh)?;
                 }
-                (id, transaction_id, known, gap)
+                let was_ended = old.ended_at.is_some();
+                (id, transaction_id, known, gap, was_ended)
             }
         };
         let connector_id = row.connector_id.unwrap_or(0);
@@ -252,6 +253,7 @@ pub fn note(
                 } else {
                     Vec::new()
                 },
+                later_readings: !ended && was_ended,
             }),
             _ => None,
         };
