@@ -62,7 +62,7 @@ pub struct Noted {
     /// The identifier that pays for it, once known.
     pub id_tag: Option<String>,
     /// The answer already given about that identifier (a repeated event gets it again, see
-    /// `transactions::answer_again`).
+    /// `tags::answer_again`).
     pub id_tag_info: Option<Authorization>,
     /// The transaction begins now.
     pub begin: Option<TransactionStarted>,
@@ -231,7 +231,7 @@ pub fn note(
                     .first(c)?;
                 tx.id_tag_status
                     .is_some()
-                    .then(|| super::transactions::answer_again(c, &tx))
+                    .then(|| super::tags::answer_again(c, &tx))
                     .transpose()?
             }
             None => None,

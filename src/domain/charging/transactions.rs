@@ -239,35 +239,12 @@ fn replayed(
         "charger {charger_id}: StartTransaction repeats transaction {}",
         tx.id
     );
-    let info = answer_again(c, tx)?;
+    let info = tags::answer_again(c, tx)?;
     Ok(Started {
         transaction_id: tx.id,
         id_tag_info: info,
         follow_up: FollowUp::default(),
         wallet_paid: false,
-    })
-}
-
-/// The answer about a transaction's idTag given again (a repeated start, a later event that
-/// carries it): the status it got and, for a wallet-paid one that was accepted, the short validity
-/// every such answer carries (`tags::wallet_accepted`), so that a charger that caches this answer
-/// cannot start the tag offline later.
-pub fn answer_again(c: &mut DbConnection, tx: &OcppTransaction) -> Result<Authorization, AppError> {
-    let Some(status) = &tx.id_tag_status else {
-        return tags::authorize(c, tx.charger_id, &tx.id_tag);
-    };
-    let wallet_paid = match tx.session_id.filter(|_| status == "Accepted") {
-        Some(sid) => charging_sessions::table
-            .find(sid)
-            .select(charging_sessions::customer_id)
-            .first::<Option<i64>>(c)?
-            .is_some(),
-        None => false,
-    };
-    Ok(if wallet_paid {
-        tags::wallet_accepted(None)
-    } else {
-        Authorization::status(status)
     })
 }
 
