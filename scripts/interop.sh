@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Interoperability test: an independent OCPP 1.6J charge point (PyPI `ocpp` + `websockets`)
-# against a freshly started csms server.
+# Interoperability test: independent charge points (PyPI `ocpp` + `websockets`) against a freshly
+# started csms server that serves both versions: first an OCPP 1.6J charge point
+# (tests/interop/ocpp_interop.py), then an OCPP 2.0.1 station (`ocpp.v201`,
+# tests/interop/ocpp201_interop.py).
 #
 #   scripts/interop.sh [path/to/csms]      (default: target/debug/csms)
 #
 # Environment:
 #   INTEROP_DATABASE_URL  database to use instead of a temporary SQLite file
-#   INTEROP_TIMEOUT       overall limit for the Python scenario in seconds (default 60)
+#   INTEROP_TIMEOUT       limit for each Python scenario (1.6, then 2.0.1) in seconds (default 60)
 #   INTEROP_KEEP_LOG=1    print the server log even when the test passes
 set -euo pipefail
 
@@ -19,13 +21,13 @@ if [[ ! -x "$BIN" ]]; then
     exit 2
 fi
 
-# Python environment: a venv in the repo root with ocpp + websockets.
+# Python environment: a venv in the repo root with ocpp (its v16 and v201 charge points) + websockets.
 VENV="$ROOT/.venv"
 if [[ ! -x "$VENV/bin/python" ]]; then
     python3 -m venv "$VENV"
 fi
 PY="$VENV/bin/python"
-if ! "$PY" -c 'import ocpp.v16, websockets, cryptography' >/dev/null 2>&1; then
+if ! "$PY" -c 'import ocpp.v16, ocpp.v201, websockets, cryptography' >/dev/null 2>&1; then
     "$PY" -m pip install -q --disable-pip-version-check "ocpp>=2.1,<3" "websockets>=13" "cryptography>=42"
 fi
 
@@ -73,6 +75,7 @@ export CSMS_OCPP_ADDR="127.0.0.1:$OCPP_PORT"
 export CSMS_ADMIN_EMAIL="admin@example.com"
 export CSMS_ADMIN_PASSWORD="admin-password"
 export CSMS_BCRYPT_COST=4
+export CSMS_OCPP_VERSIONS="ocpp1.6,ocpp2.0.1"
 export RUST_LOG="${RUST_LOG:-info}"
 # TLS (security profiles 2 and 3) with certificates made by Python's `cryptography` for this run.
 "$PY" "$ROOT/tests/interop/pki.py" "$WORK/pki"
@@ -113,8 +116,13 @@ if [[ -z "$ready" ]]; then
     exit 2
 fi
 
+# Both scenarios run (a failing 1.6 one does not hide the 2.0.1 result); the worst status wins.
 set +e
 "$PY" "$ROOT/tests/interop/ocpp_interop.py"
-status=$?
+status16=$?
+echo "interop: OCPP 2.0.1 station (ocpp.v201)"
+"$PY" "$ROOT/tests/interop/ocpp201_interop.py"
+status201=$?
 set -e
-exit "$status"
+echo "interop: OCPP 1.6 exit $status16, OCPP 2.0.1 exit $status201"
+exit $((status16 > status201 ? status16 : status201))

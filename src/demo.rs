@@ -11,11 +11,18 @@ use crate::error::AppError;
 use crate::infra::config::Settings;
 use crate::infra::db::schema::{chargers, customers, firmware_images, stations};
 use crate::infra::db::{Db, now};
-use crate::simulator::{FirmwareVersionOf, SimConfig, Simulator};
+use crate::simulator::v201::Station201;
+use crate::simulator::{FirmwareVersionOf, Ocpp, SimConfig, Simulator};
 use crate::startup::Application;
 
-pub const DEMO_CHARGERS: &[(&str, &str, u32)] =
-    &[("DEVAFGKV1UW", "CP-DEMO1", 2), ("DEVDEMO2", "CP-DEMO2", 1)];
+/// The demo chargers: device id, charging point id, connectors and the OCPP version they speak
+/// (`DEVDEMO3` speaks 2.0.1, so both versions are on show; it is left out in cluster mode, which
+/// serves 1.6 only).
+pub const DEMO_CHARGERS: &[(&str, &str, u32, Ocpp)] = &[
+    ("DEVAFGKV1UW", "CP-DEMO1", 2, Ocpp::V16),
+    ("DEVDEMO2", "CP-DEMO2", 1, Ocpp::V16),
+    ("DEVDEMO3", "CP-DEMO3", 1, Ocpp::V201),
+];
 pub const DEMO_CUSTOMERS: &[(&str, &str)] = &[
     ("Customer One", "customer1@example.com"),
     ("Customer Two", "customer2@example.com"),
@@ -32,16 +39,26 @@ pub async fn run(mut settings: Settings) -> Result<(), AppError> {
         settings.admin_email = Some("admin@example.com".into());
         settings.admin_password = Some("admin".into());
     }
+    // The demo serves both versions (cluster mode serves 1.6 only).
+    let serves_201 = settings.nats_url.is_none();
+    if serves_201 && !settings.ocpp_versions.iter().any(|v| v == "ocpp2.0.1") {
+        settings.ocpp_versions.push("ocpp2.0.1".into());
+    }
     let app = Application::build(settings).await?;
     seed(&app.state.db, app.state.settings.bcrypt_cost).await?;
     let base = format!("ws://127.0.0.1:{}/ocpp", app.ocpp_port);
-    for (device, _, connectors) in DEMO_CHARGERS {
+    for (device, _, connectors, ocpp) in DEMO_CHARGERS {
         let mut cfg = SimConfig::new(base.clone(), *device, *connectors);
         cfg.password = Some(DEMO_CHARGER_PASSWORD.into());
         cfg.meter_interval_secs = 5;
         cfg.power_kw = 11.0;
         cfg.ev_capacity_kwh = Some(40.0);
-        tokio::spawn(keep_connected(cfg, app.state.db.clone()));
+        cfg.ocpp = *ocpp;
+        match ocpp {
+            Ocpp::V16 => tokio::spawn(keep_connected(cfg, app.state.db.clone())),
+            Ocpp::V201 if serves_201 => tokio::spawn(keep_201_connected(cfg)),
+            Ocpp::V201 => continue,
+        };
     }
     let host = match app.state.settings.http_addr.split(':').next() {
         Some("0.0.0.0") | Some("") | None => "localhost".to_string(),
@@ -88,6 +105,21 @@ async fn keep_connected(cfg: SimConfig, db: Db) {
     }
 }
 
+/// The 2.0.1 demo charger stays connected too: once booted it reconnects by itself, keeping its
+/// transactions, and sends the events of the outage afterwards (`Station201::stay_connected`).
+async fn keep_201_connected(cfg: SimConfig) {
+    loop {
+        match Station201::connect(cfg.clone()).await {
+            Ok(station) => {
+                station.spawn_heartbeats();
+                station.stay_connected(Duration::from_secs(2)).await;
+            }
+            Err(e) => log::warn!("demo charger {}: {e}", cfg.id),
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
 /// The version of the image csms hosts at `location` (`.../files/firmware/{token}/{name}`).
 async fn image_version(db: &Db, location: &str) -> Option<String> {
     let (_, rest) = location.split_once("/files/firmware/")?;
@@ -104,28 +136,38 @@ async fn image_version(db: &Db, location: &str) -> Option<String> {
     .flatten()
 }
 
+/// The demo station of a charger, created when missing. The 2.0.1 charger has one of its own: a
+/// station power limit is shared out by 1.6 charging profiles (2.0.1 smart charging comes later).
+fn demo_station(c: &mut crate::infra::db::DbConnection, ocpp: Ocpp) -> Result<i64, AppError> {
+    let (name, address) = match ocpp {
+        Ocpp::V16 => ("Demo Station", "1 Demo Road"),
+        Ocpp::V201 => ("Demo Station 2.0.1", "3 Demo Road"),
+    };
+    let found = stations::table
+        .filter(stations::name.eq(name))
+        .select(stations::id)
+        .first(c)
+        .optional()?;
+    Ok(match found {
+        Some(id) => id,
+        None => diesel::insert_into(stations::table)
+            .values((
+                stations::name.eq(name),
+                stations::address.eq(address),
+                stations::created_at.eq(now()),
+            ))
+            .returning(stations::id)
+            .get_result(c)?,
+    })
+}
+
 /// Creates whatever demo data is missing; existing rows (and wallets) are left as they are.
 pub async fn seed(db: &Db, bcrypt_cost: u32) -> Result<(), AppError> {
     let hash = auth::hash_password(DEMO_PASSWORD.into(), bcrypt_cost).await?;
     db.write(move |c| {
-        let station: i64 = match stations::table
-            .filter(stations::name.eq("Demo Station"))
-            .select(stations::id)
-            .first(c)
-            .optional()?
-        {
-            Some(id) => id,
-            None => diesel::insert_into(stations::table)
-                .values((
-                    stations::name.eq("Demo Station"),
-                    stations::address.eq("1 Demo Road"),
-                    stations::created_at.eq(now()),
-                ))
-                .returning(stations::id)
-                .get_result(c)?,
-        };
         let secret = crate::domain::chargers::hash_secret(DEMO_CHARGER_PASSWORD);
-        for (device, cp, _) in DEMO_CHARGERS {
+        for (device, cp, _, ocpp) in DEMO_CHARGERS {
+            let station = demo_station(c, *ocpp)?;
             // Demo chargers use security profile 1 with the demo password (set again on
             // every run, so a database from an older version works too).
             let exists = diesel::update(chargers::table.filter(chargers::device_id.eq(device)))

@@ -47,6 +47,11 @@ pub fn to_major(minor: i64) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
+/// Minor units as text in major units with both decimals, for a display (5050 → "50.50").
+pub fn display(minor: i64) -> String {
+    Decimal::new(minor, 2).to_string()
+}
+
 /// Minor units that serialize as [`to_major`] does: a JSON number in major units. In OpenAPI
 /// schemas, fields of this type are declared `#[schema(value_type = f64)]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +73,14 @@ pub fn energy_cost(energy_wh: i64, price_per_kwh: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_keeps_both_decimals() {
+        assert_eq!(display(5050), "50.50");
+        assert_eq!(display(0), "0.00");
+        assert_eq!(display(7), "0.07");
+        assert_eq!(display(123456), "1234.56");
+    }
     use serde_json::json;
 
     #[test]

@@ -53,6 +53,10 @@ pub struct Settings {
     /// How long an operator's remote command waits for the charger's answer
     #[arg(long, env = "CSMS_OCPP_CALL_TIMEOUT_SECS", default_value_t = 30)]
     pub ocpp_call_timeout_secs: u64,
+    /// How often a 2.0.1 station's display gets a customer's running cost (CostUpdated) during a
+    /// session, in seconds; 0: never (the TransactionEvent answers still carry it)
+    #[arg(long, env = "CSMS_COST_UPDATE_SECS", default_value_t = 60)]
+    pub cost_update_secs: u64,
     /// Interval sent in BootNotification.conf
     #[arg(long, env = "CSMS_HEARTBEAT_INTERVAL_SECS", default_value_t = 300)]
     pub heartbeat_interval_secs: u32,

@@ -118,6 +118,8 @@ pub struct ChargerCtx {
     pub accepted: Arc<std::sync::atomic::AtomicBool>,
     /// When the last frame arrived (see `ChargerHandle::last_frame`).
     pub last_frame: Arc<LastFrame>,
+    /// When each running transaction's cost was last shown on a 2.0.1 station's display.
+    pub cost_shown: Arc<crate::protocol::ocpp201::cost::CostShown>,
 }
 
 /// A call's answer (the frame's payload), on its way from another node.

@@ -310,11 +310,21 @@ async fn handle_socket(conn_id: u64, mut stream: OcppStream, link: Link, state: 
         .filter(|v| pin.as_deref().is_none_or(|p| p == v.subprotocol()))
         .collect();
     let chosen = std::sync::OnceLock::new();
+    // The connection's handle is registered before the handshake's answer leaves: a command sent
+    // the moment the charger sees its (re)connection open reaches this connection, not the old
+    // one (it waits in the channel until the connection runs).
+    let device_id = charge_box_id(&head.path);
+    let accepted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let last_frame = Arc::new(LastFrame::new(now()));
+    let (tx, commands) = mpsc::channel(64);
+    let close = Arc::new(Notify::new());
+    let registered = std::sync::OnceLock::new();
     #[allow(clippy::result_large_err)] // the callback's type is tungstenite's
     let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
-        if let Verdict::Refuse(status) = verdict {
-            return Err(refuse(status));
-        }
+        let (charger_id, is_accepted) = match verdict {
+            Verdict::Refuse(status) => return Err(refuse(status)),
+            Verdict::Accept(charger_id, is_accepted) => (charger_id, is_accepted),
+        };
         let offered: Vec<String> = req
             .headers()
             .get_all("Sec-WebSocket-Protocol")
@@ -332,48 +342,52 @@ async fn handle_socket(conn_id: u64, mut stream: OcppStream, link: Link, state: 
             );
         }
         let _ = chosen.set(version);
+        if let Some(device_id) = &device_id {
+            accepted.store(is_accepted, std::sync::atomic::Ordering::SeqCst);
+            let handle = ChargerHandle {
+                conn_id,
+                charger_id,
+                version,
+                connected_at: now(),
+                accepted: accepted.clone(),
+                last_frame: last_frame.clone(),
+                tx: tx.clone(),
+                close: close.clone(),
+            };
+            let _ = registered.set(state.registry.register(device_id, handle));
+        }
         Ok(resp)
     };
-    let ws =
-        match tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(ws_config()))
-            .await
-        {
-            Ok(ws) => ws,
-            Err(e) => {
-                log::info!("OCPP handshake refused for {}: {e}", head.path);
-                return;
+    let handshake =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(ws_config())).await;
+    let registered = registered.get().copied().unwrap_or(false);
+    let ws = match handshake {
+        Ok(ws) => ws,
+        Err(e) => {
+            log::info!("OCPP handshake refused for {}: {e}", head.path);
+            if let (true, Some(device_id)) = (registered, &device_id) {
+                state.registry.unregister(device_id, conn_id);
             }
-        };
-    let Verdict::Accept(charger_id, accepted) = verdict else {
+            return;
+        }
+    };
+    let Verdict::Accept(charger_id, _) = verdict else {
         return;
     };
-    let Some(device_id) = charge_box_id(&head.path) else {
+    let Some(device_id) = device_id else {
         return;
     };
     let version = chosen.get().copied().unwrap_or(Version::V16);
-    let accepted = Arc::new(std::sync::atomic::AtomicBool::new(accepted));
-    let last_frame = Arc::new(LastFrame::new(now()));
     let ctx = ChargerCtx {
         charger_id,
         device_id: Arc::from(device_id.as_str()),
         version,
-        accepted: accepted.clone(),
-        last_frame: last_frame.clone(),
-    };
-
-    let (tx, commands) = mpsc::channel(64);
-    let close = Arc::new(Notify::new());
-    let handle = ChargerHandle {
-        conn_id,
-        charger_id,
-        version,
-        connected_at: now(),
         accepted,
         last_frame,
-        tx,
-        close: close.clone(),
+        cost_shown: Arc::default(),
     };
-    if !state.registry.register(&device_id, handle) {
+    drop(tx);
+    if !registered {
         let mut ws = ws;
         let _ = ws.close(None).await;
         return;

@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use crate::infra::timestamps::now_timestamp;
 use crate::protocol::frame::Frame;
 
+mod device_model;
 mod security;
 pub mod tls;
 pub mod v201;

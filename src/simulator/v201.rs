@@ -28,6 +28,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
+use super::device_model::DeviceModel;
 use super::{RemoteStart, RemoteStop, SimConfig, SimError, TagCase, WsStream};
 
 type Sink = SplitSink<WsStream, Message>;
@@ -70,6 +71,8 @@ struct Inner {
     generation: u64,
     /// The current connection's reader.
     reader: Option<tokio::task::JoinHandle<()>>,
+    /// Its device model (made on first use).
+    model: Option<DeviceModel>,
 }
 
 fn now() -> String {
@@ -152,6 +155,15 @@ impl Station201 {
 
     fn cfg(&self) -> std::sync::MutexGuard<'_, SimConfig> {
         self.cfg.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the station's device model.
+    fn with_model<T>(&self, f: impl FnOnce(&mut DeviceModel) -> T) -> T {
+        let (model, interval) = ("Simulated 2.0.1", self.cfg().meter_interval_secs);
+        f(self
+            .lock()
+            .model
+            .get_or_insert_with(|| DeviceModel::new(model, interval)))
     }
 
     pub fn id(&self) -> String {
@@ -482,6 +494,30 @@ impl Station201 {
                 };
                 self.send(json!([3, id, {"ongoingIndicator": ongoing, "messagesInQueue": queued}]))
                     .await;
+            }
+            "GetBaseReport" => {
+                self.send(json!([3, id, {"status": "Accepted"}])).await;
+                let report = self.with_model(|m| m.report(&payload["requestId"], &now()));
+                if let Err(e) = self.call("NotifyReport", report).await {
+                    log::warn!("{}: NotifyReport: {e}", self.id());
+                }
+            }
+            "GetVariables" => {
+                let answer = self.with_model(|m| m.get(&payload));
+                self.send(json!([3, id, answer])).await;
+            }
+            "SetVariables" => {
+                let answer = self.with_model(|m| m.set(&payload));
+                self.send(json!([3, id, answer])).await;
+            }
+            "CostUpdated" => {
+                log::info!(
+                    "{}: display shows {} for {}",
+                    self.id(),
+                    payload["totalCost"],
+                    payload["transactionId"]
+                );
+                self.send(json!([3, id, {}])).await;
             }
             _ => {
                 self.send(json!([3, id, {"status": "Accepted"}])).await;

@@ -150,7 +150,10 @@ async fn boot_heartbeat_status(app: TestApp) {
         "NotSupported"
     );
     let (code, why) = st
-        .call("LogStatusNotification", json!({"status": "Idle"}))
+        .call(
+            "NotifyCustomerInformation",
+            json!({"data": "none", "seqNo": 0, "generatedAt": "2026-12-07T10:00:00Z", "requestId": 1}),
+        )
         .await
         .unwrap_err();
     assert_eq!(code, "NotSupported", "{why}");

@@ -86,6 +86,12 @@ async fn customer_start_meter_stop(app: TestApp) {
         .as_str()
         .unwrap_or_default();
     assert!(shown.contains("INR so far (4.0 kWh)"), "{a}");
+    let amount = shown.split(' ').next().unwrap_or_default();
+    assert_eq!(
+        amount.split_once('.').map(|(_, d)| d.len()),
+        Some(2),
+        "the cost with both decimals: {shown}"
+    );
     let v = session(&app, &c.token, &sid).await;
     assert_eq!(v["energyKwh"], 4.0, "{v}");
 
@@ -435,3 +441,72 @@ async fn simulated_station_stops_when_full(app: TestApp) {
     app.assert_money_conserved().await;
 }
 dual!(simulated_station_stops_when_full, super::both);
+
+fn both_with_cost_updates(s: &mut csms::infra::config::Settings) {
+    both(s);
+    s.cost_update_secs = 1;
+}
+
+/// CostUpdated during a customer's session (`CSMS_COST_UPDATE_SECS`, 1 s here): not for the
+/// first reading (the clock starts), then with the running cost the customer's panel shows and
+/// the station's transaction id; none once the transaction ended, whose answer has the total.
+async fn cost_updated_during_a_session(app: TestApp) {
+    let st = station(&app, "E201COST", 1).await;
+    let c = app.customer("e201cost@example.com", 100.0).await;
+    let (s, body) = app.start(&c.token, "E201COST", 1, 50.0).await;
+    assert_eq!(s, 200, "{body}");
+    let sid = body["session"]["sessionId"].as_str().unwrap().to_string();
+    app.wait_until(|| !st.answers("TX-1").is_empty()).await;
+
+    st.charge(1, 1000.0).await.unwrap();
+    assert_eq!(
+        st.received_count("CostUpdated"),
+        0,
+        "the first reading starts the clock"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    st.charge(1, 2000.0).await.unwrap();
+    app.wait_until(|| st.received_count("CostUpdated") >= 1)
+        .await;
+    let (_, shown) = st
+        .received()
+        .into_iter()
+        .find(|(a, _)| a == "CostUpdated")
+        .expect("a CostUpdated");
+    assert_eq!(shown["transactionId"], "TX-1", "{shown}");
+    let v = session(&app, &c.token, &sid).await;
+    assert_eq!(v["energyKwh"], 3.0, "{v}");
+    assert_eq!(
+        shown["totalCost"], v["cost"],
+        "the display shows the panel's cost: {v}"
+    );
+    assert!(v["cost"].as_f64().unwrap() > 0.0, "{v}");
+
+    // The end (its readings more than the interval after the last cost shown) shows nothing:
+    // its answer carries the total.
+    let shown_before = st.received_count("CostUpdated");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (s, stop) = app
+        .post(
+            "/api/user/charging/stop",
+            Some(&c.token),
+            json!({"sessionId": sid}),
+        )
+        .await;
+    assert_eq!(s, 200, "{stop}");
+    app.wait_until(|| {
+        st.answers("TX-1")
+            .iter()
+            .any(|a| a.get("totalCost").is_some())
+    })
+    .await;
+    let v = session(&app, &c.token, &sid).await;
+    assert_eq!(v["status"], "completed", "{v}");
+    assert_eq!(
+        st.received_count("CostUpdated"),
+        shown_before,
+        "no CostUpdated for the end"
+    );
+    app.assert_money_conserved().await;
+}
+dual!(cost_updated_during_a_session, super::both_with_cost_updates);

@@ -271,11 +271,11 @@ before(async () => {
   });
   const exited = once(server, 'exit').then(([code, sig]) => { throw new Error(`csms demo exited early (code ${code}, signal ${sig}); see test-artifacts/browser/csms.log`); });
   exited.catch(() => {}); // only raced below
-  const ready = until('csms demo: /healthz with both simulated chargers online', async () => {
+  const ready = until('csms demo: /healthz with the three simulated chargers online (two on 1.6, one on 2.0.1)', async () => {
     const res = await fetch(baseUrl + '/healthz');
     if (!res.ok) return false;
     const h = await res.json();
-    return h.chargersOnline === 2;
+    return h.chargersOnline === 3;
   }, 30000, 150);
   await Promise.race([ready, exited]);
 
@@ -458,6 +458,58 @@ test('full session in the user panel: start, live energy, stop, refund', async (
   });
 });
 
+test('seed race on the OCPP 2.0.1 demo charger: exactly one wins, the loser pays nothing, the winner charges and is refunded', async (t) => {
+  let p1;
+  let p2;
+  await capturing('race201', () => ({ customer1: p1, customer2: p2 }), async () => {
+    p1 = await newPage('race201-customer1');
+    p2 = await newPage('race201-customer2');
+    await Promise.all([customerLogin(p1, 'customer1@example.com'), customerLogin(p2, 'customer2@example.com')]);
+    const before = [cents(await text(p1, '#balance')), cents(await text(p2, '#balance'))];
+    const tokens = [await apiToken('customer', 'customer1@example.com', PASSWORD), await apiToken('customer', 'customer2@example.com', PASSWORD)];
+    const sessionsOf = async (token) => (await callApi('GET', '/api/user/charging/sessions', { token })).data.sessions;
+    const sessionsBefore = [(await sessionsOf(tokens[0])).length, (await sessionsOf(tokens[1])).length];
+    assert.ok(before.every((b) => b >= 2000), `both can pay ₹20: ${before}`);
+    await Promise.all([prepareStart(p1, 'DEVDEMO3', 1, 20), prepareStart(p2, 'DEVDEMO3', 1, 20)]);
+    await Promise.all([p1.locator('#start-btn').click(), p2.locator('#start-btn').click()]);
+    const [r1, r2] = await Promise.all([startOutcome(p1), startOutcome(p2)]);
+    const winners = [r1, r2].filter((r) => r.kind === 'success');
+    assert.equal(winners.length, 1, `exactly one start succeeds: customer1 ${JSON.stringify(r1)}, customer2 ${JSON.stringify(r2)}`);
+    const c1Won = r1.kind === 'success';
+    const [winPage, losePage] = c1Won ? [p1, p2] : [p2, p1];
+    const [win, lose] = c1Won ? [r1, r2] : [r2, r1];
+    const [winBefore, loseBefore] = c1Won ? before : [before[1], before[0]];
+    t.diagnostic(`customer${c1Won ? 1 : 2} won on DEVDEMO3 (OCPP 2.0.1)`);
+    assert.equal(win.text, STARTED);
+    assert.equal(lose.kind, 'error');
+    assert.equal(lose.text, IN_USE);
+    await waitBalance(winPage, inr(winBefore - 2000));
+    await waitBalance(losePage, inr(loseBefore));
+    const [winToken, loseToken] = c1Won ? tokens : [tokens[1], tokens[0]];
+    const [winCount, loseCount] = c1Won ? sessionsBefore : [sessionsBefore[1], sessionsBefore[0]];
+    assert.equal((await sessionsOf(loseToken)).length, loseCount, 'no session for the loser');
+    const mine = await sessionsOf(winToken);
+    assert.equal(mine.length, winCount + 1, 'one session for the winner');
+    assert.ok(mine.some((x) => x.deviceId === 'DEVDEMO3' && ['pending', 'active'].includes(x.status)), JSON.stringify(mine[0]));
+
+    // The 2.0.1 station starts (TransactionEvent Started), meters every 5 s, and stops when asked.
+    await waitSessionStatus(winPage, 'active');
+    await winPage.waitForFunction(() => Number(document.getElementById('session-energy').textContent) > 0, null, { timeout: 20000 })
+      .catch(async () => { throw new Error(`live energy stayed at ${await text(winPage, '#session-energy')} kWh`); });
+    await shot(winPage, 'race201-winner.png', { fullPage: true });
+    await winPage.locator('#stop-btn').click();
+    await waitSessionStatus(winPage, 'completed');
+    await winPage.waitForFunction(() => document.getElementById('session-refund').textContent.trim() !== '—');
+    const cost = cents(await text(winPage, '#session-cost'));
+    const refund = cents(await text(winPage, '#session-refund'));
+    assert.ok(cost !== null && cost > 0 && cost <= 2000, `cost ${cost} within the ₹20 authorized`);
+    assert.equal(refund, 2000 - cost, 'refund = prepaid − cost');
+    await waitBalance(winPage, inr(winBefore - cost));
+    await waitBalance(losePage, inr(loseBefore));
+    assertNoPageErrors(['race201-customer1', 'race201-customer2']);
+  });
+});
+
 test('operator console: chargers online, Reset answered Accepted', async () => {
   let page;
   await capturing('admin', () => ({ admin: page }), async () => {
@@ -470,7 +522,7 @@ test('operator console: chargers online, Reset answered Accepted', async () => {
       const b = document.querySelector('#chargers-body tr[data-device="DEVAFGKV1UW"] [data-testid="online-badge"]');
       return b && b.textContent.trim() === 'Online';
     });
-    await page.waitForFunction(() => document.getElementById('stat-online').textContent.trim() === '2 / 2');
+    await page.waitForFunction(() => document.getElementById('stat-online').textContent.trim() === '3 / 3');
     // Which node holds the connection (one node here; in a cluster, any of them).
     assert.match((await row.locator('[data-testid="charger-node"]').textContent()).trim(), /^node \S+$/);
 
@@ -499,6 +551,60 @@ test('operator console: chargers online, Reset answered Accepted', async () => {
     const key = (await detail.locator('[data-secret] [data-testid="secret-value"]').textContent()).trim();
     assert.match(key, /^[0-9a-f]{40}$/, 'a 20-byte key as hex');
     assertNoPageErrors(['admin']);
+  });
+});
+
+test('operator console: a 2.0.1 station\'s device model (base report, search, set and get), its commands as given', async () => {
+  let page;
+  await capturing('device-model', () => ({ console: page }), async () => {
+    page = await newPage('device-model');
+    await adminLogin(page);
+    const device = 'DEVDEMO3';
+    const row = page.locator(`#chargers-body tr[data-device="${device}"]`);
+    await row.waitFor({ state: 'visible' });
+    await page.waitForFunction((d) => document.querySelector(`#chargers-body tr[data-device="${d}"] [data-testid="ocpp-version"]`)?.textContent.trim() === 'OCPP 2.0.1', device);
+    // its Reset speaks 2.0.1
+    assert.deepEqual(await row.locator('[data-reset-type] option').allTextContents(), ['OnIdle', 'Immediate']);
+    await row.locator('[data-manage]').click();
+    const det = page.locator(`#chargers-body tr.detail[data-detail-for="${device}"]`);
+    await det.waitFor({ state: 'visible' });
+    // 1.6's commands are not offered; the device model is
+    assert.equal(await det.locator('[data-action="GetConfiguration"]').isVisible(), false);
+    const panel = det.locator('[data-device-model]');
+    await panel.waitFor({ state: 'visible' });
+    await panel.locator('[data-dm-report]').click();
+    await page.waitForFunction((d) => /FullInventory \(request \d+\): Accepted$/.test(document.querySelector(`tr.detail[data-detail-for="${d}"] [data-dm-message]`)?.textContent || ''), device, { timeout: 20000 });
+    const hb = panel.locator('tr[data-variable="OCPPCommCtrlr.HeartbeatInterval"]');
+    await hb.waitFor({ state: 'attached', timeout: 20000 });
+    // search narrows the tree (and opens what matches)
+    await panel.locator('[data-dm-search]').fill('heartbeat');
+    await page.waitForFunction((d) => /^1 of \d+ attributes$/.test(document.querySelector(`tr.detail[data-detail-for="${d}"] [data-dm-count]`)?.textContent || ''), device);
+    await hb.waitFor({ state: 'visible' });
+    assert.equal(await panel.locator('tr[data-variable="ChargingStation.Model"]').count(), 0);
+    // set, then read back from the station
+    await hb.locator('[data-dm-new]').fill('30');
+    await hb.locator('[data-dm-set]').click();
+    await page.waitForFunction((d) => document.querySelector(`tr.detail[data-detail-for="${d}"] tr[data-variable="OCPPCommCtrlr.HeartbeatInterval"] [data-dm-result]`)?.textContent === 'Accepted', device, { timeout: 20000 });
+    await hb.locator('[data-dm-get]').click();
+    await page.waitForFunction((d) => document.querySelector(`tr.detail[data-detail-for="${d}"] tr[data-variable="OCPPCommCtrlr.HeartbeatInterval"] [data-dm-result]`)?.textContent === 'Accepted: 30', device, { timeout: 20000 });
+    // a read-only variable has no Set
+    await panel.locator('[data-dm-search]').fill('Model');
+    const model = panel.locator('tr[data-variable="ChargingStation.Model"]');
+    await model.waitFor({ state: 'visible' });
+    assert.equal(await model.locator('[data-dm-set]').count(), 0);
+    // any 2.0.1 command as given: bad JSON is refused in the page, a good one reaches the station
+    await det.locator('[data-given-action]').selectOption('TriggerMessage');
+    await det.locator('[data-given-payload]').fill('{"requestedMessage": ');
+    await det.locator('[data-action="Given201"]').click();
+    await page.waitForFunction(() => document.getElementById('command-result').dataset.state === 'error');
+    assert.match(await text(page, '#command-result'), /not valid JSON/);
+    await det.locator('[data-given-payload]').fill('{"requestedMessage": "Heartbeat"}');
+    await det.locator('[data-action="Given201"]').click();
+    await page.waitForFunction(() => document.getElementById('command-result').dataset.state === 'success', null, { timeout: 40000 });
+    assert.equal(await page.locator('#command-result').getAttribute('data-result-action'), 'TriggerMessage');
+    assert.match(await text(page, '#command-result'), /Accepted/);
+    await shot(page, 'device-model.png', { fullPage: true });
+    assertNoPageErrors(['device-model']);
   });
 });
 

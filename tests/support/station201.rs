@@ -1,17 +1,29 @@
 //! An OCPP 2.0.1 charging station speaking raw OCPP-J over a real WebSocket (the simulator speaks
-//! 1.6): CALLs, their answers, and the CALLs csms sends it.
+//! 1.6): CALLs, their answers, and the CALLs csms sends it; over `ws://`, or `wss://` with the
+//! TLS client configuration given (security profiles 2 and 3).
 
+use std::sync::Arc;
+
+use csms::simulator::tls::SimStream;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub struct Station {
-    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub ws: WebSocketStream<SimStream>,
     next: u64,
+}
+
+/// Why a `wss://` connection did not open.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// The WebSocket upgrade was answered with this HTTP status.
+    Status(u16),
+    /// The TLS handshake (or the connection under it) failed.
+    Tls(String),
 }
 
 impl Station {
@@ -23,6 +35,32 @@ impl Station {
         protocols: &str,
         auth: Option<(&str, &str)>,
     ) -> Result<(Station, String), u16> {
+        match Station::open(base, device, protocols, auth, None).await {
+            Ok(done) => Ok(done),
+            Err(Refused::Status(s)) => Err(s),
+            Err(Refused::Tls(e)) => panic!("unexpected handshake error {e}"),
+        }
+    }
+
+    /// [`Station::connect`] over `wss://` with `tls` (the CA it trusts, its client certificate
+    /// if any): the subprotocol, or why it was refused (an HTTP status, or at the TLS level).
+    pub async fn connect_tls(
+        base: &str,
+        device: &str,
+        protocols: &str,
+        auth: Option<(&str, &str)>,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> Result<(Station, String), Refused> {
+        Station::open(base, device, protocols, auth, Some(tls)).await
+    }
+
+    async fn open(
+        base: &str,
+        device: &str,
+        protocols: &str,
+        auth: Option<(&str, &str)>,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<(Station, String), Refused> {
         let mut req = format!("{base}/{device}").into_client_request().unwrap();
         req.headers_mut().insert(
             "Sec-WebSocket-Protocol",
@@ -36,7 +74,10 @@ impl Station {
                 HeaderValue::from_str(&format!("Basic {b}")).unwrap(),
             );
         }
-        match tokio_tungstenite::connect_async(req).await {
+        let stream = csms::simulator::tls::connect(req.uri(), tls)
+            .await
+            .map_err(Refused::Tls)?;
+        match tokio_tungstenite::client_async(req, stream).await {
             Ok((ws, resp)) => {
                 let chosen = resp
                     .headers()
@@ -45,8 +86,10 @@ impl Station {
                     .unwrap_or_default();
                 Ok((Station { ws, next: 0 }, chosen))
             }
-            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
-            Err(e) => panic!("unexpected handshake error {e}"),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                Err(Refused::Status(resp.status().as_u16()))
+            }
+            Err(e) => Err(Refused::Tls(e.to_string())),
         }
     }
 

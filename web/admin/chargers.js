@@ -3,6 +3,7 @@
 import { $, api, fillSelect, handleAuthError, state, stationName, tariffLabel, tariffOptions } from './core.js';
 import { imageOptions } from './firmware.js';
 import { loadLocalList } from './local-list.js';
+import { deviceModelPanel, loadDeviceModel } from './device-model.js';
 import { loadJobs } from './maintenance.js';
 import { loadLog } from './messages.js';
 import { syncReservationConnectors } from './reservations.js';
@@ -127,9 +128,19 @@ function chargerCells(ch) {
     // seen: any frame (meter values too); a busy charger may send no Heartbeat
     heartbeat: `<div class="nowrap" data-testid="last-seen" title="${esc(ch.lastSeen || '')}">${esc(ch.lastSeen ? ago(ch.lastSeen) : 'never')}</div>
       <div class="dev-sub nowrap" data-testid="last-heartbeat" title="${esc(ch.lastHeartbeat || '')}">heartbeat ${esc(ch.lastHeartbeat ? ago(ch.lastHeartbeat) : 'none yet')}</div>`,
-    hardware: `<div>${esc(hw || '—')}</div><div class="dev-sub">${esc(ch.firmwareVersion ? 'fw ' + ch.firmwareVersion : '')}${ch.lastBootAt ? ' · boot ' + esc(ago(ch.lastBootAt)) : ''}</div>`,
+    hardware: `<div>${esc(hw || '—')}</div><div class="dev-sub">${esc(ch.firmwareVersion ? 'fw ' + ch.firmwareVersion : '')}${ch.lastBootAt ? ' · boot ' + esc(ago(ch.lastBootAt)) : ''}</div>
+      ${ch.ocppVersion ? `<div class="dev-sub" data-testid="ocpp-version">${esc(ch.ocppVersion.replace('ocpp', 'OCPP '))}</div>` : ''}`,
   };
 }
+
+/** Whether the charger speaks OCPP 2.0.1 (its last connection did). */
+export const is201 = (ch) => ch.ocppVersion === 'ocpp2.0.1';
+
+/** The operator's commands of OCPP 2.0.1, sent as given (the contract's list). */
+const ACTIONS_201 = ['RequestStartTransaction', 'RequestStopTransaction', 'GetVariables', 'SetVariables', 'GetBaseReport',
+  'GetReport', 'SetNetworkProfile', 'Reset', 'ChangeAvailability', 'TriggerMessage', 'UnlockConnector', 'GetTransactionStatus',
+  'ClearCache', 'ReserveNow', 'CancelReservation', 'SendLocalList', 'GetLocalListVersion', 'SetChargingProfile',
+  'GetChargingProfiles', 'ClearChargingProfile', 'GetCompositeSchedule', 'UpdateFirmware', 'GetLog', 'CostUpdated', 'DataTransfer'];
 
 function chargerRow(ch) {
   const tr = document.createElement('tr');
@@ -138,7 +149,7 @@ function chargerRow(ch) {
     <td data-cell="charger"></td><td data-cell="station"></td><td data-cell="status"></td>
     <td data-cell="connectors"></td><td data-cell="heartbeat"></td><td data-cell="hardware"></td>
     <td class="right"><div class="row-actions">
-      <select class="sm" data-reset-type aria-label="Reset type"><option>Soft</option><option>Hard</option></select>
+      <select class="sm" data-reset-type aria-label="Reset type">${is201(ch) ? '<option>OnIdle</option><option>Immediate</option>' : '<option>Soft</option><option>Hard</option>'}</select>
       <button type="button" class="btn-sm" data-action="Reset" data-device="${esc(ch.deviceId)}">↻ Reset</button>
       <button type="button" class="btn-sm btn-ghost" data-manage aria-expanded="false">Manage ▾</button>
     </div></td>`;
@@ -157,42 +168,50 @@ function detailRow(ch) {
   const tr = document.createElement('tr');
   tr.className = 'detail';
   tr.dataset.detailFor = ch.deviceId;
+  // A 2.0.1 station: its commands as given, and its device model, instead of 1.6's commands.
+  const v16 = is201(ch) ? 'hidden' : '';
+  const given = is201(ch) ? `<div class="cmd" data-given-201><span class="cmd-name">OCPP 2.0.1 command</span>
+          <div class="cmd-fields"><select class="sm" data-given-action aria-label="Action">${ACTIONS_201.map((a) => `<option>${a}</option>`).join('')}</select>
+          <textarea class="sm wide mono" data-given-payload rows="3" aria-label="Payload (JSON)" placeholder='payload as JSON, e.g. {"evseId": 1, "operationalStatus": "Inoperative"}'></textarea>
+          <span class="muted small">Checked against the action's 2.0.1 schema and sent as given.</span></div>
+          <button type="button" class="btn-sm" data-action="Given201" data-device="${d}">Send</button></div>` : '';
   tr.innerHTML = `<td colspan="7"><div class="detail-inner">
     <div>
       <h3 class="subhead">Commands</h3>
       <div class="cmd-grid">
-        <div class="cmd"><span class="cmd-name">Unlock connector</span>
+        ${given}
+        <div class="cmd" ${v16}><span class="cmd-name">Unlock connector</span>
           <div class="cmd-fields"><select class="sm" data-conn></select></div>
           <button type="button" class="btn-sm" data-action="UnlockConnector" data-device="${d}">Unlock</button></div>
-        <div class="cmd"><span class="cmd-name">Availability</span>
+        <div class="cmd" ${v16}><span class="cmd-name">Availability</span>
           <div class="cmd-fields"><select class="sm" data-conn0></select>
           <select class="sm" data-avail><option>Operative</option><option>Inoperative</option></select></div>
           <button type="button" class="btn-sm" data-action="ChangeAvailability" data-device="${d}">Change</button></div>
-        <div class="cmd"><span class="cmd-name">Get configuration</span>
+        <div class="cmd" ${v16}><span class="cmd-name">Get configuration</span>
           <div class="cmd-fields"><input class="sm wide" data-keys placeholder="keys, comma separated (empty = all)"></div>
           <button type="button" class="btn-sm" data-action="GetConfiguration" data-device="${d}">Get</button></div>
-        <div class="cmd"><span class="cmd-name">Change configuration</span>
+        <div class="cmd" ${v16}><span class="cmd-name">Change configuration</span>
           <div class="cmd-fields"><input class="sm" data-key placeholder="key, e.g. HeartbeatInterval">
           <input class="sm" data-value placeholder="value"></div>
           <button type="button" class="btn-sm" data-action="ChangeConfiguration" data-device="${d}">Set</button></div>
-        <div class="cmd"><span class="cmd-name">Trigger message</span>
+        <div class="cmd" ${v16}><span class="cmd-name">Trigger message</span>
           <div class="cmd-fields"><select class="sm" data-trigger>
             <option>StatusNotification</option><option>Heartbeat</option><option>BootNotification</option><option>MeterValues</option>
             <option>DiagnosticsStatusNotification</option><option>FirmwareStatusNotification</option>
           </select>
           <select class="sm" data-trigger-conn></select></div>
           <button type="button" class="btn-sm" data-action="TriggerMessage" data-device="${d}">Trigger</button></div>
-        <div class="cmd"><span class="cmd-name">Clear cache</span>
+        <div class="cmd" ${v16}><span class="cmd-name">Clear cache</span>
           <div class="cmd-fields"><span class="muted small">Clears the charger's authorization cache.</span></div>
           <button type="button" class="btn-sm" data-action="ClearCache" data-device="${d}">Clear cache</button></div>
-        <div class="cmd"><span class="cmd-name">Remote start</span>
+        <div class="cmd" ${v16}><span class="cmd-name">Remote start</span>
           <div class="cmd-fields"><select class="sm" data-conn-start></select>
           <select class="sm" data-idtag aria-label="idTag"></select></div>
           <button type="button" class="btn-sm" data-action="RemoteStartTransaction" data-device="${d}">Start</button></div>
-        <div class="cmd"><span class="cmd-name">Remote stop</span>
+        <div class="cmd" ${v16}><span class="cmd-name">Remote stop</span>
           <div class="cmd-fields"><input class="sm" data-txid inputmode="numeric" placeholder="transactionId"></div>
           <button type="button" class="btn-sm" data-action="RemoteStopTransaction" data-device="${d}">Stop</button></div>
-        <div class="cmd"><span class="cmd-name">Data transfer</span>
+        <div class="cmd" ${v16}><span class="cmd-name">Data transfer</span>
           <div class="cmd-fields"><input class="sm" data-vendor placeholder="vendorId">
           <input class="sm" data-msgid placeholder="messageId">
           <input class="sm" data-data placeholder="data"></div>
@@ -207,10 +226,10 @@ function detailRow(ch) {
           <input class="sm" data-new-password type="password" autocomplete="new-password" placeholder="new password" aria-label="New OCPP password (16–40 characters)">
           <span class="muted small">Stored in csms only: a new password (16–40 characters) takes effect at the charger's next connection. Moving from profile 0 without one generates one.</span></div>
           <button type="button" class="btn-sm" data-save-security data-device="${d}">Save</button></div>
-        <div class="cmd"><span class="cmd-name">Rotate password</span>
+        <div class="cmd" ${v16}><span class="cmd-name">Rotate password</span>
           <div class="cmd-fields"><span class="muted small">Sends the charger a new random password (ChangeConfiguration AuthorizationKey, 20 bytes as hex); csms stores it only when the charger accepts.</span></div>
           <button type="button" class="btn-sm" data-rotate-password data-device="${d}">Rotate password</button></div>
-        <div class="cmd"><span class="cmd-name">Raise profile over OCPP</span>
+        <div class="cmd" ${v16}><span class="cmd-name">Raise profile over OCPP</span>
           <div class="cmd-fields"><select class="sm" data-raise-profile aria-label="New security profile">
             <option value="2">2 · TLS + password</option><option value="3">3 · TLS client certificate</option></select>
           <span class="muted small">ChangeConfiguration SecurityProfile; once accepted, send Reset: the charger must come back over wss://, and the old profile is refused.</span></div>
@@ -225,6 +244,7 @@ function detailRow(ch) {
           <div class="cmd-fields"><span class="muted small">Only chargers without charging history.</span></div>
           <button type="button" class="btn-sm btn-danger" data-delete data-device="${d}">Delete charger</button></div>
       </div>
+      ${is201(ch) ? deviceModelPanel(ch.deviceId) : ''}
     </div>
     <div>
       <div class="card-head tight">
@@ -446,6 +466,8 @@ export function toggleDetail(deviceId) {
     loadSecurity(deviceId);
     loadProfiles(deviceId);
     loadLocalList(deviceId);
+    const ch = state.chargers.find((c) => c.deviceId === deviceId);
+    if (ch && is201(ch)) loadDeviceModel(deviceId);
   } else {
     state.jobs.delete(deviceId);
   }

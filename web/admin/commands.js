@@ -70,11 +70,35 @@ function showCommandResult(kind, deviceId, action, content) {
   }
 }
 
+/** A 2.0.1 command as the operator wrote it: its action and JSON payload, or an error. */
+function givenCommand(scope) {
+  const action = scope.querySelector('[data-given-action]').value;
+  const text = scope.querySelector('[data-given-payload]').value.trim();
+  try {
+    const payload = text ? JSON.parse(text) : {};
+    if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return { action, error: 'The payload must be a JSON object.' };
+    return { action, payload };
+  } catch (e) {
+    return { action, error: `The payload is not valid JSON: ${e.message}` };
+  }
+}
+
 async function runCommand(button) {
-  const action = button.dataset.action;
+  let action = button.dataset.action;
   const deviceId = button.dataset.device;
   const scope = button.closest('tr');
-  const payload = commandPayload(action, scope);
+  let payload;
+  if (action === 'Given201') {
+    const given = givenCommand(scope);
+    action = given.action;
+    if (given.error) {
+      showCommandResult('error', deviceId, action, given.error);
+      return;
+    }
+    payload = given.payload;
+  } else {
+    payload = commandPayload(action, scope);
+  }
   if (action === 'ChangeConfiguration' && !payload.key) {
     showCommandResult('error', deviceId, action, 'Enter the configuration key to change.');
     scope.querySelector('[data-key]').focus();

@@ -43,8 +43,11 @@ pub struct TransactionEvent {
     pub seq_no: i64,
     /// The connector (for OCPP 2.0.1, the EVSE), when the event says.
     pub connector_id: Option<i32>,
-    /// The identifier that authorized it, when the event carries one.
+    /// The identifier the event carries: the one that authorized it, or the one that stopped it.
     pub id_tag: Option<String>,
+    /// Stopped with a master pass (an identifier that may stop any transaction): `id_tag` only
+    /// stopped it and never pays for it.
+    pub master_pass: bool,
     /// The id csms gave the start request that began it (the session's id).
     pub remote_start_id: Option<i64>,
     pub reservation_id: Option<i32>,
@@ -130,8 +133,10 @@ pub fn note(
     let at = timestamps::parse_timestamp(&ev.timestamp).unwrap_or_else(now);
     let (low, high) = registers(&ev.meter_value);
     write_tx(c, |c| {
-        // No identifier, but the start request csms sent: the session's one-time tag.
-        let tag = match (&ev.id_tag, ev.remote_start_id) {
+        // No identifier, but the start request csms sent: the session's one-time tag. A master
+        // pass is who stopped it: a transaction first seen at that stop is nobody's to bill.
+        let payer = ev.id_tag.as_ref().filter(|_| !ev.master_pass);
+        let tag = match (payer, ev.remote_start_id) {
             (Some(tag), _) => Some(tag.clone()),
             (None, Some(session)) => charging_sessions::table
                 .find(session)

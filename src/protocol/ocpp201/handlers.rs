@@ -1,7 +1,8 @@
 //! Handlers for the CALLs an OCPP 2.0.1 station sends, mapped to the core's terms:
 //! BootNotification (Accepted / Pending / Rejected, as the operator decided), Heartbeat,
 //! StatusNotification, NotifyReport (the device model, stored), NotifyEvent (acknowledged and
-//! logged), SecurityEventNotification (stored), and Authorize, TransactionEvent and MeterValues
+//! logged), SecurityEventNotification (stored), FirmwareStatusNotification and
+//! LogStatusNotification (recorded on the job, as 1.6's), and Authorize, TransactionEvent and MeterValues
 //! (`transactions`). The other actions are answered NotSupported until their blocks land.
 
 use serde_json::{Value, json};
@@ -108,11 +109,45 @@ pub async fn handle(
             .await?;
             Ok(json!({}))
         }
+        "FirmwareStatusNotification" | "LogStatusNotification" => {
+            job_status(&state, &ctx, &action, &payload).await
+        }
         other => Err(OcppError::new(
             ErrorCode::NotSupported,
             format!("{other} is not supported for OCPP 2.0.1 stations yet"),
         )),
     }
+}
+
+/// FirmwareStatusNotification and LogStatusNotification (also sent when an operator triggers them:
+/// status Idle): logged, and the status recorded on the station's job of that requestId as 1.6's
+/// SignedFirmwareStatusNotification and LogStatusNotification are (2.0.1's firmware update is the
+/// signed one); answered empty.
+async fn job_status(
+    state: &State,
+    ctx: &ChargerCtx,
+    action: &str,
+    payload: &Value,
+) -> Result<Value, OcppError> {
+    log::info!(
+        "{}: {action} {} (requestId {})",
+        ctx.device_id,
+        payload["status"],
+        payload["requestId"]
+    );
+    let firmware = action == "FirmwareStatusNotification";
+    let status = payload["status"].as_str().unwrap_or_default().to_string();
+    let request_id = payload["requestId"].as_i64();
+    let charger_id = ctx.charger_id;
+    state
+        .db
+        .run(move |c| {
+            crate::domain::security_jobs::status_notification(
+                c, charger_id, firmware, request_id, &status,
+            )
+        })
+        .await?;
+    Ok(json!({}))
 }
 
 async fn boot_notification(

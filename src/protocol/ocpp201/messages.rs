@@ -236,6 +236,7 @@ impl TransactionEvent {
             seq_no: self.seq_no,
             connector_id: self.evse.map(|e| e.id),
             id_tag: self.id_token.and_then(IdToken::tag),
+            master_pass: self.transaction_info.stopped_reason.as_deref() == Some("MasterPass"),
             remote_start_id: self.transaction_info.remote_start_id,
             reservation_id: self.reservation_id,
             timestamp: self.timestamp,

@@ -139,6 +139,7 @@ pub async fn transaction_event(
         info = Some(started.id_tag_info);
     }
     let mut running = None;
+    let mut show_cost = None;
     if let Some(id) = tx.filter(|_| !noted.readings.is_empty()) {
         let report = MeterReport {
             connector_id: noted.connector_id,
@@ -148,11 +149,20 @@ pub async fn transaction_event(
         let fu = state.meters.write(charger_id, report).await?;
         // The running cost for the station's display: what the customer's phone shows.
         running = fu.progress.as_ref().map(|(_, view)| {
+            let cost = crate::domain::money::parse_json(&view["cost"]).unwrap_or_default();
             format!(
                 "{} {} so far ({} kWh)",
-                view["cost"], state.settings.currency, view["energyKwh"]
+                crate::domain::money::display(cost),
+                state.settings.currency,
+                view["energyKwh"]
             )
         });
+        let every = Duration::from_secs(state.settings.cost_update_secs);
+        show_cost = fu
+            .progress
+            .as_ref()
+            .filter(|_| !ended && ctx.cost_shown.due(&station_tx, every))
+            .map(|(_, view)| view["cost"].clone());
         live_follow_up(state, ctx, fu);
     }
     let mut total_cost = None;
@@ -173,6 +183,11 @@ pub async fn transaction_event(
                 .run(move |c| station_transactions::final_cost(c, id))
                 .await?;
         }
+    }
+    if ended {
+        ctx.cost_shown.forget(&station_tx);
+    } else if let Some(cost) = show_cost.filter(|_| total_cost.is_none()) {
+        show(state, ctx, station_tx.clone(), cost);
     }
     if noted.gap {
         ask_status(state, ctx, station_tx);
@@ -198,6 +213,21 @@ pub async fn transaction_event(
         answer["updatedPersonalMessage"] = json!({"format": "UTF8", "content": text});
     }
     Ok(answer)
+}
+
+/// The customer's running cost on the station's display (CostUpdated, in the currency's units),
+/// sent once this CALL was answered; a refusal or silence only costs the display.
+fn show(state: &State, ctx: &ChargerCtx, station_tx: String, total_cost: Value) {
+    let (registry, device) = (state.registry.clone(), ctx.device_id.clone());
+    tokio::spawn(async move {
+        let command = Command::Given {
+            action: "CostUpdated".into(),
+            payload: json!({"totalCost": total_cost, "transactionId": station_tx}),
+        };
+        if let Err(e) = registry.send(&device, command, STATUS_TIMEOUT).await {
+            log::info!("{device}: CostUpdated for {station_tx}: {e}");
+        }
+    });
 }
 
 /// A gap in a transaction's sequence numbers: ask the station whether it still holds events of
