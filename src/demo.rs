@@ -105,14 +105,14 @@ async fn keep_connected(cfg: SimConfig, db: Db) {
     }
 }
 
-/// The 2.0.1 demo charger stays connected the same way (it boots again on every connection).
+/// The 2.0.1 demo charger stays connected too: once booted it reconnects by itself, keeping its
+/// transactions, and sends the events of the outage afterwards (`Station201::stay_connected`).
 async fn keep_201_connected(cfg: SimConfig) {
     loop {
         match Station201::connect(cfg.clone()).await {
             Ok(station) => {
                 station.spawn_heartbeats();
-                station.closed().await;
-                log::info!("demo charger {} disconnected; reconnecting", cfg.id);
+                station.stay_connected(Duration::from_secs(2)).await;
             }
             Err(e) => log::warn!("demo charger {}: {e}", cfg.id),
         }

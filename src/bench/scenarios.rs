@@ -934,6 +934,7 @@ async fn start_ceiling(
                                     transaction_id: tx,
                                     reason: Some("EVDisconnected".into()),
                                     transaction_data: Vec::new(),
+                                    later_readings: false,
                                 };
                                 crate::domain::charging::transactions::stop_transaction(
                                     c,

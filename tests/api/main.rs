@@ -13,6 +13,7 @@ mod charging;
 mod cluster;
 mod firmware;
 mod lifecycle;
+mod lifecycle201;
 mod local_list;
 mod nodes;
 mod ocpp;

@@ -72,6 +72,11 @@ pub struct TransactionEnded {
     /// Readings taken during the transaction, sent with its end.
     #[serde(default)]
     pub transaction_data: Vec<MeterValue>,
+    /// Not the end itself but readings taken before it that arrived after it (a 2.0.1 station's
+    /// events sent out of order): a `meter_stop` above the one recorded is late evidence of energy
+    /// rather than a replay.
+    #[serde(skip)]
+    pub later_readings: bool,
 }
 
 /// Readings taken at one instant.

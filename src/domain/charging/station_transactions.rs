@@ -20,8 +20,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::evidence::{MeterValue, TransactionEnded, TransactionStarted};
+use super::evidence::{Authorization, MeterValue, TransactionEnded, TransactionStarted};
 use crate::error::AppError;
+use crate::infra::db::models::OcppTransaction;
 use crate::infra::db::schema::{charging_sessions, ocpp_transactions, station_transactions};
 use crate::infra::db::{DbConnection, now, write_tx};
 use crate::infra::timestamps;
@@ -63,8 +64,9 @@ pub struct Noted {
     pub transaction_id: Option<i64>,
     /// The identifier that pays for it, once known.
     pub id_tag: Option<String>,
-    /// The answer already given about that identifier (a repeated event gets the same).
-    pub id_tag_status: Option<String>,
+    /// The answer already given about that identifier (a repeated event gets it again, see
+    /// `tags::answer_again`).
+    pub id_tag_info: Option<Authorization>,
     /// The transaction begins now.
     pub begin: Option<TransactionStarted>,
     /// Readings to store once it has begun (not with its end: those go with the end).
@@ -151,7 +153,7 @@ pub fn note(
             .first(c)
             .optional()?;
         let ended = ev.stage == Stage::Ended;
-        let (row_id, transaction_id, row, gap) = match found {
+        let (row_id, transaction_id, row, gap, was_ended) = match found {
             None => {
                 let known = Known {
                     connector_id: ev.connector_id,
@@ -175,7 +177,7 @@ pub fn note(
                     .get_result(c)?;
                 // First seen part way through (a station csms did not hear from, a compliance
                 // tool starting mid-session): nothing seen is missing, so nothing is asked.
-                (id, None, known, false)
+                (id, None, known, false, false)
             }
             Some(Row {
                 id,
@@ -210,7 +212,8 @@ pub fn note(
                 if let (Some(tx), None, Some(wh)) = (transaction_id, old.meter_start, low) {
                     register_known(c, tx, wh)?;
                 }
-                (id, transaction_id, known, gap)
+                let was_ended = old.ended_at.is_some();
+                (id, transaction_id, known, gap, was_ended)
             }
         };
         let connector_id = row.connector_id.unwrap_or(0);
@@ -225,13 +228,17 @@ pub fn note(
             }),
             _ => None,
         };
-        let id_tag_status = match transaction_id {
-            Some(tx) => ocpp_transactions::table
-                .find(tx)
-                .select(ocpp_transactions::id_tag_status)
-                .first::<Option<String>>(c)
-                .optional()?
-                .flatten(),
+        let id_tag_info = match transaction_id {
+            Some(tx) => {
+                let tx: OcppTransaction = ocpp_transactions::table
+                    .find(tx)
+                    .select(OcppTransaction::as_select())
+                    .first(c)?;
+                tx.id_tag_status
+                    .is_some()
+                    .then(|| super::tags::answer_again(c, &tx))
+                    .transpose()?
+            }
             None => None,
         };
         let begun = transaction_id.is_some() || begin.is_some();
@@ -251,6 +258,7 @@ pub fn note(
                 } else {
                     Vec::new()
                 },
+                later_readings: !ended && was_ended,
             }),
             _ => None,
         };
@@ -258,7 +266,7 @@ pub fn note(
             row_id,
             transaction_id,
             id_tag: row.id_tag.clone(),
-            id_tag_status,
+            id_tag_info,
             begin,
             readings: if row.ended_at.is_some() || !begun {
                 Vec::new()
@@ -313,13 +321,15 @@ pub fn station_id(c: &mut DbConnection, tx_id: i64) -> Result<Option<String>, Ap
         .optional()?)
 }
 
-/// What the customer pays for the core's transaction `tx_id` once it ended, in minor units
-/// (`None`: still running, or no session bills it).
+/// What the customer pays for the core's transaction `tx_id` once it ended, in minor units, late
+/// charges included (a late end after csms settled it bills more) (`None`: still running, or no
+/// session bills it).
 pub fn final_cost(c: &mut DbConnection, tx_id: i64) -> Result<Option<i64>, AppError> {
     Ok(charging_sessions::table
         .filter(charging_sessions::transaction_id.eq(tx_id))
         .filter(charging_sessions::stopped_at.is_not_null())
-        .select(charging_sessions::cost)
-        .first(c)
-        .optional()?)
+        .select((charging_sessions::cost, charging_sessions::late_cost))
+        .first::<(i64, i64)>(c)
+        .optional()?
+        .map(|(cost, late)| cost + late))
 }

@@ -12,7 +12,7 @@ use super::Failure;
 use super::evidence::Authorization;
 use crate::domain::charging::status::SessionStatus;
 use crate::error::AppError;
-use crate::infra::db::models::Session;
+use crate::infra::db::models::{OcppTransaction, Session};
 use crate::infra::db::schema::{charging_sessions, customers, id_tags};
 use crate::infra::db::{DbConnection, now};
 use crate::infra::timestamps;
@@ -54,6 +54,29 @@ pub fn wallet_accepted(card: Option<&Authorization>) -> Authorization {
         )),
         parent_id_tag: card.and_then(|i| i.parent_id_tag.clone()),
     }
+}
+
+/// The answer about a transaction's idTag given again (a repeated start, a later event that
+/// carries it): the status it got and, for a wallet-paid one that was accepted, the short validity
+/// every such answer carries ([`wallet_accepted`]), so that a charger that caches this answer
+/// cannot start the tag offline later.
+pub fn answer_again(c: &mut DbConnection, tx: &OcppTransaction) -> Result<Authorization, AppError> {
+    let Some(status) = &tx.id_tag_status else {
+        return authorize(c, tx.charger_id, &tx.id_tag);
+    };
+    let wallet_paid = match tx.session_id.filter(|_| status == "Accepted") {
+        Some(sid) => charging_sessions::table
+            .find(sid)
+            .select(charging_sessions::customer_id)
+            .first::<Option<i64>>(c)?
+            .is_some(),
+        None => false,
+    };
+    Ok(if wallet_paid {
+        wallet_accepted(None)
+    } else {
+        Authorization::status(status)
+    })
 }
 
 /// Who pays for a transaction started with an idTag.

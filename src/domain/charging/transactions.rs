@@ -239,10 +239,7 @@ fn replayed(
         "charger {charger_id}: StartTransaction repeats transaction {}",
         tx.id
     );
-    let info = match &tx.id_tag_status {
-        Some(status) => Authorization::status(status),
-        None => tags::authorize(c, charger_id, &tx.id_tag)?,
-    };
+    let info = tags::answer_again(c, tx)?;
     Ok(Started {
         transaction_id: tx.id,
         id_tag_info: info,
@@ -816,8 +813,9 @@ pub struct Stopped {
 
 /// StopTransaction: closes the transaction exactly once and settles its session from the best
 /// evidence. For a transaction csms had already closed (lost, superseded, force-closed), a late
-/// StopTransaction bills what it shows beyond what was settled; a replay changes nothing and gets
-/// the same answer. Either way the charger gets an answer.
+/// StopTransaction bills what it shows beyond what was settled, as do readings taken before an end
+/// that arrive after it (`later_readings`); a replay changes nothing and gets the same answer.
+/// Either way the charger gets an answer.
 pub fn stop_transaction(
     c: &mut DbConnection,
     charger_id: i64,
@@ -877,7 +875,21 @@ pub fn stop_transaction(
             ))
             .execute(c)?
                 == 1;
-        if closed == 0 && !late {
+        // Readings taken before the end that came after it (out of order) and show more than it
+        // recorded: late evidence for the session (a repeated end is a replay, whatever it says).
+        let raised = closed == 0
+            && !late
+            && req.later_readings
+            && diesel::update(
+                ocpp_transactions::table
+                    .find(tx.id)
+                    .filter(ocpp_transactions::session_id.is_not_null())
+                    .filter(ocpp_transactions::meter_stop.lt(req.meter_stop)),
+            )
+            .set(ocpp_transactions::meter_stop.eq(req.meter_stop))
+            .execute(c)?
+                == 1;
+        if closed == 0 && !late && !raised {
             return Ok(Stopped {
                 id_tag_info: info,
                 follow_up,
@@ -894,7 +906,7 @@ pub fn stop_transaction(
         let hint = stored
             .and_then(|r| r.checked_sub(tx.meter_start))
             .filter(|e| *e >= 0);
-        match (tx.session_id, late) {
+        match (tx.session_id, late || raised) {
             (Some(sid), false) => {
                 let end = End {
                     reason,

@@ -120,7 +120,7 @@ pub async fn transaction_event(
             .is_some_and(|o| tags::normalize(o) == tags::normalize(t))
     };
     let mut info = match &token {
-        Some(t) if own(t) => noted.id_tag_status.as_deref().map(Authorization::status),
+        Some(t) if own(t) => noted.id_tag_info.clone(),
         _ => None,
     };
     let began = noted.begin.is_some();
