@@ -141,8 +141,8 @@ pub struct Settings {
     #[arg(long, env = "CSMS_DISABLE_AUTH_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
     pub disable_auth_cache: bool,
     /// The OCPP versions the endpoint serves (subprotocols, comma-separated: `ocpp1.6`,
-    /// `ocpp2.0.1`); a station offering several gets the most recent. OCPP 2.0.1 is being built
-    /// (boot, heartbeat, status and reports so far, no charging yet): serve it only to try it
+    /// `ocpp2.0.1`); a station offering several gets the most recent. OCPP 2.0.1 charges with the
+    /// wallet; its local lists, smart charging, firmware and certificates are being built
     #[arg(
         long,
         env = "CSMS_OCPP_VERSIONS",
