@@ -541,14 +541,19 @@ pub async fn tc_081_secure_firmware_update_invalid_signature(ctx: Ctx) {
             .any(|e| e["type"] == "InvalidFirmwareSignature" && e["source"] == "charger")
     })
     .await;
-    assert!(
-        ctx.answered(
-            "SignedFirmwareStatusNotification",
-            "status",
-            "InvalidSignature"
-        )
-        .await
-    );
+    // The status came before the event, but the message log is written behind (group commit).
+    eventually(
+        "SignedFirmwareStatusNotification InvalidSignature answered",
+        || async {
+            ctx.answered(
+                "SignedFirmwareStatusNotification",
+                "status",
+                "InvalidSignature",
+            )
+            .await
+        },
+    )
+    .await;
     let jobs = security_jobs(app, admin, device).await;
     assert_eq!(jobs[0]["status"], "InvalidSignature");
     assert_eq!(
