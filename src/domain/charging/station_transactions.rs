@@ -24,7 +24,7 @@ use super::evidence::{Authorization, MeterValue, TransactionEnded, TransactionSt
 use crate::error::AppError;
 use crate::infra::db::models::OcppTransaction;
 use crate::infra::db::schema::{charging_sessions, ocpp_transactions, station_transactions};
-use crate::infra::db::{DbConnection, now, write_tx};
+use crate::infra::db::{DbConnection, now, relaxed_tx, write_tx};
 use crate::infra::timestamps;
 
 /// Where a transaction is in its life, as the station reports it.
@@ -80,7 +80,7 @@ pub struct Noted {
 
 /// What is known of a station's transaction: written whole on its first event and on every
 /// later one.
-#[derive(Queryable, Selectable, Insertable, AsChangeset, Debug)]
+#[derive(Queryable, Selectable, Insertable, AsChangeset, Debug, Clone, PartialEq)]
 #[diesel(table_name = station_transactions)]
 #[diesel(treat_none_as_null = true, treat_none_as_default_value = false)]
 struct Known {
@@ -124,6 +124,92 @@ fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
+/// What is known of a transaction once `ev` (at `at`, naming payer `tag`) is added to `old`.
+fn merged(old: &Known, ev: &TransactionEvent, at: NaiveDateTime, tag: Option<String>) -> Known {
+    let ended = ev.stage == Stage::Ended;
+    let (low, high) = registers(&ev.meter_value);
+    Known {
+        connector_id: old.connector_id.or(ev.connector_id),
+        id_tag: old.id_tag.clone().or(tag),
+        reservation_id: old.reservation_id.or(ev.reservation_id),
+        started_at: if ended {
+            old.started_at
+        } else {
+            old.started_at.min(at)
+        },
+        meter_start: min_opt(old.meter_start, low),
+        seq_max: old.seq_max.max(ev.seq_no),
+        ended_at: old.ended_at.or(ended.then_some(at)),
+        // Readings that come after the end raise what it ended at.
+        meter_stop: if ended || old.ended_at.is_some() {
+            max_opt(old.meter_stop, high)
+        } else {
+            old.meter_stop
+        },
+        stopped_reason: old.stopped_reason.clone().or(ev.stopped_reason.clone()),
+    }
+}
+
+/// The common event of a running transaction: an Updated with readings and nothing new (no
+/// identifier, the transaction begun and not ended, no earlier time or lower register). Only its
+/// sequence number is news: it is noted in a transaction that does not wait for the disk (a
+/// sequence number lost in a crash costs at most one needless GetTransactionStatus), and the
+/// readings go on to the meter writer, which stores them durably. `None`: not such an event (its
+/// row is left as it was; [`note`] notes it).
+fn note_running(
+    c: &mut DbConnection,
+    charger_id: i64,
+    ev: &TransactionEvent,
+    at: NaiveDateTime,
+) -> Result<Option<Noted>, AppError> {
+    if ev.stage != Stage::Updated || ev.id_tag.is_some() || ev.remote_start_id.is_some() {
+        return Ok(None);
+    }
+    relaxed_tx(c, |c| {
+        let found: Option<Row> = station_transactions::table
+            .filter(station_transactions::charger_id.eq(charger_id))
+            .filter(station_transactions::station_tx_id.eq(&ev.station_tx_id))
+            .select(Row::as_select())
+            .first(c)
+            .optional()?;
+        let Some(Row {
+            id,
+            transaction_id: Some(transaction_id),
+            known: old,
+        }) = found
+        else {
+            return Ok(None);
+        };
+        let known = merged(&old, ev, at, None);
+        let news = Known {
+            seq_max: old.seq_max,
+            ..known.clone()
+        } != old;
+        if news || old.ended_at.is_some() || old.id_tag.is_none() || old.meter_start.is_none() {
+            return Ok(None);
+        }
+        // Raised only (two events noted at once keep the higher).
+        diesel::update(
+            station_transactions::table
+                .find(id)
+                .filter(station_transactions::seq_max.lt(known.seq_max)),
+        )
+        .set(station_transactions::seq_max.eq(known.seq_max))
+        .execute(c)?;
+        Ok(Some(Noted {
+            row_id: id,
+            transaction_id: Some(transaction_id),
+            id_tag: old.id_tag,
+            id_tag_info: None,
+            begin: None,
+            readings: ev.meter_value.clone(),
+            connector_id: old.connector_id.unwrap_or(0),
+            end: None,
+            gap: ev.seq_no > old.seq_max + 1,
+        }))
+    })
+}
+
 /// Notes one event on the station's row (created on its first event) and says what it means.
 pub fn note(
     c: &mut DbConnection,
@@ -131,6 +217,9 @@ pub fn note(
     ev: &TransactionEvent,
 ) -> Result<Noted, AppError> {
     let at = timestamps::parse_timestamp(&ev.timestamp).unwrap_or_else(now);
+    if let Some(noted) = note_running(c, charger_id, ev, at)? {
+        return Ok(noted);
+    }
     let (low, high) = registers(&ev.meter_value);
     write_tx(c, |c| {
         // No identifier, but the start request csms sent: the session's one-time tag. A master
@@ -185,26 +274,7 @@ pub fn note(
                 known: old,
             }) => {
                 let gap = ev.seq_no > old.seq_max + 1;
-                let known = Known {
-                    connector_id: old.connector_id.or(ev.connector_id),
-                    id_tag: old.id_tag.or(tag),
-                    reservation_id: old.reservation_id.or(ev.reservation_id),
-                    started_at: if ended {
-                        old.started_at
-                    } else {
-                        old.started_at.min(at)
-                    },
-                    meter_start: min_opt(old.meter_start, low),
-                    seq_max: old.seq_max.max(ev.seq_no),
-                    ended_at: old.ended_at.or(ended.then_some(at)),
-                    // Readings that come after the end raise what it ended at.
-                    meter_stop: if ended || old.ended_at.is_some() {
-                        max_opt(old.meter_stop, high)
-                    } else {
-                        old.meter_stop
-                    },
-                    stopped_reason: old.stopped_reason.or(ev.stopped_reason.clone()),
-                };
+                let known = merged(&old, ev, at, tag);
                 diesel::update(station_transactions::table.find(id))
                     .set(&known)
                     .execute(c)?;
