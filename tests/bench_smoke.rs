@@ -27,21 +27,30 @@ fn bench(args: &[&str], postgres: bool) -> Option<Value> {
     Some(serde_json::from_str(last).expect("summary is JSON"))
 }
 
-fn connections(postgres: bool) {
+fn connections(postgres: bool, ocpp: &str) {
     let Some(r) = bench(
-        &["connections", "--chargers", "300", "--duration", "30"],
+        &[
+            "connections",
+            "--chargers",
+            "300",
+            "--duration",
+            "30",
+            "--ocpp",
+            ocpp,
+        ],
         postgres,
     ) else {
         return;
     };
     assert_eq!(r["scenario"], "connections");
+    assert_eq!(r["ocpp"], ocpp, "{r}");
     assert_eq!(r["connected"], 300, "{r}");
     assert_eq!(r["failed"], 0, "{r}");
     assert_eq!(r["online_reported"], 300, "{r}");
     assert!(r["rss_kib"].as_u64().unwrap() > 0);
 }
 
-fn ingest(postgres: bool) {
+fn ingest(postgres: bool, ocpp: &str) {
     let Some(r) = bench(
         &[
             "ingest",
@@ -51,12 +60,15 @@ fn ingest(postgres: bool) {
             "2",
             "--pool-size",
             "8",
+            "--ocpp",
+            ocpp,
         ],
         postgres,
     ) else {
         return;
     };
     assert_eq!(r["scenario"], "ingest");
+    assert_eq!(r["ocpp"], ocpp, "{r}");
     let acked = r["acked"].as_i64().unwrap();
     assert!(acked > 0, "{r}");
     assert!(
@@ -80,7 +92,7 @@ fn ingest(postgres: bool) {
     assert!(r["ratio"].as_f64().unwrap() > 0.0, "{r}");
 }
 
-fn start(postgres: bool) {
+fn start(postgres: bool, ocpp: &str) {
     let Some(r) = bench(
         &[
             "start",
@@ -92,12 +104,15 @@ fn start(postgres: bool) {
             "2",
             "--pool-size",
             "4",
+            "--ocpp",
+            ocpp,
         ],
         postgres,
     ) else {
         return;
     };
     assert_eq!(r["scenario"], "start");
+    assert_eq!(r["ocpp"], ocpp, "{r}");
     assert!(r["starts"].as_u64().unwrap() > 0, "{r}");
     assert_eq!(r["double_bookings"], 0, "{r}");
     assert_eq!(r["conservation_ok"], true, "{r}");
@@ -232,27 +247,54 @@ fn storm_cut_short(postgres: bool) {
 
 #[test]
 fn connections_sqlite() {
-    connections(false)
+    connections(false, "1.6")
 }
 #[test]
 fn connections_postgres() {
-    connections(true)
+    connections(true, "1.6")
+}
+/// The same on OCPP 2.0.1 chargers.
+#[test]
+fn connections_201_sqlite() {
+    connections(false, "2.0.1")
+}
+#[test]
+fn connections_201_postgres() {
+    connections(true, "2.0.1")
 }
 #[test]
 fn ingest_sqlite() {
-    ingest(false)
+    ingest(false, "1.6")
 }
 #[test]
 fn ingest_postgres() {
-    ingest(true)
+    ingest(true, "1.6")
+}
+/// The same on OCPP 2.0.1 chargers.
+#[test]
+fn ingest_201_sqlite() {
+    ingest(false, "2.0.1")
+}
+#[test]
+fn ingest_201_postgres() {
+    ingest(true, "2.0.1")
 }
 #[test]
 fn start_sqlite() {
-    start(false)
+    start(false, "1.6")
 }
 #[test]
 fn start_postgres() {
-    start(true)
+    start(true, "1.6")
+}
+/// The same on OCPP 2.0.1 chargers.
+#[test]
+fn start_201_sqlite() {
+    start(false, "2.0.1")
+}
+#[test]
+fn start_201_postgres() {
+    start(true, "2.0.1")
 }
 
 #[test]

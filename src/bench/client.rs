@@ -15,10 +15,13 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use crate::protocol::frame::Frame;
+use crate::simulator::Ocpp;
 
 pub struct Client {
     ws: WebSocketStream<SimStream>,
     next: u64,
+    /// The version this charger speaks (offered alone in the handshake).
+    pub ocpp: Ocpp,
 }
 
 /// Source address for the i-th connection: 127.0.0.2, .3, ... in blocks of 20,000 (one source
@@ -50,6 +53,28 @@ impl Client {
         password: Option<&str>,
         tls: Option<Arc<rustls::ClientConfig>>,
     ) -> Result<Client, String> {
+        Self::open(port, id, source, password, tls, Ocpp::V16).await
+    }
+
+    /// Like [`Client::connect`], speaking `ocpp` (over TLS when a client configuration is given).
+    pub async fn connect_version(
+        port: u16,
+        id: &str,
+        source: IpAddr,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        ocpp: Ocpp,
+    ) -> Result<Client, String> {
+        Self::open(port, id, source, None, tls, ocpp).await
+    }
+
+    async fn open(
+        port: u16,
+        id: &str,
+        source: IpAddr,
+        password: Option<&str>,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        ocpp: Ocpp,
+    ) -> Result<Client, String> {
         let socket = TcpSocket::new_v4().map_err(|e| e.to_string())?;
         socket
             .bind(SocketAddr::new(source, 0))
@@ -76,7 +101,10 @@ impl Client {
             .map_err(|e| e.to_string())?;
         req.headers_mut().insert(
             "Sec-WebSocket-Protocol",
-            HeaderValue::from_static("ocpp1.6"),
+            HeaderValue::from_static(match ocpp {
+                Ocpp::V16 => "ocpp1.6",
+                Ocpp::V201 => "ocpp2.0.1",
+            }),
         );
         if let Some(pw) = password {
             use base64::Engine;
@@ -92,11 +120,28 @@ impl Client {
         )
         .await
         .map_err(|e| format!("handshake: {e}"))?;
-        Ok(Client { ws, next: 0 })
+        Ok(Client { ws, next: 0, ocpp })
     }
 
-    /// Sends a CALL and waits for its CALLRESULT (answering nothing else meanwhile).
+    /// Sends a CALL and waits for its CALLRESULT (answering nothing else meanwhile but a 2.0.1
+    /// CostUpdated, whose answer is empty).
     pub async fn call(&mut self, action: &str, payload: Value) -> Result<Value, String> {
+        self.exchange(action, payload)
+            .await?
+            .map_err(|(code, description)| format!("{code}: {description}"))
+    }
+
+    /// Sends a CALL and waits for its answer, a CALLERROR included (the server heard it).
+    pub async fn call_answered(&mut self, action: &str, payload: Value) -> Result<(), String> {
+        self.exchange(action, payload).await.map(|_| ())
+    }
+
+    /// A CALL and its answer: the CALLRESULT's payload or the CALLERROR's code and description.
+    async fn exchange(
+        &mut self,
+        action: &str,
+        payload: Value,
+    ) -> Result<Result<Value, (String, String)>, String> {
         self.next += 1;
         let id = self.next.to_string();
         self.ws
@@ -108,13 +153,27 @@ impl Client {
         loop {
             match self.ws.next().await {
                 Some(Ok(Message::Text(t))) => match Frame::parse(t.as_str()) {
-                    Ok(Frame::CallResult { id: rid, payload }) if rid == id => return Ok(payload),
+                    Ok(Frame::CallResult { id: rid, payload }) if rid == id => {
+                        return Ok(Ok(payload));
+                    }
                     Ok(Frame::CallError {
                         id: rid,
                         code,
                         description,
                         ..
-                    }) if rid == id => return Err(format!("{code}: {description}")),
+                    }) if rid == id => return Ok(Err((code, description))),
+                    Ok(Frame::Call {
+                        id: cid, action, ..
+                    }) if self.ocpp == Ocpp::V201 && action == "CostUpdated" => {
+                        let answer = Frame::CallResult {
+                            id: cid,
+                            payload: serde_json::json!({}),
+                        };
+                        self.ws
+                            .send(Message::text(answer.to_text()))
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    }
                     _ => continue,
                 },
                 Some(Ok(_)) => continue,
@@ -126,6 +185,9 @@ impl Client {
 
     /// Boot, report connector 1 Available, heartbeat: what a charger does after connecting.
     pub async fn boot(&mut self) -> Result<(), String> {
+        if self.ocpp == Ocpp::V201 {
+            return self.boot_201().await;
+        }
         let boot = self
             .call(
                 "BootNotification",
@@ -138,6 +200,28 @@ impl Client {
         self.call(
             "StatusNotification",
             serde_json::json!({"connectorId": 1, "errorCode": "NoError", "status": "Available"}),
+        )
+        .await?;
+        self.call("Heartbeat", serde_json::json!({})).await?;
+        Ok(())
+    }
+
+    /// [`Client::boot`] in OCPP 2.0.1's words: EVSE 1's connector 1 is Available.
+    async fn boot_201(&mut self) -> Result<(), String> {
+        let boot = self
+            .call(
+                "BootNotification",
+                serde_json::json!({"reason": "PowerUp",
+                    "chargingStation": {"model": "load", "vendorName": "bench"}}),
+            )
+            .await?;
+        if boot["status"] != "Accepted" {
+            return Err(format!("boot not accepted: {boot}"));
+        }
+        self.call(
+            "StatusNotification",
+            serde_json::json!({"timestamp": crate::infra::timestamps::now_timestamp(),
+                "connectorStatus": "Available", "evseId": 1, "connectorId": 1}),
         )
         .await?;
         self.call("Heartbeat", serde_json::json!({})).await?;
@@ -180,6 +264,7 @@ pub async fn connect_all(
     parallel: usize,
     deadline: tokio::time::Instant,
     tls: Option<Arc<rustls::ClientConfig>>,
+    ocpp: Ocpp,
 ) -> Held {
     use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
     let n = chargers.len();
@@ -206,7 +291,7 @@ pub async fn connect_all(
         let tls = tls.clone();
         tokio::spawn(async move {
             let attempt = tokio::time::timeout_at(deadline, async {
-                let mut c = Client::connect_with(port, &id, source_ip(i), None, tls).await?;
+                let mut c = Client::connect_version(port, &id, source_ip(i), tls, ocpp).await?;
                 c.boot().await?;
                 Ok::<_, String>(c)
             })

@@ -47,7 +47,14 @@ pub async fn worker(spec: &str, args: &BenchArgs) -> Result<(), AppError> {
     let chargers = (first..first + count)
         .map(|i| (i, format!("LOAD{i}"), ports[i % ports.len()]))
         .collect();
-    let held = connect_all(chargers, args.parallel_handshakes, deadline, None).await;
+    let held = connect_all(
+        chargers,
+        args.parallel_handshakes,
+        deadline,
+        None,
+        crate::simulator::Ocpp::V16,
+    )
+    .await;
     let report = WorkerReport {
         connected: held.connected,
         failed: held.failed,

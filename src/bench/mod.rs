@@ -89,6 +89,11 @@ pub struct BenchArgs {
     /// 50, so that trimming reaches its steady state within minutes)
     #[arg(long)]
     pub message_log_limit: Option<i64>,
+    /// connections, ingest, start: the OCPP version the chargers speak (2.0.1: the server serves
+    /// both; ingest sends TransactionEvent Updated with the energy register instead of
+    /// MeterValues). Not with --nodes: 2.0.1 is not served in cluster mode
+    #[arg(long, value_enum, default_value_t = crate::simulator::Ocpp::V16)]
+    pub ocpp: crate::simulator::Ocpp,
     /// The csms binary to benchmark (default: this one)
     #[arg(long)]
     pub server: Option<PathBuf>,
@@ -408,6 +413,9 @@ impl ServerProcess {
             .message_log_limit
             .or((args.scenario == Scenario::Soak).then_some(soak::MESSAGE_LOG_LIMIT));
         let mut env = env;
+        if args.ocpp == crate::simulator::Ocpp::V201 {
+            env.push(("CSMS_OCPP_VERSIONS".into(), "ocpp1.6,ocpp2.0.1".into()));
+        }
         if let Some(limit) = log_limit {
             env.push(("CSMS_MESSAGE_LOG_LIMIT".into(), limit.to_string()));
         }
@@ -588,6 +596,21 @@ pub async fn run(args: BenchArgs) -> Result<(), AppError> {
     if let Some(spec) = &args.worker {
         return cluster::worker(spec, &args).await;
     }
+    if args.ocpp == crate::simulator::Ocpp::V201 {
+        if !matches!(
+            args.scenario,
+            Scenario::Connections | Scenario::Ingest | Scenario::Start
+        ) {
+            return Err(AppError::Config(
+                "--ocpp 2.0.1 is measured by connections, ingest and start".into(),
+            ));
+        }
+        if args.nodes > 1 {
+            return Err(AppError::Config(
+                "--ocpp 2.0.1 is not served in cluster mode (--nodes) yet".into(),
+            ));
+        }
+    }
     raise_nofile_limit();
     let limit = nofile_limit();
     let wanted = args.chargers.unwrap_or(10_000) as u64 + 100;
@@ -625,6 +648,16 @@ pub async fn run(args: BenchArgs) -> Result<(), AppError> {
     let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
     server.stop().await;
     let mut report = Report::new(&name, backend, started.elapsed().as_secs_f64());
+    if matches!(
+        args.scenario,
+        Scenario::Connections | Scenario::Ingest | Scenario::Start
+    ) {
+        let version = match args.ocpp {
+            crate::simulator::Ocpp::V16 => "1.6",
+            crate::simulator::Ocpp::V201 => "2.0.1",
+        };
+        report.add("ocpp", "OCPP version of the chargers", version.into());
+    }
     match result {
         Ok(figures) => {
             for (key, label, value) in figures {

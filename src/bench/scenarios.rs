@@ -17,7 +17,7 @@ use crate::error::AppError;
 use crate::infra::db::models::NewOcppMessage;
 use crate::infra::db::schema::{chargers, charging_sessions, customers, meter_values};
 use crate::infra::db::{Db, DbConnection, now, relaxed_tx, write_tx};
-use crate::simulator::{SimConfig, Simulator};
+use crate::simulator::{Ocpp, SimConfig, Simulator};
 
 /// Reads `<name>_sum` and `<name>_count` from Prometheus text.
 fn metric_mean(text: &str, name: &str) -> Option<f64> {
@@ -49,7 +49,7 @@ pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Fig
         .enumerate()
         .map(|(i, id)| (i, id, port))
         .collect();
-    let held = connect_all(chargers, args.parallel_handshakes, deadline, tls).await;
+    let held = connect_all(chargers, args.parallel_handshakes, deadline, tls, args.ocpp).await;
     let (ok, bad) = (held.connected, held.failed);
     let phase = held.phase_s.max(1e-3);
     println!("{ok} connected, {bad} failed in {phase:.1} s; letting the server settle...");
@@ -119,6 +119,43 @@ pub async fn connections(args: &BenchArgs, server: &ServerProcess) -> Result<Fig
 fn meter_payload(tx: i64, register: u64) -> Value {
     json!({"connectorId": 1, "transactionId": tx, "meterValue": [{"timestamp": crate::infra::timestamps::now_timestamp(),
         "sampledValue": [{"value": register.to_string(), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]})
+}
+
+/// A reading of transaction `tx` at `register` Wh in its version's words: a MeterValues (1.6), or
+/// a TransactionEvent Updated with the next seqNo (2.0.1).
+fn meter_call(tx: &Tx, seq: &mut i64, register: u64) -> (&'static str, Value) {
+    match tx {
+        Tx::Station(id) => {
+            *seq += 1;
+            (
+                "TransactionEvent",
+                event_payload("Updated", id, *seq, register),
+            )
+        }
+        Tx::Csms(id) => ("MeterValues", meter_payload(*id, register)),
+    }
+}
+
+/// A 2.0.1 TransactionEvent `kind` of the station's transaction `id` on EVSE 1, with an energy
+/// register reading of `register` Wh in the context its type calls for.
+fn event_payload(kind: &str, id: &str, seq: i64, register: u64) -> Value {
+    let at = crate::infra::timestamps::now_timestamp();
+    let (trigger, context) = match kind {
+        "Started" => ("Authorized", "Transaction.Begin"),
+        _ => ("MeterValuePeriodic", "Sample.Periodic"),
+    };
+    json!({"eventType": kind, "timestamp": at, "triggerReason": trigger, "seqNo": seq,
+        "transactionInfo": {"transactionId": id}, "evse": {"id": 1, "connectorId": 1},
+        "meterValue": [{"timestamp": at, "sampledValue": [{"value": register,
+            "context": context, "measurand": "Energy.Active.Import.Register",
+            "unitOfMeasure": {"unit": "Wh"}}]}]})
+}
+
+/// A bench charger's transaction: csms's number (1.6) or the station's identifier (2.0.1).
+#[derive(Clone, Debug)]
+enum Tx {
+    Csms(i64),
+    Station(String),
 }
 
 /// An energy register that grows by 10 Wh per second (a 36 kW charge) from the start of the run:
@@ -326,8 +363,9 @@ async fn log_drain(
     use crate::infra::db::schema::ocpp_messages;
     let give_up = since + Duration::from_secs(60);
     while Instant::now() < give_up {
+        // Answered or refused, it is logged in the same queue.
         let sent = probe
-            .call(
+            .call_answered(
                 "DataTransfer",
                 json!({"vendorId": "csms-bench", "messageId": "log-drain"}),
             )
@@ -358,18 +396,19 @@ async fn log_drain(
 }
 
 /// Opens a customer session on connector 1 of each charger (reserve + debit and activate straight
-/// in the database, as the start API does), then the charger's StartTransaction over OCPP. Returns
-/// the transaction ids. Price 0.30 per kWh, a prepaid amount far beyond the run.
+/// in the database, as the start API does), then the charger's start over OCPP (StartTransaction,
+/// or a 2.0.1 TransactionEvent Started with the session's idToken). Returns each session's id and
+/// transaction. Price 0.30 per kWh, a prepaid amount far beyond the run.
 async fn open_sessions(
     db: &Db,
     clients: &mut [Client],
     charger_ids: &[i64],
     customers: &[i64],
-) -> Result<Vec<i64>, AppError> {
+) -> Result<Vec<(i64, Tx)>, AppError> {
     let mut txs = Vec::with_capacity(clients.len());
     for ((client, charger), customer) in clients.iter_mut().zip(charger_ids).zip(customers) {
         let (charger, customer) = (*charger, *customer);
-        let tag = db
+        let (session, tag) = db
             .run(move |c| {
                 let r = crate::domain::charging::start::Reservation {
                     customer_id: customer,
@@ -384,23 +423,43 @@ async fn open_sessions(
                 let s = crate::domain::charging::start::reserve(c, &r)
                     .map_err(|_| AppError::Internal("bench: cannot open a session".into()))?;
                 write_tx(c, |c| crate::domain::charging::activate(c, s.id, None))?;
-                Ok(s.id_tag)
+                Ok((s.id, s.id_tag))
             })
             .await?;
-        let answer = client
-            .call(
-                "StartTransaction",
-                json!({"connectorId": 1, "idTag": tag, "meterStart": 1_000_000,
-                    "timestamp": crate::infra::timestamps::now_timestamp()}),
-            )
-            .await
-            .map_err(AppError::Internal)?;
-        if answer["idTagInfo"]["status"] != "Accepted" {
-            return Err(AppError::Internal(format!(
-                "bench: StartTransaction not accepted: {answer}"
-            )));
-        }
-        txs.push(answer["transactionId"].as_i64().unwrap_or_default());
+        let tx = match client.ocpp {
+            Ocpp::V16 => {
+                let answer = client
+                    .call(
+                        "StartTransaction",
+                        json!({"connectorId": 1, "idTag": tag, "meterStart": 1_000_000,
+                            "timestamp": crate::infra::timestamps::now_timestamp()}),
+                    )
+                    .await
+                    .map_err(AppError::Internal)?;
+                if answer["idTagInfo"]["status"] != "Accepted" {
+                    return Err(AppError::Internal(format!(
+                        "bench: StartTransaction not accepted: {answer}"
+                    )));
+                }
+                Tx::Csms(answer["transactionId"].as_i64().unwrap_or_default())
+            }
+            Ocpp::V201 => {
+                let id = format!("BENCH-{session}");
+                let mut started = event_payload("Started", &id, 0, 1_000_000);
+                started["idToken"] = json!({"idToken": tag, "type": "Central"});
+                let answer = client
+                    .call("TransactionEvent", started)
+                    .await
+                    .map_err(AppError::Internal)?;
+                if answer["idTokenInfo"]["status"] != "Accepted" {
+                    return Err(AppError::Internal(format!(
+                        "bench: TransactionEvent Started not accepted: {answer}"
+                    )));
+                }
+                Tx::Station(id)
+            }
+        };
+        txs.push((session, tx));
     }
     Ok(txs)
 }
@@ -414,7 +473,7 @@ pub async fn ingest(args: &BenchArgs, server: &ServerProcess) -> Result<Figures,
     let ids = register_chargers(&db, "ING", k).await?;
     let mut clients = Vec::new();
     for (i, id) in ids.iter().enumerate() {
-        let mut c = Client::connect(server.ocpp_port, id, source_ip(i))
+        let mut c = Client::connect_version(server.ocpp_port, id, source_ip(i), None, args.ocpp)
             .await
             .map_err(AppError::Internal)?;
         c.boot().await.map_err(AppError::Internal)?;
@@ -436,12 +495,36 @@ pub async fn ingest(args: &BenchArgs, server: &ServerProcess) -> Result<Figures,
             Ok(out)
         })
         .await?;
-    let txs = open_sessions(&db, &mut clients, &charger_ids, &customers).await?;
+    let opened = open_sessions(&db, &mut clients, &charger_ids, &customers).await?;
+    let session_ids: Vec<i64> = opened.iter().map(|(s, _)| *s).collect();
+    let list = session_ids.clone();
+    // csms's transaction of each session, in the chargers' order (for the ceiling).
+    let csms_txs: Vec<i64> = db
+        .run(move |c| {
+            let rows: Vec<(i64, Option<i64>)> = charging_sessions::table
+                .filter(charging_sessions::id.eq_any(&list))
+                .select((charging_sessions::id, charging_sessions::transaction_id))
+                .load(c)?;
+            let by_session: std::collections::HashMap<i64, i64> = rows
+                .into_iter()
+                .filter_map(|(s, tx)| Some((s, tx?)))
+                .collect();
+            Ok(list
+                .iter()
+                .map(|s| by_session.get(s).copied().unwrap_or_default())
+                .collect())
+        })
+        .await?;
+    let txs: Vec<Tx> = opened.into_iter().map(|(_, tx)| tx).collect();
+    let message = match args.ocpp {
+        Ocpp::V16 => "MeterValues",
+        Ocpp::V201 => "TransactionEvent Updated",
+    };
     let rows_before: i64 = db
         .run(|c| Ok(meter_values::table.count().get_result(c)?))
         .await?;
     println!(
-        "{k} chargers connected, each in a customer session; sending MeterValues for {} s...",
+        "{k} chargers connected, each in a customer session; sending {message} for {} s...",
         args.duration()
     );
     let (_, cpu_before) = server.usage();
@@ -449,18 +532,17 @@ pub async fn ingest(args: &BenchArgs, server: &ServerProcess) -> Result<Figures,
     let deadline = t0 + Duration::from_secs(args.duration());
     let tasks: Vec<_> = clients
         .into_iter()
-        .zip(txs.clone())
+        .zip(txs)
         .zip(charger_ids.clone())
         .map(|((mut c, tx), charger)| {
             tokio::spawn(async move {
-                let mut lat = Vec::new();
+                let (mut lat, mut seq) = (Vec::new(), 0);
                 while Instant::now() < deadline {
                     let register = 1_000_000 + register_at(t0);
+                    let (action, payload) = meter_call(&tx, &mut seq, register);
                     let t = Instant::now();
-                    if c.call("MeterValues", meter_payload(tx, register))
-                        .await
-                        .is_err()
-                    {
+                    if let Err(e) = c.call(action, payload).await {
+                        log::warn!("ingest: {action}: {e}");
                         break;
                     }
                     lat.push(t.elapsed().as_micros() as f64);
@@ -492,11 +574,10 @@ pub async fn ingest(args: &BenchArgs, server: &ServerProcess) -> Result<Figures,
         .run(|c| Ok(meter_values::table.count().get_result(c)?))
         .await?;
     // Every session was metered by what its charger sent (energy and cost moved on).
-    let tx_list = txs.clone();
     let (metered, billed): (i64, i64) = db
         .run(move |c| {
             let rows: Vec<(i64, i64)> = charging_sessions::table
-                .filter(charging_sessions::transaction_id.eq_any(&tx_list))
+                .filter(charging_sessions::id.eq_any(&session_ids))
                 .select((charging_sessions::energy_wh, charging_sessions::cost))
                 .load(c)?;
             Ok((
@@ -522,7 +603,7 @@ pub async fn ingest(args: &BenchArgs, server: &ServerProcess) -> Result<Figures,
     // per message written beside them in relaxed transactions of up to 512 rows. The figure
     // without the log rows is reported beside it.
     let lanes = crate::domain::charging::meter_writer::lanes_for(server.backend, args.pool_size);
-    let sessions: Vec<(i64, i64)> = charger_ids.iter().copied().zip(txs).collect();
+    let sessions: Vec<(i64, i64)> = charger_ids.iter().copied().zip(csms_txs).collect();
     let per_lane = sessions.len().div_ceil(lanes).max(1);
     let rows_per_tx = (batch.round() as usize).clamp(1, per_lane);
     let ceiling_secs = args.duration().clamp(1, 10);
@@ -561,7 +642,7 @@ pub async fn ingest(args: &BenchArgs, server: &ServerProcess) -> Result<Figures,
             "chargers sending, each in a customer session",
             json!(k),
         ),
-        ("acked", "MeterValues answered", json!(acked)),
+        ("acked", "meter messages answered", json!(acked)),
         ("persisted", "meter rows persisted", json!(persisted)),
         (
             "sessions_metered",
@@ -575,7 +656,7 @@ pub async fn ingest(args: &BenchArgs, server: &ServerProcess) -> Result<Figures,
         ),
         (
             "msgs_per_s",
-            "persisted MeterValues per second",
+            "persisted meter messages per second",
             rounded(msgs_per_s, 1),
         ),
         ("p50_ms", "round trip p50 (ms)", json!(p50)),
@@ -634,6 +715,36 @@ pub async fn ingest(args: &BenchArgs, server: &ServerProcess) -> Result<Figures,
     ])
 }
 
+/// A simulated charger of the start scenario, in the version it speaks.
+enum Sim {
+    V16(Simulator),
+    V201(crate::simulator::v201::Station201),
+}
+
+impl Sim {
+    async fn connect(cfg: SimConfig) -> Result<Sim, crate::simulator::SimError> {
+        Ok(match cfg.ocpp {
+            Ocpp::V16 => Sim::V16(Simulator::connect(cfg).await?),
+            Ocpp::V201 => Sim::V201(crate::simulator::v201::Station201::connect(cfg).await?),
+        })
+    }
+
+    /// Starts csms sent for a connector that was still busy.
+    fn busy_rejections(&self) -> u64 {
+        match self {
+            Sim::V16(s) => s.busy_rejections(),
+            Sim::V201(s) => s.busy_rejections(),
+        }
+    }
+
+    async fn disconnect(&self) {
+        match self {
+            Sim::V16(s) => s.disconnect().await,
+            Sim::V201(s) => s.disconnect().await,
+        }
+    }
+}
+
 pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, AppError> {
     let k = args.connectors.max(1);
     let chargers_n = k.div_ceil(2);
@@ -650,8 +761,9 @@ pub async fn start(args: &BenchArgs, server: &ServerProcess) -> Result<Figures, 
             2,
         );
         cfg.auto_stop_after_ms = Some(args.hold_ms);
+        cfg.ocpp = args.ocpp;
         sims.push(
-            Simulator::connect(cfg)
+            Sim::connect(cfg)
                 .await
                 .map_err(|e| AppError::Internal(e.to_string()))?,
         );

@@ -66,6 +66,9 @@ struct Inner {
     tx_counter: u64,
     /// Set: answer RequestStartTransaction with this status and start nothing.
     start_status: Option<String>,
+    /// RequestStartTransactions refused because their EVSE already had a transaction open: csms
+    /// sent a start for an occupied EVSE (`csms bench start` counts them as double bookings).
+    busy_rejections: u64,
     is_closed: bool,
     /// The current connection (a reader of an older one that ends closes nothing).
     generation: u64,
@@ -548,6 +551,19 @@ impl Station201 {
             self.send(json!([3, id, {"status": status}])).await;
             return;
         }
+        // A start for an EVSE whose transaction is still open is refused (and counted).
+        let evse = payload["evseId"].as_i64().unwrap_or(1);
+        let busy = {
+            let mut s = self.lock();
+            let busy = s.open.values().any(|(e, _)| *e == evse);
+            s.busy_rejections += u64::from(busy);
+            busy
+        };
+        if busy {
+            log::warn!("{}: a start for EVSE {evse}, which is occupied", self.id());
+            self.send(json!([3, id, {"status": "Rejected"}])).await;
+            return;
+        }
         match behaviour {
             RemoteStart::Drop => {
                 self.disconnect().await;
@@ -567,7 +583,6 @@ impl Station201 {
         if no_start {
             return;
         }
-        let evse = payload["evseId"].as_i64().unwrap_or(1);
         let mut token = payload["idToken"].clone();
         if case == TagCase::Lower
             && let Some(t) = token["idToken"].as_str()
@@ -741,6 +756,11 @@ impl Station201 {
 
     pub fn received(&self) -> Vec<(String, Value)> {
         self.lock().received.clone()
+    }
+
+    /// RequestStartTransactions refused because their EVSE was occupied.
+    pub fn busy_rejections(&self) -> u64 {
+        self.lock().busy_rejections
     }
 
     pub fn received_count(&self, action: &str) -> usize {
