@@ -18,6 +18,8 @@ use crate::support::station201::{Refused, Station, boot_payload};
 
 mod k_smart_charging;
 use k_smart_charging::*;
+mod l_firmware;
+use l_firmware::*;
 
 /// The settings every 2.0.1 case runs with: both versions served, and the `wss://` listener that
 /// block A's profile 2 and 3 stations use (a test PKI made for the server: `helpers::tls`).
@@ -3038,6 +3040,25 @@ cases201! {
     "TC_K_52" => tc_k_52,
     "TC_K_60" => tc_k_60,
     "TC_K_70" => tc_k_70,
+    "TC_L_01" => tc_l_01,
+    "TC_L_02" => tc_l_02,
+    "TC_L_03" => tc_l_03,
+    "TC_L_04" => tc_l_04,
+    "TC_L_05" => tc_l_05,
+    "TC_L_06" => tc_l_06,
+    "TC_L_07" => tc_l_07,
+    "TC_L_08" => tc_l_08,
+    "TC_L_09" => tc_l_09,
+    "TC_L_10" => tc_l_10,
+    "TC_L_11" => tc_l_11,
+    "TC_L_13" => tc_l_13,
+    "TC_L_17" => tc_l_17,
+    "TC_L_19" => tc_l_19,
+    "TC_L_20" => tc_l_20,
+    "TC_L_21" => tc_l_21,
+    "TC_L_22" => tc_l_22,
+    "TC_L_23" => tc_l_23,
+    "TC_L_24" => tc_l_24,
 }
 
 /// Every case above in id order against one server and one station identity.
