@@ -20,6 +20,8 @@ mod k_smart_charging;
 use k_smart_charging::*;
 mod l_firmware;
 use l_firmware::*;
+mod m_certificates;
+use m_certificates::*;
 
 /// The settings every 2.0.1 case runs with: both versions served, and the `wss://` listener that
 /// block A's profile 2 and 3 stations use (a test PKI made for the server: `helpers::tls`).
@@ -3059,6 +3061,21 @@ cases201! {
     "TC_L_22" => tc_l_22,
     "TC_L_23" => tc_l_23,
     "TC_L_24" => tc_l_24,
+    "TC_M_01" => tc_m_01,
+    "TC_M_02" => tc_m_02,
+    "TC_M_03" => tc_m_03,
+    "TC_M_04" => tc_m_04,
+    "TC_M_05" => tc_m_05,
+    "TC_M_12" => tc_m_12,
+    "TC_M_13" => tc_m_13,
+    "TC_M_14" => tc_m_14,
+    "TC_M_15" => tc_m_15,
+    "TC_M_16" => tc_m_16,
+    "TC_M_17" => tc_m_17,
+    "TC_M_18" => tc_m_18,
+    "TC_M_19" => tc_m_19,
+    "TC_M_20" => tc_m_20,
+    "TC_M_21" => tc_m_21,
 }
 
 /// Every case above in id order against one server and one station identity.
