@@ -1,14 +1,16 @@
 //! Remote commands an operator may send to an OCPP 2.0.1 station (every CSMS→station action),
 //! checked against the official 2.0.1 schema and sent **as given**. csms records reservations
-//! (ReserveNow, CancelReservation) and the station password (SetVariables BasicAuthPassword); the
-//! rest are relayed only. GetVariables and SetVariables with more items than the station takes in one
-//! message (DeviceDataCtrlr.ItemsPerMessage: the operator's setting, else its reports) go out as
-//! several calls, and the answer holds every item's result.
+//! (ReserveNow, CancelReservation), the station password (SetVariables BasicAuthPassword), firmware
+//! jobs and installed certificates (`station_reports`); the rest are relayed only. GetVariables
+//! and SetVariables with more items than the station takes in one message
+//! (DeviceDataCtrlr.ItemsPerMessage: the operator's setting, else its reports) go out as several
+//! calls, and the answer holds every item's result.
 
 use serde_json::{Value, json};
 
 use crate::domain::station_variables::{self, Limited};
 use crate::protocol::ocpp201::messages::is_basic_auth_password;
+use crate::protocol::ocpp201::station_reports;
 
 use crate::error::AppError;
 use crate::protocol::as_given::Outcome;
@@ -139,10 +141,17 @@ async fn recorded(
         });
     }
     let id = payload["reservationId"].as_i64();
+    station_reports::before_command(state, device, action, &payload).await?;
     let response = state
         .registry
-        .call(device, action, payload, state.settings.call_timeout())
+        .call(
+            device,
+            action,
+            payload.clone(),
+            state.settings.call_timeout(),
+        )
         .await?;
+    station_reports::after_command(state, device, action, &payload, &response).await?;
     // Whatever the station answered, it holds no reservation with that id afterwards.
     if action == "CancelReservation" {
         let d = device.to_string();

@@ -15,6 +15,7 @@ use crate::protocol::frame::{ErrorCode, OcppError, typed as parse};
 use crate::protocol::ocpp201::messages::{
     BootNotification, NotifyReport, SecurityEventNotification, StatusNotification,
 };
+use crate::protocol::ocpp201::station_reports;
 use crate::protocol::ocpp201::transactions;
 use crate::protocol::registry::ChargerCtx;
 use crate::state::State;
@@ -108,6 +109,12 @@ pub async fn handle(
             )
             .await?;
             Ok(json!({}))
+        }
+        "ReportChargingProfiles" | "NotifyChargingLimit" | "ClearedChargingLimit" => {
+            station_reports::charging_report(&ctx, &action, &payload)
+        }
+        "PublishFirmwareStatusNotification" => {
+            station_reports::publish_firmware_status(&ctx, &payload)
         }
         "FirmwareStatusNotification" | "LogStatusNotification" => {
             job_status(&state, &ctx, &action, &payload).await

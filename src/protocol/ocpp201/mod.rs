@@ -8,4 +8,5 @@ pub mod handlers;
 pub mod messages;
 pub mod outgoing;
 pub mod schemas;
+pub mod station_reports;
 pub mod transactions;

@@ -16,6 +16,13 @@ use serde_json::{Value, json};
 use crate::helpers::TestApp;
 use crate::support::station201::{Refused, Station, boot_payload};
 
+mod k_smart_charging;
+use k_smart_charging::*;
+mod l_firmware;
+use l_firmware::*;
+mod m_certificates;
+use m_certificates::*;
+
 /// The settings every 2.0.1 case runs with: both versions served, and the `wss://` listener that
 /// block A's profile 2 and 3 stations use (a test PKI made for the server: `helpers::tls`).
 pub fn both(s: &mut csms::infra::config::Settings) {
@@ -3008,6 +3015,67 @@ cases201! {
     "TC_J_09" => tc_j_09,
     "TC_J_10" => tc_j_10,
     "TC_J_11" => tc_j_11,
+    "TC_K_01" => tc_k_01,
+    "TC_K_02" => tc_k_02,
+    "TC_K_03" => tc_k_03,
+    "TC_K_04" => tc_k_04,
+    "TC_K_05" => tc_k_05,
+    "TC_K_06" => tc_k_06,
+    "TC_K_08" => tc_k_08,
+    "TC_K_10" => tc_k_10,
+    "TC_K_15" => tc_k_15,
+    "TC_K_19" => tc_k_19,
+    "TC_K_29" => tc_k_29,
+    "TC_K_30" => tc_k_30,
+    "TC_K_31" => tc_k_31,
+    "TC_K_32" => tc_k_32,
+    "TC_K_33" => tc_k_33,
+    "TC_K_34" => tc_k_34,
+    "TC_K_35" => tc_k_35,
+    "TC_K_36" => tc_k_36,
+    "TC_K_37" => tc_k_37,
+    "TC_K_43" => tc_k_43,
+    "TC_K_44" => tc_k_44,
+    "TC_K_48" => tc_k_48,
+    "TC_K_50" => tc_k_50,
+    "TC_K_51" => tc_k_51,
+    "TC_K_52" => tc_k_52,
+    "TC_K_60" => tc_k_60,
+    "TC_K_70" => tc_k_70,
+    "TC_L_01" => tc_l_01,
+    "TC_L_02" => tc_l_02,
+    "TC_L_03" => tc_l_03,
+    "TC_L_04" => tc_l_04,
+    "TC_L_05" => tc_l_05,
+    "TC_L_06" => tc_l_06,
+    "TC_L_07" => tc_l_07,
+    "TC_L_08" => tc_l_08,
+    "TC_L_09" => tc_l_09,
+    "TC_L_10" => tc_l_10,
+    "TC_L_11" => tc_l_11,
+    "TC_L_13" => tc_l_13,
+    "TC_L_17" => tc_l_17,
+    "TC_L_19" => tc_l_19,
+    "TC_L_20" => tc_l_20,
+    "TC_L_21" => tc_l_21,
+    "TC_L_22" => tc_l_22,
+    "TC_L_23" => tc_l_23,
+    "TC_L_24" => tc_l_24,
+    "TC_M_01" => tc_m_01,
+    "TC_M_02" => tc_m_02,
+    "TC_M_03" => tc_m_03,
+    "TC_M_04" => tc_m_04,
+    "TC_M_05" => tc_m_05,
+    "TC_M_12" => tc_m_12,
+    "TC_M_13" => tc_m_13,
+    "TC_M_14" => tc_m_14,
+    "TC_M_15" => tc_m_15,
+    "TC_M_16" => tc_m_16,
+    "TC_M_17" => tc_m_17,
+    "TC_M_18" => tc_m_18,
+    "TC_M_19" => tc_m_19,
+    "TC_M_20" => tc_m_20,
+    "TC_M_21" => tc_m_21,
 }
 
 /// Every case above in id order against one server and one station identity.
