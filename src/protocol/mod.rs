@@ -10,6 +10,7 @@ pub mod as_given;
 pub mod charging;
 pub mod commands;
 pub mod connection;
+pub mod data_transfer;
 pub mod frame;
 pub mod msglog;
 pub mod ocpp16;

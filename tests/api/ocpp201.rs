@@ -151,8 +151,8 @@ async fn boot_heartbeat_status(app: TestApp) {
     );
     let (code, why) = st
         .call(
-            "NotifyCustomerInformation",
-            json!({"data": "none", "seqNo": 0, "generatedAt": "2026-12-07T10:00:00Z", "requestId": 1}),
+            "NotifyMonitoringReport",
+            json!({"seqNo": 0, "generatedAt": "2026-12-07T10:00:00Z", "requestId": 1}),
         )
         .await
         .unwrap_err();

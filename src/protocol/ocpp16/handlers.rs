@@ -95,10 +95,10 @@ pub async fn handle(
                 req.vendor_id,
                 req.message_id
             );
-            Ok(crate::protocol::ocpp16::data_transfer::answer(
+            Ok(crate::protocol::data_transfer::answer(
                 &req.vendor_id,
                 req.message_id.as_deref(),
-                req.data.as_deref(),
+                req.data.map(Value::String).as_ref(),
             ))
         }
         "DiagnosticsStatusNotification"

@@ -3,7 +3,6 @@
 
 pub mod commands;
 pub mod convert;
-pub mod data_transfer;
 pub mod handlers;
 pub mod messages;
 pub mod outgoing;

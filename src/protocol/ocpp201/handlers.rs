@@ -2,8 +2,9 @@
 //! BootNotification (Accepted / Pending / Rejected, as the operator decided), Heartbeat,
 //! StatusNotification, NotifyReport (the device model, stored), NotifyEvent (acknowledged and
 //! logged), SecurityEventNotification (stored), FirmwareStatusNotification and
-//! LogStatusNotification (recorded on the job, as 1.6's), and Authorize, TransactionEvent and MeterValues
-//! (`transactions`). The other actions are answered NotSupported until their blocks land.
+//! LogStatusNotification (recorded on the job, as 1.6's), Authorize, TransactionEvent and MeterValues
+//! (`transactions`), and DataTransfer, NotifyDisplayMessages and NotifyCustomerInformation
+//! (`notify`). The other actions are answered NotSupported until their blocks land.
 
 use serde_json::{Value, json};
 
@@ -15,8 +16,7 @@ use crate::protocol::frame::{ErrorCode, OcppError, typed as parse};
 use crate::protocol::ocpp201::messages::{
     BootNotification, NotifyReport, SecurityEventNotification, StatusNotification,
 };
-use crate::protocol::ocpp201::station_reports;
-use crate::protocol::ocpp201::transactions;
+use crate::protocol::ocpp201::{notify, station_reports, transactions};
 use crate::protocol::registry::ChargerCtx;
 use crate::state::State;
 
@@ -119,6 +119,9 @@ pub async fn handle(
         "FirmwareStatusNotification" | "LogStatusNotification" => {
             job_status(&state, &ctx, &action, &payload).await
         }
+        "DataTransfer" => notify::data_transfer(&ctx, parse(payload)?),
+        "NotifyDisplayMessages" => notify::display_messages(&ctx, parse(payload)?),
+        "NotifyCustomerInformation" => notify::customer_information(&ctx, parse(payload)?),
         other => Err(OcppError::new(
             ErrorCode::NotSupported,
             format!("{other} is not supported for OCPP 2.0.1 stations yet"),

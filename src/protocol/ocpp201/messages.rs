@@ -249,3 +249,40 @@ impl TransactionEvent {
         })
     }
 }
+
+crate::protocol::payloads! {
+    /// P01: a vendor's message; `data` is any JSON (a string in 1.6).
+    pub struct DataTransfer {
+        pub vendor_id: String,
+        pub message_id: Option<String>,
+        pub data: Option<serde_json::Value>,
+    }
+
+    /// O: the display messages a station holds, answering GetDisplayMessages `requestId`.
+    pub struct NotifyDisplayMessages {
+        pub request_id: i64,
+        #[serde(default)]
+        pub tbc: bool,
+        #[serde(default)]
+        pub message_info: Vec<MessageInfo>,
+    }
+
+    pub struct MessageInfo {
+        pub id: i64,
+        /// AlwaysFront, InFront, NormalCycle
+        pub priority: String,
+        pub state: Option<String>,
+        pub transaction_id: Option<String>,
+    }
+
+    /// N09/N10: (part of) what a station holds on a customer, answering CustomerInformation
+    /// `requestId`.
+    pub struct NotifyCustomerInformation {
+        pub data: String,
+        pub seq_no: i64,
+        pub generated_at: String,
+        pub request_id: i64,
+        #[serde(default)]
+        pub tbc: bool,
+    }
+}

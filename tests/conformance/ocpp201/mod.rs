@@ -1,7 +1,9 @@
 //! The OCA compliance cases for an OCPP 2.0.1 CSMS (`../shared/spec/octt-2.0.1-csms-cases.md`)
 //! that csms passes so far (issue 22): blocks A (Basic auth, the station password), B
-//! (provisioning), C (Authorize, groups, cache), E (transactions), F (remote control), G
-//! (availability) and J (meter values). Run two ways on SQLite and PostgreSQL, like the 1.6 ones:
+//! (provisioning), C (Authorize, groups, cache), D (local list, `d_local_list`), E (transactions),
+//! F (remote control), G (availability), H (reservations), J (meter values), N's customer
+//! information (`n_customer`), O (display messages, `o_display`) and P (DataTransfer, customData:
+//! `p_data_transfer`). Run two ways on SQLite and PostgreSQL, like the 1.6 ones:
 //! each case alone on a fresh server with a station of its own (`tc_b_01_…::sqlite`), and every
 //! case in id order against ONE server and ONE station identity (`all_201_cases_in_id_order`),
 //! nothing reset in between. The station is a raw 2.0.1 client (`support::station201`); each
@@ -22,6 +24,14 @@ mod l_firmware;
 use l_firmware::*;
 mod m_certificates;
 use m_certificates::*;
+mod d_local_list;
+mod n_customer;
+mod o_display;
+mod p_data_transfer;
+use d_local_list::*;
+use n_customer::*;
+use o_display::*;
+use p_data_transfer::*;
 
 /// The settings every 2.0.1 case runs with: both versions served, and the `wss://` listener that
 /// block A's profile 2 and 3 stations use (a test PKI made for the server: `helpers::tls`).
@@ -2945,6 +2955,12 @@ cases201! {
     "TC_C_47" => tc_c_47,
     "TC_C_48" => tc_c_48,
     "TC_C_49" => tc_c_49,
+    "TC_D_01" => tc_d_01,
+    "TC_D_02" => tc_d_02,
+    "TC_D_03" => tc_d_03,
+    "TC_D_04" => tc_d_04,
+    "TC_D_08" => tc_d_08,
+    "TC_D_09" => tc_d_09,
     "TC_E_01" => tc_e_01,
     "TC_E_02" => tc_e_02,
     "TC_E_03" => tc_e_03,
@@ -3076,6 +3092,38 @@ cases201! {
     "TC_M_19" => tc_m_19,
     "TC_M_20" => tc_m_20,
     "TC_M_21" => tc_m_21,
+    "TC_N_27" => tc_n_27,
+    "TC_N_28" => tc_n_28,
+    "TC_N_29" => tc_n_29,
+    "TC_N_30" => tc_n_30,
+    "TC_N_31" => tc_n_31,
+    "TC_N_32" => tc_n_32,
+    "TC_N_46" => tc_n_46,
+    "TC_N_62" => tc_n_62,
+    "TC_N_63" => tc_n_63,
+    "TC_O_01" => tc_o_01,
+    "TC_O_02" => tc_o_02,
+    "TC_O_03" => tc_o_03,
+    "TC_O_04" => tc_o_04,
+    "TC_O_05" => tc_o_05,
+    "TC_O_06" => tc_o_06,
+    "TC_O_07" => tc_o_07,
+    "TC_O_08" => tc_o_08,
+    "TC_O_09" => tc_o_09,
+    "TC_O_10" => tc_o_10,
+    "TC_O_11" => tc_o_11,
+    "TC_O_12" => tc_o_12,
+    "TC_O_13" => tc_o_13,
+    "TC_O_14" => tc_o_14,
+    "TC_O_17" => tc_o_17,
+    "TC_O_18" => tc_o_18,
+    "TC_O_19" => tc_o_19,
+    "TC_O_25" => tc_o_25,
+    "TC_O_26" => tc_o_26,
+    "TC_O_27" => tc_o_27,
+    "TC_O_28" => tc_o_28,
+    "TC_P_02" => tc_p_02,
+    "TC_P_03" => tc_p_03,
 }
 
 /// Every case above in id order against one server and one station identity.
