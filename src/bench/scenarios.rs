@@ -1108,6 +1108,7 @@ fn ceiling_start(
     let req = crate::domain::charging::evidence::TransactionStarted {
         connector_id: connector,
         id_tag: s.id_tag.clone(),
+        id_token_type: None,
         meter_start: 0,
         reservation_id: None,
         timestamp: crate::infra::timestamps::now_timestamp(),

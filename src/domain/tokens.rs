@@ -19,6 +19,18 @@ use crate::infra::timestamps::{self, parse_timestamp};
 
 pub const STATUSES: [&str; 4] = ["Accepted", "Blocked", "Expired", "Invalid"];
 
+/// OCPP 2.0.1's IdTokenEnumType: the kinds of identifier a station may present.
+pub const ID_TOKEN_TYPES: [&str; 8] = [
+    "Central",
+    "eMAID",
+    "ISO14443",
+    "ISO15693",
+    "KeyCode",
+    "Local",
+    "MacAddress",
+    "NoAuthorization",
+];
+
 /// A token to register or the changes to one (where every field is optional: what is given
 /// changes, `Some(None)` clears `expiry_date`, `parent_id_tag`, `customer_id` or `note`).
 #[derive(Debug, Default)]
@@ -35,6 +47,9 @@ pub struct TokenInput {
     /// The customer whose wallet pays; none: a fleet card billed by the operator
     pub customer_id: Option<Option<i64>>,
     pub note: Option<Option<String>>,
+    /// One of [`ID_TOKEN_TYPES`]: the token matches a 2.0.1 idToken of that type only; none: any
+    /// type (and every 1.6 idTag)
+    pub id_token_type: Option<Option<String>>,
 }
 
 /// A token as the API shows it.
@@ -52,6 +67,8 @@ pub struct Token {
     pub parent_id_tag: Option<String>,
     pub customer_id: Option<i64>,
     pub note: Option<String>,
+    /// The 2.0.1 idToken type it matches (none: any)
+    pub id_token_type: Option<String>,
     #[serde(serialize_with = "timestamps::serialize")]
     #[schema(value_type = String)]
     pub created_at: NaiveDateTime,
@@ -70,6 +87,7 @@ struct Row {
     parent_id_tag: Option<String>,
     customer_id: Option<i64>,
     note: Option<String>,
+    id_token_type: Option<String>,
     created_at: NaiveDateTime,
     updated_at: Option<NaiveDateTime>,
 }
@@ -88,6 +106,7 @@ fn token(r: Row) -> Token {
         parent_id_tag: r.parent_id_tag,
         customer_id: r.customer_id,
         note: r.note,
+        id_token_type: r.id_token_type,
         created_at: r.created_at,
         updated_at: r.updated_at,
     }
@@ -111,6 +130,7 @@ struct Checked {
     parent: Option<Option<String>>,
     customer: Option<Option<i64>>,
     note: Option<Option<String>>,
+    kind: Option<Option<String>>,
 }
 
 fn check(c: &mut DbConnection, input: &TokenInput) -> Result<Checked, AppError> {
@@ -145,12 +165,21 @@ fn check(c: &mut DbConnection, input: &TokenInput) -> Result<Checked, AppError> 
         }
         other => other.clone(),
     };
+    if let Some(Some(kind)) = &input.id_token_type
+        && !ID_TOKEN_TYPES.contains(&kind.as_str())
+    {
+        return Err(AppError::bad_request(format!(
+            "idTokenType must be one of {}",
+            ID_TOKEN_TYPES.join(", ")
+        )));
+    }
     Ok(Checked {
         status: input.status.clone(),
         expiry,
         parent,
         customer: input.customer_id,
         note,
+        kind: input.id_token_type.clone(),
     })
 }
 
@@ -198,6 +227,7 @@ pub fn create(c: &mut DbConnection, input: TokenInput) -> Result<Token, AppError
                 id_tags::parent_id_tag.eq(ch.parent.flatten()),
                 id_tags::customer_id.eq(ch.customer.flatten()),
                 id_tags::note.eq(ch.note.flatten()),
+                id_tags::id_token_type.eq(ch.kind.flatten()),
                 id_tags::created_at.eq(t),
                 id_tags::updated_at.eq(t),
             ))
@@ -268,6 +298,11 @@ pub fn update(c: &mut DbConnection, tag: &str, input: TokenInput) -> Result<Toke
         }
         if let Some(n) = &ch.note {
             diesel::update(row).set(id_tags::note.eq(n)).execute(c)?;
+        }
+        if let Some(k) = &ch.kind {
+            diesel::update(row)
+                .set(id_tags::id_token_type.eq(k))
+                .execute(c)?;
         }
         diesel::update(row)
             .set(id_tags::updated_at.eq(now()))

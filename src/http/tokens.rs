@@ -37,6 +37,12 @@ pub struct NewTokenBody {
     customer_id: Option<i64>,
     #[schema(max_length = 500)]
     note: Option<String>,
+    /// OCPP 2.0.1 IdTokenEnumType: the token then matches a 2.0.1 idToken of that type only
+    /// (none: any type, and 1.6 idTags)
+    #[schema(
+        pattern = "^(Central|eMAID|ISO14443|ISO15693|KeyCode|Local|MacAddress|NoAuthorization)$"
+    )]
+    id_token_type: Option<String>,
 }
 
 impl From<NewTokenBody> for TokenInput {
@@ -49,6 +55,7 @@ impl From<NewTokenBody> for TokenInput {
             parent_id_tag: Some(b.parent_id_tag),
             customer_id: Some(b.customer_id),
             note: Some(b.note),
+            id_token_type: Some(b.id_token_type),
         }
     }
 }
@@ -75,6 +82,9 @@ pub struct TokenChanges {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, max_length = 500)]
     note: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, pattern = "^(Central|eMAID|ISO14443|ISO15693|KeyCode|Local|MacAddress|NoAuthorization)$")]
+    id_token_type: Option<Option<String>>,
 }
 
 impl From<TokenChanges> for TokenInput {
@@ -86,6 +96,7 @@ impl From<TokenChanges> for TokenInput {
             parent_id_tag: b.parent_id_tag,
             customer_id: b.customer_id,
             note: b.note,
+            id_token_type: b.id_token_type,
         }
     }
 }
@@ -117,7 +128,7 @@ pub struct TokenQuery {
 super::operation! {
     post "/api/admin/id-tags", "operator", "bearer" (
         request_body = NewTokenBody,
-        responses((status = 201, description = "Registered", body = TokenAnswer), (status = 400, description = "Invalid idTag, status, expiryDate, parentIdTag or note"), (status = 404, description = "Customer not found"), (status = 409, description = "The idTag (in any case) is already a token or a customer's")),
+        responses((status = 201, description = "Registered", body = TokenAnswer), (status = 400, description = "Invalid idTag, status, expiryDate, parentIdTag, note or idTokenType"), (status = 404, description = "Customer not found"), (status = 409, description = "The idTag (in any case) is already a token or a customer's")),
     )
     pub async fn create(state, _op: OperatorId, body: super::Body<NewTokenBody>) {
         let input = TokenInput::from(body.0);

@@ -510,3 +510,94 @@ async fn cost_updated_during_a_session(app: TestApp) {
     app.assert_money_conserved().await;
 }
 dual!(cost_updated_during_a_session, super::both_with_cost_updates);
+
+/// A token registered with an idToken type (contract, third round) matches an idToken of that type
+/// only, in Authorize and in a Started event; an untyped token matches any type. The type is shown,
+/// can be changed or cleared, and an unknown type is refused.
+async fn typed_tokens_match_their_type(app: TestApp) {
+    let st = station(&app, "E201T", 1).await;
+    let admin = app.admin().await;
+    let (s, b) = app
+        .post(
+            "/api/admin/id-tags",
+            Some(&admin),
+            json!({"idTag": "CARDT1", "idTokenType": "ISO14443"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(b["idTag"]["idTokenType"], "ISO14443", "{b}");
+    let (s, b) = app
+        .post(
+            "/api/admin/id-tags",
+            Some(&admin),
+            json!({"idTag": "CARDU1"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(b["idTag"]["idTokenType"], Value::Null, "{b}");
+    let (s, b) = app
+        .post(
+            "/api/admin/id-tags",
+            Some(&admin),
+            json!({"idTag": "CARDX1", "idTokenType": "Barcode"}),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    assert!(b["error"].as_str().unwrap().contains("idTokenType"), "{b}");
+
+    let authorize = |token: &str, kind: &str| {
+        let st = &st;
+        let body = json!({"idToken": {"idToken": token, "type": kind}});
+        async move { st.call("Authorize", body).await.unwrap()["idTokenInfo"]["status"].clone() }
+    };
+    assert_eq!(authorize("CARDT1", "ISO14443").await, "Accepted");
+    assert_eq!(
+        authorize("cardt1", "ISO14443").await,
+        "Accepted",
+        "any case"
+    );
+    assert_eq!(
+        authorize("CARDT1", "Central").await,
+        "Invalid",
+        "another type"
+    );
+    assert_eq!(
+        authorize("CARDU1", "eMAID").await,
+        "Accepted",
+        "untyped: any type"
+    );
+    assert_eq!(authorize("CARDU1", "KeyCode").await, "Accepted");
+
+    // A Started event with the wrong type is refused as well.
+    let started = json!({"eventType": "Started", "timestamp": "2026-12-07T10:00:00Z",
+        "triggerReason": "Authorized", "seqNo": 0, "transactionInfo": {"transactionId": "TT-1"},
+        "evse": {"id": 1, "connectorId": 1}, "idToken": {"idToken": "CARDT1", "type": "Local"}});
+    let a = st.call("TransactionEvent", started).await.unwrap();
+    assert_eq!(a["idTokenInfo"]["status"], "Invalid", "{a}");
+
+    // Changed, then cleared: then any type matches.
+    let (s, b) = app
+        .request(
+            reqwest::Method::PUT,
+            "/api/admin/id-tags/CARDT1",
+            Some(&admin),
+            Some(json!({"idTokenType": "Central"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["idTag"]["idTokenType"], "Central", "{b}");
+    assert_eq!(authorize("CARDT1", "Central").await, "Accepted");
+    assert_eq!(authorize("CARDT1", "ISO14443").await, "Invalid");
+    let (s, b) = app
+        .request(
+            reqwest::Method::PUT,
+            "/api/admin/id-tags/CARDT1",
+            Some(&admin),
+            Some(json!({"idTokenType": null})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["idTag"]["idTokenType"], Value::Null, "{b}");
+    assert_eq!(authorize("CARDT1", "ISO14443").await, "Accepted");
+}
+dual!(typed_tokens_match_their_type, super::both);

@@ -44,7 +44,7 @@ export function renderTokens() {
       ? `<div class="dev-sub text-warn" title="What a charger is told now">now ${esc(t.effectiveStatus)}</div>` : '';
     const expired = t.expiryDate && (parseTime(t.expiryDate) || 0) <= Date.now();
     return `<tr data-token="${esc(t.idTag)}" data-status="${esc(t.status)}" data-effective-status="${esc(t.effectiveStatus || t.status)}">
-      <td class="mono fw-600 nowrap">${esc(t.idTag)}</td>
+      <td class="mono fw-600 nowrap">${esc(t.idTag)}${t.idTokenType ? `<div class="dev-sub" data-testid="token-type" title="Matches a 2.0.1 idToken of this type only">${esc(t.idTokenType)}</div>` : ''}</td>
       <td><span class="chip ${TOKEN_CHIP[t.status] || 's-unknown'}" data-testid="token-status">${esc(t.status)}</span>${effective}</td>
       <td class="nowrap${expired ? ' text-warn' : ''}" title="${esc(t.expiryDate || '')}">${t.expiryDate ? esc(dateTime(t.expiryDate)) : '<span class="muted">never</span>'}</td>
       <td class="mono nowrap">${t.parentIdTag ? esc(t.parentIdTag) : '<span class="muted">—</span>'}</td>
@@ -90,6 +90,8 @@ $('token-form').addEventListener('submit', async (ev) => {
   }
   const parent = $('token-parent').value.trim();
   if (parent) body.parentIdTag = parent;
+  const kind = $('token-type').value;
+  if (kind) body.idTokenType = kind;
   const customer = $('token-customer').value;
   if (customer) body.customerId = Number(customer);
   const note = $('token-note').value.trim();

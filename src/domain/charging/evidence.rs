@@ -37,6 +37,10 @@ impl Authorization {
 pub struct TransactionStarted {
     pub connector_id: i32,
     pub id_tag: String,
+    /// The identifier's kind, where the station says (OCPP 2.0.1's idToken type; a token
+    /// registered with a type matches that type only).
+    #[serde(skip)]
+    pub id_token_type: Option<String>,
     /// The energy register at the start, in Wh.
     pub meter_start: i64,
     pub reservation_id: Option<i32>,

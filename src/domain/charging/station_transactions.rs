@@ -45,6 +45,8 @@ pub struct TransactionEvent {
     pub connector_id: Option<i32>,
     /// The identifier the event carries: the one that authorized it, or the one that stopped it.
     pub id_tag: Option<String>,
+    /// Its kind, where the station says (OCPP 2.0.1's idToken type).
+    pub id_token_type: Option<String>,
     /// Stopped with a master pass (an identifier that may stop any transaction): `id_tag` only
     /// stopped it and never pays for it.
     pub master_pass: bool,
@@ -291,6 +293,12 @@ pub fn note(
             (None, Some(tag)) => Some(TransactionStarted {
                 connector_id,
                 id_tag: tag.clone(),
+                // The kind this event gave it (an identifier an earlier event gave: unknown).
+                id_token_type: ev
+                    .id_tag
+                    .as_deref()
+                    .filter(|t| super::tags::normalize(t) == super::tags::normalize(tag))
+                    .and(ev.id_token_type.clone()),
                 meter_start: row.meter_start.unwrap_or(0),
                 reservation_id: row.reservation_id,
                 timestamp: timestamps::format_timestamp(row.started_at),

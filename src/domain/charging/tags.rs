@@ -62,7 +62,7 @@ pub fn wallet_accepted(card: Option<&Authorization>) -> Authorization {
 /// cannot start the tag offline later.
 pub fn answer_again(c: &mut DbConnection, tx: &OcppTransaction) -> Result<Authorization, AppError> {
     let Some(status) = &tx.id_tag_status else {
-        return authorize(c, tx.charger_id, &tx.id_tag);
+        return authorize(c, tx.charger_id, &tx.id_tag, None);
     };
     let wallet_paid = match tx.session_id.filter(|_| status == "Accepted") {
         Some(sid) => charging_sessions::table
@@ -96,8 +96,15 @@ pub enum Payer {
     Refused(Authorization),
 }
 
-/// Who pays for `tag` (already normalized) on `charger_id`.
-pub fn identify(c: &mut DbConnection, charger_id: i64, tag: &str) -> Result<Payer, AppError> {
+/// Who pays for `tag` (already normalized) on `charger_id`, presented as a `kind` of identifier
+/// where the station says (OCPP 2.0.1's idToken type): a token registered with a type is only
+/// that kind of identifier (another kind with the same value is unknown).
+pub fn identify(
+    c: &mut DbConnection,
+    charger_id: i64,
+    tag: &str,
+    kind: Option<&str>,
+) -> Result<Payer, AppError> {
     let app: Option<Session> = charging_sessions::table
         .filter(charging_sessions::start_tag.eq(tag))
         .filter(charging_sessions::charger_id.eq(charger_id))
@@ -118,7 +125,13 @@ pub fn identify(c: &mut DbConnection, charger_id: i64, tag: &str) -> Result<Paye
             info: wallet_accepted(None),
         });
     }
-    type Card = (String, Option<NaiveDateTime>, Option<String>, Option<i64>);
+    type Card = (
+        String,
+        Option<NaiveDateTime>,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+    );
     let card: Option<Card> = id_tags::table
         .filter(id_tags::id_tag.eq(tag)) // stored upper case (see `tokens`)
         .select((
@@ -126,12 +139,18 @@ pub fn identify(c: &mut DbConnection, charger_id: i64, tag: &str) -> Result<Paye
             id_tags::expiry_date,
             id_tags::parent_id_tag,
             id_tags::customer_id,
+            id_tags::id_token_type,
         ))
         .first(c)
         .optional()?;
-    let Some((status, expiry, parent, customer)) = card else {
+    let Some((status, expiry, parent, customer, card_kind)) = card else {
         return Ok(Payer::Refused(Authorization::status("Invalid")));
     };
+    if let (Some(registered), Some(presented)) = (card_kind.as_deref(), kind)
+        && registered != presented
+    {
+        return Ok(Payer::Refused(Authorization::status("Invalid")));
+    }
     let expired = status == "Accepted" && expiry.is_some_and(|e| e < now());
     let info = Authorization {
         status: if expired { "Expired".into() } else { status },
@@ -186,8 +205,9 @@ pub fn authorize(
     c: &mut DbConnection,
     charger_id: i64,
     id_tag: &str,
+    kind: Option<&str>,
 ) -> Result<Authorization, AppError> {
-    Ok(authorize_payer(c, charger_id, id_tag)?.0)
+    Ok(authorize_payer(c, charger_id, id_tag, kind)?.0)
 }
 
 /// [`authorize`], and whether a customer's wallet pays for the tag.
@@ -195,6 +215,7 @@ pub fn authorize_payer(
     c: &mut DbConnection,
     charger_id: i64,
     id_tag: &str,
+    kind: Option<&str>,
 ) -> Result<(Authorization, bool), AppError> {
     let balance = |c: &mut DbConnection, id: i64| -> Result<i64, AppError> {
         Ok(customers::table
@@ -205,7 +226,7 @@ pub fn authorize_payer(
     let tag = normalize(id_tag);
     // OCPP 1.6: ConcurrentTx answers StartTransaction only; Authorize answers the tag's own status
     // (a card charging elsewhere is still valid: the charger may be asking to stop with it).
-    let payer = identify(c, charger_id, &tag)?;
+    let payer = identify(c, charger_id, &tag, kind)?;
     let wallet = matches!(payer, Payer::AppStart(_) | Payer::Customer { .. });
     let info = match payer {
         Payer::AppStart(s) => {

@@ -341,7 +341,7 @@ fn decide(
         meter_start: req.meter_start,
         started_at,
     };
-    match tags::identify(c, charger_id, tag)? {
+    match tags::identify(c, charger_id, tag, req.id_token_type.as_deref())? {
         Payer::AppStart(found) => {
             let mut s = super::load(c, found.id)?; // `supersede` may have changed it
             let open = SessionStatus::is_open(&s.status);
@@ -825,7 +825,7 @@ pub fn stop_transaction(
     let stopped_at = timestamps::parse_timestamp(&req.timestamp).unwrap_or_else(now);
     write_tx(c, |c| {
         let info = match &req.id_tag {
-            Some(tag) => Some(tags::authorize(c, charger_id, tag)?),
+            Some(tag) => Some(tags::authorize(c, charger_id, tag, None)?),
             None => None,
         };
         let mut follow_up = FollowUp::default();

@@ -232,6 +232,7 @@ diesel::table! {
         created_at -> Timestamp,
         note -> Nullable<Text>,
         updated_at -> Nullable<Timestamp>,
+        id_token_type -> Nullable<Text>,
     }
 }
 

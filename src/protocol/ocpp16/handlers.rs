@@ -48,7 +48,7 @@ pub async fn handle(
             let charger_id = ctx.charger_id;
             let (info, wallet) = state
                 .db
-                .run(move |c| tags::authorize_payer(c, charger_id, &req.id_tag))
+                .run(move |c| tags::authorize_payer(c, charger_id, &req.id_tag, None))
                 .await?;
             if wallet && info.status == "Accepted" {
                 state

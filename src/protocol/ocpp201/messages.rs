@@ -235,6 +235,7 @@ impl TransactionEvent {
             station_tx_id: self.transaction_info.transaction_id,
             seq_no: self.seq_no,
             connector_id: self.evse.map(|e| e.id),
+            id_token_type: self.id_token.as_ref().map(|t| t.kind.clone()),
             id_tag: self.id_token.and_then(IdToken::tag),
             master_pass: self.transaction_info.stopped_reason.as_deref() == Some("MasterPass"),
             remote_start_id: self.transaction_info.remote_start_id,

@@ -40,13 +40,14 @@ pub async fn authorize(
     ctx: &ChargerCtx,
     req: messages::Authorize,
 ) -> Result<Value, OcppError> {
+    let kind = req.id_token.kind.clone();
     let Some(tag) = req.id_token.tag() else {
         return Ok(json!({"idTokenInfo": {"status": "Invalid"}}));
     };
     let charger_id = ctx.charger_id;
     let (info, wallet) = state
         .db
-        .run(move |c| tags::authorize_payer(c, charger_id, &tag))
+        .run(move |c| tags::authorize_payer(c, charger_id, &tag, Some(&kind)))
         .await?;
     if wallet && info.status == "Accepted" {
         state
@@ -84,6 +85,7 @@ pub async fn transaction_event(
     req: messages::TransactionEvent,
 ) -> Result<Value, OcppError> {
     let token = req.id_token.as_ref().map(|t| t.id_token.clone());
+    let kind = req.id_token.as_ref().map(|t| t.kind.clone());
     let needs_auth = req
         .id_token
         .as_ref()
@@ -200,7 +202,7 @@ pub async fn transaction_event(
                 let tag = token.unwrap_or_default();
                 state
                     .db
-                    .run(move |c| tags::authorize(c, charger_id, &tag))
+                    .run(move |c| tags::authorize(c, charger_id, &tag, kind.as_deref()))
                     .await?
             }
         };

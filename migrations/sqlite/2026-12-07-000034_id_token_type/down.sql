@@ -1,0 +1,1 @@
+ALTER TABLE id_tags DROP COLUMN id_token_type;
