@@ -111,3 +111,34 @@ pub async fn connector_status(
     }
     Ok(())
 }
+
+/// A station's status notification about a job of its `requestId` (1.6's
+/// SignedFirmwareStatusNotification and LogStatusNotification, 2.0.1's FirmwareStatusNotification
+/// and LogStatusNotification, the same jobs): logged, and the status recorded on the station's
+/// firmware job (`firmware`) or log job of that requestId. Answered empty.
+pub async fn job_status(
+    state: &State,
+    ctx: &ChargerCtx,
+    action: &str,
+    firmware: bool,
+    payload: &serde_json::Value,
+) -> Result<serde_json::Value, OcppError> {
+    log::info!(
+        "{}: {action} {} (requestId {})",
+        ctx.device_id,
+        payload["status"],
+        payload["requestId"]
+    );
+    let status = payload["status"].as_str().unwrap_or_default().to_string();
+    let request_id = payload["requestId"].as_i64();
+    let charger_id = ctx.charger_id;
+    state
+        .db
+        .run(move |c| {
+            crate::domain::security_jobs::status_notification(
+                c, charger_id, firmware, request_id, &status,
+            )
+        })
+        .await?;
+    Ok(serde_json::json!({}))
+}

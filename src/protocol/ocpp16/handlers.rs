@@ -147,30 +147,28 @@ async fn job_status(
     action: &str,
     payload: &Value,
 ) -> Result<Value, OcppError> {
-    log::info!("{}: {action} {}", ctx.device_id, payload["status"]);
-    let firmware = match action {
-        "FirmwareStatusNotification" => Some("firmware"),
-        "DiagnosticsStatusNotification" => Some("diagnostics"),
-        _ => None,
+    let kind = match action {
+        "FirmwareStatusNotification" => "firmware",
+        "DiagnosticsStatusNotification" => "diagnostics",
+        // The security whitepaper's jobs, which 2.0.1 has too.
+        _ => {
+            let signed_firmware = action == "SignedFirmwareStatusNotification";
+            return crate::protocol::charging::job_status(
+                state,
+                ctx,
+                action,
+                signed_firmware,
+                payload,
+            )
+            .await;
+        }
     };
-    let signed_firmware = action == "SignedFirmwareStatusNotification";
+    log::info!("{}: {action} {}", ctx.device_id, payload["status"]);
     let status = payload["status"].as_str().unwrap_or_default().to_string();
-    let request_id = payload["requestId"].as_i64();
     let charger_id = ctx.charger_id;
     state
         .db
-        .run(move |c| match firmware {
-            Some(kind) => {
-                crate::domain::firmware::status_notification(c, charger_id, kind, &status)
-            }
-            None => crate::domain::security_jobs::status_notification(
-                c,
-                charger_id,
-                signed_firmware,
-                request_id,
-                &status,
-            ),
-        })
+        .run(move |c| crate::domain::firmware::status_notification(c, charger_id, kind, &status))
         .await?;
     Ok(json!({}))
 }

@@ -117,7 +117,10 @@ pub async fn handle(
             station_reports::publish_firmware_status(&ctx, &payload)
         }
         "FirmwareStatusNotification" | "LogStatusNotification" => {
-            job_status(&state, &ctx, &action, &payload).await
+            // 2.0.1's firmware update is the signed one (also sent when an operator triggers
+            // them: status Idle).
+            let firmware = action == "FirmwareStatusNotification";
+            crate::protocol::charging::job_status(&state, &ctx, &action, firmware, &payload).await
         }
         "DataTransfer" => notify::data_transfer(&ctx, parse(payload)?),
         "NotifyDisplayMessages" => notify::display_messages(&ctx, parse(payload)?),
@@ -127,37 +130,6 @@ pub async fn handle(
             format!("{other} is not supported for OCPP 2.0.1 stations yet"),
         )),
     }
-}
-
-/// FirmwareStatusNotification and LogStatusNotification (also sent when an operator triggers them:
-/// status Idle): logged, and the status recorded on the station's job of that requestId as 1.6's
-/// SignedFirmwareStatusNotification and LogStatusNotification are (2.0.1's firmware update is the
-/// signed one); answered empty.
-async fn job_status(
-    state: &State,
-    ctx: &ChargerCtx,
-    action: &str,
-    payload: &Value,
-) -> Result<Value, OcppError> {
-    log::info!(
-        "{}: {action} {} (requestId {})",
-        ctx.device_id,
-        payload["status"],
-        payload["requestId"]
-    );
-    let firmware = action == "FirmwareStatusNotification";
-    let status = payload["status"].as_str().unwrap_or_default().to_string();
-    let request_id = payload["requestId"].as_i64();
-    let charger_id = ctx.charger_id;
-    state
-        .db
-        .run(move |c| {
-            crate::domain::security_jobs::status_notification(
-                c, charger_id, firmware, request_id, &status,
-            )
-        })
-        .await?;
-    Ok(json!({}))
 }
 
 async fn boot_notification(
