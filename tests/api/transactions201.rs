@@ -601,3 +601,43 @@ async fn typed_tokens_match_their_type(app: TestApp) {
     assert_eq!(authorize("CARDT1", "ISO14443").await, "Accepted");
 }
 dual!(typed_tokens_match_their_type, super::both);
+
+/// A customer's card that expires in 30 s: the Started's answer and the answer to the same
+/// Started sent again both expire with the card, not a minute from now, and carry its group.
+async fn repeated_start_keeps_the_cards_expiry(app: TestApp) {
+    let st = station(&app, "E201X", 1).await;
+    let admin = app.admin().await;
+    let c = app.customer("e201x@example.com", 50.0).await;
+    let expiry = chrono::Utc::now() + chrono::Duration::seconds(30);
+    let (s, b) = app
+        .post(
+            "/api/admin/id-tags",
+            Some(&admin),
+            json!({"idTag": "SOONGONE1", "customerId": c.id, "parentIdTag": "FAMILY1",
+                "expiryDate": expiry.to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let started = json!({"eventType": "Started", "timestamp": "2026-12-07T10:00:00Z",
+        "triggerReason": "Authorized", "seqNo": 0, "transactionInfo": {"transactionId": "SG-1"},
+        "evse": {"id": 1, "connectorId": 1}, "idToken": {"idToken": "SOONGONE1", "type": "ISO14443"}});
+    for round in ["first", "repeated"] {
+        let a = st.call("TransactionEvent", started.clone()).await.unwrap();
+        let info = &a["idTokenInfo"];
+        assert_eq!(info["status"], "Accepted", "{round}: {a}");
+        assert_eq!(info["groupIdToken"]["idToken"], "FAMILY1", "{round}: {a}");
+        let until =
+            chrono::DateTime::parse_from_rfc3339(info["cacheExpiryDateTime"].as_str().unwrap())
+                .unwrap();
+        assert!(
+            until.timestamp() <= expiry.timestamp() + 1,
+            "{round}: valid until {until}, the card expires at {expiry}"
+        );
+    }
+    let ended = json!({"eventType": "Ended", "timestamp": "2026-12-07T10:05:00Z",
+        "triggerReason": "StopAuthorized", "seqNo": 1,
+        "transactionInfo": {"transactionId": "SG-1", "stoppedReason": "Local"},
+        "evse": {"id": 1, "connectorId": 1}});
+    st.call("TransactionEvent", ended).await.unwrap();
+}
+dual!(repeated_start_keeps_the_cards_expiry, super::both);

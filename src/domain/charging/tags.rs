@@ -58,8 +58,8 @@ pub fn wallet_accepted(card: Option<&Authorization>) -> Authorization {
 
 /// The answer about a transaction's idTag given again (a repeated start, a later event that
 /// carries it): the status it got and, for a wallet-paid one that was accepted, the short validity
-/// every such answer carries ([`wallet_accepted`]), so that a charger that caches this answer
-/// cannot start the tag offline later.
+/// every such answer carries ([`wallet_accepted`], capped by a card's own expiry and with its
+/// group), so that a charger that caches this answer cannot start the tag offline later.
 pub fn answer_again(c: &mut DbConnection, tx: &OcppTransaction) -> Result<Authorization, AppError> {
     let Some(status) = &tx.id_tag_status else {
         return authorize(c, tx.charger_id, &tx.id_tag, None);
@@ -73,7 +73,18 @@ pub fn answer_again(c: &mut DbConnection, tx: &OcppTransaction) -> Result<Author
         None => false,
     };
     Ok(if wallet_paid {
-        wallet_accepted(None)
+        // A customer's card: its own expiry (if sooner) and group, as its first answer had.
+        let card: Option<(Option<NaiveDateTime>, Option<String>)> = id_tags::table
+            .filter(id_tags::id_tag.eq(normalize(&tx.id_tag)))
+            .select((id_tags::expiry_date, id_tags::parent_id_tag))
+            .first(c)
+            .optional()?;
+        let card = card.map(|(expiry, parent)| Authorization {
+            status: "Accepted".into(),
+            expiry_date: expiry.map(timestamps::format_timestamp),
+            parent_id_tag: parent,
+        });
+        wallet_accepted(card.as_ref())
     } else {
         Authorization::status(status)
     })
