@@ -3,8 +3,9 @@
 //! StatusNotification, NotifyReport (the device model, stored), NotifyEvent (acknowledged and
 //! logged), SecurityEventNotification (stored), FirmwareStatusNotification and
 //! LogStatusNotification (recorded on the job, as 1.6's), Authorize, TransactionEvent and MeterValues
-//! (`transactions`), and DataTransfer, NotifyDisplayMessages and NotifyCustomerInformation
-//! (`notify`). The other actions are answered NotSupported until their blocks land.
+//! (`transactions`), DataTransfer, NotifyDisplayMessages and NotifyCustomerInformation (`notify`),
+//! and NotifyMonitoringReport (`monitoring`). The other actions are answered NotSupported until
+//! their blocks land.
 
 use serde_json::{Value, json};
 
@@ -16,7 +17,7 @@ use crate::protocol::frame::{ErrorCode, OcppError, typed as parse};
 use crate::protocol::ocpp201::messages::{
     BootNotification, NotifyReport, SecurityEventNotification, StatusNotification,
 };
-use crate::protocol::ocpp201::{notify, station_reports, transactions};
+use crate::protocol::ocpp201::{monitoring, notify, station_reports, transactions};
 use crate::protocol::registry::ChargerCtx;
 use crate::state::State;
 
@@ -122,6 +123,7 @@ pub async fn handle(
         "DataTransfer" => notify::data_transfer(&ctx, parse(payload)?),
         "NotifyDisplayMessages" => notify::display_messages(&ctx, parse(payload)?),
         "NotifyCustomerInformation" => notify::customer_information(&ctx, parse(payload)?),
+        "NotifyMonitoringReport" => monitoring::monitoring_report(&ctx, payload),
         other => Err(OcppError::new(
             ErrorCode::NotSupported,
             format!("{other} is not supported for OCPP 2.0.1 stations yet"),
