@@ -1,7 +1,7 @@
 //! Handlers for the CALLs an OCPP 2.0.1 station sends, mapped to the core's terms:
 //! BootNotification (Accepted / Pending / Rejected, as the operator decided), Heartbeat,
-//! StatusNotification, NotifyReport (the device model, stored), NotifyEvent (acknowledged and
-//! logged), SecurityEventNotification (stored), FirmwareStatusNotification and
+//! StatusNotification, NotifyReport (the device model, stored), NotifyEvent (stored:
+//! `monitoring`), SecurityEventNotification (stored), FirmwareStatusNotification and
 //! LogStatusNotification (recorded on the job, as 1.6's), Authorize, TransactionEvent and MeterValues
 //! (`transactions`), DataTransfer, NotifyDisplayMessages and NotifyCustomerInformation (`notify`),
 //! and NotifyMonitoringReport (`monitoring`). The other actions are answered NotSupported until
@@ -89,15 +89,7 @@ pub async fn handle(
             );
             Ok(json!({}))
         }
-        "NotifyEvent" => {
-            log::info!(
-                "{}: {action} seqNo {} (tbc {})",
-                ctx.device_id,
-                payload["seqNo"],
-                payload["tbc"].as_bool().unwrap_or(false)
-            );
-            Ok(json!({}))
-        }
+        "NotifyEvent" => monitoring::notify_event(&state, &ctx, payload).await,
         "SecurityEventNotification" => {
             let req: SecurityEventNotification = parse(payload)?;
             let timestamp = timestamps::parse_timestamp(&req.timestamp);

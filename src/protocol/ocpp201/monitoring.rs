@@ -9,12 +9,15 @@
 //!   (`station_variables`), so that e.g. MonitoringCtrlr.ItemsPerMessage[ClearVariableMonitoring]
 //!   limits how many ids one ClearVariableMonitoring carries.
 //! - NotifyMonitoringReport (the answer to GetMonitoringReport): answered empty and logged.
+//! - NotifyEvent: answered empty, logged and kept as the station's event history
+//!   (`station_events`).
 //!   SetMonitoringBase, SetMonitoringLevel, SetVariableMonitoring and GetMonitoringReport are
 //!   relayed only.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::domain::station_events::{self, NewEvent};
 use crate::domain::station_variables::{self, Reported};
 use crate::error::AppError;
 use crate::protocol::frame::{OcppError, typed as parse};
@@ -173,5 +176,80 @@ pub fn monitoring_report(ctx: &ChargerCtx, payload: Value) -> Result<Value, Ocpp
             ""
         }
     );
+    Ok(json!({}))
+}
+
+crate::protocol::payloads! {
+    /// NotifyEvent, as csms keeps it.
+    pub struct NotifyEvent {
+        seq_no: i64,
+        tbc: Option<bool>,
+        event_data: Vec<EventData>,
+    }
+
+    pub struct EventData {
+        event_id: i64,
+        timestamp: String,
+        trigger: String,
+        cause: Option<i64>,
+        actual_value: String,
+        tech_code: Option<String>,
+        tech_info: Option<String>,
+        cleared: Option<bool>,
+        transaction_id: Option<String>,
+        variable_monitoring_id: Option<i64>,
+        event_notification_type: String,
+        component: Component,
+        variable: Variable,
+    }
+}
+
+/// NotifyEvent: logged and kept as the station's event history
+/// (`GET /api/admin/chargers/{deviceId}/station-events`); answered empty.
+pub async fn notify_event(
+    state: &State,
+    ctx: &ChargerCtx,
+    payload: Value,
+) -> Result<Value, OcppError> {
+    let r: NotifyEvent = parse(payload)?;
+    let events: Vec<NewEvent> = r
+        .event_data
+        .into_iter()
+        .map(|e| NewEvent {
+            event_id: e.event_id,
+            station_timestamp: crate::infra::timestamps::parse_timestamp(&e.timestamp),
+            event_trigger: e.trigger,
+            event_notification_type: e.event_notification_type,
+            evse_id: e.component.evse.as_ref().map(|v| v.id),
+            connector_id: e.component.evse.as_ref().and_then(|v| v.connector_id),
+            component: e.component.name,
+            component_instance: e.component.instance,
+            variable: e.variable.name,
+            variable_instance: e.variable.instance,
+            actual_value: e.actual_value,
+            cleared: e.cleared.unwrap_or(false),
+            cause: e.cause,
+            tech_code: e.tech_code,
+            tech_info: e.tech_info,
+            transaction_id: e.transaction_id,
+            variable_monitoring_id: e.variable_monitoring_id,
+        })
+        .collect();
+    log::info!(
+        "{}: NotifyEvent seqNo {}: {} event(s){}",
+        ctx.device_id,
+        r.seq_no,
+        events.len(),
+        if r.tbc.unwrap_or(false) {
+            ", more to come"
+        } else {
+            ""
+        }
+    );
+    let charger_id = ctx.charger_id;
+    state
+        .db
+        .run(move |c| station_events::record(c, charger_id, &events))
+        .await?;
     Ok(json!({}))
 }

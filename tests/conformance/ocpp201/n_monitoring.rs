@@ -3,7 +3,8 @@
 //! (whatever it answers, the operator sees it); a ClearVariableMonitoring with more ids than the
 //! station takes (MonitoringCtrlr.ItemsPerMessage[ClearVariableMonitoring], learnt from its
 //! GetVariables answer) goes out in parts. The station's NotifyMonitoringReport and NotifyEvent
-//! (alerts, periodic events) are answered `{}`. The operator's GetLog is a job
+//! (alerts, periodic events) are answered `{}`; its events are kept
+//! (`GET /api/admin/chargers/{id}/station-events`). The operator's GetLog is a job
 //! (`GET /api/admin/chargers/{id}/security-jobs`, kind the logType, the operator's requestId) that
 //! takes the station's answer when it is not Accepted and every LogStatusNotification.
 
@@ -183,8 +184,16 @@ pub async fn tc_n_18(c: &C201<'_>) {
 }
 
 /// The station's NotifyEvent on EVSE 1's AvailabilityState (`trigger`, `kind` of notification,
-/// `actual` value, `cleared` when given), event `id`: answered `{}`.
-async fn event(st: &mut Station, id: i64, trigger: &str, kind: &str, actual: &str, cleared: bool) {
+/// `actual` value, `cleared` when given), event `id`: answered `{}`, and the newest event in the
+/// station's event history.
+async fn event(
+    c: &C201<'_>,
+    st: &mut Station,
+    id: i64,
+    (trigger, kind): (&str, &str),
+    actual: &str,
+    cleared: bool,
+) {
     let mut e = evse_availability();
     let fields = json!({"eventId": id, "timestamp": now_micros(), "trigger": trigger,
         "actualValue": actual, "eventNotificationType": kind});
@@ -196,49 +205,67 @@ async fn event(st: &mut Station, id: i64, trigger: &str, kind: &str, actual: &st
     }
     let p = json!({"generatedAt": now_micros(), "seqNo": 0, "tbc": false, "eventData": [e]});
     assert_eq!(st.call("NotifyEvent", p).await, Ok(json!({})));
+    let path = format!("/api/admin/chargers/{}/station-events?limit=1", c.device);
+    let (s, b) = c.app.get(&path, Some(&c.admin)).await;
+    assert_eq!(s, 200, "{b}");
+    let newest = &b["events"][0];
+    assert_eq!(
+        (
+            &newest["eventId"],
+            &newest["trigger"],
+            &newest["eventNotificationType"]
+        ),
+        (&json!(id), &json!(trigger), &json!(kind)),
+        "{b}"
+    );
+    assert_eq!(newest["actualValue"], actual, "{b}");
+    assert_eq!(newest["cleared"], cleared, "{b}");
+    assert_eq!(newest["evseId"], 1, "{b}");
 }
 
 pub async fn tc_n_21(c: &C201<'_>) {
     let mut st = c.booted().await;
-    event(
-        &mut st,
-        21,
-        "Alerting",
-        "HardWiredMonitor",
-        "Unavailable",
-        false,
-    )
-    .await;
+    let kind = ("Alerting", "HardWiredMonitor");
+    event(c, &mut st, 21, kind, "Unavailable", false).await;
 }
 
 pub async fn tc_n_24(c: &C201<'_>) {
     let mut st = c.booted().await;
     for id in 241..244 {
-        event(&mut st, id, "Periodic", "CustomMonitor", "Available", false).await;
+        event(
+            c,
+            &mut st,
+            id,
+            ("Periodic", "CustomMonitor"),
+            "Available",
+            false,
+        )
+        .await;
     }
 }
 
 pub async fn tc_n_48(c: &C201<'_>) {
     let mut st = c.booted().await;
-    event(&mut st, 48, "Alerting", "CustomMonitor", "", false).await;
+    event(c, &mut st, 48, ("Alerting", "CustomMonitor"), "", false).await;
 }
 
 pub async fn tc_n_49(c: &C201<'_>) {
     let mut st = c.booted().await;
-    event(&mut st, 49, "Alerting", "CustomMonitor", "Available", true).await;
+    event(
+        c,
+        &mut st,
+        49,
+        ("Alerting", "CustomMonitor"),
+        "Available",
+        true,
+    )
+    .await;
 }
 
 pub async fn tc_n_50(c: &C201<'_>) {
     let mut st = c.booted().await;
-    event(
-        &mut st,
-        50,
-        "Periodic",
-        "PreconfiguredMonitor",
-        "Available",
-        false,
-    )
-    .await;
+    let kind = ("Periodic", "PreconfiguredMonitor");
+    event(c, &mut st, 50, kind, "Available", false).await;
 }
 
 /// The operator's GetLog of `kind` for `request`, answered `answer`.
