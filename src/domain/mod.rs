@@ -19,6 +19,7 @@ pub mod security_events;
 pub mod security_jobs;
 pub mod smart_charging;
 pub mod station_commands;
+pub mod station_events;
 pub mod station_variables;
 pub mod stations;
 pub mod tariffs;

@@ -106,6 +106,60 @@ pub fn reported(
     })
 }
 
+/// Records the values a station answered to GetVariables (`Reported` without characteristics):
+/// each replaces the stored value of its attribute and keeps what a report said of it.
+pub fn answered(
+    c: &mut DbConnection,
+    charger_id: i64,
+    items: &[Reported],
+) -> Result<usize, AppError> {
+    let t = now();
+    write_tx(c, |c| {
+        for r in items {
+            let key = (
+                r.component_instance.clone().unwrap_or_default(),
+                r.evse_id.unwrap_or(-1),
+                r.connector_id.unwrap_or(-1),
+                r.variable_instance.clone().unwrap_or_default(),
+                r.attribute_type.clone().unwrap_or_else(|| "Actual".into()),
+            );
+            let updated = diesel::update(
+                station_variables::table
+                    .filter(station_variables::charger_id.eq(charger_id))
+                    .filter(station_variables::component.eq(&r.component))
+                    .filter(station_variables::component_instance.eq(&key.0))
+                    .filter(station_variables::evse_id.eq(key.1))
+                    .filter(station_variables::connector_id.eq(key.2))
+                    .filter(station_variables::variable.eq(&r.variable))
+                    .filter(station_variables::variable_instance.eq(&key.3))
+                    .filter(station_variables::attribute_type.eq(&key.4)),
+            )
+            .set((
+                station_variables::value.eq(&r.value),
+                station_variables::updated_at.eq(t),
+            ))
+            .execute(c)?;
+            if updated == 0 {
+                diesel::insert_into(station_variables::table)
+                    .values((
+                        station_variables::charger_id.eq(charger_id),
+                        station_variables::component.eq(&r.component),
+                        station_variables::component_instance.eq(&key.0),
+                        station_variables::evse_id.eq(key.1),
+                        station_variables::connector_id.eq(key.2),
+                        station_variables::variable.eq(&r.variable),
+                        station_variables::variable_instance.eq(&key.3),
+                        station_variables::attribute_type.eq(&key.4),
+                        station_variables::value.eq(&r.value),
+                        station_variables::updated_at.eq(t),
+                    ))
+                    .execute(c)?;
+            }
+        }
+        Ok(items.len())
+    })
+}
+
 /// A station's device model as reported, by component and variable.
 pub fn list(c: &mut DbConnection, device_id: &str) -> Result<Vec<StationVariable>, AppError> {
     let cid = crate::domain::chargers::id_of(c, device_id)?;
@@ -124,27 +178,30 @@ pub fn list(c: &mut DbConnection, device_id: &str) -> Result<Vec<StationVariable
         .load(c)?)
 }
 
-/// The requests whose size a station limits (DeviceDataCtrlr.ItemsPerMessage, by instance).
+/// The requests whose size a station limits (ItemsPerMessage, by instance:
+/// DeviceDataCtrlr's, or MonitoringCtrlr's for the monitoring requests).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Limited {
     GetVariables,
     SetVariables,
     GetReport,
+    ClearVariableMonitoring,
 }
 
 impl Limited {
-    /// The ItemsPerMessage instance that names it.
-    fn instance(self) -> &'static str {
+    /// The component and ItemsPerMessage instance that name it.
+    fn variable(self) -> (&'static str, &'static str) {
         match self {
-            Limited::GetVariables => "GetVariables",
-            Limited::SetVariables => "SetVariables",
-            Limited::GetReport => "GetReport",
+            Limited::GetVariables => ("DeviceDataCtrlr", "GetVariables"),
+            Limited::SetVariables => ("DeviceDataCtrlr", "SetVariables"),
+            Limited::GetReport => ("DeviceDataCtrlr", "GetReport"),
+            Limited::ClearVariableMonitoring => ("MonitoringCtrlr", "ClearVariableMonitoring"),
         }
     }
 }
 
-/// The most items one `request` may carry to the station: the operator's setting, else what the
-/// station reported (DeviceDataCtrlr.ItemsPerMessage), else no limit.
+/// The most items one `request` may carry to the station: the operator's setting (DeviceDataCtrlr
+/// limits only), else what the station reported or answered (ItemsPerMessage), else no limit.
 pub fn items_per_message(
     c: &mut DbConnection,
     device_id: &str,
@@ -167,15 +224,16 @@ pub fn items_per_message(
         Limited::GetVariables => get_variables,
         Limited::SetVariables => set_variables,
         Limited::GetReport => get_report,
+        Limited::ClearVariableMonitoring => None,
     };
     if let Some(n) = set {
         return Ok(usize::try_from(n).ok().filter(|n| *n > 0));
     }
     let reported: Option<Option<String>> = station_variables::table
         .filter(station_variables::charger_id.eq(cid))
-        .filter(station_variables::component.eq("DeviceDataCtrlr"))
+        .filter(station_variables::component.eq(request.variable().0))
         .filter(station_variables::variable.eq("ItemsPerMessage"))
-        .filter(station_variables::variable_instance.eq(request.instance()))
+        .filter(station_variables::variable_instance.eq(request.variable().1))
         .filter(station_variables::attribute_type.eq("Actual"))
         .select(station_variables::value)
         .first(c)

@@ -9,6 +9,7 @@ use super::firmware::time;
 use crate::domain::certificates::{self, ChargerCertificates};
 use crate::domain::security_events::{self, SecurityEvent};
 use crate::domain::security_jobs::{self, LogRequest, SecurityJob, SignedFirmwareRequest};
+use crate::domain::station_events::{self, StationEvent};
 use crate::domain::station_variables::{self, StationVariable};
 use crate::error::AppError;
 
@@ -18,6 +19,7 @@ super::answers! {
     pub struct SecurityJobAnswer { job: SecurityJob }
     pub struct SecurityJobList { jobs: Vec<SecurityJob> }
     pub struct VariableList { variables: Vec<StationVariable> }
+    pub struct StationEventList { events: Vec<StationEvent> }
 }
 
 /// `POST /api/admin/chargers/{deviceId}/logs`
@@ -119,6 +121,13 @@ super::file_jobs! {
 super::charger_reads! {
     variables at "/api/admin/chargers/{device_id}/variables" => VariableList from station_variables::list,
         "The station's device model as its OCPP 2.0.1 reports (NotifyReport) told it: every component's variables, per attribute type";
+}
+
+super::charger_reads! {
+    station_events at "/api/admin/chargers/{device_id}/station-events",
+        query q: super::LimitQuery [("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)")]
+        => StationEventList from |c, device| station_events::list(c, device, q.limit.unwrap_or(100)),
+        "The station's OCPP 2.0.1 NotifyEvent events (monitor alerts, periodic and delta events), newest first";
 }
 
 super::charger_reads! {

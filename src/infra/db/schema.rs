@@ -59,6 +59,31 @@ diesel::table! {
 }
 
 diesel::table! {
+    station_events (id) {
+        id -> BigInt,
+        charger_id -> BigInt,
+        event_id -> BigInt,
+        station_timestamp -> Nullable<Timestamp>,
+        event_trigger -> Text,
+        event_notification_type -> Text,
+        component -> Text,
+        component_instance -> Nullable<Text>,
+        evse_id -> Nullable<Integer>,
+        connector_id -> Nullable<Integer>,
+        variable -> Text,
+        variable_instance -> Nullable<Text>,
+        actual_value -> Text,
+        cleared -> Bool,
+        cause -> Nullable<BigInt>,
+        tech_code -> Nullable<Text>,
+        tech_info -> Nullable<Text>,
+        transaction_id -> Nullable<Text>,
+        variable_monitoring_id -> Nullable<BigInt>,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     station_variables (id) {
         id -> BigInt,
         charger_id -> BigInt,
@@ -476,6 +501,7 @@ diesel::joinable!(connectors -> chargers (charger_id));
 diesel::joinable!(charging_sessions -> chargers (charger_id));
 diesel::joinable!(charging_sessions -> customers (customer_id));
 diesel::joinable!(wallet_ledger -> customers (customer_id));
+diesel::joinable!(station_events -> chargers (charger_id));
 diesel::joinable!(station_variables -> chargers (charger_id));
 diesel::joinable!(station_transactions -> chargers (charger_id));
 diesel::joinable!(station_transactions -> ocpp_transactions (transaction_id));
@@ -511,5 +537,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     installed_certificates,
     security_events,
     security_jobs,
+    station_events,
     station_variables,
 );

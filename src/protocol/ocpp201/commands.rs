@@ -4,13 +4,15 @@
 //! jobs and installed certificates (`station_reports`); the rest are relayed only. GetVariables
 //! and SetVariables with more items than the station takes in one message
 //! (DeviceDataCtrlr.ItemsPerMessage: the operator's setting, else its reports) go out as several
-//! calls, and the answer holds every item's result.
+//! calls, and the answer holds every item's result; so does ClearVariableMonitoring
+//! (MonitoringCtrlr.ItemsPerMessage, as the station reported or answered to GetVariables). GetLog
+//! is a job (`monitoring`).
 
 use serde_json::{Value, json};
 
 use crate::domain::station_variables::{self, Limited};
 use crate::protocol::ocpp201::messages::is_basic_auth_password;
-use crate::protocol::ocpp201::station_reports;
+use crate::protocol::ocpp201::{monitoring, station_reports};
 
 use crate::error::AppError;
 use crate::protocol::as_given::Outcome;
@@ -40,6 +42,11 @@ pub async fn run(
             Limited::SetVariables,
             "setVariableData",
             "setVariableResult",
+        )),
+        "ClearVariableMonitoring" => Some((
+            Limited::ClearVariableMonitoring,
+            "id",
+            "clearMonitoringResult",
         )),
         _ => None,
     };
@@ -77,6 +84,9 @@ pub async fn run(
             .call(device, action, p, state.settings.call_timeout())
             .await?;
         answered.extend(response[results].as_array().cloned().unwrap_or_default());
+    }
+    if action == "GetVariables" {
+        monitoring::variables_answered(state, device, &answered).await?;
     }
     if let Some(p) = password {
         let accepted = answered.iter().any(|r| {
@@ -142,6 +152,7 @@ async fn recorded(
     }
     let id = payload["reservationId"].as_i64();
     station_reports::before_command(state, device, action, &payload).await?;
+    monitoring::before_command(state, device, action, &payload).await?;
     let response = state
         .registry
         .call(
@@ -152,6 +163,7 @@ async fn recorded(
         )
         .await?;
     station_reports::after_command(state, device, action, &payload, &response).await?;
+    monitoring::after_command(state, device, action, &payload, &response).await?;
     // Whatever the station answered, it holds no reservation with that id afterwards.
     if action == "CancelReservation" {
         let d = device.to_string();

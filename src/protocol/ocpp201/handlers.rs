@@ -1,10 +1,11 @@
 //! Handlers for the CALLs an OCPP 2.0.1 station sends, mapped to the core's terms:
 //! BootNotification (Accepted / Pending / Rejected, as the operator decided), Heartbeat,
-//! StatusNotification, NotifyReport (the device model, stored), NotifyEvent (acknowledged and
-//! logged), SecurityEventNotification (stored), FirmwareStatusNotification and
+//! StatusNotification, NotifyReport (the device model, stored), NotifyEvent (stored:
+//! `monitoring`), SecurityEventNotification (stored), FirmwareStatusNotification and
 //! LogStatusNotification (recorded on the job, as 1.6's), Authorize, TransactionEvent and MeterValues
-//! (`transactions`), and DataTransfer, NotifyDisplayMessages and NotifyCustomerInformation
-//! (`notify`). The other actions are answered NotSupported until their blocks land.
+//! (`transactions`), DataTransfer, NotifyDisplayMessages and NotifyCustomerInformation (`notify`),
+//! and NotifyMonitoringReport (`monitoring`). The other actions are answered NotSupported until
+//! their blocks land.
 
 use serde_json::{Value, json};
 
@@ -16,7 +17,7 @@ use crate::protocol::frame::{ErrorCode, OcppError, typed as parse};
 use crate::protocol::ocpp201::messages::{
     BootNotification, NotifyReport, SecurityEventNotification, StatusNotification,
 };
-use crate::protocol::ocpp201::{notify, station_reports, transactions};
+use crate::protocol::ocpp201::{monitoring, notify, station_reports, transactions};
 use crate::protocol::registry::ChargerCtx;
 use crate::state::State;
 
@@ -88,15 +89,7 @@ pub async fn handle(
             );
             Ok(json!({}))
         }
-        "NotifyEvent" => {
-            log::info!(
-                "{}: {action} seqNo {} (tbc {})",
-                ctx.device_id,
-                payload["seqNo"],
-                payload["tbc"].as_bool().unwrap_or(false)
-            );
-            Ok(json!({}))
-        }
+        "NotifyEvent" => monitoring::notify_event(&state, &ctx, payload).await,
         "SecurityEventNotification" => {
             let req: SecurityEventNotification = parse(payload)?;
             let timestamp = timestamps::parse_timestamp(&req.timestamp);
@@ -125,6 +118,7 @@ pub async fn handle(
         "DataTransfer" => notify::data_transfer(&ctx, parse(payload)?),
         "NotifyDisplayMessages" => notify::display_messages(&ctx, parse(payload)?),
         "NotifyCustomerInformation" => notify::customer_information(&ctx, parse(payload)?),
+        "NotifyMonitoringReport" => monitoring::monitoring_report(&ctx, payload),
         other => Err(OcppError::new(
             ErrorCode::NotSupported,
             format!("{other} is not supported for OCPP 2.0.1 stations yet"),

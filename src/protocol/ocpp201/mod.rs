@@ -6,6 +6,7 @@ pub mod commands;
 pub mod cost;
 pub mod handlers;
 pub mod messages;
+pub mod monitoring;
 pub mod notify;
 pub mod outgoing;
 pub mod schemas;

@@ -1,9 +1,10 @@
 //! The OCA compliance cases for an OCPP 2.0.1 CSMS (`../shared/spec/octt-2.0.1-csms-cases.md`)
 //! that csms passes so far (issue 22): blocks A (Basic auth, the station password), B
 //! (provisioning), C (Authorize, groups, cache), D (local list, `d_local_list`), E (transactions),
-//! F (remote control), G (availability), H (reservations), J (meter values), N's customer
-//! information (`n_customer`), O (display messages, `o_display`) and P (DataTransfer, customData:
-//! `p_data_transfer`). Run two ways on SQLite and PostgreSQL, like the 1.6 ones:
+//! F (remote control), G (availability), H (reservations), J (meter values), N (customer
+//! information: `n_customer`; monitoring, logs and events: `n_monitoring`), O (display messages,
+//! `o_display`) and P (DataTransfer, customData: `p_data_transfer`). Run two ways on SQLite and
+//! PostgreSQL, like the 1.6 ones:
 //! each case alone on a fresh server with a station of its own (`tc_b_01_…::sqlite`), and every
 //! case in id order against ONE server and ONE station identity (`all_201_cases_in_id_order`),
 //! nothing reset in between. The station is a raw 2.0.1 client (`support::station201`); each
@@ -26,10 +27,12 @@ mod m_certificates;
 use m_certificates::*;
 mod d_local_list;
 mod n_customer;
+mod n_monitoring;
 mod o_display;
 mod p_data_transfer;
 use d_local_list::*;
 use n_customer::*;
+use n_monitoring::*;
 use o_display::*;
 use p_data_transfer::*;
 
@@ -3092,13 +3095,34 @@ cases201! {
     "TC_M_19" => tc_m_19,
     "TC_M_20" => tc_m_20,
     "TC_M_21" => tc_m_21,
+    "TC_N_01" => tc_n_01,
+    "TC_N_02" => tc_n_02,
+    "TC_N_03" => tc_n_03,
+    "TC_N_05" => tc_n_05,
+    "TC_N_08" => tc_n_08,
+    "TC_N_09" => tc_n_09,
+    "TC_N_16" => tc_n_16,
+    "TC_N_17" => tc_n_17,
+    "TC_N_18" => tc_n_18,
+    "TC_N_21" => tc_n_21,
+    "TC_N_24" => tc_n_24,
+    "TC_N_25" => tc_n_25,
     "TC_N_27" => tc_n_27,
     "TC_N_28" => tc_n_28,
     "TC_N_29" => tc_n_29,
     "TC_N_30" => tc_n_30,
     "TC_N_31" => tc_n_31,
     "TC_N_32" => tc_n_32,
+    "TC_N_34" => tc_n_34,
+    "TC_N_35" => tc_n_35,
+    "TC_N_36" => tc_n_36,
+    "TC_N_44" => tc_n_44,
     "TC_N_46" => tc_n_46,
+    "TC_N_47" => tc_n_47,
+    "TC_N_48" => tc_n_48,
+    "TC_N_49" => tc_n_49,
+    "TC_N_50" => tc_n_50,
+    "TC_N_60" => tc_n_60,
     "TC_N_62" => tc_n_62,
     "TC_N_63" => tc_n_63,
     "TC_O_01" => tc_o_01,
