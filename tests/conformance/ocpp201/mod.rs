@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 use crate::helpers::TestApp;
 use crate::support::station201::{Refused, Station, boot_payload};
 
+mod a_signing;
+use a_signing::*;
 mod k_smart_charging;
 use k_smart_charging::*;
 mod l_firmware;
@@ -36,7 +38,7 @@ use p_data_transfer::*;
 /// The settings every 2.0.1 case runs with: both versions served, and the `wss://` listener that
 /// block A's profile 2 and 3 stations use (a test PKI made for the server: `helpers::tls`).
 pub fn both(s: &mut csms::infra::config::Settings) {
-    crate::helpers::tls(s);
+    crate::helpers::tls_and_csms_ca(s);
     s.ocpp_versions = vec!["ocpp1.6".into(), "ocpp2.0.1".into()];
 }
 
@@ -2920,6 +2922,11 @@ cases201! {
     "TC_A_08" => tc_a_08,
     "TC_A_09" => tc_a_09,
     "TC_A_10" => tc_a_10,
+    "TC_A_11" => tc_a_11,
+    "TC_A_12" => tc_a_12,
+    "TC_A_13" => tc_a_13,
+    "TC_A_14" => tc_a_14,
+    "TC_A_19" => tc_a_19,
     "TC_B_01" => tc_b_01,
     "TC_B_02" => tc_b_02,
     "TC_B_06" => tc_b_06,
