@@ -20,6 +20,8 @@ use crate::support::station201::{Refused, Station, boot_payload};
 
 mod a_signing;
 use a_signing::*;
+mod i_cost;
+use i_cost::*;
 mod k_smart_charging;
 use k_smart_charging::*;
 mod l_firmware;
@@ -40,6 +42,9 @@ use p_data_transfer::*;
 pub fn both(s: &mut csms::infra::config::Settings) {
     crate::helpers::tls_and_csms_ca(s);
     s.ocpp_versions = vec!["ocpp1.6".into(), "ocpp2.0.1".into()];
+    // Block I: the running cost every 2 s (from the start), so TC_I_01 sees it without waiting
+    // a minute while the other cases' sessions, a few events in a row, see none.
+    s.cost_update_secs = 2;
 }
 
 /// What a 2.0.1 case works with: the server, the operator's token, and the station identity
@@ -3029,6 +3034,8 @@ cases201! {
     "TC_H_19" => tc_h_19,
     "TC_H_20" => tc_h_20,
     "TC_H_22" => tc_h_22,
+    "TC_I_01" => tc_i_01,
+    "TC_I_02" => tc_i_02,
     "TC_J_01" => tc_j_01,
     "TC_J_02" => tc_j_02,
     "TC_J_03" => tc_j_03,
