@@ -591,6 +591,44 @@ mod tests {
     }
 
     #[test]
+    fn v2g_and_combined_certificates() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ca = Ca::open(dir.path()).expect("ca");
+        let ekus = |issued: &Issued| {
+            let (_, leaf) =
+                x509_parser::pem::parse_x509_pem(issued.cert_pem.as_bytes()).expect("pem");
+            let leaf = leaf.parse_x509().expect("cert");
+            assert_eq!(single_common_name(leaf.subject()).expect("cn"), "CP1");
+            let eku = leaf
+                .extended_key_usage()
+                .expect("eku")
+                .expect("present")
+                .value
+                .clone();
+            (eku.client_auth, eku.server_auth)
+        };
+        // V2G: the SECC's subject (an EVSE id) is not the station's, and not copied either.
+        let (_, pem) = csr("DE*CSM*E1");
+        let v2g = ca
+            .sign_csr_for(&pem, "CP1", 30, CertUse::V2g)
+            .expect("signed");
+        assert_eq!(ekus(&v2g), (false, true), "a TLS server certificate only");
+        assert!(matches!(
+            ca.sign_csr_for(&pem, "CP1", 30, CertUse::Combined),
+            Err(CaError::WrongCommonName { .. })
+        ));
+        let (_, pem) = csr("CP1");
+        let both = ca
+            .sign_csr_for(&pem, "CP1", 30, CertUse::Combined)
+            .expect("signed");
+        assert_eq!(ekus(&both), (true, true));
+        assert!(matches!(
+            ca.sign_csr_for("garbage", "CP1", 30, CertUse::V2g),
+            Err(CaError::InvalidCsr(_))
+        ));
+    }
+
+    #[test]
     fn signs_a_csr_for_the_expected_name_only() {
         let dir = tempfile::tempdir().expect("dir");
         let ca = Ca::open(dir.path()).expect("ca");
