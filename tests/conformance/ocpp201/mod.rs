@@ -1,8 +1,9 @@
 //! The OCA compliance cases for an OCPP 2.0.1 CSMS (`../shared/spec/octt-2.0.1-csms-cases.md`)
-//! that csms passes so far (issue 22): blocks A (Basic auth, the station password), B
-//! (provisioning), C (Authorize, groups, cache), D (local list, `d_local_list`), E (transactions),
-//! F (remote control), G (availability), H (reservations), J (meter values), N's customer
-//! information (`n_customer`), O (display messages, `o_display`) and P (DataTransfer, customData:
+//! that csms passes so far (issues 22, 23): blocks A (Basic auth, the station password, TLS;
+//! certificate signing: `a_signing`), B (provisioning), C (Authorize, groups, cache), D (local
+//! list, `d_local_list`), E (transactions), F (remote control), G (availability), H
+//! (reservations), I (cost: `i_cost`), J (meter values), N's customer information
+//! (`n_customer`), O (display messages, `o_display`) and P (DataTransfer, customData:
 //! `p_data_transfer`). Run two ways on SQLite and PostgreSQL, like the 1.6 ones:
 //! each case alone on a fresh server with a station of its own (`tc_b_01_…::sqlite`), and every
 //! case in id order against ONE server and ONE station identity (`all_201_cases_in_id_order`),
