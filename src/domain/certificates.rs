@@ -26,7 +26,7 @@ use utoipa::ToSchema;
 
 use crate::domain::station_commands::{Command, StationCommands};
 use crate::error::AppError;
-use crate::infra::ca::{Ca, CaError, Issued};
+use crate::infra::ca::{Ca, CaError, CertUse, Issued};
 use crate::infra::db::schema::{charger_certificates, chargers, installed_certificates};
 use crate::infra::db::{Db, DbConnection, now, write_tx};
 use crate::infra::timestamps::format_timestamp;
@@ -190,19 +190,24 @@ pub struct Certificates {
 }
 
 /// SignCertificate from a charger: `Accepted` (and CertificateSigned follows once the answer went
-/// out) or `Rejected` (recorded as a security event).
+/// out) or `Rejected` (recorded as a security event). `use_`: what the certificate is for
+/// ([`CertUse`]: 1.6 asks for the station's own); `certificate_type`: the 2.0.1 certificateType
+/// CertificateSigned carries back (1.6 and a combined certificate: none).
 pub async fn sign_certificate(
     desk: &Arc<Certificates>,
     charger_id: i64,
     device_id: &str,
     csr: String,
+    use_: CertUse,
+    certificate_type: Option<String>,
 ) -> Result<&'static str, AppError> {
     let ca = ca(&desk.ca_dir).await?;
     let device = device_id.to_string();
-    let signed: Result<Issued, CaError> =
-        tokio::task::spawn_blocking(move || ca.sign_csr(&csr, &device, CHARGER_CERT_DAYS))
-            .await
-            .map_err(|e| AppError::Internal(format!("CA task: {e}")))?;
+    let signed: Result<Issued, CaError> = tokio::task::spawn_blocking(move || {
+        ca.sign_csr_for(&csr, &device, CHARGER_CERT_DAYS, use_)
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("CA task: {e}")))?;
     let issued = match signed {
         Ok(i) => i,
         Err(e @ (CaError::Io { .. } | CaError::Rcgen(_))) => return Err(e.into()),
@@ -247,7 +252,9 @@ pub async fn sign_certificate(
         .await?;
     // The connection sends our CALL only after the answer to the charger's CALL went out.
     let (desk, device) = (desk.clone(), device_id.to_string());
-    tokio::spawn(async move { send_certificate(&desk, &device, id, chain).await });
+    tokio::spawn(
+        async move { send_certificate(&desk, &device, id, chain, certificate_type).await },
+    );
     Ok("Accepted")
 }
 
@@ -398,12 +405,21 @@ pub async fn audit_at_startup(db: Db) {
 }
 
 /// CertificateSigned with the chain; the charger's answer is stored with the certificate.
-async fn send_certificate(desk: &Certificates, device: &str, id: i64, chain: String) {
+async fn send_certificate(
+    desk: &Certificates,
+    device: &str,
+    id: i64,
+    chain: String,
+    certificate_type: Option<String>,
+) {
     let answer = desk
         .stations
         .send(
             device,
-            Command::CertificateSigned { chain },
+            Command::CertificateSigned {
+                chain,
+                certificate_type,
+            },
             desk.call_timeout,
         )
         .await;

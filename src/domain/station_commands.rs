@@ -106,7 +106,11 @@ pub enum Command {
         retries: Retries,
     },
     /// The certificate chain (PEM) csms signed for the station.
-    CertificateSigned { chain: String },
+    CertificateSigned {
+        chain: String,
+        /// 2.0.1's certificateType, as the station asked for it (1.6: none)
+        certificate_type: Option<String>,
+    },
     /// An operator's command in the station's own protocol words, sent as given.
     Given { action: String, payload: Value },
 }

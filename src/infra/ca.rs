@@ -121,7 +121,7 @@ fn serial() -> (SerialNumber, String) {
 fn end_entity(
     params: &mut CertificateParams,
     cn: &str,
-    usage: ExtendedKeyUsagePurpose,
+    usage: Vec<ExtendedKeyUsagePurpose>,
     days: u32,
 ) -> Result<(String, NaiveDateTime), CaError> {
     let mut subject = DistinguishedName::new();
@@ -132,7 +132,7 @@ fn end_entity(
         KeyUsagePurpose::DigitalSignature,
         KeyUsagePurpose::KeyAgreement,
     ];
-    params.extended_key_usages = vec![usage];
+    params.extended_key_usages = usage;
     params.use_authority_key_identifier_extension = true;
     let (sn, serial) = serial();
     params.serial_number = Some(sn);
@@ -250,19 +250,44 @@ impl Ca {
     /// Nothing else is taken from the CSR: not its other subject attributes, not the extensions it
     /// asks for (no CA flag, no other usage, no alternative names).
     pub fn sign_csr(&self, csr_pem: &str, expected_cn: &str, days: u32) -> Result<Issued, CaError> {
+        self.sign_csr_for(csr_pem, expected_cn, days, CertUse::ChargingStation)
+    }
+
+    /// [`Ca::sign_csr`] for the use an OCPP 2.0.1 station asked for ([`CertUse`]). The subject is
+    /// always csms's `CN=<expected_cn>`. A V2G certificate's CSR names the SECC as ISO 15118 wants
+    /// it (often the EVSE id, with O/C/DC), so its subject is not checked, only ignored; what csms
+    /// signs for it is a TLS server certificate (for the EV), never a client one, so it cannot
+    /// open a profile 3 connection.
+    pub fn sign_csr_for(
+        &self,
+        csr_pem: &str,
+        expected_cn: &str,
+        days: u32,
+        use_: CertUse,
+    ) -> Result<Issued, CaError> {
         // Parses and verifies the CSR's signature with its own key.
         let csr = CertificateSigningRequestParams::from_pem(csr_pem)
             .map_err(|e| CaError::InvalidCsr(e.to_string()))?;
-        let cn = csr_common_name(csr_pem)?;
+        let cn = match use_ {
+            CertUse::V2g => None,
+            _ => Some(csr_common_name(csr_pem)?),
+        };
         csr_key_strength(csr_pem)?;
-        if cn != expected_cn {
+        if let Some(cn) = cn.filter(|cn| cn != expected_cn) {
             return Err(CaError::WrongCommonName {
                 expected: expected_cn.to_string(),
                 found: cn,
             });
         }
+        let usage = match use_ {
+            CertUse::ChargingStation => vec![ExtendedKeyUsagePurpose::ClientAuth],
+            CertUse::V2g => vec![ExtendedKeyUsagePurpose::ServerAuth],
+            CertUse::Combined => vec![
+                ExtendedKeyUsagePurpose::ClientAuth,
+                ExtendedKeyUsagePurpose::ServerAuth,
+            ],
+        };
         let mut params = CertificateParams::default();
-        let usage = ExtendedKeyUsagePurpose::ClientAuth;
         let (serial, not_after) = end_entity(&mut params, expected_cn, usage, days)?;
         let request = CertificateSigningRequestParams {
             params,
@@ -297,10 +322,22 @@ impl Ca {
         } else {
             ExtendedKeyUsagePurpose::ServerAuth
         };
-        end_entity(&mut params, cn, usage, days)?;
+        end_entity(&mut params, cn, vec![usage], days)?;
         let cert = params.signed_by(&key, &self.issuer()?)?;
         Ok((cert.pem(), key.serialize_pem()))
     }
+}
+
+/// What a certificate csms signs is for (OCPP 2.0.1's SignCertificate `certificateType`; 1.6 asks
+/// for the station's only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertUse {
+    /// ChargingStationCertificate: the station's TLS client certificate towards csms
+    ChargingStation,
+    /// V2GCertificate: the SECC's TLS server certificate towards the EV (ISO 15118)
+    V2g,
+    /// No certificateType: one certificate for both
+    Combined,
 }
 
 /// What marks a certificate as issued by csms's charger CA: its issuer is the CA certificate's
@@ -551,6 +588,44 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn v2g_and_combined_certificates() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ca = Ca::open(dir.path()).expect("ca");
+        let ekus = |issued: &Issued| {
+            let (_, leaf) =
+                x509_parser::pem::parse_x509_pem(issued.cert_pem.as_bytes()).expect("pem");
+            let leaf = leaf.parse_x509().expect("cert");
+            assert_eq!(single_common_name(leaf.subject()).expect("cn"), "CP1");
+            let eku = leaf
+                .extended_key_usage()
+                .expect("eku")
+                .expect("present")
+                .value
+                .clone();
+            (eku.client_auth, eku.server_auth)
+        };
+        // V2G: the SECC's subject (an EVSE id) is not the station's, and not copied either.
+        let (_, pem) = csr("DE*CSM*E1");
+        let v2g = ca
+            .sign_csr_for(&pem, "CP1", 30, CertUse::V2g)
+            .expect("signed");
+        assert_eq!(ekus(&v2g), (false, true), "a TLS server certificate only");
+        assert!(matches!(
+            ca.sign_csr_for(&pem, "CP1", 30, CertUse::Combined),
+            Err(CaError::WrongCommonName { .. })
+        ));
+        let (_, pem) = csr("CP1");
+        let both = ca
+            .sign_csr_for(&pem, "CP1", 30, CertUse::Combined)
+            .expect("signed");
+        assert_eq!(ekus(&both), (true, true));
+        assert!(matches!(
+            ca.sign_csr_for("garbage", "CP1", 30, CertUse::V2g),
+            Err(CaError::InvalidCsr(_))
+        ));
     }
 
     #[test]

@@ -462,7 +462,7 @@ async fn cost_updated_during_a_session(app: TestApp) {
     assert_eq!(
         st.received_count("CostUpdated"),
         0,
-        "the first reading starts the clock"
+        "the clock starts with the transaction: a reading within the interval shows nothing"
     );
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     st.charge(1, 2000.0).await.unwrap();

@@ -128,6 +128,8 @@ pub async fn handle(
                 ctx.charger_id,
                 &ctx.device_id,
                 csr,
+                crate::infra::ca::CertUse::ChargingStation,
+                None,
             )
             .await?;
             Ok(json!({ "status": status }))

@@ -173,7 +173,7 @@ pub fn encode(command: &Command) -> (String, Value) {
             add_retries(&mut p, retries);
             ("SignedUpdateFirmware", p)
         }
-        Command::CertificateSigned { chain } => {
+        Command::CertificateSigned { chain, .. } => {
             ("CertificateSigned", json!({ "certificateChain": chain }))
         }
         Command::Given { action, payload } => return (action.clone(), payload.clone()),
@@ -362,7 +362,10 @@ mod tests {
                 "SignedUpdateFirmware",
             ),
             (
-                Command::CertificateSigned { chain: pem.into() },
+                Command::CertificateSigned {
+                    chain: pem.into(),
+                    certificate_type: None,
+                },
                 "CertificateSigned",
             ),
             (

@@ -1,6 +1,9 @@
-//! The running cost on a 2.0.1 station's display: csms sends CostUpdated for a customer's running
-//! transaction at most every `CSMS_COST_UPDATE_SECS`, so the charger's screen shows what the
-//! customer's phone shows between the TransactionEvent answers' `updatedPersonalMessage`s.
+//! The running cost on a 2.0.1 station's display (block I): csms sends CostUpdated for a running
+//! transaction that has a price (a customer's session, or a fleet card's, priced by the station's
+//! tariff as its bill is) at most every `CSMS_COST_UPDATE_SECS`, counted from the transaction's
+//! start, so the charger's screen shows what the customer's phone shows between the
+//! TransactionEvent answers' `updatedPersonalMessage`s. The final cost is the Ended answer's
+//! `totalCost` (2.0.1 sends totalCost only once charging has ended).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -37,6 +40,17 @@ impl CostShown {
         }
     }
 
+    /// The transaction started now (its Started event): the clock starts. A transaction csms
+    /// first sees by a later event starts it with its first reading instead.
+    pub fn started(&self, tx: &str) {
+        self.started_at(tx, Instant::now())
+    }
+
+    fn started_at(&self, tx: &str, now: Instant) {
+        let mut shown = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        shown.entry(tx.to_string()).or_insert(now);
+    }
+
     /// The transaction ended: nothing more to show.
     pub fn forget(&self, tx: &str) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(tx);
@@ -67,5 +81,9 @@ mod tests {
             !shown.due_at("tx", Duration::ZERO, t0 + Duration::from_secs(900)),
             "zero: off"
         );
+        // Started: the clock runs from the start, so the first reading after the interval shows.
+        shown.started_at("s", t0);
+        assert!(!shown.due_at("s", every, t0 + Duration::from_secs(30)));
+        assert!(shown.due_at("s", every, t0 + Duration::from_secs(60)));
     }
 }

@@ -3,9 +3,9 @@
 //! StatusNotification, NotifyReport (the device model, stored), NotifyEvent (stored:
 //! `monitoring`), SecurityEventNotification (stored), FirmwareStatusNotification and
 //! LogStatusNotification (recorded on the job, as 1.6's), Authorize, TransactionEvent and MeterValues
-//! (`transactions`), DataTransfer, NotifyDisplayMessages and NotifyCustomerInformation (`notify`),
-//! and NotifyMonitoringReport (`monitoring`). The other actions are answered NotSupported until
-//! their blocks land.
+//! (`transactions`), SignCertificate (`certificates`), DataTransfer, NotifyDisplayMessages and
+//! NotifyCustomerInformation (`notify`), and NotifyMonitoringReport (`monitoring`). The other
+//! actions are answered NotSupported until their blocks land.
 
 use serde_json::{Value, json};
 
@@ -17,7 +17,7 @@ use crate::protocol::frame::{ErrorCode, OcppError, typed as parse};
 use crate::protocol::ocpp201::messages::{
     BootNotification, NotifyReport, SecurityEventNotification, StatusNotification,
 };
-use crate::protocol::ocpp201::{monitoring, notify, station_reports, transactions};
+use crate::protocol::ocpp201::{certificates, monitoring, notify, station_reports, transactions};
 use crate::protocol::registry::ChargerCtx;
 use crate::state::State;
 
@@ -115,6 +115,7 @@ pub async fn handle(
             let firmware = action == "FirmwareStatusNotification";
             crate::protocol::charging::job_status(&state, &ctx, &action, firmware, &payload).await
         }
+        "SignCertificate" => certificates::sign_certificate(&state, &ctx, parse(payload)?).await,
         "DataTransfer" => notify::data_transfer(&ctx, parse(payload)?),
         "NotifyDisplayMessages" => notify::display_messages(&ctx, parse(payload)?),
         "NotifyCustomerInformation" => notify::customer_information(&ctx, parse(payload)?),

@@ -55,6 +55,16 @@ pub fn encode(command: &Command) -> Result<(String, Value), CallFailure> {
             "CancelReservation",
             json!({"reservationId": reservation_id}),
         ),
+        Command::CertificateSigned {
+            chain,
+            certificate_type,
+        } => {
+            let mut p = json!({ "certificateChain": chain });
+            if let Some(t) = certificate_type {
+                p["certificateType"] = json!(t);
+            }
+            ("CertificateSigned", p)
+        }
         Command::Given { action, payload } => return Ok((action.clone(), payload.clone())),
         other => {
             return Err(CallFailure::NotSupported {
@@ -82,11 +92,11 @@ fn name(command: &Command) -> &'static str {
         | Command::GetDiagnostics { .. }
         | Command::GetLog { .. }
         | Command::SignedUpdateFirmware { .. } => "file transfers",
-        Command::CertificateSigned { .. } => "certificates",
         Command::TriggerBoot
         | Command::Reserve { .. }
         | Command::GetLocalListVersion
         | Command::CancelReservation { .. }
+        | Command::CertificateSigned { .. }
         | Command::Given { .. } => "this command",
     }
 }
@@ -131,6 +141,10 @@ mod tests {
             Command::TriggerBoot,
             Command::GetLocalListVersion,
             Command::CancelReservation { reservation_id: 3 },
+            Command::CertificateSigned {
+                chain: "-----BEGIN CERTIFICATE-----".into(),
+                certificate_type: Some("V2GCertificate".into()),
+            },
         ] {
             let (action, payload) = encode(&command).unwrap();
             if let Err(e) = schemas().validate(&action, Kind::Request, &payload) {

@@ -126,6 +126,9 @@ pub async fn transaction_event(
         _ => None,
     };
     let began = noted.begin.is_some();
+    if began && !ended {
+        ctx.cost_shown.started(&station_tx);
+    }
     if let Some(begin) = noted.begin {
         let started = transaction(state, ctx, begin, transactions::start_transaction, |s| {
             &mut s.follow_up

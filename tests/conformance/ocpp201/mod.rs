@@ -1,10 +1,11 @@
 //! The OCA compliance cases for an OCPP 2.0.1 CSMS (`../shared/spec/octt-2.0.1-csms-cases.md`)
-//! that csms passes so far (issue 22): blocks A (Basic auth, the station password), B
-//! (provisioning), C (Authorize, groups, cache), D (local list, `d_local_list`), E (transactions),
-//! F (remote control), G (availability), H (reservations), J (meter values), N (customer
-//! information: `n_customer`; monitoring, logs and events: `n_monitoring`), O (display messages,
-//! `o_display`) and P (DataTransfer, customData: `p_data_transfer`). Run two ways on SQLite and
-//! PostgreSQL, like the 1.6 ones:
+//! that csms passes so far (issues 22, 23): blocks A (Basic auth, the station password, TLS;
+//! certificate signing: `a_signing`), B (provisioning), C (Authorize, groups, cache), D (local
+//! list, `d_local_list`), E (transactions), F (remote control), G (availability), H
+//! (reservations), I (cost: `i_cost`), J (meter values), K (smart charging), L (firmware), M
+//! (certificates), N (customer information: `n_customer`; monitoring, logs and events:
+//! `n_monitoring`), O (display messages, `o_display`) and P (DataTransfer, customData:
+//! `p_data_transfer`). Run two ways on SQLite and PostgreSQL, like the 1.6 ones:
 //! each case alone on a fresh server with a station of its own (`tc_b_01_…::sqlite`), and every
 //! case in id order against ONE server and ONE station identity (`all_201_cases_in_id_order`),
 //! nothing reset in between. The station is a raw 2.0.1 client (`support::station201`); each
@@ -19,6 +20,10 @@ use serde_json::{Value, json};
 use crate::helpers::TestApp;
 use crate::support::station201::{Refused, Station, boot_payload};
 
+mod a_signing;
+use a_signing::*;
+mod i_cost;
+use i_cost::*;
 mod k_smart_charging;
 use k_smart_charging::*;
 mod l_firmware;
@@ -39,8 +44,11 @@ use p_data_transfer::*;
 /// The settings every 2.0.1 case runs with: both versions served, and the `wss://` listener that
 /// block A's profile 2 and 3 stations use (a test PKI made for the server: `helpers::tls`).
 pub fn both(s: &mut csms::infra::config::Settings) {
-    crate::helpers::tls(s);
+    crate::helpers::tls_and_csms_ca(s);
     s.ocpp_versions = vec!["ocpp1.6".into(), "ocpp2.0.1".into()];
+    // Block I: the running cost every 2 s (from the start), so TC_I_01 sees it without waiting
+    // a minute while the other cases' sessions, a few events in a row, see none.
+    s.cost_update_secs = 2;
 }
 
 /// What a 2.0.1 case works with: the server, the operator's token, and the station identity
@@ -2923,6 +2931,11 @@ cases201! {
     "TC_A_08" => tc_a_08,
     "TC_A_09" => tc_a_09,
     "TC_A_10" => tc_a_10,
+    "TC_A_11" => tc_a_11,
+    "TC_A_12" => tc_a_12,
+    "TC_A_13" => tc_a_13,
+    "TC_A_14" => tc_a_14,
+    "TC_A_19" => tc_a_19,
     "TC_B_01" => tc_b_01,
     "TC_B_02" => tc_b_02,
     "TC_B_06" => tc_b_06,
@@ -3025,6 +3038,8 @@ cases201! {
     "TC_H_19" => tc_h_19,
     "TC_H_20" => tc_h_20,
     "TC_H_22" => tc_h_22,
+    "TC_I_01" => tc_i_01,
+    "TC_I_02" => tc_i_02,
     "TC_J_01" => tc_j_01,
     "TC_J_02" => tc_j_02,
     "TC_J_03" => tc_j_03,
