@@ -707,3 +707,272 @@ pub async fn run(load: Arc<LoadManager>) {
         }
     }
 }
+
+// ---- ISO 15118 charging needs ----
+//
+// An EV that talks ISO 15118 tells the station what it needs; csms answers with a TxProfile for its
+// transaction within what it allows there: the connector's maximum, and the station's power limit
+// shared as load management shares it (`L / n`). That profile is the transaction's load profile
+// (origin `load`, one per transaction), so the station's allocation counts it. The schedule the EV
+// then proposes must fit the transaction's current TxProfile (csms's, or the operator's).
+
+/// Volts per phase csms assumes to turn an AC limit in W into A and back.
+pub const AC_VOLTS: f64 = 230.0;
+
+/// What the EV needs, in the core's terms.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EvNeeds {
+    /// AC: the phases it charges on (1 to 3); DC: none.
+    pub phases: Option<u8>,
+    /// The most it takes: A per phase (AC) or W (DC), when it said.
+    pub max: Option<f64>,
+}
+
+/// A schedule's rate unit: A per phase on `phases` phases (AC), or W.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    Amps { phases: u8 },
+    Watts,
+}
+
+impl Rate {
+    /// `limit` in this unit, in W.
+    pub fn watts(self, limit: f64) -> f64 {
+        match self {
+            Rate::Amps { phases } => limit * AC_VOLTS * f64::from(phases),
+            Rate::Watts => limit,
+        }
+    }
+}
+
+/// One schedule period: from `start` seconds after the schedule's start, at most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Period {
+    pub start: i64,
+    pub limit: f64,
+    pub rate: Rate,
+}
+
+/// The limit in force `at` seconds into a schedule (the first period's before it starts); none for
+/// an empty schedule.
+fn limit_at(periods: &[Period], at: i64) -> Option<Period> {
+    let mut found = periods.first().copied();
+    for p in periods {
+        if p.start <= at && found.is_none_or(|f| p.start >= f.start) {
+            found = Some(*p);
+        }
+    }
+    found
+}
+
+/// Whether the EV's `proposed` schedule stays within `allowed` at every period (offsets from each
+/// schedule's start; A compared per phase when both are in A, else in W).
+pub fn fits(proposed: &[Period], allowed: &[Period]) -> bool {
+    proposed.iter().all(|p| {
+        let Some(a) = limit_at(allowed, p.start) else {
+            return true;
+        };
+        match (p.rate, a.rate) {
+            (Rate::Amps { .. }, Rate::Amps { .. }) => p.limit <= a.limit + 1e-6,
+            _ => p.rate.watts(p.limit) <= a.rate.watts(a.limit) + 0.5,
+        }
+    })
+}
+
+/// The one period csms offers for `needs` within `limit_w`: A per phase rounded down to 0.1 A
+/// (AC), W (DC); never above what the EV takes.
+pub fn offer(limit_w: i64, needs: EvNeeds) -> Period {
+    let (rate, mut limit) = match needs.phases {
+        Some(phases) => {
+            let phases = phases.clamp(1, 3);
+            let amps = limit_w as f64 / (AC_VOLTS * f64::from(phases));
+            (Rate::Amps { phases }, (amps * 10.0).floor() / 10.0)
+        }
+        None => (Rate::Watts, limit_w as f64),
+    };
+    if let Some(max) = needs.max.filter(|m| *m > 0.0) {
+        limit = limit.min(max);
+    }
+    Period {
+        start: 0,
+        limit,
+        rate,
+    }
+}
+
+/// The most power (W) csms allows transaction `tx` on `charger_id`: `connector_max_w`, and the
+/// station's limit shared between its open transactions when it has one.
+pub fn transaction_limit_w(
+    c: &mut DbConnection,
+    charger_id: i64,
+    tx: i64,
+    connector_max_w: i64,
+) -> Result<i64, AppError> {
+    let station_id: i64 = chargers::table
+        .find(charger_id)
+        .select(chargers::station_id)
+        .first(c)?;
+    let (limit, txs) = running(c, station_id)?;
+    let Some(limit) = limit else {
+        return Ok(connector_max_w);
+    };
+    let n = txs.len() + usize::from(!txs.iter().any(|t| t.tx == tx));
+    Ok(connector_max_w.min(limit / n.max(1) as i64))
+}
+
+/// The transaction running on `evse` of `charger_id` as the station names it (the newest not
+/// ended): csms's id and the station's.
+pub fn running_at(
+    c: &mut DbConnection,
+    charger_id: i64,
+    evse: i32,
+) -> Result<Option<(i64, String)>, AppError> {
+    use crate::infra::db::schema::station_transactions as st;
+    let found: Option<(Option<i64>, String)> = st::table
+        .filter(st::charger_id.eq(charger_id))
+        .filter(st::connector_id.eq(evse))
+        .filter(st::ended_at.is_null())
+        .filter(st::transaction_id.is_not_null())
+        .order(st::id.desc())
+        .select((st::transaction_id, st::station_tx_id))
+        .first(c)
+        .optional()?;
+    Ok(found.and_then(|(tx, station)| tx.map(|tx| (tx, station))))
+}
+
+/// csms's id of the station's transaction `station_tx` on `charger_id`.
+fn transaction_of(
+    c: &mut DbConnection,
+    charger_id: i64,
+    station_tx: &str,
+) -> Result<Option<i64>, AppError> {
+    use crate::infra::db::schema::station_transactions as st;
+    Ok(st::table
+        .filter(st::charger_id.eq(charger_id))
+        .filter(st::station_tx_id.eq(station_tx))
+        .select(st::transaction_id)
+        .first::<Option<i64>>(c)
+        .optional()?
+        .flatten())
+}
+
+/// The TxProfile transaction `tx` has now (the newest sent and not refused, csms's or the
+/// operator's): its row id, origin and the profile as sent.
+pub fn current_tx_profile(
+    c: &mut DbConnection,
+    tx: i64,
+) -> Result<Option<(i64, String, Value)>, AppError> {
+    let row: Option<(i64, String, String)> = charging_profiles::table
+        .filter(charging_profiles::transaction_id.eq(tx))
+        .filter(charging_profiles::purpose.eq("TxProfile"))
+        .filter(charging_profiles::status.eq_any(["pending", "installed"]))
+        .order(charging_profiles::updated_at.desc())
+        .then_order_by(charging_profiles::id.desc())
+        .select((
+            charging_profiles::id,
+            charging_profiles::origin,
+            charging_profiles::profile,
+        ))
+        .first(c)
+        .optional()?;
+    Ok(row.map(|(id, origin, p)| (id, origin, serde_json::from_str(&p).unwrap_or(Value::Null))))
+}
+
+/// Records the TxProfile csms offers transaction `tx` (on `evse`) as its load profile (`pending`;
+/// the transaction's row is reused). `build` makes the profile from the row id; it is returned.
+pub fn offered(
+    c: &mut DbConnection,
+    charger_id: i64,
+    evse: i32,
+    tx: i64,
+    stack_level: i32,
+    build: &dyn Fn(i64) -> Value,
+) -> Result<(i64, Value), AppError> {
+    write_tx(c, |c| {
+        let t = now();
+        let existing: Option<i64> = charging_profiles::table
+            .filter(charging_profiles::origin.eq("load"))
+            .filter(charging_profiles::transaction_id.eq(tx))
+            .select(charging_profiles::id)
+            .first(c)
+            .optional()?;
+        let id = match existing {
+            Some(id) => id,
+            None => diesel::insert_into(charging_profiles::table)
+                .values((
+                    charging_profiles::charger_id.eq(charger_id),
+                    charging_profiles::connector_id.eq(evse),
+                    charging_profiles::purpose.eq("TxProfile"),
+                    charging_profiles::stack_level.eq(stack_level),
+                    charging_profiles::transaction_id.eq(Some(tx)),
+                    charging_profiles::profile.eq("{}"),
+                    charging_profiles::origin.eq("load"),
+                    charging_profiles::status.eq("pending"),
+                    charging_profiles::created_at.eq(t),
+                    charging_profiles::updated_at.eq(t),
+                ))
+                .returning(charging_profiles::id)
+                .get_result(c)?,
+        };
+        let profile = build(id);
+        diesel::update(charging_profiles::table.find(id))
+            .set((
+                charging_profiles::profile.eq(profile.to_string()),
+                charging_profiles::stack_level.eq(stack_level),
+                charging_profiles::status.eq("pending"),
+                charging_profiles::updated_at.eq(t),
+            ))
+            .execute(c)?;
+        Ok((id, profile))
+    })
+}
+
+/// Records the operator's TxProfile for the station's transaction `station_tx` (sent as given,
+/// `pending`): the row id, none when csms does not know the transaction.
+pub fn operator_tx_profile(
+    c: &mut DbConnection,
+    device_id: &str,
+    evse: i32,
+    station_tx: &str,
+    profile: &Value,
+) -> Result<Option<i64>, AppError> {
+    let charger_id = id_of(c, device_id)?;
+    let Some(tx) = transaction_of(c, charger_id, station_tx)? else {
+        return Ok(None);
+    };
+    let stack_level = i32::try_from(profile["stackLevel"].as_i64().unwrap_or(0)).unwrap_or(0);
+    let t = now();
+    let id = write_tx(c, |c| {
+        diesel::insert_into(charging_profiles::table)
+            .values((
+                charging_profiles::charger_id.eq(charger_id),
+                charging_profiles::connector_id.eq(evse),
+                charging_profiles::purpose.eq("TxProfile"),
+                charging_profiles::stack_level.eq(stack_level),
+                charging_profiles::transaction_id.eq(Some(tx)),
+                charging_profiles::profile.eq(profile.to_string()),
+                charging_profiles::origin.eq("operator"),
+                charging_profiles::status.eq("pending"),
+                charging_profiles::created_at.eq(t),
+                charging_profiles::updated_at.eq(t),
+            ))
+            .returning(charging_profiles::id)
+            .get_result(c)
+    })?;
+    Ok(Some(id))
+}
+
+/// The station's answer to a profile recorded by `offered` or `operator_tx_profile` (with the
+/// limit in W it holds the transaction to, for csms's own).
+pub fn profile_answered(
+    c: &mut DbConnection,
+    id: i64,
+    answer: Result<&str, &str>,
+    limit_w: Option<i64>,
+) -> Result<(), AppError> {
+    match answer {
+        Ok("Accepted") => settle(c, id, "installed", "Accepted", limit_w),
+        Ok(status) => settle(c, id, "rejected", status, None),
+        Err(e) => settle(c, id, "failed", e, None),
+    }
+}

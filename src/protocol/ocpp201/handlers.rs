@@ -3,7 +3,8 @@
 //! StatusNotification, NotifyReport (the device model, stored), NotifyEvent (acknowledged and
 //! logged), SecurityEventNotification (stored), FirmwareStatusNotification and
 //! LogStatusNotification (recorded on the job, as 1.6's), Authorize, TransactionEvent and MeterValues
-//! (`transactions`), and DataTransfer, NotifyDisplayMessages and NotifyCustomerInformation
+//! (`transactions`), NotifyEVChargingNeeds and NotifyEVChargingSchedule (`charging_needs`), and
+//! DataTransfer, NotifyDisplayMessages and NotifyCustomerInformation
 //! (`notify`). The other actions are answered NotSupported until their blocks land.
 
 use serde_json::{Value, json};
@@ -16,7 +17,7 @@ use crate::protocol::frame::{ErrorCode, OcppError, typed as parse};
 use crate::protocol::ocpp201::messages::{
     BootNotification, NotifyReport, SecurityEventNotification, StatusNotification,
 };
-use crate::protocol::ocpp201::{notify, station_reports, transactions};
+use crate::protocol::ocpp201::{charging_needs, notify, station_reports, transactions};
 use crate::protocol::registry::ChargerCtx;
 use crate::state::State;
 
@@ -119,6 +120,8 @@ pub async fn handle(
         "FirmwareStatusNotification" | "LogStatusNotification" => {
             job_status(&state, &ctx, &action, &payload).await
         }
+        "NotifyEVChargingNeeds" => charging_needs::needs(&state, &ctx, payload).await,
+        "NotifyEVChargingSchedule" => charging_needs::schedule(&state, &ctx, payload).await,
         "DataTransfer" => notify::data_transfer(&ctx, parse(payload)?),
         "NotifyDisplayMessages" => notify::display_messages(&ctx, parse(payload)?),
         "NotifyCustomerInformation" => notify::customer_information(&ctx, parse(payload)?),

@@ -2,6 +2,7 @@
 //! the station's CALLs (block B's basics so far) and the core's commands in 2.0.1 words. Served
 //! only when `CSMS_OCPP_VERSIONS` names `ocpp2.0.1`.
 
+pub mod charging_needs;
 pub mod commands;
 pub mod cost;
 pub mod handlers;
