@@ -8,7 +8,8 @@
 //! installed profiles never exceeds `L`:** limits are lowered before any is raised, and a profile
 //! is only raised (or a new transaction given one) when the sum of what the chargers accepted, with
 //! the new value, stays within `L`. A charger that rejects a lower limit blocks raises for the
-//! others until it accepts (the next round tries again).
+//! others until it accepts (the next round tries again). A 2.0.1 transaction's profile names the
+//! station's transaction id.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -100,6 +101,13 @@ pub struct ProfileInput {
     pub charging_profile: Value,
 }
 
+/// Who sends a profile: the operator, or load management for csms's transaction `tx` (its row
+/// `reuse`d when it has one).
+enum Origin {
+    Operator,
+    Load { reuse: Option<i64>, tx: i64 },
+}
+
 /// Records a profile (`pending`) and builds the command that installs it; 400 when the
 /// station's protocol says no (`check`: `StationCommands::check` for the station).
 fn prepare(
@@ -107,10 +115,13 @@ fn prepare(
     charger_id: i64,
     connector_id: i32,
     mut profile: Value,
-    origin: &str,
-    reuse: Option<i64>,
+    from: Origin,
     check: &dyn Fn(&Command) -> Result<(), String>,
 ) -> Result<(i64, Command), AppError> {
+    let (origin, reuse, transaction) = match from {
+        Origin::Operator => ("operator", None, None),
+        Origin::Load { reuse, tx } => ("load", reuse, Some(tx)),
+    };
     if !profile.is_object() {
         return Err(AppError::bad_request("chargingProfile must be an object"));
     }
@@ -119,7 +130,7 @@ fn prepare(
         .unwrap_or_default()
         .to_string();
     let stack_level = profile["stackLevel"].as_i64().unwrap_or(-1);
-    let tx = profile["transactionId"].as_i64();
+    let tx = transaction.or(profile["transactionId"].as_i64());
     profile["chargingProfileId"] = json!(reuse.unwrap_or(1));
     check(&Command::SetChargingProfile {
         connector: connector_id,
@@ -278,8 +289,7 @@ pub async fn set(
                 cid,
                 input.connector_id,
                 input.charging_profile,
-                "operator",
-                None,
+                Origin::Operator,
                 &|p| stations.check(&d, p),
             )
         })
@@ -449,6 +459,8 @@ struct Running {
     profile_id: Option<i64>,
     installed: Option<i64>,
     session: Option<i64>,
+    /// The station's own id of the transaction (2.0.1 stations name theirs).
+    station_tx: Option<String>,
 }
 
 fn running(c: &mut DbConnection, station_id: i64) -> Result<(Option<i64>, Vec<Running>), AppError> {
@@ -483,7 +495,16 @@ fn running(c: &mut DbConnection, station_id: i64) -> Result<(Option<i64>, Vec<Ru
             ))
             .first(c)
             .optional()?;
+        let station_tx: Option<String> = {
+            use crate::infra::db::schema::station_transactions as st;
+            st::table
+                .filter(st::transaction_id.eq(tx))
+                .select(st::station_tx_id)
+                .first(c)
+                .optional()?
+        };
         out.push(Running {
+            station_tx,
             tx,
             charger_id,
             device,
@@ -599,9 +620,14 @@ pub async fn rebalance(load: &LoadManager, station_id: i64) -> Result<(), AppErr
         if sum - current + share > limit {
             continue; // a lower limit was not accepted yet: try again next round
         }
+        // A 2.0.1 transaction is named by the station's id.
+        let tx_id = match &t.station_tx {
+            Some(station_tx) => json!(station_tx),
+            None => json!(t.tx),
+        };
         let profile = json!({
             "chargingProfileId": 1,
-            "transactionId": t.tx,
+            "transactionId": tx_id,
             "stackLevel": 0,
             "chargingProfilePurpose": "TxProfile",
             "chargingProfileKind": "Relative",
@@ -610,12 +636,21 @@ pub async fn rebalance(load: &LoadManager, station_id: i64) -> Result<(), AppErr
                 "chargingSchedulePeriod": [{"startPeriod": 0, "limit": share as f64}]
             }
         });
-        let (cid, connector, reuse) = (t.charger_id, t.connector, t.profile_id);
+        let (cid, connector, reuse, tx) = (t.charger_id, t.connector, t.profile_id, t.tx);
         let (stations, d) = (load.stations.clone(), t.device.clone());
         let check = move |p: &Command| stations.check(&d, p);
         let (id, payload) = load
             .db
-            .run(move |c| prepare(c, cid, connector, profile, "load", reuse, &check))
+            .run(move |c| {
+                prepare(
+                    c,
+                    cid,
+                    connector,
+                    profile,
+                    Origin::Load { reuse, tx },
+                    &check,
+                )
+            })
             .await?;
         match send(load, &t.device, id, payload, Some(share)).await {
             Ok(true) => sum = sum - current + share,
@@ -801,7 +836,8 @@ pub fn offer(limit_w: i64, needs: EvNeeds) -> Period {
 }
 
 /// The most power (W) csms allows transaction `tx` on `charger_id`: `connector_max_w`, and the
-/// station's limit shared between its open transactions when it has one.
+/// station's limit shared between its open transactions when it has one (never more than the
+/// others leave: the sum of the transactions' limits stays within the station's).
 pub fn transaction_limit_w(
     c: &mut DbConnection,
     charger_id: i64,
@@ -816,8 +852,15 @@ pub fn transaction_limit_w(
     let Some(limit) = limit else {
         return Ok(connector_max_w);
     };
+    // Its share, within what the others hold now (load management lowers them first).
     let n = txs.len() + usize::from(!txs.iter().any(|t| t.tx == tx));
-    Ok(connector_max_w.min(limit / n.max(1) as i64))
+    let others: i64 = txs
+        .iter()
+        .filter(|t| t.tx != tx)
+        .filter_map(|t| t.installed)
+        .sum();
+    let share = (limit / n.max(1) as i64).min(limit - others).max(0);
+    Ok(connector_max_w.min(share))
 }
 
 /// The transaction running on `evse` of `charger_id` as the station names it (the newest not

@@ -1,6 +1,7 @@
 //! ISO 15118 charging needs on 2.0.1 stations: the EV's needs are answered with csms's own
 //! TxProfile within what csms allows the transaction (the station's power limit shared between its
 //! transactions, capped by what the EV takes), and an EV schedule above that profile is Rejected.
+//! Load management shares the limit between 2.0.1 transactions as between 1.6 ones.
 
 use serde_json::{Value, json};
 
@@ -66,6 +67,35 @@ async fn schedule(st: &mut Station, limit: f64) -> Value {
     st.call("NotifyEVChargingSchedule", s).await.unwrap()
 }
 
+/// Load management's 2.0.1 TxProfile for `tx` (in W, of `limit`), answered Accepted.
+async fn load_profile(st: &mut Station, tx: &str, limit: f64) {
+    let (action, p) = st.answer_next_call(json!({"status": "Accepted"})).await;
+    assert_eq!(action, "SetChargingProfile", "{p}");
+    let profile = &p["chargingProfile"];
+    assert_eq!(profile["transactionId"], tx, "{p}");
+    assert_eq!(profile["chargingProfilePurpose"], "TxProfile", "{p}");
+    let s = &profile["chargingSchedule"][0];
+    assert_eq!(s["chargingRateUnit"], "W", "{p}");
+    assert_eq!(s["chargingSchedulePeriod"][0]["limit"], limit, "{p}");
+}
+
+/// Waits until the station's transactions hold `w` in all (the accepted answers recorded).
+async fn allocated(app: &TestApp, admin: &str, station: i64, w: i64) {
+    let mut b = Value::Null;
+    for _ in 0..50 {
+        let (s, got) = app
+            .get(&format!("/api/admin/stations/{station}/load"), Some(admin))
+            .await;
+        assert_eq!(s, 200, "{got}");
+        b = got;
+        if b["load"]["allocatedW"] == w {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{w} W allocated: {b}");
+}
+
 async fn needs_within_the_station_limit(app: TestApp) {
     let admin = app.admin().await;
     let (s, b) = app
@@ -97,29 +127,24 @@ async fn needs_within_the_station_limit(app: TestApp) {
     // One transaction at the station: all of the limit, below the EV's 32 A.
     let mut a = booted(&app, "ISO-A", station).await;
     started(&mut a, "TX-A", "EV-A").await;
+    load_profile(&mut a, "TX-A", 11_040.0).await;
+    allocated(&app, &admin, station, 11_040).await;
     assert_eq!(profile_for_needs(&mut a, "TX-A").await, 16.0);
     // A schedule above the profile is Rejected; one within it is Accepted.
     let r = schedule(&mut a, 20.0).await;
     assert_eq!(r["status"], "Rejected", "{r}");
     assert_eq!(schedule(&mut a, 16.0).await["status"], "Accepted");
-    // The accepted profile is the transaction's load profile (recorded once answered).
-    let mut b = Value::Null;
-    for _ in 0..50 {
-        let (s, got) = app
-            .get(&format!("/api/admin/stations/{station}/load"), Some(&admin))
-            .await;
-        assert_eq!(s, 200, "{got}");
-        b = got;
-        if b["load"]["allocatedW"] == 11_040 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(b["load"]["allocatedW"], 11_040, "{b}");
+    // The accepted profile stays the transaction's load profile.
+    allocated(&app, &admin, station, 11_040).await;
 
-    // A second transaction at the station: its share is half the limit.
+    // A second transaction at the station: load management lowers the first to half the limit,
+    // then gives the second the other half (2.0.1 profiles, in W, of the stations' transactions).
     let mut b = booted(&app, "ISO-B", station).await;
     started(&mut b, "TX-B", "EV-B").await;
+    load_profile(&mut a, "TX-A", 5520.0).await;
+    load_profile(&mut b, "TX-B", 5520.0).await;
+    allocated(&app, &admin, station, 11_040).await;
+    // The EV's needs then get the second transaction's share: 8 A.
     assert_eq!(profile_for_needs(&mut b, "TX-B").await, 8.0);
     assert_eq!(schedule(&mut b, 8.5).await["status"], "Rejected");
     assert_eq!(schedule(&mut b, 8.0).await["status"], "Accepted");

@@ -74,6 +74,13 @@ fn periods(schedule: &Value) -> Vec<Period> {
         .collect()
 }
 
+/// A recorded profile's schedule: 2.0.1's first, or the one of a load profile in the core's
+/// (1.6) shape.
+fn schedule_of(profile: &Value) -> &Value {
+    let s = &profile["chargingSchedule"];
+    if s.is_array() { &s[0] } else { s }
+}
+
 fn evse_of(payload: &Value) -> Result<i32, OcppError> {
     payload["evseId"]
         .as_i64()
@@ -139,7 +146,7 @@ pub async fn schedule(state: &State, ctx: &ChargerCtx, payload: Value) -> Result
             "statusInfo": {"reasonCode": "NoTransaction"}}));
     };
     let allowed = match &current {
-        Some((_, _, profile)) => periods(&profile["chargingSchedule"][0]),
+        Some((_, _, profile)) => periods(schedule_of(profile)),
         None => vec![Period {
             start: 0,
             limit: limit_w as f64,
@@ -228,7 +235,7 @@ fn offer(
                 let current = smart_charging::current_tx_profile(c, tx)?;
                 let (reuse, stack_level) = match &current {
                     Some((_, _, p)) => (
-                        p["id"].as_i64(),
+                        p["id"].as_i64().or(p["chargingProfileId"].as_i64()),
                         i32::try_from(p["stackLevel"].as_i64().unwrap_or(0)).unwrap_or(0),
                     ),
                     None => (None, 0),
