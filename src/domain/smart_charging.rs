@@ -1019,3 +1019,61 @@ pub fn profile_answered(
         Err(e) => settle(c, id, "failed", e, None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn amps(start: i64, limit: f64) -> Period {
+        Period {
+            start,
+            limit,
+            rate: Rate::Amps { phases: 3 },
+        }
+    }
+
+    #[test]
+    fn the_offer_stays_within_the_limit_and_the_ev() {
+        let ac = EvNeeds {
+            phases: Some(3),
+            max: Some(32.0),
+        };
+        assert_eq!(
+            offer(11_040, ac).limit,
+            16.0,
+            "16 A on three phases of 230 V"
+        );
+        assert_eq!(offer(400_000, ac).limit, 32.0, "no more than the EV takes");
+        assert_eq!(offer(5_000, ac).limit, 7.2, "rounded down");
+        let dc = EvNeeds {
+            phases: None,
+            max: Some(50_000.0),
+        };
+        assert_eq!(
+            offer(22_000, dc),
+            Period {
+                start: 0,
+                limit: 22_000.0,
+                rate: Rate::Watts
+            }
+        );
+    }
+
+    #[test]
+    fn a_schedule_fits_period_by_period() {
+        let allowed = [amps(0, 16.0), amps(600, 8.0)];
+        assert!(fits(&[amps(0, 16.0), amps(600, 8.0)], &allowed));
+        assert!(
+            !fits(&[amps(0, 16.0), amps(900, 10.0)], &allowed),
+            "above later"
+        );
+        assert!(!fits(&[amps(0, 16.5)], &allowed));
+        let watts = [Period {
+            start: 0,
+            limit: 11_040.0,
+            rate: Rate::Watts,
+        }];
+        assert!(fits(&[amps(0, 16.0)], &watts));
+        assert!(!fits(&[amps(0, 17.0)], &watts));
+    }
+}

@@ -56,6 +56,13 @@ pub fn encode(command: &Command) -> Result<(String, Value), CallFailure> {
             "CancelReservation",
             json!({"reservationId": reservation_id}),
         ),
+        // A transaction named by csms's own id (not the station's) cannot be named in 2.0.1.
+        Command::SetChargingProfile { profile, .. } if profile["transactionId"].is_number() => {
+            return Err(CallFailure::NotSupported {
+                protocol: "OCPP 2.0.1".into(),
+                what: "a profile of a transaction the station never named".into(),
+            });
+        }
         Command::SetChargingProfile { connector, profile } => (
             "SetChargingProfile",
             json!({"evseId": connector, "chargingProfile": charging_profile(profile)}),
@@ -134,10 +141,8 @@ fn charging_profile(core: &Value) -> Value {
             p[key] = core[key].clone();
         }
     }
-    match &core["transactionId"] {
-        Value::String(tx) => p["transactionId"] = json!(tx),
-        Value::Number(tx) => p["transactionId"] = json!(tx.to_string()),
-        _ => {}
+    if let Value::String(tx) = &core["transactionId"] {
+        p["transactionId"] = json!(tx);
     }
     p
 }
@@ -242,6 +247,12 @@ mod tests {
         let refused = encode(&Command::StopCharging {
             transaction_id: 1,
             station_transaction_id: None,
+        });
+        assert!(matches!(refused, Err(CallFailure::NotSupported { .. })));
+        // Nor given a profile by csms's id of it.
+        let refused = encode(&Command::SetChargingProfile {
+            connector: 1,
+            profile: json!({"chargingProfileId": 1, "transactionId": 7}),
         });
         assert!(matches!(refused, Err(CallFailure::NotSupported { .. })));
         let r = decode(json!({"versionNumber": 4}));
