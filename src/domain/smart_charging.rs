@@ -8,7 +8,8 @@
 //! installed profiles never exceeds `L`:** limits are lowered before any is raised, and a profile
 //! is only raised (or a new transaction given one) when the sum of what the chargers accepted, with
 //! the new value, stays within `L`. A charger that rejects a lower limit blocks raises for the
-//! others until it accepts (the next round tries again).
+//! others until it accepts (the next round tries again). A 2.0.1 transaction's profile names the
+//! station's transaction id.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -100,6 +101,13 @@ pub struct ProfileInput {
     pub charging_profile: Value,
 }
 
+/// Who sends a profile: the operator, or load management for csms's transaction `tx` (its row
+/// `reuse`d when it has one).
+enum Origin {
+    Operator,
+    Load { reuse: Option<i64>, tx: i64 },
+}
+
 /// Records a profile (`pending`) and builds the command that installs it; 400 when the
 /// station's protocol says no (`check`: `StationCommands::check` for the station).
 fn prepare(
@@ -107,10 +115,13 @@ fn prepare(
     charger_id: i64,
     connector_id: i32,
     mut profile: Value,
-    origin: &str,
-    reuse: Option<i64>,
+    from: Origin,
     check: &dyn Fn(&Command) -> Result<(), String>,
 ) -> Result<(i64, Command), AppError> {
+    let (origin, reuse, transaction) = match from {
+        Origin::Operator => ("operator", None, None),
+        Origin::Load { reuse, tx } => ("load", reuse, Some(tx)),
+    };
     if !profile.is_object() {
         return Err(AppError::bad_request("chargingProfile must be an object"));
     }
@@ -119,7 +130,7 @@ fn prepare(
         .unwrap_or_default()
         .to_string();
     let stack_level = profile["stackLevel"].as_i64().unwrap_or(-1);
-    let tx = profile["transactionId"].as_i64();
+    let tx = transaction.or(profile["transactionId"].as_i64());
     profile["chargingProfileId"] = json!(reuse.unwrap_or(1));
     check(&Command::SetChargingProfile {
         connector: connector_id,
@@ -278,8 +289,7 @@ pub async fn set(
                 cid,
                 input.connector_id,
                 input.charging_profile,
-                "operator",
-                None,
+                Origin::Operator,
                 &|p| stations.check(&d, p),
             )
         })
@@ -449,6 +459,8 @@ struct Running {
     profile_id: Option<i64>,
     installed: Option<i64>,
     session: Option<i64>,
+    /// The station's own id of the transaction (2.0.1 stations name theirs).
+    station_tx: Option<String>,
 }
 
 fn running(c: &mut DbConnection, station_id: i64) -> Result<(Option<i64>, Vec<Running>), AppError> {
@@ -483,7 +495,16 @@ fn running(c: &mut DbConnection, station_id: i64) -> Result<(Option<i64>, Vec<Ru
             ))
             .first(c)
             .optional()?;
+        let station_tx: Option<String> = {
+            use crate::infra::db::schema::station_transactions as st;
+            st::table
+                .filter(st::transaction_id.eq(tx))
+                .select(st::station_tx_id)
+                .first(c)
+                .optional()?
+        };
         out.push(Running {
+            station_tx,
             tx,
             charger_id,
             device,
@@ -599,9 +620,14 @@ pub async fn rebalance(load: &LoadManager, station_id: i64) -> Result<(), AppErr
         if sum - current + share > limit {
             continue; // a lower limit was not accepted yet: try again next round
         }
+        // A 2.0.1 transaction is named by the station's id.
+        let tx_id = match &t.station_tx {
+            Some(station_tx) => json!(station_tx),
+            None => json!(t.tx),
+        };
         let profile = json!({
             "chargingProfileId": 1,
-            "transactionId": t.tx,
+            "transactionId": tx_id,
             "stackLevel": 0,
             "chargingProfilePurpose": "TxProfile",
             "chargingProfileKind": "Relative",
@@ -610,12 +636,21 @@ pub async fn rebalance(load: &LoadManager, station_id: i64) -> Result<(), AppErr
                 "chargingSchedulePeriod": [{"startPeriod": 0, "limit": share as f64}]
             }
         });
-        let (cid, connector, reuse) = (t.charger_id, t.connector, t.profile_id);
+        let (cid, connector, reuse, tx) = (t.charger_id, t.connector, t.profile_id, t.tx);
         let (stations, d) = (load.stations.clone(), t.device.clone());
         let check = move |p: &Command| stations.check(&d, p);
         let (id, payload) = load
             .db
-            .run(move |c| prepare(c, cid, connector, profile, "load", reuse, &check))
+            .run(move |c| {
+                prepare(
+                    c,
+                    cid,
+                    connector,
+                    profile,
+                    Origin::Load { reuse, tx },
+                    &check,
+                )
+            })
             .await?;
         match send(load, &t.device, id, payload, Some(share)).await {
             Ok(true) => sum = sum - current + share,
@@ -705,5 +740,340 @@ pub async fn run(load: Arc<LoadManager>) {
             }
             Err(e) => log::warn!("load management: {e}"),
         }
+    }
+}
+
+// ---- ISO 15118 charging needs ----
+//
+// An EV that talks ISO 15118 tells the station what it needs; csms answers with a TxProfile for its
+// transaction within what it allows there: the connector's maximum, and the station's power limit
+// shared as load management shares it (`L / n`). That profile is the transaction's load profile
+// (origin `load`, one per transaction), so the station's allocation counts it. The schedule the EV
+// then proposes must fit the transaction's current TxProfile (csms's, or the operator's).
+
+/// Volts per phase csms assumes to turn an AC limit in W into A and back.
+pub const AC_VOLTS: f64 = 230.0;
+
+/// What the EV needs, in the core's terms.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EvNeeds {
+    /// AC: the phases it charges on (1 to 3); DC: none.
+    pub phases: Option<u8>,
+    /// The most it takes: A per phase (AC) or W (DC), when it said.
+    pub max: Option<f64>,
+}
+
+/// A schedule's rate unit: A per phase on `phases` phases (AC), or W.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    Amps { phases: u8 },
+    Watts,
+}
+
+impl Rate {
+    /// `limit` in this unit, in W.
+    pub fn watts(self, limit: f64) -> f64 {
+        match self {
+            Rate::Amps { phases } => limit * AC_VOLTS * f64::from(phases),
+            Rate::Watts => limit,
+        }
+    }
+}
+
+/// One schedule period: from `start` seconds after the schedule's start, at most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Period {
+    pub start: i64,
+    pub limit: f64,
+    pub rate: Rate,
+}
+
+/// The limit in force `at` seconds into a schedule (the first period's before it starts); none for
+/// an empty schedule.
+fn limit_at(periods: &[Period], at: i64) -> Option<Period> {
+    let mut found = periods.first().copied();
+    for p in periods {
+        if p.start <= at && found.is_none_or(|f| p.start >= f.start) {
+            found = Some(*p);
+        }
+    }
+    found
+}
+
+/// Whether the EV's `proposed` schedule stays within `allowed` at every period (offsets from each
+/// schedule's start; A compared per phase when both are in A, else in W).
+pub fn fits(proposed: &[Period], allowed: &[Period]) -> bool {
+    proposed.iter().all(|p| {
+        let Some(a) = limit_at(allowed, p.start) else {
+            return true;
+        };
+        match (p.rate, a.rate) {
+            (Rate::Amps { .. }, Rate::Amps { .. }) => p.limit <= a.limit + 1e-6,
+            _ => p.rate.watts(p.limit) <= a.rate.watts(a.limit) + 0.5,
+        }
+    })
+}
+
+/// The one period csms offers for `needs` within `limit_w`: A per phase rounded down to 0.1 A
+/// (AC), W (DC); never above what the EV takes.
+pub fn offer(limit_w: i64, needs: EvNeeds) -> Period {
+    let (rate, mut limit) = match needs.phases {
+        Some(phases) => {
+            let phases = phases.clamp(1, 3);
+            let amps = limit_w as f64 / (AC_VOLTS * f64::from(phases));
+            (Rate::Amps { phases }, (amps * 10.0).floor() / 10.0)
+        }
+        None => (Rate::Watts, limit_w as f64),
+    };
+    if let Some(max) = needs.max.filter(|m| *m > 0.0) {
+        limit = limit.min(max);
+    }
+    Period {
+        start: 0,
+        limit,
+        rate,
+    }
+}
+
+/// The most power (W) csms allows transaction `tx` on `charger_id`: `connector_max_w`, and the
+/// station's limit shared between its open transactions when it has one (never more than the
+/// others leave: the sum of the transactions' limits stays within the station's).
+pub fn transaction_limit_w(
+    c: &mut DbConnection,
+    charger_id: i64,
+    tx: i64,
+    connector_max_w: i64,
+) -> Result<i64, AppError> {
+    let station_id: i64 = chargers::table
+        .find(charger_id)
+        .select(chargers::station_id)
+        .first(c)?;
+    let (limit, txs) = running(c, station_id)?;
+    let Some(limit) = limit else {
+        return Ok(connector_max_w);
+    };
+    // Its share, within what the others hold now (load management lowers them first).
+    let n = txs.len() + usize::from(!txs.iter().any(|t| t.tx == tx));
+    let others: i64 = txs
+        .iter()
+        .filter(|t| t.tx != tx)
+        .filter_map(|t| t.installed)
+        .sum();
+    let share = (limit / n.max(1) as i64).min(limit - others).max(0);
+    Ok(connector_max_w.min(share))
+}
+
+/// The transaction running on `evse` of `charger_id` as the station names it (the newest not
+/// ended): csms's id and the station's.
+pub fn running_at(
+    c: &mut DbConnection,
+    charger_id: i64,
+    evse: i32,
+) -> Result<Option<(i64, String)>, AppError> {
+    use crate::infra::db::schema::station_transactions as st;
+    let found: Option<(Option<i64>, String)> = st::table
+        .filter(st::charger_id.eq(charger_id))
+        .filter(st::connector_id.eq(evse))
+        .filter(st::ended_at.is_null())
+        .filter(st::transaction_id.is_not_null())
+        .order(st::id.desc())
+        .select((st::transaction_id, st::station_tx_id))
+        .first(c)
+        .optional()?;
+    Ok(found.and_then(|(tx, station)| tx.map(|tx| (tx, station))))
+}
+
+/// csms's id of the station's transaction `station_tx` on `charger_id`.
+fn transaction_of(
+    c: &mut DbConnection,
+    charger_id: i64,
+    station_tx: &str,
+) -> Result<Option<i64>, AppError> {
+    use crate::infra::db::schema::station_transactions as st;
+    Ok(st::table
+        .filter(st::charger_id.eq(charger_id))
+        .filter(st::station_tx_id.eq(station_tx))
+        .select(st::transaction_id)
+        .first::<Option<i64>>(c)
+        .optional()?
+        .flatten())
+}
+
+/// The TxProfile transaction `tx` has now (the newest sent and not refused, csms's or the
+/// operator's): its row id, origin and the profile as sent.
+pub fn current_tx_profile(
+    c: &mut DbConnection,
+    tx: i64,
+) -> Result<Option<(i64, String, Value)>, AppError> {
+    let row: Option<(i64, String, String)> = charging_profiles::table
+        .filter(charging_profiles::transaction_id.eq(tx))
+        .filter(charging_profiles::purpose.eq("TxProfile"))
+        .filter(charging_profiles::status.eq_any(["pending", "installed"]))
+        .order(charging_profiles::updated_at.desc())
+        .then_order_by(charging_profiles::id.desc())
+        .select((
+            charging_profiles::id,
+            charging_profiles::origin,
+            charging_profiles::profile,
+        ))
+        .first(c)
+        .optional()?;
+    Ok(row.map(|(id, origin, p)| (id, origin, serde_json::from_str(&p).unwrap_or(Value::Null))))
+}
+
+/// Records the TxProfile csms offers transaction `tx` (on `evse`) as its load profile (`pending`;
+/// the transaction's row is reused). `build` makes the profile from the row id; it is returned.
+pub fn offered(
+    c: &mut DbConnection,
+    charger_id: i64,
+    evse: i32,
+    tx: i64,
+    stack_level: i32,
+    build: &dyn Fn(i64) -> Value,
+) -> Result<(i64, Value), AppError> {
+    write_tx(c, |c| {
+        let t = now();
+        let existing: Option<i64> = charging_profiles::table
+            .filter(charging_profiles::origin.eq("load"))
+            .filter(charging_profiles::transaction_id.eq(tx))
+            .select(charging_profiles::id)
+            .first(c)
+            .optional()?;
+        let id = match existing {
+            Some(id) => id,
+            None => diesel::insert_into(charging_profiles::table)
+                .values((
+                    charging_profiles::charger_id.eq(charger_id),
+                    charging_profiles::connector_id.eq(evse),
+                    charging_profiles::purpose.eq("TxProfile"),
+                    charging_profiles::stack_level.eq(stack_level),
+                    charging_profiles::transaction_id.eq(Some(tx)),
+                    charging_profiles::profile.eq("{}"),
+                    charging_profiles::origin.eq("load"),
+                    charging_profiles::status.eq("pending"),
+                    charging_profiles::created_at.eq(t),
+                    charging_profiles::updated_at.eq(t),
+                ))
+                .returning(charging_profiles::id)
+                .get_result(c)?,
+        };
+        let profile = build(id);
+        diesel::update(charging_profiles::table.find(id))
+            .set((
+                charging_profiles::profile.eq(profile.to_string()),
+                charging_profiles::stack_level.eq(stack_level),
+                charging_profiles::status.eq("pending"),
+                charging_profiles::updated_at.eq(t),
+            ))
+            .execute(c)?;
+        Ok((id, profile))
+    })
+}
+
+/// Records the operator's TxProfile for the station's transaction `station_tx` (sent as given,
+/// `pending`): the row id, none when csms does not know the transaction.
+pub fn operator_tx_profile(
+    c: &mut DbConnection,
+    device_id: &str,
+    evse: i32,
+    station_tx: &str,
+    profile: &Value,
+) -> Result<Option<i64>, AppError> {
+    let charger_id = id_of(c, device_id)?;
+    let Some(tx) = transaction_of(c, charger_id, station_tx)? else {
+        return Ok(None);
+    };
+    let stack_level = i32::try_from(profile["stackLevel"].as_i64().unwrap_or(0)).unwrap_or(0);
+    let t = now();
+    let id = write_tx(c, |c| {
+        diesel::insert_into(charging_profiles::table)
+            .values((
+                charging_profiles::charger_id.eq(charger_id),
+                charging_profiles::connector_id.eq(evse),
+                charging_profiles::purpose.eq("TxProfile"),
+                charging_profiles::stack_level.eq(stack_level),
+                charging_profiles::transaction_id.eq(Some(tx)),
+                charging_profiles::profile.eq(profile.to_string()),
+                charging_profiles::origin.eq("operator"),
+                charging_profiles::status.eq("pending"),
+                charging_profiles::created_at.eq(t),
+                charging_profiles::updated_at.eq(t),
+            ))
+            .returning(charging_profiles::id)
+            .get_result(c)
+    })?;
+    Ok(Some(id))
+}
+
+/// The station's answer to a profile recorded by `offered` or `operator_tx_profile` (with the
+/// limit in W it holds the transaction to, for csms's own).
+pub fn profile_answered(
+    c: &mut DbConnection,
+    id: i64,
+    answer: Result<&str, &str>,
+    limit_w: Option<i64>,
+) -> Result<(), AppError> {
+    match answer {
+        Ok("Accepted") => settle(c, id, "installed", "Accepted", limit_w),
+        Ok(status) => settle(c, id, "rejected", status, None),
+        Err(e) => settle(c, id, "failed", e, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn amps(start: i64, limit: f64) -> Period {
+        Period {
+            start,
+            limit,
+            rate: Rate::Amps { phases: 3 },
+        }
+    }
+
+    #[test]
+    fn the_offer_stays_within_the_limit_and_the_ev() {
+        let ac = EvNeeds {
+            phases: Some(3),
+            max: Some(32.0),
+        };
+        assert_eq!(
+            offer(11_040, ac).limit,
+            16.0,
+            "16 A on three phases of 230 V"
+        );
+        assert_eq!(offer(400_000, ac).limit, 32.0, "no more than the EV takes");
+        assert_eq!(offer(5_000, ac).limit, 7.2, "rounded down");
+        let dc = EvNeeds {
+            phases: None,
+            max: Some(50_000.0),
+        };
+        assert_eq!(
+            offer(22_000, dc),
+            Period {
+                start: 0,
+                limit: 22_000.0,
+                rate: Rate::Watts
+            }
+        );
+    }
+
+    #[test]
+    fn a_schedule_fits_period_by_period() {
+        let allowed = [amps(0, 16.0), amps(600, 8.0)];
+        assert!(fits(&[amps(0, 16.0), amps(600, 8.0)], &allowed));
+        assert!(
+            !fits(&[amps(0, 16.0), amps(900, 10.0)], &allowed),
+            "above later"
+        );
+        assert!(!fits(&[amps(0, 16.5)], &allowed));
+        let watts = [Period {
+            start: 0,
+            limit: 11_040.0,
+            rate: Rate::Watts,
+        }];
+        assert!(fits(&[amps(0, 16.0)], &watts));
+        assert!(!fits(&[amps(0, 17.0)], &watts));
     }
 }

@@ -385,6 +385,7 @@ async fn handle_socket(conn_id: u64, mut stream: OcppStream, link: Link, state: 
         accepted,
         last_frame,
         cost_shown: Arc::default(),
+        ev_schedules: Arc::default(),
     };
     drop(tx);
     if !registered {

@@ -12,6 +12,7 @@ mod certificates;
 mod charging;
 mod cluster;
 mod firmware;
+mod iso15118;
 mod lifecycle;
 mod lifecycle201;
 mod local_list;

@@ -3,7 +3,8 @@
 //! StatusNotification, NotifyReport (the device model, stored), NotifyEvent (stored:
 //! `monitoring`), SecurityEventNotification (stored), FirmwareStatusNotification and
 //! LogStatusNotification (recorded on the job, as 1.6's), Authorize, TransactionEvent and MeterValues
-//! (`transactions`), SignCertificate (`certificates`), DataTransfer, NotifyDisplayMessages and
+//! (`transactions`), SignCertificate (`certificates`), NotifyEVChargingNeeds and
+//! NotifyEVChargingSchedule (`charging_needs`), DataTransfer, NotifyDisplayMessages and
 //! NotifyCustomerInformation (`notify`), and NotifyMonitoringReport (`monitoring`). The other
 //! actions are answered NotSupported until their blocks land.
 
@@ -17,7 +18,9 @@ use crate::protocol::frame::{ErrorCode, OcppError, typed as parse};
 use crate::protocol::ocpp201::messages::{
     BootNotification, NotifyReport, SecurityEventNotification, StatusNotification,
 };
-use crate::protocol::ocpp201::{certificates, monitoring, notify, station_reports, transactions};
+use crate::protocol::ocpp201::{
+    certificates, charging_needs, monitoring, notify, station_reports, transactions,
+};
 use crate::protocol::registry::ChargerCtx;
 use crate::state::State;
 
@@ -116,6 +119,8 @@ pub async fn handle(
             crate::protocol::charging::job_status(&state, &ctx, &action, firmware, &payload).await
         }
         "SignCertificate" => certificates::sign_certificate(&state, &ctx, parse(payload)?).await,
+        "NotifyEVChargingNeeds" => charging_needs::needs(&state, &ctx, payload).await,
+        "NotifyEVChargingSchedule" => charging_needs::schedule(&state, &ctx, payload).await,
         "DataTransfer" => notify::data_transfer(&ctx, parse(payload)?),
         "NotifyDisplayMessages" => notify::display_messages(&ctx, parse(payload)?),
         "NotifyCustomerInformation" => notify::customer_information(&ctx, parse(payload)?),

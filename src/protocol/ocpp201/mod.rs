@@ -3,6 +3,7 @@
 //! only when `CSMS_OCPP_VERSIONS` names `ocpp2.0.1`.
 
 pub mod certificates;
+pub mod charging_needs;
 pub mod commands;
 pub mod cost;
 pub mod handlers;

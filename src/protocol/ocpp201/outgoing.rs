@@ -1,6 +1,7 @@
 //! The core's commands in OCPP 2.0.1 words, and the station's answers back in the core's terms.
 //! So far: starting and stopping a charge, reserving and cancelling, the boot trigger, the local
-//! list version and the operator's commands as given; the rest come with their blocks (issue 22).
+//! list version, load management's profiles (Set/ClearChargingProfile, GetCompositeSchedule) and
+//! the operator's commands as given; the rest come with their blocks (issue 22).
 
 use serde_json::{Value, json};
 
@@ -65,6 +66,52 @@ pub fn encode(command: &Command) -> Result<(String, Value), CallFailure> {
             }
             ("CertificateSigned", p)
         }
+        // A transaction named by csms's own id (not the station's) cannot be named in 2.0.1.
+        Command::SetChargingProfile { profile, .. } if profile["transactionId"].is_number() => {
+            return Err(CallFailure::NotSupported {
+                protocol: "OCPP 2.0.1".into(),
+                what: "a profile of a transaction the station never named".into(),
+            });
+        }
+        Command::SetChargingProfile { connector, profile } => (
+            "SetChargingProfile",
+            json!({"evseId": connector, "chargingProfile": charging_profile(profile)}),
+        ),
+        Command::ClearChargingProfile {
+            id,
+            connector,
+            purpose,
+            stack_level,
+        } => {
+            let mut p = json!({});
+            if let Some(id) = id {
+                p["chargingProfileId"] = json!(id);
+            } else {
+                let mut criteria = json!({});
+                if let Some(c) = connector {
+                    criteria["evseId"] = json!(c);
+                }
+                if let Some(purpose) = purpose {
+                    criteria["chargingProfilePurpose"] = json!(purpose_201(purpose));
+                }
+                if let Some(level) = stack_level {
+                    criteria["stackLevel"] = json!(level);
+                }
+                p["chargingProfileCriteria"] = criteria;
+            }
+            ("ClearChargingProfile", p)
+        }
+        Command::GetCompositeSchedule {
+            connector,
+            duration,
+            unit,
+        } => {
+            let mut p = json!({"evseId": connector, "duration": duration});
+            if let Some(unit) = unit {
+                p["chargingRateUnit"] = json!(unit);
+            }
+            ("GetCompositeSchedule", p)
+        }
         Command::Given { action, payload } => return Ok((action.clone(), payload.clone())),
         other => {
             return Err(CallFailure::NotSupported {
@@ -74,6 +121,40 @@ pub fn encode(command: &Command) -> Result<(String, Value), CallFailure> {
         }
     };
     Ok((action.to_string(), payload))
+}
+
+/// 2.0.1's name of a profile purpose (1.6's ChargePointMaxProfile is ChargingStationMaxProfile).
+fn purpose_201(purpose: &str) -> &str {
+    match purpose {
+        "ChargePointMaxProfile" => "ChargingStationMaxProfile",
+        other => other,
+    }
+}
+
+/// The core's profile (1.6's csChargingProfiles: `chargingProfileId`, one `chargingSchedule`;
+/// for a 2.0.1 transaction its `transactionId` is the station's) as 2.0.1's chargingProfile.
+fn charging_profile(core: &Value) -> Value {
+    let id = core["chargingProfileId"].clone();
+    let mut schedule = core["chargingSchedule"].clone();
+    if schedule.is_object() {
+        schedule["id"] = id.clone();
+    }
+    let mut p = json!({
+        "id": id,
+        "stackLevel": core["stackLevel"],
+        "chargingProfilePurpose": purpose_201(core["chargingProfilePurpose"].as_str().unwrap_or_default()),
+        "chargingProfileKind": core["chargingProfileKind"],
+        "chargingSchedule": [schedule],
+    });
+    for key in ["recurrencyKind", "validFrom", "validTo"] {
+        if !core[key].is_null() {
+            p[key] = core[key].clone();
+        }
+    }
+    if let Value::String(tx) = &core["transactionId"] {
+        p["transactionId"] = json!(tx);
+    }
+    p
 }
 
 /// What a command is, in words (for the error that says it cannot be sent).
@@ -145,6 +226,31 @@ mod tests {
                 chain: "-----BEGIN CERTIFICATE-----".into(),
                 certificate_type: Some("V2GCertificate".into()),
             },
+            // Load management's profile of a 2.0.1 transaction (named by the station's id).
+            Command::SetChargingProfile {
+                connector: 1,
+                profile: json!({"chargingProfileId": 12, "transactionId": "tx-7", "stackLevel": 0,
+                    "chargingProfilePurpose": "TxProfile", "chargingProfileKind": "Relative",
+                    "chargingSchedule": {"chargingRateUnit": "W",
+                        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 5520.0}]}}),
+            },
+            Command::ClearChargingProfile {
+                id: Some(12),
+                connector: None,
+                purpose: None,
+                stack_level: None,
+            },
+            Command::ClearChargingProfile {
+                id: None,
+                connector: Some(1),
+                purpose: Some("ChargePointMaxProfile".into()),
+                stack_level: Some(0),
+            },
+            Command::GetCompositeSchedule {
+                connector: 1,
+                duration: 300,
+                unit: Some("A".into()),
+            },
         ] {
             let (action, payload) = encode(&command).unwrap();
             if let Err(e) = schemas().validate(&action, Kind::Request, &payload) {
@@ -155,6 +261,12 @@ mod tests {
         let refused = encode(&Command::StopCharging {
             transaction_id: 1,
             station_transaction_id: None,
+        });
+        assert!(matches!(refused, Err(CallFailure::NotSupported { .. })));
+        // Nor given a profile by csms's id of it.
+        let refused = encode(&Command::SetChargingProfile {
+            connector: 1,
+            profile: json!({"chargingProfileId": 1, "transactionId": 7}),
         });
         assert!(matches!(refused, Err(CallFailure::NotSupported { .. })));
         let r = decode(json!({"versionNumber": 4}));

@@ -194,6 +194,7 @@ pub async fn transaction_event(
     } else if let Some(cost) = show_cost.filter(|_| total_cost.is_none()) {
         show(state, ctx, station_tx.clone(), cost);
     }
+    crate::protocol::ocpp201::charging_needs::after_event(state, ctx, &station_tx, ended);
     if noted.gap {
         ask_status(state, ctx, station_tx);
     }

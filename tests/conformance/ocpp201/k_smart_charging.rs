@@ -2,7 +2,7 @@
 //! GetChargingProfiles, ClearChargingProfile, GetCompositeSchedule and RequestStartTransaction
 //! with a profile, relayed as given) and the station's reports (ReportChargingProfiles,
 //! NotifyChargingLimit, ClearedChargingLimit: answered empty and kept in the message log). The
-//! ISO 15118 ones (TC_K_53 to TC_K_59) are not here yet.
+//! ISO 15118 ones (TC_K_53 to TC_K_59) are in `k_iso15118`.
 
 use super::*;
 

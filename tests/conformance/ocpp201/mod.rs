@@ -24,7 +24,9 @@ mod a_signing;
 use a_signing::*;
 mod i_cost;
 use i_cost::*;
+mod k_iso15118;
 mod k_smart_charging;
+use k_iso15118::*;
 use k_smart_charging::*;
 mod l_firmware;
 use l_firmware::*;
@@ -3074,6 +3076,11 @@ cases201! {
     "TC_K_50" => tc_k_50,
     "TC_K_51" => tc_k_51,
     "TC_K_52" => tc_k_52,
+    "TC_K_53" => tc_k_53,
+    "TC_K_55" => tc_k_55,
+    "TC_K_57" => tc_k_57,
+    "TC_K_58" => tc_k_58,
+    "TC_K_59" => tc_k_59,
     "TC_K_60" => tc_k_60,
     "TC_K_70" => tc_k_70,
     "TC_L_01" => tc_l_01,
