@@ -121,7 +121,7 @@ pub struct ChargerCtx {
     /// When each running transaction's cost was last shown on a 2.0.1 station's display.
     pub cost_shown: Arc<crate::protocol::ocpp201::cost::CostShown>,
     /// What a 2.0.1 station's EVs asked for (ISO 15118), and whose schedule awaits a new profile.
-    pub ev_schedules: Arc<crate::protocol::ocpp201::charging_needs::EvSchedules>,
+    pub ev_schedules: Arc<crate::protocol::ocpp201::ev_schedules::EvSchedules>,
 }
 
 /// A call's answer (the frame's payload), on its way from another node.

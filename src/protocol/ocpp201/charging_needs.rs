@@ -5,9 +5,6 @@
 //! TxProfile (csms's or the operator's), else Rejected, and csms offers a new profile after the
 //! transaction's next event. One profile per needs or rejection, never more.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
-
 use serde_json::{Value, json};
 
 use crate::domain::smart_charging::{self, EvNeeds, Period, Rate};
@@ -16,17 +13,7 @@ use crate::protocol::frame::{ErrorCode, OcppError};
 use crate::protocol::registry::ChargerCtx;
 use crate::state::State;
 
-/// What one connection remembers of its EVs (by the station's transaction id): their last needs,
-/// and the transactions whose schedule was rejected and wait for a new profile.
-#[derive(Debug, Default)]
-pub struct EvSchedules {
-    needs: Mutex<HashMap<String, EvNeeds>>,
-    rejected: Mutex<HashSet<String>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use super::ev_schedules::lock;
 
 fn invalid(what: &str) -> OcppError {
     OcppError::new(ErrorCode::PropertyConstraintViolation, what.to_string())

@@ -6,6 +6,7 @@ pub mod certificates;
 pub mod charging_needs;
 pub mod commands;
 pub mod cost;
+pub mod ev_schedules;
 pub mod handlers;
 pub mod messages;
 pub mod monitoring;
