@@ -185,6 +185,26 @@ fn prepare(
     })
 }
 
+/// Locks profile `id` and the live profiles of its slot (same charger, connector, purpose and
+/// stack level), in id order. Two answers settled at once (csms's profile and the operator's for
+/// one transaction) each replace the other: without one order, PostgreSQL found them waiting on
+/// each other's row (a deadlock, the operator's command answered 500). SQLite has one writer at a
+/// time (`write_tx`), so nothing to lock there.
+fn lock_slot(c: &mut DbConnection, id: i64) -> diesel::QueryResult<()> {
+    if let DbConnection::Postgresql(pg) = c {
+        diesel::sql_query(
+            "SELECT p.id FROM charging_profiles p, charging_profiles t \
+             WHERE t.id = $1 AND (p.id = t.id OR (p.charger_id = t.charger_id \
+               AND p.connector_id = t.connector_id AND p.purpose = t.purpose \
+               AND p.stack_level = t.stack_level AND p.status IN ('pending', 'installed'))) \
+             ORDER BY p.id FOR UPDATE OF p",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(id)
+        .execute(pg)?;
+    }
+    Ok(())
+}
+
 fn settle(
     c: &mut DbConnection,
     id: i64,
@@ -193,6 +213,7 @@ fn settle(
     limit_w: Option<i64>,
 ) -> Result<(), AppError> {
     write_tx(c, |c| {
+        lock_slot(c, id)?;
         diesel::update(charging_profiles::table.find(id))
             .set((
                 charging_profiles::status.eq(status),

@@ -150,3 +150,71 @@ async fn needs_within_the_station_limit(app: TestApp) {
     assert_eq!(schedule(&mut b, 8.0).await["status"], "Accepted");
 }
 dual!(needs_within_the_station_limit, super::both);
+
+/// csms's TxProfile and the operator's for one transaction answered at the same instant, round
+/// after round: each replaces the other, and neither ever fails (on PostgreSQL the two once took
+/// the slot's row locks in opposite orders and deadlocked, the operator's command answered 500).
+/// Exactly one of them stays live.
+async fn answers_settled_at_once_never_deadlock(app: TestApp) {
+    use csms::domain::smart_charging::{
+        offered, operator_tx_profile, profile_answered, running_at,
+    };
+    let admin = app.admin().await;
+    let (s, b) = app
+        .post("/api/admin/id-tags", Some(&admin), json!({"idTag": "EV-R"}))
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = app
+        .post("/api/admin/stations", Some(&admin), json!({"name": "Race"}))
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let mut st = booted(&app, "ISO-R", b["station"]["id"].as_i64().unwrap()).await;
+    started(&mut st, "TX-R", "EV-R").await;
+    let charger_id = app.state.registry.get("ISO-R").unwrap().charger_id;
+    let (tx, _) = app
+        .db(move |c| running_at(c, charger_id, 1).unwrap())
+        .await
+        .expect("the transaction runs");
+    for round in 0..20 {
+        let (ours, operators) = app
+            .db(move |c| {
+                let build = |id: i64| json!({"id": id, "stackLevel": 0});
+                let (ours, _) = offered(c, charger_id, 1, tx, 0, &build).unwrap();
+                let p = json!({"id": 900 + round, "stackLevel": 0,
+                    "chargingProfilePurpose": "TxProfile", "transactionId": "TX-R"});
+                let operators = operator_tx_profile(c, "ISO-R", 1, "TX-R", &p).unwrap();
+                (ours, operators.expect("a known transaction"))
+            })
+            .await;
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let threads: Vec<_> = [ours, operators]
+            .into_iter()
+            .map(|row| {
+                let (db, barrier) = (app.state.db.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let mut c = db.get().unwrap();
+                    barrier.wait();
+                    profile_answered(&mut c, row, Ok("Accepted"), None)
+                })
+            })
+            .collect();
+        for t in threads {
+            let settled = t.join().unwrap();
+            assert!(settled.is_ok(), "round {round}: {settled:?}");
+        }
+        let live = app
+            .db(move |c| {
+                use csms::infra::db::schema::charging_profiles as cp;
+                use diesel::prelude::*;
+                cp::table
+                    .filter(cp::id.eq_any([ours, operators]))
+                    .filter(cp::status.eq("installed"))
+                    .count()
+                    .get_result::<i64>(c)
+                    .unwrap()
+            })
+            .await;
+        assert_eq!(live, 1, "round {round}: one of the two stays installed");
+    }
+}
+dual!(answers_settled_at_once_never_deadlock, super::both);
