@@ -12,7 +12,8 @@ use crate::infra::db::schema::station_events;
 use crate::infra::db::{DbConnection, now, write_tx};
 
 /// One event as a station sent it.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Insertable)]
+#[diesel(table_name = station_events)]
 pub struct NewEvent {
     pub event_id: i64,
     pub station_timestamp: Option<NaiveDateTime>,
@@ -82,26 +83,8 @@ pub fn record(
             diesel::insert_into(station_events::table)
                 .values((
                     station_events::charger_id.eq(charger_id),
-                    station_events::event_id.eq(e.event_id),
-                    station_events::station_timestamp.eq(e.station_timestamp),
-                    station_events::event_trigger.eq(&e.event_trigger),
-                    station_events::event_notification_type.eq(&e.event_notification_type),
-                    station_events::component.eq(&e.component),
-                    station_events::component_instance.eq(&e.component_instance),
-                    station_events::evse_id.eq(e.evse_id),
-                    station_events::connector_id.eq(e.connector_id),
-                    station_events::variable.eq(&e.variable),
-                    station_events::variable_instance.eq(&e.variable_instance),
-                    (
-                        station_events::actual_value.eq(&e.actual_value),
-                        station_events::cleared.eq(e.cleared),
-                        station_events::cause.eq(e.cause),
-                        station_events::tech_code.eq(&e.tech_code),
-                        station_events::tech_info.eq(&e.tech_info),
-                        station_events::transaction_id.eq(&e.transaction_id),
-                        station_events::variable_monitoring_id.eq(e.variable_monitoring_id),
-                        station_events::received_at.eq(t),
-                    ),
+                    station_events::received_at.eq(t),
+                    e,
                 ))
                 .execute(c)?;
         }

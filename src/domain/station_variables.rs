@@ -55,6 +55,61 @@ pub struct StationVariable {
     pub updated_at: NaiveDateTime,
 }
 
+/// The stored form of a reported attribute: "none" as an empty instance or -1, the attribute
+/// type Actual by default.
+#[derive(Insertable)]
+#[diesel(table_name = station_variables)]
+struct Row<'a> {
+    charger_id: i64,
+    component: &'a str,
+    component_instance: &'a str,
+    evse_id: i32,
+    connector_id: i32,
+    variable: &'a str,
+    variable_instance: &'a str,
+    attribute_type: &'a str,
+    value: Option<&'a str>,
+    mutability: Option<&'a str>,
+    data_type: Option<&'a str>,
+    unit: Option<&'a str>,
+    updated_at: NaiveDateTime,
+}
+
+impl<'a> Row<'a> {
+    fn of(charger_id: i64, r: &'a Reported, updated_at: NaiveDateTime) -> Self {
+        Row {
+            charger_id,
+            component: &r.component,
+            component_instance: r.component_instance.as_deref().unwrap_or_default(),
+            evse_id: r.evse_id.unwrap_or(-1),
+            connector_id: r.connector_id.unwrap_or(-1),
+            variable: &r.variable,
+            variable_instance: r.variable_instance.as_deref().unwrap_or_default(),
+            attribute_type: r.attribute_type.as_deref().unwrap_or("Actual"),
+            value: r.value.as_deref(),
+            mutability: r.mutability.as_deref(),
+            data_type: r.data_type.as_deref(),
+            unit: r.unit.as_deref(),
+            updated_at,
+        }
+    }
+}
+
+/// The stored attribute a `Row` names (its key, whatever its value).
+macro_rules! attribute {
+    ($row:expr) => {
+        station_variables::table
+            .filter(station_variables::charger_id.eq($row.charger_id))
+            .filter(station_variables::component.eq($row.component))
+            .filter(station_variables::component_instance.eq($row.component_instance))
+            .filter(station_variables::evse_id.eq($row.evse_id))
+            .filter(station_variables::connector_id.eq($row.connector_id))
+            .filter(station_variables::variable.eq($row.variable))
+            .filter(station_variables::variable_instance.eq($row.variable_instance))
+            .filter(station_variables::attribute_type.eq($row.attribute_type))
+    };
+}
+
 /// Records what a report says (each attribute replaces the one stored under the same key);
 /// returns how many attributes were recorded.
 pub fn reported(
@@ -65,41 +120,10 @@ pub fn reported(
     let t = now();
     write_tx(c, |c| {
         for r in items {
-            let key = (
-                r.component_instance.clone().unwrap_or_default(),
-                r.evse_id.unwrap_or(-1),
-                r.connector_id.unwrap_or(-1),
-                r.variable_instance.clone().unwrap_or_default(),
-                r.attribute_type.clone().unwrap_or_else(|| "Actual".into()),
-            );
-            diesel::delete(
-                station_variables::table
-                    .filter(station_variables::charger_id.eq(charger_id))
-                    .filter(station_variables::component.eq(&r.component))
-                    .filter(station_variables::component_instance.eq(&key.0))
-                    .filter(station_variables::evse_id.eq(key.1))
-                    .filter(station_variables::connector_id.eq(key.2))
-                    .filter(station_variables::variable.eq(&r.variable))
-                    .filter(station_variables::variable_instance.eq(&key.3))
-                    .filter(station_variables::attribute_type.eq(&key.4)),
-            )
-            .execute(c)?;
+            let row = Row::of(charger_id, r, t);
+            diesel::delete(attribute!(row)).execute(c)?;
             diesel::insert_into(station_variables::table)
-                .values((
-                    station_variables::charger_id.eq(charger_id),
-                    station_variables::component.eq(&r.component),
-                    station_variables::component_instance.eq(&key.0),
-                    station_variables::evse_id.eq(key.1),
-                    station_variables::connector_id.eq(key.2),
-                    station_variables::variable.eq(&r.variable),
-                    station_variables::variable_instance.eq(&key.3),
-                    station_variables::attribute_type.eq(&key.4),
-                    station_variables::value.eq(&r.value),
-                    station_variables::mutability.eq(&r.mutability),
-                    station_variables::data_type.eq(&r.data_type),
-                    station_variables::unit.eq(&r.unit),
-                    station_variables::updated_at.eq(t),
-                ))
+                .values(&row)
                 .execute(c)?;
         }
         Ok(items.len())
@@ -116,43 +140,21 @@ pub fn answered(
     let t = now();
     write_tx(c, |c| {
         for r in items {
-            let key = (
-                r.component_instance.clone().unwrap_or_default(),
-                r.evse_id.unwrap_or(-1),
-                r.connector_id.unwrap_or(-1),
-                r.variable_instance.clone().unwrap_or_default(),
-                r.attribute_type.clone().unwrap_or_else(|| "Actual".into()),
-            );
-            let updated = diesel::update(
-                station_variables::table
-                    .filter(station_variables::charger_id.eq(charger_id))
-                    .filter(station_variables::component.eq(&r.component))
-                    .filter(station_variables::component_instance.eq(&key.0))
-                    .filter(station_variables::evse_id.eq(key.1))
-                    .filter(station_variables::connector_id.eq(key.2))
-                    .filter(station_variables::variable.eq(&r.variable))
-                    .filter(station_variables::variable_instance.eq(&key.3))
-                    .filter(station_variables::attribute_type.eq(&key.4)),
-            )
-            .set((
-                station_variables::value.eq(&r.value),
-                station_variables::updated_at.eq(t),
-            ))
-            .execute(c)?;
+            let row = Row {
+                mutability: None,
+                data_type: None,
+                unit: None,
+                ..Row::of(charger_id, r, t)
+            };
+            let updated = diesel::update(attribute!(row))
+                .set((
+                    station_variables::value.eq(row.value),
+                    station_variables::updated_at.eq(t),
+                ))
+                .execute(c)?;
             if updated == 0 {
                 diesel::insert_into(station_variables::table)
-                    .values((
-                        station_variables::charger_id.eq(charger_id),
-                        station_variables::component.eq(&r.component),
-                        station_variables::component_instance.eq(&key.0),
-                        station_variables::evse_id.eq(key.1),
-                        station_variables::connector_id.eq(key.2),
-                        station_variables::variable.eq(&r.variable),
-                        station_variables::variable_instance.eq(&key.3),
-                        station_variables::attribute_type.eq(&key.4),
-                        station_variables::value.eq(&r.value),
-                        station_variables::updated_at.eq(t),
-                    ))
+                    .values(&row)
                     .execute(c)?;
             }
         }

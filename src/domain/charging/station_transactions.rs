@@ -399,6 +399,25 @@ pub fn station_id(c: &mut DbConnection, tx_id: i64) -> Result<Option<String>, Ap
         .optional()?)
 }
 
+/// The core's transaction and the EVSE of the station's transaction `station_tx` on `charger_id`
+/// (`None`: unknown, or not linked to a core transaction or an EVSE yet).
+pub fn linked_on(
+    c: &mut DbConnection,
+    charger_id: i64,
+    station_tx: &str,
+) -> Result<Option<(i64, i32)>, AppError> {
+    let found: Option<(Option<i64>, Option<i32>)> = station_transactions::table
+        .filter(station_transactions::charger_id.eq(charger_id))
+        .filter(station_transactions::station_tx_id.eq(station_tx))
+        .select((
+            station_transactions::transaction_id,
+            station_transactions::connector_id,
+        ))
+        .first(c)
+        .optional()?;
+    Ok(found.and_then(|(tx, evse)| Some((tx?, evse?))))
+}
+
 /// What the customer pays for the core's transaction `tx_id` once it ended, in minor units, late
 /// charges included (a late end after csms settled it bills more) (`None`: still running, or no
 /// session bills it).

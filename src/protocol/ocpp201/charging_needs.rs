@@ -7,6 +7,7 @@
 
 use serde_json::{Value, json};
 
+use crate::domain::charging::station_transactions;
 use crate::domain::smart_charging::{self, EvNeeds, Period, Rate};
 use crate::domain::station_commands::{Command, StationCommands};
 use crate::protocol::frame::{ErrorCode, OcppError};
@@ -177,20 +178,11 @@ pub fn after_event(state: &State, ctx: &ChargerCtx, station_tx: &str, ended: boo
         let s = station_tx.clone();
         let tx = state2
             .db
-            .run(move |c| {
-                use crate::infra::db::schema::station_transactions as st;
-                use diesel::prelude::*;
-                Ok(st::table
-                    .filter(st::charger_id.eq(charger_id))
-                    .filter(st::station_tx_id.eq(&s))
-                    .select((st::transaction_id, st::connector_id))
-                    .first::<(Option<i64>, Option<i32>)>(c)
-                    .optional()?)
-            })
+            .run(move |c| station_transactions::linked_on(c, charger_id, &s))
             .await;
         match tx {
-            Ok(Some((Some(tx), Some(evse)))) => offer(&state2, &ctx2, evse, tx, station_tx, needs),
-            Ok(_) => {}
+            Ok(Some((tx, evse))) => offer(&state2, &ctx2, evse, tx, station_tx, needs),
+            Ok(None) => {}
             Err(e) => log::warn!("{}: new profile for {station_tx}: {e}", ctx2.device_id),
         }
     });

@@ -4,6 +4,7 @@
 
 pub mod certificates;
 pub mod charging_needs;
+pub mod command_jobs;
 pub mod commands;
 pub mod cost;
 pub mod ev_schedules;

@@ -1,10 +1,7 @@
 //! OCPP 2.0.1 block N (diagnostics) beyond customer information: what csms keeps of monitoring
 //! and logs.
 //!
-//! - The operator's GetLog through the commands API is a job (`security_jobs`, kind the logType,
-//!   the operator's requestId and remoteLocation), as 1.6's is: an answer other than Accepted
-//!   (Rejected, AcceptedCanceled) is the job's status, and LogStatusNotification adds each of its
-//!   own.
+//! - The operator's GetLog through the commands API is a job (`command_jobs`).
 //! - The values a station answers to GetVariables are learnt into its device model
 //!   (`station_variables`), so that e.g. MonitoringCtrlr.ItemsPerMessage[ClearVariableMonitoring]
 //!   limits how many ids one ClearVariableMonitoring carries.
@@ -23,64 +20,6 @@ use crate::error::AppError;
 use crate::protocol::frame::{OcppError, typed as parse};
 use crate::protocol::registry::ChargerCtx;
 use crate::state::State;
-
-/// Before an operator's command goes out: GetLog becomes a job.
-pub async fn before_command(
-    state: &State,
-    device: &str,
-    action: &str,
-    payload: &Value,
-) -> Result<(), AppError> {
-    if action != "GetLog" {
-        return Ok(());
-    }
-    let kind = payload["logType"]
-        .as_str()
-        .unwrap_or("DiagnosticsLog")
-        .to_string();
-    let location = payload["log"]["remoteLocation"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let request_id = payload["requestId"].as_i64().unwrap_or(0);
-    let d = device.to_string();
-    state
-        .db
-        .run(move |c| {
-            crate::domain::security_jobs::command_job(c, &d, &kind, request_id, &location)
-        })
-        .await?;
-    Ok(())
-}
-
-/// The station answered an operator's GetLog: an answer other than Accepted is the job's status.
-pub async fn after_command(
-    state: &State,
-    device: &str,
-    action: &str,
-    payload: &Value,
-    response: &Value,
-) -> Result<(), AppError> {
-    let status = response["status"].as_str().unwrap_or_default().to_string();
-    if action != "GetLog" || status.is_empty() || status == "Accepted" {
-        return Ok(());
-    }
-    let request_id = payload["requestId"].as_i64().unwrap_or(0);
-    let d = device.to_string();
-    state
-        .db
-        .run(move |c| {
-            let cid = crate::domain::chargers::id_of(c, &d)?;
-            crate::domain::security_jobs::status_notification(
-                c,
-                cid,
-                false,
-                Some(request_id),
-                &status,
-            )
-        })
-        .await
-}
 
 crate::protocol::payloads! {
     /// A component as a GetVariables result names it.

@@ -4,9 +4,7 @@
 //! - ReportChargingProfiles (the answer to GetChargingProfiles), NotifyChargingLimit and
 //!   ClearedChargingLimit (an external limit, e.g. an EMS): answered empty and logged (csms keeps
 //!   the profiles it sets itself, not the ones a station reports);
-//! - the operator's UpdateFirmware through the commands API is a job (`security_jobs`, kind
-//!   SignedFirmware as 1.6's signed update, with the operator's requestId): an answer other than
-//!   Accepted is the job's status, and FirmwareStatusNotification adds each of its own;
+//! - the operator's UpdateFirmware through the commands API is a job (`command_jobs`);
 //! - PublishFirmwareStatusNotification: answered empty and logged;
 //! - GetInstalledCertificateIds, InstallCertificate and DeleteCertificate update what csms knows is
 //!   installed on the station (`certificates`), as for 1.6.
@@ -82,39 +80,8 @@ pub fn publish_firmware_status(ctx: &ChargerCtx, payload: &Value) -> Result<Valu
     Ok(json!({}))
 }
 
-/// Before an operator's command goes out: UpdateFirmware becomes a job.
-pub async fn before_command(
-    state: &State,
-    device: &str,
-    action: &str,
-    payload: &Value,
-) -> Result<(), AppError> {
-    if action != "UpdateFirmware" {
-        return Ok(());
-    }
-    let location = payload["firmware"]["location"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let request_id = payload["requestId"].as_i64().unwrap_or(0);
-    let d = device.to_string();
-    state
-        .db
-        .run(move |c| {
-            crate::domain::security_jobs::command_job(
-                c,
-                &d,
-                "SignedFirmware",
-                request_id,
-                &location,
-            )
-        })
-        .await?;
-    Ok(())
-}
-
-/// The station answered an operator's command: an update's job takes an answer other than
-/// Accepted; certificate commands update what csms knows is installed.
+/// The station answered an operator's command: certificate commands update what csms knows is
+/// installed.
 pub async fn after_command(
     state: &State,
     device: &str,
@@ -124,26 +91,6 @@ pub async fn after_command(
 ) -> Result<(), AppError> {
     let (d, p, r) = (device.to_string(), payload.clone(), response.clone());
     let accepted = response["status"] == "Accepted";
-    if action == "UpdateFirmware" {
-        let status = response["status"].as_str().unwrap_or_default().to_string();
-        if accepted || status.is_empty() {
-            return Ok(());
-        }
-        let request_id = payload["requestId"].as_i64().unwrap_or(0);
-        return state
-            .db
-            .run(move |c| {
-                let cid = crate::domain::chargers::id_of(c, &d)?;
-                crate::domain::security_jobs::status_notification(
-                    c,
-                    cid,
-                    true,
-                    Some(request_id),
-                    &status,
-                )
-            })
-            .await;
-    }
     use crate::domain::certificates::{deleted, installed, installed_reported};
     match action {
         "GetInstalledCertificateIds" => {
