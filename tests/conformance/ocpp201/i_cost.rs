@@ -9,23 +9,7 @@ use super::*;
 
 /// The price per kWh (minor units) of the session of the tool's transaction `tx`.
 async fn price(c: &C201<'_>, tx: &str) -> i64 {
-    let tx = tx.to_string();
-    c.app
-        .db(move |conn| {
-            use csms::infra::db::schema::{charging_sessions as s, station_transactions as t};
-            use diesel::prelude::*;
-            let id: i64 = t::table
-                .filter(t::station_tx_id.eq(&tx))
-                .select(t::transaction_id.assume_not_null())
-                .first(conn)
-                .unwrap();
-            s::table
-                .filter(s::transaction_id.eq(id))
-                .select(s::price_per_kwh)
-                .first::<i64>(conn)
-                .unwrap()
-        })
-        .await
+    session_of(c, tx).await.1
 }
 
 /// The cost of `wh` at `price`, as a 2.0.1 station is told it (the currency's units).

@@ -62,9 +62,7 @@ async fn schedule_sent(st: &mut Station, id: i64, limit: f64) -> String {
 /// csms's TxProfile (within them), the EV's schedule at that limit Accepted, then charging.
 /// The station, the transaction and the profile's limit.
 async fn smart_charging(c: &C201<'_>) -> (Station, String, f64) {
-    tokens(c).await;
-    let mut st = c.booted().await;
-    let tx = authorized_start(&mut st).await;
+    let (mut st, tx) = authorized_session(c).await;
     needs_sent(&mut st, 32).await;
     let limit = limit_of(&profile_from_csms(&mut st, &tx).await);
     assert!(
@@ -122,9 +120,7 @@ pub async fn tc_k_53(c: &C201<'_>) {
 /// The EV proposes more than the profile allows: Rejected; after the next event csms sends a new
 /// profile, and the schedule within it is Accepted.
 pub async fn tc_k_55(c: &C201<'_>) {
-    tokens(c).await;
-    let mut st = c.booted().await;
-    let tx = authorized_start(&mut st).await;
+    let (mut st, tx) = authorized_session(c).await;
     needs_sent(&mut st, 32).await;
     let limit = limit_of(&profile_from_csms(&mut st, &tx).await);
     assert_eq!(schedule_sent(&mut st, 1, limit + 8.0).await, "Rejected");

@@ -2134,6 +2134,22 @@ async fn authorized_start(st: &mut Station) -> String {
     tx
 }
 
+/// The tokens, the station booted and TAG-001's transaction authorized and started: the station
+/// and the transaction id.
+async fn authorized_session(c: &C201<'_>) -> (Station, String) {
+    tokens(c).await;
+    let mut st = c.booted().await;
+    let tx = authorized_start(&mut st).await;
+    (st, tx)
+}
+
+/// `authorized_session`, then charging (seqNo 1, ChargingStateChanged).
+async fn charging_session(c: &C201<'_>) -> (Station, String) {
+    let (mut st, tx) = authorized_session(c).await;
+    state_change(&mut st, &tx, 1, "ChargingStateChanged", "Charging").await;
+    (st, tx)
+}
+
 /// An Updated event of `tx` by `trigger` into chargingState `state`, without an idToken:
 /// answered with nothing.
 async fn state_change(st: &mut Station, tx: &str, seq: i64, trigger: &str, state: &str) {
@@ -2178,9 +2194,7 @@ async fn closed_for(c: &C201<'_>, tx: &str, reason: &str) {
 /// Authorization first, then the cable and the energy (EnergyTransferStarted), stopped by the
 /// driver.
 pub async fn tc_e_04(c: &C201<'_>) {
-    tokens(c).await;
-    let mut st = c.booted().await;
-    let tx = authorized_start(&mut st).await;
+    let (mut st, tx) = authorized_session(c).await;
     connector_is(&mut st, "Occupied").await;
     state_change(&mut st, &tx, 1, "CablePluggedIn", "EVConnected").await;
     state_change(&mut st, &tx, 2, "ChargingStateChanged", "Charging").await;
@@ -2190,10 +2204,7 @@ pub async fn tc_e_04(c: &C201<'_>) {
 
 /// Charging, then Ended by the driver's card (StopAuthorized, Local) with the power path closed.
 pub async fn tc_e_07(c: &C201<'_>) {
-    tokens(c).await;
-    let mut st = c.booted().await;
-    let tx = authorized_start(&mut st).await;
-    state_change(&mut st, &tx, 1, "ChargingStateChanged", "Charging").await;
+    let (mut st, tx) = charging_session(c).await;
     let e = event(
         "Ended",
         &tx,
@@ -2209,10 +2220,7 @@ pub async fn tc_e_07(c: &C201<'_>) {
 /// Charging, StopAuthorized (Accepted), then Ended when the energy stopped (ChargingStateChanged,
 /// EVConnected, Local).
 pub async fn tc_e_08(c: &C201<'_>) {
-    tokens(c).await;
-    let mut st = c.booted().await;
-    let tx = authorized_start(&mut st).await;
-    state_change(&mut st, &tx, 1, "ChargingStateChanged", "Charging").await;
+    let (mut st, tx) = charging_session(c).await;
     let stop = json!({"idToken": token("TAG-001", "ISO14443")});
     let a = send_event(&mut st, event("Updated", &tx, 2, "StopAuthorized", stop)).await;
     status_in(&a, &["Accepted"]);
@@ -2250,9 +2258,7 @@ pub async fn tc_e_11(c: &C201<'_>) {
 /// A whole session: authorized, charging, stopped by the card, the EV still connected, then
 /// unplugged at the station: csms ends it when the cable goes.
 pub async fn tc_e_14(c: &C201<'_>) {
-    tokens(c).await;
-    let mut st = c.booted().await;
-    let tx = authorized_start(&mut st).await;
+    let (mut st, tx) = authorized_session(c).await;
     connector_is(&mut st, "Occupied").await;
     state_change(&mut st, &tx, 1, "CablePluggedIn", "EVConnected").await;
     state_change(&mut st, &tx, 2, "ChargingStateChanged", "Charging").await;
@@ -2268,10 +2274,7 @@ pub async fn tc_e_14(c: &C201<'_>) {
 /// Suspended by the EV, then the EV side is unplugged: Ended (EVCommunicationLost, Idle,
 /// EVDisconnected).
 pub async fn tc_e_17(c: &C201<'_>) {
-    tokens(c).await;
-    let mut st = c.booted().await;
-    let tx = authorized_start(&mut st).await;
-    state_change(&mut st, &tx, 1, "ChargingStateChanged", "Charging").await;
+    let (mut st, tx) = charging_session(c).await;
     state_change(&mut st, &tx, 2, "ChargingStateChanged", "SuspendedEV").await;
     let info = json!({"transactionInfo": {"transactionId": tx, "chargingState": "Idle",
         "stoppedReason": "EVDisconnected"}});
@@ -2281,10 +2284,7 @@ pub async fn tc_e_17(c: &C201<'_>) {
 
 /// Stopped by the card, unplugged, then the car leaves the bay: Ended (EVDeparted, Local).
 pub async fn tc_e_19(c: &C201<'_>) {
-    tokens(c).await;
-    let mut st = c.booted().await;
-    let tx = authorized_start(&mut st).await;
-    state_change(&mut st, &tx, 1, "ChargingStateChanged", "Charging").await;
+    let (mut st, tx) = charging_session(c).await;
     let stop = json!({"idToken": token("TAG-001", "ISO14443")});
     let a = send_event(&mut st, event("Updated", &tx, 2, "StopAuthorized", stop)).await;
     status_in(&a, &["Accepted"]);
@@ -2298,10 +2298,7 @@ pub async fn tc_e_19(c: &C201<'_>) {
 
 /// Suspended by the EV, then the EVDisconnected state.
 pub async fn tc_e_20(c: &C201<'_>) {
-    tokens(c).await;
-    let mut st = c.booted().await;
-    let tx = authorized_start(&mut st).await;
-    state_change(&mut st, &tx, 1, "ChargingStateChanged", "Charging").await;
+    let (mut st, tx) = charging_session(c).await;
     state_change(&mut st, &tx, 2, "ChargingStateChanged", "SuspendedEV").await;
     ev_disconnected(&mut st, &tx, 3).await;
     closed_for(c, &tx, "EVDisconnected").await;
@@ -2309,10 +2306,7 @@ pub async fn tc_e_20(c: &C201<'_>) {
 
 /// The EV stops taking energy: Ended (ChargingStateChanged, SuspendedEV, StoppedByEV).
 pub async fn tc_e_22(c: &C201<'_>) {
-    tokens(c).await;
-    let mut st = c.booted().await;
-    let tx = authorized_start(&mut st).await;
-    state_change(&mut st, &tx, 1, "ChargingStateChanged", "Charging").await;
+    let (mut st, tx) = charging_session(c).await;
     let info = json!({"transactionInfo": {"transactionId": tx, "chargingState": "SuspendedEV",
         "stoppedReason": "StoppedByEV"}});
     send_event(
@@ -2326,10 +2320,7 @@ pub async fn tc_e_22(c: &C201<'_>) {
 /// The cable is pulled on the EV side and plugged in again: the transaction is only suspended,
 /// charges on, and ends when the driver stops it.
 pub async fn tc_e_26(c: &C201<'_>) {
-    tokens(c).await;
-    let mut st = c.booted().await;
-    let tx = authorized_start(&mut st).await;
-    state_change(&mut st, &tx, 1, "ChargingStateChanged", "Charging").await;
+    let (mut st, tx) = charging_session(c).await;
     state_change(&mut st, &tx, 2, "ChargingStateChanged", "SuspendedEV").await;
     state_change(&mut st, &tx, 3, "EVCommunicationLost", "Idle").await;
     connector_is(&mut st, "Available").await;
@@ -2351,10 +2342,7 @@ async fn reconnected(c: &C201<'_>) -> Station {
 /// transaction's status: GetTransactionStatus with its id as given, answered ongoing with or
 /// without `queued` events; the queued one is then answered, and the driver stops.
 async fn running_status(c: &C201<'_>, queued: bool) {
-    tokens(c).await;
-    let mut st = c.booted().await;
-    let tx = authorized_start(&mut st).await;
-    state_change(&mut st, &tx, 1, "ChargingStateChanged", "Charging").await;
+    let (st, tx) = charging_session(c).await;
     drop(st);
     let mut st = reconnected(c).await;
     let body = json!({"transactionId": tx});
@@ -2430,9 +2418,7 @@ pub async fn tc_e_34(c: &C201<'_>) {
 
 /// Authorized, plugged in, but the EV is not ready (SuspendedEV); the driver stops.
 pub async fn tc_e_38(c: &C201<'_>) {
-    tokens(c).await;
-    let mut st = c.booted().await;
-    let tx = authorized_start(&mut st).await;
+    let (mut st, tx) = authorized_session(c).await;
     connector_is(&mut st, "Occupied").await;
     state_change(&mut st, &tx, 1, "CablePluggedIn", "EVConnected").await;
     state_change(&mut st, &tx, 2, "ChargingStateChanged", "SuspendedEV").await;
@@ -2443,9 +2429,7 @@ pub async fn tc_e_38(c: &C201<'_>) {
 /// Authorized, but no cable within the timeout: Ended (EVConnectTimeout, Timeout), nothing
 /// delivered.
 pub async fn tc_e_39(c: &C201<'_>) {
-    tokens(c).await;
-    let mut st = c.booted().await;
-    let tx = authorized_start(&mut st).await;
+    let (mut st, tx) = authorized_session(c).await;
     end_with(&mut st, &tx, 1, "EVConnectTimeout", "Timeout").await;
     closed_for(c, &tx, "Timeout").await;
     assert_eq!(billed_wh(c, &tx).await, 0);
@@ -2580,6 +2564,12 @@ pub async fn tc_j_11(c: &C201<'_>) {
 
 /// The energy csms billed for the station's transaction `tx`, in Wh.
 async fn billed_wh(c: &C201<'_>, tx: &str) -> i64 {
+    session_of(c, tx).await.0
+}
+
+/// The session of the station's transaction `tx`: the energy billed (Wh) and its price per kWh
+/// (minor units).
+async fn session_of(c: &C201<'_>, tx: &str) -> (i64, i64) {
     let tx = tx.to_string();
     c.app
         .db(move |conn| {
@@ -2592,8 +2582,8 @@ async fn billed_wh(c: &C201<'_>, tx: &str) -> i64 {
                 .unwrap();
             s::table
                 .filter(s::transaction_id.eq(id))
-                .select(s::energy_wh)
-                .first::<i64>(conn)
+                .select((s::energy_wh, s::price_per_kwh))
+                .first::<(i64, i64)>(conn)
                 .unwrap()
         })
         .await
@@ -2813,15 +2803,28 @@ pub async fn tc_h_01(c: &C201<'_>) {
 /// Not used: the station lets it expire and says so.
 pub async fn tc_h_07(c: &C201<'_>) {
     let mut st = reserved(c, 2017, json!({"evseId": 1})).await;
-    st.call("StatusNotification", status(1, "Available"))
+    station_ends(c, &mut st, 2017, "Available", "Expired", "expired").await;
+}
+
+/// The station ends reservation `id` itself: the EVSE goes `connector`, ReservationStatusUpdate
+/// `update` is answered empty, and the reservation is `ends` for csms.
+async fn station_ends(
+    c: &C201<'_>,
+    st: &mut Station,
+    id: i64,
+    connector: &str,
+    update: &str,
+    ends: &str,
+) {
+    st.call("StatusNotification", status(1, connector))
         .await
         .unwrap();
-    let update = json!({"reservationId": 2017, "reservationUpdateStatus": "Expired"});
+    let update = json!({"reservationId": id, "reservationUpdateStatus": update});
     assert_eq!(
         st.call("ReservationStatusUpdate", update).await.unwrap(),
         json!({})
     );
-    assert_eq!(reservation_status(c, 2017).await, "expired");
+    assert_eq!(reservation_status(c, id).await, ends);
 }
 
 /// No EVSE named: the station picks one.
@@ -2871,15 +2874,7 @@ pub async fn tc_h_19(c: &C201<'_>) {
 /// The EVSE faults: the station removes the reservation and says so.
 pub async fn tc_h_20(c: &C201<'_>) {
     let mut st = reserved(c, 2120, json!({"evseId": 1})).await;
-    st.call("StatusNotification", status(1, "Faulted"))
-        .await
-        .unwrap();
-    let update = json!({"reservationId": 2120, "reservationUpdateStatus": "Removed"});
-    assert_eq!(
-        st.call("ReservationStatusUpdate", update).await.unwrap(),
-        json!({})
-    );
-    assert_eq!(reservation_status(c, 2120).await, "cancelled");
+    station_ends(c, &mut st, 2120, "Faulted", "Removed", "cancelled").await;
     st.call("StatusNotification", status(1, "Available"))
         .await
         .unwrap();
