@@ -174,6 +174,20 @@ impl Application {
             settings.disable_auth_cache,
             settings.call_timeout(),
         ));
+        // One client for the services csms calls on stations' behalf, each call time-limited.
+        let outbound = reqwest::Client::builder()
+            .connect_timeout(settings.outbound_timeout())
+            .build()
+            .map_err(|e| AppError::Internal(format!("the outbound HTTP client: {e}")))?;
+        let provisioning = Arc::new(crate::infra::provisioning::Provisioning::new(
+            settings.iso15118_cps_url.clone(),
+            outbound.clone(),
+            settings.outbound_timeout(),
+        ));
+        let ocsp = Arc::new(crate::infra::ocsp::Ocsp::new(
+            outbound.clone(),
+            settings.outbound_timeout(),
+        ));
         let local_lists = Arc::new(crate::domain::local_list::Updater::new(
             db.clone(),
             registry.clone(),
@@ -256,6 +270,8 @@ impl Application {
             file_jobs,
             certificates,
             auth_cache,
+            provisioning,
+            ocsp,
             tls,
             settings,
         });

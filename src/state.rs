@@ -52,6 +52,10 @@ pub struct AppState {
     pub tls: Option<Arc<crate::protocol::tls::Tls>>,
     /// Which chargers were asked about their authorization cache (see `auth_cache`).
     pub auth_cache: Arc<crate::domain::auth_cache::AuthCache>,
+    /// The ISO 15118 certificate provisioning service stations' EV certificate requests go to.
+    pub provisioning: Arc<crate::infra::provisioning::Provisioning>,
+    /// The OCSP client (and its cache) Plug & Charge certificates are checked with.
+    pub ocsp: Arc<crate::infra::ocsp::Ocsp>,
 }
 
 pub type State = Arc<AppState>;

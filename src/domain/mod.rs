@@ -8,6 +8,7 @@ pub mod auth_cache;
 pub mod certificates;
 pub mod chargers;
 pub mod charging;
+pub mod contracts;
 pub mod customers;
 pub mod file_jobs;
 pub mod firmware;

@@ -159,6 +159,16 @@ pub struct Settings {
     /// stop; it doubles up to 5 minutes
     #[arg(long, env = "CSMS_STOP_RETRY_SECS", default_value_t = 5)]
     pub stop_retry_secs: u64,
+    /// ISO 15118 certificate provisioning service: a 2.0.1 station's Get15118EVCertificate is POSTed
+    /// there as JSON `{stationId, request: {action, iso15118SchemaVersion, exiRequest}}` and its
+    /// `{status, exiResponse}` relayed. Unset: answered Failed
+    #[arg(long, env = "CSMS_ISO15118_CPS_URL")]
+    pub iso15118_cps_url: Option<String>,
+    /// Longest wait (seconds) for a call csms makes to another service on a station's behalf: an
+    /// OCSP responder, the certificate provisioning service. Past it, the station is answered as
+    /// if the service were down
+    #[arg(long, env = "CSMS_OUTBOUND_TIMEOUT_SECS", default_value_t = 5)]
+    pub outbound_timeout_secs: u64,
     /// This process's name among the processes sharing the database (default: hostname-pid-random)
     #[arg(long, env = "CSMS_NODE_ID")]
     pub node_id: Option<String>,
@@ -538,6 +548,11 @@ impl Settings {
 
     pub fn call_timeout(&self) -> Duration {
         Duration::from_secs(self.ocpp_call_timeout_secs)
+    }
+
+    /// The longest wait for a service csms calls on a station's behalf (at least 1 s).
+    pub fn outbound_timeout(&self) -> Duration {
+        Duration::from_secs(self.outbound_timeout_secs.max(1))
     }
 
     /// How long a diagnostics or log upload address accepts its upload.

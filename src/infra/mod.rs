@@ -8,4 +8,6 @@ pub mod db;
 pub mod events;
 pub mod files;
 pub mod node;
+pub mod ocsp;
+pub mod provisioning;
 pub mod timestamps;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::dual;
 use crate::helpers::TestApp;
-use crate::support::station201::{Station, boot_payload};
+use crate::support::station201::Station;
 
 fn both(s: &mut csms::infra::config::Settings) {
     s.ocpp_versions = vec!["ocpp1.6".into(), "ocpp2.0.1".into()];
@@ -18,12 +18,7 @@ async fn booted(app: &TestApp, device: &str, station: i64) -> Station {
     app.register_charger_with(device, json!({"stationId": station}))
         .await;
     let password = app.password(device).expect("a password");
-    let (mut st, _) = Station::connect(&app.ocpp, device, "ocpp2.0.1", Some((device, &password)))
-        .await
-        .expect("connected");
-    let boot = st.call("BootNotification", boot_payload("PowerUp")).await;
-    assert_eq!(boot.unwrap()["status"], "Accepted");
-    st
+    Station::booted(&app.ocpp, device, &password).await
 }
 
 /// A transaction of `tag` started on EVSE 1.
@@ -218,3 +213,43 @@ async fn answers_settled_at_once_never_deadlock(app: TestApp) {
     }
 }
 dual!(answers_settled_at_once_never_deadlock, super::both);
+
+/// A provisioning service that answers every request with HTTP 500.
+fn broken_service(s: &mut csms::infra::config::Settings) {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let url = URL.get_or_init(|| {
+        crate::support::stand_in::for_the_process("/cps", |_| (500, "text/plain", b"down".to_vec()))
+    });
+    both(s);
+    s.iso15118_cps_url = Some(url.clone());
+}
+
+/// No provisioning service is configured, or it fails: the EV's certificate request is answered
+/// Failed, with the reason, and the station goes on.
+async fn ev_certificate_fails_without_a_service(app: TestApp) {
+    let (s, b) = app
+        .post(
+            "/api/admin/stations",
+            Some(&app.admin().await),
+            json!({"name": "CPS"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let mut st = booted(&app, "ISO-CPS", b["station"]["id"].as_i64().unwrap()).await;
+    let body = json!({"iso15118SchemaVersion": "urn:iso:15118:2:2013:MsgDef",
+        "action": "Install", "exiRequest": "AAEC"});
+    let a = st.call("Get15118EVCertificate", body).await.unwrap();
+    assert_eq!(a["status"], "Failed", "{a}");
+    assert_eq!(a["exiResponse"], "", "{a}");
+    assert_eq!(a["statusInfo"]["reasonCode"], "NoCertificateService", "{a}");
+    assert!(st.call("Heartbeat", json!({})).await.is_ok());
+}
+dual!(ev_certificate_fails_without_a_service, super::both);
+
+async fn ev_certificate_fails_with_a_broken_service(app: TestApp) {
+    ev_certificate_fails_without_a_service(app).await;
+}
+dual!(
+    ev_certificate_fails_with_a_broken_service,
+    super::broken_service
+);

@@ -20,6 +20,7 @@ mod nodes;
 mod ocpp;
 mod ocpp201;
 mod operator_commands;
+mod plug_and_charge;
 mod process;
 mod property;
 mod race;

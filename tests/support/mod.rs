@@ -16,7 +16,9 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod ocsp;
 pub mod process;
+pub mod stand_in;
 pub mod station201;
 
 use diesel::prelude::*;

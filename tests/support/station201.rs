@@ -42,6 +42,16 @@ impl Station {
         }
     }
 
+    /// Connected over 2.0.1 to `{base}/{device}` with its password and booted (Accepted).
+    pub async fn booted(base: &str, device: &str, password: &str) -> Station {
+        let (mut st, _) = Station::connect(base, device, "ocpp2.0.1", Some((device, password)))
+            .await
+            .expect("connected");
+        let boot = st.call("BootNotification", boot_payload("PowerUp")).await;
+        assert_eq!(boot.unwrap()["status"], "Accepted");
+        st
+    }
+
     /// [`Station::connect`] over `wss://` with `tls` (the CA it trusts, its client certificate
     /// if any): the subprotocol, or why it was refused (an HTTP status, or at the TLS level).
     pub async fn connect_tls(

@@ -19,7 +19,8 @@ use crate::protocol::ocpp201::messages::{
     BootNotification, NotifyReport, SecurityEventNotification, StatusNotification,
 };
 use crate::protocol::ocpp201::{
-    certificates, charging_needs, monitoring, notify, station_reports, transactions,
+    certificates, charging_needs, monitoring, notify, plug_and_charge, station_reports,
+    transactions,
 };
 use crate::protocol::registry::ChargerCtx;
 use crate::state::State;
@@ -119,6 +120,12 @@ pub async fn handle(
             crate::protocol::charging::job_status(&state, &ctx, &action, firmware, &payload).await
         }
         "SignCertificate" => certificates::sign_certificate(&state, &ctx, parse(payload)?).await,
+        "GetCertificateStatus" => {
+            plug_and_charge::certificate_status(&state, &ctx, parse(payload)?).await
+        }
+        "Get15118EVCertificate" => {
+            plug_and_charge::ev_certificate(&state, &ctx, parse(payload)?).await
+        }
         "NotifyEVChargingNeeds" => charging_needs::needs(&state, &ctx, payload).await,
         "NotifyEVChargingSchedule" => charging_needs::schedule(&state, &ctx, payload).await,
         "DataTransfer" => notify::data_transfer(&ctx, parse(payload)?),

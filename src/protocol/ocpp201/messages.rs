@@ -140,6 +140,23 @@ impl IdToken {
 crate::protocol::payloads! {
     pub struct Authorize {
         pub id_token: IdToken,
+        /// The EV's contract certificate (PEM), ISO 15118
+        pub certificate: Option<String>,
+        /// The contract certificate's chain named for OCSP, ISO 15118
+        pub iso15118_certificate_hash_data: Option<Vec<OcspRequestData>>,
+    }
+
+    pub struct OcspRequestData {
+        pub hash_algorithm: String,
+        pub issuer_name_hash: String,
+        pub issuer_key_hash: String,
+        pub serial_number: String,
+        #[serde(rename = "responderURL")]
+        pub responder_url: String,
+    }
+
+    pub struct GetCertificateStatus {
+        pub ocsp_request_data: OcspRequestData,
     }
 
     pub struct TransactionEvent {
@@ -285,5 +302,17 @@ crate::protocol::payloads! {
         pub request_id: i64,
         #[serde(default)]
         pub tbc: bool,
+    }
+}
+
+impl OcspRequestData {
+    pub fn to_core(&self) -> crate::domain::contracts::HashData {
+        crate::domain::contracts::HashData {
+            hash_algorithm: self.hash_algorithm.clone(),
+            issuer_name_hash: self.issuer_name_hash.clone(),
+            issuer_key_hash: self.issuer_key_hash.clone(),
+            serial_number: self.serial_number.clone(),
+            responder_url: self.responder_url.clone(),
+        }
     }
 }

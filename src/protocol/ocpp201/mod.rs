@@ -13,6 +13,7 @@ pub mod messages;
 pub mod monitoring;
 pub mod notify;
 pub mod outgoing;
+pub mod plug_and_charge;
 pub mod schemas;
 pub mod station_reports;
 pub mod transactions;

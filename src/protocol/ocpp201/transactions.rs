@@ -14,7 +14,7 @@ use crate::domain::charging::{tags, transactions};
 use crate::domain::station_commands::{Command, StationCommands};
 use crate::protocol::charging::{live_follow_up, transaction};
 use crate::protocol::frame::{ErrorCode, OcppError};
-use crate::protocol::ocpp201::messages;
+use crate::protocol::ocpp201::{messages, plug_and_charge};
 use crate::protocol::registry::ChargerCtx;
 use crate::state::State;
 
@@ -41,9 +41,14 @@ pub async fn authorize(
     req: messages::Authorize,
 ) -> Result<Value, OcppError> {
     let kind = req.id_token.kind.clone();
+    // Plug & Charge: the contract's certificates are checked first; any verdict but valid refuses.
+    let contract = plug_and_charge::contract_status(state, &req).await;
     let Some(tag) = req.id_token.tag() else {
         return Ok(json!({"idTokenInfo": {"status": "Invalid"}}));
     };
+    if let Some((status, false)) = contract {
+        return Ok(json!({"idTokenInfo": {"status": "Invalid"}, "certificateStatus": status}));
+    }
     let charger_id = ctx.charger_id;
     let (info, wallet) = state
         .db
@@ -54,7 +59,11 @@ pub async fn authorize(
             .auth_cache
             .wallet_tag_accepted(&ctx.device_id, charger_id);
     }
-    Ok(json!({"idTokenInfo": id_token_info(info)}))
+    let mut answer = json!({"idTokenInfo": id_token_info(info)});
+    if let Some((status, _)) = contract {
+        answer["certificateStatus"] = json!(status);
+    }
+    Ok(answer)
 }
 
 /// MeterValues outside a transaction event: readings of the EVSE, stored like 1.6's.

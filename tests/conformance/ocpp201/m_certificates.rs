@@ -234,3 +234,48 @@ pub async fn tc_m_21(c: &C201<'_>) {
     let body = json!({"certificateHashData": hash("SHA256", &serial("M21"))});
     refused_with(c, &mut st, "DeleteCertificate", body, "NotImplemented").await;
 }
+
+/// The certificate provisioning service every 2.0.1 case's server relays to (`both`): a stand-in
+/// that answers an EV certificate request Accepted with the EXI it was sent, reversed (base64).
+pub fn provisioning_service() -> String {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        crate::support::stand_in::for_the_process("/cps", |body| {
+            let asked: Value = serde_json::from_slice(body).unwrap_or_default();
+            let exi: String = asked["request"]["exiRequest"]
+                .as_str()
+                .unwrap_or_default()
+                .chars()
+                .rev()
+                .collect();
+            let answer = json!({"status": "Accepted", "exiResponse": exi});
+            (200, "application/json", answer.to_string().into_bytes())
+        })
+    })
+    .clone()
+}
+
+/// The EV asks for its contract certificate (`action` Install or Update): the station relays it,
+/// csms passes it to the provisioning service and answers Accepted with the service's EXI.
+async fn ev_certificate(c: &C201<'_>, action: &str) {
+    let mut st = c.booted().await;
+    let exi = format!("{action}Req{}", uuid_like());
+    let body = json!({"iso15118SchemaVersion": "urn:iso:15118:2:2013:MsgDef",
+        "action": action, "exiRequest": exi});
+    let a = st.call("Get15118EVCertificate", body).await.unwrap();
+    assert_eq!(a["status"], "Accepted", "{a}");
+    let reversed: String = exi.chars().rev().collect();
+    assert_eq!(
+        a["exiResponse"],
+        reversed.as_str(),
+        "the service's EXI: {a}"
+    );
+}
+
+pub async fn tc_m_26(c: &C201<'_>) {
+    ev_certificate(c, "Install").await;
+}
+
+pub async fn tc_m_28(c: &C201<'_>) {
+    ev_certificate(c, "Update").await;
+}

@@ -32,11 +32,13 @@ mod l_firmware;
 use l_firmware::*;
 mod m_certificates;
 use m_certificates::*;
+mod c_contracts;
 mod d_local_list;
 mod n_customer;
 mod n_monitoring;
 mod o_display;
 mod p_data_transfer;
+use c_contracts::*;
 use d_local_list::*;
 use n_customer::*;
 use n_monitoring::*;
@@ -51,6 +53,8 @@ pub fn both(s: &mut csms::infra::config::Settings) {
     // Block I: the running cost every 2 s (from the start), so TC_I_01 sees it without waiting
     // a minute while the other cases' sessions, a few events in a row, see none.
     s.cost_update_secs = 2;
+    // Block M: Get15118EVCertificate goes to a stand-in provisioning service.
+    s.iso15118_cps_url = Some(m_certificates::provisioning_service());
 }
 
 /// What a 2.0.1 case works with: the server, the operator's token, and the station identity
@@ -2968,6 +2972,9 @@ cases201! {
     "TC_C_47" => tc_c_47,
     "TC_C_48" => tc_c_48,
     "TC_C_49" => tc_c_49,
+    "TC_C_50" => tc_c_50,
+    "TC_C_51" => tc_c_51,
+    "TC_C_52" => tc_c_52,
     "TC_D_01" => tc_d_01,
     "TC_D_02" => tc_d_02,
     "TC_D_03" => tc_d_03,
@@ -3112,6 +3119,9 @@ cases201! {
     "TC_M_19" => tc_m_19,
     "TC_M_20" => tc_m_20,
     "TC_M_21" => tc_m_21,
+    "TC_M_24" => tc_m_24,
+    "TC_M_26" => tc_m_26,
+    "TC_M_28" => tc_m_28,
     "TC_N_01" => tc_n_01,
     "TC_N_02" => tc_n_02,
     "TC_N_03" => tc_n_03,
