@@ -28,6 +28,10 @@ pub mod messages;
 pub mod payloads;
 #[path = "../../src/protocol/ocpp16/schemas.rs"]
 pub mod schemas;
+#[path = "../../src/protocol/ocpp201/messages.rs"]
+pub mod messages201;
+#[path = "../../src/protocol/ocpp201/schemas.rs"]
+pub mod schemas201;
 #[path = "../../src/protocol/schemas.rs"]
 pub mod schema_set;
 #[path = "../../src/infra/timestamps.rs"]
@@ -47,6 +51,10 @@ pub mod protocol {
     pub use crate::schema_set as schemas;
     pub mod ocpp16 {
         pub use crate::{messages, schemas};
+    }
+    pub mod ocpp201 {
+        pub use crate::messages201 as messages;
+        pub use crate::schemas201 as schemas;
     }
 }
 
@@ -543,4 +551,84 @@ pub fn wild_value(u: &mut Unstructured, depth: u32) -> Result<Value> {
         }
         _ => Value::Null,
     })
+}
+
+/// Target (d): the decode path of an OCPP 2.0.1 station's CALL, as (b) for 1.6: frame, the 2.0.1
+/// schema, the typed payload of the station's actions (`ocpp201/messages.rs`). A panic, or a
+/// schema-valid payload that does not deserialize into its type, is a bug.
+pub fn check_call_201(text: &str) {
+    let Ok(Frame::Call {
+        id,
+        action,
+        payload,
+    }) = Frame::parse(text)
+    else {
+        return;
+    };
+    let s = schemas201::schemas();
+    if !s.knows(&action) {
+        return;
+    }
+    match s.validate(&action, Kind::Request, &payload) {
+        Err(e) => {
+            let answer = Frame::error(id, &e).to_text();
+            assert!(Frame::parse(&answer).is_ok(), "{answer}");
+        }
+        Ok(()) if schemas201::STATION_TO_CSMS.contains(&action.as_str()) => {
+            decode_typed_201(&action, &payload)
+        }
+        Ok(()) => {}
+    }
+}
+
+/// Deserializes a schema-valid 2.0.1 payload into the type its handler parses it into.
+fn decode_typed_201(action: &str, payload: &Value) {
+    use messages201 as m;
+    match action {
+        "BootNotification" => {
+            let _: Option<m::BootNotification> = typed(action, payload);
+        }
+        "StatusNotification" => {
+            let _: Option<m::StatusNotification> = typed(action, payload);
+        }
+        "SecurityEventNotification" => {
+            let _: Option<m::SecurityEventNotification> = typed(action, payload);
+        }
+        "NotifyReport" => {
+            let _: Option<m::NotifyReport> = typed(action, payload);
+        }
+        "Authorize" => {
+            let _: Option<m::Authorize> = typed(action, payload);
+        }
+        "GetCertificateStatus" => {
+            let _: Option<m::GetCertificateStatus> = typed(action, payload);
+        }
+        "TransactionEvent" => {
+            if let Some(e) = typed::<m::TransactionEvent>(action, payload) {
+                check_timestamp(&e.timestamp);
+                for mv in &e.meter_value {
+                    check_timestamp(&mv.timestamp);
+                }
+            }
+        }
+        "MeterValues" => {
+            if let Some(req) = typed::<m::MeterValues>(action, payload) {
+                for mv in &req.meter_value {
+                    check_timestamp(&mv.timestamp);
+                }
+            }
+        }
+        "DataTransfer" => {
+            let _: Option<m::DataTransfer> = typed(action, payload);
+        }
+        "NotifyDisplayMessages" => {
+            let _: Option<m::NotifyDisplayMessages> = typed(action, payload);
+        }
+        "NotifyCustomerInformation" => {
+            if let Some(n) = typed::<m::NotifyCustomerInformation>(action, payload) {
+                check_timestamp(&n.generated_at);
+            }
+        }
+        _ => {}
+    }
 }

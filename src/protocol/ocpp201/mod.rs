@@ -9,6 +9,7 @@ pub mod commands;
 pub mod cost;
 pub mod ev_schedules;
 pub mod handlers;
+pub mod into_core;
 pub mod messages;
 pub mod monitoring;
 pub mod notify;
