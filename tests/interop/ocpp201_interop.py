@@ -15,7 +15,10 @@ a one-time idToken, answered Accepted, then TransactionEvent Started with both),
 customer's stop (RequestStopTransaction with the station's transactionId, then Ended with the
 final reading; the session completed, its cost = the Ended answer's totalCost, the wallet exact);
 a customer's reservation (ReserveNow) cancelled (CancelReservation); the operator's GetVariables
-and SetVariables relayed as given, with the station's answer in the response.
+and SetVariables relayed as given, with the station's answer in the response; the operator's
+UpdateFirmware (a job that follows the station's FirmwareStatusNotifications to Installed),
+SetChargingProfile, SetDisplayMessage and InstallCertificate (csms then knows the root installed),
+each relayed as given and answered Accepted.
 
 Environment: as ocpp_interop.py (CSMS_HTTP, CSMS_OCPP, CSMS_ADMIN_EMAIL, CSMS_ADMIN_PASSWORD,
 INTEROP_TIMEOUT: this scenario's own time limit, default 60); INTEROP_VERBOSE=1 prints every
@@ -81,6 +84,27 @@ ACTION_GET_VARIABLES = _action("get_variables", "GetVariables")
 ACTION_SET_VARIABLES = _action("set_variables", "SetVariables")
 ACTION_TRIGGER_MESSAGE = _action("trigger_message", "TriggerMessage")
 ACTION_GET_TRANSACTION_STATUS = _action("get_transaction_status", "GetTransactionStatus")
+ACTION_UPDATE_FIRMWARE = _action("update_firmware", "UpdateFirmware")
+ACTION_SET_CHARGING_PROFILE = _action("set_charging_profile", "SetChargingProfile")
+ACTION_SET_DISPLAY_MESSAGE = _action("set_display_message", "SetDisplayMessage")
+ACTION_INSTALL_CERTIFICATE = _action("install_certificate", "InstallCertificate")
+
+# A CSMS root the operator installs on the station (self-signed EC, valid until 2126).
+ROOT_PEM = """-----BEGIN CERTIFICATE-----
+MIIBvTCCAWOgAwIBAgIUXd8+EsxMNXgbTjQ2vqJ2QmFCr9QwCgYIKoZIzj0EAwIw
+MzEaMBgGA1UEAwwRSW50ZXJvcCBDU01TIFJvb3QxFTATBgNVBAoMDGNzbXMgaW50
+ZXJvcDAgFw0yNjEyMDcyMzA1MTBaGA8yMTI2MTExMzIzMDUxMFowMzEaMBgGA1UE
+AwwRSW50ZXJvcCBDU01TIFJvb3QxFTATBgNVBAoMDGNzbXMgaW50ZXJvcDBZMBMG
+ByqGSM49AgEGCCqGSM49AwEHA0IABPesqd4/afk/DoopzbaHrOBpQ/KQZCjso/Nu
+tgk7ugps1Jrb9I2mrcQg1TYEEdPpckLSo0aZ6iUqVkrTaDZg876jUzBRMB0GA1Ud
+DgQWBBS9weSz+MQ7z/+Lt+iykMBSsM+6yDAfBgNVHSMEGDAWgBS9weSz+MQ7z/+L
+t+iykMBSsM+6yDAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIAM+
+W7uC3Sf2Zvv4NqKLAsPrajJhtoUjiFSlK0P2+a7yAiEAwGKhjW4TGoGCInGP6eyz
+5ojZRZNixEvIgfDyw5eUMnA=
+-----END CERTIFICATE-----
+"""
+ROOT_SERIAL = "5DDF3E12CC4C35781B4E3436BEA276426142AFD4"
+FIRMWARE_STATUSES = ["Downloading", "Downloaded", "SignatureVerified", "Installing", "Installed"]
 
 
 def paise(amount):
@@ -281,6 +305,38 @@ class Station201(BaseChargePoint):
         self.received.append(("TriggerMessage", {"requested_message": requested_message}))
         return call_result.TriggerMessage(status="Rejected")
 
+    @on(ACTION_UPDATE_FIRMWARE)
+    def on_update_firmware(self, request_id, firmware, **kwargs):
+        self.received.append(("UpdateFirmware", {"request_id": request_id, "firmware": firmware}))
+        return call_result.UpdateFirmware(status="Accepted")
+
+    @after(ACTION_UPDATE_FIRMWARE)
+    async def after_update_firmware(self, request_id, firmware, **kwargs):
+        try:
+            for status in FIRMWARE_STATUSES:
+                await asyncio.sleep(0.05)
+                await self.call(call.FirmwareStatusNotification(
+                    status=status, request_id=request_id), suppress=False)
+        except Exception as e:  # noqa: BLE001
+            self.errors.append(f"FirmwareStatusNotification: {type(e).__name__}: {e}")
+
+    @on(ACTION_SET_CHARGING_PROFILE)
+    def on_set_charging_profile(self, evse_id, charging_profile, **kwargs):
+        self.received.append(("SetChargingProfile",
+                              {"evse_id": evse_id, "charging_profile": charging_profile}))
+        return call_result.SetChargingProfile(status="Accepted")
+
+    @on(ACTION_SET_DISPLAY_MESSAGE)
+    def on_set_display_message(self, message, **kwargs):
+        self.received.append(("SetDisplayMessage", {"message": message}))
+        return call_result.SetDisplayMessage(status="Accepted")
+
+    @on(ACTION_INSTALL_CERTIFICATE)
+    def on_install_certificate(self, certificate_type, certificate, **kwargs):
+        self.received.append(("InstallCertificate",
+                              {"certificate_type": certificate_type, "certificate": certificate}))
+        return call_result.InstallCertificate(status="Accepted")
+
     @on(ACTION_GET_TRANSACTION_STATUS)
     def on_get_transaction_status(self, transaction_id=None, **kwargs):
         self.received.append(("GetTransactionStatus", {"transaction_id": transaction_id}))
@@ -345,6 +401,7 @@ async def scenario():
                 await wallet_flow(cp, device_id, token)
                 await reservation_flow(cp, device_id, token)
                 await variables_flow(cp, device_id, token)
+                await management_flow(cp, device_id, token)
                 await closing_checks(cp, device_id, token)
         finally:
             loop_task.cancel()
@@ -662,6 +719,78 @@ async def variables_flow(cp, device_id, token):
           f"{cp.received[before:]}")
 
 
+async def management_flow(cp, device_id, token):
+    """The operator's firmware update (a job following the station's statuses), charging profile,
+    display message and certificate install, each relayed as given and answered Accepted."""
+    later = (datetime.now(timezone.utc) + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    update = {"requestId": 301, "retries": 2, "retryInterval": 30, "firmware": {
+        "location": "https://firmware.example.com/interop-2.1.bin", "retrieveDateTime": later,
+        "signingCertificate": "MIICaTCCAdKgAwIBAgIUXzo...", "signature": "c2lnbmF0dXJl"}}
+    st, body, resp = await command(device_id, token, "UpdateFirmware", update)
+    check("UpdateFirmware -> 200, the station's Accepted",
+          st == 200 and resp.get("status") == "Accepted", f"HTTP {st} {body}")
+    got = cp.got("UpdateFirmware")
+    check("UpdateFirmware relayed as given (location, signature, requestId)",
+          len(got) == 1 and got[0]["request_id"] == 301
+          and got[0]["firmware"].get("location") == update["firmware"]["location"]
+          and got[0]["firmware"].get("signature") == "c2lnbmF0dXJl", f"{got}")
+    job = None
+    for _ in range(60):
+        st, body = await ahttp("GET", f"/api/admin/chargers/{device_id}/security-jobs",
+                               token=token)
+        jobs = (body or {}).get("jobs") or [] if isinstance(body, dict) else []
+        job = next((j for j in jobs if j.get("requestId") == 301), None)
+        if job and job.get("status") == "Installed":
+            break
+        await asyncio.sleep(0.1)
+    history = [h[0] for h in (job or {}).get("history") or []]
+    check("the update is a job that followed every FirmwareStatusNotification to Installed",
+          bool(job) and job.get("status") == "Installed"
+          and [h for h in history if h in FIRMWARE_STATUSES] == FIRMWARE_STATUSES,
+          f"{job}; errors {cp.errors}")
+
+    now = now_iso()
+    profile = {"evseId": 0, "chargingProfile": {
+        "id": 31, "stackLevel": 0, "chargingProfilePurpose": "ChargingStationMaxProfile",
+        "chargingProfileKind": "Absolute", "chargingSchedule": [{
+            "id": 31, "startSchedule": now, "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}]}]}}
+    st, body, resp = await command(device_id, token, "SetChargingProfile", profile)
+    check("SetChargingProfile -> 200, the station's Accepted",
+          st == 200 and resp.get("status") == "Accepted", f"HTTP {st} {body}")
+    got = cp.got("SetChargingProfile")
+    sent = got[0]["charging_profile"] if got else {}
+    check("SetChargingProfile relayed as given (id 31, 16 A from now)",
+          len(got) == 1 and got[0]["evse_id"] == 0 and sent.get("id") == 31
+          and sent["charging_schedule"][0]["charging_schedule_period"][0]["limit"] == 16.0,
+          f"{got}")
+
+    message = {"message": {"id": 41, "priority": "NormalCycle",
+                           "message": {"format": "UTF8", "content": "Welcome to csms"}}}
+    st, body, resp = await command(device_id, token, "SetDisplayMessage", message)
+    check("SetDisplayMessage -> 200, the station's Accepted",
+          st == 200 and resp.get("status") == "Accepted", f"HTTP {st} {body}")
+    got = cp.got("SetDisplayMessage")
+    check("SetDisplayMessage relayed as given (id 41, its text)",
+          len(got) == 1 and got[0]["message"].get("id") == 41
+          and got[0]["message"]["message"].get("content") == "Welcome to csms", f"{got}")
+
+    install = {"certificateType": "CSMSRootCertificate", "certificate": ROOT_PEM}
+    st, body, resp = await command(device_id, token, "InstallCertificate", install)
+    check("InstallCertificate -> 200, the station's Accepted",
+          st == 200 and resp.get("status") == "Accepted", f"HTTP {st} {body}")
+    got = cp.got("InstallCertificate")
+    check("InstallCertificate relayed as given (the PEM unchanged)",
+          len(got) == 1 and got[0]["certificate"] == ROOT_PEM, f"{got}")
+    st, body = await ahttp("GET", f"/api/admin/chargers/{device_id}/certificates", token=token)
+    installed = ((body or {}).get("certificates") or {}).get("installed") or [] \
+        if isinstance(body, dict) else []
+    check("csms knows the root installed on the station",
+          any(i.get("certificateType") == "CSMSRootCertificate"
+              and (i.get("serialNumber") or "").lower().lstrip("0") == ROOT_SERIAL.lower()
+              for i in installed), f"HTTP {st} {body}")
+
+
 async def closing_checks(cp, device_id, token):
     hb = await cp_call(cp, "Heartbeat at the end", call.Heartbeat())
     if hb is not None:
@@ -673,14 +802,16 @@ async def closing_checks(cp, device_id, token):
     want = {"BootNotification", "StatusNotification", "Heartbeat", "Authorize",
             "TransactionEvent", "MeterValues", "RequestStartTransaction",
             "RequestStopTransaction", "ReserveNow", "CancelReservation", "GetVariables",
-            "SetVariables"}
+            "SetVariables", "UpdateFirmware", "FirmwareStatusNotification", "SetChargingProfile",
+            "SetDisplayMessage", "InstallCertificate"}
     check("message log has the 2.0.1 exchange", st == 200 and want <= actions,
           f"HTTP {st}, missing {sorted(want - actions)}")
     check("every CALL from csms passed the library's schema check", not cp.refused,
           f"{cp.refused}")
     others = sorted({a for a, _ in cp.received} - {
         "RequestStartTransaction", "RequestStopTransaction", "ReserveNow", "CancelReservation",
-        "GetVariables", "SetVariables"})
+        "GetVariables", "SetVariables", "UpdateFirmware", "SetChargingProfile", "SetDisplayMessage",
+        "InstallCertificate"})
     if others:
         print(f"note: csms also sent {others}", flush=True)
 
