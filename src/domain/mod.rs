@@ -9,6 +9,7 @@ pub mod certificates;
 pub mod chargers;
 pub mod charging;
 pub mod contracts;
+pub mod customer_information;
 pub mod customers;
 pub mod file_jobs;
 pub mod firmware;

@@ -111,8 +111,25 @@ pub enum Command {
         /// 2.0.1's certificateType, as the station asked for it (1.6: none)
         certificate_type: Option<String>,
     },
+    /// Report and/or clear what the station holds on `customer`; `request_id` names the request
+    /// in the station's reports.
+    CustomerInformation {
+        request_id: i64,
+        customer: Customer,
+        report: bool,
+        clear: bool,
+    },
     /// An operator's command in the station's own protocol words, sent as given.
     Given { action: String, payload: Value },
+}
+
+/// A customer as stations know them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Customer {
+    /// By token: its value and type (Central, ISO14443, eMAID, ...)
+    Token { id: String, kind: String },
+    /// By the identifier the stations hold
+    Identifier(String),
 }
 
 /// How often and how far apart a station retries a download or an upload (its own defaults when

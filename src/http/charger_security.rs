@@ -6,9 +6,12 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::firmware::time;
+use super::identity::OperatorId;
 use crate::domain::certificates::{self, ChargerCertificates};
+use crate::domain::customer_information::{self, CustomerInformation, Sent};
 use crate::domain::security_events::{self, SecurityEvent};
 use crate::domain::security_jobs::{self, LogRequest, SecurityJob, SignedFirmwareRequest};
+use crate::domain::station_commands::Customer;
 use crate::domain::station_events::{self, StationEvent};
 use crate::domain::station_variables::{self, StationVariable};
 use crate::error::AppError;
@@ -20,6 +23,8 @@ super::answers! {
     pub struct SecurityJobList { jobs: Vec<SecurityJob> }
     pub struct VariableList { variables: Vec<StationVariable> }
     pub struct StationEventList { events: Vec<StationEvent> }
+    pub struct CustomerInformationList { requests: Vec<CustomerInformation> }
+    pub struct CustomerInformationSent { requests: Vec<Sent> }
 }
 
 /// `POST /api/admin/chargers/{deviceId}/logs`
@@ -128,6 +133,99 @@ super::charger_reads! {
         query q: super::LimitQuery [("limit" = Option<i64>, Query, description = "1 to 1000 (default 100)")]
         => StationEventList from |c, device| station_events::list(c, device, q.limit.unwrap_or(100)),
         "The station's OCPP 2.0.1 NotifyEvent events (monitor alerts, periodic and delta events), newest first";
+}
+
+super::charger_reads! {
+    customer_information at "/api/admin/chargers/{device_id}/customer-information"
+        => CustomerInformationList from customer_information::list,
+        "The station's OCPP 2.0.1 CustomerInformation requests, newest first: whom each is about, report and/or clear, the station's answer, and the report it sent (NotifyCustomerInformation parts joined in seqNo order)";
+}
+
+/// `POST /api/admin/customer-information`: one customer, by token or by identifier.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CustomerInformationBody {
+    /// The customer's token (with `idTokenType`)
+    #[schema(min_length = 1, max_length = 36)]
+    id_token: Option<String>,
+    /// The token's OCPP 2.0.1 IdTokenEnumType (default Central)
+    #[schema(
+        pattern = "^(Central|eMAID|ISO14443|ISO15693|KeyCode|Local|MacAddress|NoAuthorization)$"
+    )]
+    id_token_type: Option<String>,
+    /// Or the customer's identifier as the stations hold it
+    #[schema(min_length = 1, max_length = 64)]
+    customer_identifier: Option<String>,
+    /// Ask each station for what it holds (NotifyCustomerInformation)
+    report: bool,
+    /// Ask each station to delete what it holds
+    clear: bool,
+}
+
+impl CustomerInformationBody {
+    fn customer(&self) -> Result<Customer, AppError> {
+        const TYPES: [&str; 8] = [
+            "Central",
+            "eMAID",
+            "ISO14443",
+            "ISO15693",
+            "KeyCode",
+            "Local",
+            "MacAddress",
+            "NoAuthorization",
+        ];
+        match (&self.id_token, &self.customer_identifier) {
+            (Some(id), None) => {
+                let kind = self.id_token_type.as_deref().unwrap_or("Central");
+                if id.is_empty() || id.chars().count() > 36 {
+                    return Err(AppError::bad_request("idToken must be 1 to 36 characters"));
+                }
+                if !TYPES.contains(&kind) {
+                    return Err(AppError::bad_request(format!(
+                        "idTokenType must be one of {}",
+                        TYPES.join(", ")
+                    )));
+                }
+                Ok(Customer::Token {
+                    id: id.clone(),
+                    kind: kind.to_string(),
+                })
+            }
+            (None, Some(id)) if !id.is_empty() && id.chars().count() <= 64 => {
+                Ok(Customer::Identifier(id.clone()))
+            }
+            (None, Some(_)) => Err(AppError::bad_request(
+                "customerIdentifier must be 1 to 64 characters",
+            )),
+            _ => Err(AppError::bad_request(
+                "Name the customer by idToken or by customerIdentifier (one of them)",
+            )),
+        }
+    }
+}
+
+super::operation! {
+    /// Asks every connected OCPP 2.0.1 station for what it holds on a customer, and/or to clear
+    /// it; each request and the station's answer are kept (`GET /api/admin/chargers/{deviceId}/customer-information`).
+    post "/api/admin/customer-information", "operator", "bearer" (
+        request_body = CustomerInformationBody,
+        responses((status = 200, description = "Sent to every connected 2.0.1 station: each station's requestId and answer", body = CustomerInformationSent),
+            (status = 400, description = "No customer, both kinds, or neither report nor clear asked")),
+    )
+    pub async fn ask_customer_information(state, _op: OperatorId, body: super::Body<CustomerInformationBody>) {
+        let b = body.0;
+        let customer = b.customer()?;
+        let sent = customer_information::ask_every_station(
+            &state.db,
+            state.registry.as_ref(),
+            state.settings.call_timeout(),
+            customer,
+            b.report,
+            b.clear,
+        )
+        .await?;
+        super::ok(CustomerInformationSent::new(sent))
+    }
 }
 
 super::charger_reads! {

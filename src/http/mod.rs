@@ -184,6 +184,8 @@ api! {
     charger_security::jobs,
     charger_security::variables,
     charger_security::station_events,
+    charger_security::customer_information,
+    charger_security::ask_customer_information,
     charger_security::file,
     // chargers (no login: the token in the address is the secret)
     // the download before the uploads: actix takes the first path that matches, and

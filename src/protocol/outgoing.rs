@@ -10,7 +10,7 @@ use crate::protocol::version::Version;
 /// version's adapter does not carry yet.
 pub fn encode(version: Version, command: &Command) -> Result<(String, Value), CallFailure> {
     match version {
-        Version::V16 => Ok(crate::protocol::ocpp16::outgoing::encode(command)),
+        Version::V16 => crate::protocol::ocpp16::outgoing::encode(command),
         Version::V201 => crate::protocol::ocpp201::outgoing::encode(command),
     }
 }

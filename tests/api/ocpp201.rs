@@ -609,3 +609,163 @@ async fn command_right_after_reconnect(app: TestApp) {
     drop(old);
 }
 dual!(command_right_after_reconnect, super::both);
+
+/// A report in parts that arrive out of order and one twice is kept once, in seqNo order, and
+/// complete only when nothing is missing; a report csms never asked for is kept as `unknown`.
+async fn customer_reports_in_parts(app: TestApp) {
+    app.register_charger("CI-201", None).await;
+    let password = app.password("CI-201").unwrap();
+    let mut st = Raw::booted(&app.ocpp, "CI-201", &password).await;
+    let admin = app.admin().await;
+    let path = "/api/admin/chargers/CI-201/customer-information";
+    let body = json!({"requestId": 7, "report": true, "clear": false,
+        "customerIdentifier": "C-7"});
+    let request = app.spawn_request(
+        reqwest::Method::POST,
+        "/api/admin/chargers/CI-201/commands/CustomerInformation",
+        &admin,
+        body,
+    );
+    let (action, _) = st.answer_next_call(json!({"status": "Accepted"})).await;
+    assert_eq!(action, "CustomerInformation");
+    assert_eq!(request.await.unwrap().0, 200);
+    let part = |seq: i64, data: &str, tbc: bool| {
+        json!({"requestId": 7, "seqNo": seq, "data": data, "tbc": tbc,
+            "generatedAt": "2026-12-07T10:00:00Z"})
+    };
+    let request_7 = |b: &Value| {
+        b["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["requestId"] == 7)
+            .cloned()
+            .unwrap()
+    };
+    for (seq, data, tbc) in [(2, "three", false), (0, "one ", true), (0, "one ", true)] {
+        let a = st
+            .call("NotifyCustomerInformation", part(seq, data, tbc))
+            .await;
+        assert_eq!(a, Ok(json!({})));
+    }
+    let (s, b) = app.get(path, Some(&admin)).await;
+    assert_eq!(s, 200, "{b}");
+    let r = request_7(&b);
+    assert_eq!(r["customer"], "customerIdentifier C-7", "{r}");
+    assert_eq!(r["status"], "Accepted", "{r}");
+    assert_eq!(
+        (r["data"].clone(), r["parts"].clone()),
+        (json!("one three"), json!(2))
+    );
+    assert_eq!(r["complete"], false, "seqNo 1 is missing: {r}");
+    let a = st
+        .call("NotifyCustomerInformation", part(1, "two ", true))
+        .await;
+    assert_eq!(a, Ok(json!({})));
+    let r = request_7(&app.get(path, Some(&admin)).await.1);
+    assert_eq!(r["data"], "one two three", "{r}");
+    assert_eq!(r["complete"], true, "{r}");
+    // Never asked for.
+    let a = st
+        .call(
+            "NotifyCustomerInformation",
+            json!({"requestId": 99, "seqNo": 0,
+            "data": "x", "tbc": false, "generatedAt": "2026-12-07T10:00:00Z"}),
+        )
+        .await;
+    assert_eq!(a, Ok(json!({})));
+    let (_, b) = app.get(path, Some(&admin)).await;
+    let unasked = b["requests"][0].clone();
+    assert_eq!(
+        (
+            unasked["requestId"].clone(),
+            unasked["customer"].clone(),
+            unasked["status"].clone()
+        ),
+        (json!(99), json!("unknown"), json!("unrequested"))
+    );
+}
+dual!(customer_reports_in_parts, super::both);
+
+/// The operator asks about one customer once: every connected 2.0.1 station is sent
+/// CustomerInformation under a requestId of its own (a 1.6 charger has no such message and is
+/// left out), and each answer is kept; bad requests are refused before anything goes out.
+async fn customer_information_to_every_station(app: TestApp) {
+    let admin = app.admin().await;
+    let mut stations = Vec::new();
+    for device in ["CI-A", "CI-B"] {
+        app.register_charger(device, None).await;
+        let password = app.password(device).unwrap();
+        stations.push(Raw::booted(&app.ocpp, device, &password).await);
+    }
+    let _old = app.charger("CI-16", 1).await;
+    let body = json!({"idToken": "TAG-9", "idTokenType": "ISO14443", "report": true,
+        "clear": true});
+    let request = app.spawn_request(
+        reqwest::Method::POST,
+        "/api/admin/customer-information",
+        &admin,
+        body,
+    );
+    for (st, answer) in stations.iter_mut().zip(["Accepted", "Rejected"]) {
+        let (action, p) = st.answer_next_call(json!({"status": answer})).await;
+        assert_eq!(action, "CustomerInformation");
+        assert_eq!(
+            p["idToken"],
+            json!({"idToken": "TAG-9", "type": "ISO14443"}),
+            "{p}"
+        );
+        assert_eq!(
+            (p["report"].clone(), p["clear"].clone()),
+            (json!(true), json!(true))
+        );
+        assert_eq!(p["requestId"], 1, "{p}");
+    }
+    let (s, b) = request.await.unwrap();
+    assert_eq!(s, 200, "{b}");
+    let sent: Vec<(String, String)> = b["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let t = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+            (t("deviceId"), t("status"))
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("CI-A".into(), "Accepted".into()),
+            ("CI-B".into(), "Rejected".into())
+        ]
+    );
+    let (_, b) = app
+        .get(
+            "/api/admin/chargers/CI-B/customer-information",
+            Some(&admin),
+        )
+        .await;
+    let kept = &b["requests"][0];
+    assert_eq!(kept["customer"], "idToken ISO14443 TAG-9", "{b}");
+    assert_eq!(
+        (kept["status"].clone(), kept["clear"].clone()),
+        (json!("Rejected"), json!(true))
+    );
+    for bad in [
+        json!({"report": true, "clear": false}),
+        json!({"idToken": "T", "customerIdentifier": "C", "report": true, "clear": false}),
+        json!({"customerIdentifier": "C", "report": false, "clear": false}),
+        json!({"idToken": "T", "idTokenType": "Passport", "report": true, "clear": false}),
+        json!({"customerIdentifier": "C", "report": true, "clear": false, "extra": 1}),
+    ] {
+        let (s, b) = app
+            .post("/api/admin/customer-information", Some(&admin), bad.clone())
+            .await;
+        assert_eq!(s, 400, "{bad}: {b}");
+    }
+    // Nothing more went out.
+    for st in &mut stations {
+        assert!(st.call("Heartbeat", json!({})).await.is_ok());
+    }
+}
+dual!(customer_information_to_every_station, super::both);

@@ -59,6 +59,32 @@ diesel::table! {
 }
 
 diesel::table! {
+    customer_information (id) {
+        id -> BigInt,
+        charger_id -> BigInt,
+        request_id -> BigInt,
+        customer -> Text,
+        report -> Bool,
+        clear -> Bool,
+        status -> Text,
+        requested_at -> Timestamp,
+        answered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    customer_information_parts (id) {
+        id -> BigInt,
+        request -> BigInt,
+        seq_no -> BigInt,
+        data -> Text,
+        tbc -> Bool,
+        generated_at -> Nullable<Timestamp>,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     station_events (id) {
         id -> BigInt,
         charger_id -> BigInt,
@@ -502,11 +528,15 @@ diesel::joinable!(charging_sessions -> chargers (charger_id));
 diesel::joinable!(charging_sessions -> customers (customer_id));
 diesel::joinable!(wallet_ledger -> customers (customer_id));
 diesel::joinable!(station_events -> chargers (charger_id));
+diesel::joinable!(customer_information -> chargers (charger_id));
+diesel::joinable!(customer_information_parts -> customer_information (request));
 diesel::joinable!(station_variables -> chargers (charger_id));
 diesel::joinable!(station_transactions -> chargers (charger_id));
 diesel::joinable!(station_transactions -> ocpp_transactions (transaction_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    customer_information,
+    customer_information_parts,
     station_transactions,
     settings,
     operators,

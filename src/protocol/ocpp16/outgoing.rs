@@ -2,11 +2,11 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::station_commands::{Command, Reply, Retries};
+use crate::domain::station_commands::{CallFailure, Command, Reply, Retries};
 use crate::infra::timestamps::format_timestamp;
 
 /// The 1.6 action and payload for `command`.
-pub fn encode(command: &Command) -> (String, Value) {
+pub fn encode(command: &Command) -> Result<(String, Value), CallFailure> {
     let (action, payload) = match command {
         Command::StartCharging {
             connector, id_tag, ..
@@ -176,9 +176,15 @@ pub fn encode(command: &Command) -> (String, Value) {
         Command::CertificateSigned { chain, .. } => {
             ("CertificateSigned", json!({ "certificateChain": chain }))
         }
-        Command::Given { action, payload } => return (action.clone(), payload.clone()),
+        Command::Given { action, payload } => return Ok((action.clone(), payload.clone())),
+        Command::CustomerInformation { .. } => {
+            return Err(CallFailure::NotSupported {
+                protocol: "OCPP 1.6".into(),
+                what: "customer information".into(),
+            });
+        }
     };
-    (action.to_string(), payload)
+    Ok((action.to_string(), payload))
 }
 
 fn set(payload: &mut Value, key: &str, value: Option<Value>) {
@@ -377,7 +383,7 @@ mod tests {
             ),
         ];
         for (command, expected) in commands {
-            let (action, payload) = encode(&command);
+            let (action, payload) = encode(&command).unwrap();
             assert_eq!(action, expected);
             if let Err(e) = schemas().validate(&action, Kind::Request, &payload) {
                 panic!("{action} {payload}: {}", e.description);
@@ -391,7 +397,8 @@ mod tests {
             version: 2,
             full: true,
             entries: vec![("A".into(), None)],
-        });
+        })
+        .unwrap();
         assert_eq!(p["updateType"], "Full");
         assert_eq!(p["localAuthorizationList"], json!([{"idTag": "A"}]));
         let r = decode(json!({"status": "Accepted", "fileName": "diag.zip"}));

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 
 use crate::domain::station_variables::{self, Limited};
 use crate::protocol::ocpp201::messages::is_basic_auth_password;
-use crate::protocol::ocpp201::{charging_needs, command_jobs, monitoring, station_reports};
+use crate::protocol::ocpp201::{
+    charging_needs, command_jobs, customer_information, monitoring, station_reports,
+};
 
 use crate::error::AppError;
 use crate::protocol::as_given::Outcome;
@@ -152,6 +154,7 @@ async fn recorded(
     }
     let id = payload["reservationId"].as_i64();
     command_jobs::opened(state, device, action, &payload).await?;
+    let asked = customer_information::opened(state, device, action, &payload).await?;
     // The operator's TxProfile of a running transaction: the EV's schedule is checked against it.
     let profile = match action {
         "SetChargingProfile" => charging_needs::operator_profile(state, device, &payload).await?,
@@ -167,7 +170,8 @@ async fn recorded(
         )
         .await;
     let answer = response.as_ref().map_err(|e| e.to_string());
-    charging_needs::operator_answered(state, profile, answer).await?;
+    charging_needs::operator_answered(state, profile, answer.clone()).await?;
+    customer_information::answered(state, asked, answer).await?;
     let response = response?;
     command_jobs::answered(state, device, action, &payload, &response).await?;
     station_reports::after_command(state, device, action, &payload, &response).await?;

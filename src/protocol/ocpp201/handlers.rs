@@ -19,8 +19,8 @@ use crate::protocol::ocpp201::messages::{
     BootNotification, NotifyReport, SecurityEventNotification, StatusNotification,
 };
 use crate::protocol::ocpp201::{
-    certificates, charging_needs, monitoring, notify, plug_and_charge, station_reports,
-    transactions,
+    certificates, charging_needs, customer_information, monitoring, notify, plug_and_charge,
+    station_reports, transactions,
 };
 use crate::protocol::registry::ChargerCtx;
 use crate::state::State;
@@ -130,7 +130,9 @@ pub async fn handle(
         "NotifyEVChargingSchedule" => charging_needs::schedule(&state, &ctx, payload).await,
         "DataTransfer" => notify::data_transfer(&ctx, parse(payload)?),
         "NotifyDisplayMessages" => notify::display_messages(&ctx, parse(payload)?),
-        "NotifyCustomerInformation" => notify::customer_information(&ctx, parse(payload)?),
+        "NotifyCustomerInformation" => {
+            customer_information::notified(&state, &ctx, parse(payload)?).await
+        }
         "NotifyMonitoringReport" => monitoring::monitoring_report(&ctx, payload),
         other => Err(OcppError::new(
             ErrorCode::NotSupported,

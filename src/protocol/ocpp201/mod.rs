@@ -7,6 +7,7 @@ pub mod charging_needs;
 pub mod command_jobs;
 pub mod commands;
 pub mod cost;
+pub mod customer_information;
 pub mod ev_schedules;
 pub mod handlers;
 pub mod into_core;

@@ -1,13 +1,11 @@
 //! What a 2.0.1 station reports that csms only acknowledges: DataTransfer (P01, answered by the
-//! vendor handlers both versions share), NotifyDisplayMessages (O) and NotifyCustomerInformation
-//! (N), each logged and answered `{}`.
+//! vendor handlers both versions share) and NotifyDisplayMessages (O), each logged and answered
+//! `{}` (NotifyCustomerInformation is kept: `customer_information`).
 
 use serde_json::{Value, json};
 
 use crate::protocol::frame::OcppError;
-use crate::protocol::ocpp201::messages::{
-    DataTransfer, NotifyCustomerInformation, NotifyDisplayMessages,
-};
+use crate::protocol::ocpp201::messages::{DataTransfer, NotifyDisplayMessages};
 use crate::protocol::registry::ChargerCtx;
 
 /// DataTransfer: an unknown vendorId is answered `UnknownVendorId`, a known vendor's unknown
@@ -54,23 +52,6 @@ pub fn display_messages(ctx: &ChargerCtx, req: NotifyDisplayMessages) -> Result<
         req.request_id,
         messages.len(),
         messages.join(", "),
-        if req.tbc { ", more to come" } else { "" }
-    );
-    Ok(json!({}))
-}
-
-/// NotifyCustomerInformation: (part of) what the station holds on a customer, logged.
-pub fn customer_information(
-    ctx: &ChargerCtx,
-    req: NotifyCustomerInformation,
-) -> Result<Value, OcppError> {
-    log::info!(
-        "{}: NotifyCustomerInformation requestId {} seqNo {} (generated {}): {} character(s) of data{}",
-        ctx.device_id,
-        req.request_id,
-        req.seq_no,
-        req.generated_at,
-        req.data.chars().count(),
         if req.tbc { ", more to come" } else { "" }
     );
     Ok(json!({}))

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::station_commands::{CallFailure, Command, Reply};
+use crate::domain::station_commands::{CallFailure, Command, Customer, Reply};
 
 /// The 2.0.1 action and payload for `command`.
 pub fn encode(command: &Command) -> Result<(String, Value), CallFailure> {
@@ -112,6 +112,19 @@ pub fn encode(command: &Command) -> Result<(String, Value), CallFailure> {
             }
             ("GetCompositeSchedule", p)
         }
+        Command::CustomerInformation {
+            request_id,
+            customer,
+            report,
+            clear,
+        } => {
+            let mut p = json!({"requestId": request_id, "report": report, "clear": clear});
+            match customer {
+                Customer::Token { id, kind } => p["idToken"] = json!({"idToken": id, "type": kind}),
+                Customer::Identifier(id) => p["customerIdentifier"] = json!(id),
+            }
+            ("CustomerInformation", p)
+        }
         Command::Given { action, payload } => return Ok((action.clone(), payload.clone())),
         other => {
             return Err(CallFailure::NotSupported {
@@ -178,6 +191,7 @@ fn name(command: &Command) -> &'static str {
         | Command::GetLocalListVersion
         | Command::CancelReservation { .. }
         | Command::CertificateSigned { .. }
+        | Command::CustomerInformation { .. }
         | Command::Given { .. } => "this command",
     }
 }

@@ -1,0 +1,2 @@
+DROP TABLE customer_information_parts;
+DROP TABLE customer_information;
