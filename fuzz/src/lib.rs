@@ -100,6 +100,17 @@ pub fn check_frame(text: &str) {
 /// payload. A panic, or a schema-valid payload of a charge-point action that does not deserialize
 /// into its type, is a bug.
 pub fn check_call(text: &str) {
+    check_call_with(text, schemas(), CP_ACTIONS, decode_typed);
+}
+
+/// The decode path of (b) and (d): frame, `s`'s request schema, then `decode` for the actions a
+/// station sends (`station_actions`).
+fn check_call_with(
+    text: &str,
+    s: &schema_set::SchemaSet,
+    station_actions: &[&str],
+    decode: fn(&str, &Value),
+) {
     let Ok(Frame::Call {
         id,
         action,
@@ -108,9 +119,8 @@ pub fn check_call(text: &str) {
     else {
         return;
     };
-    let s = schemas();
-    // The server validates only charge-point actions; validating the others as well costs nothing
-    // and covers the rest of the schemas.
+    // The server validates only the station's actions; validating the others as well costs
+    // nothing and covers the rest of the schemas.
     if !s.knows(&action) {
         return;
     }
@@ -120,7 +130,7 @@ pub fn check_call(text: &str) {
             let answer = Frame::error(id, &e).to_text();
             assert!(Frame::parse(&answer).is_ok(), "{answer}");
         }
-        Ok(()) if CP_ACTIONS.contains(&action.as_str()) => decode_typed(&action, &payload),
+        Ok(()) if station_actions.contains(&action.as_str()) => decode(&action, &payload),
         Ok(()) => {}
     }
 }
@@ -557,28 +567,12 @@ pub fn wild_value(u: &mut Unstructured, depth: u32) -> Result<Value> {
 /// schema, the typed payload of the station's actions (`ocpp201/messages.rs`). A panic, or a
 /// schema-valid payload that does not deserialize into its type, is a bug.
 pub fn check_call_201(text: &str) {
-    let Ok(Frame::Call {
-        id,
-        action,
-        payload,
-    }) = Frame::parse(text)
-    else {
-        return;
-    };
-    let s = schemas201::schemas();
-    if !s.knows(&action) {
-        return;
-    }
-    match s.validate(&action, Kind::Request, &payload) {
-        Err(e) => {
-            let answer = Frame::error(id, &e).to_text();
-            assert!(Frame::parse(&answer).is_ok(), "{answer}");
-        }
-        Ok(()) if schemas201::STATION_TO_CSMS.contains(&action.as_str()) => {
-            decode_typed_201(&action, &payload)
-        }
-        Ok(()) => {}
-    }
+    check_call_with(
+        text,
+        schemas201::schemas(),
+        schemas201::STATION_TO_CSMS,
+        decode_typed_201,
+    );
 }
 
 /// Deserializes a schema-valid 2.0.1 payload into the type its handler parses it into.

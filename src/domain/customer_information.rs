@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use crate::domain::chargers::id_of;
 use crate::domain::station_commands::{Command, Customer, StationCommands};
+use crate::domain::tokens::ID_TOKEN_TYPES;
 use crate::error::AppError;
 use crate::infra::db::schema::{customer_information as ci, customer_information_parts as parts};
 use crate::infra::db::{Db, DbConnection, now, write_tx};
@@ -69,6 +70,39 @@ impl Asked {
             report,
             clear,
         }
+    }
+}
+
+/// The customer an operator names: by token (`id_token`, of `id_token_type`, default Central) or
+/// by `identifier`, one of them.
+pub fn customer(
+    id_token: Option<String>,
+    id_token_type: Option<String>,
+    identifier: Option<String>,
+) -> Result<Customer, AppError> {
+    match (id_token, identifier) {
+        (Some(id), None) => {
+            let kind = id_token_type.unwrap_or_else(|| "Central".into());
+            if id.is_empty() || id.chars().count() > 36 {
+                return Err(AppError::bad_request("idToken must be 1 to 36 characters"));
+            }
+            if !ID_TOKEN_TYPES.contains(&kind.as_str()) {
+                return Err(AppError::bad_request(format!(
+                    "idTokenType must be one of {}",
+                    ID_TOKEN_TYPES.join(", ")
+                )));
+            }
+            Ok(Customer::Token { id, kind })
+        }
+        (None, Some(id)) if !id.is_empty() && id.chars().count() <= 64 => {
+            Ok(Customer::Identifier(id))
+        }
+        (None, Some(_)) => Err(AppError::bad_request(
+            "customerIdentifier must be 1 to 64 characters",
+        )),
+        _ => Err(AppError::bad_request(
+            "Name the customer by idToken or by customerIdentifier (one of them)",
+        )),
     }
 }
 

@@ -11,7 +11,6 @@ use crate::domain::certificates::{self, ChargerCertificates};
 use crate::domain::customer_information::{self, CustomerInformation, Sent};
 use crate::domain::security_events::{self, SecurityEvent};
 use crate::domain::security_jobs::{self, LogRequest, SecurityJob, SignedFirmwareRequest};
-use crate::domain::station_commands::Customer;
 use crate::domain::station_events::{self, StationEvent};
 use crate::domain::station_variables::{self, StationVariable};
 use crate::error::AppError;
@@ -162,48 +161,6 @@ pub struct CustomerInformationBody {
     clear: bool,
 }
 
-impl CustomerInformationBody {
-    fn customer(&self) -> Result<Customer, AppError> {
-        const TYPES: [&str; 8] = [
-            "Central",
-            "eMAID",
-            "ISO14443",
-            "ISO15693",
-            "KeyCode",
-            "Local",
-            "MacAddress",
-            "NoAuthorization",
-        ];
-        match (&self.id_token, &self.customer_identifier) {
-            (Some(id), None) => {
-                let kind = self.id_token_type.as_deref().unwrap_or("Central");
-                if id.is_empty() || id.chars().count() > 36 {
-                    return Err(AppError::bad_request("idToken must be 1 to 36 characters"));
-                }
-                if !TYPES.contains(&kind) {
-                    return Err(AppError::bad_request(format!(
-                        "idTokenType must be one of {}",
-                        TYPES.join(", ")
-                    )));
-                }
-                Ok(Customer::Token {
-                    id: id.clone(),
-                    kind: kind.to_string(),
-                })
-            }
-            (None, Some(id)) if !id.is_empty() && id.chars().count() <= 64 => {
-                Ok(Customer::Identifier(id.clone()))
-            }
-            (None, Some(_)) => Err(AppError::bad_request(
-                "customerIdentifier must be 1 to 64 characters",
-            )),
-            _ => Err(AppError::bad_request(
-                "Name the customer by idToken or by customerIdentifier (one of them)",
-            )),
-        }
-    }
-}
-
 super::operation! {
     /// Asks every connected OCPP 2.0.1 station for what it holds on a customer, and/or to clear
     /// it; each request and the station's answer are kept (`GET /api/admin/chargers/{deviceId}/customer-information`).
@@ -214,7 +171,8 @@ super::operation! {
     )
     pub async fn ask_customer_information(state, _op: OperatorId, body: super::Body<CustomerInformationBody>) {
         let b = body.0;
-        let customer = b.customer()?;
+        let customer =
+            customer_information::customer(b.id_token, b.id_token_type, b.customer_identifier)?;
         let sent = customer_information::ask_every_station(
             &state.db,
             state.registry.as_ref(),
