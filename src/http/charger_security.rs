@@ -11,6 +11,7 @@ use crate::domain::certificates::{self, ChargerCertificates};
 use crate::domain::customer_information::{self, CustomerInformation, Sent};
 use crate::domain::security_events::{self, SecurityEvent};
 use crate::domain::security_jobs::{self, LogRequest, SecurityJob, SignedFirmwareRequest};
+use crate::domain::station_commands::Customer;
 use crate::domain::station_events::{self, StationEvent};
 use crate::domain::station_variables::{self, StationVariable};
 use crate::error::AppError;
@@ -140,25 +141,67 @@ super::charger_reads! {
         "The station's OCPP 2.0.1 CustomerInformation requests, newest first: whom each is about, report and/or clear, the station's answer, and the report it sent (NotifyCustomerInformation parts joined in seqNo order)";
 }
 
-/// `POST /api/admin/customer-information`: one customer, by token or by identifier.
+/// `POST /api/admin/customer-information`: one customer, by token or by identifier (one of them),
+/// and what to ask of each station.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum CustomerInformationBody {
+    ByToken(CustomerByToken),
+    ByIdentifier(CustomerByIdentifier),
+}
+
+/// The customer by token.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CustomerInformationBody {
-    /// The customer's token (with `idTokenType`)
+pub struct CustomerByToken {
     #[schema(min_length = 1, max_length = 36)]
-    id_token: Option<String>,
+    id_token: String,
     /// The token's OCPP 2.0.1 IdTokenEnumType (default Central)
     #[schema(
         pattern = "^(Central|eMAID|ISO14443|ISO15693|KeyCode|Local|MacAddress|NoAuthorization)$"
     )]
     id_token_type: Option<String>,
-    /// Or the customer's identifier as the stations hold it
+    ask: Ask,
+}
+
+/// The customer by the identifier the stations hold.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CustomerByIdentifier {
     #[schema(min_length = 1, max_length = 64)]
-    customer_identifier: Option<String>,
-    /// Ask each station for what it holds (NotifyCustomerInformation)
-    report: bool,
-    /// Ask each station to delete what it holds
-    clear: bool,
+    customer_identifier: String,
+    ask: Ask,
+}
+
+/// What each station is asked: what it holds (NotifyCustomerInformation), to delete it, or both.
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "camelCase")]
+pub enum Ask {
+    Report,
+    Clear,
+    ReportAndClear,
+}
+
+impl CustomerInformationBody {
+    /// The core's customer, and (report, clear).
+    fn request(self) -> Result<(Customer, bool, bool), AppError> {
+        let (customer, ask) = match self {
+            CustomerInformationBody::ByToken(t) => (
+                customer_information::customer(Some(t.id_token), t.id_token_type, None)?,
+                t.ask,
+            ),
+            CustomerInformationBody::ByIdentifier(i) => (
+                customer_information::customer(None, None, Some(i.customer_identifier))?,
+                i.ask,
+            ),
+        };
+        let (report, clear) = match ask {
+            Ask::Report => (true, false),
+            Ask::Clear => (false, true),
+            Ask::ReportAndClear => (true, true),
+        };
+        Ok((customer, report, clear))
+    }
 }
 
 super::operation! {
@@ -167,19 +210,17 @@ super::operation! {
     post "/api/admin/customer-information", "operator", "bearer" (
         request_body = CustomerInformationBody,
         responses((status = 200, description = "Sent to every connected 2.0.1 station: each station's requestId and answer", body = CustomerInformationSent),
-            (status = 400, description = "No customer, both kinds, or neither report nor clear asked")),
+            (status = 400, description = "No customer, both kinds, or an unknown ask")),
     )
     pub async fn ask_customer_information(state, _op: OperatorId, body: super::Body<CustomerInformationBody>) {
-        let b = body.0;
-        let customer =
-            customer_information::customer(b.id_token, b.id_token_type, b.customer_identifier)?;
+        let (customer, report, clear) = body.0.request()?;
         let sent = customer_information::ask_every_station(
             &state.db,
             state.registry.as_ref(),
             state.settings.call_timeout(),
             customer,
-            b.report,
-            b.clear,
+            report,
+            clear,
         )
         .await?;
         super::ok(CustomerInformationSent::new(sent))

@@ -699,8 +699,7 @@ async fn customer_information_to_every_station(app: TestApp) {
         stations.push(Raw::booted(&app.ocpp, device, &password).await);
     }
     let _old = app.charger("CI-16", 1).await;
-    let body = json!({"idToken": "TAG-9", "idTokenType": "ISO14443", "report": true,
-        "clear": true});
+    let body = json!({"idToken": "TAG-9", "idTokenType": "ISO14443", "ask": "reportAndClear"});
     let request = app.spawn_request(
         reqwest::Method::POST,
         "/api/admin/customer-information",
@@ -752,11 +751,12 @@ async fn customer_information_to_every_station(app: TestApp) {
         (json!("Rejected"), json!(true))
     );
     for bad in [
-        json!({"report": true, "clear": false}),
-        json!({"idToken": "T", "customerIdentifier": "C", "report": true, "clear": false}),
-        json!({"customerIdentifier": "C", "report": false, "clear": false}),
-        json!({"idToken": "T", "idTokenType": "Passport", "report": true, "clear": false}),
-        json!({"customerIdentifier": "C", "report": true, "clear": false, "extra": 1}),
+        json!({"ask": "report"}),
+        json!({"idToken": "T", "customerIdentifier": "C", "ask": "report"}),
+        json!({"customerIdentifier": "C", "ask": "nothing"}),
+        json!({"customerIdentifier": "", "ask": "clear"}),
+        json!({"idToken": "T", "idTokenType": "Passport", "ask": "report"}),
+        json!({"customerIdentifier": "C", "ask": "report", "extra": 1}),
     ] {
         let (s, b) = app
             .post("/api/admin/customer-information", Some(&admin), bad.clone())
