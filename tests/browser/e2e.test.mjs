@@ -1240,7 +1240,16 @@ test('busy chargers: status sums up the connectors, last seen stays fresh, load 
     await admin.waitForFunction((id) => /^no limit: [\d.]+ kW in use$/.test(document.querySelector(`#loads-body tr[data-station-load="${id}"] [data-testid="allocated"]`)?.textContent.trim() || ''), station.id, { timeout: 20000 });
     const inUse = Number(/([\d.]+) kW/.exec(await allocated.textContent())[1]);
     assert.ok(inUse > 0 && inUse <= 25, `${inUse} kW in use by two 11 kW sessions`);
-    await allocated.scrollIntoViewIfNeeded();
+    // The load table is rebuilt every few seconds: a refresh can replace the row between finding
+    // it and scrolling to it ("not attached to the DOM"), so scroll to the new one.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await allocated.scrollIntoViewIfNeeded({ timeout: 5000 });
+        break;
+      } catch (e) {
+        if (attempt >= 5) throw e;
+      }
+    }
     await shot(admin, 'busy-load.png');
 
     // the reservations menu counts what the list shows
